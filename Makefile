@@ -1,0 +1,47 @@
+# The targets a user types. Each installs what it needs (Debian packages, PyPI packages) and is
+# quick when nothing changed.
+#   make run     the main job
+#   make test    every suite: Swift, C (CTest), Python (pytest)
+#   make bench   the benchmarks, each beside its anchors
+#   make build   libvoicecore, the C programs, the Python package's copy of the library
+
+PYTHON ?= python3
+BUILD  ?= build
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
+export PYTHONPATH := $(CURDIR)/python$(if $(PYTHONPATH),:$(PYTHONPATH))
+
+.PHONY: all build deps test test-swift test-c test-python run bench clean
+
+all: build
+
+deps:
+	@scripts/ensure-deps.sh apt
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j2
+	@mkdir -p python/voicecore/_lib
+	@cp -u $(BUILD)/lib/libvoicecore.so python/voicecore/_lib/libvoicecore.so
+
+test: build
+	@scripts/ensure-deps.sh python test
+	@$(MAKE) --no-print-directory test-swift test-c test-python
+
+test-swift:
+	swift test
+
+test-c:
+	ctest --test-dir $(BUILD) --output-on-failure
+
+test-python:
+	$(PYTHON) -m pytest -q Tests/python
+
+run: build
+	$(PYTHON) -m voicecore demo
+
+bench: build
+	@scripts/ensure-deps.sh python bench
+	$(PYTHON) Benchmarks/run.py
+
+clean:
+	rm -rf $(BUILD) .build python/voicecore/_lib

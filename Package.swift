@@ -1,0 +1,27 @@
+// swift-tools-version: 6.0
+// libvoicecore: the deterministic core of VoiceCore, exported through include/voicecore.h.
+//
+// The shipped shared library is built by `make build` (CMake drives SwiftPM) with
+// `-static-stdlib`, so libvoicecore.so needs nothing but libc/libstdc++. That flag is passed on
+// the command line rather than here, because the test bundle links the dynamic runtime.
+import PackageDescription
+
+let package = Package(
+    name: "VoiceCore",
+    products: [
+        .library(name: "VoiceCore", type: .dynamic, targets: ["VoiceCore"]),
+    ],
+    targets: [
+        .target(
+            name: "VoiceCore",
+            path: "Sources/VoiceCore",
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+        ),
+        .testTarget(
+            name: "VoiceCoreTests",
+            dependencies: ["VoiceCore"],
+            path: "Tests/VoiceCoreTests"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Shared plumbing for the C ABI: every opaque handle is a retained Swift object derived from
+/// `Handle`, which keeps the handle's last error message as a NUL-terminated buffer that stays
+/// valid until the next call on the same handle (the sqlite3_errmsg contract).
+class Handle {
+    private(set) var lastError: [CChar] = [0]
+
+    /// Records `error` as the last error and returns its status code.
+    final func fail(_ error: VCError) -> Int32 {
+        setError(error.message)
+        return error.status.rawValue
+    }
+
+    final func fail(_ status: Status, _ message: String) -> Int32 {
+        fail(VCError(status, message))
+    }
+
+    final func setError(_ message: String) {
+        lastError = Array(message.utf8CString)
+    }
+
+    final func clearError() {
+        if lastError.count != 1 { lastError = [0] }
+    }
+
+    /// Runs `body`, turning a thrown `VCError` into its status code.
+    final func run(_ body: () throws(VCError) -> Int32) -> Int32 {
+        do {
+            clearError()
+            return try body()
+        } catch {
+            return fail(error)
+        }
+    }
+}
+
+enum HandleTable {
+    static func retain<T: Handle>(_ object: T) -> OpaquePointer {
+        OpaquePointer(Unmanaged.passRetained(object).toOpaque())
+    }
+
+    static func get<T: Handle>(_ pointer: OpaquePointer?, as type: T.Type) -> T? {
+        guard let pointer else { return nil }
+        return Unmanaged<T>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    }
+
+    static func release<T: Handle>(_ pointer: OpaquePointer?, as type: T.Type) {
+        guard let pointer else { return }
+        Unmanaged<T>.fromOpaque(UnsafeRawPointer(pointer)).release()
+    }
+}
+
+/// Reads caller-owned bytes `(ptr, len)` as a buffer; NULL with length 0 is the empty buffer.
+func borrowBytes(_ ptr: UnsafePointer<CChar>?, _ len: Int) -> UnsafeBufferPointer<UInt8>? {
+    if len == 0 { return UnsafeBufferPointer(start: nil, count: 0) }
+    guard let ptr, len > 0 else { return nil }
+    return UnsafeBufferPointer(start: UnsafeRawPointer(ptr).assumingMemoryBound(to: UInt8.self), count: len)
+}
+
+/// Reads an optional NUL-terminated UTF-8 string argument.
+func borrowCString(_ ptr: UnsafePointer<CChar>?) -> String?? {
+    guard let ptr else { return .some(nil) }
+    guard let s = String(validatingCString: ptr) else { return nil }
+    return .some(s)
+}
+
+/// Parses an optional JSON options argument: NULL or "" means defaults (an empty object).
+func parseOptions(_ ptr: UnsafePointer<CChar>?) throws(VCError) -> JSON {
+    guard let ptr, ptr.pointee != 0 else { return .object([]) }
+    guard let text = String(validatingCString: ptr) else { throw VCError(.invalidUTF8, "options are not valid UTF-8") }
+    let value = try JSONParser.parse(text)
+    guard case .object = value else { throw VCError(.invalidArgument, "options must be a JSON object") }
+    return value
+}
+
+/// Copies `bytes` into a new malloc'ed NUL-terminated buffer that the caller releases with
+/// `vc_free`.
+func mallocString(_ text: String) -> UnsafeMutablePointer<CChar>? {
+    let utf8 = text.utf8
+    guard let raw = malloc(utf8.count + 1) else { return nil }
+    let out = raw.assumingMemoryBound(to: CChar.self)
+    var i = 0
+    for b in utf8 { out[i] = CChar(bitPattern: b); i += 1 }
+    out[i] = 0
+    return out
+}

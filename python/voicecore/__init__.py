@@ -1,0 +1,12 @@
+"""VoiceCore: the streaming voice-assistant core.
+
+The deterministic parts (sentence splitting, coordination, scheduling, retrieval, simulation)
+live in libvoicecore and are reached through ctypes; this package adds the worker SDK, the
+default workers and the ``voicecore`` command.
+"""
+
+from __future__ import annotations
+
+from ._native import ABI_VERSION, Error, LibraryNotFound, version
+
+__all__ = ["ABI_VERSION", "Error", "LibraryNotFound", "version"]

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``voicecore`` CLI; importing this package registers them all."""

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what a make target needs on a Debian machine, and returns at once when all is there.
+#   scripts/ensure-deps.sh apt           system packages (compilers' libraries, tools)
+#   scripts/ensure-deps.sh python GROUP  PyPI packages of a group: test, bench
+set -euo pipefail
+
+APT_PACKAGES=(cmake pkg-config libuv1-dev libopus-dev libjansson-dev libwebsockets-dev espeak-ng sox)
+PY_TEST=(pytest hypothesis numpy)
+PY_BENCH=(blingfire pysbd numpy)
+PY=${PYTHON:-python3}
+
+need_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  echo "==> installing Debian packages: ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+need_python() {
+  local missing=()
+  for p in "$@"; do
+    "$PY" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('$p') is None)" 2>/dev/null || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  echo "==> installing PyPI packages: ${missing[*]}"
+  "$PY" -m pip install -q --disable-pip-version-check --root-user-action=ignore "${missing[@]}"
+}
+
+command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6 (https://swift.org/install)" >&2; exit 1; }
+case "${1:-}" in
+  apt) need_apt ;;
+  python)
+    case "${2:-}" in
+      test) need_python "${PY_TEST[@]}" ;;
+      bench) need_python "${PY_BENCH[@]}" ;;
+      *) echo "usage: $0 python test|bench" >&2; exit 2 ;;
+    esac ;;
+  *) echo "usage: $0 apt | python GROUP" >&2; exit 2 ;;
+esac
