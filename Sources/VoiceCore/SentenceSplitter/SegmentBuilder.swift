@@ -114,7 +114,8 @@ struct SegmentBuilder {
                 return
             }
             pending = .none
-            emit(upTo: end)
+            // 「…。」と言った: a quotation followed by the quotative particle continues the sentence.
+            if !((c == 0x3068 || c == 0x3063) && end > 0 && ScalarClass.isCloser(lastScalar)) { emit(upTo: end) }
         case .comma, .nextWord:
             pending = .none
         }
