@@ -57,7 +57,13 @@ struct SegmentBuilder {
 
     var hasReady: Bool { readyHead < ready.count }
 
-    mutating func addEmoji(_ e: String) { emoji.append(e) }
+    mutating func addEmoji(_ e: String) {
+        emoji.append(e)
+        spaceBeforeRemoved = spacePending
+    }
+
+    /// A space that preceded removed text (an emoji) is not kept before punctuation ("breeze ☀️.").
+    private var spaceBeforeRemoved = false
 
     /// A structural break (blank line, list item, heading): whatever is pending ends here.
     mutating func boundary() {
@@ -244,7 +250,10 @@ struct SegmentBuilder {
     @inline(__always)
     private mutating func materializeSpace(before c: UInt32) {
         spacePending = false
-        if options.cleanForSpeech && !(lastWasCJK && ScalarClass.isCJK(c)) {
+        let dropSpace = spaceBeforeRemoved && (c == 0x2E || c == 0x2C || c == 0x21 || c == 0x3F || c == 0x3B
+            || c == 0x3A || (c > 0x2FFF && !ScalarClass.isWordScalar(c)))
+        spaceBeforeRemoved = false
+        if options.cleanForSpeech && !dropSpace && !(lastWasCJK && ScalarClass.isCJK(c)) {
             seg.append(0x20)
             segChars += 1
         }
@@ -539,6 +548,7 @@ struct SegmentBuilder {
         lastWasCJK = false
         quoteDepth = 0
         lastScalar = 0
+        spaceBeforeRemoved = false
         list = .none
         tokenStart = 0
         tokenHasWord = false
