@@ -5,6 +5,7 @@ HTTP/SSE server that answers from a script)."""
 from __future__ import annotations
 
 from .hub import HubWorker, ScriptedHub
-from .llm_server import ScriptedLLM
+from .llm_server import Rule, ScriptedLLM, ToolCall
+from .wer import word_error_rate
 
-__all__ = ["HubWorker", "ScriptedHub", "ScriptedLLM"]
+__all__ = ["HubWorker", "Rule", "ScriptedHub", "ScriptedLLM", "ToolCall", "word_error_rate"]
