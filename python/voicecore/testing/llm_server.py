@@ -86,6 +86,7 @@ class ScriptedLLM:
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing: asyncio.Event | None = None
 
     @property
     def url(self) -> str:
@@ -111,7 +112,17 @@ class ScriptedLLM:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def _pause(self, seconds: float) -> bool:
+        """Sleeps, but wakes when the server closes; True if it is closing."""
+        assert self._closing is not None
+        try:
+            await asyncio.wait_for(self._closing.wait(), seconds)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._closing = asyncio.Event()
         app = web.Application(client_max_size=32 << 20)
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat)
@@ -124,6 +135,8 @@ class ScriptedLLM:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def close(self) -> None:
+        if self._closing is not None:
+            self._closing.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -166,8 +179,8 @@ class ScriptedLLM:
         rule = self.pick(messages)
         if rule.status != 200:
             return web.json_response({"error": {"message": f"scripted failure {rule.status}", "type": "server_error"}}, status=rule.status)
-        if rule.first_token_delay:
-            await asyncio.sleep(rule.first_token_delay)
+        if rule.first_token_delay and await self._pause(rule.first_token_delay):
+            return web.Response(status=503)
         ident = f"chatcmpl-{next(self._ids)}"
         created = int(time.time())
         text = rule.reply
@@ -196,9 +209,10 @@ class ScriptedLLM:
         sent = 0
         for piece in _chunks(text):
             if rule.stall_after is not None and sent >= rule.stall_after:
-                await asyncio.sleep(3600)
-            if rule.chunk_delay:
-                await asyncio.sleep(rule.chunk_delay)
+                await self._pause(3600)
+                return response
+            if rule.chunk_delay and await self._pause(rule.chunk_delay):
+                return response
             await event({"content": piece})
             sent += 1
         for i, call in enumerate(rule.tool_calls):
