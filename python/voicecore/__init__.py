@@ -15,3 +15,14 @@ __all__ = ["ABI_VERSION", "Error", "LibraryNotFound", "version"]
 from .splitter import Segment, SentenceSplitter, split_sentences  # noqa: E402
 
 __all__ += ["Segment", "SentenceSplitter", "split_sentences"]
+
+# Python SDK (issue 7): imported on first use, so ctypes-only users need no aiohttp/websockets.
+_LAZY = {"Assistant": ".assistant", "LLM": ".assistant", "Session": ".assistant", "Worker": ".worker", "Job": ".worker"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'voicecore' has no attribute {name!r}")

@@ -2,3 +2,4 @@
 
 # Sentence splitter
 from . import demo, split  # noqa: E402,F401
+from . import worker  # noqa: F401,E402  (issue 7: voicecore worker asr|tts|assistant)

@@ -1,0 +1,375 @@
+"""The assistant framework: tools, sessions, the LLM client over real HTTP/SSE against the
+scripted OpenAI-compatible server, and whole assistant jobs over the worker protocol."""
+
+import asyncio
+import json
+import random
+import socket
+from typing import Literal, Optional
+
+import pytest
+
+from voicecore import Assistant
+from voicecore.assistant import LLM, LLMError, SessionStore, ToolRegistry, schema_from_function
+from voicecore.assistant.tools import python_tool, validate
+from voicecore.testing import Rule, ScriptedHub, ScriptedLLM, ToolCall
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def dead_url() -> str:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def fast(llm: LLM) -> LLM:
+    llm.backoff_base = 0.01
+    llm.rng = random.Random(3)
+    return llm
+
+
+# Tools ---------------------------------------------------------------------------------------
+
+
+def set_alarm(time: str, days: list[str], volume: int = 5, tone: Literal["beep", "chime"] = "beep", label: Optional[str] = None) -> str:
+    """Sets an alarm on the device.
+
+    Args:
+        time: Wall-clock time, HH:MM.
+        days: Weekdays it repeats on.
+        volume (int): 1 to 10.
+    """
+    return f"alarm {time}"
+
+
+def test_schema_from_signature_and_docstring():
+    description, schema = schema_from_function(set_alarm)
+    assert description == "Sets an alarm on the device."
+    assert schema == {
+        "type": "object",
+        "properties": {
+            "time": {"type": "string", "description": "Wall-clock time, HH:MM."},
+            "days": {"type": "array", "items": {"type": "string"}, "description": "Weekdays it repeats on."},
+            "volume": {"type": "integer", "description": "1 to 10.", "default": 5},
+            "tone": {"type": "string", "enum": ["beep", "chime"], "default": "beep"},
+            "label": {"type": "string"},
+        },
+        "required": ["time", "days"],
+        "additionalProperties": False,
+    }
+    with pytest.raises(TypeError, match="no JSON schema"):
+        schema_from_function(lambda x: x if False else None) if False else schema_from_function(_bad_tool)
+
+
+def _bad_tool(x: complex) -> None:
+    """Takes a complex number."""
+
+
+def test_validation_names_the_bad_field():
+    _, schema = schema_from_function(set_alarm)
+    validate({"time": "07:00", "days": ["mon"]}, schema)
+    for args, message in [
+        ({"days": []}, "arguments.time is required"),
+        ({"time": 7, "days": []}, "arguments.time must be string"),
+        ({"time": "7", "days": [1]}, r"arguments.days\[0\] must be string"),
+        ({"time": "7", "days": [], "tone": "gong"}, "must be one of"),
+        ({"time": "7", "days": [], "volume": True}, "must be integer"),
+        ({"time": "7", "days": [], "snooze": 1}, "snooze is not a parameter"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            validate(args, schema)
+
+
+def test_tool_calls_never_raise():
+    async def main():
+        registry = ToolRegistry()
+
+        async def slow() -> str:
+            """Never finishes in time."""
+            await asyncio.sleep(5)
+            return "late"
+
+        def broken(n: int) -> float:
+            """Divides by zero."""
+            return n / 0
+
+        registry.add(python_tool(set_alarm))
+        registry.add(python_tool(slow, timeout=0.1))
+        registry.add(python_tool(broken))
+        return [
+            await registry.call("set_alarm", {"time": "07:00", "days": ["mon"]}),
+            await registry.call("slow", {}),
+            await registry.call("broken", {"n": 1}),
+            await registry.call("broken", {"n": "one"}),
+            await registry.call("nope", {}),
+        ]
+
+    ok, slow, broken, invalid, missing = run(main())
+    assert ok == {"result": "alarm 07:00"}
+    assert slow == {"error": "tool slow timed out after 0.1 s"}
+    assert broken == {"error": "ZeroDivisionError: division by zero"}
+    assert invalid["error"].startswith("invalid arguments: arguments.n must be integer")
+    assert "no tool named 'nope'" in missing["error"]
+
+
+# Sessions ------------------------------------------------------------------------------------
+
+
+def test_history_persists_and_respects_the_token_budget(tmp_path):
+    db = tmp_path / "s.sqlite3"
+    store = SessionStore(db)
+    for i in range(10):
+        store.append("dev", "user", f"question {i} " + "x" * 36)  # 47 characters: 16 tokens each
+        store.append("dev", "assistant", f"answer {i} " + "y" * 38)
+    store.append("other", "user", "unrelated")
+    store.close()
+    reopened = SessionStore(db)
+    recent = reopened.recent("dev", budget_tokens=64)
+    assert [m["content"].split()[0:2] for m in recent] == [["question", "8"], ["answer", "8"], ["question", "9"], ["answer", "9"]]
+    assert len(reopened.recent("dev", budget_tokens=10_000)) == 20
+    assert reopened.recent("nobody", 100) == []
+    assert recent[0]["role"] == "user"
+
+
+# LLM client ------------------------------------------------------------------------------------
+
+
+def test_streams_deltas_over_sse():
+    async def main():
+        async with ScriptedLLM([Rule(when="capital of france", reply="Paris is the capital of France. It is lovely.")]) as server:
+            llm = LLM([server.url])
+            deltas = [d async for d in llm.stream([{"role": "user", "content": "What is the capital of France?"}])]
+            request = server.requests[-1]
+            return deltas, request
+
+    deltas, request = run(main())
+    assert len(deltas) == 9 and "".join(deltas) == "Paris is the capital of France. It is lovely."
+    assert request["stream"] is True and request["model"] == "scripted-llm"  # discovered from /v1/models
+
+
+def test_failover_across_endpoints_and_retries_with_backoff():
+    async def main():
+        async with ScriptedLLM([Rule(status=500)]) as broken, ScriptedLLM([Rule(when="", reply="from the good one")]) as good:
+            llm = fast(LLM([dead_url(), broken.url, good.url], model="m"))
+            text = await llm.complete([{"role": "user", "content": "hi"}])
+            assert text == "from the good one" and len(broken.requests) == 1
+            assert await llm.complete([{"role": "user", "content": "again"}]) == "from the good one"
+            assert len(broken.requests) == 1  # the good endpoint is now tried first
+
+        async with ScriptedLLM([Rule(status=503, times=2), Rule(reply="third time lucky")]) as flaky:
+            llm = fast(LLM([flaky.url], model="m", attempts=3))
+            assert await llm.complete([{"role": "user", "content": "hi"}]) == "third time lucky"
+            assert len(flaky.requests) == 3
+
+        async with ScriptedLLM([Rule(status=503)]) as down:
+            llm = fast(LLM([down.url, dead_url()], model="m", attempts=2))
+            with pytest.raises(LLMError, match="every LLM endpoint failed"):
+                await llm.complete([{"role": "user", "content": "hi"}])
+            assert len(down.requests) == 2
+
+        async with ScriptedLLM([Rule(status=400)]) as picky:
+            llm = fast(LLM([picky.url], model="m"))
+            with pytest.raises(LLMError, match="HTTP 400"):
+                await llm.complete([{"role": "user", "content": "hi"}])
+            assert len(picky.requests) == 1  # a bad request is not retried
+
+    run(main())
+
+
+def test_timeouts_before_and_during_the_answer():
+    async def main():
+        async with ScriptedLLM([Rule(reply="too slow", first_token_delay=3)]) as slow, ScriptedLLM([Rule(reply="fast answer")]) as quick:
+            llm = fast(LLM([slow.url, quick.url], model="m", first_token_timeout=0.3))
+            assert await llm.complete([{"role": "user", "content": "hi"}]) == "fast answer"
+
+        async with ScriptedLLM([Rule(reply="one two three four five", stall_after=2)]) as stalling:
+            llm = fast(LLM([stalling.url], model="m", idle_timeout=0.3))
+            got = []
+            with pytest.raises(LLMError, match="mid-answer"):
+                async for d in llm.stream([{"role": "user", "content": "count"}]):
+                    got.append(d)
+            assert "".join(got) == "one two"
+
+    run(main())
+
+
+def test_no_endpoint_is_a_clear_error():
+    with pytest.raises(LLMError, match="VOICECORE_LLM_URL"):
+        run(LLM([]).complete([{"role": "user", "content": "hi"}]))
+
+
+# Whole assistant jobs ------------------------------------------------------------------------
+
+
+def weather_rules():
+    return [
+        Rule(when="weather in paris", tool_calls=[ToolCall("weather", {"city": "Paris"})]),
+        Rule(when="weather in atlantis", tool_calls=[ToolCall("weather", {"city": "Atlantis"})]),
+        Rule(when=r'"result": "sunny', reply="It is sunny in Paris."),
+        Rule(when=r'"error"', reply="Sorry, I could not find out."),
+        Rule(when="dim the lights", tool_calls=[ToolCall("self_light_set_brightness", {"brightness": 20})]),
+        Rule(when=r'"result": "true"', reply="Done, the lights are dimmed."),
+        Rule(when="my name", reply="Nice to meet you."),
+        Rule(when="long story", reply="Once upon a time " + "there was a story " * 40, chunk_delay=0.02),
+    ]
+
+
+def make_app(server: ScriptedLLM, db) -> Assistant:
+    app = Assistant(system="Be brief.", llm=LLM([server.url]), db=db)
+
+    @app.tool
+    def weather(city: str) -> str:
+        """Today's weather for a city.
+
+        Args:
+            city: The city's name.
+        """
+        if city == "Atlantis":
+            raise LookupError("unknown city Atlantis")
+        return "sunny, 21 C"
+
+    @app.on_utterance
+    async def answer(session, text):
+        async for delta in app.llm.stream(messages=app.messages(session, text)):
+            yield delta
+
+    return app
+
+
+async def serve_app(app: Assistant, hub: ScriptedHub):
+    worker = app.worker()
+    task = asyncio.create_task(worker.serve(hub.url, hub.token))
+    return worker, task, await hub.next_worker()
+
+
+def test_assistant_job_streams_deltas_and_calls_python_tools(tmp_path):
+    async def main():
+        async with ScriptedLLM(weather_rules()) as server, ScriptedHub() as hub:
+            app = make_app(server, tmp_path / "s.db")
+            worker, task, w = await serve_app(app, hub)
+            assert w.register["kinds"] == ["assistant"] and w.register["slots"] == {"assistant": 4}
+            await w.job(1, "assistant", {"text": "What's the weather in Paris?", "device_id": "dev-1", "language": "en", "session": "s1"})
+            outputs, _, end = await w.until_end(1)
+            assert end["type"] == "done"
+            events = [o["event"] for o in outputs]
+            assert events[:2] == ["tool_call", "tool_result"]
+            assert outputs[0]["name"] == "weather" and outputs[0]["arguments"] == {"city": "Paris"}
+            assert outputs[1]["ok"] is True and outputs[1]["result"] == {"result": "sunny, 21 C"}
+            assert "".join(o["text"] for o in outputs if o["event"] == "delta") == "It is sunny in Paris."
+            first_request = server.requests[0]
+            assert first_request["tools"][0]["function"]["name"] == "weather"
+            assert first_request["tools"][0]["function"]["parameters"]["properties"]["city"]["description"] == "The city's name."
+
+            await w.job(2, "assistant", {"text": "What's the weather in Atlantis?", "device_id": "dev-1", "session": "s1"})
+            outputs, _, end = await w.until_end(2)
+            assert end["type"] == "done"
+            result = next(o for o in outputs if o["event"] == "tool_result")
+            assert result["ok"] is False and "unknown city Atlantis" in result["result"]["error"]
+            assert "".join(o["text"] for o in outputs if o["event"] == "delta") == "Sorry, I could not find out."
+            await worker.stop()
+            await task
+
+    run(main())
+
+
+def test_history_survives_reconnects_and_restarts(tmp_path):
+    async def main():
+        db = tmp_path / "s.db"
+        async with ScriptedLLM(weather_rules()) as server, ScriptedHub() as hub:
+            app = make_app(server, db)
+            worker, task, w = await serve_app(app, hub)
+            await w.job(1, "assistant", {"text": "Hello, my name is Ada.", "device_id": "dev-7", "session": "s1"})
+            await w.until_end(1)
+            await worker.stop()
+            await task
+
+            app2 = make_app(server, db)  # a restarted worker, a reconnected device (new session id)
+            worker2, task2, w2 = await serve_app(app2, hub)
+            await w2.job(5, "assistant", {"text": "What's my name again?", "device_id": "dev-7", "session": "s2"})
+            await w2.until_end(5)
+            await w2.job(6, "assistant", {"text": "What's my name?", "device_id": "someone-else", "session": "s3"})
+            await w2.until_end(6)
+            await worker2.stop()
+            await task2
+            return server.requests
+
+    requests = run(main())
+    second = requests[1]["messages"]
+    assert second[0] == {"role": "system", "content": "Be brief."}
+    assert second[1:] == [
+        {"role": "user", "content": "Hello, my name is Ada."},
+        {"role": "assistant", "content": "Nice to meet you."},
+        {"role": "user", "content": "What's my name again?"},
+    ]
+    assert [m["role"] for m in requests[2]["messages"]] == ["system", "user"]  # another device's history is its own
+
+
+def test_device_mcp_tools_join_the_registry(tmp_path):
+    async def main():
+        async with ScriptedLLM(weather_rules()) as server, ScriptedHub() as hub:
+            app = make_app(server, tmp_path / "s.db")
+            worker, task, w = await serve_app(app, hub)
+            await w.job(1, "assistant", {"text": "Please dim the lights.", "device_id": "d", "session": "s1", "mcp": True})
+            calls = []
+            while True:
+                m = await w.expect("output", job=1)
+                if m["event"] == "mcp":
+                    request = m["payload"]
+                    calls.append(request["method"])
+                    if request["method"] == "initialize":
+                        result = {"protocolVersion": "2024-11-05", "capabilities": {"tools": {}}, "serverInfo": {"name": "xiaozhi"}}
+                    elif request["method"] == "tools/list":
+                        result = {"tools": [{"name": "self.light.set_brightness", "description": "Set the light brightness",
+                                             "inputSchema": {"type": "object", "properties": {"brightness": {"type": "integer", "minimum": 0, "maximum": 100}}, "required": ["brightness"]}}]}
+                    else:
+                        assert request["params"] == {"name": "self.light.set_brightness", "arguments": {"brightness": 20}}
+                        result = {"content": [{"type": "text", "text": "true"}], "isError": False}
+                    await w.input(1, "mcp", payload={"jsonrpc": "2.0", "id": request["id"], "result": result})
+                elif m["event"] == "delta":
+                    break
+            outputs, _, end = await w.until_end(1)
+            assert calls == ["initialize", "tools/list", "tools/call"]
+            names = {t["function"]["name"] for t in server.requests[0]["tools"]}
+            assert names == {"weather", "self_light_set_brightness"}
+
+            # The tools are listed once per connection; the next turn reuses them without asking.
+            await w.job(2, "assistant", {"text": "What's my name?", "device_id": "d", "session": "s1", "mcp": True})
+            outputs2, _, _ = await w.until_end(2)
+            assert not any(o["event"] == "mcp" for o in outputs2)
+            assert {t["function"]["name"] for t in server.requests[-1]["tools"]} == names
+            await worker.stop()
+            await task
+            return m, outputs, end
+
+    first_delta, outputs, end = run(main())
+    assert end["type"] == "done"
+    assert first_delta["text"] + "".join(o["text"] for o in outputs if o["event"] == "delta") == "Done, the lights are dimmed."
+
+
+def test_cancelled_turn_is_remembered_as_far_as_it_got(tmp_path):
+    async def main():
+        async with ScriptedLLM(weather_rules()) as server, ScriptedHub() as hub:
+            app = make_app(server, tmp_path / "s.db")
+            worker, task, w = await serve_app(app, hub)
+            await w.job(1, "assistant", {"text": "Tell me a long story.", "device_id": "d", "session": "s1"})
+            for _ in range(5):
+                await w.expect("output", job=1, event="delta")
+            await w.cancel(1)
+            await asyncio.sleep(0.2)
+            history = app.store.recent("d", 10_000)
+            await w.job(2, "assistant", {"session": "s1"})
+            _, _, bad = await w.until_end(2)
+            await worker.stop()
+            await task
+            return history, bad
+
+    history, bad = run(main())
+    assert history[0] == {"role": "user", "content": "Tell me a long story."}
+    assert history[1]["role"] == "assistant" and history[1]["content"].startswith("Once upon a time")
+    assert len(history[1]["content"]) < 200
+    assert bad["type"] == "error" and "text" in bad["message"]

@@ -1,0 +1,150 @@
+"""The TTS worker with real eSpeak NG: real audio, at the rate asked, streamed over the protocol."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from voicecore.audio import parse_wav_header, read_wav, write_wav
+from voicecore.testing import ScriptedHub, ScriptedLLM
+from voicecore.tts.engine import SpeechRequest
+from voicecore.tts.espeak import EspeakEngine, voice_for
+from voicecore.tts.openai_engine import OpenAISpeechEngine
+from voicecore.tts.worker import tts_worker
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def voiced(samples: np.ndarray, rate: int) -> float:
+    """Seconds of 20 ms blocks louder than -40 dBFS."""
+    block = rate // 50
+    n = len(samples) // block
+    rms = np.sqrt(((samples[: n * block].astype(np.float64).reshape(n, block) / 32768) ** 2).mean(axis=1))
+    return float((rms > 0.01).sum()) * 0.02
+
+
+def dominant_frequency_ceiling(samples: np.ndarray, rate: int) -> float:
+    """The frequency under which 99.9 % of the energy lies (resampling must not alias above Nyquist)."""
+    spectrum = np.abs(np.fft.rfft(samples.astype(np.float64))) ** 2
+    cumulative = np.cumsum(spectrum) / spectrum.sum()
+    return float(np.searchsorted(cumulative, 0.999) * rate / len(samples))
+
+
+@pytest.mark.parametrize("rate", [16000, 24000, 48000])
+def test_espeak_streams_real_speech_at_the_asked_rate(rate):
+    async def main():
+        engine = EspeakEngine()
+        chunks = [c async for c in engine.synthesize(SpeechRequest("The quick brown fox jumps over the lazy dog.", sample_rate=rate))]
+        return chunks
+
+    chunks = run(main())
+    assert len(chunks) > 1  # streamed, not one blob
+    samples = np.frombuffer(b"".join(chunks), dtype="<i2")
+    seconds = len(samples) / rate
+    assert 1.5 < seconds < 4.5, seconds  # nine words at 175 wpm
+    assert voiced(samples, rate) > 1.0
+    assert np.abs(samples).max() > 3000
+    assert dominant_frequency_ceiling(samples, rate) < 11025  # espeak's own band, not aliasing
+
+
+def test_espeak_languages_and_voices():
+    assert voice_for("en-US") == "en-us" and voice_for("zh-CN") == "cmn" and voice_for("ru") == "ru"
+    assert voice_for("en", voice="en-gb") == "en-gb"
+
+    async def main():
+        engine = EspeakEngine()
+        ru = b"".join([c async for c in engine.synthesize(SpeechRequest("Привет, как дела?", sample_rate=16000, language="ru"))])
+        zh = b"".join([c async for c in engine.synthesize(SpeechRequest("今天天气很好", sample_rate=16000, language="zh"))])
+        return ru, zh
+
+    ru, zh = run(main())
+    for pcm in (ru, zh):
+        samples = np.frombuffer(pcm, dtype="<i2")
+        assert voiced(samples, 16000) > 0.5
+
+
+def test_tts_worker_over_the_protocol_and_bad_params():
+    async def main():
+        worker = tts_worker(EspeakEngine(), slots=2)
+        async with ScriptedHub() as hub:
+            task = asyncio.create_task(worker.serve(hub.url, hub.token))
+            w = await hub.next_worker()
+            assert w.register["kinds"] == ["tts"] and w.register["models"] == ["espeak-ng"]
+            await w.job(1, "tts", {"text": "Paris is the capital of France.", "sample_rate": 24000, "language": "en", "segment": 0})
+            frames = []
+            while True:
+                m = await w.next()
+                if isinstance(m, dict) and m["type"] == "done":
+                    break
+                frames.append(m)
+            audio_frames = [f for f in frames if not isinstance(f, dict)]
+            outputs = [f for f in frames if isinstance(f, dict) and f["type"] == "output"]
+            assert [o["event"] for o in outputs] == ["segment_done"]
+            assert frames.index(outputs[0]) > frames.index(audio_frames[-1])  # segment_done after the audio
+            assert len(audio_frames) >= 5 and audio_frames[-1].last and not any(f.last for f in audio_frames[:-1])
+            samples = np.frombuffer(b"".join(f.pcm for f in audio_frames), dtype="<i2")
+            assert 1.2 < len(samples) / 24000 < 3.5 and voiced(samples, 24000) > 0.8
+
+            await w.job(2, "tts", {"text": "", "sample_rate": 24000})
+            outputs, audio, end = await w.until_end(2)
+            assert audio == b"" and end["type"] == "done"
+            await w.job(3, "tts", {"text": "hi", "sample_rate": 5})
+            _, _, end = await w.until_end(3)
+            assert end["type"] == "error" and "sample_rate" in end["message"]
+            await w.job(4, "tts", {"sample_rate": 24000})
+            _, _, end = await w.until_end(4)
+            assert end["type"] == "error" and "text" in end["message"]
+            await worker.stop()
+            await task
+
+    run(main())
+
+
+def test_cancel_stops_synthesis_at_once():
+    async def main():
+        worker = tts_worker(EspeakEngine(), slots=1)
+        async with ScriptedHub() as hub:
+            task = asyncio.create_task(worker.serve(hub.url, hub.token))
+            w = await hub.next_worker()
+            await w.job(1, "tts", {"text": "word " * 400, "sample_rate": 24000})
+            first = await w.next()
+            while isinstance(first, dict):
+                first = await w.next()
+            await w.cancel(1)
+            await asyncio.sleep(0.5)
+            left = [w.messages.get_nowait() for _ in range(w.messages.qsize())]
+            assert not any(isinstance(m, dict) and m.get("type") in ("done", "error") for m in left)
+            assert worker.load() == {"tts": 0}
+            await worker.stop()
+            await task
+
+    run(main())
+
+
+def test_openai_speech_adapter_resamples_what_the_server_returns():
+    async def speech(body):
+        pcm = b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(body["input"], sample_rate=22050))])
+        return write_wav(pcm, 22050)
+
+    async def main():
+        async with ScriptedLLM([], speech=speech) as server:
+            engine = OpenAISpeechEngine(server.url, model="tts-test", voice="v1")
+            pcm = b"".join([c async for c in engine.synthesize(SpeechRequest("Hello there, general.", sample_rate=16000))])
+            assert server.requests[-1] == {"model": "tts-test", "input": "Hello there, general.", "voice": "v1", "response_format": "wav"}
+            return pcm
+
+    samples = np.frombuffer(run(main()), dtype="<i2")
+    assert 0.8 < len(samples) / 16000 < 2.5 and voiced(samples, 16000) > 0.5
+
+
+def test_wav_helpers():
+    pcm = (np.sin(np.arange(1600) / 5) * 10000).astype("<i2").tobytes()
+    wav = write_wav(pcm, 8000)
+    assert parse_wav_header(wav[:20]) is None
+    assert parse_wav_header(wav) == (8000, 1, 44)
+    back = read_wav(wav)
+    assert back.rate == 8000 and back.to_bytes() == pcm
+    with pytest.raises(ValueError, match="RIFF"):
+        parse_wav_header(b"OggS" + b"\0" * 40)

@@ -1,0 +1,156 @@
+"""The browser page in real headless Chromium (Debian `chromium`) with a WAV as the microphone,
+against a scripted XiaoZhi server (real WebSocket; it answers with the page's own Opus frames
+sent back, so the reply audio is real Opus that the page must decode and play).
+
+The same page against the real daemon is the end-to-end test that lands with the daemon."""
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from aiohttp import ClientSession, web
+from websockets.asyncio.client import connect
+
+from voicecore.audio import write_wav
+from voicecore.tts.engine import SpeechRequest
+from voicecore.tts.espeak import EspeakEngine
+
+PAGE = Path(__file__).resolve().parents[2] / "python" / "voicecore" / "web" / "index.html"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class ScriptedDevicePeer:
+    """Serves the page and speaks the server side of the XiaoZhi protocol for one turn."""
+
+    def __init__(self) -> None:
+        self.hello = None
+        self.listen = []
+        self.query = {}
+        self.frames: list[bytes] = []
+        self.done = asyncio.Event()
+
+    async def page(self, request):
+        return web.FileResponse(PAGE)
+
+    async def device(self, request):
+        self.query = dict(request.query)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type == web.WSMsgType.TEXT:
+                m = json.loads(msg.data)
+                if m["type"] == "hello":
+                    self.hello = m
+                    await ws.send_json({"type": "hello", "transport": "websocket", "session_id": "web-1",
+                                        "audio_params": {"format": "opus", "sample_rate": 16000, "channels": 1, "frame_duration": 60}})
+                elif m["type"] == "listen":
+                    self.listen.append(m)
+            elif msg.type == web.WSMsgType.BINARY and len(self.frames) < 40:
+                self.frames.append(msg.data)
+                if len(self.frames) == 40:  # 2.4 s of microphone: the "utterance"
+                    await ws.send_json({"type": "stt", "text": "what is the capital of France", "session_id": "web-1"})
+                    await ws.send_json({"type": "tts", "state": "start", "session_id": "web-1"})
+                    await ws.send_json({"type": "tts", "state": "sentence_start", "text": "Paris.", "session_id": "web-1"})
+                    for frame in self.frames:
+                        await ws.send_bytes(frame)
+                        await asyncio.sleep(0.01)
+                    await ws.send_json({"type": "tts", "state": "stop", "session_id": "web-1"})
+                    self.done.set()
+        return ws
+
+
+async def page_state(debug_port: int, timeout: float = 40.0):
+    """window.voicecore of the page, once its turn has played (read through the DevTools protocol)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with ClientSession() as http:
+        while True:
+            try:
+                async with http.get(f"http://127.0.0.1:{debug_port}/json") as r:
+                    targets = [t for t in await r.json() if t.get("type") == "page"]
+                if targets:
+                    break
+            except OSError:
+                pass
+            if loop.time() > deadline:
+                raise TimeoutError("Chromium's DevTools endpoint did not come up")
+            await asyncio.sleep(0.2)
+    async with connect(targets[0]["webSocketDebuggerUrl"], max_size=None) as cdp:
+        ident = 0
+        while True:
+            ident += 1
+            await cdp.send(json.dumps({"id": ident, "method": "Runtime.evaluate", "params": {"expression": "JSON.stringify(window.voicecore || null)", "returnByValue": True}}))
+            while True:
+                reply = json.loads(await cdp.recv())
+                if reply.get("id") == ident:
+                    break
+            value = reply.get("result", {}).get("result", {}).get("value")
+            state = json.loads(value) if value else None
+            if state and (state["errors"] or (state["playedSeconds"] > 1.0 and state["state"] in ("ready", "listening"))):
+                return state
+            if loop.time() > deadline:
+                return state
+            await asyncio.sleep(0.3)
+
+
+def free_port() -> int:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_page_streams_the_microphone_as_opus_and_plays_the_reply(tmp_path):
+    assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
+
+    async def main():
+        pcm = b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest("What is the capital of France?", sample_rate=48000))])
+        wav = tmp_path / "mic.wav"
+        wav.write_bytes(write_wav(b"\0\0" * 24000 + pcm + b"\0\0" * 96000, 48000))
+        peer = ScriptedDevicePeer()
+        app = web.Application()
+        app.router.add_get("/", peer.page)
+        app.router.add_get("/xiaozhi/v1/", peer.device)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        debug_port = free_port()
+        browser = subprocess.Popen(
+            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+             "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}",
+             "--autoplay-policy=no-user-gesture-required", f"--remote-debugging-port={debug_port}",
+             f"http://127.0.0.1:{port}/?mode=handsfree&autostart=1&token=devtoken&device=aa:bb:cc:dd:ee:ff"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            state = await page_state(debug_port)
+        finally:
+            browser.terminate()
+            browser.wait(10)
+            await runner.cleanup()
+        return peer, state
+
+    peer, state = asyncio.run(asyncio.wait_for(main(), 90))
+    assert peer.query["device-id"] == "aa:bb:cc:dd:ee:ff" and peer.query["protocol-version"] == "1" and peer.query["token"] == "devtoken"
+    assert peer.hello["audio_params"] == {"format": "opus", "sample_rate": 16000, "channels": 1, "frame_duration": 60}
+    assert peer.listen[0] == {"session_id": "web-1", "type": "listen", "state": "start", "mode": "auto"}
+    # Opus packets of 60 ms (SILK modes: TOC configs 3, 7, 11), not PCM (60 ms of PCM is 1920 bytes);
+    # the speech in the WAV makes some of them large.
+    assert len(peer.frames) == 40 and all(3 <= len(f) < 400 for f in peer.frames)
+    assert all(f[0] >> 3 in (3, 7, 11) for f in peer.frames), sorted({f[0] >> 3 for f in peer.frames})
+    assert sum(len(f) > 40 for f in peer.frames) >= 10, [len(f) for f in peer.frames]
+    assert state is not None and state["errors"] == [], state
+    assert {"role": "user", "text": "what is the capital of France"} in state["transcript"]
+    assert {"role": "assistant", "text": "Paris."} in state["transcript"]
+    assert state["replyFrames"] == 40
+    assert 2.2 < state["playedSeconds"] < 2.6  # 40 decoded 60 ms frames were scheduled for playback
+    turn = state["turns"][0]
+    assert turn["stt"] is not None and turn["firstAudio"] >= turn["ttsStart"] >= turn["stt"]

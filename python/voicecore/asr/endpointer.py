@@ -1,0 +1,67 @@
+"""Endpointing from VAD probabilities: when speech starts, when a pause begins (a chance to
+transcribe speculatively), and when the utterance is over. Pure: windows in, events out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Event(Enum):
+    SPEECH_START = "speech_start"
+    PAUSE = "pause"  # silence long enough to start transcribing speculatively
+    RESUME = "resume"  # speech again after a PAUSE: the speculation is void
+    END = "end"  # silence long enough: the utterance is over
+
+
+@dataclass
+class EndpointConfig:
+    threshold: float = 0.5
+    neg_threshold: float = 0.35
+    min_speech_ms: float = 90.0
+    speculate_ms: float = 160.0
+    min_silence_ms: float = 480.0
+    window_ms: float = 32.0
+
+
+@dataclass
+class Endpointer:
+    config: EndpointConfig
+    window: int = 0  # windows seen
+    in_speech: bool = False
+    speech_run: int = 0
+    silence_run: int = 0
+    paused: bool = False
+    speech_start: int | None = None  # window index
+    speech_stop: int | None = None  # window index where the trailing silence began
+
+    def push(self, probability: float) -> list[Event]:
+        c = self.config
+        events: list[Event] = []
+        i = self.window
+        self.window += 1
+        if not self.in_speech:
+            self.speech_run = self.speech_run + 1 if probability >= c.threshold else 0
+            if self.speech_run * c.window_ms >= c.min_speech_ms:
+                self.in_speech = True
+                self.speech_start = i - self.speech_run + 1
+                self.silence_run = 0
+                events.append(Event.SPEECH_START)
+            return events
+        if probability < c.neg_threshold:
+            if self.silence_run == 0:
+                self.speech_stop = i
+            self.silence_run += 1
+            silent_ms = self.silence_run * c.window_ms
+            if not self.paused and silent_ms >= c.speculate_ms:
+                self.paused = True
+                events.append(Event.PAUSE)
+            if silent_ms >= c.min_silence_ms:
+                events.append(Event.END)
+        elif probability >= c.threshold or self.silence_run == 0:
+            self.silence_run = 0
+            self.speech_stop = None
+            if self.paused:
+                self.paused = False
+                events.append(Event.RESUME)
+        return events

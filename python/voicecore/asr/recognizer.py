@@ -1,0 +1,183 @@
+"""One utterance, streaming: VAD → endpointing → partial and final text from the engine.
+
+A transcription of the utterance starts speculatively as soon as a short pause begins; when the
+pause grows into the endpoint with no speech in between, that result is the final text, so the
+endpoint wait and the recognition overlap instead of adding up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+import numpy as np
+
+from ..audio import pcm16_to_float
+from .endpointer import EndpointConfig, Endpointer, Event
+from .engine import SAMPLE_RATE, AsrEngine, Transcript
+from .vad import WINDOW, StreamingVad
+
+Emit = Callable[..., Awaitable[None]]
+
+
+@dataclass
+class RecognizerConfig:
+    endpoint: EndpointConfig
+    partial_interval: float = 1.0  # seconds of new speech between partial transcriptions; 0 = none
+    pad_seconds: float = 0.2
+    max_pause_seconds: float = 0.4  # longer pauses inside an utterance are shortened to this
+    max_utterance_seconds: float = 28.0  # Whisper's window is 30 s
+
+    @staticmethod
+    def default() -> "RecognizerConfig":
+        return RecognizerConfig(endpoint=EndpointConfig())
+
+
+class StreamingRecognizer:
+    """``await feed(pcm)`` per chunk (True once the utterance is final); ``await finish()`` when the
+    audio ends. ``emit(event, **fields)`` sends speech_start / partial / speech_end / final."""
+
+    def __init__(self, engine: AsrEngine, emit: Emit, config: RecognizerConfig | None = None, language: str = "", mode: str = "auto") -> None:
+        self.engine = engine
+        self.emit = emit
+        self.config = config or RecognizerConfig.default()
+        self.language = language
+        self.auto_endpoint = mode in ("auto", "realtime")
+        self.vad = StreamingVad()
+        self.endpointer = Endpointer(self.config.endpoint)
+        self.chunks: list[np.ndarray] = []
+        self.samples = 0
+        self.final_sent = False
+        self.last_partial_at = 0
+        self.last_partial_text = ""
+        self.partial_task: asyncio.Task[None] | None = None
+        self.speculation: asyncio.Task[Transcript] | None = None
+        self.used_speculation = False
+        self.probabilities: list[float] = []
+
+    # Audio in ----------------------------------------------------------------------------------
+
+    async def feed(self, pcm: bytes) -> bool:
+        if self.final_sent:
+            return True
+        audio = pcm16_to_float(pcm)
+        self.chunks.append(audio)
+        self.samples += len(audio)
+        for probability in self.vad.feed(audio):
+            self.probabilities.append(probability)
+            for event in self.endpointer.push(probability):
+                await self._on(event)
+                if self.final_sent:
+                    return True
+        if self.endpointer.in_speech:
+            if self.samples - self._start_sample() > self.config.max_utterance_seconds * SAMPLE_RATE:
+                await self._finalize(self.samples)
+                return True
+            self._maybe_partial()
+        return self.final_sent
+
+    async def finish(self) -> None:
+        """The audio ended (last chunk, or ``end`` in manual mode): the utterance is over."""
+        if self.final_sent:
+            return
+        if self.endpointer.speech_start is None:
+            await self._send_final(Transcript("", self.language))
+            return
+        await self._finalize(self.samples)
+
+    # Events ------------------------------------------------------------------------------------
+
+    async def _on(self, event: Event) -> None:
+        if event is Event.SPEECH_START:
+            await self.emit("speech_start")
+        elif event is Event.PAUSE and self.auto_endpoint:
+            end = min(self.samples, self._stop_sample() + self._pad())
+            self.speculation = asyncio.create_task(self._transcribe(self._start_sample(), end))
+        elif event is Event.RESUME:
+            self._drop_speculation()
+        elif event is Event.END and self.auto_endpoint:
+            await self._finalize(min(self.samples, self._stop_sample() + self._pad()))
+
+    async def _finalize(self, end: int) -> None:
+        await self.emit("speech_end")
+        if self.partial_task is not None:
+            self.partial_task.cancel()
+        if self.speculation is not None:
+            transcript = await self.speculation
+            self.used_speculation = True
+        else:
+            transcript = await self._transcribe(self._start_sample(), end)
+        await self._send_final(transcript)
+
+    async def _send_final(self, transcript: Transcript) -> None:
+        self.final_sent = True
+        fields: dict[str, Any] = {"text": transcript.text}
+        if transcript.language:
+            fields["language"] = transcript.language
+        await self.emit("final", **fields)
+
+    def _maybe_partial(self) -> None:
+        interval = self.config.partial_interval
+        if interval <= 0 or self.endpointer.paused or self.speculation is not None:
+            return
+        if self.partial_task is not None and not self.partial_task.done():
+            return
+        if self.samples - max(self.last_partial_at, self._start_sample()) < interval * SAMPLE_RATE:
+            return
+        self.last_partial_at = self.samples
+        self.partial_task = asyncio.create_task(self._partial(self._start_sample(), self.samples))
+
+    async def _partial(self, start: int, end: int) -> None:
+        transcript = await self._transcribe(start, end)
+        if not self.final_sent and transcript.text and transcript.text != self.last_partial_text:
+            self.last_partial_text = transcript.text
+            await self.emit("partial", text=transcript.text)
+
+    def _drop_speculation(self) -> None:
+        if self.speculation is not None:
+            self.speculation.cancel()
+            self.speculation = None
+
+    async def _transcribe(self, start: int, end: int) -> Transcript:
+        if len(self.chunks) > 1:
+            self.chunks = [np.concatenate(self.chunks)]
+        audio = self.chunks[0][max(0, start) : end] if self.chunks else np.zeros(0, np.float32)
+        return await self.engine.transcribe(self._squeeze_pauses(audio, max(0, start)), self.language)
+
+    def _squeeze_pauses(self, audio: np.ndarray, offset: int) -> np.ndarray:
+        """Shortens pauses inside the utterance to ``max_pause_seconds``: Whisper tends to stop
+        at a long pause and drop what follows it."""
+        limit = int(self.config.max_pause_seconds * SAMPLE_RATE / WINDOW)
+        threshold = self.config.endpoint.neg_threshold
+        keep = np.ones(len(audio), dtype=bool)
+        first = offset // WINDOW
+        last = min(len(self.probabilities), (offset + len(audio)) // WINDOW)
+        run_start = None
+        for i in range(first, last + 1):
+            silent = i < last and self.probabilities[i] < threshold
+            if silent and run_start is None:
+                run_start = i
+            elif not silent and run_start is not None:
+                if i < last and i - run_start > limit:  # an inner pause, not the trailing one
+                    cut_from = (run_start + limit // 2) * WINDOW - offset
+                    cut_to = (i - limit // 2) * WINDOW - offset
+                    keep[max(0, cut_from) : max(0, cut_to)] = False
+                run_start = None
+        return audio[keep]
+
+    def _pad(self) -> int:
+        return int(self.config.pad_seconds * SAMPLE_RATE)
+
+    def _start_sample(self) -> int:
+        start = self.endpointer.speech_start or 0
+        return max(0, start * WINDOW - self._pad())
+
+    def _stop_sample(self) -> int:
+        stop = self.endpointer.speech_stop
+        return self.samples if stop is None else stop * WINDOW
+
+    async def close(self) -> None:
+        for task in (self.partial_task, self.speculation):
+            if task is not None and not task.done():
+                task.cancel()

@@ -1,0 +1,33 @@
+"""The ASR worker: one job = one utterance of one session, audio streamed in, text streamed out."""
+
+from __future__ import annotations
+
+from ..worker import Job, JobError, Worker
+from .engine import SAMPLE_RATE, AsrEngine
+from .recognizer import RecognizerConfig, StreamingRecognizer
+
+
+def asr_handler(engine: AsrEngine, config: RecognizerConfig | None = None):
+    async def recognize(job: Job) -> None:
+        rate = job.params.get("sample_rate", SAMPLE_RATE)
+        if rate != SAMPLE_RATE:
+            raise JobError(f"asr sample_rate must be {SAMPLE_RATE}, got {rate!r}")
+        mode = str(job.params.get("mode") or "auto")
+        if mode not in ("auto", "manual", "realtime"):
+            raise JobError(f"asr mode must be auto, manual or realtime, got {mode!r}")
+        recognizer = StreamingRecognizer(engine, job.output, config, language=str(job.params.get("language") or ""), mode=mode)
+        try:
+            async for pcm in job.audio():
+                if await recognizer.feed(pcm):
+                    return
+            await recognizer.finish()
+        finally:
+            await recognizer.close()
+
+    return recognize
+
+
+def asr_worker(engine: AsrEngine, slots: int = 2, name: str = "asr", config: RecognizerConfig | None = None) -> Worker:
+    worker = Worker(slots={"asr": slots}, name=name, models=[engine.name])
+    worker.handler("asr")(asr_handler(engine, config))
+    return worker

@@ -1,0 +1,216 @@
+"""``Assistant``: business logic as a plain Python script.
+
+    from voicecore import Assistant
+    app = Assistant(system="You are a helpful voice assistant. Answer in one or two sentences.")
+
+    @app.tool
+    def weather(city: str) -> str:
+        \"\"\"Today's weather in a city.\"\"\"
+        return "sunny, 21 °C"
+
+    @app.on_utterance
+    async def answer(session, text):
+        async for delta in app.llm.stream(messages=app.messages(session, text)):
+            yield delta
+
+    app.run()   # --hub/--token or VOICECORE_HUB/VOICECORE_TOKEN
+
+Each ``assistant`` job is one user utterance; what the handler yields streams back as ``delta``
+events; the exchange is then remembered in the session's history (also when interrupted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import inspect
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable
+
+from ..worker import Job, JobError, Worker
+from .llm import LLM
+from .mcp import DeviceMcp, McpError
+from .session import Session, SessionStore
+from .tools import Tool, ToolRegistry, python_tool
+
+log = logging.getLogger("voicecore.assistant")
+
+Handler = Callable[[Session, str], Any]
+
+
+@dataclass
+class _Turn:
+    session: Session
+    job: Job
+
+
+def default_db_path() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "voicecore" / "sessions.sqlite3"
+
+
+class Assistant:
+    def __init__(
+        self,
+        system: str = "You are a helpful voice assistant. Answer briefly, in plain spoken sentences.",
+        llm: LLM | None = None,
+        db: str | Path | None = None,
+        history_tokens: int = 2000,
+        slots: int = 4,
+        name: str = "assistant",
+        tool_timeout: float = 10.0,
+        device_tools: bool = True,
+    ) -> None:
+        self.system = system
+        self.llm = llm or LLM.from_env()
+        self.db_path = Path(os.environ.get("VOICECORE_SESSION_DB") or db or default_db_path())
+        self.history_tokens = history_tokens
+        self.slots = slots
+        self.name = name
+        self.tool_timeout = tool_timeout
+        self.device_tools = device_tools
+        self.tools = ToolRegistry()
+        self._handler: Handler | None = None
+        self._turn: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar(f"voicecore-turn-{id(self)}", default=None)
+        self._store: SessionStore | None = None
+        self._mcp: dict[str, DeviceMcp] = {}  # per hub session (device connection)
+        self.llm.tool_source = self._current_tools
+        self.llm.on_tool_event = self._tool_event
+
+    # Declaring the logic -----------------------------------------------------------------------
+
+    def on_utterance(self, fn: Handler) -> Handler:
+        """Registers ``fn(session, text)``: an async generator of reply text (or a coroutine/function
+        returning the whole reply)."""
+        self._handler = fn
+        return fn
+
+    def tool(self, fn: Callable[..., Any] | None = None, *, name: str | None = None, timeout: float | None = None) -> Any:
+        """Registers a function the LLM may call (``@app.tool`` or ``@app.tool(timeout=3)``)."""
+
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
+            self.tools.add(python_tool(f, name=name, timeout=timeout or self.tool_timeout))
+            return f
+
+        return register(fn) if fn is not None else register
+
+    def messages(self, session: Session, text: str, context: str = "") -> list[dict[str, Any]]:
+        """The usual prompt: system (plus ``context``, e.g. retrieved passages), history, the utterance."""
+        system = self.system + (f"\n\n{context}" if context else "")
+        return [{"role": "system", "content": system}, *session.history, {"role": "user", "content": text}]
+
+    # Running -----------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> SessionStore:
+        if self._store is None:
+            self._store = SessionStore(self.db_path)
+        return self._store
+
+    def worker(self) -> Worker:
+        worker = Worker(slots={"assistant": self.slots}, name=self.name, models=["assistant"])
+        worker.handler("assistant")(self.handle_job)
+        return worker
+
+    def run(self, argv: list[str] | None = None) -> None:
+        """Serves a hub until SIGTERM: ``--hub``/``--token`` or ``VOICECORE_HUB``/``VOICECORE_TOKEN``."""
+        parser = argparse.ArgumentParser(description="a VoiceCore assistant worker")
+        parser.add_argument("--hub", default=os.environ.get("VOICECORE_HUB", "ws://127.0.0.1:8000/worker"))
+        parser.add_argument("--token", default=os.environ.get("VOICECORE_TOKEN", ""))
+        args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+        if not args.token:
+            raise SystemExit("assistant: no worker token (--token or VOICECORE_TOKEN)")
+        logging.basicConfig(level=os.environ.get("VOICECORE_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        self.worker().run(args.hub, args.token)
+
+    async def serve(self, hub: str, token: str) -> None:
+        await self.worker().serve(hub, token)
+
+    # One job = one utterance -------------------------------------------------------------------
+
+    def session_for(self, job: Job) -> Session:
+        p = job.params
+        device_id = str(p.get("device_id") or job.session or "anonymous")
+        return Session(device_id=device_id, id=str(p.get("session") or job.session), language=str(p.get("language") or "en"),
+                       store=self.store, budget_tokens=self.history_tokens)
+
+    async def handle_job(self, job: Job) -> None:
+        if self._handler is None:
+            raise JobError("the script registered no @app.on_utterance handler")
+        text = job.params.get("text")
+        if not isinstance(text, str):
+            raise JobError("assistant job needs a string `text`")
+        session = self.session_for(job)
+        mcp = self._mcp.setdefault(session.id, DeviceMcp())
+        mcp.bind(lambda payload: job.output("mcp", payload=payload))
+        inputs = asyncio.create_task(self._route_inputs(job, mcp))
+        reply: list[str] = []
+        token = self._turn.set(_Turn(session, job))
+        try:
+            await self._load_device_tools(job, session, mcp)
+            async for delta in self._deltas(session, text):
+                if delta:
+                    reply.append(delta)
+                    await job.output("delta", text=delta)
+        finally:
+            self._turn.reset(token)
+            inputs.cancel()
+            mcp.bind(None)
+            session.remember(text, "".join(reply))
+
+    async def _deltas(self, session: Session, text: str) -> AsyncIterator[str]:
+        assert self._handler is not None
+        result = self._handler(session, text)
+        if inspect.isasyncgen(result):
+            async for delta in result:
+                yield str(delta)
+        elif inspect.isawaitable(result):
+            value = await result
+            if value:
+                yield str(value)
+        elif inspect.isgenerator(result):
+            for delta in result:
+                yield str(delta)
+        elif result:
+            yield str(result)
+
+    async def _route_inputs(self, job: Job, mcp: DeviceMcp) -> None:
+        while True:
+            event = await job.next_input()
+            if event.event == "mcp":
+                mcp.deliver(event.fields.get("payload"))
+
+    async def _load_device_tools(self, job: Job, session: Session, mcp: DeviceMcp) -> None:
+        if not self.device_tools:
+            return
+        listed = job.params.get("tools")
+        if isinstance(listed, list) and mcp.tools is None:
+            session.tools = mcp.use_listed([t for t in listed if isinstance(t, dict)])
+        elif job.params.get("mcp") and mcp.tools is None:
+            try:
+                session.tools = await mcp.list_tools()
+            except McpError as exc:
+                log.warning("device %s: MCP tools unavailable: %s", session.device_id, exc)
+                mcp.tools = ToolRegistry()
+        elif mcp.tools is not None:
+            session.tools = mcp.tools
+
+    def _current_tools(self) -> ToolRegistry | None:
+        turn = self._turn.get()
+        return self.tools.merged(turn.session.tools if turn else None)
+
+    async def _tool_event(self, event: str, fields: dict[str, Any]) -> None:
+        turn = self._turn.get()
+        if turn is not None:
+            await turn.job.output(event, **fields)
+
+    def session_closed(self, session_id: str) -> None:
+        self._mcp.pop(session_id, None)
+
+
+__all__ = ["Assistant", "Session", "Tool"]

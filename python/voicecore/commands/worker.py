@@ -1,0 +1,74 @@
+"""``voicecore worker asr|tts|assistant``: run a default worker that dials a hub."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import runpy
+import sys
+
+from ..cli import command
+
+
+@command("worker", "run an ASR, TTS or assistant worker that dials a VoiceCore hub")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=["asr", "tts", "assistant"], help="what this worker serves")
+    p.add_argument("--hub", default=os.environ.get("VOICECORE_HUB", "ws://127.0.0.1:8000/worker"), help="the hub's worker URL (env VOICECORE_HUB)")
+    p.add_argument("--token", default=os.environ.get("VOICECORE_TOKEN", ""), help="the hub's worker token (env VOICECORE_TOKEN)")
+    p.add_argument("--script", help="assistant: the business-logic script (calls app.run())")
+    p.add_argument("--slots", type=int, default=0, help="jobs run at once (default: asr 2, tts 2, assistant 4)")
+    p.add_argument("--name", default="", help="worker name for the hub's logs")
+    p.add_argument("--engine", choices=["default", "openai"], default="default",
+                   help="asr: faster-whisper tiny.en (default) or an OpenAI-compatible /v1/audio/transcriptions; "
+                        "tts: eSpeak NG (default) or an OpenAI-compatible /v1/audio/speech")
+    p.add_argument("--engine-url", default="", help="base URL (…/v1) of the OpenAI-compatible engine")
+    p.add_argument("--model", default="", help="model name for --engine openai, or a CTranslate2 Whisper directory for asr")
+    p.add_argument("--log-level", default=os.environ.get("VOICECORE_LOG_LEVEL", "INFO"))
+
+
+@add_arguments
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not args.token:
+        print("voicecore worker: no token (--token or VOICECORE_TOKEN)", file=sys.stderr)
+        return 2
+    if args.kind == "assistant":
+        if not args.script:
+            print("voicecore worker assistant: --script app.py is required", file=sys.stderr)
+            return 2
+        os.environ["VOICECORE_HUB"] = args.hub
+        os.environ["VOICECORE_TOKEN"] = args.token
+        sys.argv = [args.script]
+        sys.path.insert(0, os.path.dirname(os.path.abspath(args.script)))
+        runpy.run_path(args.script, run_name="__main__")
+        return 0
+    if args.engine == "openai" and not args.engine_url:
+        print("voicecore worker: --engine openai needs --engine-url", file=sys.stderr)
+        return 2
+    if args.kind == "asr":
+        from ..asr.worker import asr_worker
+
+        if args.engine == "openai":
+            from ..asr.openai_engine import OpenAITranscriptionEngine
+
+            engine = OpenAITranscriptionEngine(args.engine_url, model=args.model or "whisper-1", api_key=os.environ.get("VOICECORE_ENGINE_API_KEY", ""))
+        else:
+            from ..asr.faster_whisper_engine import FasterWhisperEngine
+
+            engine = FasterWhisperEngine(model=args.model or None)
+        worker = asr_worker(engine, slots=args.slots or 2, name=args.name or "asr")
+    else:
+        from ..tts.worker import tts_worker
+
+        if args.engine == "openai":
+            from ..tts.openai_engine import OpenAISpeechEngine
+
+            tts_engine = OpenAISpeechEngine(args.engine_url, model=args.model or "tts-1", api_key=os.environ.get("VOICECORE_ENGINE_API_KEY", ""))
+            worker = tts_worker(tts_engine, slots=args.slots or 2, name=args.name or "tts")
+        else:
+            from ..tts.espeak import EspeakEngine
+
+            worker = tts_worker(EspeakEngine(), slots=args.slots or 2, name=args.name or "tts")
+    worker.run(args.hub, args.token)
+    return 0

@@ -1,0 +1,41 @@
+"""The TTS worker: one job = one segment of a reply, streamed back as PCM16 frames."""
+
+from __future__ import annotations
+
+from ..worker import Job, JobError, Worker
+from .engine import SpeechRequest, TtsEngine
+
+CHUNK_SECONDS = 0.12  # audio per binary frame: small enough to start playback early
+
+
+def speech_request(params: dict) -> SpeechRequest:
+    text = params.get("text")
+    if not isinstance(text, str):
+        raise JobError("tts job needs a string `text`")
+    rate = params.get("sample_rate", 24000)
+    if not isinstance(rate, int) or not 8000 <= rate <= 48000:
+        raise JobError(f"tts sample_rate must be an integer in 8000..48000, got {rate!r}")
+    return SpeechRequest(text=text, sample_rate=rate, language=str(params.get("language") or "en"), voice=str(params.get("voice") or ""))
+
+
+def tts_handler(engine: TtsEngine):
+    async def synthesize(job: Job) -> None:
+        request = speech_request(job.params)
+        chunk_bytes = int(request.sample_rate * CHUNK_SECONDS) * 2
+        buffer = bytearray()
+        if request.text.strip():
+            async for pcm in engine.synthesize(request):
+                buffer += pcm
+                while len(buffer) > chunk_bytes:
+                    await job.send_audio(bytes(buffer[:chunk_bytes]))
+                    del buffer[:chunk_bytes]
+        await job.send_audio(bytes(buffer), last=True)
+        await job.output("segment_done")
+
+    return synthesize
+
+
+def tts_worker(engine: TtsEngine, slots: int = 2, name: str = "tts") -> Worker:
+    worker = Worker(slots={"tts": slots}, name=name, models=[engine.name])
+    worker.handler("tts")(tts_handler(engine))
+    return worker
