@@ -5,6 +5,7 @@
 int bearer_token(const char *header, size_t header_len, char *out, size_t out_len) {
     while (header_len > 0 && (*header == ' ' || *header == '\t')) header++, header_len--;
     while (header_len > 0 && (header[header_len - 1] == ' ' || header[header_len - 1] == '\t')) header_len--;
+    if (header_len == 6 && strncasecmp(header, "Bearer", 6) == 0) return -1;  /* a scheme without its token */
     const char *space = memchr(header, ' ', header_len);
     const char *token = header;
     size_t token_len = header_len;

@@ -119,7 +119,7 @@ playout_item *playout_next(playout *p, int64_t now_us, int64_t *wait_us) {
     playout_item *item = p->head;
     if (!item) return NULL;
     if (item->kind == PLAYOUT_FRAME) {
-        int64_t due = p->play_clock_us - (int64_t)p->prebuffer_frames * p->frame_us;
+        int64_t due = p->play_clock_us - (int64_t)(p->prebuffer_frames - 1) * p->frame_us;
         if (now_us < due) {
             *wait_us = due - now_us;
             return NULL;

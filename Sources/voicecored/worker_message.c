@@ -29,8 +29,8 @@ int worker_message_parse(const char *text, size_t len, worker_message *out, char
     for (size_t i = 0; i < sizeof known_types / sizeof known_types[0]; i++)
         if (strcmp(name, known_types[i]) == 0) known = 1;
     if (!known) {
-        json_decref(root);
         snprintf(error, error_len, "unknown message type \"%.40s\"", name);
+        json_decref(root);
         return -1;
     }
     json_t *job = json_object_get(root, "job");
