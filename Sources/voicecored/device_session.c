@@ -12,14 +12,17 @@
 
 static void session_name(uint64_t id, char *out, size_t len) { snprintf(out, len, "s%llu", (unsigned long long)id); }
 
-static void deliver(conn *c, json_t *event, const void *data, size_t data_len) {
+/* Hands an event to the Coordinator. A rejected device message is answered to the device; a
+ * rejected event the daemon made up itself (connected, playback_done) is only logged. */
+static void deliver(conn *c, json_t *event, const void *data, size_t data_len, int answer) {
     char *text = json_dumps(event, JSON_COMPACT);
     json_decref(event);
     if (!text) return;
     char error[512];
     if (hub_event(c->srv->hub, text, strlen(text), data, data_len, error, sizeof error) < 0) {
         c->srv->metrics.errors[ERR_CORE_REJECTED]++;
-        if (c->wsi && !c->closed) conn_send_error(c, error);
+        if (answer && !c->closed) conn_send_error(c, error);
+        else log_event(&c->srv->log, LOG_ERROR, "core.rejected", json_pack("{s:s,s:s}", "event", text, "error", error));
     }
     free(text);
 }
@@ -83,7 +86,7 @@ conn *device_open(server *s, struct lws *wsi) {
                         "protocol_version", d->protocol_version, "authenticated", d->authenticated));
     deliver(c, json_pack("{s:s,s:s,s:s,s:s,s:i,s:b}", "type", "device.connected", "session", name, "device_id", d->device_id,
                          "client_id", d->client_id, "protocol_version", d->protocol_version, "authenticated", d->authenticated),
-            NULL, 0);
+            NULL, 0, 0);
     return c;
 }
 
@@ -103,7 +106,7 @@ static void text_in(conn *c, const uint8_t *data, size_t len) {
     }
     char name[32];
     session_name(c->id, name, sizeof name);
-    deliver(c, json_pack("{s:s,s:s,s:o}", "type", "device.message", "session", name, "message", m.root), NULL, 0);
+    deliver(c, json_pack("{s:s,s:s,s:o}", "type", "device.message", "session", name, "message", m.root), NULL, 0, 1);
 }
 
 static void audio_in(conn *c, const uint8_t *data, size_t len) {
@@ -256,7 +259,7 @@ static void pace(conn *c) {
             free(item);
             item = NULL;
             deliver(c, json_pack("{s:s,s:s,s:I}", "type", "device.playback_done", "session", name, "turn", (json_int_t)turn),
-                    NULL, 0);
+                    NULL, 0, 0);
             if (c->closed || !c->device) return;
         }
         free(item);

@@ -39,9 +39,11 @@ static int header(struct lws *wsi, enum lws_token_indexes token, char *out, int 
 /* A header unknown to lws, or its query-parameter spelling for clients (browsers) that cannot
  * set WebSocket headers. */
 static int field(struct lws *wsi, const char *header_name, const char *const *args, char *out, int len) {
+    char buf[512];
+    int total = lws_hdr_custom_length(wsi, header_name, (int)strlen(header_name));
+    if (total >= len) return -2;
     int n = lws_hdr_custom_copy(wsi, out, len, header_name, (int)strlen(header_name));
     if (n > 0) return n;
-    char buf[512];
     for (; *args; args++) {
         const char *v = lws_get_urlarg_by_name(wsi, *args, buf, sizeof buf);
         if (v) {
@@ -149,7 +151,18 @@ int http_route_upgrade(server *s, struct lws *wsi) {
     if (r.status == 0) return 0;
     s->metrics.errors[r.status == 401 ? ERR_UNAUTHORIZED : r.status == 503 ? ERR_CONNECTION_LIMIT : ERR_BAD_MESSAGE]++;
     log_event(&s->log, LOG_WARN, "upgrade.refused", json_pack("{s:i,s:s}", "status", r.status, "why", r.why));
-    if (lws_return_http_status(wsi, (unsigned int)r.status, r.why)) return -1;
+    /* lws would answer an upgrade request in HTTP/1.0, which WebSocket clients reject; the
+     * refusal is written whole, by hand, as HTTP/1.1. */
+    static const char *const reasons[] = {[400] = "Bad Request", [401] = "Unauthorized", [404] = "Not Found", [503] = "Service Unavailable"};
+    char body[256];
+    int body_len = snprintf(body, sizeof body, "%s\n", r.why);
+    uint8_t buf[LWS_PRE + 768];
+    int n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
+                     "HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n%s"
+                     "connection: close\r\n\r\n%s",
+                     r.status, reasons[r.status] ? reasons[r.status] : "Refused", body_len,
+                     r.status == 401 ? "www-authenticate: Bearer\r\n" : "", body);
+    if (lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS) != n) return -1;
     return 1;
 }
 

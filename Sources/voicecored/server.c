@@ -74,9 +74,20 @@ static int write_next(conn *c) {
         if (c->out.head || c->close_code) lws_callback_on_writable(c->wsi);
         return 0;
     }
-    if (c->close_code) {
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)c->close_reason, strlen(c->close_reason));
-        return -1;
+    if (c->close_code && !c->close_sent) {
+        /* The close frame is written here rather than through lws_close_reason() + return -1:
+         * on the libuv event loop lws 4.1 tears the socket down before that frame leaves. The
+         * peer answers with its own close, which ends the connection; a peer that does not is
+         * cut off after two seconds. */
+        uint8_t frame[LWS_PRE + 2 + sizeof c->close_reason];
+        size_t reason_len = strlen(c->close_reason);
+        frame[LWS_PRE] = (uint8_t)(c->close_code >> 8);
+        frame[LWS_PRE + 1] = (uint8_t)c->close_code;
+        memcpy(frame + LWS_PRE + 2, c->close_reason, reason_len);
+        c->close_sent = 1;
+        /* 4 is lws's LWS_WRITE_CLOSE, which the public header no longer names. */
+        if (lws_write(c->wsi, frame + LWS_PRE, 2 + reason_len, (enum lws_write_protocol)4) < 0) return -1;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
     }
     return 0;
 }
@@ -95,8 +106,9 @@ static int receive(conn *c, const void *in, size_t len) {
                   json_pack("{s:s,s:I,s:I}", "peer", c->kind == CONN_DEVICE ? "device" : "worker", "id", (json_int_t)c->id,
                             "limit", (json_int_t)c->rx_limit));
         c->rx_discard = 1;
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"message too large", 17);
-        return -1;
+        outqueue_clear(&c->out);
+        conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+        return 0;
     }
     if (c->rx_len + len > c->rx_cap) {
         size_t cap = c->rx_cap ? c->rx_cap : 4096;
@@ -157,6 +169,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     case LWS_CALLBACK_RECEIVE:
         if (!c || c->closed) return -1;
+        if (c->close_sent) return 0;
         return receive(c, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!c) return 0;
@@ -269,7 +282,7 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
         return -1;
     }
 
-    lws_set_log_level(LLL_ERR, lws_log_to_ours);
+    lws_set_log_level(getenv("VOICECORED_LWS_LOG") ? atoi(getenv("VOICECORED_LWS_LOG")) : LLL_ERR, lws_log_to_ours);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     void *foreign_loops[1] = {loop};

@@ -41,6 +41,7 @@ typedef struct conn {
     int rx_binary, rx_discard;
     int close_code;              /* nonzero: close once the queue is written */
     char close_reason[100];
+    int close_sent;
     int closed;
     /* HTTP */
     int http_route;

@@ -19,17 +19,21 @@ static void reply_error(conn *c, const char *message, int has_job, uint64_t job)
     json_decref(j);
 }
 
-static int deliver(conn *c, json_t *event, const void *data, size_t data_len, int has_job, uint64_t job) {
+/* Hands an event to the Coordinator; a rejected worker message is answered to the worker, a
+ * rejected event the daemon made up itself is only logged. */
+static int deliver(conn *c, json_t *event, const void *data, size_t data_len, int has_job, uint64_t job, int answer) {
     char *text = json_dumps(event, JSON_COMPACT);
     json_decref(event);
     if (!text) return -1;
     char error[512];
     int rc = hub_event(c->srv->hub, text, strlen(text), data, data_len, error, sizeof error);
-    free(text);
     if (rc < 0) {
         c->srv->metrics.errors[ERR_CORE_REJECTED]++;
-        if (!c->closed) reply_error(c, error, has_job, job);
+        if (answer && !c->closed) reply_error(c, error, has_job, job);
+        else
+            log_event(&c->srv->log, LOG_ERROR, "core.rejected", json_pack("{s:s,s:s}", "event", text, "error", error));
     }
+    free(text);
     return rc;
 }
 
@@ -46,7 +50,7 @@ conn *worker_open(server *s, struct lws *wsi) {
     char name[32];
     worker_name(c->id, name, sizeof name);
     log_event(&s->log, LOG_INFO, "worker.connected", json_pack("{s:s}", "worker", name));
-    deliver(c, json_pack("{s:s,s:s}", "type", "worker.connected", "worker", name), NULL, 0, 0, 0);
+    deliver(c, json_pack("{s:s,s:s}", "type", "worker.connected", "worker", name), NULL, 0, 0, 0, 0);
     return c;
 }
 
@@ -65,7 +69,7 @@ void worker_message_in(conn *c, const uint8_t *data, size_t len, int binary) {
         deliver(c,
                 json_pack("{s:s,s:s,s:I,s:b}", "type", "worker.audio", "worker", name, "job", (json_int_t)f.job, "last",
                           (f.flags & WORKER_FRAME_FLAG_LAST) != 0),
-                f.payload, f.payload_len, 1, f.job);
+                f.payload, f.payload_len, 1, f.job, 1);
         return;
     }
     worker_message m;
@@ -80,7 +84,7 @@ void worker_message_in(conn *c, const uint8_t *data, size_t len, int binary) {
     int has_job = job != NULL;
     uint64_t job_id = has_job ? (uint64_t)json_integer_value(job) : 0;
     deliver(c, json_pack("{s:s,s:s,s:o}", "type", "worker.message", "worker", name, "message", m.root), NULL, 0, has_job,
-            job_id);
+            job_id, 1);
 }
 
 void worker_closed(conn *c) {
