@@ -5,8 +5,8 @@
 set -euo pipefail
 
 APT_PACKAGES=(cmake pkg-config libuv1-dev libopus-dev libjansson-dev libwebsockets-dev espeak-ng sox)
-PY_TEST=(pytest hypothesis numpy)
-PY_BENCH=(blingfire pysbd numpy)
+PY_TEST=(pytest hypothesis numpy websockets)
+PY_BENCH=(blingfire pysbd numpy websockets)
 PY=${PYTHON:-python3}
 
 need_apt() {

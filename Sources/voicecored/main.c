@@ -53,8 +53,10 @@ int main(int argc, char **argv) {
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     server_destroy(&s);
-    /* lws and our handles close asynchronously on the foreign loop: let them finish. */
-    uv_run(&loop, UV_RUN_NOWAIT);
+    /* lws closes its handles asynchronously on our (to it, foreign) loop; once they are closed a
+     * second lws_context_destroy() completes the destruction and clears s.lws. */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (s.lws) lws_context_destroy(s.lws);
     uv_walk(&loop, close_walk, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(&loop);

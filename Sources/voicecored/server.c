@@ -297,6 +297,7 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
     info.max_http_header_pool = 64;
     info.timeout_secs = 20;
     info.vhost_name = "voicecored";
+    info.pcontext = &s->lws;   /* lws writes NULL here once destruction on our loop is complete */
     if (*cfg->tls_cert) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = cfg->tls_cert;
@@ -335,7 +336,6 @@ void server_destroy(server *s) {
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     if (s->lws) lws_context_destroy(s->lws);
-    s->lws = NULL;
     hub_free(s->hub);
     s->hub = NULL;
     idmap_free(&s->devices);

@@ -104,8 +104,17 @@ class Daemon:
     def __enter__(self) -> "Daemon":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        code = self.stop()
+        if exc_type is None:
+            self.check_clean_exit(code)
+
+    def check_clean_exit(self, code: int) -> None:
+        """A drained daemon exits 0; under ASan/UBSan its stderr holds no report."""
+        time.sleep(0.05)  # let the stderr reader finish
+        text = "".join(self.stderr)
+        assert "AddressSanitizer" not in text and "runtime error:" not in text and "LeakSanitizer" not in text, text[-4000:]
+        assert code == 0, f"voicecored exited with {code}: {text[-2000:]}"
 
 
 # --- Opus through libopus (ctypes) --------------------------------------------------------------
