@@ -51,19 +51,10 @@ conn *device_open(server *s, struct lws *wsi) {
     if (!c) return NULL;
     device_state *d = calloc(1, sizeof *d);
     uv_timer_t *timer = malloc(sizeof *timer);
-    if (!d || !timer || uplink_decoder_init(&d->decoder) != 0) {
+    if (!d || !timer) {
         free(timer);
         free(d);
         c->kind = CONN_HTTP;   /* not a session yet: WSI_DESTROY only frees it */
-        return NULL;
-    }
-    size_t max_frames = (size_t)s->cfg->max_queued_audio_ms / (size_t)s->cfg->downlink_frame_ms;
-    if (playout_init(&d->playout, s->cfg->downlink_sample_rate, s->cfg->downlink_frame_ms, s->cfg->prebuffer_frames,
-                     max_frames, s->cfg->opus_complexity, s->cfg->opus_bitrate) != 0) {
-        uplink_decoder_free(&d->decoder);
-        free(timer);
-        free(d);
-        c->kind = CONN_HTTP;
         return NULL;
     }
     c->device = d;
@@ -129,6 +120,13 @@ static void audio_in(conn *c, const uint8_t *data, size_t len) {
         conn_send_error(c, "audio before hello: send hello first");
         return;
     }
+    if (!d->decoder_ready) {
+        if (uplink_decoder_init(&d->decoder) != 0) {
+            conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+            return;
+        }
+        d->decoder_ready = 1;
+    }
     int16_t pcm[UPLINK_MAX_SAMPLES];
     int n = uplink_decoder_decode(&d->decoder, f.payload, f.payload_len, pcm);
     if (n < 0) {
@@ -176,11 +174,21 @@ void device_closed(conn *c) {
         uv_timer_stop(d->pace_timer);
         d->pace_timer->data = NULL;
         uv_close((uv_handle_t *)d->pace_timer, free_timer);
-        playout_free(&d->playout);
-        uplink_decoder_free(&d->decoder);
+        if (d->playout_ready) playout_free(&d->playout);
+        if (d->decoder_ready) uplink_decoder_free(&d->decoder);
         free(d);
         c->device = NULL;
     }
+}
+
+static int ensure_playout(server *s, device_state *d) {
+    if (d->playout_ready) return 0;
+    size_t max_frames = (size_t)s->cfg->max_queued_audio_ms / (size_t)s->cfg->downlink_frame_ms;
+    if (playout_init(&d->playout, s->cfg->downlink_sample_rate, s->cfg->downlink_frame_ms, s->cfg->prebuffer_frames,
+                     max_frames, s->cfg->opus_complexity, s->cfg->opus_bitrate) != 0)
+        return -1;
+    d->playout_ready = 1;
+    return 0;
 }
 
 static conn *find(server *s, uint64_t session) {
@@ -233,6 +241,7 @@ static void drop_queued_audio(conn *c) {
 
 static void pace(conn *c) {
     device_state *d = c->device;
+    if (!d->playout_ready) return;
     char name[32];
     session_name(c->id, name, sizeof name);
     for (;;) {
@@ -276,6 +285,7 @@ void device_queue_audio(server *s, uint64_t session, int64_t turn, const int16_t
     conn *c = find(s, session);
     if (!c) return;
     device_state *d = c->device;
+    if (ensure_playout(s, d) != 0) return;
     uint64_t before = d->playout.frames_encoded;
     if (playout_push(&d->playout, turn, pcm, samples, rate, sentence) != 0) {
         s->metrics.errors[ERR_PLAYOUT_OVERFLOW]++;
@@ -291,6 +301,7 @@ void device_audio_end(server *s, uint64_t session, int64_t turn) {
     conn *c = find(s, session);
     if (!c) return;
     device_state *d = c->device;
+    if (ensure_playout(s, d) != 0) return;
     uint64_t before = d->playout.frames_encoded;
     playout_end(&d->playout, turn);
     count_encoded(s, d, before);
@@ -300,7 +311,7 @@ void device_audio_end(server *s, uint64_t session, int64_t turn) {
 void device_flush(server *s, uint64_t session) {
     conn *c = find(s, session);
     if (!c) return;
-    s->metrics.frames_dropped_on_flush += playout_flush(&c->device->playout);
+    if (c->device->playout_ready) s->metrics.frames_dropped_on_flush += playout_flush(&c->device->playout);
     uv_timer_stop(c->device->pace_timer);
     drop_queued_audio(c);
 }
@@ -315,7 +326,7 @@ void device_drain(server *s) {
      * audio has played out or the drain deadline passes. */
     for (size_t i = 0; i < s->devices.cap; i++) {
         conn *c = s->devices.keys[i] ? s->devices.values[i] : NULL;
-        if (c && c->device && !c->device->playout.head && !c->out.head)
+        if (c && c->device && !(c->device->playout_ready && c->device->playout.head) && !c->out.head)
             conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
     }
 }

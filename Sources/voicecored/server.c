@@ -128,8 +128,8 @@ static int receive(conn *c, const void *in, size_t len) {
     if (c->kind == CONN_DEVICE) device_message_in(c, c->rx, c->rx_len, c->rx_binary);
     else if (c->kind == CONN_WORKER) worker_message_in(c, c->rx, c->rx_len, c->rx_binary);
     c->rx_len = 0;
-    /* Give back a large buffer once a big message is through. */
-    if (c->rx_cap > 65536) {
+    /* Idle connections hold no receive buffer; a malloc per message is cheap beside that. */
+    {
         free(c->rx);
         c->rx = NULL;
         c->rx_cap = 0;
@@ -214,7 +214,7 @@ metrics_gauges server_gauges(server *s) {
         conn *c = s->devices.keys[i] ? s->devices.values[i] : NULL;
         if (!c) continue;
         g.send_queue_bytes += c->out.bytes;
-        if (c->device) g.playout_frames_queued += c->device->playout.frames;
+        if (c->device && c->device->playout_ready) g.playout_frames_queued += c->device->playout.frames;
     }
     for (size_t i = 0; i < s->workers.cap; i++) {
         conn *c = s->workers.keys[i] ? s->workers.values[i] : NULL;
@@ -231,7 +231,7 @@ static void close_all(idmap *m, const char *reason) {
 static int playout_pending(server *s) {
     for (size_t i = 0; i < s->devices.cap; i++) {
         conn *c = s->devices.keys[i] ? s->devices.values[i] : NULL;
-        if (c && c->device && (c->device->playout.head || c->out.head)) return 1;
+        if (c && c->device && ((c->device->playout_ready && c->device->playout.head) || c->out.head)) return 1;
     }
     return 0;
 }

@@ -24,6 +24,8 @@ typedef struct device_state {
     char client_id[65];
     int authenticated;
     int hello_seen;
+    /* Codecs are created at first use: an idle device costs no Opus state. */
+    int decoder_ready, playout_ready;
     uplink_decoder decoder;
     playout playout;
     uv_timer_t *pace_timer;      /* malloc'd: outlives the conn until uv_close completes */
