@@ -100,9 +100,7 @@ extension Coordinator {
     // MARK: reply lifecycle
 
     mutating func startReply(_ s: SessionID, turn: TurnID, text: String, marks: TurnMarks) {
-        // The splitter options were validated at init.
-        guard let splitter = try? ReplySplitter(options: config.splitter) else { return }
-        var reply = Reply(turn: turn, text: text, splitter: splitter)
+        var reply = Reply(turn: turn, text: text, splitter: ReplySplitter(options: config.splitter))
         reply.marks = marks
         reply.watchdog = setTimer(.reply(s, turn), at: now + config.replyTimeoutUs)
         sessions[s]!.reply = reply
@@ -164,8 +162,7 @@ extension Coordinator {
             return
         }
         if sessions[s]!.reply == nil {
-            guard let splitter = try? ReplySplitter(options: config.splitter) else { return }
-            var reply = Reply(turn: turn, text: "", splitter: splitter)
+            var reply = Reply(turn: turn, text: "", splitter: ReplySplitter(options: config.splitter))
             reply.marks = TurnMarks(speechEnd: now)
             reply.watchdog = setTimer(.reply(s, turn), at: now + config.replyTimeoutUs)
             sessions[s]!.reply = reply

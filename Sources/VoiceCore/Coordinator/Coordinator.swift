@@ -25,7 +25,6 @@ public struct Coordinator: Sendable {
     var rebalanceTimer: TimerID?
 
     public init(config: CoordinatorConfig = CoordinatorConfig()) throws(VCError) {
-        _ = try ReplySplitter(options: config.splitter)  // reject bad splitter options now
         self.config = config
         scheduler = Scheduler(config: config.scheduler)
         log.storing = config.log

@@ -38,8 +38,8 @@ public struct CoordinatorConfig: Sendable {
     public var asrFallbackText = "Sorry, I can't hear you right now. Please try again later."
     /// Whether a failure is answered at all (fail open) or the turn just ends (fail closed).
     public var failOpen = true
-    /// Splitter options (a JSON object handed to the SentenceSplitter).
-    public var splitter: JSON = .object([])
+    /// Options of every reply's SentenceSplitter (JSON key `splitter`, the splitter's own options).
+    public var splitter = SplitterOptions()
     public var scheduler = SchedulerConfig()
     /// Whether the event log keeps entries for the host to drain.
     public var log = true
@@ -74,8 +74,7 @@ public struct CoordinatorConfig: Sendable {
             case "fail_open": failOpen = try ConfigValue.bool(key, value)
             case "log": log = try ConfigValue.bool(key, value)
             case "splitter":
-                guard case .object = value else { throw VCError(.invalidArgument, "config: splitter must be an object") }
-                splitter = value
+                do { splitter = try SplitterOptions(json: value) } catch { throw VCError(error.status, "config: splitter: " + error.message) }
             case "scheduler": scheduler = try SchedulerConfig(json: value)
             case "seed": scheduler.seed = UInt64(try ConfigValue.int(key, value, 0...Int(Int64.max)))
             default: throw VCError(.invalidArgument, "config: unknown key \"\(key)\"")

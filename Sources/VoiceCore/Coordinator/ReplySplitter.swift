@@ -1,59 +1,23 @@
-/// Cuts a reply's streamed text into TTS segments. Interim: a minimal cutter at sentence ends;
-/// replaced by the SentenceSplitter (branch `splitter`) when it lands.
+/// A reply's SentenceSplitter, as the Coordinator uses it: text deltas in, TTS segments (text plus
+/// the emoji the splitter took out of it) out.
 struct ReplySplitter: Sendable {
     struct Piece: Sendable {
         var text: String
         var emoji: [String]
     }
 
-    private var buffer = ""
-    private var ready: [Piece] = []
-    private var readyHead = 0
+    private var splitter: SentenceSplitter
 
-    init(options: JSON) throws(VCError) {
-        guard case .object = options else { throw VCError(.invalidArgument, "splitter options must be an object") }
+    init(options: SplitterOptions) {
+        splitter = SentenceSplitter(options: options)
     }
 
-    mutating func push(_ text: String) {
-        buffer += text
-        var start = buffer.startIndex
-        var i = buffer.startIndex
-        while i < buffer.endIndex {
-            let c = buffer[i]
-            let next = buffer.index(after: i)
-            let isEnd = "。！？!?\n".contains(c) || (c == "." && (next == buffer.endIndex ? false : buffer[next] == " "))
-            if isEnd {
-                emit(String(buffer[start..<next]))
-                start = next
-            }
-            i = next
-        }
-        buffer = String(buffer[start...])
-    }
+    mutating func push(_ text: String) { splitter.push(text) }
 
-    mutating func flush() {
-        emit(buffer)
-        buffer = ""
-    }
+    mutating func flush() { splitter.flush() }
 
     mutating func next() -> Piece? {
-        guard readyHead < ready.count else { return nil }
-        let p = ready[readyHead]
-        readyHead += 1
-        if readyHead == ready.count { ready.removeAll(keepingCapacity: true); readyHead = 0 }
-        return p
-    }
-
-    private mutating func emit(_ raw: String) {
-        var text = ""
-        var emoji: [String] = []
-        for ch in raw {
-            if ch.unicodeScalars.first.map({ $0.properties.isEmojiPresentation }) == true { emoji.append(String(ch)) } else { text.append(ch) }
-        }
-        var trimmed = Substring(text)
-        while let f = trimmed.first, f.isWhitespace { trimmed.removeFirst() }
-        while let l = trimmed.last, l.isWhitespace { trimmed.removeLast() }
-        if trimmed.isEmpty && emoji.isEmpty { return }
-        ready.append(Piece(text: String(trimmed), emoji: emoji))
+        guard let s = splitter.nextSegment() else { return nil }
+        return Piece(text: s.text, emoji: s.emoji)
     }
 }
