@@ -203,3 +203,12 @@ struct CoordinatorScript {
         }
     }
 }
+
+import Testing
+
+extension CoordinatorScript: CustomTestStringConvertible {
+    /// On a failed expectation, the tail of the event log rather than the whole state.
+    var testDescription: String {
+        "\n" + log.suffix(40).map(\.serialized).joined(separator: "\n") + "\n"
+    }
+}

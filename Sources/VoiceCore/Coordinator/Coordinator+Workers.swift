@@ -69,7 +69,7 @@ extension Coordinator {
 
     /// The job a worker message refers to, or nil: a late message of a finished or cancelled job
     /// is ignored (logged as `job.late`); an id never issued, or another worker's job, is rejected.
-    mutating func workerJob(_ w: WorkerID, _ id: JobID) -> JobRecord? {
+    mutating func workerJob(_ w: WorkerID, _ id: JobID, quietIfLate: Bool = false) -> JobRecord? {
         guard registeredWorker(w) else { return nil }
         if let j = jobs[id] {
             if j.worker == w { return j }
@@ -78,7 +78,7 @@ extension Coordinator {
             return nil
         }
         if id.raw >= 1 && id.raw < nextJob {
-            record(.jobLate, job: id, worker: w)
+            if !quietIfLate { record(.jobLate, job: id, worker: w) }
             return nil
         }
         out.append(.workerSend(w, .error("unknown job \(id.raw)", job: id), audio: nil))
@@ -122,7 +122,8 @@ extension Coordinator {
     }
 
     mutating func workerDone(_ w: WorkerID, _ id: JobID) {
-        guard let j = workerJob(w, id) else { return }
+        // `done` after an ASR final or a TTS segment end is the normal protocol: not "late".
+        guard let j = workerJob(w, id, quietIfLate: true) else { return }
         let s = j.session
         switch j.kind {
         case .asr:
