@@ -15,3 +15,8 @@ __all__ = ["ABI_VERSION", "Error", "LibraryNotFound", "version"]
 from .splitter import Segment, SentenceSplitter, split_sentences  # noqa: E402
 
 __all__ += ["Segment", "SentenceSplitter", "split_sentences"]
+
+# Coordinator
+from .coordinator import Coordinator, RejectedEvent  # noqa: E402
+
+__all__ += ["Coordinator", "RejectedEvent"]
