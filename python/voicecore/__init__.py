@@ -10,3 +10,13 @@ from __future__ import annotations
 from ._native import ABI_VERSION, Error, LibraryNotFound, version
 
 __all__ = ["ABI_VERSION", "Error", "LibraryNotFound", "version"]
+
+# Sentence splitter
+from .splitter import Segment, SentenceSplitter, split_sentences  # noqa: E402
+
+__all__ += ["Segment", "SentenceSplitter", "split_sentences"]
+
+# Coordinator
+from .coordinator import Coordinator, RejectedEvent  # noqa: E402
+
+__all__ += ["Coordinator", "RejectedEvent"]
