@@ -84,12 +84,15 @@ size_t hub_timers_pending(hub *h) { return timers_pending(&h->timers); }
 static void count_log_line(server *s, const char *json, size_t len) {
     json_t *line = json_loadb(json, len, 0, NULL);
     if (!line) return;
-    const char *name = json_string_value(json_object_get(line, "event"));
-    if (!name) name = json_string_value(json_object_get(line, "type"));
-    if (name) {
-        named_counter_add(s->metrics.core_events, name, 1);
-        const char *outcome = json_string_value(json_object_get(line, "outcome"));
-        if (outcome && strstr(name, "turn")) named_counter_add(s->metrics.turn_outcomes, outcome, 1);
+    /* The schema is docs/events.md ("Event log"). */
+    const char *kind = json_string_value(json_object_get(line, "kind"));
+    const char *reason = json_string_value(json_object_get(line, "reason"));
+    if (kind) {
+        named_counter_add(s->metrics.core_events, kind, 1);
+        if (!strcmp(kind, "turn.ended") && reason) named_counter_add(s->metrics.turn_outcomes, reason, 1);
+        if (!strcmp(kind, "turn.mark") && reason && json_is_integer(json_object_get(line, "value")))
+            stage_observe(&s->metrics, reason, (double)json_integer_value(json_object_get(line, "value")) / 1e6);
+        if (!strncmp(kind, "worker.", 7)) named_counter_add(s->metrics.workers_by_kind, kind + 7, 1);
     }
     json_decref(line);
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 static const double bucket_bounds[HISTOGRAM_BUCKETS] = {
-    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0};
+    0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0};
 static const char *const error_names[ERR_KIND_COUNT] = {
     "malformed_json", "bad_message", "bad_frame", "bad_opus", "oversized", "unauthorized",
     "send_queue_overflow", "connection_limit", "core_rejected", "playout_overflow", "hello_timeout", "unknown_peer"};
@@ -32,6 +32,16 @@ void named_counter_add(named_counter *table, const char *name, uint64_t n) {
         }
     }
     /* A full table drops new names rather than grow with input an attacker might choose. */
+}
+
+void stage_observe(metrics *m, const char *stage, double seconds) {
+    for (int i = 0; i < METRICS_MAX_STAGES; i++) {
+        if (m->stages[i].name[0] == 0) snprintf(m->stages[i].name, sizeof m->stages[i].name, "%s", stage);
+        if (strncmp(m->stages[i].name, stage, sizeof m->stages[i].name - 1) == 0) {
+            histogram_observe(&m->stages[i].h, seconds);
+            return;
+        }
+    }
 }
 
 typedef struct text {
@@ -118,9 +128,25 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len) {
     cumulative += m->hub_seconds.counts[HISTOGRAM_BUCKETS];
     put(&t, "voicecored_hub_seconds_bucket{le=\"+Inf\"} %llu\nvoicecored_hub_seconds_sum %.9f\nvoicecored_hub_seconds_count %llu\n",
         (unsigned long long)cumulative, m->hub_seconds.sum, (unsigned long long)m->hub_seconds.count);
+    put(&t, "# HELP voicecored_turn_stage_seconds Time from the user falling silent to each stage of a turn (turn.mark).\n"
+            "# TYPE voicecored_turn_stage_seconds histogram\n");
+    char lbl[64];
+    for (int s = 0; s < METRICS_MAX_STAGES && m->stages[s].name[0]; s++) {
+        const histogram *h = &m->stages[s].h;
+        label(m->stages[s].name, lbl, sizeof lbl);
+        uint64_t cum = 0;
+        for (int i = 0; i < HISTOGRAM_BUCKETS; i++) {
+            cum += h->counts[i];
+            put(&t, "voicecored_turn_stage_seconds_bucket{stage=\"%s\",le=\"%g\"} %llu\n", lbl, bucket_bounds[i], (unsigned long long)cum);
+        }
+        cum += h->counts[HISTOGRAM_BUCKETS];
+        put(&t, "voicecored_turn_stage_seconds_bucket{stage=\"%s\",le=\"+Inf\"} %llu\nvoicecored_turn_stage_seconds_sum{stage=\"%s\"} %.6f\n"
+                "voicecored_turn_stage_seconds_count{stage=\"%s\"} %llu\n", lbl, (unsigned long long)cum, lbl, h->sum, lbl,
+            (unsigned long long)h->count);
+    }
     named(&t, "voicecored_core_events_total", "Coordinator log events by name.", "event", m->core_events, "counter");
     named(&t, "voicecored_turns_total", "Turns ended, by outcome (from the Coordinator's log).", "outcome", m->turn_outcomes, "counter");
-    named(&t, "voicecored_workers", "Registered workers by kind (from the Coordinator's log).", "kind", m->workers_by_kind, "gauge");
+    named(&t, "voicecored_worker_events_total", "Worker lifecycle events from the Coordinator's log (registered, gone, ejected, restored).", "event", m->workers_by_kind, "counter");
     *len = t.len;
     return t.buf;
 }

@@ -27,6 +27,12 @@ typedef struct named_counter {
     uint64_t value;
 } named_counter;
 
+#define METRICS_MAX_STAGES 16
+typedef struct stage_histogram {
+    char name[32];
+    histogram h;
+} stage_histogram;
+
 typedef struct metrics {
     uint64_t connections_total[PEER_KIND_COUNT];
     int64_t connected[PEER_KIND_COUNT];
@@ -39,7 +45,11 @@ typedef struct metrics {
     named_counter core_events[METRICS_MAX_NAMES];
     named_counter turn_outcomes[METRICS_MAX_NAMES];
     named_counter workers_by_kind[METRICS_MAX_NAMES];
+    /* turn.mark: seconds from the user falling silent to each mark (asr_final, first_delta, ...). */
+    stage_histogram stages[METRICS_MAX_STAGES];
 } metrics;
+
+void stage_observe(metrics *m, const char *stage, double seconds);
 
 /* Gauges computed at render time by whoever owns the state. */
 typedef struct metrics_gauges {
