@@ -25,7 +25,7 @@ build: deps
 
 test: build
 	@scripts/ensure-deps.sh python test
-	@$(MAKE) --no-print-directory test-swift test-c test-python
+	@$(MAKE) --no-print-directory test-swift test-c test-python test-asan test-fuzz
 
 test-swift:
 	swift test
@@ -45,3 +45,24 @@ bench: build
 
 clean:
 	rm -rf $(BUILD) .build python/voicecore/_lib
+
+# --- voicecored (the daemon): sanitizers and fuzzing --------------------------------------------
+#   make test-asan   the C tests and the daemon's integration tests, C code built with ASan+UBSan
+#   make fuzz        every libFuzzer target of the daemon's network parsers, 2 minutes each
+ASAN_BUILD ?= build-asan
+.PHONY: test-asan test-fuzz fuzz
+
+test-asan: build
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVOICECORE_SANITIZE=ON \
+	  -DVOICECORE_PREBUILT_LIB=$(CURDIR)/$(BUILD)/lib/libvoicecore.so >/dev/null
+	@cmake --build $(ASAN_BUILD) -j2
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  VOICECORED_BIN=$(CURDIR)/$(ASAN_BUILD)/Sources/voicecored/voicecored $(PYTHON) -m pytest -q Tests/python -k daemon
+
+test-fuzz:
+	@Tests/fuzz/run.sh 3
+
+fuzz:
+	@Tests/fuzz/run.sh 120

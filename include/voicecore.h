@@ -122,6 +122,51 @@ int vc_splitter_flush(vc_splitter *s);
 /* Forgets all text, held state and undrained segments, as if newly made with the same options. */
 int vc_splitter_reset(vc_splitter *s);
 
+/* ---------------------------------------------------------------------------------------------
+ * Coordinator: the deterministic reactor that owns every device session, turn, job and timer
+ * (docs/coordinator.md; events, effects and the log schema in docs/events.md).
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct vc_coordinator vc_coordinator;
+
+/* Creates a coordinator. config_json: a JSON object of options (docs/coordinator.md), NULL or ""
+ * for defaults; unknown keys are errors. sqlite3_open-style: on a config error *out still
+ * receives a handle so vc_coordinator_errmsg can say why (free it anyway; every other call on it
+ * returns VC_ERR_STATE). NULL out -> VC_ERR_INVALID_ARGUMENT. */
+int vc_coordinator_new(vc_coordinator **out, const char *config_json);
+
+/* Releases the handle and everything it owns. NULL is a no-op. */
+void vc_coordinator_free(vc_coordinator *c);
+
+/* The handle's last error message. Owned by the handle, valid until the next call on it. */
+const char *vc_coordinator_errmsg(const vc_coordinator *c);
+
+/* Handles one event: a JSON object (json, json_len bytes, not necessarily NUL-terminated) with a
+ * "type" (docs/events.md), plus an optional binary payload (data, data_len; NULL/0 for none):
+ * PCM16LE mono, device audio at 16 kHz, TTS audio at the job's rate. now_us: the host's monotonic
+ * clock in microseconds; it never decreases. Invalid events return an error (VC_ERR_PARSE,
+ * VC_ERR_NOT_FOUND, VC_ERR_UNSUPPORTED, ...) AND are logged as an `input.rejected` event; the state
+ * is unchanged, but drain the effects anyway: a rejected worker message is answered with an
+ * `error` message to that worker. The caller keeps ownership of json and data. */
+int vc_coordinator_handle(vc_coordinator *c, const char *json, size_t json_len, const void *data,
+                          size_t data_len, int64_t now_us);
+
+typedef struct vc_effect {
+    const char *json; /* the effect, a NUL-terminated JSON object with "type" */
+    size_t json_len;  /* its length in bytes, without the NUL */
+    const void *data; /* binary payload (PCM16LE) or NULL */
+    size_t data_len;  /* its length in bytes, 0 when none */
+} vc_effect;
+
+/* Drains the next pending effect in order: returns 1 and fills *out, 0 when none is pending, <0 on
+ * error. The buffers *out points to are owned by the handle and valid until the next call on it. */
+int vc_coordinator_next_effect(vc_coordinator *c, vc_effect *out);
+
+/* Drains the next event-log line (one JSON object, no newline): returns 1 and sets *json / *len,
+ * 0 when none is pending, <0 on error. The line is owned by the handle and valid until the next
+ * call on it. */
+int vc_coordinator_next_log(vc_coordinator *c, const char **json, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

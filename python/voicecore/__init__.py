@@ -26,3 +26,7 @@ def __getattr__(name: str):
 
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'voicecore' has no attribute {name!r}")
+# Coordinator
+from .coordinator import Coordinator, RejectedEvent  # noqa: E402
+
+__all__ += ["Coordinator", "RejectedEvent"]

@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+// C exports of the Coordinator (include/voicecore.h, "Coordinator"). Thin: argument checks and
+// buffer handling only; the JSON edge is CoordinatorWire.
+
+final class CoordinatorHandle: Handle {
+    var wire: CoordinatorWire?
+    /// The last drained effect / log line: their buffers stay valid until the next call.
+    var effectJSON: [CChar] = [0]
+    var effectData: [UInt8] = []
+    var logLine: [CChar] = [0]
+
+    init(_ wire: CoordinatorWire?) { self.wire = wire }
+
+    func usable() throws(VCError) {
+        if wire == nil { throw VCError(.invalidState, "the coordinator was not created (see the error of vc_coordinator_new)") }
+    }
+}
+
+/// Byte offsets of the fields of `vc_effect` (include/voicecore.h); they are ABI.
+private enum EffectLayout {
+    static let json = 0, jsonLen = 8, data = 16, dataLen = 24
+}
+
+nonisolated(unsafe) private let invalidCoordinatorMessage: UnsafePointer<CChar> = UnsafePointer(strdup("invalid coordinator handle (NULL)")!)
+
+@_cdecl("vc_coordinator_new")
+public func vc_coordinator_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ configJSON: UnsafePointer<CChar>?) -> Int32 {
+    guard let out else { return Status.invalidArgument.rawValue }
+    do {
+        let wire = try CoordinatorWire(configJSON: parseOptions(configJSON))
+        out.pointee = HandleTable.retain(CoordinatorHandle(wire))
+        return Status.ok.rawValue
+    } catch {
+        let handle = CoordinatorHandle(nil)
+        let code = handle.fail(error)
+        out.pointee = HandleTable.retain(handle)
+        return code
+    }
+}
+
+@_cdecl("vc_coordinator_free")
+public func vc_coordinator_free(_ c: OpaquePointer?) {
+    HandleTable.release(c, as: CoordinatorHandle.self)
+}
+
+@_cdecl("vc_coordinator_errmsg")
+public func vc_coordinator_errmsg(_ c: OpaquePointer?) -> UnsafePointer<CChar> {
+    guard let h = HandleTable.get(c, as: CoordinatorHandle.self) else { return invalidCoordinatorMessage }
+    return h.lastError.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) }
+}
+
+@_cdecl("vc_coordinator_handle")
+public func vc_coordinator_handle(_ c: OpaquePointer?, _ json: UnsafePointer<CChar>?, _ jsonLen: Int,
+                                  _ data: UnsafeRawPointer?, _ dataLen: Int, _ nowUs: Int64) -> Int32 {
+    guard let h = HandleTable.get(c, as: CoordinatorHandle.self) else { return Status.invalidArgument.rawValue }
+    return h.run { () throws(VCError) -> Int32 in
+        try h.usable()
+        guard let text = borrowBytes(json, jsonLen), jsonLen > 0 else { throw VCError(.invalidArgument, "event JSON is NULL or empty") }
+        guard dataLen >= 0, dataLen == 0 || data != nil else { throw VCError(.invalidArgument, "data is NULL with a non-zero length") }
+        let bytes = dataLen == 0 ? [] : Array(UnsafeRawBufferPointer(start: data, count: dataLen))
+        let event: JSON
+        do throws(VCError) {
+            event = try JSONParser.parse(bytes: Array(text))
+        } catch {
+            h.wire!.rejectUnparsable(error, nowUs: nowUs)
+            throw error
+        }
+        try h.wire!.handle(json: event, data: bytes, nowUs: nowUs)
+        return Status.ok.rawValue
+    }
+}
+
+@_cdecl("vc_coordinator_next_effect")
+public func vc_coordinator_next_effect(_ c: OpaquePointer?, _ out: UnsafeMutableRawPointer?) -> Int32 {
+    guard let h = HandleTable.get(c, as: CoordinatorHandle.self), let out else { return Status.invalidArgument.rawValue }
+    return h.run { () throws(VCError) -> Int32 in
+        try h.usable()
+        guard let effect = h.wire!.nextEffect() else { return 0 }
+        h.effectJSON = Array(effect.json.utf8CString)
+        h.effectData = effect.data ?? []
+        h.effectJSON.withUnsafeBufferPointer { out.storeBytes(of: UnsafeRawPointer($0.baseAddress!), toByteOffset: EffectLayout.json, as: UnsafeRawPointer.self) }
+        out.storeBytes(of: h.effectJSON.count - 1, toByteOffset: EffectLayout.jsonLen, as: Int.self)
+        if h.effectData.isEmpty {
+            out.storeBytes(of: nil, toByteOffset: EffectLayout.data, as: UnsafeRawPointer?.self)
+            out.storeBytes(of: 0, toByteOffset: EffectLayout.dataLen, as: Int.self)
+        } else {
+            h.effectData.withUnsafeBufferPointer { out.storeBytes(of: UnsafeRawPointer($0.baseAddress!), toByteOffset: EffectLayout.data, as: UnsafeRawPointer.self) }
+            out.storeBytes(of: h.effectData.count, toByteOffset: EffectLayout.dataLen, as: Int.self)
+        }
+        return 1
+    }
+}
+
+@_cdecl("vc_coordinator_next_log")
+public func vc_coordinator_next_log(_ c: OpaquePointer?, _ json: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                    _ len: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let h = HandleTable.get(c, as: CoordinatorHandle.self), let json, let len else { return Status.invalidArgument.rawValue }
+    return h.run { () throws(VCError) -> Int32 in
+        try h.usable()
+        guard let line = h.wire!.nextLogLine() else { return 0 }
+        h.logLine = Array(line.utf8CString)
+        json.pointee = h.logLine.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) }
+        len.pointee = h.logLine.count - 1
+        return 1
+    }
+}

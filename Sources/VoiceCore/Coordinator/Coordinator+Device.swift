@@ -1,0 +1,157 @@
+/// Device-side transitions: connection, hello, listen, abort, audio, playback, disconnect.
+extension Coordinator {
+    mutating func deviceConnected(_ s: SessionID, _ info: DeviceInfo) {
+        guard sessions[s] == nil else { return reject("session already connected", session: s) }
+        guard (1...3).contains(info.protocolVersion) else {
+            return reject("unsupported protocol_version \(info.protocolVersion)", session: s)
+        }
+        var session = Session(id: s, info: info, now: now)
+        session.helloTimer = setTimer(.hello(s), at: now + config.helloTimeoutUs)
+        sessions[s] = session
+        record(.sessionConnected, session: s, value: Int64(info.protocolVersion), text: info.deviceID)
+    }
+
+    mutating func deviceHello(_ s: SessionID, _ hello: DeviceHello) {
+        guard let session = sessions[s], !session.closing else { return reject("unknown session", session: s) }
+        if session.helloDone {
+            // A repeated hello is answered again (firmware retries after a lost reply).
+            out.append(.deviceSend(s, .hello))
+            return
+        }
+        cancelTimer(session.helloTimer)
+        sessions[s]!.helloTimer = nil
+        sessions[s]!.helloDone = true
+        sessions[s]!.mcp = hello.mcp
+        sessions[s]!.lastActivity = now
+        sessions[s]!.idleTimer = setTimer(.idle(s), at: now + config.idleTimeoutUs)
+        out.append(.deviceSend(s, .hello))
+        record(.sessionHello, session: s, value: Int64(hello.version))
+        touch(s)
+    }
+
+    /// Validates that the session exists, said hello and is not closing.
+    mutating func readySession(_ s: SessionID) -> Bool {
+        guard let session = sessions[s], !session.closing else { reject("unknown session", session: s); return false }
+        guard session.helloDone else { reject("message before hello", session: s); return false }
+        return true
+    }
+
+    mutating func deviceListen(_ s: SessionID, _ command: ListenCommand) {
+        guard readySession(s) else { return }
+        sessions[s]!.lastActivity = now
+        switch command {
+        case let .start(mode):
+            record(.sessionListen, session: s, to: "start", reason: mode.description)
+            sessions[s]!.mode = mode
+            sessions[s]!.listening = true
+            if sessions[s]!.asrBlocked { setASRBlocked(s, false) }
+            ensureUtterance(s)
+        case .stop:
+            record(.sessionListen, session: s, to: "stop")
+            sessions[s]!.listening = false
+            endUtteranceInput(s)
+        case let .detect(text):
+            record(.sessionListen, session: s, to: "detect", text: text)
+            if !text.isEmpty { textInput(s, text) }
+        }
+        touch(s)
+    }
+
+    mutating func deviceAbort(_ s: SessionID, reason: String) {
+        guard readySession(s) else { return }
+        sessions[s]!.lastActivity = now
+        abortTurns(s, reason: reason.isEmpty ? "abort" : "abort:" + reason, cancelSpeech: true)
+        touch(s)
+    }
+
+    mutating func deviceMCP(_ s: SessionID, _ payload: JSON) {
+        guard readySession(s) else { return }
+        if let job = sessions[s]!.reply?.assistantJob, let worker = jobs[job]?.worker {
+            out.append(.workerSend(worker, .inputMCP(job, payload), audio: nil))
+        }
+    }
+
+    mutating func deviceAudio(_ s: SessionID, _ pcm: [UInt8]) {
+        guard sessions[s] != nil else { return reject("unknown session", session: s) }
+        guard sessions[s]!.utterance != nil else { return }  // not listening: dropped
+        let job = sessions[s]!.utterance!.job
+        // Keep a bounded tail of the utterance to move the stream to another worker.
+        let limit = Int(config.asrReplayUs * Int64(config.asrSampleRate) * 2 / 1_000_000)
+        sessions[s]!.utterance!.audio.push(pcm)
+        sessions[s]!.utterance!.audioBytes += pcm.count
+        while sessions[s]!.utterance!.audioBytes > limit, let dropped = sessions[s]!.utterance!.audio.pop() {
+            sessions[s]!.utterance!.audioBytes -= dropped.count
+        }
+        if let record = jobs[job], record.phase == .running, let worker = record.worker {
+            out.append(.workerSend(worker, .audio(job), audio: pcm))
+        }
+    }
+
+    mutating func devicePlaybackDone(_ s: SessionID, _ turn: TurnID) {
+        guard readySession(s) else { return }
+        guard let reply = sessions[s]!.reply, reply.turn == turn, reply.audioEndSent else { return }  // stale
+        sessions[s]!.lastActivity = now
+        endReply(s, reason: reply.fallback ? "fallback" : "done")
+    }
+
+    mutating func deviceDisconnected(_ s: SessionID, reason: String) {
+        guard sessions[s] != nil else { return reject("unknown session", session: s) }
+        removeSession(s, reason: reason.isEmpty ? "disconnected" : reason)
+    }
+
+    mutating func textInput(_ s: SessionID, _ text: String) {
+        guard readySession(s) else { return }
+        sessions[s]!.lastActivity = now
+        abortTurns(s, reason: "superseded", cancelSpeech: true, reopen: false)
+        let turn = TurnID(sessions[s]!.nextTurn)
+        sessions[s]!.nextTurn += 1
+        record(.turnStarted, session: s, turn: turn, reason: "text")
+        startReply(s, turn: turn, text: text, marks: TurnMarks(speechEnd: now, asrFinal: now))
+        ensureUtterance(s)
+        touch(s)
+    }
+
+    /// Closes a session from the core's side (idle, hello timeout): cancel everything, ask the
+    /// host to close, forget it when the host reports the disconnect (or after a grace period).
+    mutating func closeSession(_ s: SessionID, reason: String) {
+        guard let session = sessions[s], !session.closing else { return }
+        dropTurns(s, reason: reason)
+        cancelTimer(session.helloTimer)
+        cancelTimer(session.idleTimer)
+        sessions[s]!.helloTimer = nil
+        sessions[s]!.idleTimer = nil
+        sessions[s]!.closing = true
+        sessions[s]!.listening = false
+        sessions[s]!.closeTimer = setTimer(.close(s), at: now + config.closeTimeoutUs)
+        out.append(.deviceClose(s, reason: reason))
+        record(.sessionClosed, session: s, reason: reason)
+        touch(s)
+    }
+
+    mutating func removeSession(_ s: SessionID, reason: String) {
+        guard let session = sessions[s] else { return }
+        dropTurns(s, reason: reason)
+        cancelTimer(session.helloTimer)
+        cancelTimer(session.idleTimer)
+        cancelTimer(session.closeTimer)
+        if sessions[s]!.asrBlocked { asrBlockedSessions -= 1 }
+        sessions[s] = nil
+        record(.sessionGone, session: s, reason: reason)
+    }
+
+    /// Cancels the utterance and the reply without telling the device (it is going away).
+    private mutating func dropTurns(_ s: SessionID, reason: String) {
+        if let u = sessions[s]!.utterance {
+            cancelJob(u.job, reason: reason)
+            sessions[s]!.utterance = nil
+            record(.turnCancelled, session: s, turn: u.turn, reason: reason)
+        }
+        if sessions[s]!.reply != nil { cancelReply(s, reason: reason, tellDevice: false) }
+    }
+
+    mutating func setASRBlocked(_ s: SessionID, _ blocked: Bool) {
+        guard sessions[s]!.asrBlocked != blocked else { return }
+        sessions[s]!.asrBlocked = blocked
+        asrBlockedSessions += blocked ? 1 : -1
+    }
+}

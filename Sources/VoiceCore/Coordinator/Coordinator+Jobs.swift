@@ -1,0 +1,237 @@
+/// Job lifecycle: queue → place → run → done / failed / cancelled, retries and re-dispatch.
+extension Coordinator {
+    mutating func createJob(kind: WorkerKind, session s: SessionID, turn: TurnID, segment: Int, params: JobParams,
+                            priority: JobPriority, attempt: Int, preferred: WorkerID?, avoid: WorkerID?) -> JobID {
+        let id = JobID(nextJob)
+        nextJob += 1
+        jobs[id] = JobRecord(kind: kind, session: s, turn: turn, segment: segment, params: params, priority: priority,
+                             attempt: attempt, avoid: avoid, preferred: preferred, queuedAt: now)
+        enqueue(id)
+        return id
+    }
+
+    private mutating func enqueue(_ id: JobID) {
+        let j = jobs[id]!
+        jobs[id]!.phase = .queued
+        jobs[id]!.queuedAt = now
+        scheduler.enqueue(QueuedJob(job: id, kind: j.kind, session: j.session, priority: j.priority,
+                                    preferred: j.preferred, avoid: j.avoid, enqueuedAt: now))
+        record(.jobQueued, session: j.session, turn: j.turn, job: id, jobKind: j.kind,
+               reason: j.priority.description, value: j.attempt > 1 ? Int64(j.attempt) : nil)
+        placementDirty = true
+        justQueued.append(id)
+    }
+
+    /// Places every job that can be placed now and dispatches it; jobs left queued get a queue
+    /// deadline.
+    mutating func placeJobs() {
+        placementDirty = false
+        while let p = scheduler.nextPlacement(now: now) {
+            dispatch(p.job.job, to: p.worker)
+        }
+        let health = scheduler.takeHealthChanges()
+        for w in health.restored { record(.workerRestored, worker: w) }
+        for id in justQueued {
+            guard let j = jobs[id], j.phase == .queued, j.timer == nil else { continue }
+            armJobTimer(id, at: j.queuedAt + config.queueTimeoutUs)
+        }
+        justQueued.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func dispatch(_ id: JobID, to worker: WorkerID) {
+        guard let j = jobs[id] else { return }
+        jobs[id]!.phase = .running
+        jobs[id]!.worker = worker
+        out.append(.workerSend(worker, .job(id, kind: j.kind, session: j.session, turn: j.turn, params: j.params), audio: nil))
+        record(.jobDispatched, session: j.session, turn: j.turn, job: id, jobKind: j.kind, worker: worker,
+               value: now - j.queuedAt)
+        // The queue deadline no longer applies; the progress deadline (if any) starts now.
+        cancelTimer(j.timer)
+        jobs[id]!.timer = nil
+        if j.deadline != nil { setJobDeadline(id, now + progressTimeout(j.kind)) }
+        if j.kind == .asr, let u = sessions[j.session]?.utterance, u.job == id {
+            // The stream so far (bounded), then the end if the device already stopped.
+            var ring = u.audio
+            while let chunk = ring.pop() { out.append(.workerSend(worker, .audio(id), audio: chunk)) }
+            if u.ended {
+                out.append(.workerSend(worker, .inputEnd(id), audio: nil))
+                setJobDeadline(id, now + config.asrTimeoutUs)
+            }
+        }
+    }
+
+    func progressTimeout(_ kind: WorkerKind) -> Int64 {
+        switch kind {
+        case .asr: return config.asrTimeoutUs
+        case .tts: return config.ttsTimeoutUs
+        case .assistant, .llm: return config.assistantTimeoutUs
+        }
+    }
+
+    mutating func armJobTimer(_ id: JobID, at: Instant) {
+        cancelTimer(jobs[id]!.timer)
+        jobs[id]!.timer = setTimer(.job(id), at: at)
+        jobs[id]!.timerAt = at
+    }
+
+    /// Sets the job's progress deadline; the timer is re-armed lazily when it fires early.
+    mutating func setJobDeadline(_ id: JobID, _ at: Instant) {
+        guard let j = jobs[id] else { return }
+        jobs[id]!.deadline = at
+        if j.phase == .running, j.timer == nil || j.timerAt > at { armJobTimer(id, at: at) }
+    }
+
+    /// Cancels a job wherever it is; a running one is told to stop.
+    mutating func cancelJob(_ id: JobID, reason: String) {
+        guard let j = jobs.removeValue(forKey: id) else { return }
+        cancelTimer(j.timer)
+        scheduler.cancel(id, kind: j.kind)
+        placementDirty = true
+        if j.phase == .running, let w = j.worker {
+            out.append(.workerSend(w, .cancel(id, reason: reason), audio: nil))
+        }
+        record(.jobCancelled, session: j.session, turn: j.turn, job: id, jobKind: j.kind, worker: j.worker, reason: reason)
+    }
+
+    /// The job ended successfully (final, done, segment done): release its slot.
+    mutating func finishJob(_ id: JobID, success: Bool) {
+        guard let j = jobs.removeValue(forKey: id) else { return }
+        cancelTimer(j.timer)
+        scheduler.finish(id, success: success, now: now)
+        placementDirty = true
+        record(.jobDone, session: j.session, turn: j.turn, job: id, jobKind: j.kind, worker: j.worker)
+    }
+
+    /// The job failed: `lost` (its worker vanished) re-dispatches at once elsewhere; an error or a
+    /// timeout retries after a backoff inside the retry budget; when attempts run out the turn
+    /// fails open.
+    mutating func jobFailed(_ id: JobID, reason: String, retryable: Bool, lost: Bool) {
+        guard let j = jobs.removeValue(forKey: id) else { return }
+        cancelTimer(j.timer)
+        if !lost { scheduler.finish(id, success: false, now: now) }
+        if let (w, until) = scheduler.takeHealthChanges().ejected {
+            record(.workerEjected, worker: w, value: until - now)
+        }
+        placementDirty = true
+        record(.jobFailed, session: j.session, turn: j.turn, job: id, jobKind: j.kind, worker: j.worker, reason: reason)
+        guard sessions[j.session] != nil else { return }
+        let s = j.session
+        var mayRetry = j.attempt < config.maxAttempts && (lost || (retryable && scheduler.takeRetryToken(j.kind)))
+        switch j.kind {
+        case .asr:
+            guard let u = sessions[s]!.utterance, u.job == id else { return }
+            if mayRetry {
+                let next = retry(j, lost: lost)
+                sessions[s]!.utterance!.job = next
+                sessions[s]!.utterance!.attempts += 1
+            } else {
+                sessions[s]!.utterance = nil
+                setASRBlocked(s, true)
+                failOpen(s, turn: j.turn, text: config.asrFallbackText, reason: "asr:" + reason)
+            }
+        case .assistant:
+            guard let reply = sessions[s]!.reply, reply.assistantJob == id else { return }
+            sessions[s]!.reply!.assistantJob = nil
+            mayRetry = !reply.gotText && reply.assistantAttempts <= config.assistantRetries && (lost || retryable)
+            if mayRetry {
+                record(.jobRetry, session: s, turn: j.turn, job: id, jobKind: .assistant, reason: reason)
+                startAssistant(s, avoid: j.worker)
+            } else {
+                failOpen(s, turn: j.turn, text: config.fallbackText, reason: "assistant:" + reason)
+            }
+        case .tts:
+            guard let reply = sessions[s]!.reply, j.segment < reply.segments.count,
+                  reply.segments[j.segment].job == id
+            else { return }
+            if mayRetry {
+                let next = retry(j, lost: lost)
+                sessions[s]!.reply!.segments[j.segment].job = next
+                sessions[s]!.reply!.segments[j.segment].attempts += 1
+                sessions[s]!.reply!.segments[j.segment].attemptBytes = 0
+            } else {
+                sessions[s]!.reply!.segments[j.segment].job = nil
+                record(.turnFallback, session: s, turn: j.turn, reason: "tts:" + reason)
+                out.append(.deviceSend(s, .alert(status: "error", message: config.fallbackText, emotion: "sad")))
+                sessions[s]!.reply!.fallback = true
+                finishReplyEarly(s)
+            }
+        case .llm:
+            break
+        }
+        touch(s)
+    }
+
+    /// A new attempt of the same work: at once elsewhere after a loss, after a backoff otherwise.
+    private mutating func retry(_ j: JobRecord, lost: Bool) -> JobID {
+        let id = JobID(nextJob)
+        nextJob += 1
+        var next = j
+        next.attempt += 1
+        next.avoid = j.worker
+        next.preferred = nil
+        next.worker = nil
+        next.accepted = false
+        next.timer = nil
+        if next.deadline != nil { next.deadline = now + progressTimeout(j.kind) }
+        jobs[id] = next
+        if lost {
+            record(.jobRetry, session: j.session, turn: j.turn, job: id, jobKind: j.kind, reason: "redispatch", value: 0)
+            enqueue(id)
+        } else {
+            let delay = scheduler.retryDelay(attempt: j.attempt)
+            jobs[id]!.phase = .backoff
+            record(.jobRetry, session: j.session, turn: j.turn, job: id, jobKind: j.kind, reason: "backoff", value: delay)
+            armJobTimer(id, at: now + delay)
+        }
+        return id
+    }
+
+    mutating func jobTimerFired(_ id: JobID) {
+        guard let j = jobs[id] else { return }
+        jobs[id]!.timer = nil
+        switch j.phase {
+        case .backoff:
+            enqueue(id)
+        case .queued:
+            guard now >= j.queuedAt + config.queueTimeoutUs else { return armJobTimer(id, at: j.queuedAt + config.queueTimeoutUs) }
+            record(.jobTimeout, session: j.session, turn: j.turn, job: id, jobKind: j.kind, reason: "queue")
+            queueTimeout(id)
+        case .running:
+            guard let d = j.deadline else { return }
+            guard now >= d else { return armJobTimer(id, at: d) }
+            record(.jobTimeout, session: j.session, turn: j.turn, job: id, jobKind: j.kind, worker: j.worker, reason: "progress")
+            if let w = j.worker { out.append(.workerSend(w, .cancel(id, reason: "timeout"), audio: nil)) }
+            jobFailed(id, reason: "timeout", retryable: true, lost: false)
+        }
+    }
+
+    /// No worker took the job within the deadline: fail open for its turn.
+    private mutating func queueTimeout(_ id: JobID) {
+        guard let j = jobs.removeValue(forKey: id) else { return }
+        scheduler.cancel(id, kind: j.kind)
+        guard sessions[j.session] != nil else { return }
+        let s = j.session
+        switch j.kind {
+        case .asr:
+            guard sessions[s]!.utterance?.job == id else { return }
+            sessions[s]!.utterance = nil
+            setASRBlocked(s, true)
+            failOpen(s, turn: j.turn, text: config.asrFallbackText, reason: "asr:no-worker")
+        case .assistant:
+            guard sessions[s]!.reply?.assistantJob == id else { return }
+            sessions[s]!.reply!.assistantJob = nil
+            failOpen(s, turn: j.turn, text: config.fallbackText, reason: "assistant:no-worker")
+        case .tts:
+            guard let reply = sessions[s]!.reply, j.segment < reply.segments.count, reply.segments[j.segment].job == id
+            else { return }
+            sessions[s]!.reply!.segments[j.segment].job = nil
+            record(.turnFallback, session: s, turn: j.turn, reason: "tts:no-worker")
+            out.append(.deviceSend(s, .alert(status: "error", message: config.fallbackText, emotion: "sad")))
+            sessions[s]!.reply!.fallback = true
+            finishReplyEarly(s)
+        case .llm:
+            break
+        }
+        touch(s)
+    }
+}

@@ -1,0 +1,186 @@
+/// The reply: assistant text through the splitter into TTS segments, and their audio to the
+/// device strictly in segment order, each byte at most once.
+extension Coordinator {
+    mutating func assistantOutput(_ s: SessionID, job: JobID, _ output: JobOutput) {
+        guard let reply = sessions[s]!.reply, reply.assistantJob == job else { return }
+        setJobDeadline(job, now + config.assistantTimeoutUs)
+        switch output {
+        case let .delta(text):
+            guard !text.isEmpty else { return }
+            if !reply.gotText {
+                sessions[s]!.reply!.gotText = true
+                sessions[s]!.reply!.marks.firstDelta = now
+                mark(s, "first_delta")
+            }
+            sessions[s]!.reply!.splitter.push(text)
+            takeSegments(s)
+        case let .mcp(payload):
+            out.append(.deviceSend(s, .mcp(payload)))
+        case .toolCall, .toolResult:
+            record(.jobTool, session: s, turn: reply.turn, job: job, jobKind: .assistant, reason: output.isToolCall ? "call" : "result")
+        default:
+            break
+        }
+    }
+
+    /// The assistant finished: the splitter's rest becomes the last segment.
+    mutating func assistantDone(_ s: SessionID, job: JobID) {
+        guard let reply = sessions[s]!.reply, reply.assistantJob == job else { return }
+        finishJob(job, success: true)
+        sessions[s]!.reply!.assistantJob = nil
+        sessions[s]!.reply!.assistantDone = true
+        sessions[s]!.reply!.splitter.flush()
+        takeSegments(s)
+        checkReplyComplete(s)
+    }
+
+    private mutating func takeSegments(_ s: SessionID) {
+        while let piece = sessions[s]!.reply!.splitter.next() {
+            if let emoji = piece.emoji.first {
+                out.append(.deviceSend(s, .llmEmotion(emoji: emoji, emotion: Emotion.name(of: emoji))))
+            }
+            if !piece.text.isEmpty { addSegment(s, text: piece.text) }
+        }
+    }
+
+    /// Appends a segment and queues its TTS job: the first segment at top priority.
+    mutating func addSegment(_ s: SessionID, text: String) {
+        let reply = sessions[s]!.reply!
+        let index = reply.segments.count
+        if index == 0 {
+            sessions[s]!.reply!.marks.firstSegment = now
+            mark(s, "first_segment")
+        }
+        sessions[s]!.reply!.segments.append(SegmentState(text: text))
+        record(.segmentQueued, session: s, turn: reply.turn, value: Int64(index), text: text)
+        startSegmentJob(s, index: index, avoid: nil)
+    }
+
+    mutating func startSegmentJob(_ s: SessionID, index: Int, avoid: WorkerID?) {
+        let reply = sessions[s]!.reply!
+        let attempt = reply.segments[index].attempts + 1
+        let job = createJob(kind: .tts, session: s, turn: reply.turn, segment: index,
+                            params: .tts(text: reply.segments[index].text, segment: index, sampleRate: config.ttsSampleRate,
+                                         language: config.language, voice: config.voice),
+                            priority: index == 0 ? .first : .later, attempt: attempt, preferred: nil, avoid: avoid)
+        sessions[s]!.reply!.segments[index].attempts = attempt
+        sessions[s]!.reply!.segments[index].job = job
+        sessions[s]!.reply!.segments[index].attemptBytes = 0
+        setJobDeadline(job, now + config.ttsTimeoutUs)
+    }
+
+    mutating func ttsAudio(_ s: SessionID, job: JobID, segment k: Int, last: Bool, _ pcm: [UInt8]) {
+        guard let reply = sessions[s]!.reply, k < reply.segments.count, reply.segments[k].job == job,
+              !reply.segments[k].complete
+        else { return }
+        setJobDeadline(job, now + config.ttsTimeoutUs)
+        if reply.marks.firstTTSAudio == nil {
+            sessions[s]!.reply!.marks.firstTTSAudio = now
+            mark(s, "first_tts_audio")
+        }
+        let seg = reply.segments[k]
+        let skip = seg.acceptedBytes - seg.attemptBytes
+        sessions[s]!.reply!.segments[k].attemptBytes += pcm.count
+        if skip < pcm.count {
+            let fresh = skip <= 0 ? pcm : Array(pcm[skip...])
+            sessions[s]!.reply!.segments[k].acceptedBytes += fresh.count
+            if k == reply.head {
+                deliver(s, segment: k, fresh)
+            } else {
+                sessions[s]!.reply!.segments[k].pending.append(fresh)
+            }
+        }
+        if last { segmentComplete(s, job: job, segment: k) }
+    }
+
+    mutating func segmentComplete(_ s: SessionID, job: JobID, segment k: Int) {
+        guard let reply = sessions[s]!.reply, k < reply.segments.count, reply.segments[k].job == job,
+              !reply.segments[k].complete
+        else { return }
+        finishJob(job, success: true)
+        sessions[s]!.reply!.segments[k].complete = true
+        sessions[s]!.reply!.segments[k].job = nil
+        advanceHead(s)
+        checkReplyComplete(s)
+    }
+
+    /// Moves delivery to the next segment whenever the head one is complete, sending the audio
+    /// that waited for it.
+    private mutating func advanceHead(_ s: SessionID) {
+        while true {
+            let reply = sessions[s]!.reply!
+            guard reply.head < reply.segments.count, reply.segments[reply.head].complete else { return }
+            record(.segmentDelivered, session: s, turn: reply.turn,
+                   reason: reply.segments[reply.head].acceptedBytes == 0 ? "silent" : nil, value: Int64(reply.head))
+            let next = reply.head + 1
+            sessions[s]!.reply!.head = next
+            if next < reply.segments.count, !reply.segments[next].pending.isEmpty {
+                let pending = reply.segments[next].pending
+                sessions[s]!.reply!.segments[next].pending = []
+                for chunk in pending { deliver(s, segment: next, chunk) }
+            }
+        }
+    }
+
+    /// Sends audio of the head segment; `tts start` precedes the reply's first audio and the
+    /// segment's first audio carries its `sentence_start` text.
+    private mutating func deliver(_ s: SessionID, segment k: Int, _ pcm: [UInt8]) {
+        guard !pcm.isEmpty else { return }
+        let reply = sessions[s]!.reply!
+        if !reply.ttsStarted {
+            sessions[s]!.reply!.ttsStarted = true
+            sessions[s]!.reply!.marks.firstAudioSent = now
+            out.append(.deviceSend(s, .ttsStart))
+            mark(s, "first_audio_sent")
+            // In auto mode the device stops listening while it speaks; realtime keeps listening.
+            if sessions[s]!.mode != .realtime { sessions[s]!.listening = false }
+            touch(s)
+        }
+        let first = !reply.segments[k].started
+        if first { sessions[s]!.reply!.segments[k].started = true }
+        sessions[s]!.reply!.audioSentBytes += Int64(pcm.count)
+        out.append(.deviceAudio(s, turn: reply.turn, segment: k, sampleRate: config.ttsSampleRate,
+                                sentenceStart: first ? reply.segments[k].text : nil, pcm))
+    }
+
+    /// When the assistant is done and every segment delivered: `device.audio_end` (the daemon
+    /// sends `tts stop` after playback), or the end of the turn when nothing was said.
+    mutating func checkReplyComplete(_ s: SessionID) {
+        guard let reply = sessions[s]!.reply, reply.assistantDone, reply.head >= reply.segments.count,
+              !reply.audioEndSent
+        else { return }
+        guard reply.ttsStarted else { return endReply(s, reason: reply.fallback ? "fallback" : "silent") }
+        sessions[s]!.reply!.audioEndSent = true
+        out.append(.deviceAudioEnd(s, turn: reply.turn))
+        let playUs = reply.audioSentBytes * 1_000_000 / Int64(2 * config.ttsSampleRate)
+        let started = reply.marks.firstAudioSent ?? now
+        let at = max(now, started + playUs) + config.playbackMarginUs
+        sessions[s]!.reply!.playbackTimer = setTimer(.playback(s, reply.turn), at: at)
+    }
+
+    private mutating func mark(_ s: SessionID, _ name: String) {
+        let reply = sessions[s]!.reply!
+        record(.turnMark, session: s, turn: reply.turn, reason: name, value: reply.marks.speechEnd.map { now - $0 })
+    }
+}
+
+/// The emotion names the XiaoZhi firmware knows, for the `llm` message of a reply's emoji.
+enum Emotion {
+    static func name(of emoji: String) -> String {
+        switch emoji {
+        case "😊", "🙂", "☺️": return "happy"
+        case "😆", "😂", "🤣", "😄", "😁": return "laughing"
+        case "😢", "😭", "😞": return "sad"
+        case "😠", "😡": return "angry"
+        case "😮", "😲", "😯": return "surprised"
+        case "🤔": return "thinking"
+        case "😍", "🥰", "❤️": return "loving"
+        case "😉": return "winking"
+        case "😎": return "cool"
+        case "😴": return "sleepy"
+        case "😳": return "embarrassed"
+        case "😅": return "relaxed"
+        default: return "neutral"
+        }
+    }
+}

@@ -1,0 +1,200 @@
+/// The turn: utterance (ASR stream) → transcript → reply; abort, barge-in and fail-open.
+extension Coordinator {
+    /// Opens an utterance (a new turn and its ASR stream job) when the device listens and nothing
+    /// else is in the way: in auto and manual mode not while a reply is in flight.
+    mutating func ensureUtterance(_ s: SessionID) {
+        guard let session = sessions[s], session.helloDone, session.listening, session.utterance == nil,
+              !session.closing, !session.asrBlocked, session.reply == nil || session.mode == .realtime
+        else { return }
+        let turn = TurnID(session.nextTurn)
+        sessions[s]!.nextTurn += 1
+        record(.turnStarted, session: s, turn: turn, reason: session.mode.description)
+        let job = createJob(kind: .asr, session: s, turn: turn, segment: -1,
+                            params: .asr(mode: session.mode, sampleRate: config.asrSampleRate, language: config.language),
+                            priority: .first, attempt: 1, preferred: session.lastASRWorker, avoid: nil)
+        sessions[s]!.utterance = Utterance(turn: turn, job: job, startedAt: now)
+        touch(s)
+    }
+
+    /// `listen stop`: the utterance's input is over; the ASR worker is told so and must answer.
+    mutating func endUtteranceInput(_ s: SessionID) {
+        guard let u = sessions[s]!.utterance, !u.ended else { return }
+        sessions[s]!.utterance!.ended = true
+        if sessions[s]!.utterance!.speechEndAt == nil { sessions[s]!.utterance!.speechEndAt = now }
+        if let record = jobs[u.job], record.phase == .running, let worker = record.worker {
+            out.append(.workerSend(worker, .inputEnd(u.job), audio: nil))
+            setJobDeadline(u.job, now + config.asrTimeoutUs)
+        }
+    }
+
+    /// Abort or supersede: cancel the reply (flush its audio, `tts stop` at once) and, with
+    /// `cancelSpeech`, an utterance that already heard speech. The turn ids stay cancelled: late
+    /// output of their jobs is ignored.
+    mutating func abortTurns(_ s: SessionID, reason: String, cancelSpeech: Bool, reopen: Bool = true) {
+        if cancelSpeech, let u = sessions[s]!.utterance, u.speech || !reopen {
+            cancelJob(u.job, reason: reason)
+            sessions[s]!.utterance = nil
+            record(.turnCancelled, session: s, turn: u.turn, reason: reason)
+        }
+        if sessions[s]!.reply != nil {
+            cancelReply(s, reason: reason, tellDevice: true)
+        } else if reason.hasPrefix("abort") {
+            out.append(.deviceFlush(s))
+            out.append(.deviceSend(s, .ttsStop))
+        }
+        if reopen { ensureUtterance(s) }
+        touch(s)
+    }
+
+    // MARK: ASR output
+
+    mutating func asrOutput(_ s: SessionID, job: JobID, _ output: JobOutput) {
+        guard let u = sessions[s]!.utterance, u.job == job else { return }
+        switch output {
+        case .speechStart:
+            sessions[s]!.utterance!.speech = true
+            sessions[s]!.lastActivity = now
+            setJobDeadline(job, now + config.asrTimeoutUs)
+            record(.turnMark, session: s, turn: u.turn, reason: "speech_start")
+            // Barge-in: the user speaks over the reply (realtime mode listens while speaking).
+            if let reply = sessions[s]!.reply, reply.turn < u.turn {
+                cancelReply(s, reason: "barge-in", tellDevice: true)
+            }
+        case .partial:
+            sessions[s]!.lastActivity = now
+            if u.speech || u.ended { setJobDeadline(job, now + config.asrTimeoutUs) }
+        case .speechEnd:
+            sessions[s]!.utterance!.speechEndAt = now
+            record(.turnMark, session: s, turn: u.turn, reason: "speech_end")
+        case let .final(text, _):
+            finishJob(job, success: true)
+            utteranceFinal(s, text: text)
+        default:
+            break
+        }
+        touch(s)
+    }
+
+    mutating func utteranceFinal(_ s: SessionID, text: String) {
+        guard let u = sessions[s]!.utterance else { return }
+        sessions[s]!.utterance = nil
+        sessions[s]!.lastActivity = now
+        if let worker = jobs[u.job]?.worker { sessions[s]!.lastASRWorker = worker }
+        var trimmed = Substring(text)
+        while let c = trimmed.first, c.isWhitespace { trimmed.removeFirst() }
+        while let c = trimmed.last, c.isWhitespace { trimmed.removeLast() }
+        if trimmed.isEmpty {
+            record(.turnEnded, session: s, turn: u.turn, reason: "empty")
+            ensureUtterance(s)
+            return
+        }
+        record(.turnMark, session: s, turn: u.turn, reason: "asr_final",
+               value: u.speechEndAt.map { now - $0 })
+        record(.turnTranscript, session: s, turn: u.turn, text: String(trimmed))
+        out.append(.deviceSend(s, .stt(String(trimmed))))
+        if sessions[s]!.reply != nil { cancelReply(s, reason: "superseded", tellDevice: true) }
+        startReply(s, turn: u.turn, text: String(trimmed), marks: TurnMarks(speechEnd: u.speechEndAt ?? now, asrFinal: now))
+        ensureUtterance(s)
+    }
+
+    // MARK: reply lifecycle
+
+    mutating func startReply(_ s: SessionID, turn: TurnID, text: String, marks: TurnMarks) {
+        var reply = Reply(turn: turn, text: text, splitter: ReplySplitter(options: config.splitter))
+        reply.marks = marks
+        reply.watchdog = setTimer(.reply(s, turn), at: now + config.replyTimeoutUs)
+        sessions[s]!.reply = reply
+        startAssistant(s, avoid: nil)
+        touch(s)
+    }
+
+    mutating func startAssistant(_ s: SessionID, avoid: WorkerID?) {
+        guard let reply = sessions[s]!.reply else { return }
+        let attempt = reply.assistantAttempts + 1
+        sessions[s]!.reply!.assistantAttempts = attempt
+        let job = createJob(kind: .assistant, session: s, turn: reply.turn, segment: -1,
+                            params: .assistant(text: reply.text, language: config.language, deviceID: sessions[s]!.info.deviceID),
+                            priority: .first, attempt: attempt, preferred: nil, avoid: avoid)
+        sessions[s]!.reply!.assistantJob = job
+        setJobDeadline(job, now + config.assistantTimeoutUs)
+    }
+
+    /// Ends the reply normally (played out, or nothing to say).
+    mutating func endReply(_ s: SessionID, reason: String) {
+        guard let reply = sessions[s]!.reply else { return }
+        cancelTimer(reply.watchdog)
+        cancelTimer(reply.playbackTimer)
+        if let j = reply.assistantJob { cancelJob(j, reason: reason) }
+        for seg in reply.segments { if let j = seg.job { cancelJob(j, reason: reason) } }
+        let m = reply.marks
+        record(.turnEnded, session: s, turn: reply.turn, reason: reason,
+               value: m.firstAudioSent.flatMap { sent in m.speechEnd.map { sent - $0 } })
+        sessions[s]!.reply = nil
+        sessions[s]!.lastActivity = now
+        ensureUtterance(s)
+        touch(s)
+    }
+
+    /// Cancels the reply's jobs; with `tellDevice`, drops its queued audio and stops `tts` at once.
+    mutating func cancelReply(_ s: SessionID, reason: String, tellDevice: Bool) {
+        guard let reply = sessions[s]!.reply else { return }
+        cancelTimer(reply.watchdog)
+        cancelTimer(reply.playbackTimer)
+        if let j = reply.assistantJob { cancelJob(j, reason: reason) }
+        for seg in reply.segments { if let j = seg.job { cancelJob(j, reason: reason) } }
+        if tellDevice {
+            out.append(.deviceFlush(s))
+            out.append(.deviceSend(s, .ttsStop))
+        }
+        record(.turnCancelled, session: s, turn: reply.turn, reason: reason)
+        sessions[s]!.reply = nil
+        touch(s)
+    }
+
+    // MARK: fail open
+
+    /// A part of the turn cannot be served: say the fallback (spoken when a TTS worker can serve,
+    /// else an `alert`), then end the turn and go back to listening.
+    mutating func failOpen(_ s: SessionID, turn: TurnID, text: String, reason: String) {
+        record(.turnFallback, session: s, turn: turn, reason: reason)
+        guard config.failOpen else {
+            if sessions[s]!.reply != nil { finishReplyEarly(s) } else { record(.turnEnded, session: s, turn: turn, reason: reason) }
+            return
+        }
+        if sessions[s]!.reply == nil {
+            var reply = Reply(turn: turn, text: "", splitter: ReplySplitter(options: config.splitter))
+            reply.marks = TurnMarks(speechEnd: now)
+            reply.watchdog = setTimer(.reply(s, turn), at: now + config.replyTimeoutUs)
+            sessions[s]!.reply = reply
+        }
+        sessions[s]!.reply!.fallback = true
+        if let j = sessions[s]!.reply!.assistantJob {
+            cancelJob(j, reason: reason)
+            sessions[s]!.reply!.assistantJob = nil
+        }
+        if scheduler.canServe(.tts) {
+            sessions[s]!.reply!.assistantDone = true
+            addSegment(s, text: text)
+            checkReplyComplete(s)
+        } else {
+            out.append(.deviceSend(s, .alert(status: "error", message: text, emotion: "sad")))
+            finishReplyEarly(s)
+        }
+        touch(s)
+    }
+
+    /// Stops producing the reply: drops segments not yet delivered, keeps what is playing.
+    mutating func finishReplyEarly(_ s: SessionID) {
+        guard var reply = sessions[s]!.reply else { return }
+        if let j = reply.assistantJob { cancelJob(j, reason: "fallback") }
+        reply.assistantJob = nil
+        reply.assistantDone = true
+        // The head segment may be half delivered: its audio already sent stays; the rest is dropped.
+        for i in reply.head..<reply.segments.count { if let j = reply.segments[i].job { cancelJob(j, reason: "fallback") } }
+        if reply.head < reply.segments.count {
+            reply.segments.removeSubrange(reply.head...)
+        }
+        sessions[s]!.reply = reply
+        checkReplyComplete(s)
+    }
+}

@@ -1,0 +1,142 @@
+/// The Coordinator's configuration; every field is a key of the config JSON (docs/coordinator.md).
+/// Durations are microseconds here and milliseconds in JSON.
+public struct CoordinatorConfig: Sendable {
+    public var helloTimeoutUs: Int64 = 10_000_000
+    /// A session with no speech, text or playback for this long is closed (the firmware gives up
+    /// after 120 s without frames anyway).
+    public var idleTimeoutUs: Int64 = 120_000_000
+    /// After `device.close`, the session is forgotten if the host never reports the disconnect.
+    public var closeTimeoutUs: Int64 = 5_000_000
+    public var registerTimeoutUs: Int64 = 10_000_000
+    public var heartbeatMs = 5_000
+    public var missedHeartbeats = 3
+    /// A job that no worker took within this long fails open.
+    public var queueTimeoutUs: Int64 = 3_000_000
+    /// An ASR job that heard speech (or was told the utterance ended) must produce output within this.
+    public var asrTimeoutUs: Int64 = 10_000_000
+    /// The utterance's audio kept for moving the stream to another worker.
+    public var asrReplayUs: Int64 = 10_000_000
+    /// The assistant must produce its first text, and then each further output, within this.
+    public var assistantTimeoutUs: Int64 = 10_000_000
+    /// A TTS job must make progress (audio, segment done) within this.
+    public var ttsTimeoutUs: Int64 = 10_000_000
+    /// After the last audio is queued, playback must be reported done within its duration plus this.
+    public var playbackMarginUs: Int64 = 5_000_000
+    /// No reply lives longer than this, whatever happens.
+    public var replyTimeoutUs: Int64 = 120_000_000
+    /// Attempts of one job (the first one included) before the turn fails open.
+    public var maxAttempts = 3
+    /// An assistant that fails before any text is retried this many times elsewhere.
+    public var assistantRetries = 1
+    public var language = "en"
+    public var voice = ""
+    public var asrSampleRate = 16_000
+    public var ttsSampleRate = 24_000
+    /// Spoken (or shown in an `alert` when no TTS can serve) when the reply cannot be completed.
+    public var fallbackText = "Sorry, something went wrong. Please try again."
+    /// Spoken (or shown) when no ASR worker can hear the user.
+    public var asrFallbackText = "Sorry, I can't hear you right now. Please try again later."
+    /// Whether a failure is answered at all (fail open) or the turn just ends (fail closed).
+    public var failOpen = true
+    /// Options of every reply's SentenceSplitter (JSON key `splitter`, the splitter's own options).
+    public var splitter = SplitterOptions()
+    public var scheduler = SchedulerConfig()
+    /// Whether the event log keeps entries for the host to drain.
+    public var log = true
+
+    public init() {}
+
+    public init(json: JSON) throws(VCError) {
+        guard let members = json.objectValue else { throw VCError(.invalidArgument, "config must be a JSON object") }
+        for (key, value) in members {
+            switch key {
+            case "hello_timeout_ms": helloTimeoutUs = try ConfigValue.ms(key, value)
+            case "idle_timeout_ms": idleTimeoutUs = try ConfigValue.ms(key, value)
+            case "close_timeout_ms": closeTimeoutUs = try ConfigValue.ms(key, value)
+            case "register_timeout_ms": registerTimeoutUs = try ConfigValue.ms(key, value)
+            case "heartbeat_ms": heartbeatMs = try ConfigValue.int(key, value, 1...3_600_000)
+            case "missed_heartbeats": missedHeartbeats = try ConfigValue.int(key, value, 1...1000)
+            case "queue_timeout_ms": queueTimeoutUs = try ConfigValue.ms(key, value)
+            case "asr_timeout_ms": asrTimeoutUs = try ConfigValue.ms(key, value)
+            case "asr_replay_ms": asrReplayUs = try ConfigValue.ms(key, value)
+            case "assistant_timeout_ms": assistantTimeoutUs = try ConfigValue.ms(key, value)
+            case "tts_timeout_ms": ttsTimeoutUs = try ConfigValue.ms(key, value)
+            case "playback_margin_ms": playbackMarginUs = try ConfigValue.ms(key, value)
+            case "reply_timeout_ms": replyTimeoutUs = try ConfigValue.ms(key, value)
+            case "max_attempts": maxAttempts = try ConfigValue.int(key, value, 1...100)
+            case "assistant_retries": assistantRetries = try ConfigValue.int(key, value, 0...100)
+            case "language": language = try ConfigValue.string(key, value)
+            case "voice": voice = try ConfigValue.string(key, value)
+            case "asr_sample_rate": asrSampleRate = try ConfigValue.int(key, value, 8_000...48_000)
+            case "tts_sample_rate": ttsSampleRate = try ConfigValue.int(key, value, 8_000...48_000)
+            case "fallback_text": fallbackText = try ConfigValue.string(key, value)
+            case "asr_fallback_text": asrFallbackText = try ConfigValue.string(key, value)
+            case "fail_open": failOpen = try ConfigValue.bool(key, value)
+            case "log": log = try ConfigValue.bool(key, value)
+            case "splitter":
+                do { splitter = try SplitterOptions(json: value) } catch { throw VCError(error.status, "config: splitter: " + error.message) }
+            case "scheduler": scheduler = try SchedulerConfig(json: value)
+            case "seed": scheduler.seed = UInt64(try ConfigValue.int(key, value, 0...Int(Int64.max)))
+            default: throw VCError(.invalidArgument, "config: unknown key \"\(key)\"")
+            }
+        }
+    }
+}
+
+extension SchedulerConfig {
+    public init(json: JSON) throws(VCError) {
+        self.init()
+        guard let members = json.objectValue else { throw VCError(.invalidArgument, "config: scheduler must be an object") }
+        for (key, value) in members {
+            let path = "scheduler." + key
+            switch key {
+            case "seed": seed = UInt64(try ConfigValue.int(path, value, 0...Int(Int64.max)))
+            case "eject_after_failures": ejectAfterFailures = try ConfigValue.int(path, value, 1...1000)
+            case "ejection_base_ms": ejectionBaseUs = try ConfigValue.ms(path, value)
+            case "ejection_max_ms": ejectionMaxUs = try ConfigValue.ms(path, value)
+            case "max_ejected_share": maxEjectedShare = try ConfigValue.double(path, value, 0...1)
+            case "backoff_initial_ms": backoffInitialUs = try ConfigValue.ms(path, value)
+            case "backoff_multiplier": backoffMultiplier = try ConfigValue.double(path, value, 1...10)
+            case "backoff_jitter": backoffJitter = try ConfigValue.double(path, value, 0...1)
+            case "backoff_max_ms": backoffMaxUs = try ConfigValue.ms(path, value)
+            case "backoff_scale": backoffScale = try ConfigValue.double(path, value, 0.0001...100)
+            case "retry_tokens": retryTokens = try ConfigValue.double(path, value, 1...1_000_000)
+            case "retry_token_ratio": retryTokenRatio = try ConfigValue.double(path, value, 0...1_000_000)
+            case "rebalance_interval_ms": rebalanceIntervalUs = try ConfigValue.ms(path, value)
+            case "rebalance_hysteresis": rebalanceHysteresis = try ConfigValue.double(path, value, 1...1000)
+            default: throw VCError(.invalidArgument, "config: unknown key \"\(path)\"")
+            }
+        }
+    }
+}
+
+/// Typed reads of config values with the key in every error message.
+enum ConfigValue {
+    static func int(_ key: String, _ v: JSON, _ range: ClosedRange<Int>) throws(VCError) -> Int {
+        guard let n = v.int64Value, n >= Int64(range.lowerBound), n <= Int64(range.upperBound) else {
+            throw VCError(.invalidArgument, "config: \(key) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return Int(n)
+    }
+
+    static func ms(_ key: String, _ v: JSON) throws(VCError) -> Int64 {
+        Int64(try int(key, v, 1...86_400_000)) * 1000
+    }
+
+    static func double(_ key: String, _ v: JSON, _ range: ClosedRange<Double>) throws(VCError) -> Double {
+        guard let n = v.doubleValue, range.contains(n) else {
+            throw VCError(.invalidArgument, "config: \(key) must be a number in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return n
+    }
+
+    static func string(_ key: String, _ v: JSON) throws(VCError) -> String {
+        guard let s = v.stringValue else { throw VCError(.invalidArgument, "config: \(key) must be a string") }
+        return s
+    }
+
+    static func bool(_ key: String, _ v: JSON) throws(VCError) -> Bool {
+        guard let b = v.boolValue else { throw VCError(.invalidArgument, "config: \(key) must be true or false") }
+        return b
+    }
+}

@@ -1,0 +1,51 @@
+/// An output of the Coordinator, carried out by the host. The C edge encodes these as the JSON
+/// effects of docs/coordinator.md.
+public enum Effect: Sendable {
+    case deviceSend(SessionID, DeviceMessage)
+    /// Queue PCM16LE for paced playback; `sentenceStart` is sent in band when this audio reaches
+    /// the head of the device's queue.
+    case deviceAudio(SessionID, turn: TurnID, segment: Int, sampleRate: Int, sentenceStart: String?, [UInt8])
+    /// After turn N's queued audio is played: send `tts stop`, report `device.playback_done`.
+    case deviceAudioEnd(SessionID, turn: TurnID)
+    /// Drop all queued audio now (barge-in, abort).
+    case deviceFlush(SessionID)
+    case deviceClose(SessionID, reason: String)
+    /// A message to a worker; `audio` is ASR input (the daemon adds the binary job header).
+    case workerSend(WorkerID, WorkerMessage, audio: [UInt8]?)
+    case workerClose(WorkerID, reason: String)
+    case timerSet(TimerID, at: Instant)
+    case timerCancel(TimerID)
+}
+
+/// A JSON text message for a device (XiaoZhi protocol). `session_id` is added by the encoder.
+public enum DeviceMessage: Sendable, Equatable {
+    /// The server `hello`: transport websocket, audio_params opus 24000 Hz mono 60 ms.
+    case hello
+    case stt(String)
+    case llmEmotion(emoji: String, emotion: String)
+    case ttsStart
+    /// Sent directly only when no audio is queued (abort, flush); otherwise the daemon sends it
+    /// after `device.audio_end`.
+    case ttsStop
+    case alert(status: String, message: String, emotion: String)
+    case mcp(JSON)
+}
+
+/// A JSON message for a worker (docs/worker-protocol.md).
+public enum WorkerMessage: Sendable {
+    case registered(heartbeatMs: Int)
+    case job(JobID, kind: WorkerKind, session: SessionID, turn: TurnID, params: JobParams)
+    /// ASR input audio for `job`, payload in the effect.
+    case audio(JobID)
+    case inputEnd(JobID)
+    case inputMCP(JobID, JSON)
+    case cancel(JobID, reason: String)
+    case roles(KindSet)
+    case error(String, job: JobID?)
+}
+
+public enum JobParams: Sendable {
+    case asr(mode: ListenMode, sampleRate: Int, language: String)
+    case tts(text: String, segment: Int, sampleRate: Int, language: String, voice: String)
+    case assistant(text: String, language: String, deviceID: String)
+}

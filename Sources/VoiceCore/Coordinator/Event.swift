@@ -1,0 +1,103 @@
+/// An input of the Coordinator: what a device, a worker or a timer did. The C edge decodes the
+/// daemon's JSON into these (`CoordinatorWire`); the Simulator builds them directly.
+public enum Event: Sendable {
+    case deviceConnected(SessionID, DeviceInfo)
+    case deviceHello(SessionID, DeviceHello)
+    case deviceListen(SessionID, ListenCommand)
+    case deviceAbort(SessionID, reason: String)
+    /// A device MCP message (JSON-RPC), forwarded to the turn's assistant job.
+    case deviceMCP(SessionID, JSON)
+    /// PCM16LE mono at 16 kHz, decoded from the uplink Opus.
+    case deviceAudio(SessionID, [UInt8])
+    case devicePlaybackDone(SessionID, TurnID)
+    case deviceDisconnected(SessionID, reason: String)
+    /// Typed text instead of speech.
+    case textInput(SessionID, String)
+    case workerConnected(WorkerID)
+    case workerRegister(WorkerID, WorkerRegistration)
+    case workerHeartbeat(WorkerID, load: [WorkerKind: Int])
+    case workerAccepted(WorkerID, JobID)
+    case workerOutput(WorkerID, JobID, JobOutput)
+    /// TTS output audio (PCM16LE at the job's sample rate); `last` ends the job's audio.
+    case workerAudio(WorkerID, JobID, last: Bool, [UInt8])
+    case workerDone(WorkerID, JobID)
+    case workerError(WorkerID, JobID, message: String, retryable: Bool)
+    case workerDrain(WorkerID)
+    case workerDisconnected(WorkerID)
+    case timerFired(TimerID)
+}
+
+/// What the daemon learned when the device connected.
+public struct DeviceInfo: Sendable {
+    public var deviceID: String
+    public var clientID: String
+    public var protocolVersion: Int
+    public var authenticated: Bool
+
+    public init(deviceID: String = "", clientID: String = "", protocolVersion: Int = 1, authenticated: Bool = true) {
+        self.deviceID = deviceID
+        self.clientID = clientID
+        self.protocolVersion = protocolVersion
+        self.authenticated = authenticated
+    }
+}
+
+/// The device's `hello`.
+public struct DeviceHello: Sendable {
+    public var version: Int
+    public var mcp: Bool
+    /// Uplink frame duration in ms (20 or 60), for the record.
+    public var frameDurationMs: Int
+
+    public init(version: Int = 1, mcp: Bool = false, frameDurationMs: Int = 60) {
+        self.version = version
+        self.mcp = mcp
+        self.frameDurationMs = frameDurationMs
+    }
+}
+
+public enum ListenMode: Int, Sendable, CustomStringConvertible {
+    case auto, manual, realtime
+
+    public init?(name: String) {
+        switch name {
+        case "auto": self = .auto
+        case "manual": self = .manual
+        case "realtime": self = .realtime
+        default: return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .auto: return "auto"
+        case .manual: return "manual"
+        case .realtime: return "realtime"
+        }
+    }
+}
+
+/// The device's `listen` message.
+public enum ListenCommand: Sendable {
+    case start(ListenMode)
+    case stop
+    /// Wake word detected (`text` is the wake word or an utterance typed on the device).
+    case detect(text: String)
+}
+
+/// Streamed output of a job (docs/worker-protocol.md, `output.event`).
+public enum JobOutput: Sendable {
+    case speechStart
+    case partial(String)
+    case final(String, language: String?)
+    case speechEnd
+    case delta(String)
+    case toolCall(JSON)
+    case toolResult(JSON)
+    case mcp(JSON)
+    case segmentDone
+}
+
+extension JobOutput {
+    var isToolCall: Bool { if case .toolCall = self { return true } else { return false } }
+}

@@ -1,0 +1,42 @@
+/// One job attempt the Coordinator tracks, from queueing to its terminal outcome.
+struct JobRecord: Sendable {
+    enum Phase: Sendable { case queued, backoff, running }
+
+    var kind: WorkerKind
+    var session: SessionID
+    var turn: TurnID
+    /// The reply segment of a TTS job, else -1.
+    var segment: Int
+    var params: JobParams
+    var priority: JobPriority
+    var phase: Phase = .queued
+    var worker: WorkerID?
+    var accepted = false
+    var attempt: Int
+    var avoid: WorkerID?
+    var preferred: WorkerID?
+    var queuedAt: Instant
+    /// When the job must have made progress; nil while no output is expected (ASR before speech).
+    var deadline: Instant?
+    var timer: TimerID?
+    var timerAt: Instant = Instant(us: 0)
+}
+
+/// What a timer is for.
+enum TimerPurpose: Sendable {
+    case hello(SessionID)
+    case idle(SessionID)
+    case close(SessionID)
+    case register(WorkerID)
+    case heartbeat(WorkerID)
+    case job(JobID)
+    case reply(SessionID, TurnID)
+    case playback(SessionID, TurnID)
+    case rebalance
+}
+
+/// A connected worker, registered or not yet.
+struct WorkerConnection: Sendable {
+    var registered = false
+    var timer: TimerID?
+}

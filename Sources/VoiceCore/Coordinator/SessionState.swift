@@ -1,0 +1,111 @@
+/// A device session's state as the event log names it.
+public enum SessionPhase: Int, Sendable, CustomStringConvertible {
+    case connecting, idle, listening, thinking, speaking, closing
+
+    public var description: String {
+        switch self {
+        case .connecting: return "connecting"
+        case .idle: return "idle"
+        case .listening: return "listening"
+        case .thinking: return "thinking"
+        case .speaking: return "speaking"
+        case .closing: return "closing"
+        }
+    }
+}
+
+/// One device connection and everything in flight for it.
+struct Session: Sendable {
+    let id: SessionID
+    var info: DeviceInfo
+    var helloDone = false
+    var mcp = false
+    var mode: ListenMode = .auto
+    /// The device is in its listening state (between `listen start` and `stop`/`tts start`).
+    var listening = false
+    var closing = false
+    var nextTurn: UInt32 = 1
+    var utterance: Utterance?
+    var reply: Reply?
+    var helloTimer: TimerID?
+    var idleTimer: TimerID?
+    var closeTimer: TimerID?
+    var lastActivity: Instant
+    /// After ASR failed open: no new utterance until `listen start` or a new ASR worker.
+    var asrBlocked = false
+    var lastASRWorker: WorkerID?
+    var phase: SessionPhase = .connecting
+
+    init(id: SessionID, info: DeviceInfo, now: Instant) {
+        self.id = id
+        self.info = info
+        lastActivity = now
+    }
+
+    var currentPhase: SessionPhase {
+        if closing { return .closing }
+        if !helloDone { return .connecting }
+        if let reply { return reply.ttsStarted ? .speaking : .thinking }
+        if utterance != nil { return .listening }
+        return .idle
+    }
+}
+
+/// The utterance being heard: the ASR stream job and the audio kept to move it elsewhere.
+struct Utterance: Sendable {
+    var turn: TurnID
+    var job: JobID
+    var attempts = 1
+    var speech = false
+    /// Input ended (`listen stop`): the ASR worker was (or will be) sent `input end`.
+    var ended = false
+    var audio = Ring<[UInt8]>()
+    var audioBytes = 0
+    var speechEndAt: Instant?
+    var startedAt: Instant
+}
+
+/// The reply of a turn: the assistant job, the splitter, the segments and their audio.
+struct Reply: Sendable {
+    var turn: TurnID
+    var text: String
+    var assistantJob: JobID?
+    var assistantAttempts = 0
+    var assistantDone = false
+    var gotText = false
+    var splitter: ReplySplitter
+    var segments: [SegmentState] = []
+    /// The segment whose audio goes to the device now; audio of later segments waits.
+    var head = 0
+    var ttsStarted = false
+    var audioEndSent = false
+    var audioSentBytes: Int64 = 0
+    var watchdog: TimerID?
+    var playbackTimer: TimerID?
+    var fallback = false
+    var marks = TurnMarks()
+}
+
+struct SegmentState: Sendable {
+    var text: String
+    var job: JobID?
+    var attempts = 0
+    /// Audio bytes of this segment taken from its jobs so far (sent or waiting to be sent).
+    var acceptedBytes = 0
+    /// Audio bytes the current attempt produced; a replacement attempt's first `acceptedBytes`
+    /// bytes are dropped, so no audio is ever sent twice.
+    var attemptBytes = 0
+    var pending: [[UInt8]] = []
+    var complete = false
+    var started = false
+}
+
+/// Per-turn timing marks (µs on the host clock).
+struct TurnMarks: Sendable {
+    var speechEnd: Instant?
+    var asrFinal: Instant?
+    var firstDelta: Instant?
+    var firstSegment: Instant?
+    var firstTTSAudio: Instant?
+    var firstAudioSent: Instant?
+}

@@ -1,0 +1,62 @@
+/// The Coordinator's event log: entries in sequence order, drained by the host. It also keeps a
+/// running FNV-1a digest of every entry (stored or not), so two runs can be compared for
+/// determinism without keeping their logs.
+public struct EventLog: Sendable {
+    public private(set) var entries: [LogEntry] = []
+    /// When false, entries are counted and digested but not stored (a simulator that only needs
+    /// the digest).
+    public var storing = true
+    public private(set) var nextSeq: UInt64 = 1
+    public private(set) var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// Entries kept at most; older ones are dropped (and counted) if the host never drains.
+    public var capacity = 1 << 20
+    public private(set) var dropped: UInt64 = 0
+    private var head = 0
+
+    public init() {}
+
+    public mutating func append(_ entry: LogEntry) {
+        var e = entry
+        e.seq = nextSeq
+        nextSeq += 1
+        mix(UInt64(e.kind.rawValue))
+        mix(UInt64(bitPattern: e.time.us))
+        mix(UInt64(e.session?.raw ?? 0xFFFF_FFFF))
+        mix(UInt64(e.turn?.raw ?? 0xFFFF_FFFF))
+        mix(e.job?.raw ?? ~0)
+        mix(UInt64(e.worker?.raw ?? 0xFFFF_FFFF))
+        mix(UInt64(bitPattern: e.value ?? Int64.min))
+        guard storing else { return }
+        if entries.count - head >= capacity {
+            head += 1
+            dropped += 1
+            if head > capacity { entries.removeFirst(head); head = 0 }
+        }
+        entries.append(e)
+    }
+
+    public var pendingCount: Int { entries.count - head }
+
+    /// Hands the pending entries to `body` in order and forgets them (keeping the buffer).
+    public mutating func drain(_ body: (LogEntry) -> Void) {
+        for i in head..<entries.count { body(entries[i]) }
+        entries.removeAll(keepingCapacity: true)
+        head = 0
+    }
+
+    /// The pending entries, forgotten.
+    public mutating func take() -> [LogEntry] {
+        var out: [LogEntry] = []
+        out.reserveCapacity(pendingCount)
+        drain { out.append($0) }
+        return out
+    }
+
+    private mutating func mix(_ x: UInt64) {
+        var v = x
+        for _ in 0..<8 {
+            digest = (digest ^ (v & 0xFF)) &* 0x0000_0100_0000_01B3
+            v >>= 8
+        }
+    }
+}

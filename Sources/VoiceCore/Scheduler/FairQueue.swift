@@ -1,0 +1,76 @@
+/// The queue of one worker kind: strict priority classes, and inside a class round robin over
+/// sessions (each session's jobs in FIFO order), so one chatty session cannot starve the others.
+/// Cancelled jobs are removed lazily: `live` says which queued ids still count.
+struct FairQueue: Sendable {
+    private struct Class: Sendable {
+        var sessions = Ring<SessionID>()
+        var perSession: [SessionID: Ring<QueuedJob>] = [:]
+    }
+
+    private var classes = [Class](repeating: Class(), count: JobPriority.allCases.count)
+    private(set) var live = Set<JobID>()
+
+    var count: Int { live.count }
+    var isEmpty: Bool { live.isEmpty }
+
+    mutating func push(_ job: QueuedJob) {
+        live.insert(job.job)
+        let c = job.priority.rawValue
+        if classes[c].perSession[job.session] == nil {
+            classes[c].perSession[job.session] = Ring()
+            classes[c].sessions.push(job.session)
+        }
+        classes[c].perSession[job.session]!.push(job)
+    }
+
+    /// Removes a queued job; returns whether it was queued.
+    mutating func remove(_ job: JobID) -> Bool {
+        live.remove(job) != nil
+    }
+
+    /// The next job by class, then session round robin, skipping removed ones.
+    mutating func pop() -> QueuedJob? {
+        guard !live.isEmpty else { return nil }
+        for c in 0..<classes.count {
+            while let session = classes[c].sessions.pop() {
+                var job: QueuedJob?
+                var more = false
+                if var ring = classes[c].perSession.removeValue(forKey: session) {
+                    while let j = ring.pop() {
+                        if live.contains(j.job) { job = j; break }
+                    }
+                    more = !ring.isEmpty
+                    if more { classes[c].perSession[session] = ring }
+                }
+                if more { classes[c].sessions.push(session) }
+                if let job {
+                    live.remove(job.job)
+                    return job
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The priority class of the next job, without removing it (nil when empty).
+    mutating func peekPriority() -> JobPriority? {
+        guard !live.isEmpty else { return nil }
+        for c in 0..<classes.count {
+            while let session = classes[c].sessions.first {
+                if let ring = classes[c].perSession[session], let head = ring.first, live.contains(head.job) {
+                    return JobPriority(rawValue: c)
+                }
+                // Drop dead heads so the next look is O(1).
+                _ = classes[c].sessions.pop()
+                if var ring = classes[c].perSession.removeValue(forKey: session) {
+                    while let j = ring.first, !live.contains(j.job) { _ = ring.pop() }
+                    if !ring.isEmpty {
+                        classes[c].perSession[session] = ring
+                        classes[c].sessions.push(session)
+                    }
+                }
+            }
+        }
+        return nil
+    }
+}

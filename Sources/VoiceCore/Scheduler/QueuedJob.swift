@@ -1,0 +1,23 @@
+/// A job waiting for a worker, as the Scheduler sees it.
+public struct QueuedJob: Sendable {
+    public var job: JobID
+    public var kind: WorkerKind
+    public var session: SessionID
+    public var priority: JobPriority
+    /// Placed on this worker when it can take the job (ASR stream affinity).
+    public var preferred: WorkerID?
+    /// Placed elsewhere when any other worker can take the job (a retry after a failure there).
+    public var avoid: WorkerID?
+    public var enqueuedAt: Instant
+
+    public init(job: JobID, kind: WorkerKind, session: SessionID, priority: JobPriority,
+                preferred: WorkerID? = nil, avoid: WorkerID? = nil, enqueuedAt: Instant) {
+        self.job = job
+        self.kind = kind
+        self.session = session
+        self.priority = priority
+        self.preferred = preferred
+        self.avoid = avoid
+        self.enqueuedAt = enqueuedAt
+    }
+}

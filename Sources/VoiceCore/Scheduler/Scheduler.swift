@@ -1,0 +1,262 @@
+/// The worker registry and job placement. Pure: every call that depends on time takes `now`, and
+/// every random choice comes from the seeded `SplitMix64` in the state.
+///
+/// Placement takes the next job of a kind (priority class, then per-session round robin) and puts
+/// it on the least loaded of two randomly sampled workers that have a free slot of that kind
+/// (power of two choices), honouring ASR stream affinity and "retry elsewhere".
+public struct Scheduler: Sendable {
+    public struct Placement: Sendable {
+        public var job: QueuedJob
+        public var worker: WorkerID
+    }
+
+    struct Assignment: Sendable {
+        var worker: Int32
+        var kind: WorkerKind
+    }
+
+    public private(set) var config: SchedulerConfig
+    var rng: SplitMix64
+    var workers: [WorkerState?] = []
+    var indexOf: [WorkerID: Int32] = [:]
+    private var freeIndices: [Int32] = []
+    /// Per kind: workers that serve it now (registered, active role), whatever their state.
+    var members = [IndexedSet](repeating: IndexedSet(), count: WorkerKind.allCases.count)
+    /// Per kind: workers that can take a job of it now (free slot, not draining, not ejected).
+    var available = [IndexedSet](repeating: IndexedSet(), count: WorkerKind.allCases.count)
+    var queues = [FairQueue](repeating: FairQueue(), count: WorkerKind.allCases.count)
+    var assignments: [JobID: Assignment] = [:]
+    var ejected: [Int32] = []
+    var retryTokens: [Double]
+    var lastEjection: (WorkerID, Instant)?
+    var restored: [WorkerID] = []
+
+    public init(config: SchedulerConfig = SchedulerConfig()) {
+        self.config = config
+        rng = SplitMix64(seed: config.seed)
+        retryTokens = [Double](repeating: config.retryTokens, count: WorkerKind.allCases.count)
+    }
+
+    // MARK: registry
+
+    public var workerCount: Int { indexOf.count }
+
+    public func worker(_ id: WorkerID) -> WorkerState? {
+        guard let i = indexOf[id] else { return nil }
+        return workers[Int(i)]
+    }
+
+    public var workerIDs: [WorkerID] { indexOf.keys.sorted() }
+
+    /// Registers a worker; returns false when the id is already registered.
+    @discardableResult
+    public mutating func register(_ id: WorkerID, _ registration: WorkerRegistration, now: Instant) -> Bool {
+        guard indexOf[id] == nil else { return false }
+        var kinds = registration.kinds
+        var roles = registration.roles
+        if !roles.isEmpty {
+            // A multi-role worker starts with the roles it declared as kinds, or its first role.
+            if kinds.isEmpty { kinds.insert(roles.first(where: { _ in true })!) }
+            for k in kinds { roles.insert(k) }
+        }
+        let state = WorkerState(
+            id: id, name: registration.name, kinds: kinds, roles: roles, slots: registration.slots,
+            running: [Int](repeating: 0, count: WorkerKind.allCases.count), labels: registration.labels,
+            models: registration.models, reportedLoad: [Int](repeating: 0, count: WorkerKind.allCases.count),
+            lastHeartbeat: now)
+        let index: Int32
+        if let reused = freeIndices.popLast() {
+            index = reused
+            workers[Int(index)] = state
+        } else {
+            index = Int32(workers.count)
+            workers.append(state)
+        }
+        indexOf[id] = index
+        refresh(index)
+        return true
+    }
+
+    /// Records a heartbeat; returns false for an unknown worker.
+    @discardableResult
+    public mutating func heartbeat(_ id: WorkerID, load: [WorkerKind: Int], now: Instant) -> Bool {
+        guard let i = indexOf[id] else { return false }
+        workers[Int(i)]!.lastHeartbeat = now
+        for (k, n) in load { workers[Int(i)]!.reportedLoad[k.rawValue] = n }
+        return true
+    }
+
+    /// The worker takes no new jobs; running ones finish.
+    @discardableResult
+    public mutating func drain(_ id: WorkerID) -> Bool {
+        guard let i = indexOf[id] else { return false }
+        workers[Int(i)]!.draining = true
+        refresh(i)
+        return true
+    }
+
+    /// Removes a worker; returns the jobs that were running on it (in id order), which are released.
+    public mutating func remove(_ id: WorkerID) -> [JobID] {
+        guard let i = indexOf.removeValue(forKey: id) else { return [] }
+        var lost: [JobID] = []
+        for (job, a) in assignments where a.worker == i { lost.append(job) }
+        lost.sort()
+        for job in lost { assignments.removeValue(forKey: job) }
+        for k in WorkerKind.allCases {
+            members[k.rawValue].remove(i)
+            available[k.rawValue].remove(i)
+        }
+        ejected.removeAll { $0 == i }
+        workers[Int(i)] = nil
+        freeIndices.append(i)
+        return lost
+    }
+
+    /// Whether some registered worker serves `kind` now and is not draining (ejected ones count:
+    /// when all are ejected they are used anyway).
+    public func canServe(_ kind: WorkerKind) -> Bool {
+        for i in members[kind.rawValue].members where !(workers[Int(i)]!.draining) { return true }
+        return false
+    }
+
+    /// Recomputes which per-kind sets a worker belongs to.
+    mutating func refresh(_ i: Int32) {
+        guard let w = workers[Int(i)] else { return }
+        let isEjected = w.ejectedUntil != nil
+        for k in WorkerKind.allCases {
+            if w.kinds.contains(k) && w.slots[k.rawValue] > 0 {
+                members[k.rawValue].insert(i)
+                if !w.draining && !isEjected && w.hasFreeSlot(k) {
+                    available[k.rawValue].insert(i)
+                } else {
+                    available[k.rawValue].remove(i)
+                }
+            } else {
+                members[k.rawValue].remove(i)
+                available[k.rawValue].remove(i)
+            }
+        }
+    }
+
+    // MARK: queue
+
+    public mutating func enqueue(_ job: QueuedJob) {
+        queues[job.kind.rawValue].push(job)
+    }
+
+    public func queuedCount(_ kind: WorkerKind) -> Int { queues[kind.rawValue].count }
+
+    public func isQueued(_ job: JobID, kind: WorkerKind) -> Bool { queues[kind.rawValue].live.contains(job) }
+
+    public func assignedWorker(_ job: JobID) -> WorkerID? {
+        guard let a = assignments[job] else { return nil }
+        return workers[Int(a.worker)]?.id
+    }
+
+    public var runningCount: Int { assignments.count }
+
+    /// Removes a job from its queue or releases its slot. Returns whether it was known.
+    @discardableResult
+    public mutating func cancel(_ job: JobID, kind: WorkerKind) -> Bool {
+        if queues[kind.rawValue].remove(job) { return true }
+        return release(job) != nil
+    }
+
+    /// The job ended on its worker. A success resets the worker's failure streak and refills the
+    /// retry budget; a failure counts towards ejection.
+    public mutating func finish(_ job: JobID, success: Bool, now: Instant) {
+        guard let a = release(job) else { return }
+        if success {
+            workers[Int(a.worker)]!.consecutiveFailures = 0
+            retryTokens[a.kind.rawValue] = min(config.retryTokens, retryTokens[a.kind.rawValue] + config.retryTokenRatio)
+        } else {
+            recordFailure(a.worker, kind: a.kind, now: now)
+        }
+    }
+
+    private mutating func release(_ job: JobID) -> Assignment? {
+        guard let a = assignments.removeValue(forKey: job) else { return nil }
+        if workers[Int(a.worker)] != nil {
+            workers[Int(a.worker)]!.running[a.kind.rawValue] -= 1
+            refresh(a.worker)
+        }
+        return a
+    }
+
+    // MARK: placement
+
+    /// The next placement, or nil when no queued job can be placed now.
+    public mutating func nextPlacement(now: Instant) -> Placement? {
+        if !ejected.isEmpty { restoreEjected(now: now) }
+        for k in 0..<queues.count where !queues[k].isEmpty {
+            if available[k].isEmpty && !hasEjectedFallback(k) { continue }
+            guard let job = queues[k].pop() else { continue }
+            guard let i = chooseWorker(for: job) else {
+                queues[k].push(job)  // cannot happen: a worker was available
+                continue
+            }
+            place(job, on: i)
+            return Placement(job: job, worker: workers[Int(i)]!.id)
+        }
+        return nil
+    }
+
+    /// Puts a job straight on a worker (used by benchmarks and by re-dispatch with affinity).
+    mutating func place(_ job: QueuedJob, on i: Int32) {
+        workers[Int(i)]!.running[job.kind.rawValue] += 1
+        assignments[job.job] = Assignment(worker: i, kind: job.kind)
+        refresh(i)
+    }
+
+    private func score(_ i: Int32, _ k: Int) -> (Double, Int) {
+        let w = workers[Int(i)]!
+        return (Double(w.running[k]) / Double(max(1, w.slots[k])), w.reportedLoad[k])
+    }
+
+    private func less(_ a: Int32, _ b: Int32, _ k: Int) -> Bool {
+        let sa = score(a, k), sb = score(b, k)
+        return sa.0 < sb.0 || (sa.0 == sb.0 && sa.1 < sb.1)
+    }
+
+    mutating func chooseWorker(for job: QueuedJob) -> Int32? {
+        let k = job.kind.rawValue
+        let pool = available[k]
+        if let p = job.preferred, let i = indexOf[p], pool.contains(i) { return i }
+        let avoid = job.avoid.flatMap { indexOf[$0] }
+        switch pool.count {
+        case 0:
+            return ejectedFallback(k, avoid: avoid)
+        case 1:
+            return pool[0]
+        default:
+            let n = pool.count
+            let x = rng.below(n)
+            var y = rng.below(n - 1)
+            if y >= x { y += 1 }
+            let a = pool[x], b = pool[y]
+            if a == avoid { return b }
+            if b == avoid { return a }
+            return less(b, a, k) ? b : a
+        }
+    }
+
+    // MARK: retries
+
+    /// The delay before retry number `attempt` (1-based): gRPC's exponential backoff, scaled, with
+    /// seeded ±jitter.
+    public mutating func retryDelay(attempt: Int) -> Int64 {
+        var base = Double(config.backoffInitialUs) * config.backoffScale
+        let cap = Double(config.backoffMaxUs) * config.backoffScale
+        for _ in 1..<max(1, attempt) { base = min(cap, base * config.backoffMultiplier) }
+        let jitter = 1 + config.backoffJitter * (2 * rng.unit() - 1)
+        return Int64(min(cap, base) * jitter)
+    }
+
+    /// Spends a retry token of `kind` when the budget allows a retry; returns whether it did.
+    public mutating func takeRetryToken(_ kind: WorkerKind) -> Bool {
+        let k = kind.rawValue
+        retryTokens[k] -= 1
+        if retryTokens[k] < 0 { retryTokens[k] = 0 }
+        return retryTokens[k] > config.retryTokens / 2
+    }
+}

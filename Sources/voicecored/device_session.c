@@ -1,0 +1,332 @@
+/* One XiaoZhi device on /xiaozhi/v1/: text messages are validated and handed to the
+ * Coordinator; binary frames are unwrapped per protocol version and decoded to 16 kHz PCM;
+ * downlink PCM is encoded and paced out with its in-band sentence_start and stop markers. */
+#include "device_message.h"
+#include "frame_header.h"
+#include "hub.h"
+#include "server.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define BAD_OPUS_REPORTED 10
+
+static void session_name(uint64_t id, char *out, size_t len) { snprintf(out, len, "s%llu", (unsigned long long)id); }
+
+/* Hands an event to the Coordinator. A rejected device message is answered to the device; a
+ * rejected event the daemon made up itself (connected, playback_done) is only logged. */
+static void deliver(conn *c, json_t *event, const void *data, size_t data_len, int answer) {
+    char *text = json_dumps(event, JSON_COMPACT);
+    json_decref(event);
+    if (!text) return;
+    char error[512];
+    if (hub_event(c->srv->hub, text, strlen(text), data, data_len, error, sizeof error) < 0) {
+        c->srv->metrics.errors[ERR_CORE_REJECTED]++;
+        if (answer && !c->closed) conn_send_error(c, error);
+        else log_event(&c->srv->log, LOG_ERROR, "core.rejected", json_pack("{s:s,s:s}", "event", text, "error", error));
+    }
+    free(text);
+}
+
+static void pace(conn *c);
+
+static void on_pace_timer(uv_timer_t *t) {
+    conn *c = t->data;
+    if (!c) return;
+    if (!c->device->hello_seen) {
+        c->srv->metrics.errors[ERR_HELLO_TIMEOUT]++;
+        log_event(&c->srv->log, LOG_WARN, "device.hello_timeout", json_pack("{s:I}", "session", (json_int_t)c->id));
+        conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no hello received in time");
+        return;
+    }
+    pace(c);
+}
+
+static void free_timer(uv_handle_t *h) { free(h); }
+
+conn *device_open(server *s, struct lws *wsi) {
+    upgrade_request r;
+    upgrade_request_read(s, wsi, &r);
+    if (r.status != 0 || r.kind != CONN_DEVICE) return NULL;
+    conn *c = conn_new(s, wsi, CONN_DEVICE, (size_t)s->cfg->device_max_message_bytes, (size_t)s->cfg->send_queue_bytes);
+    if (!c) return NULL;
+    device_state *d = calloc(1, sizeof *d);
+    uv_timer_t *timer = malloc(sizeof *timer);
+    if (!d || !timer) {
+        free(timer);
+        free(d);
+        c->kind = CONN_HTTP;   /* not a session yet: WSI_DESTROY only frees it */
+        return NULL;
+    }
+    c->device = d;
+    d->protocol_version = r.protocol_version;
+    d->authenticated = r.authenticated;
+    memcpy(d->device_id, r.device_id, sizeof d->device_id);
+    memcpy(d->client_id, r.client_id, sizeof d->client_id);
+    uv_timer_init(s->loop, timer);
+    timer->data = c;
+    d->pace_timer = timer;
+    uv_timer_start(timer, on_pace_timer, (uint64_t)s->cfg->hello_timeout_ms, 0);
+    c->id = s->next_device_id++;
+    idmap_put(&s->devices, c->id, c);
+    s->metrics.connections_total[PEER_DEVICE]++;
+    s->metrics.connected[PEER_DEVICE]++;
+    char name[32];
+    session_name(c->id, name, sizeof name);
+    log_event(&s->log, LOG_INFO, "device.connected",
+              json_pack("{s:s,s:s,s:s,s:i,s:b}", "session", name, "device_id", d->device_id, "client_id", d->client_id,
+                        "protocol_version", d->protocol_version, "authenticated", d->authenticated));
+    deliver(c, json_pack("{s:s,s:s,s:s,s:s,s:i,s:b}", "type", "device.connected", "session", name, "device_id", d->device_id,
+                         "client_id", d->client_id, "protocol_version", d->protocol_version, "authenticated", d->authenticated),
+            NULL, 0, 0);
+    return c;
+}
+
+static void text_in(conn *c, const uint8_t *data, size_t len) {
+    server *s = c->srv;
+    device_message m;
+    char error[256];
+    if (device_message_parse((const char *)data, len, &m, error, sizeof error) != 0) {
+        s->metrics.errors[strncmp(error, "malformed", 9) == 0 ? ERR_MALFORMED_JSON : ERR_BAD_MESSAGE]++;
+        log_event(&s->log, LOG_WARN, "device.bad_message", json_pack("{s:I,s:s}", "session", (json_int_t)c->id, "error", error));
+        conn_send_error(c, error);
+        return;
+    }
+    if (m.is_hello && !c->device->hello_seen) {
+        c->device->hello_seen = 1;
+        uv_timer_stop(c->device->pace_timer);
+    }
+    char name[32];
+    session_name(c->id, name, sizeof name);
+    deliver(c, json_pack("{s:s,s:s,s:o}", "type", "device.message", "session", name, "message", m.root), NULL, 0, 1);
+}
+
+static void audio_in(conn *c, const uint8_t *data, size_t len) {
+    server *s = c->srv;
+    device_state *d = c->device;
+    device_frame f;
+    const char *error = NULL;
+    if (device_frame_parse(d->protocol_version, data, len, &f, &error) != 0) {
+        s->metrics.errors[ERR_BAD_FRAME]++;
+        conn_send_error(c, error);
+        return;
+    }
+    if (f.type != DEVICE_FRAME_TYPE_OPUS) {
+        s->metrics.errors[ERR_BAD_FRAME]++;
+        conn_send_error(c, "binary frames must carry Opus (type 0)");
+        return;
+    }
+    if (!d->hello_seen) {
+        s->metrics.errors[ERR_BAD_MESSAGE]++;
+        conn_send_error(c, "audio before hello: send hello first");
+        return;
+    }
+    if (!d->decoder_ready) {
+        if (uplink_decoder_init(&d->decoder) != 0) {
+            conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+            return;
+        }
+        d->decoder_ready = 1;
+    }
+    int16_t pcm[UPLINK_MAX_SAMPLES];
+    int n = uplink_decoder_decode(&d->decoder, f.payload, f.payload_len, pcm);
+    if (n < 0) {
+        s->metrics.errors[ERR_BAD_OPUS]++;
+        /* Answer the first few and then every hundredth, so garbage cannot amplify traffic. */
+        if (d->bad_opus < BAD_OPUS_REPORTED || d->bad_opus % 100 == 0) {
+            char message[128];
+            snprintf(message, sizeof message, "undecodable Opus frame (%s)", opus_strerror(n));
+            conn_send_error(c, message);
+        }
+        d->bad_opus++;
+        return;
+    }
+    s->metrics.opus_decoded++;
+    char event[96];
+    int elen = snprintf(event, sizeof event, "{\"type\":\"device.audio\",\"session\":\"s%llu\"}", (unsigned long long)c->id);
+    char errmsg[512];
+    if (hub_event(s->hub, event, (size_t)elen, pcm, (size_t)n * sizeof(int16_t), errmsg, sizeof errmsg) < 0) {
+        s->metrics.errors[ERR_CORE_REJECTED]++;
+        conn_send_error(c, errmsg);
+    }
+}
+
+void device_message_in(conn *c, const uint8_t *data, size_t len, int binary) {
+    if (binary) audio_in(c, data, len);
+    else text_in(c, data, len);
+}
+
+void device_closed(conn *c) {
+    server *s = c->srv;
+    idmap_remove(&s->devices, c->id);
+    s->metrics.connected[PEER_DEVICE]--;
+    char name[32];
+    session_name(c->id, name, sizeof name);
+    const char *reason = c->close_code ? c->close_reason : "connection closed";
+    log_event(&s->log, LOG_INFO, "device.disconnected", json_pack("{s:s,s:s}", "session", name, "reason", reason));
+    json_t *event = json_pack("{s:s,s:s,s:s}", "type", "device.disconnected", "session", name, "reason", reason);
+    char *text = json_dumps(event, JSON_COMPACT);
+    json_decref(event);
+    char error[256];
+    if (text) hub_event(s->hub, text, strlen(text), NULL, 0, error, sizeof error);
+    free(text);
+    device_state *d = c->device;
+    if (d) {
+        uv_timer_stop(d->pace_timer);
+        d->pace_timer->data = NULL;
+        uv_close((uv_handle_t *)d->pace_timer, free_timer);
+        if (d->playout_ready) playout_free(&d->playout);
+        if (d->decoder_ready) uplink_decoder_free(&d->decoder);
+        free(d);
+        c->device = NULL;
+    }
+}
+
+static int ensure_playout(server *s, device_state *d) {
+    if (d->playout_ready) return 0;
+    size_t max_frames = (size_t)s->cfg->max_queued_audio_ms / (size_t)s->cfg->downlink_frame_ms;
+    if (playout_init(&d->playout, s->cfg->downlink_sample_rate, s->cfg->downlink_frame_ms, s->cfg->prebuffer_frames,
+                     max_frames, s->cfg->opus_complexity, s->cfg->opus_bitrate) != 0)
+        return -1;
+    d->playout_ready = 1;
+    return 0;
+}
+
+static conn *find(server *s, uint64_t session) {
+    conn *c = idmap_get(&s->devices, session);
+    if (!c || c->closed || !c->device) {
+        s->metrics.errors[ERR_UNKNOWN_PEER]++;
+        return NULL;
+    }
+    return c;
+}
+
+static void send_json(conn *c, json_t *message) {
+    char *text = json_dumps(message, JSON_COMPACT);
+    if (text) conn_send(c, 0, NULL, 0, text, strlen(text));
+    free(text);
+}
+
+void device_send_message(server *s, uint64_t session, json_t *message) {
+    conn *c = find(s, session);
+    if (!c) return;
+    const char *type = json_string_value(json_object_get(message, "type"));
+    if (type && !strcmp(type, "hello")) {
+        /* The daemon owns the codec, so the downlink parameters in the hello are its own. */
+        json_object_set_new(message, "transport", json_string("websocket"));
+        json_object_set_new(message, "audio_params",
+                            json_pack("{s:s,s:i,s:i,s:i}", "format", "opus", "sample_rate", s->cfg->downlink_sample_rate,
+                                      "channels", 1, "frame_duration", s->cfg->downlink_frame_ms));
+    }
+    send_json(c, message);
+}
+
+static void drop_queued_audio(conn *c) {
+    /* Frames already handed to the send queue but not yet written go too. */
+    outqueue kept;
+    outqueue_init(&kept, c->out.limit);
+    out_message *m;
+    while ((m = outqueue_pop(&c->out))) {
+        if (m->binary) {
+            free(m);
+            continue;
+        }
+        m->next = NULL;
+        if (kept.tail) kept.tail->next = m; else kept.head = m;
+        kept.tail = m;
+        kept.bytes += m->len;
+        kept.count++;
+    }
+    c->out = kept;
+}
+
+static void pace(conn *c) {
+    device_state *d = c->device;
+    if (!d->playout_ready) return;
+    char name[32];
+    session_name(c->id, name, sizeof name);
+    for (;;) {
+        int64_t wait_us = 0;
+        playout_item *item = playout_next(&d->playout, monotonic_us(), &wait_us);
+        if (!item) {
+            if (d->playout.head) uv_timer_start(d->pace_timer, on_pace_timer, (uint64_t)((wait_us + 999) / 1000), 0);
+            return;
+        }
+        if (item->kind == PLAYOUT_FRAME) {
+            uint8_t header[DEVICE_FRAME_MAX_HEADER];
+            int hlen = device_frame_header(d->protocol_version, item->len, 0, header);
+            if (hlen >= 0) conn_send(c, 1, header, (size_t)hlen, item->data, item->len);
+        } else if (item->kind == PLAYOUT_SENTENCE) {
+            json_t *m = json_pack("{s:s,s:s,s:s,s:s%}", "type", "tts", "state", "sentence_start", "session_id", name, "text",
+                                  (const char *)item->data, item->len);
+            if (m) send_json(c, m);
+            json_decref(m);
+        } else {
+            json_t *m = json_pack("{s:s,s:s,s:s}", "type", "tts", "state", "stop", "session_id", name);
+            send_json(c, m);
+            json_decref(m);
+            int64_t turn = item->turn;
+            free(item);
+            item = NULL;
+            deliver(c, json_pack("{s:s,s:s,s:I}", "type", "device.playback_done", "session", name, "turn", (json_int_t)turn),
+                    NULL, 0, 0);
+            if (c->closed || !c->device) return;
+        }
+        free(item);
+        if (c->close_code) return;
+    }
+}
+
+static void count_encoded(server *s, device_state *d, uint64_t before) {
+    s->metrics.opus_encoded += d->playout.frames_encoded - before;
+}
+
+void device_queue_audio(server *s, uint64_t session, int64_t turn, const int16_t *pcm, size_t samples, int rate,
+                        const char *sentence) {
+    conn *c = find(s, session);
+    if (!c) return;
+    device_state *d = c->device;
+    if (ensure_playout(s, d) != 0) return;
+    uint64_t before = d->playout.frames_encoded;
+    if (playout_push(&d->playout, turn, pcm, samples, rate, sentence) != 0) {
+        s->metrics.errors[ERR_PLAYOUT_OVERFLOW]++;
+        log_event(&s->log, LOG_WARN, "playout.refused",
+                  json_pack("{s:I,s:I,s:I}", "session", (json_int_t)session, "turn", (json_int_t)turn, "queued_frames",
+                            (json_int_t)d->playout.frames));
+    }
+    count_encoded(s, d, before);
+    pace(c);
+}
+
+void device_audio_end(server *s, uint64_t session, int64_t turn) {
+    conn *c = find(s, session);
+    if (!c) return;
+    device_state *d = c->device;
+    if (ensure_playout(s, d) != 0) return;
+    uint64_t before = d->playout.frames_encoded;
+    playout_end(&d->playout, turn);
+    count_encoded(s, d, before);
+    pace(c);
+}
+
+void device_flush(server *s, uint64_t session) {
+    conn *c = find(s, session);
+    if (!c) return;
+    if (c->device->playout_ready) s->metrics.frames_dropped_on_flush += playout_flush(&c->device->playout);
+    uv_timer_stop(c->device->pace_timer);
+    drop_queued_audio(c);
+}
+
+void device_close_session(server *s, uint64_t session, const char *reason) {
+    conn *c = find(s, session);
+    if (c) conn_close(c, LWS_CLOSE_STATUS_NORMAL, reason);
+}
+
+void device_drain(server *s) {
+    /* Sessions with nothing to play are told at once; the drain tick closes the rest when their
+     * audio has played out or the drain deadline passes. */
+    for (size_t i = 0; i < s->devices.cap; i++) {
+        conn *c = s->devices.keys[i] ? s->devices.values[i] : NULL;
+        if (c && c->device && !(c->device->playout_ready && c->device->playout.head) && !c->out.head)
+            conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+    }
+}

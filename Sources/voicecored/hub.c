@@ -1,0 +1,223 @@
+#include "hub.h"
+#include "server.h"
+#include "timers.h"
+#include <stdlib.h>
+#include <string.h>
+#include <voicecore.h>
+
+#ifdef VOICECORED_WITH_COORDINATOR
+
+/* An event that arrived while effects were being carried out (an effect can make a peer report
+ * something synchronously); it runs after the current one, so the core never re-enters. */
+typedef struct pending_event {
+    struct pending_event *next;
+    size_t json_len, data_len;
+    char bytes[];
+} pending_event;
+
+struct hub {
+    server *srv;
+    vc_coordinator *core;
+    timers timers;
+    int busy;
+    pending_event *pending_head, *pending_tail;
+};
+
+int hub_has_coordinator(void) { return 1; }
+
+static uint64_t peer_id(json_t *effect, const char *key, char prefix) {
+    const char *s = json_string_value(json_object_get(effect, key));
+    if (!s || s[0] != prefix || !s[1]) return 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s + 1, &end, 10);
+    return (end && *end == 0) ? (uint64_t)v : 0;
+}
+
+static void on_timer(void *context, uint64_t id) {
+    hub *h = context;
+    char event[96];
+    int n = snprintf(event, sizeof event, "{\"type\":\"timer.fired\",\"timer\":%llu}", (unsigned long long)id);
+    char error[256];
+    hub_event(h, event, (size_t)n, NULL, 0, error, sizeof error);
+}
+
+hub *hub_new(server *s, const char *coordinator_config, char *error, size_t error_len) {
+    hub *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(error, error_len, "out of memory");
+        return NULL;
+    }
+    h->srv = s;
+    int rc = vc_coordinator_new(&h->core, coordinator_config);
+    if (rc != VC_OK) {
+        snprintf(error, error_len, "%s", h->core ? vc_coordinator_errmsg(h->core) : vc_strerror(rc));
+        vc_coordinator_free(h->core);
+        free(h);
+        return NULL;
+    }
+    timers_init(&h->timers, s->loop, monotonic_us, on_timer, h);
+    return h;
+}
+
+static void free_timers(uv_handle_t *handle) {
+    timers *t = handle->data;
+    timers_free(t);
+    free((char *)t - offsetof(hub, timers));
+}
+
+void hub_free(hub *h) {
+    if (!h) return;
+    vc_coordinator_free(h->core);
+    h->core = NULL;
+    while (h->pending_head) {
+        pending_event *p = h->pending_head;
+        h->pending_head = p->next;
+        free(p);
+    }
+    /* The hub's memory goes with the timer handle, once libuv has closed it. */
+    uv_timer_stop(&h->timers.handle);
+    uv_close((uv_handle_t *)&h->timers.handle, free_timers);
+}
+
+size_t hub_timers_pending(hub *h) { return timers_pending(&h->timers); }
+
+static void count_log_line(server *s, const char *json, size_t len) {
+    json_t *line = json_loadb(json, len, 0, NULL);
+    if (!line) return;
+    /* The schema is docs/events.md ("Event log"). */
+    const char *kind = json_string_value(json_object_get(line, "kind"));
+    const char *reason = json_string_value(json_object_get(line, "reason"));
+    if (kind) {
+        named_counter_add(s->metrics.core_events, kind, 1);
+        if (!strcmp(kind, "turn.ended") && reason) named_counter_add(s->metrics.turn_outcomes, reason, 1);
+        if (!strcmp(kind, "turn.mark") && reason && json_is_integer(json_object_get(line, "value")))
+            stage_observe(&s->metrics, reason, (double)json_integer_value(json_object_get(line, "value")) / 1e6);
+        if (!strncmp(kind, "worker.", 7)) named_counter_add(s->metrics.workers_by_kind, kind + 7, 1);
+    }
+    json_decref(line);
+}
+
+static void carry_out(hub *h, const vc_effect *e) {
+    server *s = h->srv;
+    json_t *effect = json_loadb(e->json, e->json_len, 0, NULL);
+    const char *type = json_string_value(json_object_get(effect, "type"));
+    if (!type) {
+        log_event(&s->log, LOG_ERROR, "effect.malformed", json_pack("{s:s%}", "effect", e->json, e->json_len));
+        json_decref(effect);
+        return;
+    }
+    json_t *message = json_object_get(effect, "message");
+    if (!strcmp(type, "device.send") && json_is_object(message)) {
+        device_send_message(s, peer_id(effect, "session", 's'), message);
+    } else if (!strcmp(type, "device.audio")) {
+        json_t *rate = json_object_get(effect, "sample_rate");
+        device_queue_audio(s, peer_id(effect, "session", 's'), json_integer_value(json_object_get(effect, "turn")),
+                           (const int16_t *)e->data, e->data_len / 2, json_is_integer(rate) ? (int)json_integer_value(rate) : 24000,
+                           json_string_value(json_object_get(effect, "sentence_start")));
+    } else if (!strcmp(type, "device.audio_end")) {
+        device_audio_end(s, peer_id(effect, "session", 's'), json_integer_value(json_object_get(effect, "turn")));
+    } else if (!strcmp(type, "device.flush")) {
+        device_flush(s, peer_id(effect, "session", 's'));
+    } else if (!strcmp(type, "device.close")) {
+        const char *reason = json_string_value(json_object_get(effect, "reason"));
+        device_close_session(s, peer_id(effect, "session", 's'), reason ? reason : "closed by the server");
+    } else if (!strcmp(type, "worker.send") && json_is_object(message)) {
+        worker_send(s, peer_id(effect, "worker", 'w'), message, e->data, e->data_len);
+    } else if (!strcmp(type, "worker.close")) {
+        const char *reason = json_string_value(json_object_get(effect, "reason"));
+        worker_close(s, peer_id(effect, "worker", 'w'), reason ? reason : "closed by the server");
+    } else if (!strcmp(type, "timer.set")) {
+        timers_set(&h->timers, (uint64_t)json_integer_value(json_object_get(effect, "timer")),
+                   json_integer_value(json_object_get(effect, "at_us")));
+    } else if (!strcmp(type, "timer.cancel")) {
+        timers_cancel(&h->timers, (uint64_t)json_integer_value(json_object_get(effect, "timer")));
+    } else if (!strcmp(type, "metric")) {
+        /* /metrics is derived from the event log; nothing to do. */
+    } else {
+        log_event(&s->log, LOG_WARN, "effect.unknown", json_pack("{s:s}", "type", type));
+    }
+    json_decref(effect);
+}
+
+static int run_one(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {
+    server *s = h->srv;
+    int64_t start = monotonic_us();
+    int rc = vc_coordinator_handle(h->core, json, len, data, data_len, start);
+    if (rc < 0) snprintf(error, error_len, "%s", vc_coordinator_errmsg(h->core));
+    vc_effect e;
+    while (vc_coordinator_next_effect(h->core, &e) == 1) carry_out(h, &e);
+    const char *line;
+    size_t line_len;
+    while (vc_coordinator_next_log(h->core, &line, &line_len) == 1) {
+        log_line(&s->log, line, line_len);
+        count_log_line(s, line, line_len);
+    }
+    histogram_observe(&s->metrics.hub_seconds, (double)(monotonic_us() - start) / 1e6);
+    return rc;
+}
+
+int hub_event(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {
+    if (!h || !h->core) {
+        snprintf(error, error_len, "the daemon is shutting down");
+        return VC_ERR_STATE;
+    }
+    if (h->busy) {
+        pending_event *p = malloc(sizeof *p + len + data_len);
+        if (!p) return VC_ERR_NOMEM;
+        p->next = NULL;
+        p->json_len = len;
+        p->data_len = data_len;
+        memcpy(p->bytes, json, len);
+        if (data_len) memcpy(p->bytes + len, data, data_len);
+        if (h->pending_tail) h->pending_tail->next = p; else h->pending_head = p;
+        h->pending_tail = p;
+        return VC_OK;   /* its verdict is logged by the core when it runs */
+    }
+    h->busy = 1;
+    int rc = run_one(h, json, len, data, data_len, error, error_len);
+    while (h->pending_head) {
+        pending_event *p = h->pending_head;
+        h->pending_head = p->next;
+        if (!h->pending_head) h->pending_tail = NULL;
+        char ignored[256];
+        run_one(h, p->bytes, p->json_len, p->data_len ? p->bytes + p->json_len : NULL, p->data_len, ignored, sizeof ignored);
+        free(p);
+    }
+    h->busy = 0;
+    return rc;
+}
+
+#else /* built before the Coordinator landed in include/voicecore.h */
+
+struct hub {
+    int unused;
+};
+
+int hub_has_coordinator(void) { return 0; }
+
+hub *hub_new(server *s, const char *coordinator_config, char *error, size_t error_len) {
+    (void)s;
+    (void)coordinator_config;
+    (void)error;
+    (void)error_len;
+    return calloc(1, sizeof(hub));
+}
+
+void hub_free(hub *h) { free(h); }
+
+size_t hub_timers_pending(hub *h) {
+    (void)h;
+    return 0;
+}
+
+int hub_event(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {
+    (void)h;
+    (void)json;
+    (void)len;
+    (void)data;
+    (void)data_len;
+    snprintf(error, error_len, "this voicecored was built without the Coordinator (include/voicecore.h has no vc_coordinator_*)");
+    return VC_ERR_UNSUPPORTED;
+}
+
+#endif

@@ -1,0 +1,152 @@
+#include "metrics.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double bucket_bounds[HISTOGRAM_BUCKETS] = {
+    0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0};
+static const char *const error_names[ERR_KIND_COUNT] = {
+    "malformed_json", "bad_message", "bad_frame", "bad_opus", "oversized", "unauthorized",
+    "send_queue_overflow", "connection_limit", "core_rejected", "playout_overflow", "hello_timeout", "unknown_peer"};
+static const char *const peer_names[PEER_KIND_COUNT] = {"device", "worker"};
+
+void histogram_observe(histogram *h, double seconds) {
+    int i = 0;
+    while (i < HISTOGRAM_BUCKETS && seconds > bucket_bounds[i]) i++;
+    h->counts[i]++;
+    h->sum += seconds;
+    h->count++;
+}
+
+void named_counter_add(named_counter *table, const char *name, uint64_t n) {
+    for (int i = 0; i < METRICS_MAX_NAMES; i++) {
+        if (table[i].name[0] == 0) {
+            snprintf(table[i].name, sizeof table[i].name, "%s", name);
+            table[i].value = n;
+            return;
+        }
+        if (strncmp(table[i].name, name, sizeof table[i].name - 1) == 0) {
+            table[i].value += n;
+            return;
+        }
+    }
+    /* A full table drops new names rather than grow with input an attacker might choose. */
+}
+
+void stage_observe(metrics *m, const char *stage, double seconds) {
+    for (int i = 0; i < METRICS_MAX_STAGES; i++) {
+        if (m->stages[i].name[0] == 0) snprintf(m->stages[i].name, sizeof m->stages[i].name, "%s", stage);
+        if (strncmp(m->stages[i].name, stage, sizeof m->stages[i].name - 1) == 0) {
+            histogram_observe(&m->stages[i].h, seconds);
+            return;
+        }
+    }
+}
+
+typedef struct text {
+    char *buf;
+    size_t len, cap;
+} text;
+
+static void put(text *t, const char *fmt, ...) {
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) return;
+        if (t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = (t->cap + (size_t)n) * 2;
+        char *b = realloc(t->buf, cap);
+        if (!b) return;
+        t->buf = b;
+        t->cap = cap;
+    }
+}
+
+/* Label values come from the Coordinator's log; keep them to a safe alphabet. */
+static const char *label(const char *s, char *out, size_t cap) {
+    size_t k = 0;
+    for (; *s && k + 1 < cap; s++) {
+        char c = *s;
+        out[k++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-') ? c : '_';
+    }
+    out[k] = 0;
+    return out;
+}
+
+static void named(text *t, const char *metric, const char *help, const char *label_name, const named_counter *table, const char *type) {
+    put(t, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
+    char buf[64];
+    for (int i = 0; i < METRICS_MAX_NAMES && table[i].name[0]; i++)
+        put(t, "%s{%s=\"%s\"} %llu\n", metric, label_name, label(table[i].name, buf, sizeof buf), (unsigned long long)table[i].value);
+}
+
+char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len) {
+    text t = {malloc(8192), 0, 8192};
+    if (!t.buf) return NULL;
+    t.buf[0] = 0;
+    put(&t, "# HELP voicecored_connections Open WebSocket connections by peer kind.\n# TYPE voicecored_connections gauge\n");
+    for (int p = 0; p < PEER_KIND_COUNT; p++) put(&t, "voicecored_connections{peer=\"%s\"} %lld\n", peer_names[p], (long long)m->connected[p]);
+    put(&t, "# HELP voicecored_sessions Device sessions open.\n# TYPE voicecored_sessions gauge\nvoicecored_sessions %lld\n",
+        (long long)m->connected[PEER_DEVICE]);
+    put(&t, "# HELP voicecored_connections_total WebSocket connections accepted.\n# TYPE voicecored_connections_total counter\n");
+    for (int p = 0; p < PEER_KIND_COUNT; p++) put(&t, "voicecored_connections_total{peer=\"%s\"} %llu\n", peer_names[p], (unsigned long long)m->connections_total[p]);
+    put(&t, "# HELP voicecored_bytes_total WebSocket payload bytes.\n# TYPE voicecored_bytes_total counter\n");
+    for (int p = 0; p < PEER_KIND_COUNT; p++) {
+        put(&t, "voicecored_bytes_total{peer=\"%s\",direction=\"in\"} %llu\n", peer_names[p], (unsigned long long)m->bytes_in[p]);
+        put(&t, "voicecored_bytes_total{peer=\"%s\",direction=\"out\"} %llu\n", peer_names[p], (unsigned long long)m->bytes_out[p]);
+    }
+    put(&t, "# HELP voicecored_messages_total WebSocket messages (frames).\n# TYPE voicecored_messages_total counter\n");
+    for (int p = 0; p < PEER_KIND_COUNT; p++) {
+        put(&t, "voicecored_messages_total{peer=\"%s\",direction=\"in\"} %llu\n", peer_names[p], (unsigned long long)m->messages_in[p]);
+        put(&t, "voicecored_messages_total{peer=\"%s\",direction=\"out\"} %llu\n", peer_names[p], (unsigned long long)m->messages_out[p]);
+    }
+    put(&t, "# HELP voicecored_opus_frames_total Opus frames decoded (uplink) and encoded (downlink).\n# TYPE voicecored_opus_frames_total counter\n");
+    put(&t, "voicecored_opus_frames_total{op=\"decode\"} %llu\nvoicecored_opus_frames_total{op=\"encode\"} %llu\n",
+        (unsigned long long)m->opus_decoded, (unsigned long long)m->opus_encoded);
+    put(&t, "# HELP voicecored_frames_flushed_total Queued downlink frames dropped by a flush (abort, barge-in).\n# TYPE voicecored_frames_flushed_total counter\nvoicecored_frames_flushed_total %llu\n",
+        (unsigned long long)m->frames_dropped_on_flush);
+    put(&t, "# HELP voicecored_errors_total Rejected input and refused work, by kind.\n# TYPE voicecored_errors_total counter\n");
+    for (int e = 0; e < ERR_KIND_COUNT; e++) put(&t, "voicecored_errors_total{kind=\"%s\"} %llu\n", error_names[e], (unsigned long long)m->errors[e]);
+    put(&t, "# HELP voicecored_http_requests_total HTTP requests served.\n# TYPE voicecored_http_requests_total counter\nvoicecored_http_requests_total %llu\n",
+        (unsigned long long)m->http_requests);
+    put(&t, "# HELP voicecored_queue_depth Queue depths: downlink frames awaiting pacing, unsent bytes, armed timers.\n# TYPE voicecored_queue_depth gauge\n");
+    put(&t, "voicecored_queue_depth{queue=\"playout_frames\"} %llu\nvoicecored_queue_depth{queue=\"send_bytes\"} %llu\nvoicecored_queue_depth{queue=\"timers\"} %llu\n",
+        (unsigned long long)g->playout_frames_queued, (unsigned long long)g->send_queue_bytes, (unsigned long long)g->timers_pending);
+    put(&t, "# HELP voicecored_draining 1 while the daemon drains after SIGTERM.\n# TYPE voicecored_draining gauge\nvoicecored_draining %d\n", g->draining);
+    put(&t, "# HELP voicecored_hub_seconds Time one event spends in the Coordinator, effects carried out included.\n# TYPE voicecored_hub_seconds histogram\n");
+    uint64_t cumulative = 0;
+    for (int i = 0; i < HISTOGRAM_BUCKETS; i++) {
+        cumulative += m->hub_seconds.counts[i];
+        put(&t, "voicecored_hub_seconds_bucket{le=\"%g\"} %llu\n", bucket_bounds[i], (unsigned long long)cumulative);
+    }
+    cumulative += m->hub_seconds.counts[HISTOGRAM_BUCKETS];
+    put(&t, "voicecored_hub_seconds_bucket{le=\"+Inf\"} %llu\nvoicecored_hub_seconds_sum %.9f\nvoicecored_hub_seconds_count %llu\n",
+        (unsigned long long)cumulative, m->hub_seconds.sum, (unsigned long long)m->hub_seconds.count);
+    put(&t, "# HELP voicecored_turn_stage_seconds Time from the user falling silent to each stage of a turn (turn.mark).\n"
+            "# TYPE voicecored_turn_stage_seconds histogram\n");
+    char lbl[64];
+    for (int s = 0; s < METRICS_MAX_STAGES && m->stages[s].name[0]; s++) {
+        const histogram *h = &m->stages[s].h;
+        label(m->stages[s].name, lbl, sizeof lbl);
+        uint64_t cum = 0;
+        for (int i = 0; i < HISTOGRAM_BUCKETS; i++) {
+            cum += h->counts[i];
+            put(&t, "voicecored_turn_stage_seconds_bucket{stage=\"%s\",le=\"%g\"} %llu\n", lbl, bucket_bounds[i], (unsigned long long)cum);
+        }
+        cum += h->counts[HISTOGRAM_BUCKETS];
+        put(&t, "voicecored_turn_stage_seconds_bucket{stage=\"%s\",le=\"+Inf\"} %llu\nvoicecored_turn_stage_seconds_sum{stage=\"%s\"} %.6f\n"
+                "voicecored_turn_stage_seconds_count{stage=\"%s\"} %llu\n", lbl, (unsigned long long)cum, lbl, h->sum, lbl,
+            (unsigned long long)h->count);
+    }
+    named(&t, "voicecored_core_events_total", "Coordinator log events by name.", "event", m->core_events, "counter");
+    named(&t, "voicecored_turns_total", "Turns ended, by outcome (from the Coordinator's log).", "outcome", m->turn_outcomes, "counter");
+    named(&t, "voicecored_worker_events_total", "Worker lifecycle events from the Coordinator's log (registered, gone, ejected, restored).", "event", m->workers_by_kind, "counter");
+    *len = t.len;
+    return t.buf;
+}

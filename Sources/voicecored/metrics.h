@@ -1,0 +1,67 @@
+/* Counters, gauges and histograms rendered in the Prometheus text format at /metrics. The
+ * daemon counts what it sees itself (connections, bytes, frames, errors, hub time); events from
+ * the Coordinator's log are counted by name, and turns by outcome. */
+#ifndef VOICECORED_METRICS_H
+#define VOICECORED_METRICS_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    ERR_MALFORMED_JSON, ERR_BAD_MESSAGE, ERR_BAD_FRAME, ERR_BAD_OPUS, ERR_OVERSIZED, ERR_UNAUTHORIZED,
+    ERR_SEND_QUEUE_OVERFLOW, ERR_CONNECTION_LIMIT, ERR_CORE_REJECTED, ERR_PLAYOUT_OVERFLOW,
+    ERR_HELLO_TIMEOUT, ERR_UNKNOWN_PEER, ERR_KIND_COUNT
+} error_kind;
+
+typedef enum { PEER_DEVICE, PEER_WORKER, PEER_KIND_COUNT } peer_kind;
+
+#define HISTOGRAM_BUCKETS 14
+typedef struct histogram {
+    uint64_t counts[HISTOGRAM_BUCKETS + 1];   /* last: +Inf */
+    double sum;
+    uint64_t count;
+} histogram;
+
+#define METRICS_MAX_NAMES 96
+typedef struct named_counter {
+    char name[48];
+    uint64_t value;
+} named_counter;
+
+#define METRICS_MAX_STAGES 16
+typedef struct stage_histogram {
+    char name[32];
+    histogram h;
+} stage_histogram;
+
+typedef struct metrics {
+    uint64_t connections_total[PEER_KIND_COUNT];
+    int64_t connected[PEER_KIND_COUNT];
+    uint64_t bytes_in[PEER_KIND_COUNT], bytes_out[PEER_KIND_COUNT];
+    uint64_t messages_in[PEER_KIND_COUNT], messages_out[PEER_KIND_COUNT];
+    uint64_t opus_decoded, opus_encoded, frames_dropped_on_flush;
+    uint64_t errors[ERR_KIND_COUNT];
+    uint64_t http_requests;
+    histogram hub_seconds;            /* one event through the Coordinator, effects included */
+    named_counter core_events[METRICS_MAX_NAMES];
+    named_counter turn_outcomes[METRICS_MAX_NAMES];
+    named_counter workers_by_kind[METRICS_MAX_NAMES];
+    /* turn.mark: seconds from the user falling silent to each mark (asr_final, first_delta, ...). */
+    stage_histogram stages[METRICS_MAX_STAGES];
+} metrics;
+
+void stage_observe(metrics *m, const char *stage, double seconds);
+
+/* Gauges computed at render time by whoever owns the state. */
+typedef struct metrics_gauges {
+    uint64_t playout_frames_queued;
+    uint64_t send_queue_bytes;
+    uint64_t timers_pending;
+    int draining;
+} metrics_gauges;
+
+void histogram_observe(histogram *h, double seconds);
+void named_counter_add(named_counter *table, const char *name, uint64_t n);
+/* Renders into a malloc'd buffer (caller frees); *len receives its length. */
+char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len);
+
+#endif

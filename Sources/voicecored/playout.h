@@ -1,0 +1,57 @@
+/* The downlink playout of one device session: TTS PCM in, Opus frames out at real-time pace.
+ *
+ * Pacing: `play_clock` is the moment the audio already sent finishes playing on the device. A
+ * frame may go out while the device holds less than `prebuffer_frames` frames of unplayed
+ * audio, so the device never starves yet never holds more than a few frames — an abort is
+ * heard within about prebuffer × frame duration. Markers travel in band with the frames: a
+ * `sentence_start` text goes out when the first frame of its sentence reaches the head of the
+ * queue; an `end` marker (the turn's last audio) comes due right after its last frame. */
+#ifndef VOICECORED_PLAYOUT_H
+#define VOICECORED_PLAYOUT_H
+#include "opus_codec.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { PLAYOUT_FRAME, PLAYOUT_SENTENCE, PLAYOUT_END } playout_kind;
+
+typedef struct playout_item {
+    struct playout_item *next;
+    playout_kind kind;
+    int64_t turn;
+    size_t len;          /* frame: Opus bytes; sentence: text bytes (NUL-terminated too) */
+    uint8_t data[];
+} playout_item;
+
+typedef struct playout {
+    downlink_encoder encoder;
+    int prebuffer_frames;
+    int64_t frame_us;
+    int64_t play_clock_us;
+    size_t max_frames;       /* queued frames beyond this are refused (a runaway producer) */
+    playout_item *head, *tail;
+    size_t frames;           /* frames queued */
+    size_t bytes;            /* bytes queued */
+    int16_t *residual;       /* samples not yet making a whole frame */
+    int residual_n;
+    int64_t residual_turn;
+    uint64_t frames_encoded;
+} playout;
+
+int playout_init(playout *p, int sample_rate, int frame_ms, int prebuffer_frames, size_t max_frames,
+                 int complexity, int bitrate);
+void playout_free(playout *p);
+
+/* Queues PCM16 mono of `rate` Hz for `turn`; when sentence is not NULL its marker is placed
+ * before the first frame holding these samples. Returns 0, or -1 when the queue bound is hit
+ * (nothing further is queued) or encoding fails. */
+int playout_push(playout *p, int64_t turn, const int16_t *pcm, size_t n, int rate, const char *sentence);
+/* The turn's audio is complete: pads and encodes the residual samples, queues the end marker. */
+int playout_end(playout *p, int64_t turn);
+/* Drops everything queued and resets the encoder (barge-in / abort). Returns frames dropped. */
+size_t playout_flush(playout *p);
+
+/* The next item due at now_us, removed from the queue (free() it), or NULL; when NULL and the
+ * queue is not empty, *wait_us says how long until the head comes due. */
+playout_item *playout_next(playout *p, int64_t now_us, int64_t *wait_us);
+
+#endif

@@ -1,0 +1,343 @@
+#include "server.h"
+#include "hub.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t monotonic_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+conn *conn_new(server *s, struct lws *wsi, conn_kind kind, size_t rx_limit, size_t send_limit) {
+    conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->kind = kind;
+    c->wsi = wsi;
+    c->srv = s;
+    c->rx_limit = rx_limit;
+    outqueue_init(&c->out, send_limit);
+    lws_set_opaque_user_data(wsi, c);
+    return c;
+}
+
+static void conn_free(conn *c) {
+    outqueue_clear(&c->out);
+    free(c->rx);
+    free(c->http_response);
+    free(c);
+}
+
+void conn_close(conn *c, int code, const char *reason) {
+    if (c->close_code || c->closed) return;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    lws_callback_on_writable(c->wsi);
+}
+
+int conn_send(conn *c, int binary, const void *header, size_t header_len, const void *body, size_t body_len) {
+    if (c->close_code || c->closed) return -1;
+    int rc = outqueue_push(&c->out, binary, header, header_len, body, body_len);
+    if (rc == -1) {
+        c->srv->metrics.errors[ERR_SEND_QUEUE_OVERFLOW]++;
+        log_event(&c->srv->log, LOG_WARN, "send_queue.overflow",
+                  json_pack("{s:s,s:I,s:I}", "peer", c->kind == CONN_DEVICE ? "device" : "worker", "id",
+                            (json_int_t)c->id, "queued_bytes", (json_int_t)c->out.bytes));
+        /* The peer reads slower than we produce: drop what it has not taken and let it go. */
+        outqueue_clear(&c->out);
+        conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "send queue overflow: the peer reads too slowly");
+        return -1;
+    }
+    if (rc < 0) return -1;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+void conn_send_error(conn *c, const char *message) {
+    json_t *j = json_pack("{s:s,s:s}", "type", "error", "message", message);
+    char *text = json_dumps(j, JSON_COMPACT);
+    if (text) conn_send(c, 0, NULL, 0, text, strlen(text));
+    free(text);
+    json_decref(j);
+}
+
+static int write_next(conn *c) {
+    out_message *m = outqueue_pop(&c->out);
+    if (m) {
+        int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        peer_kind p = c->kind == CONN_WORKER ? PEER_WORKER : PEER_DEVICE;
+        c->srv->metrics.bytes_out[p] += m->len;
+        c->srv->metrics.messages_out[p]++;
+        free(m);
+        if (n < 0) return -1;
+        if (c->out.head || c->close_code) lws_callback_on_writable(c->wsi);
+        return 0;
+    }
+    if (c->close_code && !c->close_sent) {
+        /* The close frame is written here rather than through lws_close_reason() + return -1:
+         * on the libuv event loop lws 4.1 tears the socket down before that frame leaves. The
+         * peer answers with its own close, which ends the connection; a peer that does not is
+         * cut off after two seconds. */
+        uint8_t frame[LWS_PRE + 2 + sizeof c->close_reason];
+        size_t reason_len = strlen(c->close_reason);
+        frame[LWS_PRE] = (uint8_t)(c->close_code >> 8);
+        frame[LWS_PRE + 1] = (uint8_t)c->close_code;
+        memcpy(frame + LWS_PRE + 2, c->close_reason, reason_len);
+        c->close_sent = 1;
+        /* 4 is lws's LWS_WRITE_CLOSE, which the public header no longer names. */
+        if (lws_write(c->wsi, frame + LWS_PRE, 2 + reason_len, (enum lws_write_protocol)4) < 0) return -1;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+    }
+    return 0;
+}
+
+static int receive(conn *c, const void *in, size_t len) {
+    struct lws *wsi = c->wsi;
+    if (lws_is_first_fragment(wsi)) {
+        c->rx_len = 0;
+        c->rx_binary = lws_frame_is_binary(wsi);
+        c->rx_discard = 0;
+    }
+    if (c->rx_discard) return 0;
+    if (c->rx_len + len > c->rx_limit) {
+        c->srv->metrics.errors[ERR_OVERSIZED]++;
+        log_event(&c->srv->log, LOG_WARN, "message.oversized",
+                  json_pack("{s:s,s:I,s:I}", "peer", c->kind == CONN_DEVICE ? "device" : "worker", "id", (json_int_t)c->id,
+                            "limit", (json_int_t)c->rx_limit));
+        c->rx_discard = 1;
+        outqueue_clear(&c->out);
+        conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+        return 0;
+    }
+    if (c->rx_len + len > c->rx_cap) {
+        size_t cap = c->rx_cap ? c->rx_cap : 4096;
+        while (cap < c->rx_len + len + 1) cap *= 2;
+        uint8_t *b = realloc(c->rx, cap);
+        if (!b) return -1;
+        c->rx = b;
+        c->rx_cap = cap;
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) return 0;
+    peer_kind p = c->kind == CONN_WORKER ? PEER_WORKER : PEER_DEVICE;
+    c->srv->metrics.bytes_in[p] += c->rx_len;
+    c->srv->metrics.messages_in[p]++;
+    c->rx[c->rx_len] = 0;
+    if (c->kind == CONN_DEVICE) device_message_in(c, c->rx, c->rx_len, c->rx_binary);
+    else if (c->kind == CONN_WORKER) worker_message_in(c, c->rx, c->rx_len, c->rx_binary);
+    c->rx_len = 0;
+    /* Idle connections hold no receive buffer; a malloc per message is cheap beside that. */
+    {
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_cap = 0;
+    }
+    return 0;
+}
+
+static int ws_path_kind(struct lws *wsi) {
+    char uri[256];
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) return -1;
+    if (strcmp(uri, "/xiaozhi/v1/") == 0 || strcmp(uri, "/xiaozhi/v1") == 0) return CONN_DEVICE;
+    if (strcmp(uri, "/worker") == 0 || strcmp(uri, "/worker/") == 0) return CONN_WORKER;
+    return -1;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+    struct lws_context *ctx = lws_get_context(wsi);
+    server *s = ctx ? lws_context_user(ctx) : NULL;
+    conn *c = lws_get_opaque_user_data(wsi);
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return http_route_request(s, wsi, (const char *)in);
+    case LWS_CALLBACK_HTTP_BODY:
+        return c ? http_route_body(s, c, in, len) : -1;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return c ? http_route_body_done(s, c) : -1;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return c ? http_route_writeable(s, c) : 0;
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return http_route_upgrade(s, wsi);
+    case LWS_CALLBACK_ESTABLISHED: {
+        int kind = ws_path_kind(wsi);
+        conn *opened = kind == CONN_DEVICE ? device_open(s, wsi) : kind == CONN_WORKER ? worker_open(s, wsi) : NULL;
+        return opened ? 0 : -1;
+    }
+    case LWS_CALLBACK_RECEIVE:
+        if (!c || c->closed) return -1;
+        if (c->close_sent) return 0;
+        return receive(c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (!c) return 0;
+        return write_next(c);
+    case LWS_CALLBACK_CLOSED:
+        if (c && !c->closed) {
+            c->closed = 1;
+            if (c->kind == CONN_DEVICE) device_closed(c);
+            else if (c->kind == CONN_WORKER) worker_closed(c);
+        }
+        break;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (c) {
+            if (!c->closed && c->kind == CONN_DEVICE) { c->closed = 1; device_closed(c); }
+            if (!c->closed && c->kind == CONN_WORKER) { c->closed = 1; worker_closed(c); }
+            lws_set_opaque_user_data(wsi, NULL);
+            conn_free(c);
+        }
+        break;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    {"voicecored", callback, 0, 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void lws_log_to_ours(int level, const char *line) {
+    (void)level;
+    /* libwebsockets' own chatter goes to stderr; our JSON log stays machine-readable. */
+    fputs(line, stderr);
+}
+
+metrics_gauges server_gauges(server *s) {
+    metrics_gauges g = {0};
+    g.draining = s->draining;
+    g.timers_pending = s->hub ? hub_timers_pending(s->hub) : 0;
+    for (size_t i = 0; i < s->devices.cap; i++) {
+        conn *c = s->devices.keys[i] ? s->devices.values[i] : NULL;
+        if (!c) continue;
+        g.send_queue_bytes += c->out.bytes;
+        if (c->device && c->device->playout_ready) g.playout_frames_queued += c->device->playout.frames;
+    }
+    for (size_t i = 0; i < s->workers.cap; i++) {
+        conn *c = s->workers.keys[i] ? s->workers.values[i] : NULL;
+        if (c) g.send_queue_bytes += c->out.bytes;
+    }
+    return g;
+}
+
+static void close_all(idmap *m, const char *reason) {
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i]) conn_close(m->values[i], LWS_CLOSE_STATUS_GOINGAWAY, reason);
+}
+
+static int playout_pending(server *s) {
+    for (size_t i = 0; i < s->devices.cap; i++) {
+        conn *c = s->devices.keys[i] ? s->devices.values[i] : NULL;
+        if (c && c->device && ((c->device->playout_ready && c->device->playout.head) || c->out.head)) return 1;
+    }
+    return 0;
+}
+
+static void on_drain_tick(uv_timer_t *t) {
+    server *s = t->data;
+    int64_t now = monotonic_us();
+    if (playout_pending(s) && now < s->drain_deadline_us) return;
+    close_all(&s->devices, "server shutting down");
+    close_all(&s->workers, "server shutting down");
+    if (s->devices.count == 0 && s->workers.count == 0) {
+        uv_timer_stop(t);
+        log_event(&s->log, LOG_INFO, "drain.done", NULL);
+        uv_stop(s->loop);
+    } else if (now > s->drain_deadline_us + 2000000) {
+        uv_timer_stop(t);
+        log_event(&s->log, LOG_WARN, "drain.forced", json_pack("{s:I,s:I}", "devices", (json_int_t)s->devices.count,
+                                                               "workers", (json_int_t)s->workers.count));
+        uv_stop(s->loop);
+    }
+}
+
+void server_begin_drain(server *s, const char *reason) {
+    if (s->draining) return;
+    s->draining = 1;
+    s->drain_deadline_us = monotonic_us() + (int64_t)s->cfg->drain_timeout_ms * 1000;
+    log_event(&s->log, LOG_INFO, "drain.start", json_pack("{s:s,s:I,s:I}", "reason", reason, "devices",
+                                                          (json_int_t)s->devices.count, "workers", (json_int_t)s->workers.count));
+    device_drain(s);
+    uv_timer_start(&s->drain_timer, on_drain_tick, 0, 20);
+}
+
+static void on_signal(uv_signal_t *handle, int signum) {
+    server *s = handle->data;
+    server_begin_drain(s, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+int server_start(server *s, uv_loop_t *loop, config *cfg) {
+    s->loop = loop;
+    s->cfg = cfg;
+    idmap_init(&s->devices);
+    idmap_init(&s->workers);
+    s->next_device_id = s->next_worker_id = 1;
+    char error[512];
+    s->hub = hub_new(s, cfg->coordinator, error, sizeof error);
+    if (!s->hub) {
+        log_event(&s->log, LOG_ERROR, "coordinator.config_rejected", json_pack("{s:s}", "message", error));
+        return -1;
+    }
+
+    lws_set_log_level(getenv("VOICECORED_LWS_LOG") ? atoi(getenv("VOICECORED_LWS_LOG")) : LLL_ERR, lws_log_to_ours);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    void *foreign_loops[1] = {loop};
+    info.options = LWS_SERVER_OPTION_LIBUV |
+                   LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.foreign_loops = foreign_loops;
+    info.port = cfg->port;
+    info.iface = cfg->host;
+    info.protocols = protocols;
+    info.user = s;
+    info.fd_limit_per_thread = (unsigned int)(cfg->max_devices + cfg->max_workers + 256);
+    info.max_http_header_pool = 64;
+    info.timeout_secs = 20;
+    info.vhost_name = "voicecored";
+    info.pcontext = &s->lws;   /* lws writes NULL here once destruction on our loop is complete */
+    if (*cfg->tls_cert) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+    }
+    s->lws = lws_create_context(&info);
+    if (!s->lws) {
+        log_event(&s->log, LOG_ERROR, "listen.failed", json_pack("{s:s,s:i}", "host", cfg->host, "port", cfg->port));
+        return -1;
+    }
+    s->vhost = lws_get_vhost_by_name(s->lws, "voicecored");
+    s->port = s->vhost ? lws_get_vhost_listen_port(s->vhost) : cfg->port;
+
+    uv_signal_init(loop, &s->sigterm);
+    uv_signal_init(loop, &s->sigint);
+    s->sigterm.data = s->sigint.data = s;
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_timer_init(loop, &s->drain_timer);
+    s->drain_timer.data = s;
+
+    if (cfg->device_token_count == 0)
+        log_event(&s->log, LOG_WARN, "dev_mode",
+                  json_pack("{s:s}", "message", "DEV MODE: no device_tokens configured, any device may connect without a token"));
+    log_event(&s->log, LOG_INFO, "listening",
+              json_pack("{s:s,s:i,s:b,s:b,s:s}", "host", cfg->host, "port", s->port, "tls", *cfg->tls_cert != 0,
+                        "coordinator", hub_has_coordinator(), "web_root", cfg->web_root));
+    return 0;
+}
+
+void server_destroy(server *s) {
+    uv_signal_stop(&s->sigterm);
+    uv_signal_stop(&s->sigint);
+    uv_timer_stop(&s->drain_timer);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->drain_timer, NULL);
+    if (s->lws) lws_context_destroy(s->lws);
+    hub_free(s->hub);
+    s->hub = NULL;
+    idmap_free(&s->devices);
+    idmap_free(&s->workers);
+}

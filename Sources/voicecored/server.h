@@ -1,0 +1,128 @@
+/* The daemon's shared state and the one libwebsockets protocol callback that routes every
+ * connection on the port: plain HTTP (OTA, health, metrics, the page), devices (/xiaozhi/v1/)
+ * and workers (/worker). */
+#ifndef VOICECORED_SERVER_H
+#define VOICECORED_SERVER_H
+#include "config.h"
+#include "idmap.h"
+#include "log.h"
+#include "metrics.h"
+#include "opus_codec.h"
+#include "outqueue.h"
+#include "playout.h"
+#include <libwebsockets.h>
+#include <uv.h>
+
+typedef struct hub hub;
+typedef struct server server;
+
+typedef enum { CONN_HTTP, CONN_DEVICE, CONN_WORKER } conn_kind;
+
+typedef struct device_state {
+    int protocol_version;
+    char device_id[65];
+    char client_id[65];
+    int authenticated;
+    int hello_seen;
+    /* Codecs are created at first use: an idle device costs no Opus state. */
+    int decoder_ready, playout_ready;
+    uplink_decoder decoder;
+    playout playout;
+    uv_timer_t *pace_timer;      /* malloc'd: outlives the conn until uv_close completes */
+    uint64_t bad_opus;
+} device_state;
+
+typedef struct conn {
+    conn_kind kind;
+    struct lws *wsi;
+    server *srv;
+    uint64_t id;                 /* session "s<id>" / worker "w<id>"; 0 for HTTP */
+    outqueue out;
+    uint8_t *rx;                 /* the message being reassembled from fragments */
+    size_t rx_len, rx_cap, rx_limit;
+    int rx_binary, rx_discard;
+    int close_code;              /* nonzero: close once the queue is written */
+    char close_reason[100];
+    int close_sent;
+    int closed;
+    /* HTTP */
+    int http_route;
+    size_t http_body_in;
+    char *http_response;
+    size_t http_response_len;
+    int http_status;
+    const char *http_content_type;
+    device_state *device;
+} conn;
+
+struct server {
+    uv_loop_t *loop;
+    struct lws_context *lws;
+    struct lws_vhost *vhost;
+    config *cfg;
+    logger log;
+    metrics metrics;
+    hub *hub;
+    idmap devices, workers;
+    uint64_t next_device_id, next_worker_id;
+    int draining;
+    int port;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t drain_timer;
+    int64_t drain_deadline_us;
+};
+
+int64_t monotonic_us(void);
+
+int server_start(server *s, uv_loop_t *loop, config *cfg);
+void server_begin_drain(server *s, const char *reason);
+void server_destroy(server *s);
+
+/* Connection plumbing shared by the route files. */
+conn *conn_new(server *s, struct lws *wsi, conn_kind kind, size_t rx_limit, size_t send_limit);
+/* Queues a message; on overflow of the send bound the connection is closed (1008). */
+int conn_send(conn *c, int binary, const void *header, size_t header_len, const void *body, size_t body_len);
+void conn_close(conn *c, int code, const char *reason);
+void conn_send_error(conn *c, const char *message);
+metrics_gauges server_gauges(server *s);
+
+/* HTTP routes (http_routes.c). */
+int http_route_request(server *s, struct lws *wsi, const char *path);
+int http_route_body(server *s, conn *c, const void *in, size_t len);
+int http_route_body_done(server *s, conn *c);
+int http_route_writeable(server *s, conn *c);
+/* Decides whether a WebSocket upgrade may proceed: 0 yes, >0 refused with an HTTP status. */
+int http_route_upgrade(server *s, struct lws *wsi);
+
+/* What a WebSocket upgrade request says about its peer, validated (http_routes.c). */
+typedef struct upgrade_request {
+    int kind;                    /* CONN_DEVICE, CONN_WORKER, or -1: no such endpoint */
+    int protocol_version;
+    char device_id[65];
+    char client_id[65];
+    int authenticated;           /* the device presented a configured token */
+    int status;                  /* 0: admitted; else the HTTP status refusing it */
+    const char *why;
+} upgrade_request;
+void upgrade_request_read(server *s, struct lws *wsi, upgrade_request *r);
+
+/* Devices (device_session.c). */
+conn *device_open(server *s, struct lws *wsi);
+void device_message_in(conn *c, const uint8_t *data, size_t len, int binary);
+void device_closed(conn *c);
+void device_send_message(server *s, uint64_t session, json_t *message);
+void device_queue_audio(server *s, uint64_t session, int64_t turn, const int16_t *pcm, size_t samples, int rate, const char *sentence);
+void device_audio_end(server *s, uint64_t session, int64_t turn);
+void device_flush(server *s, uint64_t session);
+void device_close_session(server *s, uint64_t session, const char *reason);
+void device_drain(server *s);
+
+/* Workers (worker_link.c). */
+conn *worker_open(server *s, struct lws *wsi);
+void worker_message_in(conn *c, const uint8_t *data, size_t len, int binary);
+void worker_closed(conn *c);
+/* A JSON message; or, for an `audio` message with a payload, one binary frame with the job header. */
+void worker_send(server *s, uint64_t worker, json_t *message, const void *audio, size_t audio_len);
+void worker_close(server *s, uint64_t worker, const char *reason);
+
+#endif

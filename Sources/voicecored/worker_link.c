@@ -1,0 +1,127 @@
+/* One dial-in worker on /worker: JSON control messages and binary job-audio frames are
+ * validated and handed to the Coordinator, which checks job ownership; its messages and ASR
+ * audio go back out. */
+#include "frame_header.h"
+#include "hub.h"
+#include "server.h"
+#include "worker_message.h"
+#include <stdlib.h>
+#include <string.h>
+
+static void worker_name(uint64_t id, char *out, size_t len) { snprintf(out, len, "w%llu", (unsigned long long)id); }
+
+static void reply_error(conn *c, const char *message, int has_job, uint64_t job) {
+    json_t *j = has_job ? json_pack("{s:s,s:s,s:I}", "type", "error", "message", message, "job", (json_int_t)job)
+                        : json_pack("{s:s,s:s}", "type", "error", "message", message);
+    char *text = json_dumps(j, JSON_COMPACT);
+    if (text) conn_send(c, 0, NULL, 0, text, strlen(text));
+    free(text);
+    json_decref(j);
+}
+
+/* Hands an event to the Coordinator; a rejected worker message is answered to the worker, a
+ * rejected event the daemon made up itself is only logged. */
+static int deliver(conn *c, json_t *event, const void *data, size_t data_len, int has_job, uint64_t job, int answer) {
+    char *text = json_dumps(event, JSON_COMPACT);
+    json_decref(event);
+    if (!text) return -1;
+    char error[512];
+    int rc = hub_event(c->srv->hub, text, strlen(text), data, data_len, error, sizeof error);
+    if (rc < 0) {
+        c->srv->metrics.errors[ERR_CORE_REJECTED]++;
+        if (answer && !c->closed) reply_error(c, error, has_job, job);
+        else
+            log_event(&c->srv->log, LOG_ERROR, "core.rejected", json_pack("{s:s,s:s}", "event", text, "error", error));
+    }
+    free(text);
+    return rc;
+}
+
+conn *worker_open(server *s, struct lws *wsi) {
+    upgrade_request r;
+    upgrade_request_read(s, wsi, &r);
+    if (r.status != 0 || r.kind != CONN_WORKER) return NULL;
+    conn *c = conn_new(s, wsi, CONN_WORKER, (size_t)s->cfg->worker_max_message_bytes, (size_t)s->cfg->send_queue_bytes);
+    if (!c) return NULL;
+    c->id = s->next_worker_id++;
+    idmap_put(&s->workers, c->id, c);
+    s->metrics.connections_total[PEER_WORKER]++;
+    s->metrics.connected[PEER_WORKER]++;
+    char name[32];
+    worker_name(c->id, name, sizeof name);
+    log_event(&s->log, LOG_INFO, "worker.connected", json_pack("{s:s}", "worker", name));
+    deliver(c, json_pack("{s:s,s:s}", "type", "worker.connected", "worker", name), NULL, 0, 0, 0, 0);
+    return c;
+}
+
+void worker_message_in(conn *c, const uint8_t *data, size_t len, int binary) {
+    server *s = c->srv;
+    char name[32];
+    worker_name(c->id, name, sizeof name);
+    if (binary) {
+        worker_frame f;
+        const char *error = NULL;
+        if (worker_frame_parse(data, len, &f, &error) != 0) {
+            s->metrics.errors[ERR_BAD_FRAME]++;
+            reply_error(c, error, 0, 0);
+            return;
+        }
+        deliver(c,
+                json_pack("{s:s,s:s,s:I,s:b}", "type", "worker.audio", "worker", name, "job", (json_int_t)f.job, "last",
+                          (f.flags & WORKER_FRAME_FLAG_LAST) != 0),
+                f.payload, f.payload_len, 1, f.job, 1);
+        return;
+    }
+    worker_message m;
+    char error[256];
+    if (worker_message_parse((const char *)data, len, &m, error, sizeof error) != 0) {
+        s->metrics.errors[strncmp(error, "malformed", 9) == 0 ? ERR_MALFORMED_JSON : ERR_BAD_MESSAGE]++;
+        log_event(&s->log, LOG_WARN, "worker.bad_message", json_pack("{s:s,s:s}", "worker", name, "error", error));
+        reply_error(c, error, 0, 0);
+        return;
+    }
+    json_t *job = json_object_get(m.root, "job");
+    int has_job = job != NULL;
+    uint64_t job_id = has_job ? (uint64_t)json_integer_value(job) : 0;
+    deliver(c, json_pack("{s:s,s:s,s:o}", "type", "worker.message", "worker", name, "message", m.root), NULL, 0, has_job,
+            job_id, 1);
+}
+
+void worker_closed(conn *c) {
+    server *s = c->srv;
+    idmap_remove(&s->workers, c->id);
+    s->metrics.connected[PEER_WORKER]--;
+    char name[32];
+    worker_name(c->id, name, sizeof name);
+    log_event(&s->log, LOG_INFO, "worker.disconnected", json_pack("{s:s}", "worker", name));
+    json_t *event = json_pack("{s:s,s:s}", "type", "worker.disconnected", "worker", name);
+    char *text = json_dumps(event, JSON_COMPACT);
+    json_decref(event);
+    char error[256];
+    if (text) hub_event(s->hub, text, strlen(text), NULL, 0, error, sizeof error);
+    free(text);
+}
+
+void worker_send(server *s, uint64_t worker, json_t *message, const void *audio, size_t audio_len) {
+    conn *c = idmap_get(&s->workers, worker);
+    if (!c || c->closed) {
+        s->metrics.errors[ERR_UNKNOWN_PEER]++;
+        return;
+    }
+    const char *type = json_string_value(json_object_get(message, "type"));
+    json_t *job = json_object_get(message, "job");
+    if (type && !strcmp(type, "audio") && json_is_integer(job)) {
+        uint8_t header[WORKER_FRAME_HEADER];
+        worker_frame_header((uint64_t)json_integer_value(job), json_is_true(json_object_get(message, "last")), header);
+        conn_send(c, 1, header, sizeof header, audio, audio_len);
+        return;
+    }
+    char *text = json_dumps(message, JSON_COMPACT);
+    if (text) conn_send(c, 0, NULL, 0, text, strlen(text));
+    free(text);
+}
+
+void worker_close(server *s, uint64_t worker, const char *reason) {
+    conn *c = idmap_get(&s->workers, worker);
+    if (c) conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, reason);
+}

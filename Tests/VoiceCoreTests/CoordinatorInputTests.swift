@@ -1,0 +1,173 @@
+import Testing
+@testable import VoiceCore
+
+/// Invalid, duplicate, out-of-order and stale input: an `input.rejected` event with the reason
+/// (or a `job.late` for a cancelled job), no state change, never a trap.
+@Suite struct CoordinatorInputTests {
+    func fleet() -> CoordinatorScript {
+        var t = CoordinatorScript()
+        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
+        return t
+    }
+
+    /// A stable picture of the state, to assert that a rejected event changed nothing.
+    func snapshot(_ c: Coordinator) -> String {
+        "\(c.sessionCount) \(c.jobCount) \(c.timerCount) \(c.scheduler.runningCount) " +
+            c.sessions.keys.sorted().map { "\($0):\(c.phase(of: $0)!):\(c.currentTurn(of: $0).map(\.raw) ?? 0)" }.joined(separator: ",")
+    }
+
+    @Test func unknownIDsAreRejectedWithoutChangingState() {
+        var t = fleet()
+        t.device(1)
+        let before = snapshot(t.c)
+        let events: [(Event, String)] = [
+            (.deviceAudio(SessionID(9), CoordinatorScript.frame), "unknown session"),
+            (.deviceHello(SessionID(9), DeviceHello()), "unknown session"),
+            (.deviceAbort(SessionID(9), reason: ""), "unknown session"),
+            (.devicePlaybackDone(SessionID(9), TurnID(1)), "unknown session"),
+            (.workerHeartbeat(WorkerID(9), load: [:]), "unknown worker"),
+            (.workerAccepted(WorkerID(1), JobID(999)), "unknown job"),
+            (.workerOutput(WorkerID(1), JobID(999), .partial("x")), "unknown job"),
+            (.timerFired(TimerID(9999)), "unknown timer 9999"),
+            (.workerDisconnected(WorkerID(42)), "unknown worker"),
+        ]
+        for (event, reason) in events {
+            let n = t.log.count
+            t.feed(event)
+            #expect(t.c.lastRejection != nil)
+            #expect(t.hasSubsequence(["input.rejected"], since: n))
+            #expect((t.log.last?["reason"]?.stringValue ?? "").hasPrefix(reason))
+        }
+        #expect(snapshot(t.c) == before)
+    }
+
+    @Test func anotherWorkersJobIsRejectedAndTheWorkerIsTold() {
+        var t = fleet()
+        t.device(1)
+        let (job, _) = t.asrJob(1)!
+        t.feed(.workerOutput(WorkerID(3), job, .final("hijack", language: nil)))
+        #expect(t.c.lastRejection != nil)
+        #expect(t.last.contains { if case let .workerSend(w, .error(_, j), _) = $0 { return w == WorkerID(3) && j == job } else { return false } })
+        #expect(t.assistantJob(1) == nil)
+    }
+
+    @Test func outputOfTheWrongKindIsRejected() {
+        var t = fleet()
+        t.device(1)
+        let (job, w) = t.asrJob(1)!
+        t.feed(.workerOutput(w, job, .delta("not an asr event")))
+        #expect(t.c.lastRejection?.message == "output not valid for a asr job")
+        t.feed(.workerAudio(w, job, last: false, [0, 0]))
+        #expect(t.c.lastRejection != nil)
+    }
+
+    @Test func messagesBeforeHelloOrRegisterAreRejected() {
+        var t = CoordinatorScript()
+        t.feed(.deviceConnected(SessionID(1), DeviceInfo()))
+        t.feed(.deviceListen(SessionID(1), .start(.auto)))
+        #expect(t.c.lastRejection?.message == "message before hello")
+        t.feed(.workerConnected(WorkerID(1)))
+        t.feed(.workerHeartbeat(WorkerID(1), load: [:]))
+        #expect(t.c.lastRejection?.message == "message before register")
+        t.feed(.workerRegister(WorkerID(1), WorkerRegistration(kinds: KindSet())))
+        #expect(t.c.lastRejection?.message == "register: no kinds")
+        t.feed(.deviceConnected(SessionID(2), DeviceInfo(protocolVersion: 7)))
+        #expect(t.c.lastRejection != nil && t.c.sessionCount == 1)
+    }
+
+    @Test func duplicateConnectsAndRegistrationsAreRejected() {
+        var t = fleet()
+        t.device(1)
+        t.feed(.deviceConnected(SessionID(1), DeviceInfo()))
+        #expect(t.c.lastRejection?.message == "session already connected")
+        t.feed(.workerConnected(WorkerID(1)))
+        #expect(t.c.lastRejection?.message == "worker already connected")
+        t.feed(.workerRegister(WorkerID(1), WorkerRegistration(kinds: KindSet([.asr]))))
+        #expect(t.c.lastRejection?.message == "worker already registered")
+        // A repeated hello is answered again (the firmware retries), not rejected.
+        t.feed(.deviceHello(SessionID(1), DeviceHello()))
+        #expect(t.c.lastRejection == nil && t.deviceMessages(SessionID(1), in: t.last) == [.hello])
+    }
+
+    @Test func duplicateAndOutOfOrderWorkerMessagesAreHarmless() {
+        var t = fleet()
+        t.device(1)
+        t.utter(1, "hello")
+        let (a, aw) = t.assistantJob(1)!
+        t.feed(.workerAccepted(aw, a))
+        t.feed(.workerAccepted(aw, a))  // duplicate
+        #expect(t.count("job.accepted") == 1)
+        t.feed(.workerOutput(aw, a, .delta("Hello there this is one sentence.")))
+        t.feed(.workerDone(aw, a))
+        t.feed(.workerDone(aw, a))  // duplicate done: the job is finished, quietly ignored
+        #expect(t.c.lastRejection == nil)
+        t.feed(.workerOutput(aw, a, .delta("after done")))  // out of order: late
+        #expect(t.c.lastRejection == nil && t.count("job.late") == 1)
+        let (s0, sw) = t.ttsJob(1, segment: 0)!
+        t.feed(.workerAudio(sw, s0, last: false, [1, 1, 1, 1]))
+        t.feed(.workerOutput(sw, s0, .segmentDone))
+        t.feed(.workerOutput(sw, s0, .segmentDone))  // duplicate segment_done
+        t.feed(.workerAudio(sw, s0, last: true, [2, 2]))  // audio after the end: late, never delivered
+        #expect(t.deviceAudio(SessionID(1)).flatMap(\.pcm) == [1, 1, 1, 1])
+        #expect(t.effects.filter { if case .deviceAudioEnd = $0 { return true } else { return false } }.count == 1)
+        t.feed(.devicePlaybackDone(SessionID(1), TurnID(1)))
+        t.feed(.devicePlaybackDone(SessionID(1), TurnID(1)))  // duplicate: stale, ignored
+        #expect(t.count("turn.ended turn=1") == 1)
+    }
+
+    @Test func stalePlaybackDoneOfAnOldTurnDoesNotEndTheCurrentOne() {
+        var t = fleet()
+        t.device(1)
+        t.utter(1, "hello")
+        t.answer(1, ["Hello there friend."])
+        t.feed(.devicePlaybackDone(SessionID(1), TurnID(7)))
+        #expect(t.count("turn.ended") == 0)
+        #expect(t.c.phase(of: SessionID(1)) == .thinking)
+    }
+
+    @Test func timeGoingBackwardsIsRejected() {
+        var t = fleet()
+        t.now -= 10
+        t.feed(.deviceConnected(SessionID(1), DeviceInfo()))
+        #expect(t.c.lastRejection != nil && t.c.sessionCount == 0)
+    }
+
+    @Test func wireRejectsMalformedEventsWithReasons() throws {
+        var wire = try CoordinatorWire(config: CoordinatorConfig())
+        let cases: [(String, String)] = [
+            (#"[1]"#, "event must be a JSON object"),
+            (#"{"session":"x"}"#, "event: missing \"type\""),
+            (#"{"type":"device.bogus"}"#, "unknown event type \"device.bogus\""),
+            (#"{"type":"device.connected"}"#, "event: missing \"session\""),
+            (#"{"type":"device.connected","session":""}"#, "event: \"session\" must not be empty"),
+            (#"{"type":"device.connected","session":"a","protocol_version":"x"}"#, "event: \"protocol_version\" must be an integer"),
+            (#"{"type":"device.message","session":"nobody","message":{"type":"hello"}}"#, "unknown session \"nobody\""),
+            (#"{"type":"worker.message","worker":"nobody","message":{"type":"drain"}}"#, "unknown worker \"nobody\""),
+            (#"{"type":"timer.fired","timer":-1}"#, "timer.fired: bad timer id"),
+        ]
+        for (text, reason) in cases {
+            #expect(throws: VCError.self) { try wire.handle(json: JSONParser.parse(text), data: [], nowUs: 0) }
+            var last: String?
+            while let line = wire.nextLogLine() { last = line }
+            #expect(last?.contains(#""kind":"input.rejected""#) == true)
+            #expect(try JSONParser.parse(last ?? "{}")["reason"]?.stringValue == reason)
+        }
+        try wire.handle(json: JSONParser.parse(#"{"type":"device.connected","session":"a"}"#), data: [], nowUs: 0)
+        let deviceCases: [(String, String)] = [
+            (#"{"type":"hello","transport":"udp"}"#, "hello: transport \"udp\" is not supported (websocket)"),
+            (#"{"type":"listen","state":"start","mode":"psychic"}"#, "listen: unknown mode \"psychic\""),
+            (#"{"type":"listen"}"#, "event.message: missing \"state\""),
+            (#"{"type":"teleport"}"#, "unknown device message type \"teleport\""),
+        ]
+        for (message, reason) in deviceCases {
+            let event = #"{"type":"device.message","session":"a","message":"# + message + "}"
+            do {
+                try wire.handle(json: JSONParser.parse(event), data: [], nowUs: 0)
+                Issue.record("accepted \(message)")
+            } catch {
+                #expect(error.message == reason)
+            }
+        }
+        #expect(wire.core.sessionCount == 1)
+    }
+}

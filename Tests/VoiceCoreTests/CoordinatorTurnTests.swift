@@ -1,0 +1,144 @@
+import Testing
+@testable import VoiceCore
+
+@Suite struct CoordinatorTurnTests {
+    func fleet() -> CoordinatorScript {
+        var t = CoordinatorScript()
+        t.worker(1, [.asr])
+        t.worker(2, [.assistant])
+        t.worker(3, [.tts])
+        return t
+    }
+
+    @Test func helloIsAnsweredAndListeningOpensAnASRStream() {
+        var t = fleet()
+        t.device(1)
+        #expect(t.deviceMessages(SessionID(1)).first == .hello)
+        #expect(t.hasSubsequence(["session.connected", "session.hello", "session.state from=connecting to=idle",
+                                  "session.listen to=start reason=auto", "turn.started turn=1",
+                                  "job.queued job_kind=asr", "job.dispatched job_kind=asr worker=w1",
+                                  "session.state from=idle to=listening"]))
+        // Audio is routed to the stream as it arrives.
+        let (job, w) = t.asrJob(1)!
+        t.feed(.deviceAudio(SessionID(1), CoordinatorScript.frame))
+        #expect(t.audioSent(to: w, job: job) == 1920)
+    }
+
+    @Test func happyPathTurnDeliversAudioInSegmentOrder() {
+        var t = fleet()
+        t.device(1)
+        t.utter(1, "what's the weather")
+        #expect(t.deviceMessages(SessionID(1)).contains(.stt("what's the weather")))
+        #expect(t.assistantJob(1) != nil)
+        t.answer(1, ["It is sunny today. ", "Tomorrow it will rain. ", "Take an umbrella."])
+        let seg1 = t.ttsJob(1, segment: 1)!, seg0 = t.ttsJob(1, segment: 0)!
+        // Segment 1 finishes first: its audio waits for segment 0.
+        t.feed(.workerAudio(seg1.1, seg1.0, last: false, [UInt8](repeating: 1, count: 480)))
+        t.feed(.workerOutput(seg1.1, seg1.0, .segmentDone))
+        #expect(t.deviceAudio(SessionID(1)).isEmpty)
+        t.feed(.workerAudio(seg0.1, seg0.0, last: false, [UInt8](repeating: 0, count: 480)))
+        t.feed(.workerAudio(seg0.1, seg0.0, last: true, [UInt8](repeating: 0, count: 480)))
+        let seg2 = t.ttsJob(1, segment: 2)!
+        t.feed(.workerAudio(seg2.1, seg2.0, last: true, [UInt8](repeating: 2, count: 480)))
+        let audio = t.deviceAudio(SessionID(1))
+        #expect(audio.map(\.segment) == [0, 0, 1, 2])
+        #expect(audio.map { $0.start != nil } == [true, false, true, true])
+        #expect(audio[0].start == "It is sunny today.")
+        let messages = t.deviceMessages(SessionID(1))
+        #expect(messages.firstIndex(of: .ttsStart)! > messages.firstIndex(of: .stt("what's the weather"))!)
+        // tts start precedes the first audio in the effect order.
+        let startAt = t.effects.firstIndex { if case .deviceSend(_, .ttsStart) = $0 { return true } else { return false } }!
+        let audioAt = t.effects.firstIndex { if case .deviceAudio = $0 { return true } else { return false } }!
+        #expect(startAt < audioAt)
+        #expect(t.effects.contains { if case let .deviceAudioEnd(_, turn) = $0 { return turn == TurnID(1) } else { return false } })
+        t.feed(.devicePlaybackDone(SessionID(1), TurnID(1)))
+        #expect(t.hasSubsequence(["turn.mark turn=1 reason=speech_end", "turn.mark turn=1 reason=asr_final",
+                                  "turn.mark turn=1 reason=first_delta", "turn.mark turn=1 reason=first_segment",
+                                  "turn.mark turn=1 reason=first_tts_audio", "turn.mark turn=1 reason=first_audio_sent",
+                                  "session.state to=speaking", "turn.ended turn=1 reason=done"]))
+        #expect(t.c.jobCount == 0)
+        #expect(t.c.phase(of: SessionID(1)) == .idle)
+        // The firmware listens again after tts stop: a new turn.
+        t.feed(.deviceListen(SessionID(1), .start(.auto)))
+        #expect(t.hasSubsequence(["turn.started turn=2", "job.dispatched job_kind=asr"]))
+    }
+
+    @Test func firstSegmentIsQueuedAtTopPriority() {
+        var t = fleet()
+        t.device(1)
+        t.utter(1, "hi")
+        t.answer(1, ["One. ", "Two. ", "Three."])
+        #expect(t.hasSubsequence(["job.queued job_kind=tts reason=first", "job.queued job_kind=tts reason=later",
+                                  "job.queued job_kind=tts reason=later"]))
+    }
+
+    @Test func manualModeEndsTheUtteranceOnListenStop() {
+        var t = fleet()
+        t.device(1, mode: .manual)
+        let (job, w) = t.asrJob(1)!
+        t.feed(.deviceAudio(SessionID(1), CoordinatorScript.frame))
+        t.feed(.deviceListen(SessionID(1), .stop))
+        #expect(t.last.contains { if case let .workerSend(x, .inputEnd(j), _) = $0 { return x == w && j == job } else { return false } })
+        t.feed(.workerOutput(w, job, .final("turn on the light", language: nil)))
+        #expect(t.assistantJob(1) != nil)
+        // No new utterance in manual mode until the device listens again.
+        #expect(t.c.sessions[SessionID(1)]!.utterance == nil)
+    }
+
+    @Test func emptyTranscriptEndsTheTurnQuietlyAndKeepsListening() {
+        var t = fleet()
+        t.device(1)
+        let (job, w) = t.asrJob(1)!
+        t.feed(.workerOutput(w, job, .final("  ", language: nil)))
+        #expect(t.hasSubsequence(["turn.ended turn=1 reason=empty", "turn.started turn=2"]))
+        #expect(t.deviceMessages(SessionID(1)).filter { if case .stt = $0 { return true } else { return false } }.isEmpty)
+    }
+
+    @Test func textInputStartsAReplyWithoutSpeech() {
+        var t = fleet()
+        t.device(1)
+        t.feed(.textInput(SessionID(1), "tell me a joke"))
+        #expect(t.assistantJob(1) != nil)
+        #expect(t.hasSubsequence(["turn.cancelled turn=1", "turn.started turn=2 reason=text", "job.dispatched job_kind=assistant"]))
+        if case let .workerSend(_, .job(_, _, _, _, .assistant(text, _, device)), _)? =
+            t.effects.last(where: { if case .workerSend(_, .job(_, .assistant, _, _, _), _) = $0 { return true } else { return false } }) {
+            #expect(text == "tell me a joke")
+            #expect(device == "dev1")
+        } else {
+            Issue.record("no assistant job dispatched")
+        }
+    }
+
+    @Test func emojiBecomesAnLLMEmotionMessage() {
+        var t = fleet()
+        t.device(1)
+        t.utter(1, "hello")
+        t.answer(1, ["😊 Hello there, nice to meet you!"])
+        #expect(t.deviceMessages(SessionID(1)).contains(.llmEmotion(emoji: "😊", emotion: "happy")))
+    }
+
+    @Test func realtimeModeListensWhileSpeakingAndBargeInCancelsTheReply() {
+        var t = fleet()
+        t.device(1, mode: .realtime)
+        t.utter(1, "tell me a story")
+        // Realtime: a new utterance (turn 2) opens at once.
+        #expect(t.c.sessions[SessionID(1)]!.utterance?.turn == TurnID(2))
+        t.answer(1, ["Once upon a time there was a fox. ", "It was clever."], done: false)
+        let (tts, tw) = t.ttsJob(1, segment: 0)!
+        t.feed(.workerAudio(tw, tts, last: false, [UInt8](repeating: 0, count: 960)))
+        #expect(t.c.phase(of: SessionID(1)) == .speaking)
+        let (asr2, aw) = t.asrJob(1)!
+        let before = t.log.count
+        t.feed(.workerOutput(aw, asr2, .speechStart))
+        #expect(t.last.contains { if case .deviceFlush = $0 { return true } else { return false } })
+        #expect(t.deviceMessages(SessionID(1), in: t.last) == [.ttsStop])
+        #expect(t.hasSubsequence(["turn.cancelled turn=1 reason=barge-in"], since: before))
+        // Every job of turn 1 was cancelled.
+        #expect(t.cancelled(in: t.last).contains(tts))
+        #expect(t.c.jobs(of: SessionID(1)) == [asr2])
+        // Late audio of the cancelled segment is ignored.
+        t.feed(.workerAudio(tw, tts, last: false, [UInt8](repeating: 0, count: 960)))
+        #expect(t.deviceAudio(SessionID(1), in: t.last).isEmpty)
+        #expect(t.count("job.late", since: before) == 1)
+    }
+}

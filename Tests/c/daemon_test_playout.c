@@ -1,0 +1,93 @@
+/* The downlink playout: real Opus frames of the negotiated duration, real-time pacing with a
+ * small pre-buffer, in-band sentence and end markers, flush on abort. */
+#include "check.h"
+#include "opus_codec.h"
+#include "playout.h"
+#include <math.h>
+#include <stdlib.h>
+
+static void tone(int16_t *pcm, size_t n, int rate) {
+    for (size_t i = 0; i < n; i++) pcm[i] = (int16_t)(8000.0 * sin(2.0 * M_PI * 440.0 * (double)i / rate));
+}
+
+int main(void) {
+    playout p;
+    CHECK(playout_init(&p, 24000, 60, 3, 1000, 5, 0) == 0);
+    CHECK(p.encoder.frame_samples == 1440);
+    int16_t pcm[24000];
+    tone(pcm, 24000, 24000);
+
+    /* One second and a bit: 16 whole frames + a 100-sample residual. */
+    CHECK(playout_push(&p, 1, pcm, 1440 * 16 + 100, 24000, "Hello there.") == 0);
+    CHECK(p.frames == 16);
+    CHECK(playout_end(&p, 1) == 0);
+    CHECK(p.frames == 17);  /* the residual, padded */
+
+    int64_t now = 1000000, wait = 0;
+    playout_item *it = playout_next(&p, now, &wait);
+    CHECK(it && it->kind == PLAYOUT_SENTENCE && !strcmp((char *)it->data, "Hello there."));
+    free(it);
+    /* The pre-buffer: three frames go at once, the fourth waits for the device to play one. */
+    for (int i = 0; i < 3; i++) {
+        it = playout_next(&p, now, &wait);
+        CHECK(it && it->kind == PLAYOUT_FRAME && it->len > 0);
+        free(it);
+    }
+    it = playout_next(&p, now, &wait);
+    CHECK(it == NULL && wait == 60000);
+    it = playout_next(&p, now + 60000, &wait);
+    CHECK(it && it->kind == PLAYOUT_FRAME);
+    free(it);
+
+    /* The frames decode to 60 ms of audio each. */
+    uplink_decoder d;
+    CHECK(uplink_decoder_init(&d) == 0);
+    it = playout_next(&p, now + 120000, &wait);
+    CHECK(it != NULL);
+    int16_t out[UPLINK_MAX_SAMPLES];
+    if (it) CHECK(uplink_decoder_decode(&d, it->data, it->len, out) == 960);  /* 60 ms at 16 kHz */
+    free(it);
+    uint8_t garbage[7] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    CHECK(uplink_decoder_decode(&d, garbage, sizeof garbage, out) < 0);
+    uplink_decoder_free(&d);
+
+    /* Drain the rest in real time; the end marker follows the last frame. */
+    int frames = 0, ends = 0;
+    int64_t t = now + 120000;
+    while (p.head) {
+        it = playout_next(&p, t, &wait);
+        if (!it) { t += wait; continue; }
+        if (it->kind == PLAYOUT_FRAME) frames++;
+        if (it->kind == PLAYOUT_END) { ends++; CHECK(it->turn == 1 && p.head == NULL); }
+        free(it);
+    }
+    CHECK(frames == 17 - 5 && ends == 1);
+
+    /* Flush drops everything at once. */
+    CHECK(playout_push(&p, 2, pcm, 1440 * 10, 24000, NULL) == 0);
+    CHECK(playout_flush(&p) == 10 && p.head == NULL && p.frames == 0);
+
+    /* Another rate is resampled to the encoder's: 16 kHz × 0.6 s = 0.6 s at 24 kHz = 10 frames. */
+    CHECK(playout_push(&p, 3, pcm, 9600, 16000, NULL) == 0 && p.frames == 10);
+    playout_flush(&p);
+
+    /* The bound refuses a runaway producer. */
+    CHECK(playout_push(&p, 4, pcm, 24000, 24000, NULL) == 0);  /* 16 frames */
+    playout q;
+    CHECK(playout_init(&q, 24000, 60, 3, 10, 5, 0) == 0);
+    CHECK(playout_push(&q, 1, pcm, 24000, 24000, NULL) < 0 && q.frames == 0);
+    playout_free(&q);
+    playout_free(&p);
+
+    /* 20 ms uplink frames decode to 320 samples. */
+    downlink_encoder e;
+    CHECK(downlink_encoder_init(&e, 16000, 20, 5, 0) == 0);
+    uint8_t packet[OPUS_MAX_PACKET];
+    int n = downlink_encoder_encode(&e, pcm, packet, sizeof packet);
+    CHECK(n > 0);
+    CHECK(uplink_decoder_init(&d) == 0);
+    CHECK(uplink_decoder_decode(&d, packet, (size_t)n, out) == 320);
+    uplink_decoder_free(&d);
+    downlink_encoder_free(&e);
+    return CHECK_DONE();
+}

@@ -1,0 +1,104 @@
+"""voicecore.Coordinator: a whole turn driven from Python, timers, rejections and the event log."""
+
+import pytest
+
+import voicecore
+
+
+def register(c, name, kind, now=0):
+    c.handle({"type": "worker.connected", "worker": name}, now)
+    return c.handle(
+        {"type": "worker.message", "worker": name,
+         "message": {"type": "register", "protocol": 1, "kinds": [kind], "slots": {kind: 2}}},
+        now,
+    )
+
+
+def sent(effects, **match):
+    return [e for e in effects if all(e.get(k) == v for k, v in match.items())]
+
+
+def job_of(effects, kind):
+    jobs = [e["message"] for e in effects if e["type"] == "worker.send" and e["message"]["type"] == "job"
+            and e["message"]["kind"] == kind]
+    assert jobs, f"no {kind} job in {effects}"
+    return jobs[-1]
+
+
+def test_full_turn_from_python():
+    c = voicecore.Coordinator({"heartbeat_ms": 60000})
+    for name, kind in [("a", "asr"), ("b", "assistant"), ("t", "tts")]:
+        assert sent(register(c, name, kind), type="worker.send")[0]["message"]["type"] == "registered"
+    c.handle({"type": "device.connected", "session": "s1", "device_id": "esp32", "protocol_version": 1}, 1000)
+    hello = c.handle({"type": "device.message", "session": "s1",
+                      "message": {"type": "hello", "version": 1, "transport": "websocket"}}, 1000)
+    reply = sent(hello, type="device.send")[0]["message"]
+    assert reply == {"type": "hello", "transport": "websocket", "session_id": "s1",
+                     "audio_params": {"format": "opus", "sample_rate": 24000, "channels": 1, "frame_duration": 60}}
+    asr = job_of(c.handle({"type": "device.message", "session": "s1",
+                           "message": {"type": "listen", "state": "start", "mode": "manual"}}, 2000), "asr")
+    assert asr["params"]["mode"] == "manual"
+    fx = c.handle({"type": "device.audio", "session": "s1"}, 3000, data=b"\x01\x00" * 960)
+    audio = sent(fx, type="worker.send")
+    assert audio[0]["message"] == {"type": "audio", "job": asr["job"]} and audio[0]["data"] == b"\x01\x00" * 960
+    fx = c.handle({"type": "device.message", "session": "s1", "message": {"type": "listen", "state": "stop"}}, 4000)
+    assert sent(fx, type="worker.send")[0]["message"] == {"type": "input", "job": asr["job"], "event": "end"}
+    fx = c.handle({"type": "worker.message", "worker": "a",
+                   "message": {"type": "output", "job": asr["job"], "event": "final", "text": "what time is it"}}, 5000)
+    assert {"type": "stt", "text": "what time is it", "session_id": "s1"} in [e["message"] for e in sent(fx, type="device.send")]
+    assistant = job_of(fx, "assistant")
+    assert assistant["params"]["text"] == "what time is it" and assistant["params"]["device_id"] == "esp32"
+    c.handle({"type": "worker.message", "worker": "b",
+              "message": {"type": "output", "job": assistant["job"], "event": "delta", "text": "It is noon now."}}, 6000)
+    tts = job_of(c.handle({"type": "worker.message", "worker": "b",
+                           "message": {"type": "done", "job": assistant["job"]}}, 7000), "tts")
+    assert tts["params"]["text"] == "It is noon now." and tts["params"]["segment"] == 0
+    pcm = b"\x00\x01" * 2400
+    fx = c.handle({"type": "worker.audio", "worker": "t", "job": tts["job"], "last": True}, 8000, data=pcm)
+    kinds = [e["type"] if e["type"] != "device.send" else e["message"]["type"] + ":" + e["message"].get("state", "")
+             for e in fx if e["type"].startswith("device.")]
+    assert kinds == ["tts:start", "device.audio", "device.audio_end"]
+    audio = sent(fx, type="device.audio")[0]
+    assert audio["data"] == pcm and audio["sentence_start"] == "It is noon now." and audio["turn"] == 1
+    c.handle({"type": "device.playback_done", "session": "s1", "turn": 1}, 9000)
+    log = c.log()
+    kinds = [e["kind"] for e in log]
+    assert "turn.ended" in kinds and kinds.index("turn.transcript") < kinds.index("turn.ended")
+    assert [e["seq"] for e in log] == sorted(e["seq"] for e in log)
+    marks = [e["reason"] for e in log if e["kind"] == "turn.mark"]
+    assert marks[:2] == ["asr_final", "first_delta"] and "first_audio_sent" in marks
+    assert c.log() == []  # drained
+
+
+def test_timers_are_effects_and_firing_them_is_an_event():
+    c = voicecore.Coordinator()
+    fx = c.handle({"type": "device.connected", "session": "s"}, 0)
+    timer = sent(fx, type="timer.set")[0]
+    assert timer["at_us"] == 10_000_000  # hello timeout
+    fx = c.handle({"type": "timer.fired", "timer": timer["timer"]}, timer["at_us"])
+    assert sent(fx, type="device.close")[0]["reason"] == "hello-timeout"
+
+
+def test_invalid_events_are_rejected_and_logged():
+    c = voicecore.Coordinator()
+    with pytest.raises(voicecore.RejectedEvent, match="unknown event type"):
+        c.handle({"type": "nope"}, 0)
+    with pytest.raises(voicecore.RejectedEvent, match="unknown session"):
+        c.handle({"type": "device.audio", "session": "ghost"}, 0, data=b"\x00\x00")
+    with pytest.raises(voicecore.RejectedEvent, match="missing \"session\""):
+        c.handle({"type": "device.disconnected"}, 0)
+    c.handle({"type": "worker.connected", "worker": "w"}, 0)
+    with pytest.raises(voicecore.RejectedEvent) as info:
+        c.handle({"type": "worker.message", "worker": "w", "message": {"type": "heartbeat"}}, 0)
+    assert info.value.effects[0]["message"]["type"] == "error"  # the worker is told
+    with pytest.raises(voicecore.RejectedEvent, match="went backwards"):
+        c.handle({"type": "worker.disconnected", "worker": "w"}, -5)
+    rejected = [e for e in c.log() if e["kind"] == "input.rejected"]
+    assert len(rejected) == 5 and all(e["reason"] for e in rejected)
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(voicecore.Error, match="idle_timeout"):
+        voicecore.Coordinator({"idle_timeout": 5})
+    with pytest.raises(voicecore.Error, match="splitter"):
+        voicecore.Coordinator({"splitter": {"language": "klingon"}})

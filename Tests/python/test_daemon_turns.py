@@ -1,0 +1,171 @@
+"""Full turns through the real voicecored with the Coordinator embedded: a scripted device (real
+XiaoZhi protocol, real Opus) and scripted ASR, assistant and TTS workers (real worker protocol)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from daemon_harness import (Daemon, OpusDecoder, OpusEncoder, connect_device, connect_worker, frame, hello, next_json,
+                            parse_worker_frame, tone, unframe, worker_frame)
+
+
+async def scripted_worker(d: Daemon, kind: str, on_job: Any) -> Any:
+    ws = await connect_worker(d)
+    await ws.send(json.dumps({"type": "register", "protocol": 1, "name": f"scripted-{kind}", "kinds": [kind],
+                              "slots": {kind: 4}, "models": [], "labels": {}}))
+    reg = await next_json(ws)
+    assert reg["type"] == "registered", reg
+
+    async def serve() -> None:
+        async for msg in ws:
+            if isinstance(msg, bytes):
+                continue
+            m = json.loads(msg)
+            if m["type"] == "job":
+                await ws.send(json.dumps({"type": "accepted", "job": m["job"]}))
+                asyncio.create_task(on_job(ws, m))
+    return ws, asyncio.create_task(serve())
+
+
+async def asr_job(ws: Any, job: dict[str, Any]) -> None:
+    await ws.send(json.dumps({"type": "output", "job": job["job"], "event": "speech_start"}))
+    await asyncio.sleep(0.2)
+    await ws.send(json.dumps({"type": "output", "job": job["job"], "event": "final", "text": "what time is it"}))
+    await ws.send(json.dumps({"type": "done", "job": job["job"]}))
+
+
+async def assistant_job(ws: Any, job: dict[str, Any]) -> None:
+    for piece in ["It is ", "noon. ", "Have a nice day."]:
+        await ws.send(json.dumps({"type": "output", "job": job["job"], "event": "delta", "text": piece}))
+    await ws.send(json.dumps({"type": "done", "job": job["job"]}))
+
+
+def tts_job(seconds: float) -> Any:
+    async def run(ws: Any, job: dict[str, Any]) -> None:
+        rate = job["params"].get("sample_rate", 24000)
+        pcm = tone(int(rate * seconds), rate)
+        for i in range(0, len(pcm), 9600):
+            await ws.send(worker_frame(job["job"], pcm[i:i + 9600], last=i + 9600 >= len(pcm)))
+        await ws.send(json.dumps({"type": "output", "job": job["job"], "event": "segment_done"}))
+        await ws.send(json.dumps({"type": "done", "job": job["job"]}))
+    return run
+
+
+async def speak(device: Any, version: int, frame_ms: int, frames: int) -> None:
+    enc = OpusEncoder(16000, frame_ms)
+    for _ in range(frames):
+        await device.send(frame(version, enc.encode(tone(enc.frame_samples, 16000, 300))))
+
+
+@pytest.mark.parametrize("version,frame_ms", [(1, 60), (2, 20), (3, 60)])
+def test_full_turn(version: int, frame_ms: int) -> None:
+    with Daemon() as d:
+        assert d.coordinator, "this test needs voicecored built with the Coordinator"
+
+        async def run() -> None:
+            workers = [await scripted_worker(d, "asr", asr_job), await scripted_worker(d, "assistant", assistant_job),
+                       await scripted_worker(d, "tts", tts_job(0.5))]
+            device = await connect_device(d, version=version)
+            await device.send(hello(frame_ms))
+            server_hello = await next_json(device)
+            assert server_hello["type"] == "hello" and server_hello["transport"] == "websocket"
+            assert server_hello["audio_params"] == {"format": "opus", "sample_rate": 24000, "channels": 1, "frame_duration": 60}
+            await device.send(json.dumps({"session_id": server_hello.get("session_id", ""), "type": "listen", "state": "start", "mode": "auto"}))
+            await speak(device, version, frame_ms, 10)
+            seen: list[str] = []
+            decoder = OpusDecoder(24000)
+            samples = 0
+            started = False
+            while True:
+                msg = await asyncio.wait_for(device.recv(), 15)
+                if isinstance(msg, bytes):
+                    assert started, "audio outside tts start…stop"
+                    samples += len(decoder.decode(unframe(version, msg))) // 2
+                    continue
+                m = json.loads(msg)
+                tag = m["type"] + ("." + m["state"] if "state" in m else "")
+                seen.append(tag)
+                if tag == "stt":
+                    assert m["text"] == "what time is it"
+                if tag == "tts.start":
+                    started = True
+                if tag == "tts.stop":
+                    break
+            assert seen.index("stt") < seen.index("tts.start") < seen.index("tts.sentence_start") < seen.index("tts.stop")
+            assert samples >= 1440 * 8  # decodable audio of the reply arrived (≥ 0.5 s)
+            await device.close()
+            for ws, task in workers:
+                task.cancel()
+                await ws.close()
+        asyncio.run(run())
+        assert any(e.get("kind") == "turn.ended" for e in d.log)
+
+
+def test_abort_mid_speech_stops_audio_fast() -> None:
+    with Daemon() as d:
+        async def run() -> None:
+            workers = [await scripted_worker(d, "asr", asr_job), await scripted_worker(d, "assistant", assistant_job),
+                       await scripted_worker(d, "tts", tts_job(4.0))]
+            device = await connect_device(d, version=3)
+            await device.send(hello(60))
+            await next_json(device)
+            await device.send(json.dumps({"session_id": "", "type": "listen", "state": "start", "mode": "auto"}))
+            await speak(device, 3, 60, 10)
+            frames = 0
+            while frames < 5:
+                msg = await asyncio.wait_for(device.recv(), 15)
+                frames += isinstance(msg, bytes)
+            loop = asyncio.get_running_loop()
+            aborted_at = loop.time()
+            await device.send(json.dumps({"session_id": "", "type": "abort", "reason": "wake_word_detected"}))
+            last_audio = aborted_at
+            stop_at = None
+            end = aborted_at + 1.5
+            while loop.time() < end:
+                try:
+                    msg = await asyncio.wait_for(device.recv(), end - loop.time())
+                except asyncio.TimeoutError:
+                    break
+                if isinstance(msg, bytes):
+                    last_audio = loop.time()
+                elif json.loads(msg).get("state") == "stop":
+                    stop_at = loop.time()
+            assert stop_at is not None and stop_at - aborted_at < 0.5
+            # Documented budget: frames already on the wire (the pre-buffer, 3 × 60 ms) plus one trip.
+            assert last_audio - aborted_at < 0.25
+            metrics = (await asyncio.to_thread(lambda: __import__("urllib.request").request.urlopen(d.http + "/metrics").read())).decode()
+            assert "voicecored_frames_flushed_total 0" not in metrics
+            await device.close()
+            for ws, task in workers:
+                task.cancel()
+                await ws.close()
+        asyncio.run(run())
+
+
+def test_device_killed_mid_turn_leaves_the_daemon_serving() -> None:
+    with Daemon() as d:
+        async def run() -> None:
+            workers = [await scripted_worker(d, "asr", asr_job), await scripted_worker(d, "assistant", assistant_job),
+                       await scripted_worker(d, "tts", tts_job(3.0))]
+            device = await connect_device(d)
+            await device.send(hello(60))
+            await next_json(device)
+            await device.send(json.dumps({"session_id": "", "type": "listen", "state": "start", "mode": "auto"}))
+            await speak(device, 1, 60, 10)
+            while not isinstance(await asyncio.wait_for(device.recv(), 15), bytes):
+                pass
+            device.transport.abort()  # gone without a close frame, mid-speech
+            await asyncio.sleep(0.3)
+            other = await connect_device(d, device_id="aa:bb:cc:dd:ee:09")
+            await other.send(hello(60))
+            assert (await next_json(other))["type"] == "hello"
+            await other.close()
+            for ws, task in workers:
+                task.cancel()
+                await ws.close()
+        asyncio.run(run())
+        assert any(e.get("event") == "device.disconnected" for e in d.log)

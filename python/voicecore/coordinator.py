@@ -1,0 +1,144 @@
+"""The Coordinator (libvoicecore): the deterministic state machine behind every turn.
+
+Drive it with the same JSON events the daemon sends (docs/events.md) and a monotonic time in
+microseconds; it answers with effects (``device.send``, ``device.audio`` with PCM under ``"data"``,
+``worker.send``, ``timer.set`` ...) and writes every transition to its event log::
+
+    c = Coordinator({"heartbeat_ms": 1000})
+    effects = c.handle({"type": "worker.connected", "worker": "w1"}, now_us=0)
+    for entry in c.log():
+        print(entry["kind"])
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+from typing import Any, Iterator, Mapping
+
+from . import _native
+
+Effect = dict[str, Any]
+
+
+class _CEffect(ctypes.Structure):
+    _fields_ = [
+        ("json", ctypes.c_void_p),
+        ("json_len", ctypes.c_size_t),
+        ("data", ctypes.c_void_p),
+        ("data_len", ctypes.c_size_t),
+    ]
+
+
+@_native.declares
+def _declare(l: ctypes.CDLL) -> None:
+    l.vc_coordinator_new.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p]
+    l.vc_coordinator_new.restype = ctypes.c_int
+    l.vc_coordinator_free.argtypes = [ctypes.c_void_p]
+    l.vc_coordinator_free.restype = None
+    l.vc_coordinator_errmsg.argtypes = [ctypes.c_void_p]
+    l.vc_coordinator_errmsg.restype = ctypes.c_char_p
+    l.vc_coordinator_handle.argtypes = [
+        ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int64,
+    ]
+    l.vc_coordinator_handle.restype = ctypes.c_int
+    l.vc_coordinator_next_effect.argtypes = [ctypes.c_void_p, ctypes.POINTER(_CEffect)]
+    l.vc_coordinator_next_effect.restype = ctypes.c_int
+    l.vc_coordinator_next_log.argtypes = [
+        ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t),
+    ]
+    l.vc_coordinator_next_log.restype = ctypes.c_int
+
+
+class RejectedEvent(_native.Error):
+    """An event the Coordinator rejected (also logged as ``input.rejected``). ``effects`` holds
+    what it produced anyway (an ``error`` answer to a worker, for instance)."""
+
+    def __init__(self, code: int, message: str, effects: list[Effect]) -> None:
+        super().__init__(code, message)
+        self.effects = effects
+
+
+class Coordinator:
+    """A Coordinator with its own sessions, workers, timers and event log.
+
+    ``config``: a dict (or JSON string) of options from docs/coordinator.md; unknown keys raise
+    ``voicecore.Error``.
+    """
+
+    def __init__(self, config: Mapping[str, Any] | str | None = None) -> None:
+        lib = _native.lib()
+        text = config if isinstance(config, str) else json.dumps(dict(config or {}))
+        handle = ctypes.c_void_p()
+        code = lib.vc_coordinator_new(ctypes.byref(handle), text.encode())
+        self._handle: int | None = handle.value
+        if code < 0:
+            message = lib.vc_coordinator_errmsg(self._handle) if self._handle else None
+            self.close()
+            _native.check(code, lambda: message)
+
+    def close(self) -> None:
+        """Releases the coordinator (also done when it is garbage-collected)."""
+        if self._handle:
+            _native.lib().vc_coordinator_free(self._handle)
+            self._handle = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __enter__(self) -> "Coordinator":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _h(self) -> int:
+        if not self._handle:
+            raise _native.Error(-4, "the coordinator is closed")
+        return self._handle
+
+    def handle(self, event: Mapping[str, Any] | str, now_us: int, data: bytes = b"") -> list[Effect]:
+        """Handles one event at host time ``now_us`` and returns its effects, in order. A binary
+        payload of an effect (PCM16LE) is under ``"data"`` as ``bytes``. Raises ``RejectedEvent``
+        when the event is invalid (the state is then unchanged)."""
+        lib = _native.lib()
+        h = self._h()
+        raw = (event if isinstance(event, str) else json.dumps(event, ensure_ascii=False)).encode()
+        code = lib.vc_coordinator_handle(h, raw, len(raw), bytes(data) if data else None, len(data), int(now_us))
+        message = lib.vc_coordinator_errmsg(h) if code < 0 else None
+        effects = self._drain_effects()
+        if code < 0:
+            raise RejectedEvent(code, (message or b"").decode("utf-8", "replace") or _native.strerror(code), effects)
+        return effects
+
+    def _drain_effects(self) -> list[Effect]:
+        lib = _native.lib()
+        h = self._h()
+        out: list[Effect] = []
+        e = _CEffect()
+        while True:
+            code = _native.check(lib.vc_coordinator_next_effect(h, ctypes.byref(e)), lambda: lib.vc_coordinator_errmsg(h))
+            if code == 0:
+                return out
+            effect: Effect = json.loads(ctypes.string_at(e.json, e.json_len).decode("utf-8"))
+            if e.data_len:
+                effect["data"] = ctypes.string_at(e.data, e.data_len)
+            out.append(effect)
+
+    def logs(self) -> Iterator[dict[str, Any]]:
+        """Drains the event log lazily, one entry (a dict, docs/events.md) at a time."""
+        lib = _native.lib()
+        line = ctypes.c_void_p()
+        size = ctypes.c_size_t()
+        while True:
+            h = self._h()
+            code = _native.check(
+                lib.vc_coordinator_next_log(h, ctypes.byref(line), ctypes.byref(size)), lambda: lib.vc_coordinator_errmsg(h)
+            )
+            if code == 0:
+                return
+            yield json.loads(ctypes.string_at(line.value, size.value).decode("utf-8"))
+
+    def log(self) -> list[dict[str, Any]]:
+        """Drains the pending event-log entries."""
+        return list(self.logs())
