@@ -23,9 +23,10 @@ build: deps
 	@mkdir -p python/voicecore/_lib
 	@cp -u $(BUILD)/lib/libvoicecore.so python/voicecore/_lib/libvoicecore.so
 
+# pytest runs last, so the closing line of `make test` is its summary.
 test: build
 	@scripts/ensure-deps.sh python test
-	@$(MAKE) --no-print-directory test-swift test-c test-python test-asan test-fuzz
+	@$(MAKE) --no-print-directory test-swift test-c test-asan test-fuzz test-python
 
 test-swift:
 	swift test
