@@ -10,3 +10,8 @@ from __future__ import annotations
 from ._native import ABI_VERSION, Error, LibraryNotFound, version
 
 __all__ = ["ABI_VERSION", "Error", "LibraryNotFound", "version"]
+
+# Retriever (issue 5)
+from .retriever import Hit, Retriever  # noqa: E402
+
+__all__ += ["Hit", "Retriever"]

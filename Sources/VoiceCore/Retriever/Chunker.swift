@@ -18,9 +18,26 @@ struct Chunker: Sendable {
     /// Fallback until the SentenceSplitter is merged: the paragraph is one unit.
     static func paragraphSentenceEnds(_ paragraph: [Unicode.Scalar]) -> [Int] { [paragraph.count] }
 
+    /// The whole text as one chunk, trimmed; no chunk when it is blank.
+    static func whole(_ text: String) -> [Span] {
+        let scalars = text.unicodeScalars
+        var lo = 0, hi = 0, n = 0
+        var first = -1
+        for sc in scalars {
+            if !isSpace(sc) { if first < 0 { first = n }; hi = n + 1 }
+            n += 1
+        }
+        if first < 0 { return [] }
+        lo = first
+        if lo == 0 && hi == n { return [Span(start: 0, end: n, text: text)] }
+        let a = scalars.index(scalars.startIndex, offsetBy: lo), b = scalars.index(scalars.startIndex, offsetBy: hi)
+        return [Span(start: lo, end: hi, text: String(scalars[a..<b]))]
+    }
+
     static func isSpace(_ s: Unicode.Scalar) -> Bool { s.properties.isWhitespace }
 
     func chunks(_ text: String) -> [Span] {
+        if size == 0 || text.unicodeScalars.count <= size { return Self.whole(text) }
         let s = Array(text.unicodeScalars)
         let n = s.count
         // Boundary strength at each offset: 3 paragraph end, 2 sentence end, 1 space.

@@ -26,6 +26,8 @@ public struct Retriever: Sendable {
     var chunkText: [String] = []
     var live = SlotSet()
     var deadSlots = 0
+    /// Surface word → stem, so each distinct word is stemmed once.
+    var stemCache: [String: String] = [:]
 
     public init(options: RetrieverOptions = RetrieverOptions()) {
         self.options = options
@@ -75,7 +77,7 @@ public struct Retriever: Sendable {
             chunkDoc.append(ordinal); chunkNumber.append(Int32(n))
             chunkStart.append(Int32(piece.start)); chunkEnd.append(Int32(piece.end)); chunkText.append(piece.text)
             live.insert(slot)
-            index.add(slot: slot, terms: analyzer.terms(piece.text))
+            index.add(slot: slot, terms: analyze(piece.text))
             if !prepared.isEmpty {
                 dense.add(slot: slot, vector: prepared.count == 1 ? prepared[0] : prepared[n])
                 insertIntoGraph()
@@ -83,6 +85,28 @@ public struct Retriever: Sendable {
             slots.append(slot)
         }
         docSlots.append(slots)
+    }
+
+    mutating func analyze(_ text: String) -> [String] {
+        var out: [String] = []
+        let analyzer = self.analyzer
+        analyzer.forEachSurface(text) { word, isGram in
+            if isGram { out.append(word); return }
+            if let s = stemCache[word] { out.append(s); return }
+            let s = analyzer.stem(word)
+            if stemCache.count < 1 << 20 { stemCache[word] = s }
+            out.append(s)
+        }
+        return out
+    }
+
+    /// Query terms: cached stems where known, computed otherwise.
+    func queryTerms(_ text: String) -> [String] {
+        var out: [String] = []
+        analyzer.forEachSurface(text) { word, isGram in
+            out.append(isGram ? word : (stemCache[word] ?? analyzer.stem(word)))
+        }
+        return out
     }
 
     private mutating func insertIntoGraph() {
@@ -102,7 +126,7 @@ public struct Retriever: Sendable {
         for slot in docSlots[Int(ordinal)] where live.contains(slot) {
             live.remove(slot)
             deadSlots += 1
-            index.remove(slot: slot, terms: analyzer.terms(chunkText[Int(slot)]))
+            index.remove(slot: slot, terms: analyze(chunkText[Int(slot)]))
         }
         return true
     }

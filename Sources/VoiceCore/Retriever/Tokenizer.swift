@@ -34,13 +34,14 @@ struct Tokenizer: Sendable {
 
     /// Calls `body` with each token in order; `isGram` marks CJK grams (never stemmed).
     func forEachToken(_ text: String, _ body: (String, _ isGram: Bool) -> Void) {
-        var word = String.UnicodeScalarView()
+        var word: [UInt8] = []
+        word.reserveCapacity(64)
         var wordLength = 0
         var previousCJK: Unicode.Scalar? = nil
         var cjkRun = 0
         func flushWord() {
-            if wordLength >= minLength && wordLength > 0 { body(String(word), false) }
-            word = String.UnicodeScalarView()
+            if wordLength >= minLength && wordLength > 0 { body(String(decoding: word, as: UTF8.self), false) }
+            word.removeAll(keepingCapacity: true)
             wordLength = 0
         }
         func endCJKRun() {
@@ -51,13 +52,12 @@ struct Tokenizer: Sendable {
         for s in text.unicodeScalars {
             switch Self.kind(s) {
             case .word:
-                endCJKRun()
+                if cjkRun > 0 { endCJKRun() }
                 let v = s.value
                 if v < 0x80 {
-                    word.append(v >= 0x41 && v <= 0x5A ? Unicode.Scalar(v + 32)! : s)
+                    word.append(UInt8(v >= 0x41 && v <= 0x5A ? v + 32 : v))
                 } else {
-                    let lower = s.properties.lowercaseMapping
-                    word.append(contentsOf: lower.unicodeScalars)
+                    for ls in s.properties.lowercaseMapping.unicodeScalars { word.append(contentsOf: UTF8.encode(ls)!) }
                 }
                 wordLength += 1
             case .cjk:
@@ -70,8 +70,8 @@ struct Tokenizer: Sendable {
                 previousCJK = s
                 cjkRun += 1
             case .other:
-                flushWord()
-                endCJKRun()
+                if wordLength > 0 { flushWord() }
+                if cjkRun > 0 { endCJKRun() }
             }
         }
         flushWord()
