@@ -12,6 +12,7 @@ from ._native import ABI_VERSION, Error, LibraryNotFound, version
 __all__ = ["ABI_VERSION", "Error", "LibraryNotFound", "version"]
 
 # Retriever (issue 5)
+from .embeddings import EmbeddingError, OpenAIEmbedder  # noqa: E402
 from .retriever import Hit, Retriever  # noqa: E402
 
-__all__ += ["Hit", "Retriever"]
+__all__ += ["EmbeddingError", "Hit", "OpenAIEmbedder", "Retriever"]
