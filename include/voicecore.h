@@ -64,6 +64,64 @@ const char *vc_strerror(int code);
 void vc_free(void *buffer);
 
 /* ---------------------------------------------------------------------------------------------
+ * Sentence splitter
+ *
+ * Streaming: LLM text deltas in, TTS-ready segments out, each emitted as soon as its end is
+ * certain (docs/sentence-splitter.md has the rules). Segments do not depend on how the text is
+ * chunked into pushes. Invalid UTF-8 is replaced by U+FFFD, also a sequence split across pushes
+ * that never completes (replaced at flush); it is never an error.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct vc_splitter vc_splitter;
+
+/* One segment. `text` and `emoji` are NUL-terminated UTF-8 owned by the splitter handle, valid
+ * until the next call on it. `emoji` holds the emoji removed from this segment's text, separated
+ * by single spaces ("" when none; `emoji_count` of them). `index` counts segments since the
+ * handle was made or reset. A segment whose text is empty carries only emoji (a reply that was
+ * nothing but emoji). */
+typedef struct vc_segment {
+    const char *text;
+    size_t text_len;
+    const char *emoji;
+    size_t emoji_len;
+    int64_t index;
+    int32_t emoji_count;
+} vc_segment;
+
+/* Makes a splitter. options_json: NULL/"" for defaults, or an object with any of
+ *   "language"           "auto" (default; per segment from the script), "en", "de", "fr", "es",
+ *                        "it", "pt", "nl", "ru", "uk", "zh", "ja", "ko", "hi", "ar"
+ *   "first_segment"      "comma" (default: the first segment may end at , or ， once it has
+ *                        min_first_chars) or "sentence"
+ *   "min_first_chars"    integer >= 0, default 8
+ *   "max_segment_chars"  integer 16..1000000, default 220 (Unicode scalars)
+ *   "clean_for_speech"   bool, default true: drop <think> blocks, markdown syntax and emoji
+ * sqlite3_open-style: on an options error the status is negative and *out still receives a handle
+ * whose vc_splitter_errmsg says why; every other call on it returns VC_ERR_STATE. Free it either
+ * way. out == NULL returns VC_ERR_INVALID_ARGUMENT. */
+int vc_splitter_new(vc_splitter **out, const char *options_json);
+
+/* Releases the splitter; NULL is a no-op. */
+void vc_splitter_free(vc_splitter *s);
+
+/* The last error message of the handle ("" after a successful call); owned by the handle, valid
+ * until the next call on it. NULL gives a static message. */
+const char *vc_splitter_errmsg(const vc_splitter *s);
+
+/* Appends `len` bytes of UTF-8 text (a multi-byte character may be split across pushes). text
+ * may be NULL when len is 0. Returns VC_OK; ready segments are drained with vc_splitter_next. */
+int vc_splitter_push(vc_splitter *s, const char *text, size_t len);
+
+/* Drains the next ready segment: returns 1 and fills *out, 0 when none is ready, <0 on error. */
+int vc_splitter_next(vc_splitter *s, vc_segment *out);
+
+/* End of input: the held rest becomes segments (drain them with vc_splitter_next). A later push
+ * starts a new reply (the first-segment rule applies again); indexes keep counting. */
+int vc_splitter_flush(vc_splitter *s);
+
+/* Forgets all text, held state and undrained segments, as if newly made with the same options. */
+int vc_splitter_reset(vc_splitter *s);
+
  * Retriever — embedded hybrid retrieval (BM25 + dense vectors + fusion) persisted to one file
  *
  * Documents (id, UTF-8 text, metadata) are cut into chunks; each chunk is indexed for BM25 and

@@ -271,3 +271,13 @@ func bruteForceBM25(_ docs: [[String]], live: [Bool], query: [String], k1: Float
         #expect(throws: VCError.self) { try Retriever.load(path: "/nonexistent/dir/kb.vcidx") }
     }
 }
+
+@Suite struct ChunkerSentenceTests {
+    @Test func chunksEndAtSentenceEnds() {
+        let text = (0..<12).map { "Sentence number \($0) talks about topic \($0 * 7)." }.joined(separator: " ")
+        let chunks = Chunker(size: 120, overlap: 0.15).chunks(text)
+        #expect(chunks.count >= 4)
+        for c in chunks.dropLast() { #expect(c.text.hasSuffix("."), "\(c.text)") }
+        for (a, b) in zip(chunks, chunks.dropFirst()) { #expect(b.start < a.end) }  // overlap
+    }
+}

@@ -9,14 +9,40 @@ struct Chunker: Sendable {
 
     struct Span: Sendable, Equatable { var start: Int; var end: Int; var text: String }
 
-    /// Sentence ends (exclusive scalar offsets) inside one paragraph. This is the one place to
-    /// switch to the SentenceSplitter's batch mode.
+    /// Sentence ends (exclusive scalar offsets) inside one paragraph, from the SentenceSplitter's
+    /// batch mode.
     static func sentenceEnds(_ paragraph: [Unicode.Scalar]) -> [Int] {
-        paragraphSentenceEnds(paragraph)
+        locate(SentenceSplitter.split(String(String.UnicodeScalarView(paragraph)), options: .batch), in: paragraph)
     }
 
-    /// Fallback until the SentenceSplitter is merged: the paragraph is one unit.
-    static func paragraphSentenceEnds(_ paragraph: [Unicode.Scalar]) -> [Int] { [paragraph.count] }
+    /// Maps split sentences back to offsets: each sentence's last few non-space scalars are found
+    /// after the previous end. (The splitter may normalize spacing, so whole-text matching would
+    /// be brittle; a sentence that cannot be located just contributes no boundary.)
+    static func locate(_ sentences: [String], in paragraph: [Unicode.Scalar]) -> [Int] {
+        var ends: [Int] = []
+        var cursor = 0
+        for sentence in sentences {
+            let tail = Array(sentence.unicodeScalars.filter { !isSpace($0) }.suffix(6))
+            if tail.isEmpty { continue }
+            var k = cursor, matched = 0, end = -1
+            var scan = cursor
+            while scan < paragraph.count {
+                if isSpace(paragraph[scan]) { scan += 1; continue }
+                if paragraph[scan] == tail[matched] {
+                    if matched == 0 { k = scan }
+                    matched += 1
+                    scan += 1
+                    if matched == tail.count { end = scan; break }
+                } else if matched > 0 {
+                    scan = k + 1; matched = 0
+                } else {
+                    scan += 1
+                }
+            }
+            if end > 0 { ends.append(end); cursor = end }
+        }
+        return ends
+    }
 
     /// The whole text as one chunk, trimmed; no chunk when it is blank.
     static func whole(_ text: String) -> [Span] {

@@ -1,4 +1,7 @@
 """Sub-commands of the ``voicecore`` CLI; importing this package registers them all."""
 
+# Sentence splitter
+from . import demo, split  # noqa: E402,F401
+
 # Retriever (issue 5)
 from . import index, search  # noqa: E402,F401

@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+// C exports of the SentenceSplitter (include/voicecore.h, "Sentence splitter"). Thin: argument
+// checks and buffer handling only.
+
+final class SplitterHandle: Handle {
+    var splitter: SentenceSplitter
+    /// Set when the options were rejected: the handle exists only to carry this message.
+    var creationError: String?
+    var text: [CChar] = [0]
+    var emoji: [CChar] = [0]
+
+    init(_ splitter: SentenceSplitter) { self.splitter = splitter }
+
+    func checkUsable() throws(VCError) {
+        if let why = creationError { throw VCError(.invalidState, "the splitter was not created: \(why)") }
+    }
+}
+
+/// Byte offsets of the fields of `vc_segment` (include/voicecore.h); they are ABI.
+private enum SegmentLayout {
+    static let text = 0, textLen = 8, emoji = 16, emojiLen = 24, index = 32, emojiCount = 40
+}
+
+nonisolated(unsafe) private let invalidHandleMessage: UnsafePointer<CChar> = UnsafePointer(strdup("invalid splitter handle (NULL)")!)
+
+@_cdecl("vc_splitter_new")
+public func vc_splitter_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ optionsJSON: UnsafePointer<CChar>?) -> Int32 {
+    guard let out else { return Status.invalidArgument.rawValue }
+    do {
+        let options = try SplitterOptions(json: parseOptions(optionsJSON))
+        out.pointee = HandleTable.retain(SplitterHandle(SentenceSplitter(options: options)))
+        return Status.ok.rawValue
+    } catch {
+        let handle = SplitterHandle(SentenceSplitter())
+        handle.creationError = error.message
+        let code = handle.fail(error)
+        out.pointee = HandleTable.retain(handle)
+        return code
+    }
+}
+
+@_cdecl("vc_splitter_free")
+public func vc_splitter_free(_ s: OpaquePointer?) {
+    HandleTable.release(s, as: SplitterHandle.self)
+}
+
+@_cdecl("vc_splitter_errmsg")
+public func vc_splitter_errmsg(_ s: OpaquePointer?) -> UnsafePointer<CChar> {
+    guard let h = HandleTable.get(s, as: SplitterHandle.self) else { return invalidHandleMessage }
+    return h.lastError.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) }
+}
+
+@_cdecl("vc_splitter_push")
+public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?, _ len: Int) -> Int32 {
+    guard let h = HandleTable.get(s, as: SplitterHandle.self) else { return Status.invalidArgument.rawValue }
+    return h.run { () throws(VCError) -> Int32 in
+        try h.checkUsable()
+        guard let bytes = borrowBytes(text, len) else {
+            throw VCError(.invalidArgument, text == nil ? "text is NULL with a non-zero length" : "negative length")
+        }
+        h.splitter.push(bytes: bytes)
+        return Status.ok.rawValue
+    }
+}
+
+@_cdecl("vc_splitter_next")
+public func vc_splitter_next(_ s: OpaquePointer?, _ out: UnsafeMutableRawPointer?) -> Int32 {
+    guard let h = HandleTable.get(s, as: SplitterHandle.self) else { return Status.invalidArgument.rawValue }
+    return h.run { () throws(VCError) -> Int32 in
+        try h.checkUsable()
+        guard let out else { throw VCError(.invalidArgument, "segment pointer is NULL") }
+        guard let seg = h.splitter.nextSegment() else { return 0 }
+        h.text = Array(seg.text.utf8CString)
+        h.emoji = Array(seg.emoji.joined(separator: " ").utf8CString)
+        let text = h.text.withUnsafeBufferPointer { UnsafePointer($0.baseAddress) }
+        let emoji = h.emoji.withUnsafeBufferPointer { UnsafePointer($0.baseAddress) }
+        out.storeBytes(of: text, toByteOffset: SegmentLayout.text, as: UnsafePointer<CChar>?.self)
+        out.storeBytes(of: h.text.count - 1, toByteOffset: SegmentLayout.textLen, as: Int.self)
+        out.storeBytes(of: emoji, toByteOffset: SegmentLayout.emoji, as: UnsafePointer<CChar>?.self)
+        out.storeBytes(of: h.emoji.count - 1, toByteOffset: SegmentLayout.emojiLen, as: Int.self)
+        out.storeBytes(of: Int64(seg.index), toByteOffset: SegmentLayout.index, as: Int64.self)
+        out.storeBytes(of: Int32(seg.emoji.count), toByteOffset: SegmentLayout.emojiCount, as: Int32.self)
+        return 1
+    }
+}
+
+@_cdecl("vc_splitter_flush")
+public func vc_splitter_flush(_ s: OpaquePointer?) -> Int32 {
+    guard let h = HandleTable.get(s, as: SplitterHandle.self) else { return Status.invalidArgument.rawValue }
+    return h.run { () throws(VCError) -> Int32 in
+        try h.checkUsable()
+        h.splitter.flush()
+        return Status.ok.rawValue
+    }
+}
+
+@_cdecl("vc_splitter_reset")
+public func vc_splitter_reset(_ s: OpaquePointer?) -> Int32 {
+    guard let h = HandleTable.get(s, as: SplitterHandle.self) else { return Status.invalidArgument.rawValue }
+    return h.run { () throws(VCError) -> Int32 in
+        try h.checkUsable()
+        h.splitter.reset()
+        return Status.ok.rawValue
+    }
+}

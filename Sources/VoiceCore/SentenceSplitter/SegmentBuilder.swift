@@ -1,0 +1,590 @@
+/// The segmentation state machine: Unicode scalars of (cleaned) text in, segments out. It keeps
+/// the current segment's UTF-8 bytes and a handful of facts about them, updated per scalar, so a
+/// decision never re-reads more than the word before a period.
+struct SegmentBuilder {
+    let options: SplitterOptions
+    let abbreviations: Abbreviations
+
+    private(set) var ready: [Segment] = []
+    private var readyHead = 0
+    private var nextIndex = 0
+    /// Segments emitted since the reply started; the comma rule applies to the first only.
+    private var emittedInReply = 0
+
+    private var seg: [UInt8] = []
+    private var scratch: [UInt8] = []
+    private var segChars = 0
+    private var hasWord = false
+    private var spacePending = false
+    private var lastWasCJK = false
+    /// Open quotes and brackets: a sentence does not end inside them (its end may follow the closer).
+    private var quoteDepth = 0
+    private var lastScalar: UInt32 = 0
+    private var list: ListMarker = .none
+    private var pending: PendingEnd = .none
+    private var emoji: [String] = []
+
+    // The current token (the text since the last whitespace).
+    private var tokenStart = 0
+    private var tokenHasWord = false
+    private var tokenFirstLower = false
+    private var tokenIndex = 0
+    private var previousWordLower = false
+
+    // Where an over-long segment can be cut: byte offset and scalar count at that point.
+    private var clauseBreak = 0, clauseChars = 0
+    private var spaceBreak = 0, spaceChars = 0
+    private var cjkBreak = 0, cjkChars = 0
+
+    init(options: SplitterOptions) {
+        self.options = options
+        self.abbreviations = Abbreviations(language: options.language)
+        seg.reserveCapacity(1024)
+    }
+
+    // MARK: output
+
+    mutating func nextSegment() -> Segment? {
+        guard readyHead < ready.count else { return nil }
+        let s = ready[readyHead]
+        readyHead += 1
+        if readyHead == ready.count {
+            ready.removeAll(keepingCapacity: true)
+            readyHead = 0
+        }
+        return s
+    }
+
+    var hasReady: Bool { readyHead < ready.count }
+
+    mutating func addEmoji(_ e: String) {
+        emoji.append(e)
+        spaceBeforeRemoved = spacePending
+    }
+
+    /// A space that preceded removed text (an emoji) is not kept before punctuation ("breeze ☀️.").
+    private var spaceBeforeRemoved = false
+
+    /// A structural break (blank line, list item, heading): whatever is pending ends here.
+    mutating func boundary() {
+        if case .nextWord(let p, let h) = pending { decideNextWord(p, h) }
+        pending = .none
+        emit(upTo: seg.count)
+    }
+
+    /// End of input: the rest becomes segments; the next text starts a new reply.
+    mutating func finish() {
+        boundary()
+        if !emoji.isEmpty {
+            ready.append(Segment(text: "", emoji: emoji, index: nextIndex))
+            nextIndex += 1
+            emoji.removeAll()
+        }
+        emittedInReply = 0
+    }
+
+    mutating func reset() {
+        self = SegmentBuilder(options: options)
+    }
+
+    // MARK: input
+
+    @inline(__always)
+    mutating func feed(_ c: UInt32) {
+        if case .nextWord(let p, let h) = pending {
+            if ScalarClass.isWordScalar(c) && !ScalarClass.isDigit(c) || c == 0x27 || c == 0x2019 {
+                normal(c)
+                pending = .nextWord(p, hash: Abbreviations.hashStep(h, ScalarClass.lower(c)))
+                return
+            }
+            decideNextWord(p, h)
+        }
+        if ScalarClass.isWhitespace(c) {
+            whitespace(c)
+            return
+        }
+        switch pending {
+        case .none:
+            break
+        case .latin(var p):
+            if resolveLatin(&p, c) { return }
+        case .hard(let end):
+            if quoteDepth > 0 && !ScalarClass.isCloser(c) {
+                pending = .none
+                break
+            }
+            if c < 0x80 ? (c == 0x2E || c == 0x21 || c == 0x3F || c == 0x3B || ScalarClass.isCloser(c))
+                : (ScalarClass.isHardTerminator(c) || ScalarClass.isCloser(c) || c == 0x2026) {
+                append(c)
+                pending = .hard(end: seg.count)
+                return
+            }
+            pending = .none
+            // 「…。」と言った: a quotation followed by the quotative particle continues the sentence.
+            if !((c == 0x3068 || c == 0x3063) && end > 0 && ScalarClass.isCloser(lastScalar)) { emit(upTo: end) }
+        case .comma, .nextWord:
+            pending = .none
+        }
+        normal(c)
+    }
+
+    private mutating func decideNextWord(_ p: LatinEnd, _ h: UInt64) {
+        pending = .none
+        if SentenceStarters.contains(hash: h) { cut(at: p.end) }
+    }
+
+    @inline(__always)
+    private mutating func whitespace(_ c: UInt32) {
+        switch pending {
+        case .hard(let end), .comma(let end):
+            pending = .none
+            if quoteDepth == 0 {
+                emit(upTo: end)
+                return
+            }
+        default:
+            break
+        }
+        if seg.isEmpty { return }
+        spacePending = true
+        if !options.cleanForSpeech { append(c) }
+    }
+
+    /// Resolves a pending Latin end with the next non-space scalar. Returns true when the scalar
+    /// was absorbed into the end (more marks, closing quotes).
+    private mutating func resolveLatin(_ p: inout LatinEnd, _ c: UInt32) -> Bool {
+        let sawSpace = spacePending
+        if !sawSpace {
+            if c == 0x2E || c == 0x21 || c == 0x3F || c == 0x2026 || c == 0xFF01 || c == 0xFF1F {
+                append(c)
+                if c == 0x2E || c == 0x2026 {
+                    p.dots += c == 0x2026 ? 3 : 1
+                    if p.dots >= 2 { p.mark = .ellipsis }
+                } else if p.mark == .dot {
+                    p.mark = .exclaim
+                }
+                p.end = seg.count
+                pending = .latin(p)
+                return true
+            }
+            if ScalarClass.isCloser(c) {
+                append(c)
+                p.end = seg.count
+                pending = .latin(p)
+                return true
+            }
+        } else if c == 0x2E && (p.mark == .dot || p.mark == .ellipsis) {
+            materializeSpace(before: c)
+            append(c)
+            p.dots += 1
+            p.spacedDots += 1
+            p.mark = .ellipsis
+            p.end = seg.count
+            pending = .latin(p)
+            return true
+        }
+        pending = .none
+        guard hasWord && quoteDepth == 0 else { return false }
+        switch verdict(p, next: c, afterSpace: sawSpace) {
+        case .end:
+            emit(upTo: p.end)
+        case .continue:
+            break
+        case .askNextWord:
+            normal(c)
+            pending = .nextWord(p, hash: Abbreviations.hashStep(Abbreviations.hashStart(), ScalarClass.lower(c)))
+            return true
+        }
+        return false
+    }
+
+    private func verdict(_ p: LatinEnd, next c: UInt32, afterSpace: Bool) -> EndVerdict {
+        if p.word == .openerOnly { return .continue }
+        if p.word == .acronym || p.word == .abbreviation(.other) {
+            let ends = endsSentence(p, next: c, afterSpace: afterSpace)
+            return ends && afterSpace && ScalarClass.isUppercase(c) ? .askNextWord : (ends ? .end : .continue)
+        }
+        return endsSentence(p, next: c, afterSpace: afterSpace) ? .end : .continue
+    }
+
+    private func endsSentence(_ p: LatinEnd, next c: UInt32, afterSpace: Bool) -> Bool {
+        if !afterSpace {
+            if ScalarClass.isCJK(c) { return true }
+            switch p.mark {
+            case .dot:
+                return false
+            case .ellipsis:
+                return p.dots >= 3 && ScalarClass.isUppercase(c)
+            case .exclaim, .semicolon:
+                return !(ScalarClass.isWordScalar(c) || c == 0x2C || c == 0x3A)
+            }
+        }
+        if p.mark == .semicolon { return true }
+        if ScalarClass.isLowercase(c) { return false }
+        switch p.mark {
+        case .exclaim, .semicolon:
+            return true
+        case .ellipsis:
+            // ". . ." inside a sentence; four marks (". . . ." or "....") end one.
+            return !(p.spacedDots > 0 && p.dots == 3)
+        case .dot:
+            break
+        }
+        let digit = ScalarClass.isDigit(c)
+        switch p.word {
+        case .empty, .word, .multiPeriod, .acronym:
+            return true
+        case .openerOnly:
+            return false
+        case .number:
+            return !p.firstToken
+        case .initialUpper(let isI):
+            return isI && p.previousWordLower && !digit
+        case .initialLower:
+            return false
+        case .abbreviation(let kind):
+            return kind == .other && !digit
+        }
+    }
+
+    @inline(__always)
+    private mutating func materializeSpace(before c: UInt32) {
+        spacePending = false
+        let dropSpace = spaceBeforeRemoved && (c == 0x2E || c == 0x2C || c == 0x21 || c == 0x3F || c == 0x3B
+            || c == 0x3A || (c > 0x2FFF && !ScalarClass.isWordScalar(c)))
+        spaceBeforeRemoved = false
+        if options.cleanForSpeech && !dropSpace && !(lastWasCJK && ScalarClass.isCJK(c)) {
+            seg.append(0x20)
+            segChars += 1
+        }
+        spaceBreak = seg.count
+        spaceChars = segChars
+        if tokenHasWord {
+            tokenIndex += 1
+            previousWordLower = tokenFirstLower
+        }
+        tokenStart = seg.count
+        tokenHasWord = false
+    }
+
+    @inline(__always)
+    private mutating func normal(_ c: UInt32) {
+        if spacePending { materializeSpace(before: c) }
+        if c < 0x80 {
+            switch c {
+            case 0x2E: // .
+                period(c)
+            case 0x21, 0x3F: // ! ?
+                mark(c, .exclaim)
+            case 0x3B: // ;
+                mark(c, .semicolon)
+            case 0x29: // )
+                if tokenIndex > 0, startsNextListItem(dot: false) { cut(at: tokenStart) }
+                if tokenIndex == 0, list == .none, case let .number(n) = classifyToken() { list = .number(n) }
+                append(c)
+            case 0x2C: // ,
+                append(c)
+                clauseBreak = seg.count
+                clauseChars = segChars
+                if commaMayEnd(charsBefore: segChars - 1) { pending = .comma(end: seg.count) }
+            case 0x3A:
+                append(c)
+                clauseBreak = seg.count
+                clauseChars = segChars
+            default:
+                append(c)
+            }
+        } else {
+            switch c {
+            case 0x2026:
+                mark(c, .ellipsis)
+            case 0xFF0E:
+                period(c)
+            case 0xFF0C:
+                append(c)
+                clauseBreak = seg.count
+                clauseChars = segChars
+                if commaMayEnd(charsBefore: segChars - 1) { emit(upTo: seg.count) }
+            default:
+                if ScalarClass.isHardTerminator(c) {
+                    append(c)
+                    pending = .hard(end: seg.count)
+                } else if ScalarClass.isBullet(c) {
+                    if seg.isEmpty {
+                        list = .bullet
+                    } else if list == .bullet && tokenStart == seg.count {
+                        cut(at: tokenStart)
+                        list = .bullet
+                    }
+                    append(c)
+                } else {
+                    if ScalarClass.isCJK(c) {
+                        if lastWasCJK { cjkBreak = seg.count; cjkChars = segChars }
+                        append(c)
+                        lastWasCJK = true
+                        checkLength()
+                        return
+                    }
+                    if ScalarClass.isClauseMark(c) {
+                        append(c)
+                        clauseBreak = seg.count
+                        clauseChars = segChars
+                    } else {
+                        append(c)
+                    }
+                }
+            }
+        }
+        lastWasCJK = false
+        checkLength()
+    }
+
+    @inline(__always)
+    private mutating func append(_ c: UInt32) {
+        if c < 0x80 {
+            if c == 0x22 || c == 0x28 || c == 0x29 || c == 0x5B || c == 0x5D { trackQuote(c) }
+            seg.append(UInt8(truncatingIfNeeded: c))
+            if ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) { noteWord(c) }
+        } else {
+            if c >= 0xAB && (c == 0xAB || c == 0xBB || (c >= 0x2018 && c <= 0x201E) || (c >= 0x3008 && c <= 0x300F)) {
+                trackQuote(c)
+            }
+            if c < 0x800 {
+                seg.append(UInt8(truncatingIfNeeded: 0xC0 | (c >> 6)))
+                seg.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+            } else if c < 0x10000 {
+                seg.append(UInt8(truncatingIfNeeded: 0xE0 | (c >> 12)))
+                seg.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
+                seg.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+            } else {
+                seg.append(UInt8(truncatingIfNeeded: 0xF0 | (c >> 18)))
+                seg.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F)))
+                seg.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
+                seg.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+            }
+            if ScalarClass.isWordScalar(c) { noteWord(c) }
+        }
+        lastScalar = c
+        segChars += 1
+    }
+
+    private mutating func trackQuote(_ c: UInt32) {
+        let atWordStart = tokenStart == seg.count
+        switch c {
+        case 0x22:
+            // A straight quote opens at the start of a word, otherwise it closes.
+            if atWordStart || ScalarClass.isOpener(lastScalar) { quoteDepth += 1 } else if quoteDepth > 0 { quoteDepth -= 1 }
+        case 0x28, 0x5B, 0xAB, 0x201C, 0x201E, 0x300A, 0x3008, 0x300C, 0x300E:
+            quoteDepth += 1
+        case 0x2018:
+            if atWordStart { quoteDepth += 1 }
+        case 0x2019:
+            // Also the apostrophe ("one’s"): it closes only after punctuation.
+            if quoteDepth > 0 && !ScalarClass.isWordScalar(lastScalar) { quoteDepth -= 1 }
+        case 0x29, 0x5D, 0xBB, 0x201D, 0x300B, 0x3009, 0x300D, 0x300F:
+            if quoteDepth > 0 { quoteDepth -= 1 }
+        default:
+            break
+        }
+    }
+
+    @inline(__always)
+    private mutating func noteWord(_ c: UInt32) {
+        hasWord = true
+        if !tokenHasWord {
+            tokenHasWord = true
+            tokenFirstLower = c < 0x80 ? (c &- 0x61 < 26) : ScalarClass.isLowercase(c)
+        }
+    }
+
+    private mutating func period(_ c: UInt32) {
+        if tokenIndex > 0, startsNextListItem(dot: true) { cut(at: tokenStart) }
+        let word = classifyToken()
+        if tokenIndex == 0, list == .none {
+            switch word {
+            case .number(let n): list = .number(n)
+            case .initialLower(let l): list = .letter(l)
+            default: break
+            }
+        }
+        let afterCJK = lastWasCJK
+        append(c)
+        lastWasCJK = false
+        if afterCJK {
+            pending = .hard(end: seg.count)
+        } else {
+            pending = .latin(LatinEnd(end: seg.count, mark: .dot, word: word, dots: 1, spacedDots: 0,
+                                      firstToken: tokenIndex == 0, previousWordLower: previousWordLower))
+        }
+    }
+
+    private mutating func mark(_ c: UInt32, _ kind: EndMark) {
+        let word = kind == .ellipsis ? classifyToken() : .word
+        let afterCJK = lastWasCJK
+        append(c)
+        lastWasCJK = false
+        if kind == .semicolon && !options.semicolonEnds { return }
+        if afterCJK {
+            pending = .hard(end: seg.count)
+        } else {
+            pending = .latin(LatinEnd(end: seg.count, mark: kind, word: word, dots: kind == .ellipsis ? 3 : 0,
+                                      spacedDots: 0, firstToken: tokenIndex == 0, previousWordLower: previousWordLower))
+        }
+    }
+
+    @inline(__always)
+    private func commaMayEnd(charsBefore: Int) -> Bool {
+        options.firstSegment == .comma && emittedInReply == 0 && hasWord && charsBefore >= options.minFirstChars
+            && quoteDepth == 0
+    }
+
+    // MARK: the word before a mark
+
+    /// Reads the current token (bytes since the last whitespace), skipping leading openers and
+    /// bullets. Only this short range is decoded.
+    private func classifyToken() -> WordClass {
+        var i = tokenStart
+        let n = seg.count
+        var count = 0
+        var first: UInt32 = 0
+        var allDigits = true
+        var value = 0
+        var hasDot = false
+        var h = Abbreviations.hashStart()
+        var leading = true
+        var skipped = false
+        var lettersAndDots = true
+        while i < n {
+            let (c, len) = SegmentBuilder.decode(seg, i)
+            i += len
+            if leading && (ScalarClass.isOpener(c) || ScalarClass.isBullet(c)) {
+                skipped = true
+                continue
+            }
+            if c != 0x2E && !ScalarClass.isLetter(c) { lettersAndDots = false }
+            leading = false
+            if count == 0 { first = c }
+            count += 1
+            if c == 0x2E { hasDot = true }
+            if ScalarClass.isASCIIDigit(c) {
+                if value < 1_000_000 { value = value * 10 + Int(c - 0x30) }
+            } else {
+                allDigits = false
+            }
+            h = Abbreviations.hashStep(h, ScalarClass.lower(c))
+        }
+        if count == 0 { return skipped ? .openerOnly : .empty }
+        if allDigits { return .number(value) }
+        if count == 1 && ScalarClass.isLetter(first) {
+            if ScalarClass.isUppercase(first) { return .initialUpper(isI: first == 0x49) }
+            return .initialLower(first)
+        }
+        if let kind = abbreviations.kind(ofHash: h) { return .abbreviation(kind) }
+        if !hasDot { return .word }
+        return lettersAndDots ? .acronym : .multiPeriod
+    }
+
+    /// In a segment that started with list marker N (or letter x), a later "N+1." / "N+1)" (or
+    /// "y.") starts the next item.
+    private func startsNextListItem(dot: Bool) -> Bool {
+        switch list {
+        case .number(let n):
+            let len = seg.count - tokenStart
+            guard len > 0, len <= 3 else { return false }
+            var v = 0
+            for i in tokenStart..<seg.count {
+                let b = seg[i]
+                guard b &- 0x30 < 10 else { return false }
+                v = v * 10 + Int(b - 0x30)
+            }
+            return v == n + 1
+        case .letter(let l):
+            guard dot, seg.count - tokenStart == 1 else { return false }
+            return UInt32(seg[tokenStart]) == l + 1
+        default:
+            return false
+        }
+    }
+
+    @inline(__always)
+    static func decode(_ b: [UInt8], _ i: Int) -> (UInt32, Int) {
+        let b0 = UInt32(b[i])
+        if b0 < 0x80 { return (b0, 1) }
+        if b0 < 0xE0 { return (((b0 & 0x1F) << 6) | (UInt32(b[i + 1]) & 0x3F), 2) }
+        if b0 < 0xF0 {
+            return (((b0 & 0x0F) << 12) | ((UInt32(b[i + 1]) & 0x3F) << 6) | (UInt32(b[i + 2]) & 0x3F), 3)
+        }
+        return (((b0 & 0x07) << 18) | ((UInt32(b[i + 1]) & 0x3F) << 12) | ((UInt32(b[i + 2]) & 0x3F) << 6)
+            | (UInt32(b[i + 3]) & 0x3F), 4)
+    }
+
+    // MARK: emitting and cutting
+
+    /// Emits `seg[..<end]` (trimmed) as a segment and starts a new one.
+    private mutating func emit(upTo end: Int) {
+        var lo = 0
+        var hi = end
+        while lo < hi, seg[lo] <= 0x20 { lo += 1 }
+        while hi > lo, seg[hi - 1] <= 0x20 { hi -= 1 }
+        // Non-ASCII whitespace at the edges (no-break space, ideographic space).
+        while hi - lo >= 2, seg[hi - 2] == 0xC2, seg[hi - 1] == 0xA0 { hi -= 2 }
+        while hi - lo >= 3, seg[hi - 3] == 0xE3, seg[hi - 2] == 0x80, seg[hi - 1] == 0x80 { hi -= 3 }
+        let speakable = hasWord || !options.cleanForSpeech
+        if lo < hi && speakable {
+            let text = seg.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[lo..<hi]), as: UTF8.self) }
+            ready.append(Segment(text: text, emoji: emoji, index: nextIndex))
+            nextIndex += 1
+            emittedInReply += 1
+            if !emoji.isEmpty { emoji.removeAll() }
+        }
+        seg.removeAll(keepingCapacity: true)
+        startSegment()
+    }
+
+    private mutating func startSegment() {
+        segChars = 0
+        hasWord = false
+        spacePending = false
+        lastWasCJK = false
+        quoteDepth = 0
+        lastScalar = 0
+        spaceBeforeRemoved = false
+        list = .none
+        tokenStart = 0
+        tokenHasWord = false
+        tokenFirstLower = false
+        tokenIndex = 0
+        previousWordLower = false
+        clauseBreak = 0; clauseChars = 0
+        spaceBreak = 0; spaceChars = 0
+        cjkBreak = 0; cjkChars = 0
+    }
+
+    /// Emits `seg[..<offset]` and feeds the rest again as the start of the next segment (the rest
+    /// is short: a list marker, or the tail after a break).
+    private mutating func cut(at offset: Int) {
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: seg[offset...])
+        pending = .none
+        emit(upTo: offset)
+        var i = 0
+        while i < scratch.count {
+            let (c, len) = SegmentBuilder.decode(scratch, i)
+            i += len
+            feed(c)
+        }
+    }
+
+    @inline(__always)
+    private mutating func checkLength() {
+        guard segChars >= options.maxSegmentChars else { return }
+        guard case .none = pending else { return }
+        let half = options.maxSegmentChars / 2
+        let at: Int
+        if clauseBreak > 0 && clauseChars >= half { at = clauseBreak }
+        else if spaceBreak > 0 && spaceChars >= half { at = spaceBreak }
+        else if cjkBreak > 0 && cjkChars >= half { at = cjkBreak }
+        else { at = max(clauseBreak, spaceBreak, cjkBreak) }
+        cut(at: at > 0 ? at : seg.count)
+    }
+}
