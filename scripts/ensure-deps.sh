@@ -7,6 +7,8 @@ set -euo pipefail
 APT_PACKAGES=(cmake pkg-config libuv1-dev libopus-dev libjansson-dev libwebsockets-dev espeak-ng sox)
 PY_TEST=(pytest hypothesis numpy)
 PY_BENCH=(blingfire pysbd numpy)
+# Retriever anchors; "module:package" where the import name differs from the PyPI name.
+PY_BENCH+=(bm25s Stemmer:PyStemmer faiss:faiss-cpu hnswlib)
 PY=${PYTHON:-python3}
 
 need_apt() {
@@ -24,7 +26,7 @@ need_apt() {
 need_python() {
   local missing=()
   for p in "$@"; do
-    "$PY" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('$p') is None)" 2>/dev/null || missing+=("$p")
+    "$PY" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('${p%%:*}') is None)" 2>/dev/null || missing+=("${p#*:}")
   done
   ((${#missing[@]} == 0)) && return 0
   echo "==> installing PyPI packages: ${missing[*]}"
