@@ -1,4 +1,4 @@
-"""Runs every registered benchmark in turn (``make bench``). One line per benchmark."""
+"""Runs every registered benchmark in turn (`make bench`). One line per benchmark."""
 
 import subprocess
 import sys
@@ -6,11 +6,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
-    ["retriever/bench_retriever.py"],
+    "splitter/bench.py",
+    "retriever/bench_retriever.py",
 ]
 
-failed = 0
-for argv in BENCHMARKS:
-    print(f"==> {argv[0]}", flush=True)
-    failed += subprocess.call([sys.executable, str(HERE / argv[0]), *argv[1:]]) != 0
-sys.exit(1 if failed else 0)
+if __name__ == "__main__":
+    failed = 0
+    for script in BENCHMARKS:
+        print(f"==> {script}", flush=True)
+        failed |= subprocess.run([sys.executable, str(HERE / script)]).returncode != 0
+    sys.exit(1 if failed else 0)

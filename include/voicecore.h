@@ -122,6 +122,7 @@ int vc_splitter_flush(vc_splitter *s);
 /* Forgets all text, held state and undrained segments, as if newly made with the same options. */
 int vc_splitter_reset(vc_splitter *s);
 
+/* ---------------------------------------------------------------------------------------------
  * Retriever — embedded hybrid retrieval (BM25 + dense vectors + fusion) persisted to one file
  *
  * Documents (id, UTF-8 text, metadata) are cut into chunks; each chunk is indexed for BM25 and

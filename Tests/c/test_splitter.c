@@ -80,7 +80,7 @@ int main(void) {
     CHECK(vc_splitter_push(s, emo, strlen(emo)) == VC_OK);
     CHECK(vc_splitter_flush(s) == VC_OK);
     CHECK(vc_splitter_next(s, &seg) == 1);
-    CHECK_STREQ(seg.text, "Great news !");
+    CHECK_STREQ(seg.text, "Great news!");
     CHECK(seg.emoji_count == 2);
     CHECK_STREQ(seg.emoji, "\xF0\x9F\x98\x8A \xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD");
     CHECK(seg.index == 0);

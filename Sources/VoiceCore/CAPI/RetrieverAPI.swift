@@ -13,7 +13,7 @@ final class RetrieverHandle: Handle {
 
     func withRetriever(_ body: (inout Retriever) throws(VCError) -> Int32) -> Int32 {
         run { () throws(VCError) -> Int32 in
-            guard retriever != nil else { throw VCError(.invalidState, "the index failed to open: \(String(cString: lastErrorCopy))") }
+            guard retriever != nil else { throw VCError(.invalidState, "the index failed to open: \(String(decoding: lastErrorCopy.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))") }
             return try body(&retriever!)
         }
     }
