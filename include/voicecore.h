@@ -167,6 +167,78 @@ int vc_coordinator_next_effect(vc_coordinator *c, vc_effect *out);
  * call on it. */
 int vc_coordinator_next_log(vc_coordinator *c, const char **json, size_t *len);
 
+/* ---------------------------------------------------------------------------------------------
+ * Retriever — embedded hybrid retrieval (BM25 + dense vectors + fusion) persisted to one file
+ *
+ * Documents (id, UTF-8 text, metadata) are cut into chunks; each chunk is indexed for BM25 and
+ * may carry a dense vector. Search returns chunk "slots" with scores; vc_retriever_chunk turns a
+ * slot into its document id, chunk number, character offsets, text and metadata. Slots stay
+ * valid until vc_retriever_compact. See docs/retriever.md.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct vc_retriever vc_retriever;
+
+/* Opens the index file at `path`, or creates an empty index when the file does not exist (it is
+ * written by vc_retriever_save). `path` NULL makes an in-memory index. `options_json` (NULL or
+ * "" for defaults) applies when creating: {"k1":1.2, "b":0.75, "stemming":"auto"|"en"|"ru"|"none",
+ * "stopwords":false, "min_token_length":1, "chunk_size":1000 (characters, 0 = whole document),
+ * "chunk_overlap":0.15, "metric":"cosine"|"dot", "hnsw":false|true|{"m":16,"ef_construction":200,
+ * "ef_search":64}}; on open only hnsw.ef_search is taken, the rest comes from the file.
+ * Like sqlite3_open, *out receives a handle even on failure (except a NULL `out`): read the
+ * message with vc_retriever_errmsg, then vc_retriever_free it. A corrupt or truncated file gives
+ * VC_ERR_CORRUPT, a newer format VC_ERR_UNSUPPORTED, a file system error VC_ERR_IO. */
+int vc_retriever_open(const char *path, const char *options_json, vc_retriever **out);
+
+/* Releases the handle (unsaved changes are lost). NULL is a no-op. */
+void vc_retriever_free(vc_retriever *kb);
+
+/* The last error message of the handle (owned by the handle, valid until the next call on it);
+ * NULL for a NULL handle. */
+const char *vc_retriever_errmsg(const vc_retriever *kb);
+
+/* Adds a document, replacing any document with the same id (an update). `text` is `text_len`
+ * bytes of UTF-8 (VC_ERR_UTF8 otherwise). `metadata_json` is NULL or an object whose values are
+ * strings, numbers or ISO dates ("2025-06-01", compared as dates). `vectors` holds
+ * `vector_count` rows of `dim` floats: 0 rows, 1 row (shared by every chunk) or one row per chunk
+ * (vc_retriever_chunk_text shows the chunks); every vector in the index has the same dimension
+ * (VC_ERR_MISMATCH otherwise). */
+int vc_retriever_add(vc_retriever *kb, const char *id, const char *text, size_t text_len, const char *metadata_json,
+                     const float *vectors, size_t vector_count, size_t dim);
+
+/* Deletes a document and its chunks; VC_ERR_NOT_FOUND when no such id exists. The space is
+ * freed by vc_retriever_compact. */
+int vc_retriever_delete(vc_retriever *kb, const char *id);
+
+/* Frees the space of deleted documents (renumbers slots; rebuilds the HNSW graph if needed). */
+int vc_retriever_compact(vc_retriever *kb);
+
+/* Writes the index to `path`, or to the path it was opened with when `path` is NULL (an in-memory
+ * index then adopts `path`). The write is crash-safe: temporary file, fsync, rename. */
+int vc_retriever_save(vc_retriever *kb, const char *path);
+
+/* Counts and options as a JSON object {"documents","chunks","deleted_chunks","dimension","terms",
+ * "vectors","hnsw","options"}. *out_json is owned by the caller: release it with vc_free. */
+int vc_retriever_stats(vc_retriever *kb, char **out_json);
+
+/* Searches. `query` is `query_len` bytes of UTF-8 (may be empty); `vector` is NULL or `dim`
+ * floats. `options_json`: {"k":10, "mode":"auto"|"bm25"|"dense"|"hybrid", "fusion":"rrf"|
+ * "weighted", "rrf_k":60, "alpha":0.5 (dense weight), "candidates":100 (per list, for fusion),
+ * "exact":false (skip HNSW), "ef":n, "filter":{"key":value | {"eq"|"ne"|"gt"|"gte"|"lt"|"lte":v,
+ * "in"|"nin":[...]}}}. Writes up to k hits, best first, into the caller's arrays `out_slots` and
+ * `out_scores` (capacity >= k, else VC_ERR_INVALID_ARGUMENT) and returns the number written
+ * (>= 0), or a negative status. */
+int vc_retriever_search(vc_retriever *kb, const char *query, size_t query_len, const float *vector, size_t dim,
+                        const char *options_json, int32_t *out_slots, float *out_scores, size_t capacity);
+
+/* A hit's chunk as JSON {"id","chunk","start","end","text","metadata"}; start/end are offsets in
+ * Unicode code points into the document's text. VC_ERR_NOT_FOUND for a bad slot. *out_json is
+ * owned by the caller: release it with vc_free. */
+int vc_retriever_chunk(vc_retriever *kb, int32_t slot, char **out_json);
+
+/* The chunks vc_retriever_add would make of `text`, as a JSON array of {"start","end","text"}.
+ * *out_json is owned by the caller: release it with vc_free. */
+int vc_retriever_chunk_text(vc_retriever *kb, const char *text, size_t text_len, char **out_json);
+
 #ifdef __cplusplus
 }
 #endif

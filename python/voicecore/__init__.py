@@ -26,7 +26,15 @@ def __getattr__(name: str):
 
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'voicecore' has no attribute {name!r}")
+
+
 # Coordinator
 from .coordinator import Coordinator, RejectedEvent  # noqa: E402
 
 __all__ += ["Coordinator", "RejectedEvent"]
+
+# Retriever (issue 5)
+from .embeddings import EmbeddingError, OpenAIEmbedder  # noqa: E402
+from .retriever import Hit, Retriever  # noqa: E402
+
+__all__ += ["EmbeddingError", "Hit", "OpenAIEmbedder", "Retriever"]

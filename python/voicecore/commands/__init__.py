@@ -3,3 +3,6 @@
 # Sentence splitter
 from . import demo, split  # noqa: E402,F401
 from . import worker  # noqa: F401,E402  (issue 7: voicecore worker asr|tts|assistant)
+
+# Retriever (issue 5)
+from . import index, search  # noqa: E402,F401

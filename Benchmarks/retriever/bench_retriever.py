@@ -1,0 +1,268 @@
+"""Retriever benchmark on BEIR SciFact, one core, anchors measured in the same run.
+
+    python Benchmarks/retriever/bench_retriever.py            # make bench: SciFact + HNSW on 50,000 vectors
+    python Benchmarks/retriever/bench_retriever.py --full     # HNSW on 200,000 vectors + the 1,000,000-chunk BM25 run
+
+Drives libvoicecore through the Python binding (one ctypes call per query, as a user would) and
+runs bm25s, faiss and hnswlib beside it. Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
+from voicecore import Retriever  # noqa: E402
+
+DATA = Path(os.environ.get("SCIFACT", Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "scifact"))
+ROWS: list[tuple[str, str, str, str]] = []
+
+
+def row(what: str, ours: str, anchor: str, target: str) -> None:
+    ROWS.append((what, ours, anchor, target))
+    print(f"  {what}: {ours} | {anchor} | {target}", file=sys.stderr, flush=True)
+
+
+def ndcg10(ranked: list[str], relevant: set[str]) -> float:
+    dcg = sum(1 / math.log2(i + 2) for i, d in enumerate(ranked[:10]) if d in relevant)
+    idcg = sum(1 / math.log2(i + 2) for i in range(min(10, len(relevant))))
+    return dcg / idcg
+
+
+def load():
+    corpus = [json.loads(line) for line in open(DATA / "corpus.jsonl")]
+    queries = [json.loads(line) for line in open(DATA / "queries.jsonl")]
+    qrels: dict[str, set[str]] = {}
+    for line in list(open(DATA / "qrels" / "test.tsv"))[1:]:
+        q, d, _ = line.rstrip("\n").split("\t")
+        qrels.setdefault(q, set()).add(d)
+    emb = DATA / "embeddings"
+    dvec = np.fromfile(emb / "minilm-l6-v2.corpus.f32", dtype="<f4").reshape(-1, 384)
+    qvec = np.fromfile(emb / "minilm-l6-v2.queries.f32", dtype="<f4").reshape(-1, 384)
+    assert [line.strip() for line in open(emb / "minilm-l6-v2.corpus.ids.txt")] == [d["_id"] for d in corpus]
+    assert [line.strip() for line in open(emb / "minilm-l6-v2.queries.ids.txt")] == [q["_id"] for q in queries]
+    return corpus, queries, qrels, dvec, qvec
+
+
+def mean_ndcg(results: list[list[str]], queries, qrels) -> float:
+    return float(np.mean([ndcg10(r, qrels[q["_id"]]) for q, r in zip(queries, results)]))
+
+
+def dir_size(p: Path) -> int:
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else p.stat().st_size
+
+
+BM25_OPTIONS = {"k1": 1.5, "b": 0.75, "stopwords": True, "min_token_length": 2, "chunk_size": 0, "stemming": "en"}
+
+
+def bench_bm25(corpus, queries, qrels, tmp: Path) -> None:
+    import bm25s
+    import Stemmer
+
+    texts = [d["title"] + " " + d["text"] for d in corpus]
+    ids = [d["_id"] for d in corpus]
+    qtexts = [q["text"] for q in queries]
+
+    # --- ours
+    kb = Retriever(None, BM25_OPTIONS)
+    t = time.perf_counter()
+    for i, text in zip(ids, texts):
+        kb.add(i, text)
+    ours_index = time.perf_counter() - t
+    slot_id = [kb.chunk(s)["id"] for s in range(len(corpus))]
+    for q in qtexts[:20]:
+        kb.search_slots(q, k=10, mode="bm25")
+    t = time.perf_counter()
+    ours_res = [kb.search_slots(q, k=10, mode="bm25") for q in qtexts]
+    ours_qtime = time.perf_counter() - t
+    ours_ndcg = mean_ndcg([[slot_id[s] for s, _ in r] for r in ours_res], queries, qrels)
+    path = tmp / "scifact.vcidx"
+    kb.save(path)
+    kb.close()
+    t = time.perf_counter()
+    reopened = Retriever(path)
+    ours_open = time.perf_counter() - t
+    assert [s for s, _ in reopened.search_slots(qtexts[0], k=10, mode="bm25")] == [s for s, _ in ours_res[0]]
+    reopened.close()
+
+    # --- bm25s, the configuration its authors publish for SciFact
+    stemmer = Stemmer.Stemmer("english")
+    t = time.perf_counter()
+    tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False)
+    model = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
+    model.index(tokens, show_progress=False)
+    anchor_index = time.perf_counter() - t
+    t = time.perf_counter()
+    qtok = bm25s.tokenize(qtexts, stopwords="en", stemmer=stemmer, show_progress=False)
+    docs, _ = model.retrieve(qtok, k=10, n_threads=1, show_progress=False)
+    anchor_batch = time.perf_counter() - t
+    t = time.perf_counter()
+    for q in qtexts:
+        model.retrieve(bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False), k=10, n_threads=1, show_progress=False)
+    anchor_single = time.perf_counter() - t
+    anchor_ndcg = mean_ndcg([[ids[j] for j in r] for r in docs], queries, qrels)
+    bdir = tmp / "bm25s"
+    model.save(str(bdir))
+    t = time.perf_counter()
+    bm25s.BM25.load(str(bdir))
+    anchor_open = time.perf_counter() - t
+
+    n = len(qtexts)
+    row("BM25 nDCG@10 (English stemming)", f"{ours_ndcg:.4f}", f"bm25s {anchor_ndcg:.4f}", ">= 0.686")
+    row("BM25 queries/s, one at a time", f"{n / ours_qtime:,.0f}", f"bm25s {n / anchor_single:,.0f}", ">= 5x bm25s")
+    row("BM25 queries/s, bm25s batched (300 at once)", f"{n / ours_qtime:,.0f}", f"bm25s {n / anchor_batch:,.0f}", ">= 5x bm25s")
+    row("BM25 indexing docs/s", f"{len(texts) / ours_index:,.0f}", f"bm25s {len(texts) / anchor_index:,.0f}", ">= bm25s")
+    row("index size on disk", f"{dir_size(path) / 1e6:.2f} MB", f"bm25s {dir_size(bdir) / 1e6:.2f} MB", "beside")
+    row("index open time", f"{ours_open * 1e3:.1f} ms", f"bm25s load {anchor_open * 1e3:.1f} ms", "beside")
+
+
+def bench_dense_and_hybrid(corpus, queries, qrels, dvec, qvec) -> None:
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    ids = [d["_id"] for d in corpus]
+    kb = Retriever(None, BM25_OPTIONS)
+    for i, d in enumerate(corpus):
+        kb.add(d["_id"], d["title"] + " " + d["text"], vector=dvec[i])
+    slot_id = [kb.chunk(s)["id"] for s in range(len(corpus))]
+    n = len(queries)
+    qs = [np.ascontiguousarray(qvec[i]) for i in range(n)]
+    for q in qs[:20]:
+        kb.search_slots(k=10, mode="dense", vector=q)
+    t = time.perf_counter()
+    res = [kb.search_slots(k=10, mode="dense", vector=q) for q in qs]
+    ours_t = time.perf_counter() - t
+    ours_ndcg = mean_ndcg([[slot_id[s] for s, _ in r] for r in res], queries, qrels)
+
+    index = faiss.IndexFlatIP(384)
+    index.add(dvec)
+    for i in range(20):
+        index.search(qvec[i : i + 1], 10)
+    t = time.perf_counter()
+    out = [index.search(qvec[i : i + 1], 10)[1][0] for i in range(n)]
+    faiss_t = time.perf_counter() - t
+    t = time.perf_counter()
+    _, batch = index.search(qvec, 10)
+    faiss_batch_t = time.perf_counter() - t
+    faiss_ndcg = mean_ndcg([[ids[j] for j in r] for r in out], queries, qrels)
+    row("dense exact nDCG@10 (MiniLM)", f"{ours_ndcg:.4f}", f"faiss {faiss_ndcg:.4f}", "0.645 +- 0.001")
+    row("dense exact queries/s, one at a time", f"{n / ours_t:,.0f}", f"faiss IndexFlatIP {n / faiss_t:,.0f}", ">= faiss")
+    row("dense exact queries/s, faiss batched (BLAS)", f"{n / ours_t:,.0f}", f"faiss IndexFlatIP {n / faiss_batch_t:,.0f}", "(for reference)")
+
+    t = time.perf_counter()
+    res = [kb.search_slots(q["text"], k=10, mode="hybrid", vector=v) for q, v in zip(queries, qs)]
+    hyb_t = time.perf_counter() - t
+    hyb = mean_ndcg([[slot_id[s] for s, _ in r] for r in res], queries, qrels)
+    row("hybrid RRF (k=60, 100 per list) nDCG@10", f"{hyb:.4f} ({n / hyb_t:,.0f} q/s)", "-", ">= 0.71")
+
+
+def bench_hnsw(count: int, m: int, ef_construction: int, efs: list[int]) -> None:
+    import hnswlib
+
+    rng = np.random.default_rng(7)
+    data = rng.standard_normal((count, 384), dtype=np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    nq = 200
+    queries = rng.standard_normal((nq, 384), dtype=np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    truth = np.argsort(-(queries @ data.T), axis=1)[:, :10]
+
+    kb = Retriever(None, {"chunk_size": 0, "metric": "dot", "hnsw": {"m": m, "ef_construction": ef_construction}})
+    t = time.perf_counter()
+    for i in range(count):
+        kb.add(str(i), "", vector=data[i])
+    ours_build = time.perf_counter() - t
+
+    index = hnswlib.Index(space="ip", dim=384)
+    index.init_index(max_elements=count, M=m, ef_construction=ef_construction, random_seed=7)
+    index.set_num_threads(1)
+    t = time.perf_counter()
+    index.add_items(data, np.arange(count), num_threads=1)
+    anchor_build = time.perf_counter() - t
+    row(f"HNSW build, {count:,} x 384, M={m}, efC={ef_construction}", f"{ours_build:.1f} s", f"hnswlib {anchor_build:.1f} s", "beside")
+
+    qs = [np.ascontiguousarray(q) for q in queries]
+    for ef in efs:
+        t = time.perf_counter()
+        got = [kb.search_slots(k=10, mode="dense", vector=q, ef=ef) for q in qs]
+        ours_t = time.perf_counter() - t
+        ours_recall = np.mean([len({s for s, _ in g} & set(truth[i])) / 10 for i, g in enumerate(got)])
+        index.set_ef(ef)
+        t = time.perf_counter()
+        labels = [index.knn_query(q[None, :], k=10, num_threads=1)[0][0] for q in queries]
+        anchor_t = time.perf_counter() - t
+        anchor_recall = np.mean([len(set(lab) & set(truth[i])) / 10 for i, lab in enumerate(labels)])
+        row(
+            f"HNSW ef={ef}: recall@10, queries/s",
+            f"{ours_recall:.3f}, {nq / ours_t:,.0f}",
+            f"hnswlib {anchor_recall:.3f}, {nq / anchor_t:,.0f}",
+            "recall >= 0.98, q/s >= hnswlib",
+        )
+
+
+def bench_scale(count: int) -> None:
+    rng = np.random.default_rng(11)
+    vocab = [f"w{i}" for i in range(50_000)]
+    # Zipf-distributed words, 40 per chunk: a synthetic corpus with a realistic term skew.
+    ranks = np.minimum(rng.zipf(1.2, size=count * 40), len(vocab)) - 1
+    kb = Retriever(None, {"chunk_size": 0, "stemming": "none"})
+    t = time.perf_counter()
+    for i in range(count):
+        kb.add(str(i), " ".join(vocab[r] for r in ranks[i * 40 : (i + 1) * 40]))
+    build = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lat = []
+    qranks = np.minimum(rng.zipf(1.3, size=(500, 4)), len(vocab)) - 1
+    for qr in qranks:
+        q = " ".join(vocab[r] for r in qr)
+        t = time.perf_counter()
+        kb.search_slots(q, k=10, mode="bm25")
+        lat.append(time.perf_counter() - t)
+    lat.sort()
+    row(f"BM25 scale: {count:,} chunks", f"build {build:.0f} s, peak RSS {rss:,.0f} MB",
+        f"p50 {lat[len(lat) // 2] * 1e3:.2f} ms, p99 {lat[int(len(lat) * 0.99)] * 1e3:.2f} ms", "print")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--full", action="store_true", help="HNSW on 200,000 vectors and the 1,000,000-chunk BM25 run")
+    ap.add_argument("--hnsw-count", type=int, default=None)
+    ap.add_argument("--scale-count", type=int, default=None)
+    args = ap.parse_args()
+    hnsw_count = args.hnsw_count or (200_000 if args.full else 50_000)
+    scale_count = args.scale_count if args.scale_count is not None else (1_000_000 if args.full else 0)
+
+    corpus, queries, qrels, dvec, qvec = load()
+    tmp = Path(tempfile.mkdtemp(prefix="vc-retriever-bench-"))
+    try:
+        bench_bm25(corpus, queries, qrels, tmp)
+        bench_dense_and_hybrid(corpus, queries, qrels, dvec, qvec)
+        bench_hnsw(hnsw_count, 16, 100, [64, 128, 256])
+        if scale_count:
+            bench_scale(scale_count)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    widths = [max(len(r[i]) for r in ROWS + [("what", "VoiceCore", "anchor (same run)", "target")]) for i in range(4)]
+    print(f"\nRetriever on SciFact ({len(corpus):,} docs, {len(queries)} queries), one core")
+    for r in [("what", "VoiceCore", "anchor (same run)", "target")] + ROWS:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+
+
+if __name__ == "__main__":
+    main()

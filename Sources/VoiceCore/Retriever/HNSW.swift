@@ -1,0 +1,261 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A Hierarchical Navigable Small World graph (Malkov & Yashunin) over the rows of a
+/// `DenseStore`: node i is row i. Similarity is the inner product; neighbours are chosen with the
+/// paper's diversity heuristic. Level draws use a seeded generator, so builds are reproducible.
+struct HNSW: Sendable {
+    var m = 16
+    var efConstruction = 200
+    var efSearch = 64
+    var seed: UInt64 = 0x5EED
+
+    /// Level 0 links: node i owns `linkCapacity0 + 1` entries starting at i·(cap+1); the
+    /// first is the count.
+    var links0: [Int32] = []
+    /// Upper levels: per node, levels 1...level each with `m + 1` entries (count first).
+    var upper: [[Int32]] = []
+    var levels: [Int32] = []
+    var entry: Int32 = -1
+    var maxLevel: Int32 = -1
+    var rngState: UInt64 = 0x5EED
+
+    var count: Int { levels.count }
+    var capacity0: Int { 2 * m }
+
+    init(m: Int = 16, efConstruction: Int = 200, efSearch: Int = 64, seed: UInt64 = 0x5EED) {
+        self.m = max(2, m); self.efConstruction = max(1, efConstruction); self.efSearch = max(1, efSearch)
+        self.seed = seed; self.rngState = seed
+    }
+
+    private mutating func randomLevel() -> Int32 {
+        rngState &+= 0x9E3779B97F4A7C15
+        var z = rngState
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        z ^= z >> 31
+        let u = (Double(z >> 11) + 0.5) / Double(1 << 53)
+        return Int32(-log(u) / log(Double(m)))
+    }
+
+    // MARK: search primitives
+
+    /// Working memory for one search: visited marks by generation, candidate and result heaps.
+    struct Scratch {
+        var visited: [UInt32] = []
+        var generation: UInt32 = 0
+        mutating func reset(_ n: Int) {
+            if visited.count < n { visited = [UInt32](repeating: 0, count: n + 1024); generation = 0 }
+            generation &+= 1
+            if generation == 0 { for i in 0..<visited.count { visited[i] = 0 }; generation = 1 }
+        }
+    }
+
+    /// Greedy best-first search on one level from `entries`; returns up to `ef` (similarity, node)
+    /// pairs, best first. Only nodes for which `accept` holds enter the results; others are
+    /// still traversed, so filters do not cut the graph apart.
+    func searchLevel(_ q: UnsafePointer<Float>, _ vectors: UnsafePointer<Float>, dim: Int, entries: [Int32], ef: Int,
+                     level: Int32, scratch: inout Scratch, accept: ((Int32) -> Bool)?) -> [(Float, Int32)] {
+        scratch.reset(count)
+        let gen = scratch.generation
+        // Candidates: max-heap on similarity; results: min-heap on similarity (worst at root).
+        var candidates = Heap(max: true)
+        var results = Heap(max: false)
+        for e in entries {
+            scratch.visited[Int(e)] = gen
+            let s = VectorMath.dot(q, vectors + Int(e) * dim, dim)
+            candidates.push(s, e)
+            if accept?(e) ?? true { results.push(s, e) }
+        }
+        let cap = capacity0 + 1
+        return links0.withUnsafeBufferPointer { l0 in
+            scratch.visited.withUnsafeMutableBufferPointer { visited in
+                while let (s, node) = candidates.pop() {
+                    if results.count >= ef, let worst = results.top, s < worst.0 { break }
+                    let neighbours: UnsafeBufferPointer<Int32>
+                    if level == 0 {
+                        let base = Int(node) * cap
+                        neighbours = UnsafeBufferPointer(rebasing: l0[(base + 1)..<(base + 1 + Int(l0[base]))])
+                    } else {
+                        neighbours = upper[Int(node)].withUnsafeBufferPointer { buf in
+                            let base = (Int(level) - 1) * (m + 1)
+                            return UnsafeBufferPointer(rebasing: buf[(base + 1)..<(base + 1 + Int(buf[base]))])
+                        }
+                    }
+                    for nb in neighbours {
+                        if visited[Int(nb)] == gen { continue }
+                        visited[Int(nb)] = gen
+                        let sn = VectorMath.dot(q, vectors + Int(nb) * dim, dim)
+                        if results.count < ef || sn > results.top!.0 {
+                            candidates.push(sn, nb)
+                            if accept?(nb) ?? true {
+                                results.push(sn, nb)
+                                if results.count > ef { _ = results.pop() }
+                            }
+                        }
+                    }
+                }
+                return results.drainSortedDescending()
+            }
+        }
+    }
+
+    /// Keeps at most `limit` of `candidates` (best first), preferring neighbours that are closer
+    /// to the base than to any already kept one.
+    func selectNeighbours(_ candidates: [(Float, Int32)], limit: Int, vectors: UnsafePointer<Float>, dim: Int) -> [Int32] {
+        if candidates.count <= limit { return candidates.map(\.1) }
+        var kept: [Int32] = []
+        for (s, c) in candidates {
+            if kept.count >= limit { break }
+            var good = true
+            for k in kept where VectorMath.dot(vectors + Int(c) * dim, vectors + Int(k) * dim, dim) > s { good = false; break }
+            if good { kept.append(c) }
+        }
+        return kept
+    }
+
+    private func neighbourList(_ node: Int32, _ level: Int32) -> [Int32] {
+        if level == 0 {
+            let base = Int(node) * (capacity0 + 1)
+            return Array(links0[(base + 1)..<(base + 1 + Int(links0[base]))])
+        }
+        let base = (Int(level) - 1) * (m + 1)
+        let u = upper[Int(node)]
+        return Array(u[(base + 1)..<(base + 1 + Int(u[base]))])
+    }
+
+    private mutating func setNeighbours(_ node: Int32, _ level: Int32, _ list: [Int32]) {
+        if level == 0 {
+            let base = Int(node) * (capacity0 + 1)
+            links0[base] = Int32(list.count)
+            for (i, n) in list.enumerated() { links0[base + 1 + i] = n }
+        } else {
+            let base = (Int(level) - 1) * (m + 1)
+            upper[Int(node)][base] = Int32(list.count)
+            for (i, n) in list.enumerated() { upper[Int(node)][base + 1 + i] = n }
+        }
+    }
+
+    /// Inserts the next row (its index must equal `count`).
+    mutating func insert(vectors: UnsafePointer<Float>, dim: Int, scratch: inout Scratch) {
+        let node = Int32(count)
+        let level = randomLevel()
+        levels.append(level)
+        links0.append(contentsOf: repeatElement(0, count: capacity0 + 1))
+        upper.append(level > 0 ? [Int32](repeating: 0, count: Int(level) * (m + 1)) : [])
+        let q = vectors + Int(node) * dim
+        if entry < 0 { entry = node; maxLevel = level; return }
+        var current = entry
+        var currentSim = VectorMath.dot(q, vectors + Int(current) * dim, dim)
+        var l = maxLevel
+        while l > level {
+            var changed = true
+            while changed {
+                changed = false
+                for nb in neighbourList(current, l) {
+                    let s = VectorMath.dot(q, vectors + Int(nb) * dim, dim)
+                    if s > currentSim { currentSim = s; current = nb; changed = true }
+                }
+            }
+            l -= 1
+        }
+        var entries = [current]
+        l = min(level, maxLevel)
+        while l >= 0 {
+            let found = searchLevel(q, vectors, dim: dim, entries: entries, ef: efConstruction, level: l, scratch: &scratch, accept: nil)
+            let chosen = selectNeighbours(found, limit: m, vectors: vectors, dim: dim)
+            setNeighbours(node, l, chosen)
+            let limit = l == 0 ? capacity0 : m
+            for nb in chosen {
+                var list = neighbourList(nb, l)
+                if list.count < limit {
+                    list.append(node)
+                } else {
+                    let base = vectors + Int(nb) * dim
+                    var scored = list.map { (VectorMath.dot(base, vectors + Int($0) * dim, dim), $0) }
+                    scored.append((VectorMath.dot(base, q, dim), node))
+                    scored.sort { $0.0 > $1.0 }
+                    list = selectNeighbours(scored, limit: limit, vectors: vectors, dim: dim)
+                }
+                setNeighbours(nb, l, list)
+            }
+            entries = found.map(\.1)
+            l -= 1
+        }
+        if level > maxLevel { maxLevel = level; entry = node }
+    }
+
+    /// The best `k` rows for `q` with beam width max(ef, k); `accept` filters rows.
+    func search(_ q: UnsafePointer<Float>, vectors: UnsafePointer<Float>, dim: Int, k: Int, ef: Int,
+                scratch: inout Scratch, accept: ((Int32) -> Bool)?) -> [(Float, Int32)] {
+        guard entry >= 0 else { return [] }
+        var current = entry
+        var currentSim = VectorMath.dot(q, vectors + Int(current) * dim, dim)
+        var l = maxLevel
+        while l > 0 {
+            var changed = true
+            while changed {
+                changed = false
+                let u = upper[Int(current)]
+                let base = (Int(l) - 1) * (m + 1)
+                for i in 0..<Int(u[base]) {
+                    let nb = u[base + 1 + i]
+                    let s = VectorMath.dot(q, vectors + Int(nb) * dim, dim)
+                    if s > currentSim { currentSim = s; current = nb; changed = true }
+                }
+            }
+            l -= 1
+        }
+        let found = searchLevel(q, vectors, dim: dim, entries: [current], ef: max(ef, k), level: 0, scratch: &scratch, accept: accept)
+        return Array(found.prefix(k))
+    }
+}
+
+/// A binary heap of (similarity, node): a max-heap or a min-heap.
+struct Heap {
+    let isMax: Bool
+    private(set) var scores: [Float] = []
+    private(set) var nodes: [Int32] = []
+    init(max: Bool) { isMax = max }
+
+    var count: Int { scores.count }
+    var top: (Float, Int32)? { scores.isEmpty ? nil : (scores[0], nodes[0]) }
+
+    @inline(__always) private func before(_ a: Float, _ b: Float) -> Bool { isMax ? a > b : a < b }
+
+    mutating func push(_ s: Float, _ n: Int32) {
+        scores.append(s); nodes.append(n)
+        var i = scores.count - 1
+        while i > 0 {
+            let p = (i - 1) >> 1
+            if before(scores[i], scores[p]) { scores.swapAt(i, p); nodes.swapAt(i, p); i = p } else { break }
+        }
+    }
+
+    mutating func pop() -> (Float, Int32)? {
+        guard !scores.isEmpty else { return nil }
+        let out = (scores[0], nodes[0])
+        let last = scores.count - 1
+        scores.swapAt(0, last); nodes.swapAt(0, last)
+        scores.removeLast(); nodes.removeLast()
+        var i = 0
+        let n = scores.count
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var b = i
+            if l < n && before(scores[l], scores[b]) { b = l }
+            if r < n && before(scores[r], scores[b]) { b = r }
+            if b == i { break }
+            scores.swapAt(i, b); nodes.swapAt(i, b); i = b
+        }
+        return out
+    }
+
+    /// Empties the heap, returning its entries by descending similarity.
+    mutating func drainSortedDescending() -> [(Float, Int32)] {
+        zip(scores, nodes).map { ($0.0, $0.1) }.sorted { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+    }
+}

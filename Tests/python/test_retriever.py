@@ -1,0 +1,198 @@
+import ctypes
+import json
+import math
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+import voicecore
+from voicecore import OpenAIEmbedder, Retriever
+from voicecore import _native
+from voicecore.cli import main as cli_main
+from voicecore.embeddings import EmbeddingError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_issue_example_round_trip(tmp_path):
+    path = tmp_path / "kb.vcidx"
+    kb = Retriever(path)
+    kb.add("doc-1", "Solar panels convert sunlight into electricity.", metadata={"lang": "en", "date": "2025-06-01"}, vector=[1, 0, 0])
+    kb.add("doc-2", "Солнечные панели преобразуют свет в электричество.", metadata={"lang": "ru", "date": "2024-01-01"}, vector=[0, 1, 0])
+    kb.add("doc-3", "Wind turbines make electricity from wind.", metadata={"lang": "en"}, vector=[0.1, 0, 1])
+    kb.delete("doc-3")
+    kb.save()
+    kb.close()
+
+    kb = Retriever(path)
+    assert len(kb) == 2
+    hits = kb.search("electricity sunlight", k=10, mode="hybrid", vector=[0.9, 0.1, 0], filter={"lang": "en"})
+    assert [h.id for h in hits] == ["doc-1"]
+    h = hits[0]
+    assert h.chunk == 0 and h.score > 0 and h.text.startswith("Solar") and h.metadata == {"lang": "en", "date": "2025-06-01"}
+    assert kb.search("панель", mode="bm25")[0].id == "doc-2"  # Russian stemming: панели -> панел
+    assert kb.search("x", filter={"date": {"gte": "2025-01-01"}}, mode="bm25") == []
+    assert [h.id for h in kb.search(mode="dense", vector=[0, 1, 0], filter={"date": {"lt": "2025-01-01"}})] == ["doc-2"]
+    with pytest.raises(voicecore.Error) as info:
+        kb.delete("doc-3")
+    assert info.value.code == -5
+
+
+def test_chunks_have_positions_for_citations():
+    kb = Retriever(None, {"chunk_size": 200, "chunk_overlap": 0.15})
+    text = "\n\n".join(" ".join(f"p{p}w{i}" for i in range(40)) for p in range(4))
+    kb.add("long", text)
+    chunks = kb.chunks(text)
+    assert len(chunks) > 4
+    for c in chunks:
+        assert text[c["start"] : c["end"]] == c["text"]
+    hit = kb.search("p2w17", k=1)[0]
+    assert text[hit.start : hit.end] == hit.text and "p2w17" in hit.text
+    assert kb.stats()["chunks"] == len(chunks)
+
+
+def test_per_chunk_vectors_and_dimension_mismatch():
+    kb = Retriever(None, {"chunk_size": 50})
+    text = "alpha beta gamma delta. " * 10
+    n = len(kb.chunks(text))
+    kb.add("a", text, vectors=[[1.0, float(i)] for i in range(n)])
+    with pytest.raises(voicecore.Error, match="chunks but 2 vectors") as info:
+        kb.add("b", text, vectors=[[1.0, 0.0], [0.0, 1.0]])
+    assert info.value.code == -10
+    with pytest.raises(voicecore.Error, match="dimension 3") as info:
+        kb.add("c", "x", vector=[1.0, 2.0, 3.0])
+    assert info.value.code == -10
+    with pytest.raises(voicecore.Error, match="dimension"):
+        kb.search(mode="dense", vector=[1.0, 2.0, 3.0])
+    with pytest.raises(voicecore.Error, match="needs a query vector"):
+        kb.search("alpha", mode="hybrid")
+
+
+def test_invalid_utf8_and_bad_options_are_errors():
+    kb = Retriever()
+    lib = _native.lib()
+    bad = b"caf\xc3"
+    code = lib.vc_retriever_add(kb._h, b"x", bad, len(bad), None, None, 0, 0)
+    assert code == -3 and b"UTF-8" in lib.vc_retriever_errmsg(kb._h)
+    with pytest.raises(voicecore.Error, match="unknown option"):
+        Retriever(None, {"k3": 1})
+    with pytest.raises(voicecore.Error, match="unknown search option"):
+        kb.search("x", typo=1)
+    with pytest.raises(voicecore.Error, match="unknown operator"):
+        kb.search("x", filter={"a": {"like": "b"}})
+
+
+def test_corrupt_and_truncated_files(tmp_path):
+    path = tmp_path / "kb.vcidx"
+    kb = Retriever(path)
+    for i in range(50):
+        kb.add(f"d{i}", f"document number {i} about topic {i % 5}", metadata={"n": i})
+    kb.save()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(voicecore.Error, match="truncated") as info:
+        Retriever(path)
+    assert info.value.code == -7
+    flipped = bytearray(data)
+    flipped[len(data) - 10] ^= 0xFF
+    path.write_bytes(bytes(flipped))
+    with pytest.raises(voicecore.Error, match="checksum") as info:
+        Retriever(path)
+    assert info.value.code == -7
+    path.write_bytes(data)
+    assert len(Retriever(path)) == 50
+
+
+def test_cjk_search():
+    kb = Retriever()
+    kb.add("bj", "北京大学是中国著名的大学")
+    kb.add("tk", "東京大学は日本の大学です")
+    kb.add("en", "Peking University is in Beijing")
+    assert kb.search("北京", k=3)[0].id == "bj"
+    assert kb.search("東京", k=3)[0].id == "tk"
+    assert {h.id for h in kb.search("大学", k=3)} == {"bj", "tk"}
+
+
+def test_cli_index_and_search(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The warranty lasts two years from the date of purchase.")
+    (docs / "b.md").write_text("# Returns\n\nYou can return the speaker within 30 days.")
+    (docs / "c.html").write_text("<html><script>var x=1;</script><body><p>Battery life is 12 hours.</p></body></html>")
+    (docs / "skip.bin").write_bytes(b"\x00\x01")
+    out = tmp_path / "kb.vcidx"
+    env = {"PYTHONPATH": str(ROOT / "python")}
+    r = subprocess.run([sys.executable, "-m", "voicecore", "index", str(docs), "--out", str(out)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "indexed 3 files" in r.stdout and "3/3" in r.stderr  # the progress bar
+    r = subprocess.run([sys.executable, "-m", "voicecore", "search", str(out), "battery life", "--json"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    first = json.loads(r.stdout.splitlines()[0])
+    assert first["id"] == "c.html" and "Battery life" in first["text"] and "var x" not in first["text"]
+    assert cli_main(["search", str(tmp_path / "missing.vcidx"), "q"]) == 2
+
+
+class _EmbeddingsHandler(BaseHTTPRequestHandler):
+    """A scripted OpenAI-compatible embeddings server: hashes words into 8 dimensions."""
+
+    seen: list[dict] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+        if body.get("model") == "broken":
+            self.send_response(500)
+            self.end_headers()
+            self.wfile.write(b'{"error": {"message": "model exploded"}}')
+            return
+        data = []
+        for i, text in enumerate(body["input"]):
+            v = [0.0] * 8
+            for w in text.lower().split():
+                v[sum(map(ord, w)) % 8] += 1
+            data.append({"object": "embedding", "index": i, "embedding": v})
+        data.reverse()  # the API allows any order: index decides
+        payload = json.dumps({"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@pytest.fixture()
+def embeddings_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmbeddingsHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _EmbeddingsHandler.seen = []
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_openai_embedder_against_a_real_http_server(embeddings_server):
+    embed = OpenAIEmbedder(embeddings_server, model="mini", api_key="sk-test", batch_size=2)
+    texts = ["red apple", "green apple", "blue sky"]
+    vectors = embed(texts)
+    assert len(vectors) == 3 and all(len(v) == 8 for v in vectors)
+    assert vectors[0] != vectors[2]
+    seen = _EmbeddingsHandler.seen
+    assert [s["path"] for s in seen] == ["/v1/embeddings", "/v1/embeddings"]  # batches of 2
+    assert seen[0]["auth"] == "Bearer sk-test" and seen[0]["body"]["input"] == texts[:2]
+    kb = Retriever()
+    for i, t in enumerate(texts):
+        kb.add(str(i), t, vector=vectors[i])
+    assert kb.search(mode="dense", vector=embed.embed_one("blue sky"), k=1)[0].id == "2"
+    with pytest.raises(EmbeddingError, match="HTTP 500"):
+        OpenAIEmbedder(embeddings_server, model="broken")(["x"])
+    with pytest.raises(EmbeddingError):
+        OpenAIEmbedder("http://127.0.0.1:9/v1", timeout=2)(["x"])

@@ -1,0 +1,246 @@
+"""``voicecore.Retriever``: embedded hybrid retrieval (BM25 + dense vectors + fusion) in one file.
+
+    kb = Retriever("kb.vcidx")                       # creates or opens
+    kb.add("doc-1", text, metadata={"lang": "en"}, vector=None)
+    hits = kb.search("query", k=10, mode="hybrid", vector=qvec, filter={"lang": "en"})
+    hits[0].id, hits[0].chunk, hits[0].score, hits[0].text, hits[0].metadata
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from . import _native
+
+_c_float_p = ctypes.POINTER(ctypes.c_float)
+
+
+@_native.declares
+def _declare(l: ctypes.CDLL) -> None:
+    vp, cp, sz = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t
+    l.vc_retriever_open.argtypes = [cp, cp, ctypes.POINTER(vp)]
+    l.vc_retriever_open.restype = ctypes.c_int
+    l.vc_retriever_free.argtypes = [vp]
+    l.vc_retriever_free.restype = None
+    l.vc_retriever_errmsg.argtypes = [vp]
+    l.vc_retriever_errmsg.restype = cp
+    l.vc_retriever_add.argtypes = [vp, cp, cp, sz, cp, _c_float_p, sz, sz]
+    l.vc_retriever_add.restype = ctypes.c_int
+    l.vc_retriever_delete.argtypes = [vp, cp]
+    l.vc_retriever_delete.restype = ctypes.c_int
+    l.vc_retriever_compact.argtypes = [vp]
+    l.vc_retriever_compact.restype = ctypes.c_int
+    l.vc_retriever_save.argtypes = [vp, cp]
+    l.vc_retriever_save.restype = ctypes.c_int
+    l.vc_retriever_stats.argtypes = [vp, ctypes.POINTER(vp)]
+    l.vc_retriever_stats.restype = ctypes.c_int
+    l.vc_retriever_search.argtypes = [vp, cp, sz, _c_float_p, sz, cp, ctypes.POINTER(ctypes.c_int32), _c_float_p, sz]
+    l.vc_retriever_search.restype = ctypes.c_int
+    l.vc_retriever_chunk.argtypes = [vp, ctypes.c_int32, ctypes.POINTER(vp)]
+    l.vc_retriever_chunk.restype = ctypes.c_int
+    l.vc_retriever_chunk_text.argtypes = [vp, cp, sz, ctypes.POINTER(vp)]
+    l.vc_retriever_chunk_text.restype = ctypes.c_int
+
+
+def _floats(vector: Any) -> tuple[Any, int]:
+    """A C float array view of a vector (list, tuple, array.array or NumPy array), and its length."""
+    try:
+        import numpy as np  # optional: zero-copy for float32 arrays
+
+        if isinstance(vector, np.ndarray):
+            arr = np.ascontiguousarray(vector, dtype=np.float32)
+            return arr, arr.size
+    except ImportError:  # pragma: no cover
+        pass
+    values = [float(x) for x in vector]
+    return (ctypes.c_float * len(values))(*values), len(values)
+
+
+def _pointer(buf: Any) -> Any:
+    if hasattr(buf, "ctypes"):
+        return buf.ctypes.data_as(_c_float_p)
+    return ctypes.cast(buf, _c_float_p)
+
+
+@dataclass
+class Hit:
+    """One search result: a chunk of a document."""
+
+    id: str
+    chunk: int
+    score: float
+    text: str
+    metadata: dict[str, Any]
+    start: int = 0
+    """Offsets of the chunk in the document's text (``text[start:end]``), for citations."""
+    end: int = 0
+    slot: int = field(default=-1, repr=False)
+
+
+class Retriever:
+    """An index of documents for BM25, dense and hybrid search, persisted to one file.
+
+    ``path`` is opened when it exists and created (on ``save``) otherwise; ``None`` keeps the
+    index in memory. ``options`` apply to a new index (see docs/retriever.md), e.g.
+    ``{"stopwords": True, "chunk_size": 800, "hnsw": {"m": 16}}``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, options: dict[str, Any] | None = None) -> None:
+        self._lib = _native.lib()
+        self._h = ctypes.c_void_p()
+        self.path = None if path is None else os.fspath(path)
+        opts = json.dumps(options).encode() if options else None
+        code = self._lib.vc_retriever_open(None if self.path is None else self.path.encode(), opts, ctypes.byref(self._h))
+        if code < 0:
+            message = self._lib.vc_retriever_errmsg(self._h) if self._h else None
+            self._lib.vc_retriever_free(self._h)
+            self._h = ctypes.c_void_p()
+            raise _native.Error(code, message.decode("utf-8", "replace") if message else _native.strerror(code))
+        self._slots = (ctypes.c_int32 * 0)()
+        self._scores = (ctypes.c_float * 0)()
+
+    def _check(self, code: int) -> int:
+        return _native.check(code, lambda: self._lib.vc_retriever_errmsg(self._h))
+
+    def close(self) -> None:
+        """Releases the index (unsaved changes are lost)."""
+        if self._h:
+            self._lib.vc_retriever_free(self._h)
+            self._h = ctypes.c_void_p()
+
+    def __enter__(self) -> "Retriever":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+    def _handle(self) -> ctypes.c_void_p:
+        if not self._h:
+            raise _native.Error(-4, "the Retriever is closed")
+        return self._h
+
+    def add(
+        self,
+        id: str,
+        text: str,
+        metadata: dict[str, Any] | None = None,
+        vector: Any = None,
+        vectors: Sequence[Any] | None = None,
+    ) -> None:
+        """Adds or replaces a document. ``vector`` is shared by all its chunks; ``vectors`` gives
+        one per chunk (see ``chunks``)."""
+        h = self._handle()
+        data = text.encode("utf-8")
+        meta = json.dumps(metadata).encode() if metadata else None
+        rows: list[Any] = []
+        if vector is not None:
+            rows = [vector]
+        if vectors is not None:
+            if vector is not None:
+                raise ValueError("give vector or vectors, not both")
+            rows = list(vectors)
+        if not rows:
+            self._check(self._lib.vc_retriever_add(h, id.encode(), data, len(data), meta, None, 0, 0))
+            return
+        bufs = [_floats(r) for r in rows]
+        dim = bufs[0][1]
+        if any(n != dim for _, n in bufs):
+            raise _native.Error(-10, "vectors of one document must have the same dimension")
+        flat = (ctypes.c_float * (dim * len(bufs)))()
+        for i, (b, _) in enumerate(bufs):
+            ctypes.memmove(ctypes.byref(flat, i * dim * 4), _pointer(b), dim * 4)
+        self._check(self._lib.vc_retriever_add(h, id.encode(), data, len(data), meta, flat, len(bufs), dim))
+
+    def delete(self, id: str) -> None:
+        """Deletes a document; raises ``voicecore.Error`` (code -5) for an unknown id."""
+        self._check(self._lib.vc_retriever_delete(self._handle(), id.encode()))
+
+    def compact(self) -> None:
+        """Frees the space held by deleted documents."""
+        self._check(self._lib.vc_retriever_compact(self._handle()))
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Writes the index (crash-safe) to ``path`` or to the path it was opened with."""
+        target = None if path is None else os.fspath(path)
+        self._check(self._lib.vc_retriever_save(self._handle(), None if target is None else target.encode()))
+        if self.path is None:
+            self.path = target
+
+    def stats(self) -> dict[str, Any]:
+        out = ctypes.c_void_p()
+        self._check(self._lib.vc_retriever_stats(self._handle(), ctypes.byref(out)))
+        return json.loads(_native.take_string(out.value))
+
+    def __len__(self) -> int:
+        return int(self.stats()["documents"])
+
+    def chunks(self, text: str) -> list[dict[str, Any]]:
+        """The chunks ``add`` makes of ``text``: ``[{"start", "end", "text"}]``, to embed one by one."""
+        data = text.encode("utf-8")
+        out = ctypes.c_void_p()
+        self._check(self._lib.vc_retriever_chunk_text(self._handle(), data, len(data), ctypes.byref(out)))
+        return json.loads(_native.take_string(out.value))
+
+    def search_slots(
+        self,
+        query: str = "",
+        k: int = 10,
+        mode: str = "auto",
+        vector: Any = None,
+        filter: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> list[tuple[int, float]]:
+        """Like ``search`` but returns ``(slot, score)`` pairs without fetching the chunks."""
+        h = self._handle()
+        if len(self._slots) < k:
+            self._slots = (ctypes.c_int32 * k)()
+            self._scores = (ctypes.c_float * k)()
+        req: dict[str, Any] = {"k": k, "mode": mode}
+        if filter:
+            req["filter"] = filter
+        req.update(options)
+        q = query.encode("utf-8")
+        vec_ptr, dim = None, 0
+        if vector is not None:
+            buf, dim = _floats(vector)
+            vec_ptr = _pointer(buf)
+        n = self._check(
+            self._lib.vc_retriever_search(
+                h, q, len(q), vec_ptr, dim, json.dumps(req).encode(), self._slots, self._scores, len(self._slots)
+            )
+        )
+        return [(self._slots[i], self._scores[i]) for i in range(n)]
+
+    def chunk(self, slot: int) -> dict[str, Any]:
+        """A slot's chunk: ``{"id", "chunk", "start", "end", "text", "metadata"}``."""
+        out = ctypes.c_void_p()
+        self._check(self._lib.vc_retriever_chunk(self._handle(), slot, ctypes.byref(out)))
+        return json.loads(_native.take_string(out.value))
+
+    def search(
+        self,
+        query: str = "",
+        k: int = 10,
+        mode: str = "auto",
+        vector: Any = None,
+        filter: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> list[Hit]:
+        """The best ``k`` chunks. ``mode``: "bm25", "dense", "hybrid" or "auto" (hybrid when both
+        a query and a vector are given). Further options: fusion="rrf"|"weighted", rrf_k, alpha,
+        candidates, exact, ef."""
+        hits = []
+        for slot, score in self.search_slots(query, k, mode, vector, filter, **options):
+            c = self.chunk(slot)
+            hits.append(Hit(c["id"], c["chunk"], score, c["text"], c["metadata"], c["start"], c["end"], slot))
+        return hits
