@@ -12,7 +12,6 @@ struct SegmentBuilder {
     private var emittedInReply = 0
 
     private var seg: [UInt8] = []
-    private var scratch: [UInt8] = []
     private var segChars = 0
     private var hasWord = false
     private var spacePending = false
@@ -191,8 +190,9 @@ struct SegmentBuilder {
         case .continue:
             break
         case .askNextWord:
-            normal(c)
+            // Pending before the scalar goes in, so the length check cannot cut under `p.end`.
             pending = .nextWord(p, hash: Abbreviations.hashStep(Abbreviations.hashStart(), ScalarClass.lower(c)))
+            normal(c)
             return true
         }
         return false
@@ -563,13 +563,13 @@ struct SegmentBuilder {
     /// Emits `seg[..<offset]` and feeds the rest again as the start of the next segment (the rest
     /// is short: a list marker, or the tail after a break).
     private mutating func cut(at offset: Int) {
-        scratch.removeAll(keepingCapacity: true)
-        scratch.append(contentsOf: seg[offset...])
+        // A local copy: feeding the tail may cut again (a tail longer than the limit).
+        let tail = Array(seg[offset...])
         pending = .none
         emit(upTo: offset)
         var i = 0
-        while i < scratch.count {
-            let (c, len) = SegmentBuilder.decode(scratch, i)
+        while i < tail.count {
+            let (c, len) = SegmentBuilder.decode(tail, i)
             i += len
             feed(c)
         }
