@@ -10,6 +10,8 @@ public struct SentenceSplitter: Sendable {
     private var decoder = UTF8Stream()
     private var cleaner: SpeechCleaner
     private var builder: SegmentBuilder
+    /// Off only in tests that compare the bulk path with the scalar-by-scalar one.
+    var usesFastPath = true
 
     public init(options: SplitterOptions = SplitterOptions()) {
         self.options = options
@@ -28,6 +30,14 @@ public struct SentenceSplitter: Sendable {
         let n = bytes.count
         var i = 0
         while i < n {
+            if usesFastPath && decoder.isIdle && builder.acceptsPlainRun && cleaner.passesPlainText {
+                let j = builder.appendPlainRun(base, i, n)
+                if j > i {
+                    cleaner.plainTextPassed()
+                    i = j
+                    continue
+                }
+            }
             let b = base[i]
             i += 1
             if b < 0x80 && decoder.isIdle {
@@ -43,6 +53,12 @@ public struct SentenceSplitter: Sendable {
         builder.nextSegment()
     }
 
+    /// Takes the next ready segment, lending its UTF-8 text (valid only inside `body`), emoji and
+    /// index to `body`; nil when none is ready.
+    public mutating func withNextSegment<R>(_ body: (UnsafeBufferPointer<UInt8>, [String], Int) -> R) -> R? {
+        builder.withNextSegment(body)
+    }
+
     /// End of input: everything held becomes segments. The next push starts a new reply (the
     /// first-segment rule applies again); segment indexes keep counting.
     public mutating func flush() {
@@ -52,7 +68,9 @@ public struct SentenceSplitter: Sendable {
 
     /// Forgets all text, held state and ready segments, as if newly made.
     public mutating func reset() {
+        let fast = usesFastPath
         self = SentenceSplitter(options: options)
+        usesFastPath = fast
     }
 
     /// Splits a whole text (documents, RAG chunking). `.batch` ends every segment at a sentence end.
