@@ -8,8 +8,20 @@ enum PlainScalar {
     /// A plain Han/Kana/Hangul scalar: a long run may be cut between two of them.
     static let cjk: UInt8 = 2
 
-    /// Kind of every scalar below U+10000 (surrogates are `none`).
-    static let table: [UInt8] = (0..<0x10000).map { kind(UInt32($0)) }
+    /// Kind of every scalar below U+10000 (surrogates are `none`): built once, never freed or
+    /// written again, so the splitter can keep a plain pointer to it.
+    static let table: Table = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
+        for c in 0..<0x10000 { t[c] = kind(UInt32(c)) }
+        return Table(base: UnsafePointer(t))
+    }()
+
+    /// The immutable kind table; sharing it between threads is safe because nothing writes to it
+    /// after it is built.
+    struct Table: @unchecked Sendable {
+        let base: UnsafePointer<UInt8>
+        @inline(__always) subscript(c: Int) -> UInt8 { base[c] }
+    }
 
     static func kind(_ c: UInt32) -> UInt8 {
         if c < 0x80 { return ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) ? word : none }

@@ -4,6 +4,7 @@
 struct SegmentBuilder {
     let options: SplitterOptions
     let abbreviations: Abbreviations
+    private let plainKinds = PlainScalar.table
 
     /// Ready segments: their texts are ranges of `readyText`, so emitting one is a copy of its
     /// bytes (the C ABI never needs a `String`).
@@ -461,11 +462,15 @@ struct SegmentBuilder {
 
     // MARK: fast path
 
-    /// Whether `appendPlainRun` may take the next bytes: nothing pending, no space held.
+    /// Whether `appendPlainRun` may take the next bytes: no end pending.
     @inline(__always) var acceptsPlainRun: Bool {
-        if spacePending { return false }
         if case .none = pending { return true }
         return false
+    }
+
+    /// Whether the byte can start what `appendPlainRun` takes (a cheap test before the call).
+    @inline(__always) func mayStartPlainRun(_ b: UInt8) -> Bool {
+        b >= 0x80 || plainKinds[Int(b)] != PlainScalar.none || b == 0x20
     }
 
     /// Copies the run of plain word scalars (`PlainScalar`) starting at `p[i]` into the segment in
@@ -474,81 +479,113 @@ struct SegmentBuilder {
     /// one by one leaves: counts, token facts, CJK breaks, the last scalar. It stops before the
     /// scalar that would reach the length limit, so no cut is ever due inside it.
     mutating func appendPlainRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
-        let table = PlainScalar.table
-        return table.withUnsafeBufferPointer { kinds in
-            let limit = options.maxSegmentChars - 1
-            var i = start
-            var chars = segChars
-            var last = lastScalar
-            var cjk = lastWasCJK
-            while true {
-                let runStart = i
-                let offset = seg.count - runStart
-                while i < n && chars < limit {
-                    let b = p[i]
-                    let c: UInt32
-                    let len: Int
-                    let kind: UInt8
-                    if b < 0x80 {
-                        kind = kinds[Int(b)]
-                        c = UInt32(b)
-                        len = 1
-                    } else {
-                        guard let (d, l) = PlainScalar.decodeBMP(p, i, n) else { break }
-                        kind = kinds[Int(d)]
-                        c = d
-                        len = l
-                    }
-                    if kind == PlainScalar.none { break }
-                    if kind == PlainScalar.cjk {
-                        if cjk { cjkBreak = offset + i; cjkChars = chars }
-                        cjk = true
-                    } else {
-                        cjk = false
-                    }
-                    if !tokenHasWord {
-                        tokenHasWord = true
-                        tokenFirstLower = c < 0x80 ? (c &- 0x61 < 26) : ScalarClass.isLowercase(c)
-                        hasWord = true
-                    }
-                    last = c
-                    chars += 1
-                    i += len
-                }
-                if i > runStart { seg.append(UnsafeBufferPointer(start: p + runStart, count: i - runStart)) }
-                // One space, then a plain scalar: the space is materialized as the slow path does.
-                guard options.cleanForSpeech, i + 1 < n, p[i] == 0x20, chars + 2 < options.maxSegmentChars,
-                      !seg.isEmpty else { break }
+        let kinds = plainKinds
+        let max = options.maxSegmentChars
+        let limit = max - 1
+        var i = start
+        var chars = segChars
+        var last = lastScalar
+        var cjk = lastWasCJK
+        if spacePending {
+            // A space held from before: it goes in before a plain scalar as `materializeSpace` does.
+            guard chars + 2 < max, let kind = plainKind(p, i, n), kind != PlainScalar.none else { return start }
+            materializeSpaceBeforePlain(cjk: cjk, cjkNext: kind == PlainScalar.cjk, chars: &chars)
+        }
+        while true {
+            let runStart = i
+            let offset = seg.count - runStart
+            while i < n && chars < limit {
+                let b = p[i]
+                let c: UInt32
+                let len: Int
                 let kind: UInt8
-                if p[i + 1] < 0x80 {
-                    kind = kinds[Int(p[i + 1])]
+                if b < 0x80 {
+                    kind = kinds[Int(b)]
+                    c = UInt32(b)
+                    len = 1
                 } else {
-                    guard let (d, _) = PlainScalar.decodeBMP(p, i + 1, n) else { break }
+                    guard let (d, l) = PlainScalar.decodeBMP(p, i, n) else { break }
                     kind = kinds[Int(d)]
+                    c = d
+                    len = l
                 }
                 if kind == PlainScalar.none { break }
-                spaceBeforeRemoved = false
-                if !(cjk && kind == PlainScalar.cjk) {
-                    seg.append(0x20)
-                    chars += 1
+                if kind == PlainScalar.cjk {
+                    if cjk { cjkBreak = offset + i; cjkChars = chars }
+                    cjk = true
+                } else {
+                    cjk = false
                 }
-                spaceBreak = seg.count
-                spaceChars = chars
-                if tokenHasWord {
-                    tokenIndex += 1
-                    previousWordLower = tokenFirstLower
+                if !tokenHasWord {
+                    tokenHasWord = true
+                    tokenFirstLower = c < 0x80 ? (c &- 0x61 < 26) : ScalarClass.isLowercase(c)
+                    hasWord = true
                 }
-                tokenStart = seg.count
-                tokenHasWord = false
-                i += 1
+                last = c
+                chars += 1
+                i += len
             }
-            if i > start {
-                segChars = chars
-                lastScalar = last
-                lastWasCJK = cjk
-            }
-            return i
+            if i > runStart { seg.append(UnsafeBufferPointer(start: p + runStart, count: i - runStart)) }
+            // One space, then a plain scalar: the space is materialized as the slow path does.
+            guard options.cleanForSpeech, i + 1 < n, p[i] == 0x20, chars + 2 < max, !seg.isEmpty,
+                  let kind = plainKind(p, i + 1, n), kind != PlainScalar.none else { break }
+            materializeSpaceBeforePlain(cjk: cjk, cjkNext: kind == PlainScalar.cjk, chars: &chars)
+            i += 1
         }
+        if i > start {
+            segChars = chars
+            lastScalar = last
+            lastWasCJK = cjk
+        }
+        return i
+    }
+
+    /// Feeds one plain scalar through `appendPlainRun`; false (nothing changed) when it does not fit.
+    mutating func appendPlainScalar(_ c: UInt32) -> Bool {
+        guard c >= 0x80 && c < 0x10000 && plainKinds[Int(c)] != PlainScalar.none else { return false }
+        var bytes: (UInt8, UInt8, UInt8) = (0, 0, 0)
+        return withUnsafeMutableBytes(of: &bytes) { raw in
+            let b = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            let len: Int
+            if c < 0x800 {
+                b[0] = UInt8(truncatingIfNeeded: 0xC0 | (c >> 6))
+                b[1] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+                len = 2
+            } else {
+                b[0] = UInt8(truncatingIfNeeded: 0xE0 | (c >> 12))
+                b[1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
+                b[2] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+                len = 3
+            }
+            return appendPlainRun(UnsafePointer(b), 0, len) == len
+        }
+    }
+
+    @inline(__always)
+    private func plainKind(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> UInt8? {
+        guard i < n else { return nil }
+        if p[i] < 0x80 { return plainKinds[Int(p[i])] }
+        guard let (c, _) = PlainScalar.decodeBMP(p, i, n) else { return nil }
+        return plainKinds[Int(c)]
+    }
+
+    /// `materializeSpace(before:)` for a plain scalar (never punctuation, so never dropped).
+    @inline(__always)
+    private mutating func materializeSpaceBeforePlain(cjk: Bool, cjkNext: Bool, chars: inout Int) {
+        spacePending = false
+        spaceBeforeRemoved = false
+        if options.cleanForSpeech && !(cjk && cjkNext) {
+            seg.append(0x20)
+            chars += 1
+        }
+        spaceBreak = seg.count
+        spaceChars = chars
+        if tokenHasWord {
+            tokenIndex += 1
+            previousWordLower = tokenFirstLower
+        }
+        tokenStart = seg.count
+        tokenHasWord = false
     }
 
     // MARK: the word before a mark

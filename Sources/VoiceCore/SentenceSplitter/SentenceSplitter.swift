@@ -30,7 +30,8 @@ public struct SentenceSplitter: Sendable {
         let n = bytes.count
         var i = 0
         while i < n {
-            if usesFastPath && decoder.isIdle && builder.acceptsPlainRun && cleaner.passesPlainText {
+            if usesFastPath && decoder.isIdle && builder.mayStartPlainRun(base[i]) && builder.acceptsPlainRun
+                && cleaner.passesPlainText {
                 let j = builder.appendPlainRun(base, i, n)
                 if j > i {
                     cleaner.plainTextPassed()
@@ -44,7 +45,14 @@ public struct SentenceSplitter: Sendable {
                 cleaner.feed(UInt32(b), &builder)
                 continue
             }
-            decoder.consume(b) { c in cleaner.feed(c, &builder) }
+            // A scalar completed here may have been split across pushes: plain ones still go in bulk.
+            decoder.consume(b) { c in
+                if usesFastPath && builder.acceptsPlainRun && cleaner.passesPlainText && builder.appendPlainScalar(c) {
+                    cleaner.plainTextPassed()
+                } else {
+                    cleaner.feed(c, &builder)
+                }
+            }
         }
     }
 
