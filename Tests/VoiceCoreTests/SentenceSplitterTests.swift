@@ -110,6 +110,19 @@ private func batch(_ text: String, _ language: SplitterLanguage = .auto) -> [Str
         #expect(han.joined() == String(repeating: "汉", count: 100))
     }
 
+    @Test func lengthCutWhileTheNextWordDecides() {
+        // "т.д. В…" waits for the next word; the length limit used to cut under that wait and trap.
+        var o = SplitterOptions()
+        o.maxSegmentChars = 16
+        o.minFirstChars = 0
+        let text = "о, пример, и т.д. Всё понятно. Л.Н. Толстой написал много книг."
+        for chunk in [0, 1, 3] {
+            let segs = stream(text, o, chunk: chunk)
+            #expect(segs.allSatisfy { $0.unicodeScalars.count <= 16 })
+            #expect(segs.joined(separator: " ").split(separator: " ") == text.split(separator: " "))
+        }
+    }
+
     @Test func cleanForSpeech() {
         var s = SentenceSplitter()
         for piece in ["<thi", "nk>Let me think. The user", " wants X.</th", "ink>**Sure**", "! Here is `code` and ", "[a link](http://x.y/z_w). 😊👍🏽 Done."] {

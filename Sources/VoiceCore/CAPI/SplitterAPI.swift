@@ -11,8 +11,9 @@ final class SplitterHandle: Handle {
     var splitter: SentenceSplitter
     /// Set when the options were rejected: the handle exists only to carry this message.
     var creationError: String?
-    var text: [CChar] = [0]
-    var emoji: [CChar] = [0]
+    /// The last segment taken, NUL-terminated (owned by the handle until the next call).
+    var text = ByteBuffer(capacity: 256)
+    var emoji = ByteBuffer(capacity: 64)
 
     init(_ splitter: SentenceSplitter) { self.splitter = splitter }
 
@@ -74,17 +75,24 @@ public func vc_splitter_next(_ s: OpaquePointer?, _ out: UnsafeMutableRawPointer
     return h.run { () throws(VCError) -> Int32 in
         try h.checkUsable()
         guard let out else { throw VCError(.invalidArgument, "segment pointer is NULL") }
-        guard let seg = h.splitter.nextSegment() else { return 0 }
-        h.text = Array(seg.text.utf8CString)
-        h.emoji = Array(seg.emoji.joined(separator: " ").utf8CString)
-        let text = h.text.withUnsafeBufferPointer { UnsafePointer($0.baseAddress) }
-        let emoji = h.emoji.withUnsafeBufferPointer { UnsafePointer($0.baseAddress) }
-        out.storeBytes(of: text, toByteOffset: SegmentLayout.text, as: UnsafePointer<CChar>?.self)
+        let found: Void? = h.splitter.withNextSegment { text, emoji, index in
+            h.text.removeAll()
+            h.text.append(text)
+            h.text.append(0)
+            h.emoji.removeAll()
+            if !emoji.isEmpty {
+                var joined = emoji.joined(separator: " ")
+                joined.withUTF8 { h.emoji.append($0) }
+            }
+            h.emoji.append(0)
+            out.storeBytes(of: Int64(index), toByteOffset: SegmentLayout.index, as: Int64.self)
+            out.storeBytes(of: Int32(emoji.count), toByteOffset: SegmentLayout.emojiCount, as: Int32.self)
+        }
+        guard found != nil else { return 0 }
+        out.storeBytes(of: UnsafeRawPointer(h.text.baseAddress), toByteOffset: SegmentLayout.text, as: UnsafeRawPointer?.self)
         out.storeBytes(of: h.text.count - 1, toByteOffset: SegmentLayout.textLen, as: Int.self)
-        out.storeBytes(of: emoji, toByteOffset: SegmentLayout.emoji, as: UnsafePointer<CChar>?.self)
+        out.storeBytes(of: UnsafeRawPointer(h.emoji.baseAddress), toByteOffset: SegmentLayout.emoji, as: UnsafeRawPointer?.self)
         out.storeBytes(of: h.emoji.count - 1, toByteOffset: SegmentLayout.emojiLen, as: Int.self)
-        out.storeBytes(of: Int64(seg.index), toByteOffset: SegmentLayout.index, as: Int64.self)
-        out.storeBytes(of: Int32(seg.emoji.count), toByteOffset: SegmentLayout.emojiCount, as: Int32.self)
         return 1
     }
 }

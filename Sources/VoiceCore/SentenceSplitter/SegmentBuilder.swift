@@ -4,15 +4,20 @@
 struct SegmentBuilder {
     let options: SplitterOptions
     let abbreviations: Abbreviations
+    private let plainKinds = PlainScalar.table
 
-    private(set) var ready: [Segment] = []
+    /// Ready segments: their texts are ranges of `readyText`, so emitting one is a copy of its
+    /// bytes (the C ABI never needs a `String`).
+    private var ready: [ReadySegment] = []
+    /// Entries of `ready` in use (the array is reused, not shrunk).
+    private var readyCount = 0
+    private var readyText = ByteBuffer(capacity: 1024)
     private var readyHead = 0
     private var nextIndex = 0
     /// Segments emitted since the reply started; the comma rule applies to the first only.
     private var emittedInReply = 0
 
-    private var seg: [UInt8] = []
-    private var scratch: [UInt8] = []
+    private var seg = ByteBuffer(capacity: 1024)
     private var segChars = 0
     private var hasWord = false
     private var spacePending = false
@@ -39,23 +44,36 @@ struct SegmentBuilder {
     init(options: SplitterOptions) {
         self.options = options
         self.abbreviations = Abbreviations(language: options.language)
-        seg.reserveCapacity(1024)
     }
 
     // MARK: output
 
     mutating func nextSegment() -> Segment? {
-        guard readyHead < ready.count else { return nil }
-        let s = ready[readyHead]
-        readyHead += 1
-        if readyHead == ready.count {
-            ready.removeAll(keepingCapacity: true)
-            readyHead = 0
+        withNextSegment { text, emoji, index in
+            Segment(text: String(decoding: text, as: UTF8.self), emoji: emoji, index: index)
         }
-        return s
     }
 
-    var hasReady: Bool { readyHead < ready.count }
+    /// Takes the next ready segment and lends its UTF-8 text to `body`.
+    mutating func withNextSegment<R>(_ body: (UnsafeBufferPointer<UInt8>, [String], Int) -> R) -> R? {
+        guard readyHead < readyCount else { return nil }
+        let s = ready[readyHead]
+        readyHead += 1
+        let result = readyText.withBytes(s.start..<s.end) { body($0, s.emoji, s.index) }
+        if readyHead == readyCount {
+            readyCount = 0
+            readyText.removeAll()
+            readyHead = 0
+        }
+        return result
+    }
+
+    var hasReady: Bool { readyHead < readyCount }
+
+    private mutating func addReady(_ s: ReadySegment) {
+        if readyCount < ready.count { ready[readyCount] = s } else { ready.append(s) }
+        readyCount += 1
+    }
 
     mutating func addEmoji(_ e: String) {
         emoji.append(e)
@@ -76,7 +94,7 @@ struct SegmentBuilder {
     mutating func finish() {
         boundary()
         if !emoji.isEmpty {
-            ready.append(Segment(text: "", emoji: emoji, index: nextIndex))
+            addReady(ReadySegment(start: readyText.count, end: readyText.count, emoji: emoji, index: nextIndex))
             nextIndex += 1
             emoji.removeAll()
         }
@@ -191,8 +209,9 @@ struct SegmentBuilder {
         case .continue:
             break
         case .askNextWord:
-            normal(c)
+            // Pending before the scalar goes in, so the length check cannot cut under `p.end`.
             pending = .nextWord(p, hash: Abbreviations.hashStep(Abbreviations.hashStart(), ScalarClass.lower(c)))
+            normal(c)
             return true
         }
         return false
@@ -346,9 +365,7 @@ struct SegmentBuilder {
             seg.append(UInt8(truncatingIfNeeded: c))
             if ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) { noteWord(c) }
         } else {
-            if c >= 0xAB && (c == 0xAB || c == 0xBB || (c >= 0x2018 && c <= 0x201E) || (c >= 0x3008 && c <= 0x300F)) {
-                trackQuote(c)
-            }
+            if SegmentBuilder.tracksQuote(c) { trackQuote(c) }
             if c < 0x800 {
                 seg.append(UInt8(truncatingIfNeeded: 0xC0 | (c >> 6)))
                 seg.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
@@ -366,6 +383,11 @@ struct SegmentBuilder {
         }
         lastScalar = c
         segChars += 1
+    }
+
+    /// Non-ASCII scalars that open or close quotes (ASCII ones are tested inline).
+    @inline(__always) static func tracksQuote(_ c: UInt32) -> Bool {
+        c >= 0xAB && (c == 0xAB || c == 0xBB || (c >= 0x2018 && c <= 0x201E) || (c >= 0x3008 && c <= 0x300F))
     }
 
     private mutating func trackQuote(_ c: UInt32) {
@@ -438,6 +460,134 @@ struct SegmentBuilder {
             && quoteDepth == 0
     }
 
+    // MARK: fast path
+
+    /// Whether `appendPlainRun` may take the next bytes: no end pending.
+    @inline(__always) var acceptsPlainRun: Bool {
+        if case .none = pending { return true }
+        return false
+    }
+
+    /// Whether the byte can start what `appendPlainRun` takes (a cheap test before the call).
+    @inline(__always) func mayStartPlainRun(_ b: UInt8) -> Bool {
+        b >= 0x80 || plainKinds[Int(b)] != PlainScalar.none || b == 0x20
+    }
+
+    /// Copies the run of plain word scalars (`PlainScalar`) starting at `p[i]` into the segment in
+    /// bulk, together with single spaces between words (clean mode), and returns where it stopped
+    /// (`i` when nothing was taken). The state afterwards is exactly what feeding the same scalars
+    /// one by one leaves: counts, token facts, CJK breaks, the last scalar. It stops before the
+    /// scalar that would reach the length limit, so no cut is ever due inside it.
+    mutating func appendPlainRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
+        let kinds = plainKinds
+        let max = options.maxSegmentChars
+        let limit = max - 1
+        var i = start
+        var chars = segChars
+        var last = lastScalar
+        var cjk = lastWasCJK
+        if spacePending {
+            // A space held from before: it goes in before a plain scalar as `materializeSpace` does.
+            guard chars + 2 < max, let kind = plainKind(p, i, n), kind != PlainScalar.none else { return start }
+            materializeSpaceBeforePlain(cjk: cjk, cjkNext: kind == PlainScalar.cjk, chars: &chars)
+        }
+        while true {
+            let runStart = i
+            let offset = seg.count - runStart
+            while i < n && chars < limit {
+                let b = p[i]
+                let c: UInt32
+                let len: Int
+                let kind: UInt8
+                if b < 0x80 {
+                    kind = kinds[Int(b)]
+                    c = UInt32(b)
+                    len = 1
+                } else {
+                    guard let (d, l) = PlainScalar.decodeBMP(p, i, n) else { break }
+                    kind = kinds[Int(d)]
+                    c = d
+                    len = l
+                }
+                if kind == PlainScalar.none { break }
+                if kind == PlainScalar.cjk {
+                    if cjk { cjkBreak = offset + i; cjkChars = chars }
+                    cjk = true
+                } else {
+                    cjk = false
+                }
+                if !tokenHasWord {
+                    tokenHasWord = true
+                    tokenFirstLower = c < 0x80 ? (c &- 0x61 < 26) : ScalarClass.isLowercase(c)
+                    hasWord = true
+                }
+                last = c
+                chars += 1
+                i += len
+            }
+            if i > runStart { seg.append(UnsafeBufferPointer(start: p + runStart, count: i - runStart)) }
+            // One space, then a plain scalar: the space is materialized as the slow path does.
+            guard options.cleanForSpeech, i + 1 < n, p[i] == 0x20, chars + 2 < max, !seg.isEmpty,
+                  let kind = plainKind(p, i + 1, n), kind != PlainScalar.none else { break }
+            materializeSpaceBeforePlain(cjk: cjk, cjkNext: kind == PlainScalar.cjk, chars: &chars)
+            i += 1
+        }
+        if i > start {
+            segChars = chars
+            lastScalar = last
+            lastWasCJK = cjk
+        }
+        return i
+    }
+
+    /// Feeds one plain scalar through `appendPlainRun`; false (nothing changed) when it does not fit.
+    mutating func appendPlainScalar(_ c: UInt32) -> Bool {
+        guard c >= 0x80 && c < 0x10000 && plainKinds[Int(c)] != PlainScalar.none else { return false }
+        var bytes: (UInt8, UInt8, UInt8) = (0, 0, 0)
+        return withUnsafeMutableBytes(of: &bytes) { raw in
+            let b = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            let len: Int
+            if c < 0x800 {
+                b[0] = UInt8(truncatingIfNeeded: 0xC0 | (c >> 6))
+                b[1] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+                len = 2
+            } else {
+                b[0] = UInt8(truncatingIfNeeded: 0xE0 | (c >> 12))
+                b[1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
+                b[2] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+                len = 3
+            }
+            return appendPlainRun(UnsafePointer(b), 0, len) == len
+        }
+    }
+
+    @inline(__always)
+    private func plainKind(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> UInt8? {
+        guard i < n else { return nil }
+        if p[i] < 0x80 { return plainKinds[Int(p[i])] }
+        guard let (c, _) = PlainScalar.decodeBMP(p, i, n) else { return nil }
+        return plainKinds[Int(c)]
+    }
+
+    /// `materializeSpace(before:)` for a plain scalar (never punctuation, so never dropped).
+    @inline(__always)
+    private mutating func materializeSpaceBeforePlain(cjk: Bool, cjkNext: Bool, chars: inout Int) {
+        spacePending = false
+        spaceBeforeRemoved = false
+        if options.cleanForSpeech && !(cjk && cjkNext) {
+            seg.append(0x20)
+            chars += 1
+        }
+        spaceBreak = seg.count
+        spaceChars = chars
+        if tokenHasWord {
+            tokenIndex += 1
+            previousWordLower = tokenFirstLower
+        }
+        tokenStart = seg.count
+        tokenHasWord = false
+    }
+
     // MARK: the word before a mark
 
     /// Reads the current token (bytes since the last whitespace), skipping leading openers and
@@ -507,7 +657,7 @@ struct SegmentBuilder {
     }
 
     @inline(__always)
-    static func decode(_ b: [UInt8], _ i: Int) -> (UInt32, Int) {
+    static func decode(_ b: ByteBuffer, _ i: Int) -> (UInt32, Int) {
         let b0 = UInt32(b[i])
         if b0 < 0x80 { return (b0, 1) }
         if b0 < 0xE0 { return (((b0 & 0x1F) << 6) | (UInt32(b[i + 1]) & 0x3F), 2) }
@@ -531,13 +681,14 @@ struct SegmentBuilder {
         while hi - lo >= 3, seg[hi - 3] == 0xE3, seg[hi - 2] == 0x80, seg[hi - 1] == 0x80 { hi -= 3 }
         let speakable = hasWord || !options.cleanForSpeech
         if lo < hi && speakable {
-            let text = seg.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[lo..<hi]), as: UTF8.self) }
-            ready.append(Segment(text: text, emoji: emoji, index: nextIndex))
+            let start = readyText.count
+            readyText.append(seg, lo..<hi)
+            addReady(ReadySegment(start: start, end: readyText.count, emoji: emoji, index: nextIndex))
             nextIndex += 1
             emittedInReply += 1
             if !emoji.isEmpty { emoji.removeAll() }
         }
-        seg.removeAll(keepingCapacity: true)
+        seg.removeAll()
         startSegment()
     }
 
@@ -563,13 +714,14 @@ struct SegmentBuilder {
     /// Emits `seg[..<offset]` and feeds the rest again as the start of the next segment (the rest
     /// is short: a list marker, or the tail after a break).
     private mutating func cut(at offset: Int) {
-        scratch.removeAll(keepingCapacity: true)
-        scratch.append(contentsOf: seg[offset...])
+        // A local copy: feeding the tail may cut again (a tail longer than the limit).
+        var tail = ByteBuffer(capacity: seg.count - offset)
+        tail.append(seg, offset..<seg.count)
         pending = .none
         emit(upTo: offset)
         var i = 0
-        while i < scratch.count {
-            let (c, len) = SegmentBuilder.decode(scratch, i)
+        while i < tail.count {
+            let (c, len) = SegmentBuilder.decode(tail, i)
             i += len
             feed(c)
         }
@@ -587,4 +739,12 @@ struct SegmentBuilder {
         else { at = max(clauseBreak, spaceBreak, cjkBreak) }
         cut(at: at > 0 ? at : seg.count)
     }
+}
+
+/// A segment waiting to be taken: `text` is `start..<end` of the builder's ready bytes.
+struct ReadySegment {
+    var start: Int
+    var end: Int
+    var emoji: [String]
+    var index: Int
 }

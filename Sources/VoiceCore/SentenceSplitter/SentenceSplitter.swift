@@ -10,6 +10,8 @@ public struct SentenceSplitter: Sendable {
     private var decoder = UTF8Stream()
     private var cleaner: SpeechCleaner
     private var builder: SegmentBuilder
+    /// Off only in tests that compare the bulk path with the scalar-by-scalar one.
+    var usesFastPath = true
 
     public init(options: SplitterOptions = SplitterOptions()) {
         self.options = options
@@ -28,19 +30,41 @@ public struct SentenceSplitter: Sendable {
         let n = bytes.count
         var i = 0
         while i < n {
+            if usesFastPath && decoder.isIdle && builder.mayStartPlainRun(base[i]) && builder.acceptsPlainRun
+                && cleaner.passesPlainText {
+                let j = builder.appendPlainRun(base, i, n)
+                if j > i {
+                    cleaner.plainTextPassed()
+                    i = j
+                    continue
+                }
+            }
             let b = base[i]
             i += 1
             if b < 0x80 && decoder.isIdle {
                 cleaner.feed(UInt32(b), &builder)
                 continue
             }
-            decoder.consume(b) { c in cleaner.feed(c, &builder) }
+            // A scalar completed here may have been split across pushes: plain ones still go in bulk.
+            decoder.consume(b) { c in
+                if usesFastPath && builder.acceptsPlainRun && cleaner.passesPlainText && builder.appendPlainScalar(c) {
+                    cleaner.plainTextPassed()
+                } else {
+                    cleaner.feed(c, &builder)
+                }
+            }
         }
     }
 
     /// The next ready segment, or nil when none is ready yet.
     public mutating func nextSegment() -> Segment? {
         builder.nextSegment()
+    }
+
+    /// Takes the next ready segment, lending its UTF-8 text (valid only inside `body`), emoji and
+    /// index to `body`; nil when none is ready.
+    public mutating func withNextSegment<R>(_ body: (UnsafeBufferPointer<UInt8>, [String], Int) -> R) -> R? {
+        builder.withNextSegment(body)
     }
 
     /// End of input: everything held becomes segments. The next push starts a new reply (the
@@ -52,7 +76,9 @@ public struct SentenceSplitter: Sendable {
 
     /// Forgets all text, held state and ready segments, as if newly made.
     public mutating func reset() {
+        let fast = usesFastPath
         self = SentenceSplitter(options: options)
+        usesFastPath = fast
     }
 
     /// Splits a whole text (documents, RAG chunking). `.batch` ends every segment at a sentence end.

@@ -49,6 +49,19 @@ struct SpeechCleaner {
         line(c, &out)
     }
 
+    /// Whether plain letters and single spaces would pass straight through to the builder: nothing
+    /// held (tag prefix, line start, link text, markers, emoji) and no text being dropped.
+    @inline(__always) var passesPlainText: Bool {
+        if skipRestOfLine || atLineStart { return false }
+        guard strip else { return true }
+        return tagMatched == 0 && !inThink && link == .none && underscores | tildes == 0 && emojiText.isEmpty
+    }
+
+    /// Records that a run of plain text (ending in a word scalar) went past.
+    @inline(__always) mutating func plainTextPassed() {
+        previousWord = true
+    }
+
     /// End of input: releases what was held, then ends the reply.
     mutating func finish(_ out: inout SegmentBuilder) {
         if tagMatched > 0 && !inThink {

@@ -1,0 +1,72 @@
+/// A growable byte buffer for the splitter's hot path: clearing is O(1) (only the count, which
+/// lives in the struct, changes) and appends skip the generic `Array` machinery. Copy-on-write
+/// keeps value semantics: a buffer shared by two copies of a splitter is copied before either
+/// writes to it.
+struct ByteBuffer: @unchecked Sendable {
+    private final class Storage {
+        var base: UnsafeMutablePointer<UInt8>
+        var capacity: Int
+
+        init(capacity: Int) {
+            self.capacity = max(capacity, 16)
+            base = .allocate(capacity: self.capacity)
+        }
+
+        deinit { base.deallocate() }
+    }
+
+    private var storage: Storage
+    private(set) var count = 0
+
+    init(capacity: Int = 64) {
+        storage = Storage(capacity: capacity)
+    }
+
+    @inline(__always) var isEmpty: Bool { count == 0 }
+
+    /// Valid until the next mutation of this buffer.
+    @inline(__always) var baseAddress: UnsafePointer<UInt8> { UnsafePointer(storage.base) }
+
+    @inline(__always) subscript(i: Int) -> UInt8 {
+        precondition(i >= 0 && i < count, "ByteBuffer index out of range")
+        return storage.base[i]
+    }
+
+    @inline(__always) mutating func removeAll() { count = 0 }
+
+    @inline(__always) mutating func append(_ b: UInt8) {
+        if count == storage.capacity || !isKnownUniquelyReferenced(&storage) { reserve(count + 1) }
+        storage.base[count] = b
+        count += 1
+    }
+
+    @inline(__always) mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let src = bytes.baseAddress, bytes.count > 0 else { return }
+        if count + bytes.count > storage.capacity || !isKnownUniquelyReferenced(&storage) {
+            reserve(count + bytes.count)
+        }
+        (storage.base + count).update(from: src, count: bytes.count)
+        count += bytes.count
+    }
+
+    /// Appends `self[range]` of another buffer.
+    @inline(__always) mutating func append(_ other: ByteBuffer, _ range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= other.count, "ByteBuffer range out of bounds")
+        append(UnsafeBufferPointer(start: other.storage.base + range.lowerBound, count: range.count))
+    }
+
+    /// Lends `self[range]` to `body`.
+    @inline(__always) func withBytes<R>(_ range: Range<Int>, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "ByteBuffer range out of bounds")
+        return body(UnsafeBufferPointer(start: storage.base + range.lowerBound, count: range.count))
+    }
+
+    /// Makes the storage unique and able to hold `capacity` bytes (growing geometrically).
+    private mutating func reserve(_ capacity: Int) {
+        let unique = isKnownUniquelyReferenced(&storage)
+        if unique && capacity <= storage.capacity { return }
+        let fresh = Storage(capacity: max(capacity, unique ? storage.capacity * 2 : storage.capacity))
+        fresh.base.update(from: storage.base, count: count)
+        storage = fresh
+    }
+}

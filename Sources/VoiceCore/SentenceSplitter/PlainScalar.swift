@@ -1,0 +1,60 @@
+/// The scalars that the splitter's fast path may copy in bulk: letters and digits that mean
+/// nothing to the cleaner or the segment builder beyond "a word goes on" (no quote, mark, bullet,
+/// emoji or whitespace). The predicate is the slow path's own classification, evaluated once per
+/// BMP scalar into a table, so the fast path cannot disagree with it.
+enum PlainScalar {
+    static let none: UInt8 = 0
+    static let word: UInt8 = 1
+    /// A plain Han/Kana/Hangul scalar: a long run may be cut between two of them.
+    static let cjk: UInt8 = 2
+
+    /// Kind of every scalar below U+10000 (surrogates are `none`): built once, never freed or
+    /// written again, so the splitter can keep a plain pointer to it.
+    static let table: Table = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
+        for c in 0..<0x10000 { t[c] = kind(UInt32(c)) }
+        return Table(base: UnsafePointer(t))
+    }()
+
+    /// The immutable kind table; sharing it between threads is safe because nothing writes to it
+    /// after it is built.
+    struct Table: @unchecked Sendable {
+        let base: UnsafePointer<UInt8>
+        @inline(__always) subscript(c: Int) -> UInt8 { base[c] }
+    }
+
+    static func kind(_ c: UInt32) -> UInt8 {
+        if c < 0x80 { return ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) ? word : none }
+        if c >= 0xD800 && c <= 0xDFFF { return none }
+        guard ScalarClass.isWordScalar(c), !ScalarClass.isWhitespace(c), !ScalarClass.isEmojiBase(c),
+              !ScalarClass.isEmojiModifier(c), !ScalarClass.isHardTerminator(c), !ScalarClass.isBullet(c),
+              !ScalarClass.isClauseMark(c), !ScalarClass.isCloser(c), !ScalarClass.isOpener(c),
+              !SegmentBuilder.tracksQuote(c), c != 0x2026, c != 0xFF0E, c != 0xFF0C
+        else { return none }
+        return ScalarClass.isCJK(c) ? cjk : word
+    }
+
+    /// Decodes the well-formed 2- or 3-byte sequence at `p[i]` (lead byte >= 0x80) when it lies
+    /// wholly before `n`; returns (scalar, length) or nil (malformed, 4-byte or cut off: the
+    /// slow path deals with those).
+    @inline(__always)
+    static func decodeBMP(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> (UInt32, Int)? {
+        let b0 = p[i]
+        if b0 >= 0xC2 && b0 <= 0xDF {
+            guard i + 1 < n else { return nil }
+            let b1 = p[i + 1]
+            guard b1 & 0xC0 == 0x80 else { return nil }
+            return ((UInt32(b0 & 0x1F) << 6) | UInt32(b1 & 0x3F), 2)
+        }
+        if b0 >= 0xE0 && b0 <= 0xEF {
+            guard i + 2 < n else { return nil }
+            let b1 = p[i + 1], b2 = p[i + 2]
+            guard b1 & 0xC0 == 0x80, b2 & 0xC0 == 0x80 else { return nil }
+            let c = (UInt32(b0 & 0x0F) << 12) | (UInt32(b1 & 0x3F) << 6) | UInt32(b2 & 0x3F)
+            // Overlong forms and surrogates are malformed.
+            guard c >= 0x800, c < 0xD800 || c > 0xDFFF else { return nil }
+            return (c, 3)
+        }
+        return nil
+    }
+}

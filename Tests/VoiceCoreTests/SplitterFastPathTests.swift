@@ -1,0 +1,97 @@
+import Testing
+@testable import VoiceCore
+
+/// The bulk path (plain letter runs copied at once) must leave exactly the segments the
+/// scalar-by-scalar path leaves, for any text, chunking and options.
+@Suite struct SplitterFastPathTests {
+    /// Deterministic xorshift, so a failure names its seed.
+    struct Rng {
+        var state: UInt64
+        mutating func next(_ n: Int) -> Int {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return Int(state % UInt64(n))
+        }
+    }
+
+    static let pieces: [String] = [
+        "a", "Z", "7", "é", "ß", "Ж", "ж", "中", "日本", "한", "ا", "ह", " ", " ", " ", "  ", "\n", "\n\n", "\t",
+        ".", ",", "!", "?", ";", ":", "…", "。", "，", "、", "！", "？", "「", "」", "《", "》", "(", ")", "\"", "'",
+        "’", "«", "»", "*", "**", "_", "~~", "`", "```", "#", "- ", "1. ", "2) ", "[x](y)", "<think>", "</think>",
+        "<", "😊", "👍🏽", "🇩🇪", "\u{200D}", "\u{FE0F}", "\u{00A0}", "\u{3000}", "Dr. ", "e.g. ", "т.е. ", "U.S. ",
+        "The ", "It ", "Он ", "3.14", "1,000", "http://a.b/c", "word", "Wort", "слово", "汉字汉字", "かな", "\u{FFFD}",
+    ]
+
+    static func text(seed: UInt64) -> [UInt8] {
+        var rng = Rng(state: seed | 1)
+        var out: [UInt8] = []
+        for _ in 0..<(20 + rng.next(400)) {
+            if rng.next(40) == 0 {
+                out.append([0x80, 0xC3, 0xE4, 0xF0, 0xFF, 0xED][rng.next(6)])  // invalid UTF-8 too
+            } else {
+                out.append(contentsOf: pieces[rng.next(pieces.count)].utf8)
+            }
+        }
+        return out
+    }
+
+    static func segments(_ bytes: [UInt8], _ options: SplitterOptions, fast: Bool, seed: UInt64) -> [Segment] {
+        var s = SentenceSplitter(options: options)
+        s.usesFastPath = fast
+        var rng = Rng(state: seed &* 31 | 1)
+        var out: [Segment] = []
+        var i = 0
+        while i < bytes.count {
+            let n = min(1 + rng.next(30), bytes.count - i)
+            bytes[i..<(i + n)].withUnsafeBufferPointer { s.push(bytes: $0) }
+            while let seg = s.nextSegment() { out.append(seg) }
+            i += n
+        }
+        s.flush()
+        while let seg = s.nextSegment() { out.append(seg) }
+        return out
+    }
+
+    @Test(arguments: 0..<6)
+    func bulkPathEqualsScalarPath(variant: Int) {
+        var o = SplitterOptions()
+        switch variant {
+        case 1: o = .batch
+        case 2: o.cleanForSpeech = false
+        case 3: o.maxSegmentChars = 16; o.minFirstChars = 0
+        case 4: o.language = .de; o.maxSegmentChars = 40
+        case 5: o.cleanForSpeech = false; o.maxSegmentChars = 17
+        default: break
+        }
+        for seed in UInt64(1)...150 {
+            let bytes = SplitterFastPathTests.text(seed: seed &+ UInt64(variant) &* 1000)
+            let fast = SplitterFastPathTests.segments(bytes, o, fast: true, seed: seed)
+            let slow = SplitterFastPathTests.segments(bytes, o, fast: false, seed: seed)
+            #expect(fast == slow, "variant \(variant), seed \(seed)")
+            if fast != slow { return }
+        }
+    }
+
+    @Test func copiedSplitterDoesNotShareItsBuffers() {
+        var a = SentenceSplitter()
+        a.push("Hello there my good friend")
+        var b = a
+        a.push(" Alice. ")
+        b.push(" Bob. ")
+        a.flush()
+        b.flush()
+        #expect(a.nextSegment()?.text == "Hello there my good friend Alice.")
+        #expect(b.nextSegment()?.text == "Hello there my good friend Bob.")
+    }
+
+    @Test func plainTableMatchesTheClassification() {
+        for c in UInt32(0)..<0x10000 {
+            let table = PlainScalar.table[Int(c)]
+            if table != PlainScalar.kind(c) {
+                Issue.record("U+\(String(c, radix: 16)): table \(table), kind \(PlainScalar.kind(c))")
+                return
+            }
+        }
+    }
+}
