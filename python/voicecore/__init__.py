@@ -20,3 +20,8 @@ __all__ += ["Segment", "SentenceSplitter", "split_sentences"]
 from .coordinator import Coordinator, RejectedEvent  # noqa: E402
 
 __all__ += ["Coordinator", "RejectedEvent"]
+
+# Simulator
+from .simulator import INJECTABLE_BUGS, SimReport, simulate  # noqa: E402
+
+__all__ += ["INJECTABLE_BUGS", "SimReport", "simulate"]
