@@ -7,6 +7,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     "splitter/bench.py",
+    "coordinator/bench.py",
 ]
 
 if __name__ == "__main__":
