@@ -60,7 +60,8 @@ class SentenceSplitter:
 
     Options: ``language`` ("auto", "en", "de", "fr", "es", "it", "pt", "nl", "ru", "uk", "zh",
     "ja", "ko", "hi", "ar"), ``first_segment`` ("comma" or "sentence"), ``min_first_chars``,
-    ``max_segment_chars``, ``clean_for_speech``. Invalid options raise ``voicecore.Error``.
+    ``max_segment_chars``, ``clean_for_speech``, ``semicolon_ends`` (";" ends a segment; the
+    full-width "；" always does). Invalid options raise ``voicecore.Error``.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class SentenceSplitter:
         min_first_chars: int = 8,
         max_segment_chars: int = 220,
         clean_for_speech: bool = True,
+        semicolon_ends: bool = True,
     ) -> None:
         self._lib = _native.lib()
         self._handle: ctypes.c_void_p | None = None
@@ -79,6 +81,7 @@ class SentenceSplitter:
             "min_first_chars": min_first_chars,
             "max_segment_chars": max_segment_chars,
             "clean_for_speech": clean_for_speech,
+            "semicolon_ends": semicolon_ends,
         }
         handle = ctypes.c_void_p()
         code = self._lib.vc_splitter_new(ctypes.byref(handle), json.dumps(options).encode())
@@ -161,5 +164,6 @@ def split_sentences(
         first_segment="sentence",
         max_segment_chars=max_segment_chars,
         clean_for_speech=clean_for_speech,
+        semicolon_ends=False,
     ) as s:
         return s.push(text) + s.flush()

@@ -9,18 +9,15 @@ import Musl
 
 final class SplitterHandle: Handle {
     var splitter: SentenceSplitter
-    /// Set when the options were rejected: the handle exists only to carry the message.
-    var unusable = false
+    /// Set when the options were rejected: the handle exists only to carry this message.
+    var creationError: String?
     var text: [CChar] = [0]
     var emoji: [CChar] = [0]
 
     init(_ splitter: SentenceSplitter) { self.splitter = splitter }
 
     func checkUsable() throws(VCError) {
-        if unusable {
-            let why = String(decoding: lastError.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw VCError(.invalidState, "the splitter was not created: \(why)")
-        }
+        if let why = creationError { throw VCError(.invalidState, "the splitter was not created: \(why)") }
     }
 }
 
@@ -40,7 +37,7 @@ public func vc_splitter_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ opti
         return Status.ok.rawValue
     } catch {
         let handle = SplitterHandle(SentenceSplitter())
-        handle.unusable = true
+        handle.creationError = error.message
         let code = handle.fail(error)
         out.pointee = HandleTable.retain(handle)
         return code

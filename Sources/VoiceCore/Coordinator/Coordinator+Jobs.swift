@@ -76,9 +76,9 @@ extension Coordinator {
 
     /// Sets the job's progress deadline; the timer is re-armed lazily when it fires early.
     mutating func setJobDeadline(_ id: JobID, _ at: Instant) {
-        guard let j = jobs[id] else { return }
-        jobs[id]!.deadline = at
-        if j.phase == .running, j.timer == nil || j.timerAt > at { armJobTimer(id, at: at) }
+        guard let ji = jobs.slot(id) else { return }
+        jobs[slot: ji].deadline = at
+        if jobs[slot: ji].phase == .running, jobs[slot: ji].timer == nil || jobs[slot: ji].timerAt > at { armJobTimer(id, at: at) }
     }
 
     /// Cancels a job wherever it is; a running one is told to stop.

@@ -9,8 +9,8 @@ public struct Coordinator: Sendable {
     /// Set when the last event was rejected (and logged as `input.rejected`); nil otherwise.
     public private(set) var lastRejection: VCError?
 
-    var sessions: [SessionID: Session] = [:]
-    var jobs: [JobID: JobRecord] = [:]
+    var sessions = SlotTable<SessionID, Session>()
+    var jobs = SlotTable<JobID, JobRecord>()
     var timers: [TimerID: TimerPurpose] = [:]
     var workers: [WorkerID: WorkerConnection] = [:]
     var nextJob: UInt64 = 1
@@ -23,9 +23,11 @@ public struct Coordinator: Sendable {
     var touched: [SessionID] = []
     var asrBlockedSessions = 0
     var rebalanceTimer: TimerID?
+    let replayLimitBytes: Int
 
     public init(config: CoordinatorConfig = CoordinatorConfig()) throws(VCError) {
         self.config = config
+        replayLimitBytes = Int(config.asrReplayUs * Int64(config.asrSampleRate) * 2 / 1_000_000)
         scheduler = Scheduler(config: config.scheduler)
         log.storing = config.log
         out.reserveCapacity(64)
@@ -133,7 +135,7 @@ public struct Coordinator: Sendable {
     public func phase(of s: SessionID) -> SessionPhase? { sessions[s]?.currentPhase }
     public func currentTurn(of s: SessionID) -> TurnID? { sessions[s].flatMap { $0.reply?.turn ?? $0.utterance?.turn } }
     /// Live jobs of a session (queued, backing off or running), in id order.
-    public func jobs(of s: SessionID) -> [JobID] { jobs.filter { $0.value.session == s }.map(\.key).sorted() }
+    public func jobs(of s: SessionID) -> [JobID] { jobs.pairs.filter { $0.value.session == s }.map(\.key).sorted() }
     public func jobKind(_ j: JobID) -> WorkerKind? { jobs[j]?.kind }
     public func jobWorker(_ j: JobID) -> WorkerID? { jobs[j]?.worker }
 }

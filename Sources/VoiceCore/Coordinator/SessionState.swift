@@ -14,8 +14,11 @@ public enum SessionPhase: Int, Sendable, CustomStringConvertible {
     }
 }
 
-/// One device connection and everything in flight for it.
-struct Session: Sendable {
+/// One device connection and everything in flight for it. A reference type on purpose: the hot
+/// paths (an audio frame, a TTS chunk) update a few fields in place instead of copying a large
+/// struct out of and back into the session table. A Session is owned by exactly one Coordinator
+/// (used from one thread at a time) and never handed out.
+final class Session: @unchecked Sendable {
     let id: SessionID
     var info: DeviceInfo
     var helloDone = false
@@ -65,8 +68,9 @@ struct Utterance: Sendable {
     var startedAt: Instant
 }
 
-/// The reply of a turn: the assistant job, the splitter, the segments and their audio.
-struct Reply: Sendable {
+/// The reply of a turn: the assistant job, the splitter, the segments and their audio. A reference
+/// type for the same reason as `Session`.
+final class Reply: @unchecked Sendable {
     var turn: TurnID
     var text: String
     var assistantJob: JobID?
@@ -84,6 +88,12 @@ struct Reply: Sendable {
     var playbackTimer: TimerID?
     var fallback = false
     var marks = TurnMarks()
+
+    init(turn: TurnID, text: String, splitter: ReplySplitter) {
+        self.turn = turn
+        self.text = text
+        self.splitter = splitter
+    }
 }
 
 struct SegmentState: Sendable {

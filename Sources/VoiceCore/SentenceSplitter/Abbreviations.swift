@@ -110,3 +110,32 @@ struct Abbreviations: Sendable {
         return t
     }()
 }
+
+/// Words that, capitalized after an acronym or abbreviation, almost always start a new sentence:
+/// pronouns, articles, conjunctions, prepositions, question words. A capitalized word not listed
+/// (a name: "U.S. Government", "Л.Н. Толстой") continues the sentence.
+struct SentenceStarters: Sendable {
+    private static let set: Set<UInt64> = Set(words.map { Abbreviations.hash($0.unicodeScalars) })
+
+    static func contains(hash: UInt64) -> Bool { set.contains(hash) }
+
+    private static let words: [String] = [
+        // English
+        "a", "an", "the", "i", "he", "she", "it", "we", "they", "you", "this", "that", "these", "those", "there",
+        "then", "what", "when", "where", "who", "why", "how", "however", "but", "and", "so", "if", "in", "on", "at",
+        "for", "as", "my", "our", "your", "his", "her", "their", "its", "is", "are", "was", "were", "do", "does",
+        "did", "can", "could", "will", "would", "should", "please", "let", "yes", "no", "after", "before", "also",
+        "today", "now", "here", "some", "many", "most", "all", "each", "every", "one", "to", "with", "by", "from",
+        "since", "while", "although", "because", "thus", "therefore", "meanwhile", "finally", "first", "next",
+        // German
+        "der", "die", "das", "ein", "eine", "ich", "er", "sie", "es", "wir", "ihr", "dann", "aber", "und", "wenn",
+        "wie", "was", "wo", "im", "am", "auf", "mit", "für", "dies", "diese", "dieser", "heute", "jetzt",
+        // French, Spanish
+        "le", "la", "les", "un", "une", "il", "elle", "je", "nous", "vous", "ils", "elles", "ce", "cette", "mais",
+        "et", "el", "los", "las", "una", "yo", "él", "ella", "nosotros", "ellos", "pero", "y", "en", "es", "esto",
+        // Russian
+        "он", "она", "оно", "они", "я", "мы", "вы", "ты", "это", "этот", "эта", "эти", "в", "во", "на", "но", "и",
+        "а", "как", "что", "когда", "где", "после", "потом", "там", "тогда", "так", "если", "не", "по", "с", "из",
+        "к", "у", "о", "за", "при", "для", "все", "всё", "его", "её", "их", "мой", "наш", "сегодня", "теперь",
+    ]
+}

@@ -88,18 +88,24 @@ enum ScalarClass {
     /// at a decision point, never per byte.
     static func isLowercase(_ c: UInt32) -> Bool {
         if c < 0x80 { return c &- 0x61 < 26 }
+        if c >= 0x400 && c <= 0x45F { return c >= 0x430 }
+        if c >= 0x2E80 && c <= 0xFFEF { return false }
         guard let s = Unicode.Scalar(c) else { return false }
         return s.properties.isLowercase
     }
 
     static func isUppercase(_ c: UInt32) -> Bool {
         if c < 0x80 { return c &- 0x41 < 26 }
+        if c >= 0x400 && c <= 0x45F { return c < 0x430 }
+        if c >= 0x2E80 && c <= 0xFFEF { return false }
         guard let s = Unicode.Scalar(c) else { return false }
         return s.properties.isUppercase
     }
 
     static func isLetter(_ c: UInt32) -> Bool {
         if c < 0x80 { return isASCIILetter(c) }
+        if c >= 0x400 && c <= 0x45F { return true }
+        if isCJK(c) { return true }
         guard let s = Unicode.Scalar(c) else { return false }
         return s.properties.isAlphabetic
     }

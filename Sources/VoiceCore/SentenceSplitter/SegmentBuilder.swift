@@ -17,7 +17,9 @@ struct SegmentBuilder {
     private var hasWord = false
     private var spacePending = false
     private var lastWasCJK = false
-    private var bookTitleDepth = 0
+    /// Open quotes and brackets: a sentence does not end inside them (its end may follow the closer).
+    private var quoteDepth = 0
+    private var lastScalar: UInt32 = 0
     private var list: ListMarker = .none
     private var pending: PendingEnd = .none
     private var emoji: [String] = []
@@ -55,10 +57,17 @@ struct SegmentBuilder {
 
     var hasReady: Bool { readyHead < ready.count }
 
-    mutating func addEmoji(_ e: String) { emoji.append(e) }
+    mutating func addEmoji(_ e: String) {
+        emoji.append(e)
+        spaceBeforeRemoved = spacePending
+    }
+
+    /// A space that preceded removed text (an emoji) is not kept before punctuation ("breeze ☀️.").
+    private var spaceBeforeRemoved = false
 
     /// A structural break (blank line, list item, heading): whatever is pending ends here.
     mutating func boundary() {
+        if case .nextWord(let p, let h) = pending { decideNextWord(p, h) }
         pending = .none
         emit(upTo: seg.count)
     }
@@ -82,6 +91,14 @@ struct SegmentBuilder {
 
     @inline(__always)
     mutating func feed(_ c: UInt32) {
+        if case .nextWord(let p, let h) = pending {
+            if ScalarClass.isWordScalar(c) && !ScalarClass.isDigit(c) || c == 0x27 || c == 0x2019 {
+                normal(c)
+                pending = .nextWord(p, hash: Abbreviations.hashStep(h, ScalarClass.lower(c)))
+                return
+            }
+            decideNextWord(p, h)
+        }
         if ScalarClass.isWhitespace(c) {
             whitespace(c)
             return
@@ -92,6 +109,10 @@ struct SegmentBuilder {
         case .latin(var p):
             if resolveLatin(&p, c) { return }
         case .hard(let end):
+            if quoteDepth > 0 && !ScalarClass.isCloser(c) {
+                pending = .none
+                break
+            }
             if c < 0x80 ? (c == 0x2E || c == 0x21 || c == 0x3F || c == 0x3B || ScalarClass.isCloser(c))
                 : (ScalarClass.isHardTerminator(c) || ScalarClass.isCloser(c) || c == 0x2026) {
                 append(c)
@@ -99,11 +120,17 @@ struct SegmentBuilder {
                 return
             }
             pending = .none
-            emit(upTo: end)
-        case .comma:
+            // 「…。」と言った: a quotation followed by the quotative particle continues the sentence.
+            if !((c == 0x3068 || c == 0x3063) && end > 0 && ScalarClass.isCloser(lastScalar)) { emit(upTo: end) }
+        case .comma, .nextWord:
             pending = .none
         }
         normal(c)
+    }
+
+    private mutating func decideNextWord(_ p: LatinEnd, _ h: UInt64) {
+        pending = .none
+        if SentenceStarters.contains(hash: h) { cut(at: p.end) }
     }
 
     @inline(__always)
@@ -111,8 +138,10 @@ struct SegmentBuilder {
         switch pending {
         case .hard(let end), .comma(let end):
             pending = .none
-            emit(upTo: end)
-            return
+            if quoteDepth == 0 {
+                emit(upTo: end)
+                return
+            }
         default:
             break
         }
@@ -155,10 +184,27 @@ struct SegmentBuilder {
             return true
         }
         pending = .none
-        if hasWord && endsSentence(p, next: c, afterSpace: sawSpace) {
+        guard hasWord && quoteDepth == 0 else { return false }
+        switch verdict(p, next: c, afterSpace: sawSpace) {
+        case .end:
             emit(upTo: p.end)
+        case .continue:
+            break
+        case .askNextWord:
+            normal(c)
+            pending = .nextWord(p, hash: Abbreviations.hashStep(Abbreviations.hashStart(), ScalarClass.lower(c)))
+            return true
         }
         return false
+    }
+
+    private func verdict(_ p: LatinEnd, next c: UInt32, afterSpace: Bool) -> EndVerdict {
+        if p.word == .openerOnly { return .continue }
+        if p.word == .acronym || p.word == .abbreviation(.other) {
+            let ends = endsSentence(p, next: c, afterSpace: afterSpace)
+            return ends && afterSpace && ScalarClass.isUppercase(c) ? .askNextWord : (ends ? .end : .continue)
+        }
+        return endsSentence(p, next: c, afterSpace: afterSpace) ? .end : .continue
     }
 
     private func endsSentence(_ p: LatinEnd, next c: UInt32, afterSpace: Bool) -> Bool {
@@ -186,8 +232,10 @@ struct SegmentBuilder {
         }
         let digit = ScalarClass.isDigit(c)
         switch p.word {
-        case .empty, .word, .multiPeriod:
+        case .empty, .word, .multiPeriod, .acronym:
             return true
+        case .openerOnly:
+            return false
         case .number:
             return !p.firstToken
         case .initialUpper(let isI):
@@ -202,7 +250,10 @@ struct SegmentBuilder {
     @inline(__always)
     private mutating func materializeSpace(before c: UInt32) {
         spacePending = false
-        if options.cleanForSpeech && !(lastWasCJK && ScalarClass.isCJK(c)) {
+        let dropSpace = spaceBeforeRemoved && (c == 0x2E || c == 0x2C || c == 0x21 || c == 0x3F || c == 0x3B
+            || c == 0x3A || (c > 0x2FFF && !ScalarClass.isWordScalar(c)))
+        spaceBeforeRemoved = false
+        if options.cleanForSpeech && !dropSpace && !(lastWasCJK && ScalarClass.isCJK(c)) {
             seg.append(0x20)
             segChars += 1
         }
@@ -254,16 +305,10 @@ struct SegmentBuilder {
                 clauseBreak = seg.count
                 clauseChars = segChars
                 if commaMayEnd(charsBefore: segChars - 1) { emit(upTo: seg.count) }
-            case 0x300A, 0x3008:
-                bookTitleDepth += 1
-                append(c)
-            case 0x300B, 0x3009:
-                if bookTitleDepth > 0 { bookTitleDepth -= 1 }
-                append(c)
             default:
                 if ScalarClass.isHardTerminator(c) {
                     append(c)
-                    if bookTitleDepth == 0 { pending = .hard(end: seg.count) }
+                    pending = .hard(end: seg.count)
                 } else if ScalarClass.isBullet(c) {
                     if seg.isEmpty {
                         list = .bullet
@@ -297,9 +342,13 @@ struct SegmentBuilder {
     @inline(__always)
     private mutating func append(_ c: UInt32) {
         if c < 0x80 {
+            if c == 0x22 || c == 0x28 || c == 0x29 || c == 0x5B || c == 0x5D { trackQuote(c) }
             seg.append(UInt8(truncatingIfNeeded: c))
             if ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) { noteWord(c) }
         } else {
+            if c >= 0xAB && (c == 0xAB || c == 0xBB || (c >= 0x2018 && c <= 0x201E) || (c >= 0x3008 && c <= 0x300F)) {
+                trackQuote(c)
+            }
             if c < 0x800 {
                 seg.append(UInt8(truncatingIfNeeded: 0xC0 | (c >> 6)))
                 seg.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
@@ -315,7 +364,28 @@ struct SegmentBuilder {
             }
             if ScalarClass.isWordScalar(c) { noteWord(c) }
         }
+        lastScalar = c
         segChars += 1
+    }
+
+    private mutating func trackQuote(_ c: UInt32) {
+        let atWordStart = tokenStart == seg.count
+        switch c {
+        case 0x22:
+            // A straight quote opens at the start of a word, otherwise it closes.
+            if atWordStart || ScalarClass.isOpener(lastScalar) { quoteDepth += 1 } else if quoteDepth > 0 { quoteDepth -= 1 }
+        case 0x28, 0x5B, 0xAB, 0x201C, 0x201E, 0x300A, 0x3008, 0x300C, 0x300E:
+            quoteDepth += 1
+        case 0x2018:
+            if atWordStart { quoteDepth += 1 }
+        case 0x2019:
+            // Also the apostrophe ("one’s"): it closes only after punctuation.
+            if quoteDepth > 0 && !ScalarClass.isWordScalar(lastScalar) { quoteDepth -= 1 }
+        case 0x29, 0x5D, 0xBB, 0x201D, 0x300B, 0x3009, 0x300D, 0x300F:
+            if quoteDepth > 0 { quoteDepth -= 1 }
+        default:
+            break
+        }
     }
 
     @inline(__always)
@@ -328,10 +398,6 @@ struct SegmentBuilder {
     }
 
     private mutating func period(_ c: UInt32) {
-        if bookTitleDepth > 0 {
-            append(c)
-            return
-        }
         if tokenIndex > 0, startsNextListItem(dot: true) { cut(at: tokenStart) }
         let word = classifyToken()
         if tokenIndex == 0, list == .none {
@@ -353,14 +419,15 @@ struct SegmentBuilder {
     }
 
     private mutating func mark(_ c: UInt32, _ kind: EndMark) {
+        let word = kind == .ellipsis ? classifyToken() : .word
         let afterCJK = lastWasCJK
         append(c)
         lastWasCJK = false
-        if bookTitleDepth > 0 { return }
+        if kind == .semicolon && !options.semicolonEnds { return }
         if afterCJK {
             pending = .hard(end: seg.count)
         } else {
-            pending = .latin(LatinEnd(end: seg.count, mark: kind, word: .word, dots: kind == .ellipsis ? 3 : 0,
+            pending = .latin(LatinEnd(end: seg.count, mark: kind, word: word, dots: kind == .ellipsis ? 3 : 0,
                                       spacedDots: 0, firstToken: tokenIndex == 0, previousWordLower: previousWordLower))
         }
     }
@@ -368,7 +435,7 @@ struct SegmentBuilder {
     @inline(__always)
     private func commaMayEnd(charsBefore: Int) -> Bool {
         options.firstSegment == .comma && emittedInReply == 0 && hasWord && charsBefore >= options.minFirstChars
-            && bookTitleDepth == 0
+            && quoteDepth == 0
     }
 
     // MARK: the word before a mark
@@ -385,10 +452,16 @@ struct SegmentBuilder {
         var hasDot = false
         var h = Abbreviations.hashStart()
         var leading = true
+        var skipped = false
+        var lettersAndDots = true
         while i < n {
             let (c, len) = SegmentBuilder.decode(seg, i)
             i += len
-            if leading && (ScalarClass.isOpener(c) || ScalarClass.isBullet(c)) { continue }
+            if leading && (ScalarClass.isOpener(c) || ScalarClass.isBullet(c)) {
+                skipped = true
+                continue
+            }
+            if c != 0x2E && !ScalarClass.isLetter(c) { lettersAndDots = false }
             leading = false
             if count == 0 { first = c }
             count += 1
@@ -400,14 +473,15 @@ struct SegmentBuilder {
             }
             h = Abbreviations.hashStep(h, ScalarClass.lower(c))
         }
-        if count == 0 { return .empty }
+        if count == 0 { return skipped ? .openerOnly : .empty }
         if allDigits { return .number(value) }
         if count == 1 && ScalarClass.isLetter(first) {
             if ScalarClass.isUppercase(first) { return .initialUpper(isI: first == 0x49) }
             return .initialLower(first)
         }
         if let kind = abbreviations.kind(ofHash: h) { return .abbreviation(kind) }
-        return hasDot ? .multiPeriod : .word
+        if !hasDot { return .word }
+        return lettersAndDots ? .acronym : .multiPeriod
     }
 
     /// In a segment that started with list marker N (or letter x), a later "N+1." / "N+1)" (or
@@ -472,7 +546,9 @@ struct SegmentBuilder {
         hasWord = false
         spacePending = false
         lastWasCJK = false
-        bookTitleDepth = 0
+        quoteDepth = 0
+        lastScalar = 0
+        spaceBeforeRemoved = false
         list = .none
         tokenStart = 0
         tokenHasWord = false

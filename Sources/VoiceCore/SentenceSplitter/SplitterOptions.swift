@@ -21,6 +21,9 @@ public struct SplitterOptions: Sendable, Equatable {
     public var maxSegmentChars = 220
     /// Drop `<think>` blocks, markdown syntax and emoji from the text (emoji are still reported).
     public var cleanForSpeech = true
+    /// Whether ";" (Latin script) ends a segment: yes for speech (a natural pause), no for batch
+    /// sentence splitting. The full-width "；" always ends one.
+    public var semicolonEnds = true
 
     public init() {}
 
@@ -28,6 +31,7 @@ public struct SplitterOptions: Sendable, Equatable {
     public static var batch: SplitterOptions {
         var o = SplitterOptions()
         o.firstSegment = .sentence
+        o.semicolonEnds = false
         return o
     }
 
@@ -67,8 +71,13 @@ public struct SplitterOptions: Sendable, Equatable {
                     throw VCError(.invalidArgument, "option 'clean_for_speech' must be true or false")
                 }
                 cleanForSpeech = b
+            case "semicolon_ends":
+                guard let b = value.boolValue else {
+                    throw VCError(.invalidArgument, "option 'semicolon_ends' must be true or false")
+                }
+                semicolonEnds = b
             default:
-                throw VCError(.invalidArgument, "unknown splitter option '\(key)' (known: language, first_segment, min_first_chars, max_segment_chars, clean_for_speech)")
+                throw VCError(.invalidArgument, "unknown splitter option '\(key)' (known: language, first_segment, min_first_chars, max_segment_chars, clean_for_speech, semicolon_ends)")
             }
         }
     }

@@ -10,7 +10,11 @@ enum WordClass: Equatable {
     /// One lower-case letter ("p. 55", "a." list item).
     case initialLower(UInt32)
     case abbreviation(AbbreviationKind)
-    /// A token with periods inside that is not a known abbreviation: acronyms, numbers, URLs.
+    /// Letters with periods inside ("U.S", "Л.Н", "P.M"): initials or an acronym; the next word decides.
+    case acronym
+    /// Only opening brackets or quotes ("[" in "[...]"): an omission mark, never an end.
+    case openerOnly
+    /// A token with periods inside that is not a known abbreviation: numbers, URLs, e-mails.
     case multiPeriod
 }
 
@@ -36,8 +40,15 @@ enum PendingEnd {
     case latin(LatinEnd)
     /// "。！？" and other marks that always end: waits only for closing quotes/brackets.
     case hard(end: Int)
+    /// After an acronym or a closing abbreviation followed by a capital: waits for that word to
+    /// complete; a common sentence starter ("The", "It", "Он") ends the sentence, a name does not.
+    case nextWord(LatinEnd, hash: UInt64)
     /// A first-segment comma: ends when whitespace follows ("1,000" does not).
     case comma(end: Int)
+}
+
+enum EndVerdict {
+    case end, `continue`, askNextWord
 }
 
 enum ListMarker: Equatable {

@@ -1,1 +1,4 @@
 """Sub-commands of the ``voicecore`` CLI; importing this package registers them all."""
+
+# Sentence splitter
+from . import demo, split  # noqa: E402,F401

@@ -1,0 +1,18 @@
+"""Runs every registered benchmark in turn (`make bench`). One line per benchmark."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = [
+    "splitter/bench.py",
+    "coordinator/bench.py",
+]
+
+if __name__ == "__main__":
+    failed = 0
+    for script in BENCHMARKS:
+        print(f"==> {script}", flush=True)
+        failed |= subprocess.run([sys.executable, str(HERE / script)]).returncode != 0
+    sys.exit(1 if failed else 0)
