@@ -151,7 +151,7 @@ extension Coordinator {
             } else {
                 sessions[s]!.reply!.segments[j.segment].job = nil
                 record(.turnFallback, session: s, turn: j.turn, reason: "tts:" + reason)
-                out.append(.deviceSend(s, .alert(status: "error", message: config.fallbackText, emotion: "sad")))
+                if config.failOpen { out.append(.deviceSend(s, .alert(status: "error", message: config.fallbackText, emotion: "sad"))) }
                 sessions[s]!.reply!.fallback = true
                 finishReplyEarly(s)
             }
@@ -226,7 +226,7 @@ extension Coordinator {
             else { return }
             sessions[s]!.reply!.segments[j.segment].job = nil
             record(.turnFallback, session: s, turn: j.turn, reason: "tts:no-worker")
-            out.append(.deviceSend(s, .alert(status: "error", message: config.fallbackText, emotion: "sad")))
+            if config.failOpen { out.append(.deviceSend(s, .alert(status: "error", message: config.fallbackText, emotion: "sad"))) }
             sessions[s]!.reply!.fallback = true
             finishReplyEarly(s)
         case .llm:
