@@ -2,3 +2,4 @@
 
 # Sentence splitter
 from . import demo, split  # noqa: E402,F401
+from . import sim  # noqa: E402,F401
