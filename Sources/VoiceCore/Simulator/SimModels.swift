@@ -99,10 +99,10 @@ enum SimContent {
     /// tell from the bytes alone where in the segment a chunk belongs (duplicates, gaps, order).
     static func pcm(from start: Int, count: Int) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: count * 2) { buf, n in
+            let raw = UnsafeMutableRawPointer(buf.baseAddress!)
+            let base = UInt16(truncatingIfNeeded: start)
             for i in 0..<count {
-                let v = UInt16(truncatingIfNeeded: start + i)
-                buf[2 * i] = UInt8(v & 0xFF)
-                buf[2 * i + 1] = UInt8(v >> 8)
+                raw.storeBytes(of: (base &+ UInt16(truncatingIfNeeded: i)).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
             }
             n = count * 2
         }

@@ -7,23 +7,46 @@ struct SimQueue: Sendable {
         var event: SimEvent
     }
 
-    private var heap: [Item] = []
+    /// The heap orders small plain keys; the events wait in a slab, so sifting moves 24 bytes
+    /// instead of an enum with payloads (retain/release free).
+    private struct Key: Sendable {
+        var time: Int64
+        var seq: UInt64
+        var slot: Int32
+    }
+
+    private var heap: [Key] = []
+    private var slab: [SimEvent?] = []
+    private var freeSlots: [Int32] = []
     private var nextSeq: UInt64 = 0
 
     var count: Int { heap.count }
 
-    init() { heap.reserveCapacity(4096) }
+    init() {
+        heap.reserveCapacity(4096)
+        slab.reserveCapacity(4096)
+    }
 
     mutating func schedule(_ event: SimEvent, at time: Int64) {
-        heap.append(Item(time: time, seq: nextSeq, event: event))
+        let slot: Int32
+        if let free = freeSlots.popLast() {
+            slot = free
+            slab[Int(slot)] = event
+        } else {
+            slot = Int32(slab.count)
+            slab.append(event)
+        }
+        var i = heap.count
+        heap.append(Key(time: time, seq: nextSeq, slot: slot))
         nextSeq &+= 1
-        var i = heap.count - 1
+        let key = heap[i]
         while i > 0 {
             let parent = (i - 1) / 2
-            guard Self.less(heap[i], heap[parent]) else { break }
-            heap.swapAt(i, parent)
+            guard Self.less(key, heap[parent]) else { break }
+            heap[i] = heap[parent]
             i = parent
         }
+        heap[i] = key
     }
 
     var nextTime: Int64? { heap.first?.time }
@@ -32,24 +55,26 @@ struct SimQueue: Sendable {
         guard !heap.isEmpty else { return nil }
         let top = heap[0]
         let last = heap.removeLast()
-        if !heap.isEmpty {
-            heap[0] = last
+        let n = heap.count
+        if n > 0 {
             var i = 0
-            let n = heap.count
             while true {
                 let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < n && Self.less(heap[l], heap[m]) { m = l }
-                if r < n && Self.less(heap[r], heap[m]) { m = r }
-                if m == i { break }
-                heap.swapAt(i, m)
+                var m = l
+                if l >= n { break }
+                if r < n && Self.less(heap[r], heap[l]) { m = r }
+                guard Self.less(heap[m], last) else { break }
+                heap[i] = heap[m]
                 i = m
             }
+            heap[i] = last
         }
-        return top
+        let event = slab[Int(top.slot)].take()!
+        freeSlots.append(top.slot)
+        return Item(time: top.time, seq: top.seq, event: event)
     }
 
-    private static func less(_ a: Item, _ b: Item) -> Bool {
+    private static func less(_ a: Key, _ b: Key) -> Bool {
         a.time < b.time || (a.time == b.time && a.seq < b.seq)
     }
 }

@@ -87,12 +87,12 @@ extension Simulation {
                 if !piece.isEmpty { job.deltas.append(piece) }
                 job.steps = job.deltas.count
                 if failing { job.failAt = rng.faults.below(job.steps + 1) }
-                queue.schedule(.workerJobStep(i, id, gen: job.gen), at: now + latency(i, median: 350_000, sigma: 0.45))
+                queue.schedule(.workerJobStep(i, id, gen: job.gen), at: now + latency(i, median: 250_000, sigma: 0.4))
             case let .tts(text, _, _, _, _):
                 job.totalSamples = SimContent.samples(for: text)
                 job.steps = (job.totalSamples + 1999) / 2000
                 if failing { job.failAt = rng.faults.below(job.steps + 1) }
-                queue.schedule(.workerJobStep(i, id, gen: job.gen), at: now + latency(i, median: 150_000, sigma: 0.45))
+                queue.schedule(.workerJobStep(i, id, gen: job.gen), at: now + latency(i, median: 100_000, sigma: 0.4))
             }
             workers[i].jobs.append((id, job))
         case let .audio(id):

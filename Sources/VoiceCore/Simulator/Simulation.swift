@@ -258,7 +258,7 @@ public struct Simulation: Sendable {
         let sends = batchWorkerSends
         batchWorkerSends.removeAll(keepingCapacity: true)
         for (i, message, audio) in sends {
-            let at = arrival(linkDelay(base: 2_000), after: workers[i].lastDown, held: workers[i].heldUntil)
+            let at = Self.arrival(now + linkDelay(base: 2_000), after: workers[i].lastDown, held: workers[i].heldUntil)
             workers[i].lastDown = at
             queue.schedule(.toWorker(i, epoch: workers[i].epoch, message, audio), at: at)
         }
@@ -292,25 +292,25 @@ public struct Simulation: Sendable {
     }
 
     /// Arrival time on a link: FIFO after the direction's last arrival, held while partitioned.
-    func arrival(_ delay: Int64, after last: Int64, held: Int64) -> Int64 {
-        max(now + delay, last, held)
+    static func arrival(_ at: Int64, after last: Int64, held: Int64) -> Int64 {
+        max(at, last, held)
     }
 
     mutating func sendToDevice(_ s: SessionID, _ message: DeviceMessage) {
         guard let i = sessionDevice[s] else { return }
-        let at = arrival(linkDelay(base: 30_000), after: devices[i].lastDown, held: devices[i].heldUntil)
+        let at = Self.arrival(now + linkDelay(base: 30_000), after: devices[i].lastDown, held: devices[i].heldUntil)
         devices[i].lastDown = at
         queue.schedule(.toDevice(i, epoch: devices[i].epoch, message), at: at)
     }
 
     mutating func sendToCore(device i: Int, _ e: Event) {
-        let at = arrival(linkDelay(base: 30_000), after: devices[i].lastUp, held: devices[i].heldUntil)
+        let at = Self.arrival(now + linkDelay(base: 30_000), after: devices[i].lastUp, held: devices[i].heldUntil)
         devices[i].lastUp = at
         queue.schedule(.toCore(e), at: at)
     }
 
     mutating func sendToCore(worker i: Int, _ e: Event) {
-        let at = arrival(linkDelay(base: 2_000), after: workers[i].lastUp, held: workers[i].heldUntil)
+        let at = Self.arrival(now + linkDelay(base: 2_000), after: workers[i].lastUp, held: workers[i].heldUntil)
         workers[i].lastUp = at
         queue.schedule(.toCore(e), at: at)
     }
