@@ -8,6 +8,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     "splitter/bench.py",
     "coordinator/bench.py",
+    "simulator/bench.py",
 ]
 
 if __name__ == "__main__":
