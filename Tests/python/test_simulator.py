@@ -84,7 +84,7 @@ def test_cli_sweep_stops_at_first_failure_with_repro():
                               "--inject-bug", "stuck-speaking"], capture_output=True, text=True, check=False)
     assert p.returncode == 1
     assert "FAIL: no-stuck-turn" in p.stdout and "reproduce with:" in p.stdout
-    repro = p.stdout.split("reproduce with:")[1].split()
+    repro = p.stdout.split("reproduce with:")[1].strip().splitlines()[0].split()
     assert repro[:2] == ["voicecore", "sim"] and "--inject-bug" in repro
     again = subprocess.run([sys.executable, "-m"] + repro, capture_output=True, text=True, check=False)
     assert again.returncode == 1 and "FAIL: no-stuck-turn" in again.stdout
