@@ -11,8 +11,8 @@ public struct Coordinator: Sendable {
 
     var sessions = SlotTable<SessionID, Session>()
     var jobs = SlotTable<JobID, JobRecord>()
-    var timers: [TimerID: TimerPurpose] = [:]
-    var workers: [WorkerID: WorkerConnection] = [:]
+    var timers = IDMap<TimerID, TimerPurpose>()
+    var workers = IDMap<WorkerID, WorkerConnection>()
     var nextJob: UInt64 = 1
     var nextTimer: UInt64 = 1
     var now = Instant(us: 0)
