@@ -128,7 +128,7 @@ extension Coordinator {
         for seg in reply.segments { if let j = seg.job { cancelJob(j, reason: reason) } }
         let m = reply.marks
         record(.turnEnded, session: s, turn: reply.turn, reason: reason,
-               value: m.firstAudioSent.flatMap { sent in m.speechEnd.map { sent - $0 } })
+               value: m.firstAudioSent.flatMap { sent in m.speechEnd.map { sent - $0 } }, timings: m.differences)
         sessions[s]!.reply = nil
         sessions[s]!.lastActivity = now
         ensureUtterance(s)
