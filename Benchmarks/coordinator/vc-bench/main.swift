@@ -11,6 +11,7 @@ if only == nil || only == "coordinator" {
 print("Coordinator throughput, 1,000 concurrent sessions (audio frames, deltas, TTS chunks), one thread")
 print("| variant | events | events per CPU-second | (per wall second) | target | turns | log entries |")
 print("|---|---:|---:|---:|---:|---:|---:|")
+_ = CoordinatorLoad.run(sessions: 1000, total: 100_000, storeLog: true)  // warm-up: page in the allocator
 for (name, store) in [("log stored and drained", true), ("log digest only", false)] {
     let total = quick ? 200_000 : 3_000_000
     let r = CoordinatorLoad.run(sessions: 1000, total: total, storeLog: store)
