@@ -25,6 +25,9 @@ public enum Event: Sendable {
     case workerDrain(WorkerID)
     case workerDisconnected(WorkerID)
     case timerFired(TimerID)
+    /// New configuration at run time (timeouts, texts, scheduler tunables); the PRNG keeps its
+    /// state so a run stays reproducible.
+    indirect case configure(CoordinatorConfig)
 }
 
 /// What the daemon learned when the device connected.

@@ -37,6 +37,12 @@ public struct Scheduler: Sendable {
         retryTokens = [Double](repeating: config.retryTokens, count: WorkerKind.allCases.count)
     }
 
+    /// New tunables; the PRNG state is kept (a `seed` change takes effect only at creation).
+    public mutating func reconfigure(_ config: SchedulerConfig) {
+        self.config = config
+        for k in 0..<retryTokens.count { retryTokens[k] = min(retryTokens[k], config.retryTokens) }
+    }
+
     // MARK: registry
 
     public var workerCount: Int { indexOf.count }
