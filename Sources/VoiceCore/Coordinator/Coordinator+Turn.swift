@@ -100,7 +100,7 @@ extension Coordinator {
     // MARK: reply lifecycle
 
     mutating func startReply(_ s: SessionID, turn: TurnID, text: String, marks: TurnMarks) {
-        var reply = Reply(turn: turn, text: text, splitter: ReplySplitter(options: config.splitter))
+        let reply = Reply(turn: turn, text: text, splitter: ReplySplitter(options: config.splitter))
         reply.marks = marks
         reply.watchdog = setTimer(.reply(s, turn), at: now + config.replyTimeoutUs)
         sessions[s]!.reply = reply
@@ -162,7 +162,7 @@ extension Coordinator {
             return
         }
         if sessions[s]!.reply == nil {
-            var reply = Reply(turn: turn, text: "", splitter: ReplySplitter(options: config.splitter))
+            let reply = Reply(turn: turn, text: "", splitter: ReplySplitter(options: config.splitter))
             reply.marks = TurnMarks(speechEnd: now)
             reply.watchdog = setTimer(.reply(s, turn), at: now + config.replyTimeoutUs)
             sessions[s]!.reply = reply
@@ -185,7 +185,7 @@ extension Coordinator {
 
     /// Stops producing the reply: drops segments not yet delivered, keeps what is playing.
     mutating func finishReplyEarly(_ s: SessionID) {
-        guard var reply = sessions[s]!.reply else { return }
+        guard let reply = sessions[s]!.reply else { return }
         if let j = reply.assistantJob { cancelJob(j, reason: "fallback") }
         reply.assistantJob = nil
         reply.assistantDone = true
