@@ -136,3 +136,25 @@ def test_random_json_never_crashes_the_library():
             rejected += 1
     assert rejected > 1000 and accepted > 10
     assert sum(1 for e in c.logs() if e["kind"] == "input.rejected") == rejected
+
+
+def test_coordinate_command_runs_a_script(tmp_path, capsys):
+    import json as _json
+
+    from voicecore.cli import main
+
+    script = tmp_path / "events.jsonl"
+    lines = [
+        {"now_us": 0, "event": {"type": "device.connected", "session": "s1"}},
+        {"event": {"type": "device.message", "session": "s1", "message": {"type": "hello"}}},
+        {"now_us": 5, "event": {"type": "device.audio", "session": "s1"}, "data_hex": "0000"},
+    ]
+    script.write_text("\n".join(_json.dumps(x) for x in lines) + "\n")
+    assert main(["coordinate", str(script), "--log"]) == 0
+    out = [_json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    hello = [o["effect"]["message"] for o in out if "effect" in o and o["effect"]["type"] == "device.send"]
+    assert hello[0]["type"] == "hello" and hello[0]["session_id"] == "s1"
+    assert [o["log"]["kind"] for o in out if "log" in o][:2] == ["session.connected", "session.hello"]
+    script.write_text(_json.dumps({"event": {"type": "device.audio", "session": "ghost"}}) + "\n")
+    assert main(["coordinate", str(script)]) == 1
+    assert "unknown session" in capsys.readouterr().out

@@ -2,3 +2,6 @@
 
 # Sentence splitter
 from . import demo, split  # noqa: E402,F401
+
+# Coordinator
+from . import coordinate  # noqa: E402,F401
