@@ -9,6 +9,13 @@ enum Clock {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
+
+    /// CPU time of this thread: what "on one core" costs, whatever else the machine runs.
+    static func cpuNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
 }
 
 func percentile(_ sorted: [Double], _ p: Double) -> Double {

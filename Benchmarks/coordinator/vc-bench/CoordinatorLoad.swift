@@ -125,11 +125,12 @@ struct CoordinatorLoad {
     }
 
     /// Runs `total` events; returns (events/s, turns completed, log entries).
-    static func run(sessions: Int, total: Int, storeLog: Bool) -> (rate: Double, turns: Int, logEntries: UInt64) {
+    static func run(sessions: Int, total: Int, storeLog: Bool) -> (rate: Double, wallRate: Double, turns: Int, logEntries: UInt64) {
         var load = CoordinatorLoad(sessions: sessions, storeLog: storeLog)
         load.c.log.drain { _ in }
         let firstSeq = load.c.log.nextSeq
         let start = Clock.ns()
+        let cpuStart = Clock.cpuNs()
         var turns = 0
         var i = 0
         while load.events < total {
@@ -141,8 +142,9 @@ struct CoordinatorLoad {
                 load.c.log.drain { if $0.kind == .turnEnded { turns += 1 } }  // the host drains the log as it goes
             }
         }
-        let seconds = Double(Clock.ns() - start) / 1e9
+        let cpu = Double(Clock.cpuNs() - cpuStart) / 1e9
+        let wall = Double(Clock.ns() - start) / 1e9
         load.c.log.drain { if $0.kind == .turnEnded { turns += 1 } }
-        return (Double(load.events) / seconds, turns, load.c.log.nextSeq - firstSeq)
+        return (Double(load.events) / cpu, Double(load.events) / wall, turns, load.c.log.nextSeq - firstSeq)
     }
 }

@@ -5,7 +5,7 @@ extension Coordinator {
         guard (1...3).contains(info.protocolVersion) else {
             return reject("unsupported protocol_version \(info.protocolVersion)", session: s)
         }
-        var session = Session(id: s, info: info, now: now)
+        let session = Session(id: s, info: info, now: now)
         session.helloTimer = setTimer(.hello(s), at: now + config.helloTimeoutUs)
         sessions[s] = session
         record(.sessionConnected, session: s, value: Int64(info.protocolVersion), text: info.deviceID)

@@ -165,7 +165,7 @@ extension Coordinator {
     private mutating func retry(_ j: JobRecord, lost: Bool) -> JobID {
         let id = JobID(nextJob)
         nextJob += 1
-        var next = j
+        let next = j.copy()
         next.attempt += 1
         next.avoid = j.worker
         next.preferred = nil

@@ -3,7 +3,7 @@
 /// event log; it never reads a clock, sleeps, spawns threads, does I/O or draws unseeded random
 /// numbers (the Scheduler's PRNG is seeded from the config).
 public struct Coordinator: Sendable {
-    public let config: CoordinatorConfig
+    public private(set) var config: CoordinatorConfig
     public internal(set) var scheduler: Scheduler
     public var log = EventLog()
     /// Set when the last event was rejected (and logged as `input.rejected`); nil otherwise.
@@ -11,8 +11,8 @@ public struct Coordinator: Sendable {
 
     var sessions = SlotTable<SessionID, Session>()
     var jobs = SlotTable<JobID, JobRecord>()
-    var timers: [TimerID: TimerPurpose] = [:]
-    var workers: [WorkerID: WorkerConnection] = [:]
+    var timers = IDMap<TimerID, TimerPurpose>()
+    var workers = IDMap<WorkerID, WorkerConnection>()
     var nextJob: UInt64 = 1
     var nextTimer: UInt64 = 1
     var now = Instant(us: 0)
@@ -23,7 +23,7 @@ public struct Coordinator: Sendable {
     var touched: [SessionID] = []
     var asrBlockedSessions = 0
     var rebalanceTimer: TimerID?
-    let replayLimitBytes: Int
+    var replayLimitBytes: Int
 
     public init(config: CoordinatorConfig = CoordinatorConfig()) throws(VCError) {
         self.config = config
@@ -80,7 +80,16 @@ public struct Coordinator: Sendable {
         case let .workerDrain(w): workerDrain(w)
         case let .workerDisconnected(w): workerGone(w, reason: "disconnected", close: false)
         case let .timerFired(t): timerFired(t)
+        case let .configure(c): configure(c)
         }
+    }
+
+    private mutating func configure(_ c: CoordinatorConfig) {
+        config = c
+        replayLimitBytes = Int(c.asrReplayUs * Int64(c.asrSampleRate) * 2 / 1_000_000)
+        scheduler.reconfigure(c.scheduler)
+        log.storing = c.log
+        record(.configApplied)
     }
 
     // MARK: helpers shared by the transitions
@@ -92,9 +101,9 @@ public struct Coordinator: Sendable {
 
     mutating func record(_ kind: LogKind, session: SessionID? = nil, turn: TurnID? = nil, job: JobID? = nil,
                          jobKind: WorkerKind? = nil, worker: WorkerID? = nil, from: String? = nil, to: String? = nil,
-                         reason: String? = nil, value: Int64? = nil, text: String? = nil) {
+                         reason: String? = nil, value: Int64? = nil, text: String? = nil, timings: [(String, Int64)]? = nil) {
         log.append(LogEntry(time: now, kind: kind, session: session, turn: turn, job: job, jobKind: jobKind,
-                            worker: worker, from: from, to: to, reason: reason, value: value, text: text))
+                            worker: worker, from: from, to: to, reason: reason, value: value, text: text, timings: timings))
     }
 
     mutating func touch(_ s: SessionID) {

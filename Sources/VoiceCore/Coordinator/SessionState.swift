@@ -118,4 +118,22 @@ struct TurnMarks: Sendable {
     var firstSegment: Instant?
     var firstTTSAudio: Instant?
     var firstAudioSent: Instant?
+
+    /// The latency budget: each stage's share between the user falling silent and the first
+    /// audio sent (`asr_us`: speech end → final, `assistant_us`: → first text, `split_us`: → first
+    /// segment, `tts_us`: → first TTS audio, `send_us`: → first audio sent, `total_us`), for the
+    /// stages the turn reached.
+    var differences: [(String, Int64)]? {
+        let points: [(String, Instant?)] = [("asr_us", asrFinal), ("assistant_us", firstDelta), ("split_us", firstSegment),
+                                            ("tts_us", firstTTSAudio), ("send_us", firstAudioSent)]
+        guard var previous = speechEnd else { return nil }
+        var out: [(String, Int64)] = []
+        for (name, t) in points {
+            guard let t else { break }
+            out.append((name, t - previous))
+            previous = t
+        }
+        if let sent = firstAudioSent, let end = speechEnd { out.append(("total_us", sent - end)) }
+        return out.isEmpty ? nil : out
+    }
 }

@@ -1,14 +1,14 @@
 /// A map whose values live in a dense array of slots: one hash lookup finds a key's slot, after
 /// which `table[slot: i]` reads and writes the value in place. (Dictionary's `values[index]`
 /// getter copies the whole value, which for a large struct dominates a hot path.)
-struct SlotTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    private var index: [Key: Int] = [:]
+struct SlotTable<Key: DenseKey, Value: Sendable>: Sendable {
+    private var index = IDMap<Key, Int>()
     private var slots: [Value?] = []
     private var free: [Int] = []
 
     var count: Int { index.count }
     var isEmpty: Bool { index.isEmpty }
-    var keys: Dictionary<Key, Int>.Keys { index.keys }
+    var keys: [Key] { index.keyList }
 
     func slot(_ key: Key) -> Int? { index[key] }
 
@@ -59,5 +59,5 @@ struct SlotTable<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     }
 
     /// Key-value pairs in unspecified order.
-    var pairs: [(key: Key, value: Value)] { index.map { ($0.key, slots[$0.value]!) } }
+    var pairs: [(key: Key, value: Value)] { index.keyList.map { ($0, slots[index[$0]!]!) } }
 }
