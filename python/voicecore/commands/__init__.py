@@ -6,6 +6,5 @@ from . import demo, split  # noqa: E402,F401
 # Coordinator
 from . import coordinate  # noqa: E402,F401
 
-
 # Simulator
 from . import sim  # noqa: E402,F401
