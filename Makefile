@@ -67,3 +67,10 @@ test-fuzz:
 
 fuzz:
 	@Tests/fuzz/run.sh 120
+
+# Simulator: the long soak (the CI-sized sweep runs in `make test`, Tests/python/test_simulator.py).
+.PHONY: sim-soak
+sim-soak: build
+	$(PYTHON) -m voicecore sim --seed 42 --devices 50 --workers asr=3,assistant=2,tts=4,gpu=2 --duration 30d --faults harsh
+	$(PYTHON) -m voicecore sim --seeds 1..1000 --devices 50 --duration 1d --faults harsh
+	$(PYTHON) -m voicecore sim --seeds 1..200 --devices 50 --duration 6h --faults harsh --liveness

@@ -17,6 +17,12 @@ let package = Package(
             path: "Sources/VoiceCore",
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),
+        // Coordinator and Scheduler benchmarks (Benchmarks/coordinator, `make bench`).
+        .executableTarget(
+            name: "vc-bench",
+            dependencies: ["VoiceCore"],
+            path: "Benchmarks/coordinator/vc-bench"
+        ),
         .testTarget(
             name: "VoiceCoreTests",
             dependencies: ["VoiceCore"],

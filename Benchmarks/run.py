@@ -9,6 +9,8 @@ BENCHMARKS = [
     "splitter/bench.py",
     "daemon/bench_daemon.py",
     "retriever/bench_retriever.py",
+    "coordinator/bench.py",
+    "simulator/bench.py",
 ]
 
 if __name__ == "__main__":

@@ -238,6 +238,50 @@ int vc_retriever_chunk(vc_retriever *kb, int32_t slot, char **out_json);
 /* The chunks vc_retriever_add would make of `text`, as a JSON array of {"start","end","text"}.
  * *out_json is owned by the caller: release it with vc_free. */
 int vc_retriever_chunk_text(vc_retriever *kb, const char *text, size_t text_len, char **out_json);
+/* ---------------------------------------------------------------------------------------------
+ * Simulator: the real Coordinator and Scheduler against a simulated fleet (devices with scripted
+ * users, workers with latencies and faults, flaky links) on a virtual clock, with invariants
+ * checked continuously (docs/simulator.md). Deterministic: the same options give the same report,
+ * byte for byte (including its "hash" of the event log).
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct vc_sim vc_sim;
+
+/* Creates a simulation. options_json: NULL/"" for defaults, or an object with any of
+ *   "seed"           integer >= 0, default 1
+ *   "devices"        integer 1..100000, default 50
+ *   "workers"        {"asr": n, "assistant": n, "tts": n, "gpu": n} (gpu: multi-role asr+tts
+ *                    boxes), default {"asr":3,"assistant":2,"tts":4,"gpu":2}
+ *   "duration"       simulated time, "30d", "1h", "15m", "90s", "2d03:11:08"; default "1h"
+ *   "duration_us"    the same in microseconds
+ *   "until"          stop early at this simulated time (same format)
+ *   "faults"         "none", "moderate" (default) or "harsh"
+ *   "liveness"       bool, default false: faults stop for the last quarter (at most 15 min) and
+ *                    every device and worker must be back, every turn ended, within bounds
+ *   "buggify"        bool, default true: the Coordinator's knobs randomized within their ranges
+ *   "trace"          "dev-N": the report's "trace" holds that device's events
+ *   "inject_bug"     test only: "audio-after-barge-in", "tts-segment-twice", "leaked-slot",
+ *                    "stuck-speaking" (the simulator's host misbehaves; never in production)
+ *   "ttfa_budget_ms" p99 time-to-first-audio budget in fault-free windows, default 2000
+ *   "last_events"    log lines of the failing session in the report, default 12
+ * sqlite3_open-style: on an options error the status is negative and *out still receives a handle
+ * whose vc_sim_errmsg says why (free it anyway). out == NULL returns VC_ERR_INVALID_ARGUMENT. */
+int vc_sim_new(vc_sim **out, const char *options_json);
+
+/* Releases the handle and its report; NULL is a no-op. */
+void vc_sim_free(vc_sim *s);
+
+/* The handle's last error message; owned by the handle, valid until the next call on it. */
+const char *vc_sim_errmsg(const vc_sim *s);
+
+/* Runs the whole simulation (single-threaded, no clock read: measure real time yourself) and sets
+ * *report_json to the report, a NUL-terminated JSON object (its length in *len unless len is
+ * NULL): simulated time, events, faults injected by kind, turns, time to first audio, the
+ * invariants checked, the event-log hash, the violation if any (invariant, time, session, detail,
+ * last events, the command that reproduces it) and the trace. The report is owned by the handle,
+ * valid until vc_sim_free. Returns 1 when every invariant held, 0 on a violation, <0 on error (a
+ * handle runs once: a second call returns VC_ERR_STATE). */
+int vc_sim_run(vc_sim *s, const char **report_json, size_t *len);
 
 #ifdef __cplusplus
 }

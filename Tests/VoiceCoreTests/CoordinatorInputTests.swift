@@ -171,3 +171,34 @@ import Testing
         #expect(wire.core.sessionCount == 1)
     }
 }
+
+@Suite struct CoordinatorConfigTests {
+    @Test func configurationChangesAtRunTime() throws {
+        var wire = try CoordinatorWire(config: CoordinatorConfig())
+        try wire.handle(json: JSONParser.parse(#"{"type":"config","config":{"fallback_text":"Oops.","queue_timeout_ms":500}}"#), data: [], nowUs: 0)
+        #expect(wire.core.config.fallbackText == "Oops.")
+        #expect(wire.core.config.queueTimeoutUs == 500_000)
+        #expect(wire.core.config.idleTimeoutUs == 120_000_000)  // untouched keys keep their values
+        var lines: [String] = []
+        while let l = wire.nextLogLine() { lines.append(l) }
+        #expect(lines.last?.contains(#""kind":"config.applied""#) == true)
+        #expect(throws: VCError.self) {
+            try wire.handle(json: JSONParser.parse(#"{"type":"config","config":{"queue_timeout":1}}"#), data: [], nowUs: 1)
+        }
+        #expect(wire.core.config.queueTimeoutUs == 500_000)
+    }
+
+    @Test func newQueueDeadlineAppliesToTheNextTurn() {
+        var t = CoordinatorScript()
+        t.worker(1, [.asr]); t.worker(3, [.tts])
+        var c = t.c.config
+        c.queueTimeoutUs = 500_000
+        c.fallbackText = "No assistant."
+        t.feed(.configure(c))
+        t.device(1)
+        t.utter(1, "hello")
+        t.advanceMs(600)
+        #expect(t.hasSubsequence(["config.applied", "turn.fallback turn=1 reason=assistant:no-worker"]))
+        #expect(t.c.sessions[SessionID(1)]?.reply?.segments.first?.text == "No assistant.")
+    }
+}

@@ -58,6 +58,13 @@ import Testing
                                   "session.state to=speaking", "turn.ended turn=1 reason=done"]))
         #expect(t.c.jobCount == 0)
         #expect(t.c.phase(of: SessionID(1)) == .idle)
+        // The latency budget on turn.ended: every stage, summing to the total.
+        let timings = t.log.last { $0["kind"]?.stringValue == "turn.ended" }?["timings"]
+        let names = timings?.objectValue?.map(\.0) ?? []
+        #expect(names == ["asr_us", "assistant_us", "split_us", "tts_us", "send_us", "total_us"])
+        let parts = (timings?.objectValue ?? []).dropLast().compactMap { $0.1.int64Value }.reduce(0, +)
+        #expect(parts == timings?["total_us"]?.int64Value)
+        #expect(timings?["asr_us"]?.int64Value == 100_000)
         // The firmware listens again after tts stop: a new turn.
         t.feed(.deviceListen(SessionID(1), .start(.auto)))
         #expect(t.hasSubsequence(["turn.started turn=2", "job.dispatched job_kind=asr"]))

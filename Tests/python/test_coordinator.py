@@ -102,3 +102,59 @@ def test_config_errors_name_the_key():
         voicecore.Coordinator({"idle_timeout": 5})
     with pytest.raises(voicecore.Error, match="splitter"):
         voicecore.Coordinator({"splitter": {"language": "klingon"}})
+
+
+def test_config_event_and_log_iterator():
+    c = voicecore.Coordinator()
+    c.handle({"type": "config", "config": {"hello_timeout_ms": 2000}}, 0)
+    fx = c.handle({"type": "device.connected", "session": "s"}, 10)
+    assert sent(fx, type="timer.set")[0]["at_us"] == 2_000_010
+    kinds = [e["kind"] for e in c.logs()]
+    assert kinds == ["config.applied", "session.connected"]
+    with pytest.raises(voicecore.RejectedEvent, match="unknown key"):
+        c.handle({"type": "config", "config": {"hello_timeout": 1}}, 20)
+
+
+def test_random_json_never_crashes_the_library():
+    import random
+
+    rng = random.Random(5)
+    c = voicecore.Coordinator()
+    vocab = ["device.connected", "device.message", "device.audio", "worker.message", "worker.audio", "timer.fired",
+             "text.input", "worker.connected", "config", "device.playback_done"]
+    values = [None, True, 0, -1, 2**63, 1.5, "", "x", [], {}, {"type": "hello"}, {"type": "register", "kinds": ["asr"]}]
+    accepted = rejected = 0
+    for i in range(3000):
+        event = {"type": rng.choice(vocab)}
+        for key in rng.sample(["session", "worker", "job", "turn", "timer", "message", "text", "last", "config"], 3):
+            event[key] = rng.choice(values + ["s1", "w1", 1, 2])
+        try:
+            c.handle(event, i, data=bytes(rng.randrange(0, 8)))
+            accepted += 1
+        except voicecore.RejectedEvent as exc:
+            assert exc.message
+            rejected += 1
+    assert rejected > 1000 and accepted > 10
+    assert sum(1 for e in c.logs() if e["kind"] == "input.rejected") == rejected
+
+
+def test_coordinate_command_runs_a_script(tmp_path, capsys):
+    import json as _json
+
+    from voicecore.cli import main
+
+    script = tmp_path / "events.jsonl"
+    lines = [
+        {"now_us": 0, "event": {"type": "device.connected", "session": "s1"}},
+        {"event": {"type": "device.message", "session": "s1", "message": {"type": "hello"}}},
+        {"now_us": 5, "event": {"type": "device.audio", "session": "s1"}, "data_hex": "0000"},
+    ]
+    script.write_text("\n".join(_json.dumps(x) for x in lines) + "\n")
+    assert main(["coordinate", str(script), "--log"]) == 0
+    out = [_json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    hello = [o["effect"]["message"] for o in out if "effect" in o and o["effect"]["type"] == "device.send"]
+    assert hello[0]["type"] == "hello" and hello[0]["session_id"] == "s1"
+    assert [o["log"]["kind"] for o in out if "log" in o][:2] == ["session.connected", "session.hello"]
+    script.write_text(_json.dumps({"event": {"type": "device.audio", "session": "ghost"}}) + "\n")
+    assert main(["coordinate", str(script)]) == 1
+    assert "unknown session" in capsys.readouterr().out

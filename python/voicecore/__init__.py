@@ -38,3 +38,8 @@ from .embeddings import EmbeddingError, OpenAIEmbedder  # noqa: E402
 from .retriever import Hit, Retriever  # noqa: E402
 
 __all__ += ["EmbeddingError", "Hit", "OpenAIEmbedder", "Retriever"]
+
+# Simulator
+from .simulator import INJECTABLE_BUGS, SimReport, simulate  # noqa: E402
+
+__all__ += ["INJECTABLE_BUGS", "SimReport", "simulate"]

@@ -5,7 +5,7 @@ extension Coordinator {
         guard (1...3).contains(info.protocolVersion) else {
             return reject("unsupported protocol_version \(info.protocolVersion)", session: s)
         }
-        var session = Session(id: s, info: info, now: now)
+        let session = Session(id: s, info: info, now: now)
         session.helloTimer = setTimer(.hello(s), at: now + config.helloTimeoutUs)
         sessions[s] = session
         record(.sessionConnected, session: s, value: Int64(info.protocolVersion), text: info.deviceID)
@@ -71,18 +71,18 @@ extension Coordinator {
         }
     }
 
+    /// The hot path (every 20–60 ms per listening device): one lookup per table, no copies.
     mutating func deviceAudio(_ s: SessionID, _ pcm: [UInt8]) {
-        guard sessions[s] != nil else { return reject("unknown session", session: s) }
-        guard sessions[s]!.utterance != nil else { return }  // not listening: dropped
-        let job = sessions[s]!.utterance!.job
+        guard let si = sessions.slot(s) else { return reject("unknown session", session: s) }
+        guard let job = sessions[slot: si].utterance?.job else { return }  // not listening: dropped
         // Keep a bounded tail of the utterance to move the stream to another worker.
-        let limit = Int(config.asrReplayUs * Int64(config.asrSampleRate) * 2 / 1_000_000)
-        sessions[s]!.utterance!.audio.push(pcm)
-        sessions[s]!.utterance!.audioBytes += pcm.count
-        while sessions[s]!.utterance!.audioBytes > limit, let dropped = sessions[s]!.utterance!.audio.pop() {
-            sessions[s]!.utterance!.audioBytes -= dropped.count
+        sessions[slot: si].utterance!.audio.push(pcm)
+        sessions[slot: si].utterance!.audioBytes += pcm.count
+        while sessions[slot: si].utterance!.audioBytes > replayLimitBytes,
+              let dropped = sessions[slot: si].utterance!.audio.pop() {
+            sessions[slot: si].utterance!.audioBytes -= dropped.count
         }
-        if let record = jobs[job], record.phase == .running, let worker = record.worker {
+        if let ji = jobs.slot(job), jobs[slot: ji].phase == .running, let worker = jobs[slot: ji].worker {
             out.append(.workerSend(worker, .audio(job), audio: pcm))
         }
     }

@@ -76,9 +76,9 @@ extension Coordinator {
 
     /// Sets the job's progress deadline; the timer is re-armed lazily when it fires early.
     mutating func setJobDeadline(_ id: JobID, _ at: Instant) {
-        guard let j = jobs[id] else { return }
-        jobs[id]!.deadline = at
-        if j.phase == .running, j.timer == nil || j.timerAt > at { armJobTimer(id, at: at) }
+        guard let ji = jobs.slot(id) else { return }
+        jobs[slot: ji].deadline = at
+        if jobs[slot: ji].phase == .running, jobs[slot: ji].timer == nil || jobs[slot: ji].timerAt > at { armJobTimer(id, at: at) }
     }
 
     /// Cancels a job wherever it is; a running one is told to stop.
@@ -151,7 +151,7 @@ extension Coordinator {
             } else {
                 sessions[s]!.reply!.segments[j.segment].job = nil
                 record(.turnFallback, session: s, turn: j.turn, reason: "tts:" + reason)
-                out.append(.deviceSend(s, .alert(status: "error", message: config.fallbackText, emotion: "sad")))
+                if config.failOpen { out.append(.deviceSend(s, .alert(status: "error", message: config.fallbackText, emotion: "sad"))) }
                 sessions[s]!.reply!.fallback = true
                 finishReplyEarly(s)
             }
@@ -165,7 +165,7 @@ extension Coordinator {
     private mutating func retry(_ j: JobRecord, lost: Bool) -> JobID {
         let id = JobID(nextJob)
         nextJob += 1
-        var next = j
+        let next = j.copy()
         next.attempt += 1
         next.avoid = j.worker
         next.preferred = nil
@@ -226,7 +226,7 @@ extension Coordinator {
             else { return }
             sessions[s]!.reply!.segments[j.segment].job = nil
             record(.turnFallback, session: s, turn: j.turn, reason: "tts:no-worker")
-            out.append(.deviceSend(s, .alert(status: "error", message: config.fallbackText, emotion: "sad")))
+            if config.failOpen { out.append(.deviceSend(s, .alert(status: "error", message: config.fallbackText, emotion: "sad"))) }
             sessions[s]!.reply!.fallback = true
             finishReplyEarly(s)
         case .llm:

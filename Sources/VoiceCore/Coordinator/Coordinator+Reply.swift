@@ -2,22 +2,23 @@
 /// device strictly in segment order, each byte at most once.
 extension Coordinator {
     mutating func assistantOutput(_ s: SessionID, job: JobID, _ output: JobOutput) {
-        guard let reply = sessions[s]!.reply, reply.assistantJob == job else { return }
+        guard let si = sessions.slot(s), sessions[slot: si].reply?.assistantJob == job else { return }
         setJobDeadline(job, now + config.assistantTimeoutUs)
         switch output {
         case let .delta(text):
             guard !text.isEmpty else { return }
-            if !reply.gotText {
-                sessions[s]!.reply!.gotText = true
-                sessions[s]!.reply!.marks.firstDelta = now
+            if !sessions[slot: si].reply!.gotText {
+                sessions[slot: si].reply!.gotText = true
+                sessions[slot: si].reply!.marks.firstDelta = now
                 mark(s, "first_delta")
             }
-            sessions[s]!.reply!.splitter.push(text)
+            sessions[slot: si].reply!.splitter.push(text)
             takeSegments(s)
         case let .mcp(payload):
             out.append(.deviceSend(s, .mcp(payload)))
         case .toolCall, .toolResult:
-            record(.jobTool, session: s, turn: reply.turn, job: job, jobKind: .assistant, reason: output.isToolCall ? "call" : "result")
+            record(.jobTool, session: s, turn: sessions[slot: si].reply!.turn, job: job, jobKind: .assistant,
+                   reason: output.isToolCall ? "call" : "result")
         default:
             break
         }
@@ -70,24 +71,23 @@ extension Coordinator {
     }
 
     mutating func ttsAudio(_ s: SessionID, job: JobID, segment k: Int, last: Bool, _ pcm: [UInt8]) {
-        guard let reply = sessions[s]!.reply, k < reply.segments.count, reply.segments[k].job == job,
-              !reply.segments[k].complete
+        guard let si = sessions.slot(s), let count = sessions[slot: si].reply?.segments.count, k < count,
+              sessions[slot: si].reply!.segments[k].job == job, !sessions[slot: si].reply!.segments[k].complete
         else { return }
         setJobDeadline(job, now + config.ttsTimeoutUs)
-        if reply.marks.firstTTSAudio == nil {
-            sessions[s]!.reply!.marks.firstTTSAudio = now
+        if sessions[slot: si].reply!.marks.firstTTSAudio == nil {
+            sessions[slot: si].reply!.marks.firstTTSAudio = now
             mark(s, "first_tts_audio")
         }
-        let seg = reply.segments[k]
-        let skip = seg.acceptedBytes - seg.attemptBytes
-        sessions[s]!.reply!.segments[k].attemptBytes += pcm.count
+        let skip = sessions[slot: si].reply!.segments[k].acceptedBytes - sessions[slot: si].reply!.segments[k].attemptBytes
+        sessions[slot: si].reply!.segments[k].attemptBytes += pcm.count
         if skip < pcm.count {
             let fresh = skip <= 0 ? pcm : Array(pcm[skip...])
-            sessions[s]!.reply!.segments[k].acceptedBytes += fresh.count
-            if k == reply.head {
+            sessions[slot: si].reply!.segments[k].acceptedBytes += fresh.count
+            if k == sessions[slot: si].reply!.head {
                 deliver(s, segment: k, fresh)
             } else {
-                sessions[s]!.reply!.segments[k].pending.append(fresh)
+                sessions[slot: si].reply!.segments[k].pending.append(fresh)
             }
         }
         if last { segmentComplete(s, job: job, segment: k) }
@@ -125,22 +125,21 @@ extension Coordinator {
     /// Sends audio of the head segment; `tts start` precedes the reply's first audio and the
     /// segment's first audio carries its `sentence_start` text.
     private mutating func deliver(_ s: SessionID, segment k: Int, _ pcm: [UInt8]) {
-        guard !pcm.isEmpty else { return }
-        let reply = sessions[s]!.reply!
-        if !reply.ttsStarted {
-            sessions[s]!.reply!.ttsStarted = true
-            sessions[s]!.reply!.marks.firstAudioSent = now
+        guard !pcm.isEmpty, let si = sessions.slot(s), sessions[slot: si].reply != nil else { return }
+        if !sessions[slot: si].reply!.ttsStarted {
+            sessions[slot: si].reply!.ttsStarted = true
+            sessions[slot: si].reply!.marks.firstAudioSent = now
             out.append(.deviceSend(s, .ttsStart))
             mark(s, "first_audio_sent")
             // In auto mode the device stops listening while it speaks; realtime keeps listening.
-            if sessions[s]!.mode != .realtime { sessions[s]!.listening = false }
+            if sessions[slot: si].mode != .realtime { sessions[slot: si].listening = false }
             touch(s)
         }
-        let first = !reply.segments[k].started
-        if first { sessions[s]!.reply!.segments[k].started = true }
-        sessions[s]!.reply!.audioSentBytes += Int64(pcm.count)
-        out.append(.deviceAudio(s, turn: reply.turn, segment: k, sampleRate: config.ttsSampleRate,
-                                sentenceStart: first ? reply.segments[k].text : nil, pcm))
+        let first = !sessions[slot: si].reply!.segments[k].started
+        if first { sessions[slot: si].reply!.segments[k].started = true }
+        sessions[slot: si].reply!.audioSentBytes += Int64(pcm.count)
+        out.append(.deviceAudio(s, turn: sessions[slot: si].reply!.turn, segment: k, sampleRate: config.ttsSampleRate,
+                                sentenceStart: first ? sessions[slot: si].reply!.segments[k].text : nil, pcm))
     }
 
     /// When the assistant is done and every segment delivered: `device.audio_end` (the daemon
@@ -159,8 +158,9 @@ extension Coordinator {
     }
 
     private mutating func mark(_ s: SessionID, _ name: String) {
-        let reply = sessions[s]!.reply!
-        record(.turnMark, session: s, turn: reply.turn, reason: name, value: reply.marks.speechEnd.map { now - $0 })
+        let turn = sessions[s]!.reply!.turn
+        let speechEnd = sessions[s]!.reply!.marks.speechEnd
+        record(.turnMark, session: s, turn: turn, reason: name, value: speechEnd.map { now - $0 })
     }
 }
 

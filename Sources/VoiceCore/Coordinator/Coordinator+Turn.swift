@@ -100,7 +100,7 @@ extension Coordinator {
     // MARK: reply lifecycle
 
     mutating func startReply(_ s: SessionID, turn: TurnID, text: String, marks: TurnMarks) {
-        var reply = Reply(turn: turn, text: text, splitter: ReplySplitter(options: config.splitter))
+        let reply = Reply(turn: turn, text: text, splitter: ReplySplitter(options: config.splitter))
         reply.marks = marks
         reply.watchdog = setTimer(.reply(s, turn), at: now + config.replyTimeoutUs)
         sessions[s]!.reply = reply
@@ -128,7 +128,7 @@ extension Coordinator {
         for seg in reply.segments { if let j = seg.job { cancelJob(j, reason: reason) } }
         let m = reply.marks
         record(.turnEnded, session: s, turn: reply.turn, reason: reason,
-               value: m.firstAudioSent.flatMap { sent in m.speechEnd.map { sent - $0 } })
+               value: m.firstAudioSent.flatMap { sent in m.speechEnd.map { sent - $0 } }, timings: m.differences)
         sessions[s]!.reply = nil
         sessions[s]!.lastActivity = now
         ensureUtterance(s)
@@ -162,7 +162,7 @@ extension Coordinator {
             return
         }
         if sessions[s]!.reply == nil {
-            var reply = Reply(turn: turn, text: "", splitter: ReplySplitter(options: config.splitter))
+            let reply = Reply(turn: turn, text: "", splitter: ReplySplitter(options: config.splitter))
             reply.marks = TurnMarks(speechEnd: now)
             reply.watchdog = setTimer(.reply(s, turn), at: now + config.replyTimeoutUs)
             sessions[s]!.reply = reply
@@ -185,7 +185,7 @@ extension Coordinator {
 
     /// Stops producing the reply: drops segments not yet delivered, keeps what is playing.
     mutating func finishReplyEarly(_ s: SessionID) {
-        guard var reply = sessions[s]!.reply else { return }
+        guard let reply = sessions[s]!.reply else { return }
         if let j = reply.assistantJob { cancelJob(j, reason: "fallback") }
         reply.assistantJob = nil
         reply.assistantDone = true

@@ -47,8 +47,8 @@ extension Coordinator {
     }
 
     mutating func registeredWorker(_ w: WorkerID) -> Bool {
-        guard let conn = workers[w] else { reject("unknown worker", worker: w); return false }
-        guard conn.registered else {
+        guard let registered = workers[w]?.registered else { reject("unknown worker", worker: w); return false }
+        guard registered else {
             out.append(.workerSend(w, .error("not registered", job: nil), audio: nil))
             reject("message before register", worker: w)
             return false
@@ -69,10 +69,13 @@ extension Coordinator {
 
     /// The job a worker message refers to, or nil: a late message of a finished or cancelled job
     /// is ignored (logged as `job.late`); an id never issued, or another worker's job, is rejected.
-    mutating func workerJob(_ w: WorkerID, _ id: JobID, quietIfLate: Bool = false) -> JobRecord? {
+    mutating func workerJob(_ w: WorkerID, _ id: JobID, quietIfLate: Bool = false) -> JobRef? {
         guard registeredWorker(w) else { return nil }
-        if let j = jobs[id] {
-            if j.worker == w { return j }
+        if let ji = jobs.slot(id) {
+            if jobs[slot: ji].worker == w {
+                return JobRef(kind: jobs[slot: ji].kind, session: jobs[slot: ji].session, turn: jobs[slot: ji].turn,
+                              segment: jobs[slot: ji].segment, accepted: jobs[slot: ji].accepted)
+            }
             out.append(.workerSend(w, .error("job \(id.raw) is not yours", job: id), audio: nil))
             reject("job of another worker", worker: w, job: id)
             return nil

@@ -3,16 +3,16 @@
 /// event log; it never reads a clock, sleeps, spawns threads, does I/O or draws unseeded random
 /// numbers (the Scheduler's PRNG is seeded from the config).
 public struct Coordinator: Sendable {
-    public let config: CoordinatorConfig
+    public private(set) var config: CoordinatorConfig
     public internal(set) var scheduler: Scheduler
     public var log = EventLog()
     /// Set when the last event was rejected (and logged as `input.rejected`); nil otherwise.
     public private(set) var lastRejection: VCError?
 
-    var sessions: [SessionID: Session] = [:]
-    var jobs: [JobID: JobRecord] = [:]
-    var timers: [TimerID: TimerPurpose] = [:]
-    var workers: [WorkerID: WorkerConnection] = [:]
+    var sessions = SlotTable<SessionID, Session>()
+    var jobs = SlotTable<JobID, JobRecord>()
+    var timers = IDMap<TimerID, TimerPurpose>()
+    var workers = IDMap<WorkerID, WorkerConnection>()
     var nextJob: UInt64 = 1
     var nextTimer: UInt64 = 1
     var now = Instant(us: 0)
@@ -23,9 +23,11 @@ public struct Coordinator: Sendable {
     var touched: [SessionID] = []
     var asrBlockedSessions = 0
     var rebalanceTimer: TimerID?
+    var replayLimitBytes: Int
 
     public init(config: CoordinatorConfig = CoordinatorConfig()) throws(VCError) {
         self.config = config
+        replayLimitBytes = Int(config.asrReplayUs * Int64(config.asrSampleRate) * 2 / 1_000_000)
         scheduler = Scheduler(config: config.scheduler)
         log.storing = config.log
         out.reserveCapacity(64)
@@ -78,7 +80,16 @@ public struct Coordinator: Sendable {
         case let .workerDrain(w): workerDrain(w)
         case let .workerDisconnected(w): workerGone(w, reason: "disconnected", close: false)
         case let .timerFired(t): timerFired(t)
+        case let .configure(c): configure(c)
         }
+    }
+
+    private mutating func configure(_ c: CoordinatorConfig) {
+        config = c
+        replayLimitBytes = Int(c.asrReplayUs * Int64(c.asrSampleRate) * 2 / 1_000_000)
+        scheduler.reconfigure(c.scheduler)
+        log.storing = c.log
+        record(.configApplied)
     }
 
     // MARK: helpers shared by the transitions
@@ -90,9 +101,9 @@ public struct Coordinator: Sendable {
 
     mutating func record(_ kind: LogKind, session: SessionID? = nil, turn: TurnID? = nil, job: JobID? = nil,
                          jobKind: WorkerKind? = nil, worker: WorkerID? = nil, from: String? = nil, to: String? = nil,
-                         reason: String? = nil, value: Int64? = nil, text: String? = nil) {
+                         reason: String? = nil, value: Int64? = nil, text: String? = nil, timings: [(String, Int64)]? = nil) {
         log.append(LogEntry(time: now, kind: kind, session: session, turn: turn, job: job, jobKind: jobKind,
-                            worker: worker, from: from, to: to, reason: reason, value: value, text: text))
+                            worker: worker, from: from, to: to, reason: reason, value: value, text: text, timings: timings))
     }
 
     mutating func touch(_ s: SessionID) {
@@ -133,7 +144,7 @@ public struct Coordinator: Sendable {
     public func phase(of s: SessionID) -> SessionPhase? { sessions[s]?.currentPhase }
     public func currentTurn(of s: SessionID) -> TurnID? { sessions[s].flatMap { $0.reply?.turn ?? $0.utterance?.turn } }
     /// Live jobs of a session (queued, backing off or running), in id order.
-    public func jobs(of s: SessionID) -> [JobID] { jobs.filter { $0.value.session == s }.map(\.key).sorted() }
+    public func jobs(of s: SessionID) -> [JobID] { jobs.pairs.filter { $0.value.session == s }.map(\.key).sorted() }
     public func jobKind(_ j: JobID) -> WorkerKind? { jobs[j]?.kind }
     public func jobWorker(_ j: JobID) -> WorkerID? { jobs[j]?.worker }
 }

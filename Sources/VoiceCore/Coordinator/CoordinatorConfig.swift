@@ -47,6 +47,11 @@ public struct CoordinatorConfig: Sendable {
     public init() {}
 
     public init(json: JSON) throws(VCError) {
+        try apply(json: json)
+    }
+
+    /// Applies the keys of `json` on top of this configuration (the others keep their values).
+    public mutating func apply(json: JSON) throws(VCError) {
         guard let members = json.objectValue else { throw VCError(.invalidArgument, "config must be a JSON object") }
         for (key, value) in members {
             switch key {
@@ -75,7 +80,7 @@ public struct CoordinatorConfig: Sendable {
             case "log": log = try ConfigValue.bool(key, value)
             case "splitter":
                 do { splitter = try SplitterOptions(json: value) } catch { throw VCError(error.status, "config: splitter: " + error.message) }
-            case "scheduler": scheduler = try SchedulerConfig(json: value)
+            case "scheduler": try scheduler.apply(json: value)
             case "seed": scheduler.seed = UInt64(try ConfigValue.int(key, value, 0...Int(Int64.max)))
             default: throw VCError(.invalidArgument, "config: unknown key \"\(key)\"")
             }
@@ -86,6 +91,10 @@ public struct CoordinatorConfig: Sendable {
 extension SchedulerConfig {
     public init(json: JSON) throws(VCError) {
         self.init()
+        try apply(json: json)
+    }
+
+    public mutating func apply(json: JSON) throws(VCError) {
         guard let members = json.objectValue else { throw VCError(.invalidArgument, "config: scheduler must be an object") }
         for (key, value) in members {
             let path = "scheduler." + key

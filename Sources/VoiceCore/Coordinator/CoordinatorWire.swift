@@ -137,6 +137,11 @@ public struct CoordinatorWire: Sendable {
             return .workerAudio(w, try f.jobID(), last: try f.optionalBool("last") ?? false, data)
         case "worker.disconnected":
             return .workerDisconnected(try worker(f))
+        case "config":
+            var config = core.config
+            guard let patch = json["config"] else { throw VCError(.parse, "event: missing \"config\"") }
+            try config.apply(json: patch)
+            return .configure(config)
         case "timer.fired":
             let t = try f.int("timer")
             guard t > 0 else { throw VCError(.parse, "timer.fired: bad timer id") }

@@ -22,26 +22,26 @@ public enum DeviceMessage: Sendable, Equatable {
     /// The server `hello`: transport websocket, audio_params opus 24000 Hz mono 60 ms.
     case hello
     case stt(String)
-    case llmEmotion(emoji: String, emotion: String)
+    indirect case llmEmotion(emoji: String, emotion: String)
     case ttsStart
     /// Sent directly only when no audio is queued (abort, flush); otherwise the daemon sends it
     /// after `device.audio_end`.
     case ttsStop
-    case alert(status: String, message: String, emotion: String)
+    indirect case alert(status: String, message: String, emotion: String)
     case mcp(JSON)
 }
 
 /// A JSON message for a worker (docs/worker-protocol.md).
 public enum WorkerMessage: Sendable {
     case registered(heartbeatMs: Int)
-    case job(JobID, kind: WorkerKind, session: SessionID, turn: TurnID, params: JobParams)
+    indirect case job(JobID, kind: WorkerKind, session: SessionID, turn: TurnID, params: JobParams)
     /// ASR input audio for `job`, payload in the effect.
     case audio(JobID)
     case inputEnd(JobID)
     case inputMCP(JobID, JSON)
     case cancel(JobID, reason: String)
     case roles(KindSet)
-    case error(String, job: JobID?)
+    indirect case error(String, job: JobID?)
 }
 
 public enum JobParams: Sendable {

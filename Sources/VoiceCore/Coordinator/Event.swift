@@ -1,7 +1,7 @@
 /// An input of the Coordinator: what a device, a worker or a timer did. The C edge decodes the
 /// daemon's JSON into these (`CoordinatorWire`); the Simulator builds them directly.
 public enum Event: Sendable {
-    case deviceConnected(SessionID, DeviceInfo)
+    indirect case deviceConnected(SessionID, DeviceInfo)
     case deviceHello(SessionID, DeviceHello)
     case deviceListen(SessionID, ListenCommand)
     case deviceAbort(SessionID, reason: String)
@@ -14,7 +14,7 @@ public enum Event: Sendable {
     /// Typed text instead of speech.
     case textInput(SessionID, String)
     case workerConnected(WorkerID)
-    case workerRegister(WorkerID, WorkerRegistration)
+    indirect case workerRegister(WorkerID, WorkerRegistration)
     case workerHeartbeat(WorkerID, load: [WorkerKind: Int])
     case workerAccepted(WorkerID, JobID)
     case workerOutput(WorkerID, JobID, JobOutput)
@@ -25,6 +25,9 @@ public enum Event: Sendable {
     case workerDrain(WorkerID)
     case workerDisconnected(WorkerID)
     case timerFired(TimerID)
+    /// New configuration at run time (timeouts, texts, scheduler tunables); the PRNG keeps its
+    /// state so a run stays reproducible.
+    indirect case configure(CoordinatorConfig)
 }
 
 /// What the daemon learned when the device connected.

@@ -1,5 +1,6 @@
-/// One job attempt the Coordinator tracks, from queueing to its terminal outcome.
-struct JobRecord: Sendable {
+/// One job attempt the Coordinator tracks, from queueing to its terminal outcome. A reference type,
+/// like `Session`, so worker messages update it in place; owned by one Coordinator.
+final class JobRecord: @unchecked Sendable {
     enum Phase: Sendable { case queued, backoff, running }
 
     var kind: WorkerKind
@@ -20,6 +21,28 @@ struct JobRecord: Sendable {
     var deadline: Instant?
     var timer: TimerID?
     var timerAt: Instant = Instant(us: 0)
+
+    init(kind: WorkerKind, session: SessionID, turn: TurnID, segment: Int, params: JobParams, priority: JobPriority,
+         attempt: Int, avoid: WorkerID?, preferred: WorkerID?, queuedAt: Instant) {
+        self.kind = kind
+        self.session = session
+        self.turn = turn
+        self.segment = segment
+        self.params = params
+        self.priority = priority
+        self.attempt = attempt
+        self.avoid = avoid
+        self.preferred = preferred
+        self.queuedAt = queuedAt
+    }
+
+    /// A fresh record for the next attempt of the same work.
+    func copy() -> JobRecord {
+        let r = JobRecord(kind: kind, session: session, turn: turn, segment: segment, params: params, priority: priority,
+                          attempt: attempt, avoid: avoid, preferred: preferred, queuedAt: queuedAt)
+        r.deadline = deadline
+        return r
+    }
 }
 
 /// What a timer is for.
@@ -39,4 +62,13 @@ enum TimerPurpose: Sendable {
 struct WorkerConnection: Sendable {
     var registered = false
     var timer: TimerID?
+}
+
+/// The fields of a job a worker message needs, without copying the record.
+struct JobRef: Sendable {
+    var kind: WorkerKind
+    var session: SessionID
+    var turn: TurnID
+    var segment: Int
+    var accepted: Bool
 }

@@ -14,8 +14,11 @@ public enum SessionPhase: Int, Sendable, CustomStringConvertible {
     }
 }
 
-/// One device connection and everything in flight for it.
-struct Session: Sendable {
+/// One device connection and everything in flight for it. A reference type on purpose: the hot
+/// paths (an audio frame, a TTS chunk) update a few fields in place instead of copying a large
+/// struct out of and back into the session table. A Session is owned by exactly one Coordinator
+/// (used from one thread at a time) and never handed out.
+final class Session: @unchecked Sendable {
     let id: SessionID
     var info: DeviceInfo
     var helloDone = false
@@ -65,8 +68,9 @@ struct Utterance: Sendable {
     var startedAt: Instant
 }
 
-/// The reply of a turn: the assistant job, the splitter, the segments and their audio.
-struct Reply: Sendable {
+/// The reply of a turn: the assistant job, the splitter, the segments and their audio. A reference
+/// type for the same reason as `Session`.
+final class Reply: @unchecked Sendable {
     var turn: TurnID
     var text: String
     var assistantJob: JobID?
@@ -84,6 +88,12 @@ struct Reply: Sendable {
     var playbackTimer: TimerID?
     var fallback = false
     var marks = TurnMarks()
+
+    init(turn: TurnID, text: String, splitter: ReplySplitter) {
+        self.turn = turn
+        self.text = text
+        self.splitter = splitter
+    }
 }
 
 struct SegmentState: Sendable {
@@ -108,4 +118,22 @@ struct TurnMarks: Sendable {
     var firstSegment: Instant?
     var firstTTSAudio: Instant?
     var firstAudioSent: Instant?
+
+    /// The latency budget: each stage's share between the user falling silent and the first
+    /// audio sent (`asr_us`: speech end → final, `assistant_us`: → first text, `split_us`: → first
+    /// segment, `tts_us`: → first TTS audio, `send_us`: → first audio sent, `total_us`), for the
+    /// stages the turn reached.
+    var differences: [(String, Int64)]? {
+        let points: [(String, Instant?)] = [("asr_us", asrFinal), ("assistant_us", firstDelta), ("split_us", firstSegment),
+                                            ("tts_us", firstTTSAudio), ("send_us", firstAudioSent)]
+        guard var previous = speechEnd else { return nil }
+        var out: [(String, Int64)] = []
+        for (name, t) in points {
+            guard let t else { break }
+            out.append((name, t - previous))
+            previous = t
+        }
+        if let sent = firstAudioSent, let end = speechEnd { out.append(("total_us", sent - end)) }
+        return out.isEmpty ? nil : out
+    }
 }

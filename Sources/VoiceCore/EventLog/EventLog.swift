@@ -1,6 +1,6 @@
 /// The Coordinator's event log: entries in sequence order, drained by the host. It also keeps a
-/// running FNV-1a digest of every entry (stored or not), so two runs can be compared for
-/// determinism without keeping their logs.
+/// running digest of every entry (stored or not; FNV-1a over 64-bit words with an xorshift), so
+/// two runs can be compared for determinism without keeping their logs.
 public struct EventLog: Sendable {
     public private(set) var entries: [LogEntry] = []
     /// When false, entries are counted and digested but not stored (a simulator that only needs
@@ -52,11 +52,9 @@ public struct EventLog: Sendable {
         return out
     }
 
+    @inline(__always)
     private mutating func mix(_ x: UInt64) {
-        var v = x
-        for _ in 0..<8 {
-            digest = (digest ^ (v & 0xFF)) &* 0x0000_0100_0000_01B3
-            v >>= 8
-        }
+        digest = (digest ^ x) &* 0x0000_0100_0000_01B3
+        digest ^= digest >> 29
     }
 }

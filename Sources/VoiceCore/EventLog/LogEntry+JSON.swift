@@ -20,6 +20,16 @@ extension LogEntry {
         if let reason { out += ",\"reason\":"; JSON.writeString(reason, to: &out) }
         if let value { out += ",\"value\":"; out += String(value) }
         if let text { out += ",\"text\":"; JSON.writeString(text, to: &out) }
+        if let timings {
+            out += ",\"timings\":{"
+            for (i, (name, us)) in timings.enumerated() {
+                if i > 0 { out += "," }
+                JSON.writeString(name, to: &out)
+                out += ":"
+                out += String(us)
+            }
+            out += "}"
+        }
         out += "}"
         return out
     }

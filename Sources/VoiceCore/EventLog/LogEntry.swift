@@ -1,6 +1,6 @@
 /// One structured event-log entry: a transition or a decision of the Coordinator or Scheduler.
 /// Fields that do not apply are nil and are left out of the JSON line.
-public struct LogEntry: Sendable {
+public struct LogEntry: @unchecked Sendable {
     public var time: Instant
     public var seq: UInt64
     public var kind: LogKind
@@ -15,10 +15,13 @@ public struct LogEntry: Sendable {
     /// A number whose meaning the kind defines (a duration in µs, a segment index, a count).
     public var value: Int64?
     public var text: String?
+    /// Named durations in µs (the latency budget of a turn, on `turn.ended`).
+    public var timings: [(String, Int64)]?
 
     public init(time: Instant, seq: UInt64 = 0, kind: LogKind, session: SessionID? = nil, turn: TurnID? = nil,
                 job: JobID? = nil, jobKind: WorkerKind? = nil, worker: WorkerID? = nil, from: String? = nil,
-                to: String? = nil, reason: String? = nil, value: Int64? = nil, text: String? = nil) {
+                to: String? = nil, reason: String? = nil, value: Int64? = nil, text: String? = nil,
+                timings: [(String, Int64)]? = nil) {
         self.time = time
         self.seq = seq
         self.kind = kind
@@ -32,5 +35,6 @@ public struct LogEntry: Sendable {
         self.reason = reason
         self.value = value
         self.text = text
+        self.timings = timings
     }
 }

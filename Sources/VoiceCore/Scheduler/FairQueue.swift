@@ -8,13 +8,13 @@ struct FairQueue: Sendable {
     }
 
     private var classes = [Class](repeating: Class(), count: JobPriority.allCases.count)
-    private(set) var live = Set<JobID>()
+    private(set) var live = IDMap<JobID, Bool>()
 
     var count: Int { live.count }
     var isEmpty: Bool { live.isEmpty }
 
     mutating func push(_ job: QueuedJob) {
-        live.insert(job.job)
+        live[job.job] = true
         let c = job.priority.rawValue
         if classes[c].perSession[job.session] == nil {
             classes[c].perSession[job.session] = Ring()
@@ -25,7 +25,7 @@ struct FairQueue: Sendable {
 
     /// Removes a queued job; returns whether it was queued.
     mutating func remove(_ job: JobID) -> Bool {
-        live.remove(job) != nil
+        live.removeValue(forKey: job) != nil
     }
 
     /// The next job by class, then session round robin, skipping removed ones.
@@ -37,14 +37,14 @@ struct FairQueue: Sendable {
                 var more = false
                 if var ring = classes[c].perSession.removeValue(forKey: session) {
                     while let j = ring.pop() {
-                        if live.contains(j.job) { job = j; break }
+                        if live[j.job] != nil { job = j; break }
                     }
                     more = !ring.isEmpty
                     if more { classes[c].perSession[session] = ring }
                 }
                 if more { classes[c].sessions.push(session) }
                 if let job {
-                    live.remove(job.job)
+                    live.removeValue(forKey: job.job)
                     return job
                 }
             }
@@ -57,13 +57,13 @@ struct FairQueue: Sendable {
         guard !live.isEmpty else { return nil }
         for c in 0..<classes.count {
             while let session = classes[c].sessions.first {
-                if let ring = classes[c].perSession[session], let head = ring.first, live.contains(head.job) {
+                if let ring = classes[c].perSession[session], let head = ring.first, live[head.job] != nil {
                     return JobPriority(rawValue: c)
                 }
                 // Drop dead heads so the next look is O(1).
                 _ = classes[c].sessions.pop()
                 if var ring = classes[c].perSession.removeValue(forKey: session) {
-                    while let j = ring.first, !live.contains(j.job) { _ = ring.pop() }
+                    while let j = ring.first, live[j.job] == nil { _ = ring.pop() }
                     if !ring.isEmpty {
                         classes[c].perSession[session] = ring
                         classes[c].sessions.push(session)

@@ -18,14 +18,14 @@ public struct Scheduler: Sendable {
     public private(set) var config: SchedulerConfig
     var rng: SplitMix64
     var workers: [WorkerState?] = []
-    var indexOf: [WorkerID: Int32] = [:]
+    var indexOf = IDMap<WorkerID, Int32>()
     private var freeIndices: [Int32] = []
     /// Per kind: workers that serve it now (registered, active role), whatever their state.
     var members = [IndexedSet](repeating: IndexedSet(), count: WorkerKind.allCases.count)
     /// Per kind: workers that can take a job of it now (free slot, not draining, not ejected).
     var available = [IndexedSet](repeating: IndexedSet(), count: WorkerKind.allCases.count)
     var queues = [FairQueue](repeating: FairQueue(), count: WorkerKind.allCases.count)
-    var assignments: [JobID: Assignment] = [:]
+    var assignments = IDMap<JobID, Assignment>()
     var ejected: [Int32] = []
     var retryTokens: [Double]
     var lastEjection: (WorkerID, Instant)?
@@ -37,6 +37,12 @@ public struct Scheduler: Sendable {
         retryTokens = [Double](repeating: config.retryTokens, count: WorkerKind.allCases.count)
     }
 
+    /// New tunables; the PRNG state is kept (a `seed` change takes effect only at creation).
+    public mutating func reconfigure(_ config: SchedulerConfig) {
+        self.config = config
+        for k in 0..<retryTokens.count { retryTokens[k] = min(retryTokens[k], config.retryTokens) }
+    }
+
     // MARK: registry
 
     public var workerCount: Int { indexOf.count }
@@ -46,7 +52,7 @@ public struct Scheduler: Sendable {
         return workers[Int(i)]
     }
 
-    public var workerIDs: [WorkerID] { indexOf.keys.sorted() }
+    public var workerIDs: [WorkerID] { indexOf.keyList.sorted() }
 
     /// Registers a worker; returns false when the id is already registered.
     @discardableResult
@@ -99,7 +105,7 @@ public struct Scheduler: Sendable {
     public mutating func remove(_ id: WorkerID) -> [JobID] {
         guard let i = indexOf.removeValue(forKey: id) else { return [] }
         var lost: [JobID] = []
-        for (job, a) in assignments where a.worker == i { lost.append(job) }
+        for job in assignments.keyList where assignments[job]!.worker == i { lost.append(job) }
         lost.sort()
         for job in lost { assignments.removeValue(forKey: job) }
         for k in WorkerKind.allCases {
@@ -146,7 +152,7 @@ public struct Scheduler: Sendable {
 
     public func queuedCount(_ kind: WorkerKind) -> Int { queues[kind.rawValue].count }
 
-    public func isQueued(_ job: JobID, kind: WorkerKind) -> Bool { queues[kind.rawValue].live.contains(job) }
+    public func isQueued(_ job: JobID, kind: WorkerKind) -> Bool { queues[kind.rawValue].live[job] != nil }
 
     public func assignedWorker(_ job: JobID) -> WorkerID? {
         guard let a = assignments[job] else { return nil }

@@ -6,3 +6,9 @@ from . import worker  # noqa: F401,E402  (issue 7: voicecore worker asr|tts|assi
 
 # Retriever (issue 5)
 from . import index, search  # noqa: E402,F401
+
+# Coordinator
+from . import coordinate  # noqa: E402,F401
+
+# Simulator
+from . import sim  # noqa: E402,F401

@@ -1,0 +1,439 @@
+/// The invariants, checked continuously against the Coordinator's event log and the effects the
+/// host carries out. Each has a stable name (docs/simulator.md); the first violation stops the run.
+struct InvariantChecker: Sendable {
+    struct Violation: Sendable {
+        var invariant: String
+        var time: Int64
+        var session: SessionID?
+        var detail: String
+    }
+
+    struct JobInfo: Sendable {
+        var kind: WorkerKind
+        var session: SessionID
+        var priority: Int = -1
+        var worker: WorkerID?
+        var queued = false
+        var running = false
+    }
+
+    struct WorkerInfo: Sendable {
+        var kinds = KindSet()
+        var running = [0, 0, 0, 0]
+        var draining = false
+        var ejectedUntil: Int64 = 0
+    }
+
+    struct AudioTrack: Sendable {
+        var turn: TurnID
+        var segment: Int
+        var nextSample: Int
+    }
+
+    struct FairClass: Sendable {
+        var seq: Int64 = 0
+        /// Sessions with queued jobs: how many, and the dispatch count when they started waiting.
+        var waiting: [SessionID: (count: Int, since: Int64)] = [:]
+        /// Each session's last two dispatch numbers.
+        var lastTwo: [SessionID: (Int64, Int64)] = [:]
+    }
+
+    static let names = ["one-terminal-outcome", "no-duplicate-delivery", "no-audio-after-barge-in", "segment-order",
+                        "first-segment-priority", "fairness", "worker-slots", "no-dispatch-to-unavailable",
+                        "retry-budget", "job-conservation", "no-stuck-turn", "liveness-after-heal", "fail-policy",
+                        "ttfa-p99"]
+
+    let config: CoordinatorConfig
+    let ttfaBudgetUs: Int64
+    let liveness: Bool
+    var violation: Violation?
+    var now: Int64 = 0
+    /// Set by the host: no fault is active and none was for a while (for the latency budget).
+    var quiet = false
+
+    var jobs: [JobID: JobInfo] = [:]
+    var terminated: [UInt64] = []
+    var created: Int64 = 0
+    var finished: Int64 = 0
+    var workers: [WorkerID: WorkerInfo] = [:]
+    /// Slots of every worker connection, filled by the host when it connects.
+    var workerSlots: [WorkerID: [WorkerKind: Int]] = [:]
+    var queuedFirstTTS = 0
+    var fair = [FairClass](repeating: FairClass(), count: 12)
+    var openReplies: [SessionID: (turn: TurnID, since: Int64)] = [:]
+    var closedUpTo: [SessionID: TurnID] = [:]
+    var lastTranscript: [SessionID: TurnID] = [:]
+    var segmentSamples: [SessionID: (turn: TurnID, samples: [Int])] = [:]
+    var tracks: [SessionID: AudioTrack] = [:]
+    var batchFallbacks: [SessionID] = []
+    var batchAnswers: [SessionID] = []
+    var recent = [LogEntry?](repeating: nil, count: 512)
+    var recentNext = 0
+
+    // Outcomes for the report.
+    var ttfa: [Int64] = []
+    var ttfaQuiet: [Int64] = []
+    var turnsCompleted = 0
+    var turnsFallback = 0
+    var turnsCancelled = 0
+    var turnsTimedOut = 0
+    var turnsEmpty = 0
+    var rejectedInputs = 0
+    var checkpoints = 0
+
+    init(config: CoordinatorConfig, options: SimOptions) {
+        self.config = config
+        ttfaBudgetUs = options.ttfaBudgetUs
+        liveness = options.liveness
+    }
+
+    mutating func fail(_ invariant: String, _ session: SessionID?, _ detail: String) {
+        guard violation == nil else { return }
+        violation = Violation(invariant: invariant, time: now, session: session, detail: detail)
+    }
+
+    // MARK: the event log
+
+    mutating func observe(_ e: LogEntry, playback: [SessionID: Simulation.HostPlayback], open: [SessionID: Int]) {
+        now = e.time.us
+        recent[recentNext] = e
+        recentNext = (recentNext + 1) & (recent.count - 1)
+        switch e.kind {
+        case .jobQueued:
+            guard let id = e.job, let kind = e.jobKind, let s = e.session else { return }
+            let attempt = Int(e.value ?? 1)
+            let limit = kind == .assistant ? 1 + config.assistantRetries : config.maxAttempts
+            if attempt > limit { fail("retry-budget", s, "job \(id) of kind \(kind) queued as attempt \(attempt) > \(limit)") }
+            var info = jobs[id] ?? JobInfo(kind: kind, session: s)
+            if jobs[id] == nil {
+                if isTerminated(id) { return fail("one-terminal-outcome", s, "job \(id) queued after its outcome") }
+                created += 1
+            }
+            info.priority = e.reason == "first" ? 0 : e.reason == "later" ? 1 : 2
+            info.queued = true
+            jobs[id] = info
+            if kind == .tts && info.priority == 0 { queuedFirstTTS += 1 }
+            startWaiting(info)
+        case .jobRetry:
+            // A backoff retry creates the next attempt's id before it is queued.
+            guard e.reason == "backoff", let id = e.job, let kind = e.jobKind, let s = e.session, jobs[id] == nil else { return }
+            created += 1
+            jobs[id] = JobInfo(kind: kind, session: s)
+        case .jobDispatched:
+            guard let id = e.job, let w = e.worker, var info = jobs[id] else {
+                return fail("one-terminal-outcome", e.session, "dispatch of unknown job \(e.job?.raw ?? 0)")
+            }
+            dispatched(id, &info, to: w)
+        case .jobDone, .jobFailed, .jobCancelled:
+            terminal(e)
+        case .jobTimeout:
+            if e.reason == "queue" { terminal(e) }
+        case .workerRegistered:
+            guard let w = e.worker else { return }
+            var info = WorkerInfo()
+            info.kinds = Self.kinds(e.to)
+            workers[w] = info
+        case .workerRoles:
+            guard let w = e.worker else { return }
+            workers[w]?.kinds = Self.kinds(e.to)
+        case .workerDraining:
+            if let w = e.worker { workers[w]?.draining = true }
+        case .workerEjected:
+            if let w = e.worker { workers[w]?.ejectedUntil = now + (e.value ?? 0) }
+        case .workerGone:
+            if let w = e.worker { workers[w] = nil; workerSlots[w] = nil }
+        case .turnTranscript:
+            guard let s = e.session, let t = e.turn else { return }
+            if let last = lastTranscript[s], last >= t {
+                fail("no-duplicate-delivery", s, "transcript of turn \(t) sent after that of turn \(last)")
+            }
+            lastTranscript[s] = t
+            openReply(s, t)
+        case .turnStarted:
+            if e.reason == "text", let s = e.session, let t = e.turn { openReply(s, t) }
+        case .turnFallback:
+            guard let s = e.session, let t = e.turn else { return }
+            turnsFallback += 1
+            batchFallbacks.append(s)
+            openReply(s, t)
+        case .turnEnded:
+            guard let s = e.session, let t = e.turn else { return }
+            switch e.reason {
+            case "done": turnsCompleted += 1
+            case "playback-timeout": turnsTimedOut += 1
+            case "empty": turnsEmpty += 1
+            default: break
+            }
+            closeTurn(s, t)
+        case .turnCancelled:
+            guard let s = e.session, let t = e.turn else { return }
+            if e.reason == "reply-timeout" { turnsTimedOut += 1 } else if openReplies[s]?.turn == t { turnsCancelled += 1 }
+            closeTurn(s, t)
+            // The device must not keep playing a cancelled turn (barge-in, abort) beyond the budget.
+            if open[s] != nil, let p = playback[s], p.turn == t, p.playEnd > now + Self.flushBudgetUs {
+                fail("no-audio-after-barge-in", s, "turn \(t) cancelled (\(e.reason ?? "")) but \((p.playEnd - now) / 1000) ms of its audio still play")
+            }
+        case .turnMark:
+            if e.reason == "first_audio_sent", let v = e.value {
+                ttfa.append(v)
+                if quiet { ttfaQuiet.append(v) }
+            }
+        case .segmentQueued:
+            guard let s = e.session, let t = e.turn, let k = e.value else { return }
+            var entry = segmentSamples[s] ?? (t, [])
+            if entry.turn != t { entry = (t, []) }
+            if Int(k) != entry.samples.count { fail("segment-order", s, "segment \(k) of turn \(t) queued after \(entry.samples.count) segments") }
+            entry.samples.append(SimContent.samples(for: e.text ?? ""))
+            segmentSamples[s] = entry
+            if e.text == config.fallbackText || e.text == config.asrFallbackText { batchAnswers.append(s) }
+        case .sessionGone:
+            guard let s = e.session else { return }
+            openReplies[s] = nil
+            closedUpTo[s] = nil
+            lastTranscript[s] = nil
+            segmentSamples[s] = nil
+            tracks[s] = nil
+        case .inputRejected:
+            rejectedInputs += 1
+        default:
+            break
+        }
+    }
+
+    static let flushBudgetUs: Int64 = 100_000
+
+    static func kinds(_ names: String?) -> KindSet {
+        var set = KindSet()
+        for n in (names ?? "").split(separator: ",") { if let k = WorkerKind(name: String(n)) { set.insert(k) } }
+        return set
+    }
+
+    private mutating func openReply(_ s: SessionID, _ t: TurnID) {
+        if openReplies[s]?.turn != t { openReplies[s] = (t, now) }
+    }
+
+    private mutating func closeTurn(_ s: SessionID, _ t: TurnID) {
+        if openReplies[s]?.turn == t { openReplies[s] = nil }
+        if (closedUpTo[s] ?? TurnID(0)) < t { closedUpTo[s] = t }
+    }
+
+    private func isTerminated(_ id: JobID) -> Bool {
+        let i = Int(id.raw >> 6)
+        return i < terminated.count && terminated[i] & (1 << (id.raw & 63)) != 0
+    }
+
+    private mutating func terminal(_ e: LogEntry) {
+        guard let id = e.job else { return }
+        if isTerminated(id) { return fail("one-terminal-outcome", e.session, "job \(id) had a second outcome: \(e.kind.name)") }
+        guard let info = jobs.removeValue(forKey: id) else {
+            return fail("one-terminal-outcome", e.session, "outcome \(e.kind.name) for job \(id) that was never queued")
+        }
+        let i = Int(id.raw >> 6)
+        if i >= terminated.count { terminated.append(contentsOf: repeatElement(0, count: i + 1 - terminated.count + 1024)) }
+        terminated[i] |= 1 << (id.raw & 63)
+        finished += 1
+        if info.queued { stopWaiting(info) }
+        if info.running, let w = info.worker { workers[w]?.running[info.kind.rawValue] -= 1 }
+    }
+
+    private mutating func dispatched(_ id: JobID, _ info: inout JobInfo, to w: WorkerID) {
+        let k = info.kind.rawValue
+        if info.queued { stopWaiting(info) } else { fail("one-terminal-outcome", info.session, "job \(id) dispatched while not queued") }
+        // The first segment never waits while a later one is dispatched.
+        if info.kind == .tts && info.priority == 1 && queuedFirstTTS > 0 {
+            fail("first-segment-priority", info.session, "a later TTS segment (job \(id)) went to \(w) while \(queuedFirstTTS) first segment(s) waited")
+        }
+        fairnessCheck(info)
+        info.queued = false
+        info.running = true
+        info.worker = w
+        jobs[id] = info
+        guard var wi = workers[w] else { return fail("no-dispatch-to-unavailable", info.session, "job \(id) dispatched to \(w), which is not registered") }
+        if wi.draining { fail("no-dispatch-to-unavailable", info.session, "job \(id) dispatched to draining worker \(w)") }
+        if !wi.kinds.contains(info.kind) { fail("no-dispatch-to-unavailable", info.session, "\(info.kind) job \(id) dispatched to \(w), which serves \(wi.kinds.names)") }
+        if wi.ejectedUntil > now {
+            for (other, o) in workers where other != w && o.kinds.contains(info.kind) && !o.draining && o.ejectedUntil <= now {
+                fail("no-dispatch-to-unavailable", info.session, "job \(id) dispatched to ejected worker \(w) while \(other) was healthy")
+                break
+            }
+        }
+        wi.running[k] += 1
+        let slots = workerSlots[w]?[info.kind] ?? 1
+        if wi.running[k] > slots { fail("worker-slots", info.session, "worker \(w) runs \(wi.running[k]) \(info.kind) jobs with \(slots) slots") }
+        workers[w] = wi
+    }
+
+    // MARK: fairness: while a session waits in a class, no other session gets a third dispatch.
+
+    private func classIndex(_ info: JobInfo) -> Int { info.kind.rawValue * 3 + max(0, info.priority) }
+
+    private mutating func startWaiting(_ info: JobInfo) {
+        let c = classIndex(info)
+        if let w = fair[c].waiting[info.session] {
+            fair[c].waiting[info.session] = (w.count + 1, w.since)
+        } else {
+            fair[c].waiting[info.session] = (1, fair[c].seq)
+        }
+    }
+
+    private mutating func stopWaiting(_ info: JobInfo) {
+        let c = classIndex(info)
+        if info.kind == .tts && info.priority == 0 { queuedFirstTTS -= 1 }
+        guard let w = fair[c].waiting[info.session] else { return }
+        fair[c].waiting[info.session] = w.count <= 1 ? nil : (w.count - 1, w.since)
+    }
+
+    private mutating func fairnessCheck(_ info: JobInfo) {
+        let c = classIndex(info)
+        fair[c].seq += 1
+        let seq = fair[c].seq
+        let (p1, p2) = fair[c].lastTwo[info.session] ?? (0, 0)
+        if p2 > 0 {
+            var starved: SessionID?
+            for (b, w) in fair[c].waiting where b != info.session && p2 > w.since {
+                if starved == nil || b < starved! { starved = b }
+            }
+            if let b = starved {
+                fail("fairness", b, "session \(b) waits for a \(info.kind) job while \(info.session) got a third dispatch")
+            }
+        }
+        fair[c].lastTwo[info.session] = (seq, p1)
+        if let w = fair[c].waiting[info.session] { fair[c].waiting[info.session] = (w.count, seq) }
+    }
+
+    // MARK: effects the host carries out
+
+    mutating func deviceSend(_ s: SessionID, _ message: DeviceMessage) {
+        if case .alert = message { batchAnswers.append(s) }
+    }
+
+    mutating func deviceAudio(_ s: SessionID, turn: TurnID, segment k: Int, _ pcm: [UInt8], now: Int64) {
+        self.now = now
+        if let closed = closedUpTo[s], turn <= closed {
+            return fail("no-audio-after-barge-in", s, "audio of turn \(turn) sent after the turn was cancelled or ended")
+        }
+        let samples = pcm.count / 2
+        let first = Int(SimContent.firstSample(pcm))
+        guard let expected = segmentSamples[s], expected.turn == turn, k < expected.samples.count else {
+            return fail("segment-order", s, "audio of turn \(turn) segment \(k) that was never queued")
+        }
+        var track = tracks[s] ?? AudioTrack(turn: turn, segment: 0, nextSample: 0)
+        if track.turn != turn { track = AudioTrack(turn: turn, segment: 0, nextSample: 0) }
+        if k != track.segment {
+            if k < track.segment { return fail("segment-order", s, "turn \(turn): segment \(k) audio after segment \(track.segment)") }
+            if k > track.segment + 1 || track.nextSample != expected.samples[track.segment] {
+                return fail("segment-order", s, "turn \(turn): segment \(k) started after \(track.nextSample)/\(expected.samples[track.segment]) samples of segment \(track.segment)")
+            }
+            track = AudioTrack(turn: turn, segment: k, nextSample: 0)
+        } else if track.nextSample == 0 && k > 0 {
+            // (first audio of the turn is of segment k > 0 only if earlier segments were silent)
+        }
+        let want = track.nextSample & 0xFFFF
+        if first != want {
+            let back = (want - first) & 0xFFFF
+            if back > 0 && back < 0x8000 {
+                return fail("no-duplicate-delivery", s, "turn \(turn) segment \(k): audio from sample \(track.nextSample - back) sent again (expected sample \(track.nextSample))")
+            }
+            return fail("segment-order", s, "turn \(turn) segment \(k): gap, chunk starts at sample \(first) mod 65536, expected \(track.nextSample)")
+        }
+        track.nextSample += samples
+        if track.nextSample > expected.samples[k] {
+            return fail("no-duplicate-delivery", s, "turn \(turn) segment \(k): \(track.nextSample) samples sent of \(expected.samples[k])")
+        }
+        tracks[s] = track
+    }
+
+    mutating func deviceFlush(_ s: SessionID) {}
+
+    /// After each Coordinator step: the fail-open / fail-closed policy held for it.
+    mutating func endBatch() {
+        if !batchFallbacks.isEmpty || !batchAnswers.isEmpty {
+            if config.failOpen {
+                for s in batchFallbacks where !batchAnswers.contains(s) {
+                    fail("fail-policy", s, "fail-open: a turn failed without a spoken or displayed fallback")
+                }
+            } else if let s = batchAnswers.first {
+                fail("fail-policy", s, "fail-closed: a fallback was spoken or displayed")
+            }
+            batchFallbacks.removeAll(keepingCapacity: true)
+            batchAnswers.removeAll(keepingCapacity: true)
+        }
+    }
+
+    // MARK: periodic and final checks
+
+    mutating func checkpoint(now: Int64, coordinator: Coordinator) {
+        self.now = now
+        checkpoints += 1
+        if created - finished != Int64(coordinator.jobCount) {
+            fail("job-conservation", nil, "queued \(created) = finished \(finished) + live \(created - finished), but the Coordinator holds \(coordinator.jobCount) jobs")
+        }
+        for w in workers.keys.sorted() {
+            guard let state = coordinator.scheduler.worker(w) else { continue }
+            for k in WorkerKind.allCases where state.running[k.rawValue] != workers[w]!.running[k.rawValue] {
+                fail("worker-slots", nil, "worker \(w) holds \(state.running[k.rawValue]) \(k) slots for \(workers[w]!.running[k.rawValue]) running jobs (leaked slot)")
+            }
+        }
+        let bound = config.replyTimeoutUs + 2_000_000
+        var stuck: SessionID?
+        for (s, r) in openReplies where now - r.since > bound {
+            // Stuck means the session still thinks or speaks (a turn that only lacks its log
+            // outcome is the known Coordinator finding in SimulatorFindingsTests).
+            guard let phase = coordinator.phase(of: s), phase == .thinking || phase == .speaking else { continue }
+            if stuck == nil || s < stuck! { stuck = s }
+        }
+        if let s = stuck {
+            let r = openReplies[s]!
+            let phase = coordinator.phase(of: s)?.description ?? "gone"
+            fail("no-stuck-turn", s, "turn \(r.turn) open for \((now - r.since) / 1000) ms (> \(bound / 1000) ms), session \(phase)")
+        }
+    }
+
+    /// The latency budget in fault-free windows.
+    mutating func checkLatency() {
+        guard ttfaQuiet.count >= 100 else { return }
+        let p99 = Self.percentile(ttfaQuiet, 0.99)
+        if p99 > ttfaBudgetUs {
+            fail("ttfa-p99", nil, "p99 time to first audio in fault-free windows is \(p99 / 1000) ms > \(ttfaBudgetUs / 1000) ms")
+        }
+    }
+
+    static func percentile(_ values: [Int64], _ q: Double) -> Int64 {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]
+    }
+
+    /// The last log entries (of one session, or all), oldest first.
+    func lastEvents(_ s: SessionID?, _ n: Int) -> [LogEntry] {
+        var out: [LogEntry] = []
+        var i = recentNext
+        for _ in 0..<recent.count {
+            i = (i - 1) & (recent.count - 1)
+            guard let e = recent[i] else { break }
+            if s == nil || e.session == s { out.append(e) }
+            if out.count >= n { break }
+        }
+        return out.reversed()
+    }
+}
+
+extension Simulation {
+    /// End-of-run checks: the periodic ones once more, the latency budget, and in liveness mode
+    /// that everything healed.
+    mutating func finishChecks() {
+        checker.checkpoint(now: now, coordinator: coordinator)
+        checker.checkLatency()
+        guard options.liveness, checker.violation == nil, activeFaults == 0 else { return }
+        let bound: Int64 = 120_000_000
+        guard now - lastFaultAt > bound else { return }
+        for i in 0..<devices.count where devices[i].wantsConnection && devices[i].session == nil && now - devices[i].disconnectedSince > bound {
+            checker.fail("liveness-after-heal", nil, "dev-\(i) still not reconnected \((now - lastFaultAt) / 1000) ms after the last fault")
+            return
+        }
+        for i in 0..<workers.count where workers[i].online && !workers[i].registered {
+            checker.fail("liveness-after-heal", nil, "worker \(workers[i].name) not registered \((now - lastFaultAt) / 1000) ms after the last fault")
+            return
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Testing
+@testable import VoiceCore
+
+/// Coordinator bugs the Simulator found, each reduced to an event-driven test.
+@Suite struct SimulatorFindingsTests {
+    /// Found by `voicecore sim --seed 14 --devices 50 --workers asr=3,assistant=2,tts=4,gpu=2
+    /// --duration 1h --faults harsh` (invariant `fail-policy`, knob fail_open=false): when a TTS
+    /// segment's attempts ran out, the Coordinator displayed the fallback `alert` although
+    /// `fail_open: false` means "the turn just ends" (docs/coordinator.md).
+    @Test func failClosedTTSFailureShowsNoAlert() {
+        var t = try! CoordinatorScript(json: #"{"fail_open": false, "max_attempts": 1}"#)
+        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
+        t.device(1)
+        t.utter(1, "hello")
+        t.answer(1, ["Hi there."], done: true)
+        let (job, w) = t.ttsJob(1, segment: 0)!
+        let before = t.effects.count
+        t.feed(.workerError(w, job, message: "synthesis error", retryable: false))
+        let alerts = t.effects[before...].filter { if case .deviceSend(_, .alert) = $0 { return true } else { return false } }
+        #expect(alerts.isEmpty)
+        #expect(t.hasSubsequence(["turn.fallback turn=1"]))
+    }
+
+    /// The same for a TTS segment no worker took within `queue_timeout_ms`.
+    @Test func failClosedTTSQueueTimeoutShowsNoAlert() {
+        var t = try! CoordinatorScript(json: #"{"fail_open": false}"#)
+        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts], slots: 1)
+        t.device(1)
+        t.feed(.workerDrain(WorkerID(3)))
+        t.utter(1, "hello")
+        t.answer(1, ["Hi there."], done: true)
+        let before = t.effects.count
+        t.advanceMs(3_100)
+        let alerts = t.effects[before...].filter { if case .deviceSend(_, .alert) = $0 { return true } else { return false } }
+        #expect(alerts.isEmpty)
+        #expect(t.hasSubsequence(["turn.fallback turn=1"]))
+    }
+
+    /// Found by `voicecore sim --seed 42 --devices 50 --workers asr=3,assistant=2,tts=4,gpu=2
+    /// --duration 30d --faults harsh` (day 4, dev-49): in realtime mode the next utterance's ASR job
+    /// fails while the previous turn's reply plays. `failOpen` then attaches the ASR fallback to
+    /// the *previous* turn's reply (which ends as "fallback"), and the failed turn itself never
+    /// gets a terminal `turn.ended` / `turn.cancelled` entry.
+    @Test func asrFailOpenDuringRealtimeReplyEndsItsOwnTurn() {
+        var t = CoordinatorScript()
+        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
+        t.device(1, mode: .realtime)
+        t.utter(1, "hello")
+        t.answer(1, ["Hi there, nice to meet you."], done: true)
+        let next = t.c.sessions[SessionID(1)]!.utterance!.turn
+        #expect(next == TurnID(2))
+        t.feed(.workerDisconnected(WorkerID(1)))
+        t.advanceMs(5_000)
+        #expect(t.hasSubsequence(["turn.fallback turn=2"]))
+        let ended = t.count("turn.ended turn=2") + t.count("turn.cancelled turn=2")
+        // Not fixed in the Coordinator yet (reported to its owner): this fails once it is.
+        withKnownIssue("failOpen for an ASR failure during a realtime reply leaves its turn without an outcome") {
+            #expect(ended == 1)
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Testing
+@testable import VoiceCore
+
+/// The Simulator in the debug build: small runs only (the long sweeps run through the release
+/// library in Tests/python/test_simulator.py).
+@Suite struct SimulatorTests {
+    func run(_ json: String) throws -> JSON {
+        var sim = try Simulation(options: SimOptions(json: JSONParser.parse(json)))
+        return try JSONParser.parse(sim.run().json)
+    }
+
+    @Test func sameSeedSameHash() throws {
+        let options = #"{"seed": 7, "devices": 8, "duration": "15m", "faults": "harsh"}"#
+        let a = try run(options), b = try run(options)
+        #expect(a["hash"] == b["hash"])
+        #expect(a["events"] == b["events"])
+        #expect((a["events"]?.int64Value ?? 0) > 1000)
+        let c = try run(#"{"seed": 8, "devices": 8, "duration": "15m", "faults": "harsh"}"#)
+        #expect(a["hash"] != c["hash"])
+    }
+
+    @Test func faultFreeRunCompletesTurnsWithoutViolation() throws {
+        let r = try run(#"{"seed": 3, "devices": 10, "duration": "20m", "faults": "none"}"#)
+        #expect(r["violation"] == .null)
+        #expect((r["turns"]?["completed"]?.int64Value ?? 0) > 20)
+        #expect((r["ttfa_ms"]?["count"]?.int64Value ?? 0) > 20)
+    }
+
+    @Test func injectedLeakIsCaughtWithItsInvariantAndRepro() throws {
+        let r = try run(#"{"seed": 3, "devices": 20, "duration": "30m", "faults": "harsh", "inject_bug": "leaked-slot"}"#)
+        #expect(r["violation"]?["invariant"] == "worker-slots")
+        let command = r["violation"]?["command"]?.stringValue ?? ""
+        #expect(command.hasPrefix("voicecore sim --seed 3 --devices 20 "))
+        #expect(command.contains("--inject-bug leaked-slot"))
+    }
+
+    @Test func optionsAreValidated() {
+        #expect(throws: VCError.self) { try SimOptions(json: JSONParser.parse(#"{"devicez": 3}"#)) }
+        #expect(throws: VCError.self) { try SimOptions(json: JSONParser.parse(#"{"faults": "extreme"}"#)) }
+        #expect(throws: VCError.self) { try SimOptions(json: JSONParser.parse(#"{"duration": "3 weeks"}"#)) }
+        #expect(throws: VCError.self) { try SimOptions(json: JSONParser.parse(#"{"inject_bug": "nope"}"#)) }
+        #expect(throws: VCError.self) { try SimOptions(json: JSONParser.parse(#"{"workers": {"assistant": 0}}"#)) }
+    }
+
+    @Test func durationsParseAndFormat() throws {
+        #expect(try SimTime.parse("30d") == 30 * 86_400_000_000)
+        #expect(try SimTime.parse("1h") == 3_600_000_000)
+        #expect(try SimTime.parse("2d03:11:08") == 2 * 86_400_000_000 + (3 * 3600 + 11 * 60 + 8) * 1_000_000)
+        #expect(SimTime.format(2 * 86_400_000_000 + 11_468_000_000) == "2d03:11:08.000")
+        #expect(SimTime.format(30 * 86_400_000_000, compact: true) == "30d")
+    }
+}
