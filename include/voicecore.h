@@ -238,6 +238,7 @@ int vc_retriever_chunk(vc_retriever *kb, int32_t slot, char **out_json);
 /* The chunks vc_retriever_add would make of `text`, as a JSON array of {"start","end","text"}.
  * *out_json is owned by the caller: release it with vc_free. */
 int vc_retriever_chunk_text(vc_retriever *kb, const char *text, size_t text_len, char **out_json);
+
 /* ---------------------------------------------------------------------------------------------
  * Simulator: the real Coordinator and Scheduler against a simulated fleet (devices with scripted
  * users, workers with latencies and faults, flaky links) on a virtual clock, with invariants
