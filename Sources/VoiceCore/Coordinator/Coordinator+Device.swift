@@ -44,6 +44,12 @@ extension Coordinator {
             record(.sessionListen, session: s, to: "start", reason: mode.description)
             sessions[s]!.mode = mode
             sessions[s]!.listening = true
+            // A stream opened in another mode that has heard nothing yet is reopened in this one.
+            if let u = sessions[s]!.utterance, u.mode != mode, !u.speech, !u.ended {
+                cancelJob(u.job, reason: "mode-change")
+                sessions[s]!.utterance = nil
+                record(.turnCancelled, session: s, turn: u.turn, reason: "mode-change")
+            }
             if sessions[s]!.asrBlocked { setASRBlocked(s, false) }
             ensureUtterance(s)
         case .stop:

@@ -58,6 +58,8 @@ final class Session: @unchecked Sendable {
 struct Utterance: Sendable {
     var turn: TurnID
     var job: JobID
+    /// The mode the ASR stream was opened with (its endpointing depends on it).
+    var mode: ListenMode
     var attempts = 1
     var speech = false
     /// Input ended (`listen stop`): the ASR worker was (or will be) sent `input end`.
