@@ -330,3 +330,19 @@ import Testing
         #expect(t.c.phase(of: SessionID(1)) != .thinking)
     }
 }
+
+@Suite struct CoordinatorLimitTests {
+    @Test func runawayTTSAudioIsCutOff() {
+        var t = try! CoordinatorScript(json: #"{"max_segment_audio_ms": 100, "max_attempts": 1}"#)
+        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
+        t.device(1)
+        t.utter(1, "hello")
+        t.answer(1, ["Say it forever."])
+        let (j, w) = t.ttsJob(1, segment: 0)!
+        for _ in 0..<10 { t.feed(.workerAudio(w, j, last: false, [UInt8](repeating: 1, count: 960))) }
+        // 100 ms at 24 kHz = 4800 bytes: five chunks pass, the sixth fails the job.
+        #expect(t.deviceAudio(SessionID(1)).flatMap(\.pcm).count == 4800)
+        #expect(t.hasSubsequence(["job.failed job_kind=tts reason=audio-limit", "turn.fallback turn=1"]))
+        #expect(t.c.jobs(of: SessionID(1)).allSatisfy { t.c.jobKind($0) == .asr })
+    }
+}

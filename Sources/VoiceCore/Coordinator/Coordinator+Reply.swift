@@ -74,6 +74,12 @@ extension Coordinator {
         guard let si = sessions.slot(s), let count = sessions[slot: si].reply?.segments.count, k < count,
               sessions[slot: si].reply!.segments[k].job == job, !sessions[slot: si].reply!.segments[k].complete
         else { return }
+        let limit = config.maxSegmentAudioUs * Int64(config.ttsSampleRate) * 2 / 1_000_000
+        if Int64(sessions[slot: si].reply!.segments[k].attemptBytes + pcm.count) > limit {
+            if let w = jobs[job]?.worker { out.append(.workerSend(w, .cancel(job, reason: "audio-limit"), audio: nil)) }
+            jobFailed(job, reason: "audio-limit", retryable: false, lost: false)
+            return
+        }
         setJobDeadline(job, now + config.ttsTimeoutUs)
         if sessions[slot: si].reply!.marks.firstTTSAudio == nil {
             sessions[slot: si].reply!.marks.firstTTSAudio = now
