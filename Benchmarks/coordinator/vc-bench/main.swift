@@ -17,6 +17,8 @@ for (name, store) in [("log stored and drained", true), ("log digest only", fals
     let r = CoordinatorLoad.run(sessions: 1000, total: total, storeLog: store)
     print("| \(name) | \(total) | \(fmt(r.rate / 1e6)) M | \(fmt(r.wallRate / 1e6)) M | ≥ 2.00 M | \(r.turns) | \(r.logEntries) |")
 }
+let wireEvents = quick ? 50_000 : 500_000
+print("| anchor: JSON edge (CoordinatorWire), audio frames only | \(wireEvents) | \(fmt(WireLoad.run(events: wireEvents) / 1e6)) M | | | | |")
 }
 
 if only == nil || only == "placement" {
