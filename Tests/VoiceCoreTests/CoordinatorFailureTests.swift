@@ -346,3 +346,21 @@ import Testing
         #expect(t.c.jobs(of: SessionID(1)).allSatisfy { t.c.jobKind($0) == .asr })
     }
 }
+
+@Suite struct CoordinatorRealtimeFailureTests {
+    @Test func asrFailingWhileAnEarlierReplyPlaysLeavesThatReplyAlone() {
+        var t = try! CoordinatorScript(json: #"{"max_attempts": 1}"#)
+        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
+        t.device(1, mode: .realtime)
+        t.utter(1, "hello")
+        t.answer(1, ["Hello there my friend."])
+        let (next, w) = t.asrJob(1)!
+        t.feed(.workerError(w, next, message: "asr broke", retryable: false))
+        #expect(t.hasSubsequence(["turn.fallback turn=2", "turn.ended turn=2 reason=fallback"]))
+        let reply = t.c.sessions[SessionID(1)]!.reply!
+        #expect(reply.turn == TurnID(1) && reply.segments.map(\.text) == ["Hello there my friend."])
+        t.speakAll(1)
+        t.feed(.devicePlaybackDone(SessionID(1), TurnID(1)))
+        #expect(t.hasSubsequence(["turn.ended turn=1 reason=done"]))
+    }
+}

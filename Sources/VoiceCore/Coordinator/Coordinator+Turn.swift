@@ -157,6 +157,11 @@ extension Coordinator {
     /// else an `alert`), then end the turn and go back to listening.
     mutating func failOpen(_ s: SessionID, turn: TurnID, text: String, reason: String) {
         record(.turnFallback, session: s, turn: turn, reason: reason)
+        if let other = sessions[s]!.reply, other.turn != turn {
+            // Realtime mode: the next utterance failed while an earlier reply plays; leave that alone.
+            record(.turnEnded, session: s, turn: turn, reason: "fallback")
+            return
+        }
         guard config.failOpen else {
             if sessions[s]!.reply != nil { finishReplyEarly(s) } else { record(.turnEnded, session: s, turn: turn, reason: reason) }
             return
