@@ -23,6 +23,7 @@ import Testing
         #expect(t.count("job.late", since: before) == 1)
         #expect(!t.deviceMessages(SessionID(1)).contains(.stt("too late")))
         #expect(t.dispatched(kind: .assistant).isEmpty)
+        #expect(t.forbids(["turn.transcript", "job.queued job_kind=assistant", "turn.mark reason=asr_final"], since: before))
     }
 
     @Test func abortBeforeTheFirstTokenCancelsTheAssistant() {
@@ -33,9 +34,11 @@ import Testing
         t.feed(.deviceAbort(SessionID(1), reason: ""))
         #expect(t.cancelled(in: t.last) == [job])
         #expect(t.deviceMessages(SessionID(1), in: t.last) == [.ttsStop])
+        let before = t.log.count
         t.feed(.workerOutput(w, job, .delta("Hello! ")))
         t.feed(.workerDone(w, job))
         #expect(t.dispatched(kind: .tts).isEmpty)
+        #expect(t.forbids(["segment.queued", "turn.mark reason=first_delta", "session.state to=speaking"], since: before))
         #expect(t.deviceAudio(SessionID(1)).isEmpty)
         #expect(t.hasSubsequence(["turn.cancelled turn=1 reason=abort"]))
     }
