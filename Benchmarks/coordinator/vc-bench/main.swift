@@ -5,7 +5,7 @@ import VoiceCore
 
 let args = CommandLine.arguments
 let quick = args.contains("--quick")
-let only = args.dropFirst().first { !$0.hasPrefix("--") }  // coordinator | placement | queueing
+let only = args.dropFirst().first { !$0.hasPrefix("--") }  // coordinator | placement | queueing | once
 
 if only == nil || only == "coordinator" {
 print("Coordinator throughput, 1,000 concurrent sessions (audio frames, deltas, TTS chunks), one thread;")
@@ -47,4 +47,10 @@ for (name, p50, p99) in rows {
     print("| \(name) | \(fmt(p50)) | \(fmt(p99)) | \(p99 > 0 ? fmt(rr / p99, 1) + "× better" : "∞ (never waits)") |")
 }
 print("(target: VoiceCore p99 ≥ 2× better than round robin)")
+}
+
+// `vc-bench once`: one short run for instruction counting (valgrind --tool=cachegrind).
+if only == "once" {
+    let r = CoordinatorLoad.run(sessions: 1000, total: 200_000, storeLog: true)
+    print("once: \(r.turns) turns")
 }

@@ -12,7 +12,10 @@ extension Coordinator {
         let job = createJob(kind: .asr, session: s, turn: turn, segment: -1,
                             params: .asr(mode: session.mode, sampleRate: config.asrSampleRate, language: config.language),
                             priority: .first, attempt: 1, preferred: session.lastASRWorker, avoid: nil)
-        sessions[s]!.utterance = Utterance(turn: turn, job: job, mode: session.mode, startedAt: now)
+        let utterance = Utterance(turn: turn, job: job, mode: session.mode, startedAt: now)
+        utterance.audio = session.spareAudio
+        session.spareAudio = Ring()
+        session.utterance = utterance
         touch(s)
     }
 
