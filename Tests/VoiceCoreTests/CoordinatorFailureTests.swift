@@ -23,6 +23,7 @@ import Testing
         #expect(t.count("job.late", since: before) == 1)
         #expect(!t.deviceMessages(SessionID(1)).contains(.stt("too late")))
         #expect(t.dispatched(kind: .assistant).isEmpty)
+        #expect(t.forbids(["turn.transcript", "job.queued job_kind=assistant", "turn.mark reason=asr_final"], since: before))
     }
 
     @Test func abortBeforeTheFirstTokenCancelsTheAssistant() {
@@ -33,9 +34,11 @@ import Testing
         t.feed(.deviceAbort(SessionID(1), reason: ""))
         #expect(t.cancelled(in: t.last) == [job])
         #expect(t.deviceMessages(SessionID(1), in: t.last) == [.ttsStop])
+        let before = t.log.count
         t.feed(.workerOutput(w, job, .delta("Hello! ")))
         t.feed(.workerDone(w, job))
         #expect(t.dispatched(kind: .tts).isEmpty)
+        #expect(t.forbids(["segment.queued", "turn.mark reason=first_delta", "session.state to=speaking"], since: before))
         #expect(t.deviceAudio(SessionID(1)).isEmpty)
         #expect(t.hasSubsequence(["turn.cancelled turn=1 reason=abort"]))
     }
@@ -328,5 +331,39 @@ import Testing
         }
         #expect(t.hasSubsequence(["turn.cancelled turn=1 reason=reply-timeout"]))
         #expect(t.c.phase(of: SessionID(1)) != .thinking)
+    }
+}
+
+@Suite struct CoordinatorLimitTests {
+    @Test func runawayTTSAudioIsCutOff() {
+        var t = try! CoordinatorScript(json: #"{"max_segment_audio_ms": 100, "max_attempts": 1}"#)
+        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
+        t.device(1)
+        t.utter(1, "hello")
+        t.answer(1, ["Say it forever."])
+        let (j, w) = t.ttsJob(1, segment: 0)!
+        for _ in 0..<10 { t.feed(.workerAudio(w, j, last: false, [UInt8](repeating: 1, count: 960))) }
+        // 100 ms at 24 kHz = 4800 bytes: five chunks pass, the sixth fails the job.
+        #expect(t.deviceAudio(SessionID(1)).flatMap(\.pcm).count == 4800)
+        #expect(t.hasSubsequence(["job.failed job_kind=tts reason=audio-limit", "turn.fallback turn=1"]))
+        #expect(t.c.jobs(of: SessionID(1)).allSatisfy { t.c.jobKind($0) == .asr })
+    }
+}
+
+@Suite struct CoordinatorRealtimeFailureTests {
+    @Test func asrFailingWhileAnEarlierReplyPlaysLeavesThatReplyAlone() {
+        var t = try! CoordinatorScript(json: #"{"max_attempts": 1}"#)
+        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
+        t.device(1, mode: .realtime)
+        t.utter(1, "hello")
+        t.answer(1, ["Hello there my friend."])
+        let (next, w) = t.asrJob(1)!
+        t.feed(.workerError(w, next, message: "asr broke", retryable: false))
+        #expect(t.hasSubsequence(["turn.fallback turn=2", "turn.ended turn=2 reason=fallback"]))
+        let reply = t.c.sessions[SessionID(1)]!.reply!
+        #expect(reply.turn == TurnID(1) && reply.segments.map(\.text) == ["Hello there my friend."])
+        t.speakAll(1)
+        t.feed(.devicePlaybackDone(SessionID(1), TurnID(1)))
+        #expect(t.hasSubsequence(["turn.ended turn=1 reason=done"]))
     }
 }

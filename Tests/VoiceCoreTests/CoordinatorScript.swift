@@ -89,6 +89,11 @@ struct CoordinatorScript {
         return i == patterns.count
     }
 
+    /// Whether none of the patterns occurs in the log from `since` (forbidden events).
+    func forbids(_ patterns: [String], since: Int = 0) -> Bool {
+        !log[since...].contains { entry in patterns.contains { Self.matches(entry, $0) } }
+    }
+
     func count(_ pattern: String, since: Int = 0) -> Int {
         log[since...].filter { Self.matches($0, pattern) }.count
     }

@@ -149,3 +149,20 @@ import Testing
         #expect(t.count("job.late", since: before) == 1)
     }
 }
+
+@Suite struct CoordinatorListenTests {
+    @Test func listenStartInAnotherModeReopensAnIdleStream() {
+        var t = CoordinatorScript()
+        t.worker(1, [.asr])
+        t.device(1, mode: .auto)
+        let (first, _) = t.asrJob(1)!
+        t.feed(.deviceListen(SessionID(1), .start(.manual)))
+        let (second, _) = t.asrJob(1)!
+        #expect(second != first)
+        #expect(t.cancelled(in: t.last) == [first])
+        if case let .asr(mode, _, _)? = t.c.jobs[second]?.params { #expect(mode == .manual) } else { Issue.record("no asr job") }
+        // The same mode again changes nothing.
+        t.feed(.deviceListen(SessionID(1), .start(.manual)))
+        #expect(t.asrJob(1)?.0 == second)
+    }
+}

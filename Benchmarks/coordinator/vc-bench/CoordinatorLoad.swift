@@ -52,7 +52,7 @@ struct CoordinatorLoad {
     }
 
     /// Handles one event and lets the drivers see the effects they need (job ids, audio end).
-    mutating func apply(_ event: Event) {
+    mutating func apply(_ event: consuming Event) {
         let out = c.handle(event, now: Instant(us: now))
         events += 1
         for e in out {

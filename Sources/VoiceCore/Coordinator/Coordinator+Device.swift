@@ -44,6 +44,12 @@ extension Coordinator {
             record(.sessionListen, session: s, to: "start", reason: mode.description)
             sessions[s]!.mode = mode
             sessions[s]!.listening = true
+            // A stream opened in another mode that has heard nothing yet is reopened in this one.
+            if let u = sessions[s]!.utterance, u.mode != mode, !u.speech, !u.ended {
+                cancelJob(u.job, reason: "mode-change")
+                sessions[s]!.utterance = nil
+                record(.turnCancelled, session: s, turn: u.turn, reason: "mode-change")
+            }
             if sessions[s]!.asrBlocked { setASRBlocked(s, false) }
             ensureUtterance(s)
         case .stop:
@@ -74,13 +80,13 @@ extension Coordinator {
     /// The hot path (every 20–60 ms per listening device): one lookup per table, no copies.
     mutating func deviceAudio(_ s: SessionID, _ pcm: [UInt8]) {
         guard let si = sessions.slot(s) else { return reject("unknown session", session: s) }
-        guard let job = sessions[slot: si].utterance?.job else { return }  // not listening: dropped
+        guard let u = sessions[slot: si].utterance else { return }  // not listening: dropped
+        let job = u.job
         // Keep a bounded tail of the utterance to move the stream to another worker.
-        sessions[slot: si].utterance!.audio.push(pcm)
-        sessions[slot: si].utterance!.audioBytes += pcm.count
-        while sessions[slot: si].utterance!.audioBytes > replayLimitBytes,
-              let dropped = sessions[slot: si].utterance!.audio.pop() {
-            sessions[slot: si].utterance!.audioBytes -= dropped.count
+        u.audio.push(pcm)
+        u.audioBytes += pcm.count
+        while u.audioBytes > replayLimitBytes, let dropped = u.audio.pop() {
+            u.audioBytes -= dropped.count
         }
         if let ji = jobs.slot(job), jobs[slot: ji].phase == .running, let worker = jobs[slot: ji].worker {
             out.append(.workerSend(worker, .audio(job), audio: pcm))

@@ -75,6 +75,12 @@ extension Coordinator {
     }
 
     /// Sets the job's progress deadline; the timer is re-armed lazily when it fires early.
+    /// The same for a record already at hand (the hot paths).
+    mutating func setJobDeadline(_ id: JobID, record: JobRecord, _ at: Instant) {
+        record.deadline = at
+        if record.phase == .running, record.timer == nil || record.timerAt > at { armJobTimer(id, at: at) }
+    }
+
     mutating func setJobDeadline(_ id: JobID, _ at: Instant) {
         guard let ji = jobs.slot(id) else { return }
         jobs[slot: ji].deadline = at

@@ -3,7 +3,7 @@
 extension Coordinator {
     mutating func assistantOutput(_ s: SessionID, job: JobID, _ output: JobOutput) {
         guard let si = sessions.slot(s), sessions[slot: si].reply?.assistantJob == job else { return }
-        setJobDeadline(job, now + config.assistantTimeoutUs)
+        if let ji = jobs.slot(job) { setJobDeadline(job, record: jobs[slot: ji], now + config.assistantTimeoutUs) }
         switch output {
         case let .delta(text):
             guard !text.isEmpty else { return }
@@ -70,24 +70,31 @@ extension Coordinator {
         setJobDeadline(job, now + config.ttsTimeoutUs)
     }
 
-    mutating func ttsAudio(_ s: SessionID, job: JobID, segment k: Int, last: Bool, _ pcm: [UInt8]) {
-        guard let si = sessions.slot(s), let count = sessions[slot: si].reply?.segments.count, k < count,
-              sessions[slot: si].reply!.segments[k].job == job, !sessions[slot: si].reply!.segments[k].complete
+    mutating func ttsAudio(_ s: SessionID, job: JobID, record: JobRecord, last: Bool, _ pcm: [UInt8]) {
+        let k = record.segment
+        guard let si = sessions.slot(s), let reply = sessions[slot: si].reply, k < reply.segments.count,
+              reply.segments[k].job == job, !reply.segments[k].complete
         else { return }
-        setJobDeadline(job, now + config.ttsTimeoutUs)
-        if sessions[slot: si].reply!.marks.firstTTSAudio == nil {
-            sessions[slot: si].reply!.marks.firstTTSAudio = now
+        let limit = config.maxSegmentAudioUs * Int64(config.ttsSampleRate) * 2 / 1_000_000
+        if Int64(reply.segments[k].attemptBytes + pcm.count) > limit {
+            if let w = record.worker { out.append(.workerSend(w, .cancel(job, reason: "audio-limit"), audio: nil)) }
+            jobFailed(job, reason: "audio-limit", retryable: false, lost: false)
+            return
+        }
+        setJobDeadline(job, record: record, now + config.ttsTimeoutUs)
+        if reply.marks.firstTTSAudio == nil {
+            reply.marks.firstTTSAudio = now
             mark(s, "first_tts_audio")
         }
-        let skip = sessions[slot: si].reply!.segments[k].acceptedBytes - sessions[slot: si].reply!.segments[k].attemptBytes
-        sessions[slot: si].reply!.segments[k].attemptBytes += pcm.count
+        let skip = reply.segments[k].acceptedBytes - reply.segments[k].attemptBytes
+        reply.segments[k].attemptBytes += pcm.count
         if skip < pcm.count {
             let fresh = skip <= 0 ? pcm : Array(pcm[skip...])
-            sessions[slot: si].reply!.segments[k].acceptedBytes += fresh.count
-            if k == sessions[slot: si].reply!.head {
-                deliver(s, segment: k, fresh)
+            reply.segments[k].acceptedBytes += fresh.count
+            if k == reply.head {
+                deliver(s, slot: si, reply: reply, segment: k, fresh)
             } else {
-                sessions[slot: si].reply!.segments[k].pending.append(fresh)
+                reply.segments[k].pending.append(fresh)
             }
         }
         if last { segmentComplete(s, job: job, segment: k) }
@@ -125,21 +132,26 @@ extension Coordinator {
     /// Sends audio of the head segment; `tts start` precedes the reply's first audio and the
     /// segment's first audio carries its `sentence_start` text.
     private mutating func deliver(_ s: SessionID, segment k: Int, _ pcm: [UInt8]) {
-        guard !pcm.isEmpty, let si = sessions.slot(s), sessions[slot: si].reply != nil else { return }
-        if !sessions[slot: si].reply!.ttsStarted {
-            sessions[slot: si].reply!.ttsStarted = true
-            sessions[slot: si].reply!.marks.firstAudioSent = now
+        guard let si = sessions.slot(s), let reply = sessions[slot: si].reply else { return }
+        deliver(s, slot: si, reply: reply, segment: k, pcm)
+    }
+
+    private mutating func deliver(_ s: SessionID, slot si: Int, reply: Reply, segment k: Int, _ pcm: [UInt8]) {
+        guard !pcm.isEmpty else { return }
+        if !reply.ttsStarted {
+            reply.ttsStarted = true
+            reply.marks.firstAudioSent = now
             out.append(.deviceSend(s, .ttsStart))
             mark(s, "first_audio_sent")
             // In auto mode the device stops listening while it speaks; realtime keeps listening.
             if sessions[slot: si].mode != .realtime { sessions[slot: si].listening = false }
             touch(s)
         }
-        let first = !sessions[slot: si].reply!.segments[k].started
-        if first { sessions[slot: si].reply!.segments[k].started = true }
-        sessions[slot: si].reply!.audioSentBytes += Int64(pcm.count)
-        out.append(.deviceAudio(s, turn: sessions[slot: si].reply!.turn, segment: k, sampleRate: config.ttsSampleRate,
-                                sentenceStart: first ? sessions[slot: si].reply!.segments[k].text : nil, pcm))
+        let first = !reply.segments[k].started
+        if first { reply.segments[k].started = true }
+        reply.audioSentBytes += Int64(pcm.count)
+        out.append(.deviceAudio(s, turn: reply.turn, segment: k, sampleRate: config.ttsSampleRate,
+                                sentenceStart: first ? reply.segments[k].text : nil, pcm))
     }
 
     /// When the assistant is done and every segment delivered: `device.audio_end` (the daemon

@@ -12,7 +12,10 @@ extension Coordinator {
         let job = createJob(kind: .asr, session: s, turn: turn, segment: -1,
                             params: .asr(mode: session.mode, sampleRate: config.asrSampleRate, language: config.language),
                             priority: .first, attempt: 1, preferred: session.lastASRWorker, avoid: nil)
-        sessions[s]!.utterance = Utterance(turn: turn, job: job, startedAt: now)
+        let utterance = Utterance(turn: turn, job: job, mode: session.mode, startedAt: now)
+        utterance.audio = session.spareAudio
+        session.spareAudio = Ring()
+        session.utterance = utterance
         touch(s)
     }
 
@@ -157,6 +160,11 @@ extension Coordinator {
     /// else an `alert`), then end the turn and go back to listening.
     mutating func failOpen(_ s: SessionID, turn: TurnID, text: String, reason: String) {
         record(.turnFallback, session: s, turn: turn, reason: reason)
+        if let other = sessions[s]!.reply, other.turn != turn {
+            // Realtime mode: the next utterance failed while an earlier reply plays; leave that alone.
+            record(.turnEnded, session: s, turn: turn, reason: "fallback")
+            return
+        }
         guard config.failOpen else {
             if sessions[s]!.reply != nil { finishReplyEarly(s) } else { record(.turnEnded, session: s, turn: turn, reason: reason) }
             return

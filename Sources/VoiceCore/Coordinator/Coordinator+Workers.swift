@@ -69,13 +69,11 @@ extension Coordinator {
 
     /// The job a worker message refers to, or nil: a late message of a finished or cancelled job
     /// is ignored (logged as `job.late`); an id never issued, or another worker's job, is rejected.
-    mutating func workerJob(_ w: WorkerID, _ id: JobID, quietIfLate: Bool = false) -> JobRef? {
+    mutating func workerJob(_ w: WorkerID, _ id: JobID, quietIfLate: Bool = false) -> JobRecord? {
         guard registeredWorker(w) else { return nil }
         if let ji = jobs.slot(id) {
-            if jobs[slot: ji].worker == w {
-                return JobRef(kind: jobs[slot: ji].kind, session: jobs[slot: ji].session, turn: jobs[slot: ji].turn,
-                              segment: jobs[slot: ji].segment, accepted: jobs[slot: ji].accepted)
-            }
+            let record = jobs[slot: ji]
+            if record.worker == w { return record }
             out.append(.workerSend(w, .error("job \(id.raw) is not yours", job: id), audio: nil))
             reject("job of another worker", worker: w, job: id)
             return nil
@@ -121,7 +119,7 @@ extension Coordinator {
             out.append(.workerSend(w, .error("odd PCM16 length", job: id), audio: nil))
             return reject("odd PCM16 length", worker: w, job: id)
         }
-        ttsAudio(j.session, job: id, segment: j.segment, last: last, pcm)
+        ttsAudio(j.session, job: id, record: j, last: last, pcm)
     }
 
     mutating func workerDone(_ w: WorkerID, _ id: JobID) {

@@ -38,7 +38,7 @@ public struct Coordinator: Sendable {
     /// Handles one event at host time `now` and returns the effects to carry out, in order. The
     /// returned array is the Coordinator's reused buffer: drop it before the next call to avoid a
     /// copy. An invalid event changes nothing but the log (`input.rejected`) and `lastRejection`.
-    public mutating func handle(_ event: Event, now: Instant) -> [Effect] {
+    public mutating func handle(_ event: consuming Event, now: Instant) -> [Effect] {
         out.removeAll(keepingCapacity: true)
         lastRejection = nil
         guard now >= self.now else {
@@ -58,7 +58,7 @@ public struct Coordinator: Sendable {
         log.append(LogEntry(time: max(now, self.now), kind: .inputRejected, session: session, worker: worker, reason: reason))
     }
 
-    private mutating func dispatch(_ event: Event) {
+    private mutating func dispatch(_ event: consuming Event) {
         switch event {
         case let .deviceConnected(s, info): deviceConnected(s, info)
         case let .deviceHello(s, hello): deviceHello(s, hello)

@@ -22,6 +22,8 @@ public struct CoordinatorConfig: Sendable {
     public var ttsTimeoutUs: Int64 = 10_000_000
     /// After the last audio is queued, playback must be reported done within its duration plus this.
     public var playbackMarginUs: Int64 = 5_000_000
+    /// A segment's audio may not exceed this (a misbehaving TTS worker cannot fill memory).
+    public var maxSegmentAudioUs: Int64 = 60_000_000
     /// No reply lives longer than this, whatever happens.
     public var replyTimeoutUs: Int64 = 120_000_000
     /// Attempts of one job (the first one included) before the turn fails open.
@@ -68,6 +70,7 @@ public struct CoordinatorConfig: Sendable {
             case "tts_timeout_ms": ttsTimeoutUs = try ConfigValue.ms(key, value)
             case "playback_margin_ms": playbackMarginUs = try ConfigValue.ms(key, value)
             case "reply_timeout_ms": replyTimeoutUs = try ConfigValue.ms(key, value)
+            case "max_segment_audio_ms": maxSegmentAudioUs = try ConfigValue.ms(key, value)
             case "max_attempts": maxAttempts = try ConfigValue.int(key, value, 1...100)
             case "assistant_retries": assistantRetries = try ConfigValue.int(key, value, 0...100)
             case "language": language = try ConfigValue.string(key, value)

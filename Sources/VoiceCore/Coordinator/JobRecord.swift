@@ -63,12 +63,3 @@ struct WorkerConnection: Sendable {
     var registered = false
     var timer: TimerID?
 }
-
-/// The fields of a job a worker message needs, without copying the record.
-struct JobRef: Sendable {
-    var kind: WorkerKind
-    var session: SessionID
-    var turn: TurnID
-    var segment: Int
-    var accepted: Bool
-}

@@ -28,7 +28,19 @@ final class Session: @unchecked Sendable {
     var listening = false
     var closing = false
     var nextTurn: UInt32 = 1
-    var utterance: Utterance?
+    var utterance: Utterance? {
+        didSet {
+            // Recycle the replay buffer of a finished utterance for the next one.
+            if let old = oldValue, old !== utterance {
+                old.audio.removeAll()
+                spareAudio = old.audio
+                old.audio = Ring()
+                old.audioBytes = 0
+            }
+        }
+    }
+    /// An empty replay buffer with capacity, kept between utterances.
+    var spareAudio = Ring<[UInt8]>()
     var reply: Reply?
     var helloTimer: TimerID?
     var idleTimer: TimerID?
@@ -54,10 +66,13 @@ final class Session: @unchecked Sendable {
     }
 }
 
-/// The utterance being heard: the ASR stream job and the audio kept to move it elsewhere.
-struct Utterance: Sendable {
+/// The utterance being heard: the ASR stream job and the audio kept to move it elsewhere. A
+/// reference type so that an audio frame appends to the replay buffer in place.
+final class Utterance: @unchecked Sendable {
     var turn: TurnID
     var job: JobID
+    /// The mode the ASR stream was opened with (its endpointing depends on it).
+    var mode: ListenMode
     var attempts = 1
     var speech = false
     /// Input ended (`listen stop`): the ASR worker was (or will be) sent `input end`.
@@ -66,6 +81,13 @@ struct Utterance: Sendable {
     var audioBytes = 0
     var speechEndAt: Instant?
     var startedAt: Instant
+
+    init(turn: TurnID, job: JobID, mode: ListenMode, startedAt: Instant) {
+        self.turn = turn
+        self.job = job
+        self.mode = mode
+        self.startedAt = startedAt
+    }
 }
 
 /// The reply of a turn: the assistant job, the splitter, the segments and their audio. A reference

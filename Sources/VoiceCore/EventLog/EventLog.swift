@@ -15,31 +15,32 @@ public struct EventLog: Sendable {
 
     public init() {}
 
-    public mutating func append(_ entry: LogEntry) {
-        var e = entry
-        e.seq = nextSeq
+    public mutating func append(_ entry: consuming LogEntry) {
+        entry.seq = nextSeq
         nextSeq += 1
-        mix(UInt64(e.kind.rawValue))
-        mix(UInt64(bitPattern: e.time.us))
-        mix(UInt64(e.session?.raw ?? 0xFFFF_FFFF))
-        mix(UInt64(e.turn?.raw ?? 0xFFFF_FFFF))
-        mix(e.job?.raw ?? ~0)
-        mix(UInt64(e.worker?.raw ?? 0xFFFF_FFFF))
-        mix(UInt64(bitPattern: e.value ?? Int64.min))
+        mix(UInt64(entry.kind.rawValue))
+        mix(UInt64(bitPattern: entry.time.us))
+        mix(UInt64(entry.session?.raw ?? 0xFFFF_FFFF))
+        mix(UInt64(entry.turn?.raw ?? 0xFFFF_FFFF))
+        mix(entry.job?.raw ?? ~0)
+        mix(UInt64(entry.worker?.raw ?? 0xFFFF_FFFF))
+        mix(UInt64(bitPattern: entry.value ?? Int64.min))
         guard storing else { return }
         if entries.count - head >= capacity {
             head += 1
             dropped += 1
             if head > capacity { entries.removeFirst(head); head = 0 }
         }
-        entries.append(e)
+        entries.append(entry)
     }
 
     public var pendingCount: Int { entries.count - head }
 
     /// Hands the pending entries to `body` in order and forgets them (keeping the buffer).
-    public mutating func drain(_ body: (LogEntry) -> Void) {
-        for i in head..<entries.count { body(entries[i]) }
+    public mutating func drain(_ body: (borrowing LogEntry) -> Void) {
+        entries.withUnsafeBufferPointer { buffer in
+            for i in head..<buffer.count { body(buffer[i]) }
+        }
         entries.removeAll(keepingCapacity: true)
         head = 0
     }
@@ -48,7 +49,7 @@ public struct EventLog: Sendable {
     public mutating func take() -> [LogEntry] {
         var out: [LogEntry] = []
         out.reserveCapacity(pendingCount)
-        drain { out.append($0) }
+        drain { out.append(copy $0) }
         return out
     }
 

@@ -51,26 +51,4 @@ struct FairQueue: Sendable {
         }
         return nil
     }
-
-    /// The priority class of the next job, without removing it (nil when empty).
-    mutating func peekPriority() -> JobPriority? {
-        guard !live.isEmpty else { return nil }
-        for c in 0..<classes.count {
-            while let session = classes[c].sessions.first {
-                if let ring = classes[c].perSession[session], let head = ring.first, live[head.job] != nil {
-                    return JobPriority(rawValue: c)
-                }
-                // Drop dead heads so the next look is O(1).
-                _ = classes[c].sessions.pop()
-                if var ring = classes[c].perSession.removeValue(forKey: session) {
-                    while let j = ring.first, live[j.job] == nil { _ = ring.pop() }
-                    if !ring.isEmpty {
-                        classes[c].perSession[session] = ring
-                        classes[c].sessions.push(session)
-                    }
-                }
-            }
-        }
-        return nil
-    }
 }

@@ -23,6 +23,12 @@ struct Ring<Element> {
 
     var first: Element? { count > 0 ? storage[head] : nil }
 
+    /// Empties the ring but keeps its storage for reuse.
+    mutating func removeAll() {
+        while pop() != nil {}
+        head = 0
+    }
+
     private mutating func grow() {
         let newCapacity = Swift.max(8, storage.count * 2)
         var next = [Element?](repeating: nil, count: newCapacity)

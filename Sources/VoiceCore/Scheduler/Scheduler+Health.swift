@@ -76,7 +76,10 @@ extension Scheduler {
 
     /// Ejections and restorations since the last call, for the event log.
     public mutating func takeHealthChanges() -> (ejected: (WorkerID, Instant)?, restored: [WorkerID]) {
-        defer { lastEjection = nil; restored.removeAll(keepingCapacity: true) }
-        return (lastEjection, restored)
+        if lastEjection == nil && restored.isEmpty { return (nil, []) }
+        let changes = (lastEjection, restored)
+        lastEjection = nil
+        restored = []
+        return changes
     }
 }

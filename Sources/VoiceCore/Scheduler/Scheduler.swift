@@ -207,8 +207,8 @@ public struct Scheduler: Sendable {
         return nil
     }
 
-    /// Puts a job straight on a worker (used by benchmarks and by re-dispatch with affinity).
-    mutating func place(_ job: QueuedJob, on i: Int32) {
+    /// Takes a slot of worker `i` for the job.
+    private mutating func place(_ job: QueuedJob, on i: Int32) {
         workers[Int(i)]!.running[job.kind.rawValue] += 1
         assignments[job.job] = Assignment(worker: i, kind: job.kind)
         refresh(i)
