@@ -40,7 +40,8 @@ import Testing
     /// --duration 30d --faults harsh` (day 4, dev-49): in realtime mode the next utterance's ASR job
     /// fails while the previous turn's reply plays. `failOpen` then attaches the ASR fallback to
     /// the *previous* turn's reply (which ends as "fallback"), and the failed turn itself never
-    /// gets a terminal `turn.ended` / `turn.cancelled` entry.
+    /// gets a terminal `turn.ended` / `turn.cancelled` entry. Fixed in the Coordinator since; this
+    /// test keeps it fixed.
     @Test func asrFailOpenDuringRealtimeReplyEndsItsOwnTurn() {
         var t = CoordinatorScript()
         t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
@@ -53,9 +54,6 @@ import Testing
         t.advanceMs(5_000)
         #expect(t.hasSubsequence(["turn.fallback turn=2"]))
         let ended = t.count("turn.ended turn=2") + t.count("turn.cancelled turn=2")
-        // Not fixed in the Coordinator yet (reported to its owner): this fails once it is.
-        withKnownIssue("failOpen for an ASR failure during a realtime reply leaves its turn without an outcome") {
-            #expect(ended == 1)
-        }
+        #expect(ended == 1)
     }
 }
