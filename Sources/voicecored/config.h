@@ -25,6 +25,7 @@ typedef struct config {
     int device_max_message_bytes;
     int worker_max_message_bytes;
     int send_queue_bytes;
+    int worker_send_queue_bytes;
     int max_devices;
     int max_workers;
     int downlink_sample_rate;

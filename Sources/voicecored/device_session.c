@@ -38,6 +38,8 @@ static void on_pace_timer(uv_timer_t *t) {
         conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no hello received in time");
         return;
     }
+    c->srv->event_origin_us = monotonic_us();
+    c->srv->event_session = c->id;
     pace(c);
 }
 
@@ -218,6 +220,8 @@ void device_send_message(server *s, uint64_t session, json_t *message) {
                                       "channels", 1, "frame_duration", s->cfg->downlink_frame_ms));
     }
     send_json(c, message);
+    const char *state = json_string_value(json_object_get(message, "state"));
+    if (type && state && !strcmp(type, "tts") && !strcmp(state, "start")) c->device->trace.first_frame_origin_us = s->event_origin_us;
 }
 
 static void drop_queued_audio(conn *c) {
@@ -254,7 +258,10 @@ static void pace(conn *c) {
         if (item->kind == PLAYOUT_FRAME) {
             uint8_t header[DEVICE_FRAME_MAX_HEADER];
             int hlen = device_frame_header(d->protocol_version, item->len, 0, header);
-            if (hlen >= 0) conn_send(c, 1, header, (size_t)hlen, item->data, item->len);
+            if (hlen >= 0 && conn_send(c, 1, header, (size_t)hlen, item->data, item->len) == 0 && d->trace.first_frame_origin_us) {
+                conn_trace_last(c, HUB_HOP_FIRST_FRAME, c->id, item->turn, d->trace.first_frame_origin_us);
+                d->trace.first_frame_origin_us = 0;
+            }
         } else if (item->kind == PLAYOUT_SENTENCE) {
             json_t *m = json_pack("{s:s,s:s,s:s,s:s%}", "type", "tts", "state", "sentence_start", "session_id", name, "text",
                                   (const char *)item->data, item->len);
@@ -313,6 +320,7 @@ void device_flush(server *s, uint64_t session) {
     if (!c) return;
     if (c->device->playout_ready) s->metrics.frames_dropped_on_flush += playout_flush(&c->device->playout);
     uv_timer_stop(c->device->pace_timer);
+    c->device->trace.first_frame_origin_us = 0;
     drop_queued_audio(c);
 }
 

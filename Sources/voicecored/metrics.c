@@ -144,6 +144,22 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len) {
                 "voicecored_turn_stage_seconds_count{stage=\"%s\"} %llu\n", lbl, (unsigned long long)cum, lbl, h->sum, lbl,
             (unsigned long long)h->count);
     }
+    put(&t, "# HELP voicecored_hub_hop_seconds Hub-added latency on a turn's critical path: from reading a message to writing the one it "
+            "causes (worker time excluded); hop=\"total\" sums a turn's hops, end of speech to first audio frame out.\n"
+            "# TYPE voicecored_hub_hop_seconds histogram\n");
+    for (int hop = 0; hop < HUB_HOP_COUNT; hop++) {
+        const histogram *h = &m->hub_hops[hop];
+        const char *name = hub_hop_name((hub_hop)hop);
+        uint64_t cum = 0;
+        for (int i = 0; i < HISTOGRAM_BUCKETS; i++) {
+            cum += h->counts[i];
+            put(&t, "voicecored_hub_hop_seconds_bucket{hop=\"%s\",le=\"%g\"} %llu\n", name, bucket_bounds[i], (unsigned long long)cum);
+        }
+        cum += h->counts[HISTOGRAM_BUCKETS];
+        put(&t, "voicecored_hub_hop_seconds_bucket{hop=\"%s\",le=\"+Inf\"} %llu\nvoicecored_hub_hop_seconds_sum{hop=\"%s\"} %.9f\n"
+                "voicecored_hub_hop_seconds_count{hop=\"%s\"} %llu\n", name, (unsigned long long)cum, name, h->sum, name,
+            (unsigned long long)h->count);
+    }
     named(&t, "voicecored_core_events_total", "Coordinator log events by name.", "event", m->core_events, "counter");
     named(&t, "voicecored_turns_total", "Turns ended, by outcome (from the Coordinator's log).", "outcome", m->turn_outcomes, "counter");
     named(&t, "voicecored_worker_events_total", "Worker lifecycle events from the Coordinator's log (registered, gone, ejected, restored).", "event", m->workers_by_kind, "counter");

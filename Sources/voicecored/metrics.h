@@ -4,6 +4,7 @@
 #ifndef VOICECORED_METRICS_H
 #define VOICECORED_METRICS_H
 #include <stddef.h>
+#include "hub_latency.h"
 #include <stdint.h>
 
 typedef enum {
@@ -47,6 +48,8 @@ typedef struct metrics {
     named_counter workers_by_kind[METRICS_MAX_NAMES];
     /* turn.mark: seconds from the user falling silent to each mark (asr_final, first_delta, ...). */
     stage_histogram stages[METRICS_MAX_STAGES];
+    /* hub_latency.h: per hop, and [0] the per-turn total (end of speech → first frame out). */
+    histogram hub_hops[HUB_HOP_COUNT];
 } metrics;
 
 void stage_observe(metrics *m, const char *stage, double seconds);

@@ -54,6 +54,15 @@ int conn_send(conn *c, int binary, const void *header, size_t header_len, const 
     return 0;
 }
 
+void conn_trace_last(conn *c, hub_hop hop, uint64_t session, int64_t turn, int64_t origin_us) {
+    out_message *m = c->out.tail;
+    if (!m || origin_us <= 0) return;
+    m->hop = (uint8_t)hop;
+    m->session = session;
+    m->turn = turn;
+    m->origin_us = origin_us;
+}
+
 void conn_send_error(conn *c, const char *message) {
     json_t *j = json_pack("{s:s,s:s}", "type", "error", "message", message);
     char *text = json_dumps(j, JSON_COMPACT);
@@ -62,15 +71,24 @@ void conn_send_error(conn *c, const char *message) {
     json_decref(j);
 }
 
+/* Messages written per writable callback at most: a worker link carries hundreds of sessions'
+ * audio, and one message per loop iteration would cap it at the loop's iteration rate. */
+#define WRITES_PER_CALLBACK 32
+
 static int write_next(conn *c) {
-    out_message *m = outqueue_pop(&c->out);
-    if (m) {
-        int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-        peer_kind p = c->kind == CONN_WORKER ? PEER_WORKER : PEER_DEVICE;
-        c->srv->metrics.bytes_out[p] += m->len;
-        c->srv->metrics.messages_out[p]++;
-        free(m);
-        if (n < 0) return -1;
+    if (c->out.head) {
+        for (int i = 0; i < WRITES_PER_CALLBACK && c->out.head; i++) {
+            /* Write on only while the socket takes it whole; lws buffers a partial write itself. */
+            if (i > 0 && lws_send_pipe_choked(c->wsi)) break;
+            out_message *m = outqueue_pop(&c->out);
+            int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+            peer_kind p = c->kind == CONN_WORKER ? PEER_WORKER : PEER_DEVICE;
+            c->srv->metrics.bytes_out[p] += m->len;
+            c->srv->metrics.messages_out[p]++;
+            if (m->hop && n >= 0) hub_hop_written(c->srv, (hub_hop)m->hop, m->session, m->turn, m->origin_us, monotonic_us());
+            free(m);
+            if (n < 0) return -1;
+        }
         if (c->out.head || c->close_code) lws_callback_on_writable(c->wsi);
         return 0;
     }
@@ -98,6 +116,7 @@ static int receive(conn *c, const void *in, size_t len) {
         c->rx_len = 0;
         c->rx_binary = lws_frame_is_binary(wsi);
         c->rx_discard = 0;
+        c->rx_first_us = monotonic_us();
     }
     if (c->rx_discard) return 0;
     if (c->rx_len + len > c->rx_limit) {
@@ -125,6 +144,8 @@ static int receive(conn *c, const void *in, size_t len) {
     c->srv->metrics.bytes_in[p] += c->rx_len;
     c->srv->metrics.messages_in[p]++;
     c->rx[c->rx_len] = 0;
+    c->srv->event_origin_us = c->rx_first_us;
+    c->srv->event_session = c->kind == CONN_DEVICE ? c->id : 0;
     if (c->kind == CONN_DEVICE) device_message_in(c, c->rx, c->rx_len, c->rx_binary);
     else if (c->kind == CONN_WORKER) worker_message_in(c, c->rx, c->rx_len, c->rx_binary);
     c->rx_len = 0;
@@ -163,6 +184,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return http_route_upgrade(s, wsi);
     case LWS_CALLBACK_ESTABLISHED: {
+        s->event_origin_us = monotonic_us();
+        s->event_session = 0;
         int kind = ws_path_kind(wsi);
         conn *opened = kind == CONN_DEVICE ? device_open(s, wsi) : kind == CONN_WORKER ? worker_open(s, wsi) : NULL;
         return opened ? 0 : -1;
@@ -176,6 +199,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return write_next(c);
     case LWS_CALLBACK_CLOSED:
         if (c && !c->closed) {
+            s->event_origin_us = monotonic_us();
+            s->event_session = 0;
             c->closed = 1;
             if (c->kind == CONN_DEVICE) device_closed(c);
             else if (c->kind == CONN_WORKER) worker_closed(c);

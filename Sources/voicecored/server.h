@@ -4,6 +4,7 @@
 #ifndef VOICECORED_SERVER_H
 #define VOICECORED_SERVER_H
 #include "config.h"
+#include "hub_latency.h"
 #include "idmap.h"
 #include "log.h"
 #include "metrics.h"
@@ -30,6 +31,7 @@ typedef struct device_state {
     playout playout;
     uv_timer_t *pace_timer;      /* malloc'd: outlives the conn until uv_close completes */
     uint64_t bad_opus;
+    hub_turn_trace trace;
 } device_state;
 
 typedef struct conn {
@@ -41,6 +43,7 @@ typedef struct conn {
     uint8_t *rx;                 /* the message being reassembled from fragments */
     size_t rx_len, rx_cap, rx_limit;
     int rx_binary, rx_discard;
+    int64_t rx_first_us;         /* when the first fragment of the message being read arrived */
     int close_code;              /* nonzero: close once the queue is written */
     char close_reason[100];
     int close_sent;
@@ -70,6 +73,9 @@ struct server {
     uv_signal_t sigterm, sigint;
     uv_timer_t drain_timer;
     int64_t drain_deadline_us;
+    /* The network message being handled: when it was read and, for a device, its session. */
+    int64_t event_origin_us;
+    uint64_t event_session;
 };
 
 int64_t monotonic_us(void);
@@ -82,6 +88,8 @@ void server_destroy(server *s);
 conn *conn_new(server *s, struct lws *wsi, conn_kind kind, size_t rx_limit, size_t send_limit);
 /* Queues a message; on overflow of the send bound the connection is closed (1008). */
 int conn_send(conn *c, int binary, const void *header, size_t header_len, const void *body, size_t body_len);
+/* Tags the message conn_send just queued as completing a traced hop (hub_latency.h). */
+void conn_trace_last(conn *c, hub_hop hop, uint64_t session, int64_t turn, int64_t origin_us);
 void conn_close(conn *c, int code, const char *reason);
 void conn_send_error(conn *c, const char *message);
 metrics_gauges server_gauges(server *s);
