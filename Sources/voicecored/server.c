@@ -2,7 +2,9 @@
 #include "hub.h"
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t monotonic_us(void) {
     struct timespec ts;
@@ -297,6 +299,12 @@ static void on_signal(uv_signal_t *handle, int signum) {
 int server_start(server *s, uv_loop_t *loop, config *cfg) {
     s->loop = loop;
     s->cfg = cfg;
+    /* The handles exist before anything can fail, so server_destroy always closes valid ones. */
+    uv_signal_init(loop, &s->sigterm);
+    uv_signal_init(loop, &s->sigint);
+    s->sigterm.data = s->sigint.data = s;
+    uv_timer_init(loop, &s->drain_timer);
+    s->drain_timer.data = s;
     idmap_init(&s->devices);
     idmap_init(&s->workers);
     s->next_device_id = s->next_worker_id = 1;
@@ -324,6 +332,13 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
     info.vhost_name = "voicecored";
     info.pcontext = &s->lws;   /* lws writes NULL here once destruction on our loop is complete */
     if (*cfg->tls_cert) {
+        /* lws would log the failure and serve nothing; the operator gets a plain reason instead. */
+        const char *files[2] = {cfg->tls_cert, cfg->tls_key};
+        for (int i = 0; i < 2; i++)
+            if (access(files[i], R_OK) != 0) {
+                log_event(&s->log, LOG_ERROR, "tls.unreadable", json_pack("{s:s,s:s}", "file", files[i], "error", strerror(errno)));
+                return -1;
+            }
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = cfg->tls_cert;
         info.ssl_private_key_filepath = cfg->tls_key;
@@ -334,15 +349,16 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
         return -1;
     }
     s->vhost = lws_get_vhost_by_name(s->lws, "voicecored");
-    s->port = s->vhost ? lws_get_vhost_listen_port(s->vhost) : cfg->port;
+    s->port = s->vhost ? lws_get_vhost_listen_port(s->vhost) : -1;
+    if (s->port <= 0) {
+        /* A context without a listening vhost (a bad certificate, a port in use) serves nothing. */
+        log_event(&s->log, LOG_ERROR, "listen.failed",
+                  json_pack("{s:s,s:i,s:b}", "host", cfg->host, "port", cfg->port, "tls", *cfg->tls_cert != 0));
+        return -1;
+    }
 
-    uv_signal_init(loop, &s->sigterm);
-    uv_signal_init(loop, &s->sigint);
-    s->sigterm.data = s->sigint.data = s;
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
-    uv_timer_init(loop, &s->drain_timer);
-    s->drain_timer.data = s;
 
     if (cfg->device_token_count == 0)
         log_event(&s->log, LOG_WARN, "dev_mode",
