@@ -44,6 +44,8 @@ static const option options[] = {
     INT(downlink_frame_ms, 60, 10, 60, "duration of each downlink Opus frame (10/20/40/60)"),
     INT(prebuffer_frames, 3, 1, 50, "frames a device may hold ahead of real time (bounds how late an abort is heard)"),
     INT(max_queued_audio_ms, 600000, 1000, 3600000, "audio one session may have queued for playout"),
+    INT(uplink_burst_ms, 5000, 0, 600000, "uplink audio a device may send ahead of real time (buffered pre-roll, catch-up); 0: no limit"),
+    INT(uplink_rate_percent, 150, 100, 10000, "uplink audio rate allowed beyond the burst, percent of real time; faster frames are dropped with an error"),
     INT(opus_complexity, 5, 0, 10, "Opus encoder complexity"),
     INT(opus_bitrate, 0, 0, 512000, "Opus encoder bitrate in bit/s (0: libopus default)"),
     STR(log_level, "info", "debug, info, warn or error"),

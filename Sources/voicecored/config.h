@@ -32,6 +32,8 @@ typedef struct config {
     int downlink_frame_ms;
     int prebuffer_frames;
     int max_queued_audio_ms;
+    int uplink_burst_ms;
+    int uplink_rate_percent;
     int opus_complexity;
     int opus_bitrate;
     char *log_level;

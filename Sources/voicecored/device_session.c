@@ -122,6 +122,21 @@ static void audio_in(conn *c, const uint8_t *data, size_t len) {
         conn_send_error(c, "audio before hello: send hello first");
         return;
     }
+    int samples = opus_packet_get_nb_samples(f.payload, (opus_int32)f.payload_len, UPLINK_SAMPLE_RATE);
+    if (samples > 0) {
+        int64_t now = monotonic_us();
+        if (!d->budget_ready) {
+            uplink_budget_init(&d->budget, (int64_t)s->cfg->uplink_burst_ms * 1000, s->cfg->uplink_rate_percent, now);
+            d->budget_ready = 1;
+        }
+        if (!uplink_budget_take(&d->budget, (int64_t)samples * 1000000 / UPLINK_SAMPLE_RATE, now)) {
+            s->metrics.errors[ERR_UPLINK_FLOOD]++;
+            if (d->uplink_dropped < BAD_OPUS_REPORTED || d->uplink_dropped % 100 == 0)
+                conn_send_error(c, "uplink audio arrives faster than real time: frame dropped");
+            d->uplink_dropped++;
+            return;
+        }
+    }
     if (!d->decoder_ready) {
         if (uplink_decoder_init(&d->decoder) != 0) {
             conn_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");

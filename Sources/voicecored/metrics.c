@@ -8,7 +8,7 @@ static const double bucket_bounds[HISTOGRAM_BUCKETS] = {
     0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0};
 static const char *const error_names[ERR_KIND_COUNT] = {
     "malformed_json", "bad_message", "bad_frame", "bad_opus", "oversized", "unauthorized",
-    "send_queue_overflow", "connection_limit", "core_rejected", "playout_overflow", "hello_timeout", "unknown_peer"};
+    "send_queue_overflow", "connection_limit", "core_rejected", "playout_overflow", "hello_timeout", "unknown_peer", "uplink_flood"};
 static const char *const peer_names[PEER_KIND_COUNT] = {"device", "worker"};
 
 void histogram_observe(histogram *h, double seconds) {

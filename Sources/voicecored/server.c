@@ -1,5 +1,6 @@
 #include "server.h"
 #include "hub.h"
+#include "utf8_trim.h"
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -35,6 +36,7 @@ void conn_close(conn *c, int code, const char *reason) {
     if (c->close_code || c->closed) return;
     c->close_code = code;
     snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    utf8_trim_partial(c->close_reason);
     lws_callback_on_writable(c->wsi);
 }
 

@@ -11,6 +11,7 @@
 #include "opus_codec.h"
 #include "outqueue.h"
 #include "playout.h"
+#include "uplink_budget.h"
 #include <libwebsockets.h>
 #include <uv.h>
 
@@ -31,6 +32,9 @@ typedef struct device_state {
     playout playout;
     uv_timer_t *pace_timer;      /* malloc'd: outlives the conn until uv_close completes */
     uint64_t bad_opus;
+    uint64_t uplink_dropped;
+    int budget_ready;
+    uplink_budget budget;
     hub_turn_trace trace;
 } device_state;
 

@@ -298,3 +298,62 @@ def test_a_daemon_that_cannot_serve_exits_with_a_reason(tmp_path: Path) -> None:
         errors = [line for line in out.stdout.splitlines() if f'"event":"{event}"' in line]
         assert errors and detail in errors[0], out.stdout
         assert "AddressSanitizer" not in out.stderr and "runtime error:" not in out.stderr, out.stderr[-3000:]
+
+
+def test_uplink_audio_faster_than_real_time_is_dropped_and_others_carry_on() -> None:
+    from daemon_harness import OpusEncoder
+    with Daemon("--uplink-burst-ms", "600", "--uplink-rate-percent", "150") as d:
+        async def run() -> None:
+            enc = OpusEncoder(16000, 60)
+            packet = enc.encode(tone(960, 16000, 300))
+            flood = await connect_device(d, version=3)
+            other = await connect_device(d, version=3, device_id="aa:bb:cc:dd:ee:08")
+            for ws in (flood, other):
+                await ws.send(hello(60))
+                await next_json(ws)
+            for _ in range(100):  # six seconds of audio in an instant
+                await flood.send(frame(3, packet))
+            answer = await next_json(flood)
+            assert answer["type"] == "error" and "faster than real time" in answer["message"], answer
+            await other.send(frame(3, packet))  # a device at real time is not affected
+            await asyncio.sleep(0.3)
+            metrics = (await asyncio.to_thread(lambda: urllib.request.urlopen(d.http + "/metrics", timeout=5).read())).decode()
+            dropped = int(metrics.split('voicecored_errors_total{kind="uplink_flood"} ')[1].split()[0])
+            decoded = int(metrics.split('voicecored_opus_frames_total{op="decode"} ')[1].split()[0])
+            # The 600 ms burst (10 frames) plus what refilled while the flood arrived passed; the rest did not.
+            assert dropped >= 80 and decoded + dropped == 101, (dropped, decoded)
+            assert flood.state == websockets.protocol.State.OPEN
+            await flood.close()
+            await other.close()
+        asyncio.run(run())
+
+
+def test_sigterm_mid_reply_lets_the_reply_play_out_then_closes_1001() -> None:
+    import signal
+    with Daemon() as d:
+        async def run() -> None:
+            workers = [await scripted_worker(d, "asr", asr_job), await scripted_worker(d, "assistant", assistant_job),
+                       await scripted_worker(d, "tts", tts_job(1.0))]
+            device = await connect_device(d)
+            await device.send(hello(60))
+            await next_json(device)
+            await listen_and_speak(device)
+            reply = asyncio.create_task(hear_reply(device))
+            while not any(e.get("kind") == "turn.mark" and e.get("reason") == "first_audio_sent" for e in d.log):
+                await asyncio.sleep(0.02)
+            d.proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.1)
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                await connect_device(d, device_id="aa:bb:cc:dd:ee:0a")
+            assert refused.value.response.status_code == 503
+            messages, samples = await reply  # the reply is heard to its end
+            assert samples >= 2 * 24000 * 0.95 and messages[-1]["state"] == "stop"
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(device.recv(), 10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+            assert closed.value.rcvd.reason == "server shutting down"
+            for ws, task in workers:
+                task.cancel()
+        asyncio.run(run())
+        assert d.proc.wait(timeout=10) == 0
+        assert [e.get("reason") for e in d.log if e.get("kind") == "turn.ended"] == ["done"]
