@@ -90,8 +90,10 @@ static int write_next(conn *c) {
             c->srv->metrics.bytes_out[p] += m->len;
             c->srv->metrics.messages_out[p]++;
             if (m->hop && n >= 0) hub_hop_written(c->srv, (hub_hop)m->hop, m->session, m->turn, m->origin_us, monotonic_us());
+            int frame = m->binary && c->kind == CONN_DEVICE;
             free(m);
             if (n < 0) return -1;
+            if (frame) device_frame_written(c);
         }
         if (c->out.head || c->close_code) lws_callback_on_writable(c->wsi);
         return 0;
@@ -257,10 +259,10 @@ static void close_all(idmap *m, const char *reason) {
         if (m->keys[i]) conn_close(m->values[i], LWS_CLOSE_STATUS_GOINGAWAY, reason);
 }
 
-static int playout_pending(server *s) {
+static int any_playout_pending(server *s) {
     for (size_t i = 0; i < s->devices.cap; i++) {
         conn *c = s->devices.keys[i] ? s->devices.values[i] : NULL;
-        if (c && c->device && ((c->device->playout_ready && c->device->playout.head) || c->out.head)) return 1;
+        if (c && c->device && ((c->device->playout_ready && playout_pending(&c->device->playout)) || c->out.head)) return 1;
     }
     return 0;
 }
@@ -268,7 +270,7 @@ static int playout_pending(server *s) {
 static void on_drain_tick(uv_timer_t *t) {
     server *s = t->data;
     int64_t now = monotonic_us();
-    if (playout_pending(s) && now < s->drain_deadline_us) return;
+    if (any_playout_pending(s) && now < s->drain_deadline_us) return;
     close_all(&s->devices, "server shutting down");
     close_all(&s->workers, "server shutting down");
     if (s->devices.count == 0 && s->workers.count == 0) {

@@ -33,6 +33,7 @@ typedef struct device_state {
     uv_timer_t *pace_timer;      /* malloc'd: outlives the conn until uv_close completes */
     uint64_t bad_opus;
     uint64_t uplink_dropped;
+    int frame_in_flight;         /* a frame waits in the send queue: the next is encoded once it is written */
     int budget_ready;
     uplink_budget budget;
     hub_turn_trace trace;
@@ -126,6 +127,8 @@ void device_send_message(server *s, uint64_t session, json_t *message);
 void device_queue_audio(server *s, uint64_t session, int64_t turn, const int16_t *pcm, size_t samples, int rate, const char *sentence);
 void device_audio_end(server *s, uint64_t session, int64_t turn);
 void device_flush(server *s, uint64_t session);
+/* A downlink frame of this device was written to its socket: the next may be encoded. */
+void device_frame_written(conn *c);
 void device_close_session(server *s, uint64_t session, const char *reason);
 void device_drain(server *s);
 
