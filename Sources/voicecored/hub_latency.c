@@ -18,6 +18,7 @@ void hub_hop_written(server *s, hub_hop hop, uint64_t session, int64_t turn, int
         t->uplink_us = took;
         break;
     case HUB_HOP_ASSISTANT_JOB:
+        t->turn_uplink_us = t->uplink_us;
         t->assistant_job_us = took;
         t->have_assistant_job = 1;
         t->have_tts_job = 0;
@@ -30,13 +31,13 @@ void hub_hop_written(server *s, hub_hop hop, uint64_t session, int64_t turn, int
         break;
     case HUB_HOP_FIRST_FRAME:
         if (t->have_assistant_job && t->have_tts_job) {
-            int64_t total = t->uplink_us + t->assistant_job_us + t->tts_job_us + took;
+            int64_t total = t->turn_uplink_us + t->assistant_job_us + t->tts_job_us + took;
             histogram_observe(&s->metrics.hub_hops[HUB_HOP_NONE], (double)total / 1e6);
             char name[32];
             snprintf(name, sizeof name, "s%llu", (unsigned long long)session);
             log_event(&s->log, LOG_INFO, "turn.hub_latency",
                       json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "session", name, "turn", (json_int_t)t->turn, "uplink_us",
-                                (json_int_t)t->uplink_us, "assistant_job_us", (json_int_t)t->assistant_job_us, "tts_job_us",
+                                (json_int_t)t->turn_uplink_us, "assistant_job_us", (json_int_t)t->assistant_job_us, "tts_job_us",
                                 (json_int_t)t->tts_job_us, "first_frame_us", (json_int_t)took, "total_us", (json_int_t)total));
         }
         t->have_assistant_job = t->have_tts_job = 0;

@@ -19,7 +19,8 @@
 typedef enum { HUB_HOP_NONE, HUB_HOP_UPLINK, HUB_HOP_ASSISTANT_JOB, HUB_HOP_TTS_JOB, HUB_HOP_FIRST_FRAME, HUB_HOP_COUNT } hub_hop;
 
 typedef struct hub_turn_trace {
-    int64_t uplink_us, assistant_job_us, tts_job_us;
+    int64_t uplink_us;              /* the latest uplink hop */
+    int64_t turn_uplink_us, assistant_job_us, tts_job_us;   /* the turn's hops */
     int64_t turn;
     int have_assistant_job, have_tts_job;
     int64_t first_frame_origin_us;   /* nonzero: the next frame sent is the reply's first */
