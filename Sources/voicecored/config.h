@@ -25,12 +25,15 @@ typedef struct config {
     int device_max_message_bytes;
     int worker_max_message_bytes;
     int send_queue_bytes;
+    int worker_send_queue_bytes;
     int max_devices;
     int max_workers;
     int downlink_sample_rate;
     int downlink_frame_ms;
     int prebuffer_frames;
     int max_queued_audio_ms;
+    int uplink_burst_ms;
+    int uplink_rate_percent;
     int opus_complexity;
     int opus_bitrate;
     char *log_level;

@@ -38,6 +38,8 @@ static void on_pace_timer(uv_timer_t *t) {
         conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no hello received in time");
         return;
     }
+    c->srv->event_origin_us = monotonic_us();
+    c->srv->event_session = c->id;
     pace(c);
 }
 
@@ -119,6 +121,21 @@ static void audio_in(conn *c, const uint8_t *data, size_t len) {
         s->metrics.errors[ERR_BAD_MESSAGE]++;
         conn_send_error(c, "audio before hello: send hello first");
         return;
+    }
+    int samples = opus_packet_get_nb_samples(f.payload, (opus_int32)f.payload_len, UPLINK_SAMPLE_RATE);
+    if (samples > 0) {
+        int64_t now = monotonic_us();
+        if (!d->budget_ready) {
+            uplink_budget_init(&d->budget, (int64_t)s->cfg->uplink_burst_ms * 1000, s->cfg->uplink_rate_percent, now);
+            d->budget_ready = 1;
+        }
+        if (!uplink_budget_take(&d->budget, (int64_t)samples * 1000000 / UPLINK_SAMPLE_RATE, now)) {
+            s->metrics.errors[ERR_UPLINK_FLOOD]++;
+            if (d->uplink_dropped < BAD_OPUS_REPORTED || d->uplink_dropped % 100 == 0)
+                conn_send_error(c, "uplink audio arrives faster than real time: frame dropped");
+            d->uplink_dropped++;
+            return;
+        }
     }
     if (!d->decoder_ready) {
         if (uplink_decoder_init(&d->decoder) != 0) {
@@ -218,6 +235,8 @@ void device_send_message(server *s, uint64_t session, json_t *message) {
                                       "channels", 1, "frame_duration", s->cfg->downlink_frame_ms));
     }
     send_json(c, message);
+    const char *state = json_string_value(json_object_get(message, "state"));
+    if (type && state && !strcmp(type, "tts") && !strcmp(state, "start")) c->device->trace.first_frame_origin_us = s->event_origin_us;
 }
 
 static void drop_queued_audio(conn *c) {
@@ -245,16 +264,26 @@ static void pace(conn *c) {
     char name[32];
     session_name(c->id, name, sizeof name);
     for (;;) {
+        /* One frame in the send queue at a time: the next is encoded after this one is written,
+         * so a reply's first frame leaves after one encode and an abort finds little to drop. */
+        if (d->frame_in_flight) return;
         int64_t wait_us = 0;
         playout_item *item = playout_next(&d->playout, monotonic_us(), &wait_us);
         if (!item) {
-            if (d->playout.head) uv_timer_start(d->pace_timer, on_pace_timer, (uint64_t)((wait_us + 999) / 1000), 0);
+            if (wait_us > 0) uv_timer_start(d->pace_timer, on_pace_timer, (uint64_t)((wait_us + 999) / 1000), 0);
             return;
         }
         if (item->kind == PLAYOUT_FRAME) {
             uint8_t header[DEVICE_FRAME_MAX_HEADER];
             int hlen = device_frame_header(d->protocol_version, item->len, 0, header);
-            if (hlen >= 0) conn_send(c, 1, header, (size_t)hlen, item->data, item->len);
+            c->srv->metrics.opus_encoded++;
+            if (hlen >= 0 && conn_send(c, 1, header, (size_t)hlen, item->data, item->len) == 0) {
+                d->frame_in_flight = 1;
+                if (d->trace.first_frame_origin_us) {
+                    conn_trace_last(c, HUB_HOP_FIRST_FRAME, c->id, item->turn, d->trace.first_frame_origin_us);
+                    d->trace.first_frame_origin_us = 0;
+                }
+            }
         } else if (item->kind == PLAYOUT_SENTENCE) {
             json_t *m = json_pack("{s:s,s:s,s:s,s:s%}", "type", "tts", "state", "sentence_start", "session_id", name, "text",
                                   (const char *)item->data, item->len);
@@ -276,8 +305,10 @@ static void pace(conn *c) {
     }
 }
 
-static void count_encoded(server *s, device_state *d, uint64_t before) {
-    s->metrics.opus_encoded += d->playout.frames_encoded - before;
+void device_frame_written(conn *c) {
+    if (!c->device) return;
+    c->device->frame_in_flight = 0;
+    if (!c->closed && !c->close_code) pace(c);
 }
 
 void device_queue_audio(server *s, uint64_t session, int64_t turn, const int16_t *pcm, size_t samples, int rate,
@@ -286,14 +317,12 @@ void device_queue_audio(server *s, uint64_t session, int64_t turn, const int16_t
     if (!c) return;
     device_state *d = c->device;
     if (ensure_playout(s, d) != 0) return;
-    uint64_t before = d->playout.frames_encoded;
     if (playout_push(&d->playout, turn, pcm, samples, rate, sentence) != 0) {
         s->metrics.errors[ERR_PLAYOUT_OVERFLOW]++;
         log_event(&s->log, LOG_WARN, "playout.refused",
                   json_pack("{s:I,s:I,s:I}", "session", (json_int_t)session, "turn", (json_int_t)turn, "queued_frames",
                             (json_int_t)d->playout.frames));
     }
-    count_encoded(s, d, before);
     pace(c);
 }
 
@@ -302,9 +331,7 @@ void device_audio_end(server *s, uint64_t session, int64_t turn) {
     if (!c) return;
     device_state *d = c->device;
     if (ensure_playout(s, d) != 0) return;
-    uint64_t before = d->playout.frames_encoded;
     playout_end(&d->playout, turn);
-    count_encoded(s, d, before);
     pace(c);
 }
 
@@ -313,7 +340,9 @@ void device_flush(server *s, uint64_t session) {
     if (!c) return;
     if (c->device->playout_ready) s->metrics.frames_dropped_on_flush += playout_flush(&c->device->playout);
     uv_timer_stop(c->device->pace_timer);
+    c->device->trace.first_frame_origin_us = 0;
     drop_queued_audio(c);
+    c->device->frame_in_flight = 0;
 }
 
 void device_close_session(server *s, uint64_t session, const char *reason) {
@@ -326,7 +355,7 @@ void device_drain(server *s) {
      * audio has played out or the drain deadline passes. */
     for (size_t i = 0; i < s->devices.cap; i++) {
         conn *c = s->devices.keys[i] ? s->devices.values[i] : NULL;
-        if (c && c->device && !(c->device->playout_ready && c->device->playout.head) && !c->out.head)
+        if (c && c->device && !(c->device->playout_ready && playout_pending(&c->device->playout)) && !c->out.head)
             conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
     }
 }

@@ -37,6 +37,8 @@ static void on_timer(void *context, uint64_t id) {
     hub *h = context;
     char event[96];
     int n = snprintf(event, sizeof event, "{\"type\":\"timer.fired\",\"timer\":%llu}", (unsigned long long)id);
+    h->srv->event_origin_us = monotonic_us();
+    h->srv->event_session = 0;
     char error[256];
     hub_event(h, event, (size_t)n, NULL, 0, error, sizeof error);
 }

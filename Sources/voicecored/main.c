@@ -43,6 +43,13 @@ int main(int argc, char **argv) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     if (server_start(&s, &loop, &cfg) != 0) {
+        if (s.lws) {
+            /* lws 4.1 made a context but no listening vhost (a certificate it could not load, a
+             * port in use); destroying such a context on a foreign loop crashes it, so the
+             * process just ends, the reason logged. */
+            logger_close(&s.log);
+            exit(1);
+        }
         server_destroy(&s);
         uv_walk(&loop, close_walk, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);

@@ -8,7 +8,7 @@ static const double bucket_bounds[HISTOGRAM_BUCKETS] = {
     0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0};
 static const char *const error_names[ERR_KIND_COUNT] = {
     "malformed_json", "bad_message", "bad_frame", "bad_opus", "oversized", "unauthorized",
-    "send_queue_overflow", "connection_limit", "core_rejected", "playout_overflow", "hello_timeout", "unknown_peer"};
+    "send_queue_overflow", "connection_limit", "core_rejected", "playout_overflow", "hello_timeout", "unknown_peer", "uplink_flood"};
 static const char *const peer_names[PEER_KIND_COUNT] = {"device", "worker"};
 
 void histogram_observe(histogram *h, double seconds) {
@@ -142,6 +142,22 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len) {
         cum += h->counts[HISTOGRAM_BUCKETS];
         put(&t, "voicecored_turn_stage_seconds_bucket{stage=\"%s\",le=\"+Inf\"} %llu\nvoicecored_turn_stage_seconds_sum{stage=\"%s\"} %.6f\n"
                 "voicecored_turn_stage_seconds_count{stage=\"%s\"} %llu\n", lbl, (unsigned long long)cum, lbl, h->sum, lbl,
+            (unsigned long long)h->count);
+    }
+    put(&t, "# HELP voicecored_hub_hop_seconds Hub-added latency on a turn's critical path: from reading a message to writing the one it "
+            "causes (worker time excluded); hop=\"total\" sums a turn's hops, end of speech to first audio frame out.\n"
+            "# TYPE voicecored_hub_hop_seconds histogram\n");
+    for (int hop = 0; hop < HUB_HOP_COUNT; hop++) {
+        const histogram *h = &m->hub_hops[hop];
+        const char *name = hub_hop_name((hub_hop)hop);
+        uint64_t cum = 0;
+        for (int i = 0; i < HISTOGRAM_BUCKETS; i++) {
+            cum += h->counts[i];
+            put(&t, "voicecored_hub_hop_seconds_bucket{hop=\"%s\",le=\"%g\"} %llu\n", name, bucket_bounds[i], (unsigned long long)cum);
+        }
+        cum += h->counts[HISTOGRAM_BUCKETS];
+        put(&t, "voicecored_hub_hop_seconds_bucket{hop=\"%s\",le=\"+Inf\"} %llu\nvoicecored_hub_hop_seconds_sum{hop=\"%s\"} %.9f\n"
+                "voicecored_hub_hop_seconds_count{hop=\"%s\"} %llu\n", name, (unsigned long long)cum, name, h->sum, name,
             (unsigned long long)h->count);
     }
     named(&t, "voicecored_core_events_total", "Coordinator log events by name.", "event", m->core_events, "counter");

@@ -4,12 +4,13 @@
 #ifndef VOICECORED_METRICS_H
 #define VOICECORED_METRICS_H
 #include <stddef.h>
+#include "hub_latency.h"
 #include <stdint.h>
 
 typedef enum {
     ERR_MALFORMED_JSON, ERR_BAD_MESSAGE, ERR_BAD_FRAME, ERR_BAD_OPUS, ERR_OVERSIZED, ERR_UNAUTHORIZED,
     ERR_SEND_QUEUE_OVERFLOW, ERR_CONNECTION_LIMIT, ERR_CORE_REJECTED, ERR_PLAYOUT_OVERFLOW,
-    ERR_HELLO_TIMEOUT, ERR_UNKNOWN_PEER, ERR_KIND_COUNT
+    ERR_HELLO_TIMEOUT, ERR_UNKNOWN_PEER, ERR_UPLINK_FLOOD, ERR_KIND_COUNT
 } error_kind;
 
 typedef enum { PEER_DEVICE, PEER_WORKER, PEER_KIND_COUNT } peer_kind;
@@ -47,6 +48,8 @@ typedef struct metrics {
     named_counter workers_by_kind[METRICS_MAX_NAMES];
     /* turn.mark: seconds from the user falling silent to each mark (asr_final, first_delta, ...). */
     stage_histogram stages[METRICS_MAX_STAGES];
+    /* hub_latency.h: per hop, and [0] the per-turn total (end of speech → first frame out). */
+    histogram hub_hops[HUB_HOP_COUNT];
 } metrics;
 
 void stage_observe(metrics *m, const char *stage, double seconds);

@@ -15,6 +15,10 @@ int outqueue_push(outqueue *q, int binary, const void *header, size_t header_len
     if (!m) return -2;
     m->next = NULL;
     m->binary = binary;
+    m->hop = 0;
+    m->session = 0;
+    m->turn = 0;
+    m->origin_us = 0;
     m->len = len;
     if (header_len) memcpy(m->buf + LWS_PRE, header, header_len);
     if (body_len) memcpy(m->buf + LWS_PRE + header_len, body, body_len);

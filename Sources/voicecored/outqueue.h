@@ -10,6 +10,10 @@ typedef struct out_message {
     struct out_message *next;
     int binary;
     size_t len;
+    /* hub latency tracing (hub_latency.h): the hop this message completes, 0 for none */
+    uint8_t hop;
+    uint64_t session;
+    int64_t turn, origin_us;
     uint8_t buf[];            /* LWS_PRE headroom, then len bytes */
 } out_message;
 

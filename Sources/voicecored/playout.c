@@ -19,11 +19,16 @@ int playout_init(playout *p, int sample_rate, int frame_ms, int prebuffer_frames
     return 0;
 }
 
+/* Frames the queued PCM will make: whole frames, plus a padded one where an end marker waits. */
+static void count_frames(playout *p) {
+    size_t frame = (size_t)p->encoder.frame_samples;
+    p->frames = p->ends ? (p->samples + frame - 1) / frame : p->samples / frame;
+}
+
 static void append(playout *p, playout_item *item) {
     item->next = NULL;
     if (p->tail) p->tail->next = item; else p->head = item;
     p->tail = item;
-    if (item->kind == PLAYOUT_FRAME) p->frames++;
     p->bytes += item->len;
 }
 
@@ -34,72 +39,41 @@ static int append_marker(playout *p, playout_kind kind, int64_t turn, const char
     item->kind = kind;
     item->turn = turn;
     item->len = len;
+    item->taken = 0;
     if (len) memcpy(item->data, text, len);
     item->data[len] = 0;
     append(p, item);
     return 0;
 }
 
-static int encode_residual(playout *p, int64_t turn) {
-    uint8_t packet[OPUS_MAX_PACKET];
-    int n = downlink_encoder_encode(&p->encoder, p->residual, packet, sizeof packet);
-    p->residual_n = 0;
-    if (n < 0) return -1;
-    playout_item *item = malloc(sizeof *item + (size_t)n);
+int playout_push(playout *p, int64_t turn, const int16_t *pcm, size_t n, int rate, const char *sentence) {
+    size_t m = rate == p->encoder.sample_rate ? n : resample_output_length(n, rate, p->encoder.sample_rate);
+    size_t frame = (size_t)p->encoder.frame_samples;
+    if (p->max_frames && (p->samples + m) / frame > p->max_frames) return -1;
+    if (sentence && append_marker(p, PLAYOUT_SENTENCE, turn, sentence) != 0) return -1;
+    if (m == 0) return 0;
+    playout_item *item = malloc(sizeof *item + m * sizeof(int16_t));
     if (!item) return -1;
-    item->kind = PLAYOUT_FRAME;
+    item->kind = PLAYOUT_PCM;
     item->turn = turn;
-    item->len = (size_t)n;
-    memcpy(item->data, packet, (size_t)n);
+    item->len = m * sizeof(int16_t);
+    item->taken = 0;
+    if (m == n) memcpy(item->data, pcm, item->len);
+    else resample_linear(pcm, n, rate, (int16_t *)(void *)item->data, m);
     append(p, item);
-    p->frames_encoded++;
+    p->samples += m;
+    count_frames(p);
     return 0;
 }
 
-int playout_push(playout *p, int64_t turn, const int16_t *pcm, size_t n, int rate, const char *sentence) {
-    int16_t *converted = NULL;
-    if (rate != p->encoder.sample_rate) {
-        size_t m = resample_output_length(n, rate, p->encoder.sample_rate);
-        converted = malloc((m ? m : 1) * sizeof(int16_t));
-        if (!converted) return -1;
-        resample_linear(pcm, n, rate, converted, m);
-        pcm = converted;
-        n = m;
-    }
-    size_t frame = (size_t)p->encoder.frame_samples;
-    size_t frames_after = p->frames + (p->residual_n + n) / frame;
-    if (p->max_frames && frames_after > p->max_frames) {
-        free(converted);
-        return -1;
-    }
-    if (p->residual_n > 0 && p->residual_turn != turn) p->residual_n = 0;  /* never mix turns */
-    p->residual_turn = turn;
-    int rc = 0;
-    if (sentence && append_marker(p, PLAYOUT_SENTENCE, turn, sentence) != 0) rc = -1;
-    size_t i = 0;
-    while (rc == 0 && i < n) {
-        size_t take = frame - (size_t)p->residual_n;
-        if (take > n - i) take = n - i;
-        memcpy(p->residual + p->residual_n, pcm + i, take * sizeof(int16_t));
-        p->residual_n += (int)take;
-        i += take;
-        if ((size_t)p->residual_n == frame && encode_residual(p, turn) != 0) rc = -1;
-    }
-    free(converted);
-    return rc;
-}
-
 int playout_end(playout *p, int64_t turn) {
-    if (p->residual_n > 0 && p->residual_turn == turn) {
-        memset(p->residual + p->residual_n, 0, ((size_t)p->encoder.frame_samples - (size_t)p->residual_n) * sizeof(int16_t));
-        if (encode_residual(p, turn) != 0) return -1;
-    }
-    p->residual_n = 0;
-    return append_marker(p, PLAYOUT_END, turn, NULL);
+    if (append_marker(p, PLAYOUT_END, turn, NULL) != 0) return -1;
+    p->ends++;
+    count_frames(p);
+    return 0;
 }
 
-size_t playout_flush(playout *p) {
-    size_t dropped = p->frames;
+static void free_items(playout *p) {
     playout_item *item = p->head;
     while (item) {
         playout_item *next = item->next;
@@ -107,31 +81,110 @@ size_t playout_flush(playout *p) {
         item = next;
     }
     p->head = p->tail = NULL;
-    p->frames = 0;
-    p->bytes = 0;
+}
+
+size_t playout_flush(playout *p) {
+    size_t dropped = p->frames;
+    free_items(p);
+    p->frames = p->bytes = p->samples = p->ends = 0;
     p->residual_n = 0;
     downlink_encoder_reset(&p->encoder);
     return dropped;
 }
 
-playout_item *playout_next(playout *p, int64_t now_us, int64_t *wait_us) {
-    *wait_us = 0;
+static playout_item *pop(playout *p) {
     playout_item *item = p->head;
-    if (!item) return NULL;
-    if (item->kind == PLAYOUT_FRAME) {
-        int64_t due = p->play_clock_us - (int64_t)(p->prebuffer_frames - 1) * p->frame_us;
-        if (now_us < due) {
-            *wait_us = due - now_us;
-            return NULL;
-        }
-        p->play_clock_us = (p->play_clock_us > now_us ? p->play_clock_us : now_us) + p->frame_us;
-        p->frames--;
-    }
     p->head = item->next;
     if (!p->head) p->tail = NULL;
     p->bytes -= item->len;
     return item;
 }
+
+/* Encodes the residual (padded with silence when short) into a frame item. */
+static playout_item *encode_residual(playout *p) {
+    int frame = p->encoder.frame_samples;
+    size_t had = (size_t)p->residual_n;
+    if (p->residual_n < frame) memset(p->residual + p->residual_n, 0, (size_t)(frame - p->residual_n) * sizeof(int16_t));
+    uint8_t packet[OPUS_MAX_PACKET];
+    int n = downlink_encoder_encode(&p->encoder, p->residual, packet, sizeof packet);
+    p->residual_n = 0;
+    p->samples -= had;
+    count_frames(p);
+    if (n < 0) return NULL;
+    playout_item *item = malloc(sizeof *item + (size_t)n);
+    if (!item) return NULL;
+    item->kind = PLAYOUT_FRAME;
+    item->turn = p->residual_turn;
+    item->len = (size_t)n;
+    item->taken = 0;
+    memcpy(item->data, packet, (size_t)n);
+    p->frames_encoded++;
+    return item;
+}
+
+/* Moves queued PCM into the residual until it holds a whole frame. Returns 1 when it does, or
+ * when a marker (or another turn's PCM) ends the residual's audio first; 0 when more PCM must
+ * arrive. */
+static int fill_residual(playout *p) {
+    size_t frame = (size_t)p->encoder.frame_samples;
+    while (p->head && p->head->kind == PLAYOUT_PCM) {
+        playout_item *item = p->head;
+        if (p->residual_n > 0 && p->residual_turn != item->turn) {
+            p->samples -= (size_t)p->residual_n;   /* never mix turns: the old turn's tail goes */
+            p->residual_n = 0;
+            count_frames(p);
+        }
+        p->residual_turn = item->turn;
+        size_t have = item->len / sizeof(int16_t) - item->taken;
+        size_t take = frame - (size_t)p->residual_n;
+        if (take > have) take = have;
+        memcpy(p->residual + p->residual_n, (const int16_t *)(const void *)item->data + item->taken, take * sizeof(int16_t));
+        p->residual_n += (int)take;
+        item->taken += take;
+        if (item->taken * sizeof(int16_t) == item->len) free(pop(p));
+        if ((size_t)p->residual_n == frame) return 1;
+    }
+    return 0;
+}
+
+playout_item *playout_next(playout *p, int64_t now_us, int64_t *wait_us) {
+    *wait_us = 0;
+    for (;;) {
+        if (p->head && p->head->kind == PLAYOUT_PCM) fill_residual(p);
+        playout_item *item = p->head;
+        int frame_ready = (size_t)p->residual_n == (size_t)p->encoder.frame_samples;
+        if (!frame_ready && item && item->kind == PLAYOUT_END && p->residual_n > 0) {
+            if (p->residual_turn == item->turn) {
+                frame_ready = 1;   /* the turn's last frame, padded */
+            } else {
+                p->samples -= (size_t)p->residual_n;
+                p->residual_n = 0;
+                count_frames(p);
+            }
+        }
+        if (frame_ready) {
+            int64_t due = p->play_clock_us - (int64_t)(p->prebuffer_frames - 1) * p->frame_us;
+            if (now_us < due) {
+                *wait_us = due - now_us;
+                return NULL;
+            }
+            playout_item *frame = encode_residual(p);
+            if (!frame) continue;   /* an encoder error loses the frame, not the queue */
+            p->play_clock_us = (p->play_clock_us > now_us ? p->play_clock_us : now_us) + p->frame_us;
+            return frame;
+        }
+        /* Nothing queued, or a partial frame waiting for more PCM or its turn's end. */
+        if (!item || item->kind == PLAYOUT_PCM) return NULL;
+        pop(p);
+        if (item->kind == PLAYOUT_END) {
+            p->ends--;
+            count_frames(p);
+        }
+        return item;
+    }
+}
+
+int playout_pending(const playout *p) { return p->head != NULL || p->residual_n > 0; }
 
 void playout_free(playout *p) {
     playout_flush(p);

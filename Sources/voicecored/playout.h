@@ -5,20 +5,26 @@
  * audio, so the device never starves yet never holds more than a few frames — an abort is
  * heard within about prebuffer × frame duration. Markers travel in band with the frames: a
  * `sentence_start` text goes out when the first frame of its sentence reaches the head of the
- * queue; an `end` marker (the turn's last audio) comes due right after its last frame. */
+ * queue; an `end` marker (the turn's last audio) comes due right after its last frame.
+ *
+ * Encoding is lazy: PCM waits in the queue and a frame is encoded only when it comes due, so the
+ * first frame of a reply goes out after one encode however long the TTS chunk is, the encoder's
+ * work is spread over the playback, and an abort throws away PCM nobody encoded. */
 #ifndef VOICECORED_PLAYOUT_H
 #define VOICECORED_PLAYOUT_H
 #include "opus_codec.h"
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { PLAYOUT_FRAME, PLAYOUT_SENTENCE, PLAYOUT_END } playout_kind;
+/* PLAYOUT_PCM items live only inside the queue; playout_next hands out the other kinds. */
+typedef enum { PLAYOUT_FRAME, PLAYOUT_SENTENCE, PLAYOUT_END, PLAYOUT_PCM } playout_kind;
 
 typedef struct playout_item {
     struct playout_item *next;
     playout_kind kind;
     int64_t turn;
-    size_t len;          /* frame: Opus bytes; sentence: text bytes (NUL-terminated too) */
+    size_t len;          /* frame: Opus bytes; sentence: text bytes (NUL-terminated too); pcm: bytes */
+    size_t taken;        /* pcm: samples already moved into the residual */
     uint8_t data[];
 } playout_item;
 
@@ -29,8 +35,10 @@ typedef struct playout {
     int64_t play_clock_us;
     size_t max_frames;       /* queued frames beyond this are refused (a runaway producer) */
     playout_item *head, *tail;
-    size_t frames;           /* frames queued */
+    size_t frames;           /* frames queued (most not encoded yet) */
     size_t bytes;            /* bytes queued */
+    size_t samples;          /* PCM samples queued and in the residual, not yet encoded */
+    size_t ends;             /* end markers queued (each pads its turn's last partial frame) */
     int16_t *residual;       /* samples not yet making a whole frame */
     int residual_n;
     int64_t residual_turn;
@@ -45,13 +53,16 @@ void playout_free(playout *p);
  * before the first frame holding these samples. Returns 0, or -1 when the queue bound is hit
  * (nothing further is queued) or encoding fails. */
 int playout_push(playout *p, int64_t turn, const int16_t *pcm, size_t n, int rate, const char *sentence);
-/* The turn's audio is complete: pads and encodes the residual samples, queues the end marker. */
+/* The turn's audio is complete: queues the end marker (the last partial frame is padded). */
 int playout_end(playout *p, int64_t turn);
+/* Audio or markers still to go out. */
+int playout_pending(const playout *p);
 /* Drops everything queued and resets the encoder (barge-in / abort). Returns frames dropped. */
 size_t playout_flush(playout *p);
 
 /* The next item due at now_us, removed from the queue (free() it), or NULL; when NULL and the
- * queue is not empty, *wait_us says how long until the head comes due. */
+ * queue is not empty, *wait_us says how long until the next frame comes due (0: nothing will
+ * come due until more is pushed, e.g. a partial frame waiting for PCM). Frames are encoded here. */
 playout_item *playout_next(playout *p, int64_t now_us, int64_t *wait_us);
 
 #endif

@@ -1,8 +1,11 @@
 #include "server.h"
 #include "hub.h"
+#include "utf8_trim.h"
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 int64_t monotonic_us(void) {
     struct timespec ts;
@@ -33,6 +36,7 @@ void conn_close(conn *c, int code, const char *reason) {
     if (c->close_code || c->closed) return;
     c->close_code = code;
     snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+    utf8_trim_partial(c->close_reason);
     lws_callback_on_writable(c->wsi);
 }
 
@@ -54,6 +58,15 @@ int conn_send(conn *c, int binary, const void *header, size_t header_len, const 
     return 0;
 }
 
+void conn_trace_last(conn *c, hub_hop hop, uint64_t session, int64_t turn, int64_t origin_us) {
+    out_message *m = c->out.tail;
+    if (!m || origin_us <= 0) return;
+    m->hop = (uint8_t)hop;
+    m->session = session;
+    m->turn = turn;
+    m->origin_us = origin_us;
+}
+
 void conn_send_error(conn *c, const char *message) {
     json_t *j = json_pack("{s:s,s:s}", "type", "error", "message", message);
     char *text = json_dumps(j, JSON_COMPACT);
@@ -62,15 +75,26 @@ void conn_send_error(conn *c, const char *message) {
     json_decref(j);
 }
 
+/* Messages written per writable callback at most: a worker link carries hundreds of sessions'
+ * audio, and one message per loop iteration would cap it at the loop's iteration rate. */
+#define WRITES_PER_CALLBACK 32
+
 static int write_next(conn *c) {
-    out_message *m = outqueue_pop(&c->out);
-    if (m) {
-        int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-        peer_kind p = c->kind == CONN_WORKER ? PEER_WORKER : PEER_DEVICE;
-        c->srv->metrics.bytes_out[p] += m->len;
-        c->srv->metrics.messages_out[p]++;
-        free(m);
-        if (n < 0) return -1;
+    if (c->out.head) {
+        for (int i = 0; i < WRITES_PER_CALLBACK && c->out.head; i++) {
+            /* Write on only while the socket takes it whole; lws buffers a partial write itself. */
+            if (i > 0 && lws_send_pipe_choked(c->wsi)) break;
+            out_message *m = outqueue_pop(&c->out);
+            int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+            peer_kind p = c->kind == CONN_WORKER ? PEER_WORKER : PEER_DEVICE;
+            c->srv->metrics.bytes_out[p] += m->len;
+            c->srv->metrics.messages_out[p]++;
+            if (m->hop && n >= 0) hub_hop_written(c->srv, (hub_hop)m->hop, m->session, m->turn, m->origin_us, monotonic_us());
+            int frame = m->binary && c->kind == CONN_DEVICE;
+            free(m);
+            if (n < 0) return -1;
+            if (frame) device_frame_written(c);
+        }
         if (c->out.head || c->close_code) lws_callback_on_writable(c->wsi);
         return 0;
     }
@@ -98,6 +122,7 @@ static int receive(conn *c, const void *in, size_t len) {
         c->rx_len = 0;
         c->rx_binary = lws_frame_is_binary(wsi);
         c->rx_discard = 0;
+        c->rx_first_us = monotonic_us();
     }
     if (c->rx_discard) return 0;
     if (c->rx_len + len > c->rx_limit) {
@@ -125,6 +150,8 @@ static int receive(conn *c, const void *in, size_t len) {
     c->srv->metrics.bytes_in[p] += c->rx_len;
     c->srv->metrics.messages_in[p]++;
     c->rx[c->rx_len] = 0;
+    c->srv->event_origin_us = c->rx_first_us;
+    c->srv->event_session = c->kind == CONN_DEVICE ? c->id : 0;
     if (c->kind == CONN_DEVICE) device_message_in(c, c->rx, c->rx_len, c->rx_binary);
     else if (c->kind == CONN_WORKER) worker_message_in(c, c->rx, c->rx_len, c->rx_binary);
     c->rx_len = 0;
@@ -163,6 +190,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return http_route_upgrade(s, wsi);
     case LWS_CALLBACK_ESTABLISHED: {
+        s->event_origin_us = monotonic_us();
+        s->event_session = 0;
         int kind = ws_path_kind(wsi);
         conn *opened = kind == CONN_DEVICE ? device_open(s, wsi) : kind == CONN_WORKER ? worker_open(s, wsi) : NULL;
         return opened ? 0 : -1;
@@ -176,6 +205,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return write_next(c);
     case LWS_CALLBACK_CLOSED:
         if (c && !c->closed) {
+            s->event_origin_us = monotonic_us();
+            s->event_session = 0;
             c->closed = 1;
             if (c->kind == CONN_DEVICE) device_closed(c);
             else if (c->kind == CONN_WORKER) worker_closed(c);
@@ -228,10 +259,10 @@ static void close_all(idmap *m, const char *reason) {
         if (m->keys[i]) conn_close(m->values[i], LWS_CLOSE_STATUS_GOINGAWAY, reason);
 }
 
-static int playout_pending(server *s) {
+static int any_playout_pending(server *s) {
     for (size_t i = 0; i < s->devices.cap; i++) {
         conn *c = s->devices.keys[i] ? s->devices.values[i] : NULL;
-        if (c && c->device && ((c->device->playout_ready && c->device->playout.head) || c->out.head)) return 1;
+        if (c && c->device && ((c->device->playout_ready && playout_pending(&c->device->playout)) || c->out.head)) return 1;
     }
     return 0;
 }
@@ -239,7 +270,7 @@ static int playout_pending(server *s) {
 static void on_drain_tick(uv_timer_t *t) {
     server *s = t->data;
     int64_t now = monotonic_us();
-    if (playout_pending(s) && now < s->drain_deadline_us) return;
+    if (any_playout_pending(s) && now < s->drain_deadline_us) return;
     close_all(&s->devices, "server shutting down");
     close_all(&s->workers, "server shutting down");
     if (s->devices.count == 0 && s->workers.count == 0) {
@@ -272,6 +303,12 @@ static void on_signal(uv_signal_t *handle, int signum) {
 int server_start(server *s, uv_loop_t *loop, config *cfg) {
     s->loop = loop;
     s->cfg = cfg;
+    /* The handles exist before anything can fail, so server_destroy always closes valid ones. */
+    uv_signal_init(loop, &s->sigterm);
+    uv_signal_init(loop, &s->sigint);
+    s->sigterm.data = s->sigint.data = s;
+    uv_timer_init(loop, &s->drain_timer);
+    s->drain_timer.data = s;
     idmap_init(&s->devices);
     idmap_init(&s->workers);
     s->next_device_id = s->next_worker_id = 1;
@@ -299,6 +336,13 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
     info.vhost_name = "voicecored";
     info.pcontext = &s->lws;   /* lws writes NULL here once destruction on our loop is complete */
     if (*cfg->tls_cert) {
+        /* lws would log the failure and serve nothing; the operator gets a plain reason instead. */
+        const char *files[2] = {cfg->tls_cert, cfg->tls_key};
+        for (int i = 0; i < 2; i++)
+            if (access(files[i], R_OK) != 0) {
+                log_event(&s->log, LOG_ERROR, "tls.unreadable", json_pack("{s:s,s:s}", "file", files[i], "error", strerror(errno)));
+                return -1;
+            }
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = cfg->tls_cert;
         info.ssl_private_key_filepath = cfg->tls_key;
@@ -309,15 +353,16 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
         return -1;
     }
     s->vhost = lws_get_vhost_by_name(s->lws, "voicecored");
-    s->port = s->vhost ? lws_get_vhost_listen_port(s->vhost) : cfg->port;
+    s->port = s->vhost ? lws_get_vhost_listen_port(s->vhost) : -1;
+    if (s->port <= 0) {
+        /* A context without a listening vhost (a bad certificate, a port in use) serves nothing. */
+        log_event(&s->log, LOG_ERROR, "listen.failed",
+                  json_pack("{s:s,s:i,s:b}", "host", cfg->host, "port", cfg->port, "tls", *cfg->tls_cert != 0));
+        return -1;
+    }
 
-    uv_signal_init(loop, &s->sigterm);
-    uv_signal_init(loop, &s->sigint);
-    s->sigterm.data = s->sigint.data = s;
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
-    uv_timer_init(loop, &s->drain_timer);
-    s->drain_timer.data = s;
 
     if (cfg->device_token_count == 0)
         log_event(&s->log, LOG_WARN, "dev_mode",

@@ -4,12 +4,14 @@
 #ifndef VOICECORED_SERVER_H
 #define VOICECORED_SERVER_H
 #include "config.h"
+#include "hub_latency.h"
 #include "idmap.h"
 #include "log.h"
 #include "metrics.h"
 #include "opus_codec.h"
 #include "outqueue.h"
 #include "playout.h"
+#include "uplink_budget.h"
 #include <libwebsockets.h>
 #include <uv.h>
 
@@ -30,6 +32,11 @@ typedef struct device_state {
     playout playout;
     uv_timer_t *pace_timer;      /* malloc'd: outlives the conn until uv_close completes */
     uint64_t bad_opus;
+    uint64_t uplink_dropped;
+    int frame_in_flight;         /* a frame waits in the send queue: the next is encoded once it is written */
+    int budget_ready;
+    uplink_budget budget;
+    hub_turn_trace trace;
 } device_state;
 
 typedef struct conn {
@@ -41,6 +48,7 @@ typedef struct conn {
     uint8_t *rx;                 /* the message being reassembled from fragments */
     size_t rx_len, rx_cap, rx_limit;
     int rx_binary, rx_discard;
+    int64_t rx_first_us;         /* when the first fragment of the message being read arrived */
     int close_code;              /* nonzero: close once the queue is written */
     char close_reason[100];
     int close_sent;
@@ -70,6 +78,9 @@ struct server {
     uv_signal_t sigterm, sigint;
     uv_timer_t drain_timer;
     int64_t drain_deadline_us;
+    /* The network message being handled: when it was read and, for a device, its session. */
+    int64_t event_origin_us;
+    uint64_t event_session;
 };
 
 int64_t monotonic_us(void);
@@ -82,6 +93,8 @@ void server_destroy(server *s);
 conn *conn_new(server *s, struct lws *wsi, conn_kind kind, size_t rx_limit, size_t send_limit);
 /* Queues a message; on overflow of the send bound the connection is closed (1008). */
 int conn_send(conn *c, int binary, const void *header, size_t header_len, const void *body, size_t body_len);
+/* Tags the message conn_send just queued as completing a traced hop (hub_latency.h). */
+void conn_trace_last(conn *c, hub_hop hop, uint64_t session, int64_t turn, int64_t origin_us);
 void conn_close(conn *c, int code, const char *reason);
 void conn_send_error(conn *c, const char *message);
 metrics_gauges server_gauges(server *s);
@@ -114,6 +127,8 @@ void device_send_message(server *s, uint64_t session, json_t *message);
 void device_queue_audio(server *s, uint64_t session, int64_t turn, const int16_t *pcm, size_t samples, int rate, const char *sentence);
 void device_audio_end(server *s, uint64_t session, int64_t turn);
 void device_flush(server *s, uint64_t session);
+/* A downlink frame of this device was written to its socket: the next may be encoded. */
+void device_frame_written(conn *c);
 void device_close_session(server *s, uint64_t session, const char *reason);
 void device_drain(server *s);
 

@@ -41,7 +41,7 @@ conn *worker_open(server *s, struct lws *wsi) {
     upgrade_request r;
     upgrade_request_read(s, wsi, &r);
     if (r.status != 0 || r.kind != CONN_WORKER) return NULL;
-    conn *c = conn_new(s, wsi, CONN_WORKER, (size_t)s->cfg->worker_max_message_bytes, (size_t)s->cfg->send_queue_bytes);
+    conn *c = conn_new(s, wsi, CONN_WORKER, (size_t)s->cfg->worker_max_message_bytes, (size_t)s->cfg->worker_send_queue_bytes);
     if (!c) return NULL;
     c->id = s->next_worker_id++;
     idmap_put(&s->workers, c->id, c);
@@ -102,6 +102,22 @@ void worker_closed(conn *c) {
     free(text);
 }
 
+/* A reply's assistant job and its first TTS job are hops of the turn's critical path. */
+static void trace_job(server *s, conn *c, json_t *message) {
+    const char *kind = json_string_value(json_object_get(message, "kind"));
+    const char *session = json_string_value(json_object_get(message, "session"));
+    json_int_t turn = json_integer_value(json_object_get(message, "turn"));
+    if (!kind || !session || session[0] != 's') return;
+    uint64_t id = strtoull(session + 1, NULL, 10);
+    if (!strcmp(kind, "assistant")) {
+        conn_trace_last(c, HUB_HOP_ASSISTANT_JOB, id, turn, s->event_origin_us);
+    } else if (!strcmp(kind, "tts")) {
+        json_t *segment = json_object_get(json_object_get(message, "params"), "segment");
+        if (json_is_integer(segment) && json_integer_value(segment) == 0)
+            conn_trace_last(c, HUB_HOP_TTS_JOB, id, turn, s->event_origin_us);
+    }
+}
+
 void worker_send(server *s, uint64_t worker, json_t *message, const void *audio, size_t audio_len) {
     conn *c = idmap_get(&s->workers, worker);
     if (!c || c->closed) {
@@ -113,12 +129,14 @@ void worker_send(server *s, uint64_t worker, json_t *message, const void *audio,
     if (type && !strcmp(type, "audio") && json_is_integer(job)) {
         uint8_t header[WORKER_FRAME_HEADER];
         worker_frame_header((uint64_t)json_integer_value(job), json_is_true(json_object_get(message, "last")), header);
-        conn_send(c, 1, header, sizeof header, audio, audio_len);
+        if (conn_send(c, 1, header, sizeof header, audio, audio_len) == 0 && s->event_session)
+            conn_trace_last(c, HUB_HOP_UPLINK, s->event_session, 0, s->event_origin_us);
         return;
     }
     char *text = json_dumps(message, JSON_COMPACT);
-    if (text) conn_send(c, 0, NULL, 0, text, strlen(text));
+    int sent = text ? conn_send(c, 0, NULL, 0, text, strlen(text)) : -1;
     free(text);
+    if (sent == 0 && type && !strcmp(type, "job")) trace_job(s, c, message);
 }
 
 void worker_close(server *s, uint64_t worker, const char *reason) {

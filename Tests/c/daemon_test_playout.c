@@ -89,5 +89,43 @@ int main(void) {
     CHECK(uplink_decoder_decode(&d, packet, (size_t)n, out) == 320);
     uplink_decoder_free(&d);
     downlink_encoder_free(&e);
+
+    /* Encoding is lazy: ten seconds queued cost nothing until a frame comes due; the first frame
+     * of a reply costs one encode; an abort drops PCM nobody encoded. */
+    {
+        playout l;
+        CHECK(playout_init(&l, 24000, 60, 3, 0, 5, 0) == 0);
+        for (int i = 0; i < 10; i++) CHECK(playout_push(&l, 7, pcm, 24000, 24000, i == 0 ? "Long." : NULL) == 0);
+        CHECK(l.frames_encoded == 0 && l.frames == 166);
+        int64_t w = 0;
+        playout_item *m = playout_next(&l, 5000000, &w);
+        CHECK(m && m->kind == PLAYOUT_SENTENCE);
+        free(m);
+        m = playout_next(&l, 5000000, &w);
+        CHECK(m && m->kind == PLAYOUT_FRAME && l.frames_encoded == 1 && l.frames == 165);
+        free(m);
+        CHECK(playout_flush(&l) == 165 && l.frames_encoded == 1 && !playout_pending(&l));
+
+        /* A partial frame waits for more PCM; a sentence marker between chunks is not held back
+         * by it; the turn's end pads the last frame. */
+        CHECK(playout_push(&l, 8, pcm, 1000, 24000, NULL) == 0);
+        m = playout_next(&l, 6000000, &w);
+        CHECK(m == NULL && w == 0 && playout_pending(&l));
+        CHECK(playout_push(&l, 8, pcm, 1000, 24000, "Next.") == 0);
+        m = playout_next(&l, 6000000, &w);
+        CHECK(m && m->kind == PLAYOUT_SENTENCE);
+        free(m);
+        m = playout_next(&l, 6000000, &w);
+        CHECK(m && m->kind == PLAYOUT_FRAME);   /* 1440 of the 2000 samples */
+        free(m);
+        CHECK(playout_end(&l, 8) == 0 && l.frames == 1);
+        m = playout_next(&l, 6000000, &w);
+        CHECK(m && m->kind == PLAYOUT_FRAME);   /* the other 560, padded */
+        free(m);
+        m = playout_next(&l, 6000000, &w);
+        CHECK(m && m->kind == PLAYOUT_END && m->turn == 8 && !playout_pending(&l) && l.frames == 0);
+        free(m);
+        playout_free(&l);
+    }
     return CHECK_DONE();
 }

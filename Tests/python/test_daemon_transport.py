@@ -44,7 +44,8 @@ def test_help_documents_every_option_and_bad_config_is_refused(tmp_path: Path) -
     out = subprocess.run([str(daemon_binary()), "--help"], capture_output=True, text=True, timeout=10)
     assert out.returncode == 0
     for option in ["--port", "--worker-token", "--device-tokens", "--tls-cert", "--hello-timeout-ms", "--send-queue-bytes",
-                   "--max-devices", "--prebuffer-frames", "--log-file", "--coordinator", "VOICECORED_WORKER_TOKEN"]:
+                   "--max-devices", "--prebuffer-frames", "--log-file", "--coordinator", "VOICECORED_WORKER_TOKEN",
+                   "--worker-send-queue-bytes", "--uplink-burst-ms", "--uplink-rate-percent", "--tls-key"]:
         assert option in out.stdout
     missing = subprocess.run([str(daemon_binary()), "--port", "0"], capture_output=True, text=True, timeout=10)
     assert missing.returncode == 2 and "worker_token is required" in missing.stderr

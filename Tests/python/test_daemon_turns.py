@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 from typing import Any
 
 import pytest
@@ -97,6 +98,14 @@ def test_full_turn(version: int, frame_ms: int) -> None:
                     break
             assert seen.index("stt") < seen.index("tts.start") < seen.index("tts.sentence_start") < seen.index("tts.stop")
             assert samples >= 1440 * 8  # decodable audio of the reply arrived (≥ 0.5 s)
+            # The daemon's own share of the turn, per hop of the critical path (turn.hub_latency).
+            trace = await asyncio.to_thread(d.wait_for, "turn.hub_latency", 5)
+            hops = [trace[k] for k in ("uplink_us", "assistant_job_us", "tts_job_us", "first_frame_us")]
+            assert all(h > 0 for h in hops) and trace["total_us"] == sum(hops), trace
+            assert trace["session"] == server_hello["session_id"] and trace["turn"] >= 1
+            metrics = (await asyncio.to_thread(lambda: urllib.request.urlopen(d.http + "/metrics", timeout=5).read())).decode()
+            assert 'voicecored_hub_hop_seconds_count{hop="total"} 1' in metrics
+            assert 'voicecored_hub_hop_seconds_count{hop="first_frame"} 1' in metrics
             await device.close()
             for ws, task in workers:
                 task.cancel()
