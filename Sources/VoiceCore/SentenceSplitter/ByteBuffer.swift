@@ -49,6 +49,18 @@ struct ByteBuffer: @unchecked Sendable {
         count += bytes.count
     }
 
+    /// Replaces the contents with `bytes` followed by a NUL byte (C strings), in one step.
+    @inline(__always) mutating func setNulTerminated(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let needed = bytes.count + 1
+        if needed > storage.capacity || !isKnownUniquelyReferenced(&storage) {
+            count = 0
+            reserve(needed)
+        }
+        if let src = bytes.baseAddress, bytes.count > 0 { storage.base.update(from: src, count: bytes.count) }
+        storage.base[bytes.count] = 0
+        count = needed
+    }
+
     /// Appends `self[range]` of another buffer.
     @inline(__always) mutating func append(_ other: ByteBuffer, _ range: Range<Int>) {
         precondition(range.lowerBound >= 0 && range.upperBound <= other.count, "ByteBuffer range out of bounds")

@@ -500,9 +500,26 @@ struct SegmentBuilder {
                 let len: Int
                 let kind: UInt8
                 if b < 0x80 {
-                    kind = kinds[Int(b)]
-                    c = UInt32(b)
-                    len = 1
+                    // ASCII letters and digits: one count per byte, and only the first can start
+                    // a token, so the rest of the ASCII run is a plain scan.
+                    if kinds[Int(b)] == PlainScalar.none { break }
+                    if !tokenHasWord {
+                        tokenHasWord = true
+                        tokenFirstLower = b &- 0x61 < 26
+                        hasWord = true
+                    }
+                    let stop = Swift.min(n, i + (limit - chars))
+                    var k = i + 1
+                    while k < stop {
+                        let next = p[k]
+                        if next >= 0x80 || kinds[Int(next)] == PlainScalar.none { break }
+                        k += 1
+                    }
+                    cjk = false
+                    last = UInt32(p[k - 1])
+                    chars += k - i
+                    i = k
+                    continue
                 } else {
                     guard let (d, l) = PlainScalar.decodeBMP(p, i, n) else { break }
                     kind = kinds[Int(d)]
@@ -591,10 +608,14 @@ struct SegmentBuilder {
     // MARK: the word before a mark
 
     /// Reads the current token (bytes since the last whitespace), skipping leading openers and
-    /// bullets. Only this short range is decoded.
+    /// bullets. Only this short range is decoded (it is valid UTF-8: the builder wrote it).
     private func classifyToken() -> WordClass {
-        var i = tokenStart
-        let n = seg.count
+        seg.withBytes(tokenStart..<seg.count) { t in classify(token: t) }
+    }
+
+    private func classify(token t: UnsafeBufferPointer<UInt8>) -> WordClass {
+        var i = 0
+        let n = t.count
         var count = 0
         var first: UInt32 = 0
         var allDigits = true
@@ -605,13 +626,26 @@ struct SegmentBuilder {
         var skipped = false
         var lettersAndDots = true
         while i < n {
-            let (c, len) = SegmentBuilder.decode(seg, i)
-            i += len
-            if leading && (ScalarClass.isOpener(c) || ScalarClass.isBullet(c)) {
-                skipped = true
-                continue
+            let c: UInt32
+            let b0 = t[i]
+            if b0 < 0x80 {
+                c = UInt32(b0)
+                i += 1
+                if leading && ScalarClass.isOpener(c) {
+                    skipped = true
+                    continue
+                }
+                if c != 0x2E && !ScalarClass.isASCIILetter(c) { lettersAndDots = false }
+            } else {
+                let len: Int
+                (c, len) = SegmentBuilder.decode(t, i)
+                i += len
+                if leading && (ScalarClass.isOpener(c) || ScalarClass.isBullet(c)) {
+                    skipped = true
+                    continue
+                }
+                if !ScalarClass.isLetter(c) { lettersAndDots = false }
             }
-            if c != 0x2E && !ScalarClass.isLetter(c) { lettersAndDots = false }
             leading = false
             if count == 0 { first = c }
             count += 1
@@ -632,6 +666,18 @@ struct SegmentBuilder {
         if let kind = abbreviations.kind(ofHash: h) { return .abbreviation(kind) }
         if !hasDot { return .word }
         return lettersAndDots ? .acronym : .multiPeriod
+    }
+
+    /// Decodes the sequence at `t[i]` (lead byte >= 0x80; the builder wrote it, so it is complete).
+    @inline(__always)
+    private static func decode(_ t: UnsafeBufferPointer<UInt8>, _ i: Int) -> (UInt32, Int) {
+        let b0 = UInt32(t[i])
+        if b0 < 0xE0 { return (((b0 & 0x1F) << 6) | (UInt32(t[i + 1]) & 0x3F), 2) }
+        if b0 < 0xF0 {
+            return (((b0 & 0x0F) << 12) | ((UInt32(t[i + 1]) & 0x3F) << 6) | (UInt32(t[i + 2]) & 0x3F), 3)
+        }
+        return (((b0 & 0x07) << 18) | ((UInt32(t[i + 1]) & 0x3F) << 12) | ((UInt32(t[i + 2]) & 0x3F) << 6)
+            | (UInt32(t[i + 3]) & 0x3F), 4)
     }
 
     /// In a segment that started with list marker N (or letter x), a later "N+1." / "N+1)" (or
@@ -672,13 +718,16 @@ struct SegmentBuilder {
 
     /// Emits `seg[..<end]` (trimmed) as a segment and starts a new one.
     private mutating func emit(upTo end: Int) {
-        var lo = 0
-        var hi = end
-        while lo < hi, seg[lo] <= 0x20 { lo += 1 }
-        while hi > lo, seg[hi - 1] <= 0x20 { hi -= 1 }
-        // Non-ASCII whitespace at the edges (no-break space, ideographic space).
-        while hi - lo >= 2, seg[hi - 2] == 0xC2, seg[hi - 1] == 0xA0 { hi -= 2 }
-        while hi - lo >= 3, seg[hi - 3] == 0xE3, seg[hi - 2] == 0x80, seg[hi - 1] == 0x80 { hi -= 3 }
+        let (lo, hi) = seg.withBytes(0..<end) { t -> (Int, Int) in
+            var lo = 0
+            var hi = t.count
+            while lo < hi, t[lo] <= 0x20 { lo += 1 }
+            while hi > lo, t[hi - 1] <= 0x20 { hi -= 1 }
+            // Non-ASCII whitespace at the edges (no-break space, ideographic space).
+            while hi - lo >= 2, t[hi - 2] == 0xC2, t[hi - 1] == 0xA0 { hi -= 2 }
+            while hi - lo >= 3, t[hi - 3] == 0xE3, t[hi - 2] == 0x80, t[hi - 1] == 0x80 { hi -= 3 }
+            return (lo, hi)
+        }
         let speakable = hasWord || !options.cleanForSpeech
         if lo < hi && speakable {
             let start = readyText.count

@@ -42,7 +42,24 @@ public struct SentenceSplitter: Sendable {
             let b = base[i]
             i += 1
             if b < 0x80 && decoder.isIdle {
-                cleaner.feed(UInt32(b), &builder)
+                // Punctuation and spaces in running text: nothing for the cleaner to do.
+                if usesFastPath && SpeechCleaner.passesASCII(UInt32(b)) && cleaner.passesPlainText {
+                    cleaner.feedPassingASCII(UInt32(b), &builder)
+                } else {
+                    cleaner.feed(UInt32(b), &builder)
+                }
+                continue
+            }
+            // A whole well-formed sequence: decoded in one step. The fast path above already declined
+            // it (a plain one would have gone in bulk), so it goes to the cleaner as it would from
+            // the decoder.
+            if decoder.isIdle, let (c, len) = UTF8Stream.decodeWhole(base, i - 1, n) {
+                if usesFastPath && cleaner.passesPlainText {
+                    cleaner.feedPassingScalar(c, &builder)
+                } else {
+                    cleaner.feed(c, &builder)
+                }
+                i += len - 1
                 continue
             }
             // A scalar completed here may have been split across pushes: plain ones still go in bulk.
@@ -55,6 +72,9 @@ public struct SentenceSplitter: Sendable {
             }
         }
     }
+
+    /// Whether `nextSegment()` would return a segment.
+    var hasReadySegment: Bool { builder.hasReady }
 
     /// The next ready segment, or nil when none is ready yet.
     public mutating func nextSegment() -> Segment? {
