@@ -26,7 +26,14 @@ struct SegmentBuilder {
     private var quoteDepth = 0
     private var lastScalar: UInt32 = 0
     private var list: ListMarker = .none
-    private var pending: PendingEnd = .none
+    private var pending: PendingEnd = .none {
+        didSet {
+            if case .none = pending { hasPending = false } else { hasPending = true }
+        }
+    }
+    /// `pending` is not `.none`: asked before every byte of plain text, so it is one load rather
+    /// than a test of the enum's multi-payload layout.
+    private var hasPending = false
     private var emoji: [String] = []
 
     // The current token (the text since the last whitespace).
@@ -109,6 +116,11 @@ struct SegmentBuilder {
 
     @inline(__always)
     mutating func feed(_ c: UInt32) {
+        if !hasPending {
+            // The common case, without matching on `pending`.
+            if ScalarClass.isWhitespace(c) { whitespace(c) } else { normal(c) }
+            return
+        }
         if case .nextWord(let p, let h) = pending {
             if ScalarClass.isWordScalar(c) && !ScalarClass.isDigit(c) || c == 0x27 || c == 0x2019 {
                 normal(c)
@@ -153,15 +165,17 @@ struct SegmentBuilder {
 
     @inline(__always)
     private mutating func whitespace(_ c: UInt32) {
-        switch pending {
-        case .hard(let end), .comma(let end):
-            pending = .none
-            if quoteDepth == 0 {
-                emit(upTo: end)
-                return
+        if hasPending {
+            switch pending {
+            case .hard(let end), .comma(let end):
+                pending = .none
+                if quoteDepth == 0 {
+                    emit(upTo: end)
+                    return
+                }
+            default:
+                break
             }
-        default:
-            break
         }
         if seg.isEmpty { return }
         spacePending = true
@@ -464,8 +478,7 @@ struct SegmentBuilder {
 
     /// Whether `appendPlainRun` may take the next bytes: no end pending.
     @inline(__always) var acceptsPlainRun: Bool {
-        if case .none = pending { return true }
-        return false
+        !hasPending
     }
 
     /// Whether the byte can start what `appendPlainRun` takes (a cheap test before the call).
@@ -779,7 +792,7 @@ struct SegmentBuilder {
     @inline(__always)
     private mutating func checkLength() {
         guard segChars >= options.maxSegmentChars else { return }
-        guard case .none = pending else { return }
+        guard !hasPending else { return }
         let half = options.maxSegmentChars / 2
         let at: Int
         if clauseBreak > 0 && clauseChars >= half { at = clauseBreak }
