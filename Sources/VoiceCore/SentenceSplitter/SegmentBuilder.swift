@@ -114,6 +114,12 @@ struct SegmentBuilder {
 
     // MARK: input
 
+    /// Called before any text goes in (each push, flush): the segment buffer is made unique once,
+    /// so the appends inside need not test it (nothing copies the builder while it takes text).
+    mutating func prepareForInput() {
+        seg.makeUnique()
+    }
+
     @inline(__always)
     mutating func feed(_ c: UInt32) {
         if !hasPending {
@@ -287,7 +293,7 @@ struct SegmentBuilder {
             || c == 0x3A || (c > 0x2FFF && !ScalarClass.isWordScalar(c)))
         spaceBeforeRemoved = false
         if options.cleanForSpeech && !dropSpace && !(lastWasCJK && ScalarClass.isCJK(c)) {
-            seg.append(0x20)
+            seg.appendToUnique(0x20)
             segChars += 1
         }
         spaceBreak = seg.count
@@ -376,22 +382,22 @@ struct SegmentBuilder {
     private mutating func append(_ c: UInt32) {
         if c < 0x80 {
             if c == 0x22 || c == 0x28 || c == 0x29 || c == 0x5B || c == 0x5D { trackQuote(c) }
-            seg.append(UInt8(truncatingIfNeeded: c))
+            seg.appendToUnique(UInt8(truncatingIfNeeded: c))
             if ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) { noteWord(c) }
         } else {
             if SegmentBuilder.tracksQuote(c) { trackQuote(c) }
             if c < 0x800 {
-                seg.append(UInt8(truncatingIfNeeded: 0xC0 | (c >> 6)))
-                seg.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0xC0 | (c >> 6)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
             } else if c < 0x10000 {
-                seg.append(UInt8(truncatingIfNeeded: 0xE0 | (c >> 12)))
-                seg.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
-                seg.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0xE0 | (c >> 12)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
             } else {
-                seg.append(UInt8(truncatingIfNeeded: 0xF0 | (c >> 18)))
-                seg.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F)))
-                seg.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
-                seg.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0xF0 | (c >> 18)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
             }
             if ScalarClass.isWordScalar(c) { noteWord(c) }
         }
@@ -555,7 +561,7 @@ struct SegmentBuilder {
                 chars += 1
                 i += len
             }
-            if i > runStart { seg.append(UnsafeBufferPointer(start: p + runStart, count: i - runStart)) }
+            if i > runStart { seg.appendToUnique(UnsafeBufferPointer(start: p + runStart, count: i - runStart)) }
             // One space, then a plain scalar: the space is materialized as the slow path does.
             guard options.cleanForSpeech, i + 1 < n, p[i] == 0x20, chars + 2 < max, !seg.isEmpty,
                   let kind = plainKind(p, i + 1, n), kind != PlainScalar.none else { break }
@@ -605,7 +611,7 @@ struct SegmentBuilder {
         spacePending = false
         spaceBeforeRemoved = false
         if options.cleanForSpeech && !(cjk && cjkNext) {
-            seg.append(0x20)
+            seg.appendToUnique(0x20)
             chars += 1
         }
         spaceBreak = seg.count

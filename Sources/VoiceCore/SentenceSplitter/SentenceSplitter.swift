@@ -27,6 +27,7 @@ public struct SentenceSplitter: Sendable {
     /// Pushes raw UTF-8 bytes; a multi-byte sequence may be split across calls.
     public mutating func push(bytes: UnsafeBufferPointer<UInt8>) {
         guard let base = bytes.baseAddress else { return }
+        builder.prepareForInput()
         let n = bytes.count
         var i = 0
         while i < n {
@@ -90,6 +91,7 @@ public struct SentenceSplitter: Sendable {
     /// End of input: everything held becomes segments. The next push starts a new reply (the
     /// first-segment rule applies again); segment indexes keep counting.
     public mutating func flush() {
+        builder.prepareForInput()
         decoder.finish { c in cleaner.feed(c, &builder) }
         cleaner.finish(&builder)
     }
