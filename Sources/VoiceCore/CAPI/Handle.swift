@@ -49,6 +49,15 @@ enum HandleTable {
         return Unmanaged<T>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
     }
 
+    /// Lends the handle's object to `body` without retaining it (the caller's handle keeps it
+    /// alive for the call): for calls made per delta, where a retain/release pair is a measurable
+    /// share of the work. nil when the pointer is NULL.
+    @inline(__always)
+    static func with<T: Handle, R>(_ pointer: OpaquePointer?, as type: T.Type, _ body: (T) -> R) -> R? {
+        guard let pointer else { return nil }
+        return Unmanaged<T>.fromOpaque(UnsafeRawPointer(pointer))._withUnsafeGuaranteedRef(body)
+    }
+
     static func release<T: Handle>(_ pointer: OpaquePointer?, as type: T.Type) {
         guard let pointer else { return }
         Unmanaged<T>.fromOpaque(UnsafeRawPointer(pointer)).release()

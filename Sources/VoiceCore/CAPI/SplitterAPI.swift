@@ -58,43 +58,50 @@ public func vc_splitter_errmsg(_ s: OpaquePointer?) -> UnsafePointer<CChar> {
 
 @_cdecl("vc_splitter_push")
 public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?, _ len: Int) -> Int32 {
-    guard let h = HandleTable.get(s, as: SplitterHandle.self) else { return Status.invalidArgument.rawValue }
-    return h.run { () throws(VCError) -> Int32 in
-        try h.checkUsable()
-        guard let bytes = borrowBytes(text, len) else {
-            throw VCError(.invalidArgument, text == nil ? "text is NULL with a non-zero length" : "negative length")
+    HandleTable.with(s, as: SplitterHandle.self) { h in
+        h.run { () throws(VCError) -> Int32 in
+            try h.checkUsable()
+            guard let bytes = borrowBytes(text, len) else {
+                throw VCError(.invalidArgument, text == nil ? "text is NULL with a non-zero length" : "negative length")
+            }
+            h.splitter.push(bytes: bytes)
+            return Status.ok.rawValue
         }
-        h.splitter.push(bytes: bytes)
-        return Status.ok.rawValue
-    }
+    } ?? Status.invalidArgument.rawValue
 }
 
 @_cdecl("vc_splitter_next")
 public func vc_splitter_next(_ s: OpaquePointer?, _ out: UnsafeMutableRawPointer?) -> Int32 {
-    guard let h = HandleTable.get(s, as: SplitterHandle.self) else { return Status.invalidArgument.rawValue }
-    return h.run { () throws(VCError) -> Int32 in
-        try h.checkUsable()
-        guard let out else { throw VCError(.invalidArgument, "segment pointer is NULL") }
-        let found: Void? = h.splitter.withNextSegment { text, emoji, index in
-            h.text.removeAll()
-            h.text.append(text)
-            h.text.append(0)
-            h.emoji.removeAll()
-            if !emoji.isEmpty {
-                var joined = emoji.joined(separator: " ")
-                joined.withUTF8 { h.emoji.append($0) }
-            }
-            h.emoji.append(0)
-            out.storeBytes(of: Int64(index), toByteOffset: SegmentLayout.index, as: Int64.self)
-            out.storeBytes(of: Int32(emoji.count), toByteOffset: SegmentLayout.emojiCount, as: Int32.self)
+    HandleTable.with(s, as: SplitterHandle.self) { h in next(h, out) } ?? Status.invalidArgument.rawValue
+}
+
+/// `vc_splitter_next` on a live handle. Called after every push, so the common path is direct
+/// (nothing on it can fail; the argument errors go through `run`).
+private func next(_ h: SplitterHandle, _ out: UnsafeMutableRawPointer?) -> Int32 {
+    guard let out, h.creationError == nil else {
+        return h.run { () throws(VCError) -> Int32 in
+            try h.checkUsable()
+            throw VCError(.invalidArgument, "segment pointer is NULL")
         }
-        guard found != nil else { return 0 }
-        out.storeBytes(of: UnsafeRawPointer(h.text.baseAddress), toByteOffset: SegmentLayout.text, as: UnsafeRawPointer?.self)
-        out.storeBytes(of: h.text.count - 1, toByteOffset: SegmentLayout.textLen, as: Int.self)
-        out.storeBytes(of: UnsafeRawPointer(h.emoji.baseAddress), toByteOffset: SegmentLayout.emoji, as: UnsafeRawPointer?.self)
-        out.storeBytes(of: h.emoji.count - 1, toByteOffset: SegmentLayout.emojiLen, as: Int.self)
-        return 1
     }
+    h.clearError()
+    let found: Void? = h.splitter.withNextSegment { text, emoji, index in
+        h.text.setNulTerminated(text)
+        if emoji.isEmpty {
+            h.emoji.setNulTerminated(UnsafeBufferPointer(start: nil, count: 0))
+        } else {
+            var joined = emoji.joined(separator: " ")
+            joined.withUTF8 { h.emoji.setNulTerminated($0) }
+        }
+        out.storeBytes(of: Int64(index), toByteOffset: SegmentLayout.index, as: Int64.self)
+        out.storeBytes(of: Int32(emoji.count), toByteOffset: SegmentLayout.emojiCount, as: Int32.self)
+    }
+    guard found != nil else { return 0 }
+    out.storeBytes(of: UnsafeRawPointer(h.text.baseAddress), toByteOffset: SegmentLayout.text, as: UnsafeRawPointer?.self)
+    out.storeBytes(of: h.text.count - 1, toByteOffset: SegmentLayout.textLen, as: Int.self)
+    out.storeBytes(of: UnsafeRawPointer(h.emoji.baseAddress), toByteOffset: SegmentLayout.emoji, as: UnsafeRawPointer?.self)
+    out.storeBytes(of: h.emoji.count - 1, toByteOffset: SegmentLayout.emojiLen, as: Int.self)
+    return 1
 }
 
 @_cdecl("vc_splitter_flush")

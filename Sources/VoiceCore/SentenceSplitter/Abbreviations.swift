@@ -11,11 +11,14 @@ struct Abbreviations: Sendable {
         var languages: UInt32
     }
 
-    private let table: [UInt64: Entry]
-    private let mask: UInt32
+    /// Per hash: the kind (bit 7: other) and which of `languageSets` the word belongs to (low 6 bits).
+    private let table: HashedWordTable
+    /// Bit k: `languageSets[k]` includes a language this splitter uses.
+    private let allowedSets: UInt64
 
     init(language: SplitterLanguage) {
-        self.table = Abbreviations.builtin
+        self.table = Abbreviations.builtinTable
+        let mask: UInt32
         switch language {
         case .auto: mask = ~0
         // English abbreviations show up in every Latin-script reply (product names, units).
@@ -28,12 +31,15 @@ struct Abbreviations: Sendable {
         case .ru, .uk: mask = Abbreviations.bit(.ru) | Abbreviations.bit(.en)
         default: mask = Abbreviations.bit(.en) | Abbreviations.bit(.ru)
         }
+        var allowed: UInt64 = 0
+        for (k, set) in Abbreviations.languageSets.enumerated() where set & mask != 0 { allowed |= 1 << UInt64(k) }
+        allowedSets = allowed
     }
 
     /// Looks up a word already hashed with `hash(lowercased scalars)`.
-    func kind(ofHash h: UInt64) -> AbbreviationKind? {
-        guard let e = table[h], e.languages & mask != 0 else { return nil }
-        return e.kind
+    @inline(__always) func kind(ofHash h: UInt64) -> AbbreviationKind? {
+        guard let v = table.value(forHash: h), (allowedSets >> UInt64(v & 0x3F)) & 1 != 0 else { return nil }
+        return v & 0x80 != 0 ? .other : .title
     }
 
     @inline(__always) static func hashStart() -> UInt64 { 0xcbf2_9ce4_8422_2325 }
@@ -92,6 +98,18 @@ struct Abbreviations: Sendable {
                        "коп", "долл", "куб", "мин", "сек", "ч", "ед", "экз", "шт", "лл", "с.г", "н.в"]),
     ]
 
+    /// The distinct language masks of `builtin` (few), so an entry fits in one byte.
+    private static let languageSets: [UInt32] = {
+        let sets = Array(Set(builtin.values.map(\.languages))).sorted()
+        precondition(sets.count <= 64, "too many distinct abbreviation language sets for a 6-bit index")
+        return sets
+    }()
+
+    private static let builtinTable = HashedWordTable(builtin.map { h, e in
+        let set = UInt8(languageSets.firstIndex(of: e.languages)!)
+        return (hash: h, value: set | (e.kind == .other ? 0x80 : 0))
+    })
+
     private static let builtin: [UInt64: Entry] = {
         var t: [UInt64: Entry] = [:]
         for (lang, kind, words) in lists {
@@ -115,9 +133,9 @@ struct Abbreviations: Sendable {
 /// pronouns, articles, conjunctions, prepositions, question words. A capitalized word not listed
 /// (a name: "U.S. Government", "Л.Н. Толстой") continues the sentence.
 struct SentenceStarters: Sendable {
-    private static let set: Set<UInt64> = Set(words.map { Abbreviations.hash($0.unicodeScalars) })
+    private static let table = HashedWordTable(Set(words.map { Abbreviations.hash($0.unicodeScalars) }).map { (hash: $0, value: 0) })
 
-    static func contains(hash: UInt64) -> Bool { set.contains(hash) }
+    static func contains(hash: UInt64) -> Bool { table.value(forHash: hash) != nil }
 
     private static let words: [String] = [
         // English

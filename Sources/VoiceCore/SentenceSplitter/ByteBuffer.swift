@@ -49,6 +49,41 @@ struct ByteBuffer: @unchecked Sendable {
         count += bytes.count
     }
 
+    /// Makes the storage unique (copying it when another copy shares it), so the `…ToUnique`
+    /// appends may skip that test until the buffer is next copied.
+    mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { reserve(count) }
+    }
+
+    /// `append(_:)` for a buffer made unique by `makeUnique()` and not copied since.
+    @inline(__always) mutating func appendToUnique(_ b: UInt8) {
+        assert(isKnownUniquelyReferenced(&storage), "ByteBuffer shared since makeUnique()")
+        if count == storage.capacity { reserve(count + 1) }
+        storage.base[count] = b
+        count += 1
+    }
+
+    /// `append(_:)` for a buffer made unique by `makeUnique()` and not copied since.
+    @inline(__always) mutating func appendToUnique(_ bytes: UnsafeBufferPointer<UInt8>) {
+        assert(isKnownUniquelyReferenced(&storage), "ByteBuffer shared since makeUnique()")
+        guard let src = bytes.baseAddress, bytes.count > 0 else { return }
+        if count + bytes.count > storage.capacity { reserve(count + bytes.count) }
+        (storage.base + count).update(from: src, count: bytes.count)
+        count += bytes.count
+    }
+
+    /// Replaces the contents with `bytes` followed by a NUL byte (C strings), in one step.
+    @inline(__always) mutating func setNulTerminated(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let needed = bytes.count + 1
+        if needed > storage.capacity || !isKnownUniquelyReferenced(&storage) {
+            count = 0
+            reserve(needed)
+        }
+        if let src = bytes.baseAddress, bytes.count > 0 { storage.base.update(from: src, count: bytes.count) }
+        storage.base[bytes.count] = 0
+        count = needed
+    }
+
     /// Appends `self[range]` of another buffer.
     @inline(__always) mutating func append(_ other: ByteBuffer, _ range: Range<Int>) {
         precondition(range.lowerBound >= 0 && range.upperBound <= other.count, "ByteBuffer range out of bounds")

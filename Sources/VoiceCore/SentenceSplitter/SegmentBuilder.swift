@@ -26,7 +26,14 @@ struct SegmentBuilder {
     private var quoteDepth = 0
     private var lastScalar: UInt32 = 0
     private var list: ListMarker = .none
-    private var pending: PendingEnd = .none
+    private var pending: PendingEnd = .none {
+        didSet {
+            if case .none = pending { hasPending = false } else { hasPending = true }
+        }
+    }
+    /// `pending` is not `.none`: asked before every byte of plain text, so it is one load rather
+    /// than a test of the enum's multi-payload layout.
+    private var hasPending = false
     private var emoji: [String] = []
 
     // The current token (the text since the last whitespace).
@@ -107,8 +114,19 @@ struct SegmentBuilder {
 
     // MARK: input
 
+    /// Called before any text goes in (each push, flush): the segment buffer is made unique once,
+    /// so the appends inside need not test it (nothing copies the builder while it takes text).
+    mutating func prepareForInput() {
+        seg.makeUnique()
+    }
+
     @inline(__always)
     mutating func feed(_ c: UInt32) {
+        if !hasPending {
+            // The common case, without matching on `pending`.
+            if ScalarClass.isWhitespace(c) { whitespace(c) } else { normal(c) }
+            return
+        }
         if case .nextWord(let p, let h) = pending {
             if ScalarClass.isWordScalar(c) && !ScalarClass.isDigit(c) || c == 0x27 || c == 0x2019 {
                 normal(c)
@@ -153,15 +171,17 @@ struct SegmentBuilder {
 
     @inline(__always)
     private mutating func whitespace(_ c: UInt32) {
-        switch pending {
-        case .hard(let end), .comma(let end):
-            pending = .none
-            if quoteDepth == 0 {
-                emit(upTo: end)
-                return
+        if hasPending {
+            switch pending {
+            case .hard(let end), .comma(let end):
+                pending = .none
+                if quoteDepth == 0 {
+                    emit(upTo: end)
+                    return
+                }
+            default:
+                break
             }
-        default:
-            break
         }
         if seg.isEmpty { return }
         spacePending = true
@@ -273,7 +293,7 @@ struct SegmentBuilder {
             || c == 0x3A || (c > 0x2FFF && !ScalarClass.isWordScalar(c)))
         spaceBeforeRemoved = false
         if options.cleanForSpeech && !dropSpace && !(lastWasCJK && ScalarClass.isCJK(c)) {
-            seg.append(0x20)
+            seg.appendToUnique(0x20)
             segChars += 1
         }
         spaceBreak = seg.count
@@ -362,22 +382,22 @@ struct SegmentBuilder {
     private mutating func append(_ c: UInt32) {
         if c < 0x80 {
             if c == 0x22 || c == 0x28 || c == 0x29 || c == 0x5B || c == 0x5D { trackQuote(c) }
-            seg.append(UInt8(truncatingIfNeeded: c))
+            seg.appendToUnique(UInt8(truncatingIfNeeded: c))
             if ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) { noteWord(c) }
         } else {
             if SegmentBuilder.tracksQuote(c) { trackQuote(c) }
             if c < 0x800 {
-                seg.append(UInt8(truncatingIfNeeded: 0xC0 | (c >> 6)))
-                seg.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0xC0 | (c >> 6)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
             } else if c < 0x10000 {
-                seg.append(UInt8(truncatingIfNeeded: 0xE0 | (c >> 12)))
-                seg.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
-                seg.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0xE0 | (c >> 12)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
             } else {
-                seg.append(UInt8(truncatingIfNeeded: 0xF0 | (c >> 18)))
-                seg.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F)))
-                seg.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
-                seg.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0xF0 | (c >> 18)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
+                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
             }
             if ScalarClass.isWordScalar(c) { noteWord(c) }
         }
@@ -464,8 +484,7 @@ struct SegmentBuilder {
 
     /// Whether `appendPlainRun` may take the next bytes: no end pending.
     @inline(__always) var acceptsPlainRun: Bool {
-        if case .none = pending { return true }
-        return false
+        !hasPending
     }
 
     /// Whether the byte can start what `appendPlainRun` takes (a cheap test before the call).
@@ -500,9 +519,26 @@ struct SegmentBuilder {
                 let len: Int
                 let kind: UInt8
                 if b < 0x80 {
-                    kind = kinds[Int(b)]
-                    c = UInt32(b)
-                    len = 1
+                    // ASCII letters and digits: one count per byte, and only the first can start
+                    // a token, so the rest of the ASCII run is a plain scan.
+                    if kinds[Int(b)] == PlainScalar.none { break }
+                    if !tokenHasWord {
+                        tokenHasWord = true
+                        tokenFirstLower = b &- 0x61 < 26
+                        hasWord = true
+                    }
+                    let stop = Swift.min(n, i + (limit - chars))
+                    var k = i + 1
+                    while k < stop {
+                        let next = p[k]
+                        if next >= 0x80 || kinds[Int(next)] == PlainScalar.none { break }
+                        k += 1
+                    }
+                    cjk = false
+                    last = UInt32(p[k - 1])
+                    chars += k - i
+                    i = k
+                    continue
                 } else {
                     guard let (d, l) = PlainScalar.decodeBMP(p, i, n) else { break }
                     kind = kinds[Int(d)]
@@ -525,7 +561,7 @@ struct SegmentBuilder {
                 chars += 1
                 i += len
             }
-            if i > runStart { seg.append(UnsafeBufferPointer(start: p + runStart, count: i - runStart)) }
+            if i > runStart { seg.appendToUnique(UnsafeBufferPointer(start: p + runStart, count: i - runStart)) }
             // One space, then a plain scalar: the space is materialized as the slow path does.
             guard options.cleanForSpeech, i + 1 < n, p[i] == 0x20, chars + 2 < max, !seg.isEmpty,
                   let kind = plainKind(p, i + 1, n), kind != PlainScalar.none else { break }
@@ -575,7 +611,7 @@ struct SegmentBuilder {
         spacePending = false
         spaceBeforeRemoved = false
         if options.cleanForSpeech && !(cjk && cjkNext) {
-            seg.append(0x20)
+            seg.appendToUnique(0x20)
             chars += 1
         }
         spaceBreak = seg.count
@@ -591,10 +627,14 @@ struct SegmentBuilder {
     // MARK: the word before a mark
 
     /// Reads the current token (bytes since the last whitespace), skipping leading openers and
-    /// bullets. Only this short range is decoded.
+    /// bullets. Only this short range is decoded (it is valid UTF-8: the builder wrote it).
     private func classifyToken() -> WordClass {
-        var i = tokenStart
-        let n = seg.count
+        seg.withBytes(tokenStart..<seg.count) { t in classify(token: t) }
+    }
+
+    private func classify(token t: UnsafeBufferPointer<UInt8>) -> WordClass {
+        var i = 0
+        let n = t.count
         var count = 0
         var first: UInt32 = 0
         var allDigits = true
@@ -605,13 +645,26 @@ struct SegmentBuilder {
         var skipped = false
         var lettersAndDots = true
         while i < n {
-            let (c, len) = SegmentBuilder.decode(seg, i)
-            i += len
-            if leading && (ScalarClass.isOpener(c) || ScalarClass.isBullet(c)) {
-                skipped = true
-                continue
+            let c: UInt32
+            let b0 = t[i]
+            if b0 < 0x80 {
+                c = UInt32(b0)
+                i += 1
+                if leading && ScalarClass.isOpener(c) {
+                    skipped = true
+                    continue
+                }
+                if c != 0x2E && !ScalarClass.isASCIILetter(c) { lettersAndDots = false }
+            } else {
+                let len: Int
+                (c, len) = SegmentBuilder.decode(t, i)
+                i += len
+                if leading && (ScalarClass.isOpener(c) || ScalarClass.isBullet(c)) {
+                    skipped = true
+                    continue
+                }
+                if !ScalarClass.isLetter(c) { lettersAndDots = false }
             }
-            if c != 0x2E && !ScalarClass.isLetter(c) { lettersAndDots = false }
             leading = false
             if count == 0 { first = c }
             count += 1
@@ -632,6 +685,18 @@ struct SegmentBuilder {
         if let kind = abbreviations.kind(ofHash: h) { return .abbreviation(kind) }
         if !hasDot { return .word }
         return lettersAndDots ? .acronym : .multiPeriod
+    }
+
+    /// Decodes the sequence at `t[i]` (lead byte >= 0x80; the builder wrote it, so it is complete).
+    @inline(__always)
+    private static func decode(_ t: UnsafeBufferPointer<UInt8>, _ i: Int) -> (UInt32, Int) {
+        let b0 = UInt32(t[i])
+        if b0 < 0xE0 { return (((b0 & 0x1F) << 6) | (UInt32(t[i + 1]) & 0x3F), 2) }
+        if b0 < 0xF0 {
+            return (((b0 & 0x0F) << 12) | ((UInt32(t[i + 1]) & 0x3F) << 6) | (UInt32(t[i + 2]) & 0x3F), 3)
+        }
+        return (((b0 & 0x07) << 18) | ((UInt32(t[i + 1]) & 0x3F) << 12) | ((UInt32(t[i + 2]) & 0x3F) << 6)
+            | (UInt32(t[i + 3]) & 0x3F), 4)
     }
 
     /// In a segment that started with list marker N (or letter x), a later "N+1." / "N+1)" (or
@@ -672,13 +737,16 @@ struct SegmentBuilder {
 
     /// Emits `seg[..<end]` (trimmed) as a segment and starts a new one.
     private mutating func emit(upTo end: Int) {
-        var lo = 0
-        var hi = end
-        while lo < hi, seg[lo] <= 0x20 { lo += 1 }
-        while hi > lo, seg[hi - 1] <= 0x20 { hi -= 1 }
-        // Non-ASCII whitespace at the edges (no-break space, ideographic space).
-        while hi - lo >= 2, seg[hi - 2] == 0xC2, seg[hi - 1] == 0xA0 { hi -= 2 }
-        while hi - lo >= 3, seg[hi - 3] == 0xE3, seg[hi - 2] == 0x80, seg[hi - 1] == 0x80 { hi -= 3 }
+        let (lo, hi) = seg.withBytes(0..<end) { t -> (Int, Int) in
+            var lo = 0
+            var hi = t.count
+            while lo < hi, t[lo] <= 0x20 { lo += 1 }
+            while hi > lo, t[hi - 1] <= 0x20 { hi -= 1 }
+            // Non-ASCII whitespace at the edges (no-break space, ideographic space).
+            while hi - lo >= 2, t[hi - 2] == 0xC2, t[hi - 1] == 0xA0 { hi -= 2 }
+            while hi - lo >= 3, t[hi - 3] == 0xE3, t[hi - 2] == 0x80, t[hi - 1] == 0x80 { hi -= 3 }
+            return (lo, hi)
+        }
         let speakable = hasWord || !options.cleanForSpeech
         if lo < hi && speakable {
             let start = readyText.count
@@ -730,7 +798,7 @@ struct SegmentBuilder {
     @inline(__always)
     private mutating func checkLength() {
         guard segChars >= options.maxSegmentChars else { return }
-        guard case .none = pending else { return }
+        guard !hasPending else { return }
         let half = options.maxSegmentChars / 2
         let at: Int
         if clauseBreak > 0 && clauseChars >= half { at = clauseBreak }

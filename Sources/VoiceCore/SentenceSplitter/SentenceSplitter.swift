@@ -27,6 +27,7 @@ public struct SentenceSplitter: Sendable {
     /// Pushes raw UTF-8 bytes; a multi-byte sequence may be split across calls.
     public mutating func push(bytes: UnsafeBufferPointer<UInt8>) {
         guard let base = bytes.baseAddress else { return }
+        builder.prepareForInput()
         let n = bytes.count
         var i = 0
         while i < n {
@@ -42,7 +43,24 @@ public struct SentenceSplitter: Sendable {
             let b = base[i]
             i += 1
             if b < 0x80 && decoder.isIdle {
-                cleaner.feed(UInt32(b), &builder)
+                // Punctuation and spaces in running text: nothing for the cleaner to do.
+                if usesFastPath && SpeechCleaner.passesASCII(UInt32(b)) && cleaner.passesPlainText {
+                    cleaner.feedPassingASCII(UInt32(b), &builder)
+                } else {
+                    cleaner.feed(UInt32(b), &builder)
+                }
+                continue
+            }
+            // A whole well-formed sequence: decoded in one step. The fast path above already declined
+            // it (a plain one would have gone in bulk), so it goes to the cleaner as it would from
+            // the decoder.
+            if decoder.isIdle, let (c, len) = UTF8Stream.decodeWhole(base, i - 1, n) {
+                if usesFastPath && cleaner.passesPlainText {
+                    cleaner.feedPassingScalar(c, &builder)
+                } else {
+                    cleaner.feed(c, &builder)
+                }
+                i += len - 1
                 continue
             }
             // A scalar completed here may have been split across pushes: plain ones still go in bulk.
@@ -55,6 +73,9 @@ public struct SentenceSplitter: Sendable {
             }
         }
     }
+
+    /// Whether `nextSegment()` would return a segment.
+    var hasReadySegment: Bool { builder.hasReady }
 
     /// The next ready segment, or nil when none is ready yet.
     public mutating func nextSegment() -> Segment? {
@@ -70,6 +91,7 @@ public struct SentenceSplitter: Sendable {
     /// End of input: everything held becomes segments. The next push starts a new reply (the
     /// first-segment rule applies again); segment indexes keep counting.
     public mutating func flush() {
+        builder.prepareForInput()
         decoder.finish { c in cleaner.feed(c, &builder) }
         cleaner.finish(&builder)
     }

@@ -57,6 +57,34 @@ struct SpeechCleaner {
         return tagMatched == 0 && !inThink && link == .none && underscores | tildes == 0 && emojiText.isEmpty
     }
 
+    /// Whether an ASCII scalar goes straight to the builder whenever `passesPlainText` holds: it
+    /// is none of what the cleaner acts on (`<` of a tag, line break, `[` of a link, `_ ~ * \``).
+    @inline(__always) static func passesASCII(_ c: UInt32) -> Bool {
+        c != 0x3C && c != 0x0A && c != 0x5B && c != 0x5F && c != 0x7E && c != 0x2A && c != 0x60
+    }
+
+    /// Feeds an ASCII scalar for which `passesPlainText` and `passesASCII` hold: what `feed` does
+    /// for it, without the checks those imply.
+    @inline(__always) mutating func feedPassingASCII(_ c: UInt32, _ out: inout SegmentBuilder) {
+        out.feed(c)
+        if strip { previousWord = ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) }
+    }
+
+    /// Feeds a non-ASCII scalar while `passesPlainText` holds: what `feed` does, without the checks
+    /// that condition implies (only emoji still need the cleaner's attention).
+    @inline(__always) mutating func feedPassingScalar(_ c: UInt32, _ out: inout SegmentBuilder) {
+        if strip {
+            if ScalarClass.isEmojiModifier(c) || ScalarClass.isEmojiBase(c) {
+                feed(c, &out)
+                return
+            }
+            out.feed(c)
+            previousWord = ScalarClass.isWordScalar(c)
+        } else {
+            out.feed(c)
+        }
+    }
+
     /// Records that a run of plain text (ending in a word scalar) went past.
     @inline(__always) mutating func plainTextPassed() {
         previousWord = true
@@ -76,7 +104,26 @@ struct SpeechCleaner {
         tildesAndUnderscores(before: 0x20, &out)
         flushEmoji(&out)
         out.finish()
-        self = SpeechCleaner(strip: strip)
+        startReply()
+    }
+
+    /// The state of a new cleaner (`init`), keeping the held buffers' storage: a reply ends often.
+    private mutating func startReply() {
+        inThink = false
+        tagMatched = 0
+        atLineStart = true
+        lineHold.removeAll(keepingCapacity: true)
+        headingLine = false
+        inFence = false
+        skipRestOfLine = false
+        link = .none
+        linkHeld.removeAll(keepingCapacity: true)
+        underscores = 0
+        tildes = 0
+        previousWord = false
+        emojiText = ""
+        afterZWJ = false
+        regionalOpen = false
     }
 
     private mutating func thinkTag(_ c: UInt32, _ out: inout SegmentBuilder) {

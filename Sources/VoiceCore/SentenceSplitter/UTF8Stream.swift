@@ -56,6 +56,22 @@ struct UTF8Stream: Sendable {
         }
     }
 
+    /// Decodes the well-formed sequence of 2 to 4 bytes at `p[i]` (lead byte >= 0x80) when it lies
+    /// wholly before `n`: (scalar, length), exactly what `consume` would emit for those bytes; nil
+    /// for anything else (malformed or cut off: `consume` deals with those).
+    @inline(__always)
+    static func decodeWhole(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> (UInt32, Int)? {
+        let b0 = p[i]
+        if b0 < 0xF0 { return PlainScalar.decodeBMP(p, i, n) }
+        guard b0 <= 0xF4, i + 3 < n else { return nil }
+        let b1 = p[i + 1], b2 = p[i + 2], b3 = p[i + 3]
+        guard b1 & 0xC0 == 0x80, b2 & 0xC0 == 0x80, b3 & 0xC0 == 0x80 else { return nil }
+        let c = (UInt32(b0 & 0x07) << 18) | (UInt32(b1 & 0x3F) << 12) | (UInt32(b2 & 0x3F) << 6) | UInt32(b3 & 0x3F)
+        // Overlong forms and values past U+10FFFF are malformed.
+        guard c >= 0x10000, c <= 0x10FFFF else { return nil }
+        return (c, 4)
+    }
+
     mutating func finish(_ emit: (UInt32) -> Void) {
         if need > 0 {
             need = 0
