@@ -7,6 +7,14 @@ enum PlainScalar {
     static let word: UInt8 = 1
     /// A plain Han/Kana/Hangul scalar: a long run may be cut between two of them.
     static let cjk: UInt8 = 2
+    /// A clause mark whose only effect is a break point for the length limit (`,` `:` `，` `、` `：`).
+    /// The commas may also end a reply's first segment: the fast path asks `commaMayEnd` first.
+    static let clause: UInt8 = 3
+    /// Punctuation that only goes into the segment (`'` `-` inside a line).
+    static let mark: UInt8 = 4
+
+    /// A word or CJK scalar: one that sets the segment's and token's word facts.
+    @inline(__always) static func isWord(_ kind: UInt8) -> Bool { kind &- 1 < 2 }
 
     /// Kind of every scalar below U+10000 (surrogates are `none`): built once, never freed or
     /// written again, so the splitter can keep a plain pointer to it.
@@ -24,7 +32,13 @@ enum PlainScalar {
     }
 
     static func kind(_ c: UInt32) -> UInt8 {
-        if c < 0x80 { return ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) ? word : none }
+        if c < 0x80 {
+            if ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) { return word }
+            if c == 0x2C || c == 0x3A { return clause }
+            if c == 0x27 || c == 0x2D { return mark }
+            return none
+        }
+        if c == 0xFF0C || c == 0x3001 || c == 0xFF1A { return clause }
         if c >= 0xD800 && c <= 0xDFFF { return none }
         guard ScalarClass.isWordScalar(c), !ScalarClass.isWhitespace(c), !ScalarClass.isEmojiBase(c),
               !ScalarClass.isEmojiModifier(c), !ScalarClass.isHardTerminator(c), !ScalarClass.isBullet(c),

@@ -507,7 +507,7 @@ struct SegmentBuilder {
         var cjk = lastWasCJK
         if spacePending {
             // A space held from before: it goes in before a plain scalar as `materializeSpace` does.
-            guard chars + 2 < max, let kind = plainKind(p, i, n), kind != PlainScalar.none else { return start }
+            guard chars + 2 < max, let kind = plainKind(p, i, n), PlainScalar.isWord(kind) else { return start }
             materializeSpaceBeforePlain(cjk: cjk, cjkNext: kind == PlainScalar.cjk, chars: &chars)
         }
         while true {
@@ -521,7 +521,16 @@ struct SegmentBuilder {
                 if b < 0x80 {
                     // ASCII letters and digits: one count per byte, and only the first can start
                     // a token, so the rest of the ASCII run is a plain scan.
-                    if kinds[Int(b)] == PlainScalar.none { break }
+                    let k0 = kinds[Int(b)]
+                    if k0 != PlainScalar.word {
+                        if k0 == PlainScalar.none { break }
+                        if !takeMark(k0, UInt32(b), offset + i + 1, chars) { break }
+                        cjk = false
+                        last = UInt32(b)
+                        chars += 1
+                        i += 1
+                        continue
+                    }
                     if !tokenHasWord {
                         tokenHasWord = true
                         tokenFirstLower = b &- 0x61 < 26
@@ -531,7 +540,7 @@ struct SegmentBuilder {
                     var k = i + 1
                     while k < stop {
                         let next = p[k]
-                        if next >= 0x80 || kinds[Int(next)] == PlainScalar.none { break }
+                        if next >= 0x80 || kinds[Int(next)] != PlainScalar.word { break }
                         k += 1
                     }
                     cjk = false
@@ -546,6 +555,14 @@ struct SegmentBuilder {
                     len = l
                 }
                 if kind == PlainScalar.none { break }
+                if kind >= PlainScalar.clause {
+                    if !takeMark(kind, c, offset + i + len, chars) { break }
+                    cjk = false
+                    last = c
+                    chars += 1
+                    i += len
+                    continue
+                }
                 if kind == PlainScalar.cjk {
                     if cjk { cjkBreak = offset + i; cjkChars = chars }
                     cjk = true
@@ -564,7 +581,7 @@ struct SegmentBuilder {
             if i > runStart { seg.appendToUnique(UnsafeBufferPointer(start: p + runStart, count: i - runStart)) }
             // One space, then a plain scalar: the space is materialized as the slow path does.
             guard options.cleanForSpeech, i + 1 < n, p[i] == 0x20, chars + 2 < max, !seg.isEmpty,
-                  let kind = plainKind(p, i + 1, n), kind != PlainScalar.none else { break }
+                  let kind = plainKind(p, i + 1, n), PlainScalar.isWord(kind) else { break }
             materializeSpaceBeforePlain(cjk: cjk, cjkNext: kind == PlainScalar.cjk, chars: &chars)
             i += 1
         }
@@ -575,6 +592,23 @@ struct SegmentBuilder {
         }
         return i
     }
+
+    /// Whether the run may take the clause mark or punctuation `c` (its kind `kind`) as `normal`
+    /// would, with nothing decided: not a comma that may end the first segment. A clause mark
+    /// records its break (`end`: the segment's byte count after it, `chars`: the scalars before it).
+    @inline(__always)
+    private mutating func takeMark(_ kind: UInt8, _ c: UInt32, _ end: Int, _ chars: Int) -> Bool {
+        guard kind == PlainScalar.clause else { return true }
+        if (c == 0x2C || c == 0xFF0C) && commaMayEnd(charsBefore: chars) { return false }
+        clauseBreak = end
+        clauseChars = chars + 1
+        return true
+    }
+
+    /// Whether the last scalar taken was a word scalar (the cleaner's `previousWord` after a run).
+    /// After a run the last scalar is in the BMP, and the run's kinds that are not words are not
+    /// word scalars either, so one table load answers.
+    @inline(__always) var lastIsWordScalar: Bool { PlainScalar.isWord(plainKinds[Int(lastScalar & 0xFFFF)]) }
 
     /// Feeds one plain scalar through `appendPlainRun`; false (nothing changed) when it does not fit.
     mutating func appendPlainScalar(_ c: UInt32) -> Bool {
@@ -644,6 +678,21 @@ struct SegmentBuilder {
         var leading = true
         var skipped = false
         var lettersAndDots = true
+        // The usual token: ASCII letters, perhaps ending in digits or dots, read in a tight loop;
+        // the general loop below takes over at anything else, with the same facts so far.
+        if n > 0 && t[0] &- 0x41 < 58 && (t[0] | 0x20) &- 0x61 < 26 {
+            first = UInt32(t[0])
+            leading = false
+            allDigits = false
+            while i < n {
+                let b = t[i]
+                let l = b | 0x20
+                guard l &- 0x61 < 26 else { break }
+                h = Abbreviations.hashStep(h, UInt32(l))
+                i += 1
+            }
+            count = i
+        }
         while i < n {
             let c: UInt32
             let b0 = t[i]

@@ -35,7 +35,7 @@ public struct SentenceSplitter: Sendable {
                 && cleaner.passesPlainText {
                 let j = builder.appendPlainRun(base, i, n)
                 if j > i {
-                    cleaner.plainTextPassed()
+                    cleaner.plainTextPassed(endsInWord: builder.lastIsWordScalar)
                     i = j
                     continue
                 }
@@ -66,7 +66,7 @@ public struct SentenceSplitter: Sendable {
             // A scalar completed here may have been split across pushes: plain ones still go in bulk.
             decoder.consume(b) { c in
                 if usesFastPath && builder.acceptsPlainRun && cleaner.passesPlainText && builder.appendPlainScalar(c) {
-                    cleaner.plainTextPassed()
+                    cleaner.plainTextPassed(endsInWord: builder.lastIsWordScalar)
                 } else {
                     cleaner.feed(c, &builder)
                 }

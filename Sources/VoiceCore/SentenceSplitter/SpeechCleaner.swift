@@ -85,9 +85,9 @@ struct SpeechCleaner {
         }
     }
 
-    /// Records that a run of plain text (ending in a word scalar) went past.
-    @inline(__always) mutating func plainTextPassed() {
-        previousWord = true
+    /// Records that a run of plain text went past (`endsInWord`: its last scalar is a word scalar).
+    @inline(__always) mutating func plainTextPassed(endsInWord: Bool) {
+        previousWord = endsInWord
     }
 
     /// End of input: releases what was held, then ends the reply.
