@@ -10,31 +10,48 @@ struct SpeechCleaner {
     private static let openTag: [UInt32] = Array("<think>".unicodeScalars.map(\.value))
     private static let closeTag: [UInt32] = Array("</think>".unicodeScalars.map(\.value))
 
-    private var inThink = false
-    private var tagMatched = 0
+    private var inThink = false {
+        didSet { refreshPassesPlainText() }
+    }
+    private var tagMatched = 0 {
+        didSet { refreshPassesPlainText() }
+    }
 
-    private var atLineStart = true
+    private var atLineStart = true {
+        didSet { refreshPassesPlainText() }
+    }
     private var lineHold: [UInt32] = []
     private var headingLine = false
     private var inFence = false
-    private var skipRestOfLine = false
+    private var skipRestOfLine = false {
+        didSet { refreshPassesPlainText() }
+    }
 
     private enum LinkState { case none, text, afterText, target }
-    private var link: LinkState = .none
+    private var link: LinkState = .none {
+        didSet { refreshPassesPlainText() }
+    }
     private var linkHeld: [UInt32] = []
     private static let maxLinkText = 200
 
-    private var underscores = 0
-    private var tildes = 0
+    private var underscores = 0 {
+        didSet { refreshPassesPlainText() }
+    }
+    private var tildes = 0 {
+        didSet { refreshPassesPlainText() }
+    }
     private var previousWord = false
 
-    private var emojiText = ""
+    private var emojiText = "" {
+        didSet { refreshPassesPlainText() }
+    }
     private var afterZWJ = false
     private var regionalOpen = false
 
     init(strip: Bool) {
         self.strip = strip
         lineHold.reserveCapacity(8)
+        refreshPassesPlainText()
     }
 
     @inline(__always)
@@ -51,10 +68,19 @@ struct SpeechCleaner {
 
     /// Whether plain letters and single spaces would pass straight through to the builder: nothing
     /// held (tag prefix, line start, link text, markers, emoji) and no text being dropped.
-    @inline(__always) var passesPlainText: Bool {
-        if skipRestOfLine || atLineStart { return false }
-        guard strip else { return true }
-        return tagMatched == 0 && !inThink && link == .none && underscores | tildes == 0 && emojiText.isEmpty
+    @inline(__always) var passesPlainText: Bool { passes }
+
+    /// `passesPlainText`, kept up to date by the fields it depends on (they change on the cleaner's
+    /// slow path only), so the test before every run and punctuation byte is one load.
+    private var passes = false
+
+    private mutating func refreshPassesPlainText() {
+        if skipRestOfLine || atLineStart {
+            passes = false
+        } else {
+            passes = !strip
+                || tagMatched == 0 && !inThink && link == .none && underscores | tildes == 0 && emojiText.isEmpty
+        }
     }
 
     /// Whether an ASCII scalar goes straight to the builder whenever `passesPlainText` holds: it
