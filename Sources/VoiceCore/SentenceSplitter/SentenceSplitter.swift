@@ -31,7 +31,7 @@ public struct SentenceSplitter: Sendable {
         let n = bytes.count
         var i = 0
         while i < n {
-            if usesFastPath && decoder.isIdle && builder.mayStartPlainRun(base[i]) && builder.acceptsPlainRun
+            if usesFastPath && decoder.isIdle && builder.mayStartPlainRun(base, i, n) && builder.acceptsPlainRun
                 && cleaner.passesPlainText {
                 let j = builder.appendPlainRun(base, i, n)
                 if j > i {
