@@ -15,6 +15,9 @@ struct InvariantChecker: Sendable {
         var worker: WorkerID?
         var queued = false
         var running = false
+        /// Earlier attempts of the same work that ended in an error or timeout, and in a lost worker.
+        var errors = 0
+        var losses = 0
     }
 
     struct WorkerInfo: Sendable {
@@ -62,6 +65,10 @@ struct InvariantChecker: Sendable {
     var fair = [FairClass](repeating: FairClass(), count: 12)
     var openReplies: [SessionID: (turn: TurnID, since: Int64)] = [:]
     var closedUpTo: [SessionID: TurnID] = [:]
+    /// The attempt counts of the job that just failed, for the retry that follows it.
+    var failedChain: (errors: Int, losses: Int, lost: Bool)?
+    /// The counts a redispatched job carries into its `job.queued`.
+    var retryChain: (errors: Int, losses: Int)?
     var lastTranscript: [SessionID: TurnID] = [:]
     var segmentSamples: [SessionID: (turn: TurnID, samples: [Int])] = [:]
     var tracks: [SessionID: AudioTrack] = [:]
@@ -102,12 +109,19 @@ struct InvariantChecker: Sendable {
         case .jobQueued:
             guard let id = e.job, let kind = e.jobKind, let s = e.session else { return }
             let attempt = Int(e.value ?? 1)
-            let limit = kind == .assistant ? 1 + config.assistantRetries : config.maxAttempts
-            if attempt > limit { fail("retry-budget", s, "job \(id) of kind \(kind) queued as attempt \(attempt) > \(limit)") }
             var info = jobs[id] ?? JobInfo(kind: kind, session: s)
             if jobs[id] == nil {
                 if isTerminated(id) { return fail("one-terminal-outcome", s, "job \(id) queued after its outcome") }
                 created += 1
+                if let chain = retryChain { (info.errors, info.losses) = chain }
+            }
+            retryChain = nil
+            if kind == .assistant {
+                if attempt > 1 + config.assistantRetries {
+                    fail("retry-budget", s, "assistant job \(id) queued as attempt \(attempt) > \(1 + config.assistantRetries)")
+                }
+            } else if attempt != 1 + info.errors + info.losses {
+                fail("retry-budget", s, "job \(id) of kind \(kind) queued as attempt \(attempt) after \(info.errors) failed and \(info.losses) lost attempt(s)")
             }
             info.priority = e.reason == "first" ? 0 : e.reason == "later" ? 1 : 2
             info.queued = true
@@ -115,16 +129,41 @@ struct InvariantChecker: Sendable {
             if kind == .tts && info.priority == 0 { queuedFirstTTS += 1 }
             startWaiting(info)
         case .jobRetry:
-            // A backoff retry creates the next attempt's id before it is queued.
-            guard e.reason == "backoff", let id = e.job, let kind = e.jobKind, let s = e.session, jobs[id] == nil else { return }
-            created += 1
-            jobs[id] = JobInfo(kind: kind, session: s)
+            // ASR and TTS: the next attempt of the job that just failed, at once after a lost
+            // worker (at most `max_redispatches` times), after a backoff after an error or timeout
+            // (attempts ending in errors at most `max_attempts`).
+            guard e.reason == "backoff" || e.reason == "redispatch", let id = e.job, let kind = e.jobKind, let s = e.session
+            else { return }
+            guard let f = failedChain else { return fail("retry-budget", s, "job \(id) retried with no failed attempt before it") }
+            failedChain = nil
+            let chain = f.lost ? (f.errors, f.losses + 1) : (f.errors + 1, f.losses)
+            if e.reason == "redispatch" && !f.lost { fail("retry-budget", s, "job \(id) redispatched at once after an error") }
+            if chain.1 > config.maxRedispatches {
+                fail("retry-budget", s, "\(kind) work moved \(chain.1) times after lost workers > max_redispatches \(config.maxRedispatches)")
+            }
+            if chain.0 + 1 > config.maxAttempts {
+                fail("retry-budget", s, "\(kind) job \(id) is attempt \(chain.0 + 1) after errors > max_attempts \(config.maxAttempts)")
+            }
+            if e.reason == "redispatch" {
+                retryChain = chain
+            } else if jobs[id] == nil {
+                // A backoff retry creates the next attempt's id before it is queued.
+                created += 1
+                var info = JobInfo(kind: kind, session: s)
+                (info.errors, info.losses) = chain
+                jobs[id] = info
+            }
         case .jobDispatched:
             guard let id = e.job, let w = e.worker, var info = jobs[id] else {
                 return fail("one-terminal-outcome", e.session, "dispatch of unknown job \(e.job?.raw ?? 0)")
             }
             dispatched(id, &info, to: w)
-        case .jobDone, .jobFailed, .jobCancelled:
+        case .jobFailed:
+            if let id = e.job, let info = jobs[id] {
+                failedChain = (info.errors, info.losses, e.reason == "worker-lost")
+            }
+            terminal(e)
+        case .jobDone, .jobCancelled:
             terminal(e)
         case .jobTimeout:
             if e.reason == "queue" { terminal(e) }
@@ -347,6 +386,8 @@ struct InvariantChecker: Sendable {
 
     /// After each Coordinator step: the fail-open / fail-closed policy held for it.
     mutating func endBatch() {
+        failedChain = nil
+        retryChain = nil
         if !batchFallbacks.isEmpty || !batchAnswers.isEmpty {
             if config.failOpen {
                 for s in batchFallbacks where !batchAnswers.contains(s) {
