@@ -135,9 +135,7 @@ extension Coordinator {
                 sessions[s]!.utterance!.job = next
                 sessions[s]!.utterance!.attempts += 1
             } else {
-                sessions[s]!.utterance = nil
-                setASRBlocked(s, true)
-                failOpen(s, turn: j.turn, text: config.asrFallbackText, reason: "asr:" + reason)
+                utteranceFailed(s, reason: reason)
             }
         case .assistant:
             guard let reply = sessions[s]!.reply, reply.assistantJob == id else { return }
@@ -225,9 +223,7 @@ extension Coordinator {
         switch j.kind {
         case .asr:
             guard sessions[s]!.utterance?.job == id else { return }
-            sessions[s]!.utterance = nil
-            setASRBlocked(s, true)
-            failOpen(s, turn: j.turn, text: config.asrFallbackText, reason: "asr:no-worker")
+            utteranceFailed(s, reason: "no-worker")
         case .assistant:
             guard sessions[s]!.reply?.assistantJob == id else { return }
             sessions[s]!.reply!.assistantJob = nil

@@ -63,8 +63,11 @@ struct InvariantChecker: Sendable {
     var workerSlots: [WorkerID: [WorkerKind: Int]] = [:]
     var queuedFirstTTS = 0
     var fair = [FairClass](repeating: FairClass(), count: 12)
-    var openReplies: [SessionID: (turn: TurnID, since: Int64)] = [:]
-    var closedUpTo: [SessionID: TurnID] = [:]
+    /// Turns with a reply (transcript, typed text, fallback) and no outcome yet; more than one
+    /// only in realtime mode, briefly.
+    var openReplies: [SessionID: [(turn: TurnID, since: Int64)]] = [:]
+    /// The last turn of each session that heard speech (`speech_start`).
+    var heardSpeech: [SessionID: TurnID] = [:]
     /// The attempt counts of the job that just failed, for the retry that follows it.
     var failedChain: (errors: Int, losses: Int, lost: Bool)?
     /// The counts a redispatched job carries into its `job.queued`.
@@ -197,6 +200,14 @@ struct InvariantChecker: Sendable {
             openReply(s, t)
         case .turnEnded:
             guard let s = e.session, let t = e.turn else { return }
+            if e.reason == "listener-lost" {
+                // Only a listener that heard nothing may end without a fallback, and only while
+                // another turn's reply is in flight (that reply is not cut for it).
+                if heardSpeech[s] == t { fail("fail-policy", s, "turn \(t) heard speech but ended as listener-lost, without a fallback") }
+                if !(openReplies[s] ?? []).contains(where: { $0.turn != t }) {
+                    fail("fail-policy", s, "turn \(t) ended as listener-lost with no other reply in flight")
+                }
+            }
             switch e.reason {
             case "done": turnsCompleted += 1
             case "playback-timeout": turnsTimedOut += 1
@@ -206,13 +217,14 @@ struct InvariantChecker: Sendable {
             closeTurn(s, t)
         case .turnCancelled:
             guard let s = e.session, let t = e.turn else { return }
-            if e.reason == "reply-timeout" { turnsTimedOut += 1 } else if openReplies[s]?.turn == t { turnsCancelled += 1 }
+            if e.reason == "reply-timeout" { turnsTimedOut += 1 } else if isOpen(s, t) { turnsCancelled += 1 }
             closeTurn(s, t)
             // The device must not keep playing a cancelled turn (barge-in, abort) beyond the budget.
             if open[s] != nil, let p = playback[s], p.turn == t, p.playEnd > now + Self.flushBudgetUs {
                 fail("no-audio-after-barge-in", s, "turn \(t) cancelled (\(e.reason ?? "")) but \((p.playEnd - now) / 1000) ms of its audio still play")
             }
         case .turnMark:
+            if e.reason == "speech_start", let s = e.session, let t = e.turn { heardSpeech[s] = t }
             if e.reason == "first_audio_sent", let v = e.value {
                 ttfa.append(v)
                 if quiet { ttfaQuiet.append(v) }
@@ -228,7 +240,7 @@ struct InvariantChecker: Sendable {
         case .sessionGone:
             guard let s = e.session else { return }
             openReplies[s] = nil
-            closedUpTo[s] = nil
+            heardSpeech[s] = nil
             lastTranscript[s] = nil
             segmentSamples[s] = nil
             tracks[s] = nil
@@ -248,12 +260,17 @@ struct InvariantChecker: Sendable {
     }
 
     private mutating func openReply(_ s: SessionID, _ t: TurnID) {
-        if openReplies[s]?.turn != t { openReplies[s] = (t, now) }
+        if !isOpen(s, t) { openReplies[s, default: []].append((t, now)) }
+    }
+
+    private func isOpen(_ s: SessionID, _ t: TurnID) -> Bool {
+        openReplies[s]?.contains { $0.turn == t } ?? false
     }
 
     private mutating func closeTurn(_ s: SessionID, _ t: TurnID) {
-        if openReplies[s]?.turn == t { openReplies[s] = nil }
-        if (closedUpTo[s] ?? TurnID(0)) < t { closedUpTo[s] = t }
+        guard var open = openReplies[s] else { return }
+        open.removeAll { $0.turn == t }
+        openReplies[s] = open.isEmpty ? nil : open
     }
 
     private func isTerminated(_ id: JobID) -> Bool {
@@ -348,8 +365,8 @@ struct InvariantChecker: Sendable {
 
     mutating func deviceAudio(_ s: SessionID, turn: TurnID, segment k: Int, _ pcm: [UInt8], now: Int64) {
         self.now = now
-        if let closed = closedUpTo[s], turn <= closed {
-            return fail("no-audio-after-barge-in", s, "audio of turn \(turn) sent after the turn was cancelled or ended")
+        if !isOpen(s, turn) {
+            return fail("no-audio-after-barge-in", s, "audio of turn \(turn) sent, which has no reply in flight (cancelled or ended)")
         }
         let samples = pcm.count / 2
         let first = Int(SimContent.firstSample(pcm))
@@ -416,15 +433,17 @@ struct InvariantChecker: Sendable {
             }
         }
         let bound = config.replyTimeoutUs + 2_000_000
-        var stuck: SessionID?
-        for (s, r) in openReplies where now - r.since > bound {
+        var stuck: (s: SessionID, turn: TurnID, since: Int64)?
+        for (s, open) in openReplies {
             // Stuck means the session still thinks or speaks (a turn that only lacks its log
             // outcome is the known Coordinator finding in SimulatorFindingsTests).
             guard let phase = coordinator.phase(of: s), phase == .thinking || phase == .speaking else { continue }
-            if stuck == nil || s < stuck! { stuck = s }
+            for r in open where now - r.since > bound {
+                if stuck == nil || (s, r.turn) < (stuck!.s, stuck!.turn) { stuck = (s, r.turn, r.since) }
+            }
         }
-        if let s = stuck {
-            let r = openReplies[s]!
+        if let (s, turn, since) = stuck {
+            let r = (turn: turn, since: since)
             let phase = coordinator.phase(of: s)?.description ?? "gone"
             fail("no-stuck-turn", s, "turn \(r.turn) open for \((now - r.since) / 1000) ms (> \(bound / 1000) ms), session \(phase)")
         }
