@@ -3,3 +3,4 @@
 # Sentence splitter
 from . import demo, split  # noqa: E402,F401
 from . import worker  # noqa: F401,E402  (issue 7: voicecore worker asr|tts|assistant)
+from . import talk, up  # noqa: F401,E402  (issue 7: voicecore up, voicecore talk)
