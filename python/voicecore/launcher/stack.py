@@ -31,7 +31,8 @@ class Stack:
         self.say = say
         self.state = Path(config.state_dir)
         self.logs = self.state / "logs"
-        self.supervisor = Supervisor(report=lambda m: say(f"voicecore up: {m}"))
+        self.supervisor = Supervisor(report=lambda m: say(f"voicecore up: {m}"), on_spawn=lambda _: self._write_status())
+        self.ready = False
         self.port = 0
         self.llm_url = ""
         self.llm_note = ""
@@ -106,6 +107,7 @@ class Stack:
                 args += ["--slots", str(c.asr_slots if kind == "asr" else c.tts_slots)]
             await self.supervisor.start(ChildSpec(f"{kind} worker", self._python(*args), self.logs / f"{kind}.log", env=env))
         await self._wait_registered()
+        self.ready = True
         self._write_status()
 
     async def _start_llm(self) -> None:
@@ -169,10 +171,16 @@ class Stack:
         return {"pid": os.getpid(), "http": f"http://{self.local_host}:{self.port}", "ws": f"ws://{self.local_host}:{self.port}",
                 "ota": f"http://{self.public_host}:{self.port}/xiaozhi/ota/", "device_token": token,
                 "worker_url": f"ws://{self.public_host}:{self.port}/worker", "llm": self.llm_url,
-                "logs": {ch.spec.name: str(ch.spec.log_path) for ch in self.supervisor.children}}
+                "logs": {ch.spec.name: str(ch.spec.log_path) for ch in self.supervisor.children},
+                "pids": {ch.spec.name: ch.process.pid for ch in self.supervisor.children if ch.process is not None},
+                "ready": self.ready}
 
     def _write_status(self) -> None:
-        (self.state / "up.json").write_text(json.dumps(self.status(), indent=2))
+        if not self.port:
+            return
+        path = self.state / "up.json"
+        path.with_suffix(".tmp").write_text(json.dumps(self.status(), indent=2))
+        path.with_suffix(".tmp").replace(path)  # readers never see half a file
 
     def banner(self) -> str:
         s = self.status()

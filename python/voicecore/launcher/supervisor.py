@@ -54,8 +54,10 @@ class Supervisor:
     ±20 %; a child that ran ``stable_after`` seconds before crashing starts again from the base."""
 
     def __init__(self, report: Callable[[str], None] = print, backoff_base: float = 0.5, backoff_max: float = 30.0,
-                 stable_after: float = 30.0, rng: random.Random | None = None) -> None:
+                 stable_after: float = 30.0, rng: random.Random | None = None,
+                 on_spawn: Callable[[Child], None] | None = None) -> None:
         self.report = report
+        self.on_spawn = on_spawn
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.stable_after = stable_after
@@ -86,6 +88,8 @@ class Supervisor:
             *spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             env=env, start_new_session=True, preexec_fn=_die_with_parent, limit=1 << 20)
         child.started_at = time.monotonic()
+        if self.on_spawn is not None:
+            self.on_spawn(child)
         asyncio.create_task(self._pump(child, child.process), name=f"log-{spec.name}")
 
     async def _pump(self, child: Child, process: asyncio.subprocess.Process) -> None:
