@@ -148,3 +148,38 @@ def test_sigterm_stops_every_child(tmp_path):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert not (tmp_path / "state" / "up.json").exists()
+
+
+def test_browser_page_against_the_real_daemon(stack, tmp_path):
+    """Headless Chromium (Debian `chromium`) with a WAV as its microphone, on the page the daemon
+    serves at `/`, hands-free: the page must show the recognized question and play the reply."""
+    from voicecore.audio import write_wav
+    from test_web_page import CHROMIUM, free_port, page_state
+
+    assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
+    up, _ = stack
+    async def synth() -> bytes:
+        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(QUESTION, sample_rate=48000))])
+    speech = asyncio.run(synth())
+    wav = tmp_path / "mic.wav"
+    # Chromium loops the file: the long silence lets the reply play out before the question repeats.
+    wav.write_bytes(write_wav(b"\0\0" * 24000 + speech + b"\0\0" * 48000 * 12, 48000))
+    debug_port = free_port()
+    browser = subprocess.Popen(
+        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}",
+         "--autoplay-policy=no-user-gesture-required", f"--remote-debugging-port={debug_port}",
+         up.status["http"] + "/?mode=handsfree&autostart=1&device=web:00:00:00:00:01"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        state = asyncio.run(asyncio.wait_for(page_state(debug_port, timeout=60), 90))
+    finally:
+        browser.terminate()
+        browser.wait(10)
+    assert state is not None and state["errors"] == [], state
+    users = [t["text"] for t in state["transcript"] if t["role"] == "user"]
+    assert users and word_error_rate(QUESTION, users[0]) <= 0.2, state["transcript"]
+    assert {"role": "assistant", "text": "Paris is the capital of France."} in state["transcript"], state["transcript"]
+    assert state["replyFrames"] > 30 and state["playedSeconds"] > 2.0, state
+    turn = state["turns"][0]
+    assert turn["stt"] is not None and turn["firstAudio"] >= turn["ttsStart"] >= turn["stt"]
