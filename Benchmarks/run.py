@@ -8,6 +8,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     "splitter/bench.py",
     "daemon/bench_daemon.py",
+    "e2e/bench_e2e.py",
 ]
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ def _daemon_marks(status: dict, session_id: str) -> dict[str, float]:
                     continue
                 if entry.get("turn") != turn:
                     turn, marks = entry.get("turn"), {}
-                if entry.get("reason") != "speech_start":  # before the end of speech, not a stage after it
+                if isinstance(entry.get("value"), int) and entry.get("reason") != "speech_start":
                     marks[str(entry.get("reason"))] = int(entry.get("value", 0)) / 1e6
     except (OSError, ValueError):
         return {}
