@@ -150,7 +150,7 @@ def test_sigterm_stops_every_child(tmp_path):
     assert not (tmp_path / "state" / "up.json").exists()
 
 
-def test_browser_page_against_the_real_daemon(stack, tmp_path):
+def test_browser_page_served_by_voicecored_through_voicecore_up(stack, tmp_path):
     """Headless Chromium (Debian `chromium`) with a WAV as its microphone, on the page the daemon
     serves at `/`, hands-free: the page must show the recognized question and play the reply."""
     from voicecore.audio import write_wav
