@@ -199,7 +199,7 @@ def main() -> int:
 
             port_llm = free_port()
             server = subprocess.Popen(embedded_llm.server_argv(embedded_llm.gguf_path(), port_llm), stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+                                      stderr=subprocess.DEVNULL, env=dict(os.environ, **embedded_llm.SERVER_ENV))
             try:
                 url = f"http://127.0.0.1:{port_llm}/v1"
                 if asyncio.run(embedded_llm.wait_ready(url, 120)):

@@ -11,6 +11,9 @@ import urllib.request
 from pathlib import Path
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
+# OpenMP threads that spin while waiting turn a shared CPU into a crawl: measured on this 2-core
+# machine beside the ASR worker, 630 ms a token spinning against 20-50 ms with passive waits.
+SERVER_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 INSTALL_HINT = "scripts/install-llm.sh (what `make run` does: builds llama-cpp-python once, ~12 minutes)"
 
 
