@@ -77,14 +77,15 @@ class Up:
         return float(re.search(r"^voicecored_hub_seconds_sum ([0-9.e+-]+)$", text, re.M).group(1))  # type: ignore[union-attr]
 
     def marks(self, session: str) -> dict[str, float]:
-        marks: dict[str, float] = {}
+        """The marks of the session's turn that sent audio (a session may also hold an empty turn)."""
+        turns: dict[int, dict[str, float]] = {}
         with open(self.status["logs"]["voicecored"], encoding="utf-8") as f:
             for line in f:
                 if '"turn.mark"' in line:
                     e = json.loads(line)
                     if str(e.get("session")) == session and isinstance(e.get("value"), int):
-                        marks.setdefault(e["reason"], e["value"] / 1e6)
-        return marks
+                        turns.setdefault(int(e.get("turn", 0)), {}).setdefault(e["reason"], e["value"] / 1e6)
+        return next((m for _, m in sorted(turns.items()) if "first_audio_sent" in m), {})
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -116,6 +117,8 @@ def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup
                 latency = r.timings["first_audio"]
                 latencies.append(latency)
                 marks = up.marks(r.session_id)
+                if not marks:
+                    print(f"turn {i}: no hub marks for session {r.session_id}", file=sys.stderr)
                 endpointing = latency - marks.get("first_audio_sent", latency)
                 marks["speech_end"] = 0.0  # the hub's zero point: its marks count from there
                 for key, _ in STAGES:
