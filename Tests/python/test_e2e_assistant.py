@@ -24,7 +24,7 @@ import pytest
 from voicecore.audio import resample
 from voicecore.client import converse
 from voicecore.testing import Rule, ScriptedLLM
-from voicecore.testing.wer import word_error_rate
+from voicecore.testing.wer import word_error_rate, words
 from voicecore.tts.engine import SpeechRequest
 from voicecore.tts.espeak import EspeakEngine
 
@@ -125,6 +125,12 @@ def test_voicecore_talk_prints_the_turn_and_saves_the_reply(stack, tmp_path):
     assert word_error_rate(QUESTION, result["stt"]) <= 0.2 and result["tts"][0] == "Paris is the capital of France."
     assert {"first_delta", "first_segment", "first_tts_audio", "first_audio_sent", "asr_final"} <= set(result["marks"])
     assert result["timings"]["first_audio"] > 0 and out.stat().st_size > 44 + 24000 * 2
+    # The saved reply, said back as a recording: `talk --wav` resamples it (24 kHz) to the microphone's 16 kHz.
+    again = subprocess.run([sys.executable, "-m", "voicecore", "talk", "--state-dir", str(up.state), "--json", "--out", "",
+                            "--device-id", "e2e:00:00:00:00:02", "--wav", str(out)], capture_output=True, text=True, env=env, timeout=90)
+    assert again.returncode == 0, again.stderr
+    first = words(result["tts"][0])  # the recording may be cut into two utterances at the pause between its sentences
+    assert word_error_rate(" ".join(first), " ".join(words(json.loads(again.stdout)["stt"])[:len(first)])) <= 0.2, again.stdout
 
 
 def test_a_crashed_worker_is_restarted_and_the_next_turn_works(stack):

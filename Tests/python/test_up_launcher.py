@@ -81,3 +81,17 @@ def test_a_crashing_child_is_restarted_logged_and_stopped(tmp_path):
     assert lines.count("starting") >= 3
     assert any("crasher exited with code 3" in r and "crasher.log" in r for r in reports)
     assert (tmp_path / "steady.log").read_text() == "up\n"
+
+
+def test_without_the_embedded_llm_up_says_so_and_answers_from_the_knowledge_base(tmp_path, monkeypatch):
+    from voicecore.launcher import embedded_llm
+    from voicecore.launcher.stack import Stack
+
+    monkeypatch.setattr(embedded_llm, "missing", lambda: "llama-cpp-python is not installed")
+    said: list[str] = []
+    config = UpConfig(state_dir=str(tmp_path))
+    config.finish()
+    stack = Stack(config, say=said.append)
+    asyncio.run(stack._start_llm())
+    assert stack.llm_url == "" and stack.supervisor.children == []
+    assert "llama-cpp-python is not installed" in said[0] and "--no-llm behaviour" in said[0] and "install-llm.sh" in said[0]
