@@ -117,6 +117,11 @@ def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup
                 latency = r.timings["first_audio"]
                 latencies.append(latency)
                 marks = up.marks(r.session_id)
+                for _ in range(20):  # the daemon's log reaches its file through voicecore up's pipe: a moment later
+                    if marks:
+                        break
+                    time.sleep(0.1)
+                    marks = up.marks(r.session_id)
                 if not marks:
                     print(f"turn {i}: no hub marks for session {r.session_id}", file=sys.stderr)
                 endpointing = latency - marks.get("first_audio_sent", latency)
@@ -188,6 +193,10 @@ def main() -> int:
             r = run_config("scripted LLM", ["--llm-url", llm.url], mics, args.turns)
             r["anchor"] = anchor(mics, llm.url)
             results.append(r)
+            # Partial transcripts share the one Whisper engine with the speculative final.
+            r2 = run_config("scripted LLM, 1 s partials", ["--llm-url", llm.url, "--asr-partial-interval", "1"], mics, args.turns)
+            r2["anchor"] = r["anchor"]
+            results.append(r2)
         finally:
             llm.stop_thread()
     if args.only in (None, "smollm2"):

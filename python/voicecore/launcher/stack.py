@@ -105,6 +105,8 @@ class Stack:
                            KB_INDEX=str(self.state / "kb.vcidx"), VOICECORE_SESSION_DB=str(self.state / "sessions.sqlite3"))
             else:
                 args += ["--slots", str(c.asr_slots if kind == "asr" else c.tts_slots)]
+                if kind == "asr":
+                    args += ["--partial-interval", str(c.asr_partial_interval)]
             await self.supervisor.start(ChildSpec(f"{kind} worker", self._python(*args), self.logs / f"{kind}.log", env=env))
         await self._wait_registered()
         self.ready = True
