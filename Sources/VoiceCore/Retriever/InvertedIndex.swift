@@ -41,24 +41,34 @@ struct InvertedIndex: Sendable {
         return order.map { ($0, counts[$0]!) }
     }
 
-    /// Indexes a chunk; slots must be added in increasing order.
-    mutating func add(slot: Int32, terms chunkTerms: [String]) {
+    /// The id of `term`, added to the vocabulary when new.
+    mutating func termID(_ term: String) -> Int32 {
+        if let existing = vocabulary[term] { return existing }
+        let id = Int32(terms.count)
+        vocabulary[term] = id
+        terms.append(term)
+        postingSlots.append([]); postingFreqs.append([])
+        documentFrequency.append(0); maxFreq.append(0); minLength.append(UInt32.max)
+        return id
+    }
+
+    /// (term id, frequency) of a chunk's term ids, by ascending id.
+    static func counted(_ ids: [Int32]) -> [(Int, UInt32)] {
+        var out: [(Int, UInt32)] = []
+        for id in ids.sorted() {
+            if let last = out.last, last.0 == Int(id) { out[out.count - 1].1 += 1 } else { out.append((Int(id), 1)) }
+        }
+        return out
+    }
+
+    /// Indexes a chunk given as term ids (from `termID`); slots must be added in increasing order.
+    mutating func add(slot: Int32, termIDs: [Int32]) {
         while lengths.count <= Int(slot) { lengths.append(0) }
-        let length = UInt32(chunkTerms.count)
+        let length = UInt32(termIDs.count)
         lengths[Int(slot)] = length
         liveCount += 1
-        liveLength += chunkTerms.count
-        for (term, tf) in Self.frequencies(chunkTerms) {
-            let id: Int
-            if let existing = vocabulary[term] {
-                id = Int(existing)
-            } else {
-                id = terms.count
-                vocabulary[term] = Int32(id)
-                terms.append(term)
-                postingSlots.append([]); postingFreqs.append([])
-                documentFrequency.append(0); maxFreq.append(0); minLength.append(UInt32.max)
-            }
+        liveLength += termIDs.count
+        for (id, tf) in Self.counted(termIDs) {
             postingSlots[id].append(slot)
             postingFreqs[id].append(tf)
             documentFrequency[id] += 1
@@ -68,12 +78,10 @@ struct InvertedIndex: Sendable {
     }
 
     /// Takes a deleted chunk out of the statistics; its postings are skipped until compaction.
-    mutating func remove(slot: Int32, terms chunkTerms: [String]) {
+    mutating func remove(slot: Int32, termIDs: [Int32]) {
         liveCount -= 1
-        liveLength -= chunkTerms.count
-        for (term, _) in Self.frequencies(chunkTerms) {
-            if let id = vocabulary[term] { documentFrequency[Int(id)] -= 1 }
-        }
+        liveLength -= termIDs.count
+        for (id, _) in Self.counted(termIDs) { documentFrequency[id] -= 1 }
     }
 
     /// Rebuilds the postings keeping only `live` slots, renumbered by `newSlot` (−1 = dropped).
@@ -110,13 +118,23 @@ struct InvertedIndex: Sendable {
     /// The best k live slots for `queryTerms` (a term repeated in the query counts once per
     /// occurrence), restricted to `allowed` when given. `live` marks the live slots.
     func search(_ queryTerms: [String], k: Int, live: SlotSet, allowed: SlotSet?) -> [(slot: Int32, score: Float)] {
+        search(ids: queryTerms.map { vocabulary[$0] ?? -1 }, k: k, live: live, allowed: allowed)
+    }
+
+    /// As `search`, with the query's terms as vocabulary ids (−1: a term the index lacks).
+    func search(ids queryIDs: [Int32], k: Int, live: SlotSet, allowed: SlotSet?) -> [(slot: Int32, score: Float)] {
         guard liveCount > 0, k > 0 else { return [] }
         let avg = Float(liveLength) / Float(liveCount)
         let invAvg: Float = avg > 0 ? 1 / avg : 0
         let k1 = self.k1, b = self.b
         var terms: [(id: Int, weight: Float, bound: Float)] = []
-        for (term, qtf) in queryTerms.isEmpty ? [] : Self.frequencies(queryTerms) {
-            guard let id = vocabulary[term], documentFrequency[Int(id)] > 0 else { continue }
+        // Query term frequencies in first-occurrence order (queries are short).
+        var unique: [(Int32, UInt32)] = []
+        for id in queryIDs where id >= 0 {
+            if let i = unique.firstIndex(where: { $0.0 == id }) { unique[i].1 += 1 } else { unique.append((id, 1)) }
+        }
+        for (id, qtf) in unique {
+            guard documentFrequency[Int(id)] > 0 else { continue }
             let w = idf(documentFrequency[Int(id)]) * Float(qtf)
             let mf = Float(maxFreq[Int(id)])
             let bound = w * mf / (mf + k1 * (1 - b + b * Float(minLength[Int(id)]) * invAvg))
