@@ -10,7 +10,7 @@ BUILD  ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=Release
 export PYTHONPATH := $(CURDIR)/python$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: all build deps test test-swift test-c test-python run bench clean
+.PHONY: all build deps test test-swift test-c test-python run bench clean llm
 
 all: build
 
@@ -37,8 +37,13 @@ test-c:
 test-python:
 	$(PYTHON) -m pytest -q Tests/python
 
+# make run = voicecore up: the daemon, the default workers and the embedded LLM (installed once by
+# scripts/install-llm.sh; without it `voicecore up` says so and answers from its knowledge base).
+# Flags for voicecore up: make run ARGS="--no-llm --port 9000" (voicecore up --help lists them).
 run: build
-	$(PYTHON) -m voicecore demo
+	@scripts/ensure-deps.sh python run
+	@scripts/install-llm.sh || true
+	$(PYTHON) -m voicecore up $(ARGS)
 
 bench: build
 	@scripts/ensure-deps.sh python bench
@@ -74,3 +79,8 @@ sim-soak: build
 	$(PYTHON) -m voicecore sim --seed 42 --devices 50 --workers asr=3,assistant=2,tts=4,gpu=2 --duration 30d --faults harsh
 	$(PYTHON) -m voicecore sim --seeds 1..1000 --devices 50 --duration 1d --faults harsh
 	$(PYTHON) -m voicecore sim --seeds 1..200 --devices 50 --duration 6h --faults harsh --liveness
+
+# --- voicecore up (issue 7) ----------------------------------------------------------------------
+#   make llm     installs the embedded LLM only (llama-cpp-python, compiled once, and SmolLM2's GGUF)
+llm:
+	@scripts/install-llm.sh

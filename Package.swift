@@ -12,8 +12,11 @@ let package = Package(
         .library(name: "VoiceCore", type: .dynamic, targets: ["VoiceCore"]),
     ],
     targets: [
+        // Inner-product kernels in C, so AVX2/AVX-512 variants can be picked at run time.
+        .target(name: "VoiceCoreKernels", path: "Sources/VoiceCoreKernels"),
         .target(
             name: "VoiceCore",
+            dependencies: ["VoiceCoreKernels"],
             path: "Sources/VoiceCore",
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),

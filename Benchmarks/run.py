@@ -11,6 +11,7 @@ BENCHMARKS = [
     "retriever/bench_retriever.py",
     "coordinator/bench.py",
     "simulator/bench.py",
+    "e2e/bench_e2e.py",
 ]
 
 if __name__ == "__main__":

@@ -230,6 +230,18 @@ int vc_retriever_stats(vc_retriever *kb, char **out_json);
 int vc_retriever_search(vc_retriever *kb, const char *query, size_t query_len, const float *vector, size_t dim,
                         const char *options_json, int32_t *out_slots, float *out_scores, size_t capacity);
 
+/* Searches `count` queries with one set of options (as vc_retriever_search, same results):
+ * query i is the next `query_lens[i]` bytes of UTF-8 in `queries` (the texts back to back;
+ * `queries` and `query_lens` may both be NULL for vector-only queries) and, when `vectors` is not
+ * NULL, the `dim` floats at vectors + i * dim. Options are parsed and the filter evaluated once;
+ * exact dense search scores a group of queries per pass over the vectors. Query i's hits go to
+ * out_slots/out_scores[i * capacity ...] (the caller's arrays of count * capacity entries,
+ * capacity >= k) and their number to out_counts[i]. Returns `count`, or a negative status (then
+ * the outputs are unspecified). */
+int vc_retriever_search_many(vc_retriever *kb, const char *queries, const size_t *query_lens, size_t count,
+                             const float *vectors, size_t dim, const char *options_json, int32_t *out_slots,
+                             float *out_scores, int32_t *out_counts, size_t capacity);
+
 /* A hit's chunk as JSON {"id","chunk","start","end","text","metadata"}; start/end are offsets in
  * Unicode code points into the document's text. VC_ERR_NOT_FOUND for a bad slot. *out_json is
  * owned by the caller: release it with vc_free. */

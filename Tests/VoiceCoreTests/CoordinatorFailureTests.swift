@@ -351,6 +351,8 @@ import Testing
 }
 
 @Suite struct CoordinatorRealtimeFailureTests {
+    /// The listener that runs during a realtime reply fails before the user said anything: it
+    /// ends quietly (`listener-lost`), the reply plays on, and listening reopens after it.
     @Test func asrFailingWhileAnEarlierReplyPlaysLeavesThatReplyAlone() {
         var t = try! CoordinatorScript(json: #"{"max_attempts": 1}"#)
         t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
@@ -358,12 +360,17 @@ import Testing
         t.utter(1, "hello")
         t.answer(1, ["Hello there my friend."])
         let (next, w) = t.asrJob(1)!
+        let mark = t.log.count
         t.feed(.workerError(w, next, message: "asr broke", retryable: false))
-        #expect(t.hasSubsequence(["turn.fallback turn=2", "turn.ended turn=2 reason=fallback"]))
+        #expect(t.hasSubsequence(["job.failed turn=2", "turn.ended turn=2 reason=listener-lost"], since: mark))
+        #expect(t.forbids(["turn.fallback", "turn.cancelled"], since: mark))
+        #expect(t.deviceMessages(SessionID(1), in: t.last).isEmpty)  // no alert, no tts stop
         let reply = t.c.sessions[SessionID(1)]!.reply!
         #expect(reply.turn == TurnID(1) && reply.segments.map(\.text) == ["Hello there my friend."])
+        #expect(t.asrJob(1) == nil)  // not reopened while the reply is in flight
         t.speakAll(1)
         t.feed(.devicePlaybackDone(SessionID(1), TurnID(1)))
-        #expect(t.hasSubsequence(["turn.ended turn=1 reason=done"]))
+        #expect(t.hasSubsequence(["turn.ended turn=1 reason=done", "turn.started turn=3 reason=realtime",
+                                  "job.dispatched turn=3 job_kind=asr"], since: mark))
     }
 }

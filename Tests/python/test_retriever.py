@@ -196,3 +196,38 @@ def test_openai_embedder_against_a_real_http_server(embeddings_server):
         OpenAIEmbedder(embeddings_server, model="broken")(["x"])
     with pytest.raises(EmbeddingError):
         OpenAIEmbedder("http://127.0.0.1:9/v1", timeout=2)(["x"])
+
+
+def test_search_many_equals_search_per_query():
+    import random
+
+    rng = random.Random(5)
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "солнце", "ветер", "太阳能"]
+    kb = Retriever(None, {"chunk_size": 0})
+    for i in range(300):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 12)))
+        kb.add(f"d{i}", text, metadata={"group": i % 3}, vector=[rng.uniform(-1, 1) for _ in range(19)])
+    kb.delete("d7")
+    queries = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 4))) for _ in range(21)]
+    vectors = [[rng.uniform(-1, 1) for _ in range(19)] for _ in range(21)]
+    for mode in ["bm25", "dense", "hybrid"]:
+        for flt in [None, {"group": {"in": [0, 2]}}]:
+            vecs = None if mode == "bm25" else vectors
+            many = kb.search_many_slots(queries, k=7, mode=mode, vectors=vecs, filter=flt)
+            one = [kb.search_slots(q, k=7, mode=mode, vector=None if vecs is None else v, filter=flt)
+                   for q, v in zip(queries, vectors)]
+            assert many == one, (mode, flt)
+            assert any(many)
+    # Vector-only batches, and the Hit-returning form.
+    hits = kb.search_many(None, k=3, mode="dense", vectors=vectors[:2])
+    assert [[h.slot for h in r] for r in hits] == [[s for s, _ in kb.search_slots(k=3, mode="dense", vector=v)] for v in vectors[:2]]
+    assert hits[0][0].id.startswith("d")
+    # Mismatched batch sizes and dimensions are errors, not crashes.
+    with pytest.raises(voicecore.Error):
+        kb.search_many_slots(queries, k=3, mode="hybrid", vectors=vectors[:5])
+    with pytest.raises(voicecore.Error) as e:
+        kb.search_many_slots(None, k=3, mode="dense", vectors=[[1.0, 2.0]])
+    assert e.value.code == -10
+    with pytest.raises(voicecore.Error):
+        kb.search_many_slots(queries, k=3, mode="dense")
+    assert kb.search_many_slots([], k=3, mode="bm25") == []

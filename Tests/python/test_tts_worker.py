@@ -113,10 +113,16 @@ def test_cancel_stops_synthesis_at_once():
             while isinstance(first, dict):
                 first = await w.next()
             await w.cancel(1)
-            await asyncio.sleep(0.5)
+            # The slot is free as soon as the handler has unwound (eSpeak killed); poll rather than
+            # sleep a fixed time, so a loaded CI machine does not make this flaky.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 5.0
+            while worker.load() != {"tts": 0} and loop.time() < deadline:
+                await asyncio.sleep(0.02)
+            assert worker.load() == {"tts": 0}
+            await asyncio.sleep(0.3)  # anything the worker would wrongly send after the cancel
             left = [w.messages.get_nowait() for _ in range(w.messages.qsize())]
             assert not any(isinstance(m, dict) and m.get("type") in ("done", "error") for m in left)
-            assert worker.load() == {"tts": 0}
             await worker.stop()
             await task
 

@@ -40,6 +40,11 @@ def _declare(l: ctypes.CDLL) -> None:
     l.vc_retriever_stats.restype = ctypes.c_int
     l.vc_retriever_search.argtypes = [vp, cp, sz, _c_float_p, sz, cp, ctypes.POINTER(ctypes.c_int32), _c_float_p, sz]
     l.vc_retriever_search.restype = ctypes.c_int
+    l.vc_retriever_search_many.argtypes = [
+        vp, cp, ctypes.POINTER(sz), sz, _c_float_p, sz, cp,
+        ctypes.POINTER(ctypes.c_int32), _c_float_p, ctypes.POINTER(ctypes.c_int32), sz,
+    ]
+    l.vc_retriever_search_many.restype = ctypes.c_int
     l.vc_retriever_chunk.argtypes = [vp, ctypes.c_int32, ctypes.POINTER(vp)]
     l.vc_retriever_chunk.restype = ctypes.c_int
     l.vc_retriever_chunk_text.argtypes = [vp, cp, sz, ctypes.POINTER(vp)]
@@ -64,6 +69,26 @@ def _pointer(buf: Any) -> Any:
     if hasattr(buf, "ctypes"):
         return buf.ctypes.data_as(_c_float_p)
     return ctypes.cast(buf, _c_float_p)
+
+
+def _matrix(vectors: Any) -> tuple[Any, int, int]:
+    """A C-contiguous float32 buffer of row vectors, its dimension and its number of rows."""
+    try:
+        import numpy as np
+
+        if isinstance(vectors, np.ndarray):
+            arr = np.ascontiguousarray(vectors, dtype=np.float32)
+            if arr.ndim != 2:
+                raise _native.Error(-1, "vectors must be a 2-D array (one row per query)")
+            return arr, arr.shape[1], arr.shape[0]
+    except ImportError:  # pragma: no cover
+        pass
+    rows = [[float(x) for x in v] for v in vectors]
+    dim = len(rows[0]) if rows else 0
+    if any(len(r) != dim for r in rows):
+        raise _native.Error(-10, "query vectors of different dimensions")
+    flat = (ctypes.c_float * (dim * len(rows)))(*(x for r in rows for x in r))
+    return flat, dim, len(rows)
 
 
 @dataclass
@@ -220,6 +245,68 @@ class Retriever:
             )
         )
         return [(self._slots[i], self._scores[i]) for i in range(n)]
+
+    def search_many_slots(
+        self,
+        queries: Sequence[str] | None = None,
+        k: int = 10,
+        mode: str = "auto",
+        vectors: Any = None,
+        filter: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> list[list[tuple[int, float]]]:
+        """Like ``search_slots`` for a batch: query i is ``queries[i]`` and/or ``vectors[i]`` (a 2-D
+        array or a sequence of vectors); one call into the library for the whole batch."""
+        h = self._handle()
+        texts = [q.encode("utf-8") for q in queries] if queries is not None else []
+        count = len(texts)
+        vec_ptr, dim, keep = None, 0, None
+        if vectors is not None:
+            keep, dim, rows = _matrix(vectors)
+            if queries is not None and rows != count:
+                raise _native.Error(-10, f"{count} queries but {rows} vectors")
+            count = rows
+            vec_ptr = _pointer(keep)
+        lens = (ctypes.c_size_t * count)(*(len(t) for t in texts)) if texts else None
+        req: dict[str, Any] = {"k": k, "mode": mode}
+        if filter:
+            req["filter"] = filter
+        req.update(options)
+        cap = max(k, 1)
+        slots = (ctypes.c_int32 * (count * cap))()
+        scores = (ctypes.c_float * (count * cap))()
+        counts = (ctypes.c_int32 * max(count, 1))()
+        self._check(
+            self._lib.vc_retriever_search_many(
+                h, b"".join(texts) if texts else None, lens, count, vec_ptr, dim, json.dumps(req).encode(),
+                slots, scores, counts, cap,
+            )
+        )
+        out = []
+        for i in range(count):
+            a = i * cap
+            b = a + counts[i]
+            out.append(list(zip(slots[a:b], scores[a:b])))
+        return out
+
+    def search_many(
+        self,
+        queries: Sequence[str] | None = None,
+        k: int = 10,
+        mode: str = "auto",
+        vectors: Any = None,
+        filter: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> list[list[Hit]]:
+        """``search`` for a batch of queries (see ``search_many_slots``), the same hits per query."""
+        out = []
+        for hits in self.search_many_slots(queries, k, mode, vectors, filter, **options):
+            row = []
+            for slot, score in hits:
+                c = self.chunk(slot)
+                row.append(Hit(c["id"], c["chunk"], score, c["text"], c["metadata"], c["start"], c["end"], slot))
+            out.append(row)
+        return out
 
     def chunk(self, slot: int) -> dict[str, Any]:
         """A slot's chunk: ``{"id", "chunk", "start", "end", "text", "metadata"}``."""

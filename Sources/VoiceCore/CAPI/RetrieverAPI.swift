@@ -173,6 +173,46 @@ public func vc_retriever_search(_ h: OpaquePointer?, _ queryPtr: UnsafePointer<C
     }
 }
 
+@_cdecl("vc_retriever_search_many")
+public func vc_retriever_search_many(_ h: OpaquePointer?, _ queriesPtr: UnsafePointer<CChar>?, _ queryLens: UnsafePointer<Int>?,
+                                     _ count: Int, _ vectorPtr: UnsafePointer<Float>?, _ dim: Int,
+                                     _ options: UnsafePointer<CChar>?, _ outSlots: UnsafeMutablePointer<Int32>?,
+                                     _ outScores: UnsafeMutablePointer<Float>?, _ outCounts: UnsafeMutablePointer<Int32>?,
+                                     _ capacity: Int) -> Int32 {
+    guard let r = handle(h) else { return Status.invalidArgument.rawValue }
+    return r.withRetriever { (kb) throws(VCError) -> Int32 in
+        guard count >= 0, count <= Int(Int32.max) else { throw VCError(.invalidArgument, "query count out of range") }
+        var texts: [String] = []
+        if let queryLens {
+            var at = 0
+            texts.reserveCapacity(count)
+            for i in 0..<count {
+                let len = queryLens[i]
+                texts.append(len == 0 ? "" : try text(queriesPtr.map { $0 + at }, len, "query \(i)"))
+                at += len
+            }
+        } else if queriesPtr != nil {
+            throw VCError(.invalidArgument, "queries given without query_lens")
+        }
+        var vectors: [[Float]]? = nil
+        if vectorPtr != nil || dim != 0 {
+            guard let vectorPtr, dim > 0 else { throw VCError(.invalidArgument, "query vectors are NULL or have dimension 0") }
+            vectors = (0..<count).map { Array(UnsafeBufferPointer(start: vectorPtr + $0 * dim, count: dim)) }
+        }
+        let request = try SearchRequest(json: try parseOptions(options))
+        guard request.k <= capacity else { throw VCError(.invalidArgument, "k = \(request.k) exceeds the output capacity \(capacity) per query") }
+        guard count == 0 || outCounts != nil, request.k == 0 || count == 0 || (outSlots != nil && outScores != nil) else {
+            throw VCError(.invalidArgument, "output arrays are NULL")
+        }
+        let results = try kb.searchMany(texts: texts, vectors: vectors, request: request)
+        for (i, hits) in results.enumerated() {
+            for (j, hit) in hits.enumerated() { outSlots![i * capacity + j] = hit.slot; outScores![i * capacity + j] = hit.score }
+            outCounts![i] = Int32(hits.count)
+        }
+        return Int32(results.count)
+    }
+}
+
 @_cdecl("vc_retriever_chunk")
 public func vc_retriever_chunk(_ h: OpaquePointer?, _ slot: Int32, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     guard let r = handle(h) else { return Status.invalidArgument.rawValue }

@@ -122,7 +122,11 @@ extension Coordinator {
         record(.jobFailed, session: j.session, turn: j.turn, job: id, jobKind: j.kind, worker: j.worker, reason: reason)
         guard sessions[j.session] != nil else { return }
         let s = j.session
-        var mayRetry = j.attempt < config.maxAttempts && (lost || (retryable && scheduler.takeRetryToken(j.kind)))
+        // A loss is not the job's fault: the work moves at once (the issue's "the stream moves to
+        // another worker", "the segment is re-dispatched"), bounded on its own; errors and
+        // timeouts spend `max_attempts` and the retry budget.
+        var mayRetry = lost ? j.losses < config.maxRedispatches
+            : j.attempt - j.losses < config.maxAttempts && retryable && scheduler.takeRetryToken(j.kind)
         switch j.kind {
         case .asr:
             guard let u = sessions[s]!.utterance, u.job == id else { return }
@@ -131,9 +135,7 @@ extension Coordinator {
                 sessions[s]!.utterance!.job = next
                 sessions[s]!.utterance!.attempts += 1
             } else {
-                sessions[s]!.utterance = nil
-                setASRBlocked(s, true)
-                failOpen(s, turn: j.turn, text: config.asrFallbackText, reason: "asr:" + reason)
+                utteranceFailed(s, reason: reason)
             }
         case .assistant:
             guard let reply = sessions[s]!.reply, reply.assistantJob == id else { return }
@@ -173,6 +175,7 @@ extension Coordinator {
         nextJob += 1
         let next = j.copy()
         next.attempt += 1
+        if lost { next.losses += 1 }
         next.avoid = j.worker
         next.preferred = nil
         next.worker = nil
@@ -220,9 +223,7 @@ extension Coordinator {
         switch j.kind {
         case .asr:
             guard sessions[s]!.utterance?.job == id else { return }
-            sessions[s]!.utterance = nil
-            setASRBlocked(s, true)
-            failOpen(s, turn: j.turn, text: config.asrFallbackText, reason: "asr:no-worker")
+            utteranceFailed(s, reason: "no-worker")
         case .assistant:
             guard sessions[s]!.reply?.assistantJob == id else { return }
             sessions[s]!.reply!.assistantJob = nil

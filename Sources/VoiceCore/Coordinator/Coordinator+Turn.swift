@@ -156,12 +156,30 @@ extension Coordinator {
 
     // MARK: fail open
 
+    /// The utterance's ASR stream cannot be served (attempts or moves used up, or no worker).
+    mutating func utteranceFailed(_ s: SessionID, reason: String) {
+        guard let u = sessions[s]!.utterance else { return }
+        sessions[s]!.utterance = nil
+        if let reply = sessions[s]!.reply, reply.turn != u.turn, !u.speech {
+            // Realtime: the listener that runs while another turn's reply is in flight failed before
+            // the user said anything. Nothing the user said is lost and that reply is not cut, so
+            // there is nothing to apologise for yet: the listener just ends. It reopens when the
+            // reply ends; if ASR still cannot serve then, that utterance fails open as usual.
+            record(.turnEnded, session: s, turn: u.turn, reason: "listener-lost")
+            return
+        }
+        setASRBlocked(s, true)
+        failOpen(s, turn: u.turn, text: config.asrFallbackText, reason: "asr:" + reason)
+    }
+
     /// A part of the turn cannot be served: say the fallback (spoken when a TTS worker can serve,
     /// else an `alert`), then end the turn and go back to listening.
     mutating func failOpen(_ s: SessionID, turn: TurnID, text: String, reason: String) {
         record(.turnFallback, session: s, turn: turn, reason: reason)
         if let other = sessions[s]!.reply, other.turn != turn {
-            // Realtime mode: the next utterance failed while an earlier reply plays; leave that alone.
+            // Realtime: an utterance that heard speech failed while another turn's reply is in
+            // flight. That reply is not cut, so the fallback is displayed, not spoken.
+            if config.failOpen { out.append(.deviceSend(s, .alert(status: "error", message: text, emotion: "sad"))) }
             record(.turnEnded, session: s, turn: turn, reason: "fallback")
             return
         }

@@ -26,8 +26,12 @@ public struct CoordinatorConfig: Sendable {
     public var maxSegmentAudioUs: Int64 = 60_000_000
     /// No reply lives longer than this, whatever happens.
     public var replyTimeoutUs: Int64 = 120_000_000
-    /// Attempts of one job (the first one included) before the turn fails open.
+    /// Attempts of one job (the first one included) that may end in an error or a timeout before
+    /// the turn fails open. A worker lost under a job does not count here (see `maxRedispatches`).
     public var maxAttempts = 3
+    /// How often one job's work moves to another worker because its worker was lost (crash,
+    /// disconnect, missed heartbeats) — bounded so that a job that kills workers cannot loop.
+    public var maxRedispatches = 3
     /// An assistant that fails before any text is retried this many times elsewhere.
     public var assistantRetries = 1
     public var language = "en"
@@ -72,6 +76,7 @@ public struct CoordinatorConfig: Sendable {
             case "reply_timeout_ms": replyTimeoutUs = try ConfigValue.ms(key, value)
             case "max_segment_audio_ms": maxSegmentAudioUs = try ConfigValue.ms(key, value)
             case "max_attempts": maxAttempts = try ConfigValue.int(key, value, 1...100)
+            case "max_redispatches": maxRedispatches = try ConfigValue.int(key, value, 0...100)
             case "assistant_retries": assistantRetries = try ConfigValue.int(key, value, 0...100)
             case "language": language = try ConfigValue.string(key, value)
             case "voice": voice = try ConfigValue.string(key, value)

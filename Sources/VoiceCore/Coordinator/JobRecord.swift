@@ -13,7 +13,10 @@ final class JobRecord: @unchecked Sendable {
     var phase: Phase = .queued
     var worker: WorkerID?
     var accepted = false
+    /// The attempt number (the first is 1), losses included.
     var attempt: Int
+    /// How many of the earlier attempts ended because their worker was lost.
+    var losses = 0
     var avoid: WorkerID?
     var preferred: WorkerID?
     var queuedAt: Instant
@@ -41,6 +44,7 @@ final class JobRecord: @unchecked Sendable {
         let r = JobRecord(kind: kind, session: session, turn: turn, segment: segment, params: params, priority: priority,
                           attempt: attempt, avoid: avoid, preferred: preferred, queuedAt: queuedAt)
         r.deadline = deadline
+        r.losses = losses
         return r
     }
 }

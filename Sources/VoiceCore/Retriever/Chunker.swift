@@ -60,7 +60,13 @@ struct Chunker: Sendable {
         return [Span(start: lo, end: hi, text: String(scalars[a..<b]))]
     }
 
-    static func isSpace(_ s: Unicode.Scalar) -> Bool { s.properties.isWhitespace }
+    /// Unicode White_Space; ASCII (tab…carriage return, space) answered without the property table.
+    @inline(__always)
+    static func isSpace(_ s: Unicode.Scalar) -> Bool {
+        let v = s.value
+        if v < 0x80 { return v == 0x20 || (v >= 0x09 && v <= 0x0D) }
+        return s.properties.isWhitespace
+    }
 
     func chunks(_ text: String) -> [Span] {
         if size == 0 || text.unicodeScalars.count <= size { return Self.whole(text) }

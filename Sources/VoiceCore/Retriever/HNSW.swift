@@ -22,6 +22,7 @@ struct HNSW: Sendable {
     var entry: Int32 = -1
     var maxLevel: Int32 = -1
     var rngState: UInt64 = 0x5EED
+    let kernels = VectorKernels()
 
     var count: Int { levels.count }
     var capacity0: Int { 2 * m }
@@ -66,29 +67,39 @@ struct HNSW: Sendable {
         var results = Heap(max: false)
         for e in entries {
             scratch.visited[Int(e)] = gen
-            let s = VectorMath.dot(q, vectors + Int(e) * dim, dim)
+            let s = kernels.dot(q, vectors + Int(e) * dim, dim)
             candidates.push(s, e)
             if accept?(e) ?? true { results.push(s, e) }
         }
         let cap = capacity0 + 1
+        // Unvisited neighbours are gathered first and scored in one kernel call, which prefetches
+        // each next row while the current one is multiplied.
+        let width = max(capacity0, m)
+        let ids = UnsafeMutablePointer<Int32>.allocate(capacity: width)
+        let sims = UnsafeMutablePointer<Float>.allocate(capacity: width)
+        defer { ids.deallocate(); sims.deallocate() }
         return links0.withUnsafeBufferPointer { l0 in
             scratch.visited.withUnsafeMutableBufferPointer { visited in
                 while let (s, node) = candidates.pop() {
                     if results.count >= ef, let worst = results.top, s < worst.0 { break }
-                    let neighbours: UnsafeBufferPointer<Int32>
+                    var n = 0
                     if level == 0 {
                         let base = Int(node) * cap
-                        neighbours = UnsafeBufferPointer(rebasing: l0[(base + 1)..<(base + 1 + Int(l0[base]))])
+                        for j in 0..<Int(l0[base]) {
+                            let nb = l0[base + 1 + j]
+                            if visited[Int(nb)] != gen { visited[Int(nb)] = gen; ids[n] = nb; n += 1 }
+                        }
                     } else {
-                        neighbours = upper[Int(node)].withUnsafeBufferPointer { buf in
-                            let base = (Int(level) - 1) * (m + 1)
-                            return UnsafeBufferPointer(rebasing: buf[(base + 1)..<(base + 1 + Int(buf[base]))])
+                        let u = upper[Int(node)]
+                        let base = (Int(level) - 1) * (m + 1)
+                        for j in 0..<Int(u[base]) {
+                            let nb = u[base + 1 + j]
+                            if visited[Int(nb)] != gen { visited[Int(nb)] = gen; ids[n] = nb; n += 1 }
                         }
                     }
-                    for nb in neighbours {
-                        if visited[Int(nb)] == gen { continue }
-                        visited[Int(nb)] = gen
-                        let sn = VectorMath.dot(q, vectors + Int(nb) * dim, dim)
+                    kernels.dotGather(q, vectors, dim, ids, n, sims)
+                    for j in 0..<n {
+                        let sn = sims[j], nb = ids[j]
                         if results.count < ef || sn > results.top!.0 {
                             candidates.push(sn, nb)
                             if accept?(nb) ?? true {
@@ -111,7 +122,7 @@ struct HNSW: Sendable {
         for (s, c) in candidates {
             if kept.count >= limit { break }
             var good = true
-            for k in kept where VectorMath.dot(vectors + Int(c) * dim, vectors + Int(k) * dim, dim) > s { good = false; break }
+            for k in kept where kernels.dot(vectors + Int(c) * dim, vectors + Int(k) * dim, dim) > s { good = false; break }
             if good { kept.append(c) }
         }
         return kept
@@ -149,14 +160,14 @@ struct HNSW: Sendable {
         let q = vectors + Int(node) * dim
         if entry < 0 { entry = node; maxLevel = level; return }
         var current = entry
-        var currentSim = VectorMath.dot(q, vectors + Int(current) * dim, dim)
+        var currentSim = kernels.dot(q, vectors + Int(current) * dim, dim)
         var l = maxLevel
         while l > level {
             var changed = true
             while changed {
                 changed = false
                 for nb in neighbourList(current, l) {
-                    let s = VectorMath.dot(q, vectors + Int(nb) * dim, dim)
+                    let s = kernels.dot(q, vectors + Int(nb) * dim, dim)
                     if s > currentSim { currentSim = s; current = nb; changed = true }
                 }
             }
@@ -175,8 +186,8 @@ struct HNSW: Sendable {
                     list.append(node)
                 } else {
                     let base = vectors + Int(nb) * dim
-                    var scored = list.map { (VectorMath.dot(base, vectors + Int($0) * dim, dim), $0) }
-                    scored.append((VectorMath.dot(base, q, dim), node))
+                    var scored = list.map { (kernels.dot(base, vectors + Int($0) * dim, dim), $0) }
+                    scored.append((kernels.dot(base, q, dim), node))
                     scored.sort { $0.0 > $1.0 }
                     list = selectNeighbours(scored, limit: limit, vectors: vectors, dim: dim)
                 }
@@ -193,7 +204,7 @@ struct HNSW: Sendable {
                 scratch: inout Scratch, accept: ((Int32) -> Bool)?) -> [(Float, Int32)] {
         guard entry >= 0 else { return [] }
         var current = entry
-        var currentSim = VectorMath.dot(q, vectors + Int(current) * dim, dim)
+        var currentSim = kernels.dot(q, vectors + Int(current) * dim, dim)
         var l = maxLevel
         while l > 0 {
             var changed = true
@@ -203,7 +214,7 @@ struct HNSW: Sendable {
                 let base = (Int(l) - 1) * (m + 1)
                 for i in 0..<Int(u[base]) {
                     let nb = u[base + 1 + i]
-                    let s = VectorMath.dot(q, vectors + Int(nb) * dim, dim)
+                    let s = kernels.dot(q, vectors + Int(nb) * dim, dim)
                     if s > currentSim { currentSim = s; current = nb; changed = true }
                 }
             }

@@ -41,24 +41,34 @@ struct InvertedIndex: Sendable {
         return order.map { ($0, counts[$0]!) }
     }
 
-    /// Indexes a chunk; slots must be added in increasing order.
-    mutating func add(slot: Int32, terms chunkTerms: [String]) {
+    /// The id of `term`, added to the vocabulary when new.
+    mutating func termID(_ term: String) -> Int32 {
+        if let existing = vocabulary[term] { return existing }
+        let id = Int32(terms.count)
+        vocabulary[term] = id
+        terms.append(term)
+        postingSlots.append([]); postingFreqs.append([])
+        documentFrequency.append(0); maxFreq.append(0); minLength.append(UInt32.max)
+        return id
+    }
+
+    /// (term id, frequency) of a chunk's term ids, by ascending id.
+    static func counted(_ ids: [Int32]) -> [(Int, UInt32)] {
+        var out: [(Int, UInt32)] = []
+        for id in ids.sorted() {
+            if let last = out.last, last.0 == Int(id) { out[out.count - 1].1 += 1 } else { out.append((Int(id), 1)) }
+        }
+        return out
+    }
+
+    /// Indexes a chunk given as term ids (from `termID`); slots must be added in increasing order.
+    mutating func add(slot: Int32, termIDs: [Int32]) {
         while lengths.count <= Int(slot) { lengths.append(0) }
-        let length = UInt32(chunkTerms.count)
+        let length = UInt32(termIDs.count)
         lengths[Int(slot)] = length
         liveCount += 1
-        liveLength += chunkTerms.count
-        for (term, tf) in Self.frequencies(chunkTerms) {
-            let id: Int
-            if let existing = vocabulary[term] {
-                id = Int(existing)
-            } else {
-                id = terms.count
-                vocabulary[term] = Int32(id)
-                terms.append(term)
-                postingSlots.append([]); postingFreqs.append([])
-                documentFrequency.append(0); maxFreq.append(0); minLength.append(UInt32.max)
-            }
+        liveLength += termIDs.count
+        for (id, tf) in Self.counted(termIDs) {
             postingSlots[id].append(slot)
             postingFreqs[id].append(tf)
             documentFrequency[id] += 1
@@ -68,12 +78,10 @@ struct InvertedIndex: Sendable {
     }
 
     /// Takes a deleted chunk out of the statistics; its postings are skipped until compaction.
-    mutating func remove(slot: Int32, terms chunkTerms: [String]) {
+    mutating func remove(slot: Int32, termIDs: [Int32]) {
         liveCount -= 1
-        liveLength -= chunkTerms.count
-        for (term, _) in Self.frequencies(chunkTerms) {
-            if let id = vocabulary[term] { documentFrequency[Int(id)] -= 1 }
-        }
+        liveLength -= termIDs.count
+        for (id, _) in Self.counted(termIDs) { documentFrequency[id] -= 1 }
     }
 
     /// Rebuilds the postings keeping only `live` slots, renumbered by `newSlot` (−1 = dropped).
@@ -110,88 +118,107 @@ struct InvertedIndex: Sendable {
     /// The best k live slots for `queryTerms` (a term repeated in the query counts once per
     /// occurrence), restricted to `allowed` when given. `live` marks the live slots.
     func search(_ queryTerms: [String], k: Int, live: SlotSet, allowed: SlotSet?) -> [(slot: Int32, score: Float)] {
+        search(ids: queryTerms.map { vocabulary[$0] ?? -1 }, k: k, live: live, allowed: allowed)
+    }
+
+    /// As `search`, with the query's terms as vocabulary ids (−1: a term the index lacks).
+    func search(ids queryIDs: [Int32], k: Int, live: SlotSet, allowed: SlotSet?) -> [(slot: Int32, score: Float)] {
         guard liveCount > 0, k > 0 else { return [] }
-        struct Cursor {
-            var slots: UnsafeBufferPointer<Int32>
-            var freqs: UnsafeBufferPointer<UInt32>
-            var pos: Int
-            var weight: Float  // idf × query occurrences
-            var bound: Float
-        }
         let avg = Float(liveLength) / Float(liveCount)
         let invAvg: Float = avg > 0 ? 1 / avg : 0
         let k1 = self.k1, b = self.b
-        let scratch = queryTerms.isEmpty ? [] : Self.frequencies(queryTerms)
-        var ids: [(Int, Float)] = []
-        for (term, qtf) in scratch {
-            guard let id = vocabulary[term], documentFrequency[Int(id)] > 0 else { continue }
-            ids.append((Int(id), Float(qtf)))
+        var terms: [(id: Int, weight: Float, bound: Float)] = []
+        // Query term frequencies in first-occurrence order (queries are short).
+        var unique: [(Int32, UInt32)] = []
+        for id in queryIDs where id >= 0 {
+            if let i = unique.firstIndex(where: { $0.0 == id }) { unique[i].1 += 1 } else { unique.append((id, 1)) }
         }
-        if ids.isEmpty { return [] }
+        for (id, qtf) in unique {
+            guard documentFrequency[Int(id)] > 0 else { continue }
+            let w = idf(documentFrequency[Int(id)]) * Float(qtf)
+            let mf = Float(maxFreq[Int(id)])
+            let bound = w * mf / (mf + k1 * (1 - b + b * Float(minLength[Int(id)]) * invAvg))
+            terms.append((Int(id), w, bound))
+        }
+        if terms.isEmpty { return [] }
+        terms.sort { $0.bound < $1.bound }
+        let n = terms.count
+        // The cursors as flat arrays: current slot (Int32.max once exhausted), position, list.
+        let cur = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+        let pos = UnsafeMutablePointer<Int>.allocate(capacity: n)
+        let end = UnsafeMutablePointer<Int>.allocate(capacity: n)
+        let weight = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        let prefix = UnsafeMutablePointer<Float>.allocate(capacity: n)  // prefix[i] = sum of bounds 0...i
+        let slotLists = UnsafeMutablePointer<UnsafePointer<Int32>>.allocate(capacity: n)
+        let freqLists = UnsafeMutablePointer<UnsafePointer<UInt32>>.allocate(capacity: n)
+        defer {
+            cur.deallocate(); pos.deallocate(); end.deallocate(); weight.deallocate(); prefix.deallocate()
+            slotLists.deallocate(); freqLists.deallocate()
+        }
         var top = TopK(k)
-        // Buffers are stable while we hold `self`; withUnsafeBufferPointer nesting would be
-        // unbounded, so borrow them through the arrays' storage for the duration of the search.
+        // The posting arrays are not mutated while `self` is borrowed here, so their storage
+        // stays put for the whole search.
         return withExtendedLifetime(self) {
-            var cursors: [Cursor] = []
-            for (id, qtf) in ids {
-                let w = idf(documentFrequency[id]) * qtf
-                let mf = Float(maxFreq[id])
-                let bound = w * mf / (mf + k1 * (1 - b + b * Float(minLength[id]) * invAvg))
-                let slots = postingSlots[id].withUnsafeBufferPointer { $0 }
-                let freqs = postingFreqs[id].withUnsafeBufferPointer { $0 }
-                cursors.append(Cursor(slots: slots, freqs: freqs, pos: 0, weight: w, bound: bound))
-            }
-            cursors.sort { $0.bound < $1.bound }
-            let n = cursors.count
-            var prefix = [Float](repeating: 0, count: n)  // prefix[i] = sum of bounds 0...i
             var acc: Float = 0
-            for i in 0..<n { acc += cursors[i].bound; prefix[i] = acc }
-            var firstEssential = 0
-            let lengths = self.lengths
-            while true {
-                // The next candidate: the smallest current slot among essential cursors.
-                var candidate = Int32.max
-                for i in firstEssential..<n {
-                    let c = cursors[i]
-                    if c.pos < c.slots.count && c.slots[c.pos] < candidate { candidate = c.slots[c.pos] }
-                }
-                if candidate == Int32.max { break }
-                let norm = k1 * (1 - b + b * Float(lengths[Int(candidate)]) * invAvg)
-                var score: Float = 0
-                for i in firstEssential..<n {
-                    let p = cursors[i].pos
-                    if p < cursors[i].slots.count && cursors[i].slots[p] == candidate {
-                        let tf = Float(cursors[i].freqs[p])
-                        score += cursors[i].weight * tf / (tf + norm)
-                        cursors[i].pos = p + 1
-                    }
-                }
-                let accepted = live.contains(candidate) && (allowed?.contains(candidate) ?? true)
-                if !accepted { continue }
-                let threshold = top.threshold
-                var i = firstEssential - 1
-                while i >= 0 {
-                    if score + prefix[i] <= threshold && top.isFull { break }
-                    // Gallop to the first posting ≥ candidate.
-                    let slots = cursors[i].slots
-                    var lo = cursors[i].pos, step = 1
-                    while lo + step < slots.count && slots[lo + step] < candidate { lo += step; step <<= 1 }
-                    var hi = min(slots.count, lo + step + 1)
-                    while lo < hi { let mid = (lo + hi) >> 1; if slots[mid] < candidate { lo = mid + 1 } else { hi = mid } }
-                    cursors[i].pos = lo
-                    if lo < slots.count && slots[lo] == candidate {
-                        let tf = Float(cursors[i].freqs[lo])
-                        score += cursors[i].weight * tf / (tf + norm)
-                    }
-                    i -= 1
-                }
-                if top.push(score, candidate) && top.isFull {
-                    let t = top.threshold
-                    while firstEssential < n && prefix[firstEssential] <= t { firstEssential += 1 }
-                    if firstEssential >= n { break }
-                }
+            for (i, t) in terms.enumerated() {
+                let slots = postingSlots[t.id].withUnsafeBufferPointer { $0 }
+                slotLists[i] = slots.baseAddress!
+                freqLists[i] = postingFreqs[t.id].withUnsafeBufferPointer { $0.baseAddress! }
+                end[i] = slots.count
+                pos[i] = 0
+                cur[i] = slots.count > 0 ? slots[0] : Int32.max
+                weight[i] = t.weight
+                acc += t.bound
+                prefix[i] = acc
             }
-            return top.sorted()
+            return lengths.withUnsafeBufferPointer { lengths in
+                var firstEssential = 0
+                var threshold = -Float.infinity, full = false
+                while true {
+                    // The next candidate: the smallest current slot among essential cursors.
+                    var candidate = Int32.max
+                    for i in firstEssential..<n where cur[i] < candidate { candidate = cur[i] }
+                    if candidate == Int32.max { break }
+                    let norm = k1 * (1 - b + b * Float(lengths[Int(candidate)]) * invAvg)
+                    var score: Float = 0
+                    for i in firstEssential..<n where cur[i] == candidate {
+                        let p = pos[i]
+                        let tf = Float(freqLists[i][p])
+                        score += weight[i] * tf / (tf + norm)
+                        pos[i] = p + 1
+                        cur[i] = p + 1 < end[i] ? slotLists[i][p + 1] : Int32.max
+                    }
+                    // Candidates come in ascending slot order, so one that only ties the k-th
+                    // score loses to it: `<=` rejects exactly what TopK.push would.
+                    if full && score + (firstEssential > 0 ? prefix[firstEssential - 1] : 0) <= threshold { continue }
+                    let accepted = live.contains(candidate) && (allowed?.contains(candidate) ?? true)
+                    if !accepted { continue }
+                    var i = firstEssential - 1
+                    while i >= 0 {
+                        if full && score + prefix[i] <= threshold { break }
+                        // Gallop to the first posting ≥ candidate.
+                        let slots = slotLists[i], count = end[i]
+                        var lo = pos[i], step = 1
+                        while lo + step < count && slots[lo + step] < candidate { lo += step; step <<= 1 }
+                        var hi = min(count, lo + step + 1)
+                        while lo < hi { let mid = (lo + hi) >> 1; if slots[mid] < candidate { lo = mid + 1 } else { hi = mid } }
+                        pos[i] = lo
+                        if lo < count && slots[lo] == candidate {
+                            let tf = Float(freqLists[i][lo])
+                            score += weight[i] * tf / (tf + norm)
+                        }
+                        i -= 1
+                    }
+                    if full && score <= threshold { continue }
+                    if top.push(score, candidate) && top.isFull {
+                        full = true
+                        threshold = top.threshold
+                        while firstEssential < n && prefix[firstEssential] <= threshold { firstEssential += 1 }
+                        if firstEssential >= n { break }
+                    }
+                }
+                return top.sorted()
+            }
         }
     }
 }

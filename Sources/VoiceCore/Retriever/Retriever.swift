@@ -26,8 +26,9 @@ public struct Retriever: Sendable {
     var chunkText: [String] = []
     var live = SlotSet()
     var deadSlots = 0
-    /// Surface word → stem, so each distinct word is stemmed once.
-    var stemCache: [String: String] = [:]
+    /// Surface word → its stem's vocabulary id, so each distinct word is stemmed and looked up
+    /// once. Cleared by compaction, which renumbers terms.
+    var termCache: [String: Int32] = [:]
 
     public init(options: RetrieverOptions = RetrieverOptions()) {
         self.options = options
@@ -77,7 +78,7 @@ public struct Retriever: Sendable {
             chunkDoc.append(ordinal); chunkNumber.append(Int32(n))
             chunkStart.append(Int32(piece.start)); chunkEnd.append(Int32(piece.end)); chunkText.append(piece.text)
             live.insert(slot)
-            index.add(slot: slot, terms: analyze(piece.text))
+            index.add(slot: slot, termIDs: analyze(piece.text))
             if !prepared.isEmpty {
                 dense.add(slot: slot, vector: prepared.count == 1 ? prepared[0] : prepared[n])
                 insertIntoGraph()
@@ -87,24 +88,26 @@ public struct Retriever: Sendable {
         docSlots.append(slots)
     }
 
-    mutating func analyze(_ text: String) -> [String] {
-        var out: [String] = []
+    /// The vocabulary ids of `text`'s index terms, adding new terms to the vocabulary.
+    mutating func analyze(_ text: String) -> [Int32] {
+        var out: [Int32] = []
         let analyzer = self.analyzer
         analyzer.forEachSurface(text) { word, isGram in
-            if isGram { out.append(word); return }
-            if let s = stemCache[word] { out.append(s); return }
-            let s = analyzer.stem(word)
-            if stemCache.count < 1 << 20 { stemCache[word] = s }
-            out.append(s)
+            if isGram { out.append(index.termID(word)); return }
+            if let id = termCache[word] { out.append(id); return }
+            let id = index.termID(analyzer.stem(word))
+            if termCache.count < 1 << 20 { termCache[word] = id }
+            out.append(id)
         }
         return out
     }
 
-    /// Query terms: cached stems where known, computed otherwise.
-    func queryTerms(_ text: String) -> [String] {
-        var out: [String] = []
+    /// Query terms as vocabulary ids (−1 for a term no chunk has): cached where known.
+    func queryTermIDs(_ text: String) -> [Int32] {
+        var out: [Int32] = []
         analyzer.forEachSurface(text) { word, isGram in
-            out.append(isGram ? word : (stemCache[word] ?? analyzer.stem(word)))
+            if !isGram, let id = termCache[word] { out.append(id); return }
+            out.append(index.vocabulary[isGram ? word : analyzer.stem(word)] ?? -1)
         }
         return out
     }
@@ -126,7 +129,7 @@ public struct Retriever: Sendable {
         for slot in docSlots[Int(ordinal)] where live.contains(slot) {
             live.remove(slot)
             deadSlots += 1
-            index.remove(slot: slot, terms: analyze(chunkText[Int(slot)]))
+            index.remove(slot: slot, termIDs: analyze(chunkText[Int(slot)]))
         }
         return true
     }
@@ -152,6 +155,7 @@ public struct Retriever: Sendable {
         }
         let rowsBefore = dense.rowCount
         index.compact(newSlot: newSlot)
+        termCache = [:]
         dense.compact(newSlot: newSlot)
         docIds = ids; metadataReplace(metas); docSlots = slotsPerDoc; docAlive = Array(repeating: true, count: ids.count)
         docOrdinal = [:]

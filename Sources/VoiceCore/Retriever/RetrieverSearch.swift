@@ -35,7 +35,7 @@ extension Retriever {
     }
 
     func bm25(_ text: String, k: Int, allowed: SlotSet?) -> [Hit] {
-        index.search(queryTerms(text), k: k, live: live, allowed: allowed)
+        index.search(ids: queryTermIDs(text), k: k, live: live, allowed: allowed)
     }
 
     /// The slots of live documents whose metadata passes `filter`.

@@ -1,25 +1,55 @@
-/// Inner products over contiguous Float rows, written so the compiler emits SIMD on the baseline
-/// x86-64 target (SSE, 4 lanes): four independent 4-lane accumulators hide the add latency;
-/// loads are unaligned. (8-lane vectors measured slower there: they are split into pairs.)
-enum VectorMath {
-    @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-        var s0 = SIMD4<Float>(), s1 = SIMD4<Float>(), s2 = SIMD4<Float>(), s3 = SIMD4<Float>()
-        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-        var i = 0
-        while i + 16 <= n {
-            let o = i &* 4
-            s0 = s0 + ra.loadUnaligned(fromByteOffset: o, as: SIMD4<Float>.self) * rb.loadUnaligned(fromByteOffset: o, as: SIMD4<Float>.self)
-            s1 = s1 + ra.loadUnaligned(fromByteOffset: o + 16, as: SIMD4<Float>.self) * rb.loadUnaligned(fromByteOffset: o + 16, as: SIMD4<Float>.self)
-            s2 = s2 + ra.loadUnaligned(fromByteOffset: o + 32, as: SIMD4<Float>.self) * rb.loadUnaligned(fromByteOffset: o + 32, as: SIMD4<Float>.self)
-            s3 = s3 + ra.loadUnaligned(fromByteOffset: o + 48, as: SIMD4<Float>.self) * rb.loadUnaligned(fromByteOffset: o + 48, as: SIMD4<Float>.self)
-            i += 16
+import VoiceCoreKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The inner-product kernels (C, in VoiceCoreKernels) at the instruction-set level chosen once
+/// from cpuid: AVX-512, AVX2+FMA, or portable SSE2. The rest of the library is built for
+/// baseline x86-64, so only these kernels use the wider registers, and only where the CPU has
+/// them. `VOICECORE_SIMD=portable|avx2|avx512` caps the level (to compare them, or to test the
+/// fallback); it never raises it above what the CPU supports.
+struct VectorKernels: Sendable {
+    let level: Int32
+
+    init() {
+        var best = vck_best_level()
+        if let cap = getenv("VOICECORE_SIMD") {
+            switch String(cString: cap) {
+            case "portable": best = min(best, Int32(VCK_PORTABLE))
+            case "avx2": best = min(best, Int32(VCK_AVX2_FMA))
+            default: break
+            }
         }
-        var sum = ((s0 + s1) + (s2 + s3)).sum()
-        while i < n { sum += a[i] * b[i]; i += 1 }
-        return sum
+        level = best
     }
 
+    init(level: Int32) { self.level = min(level, vck_best_level()) }
+
+    var name: String { level >= Int32(VCK_AVX512) ? "avx512" : level == Int32(VCK_AVX2_FMA) ? "avx2" : "portable" }
+
+    @inline(__always)
+    func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        vck_dot(level, a, b, n)
+    }
+
+    /// out[i·count + r] = queries[i] · rows[r].
+    @inline(__always)
+    func dotBlock(_ queries: UnsafePointer<Float>, _ nq: Int, _ rows: UnsafePointer<Float>, _ count: Int, _ dim: Int,
+                  _ out: UnsafeMutablePointer<Float>) {
+        vck_dot_block(level, queries, nq, rows, count, dim, out)
+    }
+
+    /// out[j] = q · base[ids[j]], prefetching rows ahead.
+    @inline(__always)
+    func dotGather(_ q: UnsafePointer<Float>, _ base: UnsafePointer<Float>, _ dim: Int, _ ids: UnsafePointer<Int32>, _ n: Int,
+                   _ out: UnsafeMutablePointer<Float>) {
+        vck_dot_gather(level, q, base, dim, ids, n, out)
+    }
+}
+
+enum VectorMath {
     static func norm(_ v: [Float]) -> Float {
         var s: Float = 0
         for x in v { s += x * x }
@@ -38,6 +68,7 @@ struct DenseStore: Sendable {
     /// Row → chunk slot, and slot → row (−1: no vector).
     var rowSlot: [Int32] = []
     var slotRow: [Int32] = []
+    let kernels = VectorKernels()
 
     var rowCount: Int { rowSlot.count }
 
@@ -66,20 +97,46 @@ struct DenseStore: Sendable {
 
     /// Exact top-k by inner product over every accepted row.
     func search(_ query: [Float], k: Int, live: SlotSet, allowed: SlotSet?) -> [(slot: Int32, score: Float)] {
-        var top = TopK(k)
-        let d = dimension
+        query.withUnsafeBufferPointer { q in searchMany(q.baseAddress!, count: 1, k: k, live: live, allowed: allowed)[0] }
+    }
+
+    /// Exact top-k for `count` queries stored row-major at `queries` (already prepared). Scores
+    /// come from the blocked kernel a group of queries at a time, so each row is read from memory
+    /// once per group; the same kernel serves one query, so both paths give identical scores.
+    func searchMany(_ queries: UnsafePointer<Float>, count: Int, k: Int, live: SlotSet, allowed: SlotSet?) -> [[(slot: Int32, score: Float)]] {
+        let rows = rowSlot.count, d = dimension
+        var results: [[(slot: Int32, score: Float)]] = []
+        results.reserveCapacity(count)
+        guard rows > 0, d > 0 else { return Array(repeating: [], count: count) }
+        let group = max(1, min(8, (1 << 22) / rows))
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * rows)
+        defer { scores.deallocate() }
         data.withUnsafeBufferPointer { base in
-            query.withUnsafeBufferPointer { q in
-                guard let qp = q.baseAddress, let bp = base.baseAddress else { return }
-                for r in 0..<rowSlot.count {
-                    let slot = rowSlot[r]
-                    guard live.contains(slot), allowed?.contains(slot) ?? true else { continue }
-                    let s = VectorMath.dot(qp, bp + r * d, d)
-                    if s > top.threshold || !top.isFull { top.push(s, slot) }
+            rowSlot.withUnsafeBufferPointer { rowSlot in
+                var first = 0
+                while first < count {
+                    let n = min(group, count - first)
+                    kernels.dotBlock(queries + first * d, n, base.baseAddress!, rows, d, scores)
+                    for i in 0..<n {
+                        var top = TopK(k)
+                        var threshold = -Float.infinity, full = top.isFull
+                        let sc = scores + i * rows
+                        for r in 0..<rows {
+                            let s = sc[r]
+                            guard s > threshold || !full else { continue }
+                            let slot = rowSlot[r]
+                            guard live.contains(slot), allowed?.contains(slot) ?? true else { continue }
+                            top.push(s, slot)
+                            full = top.isFull
+                            threshold = top.threshold
+                        }
+                        results.append(top.sorted())
+                    }
+                    first += n
                 }
             }
         }
-        return top.sorted()
+        return results
     }
 
     /// Drops the rows of dead slots and renumbers slots by `newSlot` (−1 = dropped).

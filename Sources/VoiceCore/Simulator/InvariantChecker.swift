@@ -15,6 +15,9 @@ struct InvariantChecker: Sendable {
         var worker: WorkerID?
         var queued = false
         var running = false
+        /// Earlier attempts of the same work that ended in an error or timeout, and in a lost worker.
+        var errors = 0
+        var losses = 0
     }
 
     struct WorkerInfo: Sendable {
@@ -60,8 +63,15 @@ struct InvariantChecker: Sendable {
     var workerSlots: [WorkerID: [WorkerKind: Int]] = [:]
     var queuedFirstTTS = 0
     var fair = [FairClass](repeating: FairClass(), count: 12)
-    var openReplies: [SessionID: (turn: TurnID, since: Int64)] = [:]
-    var closedUpTo: [SessionID: TurnID] = [:]
+    /// Turns with a reply (transcript, typed text, fallback) and no outcome yet; more than one
+    /// only in realtime mode, briefly.
+    var openReplies: [SessionID: [(turn: TurnID, since: Int64)]] = [:]
+    /// The last turn of each session that heard speech (`speech_start`).
+    var heardSpeech: [SessionID: TurnID] = [:]
+    /// The attempt counts of the job that just failed, for the retry that follows it.
+    var failedChain: (errors: Int, losses: Int, lost: Bool)?
+    /// The counts a redispatched job carries into its `job.queued`.
+    var retryChain: (errors: Int, losses: Int)?
     var lastTranscript: [SessionID: TurnID] = [:]
     var segmentSamples: [SessionID: (turn: TurnID, samples: [Int])] = [:]
     var tracks: [SessionID: AudioTrack] = [:]
@@ -102,12 +112,19 @@ struct InvariantChecker: Sendable {
         case .jobQueued:
             guard let id = e.job, let kind = e.jobKind, let s = e.session else { return }
             let attempt = Int(e.value ?? 1)
-            let limit = kind == .assistant ? 1 + config.assistantRetries : config.maxAttempts
-            if attempt > limit { fail("retry-budget", s, "job \(id) of kind \(kind) queued as attempt \(attempt) > \(limit)") }
             var info = jobs[id] ?? JobInfo(kind: kind, session: s)
             if jobs[id] == nil {
                 if isTerminated(id) { return fail("one-terminal-outcome", s, "job \(id) queued after its outcome") }
                 created += 1
+                if let chain = retryChain { (info.errors, info.losses) = chain }
+            }
+            retryChain = nil
+            if kind == .assistant {
+                if attempt > 1 + config.assistantRetries {
+                    fail("retry-budget", s, "assistant job \(id) queued as attempt \(attempt) > \(1 + config.assistantRetries)")
+                }
+            } else if attempt != 1 + info.errors + info.losses {
+                fail("retry-budget", s, "job \(id) of kind \(kind) queued as attempt \(attempt) after \(info.errors) failed and \(info.losses) lost attempt(s)")
             }
             info.priority = e.reason == "first" ? 0 : e.reason == "later" ? 1 : 2
             info.queued = true
@@ -115,16 +132,41 @@ struct InvariantChecker: Sendable {
             if kind == .tts && info.priority == 0 { queuedFirstTTS += 1 }
             startWaiting(info)
         case .jobRetry:
-            // A backoff retry creates the next attempt's id before it is queued.
-            guard e.reason == "backoff", let id = e.job, let kind = e.jobKind, let s = e.session, jobs[id] == nil else { return }
-            created += 1
-            jobs[id] = JobInfo(kind: kind, session: s)
+            // ASR and TTS: the next attempt of the job that just failed, at once after a lost
+            // worker (at most `max_redispatches` times), after a backoff after an error or timeout
+            // (attempts ending in errors at most `max_attempts`).
+            guard e.reason == "backoff" || e.reason == "redispatch", let id = e.job, let kind = e.jobKind, let s = e.session
+            else { return }
+            guard let f = failedChain else { return fail("retry-budget", s, "job \(id) retried with no failed attempt before it") }
+            failedChain = nil
+            let chain = f.lost ? (f.errors, f.losses + 1) : (f.errors + 1, f.losses)
+            if e.reason == "redispatch" && !f.lost { fail("retry-budget", s, "job \(id) redispatched at once after an error") }
+            if chain.1 > config.maxRedispatches {
+                fail("retry-budget", s, "\(kind) work moved \(chain.1) times after lost workers > max_redispatches \(config.maxRedispatches)")
+            }
+            if chain.0 + 1 > config.maxAttempts {
+                fail("retry-budget", s, "\(kind) job \(id) is attempt \(chain.0 + 1) after errors > max_attempts \(config.maxAttempts)")
+            }
+            if e.reason == "redispatch" {
+                retryChain = chain
+            } else if jobs[id] == nil {
+                // A backoff retry creates the next attempt's id before it is queued.
+                created += 1
+                var info = JobInfo(kind: kind, session: s)
+                (info.errors, info.losses) = chain
+                jobs[id] = info
+            }
         case .jobDispatched:
             guard let id = e.job, let w = e.worker, var info = jobs[id] else {
                 return fail("one-terminal-outcome", e.session, "dispatch of unknown job \(e.job?.raw ?? 0)")
             }
             dispatched(id, &info, to: w)
-        case .jobDone, .jobFailed, .jobCancelled:
+        case .jobFailed:
+            if let id = e.job, let info = jobs[id] {
+                failedChain = (info.errors, info.losses, e.reason == "worker-lost")
+            }
+            terminal(e)
+        case .jobDone, .jobCancelled:
             terminal(e)
         case .jobTimeout:
             if e.reason == "queue" { terminal(e) }
@@ -158,6 +200,14 @@ struct InvariantChecker: Sendable {
             openReply(s, t)
         case .turnEnded:
             guard let s = e.session, let t = e.turn else { return }
+            if e.reason == "listener-lost" {
+                // Only a listener that heard nothing may end without a fallback, and only while
+                // another turn's reply is in flight (that reply is not cut for it).
+                if heardSpeech[s] == t { fail("fail-policy", s, "turn \(t) heard speech but ended as listener-lost, without a fallback") }
+                if !(openReplies[s] ?? []).contains(where: { $0.turn != t }) {
+                    fail("fail-policy", s, "turn \(t) ended as listener-lost with no other reply in flight")
+                }
+            }
             switch e.reason {
             case "done": turnsCompleted += 1
             case "playback-timeout": turnsTimedOut += 1
@@ -167,13 +217,14 @@ struct InvariantChecker: Sendable {
             closeTurn(s, t)
         case .turnCancelled:
             guard let s = e.session, let t = e.turn else { return }
-            if e.reason == "reply-timeout" { turnsTimedOut += 1 } else if openReplies[s]?.turn == t { turnsCancelled += 1 }
+            if e.reason == "reply-timeout" { turnsTimedOut += 1 } else if isOpen(s, t) { turnsCancelled += 1 }
             closeTurn(s, t)
             // The device must not keep playing a cancelled turn (barge-in, abort) beyond the budget.
             if open[s] != nil, let p = playback[s], p.turn == t, p.playEnd > now + Self.flushBudgetUs {
                 fail("no-audio-after-barge-in", s, "turn \(t) cancelled (\(e.reason ?? "")) but \((p.playEnd - now) / 1000) ms of its audio still play")
             }
         case .turnMark:
+            if e.reason == "speech_start", let s = e.session, let t = e.turn { heardSpeech[s] = t }
             if e.reason == "first_audio_sent", let v = e.value {
                 ttfa.append(v)
                 if quiet { ttfaQuiet.append(v) }
@@ -189,7 +240,7 @@ struct InvariantChecker: Sendable {
         case .sessionGone:
             guard let s = e.session else { return }
             openReplies[s] = nil
-            closedUpTo[s] = nil
+            heardSpeech[s] = nil
             lastTranscript[s] = nil
             segmentSamples[s] = nil
             tracks[s] = nil
@@ -209,12 +260,17 @@ struct InvariantChecker: Sendable {
     }
 
     private mutating func openReply(_ s: SessionID, _ t: TurnID) {
-        if openReplies[s]?.turn != t { openReplies[s] = (t, now) }
+        if !isOpen(s, t) { openReplies[s, default: []].append((t, now)) }
+    }
+
+    private func isOpen(_ s: SessionID, _ t: TurnID) -> Bool {
+        openReplies[s]?.contains { $0.turn == t } ?? false
     }
 
     private mutating func closeTurn(_ s: SessionID, _ t: TurnID) {
-        if openReplies[s]?.turn == t { openReplies[s] = nil }
-        if (closedUpTo[s] ?? TurnID(0)) < t { closedUpTo[s] = t }
+        guard var open = openReplies[s] else { return }
+        open.removeAll { $0.turn == t }
+        openReplies[s] = open.isEmpty ? nil : open
     }
 
     private func isTerminated(_ id: JobID) -> Bool {
@@ -309,8 +365,8 @@ struct InvariantChecker: Sendable {
 
     mutating func deviceAudio(_ s: SessionID, turn: TurnID, segment k: Int, _ pcm: [UInt8], now: Int64) {
         self.now = now
-        if let closed = closedUpTo[s], turn <= closed {
-            return fail("no-audio-after-barge-in", s, "audio of turn \(turn) sent after the turn was cancelled or ended")
+        if !isOpen(s, turn) {
+            return fail("no-audio-after-barge-in", s, "audio of turn \(turn) sent, which has no reply in flight (cancelled or ended)")
         }
         let samples = pcm.count / 2
         let first = Int(SimContent.firstSample(pcm))
@@ -347,6 +403,8 @@ struct InvariantChecker: Sendable {
 
     /// After each Coordinator step: the fail-open / fail-closed policy held for it.
     mutating func endBatch() {
+        failedChain = nil
+        retryChain = nil
         if !batchFallbacks.isEmpty || !batchAnswers.isEmpty {
             if config.failOpen {
                 for s in batchFallbacks where !batchAnswers.contains(s) {
@@ -375,15 +433,15 @@ struct InvariantChecker: Sendable {
             }
         }
         let bound = config.replyTimeoutUs + 2_000_000
-        var stuck: SessionID?
-        for (s, r) in openReplies where now - r.since > bound {
-            // Stuck means the session still thinks or speaks (a turn that only lacks its log
-            // outcome is the known Coordinator finding in SimulatorFindingsTests).
-            guard let phase = coordinator.phase(of: s), phase == .thinking || phase == .speaking else { continue }
-            if stuck == nil || s < stuck! { stuck = s }
+        // Every turn with a reply reaches an outcome in time, whatever the session's phase.
+        var stuck: (s: SessionID, turn: TurnID, since: Int64)?
+        for (s, open) in openReplies {
+            for r in open where now - r.since > bound {
+                if stuck == nil || (s, r.turn) < (stuck!.s, stuck!.turn) { stuck = (s, r.turn, r.since) }
+            }
         }
-        if let s = stuck {
-            let r = openReplies[s]!
+        if let (s, turn, since) = stuck {
+            let r = (turn: turn, since: since)
             let phase = coordinator.phase(of: s)?.description ?? "gone"
             fail("no-stuck-turn", s, "turn \(r.turn) open for \((now - r.since) / 1000) ms (> \(bound / 1000) ms), session \(phase)")
         }

@@ -35,6 +35,8 @@ enum SimKnobs {
         c.scheduler.retryTokenRatio = rng.uniform(0.05, 1)
         c.scheduler.rebalanceIntervalUs = rng.us(5_000_000, 60_000_000)
         c.scheduler.rebalanceHysteresis = rng.uniform(1, 4)
+        // Drawn last so that adding it left every earlier knob of a seed as it was.
+        c.maxRedispatches = rng.int(1...4)
         return c
     }
 
@@ -49,6 +51,7 @@ enum SimKnobs {
          ("heartbeat_ms", .number(Double(c.heartbeatMs))),
          ("missed_heartbeats", .number(Double(c.missedHeartbeats))),
          ("max_attempts", .number(Double(c.maxAttempts))),
+         ("max_redispatches", .number(Double(c.maxRedispatches))),
          ("assistant_retries", .number(Double(c.assistantRetries))),
          ("fail_open", .bool(c.failOpen)),
          ("eject_after_failures", .number(Double(c.scheduler.ejectAfterFailures))),

@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "tts: eSpeak NG (default) or an OpenAI-compatible /v1/audio/speech")
     p.add_argument("--engine-url", default="", help="base URL (…/v1) of the OpenAI-compatible engine")
     p.add_argument("--model", default="", help="model name for --engine openai, or a CTranslate2 Whisper directory for asr")
+    p.add_argument("--partial-interval", type=float, default=1.0,
+                   help="asr: seconds of new speech between partial transcripts (0: none, which leaves the engine free for the final)")
     p.add_argument("--log-level", default=os.environ.get("VOICECORE_LOG_LEVEL", "INFO"))
 
 
@@ -57,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
             from ..asr.faster_whisper_engine import FasterWhisperEngine
 
             engine = FasterWhisperEngine(model=args.model or None)
-        worker = asr_worker(engine, slots=args.slots or 2, name=args.name or "asr")
+        from ..asr.recognizer import RecognizerConfig
+
+        config = RecognizerConfig.default()
+        config.partial_interval = args.partial_interval
+        worker = asr_worker(engine, slots=args.slots or 2, name=args.name or "asr", config=config)
     else:
         from ..tts.worker import tts_worker
 

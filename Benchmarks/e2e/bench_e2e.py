@@ -1,0 +1,247 @@
+"""End of speech → first audio frame at the device, through the whole assistant as `voicecore up`
+runs it (voicecored, faster-whisper tiny.en, eSpeak NG, the default assistant script), with a
+device speaking the real protocol in real time. Per configuration: p50/p99 over the turns, the
+stage breakdown, and the hub's own share; beside it the anchor: the same engines called directly,
+one after the other, with no hub, no network and no streaming (what the pipeline costs at least if
+nothing overlapped).
+
+    python Benchmarks/e2e/bench_e2e.py [--turns 20] [--only scripted|smollm2]
+
+Stage times are seconds after the user truly stopped speaking. The device knows that moment and
+when the first frame arrived; the hub logs each stage (turn.mark) relative to its ASR's end of
+speech, so endpointing = first frame at the device − the hub's first_audio_sent mark (localhost).
+Hub share = time spent inside the hub (voicecored_hub_seconds_sum of /metrics: every event the
+Coordinator handled, uplink audio included, with its effects carried out) over the summed
+end-of-speech → first-frame latencies: an upper bound of the hub's part of the latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "python"))
+
+from voicecore.client import converse, speech_end_seconds  # noqa: E402
+from voicecore.launcher import embedded_llm  # noqa: E402
+from voicecore.testing import Rule, ScriptedLLM  # noqa: E402
+from voicecore.tts.engine import SpeechRequest  # noqa: E402
+from voicecore.tts.espeak import EspeakEngine  # noqa: E402
+
+QUESTIONS = ["What is the capital of France?", "What is the capital of Germany?", "What is the capital of Japan?",
+             "What is the highest mountain?", "Which ocean is the largest?"]
+REPLIES = {"france": "Paris is the capital of France.", "germany": "Berlin is the capital of Germany.",
+           "japan": "Tokyo is the capital of Japan.", "mountain": "Mount Everest is the highest mountain.",
+           "ocean": "The Pacific is the largest ocean."}
+STAGES = [("speech_end", "endpointing (hub's speech_end)"), ("asr_final", "ASR final"), ("first_delta", "first LLM token"),
+          ("first_segment", "first segment"), ("first_tts_audio", "first TTS audio"), ("first_audio_sent", "first frame sent")]
+MIN_SILENCE_S = 0.48  # the endpointer's min_silence_ms: the silence it must hear before the utterance is over
+
+
+async def synthesize(text: str, rate: int) -> bytes:
+    return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(text, sample_rate=rate))])
+
+
+class Up:
+    def __init__(self, state: Path, *args: str) -> None:
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+        self.state = state
+        self.proc = subprocess.Popen([sys.executable, "-m", "voicecore", "up", "--host", "127.0.0.1", "--port", "0",
+                                      "--state-dir", str(state), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, env=env)
+        self.output: list[str] = []
+        threading.Thread(target=lambda: self.output.extend(self.proc.stdout), daemon=True).start()  # type: ignore[arg-type]
+        deadline = time.monotonic() + 300
+        while not any("VoiceCore is up" in line for line in self.output):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("voicecore up did not start:\n" + "".join(self.output)[-3000:])
+            time.sleep(0.2)
+        self.status = json.loads((state / "up.json").read_text())
+
+    def hub_seconds(self) -> float:
+        text = urllib.request.urlopen(self.status["http"] + "/metrics", timeout=5).read().decode()
+        return float(re.search(r"^voicecored_hub_seconds_sum ([0-9.e+-]+)$", text, re.M).group(1))  # type: ignore[union-attr]
+
+    def marks(self, session: str) -> dict[str, float]:
+        """The marks of the session's turn that sent audio (a session may also hold an empty turn)."""
+        turns: dict[int, dict[str, float]] = {}
+        with open(self.status["logs"]["voicecored"], encoding="utf-8") as f:
+            for line in f:
+                if '"turn.mark"' in line:
+                    e = json.loads(line)
+                    if str(e.get("session")) == session and isinstance(e.get("value"), int):
+                        turns.setdefault(int(e.get("turn", 0)), {}).setdefault(e["reason"], e["value"] / 1e6)
+        return next((m for _, m in sorted(turns.items()) if "first_audio_sent" in m), {})
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(60)
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup: int = 2) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        up = Up(Path(tmp), *args)
+        try:
+            latencies: list[float] = []
+            stages: dict[str, list[float]] = {k: [] for k, _ in STAGES}
+            incomplete = 0
+            hub_before = 0.0
+            for i in range(warmup + turns):
+                if i == warmup:
+                    hub_before = up.hub_seconds()
+                r = asyncio.run(converse(up.status["ws"], mics[i % len(mics)], device_id=f"bench:{i:02d}", timeout=60,
+                                         abort_after_first_audio=True))
+                if i < warmup:
+                    continue
+                if "first_audio" not in r.timings:
+                    incomplete += 1
+                    continue
+                latency = r.timings["first_audio"]
+                latencies.append(latency)
+                marks = up.marks(r.session_id)
+                for _ in range(20):  # the daemon's log reaches its file through voicecore up's pipe: a moment later
+                    if marks:
+                        break
+                    time.sleep(0.1)
+                    marks = up.marks(r.session_id)
+                if not marks:
+                    print(f"turn {i}: no hub marks for session {r.session_id}", file=sys.stderr)
+                endpointing = latency - marks.get("first_audio_sent", latency)
+                marks["speech_end"] = 0.0  # the hub's zero point: its marks count from there
+                for key, _ in STAGES:
+                    if key in marks:
+                        stages[key].append(endpointing + marks[key])
+                time.sleep(0.3)
+            hub = up.hub_seconds() - hub_before
+        finally:
+            up.stop()
+    return {"name": name, "latencies": latencies, "stages": stages, "hub_share": hub / sum(latencies) if latencies else float("nan"),
+            "hub_seconds": hub, "incomplete": incomplete}
+
+
+async def llm_first_token(url: str, question: str) -> float:
+    from voicecore.assistant.llm import LLM
+
+    llm = LLM(endpoints=[url])
+    start = time.perf_counter()
+    async for _ in llm.stream([{"role": "system", "content": "Answer in one short sentence."}, {"role": "user", "content": question}],
+                              tools=False, max_tokens=20):
+        return time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def anchor(mics: list[bytes], llm_url: str | None, rounds: int = 5) -> list[float]:
+    """The engines alone, sequentially: the endpointer's silence + whisper on the utterance + the
+    LLM's first token + eSpeak's first audio chunk of the reply's first sentence."""
+    from voicecore.asr.faster_whisper_engine import FasterWhisperEngine
+
+    asr = FasterWhisperEngine()
+    totals = []
+
+    async def once(i: int) -> float:
+        mic = mics[i % len(mics)]
+        audio = np.frombuffer(mic[: int(speech_end_seconds(mic) * 16000) * 2], dtype="<i2").astype(np.float32) / 32768.0
+        t = time.perf_counter()
+        text = (await asr.transcribe(audio, language="en")).text
+        asr_s = time.perf_counter() - t
+        llm_s = await llm_first_token(llm_url, text) if llm_url else 0.0
+        t = time.perf_counter()
+        async for _ in EspeakEngine().synthesize(SpeechRequest(list(REPLIES.values())[i % len(REPLIES)], sample_rate=24000)):
+            break
+        tts_s = time.perf_counter() - t
+        return MIN_SILENCE_S + asr_s + llm_s + tts_s
+
+    asyncio.run(once(0))  # warm-up
+    for i in range(rounds):
+        totals.append(asyncio.run(once(i)))
+    return totals
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--only", choices=["scripted", "smollm2"])
+    args = parser.parse_args()
+    mics = [asyncio.run(synthesize(q, 16000)) for q in QUESTIONS]
+
+    def script(messages):
+        text = str(messages[-1].get("content", "")).lower()
+        return Rule(reply=next((r for k, r in REPLIES.items() if k in text), "I do not know."))
+
+    results = []
+    if args.only in (None, "scripted"):
+        llm = ScriptedLLM(script).start_in_thread()
+        try:
+            r = run_config("scripted LLM", ["--llm-url", llm.url], mics, args.turns)
+            r["anchor"] = anchor(mics, llm.url)
+            results.append(r)
+            # Partial transcripts share the one Whisper engine with the speculative final.
+            r2 = run_config("scripted LLM, 1 s partials", ["--llm-url", llm.url, "--asr-partial-interval", "1"], mics, args.turns)
+            r2["anchor"] = r["anchor"]
+            results.append(r2)
+        finally:
+            llm.stop_thread()
+    if args.only in (None, "smollm2"):
+        why = embedded_llm.missing()
+        if why:
+            print(f"SmolLM2-135M-Instruct: not measured — {why} (scripts/install-llm.sh installs it)")
+        else:
+            r = run_config("SmolLM2-135M (llama.cpp)", [], mics, args.turns)
+            port_llm = None
+            # The anchor talks to its own llama.cpp server, started the way voicecore up starts it.
+            from voicecore.launcher.addresses import free_port
+
+            port_llm = free_port()
+            server = subprocess.Popen(embedded_llm.server_argv(embedded_llm.gguf_path(), port_llm), stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, env=dict(os.environ, **embedded_llm.SERVER_ENV))
+            try:
+                url = f"http://127.0.0.1:{port_llm}/v1"
+                if asyncio.run(embedded_llm.wait_ready(url, 120)):
+                    r["anchor"] = anchor(mics, url)
+            finally:
+                server.terminate()
+                server.wait(30)
+            results.append(r)
+
+    print(f"\nend of speech → first audio frame at the device, {args.turns} turns each (CPU: {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f})")
+    print(f"{'configuration':<28} {'p50 s':>7} {'p99 s':>7} {'max s':>7} {'hub share':>10} {'anchor p50 s':>13}  target")
+    for r in results:
+        lat = r["latencies"]
+        a = r.get("anchor", [])
+        print(f"{r['name']:<28} {pct(lat, 50):7.3f} {pct(lat, 99):7.3f} {max(lat, default=float('nan')):7.3f} "
+              f"{100 * r['hub_share']:9.3f}% {pct(a, 50):13.3f}  p50 ≤ 1.0 s, hub ≤ 1 %"
+              + (f"   ({r['incomplete']} turns without audio)" if r["incomplete"] else ""))
+    for r in results:
+        print(f"\nstages, {r['name']} (seconds after the end of speech; p50 / p99):")
+        for key, label in STAGES:
+            v = r["stages"][key]
+            print(f"  {label:<32} {pct(v, 50):6.3f} / {pct(v, 99):6.3f}")
+        lat = r["latencies"]
+        print(f"  {'first frame at the device':<32} {pct(lat, 50):6.3f} / {pct(lat, 99):6.3f}")
+        print(f"  hub's own time: {1000 * r['hub_seconds']:.1f} ms over {len(lat)} turns")
+    print("\nanchor: the same engines called directly and sequentially (endpointer silence "
+          f"{MIN_SILENCE_S:.2f} s + whisper on the utterance + LLM first token + eSpeak first chunk), 5 rounds")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

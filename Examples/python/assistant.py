@@ -1,0 +1,42 @@
+"""The default assistant of `voicecore up`: answers from a folder of documents (KB_DIR, default
+Examples/python/kb), with the LLM when there is one and with the best passage when there is not.
+
+    KB_DIR=my-docs VOICECORE_LLM_URL=http://127.0.0.1:8080/v1 \\
+    voicecore worker assistant --script Examples/python/assistant.py --hub ws://127.0.0.1:8000/worker --token T
+
+The folder's .md/.txt files are indexed in memory at start-up with voicecore.Retriever (BM25 with
+English stemming), in passages short enough to be spoken. For a persisted index built ahead of time
+see knowledge_base.py.
+"""
+
+import os
+from pathlib import Path
+
+from voicecore import Assistant, Retriever
+
+app = Assistant(system="You are a friendly voice assistant. Answer in one short spoken sentence, "
+                       "using the facts below when they help.")
+FOLDER = Path(os.environ.get("KB_DIR") or Path(__file__).with_name("kb"))
+
+# In memory (no path); passages of about two spoken sentences, so the no-LLM answer stays short.
+kb = Retriever(None, options={"chunk_size": 300, "chunk_overlap": 0, "stemming": "en", "stopwords": True})
+if FOLDER.is_dir():
+    for path in sorted(FOLDER.rglob("*")):
+        if path.suffix.lower() in (".md", ".txt") and path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            kb.add(str(path.relative_to(FOLDER)), text.replace("#", ""), metadata={"source": path.name})
+
+
+@app.on_utterance
+async def answer(session, text):
+    passages = [" ".join(hit.text.split()) for hit in kb.search(text, k=2)]
+    if not app.llm.available:
+        yield passages[0] if passages else "Sorry, I know nothing about that."
+        return
+    context = "Facts:\n" + "\n".join(passages) if passages else ""
+    async for delta in app.llm.stream(messages=app.messages(session, text, context=context), tools=False, max_tokens=60):
+        yield delta
+
+
+if __name__ == "__main__":
+    app.run()

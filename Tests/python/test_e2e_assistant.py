@@ -1,0 +1,192 @@
+"""End to end, as a user meets it: `voicecore up` (real voicecored, real faster-whisper tiny.en ASR
+worker, real eSpeak NG TTS worker, the default assistant script) with a scripted OpenAI-compatible
+LLM speaking real HTTP/SSE, and a device speaking the real XiaoZhi protocol with real Opus.
+
+Word error rate bound: eSpeak's voice is recognized word for word by tiny.en on this CPU, so the
+recognized question must be within WER 0.2 of what was said (at most one word wrong of six), and the
+reply audio, transcribed back by the same model, within WER 0.25 of the reply text (in order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicecore.audio import resample
+from voicecore.client import converse
+from voicecore.testing import Rule, ScriptedLLM
+from voicecore.testing.wer import word_error_rate, words
+from voicecore.tts.engine import SpeechRequest
+from voicecore.tts.espeak import EspeakEngine
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTION = "What is the capital of France?"
+REPLY = "Paris is the capital of France. It lies on the river Seine."
+
+
+class Up:
+    """`python -m voicecore up` on a free port, its output collected."""
+
+    def __init__(self, state: Path, *args: str) -> None:
+        self.state = state
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+        self.proc = subprocess.Popen([sys.executable, "-m", "voicecore", "up", "--host", "127.0.0.1", "--port", "0",
+                                      "--state-dir", str(state), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, env=env)
+        self.output: list[str] = []
+        import threading
+
+        threading.Thread(target=self._read, daemon=True).start()
+        self.wait_output("VoiceCore is up", 180)
+        self.status = json.loads((state / "up.json").read_text())
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    def wait_output(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.output):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} from voicecore up:\n{''.join(self.output)[-4000:]}")
+            time.sleep(0.1)
+
+    def pids(self) -> dict[str, int]:
+        return json.loads((self.state / "up.json").read_text())["pids"]
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    # Keyed on one word, so a near miss of the recognizer (within the WER bound) still gets the reply.
+    llm = ScriptedLLM([Rule(when="capital", reply=REPLY)], default_reply="I do not know that.").start_in_thread()
+    up = Up(tmp_path_factory.mktemp("up"), "--llm-url", llm.url)
+    yield up, llm
+    up.stop()
+    llm.stop_thread()
+
+
+def spoken(text: str) -> bytes:
+    async def synth() -> bytes:
+        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(text, sample_rate=16000))])
+    return asyncio.run(synth())
+
+
+def transcribe(pcm: bytes, rate: int) -> str:
+    from voicecore.asr.faster_whisper_engine import FasterWhisperEngine
+
+    samples = resample(np.frombuffer(pcm, dtype="<i2"), rate, 16000)
+    return asyncio.run(FasterWhisperEngine().transcribe(samples.astype(np.float32) / 32768.0, language="en")).text
+
+
+def test_a_spoken_question_is_answered_with_speech(stack):
+    up, llm = stack
+    result = asyncio.run(converse(up.status["ws"], spoken(QUESTION), device_id="e2e:00:00:00:00:01", timeout=60))
+    assert word_error_rate(QUESTION, result.stt) <= 0.2, result.stt
+    # The default script retrieved its passage about Paris and handed it to the LLM with the question.
+    chat = llm.requests[-1]["messages"]
+    assert "Paris is the capital of France" in chat[0]["content"] and chat[-1]["content"] == result.stt
+    assert result.sentences == ["Paris is the capital of France.", "It lies on the river Seine."]
+    order = [m["type"] + "." + m.get("state", "") for m in result.messages]
+    assert order[0] == "stt." and order[-1] == "tts.stop", order
+    assert order.index("tts.start") < order.index("tts.sentence_start") < order.index("tts.stop")
+    assert result.complete  # `tts stop` closed the turn
+    # Every frame decoded (converse raises on a bad packet); the audio is the reply, in order.
+    assert result.frames * 0.06 == pytest.approx(result.reply_seconds, abs=0.01)
+    assert 2.0 < result.reply_seconds < 8.0
+    heard = transcribe(result.reply_pcm, result.reply_rate)
+    assert word_error_rate(REPLY, heard) <= 0.25, heard
+    assert result.timings["stt"] < result.timings["first_audio"] < result.timings["tts_stop"]
+
+
+def test_voicecore_talk_prints_the_turn_and_saves_the_reply(stack, tmp_path):
+    up, _ = stack
+    out = tmp_path / "reply.wav"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+    done = subprocess.run([sys.executable, "-m", "voicecore", "talk", "--state-dir", str(up.state), "--json", "--out", str(out),
+                           "--device-id", "e2e:00:00:00:00:02", QUESTION], capture_output=True, text=True, env=env, timeout=90)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert word_error_rate(QUESTION, result["stt"]) <= 0.2 and result["tts"][0] == "Paris is the capital of France."
+    assert {"first_delta", "first_segment", "first_tts_audio", "first_audio_sent", "asr_final"} <= set(result["marks"])
+    assert result["timings"]["first_audio"] > 0 and out.stat().st_size > 44 + 24000 * 2
+    # The saved reply, said back as a recording: `talk --wav` resamples it (24 kHz) to the microphone's 16 kHz.
+    again = subprocess.run([sys.executable, "-m", "voicecore", "talk", "--state-dir", str(up.state), "--json", "--out", "",
+                            "--device-id", "e2e:00:00:00:00:02", "--wav", str(out)], capture_output=True, text=True, env=env, timeout=90)
+    assert again.returncode == 0, again.stderr
+    first = words(result["tts"][0])  # the recording may be cut into two utterances at the pause between its sentences
+    assert word_error_rate(" ".join(first), " ".join(words(json.loads(again.stdout)["stt"])[:len(first)])) <= 0.2, again.stdout
+
+
+def test_a_crashed_worker_is_restarted_and_the_next_turn_works(stack):
+    up, _ = stack
+    old = up.pids()["tts worker"]
+    os.kill(old, signal.SIGKILL)
+    up.wait_output("tts worker exited with code -9", 10)
+    deadline = time.monotonic() + 30
+    while up.pids()["tts worker"] == old:
+        assert time.monotonic() < deadline, "the tts worker was not restarted"
+        time.sleep(0.2)
+    result = asyncio.run(converse(up.status["ws"], spoken(QUESTION), device_id="e2e:00:00:00:00:03", timeout=60))
+    assert result.complete and result.sentences[0] == "Paris is the capital of France." and result.frames > 20
+
+
+def test_sigterm_stops_every_child(tmp_path):
+    up = Up(tmp_path / "state", "--no-llm", "--workers", "tts")
+    pids = up.pids()
+    assert set(pids) == {"voicecored", "tts worker"}
+    assert up.stop() == 0
+    for pid in pids.values():
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not (tmp_path / "state" / "up.json").exists()
+
+
+def test_browser_page_served_by_voicecored_through_voicecore_up(stack, tmp_path):
+    """Headless Chromium (Debian `chromium`) with a WAV as its microphone, on the page the daemon
+    serves at `/`, hands-free: the page must show the recognized question and play the reply."""
+    from voicecore.audio import write_wav
+    from test_web_page import CHROMIUM, free_port, page_state
+
+    assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
+    up, _ = stack
+    async def synth() -> bytes:
+        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(QUESTION, sample_rate=48000))])
+    speech = asyncio.run(synth())
+    wav = tmp_path / "mic.wav"
+    # Chromium loops the file: the long silence lets the reply play out before the question repeats.
+    wav.write_bytes(write_wav(b"\0\0" * 24000 + speech + b"\0\0" * 48000 * 12, 48000))
+    debug_port = free_port()
+    browser = subprocess.Popen(
+        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}",
+         "--autoplay-policy=no-user-gesture-required", f"--remote-debugging-port={debug_port}",
+         up.status["http"] + "/?mode=handsfree&autostart=1&device=web:00:00:00:00:01"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        state = asyncio.run(asyncio.wait_for(page_state(debug_port, timeout=60), 90))
+    finally:
+        browser.terminate()
+        browser.wait(10)
+    assert state is not None and state["errors"] == [], state
+    users = [t["text"] for t in state["transcript"] if t["role"] == "user"]
+    assert users and word_error_rate(QUESTION, users[0]) <= 0.2, state["transcript"]
+    assert {"role": "assistant", "text": "Paris is the capital of France."} in state["transcript"], state["transcript"]
+    assert state["replyFrames"] > 30 and state["playedSeconds"] > 2.0, state
+    turn = state["turns"][0]
+    assert turn["stt"] is not None and turn["firstAudio"] >= turn["ttsStart"] >= turn["stt"]

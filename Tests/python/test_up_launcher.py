@@ -1,0 +1,97 @@
+"""`voicecore up`'s settings and its supervisor, with real child processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+
+import pytest
+
+from voicecore.launcher import ChildSpec, Supervisor
+from voicecore.launcher.config import UpConfig
+
+
+def test_settings_precedence_file_then_environment_then_flags(tmp_path):
+    path = tmp_path / "up.json"
+    path.write_text(json.dumps({"port": 9000, "llm_url": "http://file/v1", "workers": "tts", "daemon": {"log_level": "debug"}}))
+    c = UpConfig()
+    c.load_file(str(path))
+    c.load_env({"VOICECORE_LLM_URL": "http://env/v1"})
+    c.update({"port": 9100}, "flags")
+    c.finish()
+    assert (c.port, c.llm_url, c.worker_kinds, c.daemon) == (9100, "http://env/v1", ["tts"], {"log_level": "debug"})
+    assert len(c.worker_token) >= 20 and c.state_dir.endswith("voicecore/up")
+
+
+@pytest.mark.parametrize("content,error", [
+    ('{"prot": 1}', "unknown setting 'prot'"),
+    ('{"port": "80"}', "port must be int"),
+    ('{"no_llm": 1}', "no_llm must be bool"),
+    ('[1]', "a JSON object is expected"),
+    ('{"port":', "config file"),
+])
+def test_bad_settings_are_clear_errors(tmp_path, content, error):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=error):
+        UpConfig().load_file(str(path))
+
+
+def test_unknown_worker_kind_is_an_error():
+    c = UpConfig(workers="asr,gpu")
+    with pytest.raises(ValueError, match="unknown kinds"):
+        c.finish()
+
+
+def test_restart_delay_doubles_and_is_capped():
+    sup = Supervisor(report=lambda m: None, backoff_base=0.5, backoff_max=4.0, rng=random.Random(1))
+    from voicecore.launcher.supervisor import Child
+
+    child = Child(ChildSpec("x", ["true"], log_path=None))  # type: ignore[arg-type]
+    delays = []
+    for n in range(1, 7):
+        child.failures_in_a_row = n
+        delays.append(sup.restart_delay(child))
+    assert 0.4 <= delays[0] <= 0.6 and 0.8 <= delays[1] <= 1.2 and 1.6 <= delays[2] <= 2.4
+    assert all(3.2 <= d <= 4.8 for d in delays[3:])
+
+
+def test_a_crashing_child_is_restarted_logged_and_stopped(tmp_path):
+    reports: list[str] = []
+    lines: list[str] = []
+
+    async def main() -> None:
+        sup = Supervisor(report=reports.append, backoff_base=0.05, backoff_max=0.1)
+        crash = ChildSpec("crasher", [sys.executable, "-c", "print('starting'); raise SystemExit(3)"], tmp_path / "crasher.log",
+                          on_line=lines.append)
+        steady = ChildSpec("steady", [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"], tmp_path / "steady.log")
+        c = await sup.start(crash)
+        s = await sup.start(steady)
+        for _ in range(200):
+            if lines.count("starting") >= 3:  # the first run and two restarts have run
+                break
+            await asyncio.sleep(0.05)
+        await sup.stop()
+        assert c.restarts >= 2  # (its last run may be the one the stop ended)
+        assert s.process is not None and s.process.returncode == -15  # SIGTERM
+    asyncio.run(asyncio.wait_for(main(), 30))
+    assert (tmp_path / "crasher.log").read_text().count("starting") >= 3
+    assert lines.count("starting") >= 3
+    assert any("crasher exited with code 3" in r and "crasher.log" in r for r in reports)
+    assert (tmp_path / "steady.log").read_text() == "up\n"
+
+
+def test_without_the_embedded_llm_up_says_so_and_answers_from_the_knowledge_base(tmp_path, monkeypatch):
+    from voicecore.launcher import embedded_llm
+    from voicecore.launcher.stack import Stack
+
+    monkeypatch.setattr(embedded_llm, "missing", lambda: "llama-cpp-python is not installed")
+    said: list[str] = []
+    config = UpConfig(state_dir=str(tmp_path))
+    config.finish()
+    stack = Stack(config, say=said.append)
+    asyncio.run(stack._start_llm())
+    assert stack.llm_url == "" and stack.supervisor.children == []
+    assert "llama-cpp-python is not installed" in said[0] and "--no-llm behaviour" in said[0] and "install-llm.sh" in said[0]

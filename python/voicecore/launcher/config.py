@@ -1,0 +1,102 @@
+"""``voicecore up`` settings: defaults < ``--config`` JSON file < environment < flags."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "voicecore" / "up"
+
+
+@dataclass
+class UpConfig:
+    host: str = "0.0.0.0"
+    port: int = 8000
+    script: str = ""                 # business-logic script; "" = Examples/python/assistant.py
+    kb_dir: str = ""                 # KB_DIR for the script; "" = Examples/python/kb
+    no_llm: bool = False
+    llm_url: str = ""                # any OpenAI-compatible server(s), comma-separated; "" = the embedded SmolLM2
+    llm_model: str = ""
+    llm_threads: int = 2
+    llm_start_timeout: float = 120.0
+    worker_token: str = ""           # "" = a fresh random token per run
+    device_tokens: str = ""          # "" = DEV MODE (devices need no token)
+    workers: str = "asr,tts,assistant"
+    asr_slots: int = 2
+    # Seconds of speech between partial transcripts; 0: none. Off by default: on a small CPU a partial
+    # still running when the user pauses delays the final (Benchmarks/e2e: p99 3.05 → 2.32 s on 2 cores).
+    asr_partial_interval: float = 0.0
+    tts_slots: int = 2
+    assistant_slots: int = 4
+    state_dir: str = ""
+    daemon_bin: str = ""
+    ready_timeout: float = 180.0
+    daemon: dict[str, Any] = field(default_factory=dict)  # more voicecored options (see voicecored --help)
+
+    @staticmethod
+    def keys() -> list[str]:
+        return [f.name for f in fields(UpConfig)]
+
+    def update(self, values: dict[str, Any], source: str) -> None:
+        known = {f.name: f for f in fields(UpConfig)}
+        for key, value in values.items():
+            if key not in known:
+                raise ValueError(f"{source}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
+            current = getattr(self, key)
+            if isinstance(current, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(current, (int, float)):
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+                value = type(current)(value) if ok else value
+            elif isinstance(current, dict):
+                ok = isinstance(value, dict)
+            else:
+                ok = isinstance(value, str)
+            if not ok:
+                raise ValueError(f"{source}: {key} must be {type(current).__name__}, got {value!r}")
+            setattr(self, key, value)
+
+    def load_file(self, path: str) -> None:
+        try:
+            values = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"config file {path}: {exc}") from exc
+        if not isinstance(values, dict):
+            raise ValueError(f"config file {path}: a JSON object is expected")
+        self.update(values, path)
+
+    def load_env(self, env: dict[str, str]) -> None:
+        if env.get("VOICECORE_LLM_URL"):
+            self.llm_url = env["VOICECORE_LLM_URL"]
+        if env.get("VOICECORE_LLM_MODEL"):
+            self.llm_model = env["VOICECORE_LLM_MODEL"]
+        if env.get("VOICECORE_TOKEN"):
+            self.worker_token = env["VOICECORE_TOKEN"]
+        if env.get("VOICECORE_DEVICE_TOKENS"):
+            self.device_tokens = env["VOICECORE_DEVICE_TOKENS"]
+        if env.get("VOICECORE_STATE_DIR"):
+            self.state_dir = env["VOICECORE_STATE_DIR"]
+
+    def finish(self) -> None:
+        if not self.worker_token:
+            self.worker_token = secrets.token_urlsafe(18)
+        if not self.state_dir:
+            self.state_dir = str(default_state_dir())
+        unknown = set(self.worker_kinds) - {"asr", "tts", "assistant"}
+        if unknown:
+            raise ValueError(f"--workers: unknown kinds {sorted(unknown)} (asr, tts, assistant, or none)")
+
+    @property
+    def worker_kinds(self) -> list[str]:
+        return [k.strip() for k in self.workers.split(",") if k.strip() and k.strip() != "none"]
+
+    @property
+    def first_device_token(self) -> str:
+        return next((t.strip() for t in self.device_tokens.split(",") if t.strip()), "")

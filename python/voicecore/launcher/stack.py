@@ -1,0 +1,238 @@
+"""The whole assistant on one machine: voicecored, the LLM server and the ASR, TTS and assistant
+workers, supervised, with every child's output in its own log file under the state directory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from . import embedded_llm
+from .addresses import free_port, lan_address
+from .config import UpConfig
+from .daemon_binary import default_knowledge, default_script, find_daemon, web_root
+from .supervisor import ChildSpec, Supervisor
+
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+
+
+class StartupError(Exception):
+    pass
+
+
+class Stack:
+    def __init__(self, config: UpConfig, say: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.say = say
+        self.state = Path(config.state_dir)
+        self.logs = self.state / "logs"
+        self.supervisor = Supervisor(report=lambda m: say(f"voicecore up: {m}"), on_spawn=lambda _: self._write_status())
+        self.ready = False
+        self.port = 0
+        self.llm_url = ""
+        self.llm_note = ""
+        self._listening: asyncio.Future[int] | None = None
+        self._registered: set[str] = set()
+        self._registered_changed = asyncio.Event()
+
+    # The daemon's JSON-lines log tells the port and which workers registered ----------------------
+
+    def _daemon_line(self, line: str) -> None:
+        if not line.startswith("{"):
+            return
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return
+        if entry.get("event") == "listening" and self._listening is not None and not self._listening.done():
+            self._listening.set_result(int(entry["port"]))
+        if entry.get("kind") == "worker.registered":
+            kinds = entry.get("to", "")
+            self._registered.update(k for k in str(kinds).replace(" ", ",").split(",") if k)
+            self._registered_changed.set()
+
+    def _python(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "voicecore", *args]
+
+    def _env(self) -> dict[str, str]:
+        path = os.environ.get("PYTHONPATH", "")
+        return {"PYTHONPATH": PACKAGE_PARENT + (os.pathsep + path if path else "")}
+
+    # Starting ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        c = self.config
+        daemon = find_daemon(c.daemon_bin)
+        if daemon is None:
+            raise StartupError("voicecored not found: run `make build` (or set --daemon-bin / VOICECORED_BIN)")
+        script = Path(c.script) if c.script else default_script()
+        if "assistant" in c.worker_kinds and not script.is_file():
+            raise StartupError(f"assistant script {script} not found (--script)")
+        self.logs.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        self._listening = loop.create_future()
+
+        llm_task = asyncio.create_task(self._start_llm())
+        argv = [str(daemon), "--host", c.host, "--port", str(c.port), "--worker-token", c.worker_token,
+                "--web-root", str(web_root()), "--device-tokens", c.device_tokens]
+        if c.daemon:
+            daemon_config = self.state / "voicecored.json"
+            daemon_config.write_text(json.dumps(c.daemon, indent=2))
+            argv[1:1] = ["--config", str(daemon_config)]
+        daemon_spec = ChildSpec("voicecored", argv, self.logs / "voicecored.log", on_line=self._daemon_line, stop_timeout=15)
+        await self.supervisor.start(daemon_spec)
+        try:
+            self.port = await asyncio.wait_for(asyncio.shield(self._listening), 20)
+        except asyncio.TimeoutError:
+            raise StartupError(f"voicecored did not start listening; see {daemon_spec.log_path}") from None
+        # A restarted daemon must come back on the same port, or the workers could not find it.
+        daemon_spec.argv[daemon_spec.argv.index("--port") + 1] = str(self.port)
+
+        await llm_task
+        hub = f"ws://{self.local_host}:{self.port}/worker"
+        for kind in c.worker_kinds:
+            args = ["worker", kind, "--hub", hub, "--token", c.worker_token, "--name", f"{kind}-local"]
+            env = self._env()
+            if kind == "assistant":
+                args += ["--script", str(script.resolve()), "--slots", str(c.assistant_slots)]
+                env.update(VOICECORE_LLM_URL=self.llm_url, VOICECORE_LLM_MODEL=c.llm_model,
+                           KB_DIR=str(Path(c.kb_dir).resolve() if c.kb_dir else default_knowledge()),
+                           KB_INDEX=str(self.state / "kb.vcidx"), VOICECORE_SESSION_DB=str(self.state / "sessions.sqlite3"))
+            else:
+                args += ["--slots", str(c.asr_slots if kind == "asr" else c.tts_slots)]
+                if kind == "asr":
+                    args += ["--partial-interval", str(c.asr_partial_interval)]
+            await self.supervisor.start(ChildSpec(f"{kind} worker", self._python(*args), self.logs / f"{kind}.log", env=env))
+        await self._wait_registered()
+        self.ready = True
+        self._write_status()
+
+    async def _start_llm(self) -> None:
+        c = self.config
+        if c.no_llm:
+            self.llm_note = "none (--no-llm): the assistant answers with the best passage of its knowledge base"
+            return
+        if c.llm_url:
+            self.llm_url = c.llm_url
+            self.llm_note = f"{c.llm_url} (--llm-url / VOICECORE_LLM_URL)"
+            return
+        why = embedded_llm.missing()
+        if why:
+            self.llm_note = (f"NONE — the embedded {embedded_llm.MODEL_NAME} is not available ({why}); install it with "
+                             f"{embedded_llm.INSTALL_HINT}. Answering with the best passage of the knowledge base (--no-llm behaviour).")
+            self.say(f"voicecore up: {self.llm_note}")
+            return
+        model = embedded_llm.gguf_path()
+        assert model is not None
+        port = free_port()
+        spec = ChildSpec("llm", embedded_llm.server_argv(model, port, c.llm_threads), self.logs / "llm.log", env=embedded_llm.SERVER_ENV)
+        child = await self.supervisor.start(spec)
+        url = f"http://127.0.0.1:{port}/v1"
+        if await embedded_llm.wait_ready(url, c.llm_start_timeout):
+            self.llm_url = url
+            self.llm_note = f"{embedded_llm.MODEL_NAME} (llama.cpp, embedded) at {url}"
+            return
+        spec.restart = False
+        if child.process and child.process.returncode is None:
+            child.process.terminate()
+        self.llm_note = (f"NONE — the embedded {embedded_llm.MODEL_NAME} server did not come up within {c.llm_start_timeout:.0f} s "
+                         f"(log: {spec.log_path}). Answering with the best passage of the knowledge base (--no-llm behaviour).")
+        self.say(f"voicecore up: {self.llm_note}")
+
+    async def _wait_registered(self) -> None:
+        wanted = set(self.config.worker_kinds)
+        deadline = time.monotonic() + self.config.ready_timeout
+        while not wanted <= self._registered:
+            self._registered_changed.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                missing = ", ".join(sorted(wanted - self._registered))
+                raise StartupError(f"workers not registered after {self.config.ready_timeout:.0f} s: {missing}; see {self.logs}/")
+            try:
+                await asyncio.wait_for(self._registered_changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+    # Where to talk -------------------------------------------------------------------------------
+
+    @property
+    def local_host(self) -> str:
+        return "127.0.0.1" if self.config.host in ("0.0.0.0", "::", "") else self.config.host
+
+    @property
+    def public_host(self) -> str:
+        return lan_address() if self.config.host in ("0.0.0.0", "::", "") else self.config.host
+
+    def status(self) -> dict[str, Any]:
+        token = self.config.first_device_token
+        return {"pid": os.getpid(), "http": f"http://{self.local_host}:{self.port}", "ws": f"ws://{self.local_host}:{self.port}",
+                "ota": f"http://{self.public_host}:{self.port}/xiaozhi/ota/", "device_token": token,
+                "worker_url": f"ws://{self.public_host}:{self.port}/worker", "llm": self.llm_url,
+                "logs": {ch.spec.name: str(ch.spec.log_path) for ch in self.supervisor.children},
+                "pids": {ch.spec.name: ch.process.pid for ch in self.supervisor.children if ch.process is not None},
+                "ready": self.ready}
+
+    def _write_status(self) -> None:
+        if not self.port:
+            return
+        path = self.state / "up.json"
+        path.with_suffix(".tmp").write_text(json.dumps(self.status(), indent=2))
+        path.with_suffix(".tmp").replace(path)  # readers never see half a file
+
+    def banner(self) -> str:
+        s = self.status()
+        page = s["http"] + "/" + (f"?token={s['device_token']}" if s["device_token"] else "")
+        lines = [
+            "",
+            "VoiceCore is up. Talk to it:",
+            f"  browser     {page}",
+            f"              (from another machine: http://{self.public_host}:{self.port}/)",
+            f"  device      OTA URL for a XiaoZhi device: {s['ota']}",
+            f"  CLI         voicecore talk \"what is the capital of France\"      (or: voicecore talk --wav question.wav)",
+            f"  LLM         {self.llm_note}",
+            f"  workers     {', '.join(self.config.worker_kinds) or 'none'} on this machine; more join at {s['worker_url']} "
+            f"with --token {self.config.worker_token}",
+            "  devices     " + ("token required (--device-tokens)" if self.config.device_tokens else "DEV MODE: any device may connect without a token"),
+            f"  logs        {self.logs}/  ({', '.join(Path(p).name for p in s['logs'].values())})",
+            "Ctrl-C stops everything.",
+            "",
+        ]
+        return "\n".join(lines)
+
+    async def stop(self) -> None:
+        await self.supervisor.stop()
+        status = self.state / "up.json"
+        if status.exists():
+            status.unlink()
+
+
+async def run_stack(config: UpConfig, say: Callable[[str], None] = print) -> int:
+    stack = Stack(config, say)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    starting = asyncio.create_task(stack.start())
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done() and starting.exception() is None:
+            say(stack.banner())
+            await stopping
+        elif starting.done():
+            exc = starting.exception()
+            say(f"voicecore up: {exc}")
+            return 1
+        else:
+            starting.cancel()
+        say("voicecore up: stopping (workers drain, then the daemon)…")
+        return 0
+    finally:
+        stopping.cancel()
+        await stack.stop()
+        say("voicecore up: stopped")
