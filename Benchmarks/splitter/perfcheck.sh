@@ -19,5 +19,9 @@ for c in bench rand; do
   cmp "$dir/base-$c.dump" "$dir/new-$c.dump"
 done
 echo "dumps byte-identical"
+# valgrind 3.19 cannot read the debug info the C kernels (Sources/VoiceCoreKernels) bring into
+# the library, so it counts a copy without debug info (symbols stay; counts are the same).
+objcopy --strip-debug "$new" "$dir/counted.so"
 valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" --toggle-collect=pass \
-  "$dir/callgrind_pass" "$new" "$dir/bench.txt" 2>&1 | grep -E "bytes|Collected"
+  "$dir/callgrind_pass" "$dir/counted.so" "$dir/bench.txt" > "$dir/callgrind.log" 2>&1 || { tail -5 "$dir/callgrind.log"; exit 1; }
+grep -E "bytes|Collected" "$dir/callgrind.log"
