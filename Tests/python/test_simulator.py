@@ -15,6 +15,7 @@ BUG_INVARIANT = {
     "tts-segment-twice": "no-duplicate-delivery",
     "leaked-slot": "worker-slots",
     "stuck-speaking": "no-stuck-turn",
+    "lost-reconnect": "liveness-after-heal",
 }
 
 
@@ -35,6 +36,8 @@ def test_injected_bug_caught_within_200_seeds(bug):
         r = voicecore.simulate(seed=seed, devices=20, duration="30m", faults="harsh", inject_bug=bug)
         if not r.passed:
             assert r.violation["invariant"] == BUG_INVARIANT[bug], r.violation
+            # Caught during the run, after a heal (not by an end-of-run check; this is no liveness run).
+            assert r.violation["time_us"] < 30 * 60 * 1e6
             assert f"--seed {seed} " in r.violation["command"] and f"--inject-bug {bug}" in r.violation["command"]
             # The one-line repro reproduces it: same invariant, same time.
             again = voicecore.simulate(seed=seed, devices=20, duration="30m", faults="harsh", inject_bug=bug)

@@ -34,6 +34,7 @@ extension Simulation {
         }
         workerIndex[w] = nil
         workers[i].id = nil
+        workers[i].lostAt = now
         workers[i].epoch &+= 1
         workers[i].jobs.removeAll()
         workers[i].registered = false

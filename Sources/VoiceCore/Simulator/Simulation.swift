@@ -42,6 +42,9 @@ public struct Simulation: Sendable {
     var batchWorkerSends: [(Int, WorkerMessage, [UInt8]?)] = []
     /// Injected bug `tts-segment-twice`: audio sent per (session, turn, segment), to replay.
     var sentAudio: [SessionID: [(TurnID, Int, [UInt8])]] = [:]
+    /// Heals not yet checked (`Simulation+Heals.swift`), oldest first from `healsNext`.
+    var heals: [HealCheck] = []
+    var healsNext = 0
 
     struct HostPlayback: Sendable {
         var turn: TurnID
@@ -91,8 +94,10 @@ public struct Simulation: Sendable {
             queue.schedule(.workerConnect(i), at: rng.workload.us(0, 2_000_000))
         }
         for i in 0..<devices.count {
-            queue.schedule(.deviceConnect(i), at: rng.workload.us(3_000_000, 600_000_000))
+            let at = rng.workload.us(3_000_000, 600_000_000)
+            queue.schedule(.deviceConnect(i), at: at)
             devices[i].wantsConnection = true
+            devices[i].disconnectedSince = at
             devices[i].turnsLeft = rng.workload.int(1...6)
         }
         if profile.total > 0 { scheduleNextFault() }
@@ -127,6 +132,7 @@ public struct Simulation: Sendable {
         case let .faultEnd(f): endFault(f)
         case .checkpoint:
             checker.checkpoint(now: now, coordinator: coordinator)
+            checkHeals()
             queue.schedule(.checkpoint, at: now + 10_000_000)
         }
     }
