@@ -73,6 +73,8 @@ struct SimWorker: Sendable {
     /// The last fault that struck the worker, and when its connection last went away.
     var struckAt: Int64 = 0
     var lostAt: Int64 = 0
+    /// Its time away ended while it was still draining: it comes back as soon as it has left.
+    var rejoinWhenDrained = false
 
     func jobIndex(_ id: JobID) -> Int? {
         for i in 0..<jobs.count where jobs[i].0 == id { return i }

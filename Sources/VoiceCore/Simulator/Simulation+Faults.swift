@@ -26,6 +26,7 @@ extension Simulation {
         switch kind {
         case .workerCrash:
             workers[target].online = false
+            workers[target].rejoinWhenDrained = false
             workerLost(target, tellCore: true)
             queue.schedule(.faultEnd(.workerRestart(target)), at: now + rng.faults.us(5_000_000, 60_000_000))
             activeFaults += 1
@@ -109,7 +110,10 @@ extension Simulation {
         lastFaultAt = now
         switch f {
         case let .workerRestart(i):
-            if !workers[i].online && !workers[i].name.hasPrefix("spare") {
+            if workers[i].online && workers[i].draining && !workers[i].name.hasPrefix("spare") {
+                // Found by the fleet timeline: a worker whose drain outlasted its time away never came back.
+                workers[i].rejoinWhenDrained = true
+            } else if !workers[i].online && !workers[i].name.hasPrefix("spare") {
                 workers[i].online = true
                 queue.schedule(.workerConnect(i), at: now)
                 healed("restart of \(workers[i].name)", workers: [i])

@@ -44,6 +44,7 @@ public struct Simulation: Sendable {
     var sentAudio: [SessionID: [(TurnID, Int, [UInt8])]] = [:]
     /// Heals not yet checked (`Simulation+Heals.swift`), oldest first from `healsNext`.
     var heals: [HealCheck] = []
+    var timeline: SimTimeline
     var healsNext = 0
 
     struct HostPlayback: Sendable {
@@ -65,6 +66,7 @@ public struct Simulation: Sendable {
         devices = [SimDevice](repeating: SimDevice(), count: options.devices)
         workers = []
         checker = InvariantChecker(config: config, options: options)
+        timeline = SimTimeline(durationUs: options.durationUs)
         buildFleet()
     }
 
@@ -133,6 +135,7 @@ public struct Simulation: Sendable {
         case .checkpoint:
             checker.checkpoint(now: now, coordinator: coordinator)
             checkHeals()
+            sampleTimeline()
             queue.schedule(.checkpoint, at: now + 10_000_000)
         }
     }
