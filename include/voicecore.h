@@ -274,7 +274,8 @@ typedef struct vc_sim vc_sim;
  *   "buggify"        bool, default true: the Coordinator's knobs randomized within their ranges
  *   "trace"          "dev-N": the report's "trace" holds that device's events
  *   "inject_bug"     test only: "audio-after-barge-in", "tts-segment-twice", "leaked-slot",
- *                    "stuck-speaking" (the simulator's host misbehaves; never in production)
+ *                    "stuck-speaking", "lost-reconnect" (the simulator's host misbehaves; never
+ *                    in production)
  *   "ttfa_budget_ms" p99 time-to-first-audio budget in fault-free windows, default 2000
  *   "last_events"    log lines of the failing session in the report, default 12
  * sqlite3_open-style: on an options error the status is negative and *out still receives a handle
@@ -289,8 +290,9 @@ const char *vc_sim_errmsg(const vc_sim *s);
 
 /* Runs the whole simulation (single-threaded, no clock read: measure real time yourself) and sets
  * *report_json to the report, a NUL-terminated JSON object (its length in *len unless len is
- * NULL): simulated time, events, faults injected by kind, turns, time to first audio, the
- * invariants checked, the event-log hash, the violation if any (invariant, time, session, detail,
+ * NULL): simulated time, events, faults injected by kind, turns, time to first audio, the fleet
+ * timeline (about 240 samples: workers per group up/ejected/draining/down, sessions, faults and
+ * turns per interval; docs/simulator.md), the invariants checked, the event-log hash, the violation if any (invariant, time, session, detail,
  * last events, the command that reproduces it) and the trace. The report is owned by the handle,
  * valid until vc_sim_free. Returns 1 when every invariant held, 0 on a violation, <0 on error (a
  * handle runs once: a second call returns VC_ERR_STATE). */

@@ -1,6 +1,7 @@
 """voicecore.simulate and ``voicecore sim`` through the release library: determinism across
 processes, every injected bug caught within 200 seeds, the CI sweep, the CLI flags."""
 
+import struct
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ BUG_INVARIANT = {
     "tts-segment-twice": "no-duplicate-delivery",
     "leaked-slot": "worker-slots",
     "stuck-speaking": "no-stuck-turn",
+    "lost-reconnect": "liveness-after-heal",
 }
 
 
@@ -35,6 +37,8 @@ def test_injected_bug_caught_within_200_seeds(bug):
         r = voicecore.simulate(seed=seed, devices=20, duration="30m", faults="harsh", inject_bug=bug)
         if not r.passed:
             assert r.violation["invariant"] == BUG_INVARIANT[bug], r.violation
+            # Caught during the run, after a heal (not by an end-of-run check; this is no liveness run).
+            assert r.violation["time_us"] < 30 * 60 * 1e6
             assert f"--seed {seed} " in r.violation["command"] and f"--inject-bug {bug}" in r.violation["command"]
             # The one-line repro reproduces it: same invariant, same time.
             again = voicecore.simulate(seed=seed, devices=20, duration="30m", faults="harsh", inject_bug=bug)
@@ -76,7 +80,34 @@ def test_cli_summary_trace_until_plot(tmp_path):
     assert "time to first audio (virtual): p50" in out and "faults injected" in out
     trace = [l for l in out.splitlines() if "dev-3" in l and l.startswith("0d")]
     assert trace and all(l < "0d00:20:00.001" for l in trace)
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (960, 720)
+
+
+def test_timeline_samples_the_fleet_and_the_plot_draws_it():
+    r = voicecore.simulate(seed=5, devices=20, duration="6h", faults="harsh")
+    tl = r["timeline"]
+    assert tl["interval_us"] == 90_000_000 and len(tl["samples"]) == 240
+    samples = tl["samples"]
+    assert [s["t_us"] for s in samples] == [tl["interval_us"] * (i + 1) for i in range(240)]
+    # The per-interval counts add up to the run's totals.
+    for k, name in enumerate(tl["fault_kinds"]):
+        assert sum(s["faults"][k] for s in samples) == r["faults_injected"][name]
+    for k, name in enumerate(tl["turn_outcomes"]):
+        assert sum(s["turns"][k] for s in samples) == r["turns"][name]
+    # Every non-spare worker is always counted in one state; some were seen down or ejected.
+    fleet = {"asr": 3, "assistant": 2, "tts": 4, "gpu": 2}
+    for s in samples:
+        for g, name in enumerate(tl["worker_groups"]):
+            if name in fleet:
+                assert sum(s["workers"][g]) == fleet[name]
+    assert any(s["workers"][g][3] for s in samples for g in range(4))
+    assert max(s["sessions"] for s in samples) > 0
+    from voicecore.commands.sim_plot import render
+
+    a, b = render(r), render({**r.to_dict(), "timeline": {**tl, "samples": samples[:120]}})
+    assert a[:8] == b"\x89PNG\r\n\x1a\n" and a != b
 
 
 def test_cli_sweep_stops_at_first_failure_with_repro():

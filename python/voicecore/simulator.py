@@ -18,7 +18,7 @@ from typing import Any, Iterator, Mapping
 
 from . import _native
 
-INJECTABLE_BUGS = ("audio-after-barge-in", "tts-segment-twice", "leaked-slot", "stuck-speaking")
+INJECTABLE_BUGS = ("audio-after-barge-in", "tts-segment-twice", "leaked-slot", "stuck-speaking", "lost-reconnect")
 
 
 @_native.declares

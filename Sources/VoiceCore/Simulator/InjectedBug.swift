@@ -11,4 +11,6 @@ public enum InjectedBug: String, CaseIterable, Sendable {
     case leakedSlot = "leaked-slot"
     /// The host drops the reply's playback and watchdog timers and never reports playback done.
     case stuckSpeaking = "stuck-speaking"
+    /// A device whose connection attempt fails (outage, partition) never tries again.
+    case lostReconnect = "lost-reconnect"
 }

@@ -37,8 +37,8 @@ struct InvariantChecker: Sendable {
         var seq: Int64 = 0
         /// Sessions with queued jobs: how many, and the dispatch count when they started waiting.
         var waiting: [SessionID: (count: Int, since: Int64)] = [:]
-        /// Each session's last two dispatch numbers.
-        var lastTwo: [SessionID: (Int64, Int64)] = [:]
+        /// Each session's last dispatch number in the class.
+        var last: [SessionID: Int64] = [:]
     }
 
     static let names = ["one-terminal-outcome", "no-duplicate-delivery", "no-audio-after-barge-in", "segment-order",
@@ -241,6 +241,7 @@ struct InvariantChecker: Sendable {
             guard let s = e.session else { return }
             openReplies[s] = nil
             heardSpeech[s] = nil
+            for c in 0..<fair.count { fair[c].last[s] = nil }
             lastTranscript[s] = nil
             segmentSamples[s] = nil
             tracks[s] = nil
@@ -319,7 +320,12 @@ struct InvariantChecker: Sendable {
         workers[w] = wi
     }
 
-    // MARK: fairness: while a session waits in a class, no other session gets a third dispatch.
+    // MARK: fairness
+    // The Scheduler's FairQueue serves a (kind, priority) class round robin over sessions: a
+    // session that becomes waiting joins the ring behind the others, and one that was served goes
+    // back behind every session still waiting. So between the moment a session starts waiting in a
+    // class (or its previous dispatch there, while more of its jobs wait) and its next dispatch
+    // there, no other session is dispatched twice in that class.
 
     private func classIndex(_ info: JobInfo) -> Int { info.kind.rawValue * 3 + max(0, info.priority) }
 
@@ -343,17 +349,18 @@ struct InvariantChecker: Sendable {
         let c = classIndex(info)
         fair[c].seq += 1
         let seq = fair[c].seq
-        let (p1, p2) = fair[c].lastTwo[info.session] ?? (0, 0)
-        if p2 > 0 {
+        // The session's previous dispatch in the class; a second one overtakes anyone who was
+        // already waiting before it.
+        if let previous = fair[c].last[info.session] {
             var starved: SessionID?
-            for (b, w) in fair[c].waiting where b != info.session && p2 > w.since {
+            for (b, w) in fair[c].waiting where b != info.session && previous > w.since {
                 if starved == nil || b < starved! { starved = b }
             }
             if let b = starved {
-                fail("fairness", b, "session \(b) waits for a \(info.kind) job while \(info.session) got a third dispatch")
+                fail("fairness", b, "session \(b) waits for a \(info.kind) job (priority class \(info.priority)) while \(info.session) got its second dispatch since it started waiting")
             }
         }
-        fair[c].lastTwo[info.session] = (seq, p1)
+        fair[c].last[info.session] = seq
         if let w = fair[c].waiting[info.session] { fair[c].waiting[info.session] = (w.count, seq) }
     }
 
@@ -419,6 +426,17 @@ struct InvariantChecker: Sendable {
     }
 
     // MARK: periodic and final checks
+
+    /// The open turn (the lowest session, then turn) that was already open at `time`.
+    func oldestOpenTurn(openedBy time: Int64) -> (SessionID, TurnID)? {
+        var found: (SessionID, TurnID)?
+        for (s, open) in openReplies {
+            for r in open where r.since <= time {
+                if found == nil || (s, r.turn) < (found!.0, found!.1) { found = (s, r.turn) }
+            }
+        }
+        return found
+    }
 
     mutating func checkpoint(now: Int64, coordinator: Coordinator) {
         self.now = now

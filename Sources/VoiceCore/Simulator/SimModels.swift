@@ -14,6 +14,8 @@ struct SimDevice: Sendable {
     /// The user is in a conversation and wants the device connected.
     var wantsConnection = false
     var disconnectedSince: Int64 = 0
+    /// The last fault that struck the device (a drop, a partition, an outage).
+    var struckAt: Int64 = 0
     var backoffUs: Int64 = 0
     var turnsLeft = 0
     var speechFrames = 0
@@ -68,6 +70,11 @@ struct SimWorker: Sendable {
     var lastUp: Int64 = 0
     var lastDown: Int64 = 0
     var backoffUs: Int64 = 0
+    /// The last fault that struck the worker, and when its connection last went away.
+    var struckAt: Int64 = 0
+    var lostAt: Int64 = 0
+    /// Its time away ended while it was still draining: it comes back as soon as it has left.
+    var rejoinWhenDrained = false
 
     func jobIndex(_ id: JobID) -> Int? {
         for i in 0..<jobs.count where jobs[i].0 == id { return i }

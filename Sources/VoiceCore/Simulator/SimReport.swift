@@ -42,6 +42,7 @@ public struct SimReport: Sendable {
                                       ("quiet_p99", .number(Double(InvariantChecker.percentile(c.ttfaQuiet, 0.99)) / 1000)),
                                       ("budget", .number(Double(sim.options.ttfaBudgetUs / 1000)))])))
         o.append(("ttfa_histogram_ms", .array(Self.histogram(c.ttfa))))
+        o.append(("timeline", sim.timelineJSON()))
         o.append(("knobs", .object(SimKnobs.describe(sim.config))))
         o.append(("invariants", .array(InvariantChecker.names.map { .string($0) })))
         if let v = c.violation {

@@ -6,7 +6,9 @@ extension Simulation {
         devices[i].wantsConnection = true
         if now < outageUntil || now < devices[i].heldUntil {
             // The server is unreachable: try again after a capped exponential backoff, full jitter.
+            if devices[i].phase == .asleep { devices[i].disconnectedSince = now }
             devices[i].phase = .connecting
+            if options.injectBug == .lostReconnect { return }
             let cap: Int64 = 30_000_000
             devices[i].backoffUs = min(cap, max(1_000_000, devices[i].backoffUs * 2))
             queue.schedule(.deviceConnect(i), at: now + rng.workload.us(100_000, devices[i].backoffUs))

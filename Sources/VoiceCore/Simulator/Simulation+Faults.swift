@@ -19,8 +19,14 @@ extension Simulation {
         stats.faults[kind.rawValue] += 1
         lastFaultAt = now
         switch kind {
+        case .workerCrash, .workerHang, .workerSlow, .workerErrors, .workerGarbage, .workerLeave: workers[target].struckAt = now
+        case .deviceDrop: devices[target].struckAt = now
+        default: break
+        }
+        switch kind {
         case .workerCrash:
             workers[target].online = false
+            workers[target].rejoinWhenDrained = false
             workerLost(target, tellCore: true)
             queue.schedule(.faultEnd(.workerRestart(target)), at: now + rng.faults.us(5_000_000, 60_000_000))
             activeFaults += 1
@@ -49,12 +55,21 @@ extension Simulation {
             if let s = devices[target].session { closeSession(s, fromCore: false) }
         case .partition:
             let until = now + rng.faults.us(10_000_000, 180_000_000)
-            for i in 0..<devices.count where rng.faults.chance(0.3) { devices[i].heldUntil = max(devices[i].heldUntil, until) }
-            for i in 0..<workers.count where rng.faults.chance(0.15) { workers[i].heldUntil = max(workers[i].heldUntil, until) }
+            for i in 0..<devices.count where rng.faults.chance(0.3) {
+                devices[i].heldUntil = max(devices[i].heldUntil, until)
+                devices[i].struckAt = now
+            }
+            for i in 0..<workers.count where rng.faults.chance(0.15) {
+                workers[i].heldUntil = max(workers[i].heldUntil, until)
+                workers[i].struckAt = now
+            }
             begin(.partition, until: until)
         case .outage:
             outageUntil = now + rng.faults.us(60_000_000, 300_000_000)
-            for i in 0..<devices.count { if let s = devices[i].session { closeSession(s, fromCore: false) } }
+            for i in 0..<devices.count {
+                devices[i].struckAt = now
+                if let s = devices[i].session { closeSession(s, fromCore: false) }
+            }
             begin(.partition, until: outageUntil)
         case .latencySpike:
             latencyFactor = 20
@@ -95,13 +110,27 @@ extension Simulation {
         lastFaultAt = now
         switch f {
         case let .workerRestart(i):
-            if !workers[i].online && !workers[i].name.hasPrefix("spare") {
+            if workers[i].online && workers[i].draining && !workers[i].name.hasPrefix("spare") {
+                // Found by the fleet timeline: a worker whose drain outlasted its time away never came back.
+                workers[i].rejoinWhenDrained = true
+            } else if !workers[i].online && !workers[i].name.hasPrefix("spare") {
                 workers[i].online = true
                 queue.schedule(.workerConnect(i), at: now)
+                healed("restart of \(workers[i].name)", workers: [i])
             }
         case .latencySpike:
             latencyFactor = 1
-        case .workerHang, .workerSlow, .workerErrors, .workerGarbage, .partition:
+        case .partition:
+            // Partitions and outages end here: whoever they still held is reachable again.
+            var held: [Int] = [], heldWorkers: [Int] = []
+            for i in 0..<devices.count where devices[i].heldUntil == now { held.append(i) }
+            for i in 0..<workers.count where workers[i].heldUntil == now { heldWorkers.append(i) }
+            if outageUntil == now {
+                healed("outage", allDevices: true, workers: heldWorkers)
+            } else {
+                healed("partition", devices: held, workers: heldWorkers)
+            }
+        case .workerHang, .workerSlow, .workerErrors, .workerGarbage:
             break
         }
     }

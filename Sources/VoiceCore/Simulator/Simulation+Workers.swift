@@ -15,6 +15,7 @@ extension Simulation {
         workers[i].id = w
         workers[i].registered = false
         workers[i].draining = false
+        workers[i].rejoinWhenDrained = false
         workers[i].backoffUs = 0
         workers[i].lastUp = now
         workers[i].lastDown = now
@@ -34,6 +35,7 @@ extension Simulation {
         }
         workerIndex[w] = nil
         workers[i].id = nil
+        workers[i].lostAt = now
         workers[i].epoch &+= 1
         workers[i].jobs.removeAll()
         workers[i].registered = false
@@ -210,5 +212,11 @@ extension Simulation {
         guard workers[i].draining, workers[i].jobs.isEmpty else { return }
         workers[i].online = false
         workerLost(i, tellCore: true)
+        if workers[i].rejoinWhenDrained {
+            workers[i].rejoinWhenDrained = false
+            workers[i].online = true
+            queue.schedule(.workerConnect(i), at: now + rng.faults.us(1_000_000, 5_000_000))
+            healed("restart of \(workers[i].name)", workers: [i])
+        }
     }
 }

@@ -42,6 +42,10 @@ public struct Simulation: Sendable {
     var batchWorkerSends: [(Int, WorkerMessage, [UInt8]?)] = []
     /// Injected bug `tts-segment-twice`: audio sent per (session, turn, segment), to replay.
     var sentAudio: [SessionID: [(TurnID, Int, [UInt8])]] = [:]
+    /// Heals not yet checked (`Simulation+Heals.swift`), oldest first from `healsNext`.
+    var heals: [HealCheck] = []
+    var timeline: SimTimeline
+    var healsNext = 0
 
     struct HostPlayback: Sendable {
         var turn: TurnID
@@ -62,6 +66,7 @@ public struct Simulation: Sendable {
         devices = [SimDevice](repeating: SimDevice(), count: options.devices)
         workers = []
         checker = InvariantChecker(config: config, options: options)
+        timeline = SimTimeline(durationUs: options.durationUs)
         buildFleet()
     }
 
@@ -91,8 +96,10 @@ public struct Simulation: Sendable {
             queue.schedule(.workerConnect(i), at: rng.workload.us(0, 2_000_000))
         }
         for i in 0..<devices.count {
-            queue.schedule(.deviceConnect(i), at: rng.workload.us(3_000_000, 600_000_000))
+            let at = rng.workload.us(3_000_000, 600_000_000)
+            queue.schedule(.deviceConnect(i), at: at)
             devices[i].wantsConnection = true
+            devices[i].disconnectedSince = at
             devices[i].turnsLeft = rng.workload.int(1...6)
         }
         if profile.total > 0 { scheduleNextFault() }
@@ -127,6 +134,8 @@ public struct Simulation: Sendable {
         case let .faultEnd(f): endFault(f)
         case .checkpoint:
             checker.checkpoint(now: now, coordinator: coordinator)
+            checkHeals()
+            sampleTimeline()
             queue.schedule(.checkpoint, at: now + 10_000_000)
         }
     }

@@ -41,7 +41,7 @@ def _add(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-buggify", action="store_true", help="keep the Coordinator's default knobs")
     p.add_argument("--trace", metavar="DEV", help="print one device's events, e.g. dev-17")
     p.add_argument("--until", metavar="TIME", help="stop at this simulated time, e.g. 2d03:11:08")
-    p.add_argument("--plot", metavar="PNG", help="write a latency histogram and fleet summary PNG")
+    p.add_argument("--plot", metavar="PNG", help="write a PNG: latency histogram and fleet timeline")
     p.add_argument("--inject-bug", choices=INJECTABLE_BUGS, help="test only: a deliberate bug the invariants must catch")
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
 
