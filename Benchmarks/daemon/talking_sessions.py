@@ -16,6 +16,10 @@ What is measured, and where:
   written), tts_job (first sentence's text read → TTS job written), first_frame (first TTS audio
   read → first Opus frame written to the device) and their sum, end of speech → first audio frame
   out. Not included: time a message waits in the kernel's socket buffer before the loop reads it.
+- The load comes from talking_load.c (C: one process, one libuv loop with the libwebsockets
+  client; a timer per device paces its frames; it reports how late those timers fired and its own
+  CPU) or, as the anchor, from the Python peers below (asyncio + websockets, several processes),
+  which at 500 sessions fall behind and deliver frames in bursts.
 - Beside it, the same turns as the devices see them (last speech frame sent → first audio frame
   received), which includes the workers, the Python peers and both network trips.
 """
