@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #define FRAME_MS 60
 #define MAX_PACKET 400
@@ -338,6 +339,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (!p) return -1;
         p->open = 1;
+        if (p->kind == PEER_WORKER) {
+            /* A TTS reply (0.3 s of PCM) is one 14 KB message: the socket takes it whole, so no
+             * part of it waits in this process for another turn of our loop. */
+            int size = 4 << 20, fd = (int)lws_get_socket_fd(wsi);
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+        }
         if (p->kind == PEER_DEVICE) {
             p->state = DEV_WAIT_HELLO;
             send_text(p, "{\"type\":\"hello\",\"version\":1,\"transport\":\"websocket\",\"audio_params\":"

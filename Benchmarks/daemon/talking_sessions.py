@@ -44,7 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "Tests" / "python"))
 
-BINARY = ROOT / "build" / "Sources" / "voicecored" / "voicecored"
+BINARY = Path(os.environ.get("VOICECORED_BIN", ROOT / "build" / "Sources" / "voicecored" / "voicecored"))
 LOAD_GENERATOR = ROOT / "build" / "Sources" / "voicecored" / "voicecored_talking_load"
 WORKER_TOKEN = "bench-worker"
 FRAME_MS = 60
