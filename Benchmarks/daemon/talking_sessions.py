@@ -20,6 +20,16 @@ What is measured, and where:
   client; a timer per device paces its frames; it reports how late those timers fired and its own
   CPU) or, as the anchor, from the Python peers below (asyncio + websockets, several processes),
   which at 500 sessions fall behind and deliver frames in bursts.
+- Where the daemon's time went at 500 sessions (perf, 2026-11): libopus 38 % of its CPU (uplink
+  decode ~26 %, downlink encode ~12 %), kernel (send, epoll_ctl) 21 %, the Coordinator 13 %,
+  libc malloc/memcpy 13 %, jansson 7 %, lws 3 %. No single waste there; the latency was instead
+  scheduling: every reply waited for a writable callback, i.e. for lws to serve every other ready
+  connection of the loop iteration first (several ms at 500 sessions). voicecored now writes
+  what a message queued as soon as that message is handled (server_write_touched), which took
+  the sum from p50 7.8 / p99 38 ms to p50 0.6 / p99 8 ms. The tail left is the first_frame hop:
+  a 14 KB TTS message whose first bytes the loop read while the rest was still being copied in
+  by the sender waits one loop iteration for its remainder (counted, since a hop starts at the
+  first byte read). Shortening the iteration (Opus decode off the loop thread) is the next step.
 - Beside it, the same turns as the devices see them (last speech frame sent → first audio frame
   received), which includes the workers, the Python peers and both network trips.
 """
