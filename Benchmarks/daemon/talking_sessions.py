@@ -87,7 +87,10 @@ async def worker(port: int, kind: str, slots: int, speech_frames: int, reply_sec
     async def heartbeat() -> None:
         while True:
             await asyncio.sleep(2.0)
-            await ws.send(json.dumps({"type": "heartbeat", "load": {kind: len(heard)}}))
+            try:
+                await ws.send(json.dumps({"type": "heartbeat", "load": {kind: len(heard)}}))
+            except websockets.ConnectionClosed:
+                return  # the daemon shut down at the end of the run
     beating = asyncio.create_task(heartbeat())
     utterance_bytes = speech_frames * 960 * 2
     reply_pcm = b"\x00\x10" * int(24000 * reply_seconds)
