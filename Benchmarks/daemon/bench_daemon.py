@@ -6,7 +6,8 @@ server), and Opus frames per second per core through the daemon's audio path bes
 
 and 500 concurrent talking sessions with instant scripted workers: hub-added latency per hop of
 the turn's critical path, measured inside the daemon (see talking_sessions.py for exactly what),
-beside the same turns as the devices see them.
+beside the same turns as the devices see them; the load comes from the C generator
+(talking_load.c, smooth and cheap), then from the Python generator as the anchor.
 """
 
 from __future__ import annotations
@@ -125,6 +126,12 @@ def main() -> None:
     print(f"\n## voicecored: hub-added latency, {args.sessions} talking sessions, instant scripted workers\n")
     sys.stdout.flush()
     import talking_sessions
+    # The load from the C generator (talking_load.c), then the same load from the Python generator
+    # as the anchor, each against a fresh daemon in the same run.
+    print(f"### load from the C generator\n")
+    print(talking_sessions.table(talking_sessions.run_c(args.sessions, args.talk_seconds)))
+    sys.stdout.flush()
+    print(f"\n### anchor: the same load from the Python generator\n")
     print(talking_sessions.table(talking_sessions.run(args.sessions, args.talk_seconds)))
 
 

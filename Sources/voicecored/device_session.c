@@ -41,6 +41,7 @@ static void on_pace_timer(uv_timer_t *t) {
     c->srv->event_origin_us = monotonic_us();
     c->srv->event_session = c->id;
     pace(c);
+    server_write_touched(c->srv);
 }
 
 static void free_timer(uv_handle_t *h) { free(h); }

@@ -53,6 +53,7 @@ typedef struct conn {
     char close_reason[100];
     int close_sent;
     int closed;
+    int touched;                 /* listed in srv->touched: written eagerly after the current message */
     /* HTTP */
     int http_route;
     size_t http_body_in;
@@ -77,7 +78,12 @@ struct server {
     int port;
     uv_signal_t sigterm, sigint;
     uv_timer_t drain_timer;
+    uv_prepare_t write_touched;
     int64_t drain_deadline_us;
+    /* Connections given messages while the current network message was handled: they are written
+     * as soon as it is done, rather than a loop iteration later from a writable callback. */
+    conn *touched[64];
+    int touched_len;
     /* The network message being handled: when it was read and, for a device, its session. */
     int64_t event_origin_us;
     uint64_t event_session;
@@ -96,6 +102,8 @@ int conn_send(conn *c, int binary, const void *header, size_t header_len, const 
 /* Tags the message conn_send just queued as completing a traced hop (hub_latency.h). */
 void conn_trace_last(conn *c, hub_hop hop, uint64_t session, int64_t turn, int64_t origin_us);
 void conn_close(conn *c, int code, const char *reason);
+/* Writes the messages queued since the last call on connections whose sockets take them now. */
+void server_write_touched(server *s);
 void conn_send_error(conn *c, const char *message);
 metrics_gauges server_gauges(server *s);
 
