@@ -101,6 +101,10 @@ class Assistant:
 
     def messages(self, session: Session, text: str, context: str = "") -> list[dict[str, Any]]:
         """The usual prompt: system (plus ``context``, e.g. retrieved passages), history, the utterance."""
+        # llama.cpp reuses the KV cache for the prompt's prefix it shares with the previous request, so
+        # the system prompt stays byte-identical and first. Moving ``context`` after the history (as a
+        # later system message or into the user message) bought nothing measured with SmolLM2: the
+        # history window slides and the last turn is re-evaluated anyway, and the answers got worse.
         system = self.system + (f"\n\n{context}" if context else "")
         return [{"role": "system", "content": system}, *session.history, {"role": "user", "content": text}]
 
