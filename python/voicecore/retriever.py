@@ -299,14 +299,8 @@ class Retriever:
         **options: Any,
     ) -> list[list[Hit]]:
         """``search`` for a batch of queries (see ``search_many_slots``), the same hits per query."""
-        out = []
-        for hits in self.search_many_slots(queries, k, mode, vectors, filter, **options):
-            row = []
-            for slot, score in hits:
-                c = self.chunk(slot)
-                row.append(Hit(c["id"], c["chunk"], score, c["text"], c["metadata"], c["start"], c["end"], slot))
-            out.append(row)
-        return out
+        return [[self._hit(slot, score) for slot, score in hits]
+                for hits in self.search_many_slots(queries, k, mode, vectors, filter, **options)]
 
     def chunk(self, slot: int) -> dict[str, Any]:
         """A slot's chunk: ``{"id", "chunk", "start", "end", "text", "metadata"}``."""
@@ -326,8 +320,8 @@ class Retriever:
         """The best ``k`` chunks. ``mode``: "bm25", "dense", "hybrid" or "auto" (hybrid when both
         a query and a vector are given). Further options: fusion="rrf"|"weighted", rrf_k, alpha,
         candidates, exact, ef."""
-        hits = []
-        for slot, score in self.search_slots(query, k, mode, vector, filter, **options):
-            c = self.chunk(slot)
-            hits.append(Hit(c["id"], c["chunk"], score, c["text"], c["metadata"], c["start"], c["end"], slot))
-        return hits
+        return [self._hit(slot, score) for slot, score in self.search_slots(query, k, mode, vector, filter, **options)]
+
+    def _hit(self, slot: int, score: float) -> Hit:
+        c = self.chunk(slot)
+        return Hit(c["id"], c["chunk"], score, c["text"], c["metadata"], c["start"], c["end"], slot)
