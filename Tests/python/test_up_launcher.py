@@ -95,3 +95,16 @@ def test_without_the_embedded_llm_up_says_so_and_answers_from_the_knowledge_base
     asyncio.run(stack._start_llm())
     assert stack.llm_url == "" and stack.supervisor.children == []
     assert "llama-cpp-python is not installed" in said[0] and "--no-llm behaviour" in said[0] and "install-llm.sh" in said[0]
+
+
+def test_generated_worker_tokens_never_read_as_options():
+    """A urlsafe token could start with "-", and `voicecore worker --token -x…` then failed to parse
+    (seen as a flaky e2e start-up). Generated tokens are hex; a given one is passed as --token=…."""
+    from voicecore.cli import build_parser
+
+    for _ in range(200):
+        c = UpConfig()
+        c.finish()
+        assert not c.worker_token.startswith("-") and len(c.worker_token) >= 20
+    args = build_parser().parse_args(["worker", "tts", "--hub", "ws://h/worker", "--token=-starts-with-dash"])
+    assert args.token == "-starts-with-dash"

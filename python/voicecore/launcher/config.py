@@ -86,7 +86,9 @@ class UpConfig:
 
     def finish(self) -> None:
         if not self.worker_token:
-            self.worker_token = secrets.token_urlsafe(18)
+            # Hex, not urlsafe base64: a generated token never starts with "-", so it can be pasted
+            # after --token on any command line.
+            self.worker_token = secrets.token_hex(18)
         if not self.state_dir:
             self.state_dir = str(default_state_dir())
         unknown = set(self.worker_kinds) - {"asr", "tts", "assistant"}

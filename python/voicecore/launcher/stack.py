@@ -96,7 +96,8 @@ class Stack:
         await llm_task
         hub = f"ws://{self.local_host}:{self.port}/worker"
         for kind in c.worker_kinds:
-            args = ["worker", kind, "--hub", hub, "--token", c.worker_token, "--name", f"{kind}-local"]
+            # "--token=" keeps a user-given token that starts with "-" from reading as an option.
+            args = ["worker", kind, "--hub", hub, f"--token={c.worker_token}", "--name", f"{kind}-local"]
             env = self._env()
             if kind == "assistant":
                 args += ["--script", str(script.resolve()), "--slots", str(c.assistant_slots)]
