@@ -230,10 +230,7 @@ class Retriever:
         if len(self._slots) < k:
             self._slots = (ctypes.c_int32 * k)()
             self._scores = (ctypes.c_float * k)()
-        req: dict[str, Any] = {"k": k, "mode": mode}
-        if filter:
-            req["filter"] = filter
-        req.update(options)
+        req = _search_request(k, mode, filter, options)
         q = query.encode("utf-8")
         vec_ptr, dim = None, 0
         if vector is not None:
@@ -241,7 +238,7 @@ class Retriever:
             vec_ptr = _pointer(buf)
         n = self._check(
             self._lib.vc_retriever_search(
-                h, q, len(q), vec_ptr, dim, json.dumps(req).encode(), self._slots, self._scores, len(self._slots)
+                h, q, len(q), vec_ptr, dim, req, self._slots, self._scores, len(self._slots)
             )
         )
         return [(self._slots[i], self._scores[i]) for i in range(n)]
@@ -268,17 +265,14 @@ class Retriever:
             count = rows
             vec_ptr = _pointer(keep)
         lens = (ctypes.c_size_t * count)(*(len(t) for t in texts)) if texts else None
-        req: dict[str, Any] = {"k": k, "mode": mode}
-        if filter:
-            req["filter"] = filter
-        req.update(options)
+        req = _search_request(k, mode, filter, options)
         cap = max(k, 1)
         slots = (ctypes.c_int32 * (count * cap))()
         scores = (ctypes.c_float * (count * cap))()
         counts = (ctypes.c_int32 * max(count, 1))()
         self._check(
             self._lib.vc_retriever_search_many(
-                h, b"".join(texts) if texts else None, lens, count, vec_ptr, dim, json.dumps(req).encode(),
+                h, b"".join(texts) if texts else None, lens, count, vec_ptr, dim, req,
                 slots, scores, counts, cap,
             )
         )
@@ -325,3 +319,12 @@ class Retriever:
     def _hit(self, slot: int, score: float) -> Hit:
         c = self.chunk(slot)
         return Hit(c["id"], c["chunk"], score, c["text"], c["metadata"], c["start"], c["end"], slot)
+
+
+def _search_request(k: int, mode: str, filter: dict[str, Any] | None, options: dict[str, Any]) -> bytes:
+    """The search options as the C API takes them (one JSON object), shared by single and batch search."""
+    req: dict[str, Any] = {"k": k, "mode": mode}
+    if filter:
+        req["filter"] = filter
+    req.update(options)
+    return json.dumps(req).encode()
