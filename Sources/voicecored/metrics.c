@@ -79,6 +79,19 @@ static const char *label(const char *s, char *out, size_t cap) {
     return out;
 }
 
+/* One labeled Prometheus histogram series: cumulative buckets, +Inf, sum and count. */
+static void labeled_histogram(text *t, const char *metric, const char *label_name, const char *label_value, const histogram *h) {
+    uint64_t cum = 0;
+    for (int i = 0; i < HISTOGRAM_BUCKETS; i++) {
+        cum += h->counts[i];
+        put(t, "%s_bucket{%s=\"%s\",le=\"%g\"} %llu\n", metric, label_name, label_value, bucket_bounds[i], (unsigned long long)cum);
+    }
+    cum += h->counts[HISTOGRAM_BUCKETS];
+    put(t, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %llu\n%s_sum{%s=\"%s\"} %.9f\n%s_count{%s=\"%s\"} %llu\n",
+        metric, label_name, label_value, (unsigned long long)cum, metric, label_name, label_value, h->sum,
+        metric, label_name, label_value, (unsigned long long)h->count);
+}
+
 static void named(text *t, const char *metric, const char *help, const char *label_name, const named_counter *table, const char *type) {
     put(t, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
     char buf[64];
@@ -132,33 +145,14 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len) {
             "# TYPE voicecored_turn_stage_seconds histogram\n");
     char lbl[64];
     for (int s = 0; s < METRICS_MAX_STAGES && m->stages[s].name[0]; s++) {
-        const histogram *h = &m->stages[s].h;
         label(m->stages[s].name, lbl, sizeof lbl);
-        uint64_t cum = 0;
-        for (int i = 0; i < HISTOGRAM_BUCKETS; i++) {
-            cum += h->counts[i];
-            put(&t, "voicecored_turn_stage_seconds_bucket{stage=\"%s\",le=\"%g\"} %llu\n", lbl, bucket_bounds[i], (unsigned long long)cum);
-        }
-        cum += h->counts[HISTOGRAM_BUCKETS];
-        put(&t, "voicecored_turn_stage_seconds_bucket{stage=\"%s\",le=\"+Inf\"} %llu\nvoicecored_turn_stage_seconds_sum{stage=\"%s\"} %.6f\n"
-                "voicecored_turn_stage_seconds_count{stage=\"%s\"} %llu\n", lbl, (unsigned long long)cum, lbl, h->sum, lbl,
-            (unsigned long long)h->count);
+        labeled_histogram(&t, "voicecored_turn_stage_seconds", "stage", lbl, &m->stages[s].h);
     }
     put(&t, "# HELP voicecored_hub_hop_seconds Hub-added latency on a turn's critical path: from reading a message to writing the one it "
             "causes (worker time excluded); hop=\"total\" sums a turn's hops, end of speech to first audio frame out.\n"
             "# TYPE voicecored_hub_hop_seconds histogram\n");
     for (int hop = 0; hop < HUB_HOP_COUNT; hop++) {
-        const histogram *h = &m->hub_hops[hop];
-        const char *name = hub_hop_name((hub_hop)hop);
-        uint64_t cum = 0;
-        for (int i = 0; i < HISTOGRAM_BUCKETS; i++) {
-            cum += h->counts[i];
-            put(&t, "voicecored_hub_hop_seconds_bucket{hop=\"%s\",le=\"%g\"} %llu\n", name, bucket_bounds[i], (unsigned long long)cum);
-        }
-        cum += h->counts[HISTOGRAM_BUCKETS];
-        put(&t, "voicecored_hub_hop_seconds_bucket{hop=\"%s\",le=\"+Inf\"} %llu\nvoicecored_hub_hop_seconds_sum{hop=\"%s\"} %.9f\n"
-                "voicecored_hub_hop_seconds_count{hop=\"%s\"} %llu\n", name, (unsigned long long)cum, name, h->sum, name,
-            (unsigned long long)h->count);
+        labeled_histogram(&t, "voicecored_hub_hop_seconds", "hop", hub_hop_name((hub_hop)hop), &m->hub_hops[hop]);
     }
     named(&t, "voicecored_core_events_total", "Coordinator log events by name.", "event", m->core_events, "counter");
     named(&t, "voicecored_turns_total", "Turns ended, by outcome (from the Coordinator's log).", "outcome", m->turn_outcomes, "counter");
