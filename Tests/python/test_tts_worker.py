@@ -137,6 +137,29 @@ def test_cancel_stops_synthesis_at_once():
     run(main())
 
 
+def test_cancel_unwinds_when_the_consumer_stopped_reading():
+    # A slow consumer lets eSpeak fill the pipe until asyncio pauses reading it; the cancelled
+    # synthesis must still kill eSpeak and return at once (proc.wait() alone waits for an EOF that
+    # a paused pipe never reads: the cause of a CI hang under CPU load).
+    async def main():
+        engine = EspeakEngine()
+        gen = engine.synthesize(SpeechRequest(text="word " * 2000, sample_rate=16000, language="en"))
+
+        async def consume_slowly() -> None:
+            async for _ in gen:
+                await asyncio.sleep(10)
+
+        task = asyncio.create_task(consume_slowly())
+        await asyncio.sleep(1.5)  # eSpeak writes far more than the reader's 128 KiB pause mark
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=3.0)
+        assert task in done, "cancelled synthesis did not unwind"
+        assert task.cancelled()
+        await gen.aclose()
+
+    run(main())
+
+
 def test_openai_speech_adapter_resamples_what_the_server_returns():
     async def speech(body):
         pcm = b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(body["input"], sample_rate=22050))])

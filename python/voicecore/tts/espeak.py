@@ -77,4 +77,7 @@ class EspeakEngine:
         finally:
             if proc.returncode is None:
                 proc.kill()
-                await proc.wait()
+                # Not proc.wait(): since CPython 3.11.7 it returns only once the pipes are closed,
+                # and a stdout pipe paused by flow control (we stopped reading a fast eSpeak)
+                # never sees its EOF. communicate() drains both pipes, then waits.
+                await proc.communicate()
