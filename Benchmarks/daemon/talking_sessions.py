@@ -259,13 +259,14 @@ def run(sessions: int = 500, seconds: float = 20.0, speech_frames: int = 10, rep
         cpu = (cpu_seconds(daemon.pid) - cpu_start) / max(1e-9, time.time() - start_at)
         runqueue_wait = (runqueue_wait_seconds(daemon.pid) - wait_start) / max(1e-9, time.time() - start_at)
         del cpu0
+        loop = loop_health(port)
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
         for p in procs:
             p.terminate()
     return {"traces": read_traces(log_path), "device_seen": seen, "stats": stats, "daemon_cpu": cpu, "runqueue_wait": runqueue_wait,
-            "sessions": sessions, "seconds": seconds, "generator": "Python (asyncio + websockets, 2 device processes, 5 worker processes)"}
+            "loop": loop, "sessions": sessions, "seconds": seconds, "generator": "Python (asyncio + websockets, 2 device processes, 5 worker processes)"}
 
 
 def start_daemon(sessions: int) -> tuple[subprocess.Popen[bytes], Path, int]:
@@ -311,6 +312,7 @@ def run_c(sessions: int = 500, seconds: float = 20.0, speech_frames: int = 10, r
         out, _ = gen.communicate(timeout=seconds + 120)
         cpu = (cpu_seconds(daemon.pid) - cpu_start) / max(1e-9, time.time() - t0)
         runqueue_wait = (runqueue_wait_seconds(daemon.pid) - wait_start) / max(1e-9, time.time() - t0)
+        loop = loop_health(port)
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
@@ -320,10 +322,35 @@ def run_c(sessions: int = 500, seconds: float = 20.0, speech_frames: int = 10, r
         stats["why"] = g["why"]
     late = [x / 1000 for x in g["pacing_late_us"]]
     return {"traces": read_traces(log_path), "device_seen": [x / 1e6 for x in g["device_seen_us"]], "stats": stats,
-            "daemon_cpu": cpu, "runqueue_wait": runqueue_wait, "sessions": sessions, "seconds": seconds,
+            "daemon_cpu": cpu, "runqueue_wait": runqueue_wait, "loop": loop, "sessions": sessions, "seconds": seconds,
             "generator": f"C (talking_load.c: one libuv loop; its CPU {g['cpu_fraction'] * 100:.0f} % of one core; "
                          f"frame timers fired late by p50 {percentile(late, 0.5):.2f} ms, p99 {percentile(late, 0.99):.2f} ms, "
                          f"max {max(late) if late else float('nan'):.2f} ms)"}
+
+
+def loop_health(port: int) -> dict[str, Any]:
+    """From the daemon's /metrics: how long its loop iterations work (voicecored_loop_busy_seconds,
+    as bucket bounds) and how many messages were read over more than one iteration."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    buckets: list[tuple[float, int]] = []
+    out: dict[str, Any] = {}
+    for line in text.splitlines():
+        if line.startswith("voicecored_loop_busy_seconds_bucket"):
+            le = line.split('le="')[1].split('"')[0]
+            buckets.append((math.inf if le == "+Inf" else float(le), int(line.split()[-1])))
+        for key, name in (("split_worker", 'voicecored_messages_split_total{peer="worker"}'),
+                          ("split_device", 'voicecored_messages_split_total{peer="device"}'),
+                          ("in_worker", 'voicecored_messages_total{peer="worker",direction="in"}'),
+                          ("in_device", 'voicecored_messages_total{peer="device",direction="in"}')):
+            if line.startswith(name + " "):
+                out[key] = int(line.split()[-1])
+    total = buckets[-1][1] if buckets else 0
+
+    def bound(q: float) -> float:
+        return next((le for le, n in buckets if n >= q * total), math.inf)
+    out.update(iterations=total, busy_p50=bound(0.5), busy_p99=bound(0.99), busy_p999=bound(0.999))
+    return out
 
 
 def runqueue_wait_seconds(pid: int) -> float:
@@ -362,6 +389,14 @@ def table(r: dict[str, Any]) -> str:
                 f"voicecored CPU {r['daemon_cpu'] * 100:.0f} % of one core, runnable but waiting for a CPU "
                 f"{r['runqueue_wait'] * 1000:.0f} ms per second; machine has {os.cpu_count()} cores shared with the "
                 f"load generator (load average {os.getloadavg()[0]:.1f})." + (f" A failure: {st['why']}" if "why" in st else ""))
+    lp = r.get("loop")
+    if lp:
+        ms = lambda v: "∞" if math.isinf(v) else f"{v * 1000:g} ms"
+        rows.append("")
+        rows.append(f"voicecored's event loop: {lp['iterations']} iterations, work per iteration ≤ {ms(lp['busy_p50'])} (p50), "
+                    f"≤ {ms(lp['busy_p99'])} (p99), ≤ {ms(lp['busy_p999'])} (p99.9) (histogram bucket bounds); messages read over "
+                    f"more than one iteration: {lp.get('split_worker', 0)} of {lp.get('in_worker', 0)} from workers, "
+                    f"{lp.get('split_device', 0)} of {lp.get('in_device', 0)} from devices.")
     return "\n".join(rows)
 
 

@@ -92,6 +92,18 @@ static void labeled_histogram(text *t, const char *metric, const char *label_nam
         metric, label_name, label_value, (unsigned long long)h->count);
 }
 
+/* An unlabeled Prometheus histogram series. */
+static void plain_histogram(text *t, const char *metric, const histogram *h) {
+    uint64_t cum = 0;
+    for (int i = 0; i < HISTOGRAM_BUCKETS; i++) {
+        cum += h->counts[i];
+        put(t, "%s_bucket{le=\"%g\"} %llu\n", metric, bucket_bounds[i], (unsigned long long)cum);
+    }
+    cum += h->counts[HISTOGRAM_BUCKETS];
+    put(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9f\n%s_count %llu\n", metric, (unsigned long long)cum, metric, h->sum, metric,
+        (unsigned long long)h->count);
+}
+
 static void named(text *t, const char *metric, const char *help, const char *label_name, const named_counter *table, const char *type) {
     put(t, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
     char buf[64];
@@ -133,14 +145,7 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len) {
         (unsigned long long)g->playout_frames_queued, (unsigned long long)g->send_queue_bytes, (unsigned long long)g->timers_pending);
     put(&t, "# HELP voicecored_draining 1 while the daemon drains after SIGTERM.\n# TYPE voicecored_draining gauge\nvoicecored_draining %d\n", g->draining);
     put(&t, "# HELP voicecored_hub_seconds Time one event spends in the Coordinator, effects carried out included.\n# TYPE voicecored_hub_seconds histogram\n");
-    uint64_t cumulative = 0;
-    for (int i = 0; i < HISTOGRAM_BUCKETS; i++) {
-        cumulative += m->hub_seconds.counts[i];
-        put(&t, "voicecored_hub_seconds_bucket{le=\"%g\"} %llu\n", bucket_bounds[i], (unsigned long long)cumulative);
-    }
-    cumulative += m->hub_seconds.counts[HISTOGRAM_BUCKETS];
-    put(&t, "voicecored_hub_seconds_bucket{le=\"+Inf\"} %llu\nvoicecored_hub_seconds_sum %.9f\nvoicecored_hub_seconds_count %llu\n",
-        (unsigned long long)cumulative, m->hub_seconds.sum, (unsigned long long)m->hub_seconds.count);
+    plain_histogram(&t, "voicecored_hub_seconds", &m->hub_seconds);
     put(&t, "# HELP voicecored_turn_stage_seconds Time from the user falling silent to each stage of a turn (turn.mark).\n"
             "# TYPE voicecored_turn_stage_seconds histogram\n");
     char lbl[64];
@@ -154,6 +159,13 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len) {
     for (int hop = 0; hop < HUB_HOP_COUNT; hop++) {
         labeled_histogram(&t, "voicecored_hub_hop_seconds", "hop", hub_hop_name((hub_hop)hop), &m->hub_hops[hop]);
     }
+    put(&t, "# HELP voicecored_loop_busy_seconds Time one event-loop iteration works between two polls (a message that "
+            "waits for the next iteration waits this long).\n# TYPE voicecored_loop_busy_seconds histogram\n");
+    plain_histogram(&t, "voicecored_loop_busy_seconds", &m->loop_busy);
+    put(&t, "# HELP voicecored_messages_split_total Messages whose bytes were read over more than one event-loop iteration.\n"
+            "# TYPE voicecored_messages_split_total counter\n");
+    for (int p = 0; p < PEER_KIND_COUNT; p++)
+        put(&t, "voicecored_messages_split_total{peer=\"%s\"} %llu\n", peer_names[p], (unsigned long long)m->messages_split[p]);
     named(&t, "voicecored_core_events_total", "Coordinator log events by name.", "event", m->core_events, "counter");
     named(&t, "voicecored_turns_total", "Turns ended, by outcome (from the Coordinator's log).", "outcome", m->turn_outcomes, "counter");
     named(&t, "voicecored_worker_events_total", "Worker lifecycle events from the Coordinator's log (registered, gone, ejected, restored).", "event", m->workers_by_kind, "counter");

@@ -50,6 +50,11 @@ typedef struct metrics {
     stage_histogram stages[METRICS_MAX_STAGES];
     /* hub_latency.h: per hop, and [0] the per-turn total (end of speech → first frame out). */
     histogram hub_hops[HUB_HOP_COUNT];
+    /* The event loop's own health: how long one iteration works between two polls, and how many
+     * messages arrived in reads spread over more than one iteration (each waited a whole
+     * iteration or more for its remainder). */
+    histogram loop_busy;
+    uint64_t messages_split[PEER_KIND_COUNT];
 } metrics;
 
 void stage_observe(metrics *m, const char *stage, double seconds);

@@ -146,6 +146,7 @@ static int receive(conn *c, const void *in, size_t len) {
         c->rx_binary = lws_frame_is_binary(wsi);
         c->rx_discard = 0;
         c->rx_first_us = monotonic_us();
+        c->rx_first_iteration = c->srv->loop_iteration;
     }
     if (c->rx_discard) return 0;
     if (c->rx_len + len > c->rx_limit) {
@@ -172,6 +173,7 @@ static int receive(conn *c, const void *in, size_t len) {
     peer_kind p = c->kind == CONN_WORKER ? PEER_WORKER : PEER_DEVICE;
     c->srv->metrics.bytes_in[p] += c->rx_len;
     c->srv->metrics.messages_in[p]++;
+    if (c->rx_first_iteration != c->srv->loop_iteration) c->srv->metrics.messages_split[p]++;
     c->rx[c->rx_len] = 0;
     c->srv->event_origin_us = c->rx_first_us;
     c->srv->event_session = c->kind == CONN_DEVICE ? c->id : 0;
@@ -188,9 +190,46 @@ static int receive(conn *c, const void *in, size_t len) {
     return 0;
 }
 
+/* A worker message whose first part was read but not its remainder (the sender's write reached
+ * the socket in pieces) would wait for the next loop iteration: its remainder is usually there by
+ * the end of this one, so it is read now, as lws's own poll callback would read it. A worker link
+ * carries many sessions' audio: a TTS reply waiting an iteration is the first_frame hop's tail. */
+#define PARTIAL_READ_TRIES 4
+
+static void finish_partial_reads(server *s) {
+    for (size_t i = 0; i < s->workers.cap; i++) {
+        conn *c = s->workers.keys[i] ? s->workers.values[i] : NULL;
+        if (!c || c->rx_len == 0 || c->closed || c->close_code) continue;
+        uint64_t id = c->id;
+        for (int tries = 0; tries < PARTIAL_READ_TRIES; tries++) {
+            size_t had = c->rx_len;
+            struct lws_pollfd pfd = {.fd = lws_get_socket_fd(c->wsi), .events = LWS_POLLIN, .revents = LWS_POLLIN};
+            if (pfd.fd < 0) break;
+            lws_service_fd(s->lws, &pfd);
+            /* The service may have completed the message, read nothing more, or closed the link. */
+            c = idmap_get(&s->workers, id);
+            if (!c || c->rx_len == 0 || c->rx_len == had || c->closed || c->close_code) break;
+        }
+    }
+}
+
 /* Whatever timers and connection events queued in this iteration is written before the loop
- * polls again (a message that is not gets its writable callback, as ever). */
-static void on_prepare(uv_prepare_t *h) { server_write_touched(h->data); }
+ * polls again (a message that is not gets its writable callback, as ever). One iteration ends
+ * here: its work is the time since the last one ended, less the time spent waiting in poll. */
+static void on_prepare(uv_prepare_t *h) {
+    server *s = h->data;
+    finish_partial_reads(s);
+    server_write_touched(s);
+    int64_t now = monotonic_us();
+    uint64_t idle_ns = uv_metrics_idle_time(s->loop);
+    if (s->loop_mark_us) {
+        int64_t busy_us = now - s->loop_mark_us - (int64_t)((idle_ns - s->loop_idle_mark_ns) / 1000);
+        histogram_observe(&s->metrics.loop_busy, (double)(busy_us > 0 ? busy_us : 0) / 1e6);
+    }
+    s->loop_mark_us = now;
+    s->loop_idle_mark_ns = idle_ns;
+    s->loop_iteration++;
+}
 
 static int ws_path_kind(struct lws *wsi) {
     char uri[256];
@@ -254,8 +293,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/* lws reads at most one receive buffer per connection per loop iteration, so a message larger
+ * than the buffer waits a whole iteration for each further part: at 500 talking sessions a TTS
+ * reply of 14 KB took four iterations with the old 4 KiB buffer, the p99 of the first_frame hop.
+ * 64 KiB takes a TTS chunk of over a second of 24 kHz audio in one read. lws 4.1 cannot size it
+ * per connection kind (the buffer follows the protocol, and clients send no subprotocol); an idle
+ * device costs little for it, since only the buffer's first bytes are ever touched. */
+#define RX_BUFFER 65536
+
 static const struct lws_protocols protocols[] = {
-    {"voicecored", callback, 0, 4096, 0, NULL, 0},
+    {"voicecored", callback, 0, RX_BUFFER, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -337,6 +384,7 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
     s->sigterm.data = s->sigint.data = s;
     uv_timer_init(loop, &s->drain_timer);
     s->drain_timer.data = s;
+    uv_loop_configure(loop, UV_METRICS_IDLE_TIME);
     uv_prepare_init(loop, &s->write_touched);
     s->write_touched.data = s;
     uv_prepare_start(&s->write_touched, on_prepare);
@@ -363,6 +411,8 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
     info.user = s;
     info.fd_limit_per_thread = (unsigned int)(cfg->max_devices + cfg->max_workers + 256);
     info.max_http_header_pool = 64;
+    /* The per-thread read buffer bounds every read too; one, shared by all connections. */
+    info.pt_serv_buf_size = RX_BUFFER + LWS_PRE;
     info.timeout_secs = 20;
     info.vhost_name = "voicecored";
     info.pcontext = &s->lws;   /* lws writes NULL here once destruction on our loop is complete */

@@ -49,6 +49,7 @@ typedef struct conn {
     size_t rx_len, rx_cap, rx_limit;
     int rx_binary, rx_discard;
     int64_t rx_first_us;         /* when the first fragment of the message being read arrived */
+    uint64_t rx_first_iteration; /* the loop iteration that read it */
     int close_code;              /* nonzero: close once the queue is written */
     char close_reason[100];
     int close_sent;
@@ -79,6 +80,10 @@ struct server {
     uv_signal_t sigterm, sigint;
     uv_timer_t drain_timer;
     uv_prepare_t write_touched;
+    /* Where the last iteration ended (uv_metrics_idle_time counts the time spent in poll). */
+    int64_t loop_mark_us;
+    uint64_t loop_idle_mark_ns;
+    uint64_t loop_iteration;
     int64_t drain_deadline_us;
     /* Connections given messages while the current network message was handled: they are written
      * as soon as it is done, rather than a loop iteration later from a writable callback. */
