@@ -178,3 +178,61 @@ def test_device_killed_mid_turn_leaves_the_daemon_serving() -> None:
                 await ws.close()
         asyncio.run(run())
         assert any(e.get("event") == "device.disconnected" for e in d.log)
+
+
+def test_tts_reply_larger_than_a_read_and_written_in_parts() -> None:
+    """A TTS reply of 1 s (48 KB, one WebSocket message) reaches the daemon in two TCP writes 50 ms
+    apart, as from a sender whose write was cut short: the message is reassembled, its audio is
+    played in full, the link keeps working, and /metrics counts it as read over more than one
+    event-loop iteration (voicecored_messages_split_total), while the loop's work per iteration
+    is measured (voicecored_loop_busy_seconds)."""
+    from websockets.frames import Frame, Opcode
+
+    async def tts_in_parts(ws: Any, job: dict[str, Any]) -> None:
+        pcm = tone(24000, 24000)
+        wire = Frame(Opcode.BINARY, worker_frame(job["job"], pcm, last=True)).serialize(mask=True, extensions=[])
+        assert len(wire) > 48000
+        ws.transport.write(wire[:20000])
+        await asyncio.sleep(0.05)
+        ws.transport.write(wire[20000:])
+        await ws.send(json.dumps({"type": "output", "job": job["job"], "event": "segment_done"}))
+        await ws.send(json.dumps({"type": "done", "job": job["job"]}))
+
+    async def one_sentence(ws: Any, job: dict[str, Any]) -> None:
+        # One TTS job: its raw writes must not interleave with another job's on the same link.
+        await ws.send(json.dumps({"type": "output", "job": job["job"], "event": "delta", "text": "It is noon."}))
+        await ws.send(json.dumps({"type": "done", "job": job["job"]}))
+
+    with Daemon() as d:
+        assert d.coordinator, "this test needs voicecored built with the Coordinator"
+
+        async def run() -> None:
+            workers = [await scripted_worker(d, "asr", asr_job), await scripted_worker(d, "assistant", one_sentence),
+                       await scripted_worker(d, "tts", tts_in_parts)]
+            device = await connect_device(d)
+            await device.send(hello(60))
+            server_hello = await next_json(device)
+            await device.send(json.dumps({"session_id": server_hello["session_id"], "type": "listen", "state": "start", "mode": "auto"}))
+            await speak(device, 1, 60, 10)
+            decoder = OpusDecoder(24000)
+            samples = 0
+            while True:
+                msg = await asyncio.wait_for(device.recv(), 15)
+                if isinstance(msg, bytes):
+                    samples += len(decoder.decode(msg)) // 2
+                    continue
+                m = json.loads(msg)
+                if m["type"] == "tts" and m.get("state") == "stop":
+                    break
+            assert samples >= 24000, samples
+            metrics = (await asyncio.to_thread(lambda: urllib.request.urlopen(d.http + "/metrics", timeout=5).read())).decode()
+            split = int(metrics.split('voicecored_messages_split_total{peer="worker"} ')[1].split()[0])
+            assert split >= 1, metrics
+            assert 'voicecored_messages_split_total{peer="device"} 0' in metrics
+            iterations = int(metrics.split("voicecored_loop_busy_seconds_count ")[1].split()[0])
+            assert iterations > 0
+            await device.close()
+            for ws, task in workers:
+                task.cancel()
+                await ws.close()
+        asyncio.run(run())
