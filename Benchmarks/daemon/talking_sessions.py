@@ -26,10 +26,12 @@ What is measured, and where:
   scheduling: every reply waited for a writable callback, i.e. for lws to serve every other ready
   connection of the loop iteration first (several ms at 500 sessions). voicecored now writes
   what a message queued as soon as that message is handled (server_write_touched), which took
-  the sum from p50 7.8 / p99 38 ms to p50 0.6 / p99 8 ms. The tail left is the first_frame hop:
-  a 14 KB TTS message whose first bytes the loop read while the rest was still being copied in
-  by the sender waits one loop iteration for its remainder (counted, since a hop starts at the
-  first byte read). Shortening the iteration (Opus decode off the loop thread) is the next step.
+  the sum from p50 7.8 / p99 38 ms to p50 0.6 / p99 8 ms. The tail left was the first_frame hop:
+  lws read 4 KiB per connection per loop iteration, so a 14 KB TTS reply took four iterations
+  (voicecored_messages_split_total counted every reply). With 64 KiB reads, and a worker message
+  left partial finished before the loop polls again, the sum is p50 0.4 / p99 2–5 ms depending on
+  the machine's load (docs/device-protocol.md, "Performance"); what remains of the tail is replies
+  whose sender was descheduled mid-write on these shared cores.
 - Beside it, the same turns as the devices see them (last speech frame sent → first audio frame
   received), which includes the workers, the Python peers and both network trips.
 """
