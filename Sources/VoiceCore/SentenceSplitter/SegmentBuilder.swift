@@ -668,11 +668,15 @@ struct SegmentBuilder {
 
     /// Reads the current token (bytes since the last whitespace), skipping leading openers and
     /// bullets. Only this short range is decoded (it is valid UTF-8: the builder wrote it).
-    private func classifyToken() -> WordClass {
-        seg.withBytes(tokenStart..<seg.count) { t in classify(token: t) }
+    ///
+    /// `mutating` (like `startsNextListItem`) although it changes nothing: a non-mutating method
+    /// called from a mutating one gets a copy of this large struct (a 350-byte `memcpy` per period).
+    private mutating func classifyToken() -> WordClass {
+        let token = UnsafeBufferPointer(start: seg.baseAddress + tokenStart, count: seg.count - tokenStart)
+        return SegmentBuilder.classify(token: token, abbreviations)
     }
 
-    private func classify(token t: UnsafeBufferPointer<UInt8>) -> WordClass {
+    private static func classify(token t: UnsafeBufferPointer<UInt8>, _ abbreviations: Abbreviations) -> WordClass {
         var i = 0
         let n = t.count
         var count = 0
@@ -756,7 +760,7 @@ struct SegmentBuilder {
 
     /// In a segment that started with list marker N (or letter x), a later "N+1." / "N+1)" (or
     /// "y.") starts the next item.
-    private func startsNextListItem(dot: Bool) -> Bool {
+    private mutating func startsNextListItem(dot: Bool) -> Bool {
         switch list {
         case .number(let n):
             let len = seg.count - tokenStart
