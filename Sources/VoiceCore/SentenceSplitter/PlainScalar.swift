@@ -24,6 +24,17 @@ enum PlainScalar {
         return Table(base: UnsafePointer(t))
     }()
 
+    /// `table` with bit 7 (`VCK_PLAIN_LOWER`) set on lower-case letters: the table of the C bulk
+    /// path (`vck_plain_run`), which needs the case of a token's first letter.
+    static let kernelTable: Table = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
+        for c in 0..<0x10000 {
+            let k = table[c]
+            t[c] = k == word && ScalarClass.isLowercase(UInt32(c)) ? k | 0x80 : k
+        }
+        return Table(base: UnsafePointer(t))
+    }()
+
     /// The immutable kind table; sharing it between threads is safe because nothing writes to it
     /// after it is built.
     struct Table: @unchecked Sendable {
