@@ -34,7 +34,14 @@ static inline unsigned kind_at(const uint8_t *p, size_t i, size_t n, const uint8
     return kinds[c] & VCK_PLAIN_KIND_MASK;
 }
 
-size_t vck_plain_run(const uint8_t *p, size_t i, size_t n, const uint8_t *kinds, uint8_t *dst, vck_plain_state *st) {
+/* ASCII letters and digits: the scan inside an ASCII word tests one table entry per byte (bytes
+ * from 0x80 are not in it). PlainScalar gives these, and only these, ASCII bytes the kind WORD. */
+static const uint8_t ascii_word[256] = {
+    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+};
+
+size_t vck_plain_run(const uint8_t *restrict p, size_t i, size_t n, const uint8_t *restrict kinds,
+                     uint8_t *restrict dst, vck_plain_state *restrict st) {
     const int64_t max = st->max_chars, limit = max - 1;
     int64_t chars = st->chars;
     uint32_t last = st->last;
@@ -60,7 +67,7 @@ size_t vck_plain_run(const uint8_t *p, size_t i, size_t n, const uint8_t *kinds,
                     st->has_word = 1;
                 }
                 size_t room = (size_t)(limit - chars), stop = n - i < room ? n : i + room, k = i + 1;
-                while (k < stop && p[k] < 0x80 && (kinds[p[k]] & VCK_PLAIN_KIND_MASK) == VCK_PLAIN_WORD) k++;
+                while (k < stop && ascii_word[p[k]]) k++;
                 cjk = 0;
                 last = p[k - 1];
                 chars += (int64_t)(k - i);

@@ -543,17 +543,6 @@ struct SegmentBuilder {
         !hasPending
     }
 
-    /// Whether `appendPlainRun` may take something at `p[i]` (a cheap test before the call): false
-    /// only where it would take nothing — an ASCII byte that is neither plain nor a space, or a
-    /// non-ASCII scalar that is not plain or not whole in the BMP (punctuation, emoji, a sequence
-    /// cut off at the end of the push).
-    @inline(__always) func mayStartPlainRun(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Bool {
-        let b = p[i]
-        if b < 0x80 { return plainKinds[Int(b)] != PlainScalar.none || b == 0x20 }
-        guard let (c, _) = PlainScalar.decodeBMP(p, i, n) else { return false }
-        return plainKinds[Int(c)] != PlainScalar.none
-    }
-
     /// Copies the run of plain word scalars (`PlainScalar`) starting at `p[i]` into the segment in
     /// bulk, together with single spaces between words (clean mode), and returns where it stopped
     /// (`i` when nothing was taken). The state afterwards is exactly what feeding the same scalars

@@ -38,7 +38,8 @@ typedef struct {
 /* Takes plain text from p[i] up to at most p[n]: returns where it stopped (i when it took nothing).
  * The bytes taken (less any space dropped between two CJK scalars) are written at dst, which must
  * have room for n - i bytes. `kinds` has 65536 entries. */
-size_t vck_plain_run(const uint8_t *p, size_t i, size_t n, const uint8_t *kinds, uint8_t *dst, vck_plain_state *st);
+size_t vck_plain_run(const uint8_t *restrict p, size_t i, size_t n, const uint8_t *restrict kinds,
+                     uint8_t *restrict dst, vck_plain_state *restrict st);
 
 #ifdef __cplusplus
 }
