@@ -455,7 +455,7 @@ struct SegmentBuilder {
                 seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
                 seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
             }
-            if ScalarClass.isWordScalar(c) { noteWord(c) }
+            if PlainScalar.isWordScalar(c, kernelKinds) { noteWord(c) }
         }
         lastScalar = c
         segChars += 1
