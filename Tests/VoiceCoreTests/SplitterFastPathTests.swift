@@ -21,6 +21,9 @@ import Testing
         "’", "«", "»", "*", "**", "_", "~~", "`", "```", "#", "- ", "1. ", "2) ", "[x](y)", "<think>", "</think>",
         "<", "😊", "👍🏽", "🇩🇪", "\u{200D}", "\u{FE0F}", "\u{00A0}", "\u{3000}", "Dr. ", "e.g. ", "т.е. ", "U.S. ",
         "The ", "It ", "Он ", "3.14", "1,000", "http://a.b/c", "word", "Wort", "слово", "汉字汉字", "かな", "\u{FFFD}",
+        // Runs the C bulk path takes whole: spaces between CJK (dropped) and between words (kept),
+        // capitals at a token start in two- and three-byte scripts, a scalar of a mixed block.
+        "漢字 漢字", "カタカナ ", "Ärger ", "Ёлка ", "×", "a b c d e f g h ",
     ]
 
     static func text(seed: UInt64) -> [UInt8] {

@@ -72,6 +72,20 @@ struct ByteBuffer: @unchecked Sendable {
         count += bytes.count
     }
 
+    /// Room for `room` more bytes in a buffer made unique by `makeUnique()` and not copied since:
+    /// where to write them. `uniqueTailWritten(upTo:)` then takes what was written.
+    @inline(__always) mutating func uniqueTail(room: Int) -> UnsafeMutablePointer<UInt8> {
+        assert(isKnownUniquelyReferenced(&storage), "ByteBuffer shared since makeUnique()")
+        if count + room > storage.capacity { reserve(count + room) }
+        return storage.base + count
+    }
+
+    /// Makes the first `newCount` bytes (the old contents and bytes written at `uniqueTail`) the contents.
+    @inline(__always) mutating func uniqueTailWritten(upTo newCount: Int) {
+        precondition(newCount >= count && newCount <= storage.capacity, "ByteBuffer tail out of bounds")
+        count = newCount
+    }
+
     /// Replaces the contents with `bytes` followed by a NUL byte (C strings), in one step.
     @inline(__always) mutating func setNulTerminated(_ bytes: UnsafeBufferPointer<UInt8>) {
         let needed = bytes.count + 1

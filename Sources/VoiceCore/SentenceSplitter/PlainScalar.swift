@@ -24,6 +24,29 @@ enum PlainScalar {
         return Table(base: UnsafePointer(t))
     }()
 
+    /// In `kernelTable`: a lower-case word scalar (`VCK_PLAIN_LOWER`), and a word scalar
+    /// (`ScalarClass.isWordScalar`, asked for every scalar on the slow path).
+    static let lowercaseBit: UInt8 = 0x80
+    static let wordScalarBit: UInt8 = 0x40
+
+    /// `table` (low 3 bits) with `lowercaseBit` and `wordScalarBit`: the table of the C bulk path
+    /// (`vck_plain_run`), which needs the case of a token's first letter.
+    static let kernelTable: Table = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 0x10000)
+        for c in 0..<0x10000 {
+            var k = table[c]
+            if k == word && ScalarClass.isLowercase(UInt32(c)) { k |= lowercaseBit }
+            if ScalarClass.isWordScalar(UInt32(c)) { k |= wordScalarBit }
+            t[c] = k
+        }
+        return Table(base: UnsafePointer(t))
+    }()
+
+    /// `ScalarClass.isWordScalar(c)`, a table load for the BMP (`t` is `kernelTable`).
+    @inline(__always) static func isWordScalar(_ c: UInt32, _ t: Table) -> Bool {
+        c < 0x10000 ? t[Int(c)] & wordScalarBit != 0 : ScalarClass.isWordScalar(c)
+    }
+
     /// The immutable kind table; sharing it between threads is safe because nothing writes to it
     /// after it is built.
     struct Table: @unchecked Sendable {

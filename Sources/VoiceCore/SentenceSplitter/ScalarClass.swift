@@ -85,11 +85,16 @@ enum ScalarClass {
     }
 
     /// Decides letter case for the few scripts whose sentences start with a capital. Called only
-    /// at a decision point, never per byte.
+    /// at a decision point, never per byte. The Unicode property look-ups are kept out of line:
+    /// inlined, they make every caller fetch `Unicode.Scalar.Properties` metadata on entry.
     static func isLowercase(_ c: UInt32) -> Bool {
         if c < 0x80 { return c &- 0x61 < 26 }
         if c >= 0x400 && c <= 0x45F { return c >= 0x430 }
         if c >= 0x2E80 && c <= 0xFFEF { return false }
+        return unicodePropertyIsLowercase(c)
+    }
+
+    @inline(never) private static func unicodePropertyIsLowercase(_ c: UInt32) -> Bool {
         guard let s = Unicode.Scalar(c) else { return false }
         return s.properties.isLowercase
     }
@@ -98,6 +103,10 @@ enum ScalarClass {
         if c < 0x80 { return c &- 0x41 < 26 }
         if c >= 0x400 && c <= 0x45F { return c < 0x430 }
         if c >= 0x2E80 && c <= 0xFFEF { return false }
+        return unicodePropertyIsUppercase(c)
+    }
+
+    @inline(never) private static func unicodePropertyIsUppercase(_ c: UInt32) -> Bool {
         guard let s = Unicode.Scalar(c) else { return false }
         return s.properties.isUppercase
     }
@@ -106,6 +115,10 @@ enum ScalarClass {
         if c < 0x80 { return isASCIILetter(c) }
         if c >= 0x400 && c <= 0x45F { return true }
         if isCJK(c) { return true }
+        return unicodePropertyIsAlphabetic(c)
+    }
+
+    @inline(never) private static func unicodePropertyIsAlphabetic(_ c: UInt32) -> Bool {
         guard let s = Unicode.Scalar(c) else { return false }
         return s.properties.isAlphabetic
     }

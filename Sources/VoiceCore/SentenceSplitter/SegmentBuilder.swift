@@ -1,3 +1,5 @@
+import VoiceCoreKernels
+
 /// The segmentation state machine: Unicode scalars of (cleaned) text in, segments out. It keeps
 /// the current segment's UTF-8 bytes and a handful of facts about them, updated per scalar, so a
 /// decision never re-reads more than the word before a period.
@@ -5,6 +7,7 @@ struct SegmentBuilder {
     let options: SplitterOptions
     let abbreviations: Abbreviations
     private let plainKinds = PlainScalar.table
+    private let kernelKinds = PlainScalar.kernelTable
 
     /// Ready segments: their texts are ranges of `readyText`, so emitting one is a copy of its
     /// bytes (the C ABI never needs a `String`).
@@ -18,13 +21,28 @@ struct SegmentBuilder {
     private var emittedInReply = 0
 
     private var seg = ByteBuffer(capacity: 1024)
-    private var segChars = 0
-    private var hasWord = false
+    /// The facts the bulk path (`vck_plain_run`) keeps up to date, stored in its own layout so a
+    /// call passes them by pointer instead of copying each in and out; the properties below name them.
+    private var facts = vck_plain_state()
+    private var segChars: Int {
+        @inline(__always) get { Int(facts.chars) }
+        @inline(__always) set { facts.chars = Int64(newValue) }
+    }
+    private var hasWord: Bool {
+        @inline(__always) get { facts.has_word != 0 }
+        @inline(__always) set { facts.has_word = newValue ? 1 : 0 }
+    }
     private var spacePending = false
-    private var lastWasCJK = false
+    private var lastWasCJK: Bool {
+        @inline(__always) get { facts.cjk != 0 }
+        @inline(__always) set { facts.cjk = newValue ? 1 : 0 }
+    }
     /// Open quotes and brackets: a sentence does not end inside them (its end may follow the closer).
     private var quoteDepth = 0
-    private var lastScalar: UInt32 = 0
+    private var lastScalar: UInt32 {
+        @inline(__always) get { facts.last }
+        @inline(__always) set { facts.last = newValue }
+    }
     private var list: ListMarker = .none
     private var pending: PendingEnd = .none {
         didSet {
@@ -37,20 +55,58 @@ struct SegmentBuilder {
     private var emoji: [String] = []
 
     // The current token (the text since the last whitespace).
-    private var tokenStart = 0
-    private var tokenHasWord = false
-    private var tokenFirstLower = false
-    private var tokenIndex = 0
-    private var previousWordLower = false
+    private var tokenStart: Int {
+        @inline(__always) get { Int(facts.token_start) }
+        @inline(__always) set { facts.token_start = Int64(newValue) }
+    }
+    private var tokenHasWord: Bool {
+        @inline(__always) get { facts.token_has_word != 0 }
+        @inline(__always) set { facts.token_has_word = newValue ? 1 : 0 }
+    }
+    private var tokenFirstLower: Bool {
+        @inline(__always) get { facts.token_first_lower != 0 }
+        @inline(__always) set { facts.token_first_lower = newValue ? 1 : 0 }
+    }
+    private var tokenIndex: Int {
+        @inline(__always) get { Int(facts.token_index) }
+        @inline(__always) set { facts.token_index = Int64(newValue) }
+    }
+    private var previousWordLower: Bool {
+        @inline(__always) get { facts.previous_word_lower != 0 }
+        @inline(__always) set { facts.previous_word_lower = newValue ? 1 : 0 }
+    }
 
     // Where an over-long segment can be cut: byte offset and scalar count at that point.
-    private var clauseBreak = 0, clauseChars = 0
-    private var spaceBreak = 0, spaceChars = 0
-    private var cjkBreak = 0, cjkChars = 0
+    private var clauseBreak: Int {
+        @inline(__always) get { Int(facts.clause_break) }
+        @inline(__always) set { facts.clause_break = Int64(newValue) }
+    }
+    private var clauseChars: Int {
+        @inline(__always) get { Int(facts.clause_chars) }
+        @inline(__always) set { facts.clause_chars = Int64(newValue) }
+    }
+    private var spaceBreak: Int {
+        @inline(__always) get { Int(facts.space_break) }
+        @inline(__always) set { facts.space_break = Int64(newValue) }
+    }
+    private var spaceChars: Int {
+        @inline(__always) get { Int(facts.space_chars) }
+        @inline(__always) set { facts.space_chars = Int64(newValue) }
+    }
+    private var cjkBreak: Int {
+        @inline(__always) get { Int(facts.cjk_break) }
+        @inline(__always) set { facts.cjk_break = Int64(newValue) }
+    }
+    private var cjkChars: Int {
+        @inline(__always) get { Int(facts.cjk_chars) }
+        @inline(__always) set { facts.cjk_chars = Int64(newValue) }
+    }
 
     init(options: SplitterOptions) {
         self.options = options
         self.abbreviations = Abbreviations(language: options.language)
+        facts.max_chars = Int64(options.maxSegmentChars)
+        facts.clean = options.cleanForSpeech ? 1 : 0
     }
 
     // MARK: output
@@ -399,7 +455,7 @@ struct SegmentBuilder {
                 seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
                 seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
             }
-            if ScalarClass.isWordScalar(c) { noteWord(c) }
+            if PlainScalar.isWordScalar(c, kernelKinds) { noteWord(c) }
         }
         lastScalar = c
         segChars += 1
@@ -487,128 +543,29 @@ struct SegmentBuilder {
         !hasPending
     }
 
-    /// Whether `appendPlainRun` may take something at `p[i]` (a cheap test before the call): false
-    /// only where it would take nothing — an ASCII byte that is neither plain nor a space, or a
-    /// non-ASCII scalar that is not plain or not whole in the BMP (punctuation, emoji, a sequence
-    /// cut off at the end of the push).
-    @inline(__always) func mayStartPlainRun(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Bool {
-        let b = p[i]
-        if b < 0x80 { return plainKinds[Int(b)] != PlainScalar.none || b == 0x20 }
-        guard let (c, _) = PlainScalar.decodeBMP(p, i, n) else { return false }
-        return plainKinds[Int(c)] != PlainScalar.none
-    }
-
     /// Copies the run of plain word scalars (`PlainScalar`) starting at `p[i]` into the segment in
     /// bulk, together with single spaces between words (clean mode), and returns where it stopped
     /// (`i` when nothing was taken). The state afterwards is exactly what feeding the same scalars
     /// one by one leaves: counts, token facts, CJK breaks, the last scalar. It stops before the
     /// scalar that would reach the length limit, so no cut is ever due inside it.
     mutating func appendPlainRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
-        let kinds = plainKinds
-        let max = options.maxSegmentChars
-        let limit = max - 1
-        var i = start
-        var chars = segChars
-        var last = lastScalar
-        var cjk = lastWasCJK
         if spacePending {
             // A space held from before: it goes in before a plain scalar as `materializeSpace` does.
-            guard chars + 2 < max, let kind = plainKind(p, i, n), PlainScalar.isWord(kind) else { return start }
-            materializeSpaceBeforePlain(cjk: cjk, cjkNext: kind == PlainScalar.cjk, chars: &chars)
-        }
-        while true {
-            let runStart = i
-            let offset = seg.count - runStart
-            while i < n && chars < limit {
-                let b = p[i]
-                let c: UInt32
-                let len: Int
-                let kind: UInt8
-                if b < 0x80 {
-                    // ASCII letters and digits: one count per byte, and only the first can start
-                    // a token, so the rest of the ASCII run is a plain scan.
-                    let k0 = kinds[Int(b)]
-                    if k0 != PlainScalar.word {
-                        if k0 == PlainScalar.none { break }
-                        if !takeMark(k0, UInt32(b), offset + i + 1, chars) { break }
-                        cjk = false
-                        last = UInt32(b)
-                        chars += 1
-                        i += 1
-                        continue
-                    }
-                    if !tokenHasWord {
-                        tokenHasWord = true
-                        tokenFirstLower = b &- 0x61 < 26
-                        hasWord = true
-                    }
-                    let stop = Swift.min(n, i + (limit - chars))
-                    var k = i + 1
-                    while k < stop {
-                        let next = p[k]
-                        if next >= 0x80 || kinds[Int(next)] != PlainScalar.word { break }
-                        k += 1
-                    }
-                    cjk = false
-                    last = UInt32(p[k - 1])
-                    chars += k - i
-                    i = k
-                    continue
-                } else {
-                    guard let (d, l) = PlainScalar.decodeBMP(p, i, n) else { break }
-                    kind = kinds[Int(d)]
-                    c = d
-                    len = l
-                }
-                if kind == PlainScalar.none { break }
-                if kind >= PlainScalar.clause {
-                    if !takeMark(kind, c, offset + i + len, chars) { break }
-                    cjk = false
-                    last = c
-                    chars += 1
-                    i += len
-                    continue
-                }
-                if kind == PlainScalar.cjk {
-                    if cjk { cjkBreak = offset + i; cjkChars = chars }
-                    cjk = true
-                } else {
-                    cjk = false
-                }
-                if !tokenHasWord {
-                    tokenHasWord = true
-                    tokenFirstLower = c < 0x80 ? (c &- 0x61 < 26) : ScalarClass.isLowercase(c)
-                    hasWord = true
-                }
-                last = c
-                chars += 1
-                i += len
-            }
-            if i > runStart { seg.appendToUnique(UnsafeBufferPointer(start: p + runStart, count: i - runStart)) }
-            // One space, then a plain scalar: the space is materialized as the slow path does.
-            guard options.cleanForSpeech, i + 1 < n, p[i] == 0x20, chars + 2 < max, !seg.isEmpty,
-                  let kind = plainKind(p, i + 1, n), PlainScalar.isWord(kind) else { break }
-            materializeSpaceBeforePlain(cjk: cjk, cjkNext: kind == PlainScalar.cjk, chars: &chars)
-            i += 1
-        }
-        if i > start {
+            var chars = segChars
+            guard chars + 2 < options.maxSegmentChars, let kind = plainKind(p, start, n), PlainScalar.isWord(kind)
+            else { return start }
+            materializeSpaceBeforePlain(cjk: lastWasCJK, cjkNext: kind == PlainScalar.cjk, chars: &chars)
             segChars = chars
-            lastScalar = last
-            lastWasCJK = cjk
         }
-        return i
-    }
-
-    /// Whether the run may take the clause mark or punctuation `c` (its kind `kind`) as `normal`
-    /// would, with nothing decided: not a comma that may end the first segment. A clause mark
-    /// records its break (`end`: the segment's byte count after it, `chars`: the scalars before it).
-    @inline(__always)
-    private mutating func takeMark(_ kind: UInt8, _ c: UInt32, _ end: Int, _ chars: Int) -> Bool {
-        guard kind == PlainScalar.clause else { return true }
-        if (c == 0x2C || c == 0xFF0C) && commaMayEnd(charsBefore: chars) { return false }
-        clauseBreak = end
-        clauseChars = chars + 1
-        return true
+        // The scan itself is the C kernel `vck_plain_run`, on the facts it keeps up to date.
+        facts.seg_count = Int64(seg.count)
+        facts.comma_from = options.firstSegment == .comma && emittedInReply == 0 && quoteDepth == 0
+            ? Int64(options.minFirstChars) : Int64.max
+        facts.took_space = 0
+        let end = vck_plain_run(p, start, n, kernelKinds.base, seg.uniqueTail(room: n - start), &facts)
+        seg.uniqueTailWritten(upTo: Int(facts.seg_count))
+        if facts.took_space != 0 { spaceBeforeRemoved = false }
+        return end
     }
 
     /// Whether the last scalar taken was a word scalar (the cleaner's `previousWord` after a run).
@@ -668,11 +625,15 @@ struct SegmentBuilder {
 
     /// Reads the current token (bytes since the last whitespace), skipping leading openers and
     /// bullets. Only this short range is decoded (it is valid UTF-8: the builder wrote it).
-    private func classifyToken() -> WordClass {
-        seg.withBytes(tokenStart..<seg.count) { t in classify(token: t) }
+    ///
+    /// `mutating` (like `startsNextListItem`) although it changes nothing: a non-mutating method
+    /// called from a mutating one gets a copy of this large struct (a 350-byte `memcpy` per period).
+    private mutating func classifyToken() -> WordClass {
+        let token = UnsafeBufferPointer(start: seg.baseAddress + tokenStart, count: seg.count - tokenStart)
+        return SegmentBuilder.classify(token: token, abbreviations)
     }
 
-    private func classify(token t: UnsafeBufferPointer<UInt8>) -> WordClass {
+    private static func classify(token t: UnsafeBufferPointer<UInt8>, _ abbreviations: Abbreviations) -> WordClass {
         var i = 0
         let n = t.count
         var count = 0
@@ -756,7 +717,7 @@ struct SegmentBuilder {
 
     /// In a segment that started with list marker N (or letter x), a later "N+1." / "N+1)" (or
     /// "y.") starts the next item.
-    private func startsNextListItem(dot: Bool) -> Bool {
+    private mutating func startsNextListItem(dot: Bool) -> Bool {
         switch list {
         case .number(let n):
             let len = seg.count - tokenStart

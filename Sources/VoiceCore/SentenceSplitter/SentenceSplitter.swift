@@ -10,6 +10,7 @@ public struct SentenceSplitter: Sendable {
     private var decoder = UTF8Stream()
     private var cleaner: SpeechCleaner
     private var builder: SegmentBuilder
+    private let plainKinds = PlainScalar.table
     /// Off only in tests that compare the bulk path with the scalar-by-scalar one.
     var usesFastPath = true
 
@@ -31,18 +32,19 @@ public struct SentenceSplitter: Sendable {
         let n = bytes.count
         var i = 0
         while i < n {
-            if usesFastPath && decoder.isIdle && builder.mayStartPlainRun(base, i, n) && builder.acceptsPlainRun
-                && cleaner.passesPlainText {
-                let j = builder.appendPlainRun(base, i, n)
-                if j > i {
-                    cleaner.plainTextPassed(endsInWord: builder.lastIsWordScalar)
+            let b = base[i]
+            guard decoder.isIdle else {
+                consume(b)
+                i += 1
+                continue
+            }
+            if b < 0x80 {
+                if usesFastPath && (plainKinds[Int(b)] != PlainScalar.none || b == 0x20) && takesPlainRun,
+                   let j = plainRun(base, i, n) {
                     i = j
                     continue
                 }
-            }
-            let b = base[i]
-            i += 1
-            if b < 0x80 && decoder.isIdle {
+                i += 1
                 // Punctuation and spaces in running text: nothing for the cleaner to do.
                 if usesFastPath && SpeechCleaner.passesASCII(UInt32(b)) && cleaner.passesPlainText {
                     cleaner.feedPassingASCII(UInt32(b), &builder)
@@ -51,25 +53,48 @@ public struct SentenceSplitter: Sendable {
                 }
                 continue
             }
-            // A whole well-formed sequence: decoded in one step. The fast path above already declined
-            // it (a plain one would have gone in bulk), so it goes to the cleaner as it would from
-            // the decoder.
-            if decoder.isIdle, let (c, len) = UTF8Stream.decodeWhole(base, i - 1, n) {
+            // A whole well-formed sequence, decoded once: a plain scalar starts a run, anything else
+            // goes to the cleaner as it would from the decoder.
+            if let (c, len) = UTF8Stream.decodeWhole(base, i, n) {
+                if usesFastPath && c < 0x10000 && plainKinds[Int(c)] != PlainScalar.none && takesPlainRun,
+                   let j = plainRun(base, i, n) {
+                    i = j
+                    continue
+                }
                 if usesFastPath && cleaner.passesPlainText {
                     cleaner.feedPassingScalar(c, &builder)
                 } else {
                     cleaner.feed(c, &builder)
                 }
-                i += len - 1
+                i += len
                 continue
             }
-            // A scalar completed here may have been split across pushes: plain ones still go in bulk.
-            decoder.consume(b) { c in
-                if usesFastPath && builder.acceptsPlainRun && cleaner.passesPlainText && builder.appendPlainScalar(c) {
-                    cleaner.plainTextPassed(endsInWord: builder.lastIsWordScalar)
-                } else {
-                    cleaner.feed(c, &builder)
-                }
+            // Malformed or cut off at the end of the push: the decoder replaces or keeps it.
+            consume(b)
+            i += 1
+        }
+    }
+
+    /// Whether the bulk path may take plain text now: nothing pending in the builder or the cleaner.
+    @inline(__always) private var takesPlainRun: Bool { builder.acceptsPlainRun && cleaner.passesPlainText }
+
+    /// Takes the run of plain text at `p[i]` in bulk: where it ended, or nil when it took nothing.
+    @inline(__always)
+    private mutating func plainRun(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int? {
+        let j = builder.appendPlainRun(p, i, n)
+        guard j > i else { return nil }
+        cleaner.plainTextPassed(endsInWord: builder.lastIsWordScalar)
+        return j
+    }
+
+    /// One byte through the stream decoder (a sequence split across pushes, or malformed bytes). A
+    /// scalar completed here may have been split across pushes: plain ones still go in bulk.
+    private mutating func consume(_ b: UInt8) {
+        decoder.consume(b) { c in
+            if usesFastPath && builder.acceptsPlainRun && cleaner.passesPlainText && builder.appendPlainScalar(c) {
+                cleaner.plainTextPassed(endsInWord: builder.lastIsWordScalar)
+            } else {
+                cleaner.feed(c, &builder)
             }
         }
     }

@@ -6,6 +6,7 @@
 /// With `strip == false` only the line structure is applied and every scalar passes unchanged.
 struct SpeechCleaner {
     let strip: Bool
+    private let scalarFacts = PlainScalar.kernelTable
 
     private static let openTag: [UInt32] = Array("<think>".unicodeScalars.map(\.value))
     private static let closeTag: [UInt32] = Array("</think>".unicodeScalars.map(\.value))
@@ -105,7 +106,7 @@ struct SpeechCleaner {
                 return
             }
             out.feed(c)
-            previousWord = ScalarClass.isWordScalar(c)
+            previousWord = PlainScalar.isWordScalar(c, scalarFacts)
         } else {
             out.feed(c)
         }
@@ -371,7 +372,7 @@ struct SpeechCleaner {
         }
         if !emojiText.isEmpty { flushEmoji(&out) }
         out.feed(c)
-        previousWord = ScalarClass.isWordScalar(c)
+        previousWord = PlainScalar.isWordScalar(c, scalarFacts)
     }
 
     /// `snake_case` keeps its underscores; `_emphasis_` and `~~strike~~` lose their markers.

@@ -6,6 +6,9 @@
 
 #include <stddef.h>
 
+/* The sentence splitter's bulk path (own header, so the kernels stay apart). */
+#include "vck_plain_run.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -1,0 +1,47 @@
+/* The sentence splitter's bulk path (Sources/VoiceCore/SentenceSplitter/SegmentBuilder.swift,
+ * appendPlainRun): copies a run of plain text — letters, digits, CJK, clause marks that decide
+ * nothing, single spaces between words — into the segment and keeps the builder's facts about it
+ * up to date, in one tight loop. In C because it runs over most of the input and Swift's overflow
+ * checks and spills of the builder's fields cost several times the scan itself. Internal to
+ * libvoicecore: not part of voicecore.h. */
+#ifndef VOICECORE_PLAIN_RUN_H
+#define VOICECORE_PLAIN_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Kinds in the per-BMP-scalar table (PlainScalar in Swift), low 3 bits; bit 7: a lower-case letter. */
+enum { VCK_PLAIN_NONE = 0, VCK_PLAIN_WORD = 1, VCK_PLAIN_CJK = 2, VCK_PLAIN_CLAUSE = 3, VCK_PLAIN_MARK = 4,
+       VCK_PLAIN_KIND_MASK = 7, VCK_PLAIN_LOWER = 0x80 };
+
+/* The segment builder's facts the run changes (names as in SegmentBuilder; offsets are byte offsets
+ * in the segment, counts are scalars). */
+typedef struct {
+    int64_t seg_count;          /* bytes in the segment; the run is written at dst = segment + seg_count */
+    int64_t chars;              /* segChars */
+    int64_t token_index, token_start;
+    int64_t space_break, space_chars, cjk_break, cjk_chars, clause_break, clause_chars;
+    /* Read only: no scalar may bring `chars` to max_chars; a first-segment comma (',' or U+FF0C)
+       with at least comma_from scalars before it, once the segment has a word, ends the run. */
+    int64_t max_chars, comma_from;
+    uint32_t last;              /* lastScalar */
+    uint8_t cjk;                /* lastWasCJK */
+    uint8_t has_word, token_has_word, token_first_lower, previous_word_lower;
+    uint8_t clean;              /* read only: clean_for_speech (single spaces are materialized as 0x20) */
+    uint8_t took_space;         /* set when a space between words was taken */
+} vck_plain_state;
+
+/* Takes plain text from p[i] up to at most p[n]: returns where it stopped (i when it took nothing).
+ * The bytes taken (less any space dropped between two CJK scalars) are written at dst, which must
+ * have room for n - i bytes. `kinds` has 65536 entries. */
+size_t vck_plain_run(const uint8_t *restrict p, size_t i, size_t n, const uint8_t *restrict kinds,
+                     uint8_t *restrict dst, vck_plain_state *restrict st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
