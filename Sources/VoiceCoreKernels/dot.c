@@ -238,10 +238,14 @@ void vck_dot_block(int level, const float *queries, size_t nq, const float *rows
     }
 }
 
+/* Graph neighbours are scattered over memory: the rows GATHER_AHEAD places ahead are requested
+ * while the current one is multiplied, so several misses are in flight at once rather than one. */
+enum { GATHER_AHEAD = 3 };
+
 void vck_dot_gather(int level, const float *q, const float *base, size_t dim, const int *ids, size_t n, float *out) {
-    if (n > 0) prefetch_row(base + (size_t)ids[0] * dim, dim);
+    for (size_t j = 0; j < n && j < GATHER_AHEAD; j++) prefetch_row(base + (size_t)ids[j] * dim, dim);
     for (size_t j = 0; j < n; j++) {
-        if (j + 1 < n) prefetch_row(base + (size_t)ids[j + 1] * dim, dim);
+        if (j + GATHER_AHEAD < n) prefetch_row(base + (size_t)ids[j + GATHER_AHEAD] * dim, dim);
         out[j] = vck_dot(level, q, base + (size_t)ids[j] * dim, dim);
     }
 }
