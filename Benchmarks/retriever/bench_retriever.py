@@ -194,8 +194,10 @@ def bench_dense_and_hybrid(corpus, queries, qrels, dvec, qvec) -> None:
     row("hybrid RRF (k=60, 100 per list) nDCG@10", f"{hyb:.4f} ({n / hyb_t:,.0f} q/s; {n / hyb_batch_t:,.0f} in one call)", "-", ">= 0.71")
 
 
-# Random 384-d vectors have no low-dimensional structure, so a recall of 0.98 takes a wide beam.
+# Random 384-d vectors have no low-dimensional structure, so a recall of 0.98 takes a wide beam:
+# at 20,000 vectors ef = 2048, at 200,000 (M = 16, ef_construction = 100) ef = 16384.
 HNSW_EF = [256, 1024, 2048]
+HNSW_EF_LARGE = [8192, 16384]
 
 
 def hnsw_indexes(count: int, m: int, ef_construction: int, data, cache: Path | None, rebuild: bool):
@@ -322,7 +324,7 @@ def main() -> None:
             bench_bm25(corpus, queries, qrels, tmp)
             bench_dense_and_hybrid(corpus, queries, qrels, dvec, qvec)
         if hnsw_count:
-            efs = [int(e) for e in args.hnsw_ef.split(",")] if args.hnsw_ef else HNSW_EF
+            efs = [int(e) for e in args.hnsw_ef.split(",")] if args.hnsw_ef else (HNSW_EF_LARGE if hnsw_count >= 100_000 else HNSW_EF)
             cache = args.hnsw_cache or ("/tmp/vc-retriever-hnsw" if hnsw_count >= 100_000 else None)
             bench_hnsw(hnsw_count, args.hnsw_m, args.hnsw_ef_construction, efs, Path(cache) if cache else None, args.hnsw_rebuild)
         if scale_count:

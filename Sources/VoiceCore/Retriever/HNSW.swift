@@ -62,7 +62,7 @@ struct HNSW: Sendable {
     /// pairs, best first. Only nodes for which `accept` holds enter the results; others are
     /// still traversed, so filters do not cut the graph apart.
     func searchLevel(_ q: UnsafePointer<Float>, _ vectors: UnsafePointer<Float>, dim: Int, entries: [Int32], ef: Int,
-                     level: Int32, scratch: inout Scratch, accept: ((Int32) -> Bool)?) -> [(Float, Int32)] {
+                     level: Int32, scratch: inout Scratch, accept: ((Int32) -> Bool)?, keep: Int? = nil) -> [(Float, Int32)] {
         scratch.reset(count)
         let gen = scratch.generation
         // Candidates: max-heap on similarity; results: min-heap on similarity (worst at root).
@@ -112,7 +112,7 @@ struct HNSW: Sendable {
                         }
                     }
                 }
-                return results.drainSortedDescending()
+                return keep.map { results.drainBest($0) } ?? results.drainSortedDescending()
             }
         }
     }
@@ -223,7 +223,7 @@ struct HNSW: Sendable {
             }
             l -= 1
         }
-        let found = searchLevel(q, vectors, dim: dim, entries: [current], ef: max(ef, k), level: 0, scratch: &scratch, accept: accept)
+        let found = searchLevel(q, vectors, dim: dim, entries: [current], ef: max(ef, k), level: 0, scratch: &scratch, accept: accept, keep: k)
         return Array(found.prefix(k))
     }
 }
@@ -273,6 +273,26 @@ struct Heap {
             h[i] = last
             return (out.score, out.node)
         }
+    }
+
+    /// Empties the heap, returning its best `k` entries in the order `drainSortedDescending` gives
+    /// them: one pass keeping a sorted list of k, instead of sorting a wide beam (ef in the
+    /// thousands) to read ten of it.
+    mutating func drainBest(_ k: Int) -> [(Float, Int32)] {
+        if k >= items.count { return drainSortedDescending() }
+        var best: [(Float, Int32)] = []
+        best.reserveCapacity(k + 1)
+        @inline(__always) func ahead(_ a: (Float, Int32), _ b: (Float, Int32)) -> Bool { a.0 > b.0 || (a.0 == b.0 && a.1 < b.1) }
+        for e in items {
+            let x = (e.score, e.node)
+            if best.count == k && !ahead(x, best[k - 1]) { continue }
+            best.append(x)
+            var i = best.count - 1
+            while i > 0 && ahead(best[i], best[i - 1]) { best.swapAt(i, i - 1); i -= 1 }
+            if best.count > k { best.removeLast() }
+        }
+        items.removeAll()
+        return best
     }
 
     /// Empties the heap, returning its entries by descending similarity.
