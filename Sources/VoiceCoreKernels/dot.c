@@ -167,6 +167,11 @@ AVX512 static void block_2x4_avx512(const float *q0, const float *q1, const floa
     o1[2] = _mm512_reduce_add_ps(_mm512_add_ps(b2, d2)); o1[3] = _mm512_reduce_add_ps(_mm512_add_ps(b3, d3));
 }
 
+/* One query against consecutive rows with the dot inlined: no call and level dispatch per row. */
+AVX512 static void rows_avx512(const float *q, const float *rows, size_t count, size_t dim, float *out) {
+    for (size_t r = 0; r < count; r++) out[r] = dot_avx512(q, rows + r * dim, dim);
+}
+
 static unsigned long long xgetbv0(void) {
     unsigned eax, edx;
     __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
@@ -227,8 +232,11 @@ void vck_dot_block(int level, const float *queries, size_t nq, const float *rows
                 size_t r = r0;
                 /* One query streams the rows in order: on AVX-512 one row at a time (a single
                  * memory stream the prefetcher follows best), on AVX2 four at a time. */
-                if (level == VCK_AVX2_FMA)
-                    for (; r + 4 <= r1; r += 4) block_1x4_avx2(q0, rows + r * dim, dim, o0 + r);
+                if (level >= VCK_AVX512) {
+                    rows_avx512(q0, rows + r * dim, r1 - r, dim, o0 + r);
+                    continue;
+                }
+                for (; r + 4 <= r1; r += 4) block_1x4_avx2(q0, rows + r * dim, dim, o0 + r);
                 for (; r < r1; r++) o0[r] = vck_dot(level, q0, rows + r * dim, dim);
             }
         }
