@@ -2,6 +2,8 @@
 
     python Benchmarks/retriever/bench_retriever.py            # make bench: SciFact + HNSW on 20,000 vectors
     python Benchmarks/retriever/bench_retriever.py --full     # HNSW on 200,000 vectors + the 1,000,000-chunk BM25 run
+    python Benchmarks/retriever/bench_retriever.py --skip-scifact --hnsw-count 200000 --hnsw-ef 8192,16384
+        # the 200,000-vector HNSW run alone; both built indexes are cached in /tmp/vc-retriever-hnsw
 
 Drives libvoicecore through the Python binding and runs bm25s, faiss and hnswlib beside it, each
 both ways: one query per call (ours: `search_slots`, one ctypes call per query) and a batch per
