@@ -143,6 +143,45 @@ func bruteForceBM25(_ docs: [[String]], live: [Bool], query: [String], k1: Float
         #expect(Set(approx.map(\.slot)).intersection(truth).count >= 9)
     }
 
+    @Test func heapOrderAndBestKMatchAFullSort() {
+        var rng = SplitMix(state: 11)
+        for size in [0, 1, 5, 40, 700] {
+            // Scores from a small set, so ties (broken by the lower node) are common.
+            let entries = (0..<size).map { (Float(Int.random(in: 0..<9, using: &rng)), Int32($0)) }
+            let sorted = entries.sorted { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+            var maxHeap = Heap(max: true), minHeap = Heap(max: false)
+            for (s, n) in entries { maxHeap.push(s, n); minHeap.push(s, n) }
+            var popped: [Float] = [], poppedMin: [Float] = []
+            var copy = maxHeap
+            while let (s, _) = copy.pop() { popped.append(s) }
+            var copyMin = minHeap
+            while let (s, _) = copyMin.pop() { poppedMin.append(s) }
+            #expect(popped == sorted.map(\.0))
+            #expect(poppedMin == sorted.map(\.0).reversed())
+            for k in [1, 3, 10, size] where k <= max(size, 1) {
+                var h = minHeap
+                let best = h.drainBest(k)
+                #expect(best.map(\.0) == sorted.prefix(k).map(\.0))
+                #expect(best.map(\.1) == sorted.prefix(k).map(\.1))
+                #expect(h.count == 0)
+            }
+        }
+    }
+
+    @Test func vectorStorageIsCacheLineAlignedAndCopiesOnWrite() {
+        var a = AlignedFloats()
+        for i in 0..<1000 { a.append(contentsOf: [Float(i), -Float(i)]) }
+        a.withUnsafeBufferPointer { #expect(UInt(bitPattern: $0.baseAddress) % 64 == 0) }
+        var b = a
+        b.append(contentsOf: [7])
+        #expect(a.count == 2000 && b.count == 2001)
+        #expect(a.array == (0..<1000).flatMap { [Float($0), -Float($0)] })
+        #expect(Array(b.array.prefix(2000)) == a.array && b.array.last == 7)
+        let bytes = a.array.withUnsafeBytes { AlignedFloats(copying: $0, count: 2000) }
+        #expect(bytes.array == a.array)
+        bytes.withUnsafeBufferPointer { #expect(UInt(bitPattern: $0.baseAddress) % 64 == 0) }
+    }
+
     @Test func filtersApplyInsideTheSearch() throws {
         var kb = Retriever(options: options(["chunk_size": 0]))
         for i in 0..<200 {

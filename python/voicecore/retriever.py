@@ -38,7 +38,9 @@ def _declare(l: ctypes.CDLL) -> None:
     l.vc_retriever_save.restype = ctypes.c_int
     l.vc_retriever_stats.argtypes = [vp, ctypes.POINTER(vp)]
     l.vc_retriever_stats.restype = ctypes.c_int
-    l.vc_retriever_search.argtypes = [vp, cp, sz, _c_float_p, sz, cp, ctypes.POINTER(ctypes.c_int32), _c_float_p, sz]
+    # The query vector is passed as an address (c_void_p): a NumPy array's address costs far less
+    # per call than building a ctypes float pointer for it.
+    l.vc_retriever_search.argtypes = [vp, cp, sz, vp, sz, cp, ctypes.POINTER(ctypes.c_int32), _c_float_p, sz]
     l.vc_retriever_search.restype = ctypes.c_int
     l.vc_retriever_search_many.argtypes = [
         vp, cp, ctypes.POINTER(sz), sz, _c_float_p, sz, cp,
@@ -63,6 +65,18 @@ def _floats(vector: Any) -> tuple[Any, int]:
         pass
     values = [float(x) for x in vector]
     return (ctypes.c_float * len(values))(*values), len(values)
+
+
+def _address(vector: Any) -> tuple[int, int, Any]:
+    """The address and length of a vector as float32 (zero-copy for a contiguous float32 NumPy
+    array), and the object that owns that memory (keep it alive for the duration of the call)."""
+    iface = getattr(vector, "__array_interface__", None)
+    if iface is not None and iface["typestr"] == "<f4" and iface["strides"] is None and len(iface["shape"]) == 1:
+        return iface["data"][0], iface["shape"][0], vector
+    buf, n = _floats(vector)
+    if hasattr(buf, "ctypes"):
+        return buf.ctypes.data, n, buf
+    return ctypes.addressof(buf), n, buf
 
 
 def _pointer(buf: Any) -> Any:
@@ -127,6 +141,9 @@ class Retriever:
             raise _native.Error(code, message.decode("utf-8", "replace") if message else _native.strerror(code))
         self._slots = (ctypes.c_int32 * 0)()
         self._scores = (ctypes.c_float * 0)()
+        # Encoded requests of option-free searches by (k, mode): one query per call then skips
+        # json.dumps (a few microseconds of the per-call cost).
+        self._requests: dict[tuple[int, str], bytes] = {}
 
     def _check(self, code: int) -> int:
         return _native.check(code, lambda: self._lib.vc_retriever_errmsg(self._h))
@@ -230,18 +247,21 @@ class Retriever:
         if len(self._slots) < k:
             self._slots = (ctypes.c_int32 * k)()
             self._scores = (ctypes.c_float * k)()
-        req = _search_request(k, mode, filter, options)
+        if filter or options:
+            req = _search_request(k, mode, filter, options)
+        else:
+            req = self._requests.get((k, mode))
+            if req is None:
+                req = self._requests[(k, mode)] = _search_request(k, mode, None, {})
         q = query.encode("utf-8")
-        vec_ptr, dim = None, 0
+        vec_addr, dim, keep = None, 0, None
         if vector is not None:
-            buf, dim = _floats(vector)
-            vec_ptr = _pointer(buf)
-        n = self._check(
-            self._lib.vc_retriever_search(
-                h, q, len(q), vec_ptr, dim, req, self._slots, self._scores, len(self._slots)
-            )
-        )
-        return [(self._slots[i], self._scores[i]) for i in range(n)]
+            vec_addr, dim, keep = _address(vector)
+        n = self._lib.vc_retriever_search(h, q, len(q), vec_addr, dim, req, self._slots, self._scores, len(self._slots))
+        del keep  # the vector's memory was needed only during the call
+        if n < 0:
+            self._check(n)
+        return list(zip(self._slots[:n], self._scores[:n]))
 
     def search_many_slots(
         self,

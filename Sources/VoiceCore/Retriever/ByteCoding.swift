@@ -23,6 +23,11 @@ struct ByteWriter {
         u64(UInt64(a.count))
         a.withUnsafeBytes { bytes.append(contentsOf: $0) }
     }
+
+    mutating func floats(_ a: AlignedFloats) {
+        u64(UInt64(a.count))
+        a.withUnsafeBufferPointer { bytes.append(contentsOf: UnsafeRawBufferPointer($0)) }
+    }
 }
 
 /// Reads what `ByteWriter` wrote, checking every length against the bytes left, so a truncated
@@ -89,6 +94,14 @@ struct ByteReader {
             UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: base[offset..<(offset + n * 4)]))
             initialized = n
         }
+        offset += n * 4
+        return out
+    }
+
+    /// Like `floats()`, into 64-byte-aligned storage (the vector table).
+    mutating func alignedFloats() throws(VCError) -> AlignedFloats {
+        let n = try count(elementSize: 4)
+        let out = AlignedFloats(copying: UnsafeRawBufferPointer(rebasing: base[offset..<(offset + n * 4)]), count: n)
         offset += n * 4
         return out
     }

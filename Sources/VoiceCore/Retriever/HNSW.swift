@@ -44,12 +44,15 @@ struct HNSW: Sendable {
 
     // MARK: search primitives
 
-    /// Working memory for one search: visited marks by generation, candidate and result heaps.
+    /// Working memory for one search: visited marks by generation (a node is visited when its mark
+    /// equals the current generation, so a new search only bumps the generation). Two-byte marks
+    /// keep the array half the size, so more of it stays cached beside the vectors a search
+    /// streams through; every 65,535 searches the marks are cleared once.
     struct Scratch {
-        var visited: [UInt32] = []
-        var generation: UInt32 = 0
+        var visited: [UInt16] = []
+        var generation: UInt16 = 0
         mutating func reset(_ n: Int) {
-            if visited.count < n { visited = [UInt32](repeating: 0, count: n + 1024); generation = 0 }
+            if visited.count < n { visited = [UInt16](repeating: 0, count: max(n + 1024, visited.count * 2)); generation = 0 }
             generation &+= 1
             if generation == 0 { for i in 0..<visited.count { visited[i] = 0 }; generation = 1 }
         }
@@ -59,7 +62,7 @@ struct HNSW: Sendable {
     /// pairs, best first. Only nodes for which `accept` holds enter the results; others are
     /// still traversed, so filters do not cut the graph apart.
     func searchLevel(_ q: UnsafePointer<Float>, _ vectors: UnsafePointer<Float>, dim: Int, entries: [Int32], ef: Int,
-                     level: Int32, scratch: inout Scratch, accept: ((Int32) -> Bool)?) -> [(Float, Int32)] {
+                     level: Int32, scratch: inout Scratch, accept: ((Int32) -> Bool)?, keep: Int? = nil) -> [(Float, Int32)] {
         scratch.reset(count)
         let gen = scratch.generation
         // Candidates: max-heap on similarity; results: min-heap on similarity (worst at root).
@@ -109,7 +112,7 @@ struct HNSW: Sendable {
                         }
                     }
                 }
-                return results.drainSortedDescending()
+                return keep.map { results.drainBest($0) } ?? results.drainSortedDescending()
             }
         }
     }
@@ -220,53 +223,82 @@ struct HNSW: Sendable {
             }
             l -= 1
         }
-        let found = searchLevel(q, vectors, dim: dim, entries: [current], ef: max(ef, k), level: 0, scratch: &scratch, accept: accept)
+        let found = searchLevel(q, vectors, dim: dim, entries: [current], ef: max(ef, k), level: 0, scratch: &scratch, accept: accept, keep: k)
         return Array(found.prefix(k))
     }
 }
 
-/// A binary heap of (similarity, node): a max-heap or a min-heap.
+/// A binary heap of (similarity, node): a max-heap or a min-heap. Entries are kept as pairs in
+/// one array and sifted through a hole (one move per level instead of a swap of two arrays): at
+/// a wide beam the result heap holds thousands of entries and its sifts are a hot loop.
 struct Heap {
+    struct Entry { var score: Float; var node: Int32 }
     let isMax: Bool
-    private(set) var scores: [Float] = []
-    private(set) var nodes: [Int32] = []
+    private var items: [Entry] = []
     init(max: Bool) { isMax = max }
 
-    var count: Int { scores.count }
-    var top: (Float, Int32)? { scores.isEmpty ? nil : (scores[0], nodes[0]) }
-
-    @inline(__always) private func before(_ a: Float, _ b: Float) -> Bool { isMax ? a > b : a < b }
+    var count: Int { items.count }
+    var top: (Float, Int32)? { items.isEmpty ? nil : (items[0].score, items[0].node) }
 
     mutating func push(_ s: Float, _ n: Int32) {
-        scores.append(s); nodes.append(n)
-        var i = scores.count - 1
-        while i > 0 {
-            let p = (i - 1) >> 1
-            if before(scores[i], scores[p]) { scores.swapAt(i, p); nodes.swapAt(i, p); i = p } else { break }
+        items.append(Entry(score: s, node: n))
+        let isMax = self.isMax
+        items.withUnsafeMutableBufferPointer { h in
+            let e = h[h.count - 1]
+            var i = h.count - 1
+            while i > 0 {
+                let p = (i - 1) >> 1
+                let ps = h[p].score
+                if isMax ? e.score > ps : e.score < ps { h[i] = h[p]; i = p } else { break }
+            }
+            h[i] = e
         }
     }
 
     mutating func pop() -> (Float, Int32)? {
-        guard !scores.isEmpty else { return nil }
-        let out = (scores[0], nodes[0])
-        let last = scores.count - 1
-        scores.swapAt(0, last); nodes.swapAt(0, last)
-        scores.removeLast(); nodes.removeLast()
-        var i = 0
-        let n = scores.count
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var b = i
-            if l < n && before(scores[l], scores[b]) { b = l }
-            if r < n && before(scores[r], scores[b]) { b = r }
-            if b == i { break }
-            scores.swapAt(i, b); nodes.swapAt(i, b); i = b
+        guard let last = items.popLast() else { return nil }
+        if items.isEmpty { return (last.score, last.node) }
+        let isMax = self.isMax
+        return items.withUnsafeMutableBufferPointer { h in
+            let out = h[0]
+            let n = h.count
+            var i = 0
+            while true {
+                let l = 2 * i + 1
+                if l >= n { break }
+                var c = l
+                if l + 1 < n, isMax ? h[l + 1].score > h[l].score : h[l + 1].score < h[l].score { c = l + 1 }
+                if isMax ? h[c].score > last.score : h[c].score < last.score { h[i] = h[c]; i = c } else { break }
+            }
+            h[i] = last
+            return (out.score, out.node)
         }
-        return out
+    }
+
+    /// Empties the heap, returning its best `k` entries in the order `drainSortedDescending` gives
+    /// them: one pass keeping a sorted list of k, instead of sorting a wide beam (ef in the
+    /// thousands) to read ten of it.
+    mutating func drainBest(_ k: Int) -> [(Float, Int32)] {
+        if k >= items.count { return drainSortedDescending() }
+        var best: [(Float, Int32)] = []
+        best.reserveCapacity(k + 1)
+        @inline(__always) func ahead(_ a: (Float, Int32), _ b: (Float, Int32)) -> Bool { a.0 > b.0 || (a.0 == b.0 && a.1 < b.1) }
+        for e in items {
+            let x = (e.score, e.node)
+            if best.count == k && !ahead(x, best[k - 1]) { continue }
+            best.append(x)
+            var i = best.count - 1
+            while i > 0 && ahead(best[i], best[i - 1]) { best.swapAt(i, i - 1); i -= 1 }
+            if best.count > k { best.removeLast() }
+        }
+        items.removeAll()
+        return best
     }
 
     /// Empties the heap, returning its entries by descending similarity.
     mutating func drainSortedDescending() -> [(Float, Int32)] {
-        zip(scores, nodes).map { ($0.0, $0.1) }.sorted { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+        let out = items.map { ($0.score, $0.node) }.sorted { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+        items.removeAll()
+        return out
     }
 }

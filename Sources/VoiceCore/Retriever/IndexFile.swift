@@ -189,7 +189,7 @@ enum IndexFile {
         r = try section(.vectors)
         let dim = Int(try r.u64())
         out.dense.dimension = dim
-        out.dense.rowSlot = try r.array(Int32.self); out.dense.slotRow = try r.array(Int32.self); out.dense.data = try r.floats()
+        out.dense.rowSlot = try r.array(Int32.self); out.dense.slotRow = try r.array(Int32.self); out.dense.data = try r.alignedFloats()
         let rows = out.dense.rowSlot.count
         guard dim < 1 << 20, out.dense.data.count == rows * dim, out.dense.slotRow.count <= slots else { throw r.corrupt("vector table of inconsistent size") }
         for (row, s) in out.dense.rowSlot.enumerated() where s < 0 || Int(s) >= out.dense.slotRow.count || out.dense.slotRow[Int(s)] != Int32(row) {

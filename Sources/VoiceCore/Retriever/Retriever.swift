@@ -10,6 +10,9 @@ public struct Retriever: Sendable {
     var index: InvertedIndex
     var dense: DenseStore
     var hnsw: HNSW?
+    /// The graph's visited marks, kept between inserts: a fresh one per insert would allocate and
+    /// zero four bytes per vector every time.
+    var graphScratch = HNSW.Scratch()
 
     // Documents, by ordinal.
     var docIds: [String] = []
@@ -114,10 +117,9 @@ public struct Retriever: Sendable {
 
     private mutating func insertIntoGraph() {
         guard hnsw != nil else { return }
-        var scratch = HNSW.Scratch()
         let dim = dense.dimension
         dense.data.withUnsafeBufferPointer { buf in
-            hnsw!.insert(vectors: buf.baseAddress!, dim: dim, scratch: &scratch)
+            hnsw!.insert(vectors: buf.baseAddress!, dim: dim, scratch: &graphScratch)
         }
     }
 

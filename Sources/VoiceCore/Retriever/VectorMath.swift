@@ -64,7 +64,8 @@ struct DenseStore: Sendable {
 
     var dimension = 0
     var metric: Metric = .cosine
-    var data: [Float] = []
+    /// Row-major vectors, 64-byte aligned (see AlignedFloats).
+    var data = AlignedFloats()
     /// Row → chunk slot, and slot → row (−1: no vector).
     var rowSlot: [Int32] = []
     var slotRow: [Int32] = []
@@ -108,7 +109,7 @@ struct DenseStore: Sendable {
         var results: [[(slot: Int32, score: Float)]] = []
         results.reserveCapacity(count)
         guard rows > 0, d > 0 else { return Array(repeating: [], count: count) }
-        let group = max(1, min(8, (1 << 22) / rows))
+        let group = max(1, min(8, (1 << 22) / rows, count))
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: group * rows)
         defer { scores.deallocate() }
         data.withUnsafeBufferPointer { base in
@@ -141,14 +142,17 @@ struct DenseStore: Sendable {
 
     /// Drops the rows of dead slots and renumbers slots by `newSlot` (−1 = dropped).
     mutating func compact(newSlot: [Int32]) {
-        var newData: [Float] = [], newRowSlot: [Int32] = []
+        var newData = AlignedFloats(), newRowSlot: [Int32] = []
         var newSlotRow = [Int32](repeating: -1, count: newSlot.reduce(0) { max($0, Int($1) + 1) })
-        for (r, old) in rowSlot.enumerated() {
-            let n = newSlot[Int(old)]
-            if n < 0 { continue }
-            newSlotRow[Int(n)] = Int32(newRowSlot.count)
-            newRowSlot.append(n)
-            newData.append(contentsOf: data[(r * dimension)..<((r + 1) * dimension)])
+        let d = dimension
+        data.withUnsafeBufferPointer { rows in
+            for (r, old) in rowSlot.enumerated() {
+                let n = newSlot[Int(old)]
+                if n < 0 { continue }
+                newSlotRow[Int(n)] = Int32(newRowSlot.count)
+                newRowSlot.append(n)
+                newData.append(contentsOf: UnsafeBufferPointer(rebasing: rows[(r * d)..<((r + 1) * d)]))
+            }
         }
         data = newData; rowSlot = newRowSlot; slotRow = newSlotRow
     }
