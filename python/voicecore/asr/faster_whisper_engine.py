@@ -50,8 +50,17 @@ class FasterWhisperEngine:
         return Transcript(text=text, language=info.language or lang or "")
 
     async def transcribe(self, audio: np.ndarray, language: str = "") -> Transcript:
-        return await asyncio.to_thread(self._run_slot, audio.astype(np.float32), language)
+        # A cancelled call (a speculation voided by new speech) cannot stop CTranslate2 once it runs,
+        # but one still waiting for the engine is skipped: it would hold up the next utterance's text.
+        abandoned = threading.Event()
+        try:
+            return await asyncio.to_thread(self._run_slot, audio.astype(np.float32), language, abandoned)
+        except asyncio.CancelledError:
+            abandoned.set()
+            raise
 
-    def _run_slot(self, audio: np.ndarray, language: str) -> Transcript:
+    def _run_slot(self, audio: np.ndarray, language: str, abandoned: threading.Event) -> Transcript:
         with self._slots:
+            if abandoned.is_set():
+                return Transcript("", "")
             return self._run(audio, language)
