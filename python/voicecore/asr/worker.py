@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from ..worker import Job, JobError, Worker
 from .engine import SAMPLE_RATE, AsrEngine
 from .recognizer import RecognizerConfig, StreamingRecognizer
+
+log = logging.getLogger("voicecore.asr")
 
 
 def asr_handler(engine: AsrEngine, config: RecognizerConfig | None = None):
@@ -34,6 +37,8 @@ def asr_handler(engine: AsrEngine, config: RecognizerConfig | None = None):
                 listening.result()
             elif recognizer.early_task is not None:
                 await recognizer.early_task
+            if recognizer.final_sent:
+                log.info("utterance ended: %s", recognizer.end_reason)  # Benchmarks/e2e counts the early ends
         finally:
             for task in (listening, ended):
                 task.cancel()

@@ -24,7 +24,8 @@ class UpConfig:
     no_llm: bool = False
     llm_url: str = ""                # any OpenAI-compatible server(s), comma-separated; "" = the embedded SmolLM2
     llm_model: str = ""
-    llm_threads: int = 2
+    llm_threads: int = 2             # the embedded LLM's threads reading the prompt
+    llm_decode_threads: int = 1      # … and writing the answer, token by token (embedded_llm.server_argv)
     llm_start_timeout: float = 120.0
     worker_token: str = ""           # "" = a fresh random token per run
     device_tokens: str = ""          # "" = DEV MODE (devices need no token)

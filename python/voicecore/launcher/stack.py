@@ -131,7 +131,7 @@ class Stack:
         model = embedded_llm.gguf_path()
         assert model is not None
         port = free_port()
-        spec = ChildSpec("llm", embedded_llm.server_argv(model, port, c.llm_threads), self.logs / "llm.log", env=embedded_llm.SERVER_ENV)
+        spec = ChildSpec("llm", embedded_llm.server_argv(model, port, c.llm_threads, c.llm_decode_threads), self.logs / "llm.log", env=embedded_llm.SERVER_ENV)
         child = await self.supervisor.start(spec)
         url = f"http://127.0.0.1:{port}/v1"
         if await embedded_llm.wait_ready(url, c.llm_start_timeout):
