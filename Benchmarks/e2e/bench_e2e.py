@@ -202,6 +202,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--only", choices=["scripted", "smollm2"])
+    parser.add_argument("--up-arg", action="append", default=[], help="one more `voicecore up` argument for every configuration (A/B runs)")
     args = parser.parse_args()
     mics = [asyncio.run(synthesize(q, 16000)) for q in QUESTIONS]
 
@@ -213,11 +214,11 @@ def main() -> int:
     if args.only in (None, "scripted"):
         llm = ScriptedLLM(script).start_in_thread()
         try:
-            r = run_config("scripted LLM", ["--llm-url", llm.url], mics, args.turns)
+            r = run_config("scripted LLM", ["--llm-url", llm.url, *args.up_arg], mics, args.turns)
             r["anchor"] = anchor(mics, llm.url)
             results.append(r)
             # Partial transcripts share the one Whisper engine with the speculative final.
-            r2 = run_config("scripted LLM, 1 s partials", ["--llm-url", llm.url, "--asr-partial-interval", "1"], mics, args.turns)
+            r2 = run_config("scripted LLM, 1 s partials", ["--llm-url", llm.url, "--asr-partial-interval", "1", *args.up_arg], mics, args.turns)
             r2["anchor"] = r["anchor"]
             results.append(r2)
         finally:
@@ -227,7 +228,7 @@ def main() -> int:
         if why:
             print(f"SmolLM2-135M-Instruct: not measured — {why} (scripts/install-llm.sh installs it)")
         else:
-            r = run_config("SmolLM2-135M (llama.cpp)", [], mics, args.turns)
+            r = run_config("SmolLM2-135M (llama.cpp)", list(args.up_arg), mics, args.turns)
             port_llm = None
             # The anchor talks to its own llama.cpp server, started the way voicecore up starts it.
             from voicecore.launcher.addresses import free_port
@@ -245,7 +246,7 @@ def main() -> int:
             results.append(r)
 
     print(f"\nend of speech → first audio frame at the device, {args.turns} turns each (CPU: {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f})")
+          f"load average {os.getloadavg()[0]:.1f})" + (f"; voicecore up {' '.join(args.up_arg)}" if args.up_arg else ""))
     print(f"{'configuration':<28} {'p50 s':>7} {'p99 s':>7} {'max s':>7} {'hub share':>10} {'anchor p50 s':>13}  target")
     for r in results:
         lat = r["latencies"]

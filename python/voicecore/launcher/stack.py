@@ -107,7 +107,7 @@ class Stack:
             else:
                 args += ["--slots", str(c.asr_slots if kind == "asr" else c.tts_slots)]
                 if kind == "asr":
-                    args += ["--partial-interval", str(c.asr_partial_interval)]
+                    args += ["--partial-interval", str(c.asr_partial_interval), "--cpu-threads", str(c.asr_threads)]
             await self.supervisor.start(ChildSpec(f"{kind} worker", self._python(*args), self.logs / f"{kind}.log", env=env))
         await self._wait_registered()
         self.ready = True
