@@ -28,11 +28,11 @@ def bundled_model_path() -> Path:
 class FasterWhisperEngine:
     name = "faster-whisper"
 
-    # One thread: on the shared 2-core machine the encoder (0.45-0.55 CPU-s for Whisper's 30 s
-    # window, whatever the utterance's length) took 0.58-0.72 s wall with one thread against
-    # 0.82-0.98 s with two, whose OpenMP barriers wait for a thread the busy CPU has parked; in the
-    # pipeline, ASR final - speech end went 0.98 -> 0.72 s (p50). It also leaves a core to the LLM.
-    def __init__(self, model: str | Path | None = None, compute_type: str = "int8", cpu_threads: int = 1, beam_size: int = 1, concurrency: int = 1) -> None:
+    # cpu_threads: the encoder costs 0.45-0.55 CPU-s (Whisper's 30 s window, whatever the
+    # utterance's length). Under heavy load (load average 4-5 on 2 cores) one thread is faster
+    # (0.58-0.72 s wall against 0.82-0.98 s: two threads' OpenMP barriers wait for a parked thread);
+    # at load 1.5-3 two were faster in the e2e benchmark's p50 (docs/turn-latency.md), so two stay.
+    def __init__(self, model: str | Path | None = None, compute_type: str = "int8", cpu_threads: int = 2, beam_size: int = 1, concurrency: int = 1) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from faster_whisper import WhisperModel
 

@@ -34,7 +34,7 @@ class UpConfig:
     # Seconds of speech between partial transcripts; 0: none. Off by default: on a small CPU a partial
     # still running when the user pauses delays the final (Benchmarks/e2e: p99 3.05 → 2.32 s on 2 cores).
     asr_partial_interval: float = 0.0
-    asr_threads: int = 1             # CPU threads of one Whisper transcription (FasterWhisperEngine)
+    asr_threads: int = 2             # CPU threads of one Whisper transcription (FasterWhisperEngine)
     tts_slots: int = 2
     assistant_slots: int = 4
     state_dir: str = ""
