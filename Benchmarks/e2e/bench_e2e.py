@@ -36,6 +36,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 
+from voicecore.asr.endpointer import EndpointConfig  # noqa: E402
+from voicecore.asr.recognizer import reads_complete  # noqa: E402
 from voicecore.client import converse, speech_end_seconds  # noqa: E402
 from voicecore.launcher import embedded_llm  # noqa: E402
 from voicecore.testing import Rule, ScriptedLLM  # noqa: E402
@@ -49,7 +51,7 @@ REPLIES = {"france": "Paris is the capital of France.", "germany": "Berlin is th
            "ocean": "The Pacific is the largest ocean."}
 STAGES = [("speech_end", "endpointing (hub's speech_end)"), ("asr_final", "ASR final"), ("first_delta", "first LLM token"),
           ("first_segment", "first segment"), ("first_tts_audio", "first TTS audio"), ("first_audio_sent", "first frame sent")]
-MIN_SILENCE_S = 0.48  # the endpointer's min_silence_ms: the silence it must hear before the utterance is over
+ENDPOINT = EndpointConfig()  # the ASR worker's endpointing defaults, as voicecore up runs them
 
 
 async def synthesize(text: str, rate: int) -> bytes:
@@ -86,6 +88,11 @@ class Up:
                     if str(e.get("session")) == session and isinstance(e.get("value"), int):
                         turns.setdefault(int(e.get("turn", 0)), {}).setdefault(e["reason"], e["value"] / 1e6)
         return next((m for _, m in sorted(turns.items()) if "first_audio_sent" in m), {})
+
+    def early_ends(self) -> int:
+        """Utterances the ASR worker ended early (the semantic endpointer), from its log."""
+        with open(self.status["logs"]["asr worker"], encoding="utf-8") as f:
+            return sum("utterance ended: early" in line for line in f)
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -131,29 +138,44 @@ def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup
                         stages[key].append(endpointing + marks[key])
                 time.sleep(0.3)
             hub = up.hub_seconds() - hub_before
+            early = up.early_ends()
         finally:
             up.stop()
     return {"name": name, "latencies": latencies, "stages": stages, "hub_share": hub / sum(latencies) if latencies else float("nan"),
-            "hub_seconds": hub, "incomplete": incomplete}
+            "hub_seconds": hub, "incomplete": incomplete, "early": early, "utterances": warmup + turns}
 
 
-async def llm_first_token(url: str, question: str) -> float:
+def default_script():
+    """Examples/python/assistant.py as a module: its knowledge base and its prompt."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("default_assistant", ROOT / "Examples" / "python" / "assistant.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+async def llm_first_token(url: str, question: str, script) -> float:
+    """The default script's own request (its system prompt, the passages it retrieves) to the LLM."""
     from voicecore.assistant.llm import LLM
 
+    passages = script.facts(question)
+    messages = script.app.messages(type("Session", (), {"history": []})(), question, context="Facts:\n" + "\n".join(passages) if passages else "")
     llm = LLM(endpoints=[url])
     start = time.perf_counter()
-    async for _ in llm.stream([{"role": "system", "content": "Answer in one short sentence."}, {"role": "user", "content": question}],
-                              tools=False, max_tokens=20):
+    async for _ in llm.stream(messages, tools=False, max_tokens=60):
         return time.perf_counter() - start
     return time.perf_counter() - start
 
 
 def anchor(mics: list[bytes], llm_url: str | None, rounds: int = 5) -> list[float]:
-    """The engines alone, sequentially: the endpointer's silence + whisper on the utterance + the
-    LLM's first token + eSpeak's first audio chunk of the reply's first sentence."""
+    """The engines alone, sequentially: the silence the endpointer needs for that text (early or
+    full) + whisper on the utterance + the LLM's first token for the default script's prompt +
+    eSpeak's first audio chunk of the reply's first sentence."""
     from voicecore.asr.faster_whisper_engine import FasterWhisperEngine
 
     asr = FasterWhisperEngine()
+    script = default_script() if llm_url else None
     totals = []
 
     async def once(i: int) -> float:
@@ -162,12 +184,13 @@ def anchor(mics: list[bytes], llm_url: str | None, rounds: int = 5) -> list[floa
         t = time.perf_counter()
         text = (await asr.transcribe(audio, language="en")).text
         asr_s = time.perf_counter() - t
-        llm_s = await llm_first_token(llm_url, text) if llm_url else 0.0
+        llm_s = await llm_first_token(llm_url, text, script) if llm_url else 0.0
         t = time.perf_counter()
         async for _ in EspeakEngine().synthesize(SpeechRequest(list(REPLIES.values())[i % len(REPLIES)], sample_rate=24000)):
             break
         tts_s = time.perf_counter() - t
-        return MIN_SILENCE_S + asr_s + llm_s + tts_s
+        silence_ms = ENDPOINT.early_silence_ms if reads_complete(text) else ENDPOINT.min_silence_ms
+        return silence_ms / 1000 + asr_s + llm_s + tts_s
 
     asyncio.run(once(0))  # warm-up
     for i in range(rounds):
@@ -179,6 +202,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--only", choices=["scripted", "smollm2"])
+    parser.add_argument("--up-arg", action="append", default=[], help="one more `voicecore up` argument for every configuration (A/B runs)")
     args = parser.parse_args()
     mics = [asyncio.run(synthesize(q, 16000)) for q in QUESTIONS]
 
@@ -190,11 +214,11 @@ def main() -> int:
     if args.only in (None, "scripted"):
         llm = ScriptedLLM(script).start_in_thread()
         try:
-            r = run_config("scripted LLM", ["--llm-url", llm.url], mics, args.turns)
+            r = run_config("scripted LLM", ["--llm-url", llm.url, *args.up_arg], mics, args.turns)
             r["anchor"] = anchor(mics, llm.url)
             results.append(r)
             # Partial transcripts share the one Whisper engine with the speculative final.
-            r2 = run_config("scripted LLM, 1 s partials", ["--llm-url", llm.url, "--asr-partial-interval", "1"], mics, args.turns)
+            r2 = run_config("scripted LLM, 1 s partials", ["--llm-url", llm.url, "--asr-partial-interval", "1", *args.up_arg], mics, args.turns)
             r2["anchor"] = r["anchor"]
             results.append(r2)
         finally:
@@ -204,7 +228,7 @@ def main() -> int:
         if why:
             print(f"SmolLM2-135M-Instruct: not measured — {why} (scripts/install-llm.sh installs it)")
         else:
-            r = run_config("SmolLM2-135M (llama.cpp)", [], mics, args.turns)
+            r = run_config("SmolLM2-135M (llama.cpp)", list(args.up_arg), mics, args.turns)
             port_llm = None
             # The anchor talks to its own llama.cpp server, started the way voicecore up starts it.
             from voicecore.launcher.addresses import free_port
@@ -222,7 +246,7 @@ def main() -> int:
             results.append(r)
 
     print(f"\nend of speech → first audio frame at the device, {args.turns} turns each (CPU: {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f})")
+          f"load average {os.getloadavg()[0]:.1f})" + (f"; voicecore up {' '.join(args.up_arg)}" if args.up_arg else ""))
     print(f"{'configuration':<28} {'p50 s':>7} {'p99 s':>7} {'max s':>7} {'hub share':>10} {'anchor p50 s':>13}  target")
     for r in results:
         lat = r["latencies"]
@@ -238,8 +262,11 @@ def main() -> int:
         lat = r["latencies"]
         print(f"  {'first frame at the device':<32} {pct(lat, 50):6.3f} / {pct(lat, 99):6.3f}")
         print(f"  hub's own time: {1000 * r['hub_seconds']:.1f} ms over {len(lat)} turns")
-    print("\nanchor: the same engines called directly and sequentially (endpointer silence "
-          f"{MIN_SILENCE_S:.2f} s + whisper on the utterance + LLM first token + eSpeak first chunk), 5 rounds")
+        print(f"  utterances ended early (complete text after {ENDPOINT.early_silence_ms:.0f} ms of silence, "
+              f"else {ENDPOINT.min_silence_ms:.0f} ms): {r['early']} of {r['utterances']}")
+    print("\nanchor: the same engines called directly and sequentially (the endpointer's silence for the text, "
+          f"{ENDPOINT.early_silence_ms / 1000:.3f} s early or {ENDPOINT.min_silence_ms / 1000:.2f} s, + whisper on the utterance "
+          "+ LLM first token for the default script's prompt + eSpeak first chunk), 5 rounds")
     return 0
 
 

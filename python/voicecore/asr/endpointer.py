@@ -11,7 +11,8 @@ class Event(Enum):
     SPEECH_START = "speech_start"
     PAUSE = "pause"  # silence long enough to start transcribing speculatively
     RESUME = "resume"  # speech again after a PAUSE: the speculation is void
-    END = "end"  # silence long enough: the utterance is over
+    EARLY = "early"  # silence long enough to end the utterance if its text reads as complete
+    END = "end"  # silence long enough: the utterance is over, whatever its text
 
 
 @dataclass
@@ -19,7 +20,10 @@ class EndpointConfig:
     threshold: float = 0.5
     neg_threshold: float = 0.35
     min_speech_ms: float = 90.0
-    speculate_ms: float = 160.0
+    speculate_ms: float = 96.0
+    # Longer than the ~0.3 s pause a speaker makes inside a sentence (Silero hears a 0.3 s gap
+    # between words as 256-288 ms of silence), shorter than min_silence_ms; 0 = never early.
+    early_silence_ms: float = 352.0
     min_silence_ms: float = 480.0
     window_ms: float = 32.0
 
@@ -56,6 +60,8 @@ class Endpointer:
             if not self.paused and silent_ms >= c.speculate_ms:
                 self.paused = True
                 events.append(Event.PAUSE)
+            if 0 < c.early_silence_ms < c.min_silence_ms and self.silence_run == self._windows(c.early_silence_ms):
+                events.append(Event.EARLY)
             if silent_ms >= c.min_silence_ms:
                 events.append(Event.END)
         elif probability >= c.threshold or self.silence_run == 0:
@@ -65,3 +71,11 @@ class Endpointer:
                 self.paused = False
                 events.append(Event.RESUME)
         return events
+
+    @property
+    def silent_ms(self) -> float:
+        """The silence heard since speech last stopped (0 while speaking)."""
+        return self.silence_run * self.config.window_ms if self.in_speech else 0.0
+
+    def _windows(self, ms: float) -> int:
+        return max(1, -int(-ms // self.config.window_ms))  # the first window at which ms of silence are heard

@@ -28,6 +28,10 @@ def bundled_model_path() -> Path:
 class FasterWhisperEngine:
     name = "faster-whisper"
 
+    # cpu_threads: the encoder costs 0.45-0.55 CPU-s (Whisper's 30 s window, whatever the
+    # utterance's length). Under heavy load (load average 4-5 on 2 cores) one thread is faster
+    # (0.58-0.72 s wall against 0.82-0.98 s: two threads' OpenMP barriers wait for a parked thread);
+    # at load 1.5-3 two were faster in the e2e benchmark's p50 (docs/turn-latency.md), so two stay.
     def __init__(self, model: str | Path | None = None, compute_type: str = "int8", cpu_threads: int = 2, beam_size: int = 1, concurrency: int = 1) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from faster_whisper import WhisperModel
@@ -50,8 +54,17 @@ class FasterWhisperEngine:
         return Transcript(text=text, language=info.language or lang or "")
 
     async def transcribe(self, audio: np.ndarray, language: str = "") -> Transcript:
-        return await asyncio.to_thread(self._run_slot, audio.astype(np.float32), language)
+        # A cancelled call (a speculation voided by new speech) cannot stop CTranslate2 once it runs,
+        # but one still waiting for the engine is skipped: it would hold up the next utterance's text.
+        abandoned = threading.Event()
+        try:
+            return await asyncio.to_thread(self._run_slot, audio.astype(np.float32), language, abandoned)
+        except asyncio.CancelledError:
+            abandoned.set()
+            raise
 
-    def _run_slot(self, audio: np.ndarray, language: str) -> Transcript:
+    def _run_slot(self, audio: np.ndarray, language: str, abandoned: threading.Event) -> Transcript:
         with self._slots:
+            if abandoned.is_set():
+                return Transcript("", "")
             return self._run(audio, language)

@@ -3,11 +3,18 @@
 A transcription of the utterance starts speculatively as soon as a short pause begins; when the
 pause grows into the endpoint with no speech in between, that result is the final text, so the
 endpoint wait and the recognition overlap instead of adding up.
+
+A light semantic endpointer ends the utterance before the full silence when the speculative text
+reads as a finished sentence (``reads_complete``: it ends in ``.``, ``?`` or ``!`` and not on a word
+that cannot close a sentence, such as "the" or "and") and the pause has reached
+``early_silence_ms`` — longer than a pause inside a sentence. Otherwise the utterance ends after
+``min_silence_ms`` of silence, as without it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
@@ -19,6 +26,22 @@ from .engine import SAMPLE_RATE, AsrEngine, Transcript
 from .vad import WINDOW, StreamingVad
 
 Emit = Callable[..., Awaitable[None]]
+
+# Words a sentence does not end on, however Whisper punctuated the pause after them.
+# A wrong "open" only costs the rest of the silence wait; a wrong "complete" would cut the speaker
+# off, so the list is generous (prepositions included, though "Where are you from?" is complete).
+_OPEN_ENDED = frozenset("""a an the and or but nor so because if than that which who whose whom of to for with from
+by as at in on into onto about like my your our their this these those is are was were am be been""".split())
+_LAST_WORD = re.compile(r"([A-Za-z']+)\W*$")
+
+
+def reads_complete(text: str) -> bool:
+    """Whether a transcript reads as a finished sentence: the semantic endpointer's rule."""
+    text = text.strip().rstrip("\"')»”’ ")
+    if not text or text[-1] not in ".?!" or text.endswith(".."):
+        return False
+    word = _LAST_WORD.search(text[:-1])
+    return word is None or word.group(1).lower() not in _OPEN_ENDED
 
 
 @dataclass
@@ -53,14 +76,19 @@ class StreamingRecognizer:
         self.last_partial_text = ""
         self.partial_task: asyncio.Task[None] | None = None
         self.speculation: asyncio.Task[Transcript] | None = None
+        self.early_task: asyncio.Task[None] | None = None  # an early end started by the speculation's completion
         self.used_speculation = False
+        self.early_reached = False  # the pause is long enough to end early (Event.EARLY, no RESUME since)
+        self.end_reason = ""  # "early" (complete text), "silence", "length" or "audio end"
+        self.finalizing = False
+        self.ended = asyncio.Event()  # set once the final is out, however the utterance ended
         self.probabilities: list[float] = []
 
     # Audio in ----------------------------------------------------------------------------------
 
     async def feed(self, pcm: bytes) -> bool:
-        if self.final_sent:
-            return True
+        if self.final_sent or self.finalizing:
+            return self.final_sent or await self._final_of_early_end()
         audio = pcm16_to_float(pcm)
         self.chunks.append(audio)
         self.samples += len(audio)
@@ -68,23 +96,30 @@ class StreamingRecognizer:
             self.probabilities.append(probability)
             for event in self.endpointer.push(probability):
                 await self._on(event)
-                if self.final_sent:
-                    return True
+                if self.final_sent or self.finalizing:
+                    return self.final_sent or await self._final_of_early_end()
         if self.endpointer.in_speech:
             if self.samples - self._start_sample() > self.config.max_utterance_seconds * SAMPLE_RATE:
-                await self._finalize(self.samples)
+                await self._finalize(self.samples, "length")
                 return True
             self._maybe_partial()
         return self.final_sent
 
+    async def _final_of_early_end(self) -> bool:
+        if self.early_task is not None:
+            await asyncio.shield(self.early_task)
+        return True
+
     async def finish(self) -> None:
         """The audio ended (last chunk, or ``end`` in manual mode): the utterance is over."""
-        if self.final_sent:
+        if self.final_sent or self.finalizing:
+            await self._final_of_early_end()
             return
         if self.endpointer.speech_start is None:
+            self.end_reason = "audio end"
             await self._send_final(Transcript("", self.language))
             return
-        await self._finalize(self.samples)
+        await self._finalize(self.samples, "audio end")
 
     # Events ------------------------------------------------------------------------------------
 
@@ -93,13 +128,32 @@ class StreamingRecognizer:
             await self.emit("speech_start")
         elif event is Event.PAUSE and self.auto_endpoint:
             end = min(self.samples, self._stop_sample() + self._pad())
-            self.speculation = asyncio.create_task(self._transcribe(self._start_sample(), end))
+            speculation = asyncio.create_task(self._transcribe(self._start_sample(), end))
+            speculation.add_done_callback(self._speculation_done)
+            self.speculation = speculation
         elif event is Event.RESUME:
             self._drop_speculation()
+        elif event is Event.EARLY and self.auto_endpoint:
+            self.early_reached = True
+            if self._speculation_reads_complete():
+                await self._finalize(self.samples, "early")
         elif event is Event.END and self.auto_endpoint:
-            await self._finalize(min(self.samples, self._stop_sample() + self._pad()))
+            await self._finalize(min(self.samples, self._stop_sample() + self._pad()), "silence")
 
-    async def _finalize(self, end: int) -> None:
+    def _speculation_reads_complete(self) -> bool:
+        s = self.speculation
+        return s is not None and s.done() and not s.cancelled() and s.exception() is None and reads_complete(s.result().text)
+
+    def _speculation_done(self, task: "asyncio.Task[Transcript]") -> None:
+        # The text arrived after the pause had grown long enough: end now rather than at the next window.
+        if task is self.speculation and self.early_reached and not self.finalizing and self._speculation_reads_complete():
+            self.early_task = asyncio.get_running_loop().create_task(self._finalize(self.samples, "early"))
+
+    async def _finalize(self, end: int, reason: str) -> None:
+        if self.finalizing:
+            return
+        self.finalizing = True
+        self.end_reason = reason
         await self.emit("speech_end")
         if self.partial_task is not None:
             self.partial_task.cancel()
@@ -116,6 +170,7 @@ class StreamingRecognizer:
         if transcript.language:
             fields["language"] = transcript.language
         await self.emit("final", **fields)
+        self.ended.set()
 
     def _maybe_partial(self) -> None:
         interval = self.config.partial_interval
@@ -135,6 +190,7 @@ class StreamingRecognizer:
             await self.emit("partial", text=transcript.text)
 
     def _drop_speculation(self) -> None:
+        self.early_reached = False
         if self.speculation is not None:
             self.speculation.cancel()
             self.speculation = None
@@ -178,6 +234,6 @@ class StreamingRecognizer:
         return self.samples if stop is None else stop * WINDOW
 
     async def close(self) -> None:
-        for task in (self.partial_task, self.speculation):
+        for task in (self.partial_task, self.speculation, self.early_task):
             if task is not None and not task.done():
                 task.cancel()

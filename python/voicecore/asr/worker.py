@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from ..worker import Job, JobError, Worker
 from .engine import SAMPLE_RATE, AsrEngine
 from .recognizer import RecognizerConfig, StreamingRecognizer
+
+log = logging.getLogger("voicecore.asr")
 
 
 def asr_handler(engine: AsrEngine, config: RecognizerConfig | None = None):
@@ -16,12 +21,27 @@ def asr_handler(engine: AsrEngine, config: RecognizerConfig | None = None):
         if mode not in ("auto", "manual", "realtime"):
             raise JobError(f"asr mode must be auto, manual or realtime, got {mode!r}")
         recognizer = StreamingRecognizer(engine, job.output, config, language=str(job.params.get("language") or ""), mode=mode)
-        try:
+        async def listen() -> None:
             async for pcm in job.audio():
                 if await recognizer.feed(pcm):
                     return
             await recognizer.finish()
+
+        # An early end (the speculative text completed during the pause) sends the final from its
+        # own task, between audio chunks: the job is over then, not at the next chunk.
+        listening = asyncio.create_task(listen())
+        ended = asyncio.create_task(recognizer.ended.wait())
+        try:
+            await asyncio.wait({listening, ended}, return_when=asyncio.FIRST_COMPLETED)
+            if listening.done():
+                listening.result()
+            elif recognizer.early_task is not None:
+                await recognizer.early_task
+            if recognizer.final_sent:
+                log.info("utterance ended: %s", recognizer.end_reason)  # Benchmarks/e2e counts the early ends
         finally:
+            for task in (listening, ended):
+                task.cancel()
             await recognizer.close()
 
     return recognize

@@ -26,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="", help="model name for --engine openai, or a CTranslate2 Whisper directory for asr")
     p.add_argument("--partial-interval", type=float, default=1.0,
                    help="asr: seconds of new speech between partial transcripts (0: none, which leaves the engine free for the final)")
+    p.add_argument("--cpu-threads", type=int, default=2, help="asr: CPU threads of one faster-whisper transcription (default 2)")
     p.add_argument("--log-level", default=os.environ.get("VOICECORE_LOG_LEVEL", "INFO"))
 
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             from ..asr.faster_whisper_engine import FasterWhisperEngine
 
-            engine = FasterWhisperEngine(model=args.model or None)
+            engine = FasterWhisperEngine(model=args.model or None, cpu_threads=args.cpu_threads)
         from ..asr.recognizer import RecognizerConfig
 
         config = RecognizerConfig.default()

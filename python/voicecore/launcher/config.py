@@ -24,7 +24,8 @@ class UpConfig:
     no_llm: bool = False
     llm_url: str = ""                # any OpenAI-compatible server(s), comma-separated; "" = the embedded SmolLM2
     llm_model: str = ""
-    llm_threads: int = 2
+    llm_threads: int = 2             # the embedded LLM's threads reading the prompt
+    llm_decode_threads: int = 1      # … and writing the answer, token by token (embedded_llm.server_argv)
     llm_start_timeout: float = 120.0
     worker_token: str = ""           # "" = a fresh random token per run
     device_tokens: str = ""          # "" = DEV MODE (devices need no token)
@@ -33,6 +34,7 @@ class UpConfig:
     # Seconds of speech between partial transcripts; 0: none. Off by default: on a small CPU a partial
     # still running when the user pauses delays the final (Benchmarks/e2e: p99 3.05 → 2.32 s on 2 cores).
     asr_partial_interval: float = 0.0
+    asr_threads: int = 2             # CPU threads of one Whisper transcription (FasterWhisperEngine)
     tts_slots: int = 2
     assistant_slots: int = 4
     state_dir: str = ""

@@ -107,7 +107,7 @@ class Stack:
             else:
                 args += ["--slots", str(c.asr_slots if kind == "asr" else c.tts_slots)]
                 if kind == "asr":
-                    args += ["--partial-interval", str(c.asr_partial_interval)]
+                    args += ["--partial-interval", str(c.asr_partial_interval), "--cpu-threads", str(c.asr_threads)]
             await self.supervisor.start(ChildSpec(f"{kind} worker", self._python(*args), self.logs / f"{kind}.log", env=env))
         await self._wait_registered()
         self.ready = True
@@ -131,7 +131,7 @@ class Stack:
         model = embedded_llm.gguf_path()
         assert model is not None
         port = free_port()
-        spec = ChildSpec("llm", embedded_llm.server_argv(model, port, c.llm_threads), self.logs / "llm.log", env=embedded_llm.SERVER_ENV)
+        spec = ChildSpec("llm", embedded_llm.server_argv(model, port, c.llm_threads, c.llm_decode_threads), self.logs / "llm.log", env=embedded_llm.SERVER_ENV)
         child = await self.supervisor.start(spec)
         url = f"http://127.0.0.1:{port}/v1"
         if await embedded_llm.wait_ready(url, c.llm_start_timeout):

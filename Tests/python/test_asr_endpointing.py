@@ -1,0 +1,149 @@
+"""The semantic endpointer: an utterance whose speculative transcript reads as a finished sentence
+ends after ``early_silence_ms`` of silence, any other after ``min_silence_ms``; a pause inside a
+sentence never ends it. Real eSpeak NG speech, real Silero VAD, real faster-whisper tiny.en.
+
+Word error rate bound: 0.2 per utterance, as in test_asr_worker.py."""
+
+import asyncio
+import concurrent.futures
+
+import numpy as np
+import pytest
+
+from voicecore.asr.endpointer import EndpointConfig, Endpointer, Event
+from voicecore.asr.faster_whisper_engine import FasterWhisperEngine
+from voicecore.asr.recognizer import RecognizerConfig, StreamingRecognizer, reads_complete
+from voicecore.asr.worker import asr_worker
+from voicecore.audio import pcm16_to_float
+from voicecore.testing import ScriptedHub, word_error_rate
+from voicecore.tts.engine import SpeechRequest
+from voicecore.tts.espeak import EspeakEngine
+
+WER_BOUND = 0.2
+CHUNK = 960 * 2  # 60 ms of PCM16 at 16 kHz
+DEFAULTS = EndpointConfig()
+# As `voicecore up` runs it: no partial transcripts, the engine is free for the speculative final.
+CONFIG = RecognizerConfig(endpoint=EndpointConfig(), partial_interval=0)
+
+
+def speak(text: str, trim: bool = False) -> bytes:
+    """eSpeak's speech; ``trim`` cuts its trailing silence (~0.3 s) so that a pause placed after it is
+    the pause a listener hears."""
+
+    async def main():
+        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(text, sample_rate=16000))])
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pcm = pool.submit(asyncio.run, main()).result()
+    if trim:
+        loud = np.nonzero(np.abs(pcm16_to_float(pcm)) > 0.01)[0]
+        pcm = pcm[: 2 * (int(loud[-1]) + 1)]
+    return pcm
+
+
+def silence(seconds: float) -> bytes:
+    return b"\0\0" * int(16000 * seconds)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return FasterWhisperEngine()
+
+
+def test_reads_complete_rule():
+    assert reads_complete("What is the capital of France?")
+    assert reads_complete("Turn on the lights.") and reads_complete("Stop!") and reads_complete('He said "yes."')
+    assert not reads_complete("turn on the light and")  # no final punctuation
+    assert not reads_complete("Set a timer for.") and not reads_complete("Remind me to call my.")  # open-ended last word
+    assert not reads_complete("I was thinking...") and not reads_complete("")
+
+
+def test_endpointer_early_event_comes_between_pause_and_end():
+    e = Endpointer(EndpointConfig(min_speech_ms=64, speculate_ms=64, early_silence_ms=128, min_silence_ms=192))
+    seq = [0.9, 0.9, 0.1, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]
+    events = [(i, ev) for i, p in enumerate(seq) for ev in e.push(p)]
+    assert events == [(1, Event.SPEECH_START), (3, Event.PAUSE), (5, Event.RESUME), (7, Event.PAUSE), (9, Event.EARLY), (11, Event.END)]
+    # Off (0), or not before the end: no EARLY.
+    for early in (0.0, 192.0):
+        e = Endpointer(EndpointConfig(min_speech_ms=64, speculate_ms=64, early_silence_ms=early, min_silence_ms=192))
+        assert Event.EARLY not in [ev for p in seq for ev in e.push(p)]
+    assert DEFAULTS.speculate_ms < DEFAULTS.early_silence_ms < DEFAULTS.min_silence_ms
+
+
+async def recognize(engine, pcm: bytes) -> tuple[list[tuple[str, dict]], StreamingRecognizer, float]:
+    """Feeds ``pcm`` in 60 ms chunks and lets every speculative transcription finish before the next
+    chunk (a fast engine): the early rule gets every chance it could ever get. Returns the events,
+    the recognizer and the silence (ms) the endpointer had heard when ``speech_end`` went out."""
+    events: list[tuple[str, dict]] = []
+    heard: list[float] = []
+    recognizer: StreamingRecognizer
+
+    async def emit(event: str, **fields) -> None:
+        if event == "speech_end":
+            heard.append(recognizer.endpointer.silent_ms)
+        events.append((event, fields))
+
+    recognizer = StreamingRecognizer(engine, emit, CONFIG, language="en", mode="auto")
+    for i in range(0, len(pcm), CHUNK):
+        if await recognizer.feed(pcm[i : i + CHUNK]):
+            break
+        if recognizer.speculation is not None and not recognizer.speculation.done():
+            await asyncio.wait({recognizer.speculation})
+    else:
+        await recognizer.finish()
+    await recognizer.close()
+    return events, recognizer, heard[0] if heard else float("nan")
+
+
+def test_complete_question_ends_after_the_early_silence(engine):
+    question = "What is the capital of France?"
+    events, recognizer, heard_ms = asyncio.run(recognize(engine, silence(0.3) + speak(question) + silence(1.0)))
+    assert [e for e, _ in events] == ["speech_start", "speech_end", "final"]
+    assert word_error_rate(question, events[-1][1]["text"]) <= WER_BOUND, events[-1]
+    assert recognizer.end_reason == "early"
+    assert DEFAULTS.early_silence_ms <= heard_ms < DEFAULTS.min_silence_ms
+
+
+def test_unfinished_sentence_waits_for_the_full_silence(engine):
+    # Whisper writes "turn on the light and": no final punctuation, so the early rule does not apply.
+    events, recognizer, heard_ms = asyncio.run(recognize(engine, silence(0.3) + speak("Turn on the lights and") + silence(1.0)))
+    assert [e for e, _ in events] == ["speech_start", "speech_end", "final"]
+    assert recognizer.end_reason == "silence"
+    assert heard_ms >= DEFAULTS.min_silence_ms
+    assert word_error_rate("turn on the lights and", events[-1][1]["text"]) <= 0.4, events[-1]  # light/lights
+
+
+def test_pause_inside_a_sentence_does_not_split_it(engine):
+    # 0.3 s between "lights" and "in": Whisper reads the first half as "Please turn on the lights."
+    # (complete-looking), but the pause is shorter than early_silence_ms, so the sentence goes on.
+    pcm = silence(0.3) + speak("Please turn on the lights", trim=True) + silence(0.3) + speak("in the living room") + silence(1.0)
+    events, recognizer, _ = asyncio.run(recognize(engine, pcm))
+    assert [e for e, _ in events] == ["speech_start", "speech_end", "final"]
+    text = events[-1][1]["text"]
+    assert word_error_rate("please turn on the lights in the living room", text) <= WER_BOUND, text
+    assert recognizer.end_reason in ("early", "silence")
+
+
+def test_worker_job_ends_on_an_early_final_without_more_audio(engine):
+    """The device's audio stops 0.4 s into the silence (before min_silence_ms): only the early rule
+    can end the utterance, from the speculation's completion, and the job is done then."""
+
+    async def main():
+        worker = asr_worker(engine, slots=1, config=CONFIG)
+        async with ScriptedHub() as hub:
+            task = asyncio.create_task(worker.serve(hub.url, hub.token))
+            w = await hub.next_worker()
+            await w.job(1, "asr", {"sample_rate": 16000, "language": "en", "mode": "auto"})
+            pcm = silence(0.3) + speak("How far away is the moon?", trim=True) + silence(0.42)
+            for i in range(0, len(pcm), CHUNK):
+                await w.audio(1, pcm[i : i + CHUNK], last=False)
+                await asyncio.sleep(0.06)
+            outputs, _, end = await w.until_end(1, timeout=60)
+            await worker.stop()
+            await task
+            return outputs, end
+
+    outputs, end = asyncio.run(asyncio.wait_for(main(), 120))
+    assert end["type"] == "done"
+    assert [o["event"] for o in outputs] == ["speech_start", "speech_end", "final"]
+    assert word_error_rate("how far away is the moon", outputs[-1]["text"]) <= WER_BOUND, outputs[-1]
