@@ -59,7 +59,15 @@ public func vc_splitter_errmsg(_ s: OpaquePointer?) -> UnsafePointer<CChar> {
 @_cdecl("vc_splitter_push")
 public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?, _ len: Int) -> Int32 {
     HandleTable.with(s, as: SplitterHandle.self) { h in
-        h.run { () throws(VCError) -> Int32 in
+        // Called per LLM delta: the usual call goes straight in; only a bad argument or an unusable
+        // handle takes the error path through `run`.
+        if h.creationError == nil, let text, len > 0 {
+            h.clearError()
+            h.splitter.push(bytes: UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self),
+                                                       count: len))
+            return Status.ok.rawValue
+        }
+        return h.run { () throws(VCError) -> Int32 in
             try h.checkUsable()
             guard let bytes = borrowBytes(text, len) else {
                 throw VCError(.invalidArgument, text == nil ? "text is NULL with a non-zero length" : "negative length")
@@ -85,10 +93,13 @@ private func next(_ h: SplitterHandle, _ out: UnsafeMutableRawPointer?) -> Int32
         }
     }
     h.clearError()
+    // Asked after every push; usually nothing is ready.
+    guard h.splitter.hasReadySegment else { return 0 }
     let found: Void? = h.splitter.withNextSegment { text, emoji, index in
         h.text.setNulTerminated(text)
         if emoji.isEmpty {
-            h.emoji.setNulTerminated(UnsafeBufferPointer(start: nil, count: 0))
+            // Most segments have none: the buffer then already holds the empty C string.
+            if h.emoji.count != 1 { h.emoji.setNulTerminated(UnsafeBufferPointer(start: nil, count: 0)) }
         } else {
             var joined = emoji.joined(separator: " ")
             joined.withUTF8 { h.emoji.setNulTerminated($0) }
