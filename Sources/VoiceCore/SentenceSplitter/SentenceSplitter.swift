@@ -138,8 +138,9 @@ public struct SentenceSplitter: Sendable {
         builder.nextSegment()
     }
 
-    /// Takes the next ready segment, lending its UTF-8 text (valid only inside `body`), emoji and
-    /// index to `body`; nil when none is ready.
+    /// Takes the next ready segment, lending its UTF-8 text (valid only inside `body`; for the C
+    /// ABI: NUL-terminated, and in place until the next push, flush or reset), emoji and index to
+    /// `body`; nil when none is ready.
     public mutating func withNextSegment<R>(_ body: (UnsafeBufferPointer<UInt8>, [String], Int) -> R) -> R? {
         builder.withNextSegment(body)
     }
