@@ -39,14 +39,15 @@ import Testing
         return out
     }
 
-    static func segments(_ bytes: [UInt8], _ options: SplitterOptions, fast: Bool, seed: UInt64) -> [Segment] {
+    static func segments(_ bytes: [UInt8], _ options: SplitterOptions, fast: Bool, seed: UInt64,
+                         maxChunk: Int = 30) -> [Segment] {
         var s = SentenceSplitter(options: options)
         s.usesFastPath = fast
         var rng = Rng(state: seed &* 31 | 1)
         var out: [Segment] = []
         var i = 0
         while i < bytes.count {
-            let n = min(1 + rng.next(30), bytes.count - i)
+            let n = min(1 + rng.next(maxChunk), bytes.count - i)
             bytes[i..<(i + n)].withUnsafeBufferPointer { s.push(bytes: $0) }
             while let seg = s.nextSegment() { out.append(seg) }
             i += n
@@ -73,6 +74,37 @@ import Testing
             let slow = SplitterFastPathTests.segments(bytes, o, fast: false, seed: seed)
             #expect(fast == slow, "variant \(variant), seed \(seed)")
             if fast != slow { return }
+        }
+    }
+
+    /// A scalar split across pushes joins the run after it in a 64-byte scratch buffer
+    /// (`joinSplitScalar`): pushes longer than that, and pushes cut inside CJK scalars.
+    @Test func splitScalarBeforeLongPushEqualsScalarPath() {
+        var o = SplitterOptions()
+        for seed in UInt64(1)...120 {
+            o.maxSegmentChars = seed % 3 == 0 ? 30 : 220
+            let bytes = SplitterFastPathTests.text(seed: seed &+ 77_000)
+            let fast = SplitterFastPathTests.segments(bytes, o, fast: true, seed: seed, maxChunk: 160)
+            let slow = SplitterFastPathTests.segments(bytes, o, fast: false, seed: seed, maxChunk: 160)
+            #expect(fast == slow, "seed \(seed)")
+            if fast != slow { return }
+        }
+        // Every CJK scalar cut after its first byte, the rest of the text in one long push.
+        let text = Array(String(repeating: "漢字かな、カタカナ 한국어 word ", count: 12).utf8)
+        for cut in stride(from: 1, to: 60, by: 1) where text[cut] & 0xC0 == 0x80 {
+            var fast = SentenceSplitter(), slow = SentenceSplitter()
+            slow.usesFastPath = false
+            for s in [0..<cut, cut..<text.count] {
+                text[s].withUnsafeBufferPointer { fast.push(bytes: $0) }
+                text[s].withUnsafeBufferPointer { slow.push(bytes: $0) }
+            }
+            fast.flush()
+            slow.flush()
+            var a: [Segment] = [], b: [Segment] = []
+            while let seg = fast.nextSegment() { a.append(seg) }
+            while let seg = slow.nextSegment() { b.append(seg) }
+            #expect(a == b, "cut at \(cut)")
+            #expect(!a.isEmpty)
         }
     }
 

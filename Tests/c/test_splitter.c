@@ -105,6 +105,23 @@ int main(void) {
         run(s, mixed, chunk, out, sizeof out);
         CHECK_STREQ(out, whole);
     }
+
+    /* Several segments ready after one push: each text is NUL-terminated where it is handed out
+       (the handle's own bytes, valid until the next call), the last one's index follows. */
+    CHECK(vc_splitter_reset(s) == VC_OK);
+    const char *three = "First one here. Second one here. Third one here. Rest";
+    CHECK(vc_splitter_push(s, three, strlen(three)) == VC_OK);
+    const char *want[] = {"First one here.", "Second one here.", "Third one here."};
+    for (int k = 0; k < 3; k++) {
+        CHECK(vc_splitter_next(s, &seg) == 1);
+        CHECK(seg.text_len == strlen(want[k]) && seg.text[seg.text_len] == 0);
+        CHECK_STREQ(seg.text, want[k]);
+        CHECK(seg.index == k && seg.emoji_count == 0 && seg.emoji_len == 0 && seg.emoji[0] == 0);
+    }
+    CHECK(vc_splitter_next(s, &seg) == 0);
+    CHECK(vc_splitter_flush(s) == VC_OK);
+    CHECK(vc_splitter_next(s, &seg) == 1);
+    CHECK_STREQ(seg.text, "Rest");
     vc_splitter_free(s);
     return CHECK_DONE();
 }

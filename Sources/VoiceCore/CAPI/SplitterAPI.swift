@@ -11,8 +11,8 @@ final class SplitterHandle: Handle {
     var splitter: SentenceSplitter
     /// Set when the options were rejected: the handle exists only to carry this message.
     var creationError: String?
-    /// The last segment taken, NUL-terminated (owned by the handle until the next call).
-    var text = ByteBuffer(capacity: 256)
+    /// The last segment's emoji, joined and NUL-terminated (owned by the handle until the next
+    /// call). Its text is handed out where the splitter keeps it, already NUL-terminated.
     var emoji = ByteBuffer(capacity: 64)
 
     init(_ splitter: SentenceSplitter) { self.splitter = splitter }
@@ -59,7 +59,15 @@ public func vc_splitter_errmsg(_ s: OpaquePointer?) -> UnsafePointer<CChar> {
 @_cdecl("vc_splitter_push")
 public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?, _ len: Int) -> Int32 {
     HandleTable.with(s, as: SplitterHandle.self) { h in
-        h.run { () throws(VCError) -> Int32 in
+        // Called per LLM delta: the usual call goes straight in; only a bad argument or an unusable
+        // handle takes the error path through `run`.
+        if h.creationError == nil, let text, len > 0 {
+            h.clearError()
+            h.splitter.push(bytes: UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self),
+                                                       count: len))
+            return Status.ok.rawValue
+        }
+        return h.run { () throws(VCError) -> Int32 in
             try h.checkUsable()
             guard let bytes = borrowBytes(text, len) else {
                 throw VCError(.invalidArgument, text == nil ? "text is NULL with a non-zero length" : "negative length")
@@ -85,10 +93,15 @@ private func next(_ h: SplitterHandle, _ out: UnsafeMutableRawPointer?) -> Int32
         }
     }
     h.clearError()
+    // Asked after every push; usually nothing is ready.
+    guard h.splitter.hasReadySegment else { return 0 }
     let found: Void? = h.splitter.withNextSegment { text, emoji, index in
-        h.text.setNulTerminated(text)
+        // The splitter's ready text stays in place (NUL after it) until the next push, flush or reset.
+        out.storeBytes(of: UnsafeRawPointer(text.baseAddress), toByteOffset: SegmentLayout.text, as: UnsafeRawPointer?.self)
+        out.storeBytes(of: text.count, toByteOffset: SegmentLayout.textLen, as: Int.self)
         if emoji.isEmpty {
-            h.emoji.setNulTerminated(UnsafeBufferPointer(start: nil, count: 0))
+            // Most segments have none: the buffer then already holds the empty C string.
+            if h.emoji.count != 1 { h.emoji.setNulTerminated(UnsafeBufferPointer(start: nil, count: 0)) }
         } else {
             var joined = emoji.joined(separator: " ")
             joined.withUTF8 { h.emoji.setNulTerminated($0) }
@@ -97,8 +110,6 @@ private func next(_ h: SplitterHandle, _ out: UnsafeMutableRawPointer?) -> Int32
         out.storeBytes(of: Int32(emoji.count), toByteOffset: SegmentLayout.emojiCount, as: Int32.self)
     }
     guard found != nil else { return 0 }
-    out.storeBytes(of: UnsafeRawPointer(h.text.baseAddress), toByteOffset: SegmentLayout.text, as: UnsafeRawPointer?.self)
-    out.storeBytes(of: h.text.count - 1, toByteOffset: SegmentLayout.textLen, as: Int.self)
     out.storeBytes(of: UnsafeRawPointer(h.emoji.baseAddress), toByteOffset: SegmentLayout.emoji, as: UnsafeRawPointer?.self)
     out.storeBytes(of: h.emoji.count - 1, toByteOffset: SegmentLayout.emojiLen, as: Int.self)
     return 1

@@ -98,6 +98,17 @@ struct ByteBuffer: @unchecked Sendable {
         count = needed
     }
 
+    /// Appends `other[range]` and a NUL byte after it (ready segments: the C ABI hands out their
+    /// text where it lies).
+    @inline(__always) mutating func appendNulTerminated(_ other: ByteBuffer, _ range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= other.count, "ByteBuffer range out of bounds")
+        let needed = count + range.count + 1
+        if needed > storage.capacity || !isKnownUniquelyReferenced(&storage) { reserve(needed) }
+        (storage.base + count).update(from: other.storage.base + range.lowerBound, count: range.count)
+        storage.base[count + range.count] = 0
+        count = needed
+    }
+
     /// Appends `self[range]` of another buffer.
     @inline(__always) mutating func append(_ other: ByteBuffer, _ range: Range<Int>) {
         precondition(range.lowerBound >= 0 && range.upperBound <= other.count, "ByteBuffer range out of bounds")

@@ -9,8 +9,9 @@ struct SegmentBuilder {
     private let plainKinds = PlainScalar.table
     private let kernelKinds = PlainScalar.kernelTable
 
-    /// Ready segments: their texts are ranges of `readyText`, so emitting one is a copy of its
-    /// bytes (the C ABI never needs a `String`).
+    /// Ready segments: their texts are ranges of `readyText`, each followed by a NUL byte, so
+    /// emitting one is a copy of its bytes and the C ABI hands the text out where it lies (it stays
+    /// put until the next push or flush writes here; no `String` either).
     private var ready: [ReadySegment] = []
     /// Entries of `ready` in use (the array is reused, not shrunk).
     private var readyCount = 0
@@ -117,7 +118,7 @@ struct SegmentBuilder {
         }
     }
 
-    /// Takes the next ready segment and lends its UTF-8 text to `body`.
+    /// Takes the next ready segment and lends its UTF-8 text to `body` (a NUL byte follows it).
     mutating func withNextSegment<R>(_ body: (UnsafeBufferPointer<UInt8>, [String], Int) -> R) -> R? {
         guard readyHead < readyCount else { return nil }
         let s = ready[readyHead]
@@ -157,7 +158,8 @@ struct SegmentBuilder {
     mutating func finish() {
         boundary()
         if !emoji.isEmpty {
-            addReady(ReadySegment(start: readyText.count, end: readyText.count, emoji: emoji, index: nextIndex))
+            readyText.appendNulTerminated(seg, 0..<0)
+            addReady(ReadySegment(start: readyText.count - 1, end: readyText.count - 1, emoji: emoji, index: nextIndex))
             nextIndex += 1
             emoji.removeAll()
         }
@@ -766,8 +768,8 @@ struct SegmentBuilder {
         let speakable = hasWord || !options.cleanForSpeech
         if lo < hi && speakable {
             let start = readyText.count
-            readyText.append(seg, lo..<hi)
-            addReady(ReadySegment(start: start, end: readyText.count, emoji: emoji, index: nextIndex))
+            readyText.appendNulTerminated(seg, lo..<hi)
+            addReady(ReadySegment(start: start, end: readyText.count - 1, emoji: emoji, index: nextIndex))
             nextIndex += 1
             emittedInReply += 1
             if !emoji.isEmpty { emoji.removeAll() }

@@ -31,6 +31,7 @@ public struct SentenceSplitter: Sendable {
         builder.prepareForInput()
         let n = bytes.count
         var i = 0
+        if !decoder.isIdle && usesFastPath, let j = joinSplitScalar(base, n) { i = j }
         while i < n {
             let b = base[i]
             guard decoder.isIdle else {
@@ -87,6 +88,36 @@ public struct SentenceSplitter: Sendable {
         return j
     }
 
+    /// A plain scalar split across pushes, completed by the first bytes of this one, goes into the
+    /// bulk path together with the run after it (one kernel call, not one for the lone scalar and
+    /// another for the run): the scalar's bytes and the start of the push are joined in a small
+    /// scratch buffer. Returns where the push goes on, or nil when the byte-by-byte path must take
+    /// the completion (not plain, not taken, or nothing may go in bulk now).
+    private mutating func joinSplitScalar(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
+        guard let (c, used) = decoder.completion(p, n), c >= 0x80, c < 0x10000,
+              plainKinds[Int(c)] != PlainScalar.none, takesPlainRun
+        else { return nil }
+        let scalarLength = c < 0x800 ? 2 : 3
+        let copied = min(n - used, 61)
+        let end: Int = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { scratch in
+            let s = scratch.baseAddress!
+            if c < 0x800 {
+                s[0] = UInt8(truncatingIfNeeded: 0xC0 | (c >> 6))
+                s[1] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+            } else {
+                s[0] = UInt8(truncatingIfNeeded: 0xE0 | (c >> 12))
+                s[1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
+                s[2] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+            }
+            (s + scalarLength).update(from: p + used, count: copied)
+            return builder.appendPlainRun(UnsafePointer(s), 0, scalarLength + copied)
+        }
+        guard end >= scalarLength else { return nil }
+        decoder.forgetHeld()
+        cleaner.plainTextPassed(endsInWord: builder.lastIsWordScalar)
+        return used + end - scalarLength
+    }
+
     /// One byte through the stream decoder (a sequence split across pushes, or malformed bytes). A
     /// scalar completed here may have been split across pushes: plain ones still go in bulk.
     private mutating func consume(_ b: UInt8) {
@@ -107,8 +138,9 @@ public struct SentenceSplitter: Sendable {
         builder.nextSegment()
     }
 
-    /// Takes the next ready segment, lending its UTF-8 text (valid only inside `body`), emoji and
-    /// index to `body`; nil when none is ready.
+    /// Takes the next ready segment, lending its UTF-8 text (valid only inside `body`; for the C
+    /// ABI: NUL-terminated, and in place until the next push, flush or reset), emoji and index to
+    /// `body`; nil when none is ready.
     public mutating func withNextSegment<R>(_ body: (UnsafeBufferPointer<UInt8>, [String], Int) -> R) -> R? {
         builder.withNextSegment(body)
     }

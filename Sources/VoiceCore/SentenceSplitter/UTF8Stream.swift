@@ -72,6 +72,25 @@ struct UTF8Stream: Sendable {
         return (c, 4)
     }
 
+    /// The scalar that the first bytes of `p[0..<n]` complete, and how many bytes they are, when
+    /// the held sequence completes well-formed there; nil otherwise (malformed, or still cut off).
+    /// Changes nothing: `consume` those bytes, or `forgetHeld()` once they are taken otherwise.
+    @inline(__always)
+    func completion(_ p: UnsafePointer<UInt8>, _ n: Int) -> (scalar: UInt32, used: Int)? {
+        guard need > 0, need <= n, p[0] >= lower, p[0] <= upper else { return nil }
+        var c = (scalar << 6) | UInt32(p[0] & 0x3F)
+        var k = 1
+        while k < need {
+            guard p[k] & 0xC0 == 0x80 else { return nil }
+            c = (c << 6) | UInt32(p[k] & 0x3F)
+            k += 1
+        }
+        return (c, need)
+    }
+
+    /// Drops the held sequence (its completion was taken through `completion`).
+    @inline(__always) mutating func forgetHeld() { need = 0 }
+
     mutating func finish(_ emit: (UInt32) -> Void) {
         if need > 0 {
             need = 0
