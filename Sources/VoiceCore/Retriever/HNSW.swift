@@ -1,3 +1,4 @@
+import VoiceCoreKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -85,6 +86,11 @@ struct HNSW: Sendable {
             scratch.visited.withUnsafeMutableBufferPointer { visited in
                 while let (s, node) = candidates.pop() {
                     if results.count >= ef, let worst = results.top, s < worst.0 { break }
+                    // The link list of the likely next candidate is a cache (and TLB) miss;
+                    // fetched now, it arrives while this node's neighbours are scored.
+                    if level == 0, let next = candidates.top {
+                        vck_prefetch(l0.baseAddress! + Int(next.1) * cap, cap * MemoryLayout<Int32>.stride)
+                    }
                     var n = 0
                     if level == 0 {
                         let base = Int(node) * cap
