@@ -122,6 +122,14 @@ struct InvertedIndex: Sendable {
     }
 
     /// As `search`, with the query's terms as vocabulary ids (−1: a term the index lacks).
+    ///
+    /// MaxScore in windows of `window` slots (Lucene's MaxScoreBulkScorer): the essential lists
+    /// are scored term by term into a small accumulator covering the window, so a scored posting
+    /// costs a load, the BM25 arithmetic and an add instead of a pass over every essential cursor
+    /// per candidate. The window's candidates are then taken in ascending slot order, pruned
+    /// with the bounds of the non-essential lists and completed by probing those lists. The
+    /// essential set chosen at a window's start holds for the whole window; a higher threshold
+    /// found inside it narrows the next one.
     func search(ids queryIDs: [Int32], k: Int, live: SlotSet, allowed: SlotSet?) -> [(slot: Int32, score: Float)] {
         guard liveCount > 0, k > 0 else { return [] }
         let avg = Float(liveLength) / Float(liveCount)
@@ -143,82 +151,117 @@ struct InvertedIndex: Sendable {
         if terms.isEmpty { return [] }
         terms.sort { $0.bound < $1.bound }
         let n = terms.count
-        // The cursors as flat arrays: current slot (Int32.max once exhausted), position, list.
-        let cur = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+        let window = Self.window
+        // The cursors as flat arrays: position and end in each list, the lists themselves.
         let pos = UnsafeMutablePointer<Int>.allocate(capacity: n)
         let end = UnsafeMutablePointer<Int>.allocate(capacity: n)
         let weight = UnsafeMutablePointer<Float>.allocate(capacity: n)
         let prefix = UnsafeMutablePointer<Float>.allocate(capacity: n)  // prefix[i] = sum of bounds 0...i
         let slotLists = UnsafeMutablePointer<UnsafePointer<Int32>>.allocate(capacity: n)
         let freqLists = UnsafeMutablePointer<UnsafePointer<UInt32>>.allocate(capacity: n)
+        // The window's partial scores and which of its slots have one; both are cleared as the
+        // candidates are read out, so they are zero again at the start of every window.
+        let acc = UnsafeMutablePointer<Float>.allocate(capacity: window)
+        acc.initialize(repeating: 0, count: window)
+        let hit = UnsafeMutablePointer<UInt64>.allocate(capacity: window / 64)
+        hit.initialize(repeating: 0, count: window / 64)
         defer {
-            cur.deallocate(); pos.deallocate(); end.deallocate(); weight.deallocate(); prefix.deallocate()
-            slotLists.deallocate(); freqLists.deallocate()
+            pos.deallocate(); end.deallocate(); weight.deallocate(); prefix.deallocate()
+            slotLists.deallocate(); freqLists.deallocate(); acc.deallocate(); hit.deallocate()
         }
         var top = TopK(k)
         // The posting arrays are not mutated while `self` is borrowed here, so their storage
         // stays put for the whole search.
         return withExtendedLifetime(self) {
-            var acc: Float = 0
+            var sum: Float = 0
             for (i, t) in terms.enumerated() {
                 let slots = postingSlots[t.id].withUnsafeBufferPointer { $0 }
                 slotLists[i] = slots.baseAddress!
                 freqLists[i] = postingFreqs[t.id].withUnsafeBufferPointer { $0.baseAddress! }
                 end[i] = slots.count
                 pos[i] = 0
-                cur[i] = slots.count > 0 ? slots[0] : Int32.max
                 weight[i] = t.weight
-                acc += t.bound
-                prefix[i] = acc
+                sum += t.bound
+                prefix[i] = sum
             }
-            return lengths.withUnsafeBufferPointer { lengths in
+            return lengths.withUnsafeBufferPointer { lengthBuffer in
+                let lengths = lengthBuffer.baseAddress!
                 var firstEssential = 0
                 var threshold = -Float.infinity, full = false
-                while true {
-                    // The next candidate: the smallest current slot among essential cursors.
-                    var candidate = Int32.max
-                    for i in firstEssential..<n where cur[i] < candidate { candidate = cur[i] }
-                    if candidate == Int32.max { break }
-                    let norm = k1 * (1 - b + b * Float(lengths[Int(candidate)]) * invAvg)
-                    var score: Float = 0
-                    for i in firstEssential..<n where cur[i] == candidate {
-                        let p = pos[i]
-                        let tf = Float(freqLists[i][p])
-                        score += weight[i] * tf / (tf + norm)
-                        pos[i] = p + 1
-                        cur[i] = p + 1 < end[i] ? slotLists[i][p + 1] : Int32.max
+                scan: while true {
+                    // The window starts at the smallest slot left in an essential list.
+                    var start = Int32.max
+                    for i in firstEssential..<n where pos[i] < end[i] && slotLists[i][pos[i]] < start {
+                        start = slotLists[i][pos[i]]
                     }
-                    // Candidates come in ascending slot order, so one that only ties the k-th
-                    // score loses to it: `<=` rejects exactly what TopK.push would.
-                    if full && score + (firstEssential > 0 ? prefix[firstEssential - 1] : 0) <= threshold { continue }
-                    let accepted = live.contains(candidate) && (allowed?.contains(candidate) ?? true)
-                    if !accepted { continue }
-                    var i = firstEssential - 1
-                    while i >= 0 {
-                        if full && score + prefix[i] <= threshold { break }
-                        // Gallop to the first posting ≥ candidate.
-                        let slots = slotLists[i], count = end[i]
-                        var lo = pos[i], step = 1
-                        while lo + step < count && slots[lo + step] < candidate { lo += step; step <<= 1 }
-                        var hi = min(count, lo + step + 1)
-                        while lo < hi { let mid = (lo + hi) >> 1; if slots[mid] < candidate { lo = mid + 1 } else { hi = mid } }
-                        pos[i] = lo
-                        if lo < count && slots[lo] == candidate {
-                            let tf = Float(freqLists[i][lo])
-                            score += weight[i] * tf / (tf + norm)
+                    if start == Int32.max { break }
+                    let base = Int(start), limit = Int32(clamping: base + window)
+                    let windowFirst = firstEssential
+                    // Essential lists, term by term in ascending bound order: each slot's partial
+                    // score is summed in the same order a cursor-by-cursor pass would use.
+                    for i in windowFirst..<n {
+                        let slots = slotLists[i], freqs = freqLists[i], count = end[i], w = weight[i]
+                        var p = pos[i]
+                        while p < count {
+                            let slot = slots[p]
+                            if slot >= limit { break }
+                            let norm = k1 * (1 - b + b * Float(lengths[Int(slot)]) * invAvg)
+                            let tf = Float(freqs[p])
+                            let offset = Int(slot) - base
+                            acc[offset] += w * tf / (tf + norm)
+                            hit[offset >> 6] |= 1 << UInt64(offset & 63)
+                            p += 1
                         }
-                        i -= 1
+                        pos[i] = p
                     }
-                    if full && score <= threshold { continue }
-                    if top.push(score, candidate) && top.isFull {
-                        full = true
-                        threshold = top.threshold
-                        while firstEssential < n && prefix[firstEssential] <= threshold { firstEssential += 1 }
-                        if firstEssential >= n { break }
+                    let rest: Float = windowFirst > 0 ? prefix[windowFirst - 1] : 0
+                    for word in 0..<(window / 64) {
+                        var bits = hit[word]
+                        if bits == 0 { continue }
+                        hit[word] = 0
+                        while bits != 0 {
+                            let offset = word << 6 | bits.trailingZeroBitCount
+                            bits &= bits &- 1
+                            var score = acc[offset]
+                            acc[offset] = 0
+                            let candidate = Int32(base + offset)
+                            // Candidates come in ascending slot order, so one that only ties the
+                            // k-th score loses to it: `<=` rejects exactly what TopK.push would.
+                            if full && score + rest <= threshold { continue }
+                            if !live.contains(candidate) || !(allowed?.contains(candidate) ?? true) { continue }
+                            let norm = k1 * (1 - b + b * Float(lengths[Int(candidate)]) * invAvg)
+                            var i = windowFirst - 1
+                            while i >= 0 {
+                                if full && score + prefix[i] <= threshold { break }
+                                // Gallop to the first posting ≥ candidate.
+                                let slots = slotLists[i], count = end[i]
+                                var lo = pos[i], step = 1
+                                while lo + step < count && slots[lo + step] < candidate { lo += step; step <<= 1 }
+                                var hi = min(count, lo + step + 1)
+                                while lo < hi { let mid = (lo + hi) >> 1; if slots[mid] < candidate { lo = mid + 1 } else { hi = mid } }
+                                pos[i] = lo
+                                if lo < count && slots[lo] == candidate {
+                                    let tf = Float(freqLists[i][lo])
+                                    score += weight[i] * tf / (tf + norm)
+                                }
+                                i -= 1
+                            }
+                            if full && score <= threshold { continue }
+                            if top.push(score, candidate) && top.isFull {
+                                full = true
+                                threshold = top.threshold
+                                while firstEssential < n && prefix[firstEssential] <= threshold { firstEssential += 1 }
+                                // No document can reach the threshold any more.
+                                if firstEssential >= n { break scan }
+                            }
+                        }
                     }
                 }
                 return top.sorted()
             }
         }
     }
+
+    /// Slots per scoring window: 16 KiB of partial scores, which stay in the L1 cache.
+    static let window = 4096
 }

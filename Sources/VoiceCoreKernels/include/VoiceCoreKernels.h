@@ -31,6 +31,14 @@ void vck_dot_block(int level, const float *queries, size_t nq, const float *rows
 /* out[j] = q · base[ids[j] * dim] for j < n (graph neighbours), prefetching the next rows. */
 void vck_dot_gather(int level, const float *q, const float *base, size_t dim, const int *ids, size_t n, float *out);
 
+/* Asks for the `bytes` starting at p to be brought into the cache (a hint, never a fault): the
+ * HNSW walk fetches the next candidate's link list while it scores the current one's
+ * neighbours. Inline, so Swift calls it without a call into the library. */
+static inline void vck_prefetch(const void *p, size_t bytes) {
+    const char *c = (const char *)p, *end = c + bytes;
+    for (; c < end; c += 64) __builtin_prefetch(c, 0, 3);
+}
+
 #ifdef __cplusplus
 }
 #endif
