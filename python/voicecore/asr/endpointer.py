@@ -20,7 +20,7 @@ class EndpointConfig:
     threshold: float = 0.5
     neg_threshold: float = 0.35
     min_speech_ms: float = 90.0
-    speculate_ms: float = 96.0
+    speculate_ms: float = 64.0  # sooner lets the early end fire on a small CPU; costs voided passes (docs/turn-latency.md)
     # Longer than the ~0.3 s pause a speaker makes inside a sentence (Silero hears a 0.3 s gap
     # between words as 256-288 ms of silence), shorter than min_silence_ms; 0 = never early.
     early_silence_ms: float = 352.0
