@@ -85,6 +85,18 @@ func bruteForceBM25(_ docs: [[String]], live: [Bool], query: [String], k1: Float
     return scores.sorted { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
 }
 
+/// `got` is the index's answer for a query, `want` the brute-force ranking cut to the same k: the
+/// same scores rank by rank, and the same chunks except where scores tie within rounding at the cut.
+func expectSameRanking(_ got: [Retriever.Hit], _ want: [(Int32, Float)]) {
+    #expect(got.count == want.count)
+    for (g, w) in zip(got, want) {
+        #expect(abs(g.score - w.1) < 1e-4 * max(1, w.1), "score at rank: \(g) vs \(w)")
+    }
+    let cut = want.last?.1 ?? 0
+    let certain = Set(want.filter { $0.1 > cut + 1e-4 }.map { $0.0 })
+    #expect(certain.isSubset(of: Set(got.map { $0.slot })))
+}
+
 @Suite struct RetrieverTests {
     func options(_ json: JSON) -> RetrieverOptions { try! RetrieverOptions(json: json) }
 
@@ -109,15 +121,7 @@ func bruteForceBM25(_ docs: [[String]], live: [Bool], query: [String], k1: Float
                 let k = Int.random(in: 1...20, using: &rng)
                 var req = SearchRequest(); req.k = k; req.mode = .bm25
                 let got = try kb.search(text: query.joined(separator: " "), vector: nil, request: req)
-                let want = Array(bruteForceBM25(docs, live: live, query: query, k1: 1.2, b: 0.75).prefix(k))
-                #expect(got.count == want.count)
-                for (g, w) in zip(got, want) {
-                    #expect(abs(g.score - w.1) < 1e-4 * max(1, w.1), "score at rank: \(g) vs \(w)")
-                }
-                // The same set of chunks, except where scores tie within rounding at the cut.
-                let cut = want.last?.1 ?? 0
-                let certain = Set(want.filter { $0.1 > cut + 1e-4 }.map(\.0))
-                #expect(certain.isSubset(of: Set(got.map(\.slot))))
+                expectSameRanking(got, Array(bruteForceBM25(docs, live: live, query: query, k1: 1.2, b: 0.75).prefix(k)))
             }
         }
     }
@@ -145,14 +149,7 @@ func bruteForceBM25(_ docs: [[String]], live: [Bool], query: [String], k1: Float
             let k = Int.random(in: 1...30, using: &rng)
             var req = SearchRequest(); req.k = k; req.mode = .bm25
             let got = try kb.search(text: query.joined(separator: " "), vector: nil, request: req)
-            let want = Array(bruteForceBM25(docs, live: live, query: query, k1: 1.2, b: 0.75).prefix(k))
-            #expect(got.count == want.count)
-            for (g, w) in zip(got, want) {
-                #expect(abs(g.score - w.1) < 1e-4 * max(1, w.1), "score at rank: \(g) vs \(w)")
-            }
-            let cut = want.last?.1 ?? 0
-            let certain = Set(want.filter { $0.1 > cut + 1e-4 }.map(\.0))
-            #expect(certain.isSubset(of: Set(got.map(\.slot))))
+            expectSameRanking(got, Array(bruteForceBM25(docs, live: live, query: query, k1: 1.2, b: 0.75).prefix(k)))
             if got.contains(where: { Int($0.slot) >= InvertedIndex.window }) { windowsCrossed += 1 }
         }
         // The check above means something only if results come from beyond the first window.
