@@ -12,6 +12,8 @@
 #include <time.h>
 #include <voicecore.h>
 
+#include "deltas.h"
+
 static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -31,8 +33,7 @@ static long pass(vc_splitter *s, const char *buf, size_t len, float *lat, size_t
         const char *end = memchr(buf + i, 0x1E, len - i);
         size_t stop = end ? (size_t)(end - buf) : len;
         while (i < stop) {
-            size_t n = 3 + (step++ * 7) % 22;
-            if (n > stop - i) n = stop - i;
+            size_t n = next_delta(&step, stop - i);
             if (lat) {
                 double t0 = now_ns();
                 vc_splitter_push(s, buf + i, n);

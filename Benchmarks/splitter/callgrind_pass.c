@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "deltas.h"
 typedef struct { const char *text; size_t text_len; const char *emoji; size_t emoji_len; int64_t index; int32_t emoji_count; } seg_t;
 typedef int (*new_t)(void **, const char *);
 typedef int (*push_t)(void *, const char *, size_t);
@@ -18,8 +20,7 @@ __attribute__((noinline)) long pass(void *s, const char *buf, size_t len) {
         const char *end = memchr(buf + i, 0x1E, len - i);
         size_t stop = end ? (size_t)(end - buf) : len;
         while (i < stop) {
-            size_t n = 3 + (step++ * 7) % 22;
-            if (n > stop - i) n = stop - i;
+            size_t n = next_delta(&step, stop - i);
             push(s, buf + i, n);
             while (next(s, &seg) == 1) segments++;
             i += n;
