@@ -5,44 +5,20 @@ sentence never ends it. Real eSpeak NG speech, real Silero VAD, real faster-whis
 Word error rate bound: 0.2 per utterance, as in test_asr_worker.py."""
 
 import asyncio
-import concurrent.futures
 
-import numpy as np
 import pytest
 
 from voicecore.asr.endpointer import EndpointConfig, Endpointer, Event
 from voicecore.asr.faster_whisper_engine import FasterWhisperEngine
 from voicecore.asr.recognizer import RecognizerConfig, StreamingRecognizer, reads_complete
 from voicecore.asr.worker import asr_worker
-from voicecore.audio import pcm16_to_float
-from voicecore.testing import ScriptedHub, word_error_rate
-from voicecore.tts.engine import SpeechRequest
-from voicecore.tts.espeak import EspeakEngine
+from voicecore.testing import ScriptedHub, silence, speak, word_error_rate
 
 WER_BOUND = 0.2
 CHUNK = 960 * 2  # 60 ms of PCM16 at 16 kHz
 DEFAULTS = EndpointConfig()
 # As `voicecore up` runs it: no partial transcripts, the engine is free for the speculative final.
 CONFIG = RecognizerConfig(endpoint=EndpointConfig(), partial_interval=0)
-
-
-def speak(text: str, trim: bool = False) -> bytes:
-    """eSpeak's speech; ``trim`` cuts its trailing silence (~0.3 s) so that a pause placed after it is
-    the pause a listener hears."""
-
-    async def main():
-        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(text, sample_rate=16000))])
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pcm = pool.submit(asyncio.run, main()).result()
-    if trim:
-        loud = np.nonzero(np.abs(pcm16_to_float(pcm)) > 0.01)[0]
-        pcm = pcm[: 2 * (int(loud[-1]) + 1)]
-    return pcm
-
-
-def silence(seconds: float) -> bytes:
-    return b"\0\0" * int(16000 * seconds)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ Word error rate bound: 0.2 per utterance (tiny.en recognizes eSpeak's voice word
 sentences; the bound leaves room for one slip in a 5-word sentence)."""
 
 import asyncio
-import concurrent.futures
 
 import numpy as np
 import pytest
@@ -16,9 +15,7 @@ from voicecore.asr.openai_engine import OpenAITranscriptionEngine
 from voicecore.asr.vad import StreamingVad
 from voicecore.asr.worker import asr_worker
 from voicecore.audio import pcm16_to_float, read_wav
-from voicecore.testing import ScriptedHub, ScriptedLLM, word_error_rate
-from voicecore.tts.engine import SpeechRequest
-from voicecore.tts.espeak import EspeakEngine
+from voicecore.testing import ScriptedHub, silence, speak, ScriptedLLM, word_error_rate
 
 WER_BOUND = 0.2
 CHUNK = 960 * 2  # 60 ms of PCM16 at 16 kHz
@@ -26,18 +23,6 @@ CHUNK = 960 * 2  # 60 ms of PCM16 at 16 kHz
 
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 120))
-
-
-def speak(text: str) -> bytes:
-    async def main():
-        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(text, sample_rate=16000))])
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # callable from inside a running loop too
-        return pool.submit(asyncio.run, main()).result()
-
-
-def silence(seconds: float) -> bytes:
-    return b"\0\0" * int(16000 * seconds)
 
 
 @pytest.fixture(scope="module")

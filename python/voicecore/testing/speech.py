@@ -1,0 +1,31 @@
+"""Spoken test input: eSpeak NG's speech as 16 kHz PCM16, and silence to put around it."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+
+import numpy as np
+
+from ..audio import pcm16_to_float
+from ..tts.engine import SpeechRequest
+from ..tts.espeak import EspeakEngine
+
+
+def speak(text: str, sample_rate: int = 16000, trim: bool = False) -> bytes:
+    """eSpeak's speech of ``text`` as PCM16LE; ``trim`` cuts its trailing silence (~0.3 s) so that a
+    pause placed after it is the pause a listener hears. Callable from inside a running loop too."""
+
+    async def main() -> bytes:
+        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(text, sample_rate=sample_rate))])
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pcm = pool.submit(asyncio.run, main()).result()
+    if trim:
+        loud = np.nonzero(np.abs(pcm16_to_float(pcm)) > 0.01)[0]
+        pcm = pcm[: 2 * (int(loud[-1]) + 1)]
+    return pcm
+
+
+def silence(seconds: float, sample_rate: int = 16000) -> bytes:
+    return b"\0\0" * int(sample_rate * seconds)
