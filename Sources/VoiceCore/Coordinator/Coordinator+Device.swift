@@ -47,6 +47,7 @@ extension Coordinator {
             // A stream opened in another mode that has heard nothing yet is reopened in this one.
             if let u = sessions[s]!.utterance, u.mode != mode, !u.speech, !u.ended {
                 cancelJob(u.job, reason: "mode-change")
+                discardHeld(s, reason: "mode-change")
                 sessions[s]!.utterance = nil
                 record(.turnCancelled, session: s, turn: u.turn, reason: "mode-change")
             }
@@ -147,6 +148,7 @@ extension Coordinator {
 
     /// Cancels the utterance and the reply without telling the device (it is going away).
     private mutating func dropTurns(_ s: SessionID, reason: String) {
+        discardHeld(s, reason: reason)
         if let u = sessions[s]!.utterance {
             cancelJob(u.job, reason: reason)
             sessions[s]!.utterance = nil

@@ -138,6 +138,7 @@ extension Coordinator {
                 utteranceFailed(s, reason: reason)
             }
         case .assistant:
+            if heldJobFailed(s, job: id, reason: reason) { break }
             guard let reply = sessions[s]!.reply, reply.assistantJob == id else { return }
             sessions[s]!.reply!.assistantJob = nil
             mayRetry = !reply.gotText && reply.assistantAttempts <= config.assistantRetries && (lost || retryable)
@@ -225,6 +226,7 @@ extension Coordinator {
             guard sessions[s]!.utterance?.job == id else { return }
             utteranceFailed(s, reason: "no-worker")
         case .assistant:
+            if heldJobFailed(s, job: id, reason: "no-worker") { break }
             guard sessions[s]!.reply?.assistantJob == id else { return }
             sessions[s]!.reply!.assistantJob = nil
             failOpen(s, turn: j.turn, text: config.fallbackText, reason: "assistant:no-worker")

@@ -2,6 +2,7 @@
 /// device strictly in segment order, each byte at most once.
 extension Coordinator {
     mutating func assistantOutput(_ s: SessionID, job: JobID, _ output: JobOutput) {
+        if let held = sessions[s]?.held, held.job == job { return heldAssistantOutput(s, held, job: job, output) }
         guard let si = sessions.slot(s), sessions[slot: si].reply?.assistantJob == job else { return }
         if let ji = jobs.slot(job) { setJobDeadline(job, record: jobs[slot: ji], now + config.assistantTimeoutUs) }
         switch output {
@@ -26,6 +27,7 @@ extension Coordinator {
 
     /// The assistant finished: the splitter's rest becomes the last segment.
     mutating func assistantDone(_ s: SessionID, job: JobID) {
+        if let held = sessions[s]!.held, held.job == job { return heldAssistantDone(s, held, job: job) }
         guard let reply = sessions[s]!.reply, reply.assistantJob == job else { return }
         finishJob(job, success: true)
         sessions[s]!.reply!.assistantJob = nil
@@ -36,21 +38,25 @@ extension Coordinator {
     }
 
     private mutating func takeSegments(_ s: SessionID) {
-        while let piece = sessions[s]!.reply!.splitter.next() {
-            if let emoji = piece.emoji.first {
-                out.append(.deviceSend(s, .llmEmotion(emoji: emoji, emotion: Emotion.name(of: emoji))))
-            }
-            if !piece.text.isEmpty { addSegment(s, text: piece.text) }
-        }
+        while let piece = sessions[s]!.reply!.splitter.next() { addPiece(s, piece) }
     }
 
-    /// Appends a segment and queues its TTS job: the first segment at top priority.
-    mutating func addSegment(_ s: SessionID, text: String) {
+    /// A piece of the splitter: its emoji to the device, its text as a segment.
+    mutating func addPiece(_ s: SessionID, _ piece: ReplySplitter.Piece, firstSegmentAt: Instant? = nil) {
+        if let emoji = piece.emoji.first {
+            out.append(.deviceSend(s, .llmEmotion(emoji: emoji, emotion: Emotion.name(of: emoji))))
+        }
+        if !piece.text.isEmpty { addSegment(s, text: piece.text, firstSegmentAt: firstSegmentAt) }
+    }
+
+    /// Appends a segment and queues its TTS job: the first segment at top priority. A committed
+    /// held reply passes when its first segment was really cut (`firstSegmentAt`).
+    mutating func addSegment(_ s: SessionID, text: String, firstSegmentAt: Instant? = nil) {
         let reply = sessions[s]!.reply!
         let index = reply.segments.count
         if index == 0 {
-            sessions[s]!.reply!.marks.firstSegment = now
-            mark(s, "first_segment")
+            sessions[s]!.reply!.marks.firstSegment = firstSegmentAt ?? now
+            mark(s, "first_segment", at: firstSegmentAt ?? now)
         }
         sessions[s]!.reply!.segments.append(SegmentState(text: text))
         record(.segmentQueued, session: s, turn: reply.turn, value: Int64(index), text: text)
@@ -169,10 +175,12 @@ extension Coordinator {
         sessions[s]!.reply!.playbackTimer = setTimer(.playback(s, reply.turn), at: at)
     }
 
-    private mutating func mark(_ s: SessionID, _ name: String) {
+    /// A timing mark of the reply, relative to the hub's speech end; `at` is when it happened (a
+    /// committed held reply's first text and segment precede the commit, maybe the speech end).
+    mutating func mark(_ s: SessionID, _ name: String, at: Instant? = nil) {
         let turn = sessions[s]!.reply!.turn
         let speechEnd = sessions[s]!.reply!.marks.speechEnd
-        record(.turnMark, session: s, turn: turn, reason: name, value: speechEnd.map { now - $0 })
+        record(.turnMark, session: s, turn: turn, reason: name, value: speechEnd.map { (at ?? now) - $0 })
     }
 }
 

@@ -40,6 +40,10 @@ extension Coordinator {
             sessions[s]!.reply!.watchdog = nil
             cancelReply(s, reason: "reply-timeout", tellDevice: true)
             ensureUtterance(s)
+        case let .preemption(s, turn):
+            guard let held = sessions[s]?.held, held.turn == turn else { return }
+            held.watchdog = nil
+            discardHeld(s, reason: "reply-timeout")
         case let .playback(s, turn):
             guard let reply = sessions[s]?.reply, reply.turn == turn else { return }
             sessions[s]!.reply!.playbackTimer = nil

@@ -34,6 +34,7 @@ extension Coordinator {
     /// `cancelSpeech`, an utterance that already heard speech. The turn ids stay cancelled: late
     /// output of their jobs is ignored.
     mutating func abortTurns(_ s: SessionID, reason: String, cancelSpeech: Bool, reopen: Bool = true) {
+        if cancelSpeech { discardHeld(s, reason: reason) }
         if cancelSpeech, let u = sessions[s]!.utterance, u.speech || !reopen {
             cancelJob(u.job, reason: reason)
             sessions[s]!.utterance = nil
@@ -59,6 +60,7 @@ extension Coordinator {
             sessions[s]!.lastActivity = now
             setJobDeadline(job, now + config.asrTimeoutUs)
             record(.turnMark, session: s, turn: u.turn, reason: "speech_start")
+            discardHeld(s, reason: "speech")
             // Barge-in: the user speaks over the reply (realtime mode listens while speaking).
             if let reply = sessions[s]!.reply, reply.turn < u.turn {
                 cancelReply(s, reason: "barge-in", tellDevice: true)
@@ -72,6 +74,10 @@ extension Coordinator {
         case let .final(text, _):
             finishJob(job, success: true)
             utteranceFinal(s, text: text)
+        case let .speculative(text):
+            speculation(s, text: text)
+        case .speculationVoid:
+            discardHeld(s, reason: "void")
         default:
             break
         }
@@ -83,20 +89,26 @@ extension Coordinator {
         sessions[s]!.utterance = nil
         sessions[s]!.lastActivity = now
         if let worker = jobs[u.job]?.worker { sessions[s]!.lastASRWorker = worker }
-        var trimmed = Substring(text)
-        while let c = trimmed.first, c.isWhitespace { trimmed.removeFirst() }
-        while let c = trimmed.last, c.isWhitespace { trimmed.removeLast() }
+        let trimmed = Self.trimmed(text)
         if trimmed.isEmpty {
+            discardHeld(s, reason: "empty")
             record(.turnEnded, session: s, turn: u.turn, reason: "empty")
             ensureUtterance(s)
             return
         }
         record(.turnMark, session: s, turn: u.turn, reason: "asr_final",
                value: u.speechEndAt.map { now - $0 })
-        record(.turnTranscript, session: s, turn: u.turn, text: String(trimmed))
-        out.append(.deviceSend(s, .stt(String(trimmed))))
+        record(.turnTranscript, session: s, turn: u.turn, text: trimmed)
+        out.append(.deviceSend(s, .stt(trimmed)))
         if sessions[s]!.reply != nil { cancelReply(s, reason: "superseded", tellDevice: true) }
-        startReply(s, turn: u.turn, text: String(trimmed), marks: TurnMarks(speechEnd: u.speechEndAt ?? now, asrFinal: now))
+        // Exact after trimming: a held reply answers the words it was given, case and punctuation
+        // included (Whisper's "?" vs "." can change the answer); anything else starts afresh.
+        if let held = sessions[s]!.held, held.turn == u.turn, held.text == trimmed {
+            commitHeld(s, speechEnd: u.speechEndAt ?? now)
+        } else {
+            discardHeld(s, reason: "mismatch")
+            startReply(s, turn: u.turn, text: trimmed, marks: TurnMarks(speechEnd: u.speechEndAt ?? now, asrFinal: now))
+        }
         ensureUtterance(s)
     }
 
@@ -159,6 +171,7 @@ extension Coordinator {
     /// The utterance's ASR stream cannot be served (attempts or moves used up, or no worker).
     mutating func utteranceFailed(_ s: SessionID, reason: String) {
         guard let u = sessions[s]!.utterance else { return }
+        discardHeld(s, reason: "asr:" + reason)
         sessions[s]!.utterance = nil
         if let reply = sessions[s]!.reply, reply.turn != u.turn, !u.speech {
             // Realtime: the listener that runs while another turn's reply is in flight failed before

@@ -147,4 +147,6 @@ public struct Coordinator: Sendable {
     public func jobs(of s: SessionID) -> [JobID] { jobs.pairs.filter { $0.value.session == s }.map(\.key).sorted() }
     public func jobKind(_ j: JobID) -> WorkerKind? { jobs[j]?.kind }
     public func jobWorker(_ j: JobID) -> WorkerID? { jobs[j]?.worker }
+    /// The turn of the session's held (preemptive, uncommitted) reply, if any.
+    public func heldTurn(of s: SessionID) -> TurnID? { sessions[s]?.held?.turn }
 }

@@ -49,6 +49,9 @@ public struct CoordinatorConfig: Sendable {
     public var scheduler = SchedulerConfig()
     /// Whether the event log keeps entries for the host to drain.
     public var log = true
+    /// Start the assistant on the ASR's speculative transcript and hold its output until the final
+    /// confirms the same text (docs/coordinator.md, "Preemptive generation").
+    public var preemptiveGeneration = true
 
     public init() {}
 
@@ -86,6 +89,7 @@ public struct CoordinatorConfig: Sendable {
             case "asr_fallback_text": asrFallbackText = try ConfigValue.string(key, value)
             case "fail_open": failOpen = try ConfigValue.bool(key, value)
             case "log": log = try ConfigValue.bool(key, value)
+            case "preemptive_generation": preemptiveGeneration = try ConfigValue.bool(key, value)
             case "splitter":
                 do { splitter = try SplitterOptions(json: value) } catch { throw VCError(error.status, "config: splitter: " + error.message) }
             case "scheduler": try scheduler.apply(json: value)

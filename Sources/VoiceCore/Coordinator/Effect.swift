@@ -38,6 +38,8 @@ public enum WorkerMessage: Sendable {
     /// ASR input audio for `job`, payload in the effect.
     case audio(JobID)
     case inputEnd(JobID)
+    /// A preemptive assistant job's transcript is confirmed: it may remember the exchange and finish.
+    case inputCommit(JobID)
     case inputMCP(JobID, JSON)
     case cancel(JobID, reason: String)
     case roles(KindSet)
@@ -47,5 +49,6 @@ public enum WorkerMessage: Sendable {
 public enum JobParams: Sendable {
     case asr(mode: ListenMode, sampleRate: Int, language: String)
     case tts(text: String, segment: Int, sampleRate: Int, language: String, voice: String)
-    case assistant(text: String, language: String, deviceID: String)
+    /// `preemptive`: started on a speculative transcript; the hub sends `commit` or `cancel` later.
+    case assistant(text: String, language: String, deviceID: String, preemptive: Bool = false)
 }

@@ -93,6 +93,10 @@ public enum JobOutput: Sendable {
     case speechStart
     case partial(String)
     case final(String, language: String?)
+    /// A transcript of the utterance so far, made during a pause: the final if no speech follows.
+    case speculative(String)
+    /// New speech voided the last `speculative` transcript.
+    case speculationVoid
     case speechEnd
     case delta(String)
     case toolCall(JSON)

@@ -58,6 +58,7 @@ enum TimerPurpose: Sendable {
     case heartbeat(WorkerID)
     case job(JobID)
     case reply(SessionID, TurnID)
+    case preemption(SessionID, TurnID)
     case playback(SessionID, TurnID)
     case rebalance
 }

@@ -42,6 +42,8 @@ final class Session: @unchecked Sendable {
     /// An empty replay buffer with capacity, kept between utterances.
     var spareAudio = Ring<[UInt8]>()
     var reply: Reply?
+    /// The open utterance's reply started on a speculative transcript, held until the final.
+    var held: HeldReply?
     var helloTimer: TimerID?
     var idleTimer: TimerID?
     var closeTimer: TimerID?

@@ -161,6 +161,8 @@ enum WireDecoder {
             case "speech_end": output = .speechEnd
             case "partial": output = .partial(try m.string("text"))
             case "final": output = .final(try m.string("text"), language: try m.optionalString("language"))
+            case "speculative": output = .speculative(try m.string("text"))
+            case "speculation_void": output = .speculationVoid
             case "delta": output = .delta(try m.string("text"))
             case "tool_call": output = .toolCall(m.json)
             case "tool_result": output = .toolResult(m.json)

@@ -52,6 +52,7 @@ enum WireEncoder {
                     "turn": .number(Double(turn.raw)), "params": jobParams(params, session: session(s))]
         case let .audio(id): return ["type": "audio", "job": .number(Double(id.raw))]
         case let .inputEnd(id): return ["type": "input", "job": .number(Double(id.raw)), "event": "end"]
+        case let .inputCommit(id): return ["type": "input", "job": .number(Double(id.raw)), "event": "commit"]
         case let .inputMCP(id, payload): return ["type": "input", "job": .number(Double(id.raw)), "event": "mcp", "payload": payload]
         case let .cancel(id, reason): return ["type": "cancel", "job": .number(Double(id.raw)), "reason": .string(reason)]
         case let .roles(kinds): return ["type": "roles", "active": .array(kinds.names.map { .string($0) })]
@@ -69,8 +70,11 @@ enum WireEncoder {
         case let .tts(text, segment, rate, language, voice):
             return ["text": .string(text), "sample_rate": .number(Double(rate)), "language": .string(language),
                     "voice": .string(voice), "segment": .number(Double(segment))]
-        case let .assistant(text, language, device):
-            return ["text": .string(text), "device_id": .string(device), "language": .string(language), "session": .string(session)]
+        case let .assistant(text, language, device, preemptive):
+            var members: [(String, JSON)] = [("text", .string(text)), ("device_id", .string(device)), ("language", .string(language)),
+                                             ("session", .string(session))]
+            if preemptive { members.append(("preemptive", .bool(true))) }
+            return .object(members)
         }
     }
 }

@@ -8,6 +8,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case segmentQueued, segmentDelivered
     case workerConnected, workerRegistered, workerDraining, workerEjected, workerRestored, workerGone, workerRoles
     case configApplied
+    case preemptStarted, preemptCommitted, preemptDiscarded
 
     public var name: String {
         switch self {
@@ -44,6 +45,9 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .workerGone: return "worker.gone"
         case .workerRoles: return "worker.roles"
         case .configApplied: return "config.applied"
+        case .preemptStarted: return "preempt.started"
+        case .preemptCommitted: return "preempt.committed"
+        case .preemptDiscarded: return "preempt.discarded"
         }
     }
 

@@ -121,7 +121,7 @@ extension Simulation {
         case let .cancel(id, _):
             if let k = workers[i].jobIndex(id) { workers[i].jobs.remove(at: k) }
             leaveIfDrained(i)
-        case .inputMCP, .error:
+        case .inputMCP, .inputCommit, .error:
             break
         }
     }

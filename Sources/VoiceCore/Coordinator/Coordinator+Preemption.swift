@@ -1,0 +1,122 @@
+/// Preemptive generation: the assistant starts on the ASR's speculative transcript, so the LLM's
+/// time to first token overlaps the endpoint's silence wait. Its output is held (no TTS, nothing
+/// to the device, no `stt`) until the final confirms the same text — then it becomes the turn's
+/// reply as if started at the final — or anything voids it: new speech, another transcript, a
+/// failure, a timeout, the session going away. Nothing of a discarded reply leaves the hub.
+extension Coordinator {
+    /// `speculative` from the open utterance's ASR job.
+    mutating func speculation(_ s: SessionID, text: String) {
+        guard config.preemptiveGeneration, let u = sessions[s]!.utterance else { return }
+        let trimmed = Self.trimmed(text)
+        if let held = sessions[s]!.held {
+            if held.turn == u.turn && held.text == trimmed { return }
+            discardHeld(s, reason: "respeculated")
+        }
+        guard !trimmed.isEmpty else { return }
+        let held = HeldReply(turn: u.turn, text: trimmed, splitter: ReplySplitter(options: config.splitter))
+        held.watchdog = setTimer(.preemption(s, u.turn), at: now + config.replyTimeoutUs)
+        sessions[s]!.held = held
+        record(.preemptStarted, session: s, turn: u.turn, text: trimmed)
+        let job = createJob(kind: .assistant, session: s, turn: u.turn, segment: -1,
+                            params: .assistant(text: trimmed, language: config.language, deviceID: sessions[s]!.info.deviceID,
+                                               preemptive: true),
+                            priority: .first, attempt: 1, preferred: nil, avoid: nil)
+        held.job = job
+        setJobDeadline(job, now + config.assistantTimeoutUs)
+    }
+
+    /// Output of the held reply's assistant job: text through the splitter, segments and MCP kept.
+    mutating func heldAssistantOutput(_ s: SessionID, _ held: HeldReply, job: JobID, _ output: JobOutput) {
+        setJobDeadline(job, now + config.assistantTimeoutUs)
+        switch output {
+        case let .delta(text):
+            guard !text.isEmpty else { return }
+            if held.firstDelta == nil { held.firstDelta = now }
+            held.splitter.push(text)
+            holdSegments(held)
+        case let .mcp(payload):
+            // A device tool call is a side effect: it waits for the commit like the audio.
+            held.held.append(.mcp(payload))
+        case .toolCall, .toolResult:
+            record(.jobTool, session: s, turn: held.turn, job: job, jobKind: .assistant,
+                   reason: output.isToolCall ? "call" : "result")
+        default:
+            break
+        }
+    }
+
+    /// The held reply's assistant finished before the commit (a worker that does not wait for it).
+    mutating func heldAssistantDone(_ s: SessionID, _ held: HeldReply, job: JobID) {
+        finishJob(job, success: true)
+        held.job = nil
+        held.assistantDone = true
+        held.splitter.flush()
+        holdSegments(held)
+    }
+
+    private func holdSegments(_ held: HeldReply) {
+        while let piece = held.splitter.next() {
+            if held.firstSegment == nil && !piece.text.isEmpty { held.firstSegment = now }
+            held.held.append(.segment(piece))
+        }
+    }
+
+    /// The final confirmed the speculative text: the held reply becomes the turn's reply, its held
+    /// segments go to TTS in order, and the assistant is told to `commit` (remember the exchange).
+    mutating func commitHeld(_ s: SessionID, speechEnd: Instant) {
+        guard let held = sessions[s]!.held else { return }
+        sessions[s]!.held = nil
+        cancelTimer(held.watchdog)
+        record(.preemptCommitted, session: s, turn: held.turn, job: held.job,
+               value: held.firstDelta.map { now - $0 })
+        let reply = Reply(turn: held.turn, text: held.text, splitter: held.splitter)
+        reply.marks = TurnMarks(speechEnd: speechEnd, asrFinal: now, firstDelta: held.firstDelta)
+        reply.watchdog = setTimer(.reply(s, held.turn), at: now + config.replyTimeoutUs)
+        reply.assistantAttempts = 1
+        reply.assistantJob = held.job
+        reply.assistantDone = held.assistantDone
+        reply.gotText = held.firstDelta != nil
+        sessions[s]!.reply = reply
+        if let job = held.job, let record = jobs[job] {
+            if record.phase == .running, let w = record.worker {
+                out.append(.workerSend(w, .inputCommit(job), audio: nil))
+            } else {
+                // Not dispatched yet: it goes out as an ordinary job.
+                record.params = .assistant(text: held.text, language: config.language, deviceID: sessions[s]!.info.deviceID)
+            }
+        }
+        if let t = held.firstDelta { mark(s, "first_delta", at: t) }
+        for output in held.held {
+            switch output {
+            case let .mcp(payload): out.append(.deviceSend(s, .mcp(payload)))
+            case let .segment(piece): addPiece(s, piece, firstSegmentAt: held.firstSegment)
+            }
+        }
+        checkReplyComplete(s)
+        touch(s)
+    }
+
+    /// Drops the held reply: its job is cancelled, nothing of it reaches TTS or the device.
+    mutating func discardHeld(_ s: SessionID, reason: String) {
+        guard let held = sessions[s]?.held else { return }
+        sessions[s]!.held = nil
+        cancelTimer(held.watchdog)
+        record(.preemptDiscarded, session: s, turn: held.turn, job: held.job, reason: reason)
+        if let job = held.job { cancelJob(job, reason: "preempt:" + reason) }
+    }
+
+    /// The held reply's assistant job failed, timed out or lost its worker: no retry (the final
+    /// starts an ordinary reply if the speculation was right).
+    mutating func heldJobFailed(_ s: SessionID, job: JobID, reason: String) -> Bool {
+        guard let held = sessions[s]!.held, held.job == job else { return false }
+        discardHeld(s, reason: "assistant:" + reason)
+        return true
+    }
+
+    static func trimmed(_ text: String) -> String {
+        var t = Substring(text)
+        while let c = t.first, c.isWhitespace { t.removeFirst() }
+        while let c = t.last, c.isWhitespace { t.removeLast() }
+        return String(t)
+    }
+}
