@@ -9,6 +9,10 @@ reads as a finished sentence (``reads_complete``: it ends in ``.``, ``?`` or ``!
 that cannot close a sentence, such as "the" or "and") and the pause has reached
 ``early_silence_ms`` — longer than a pause inside a sentence. Otherwise the utterance ends after
 ``min_silence_ms`` of silence, as without it.
+
+Each speculative transcript that completes while still valid is also sent to the hub as
+``speculative`` (so the hub can start the assistant on it: preemptive generation); when new speech
+voids a transcript already sent, ``speculation_void`` follows. The final is then a new pass.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class RecognizerConfig:
     pad_seconds: float = 0.2
     max_pause_seconds: float = 0.4  # longer pauses inside an utterance are shortened to this
     max_utterance_seconds: float = 28.0  # Whisper's window is 30 s
+    speculative_events: bool = False  # send `speculative` / `speculation_void` (the hub's preemptive generation)
 
     @staticmethod
     def default() -> "RecognizerConfig":
@@ -59,7 +64,8 @@ class RecognizerConfig:
 
 class StreamingRecognizer:
     """``await feed(pcm)`` per chunk (True once the utterance is final); ``await finish()`` when the
-    audio ends. ``emit(event, **fields)`` sends speech_start / partial / speech_end / final."""
+    audio ends. ``emit(event, **fields)`` sends speech_start / partial / speculative /
+    speculation_void / speech_end / final."""
 
     def __init__(self, engine: AsrEngine, emit: Emit, config: RecognizerConfig | None = None, language: str = "", mode: str = "auto") -> None:
         self.engine = engine
@@ -78,6 +84,7 @@ class StreamingRecognizer:
         self.speculation: asyncio.Task[Transcript] | None = None
         self.early_task: asyncio.Task[None] | None = None  # an early end started by the speculation's completion
         self.used_speculation = False
+        self.speculation_sent = False  # the current speculation's text went out as `speculative`
         self.early_reached = False  # the pause is long enough to end early (Event.EARLY, no RESUME since)
         self.end_reason = ""  # "early" (complete text), "silence", "length" or "audio end"
         self.finalizing = False
@@ -128,17 +135,30 @@ class StreamingRecognizer:
             await self.emit("speech_start")
         elif event is Event.PAUSE and self.auto_endpoint:
             end = min(self.samples, self._stop_sample() + self._pad())
-            speculation = asyncio.create_task(self._transcribe(self._start_sample(), end))
+            speculation = asyncio.create_task(self._speculate(self._start_sample(), end))
             speculation.add_done_callback(self._speculation_done)
             self.speculation = speculation
         elif event is Event.RESUME:
+            voided = self.speculation_sent
             self._drop_speculation()
+            if voided:
+                await self.emit("speculation_void")
         elif event is Event.EARLY and self.auto_endpoint:
             self.early_reached = True
             if self._speculation_reads_complete():
                 await self._finalize(self.samples, "early")
         elif event is Event.END and self.auto_endpoint:
             await self._finalize(min(self.samples, self._stop_sample() + self._pad()), "silence")
+
+    async def _speculate(self, start: int, end: int) -> Transcript:
+        """A speculative pass; its text goes to the hub while it is still the utterance's likely final
+        (not voided, the utterance not already ending: then the final itself follows at once)."""
+        transcript = await self._transcribe(start, end)
+        if (self.config.speculative_events and asyncio.current_task() is self.speculation and not self.finalizing
+                and not self.final_sent and transcript.text.strip()):
+            self.speculation_sent = True
+            await self.emit("speculative", text=transcript.text)
+        return transcript
 
     def _speculation_reads_complete(self) -> bool:
         s = self.speculation
@@ -191,6 +211,7 @@ class StreamingRecognizer:
 
     def _drop_speculation(self) -> None:
         self.early_reached = False
+        self.speculation_sent = False
         if self.speculation is not None:
             self.speculation.cancel()
             self.speculation = None

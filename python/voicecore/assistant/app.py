@@ -17,6 +17,13 @@
 
 Each ``assistant`` job is one user utterance; what the handler yields streams back as ``delta``
 events; the exchange is then remembered in the session's history (also when interrupted).
+
+A *preemptive* job (``params.preemptive``: the hub started it on a speculative transcript) streams
+its reply the same way, but the hub holds it until the final transcript confirms the text and then
+sends the ``commit`` input; a cancel means the text was wrong. So such a job remembers the exchange
+only after ``commit``; if its reply is complete first, it waits for ``commit`` (at most
+``commit_timeout`` seconds) before remembering and finishing; and a tool call (a side effect: a
+Python tool or the device's MCP tool) waits for ``commit`` before it runs.
 """
 
 from __future__ import annotations
@@ -47,6 +54,15 @@ Handler = Callable[[Session, str], Any]
 class _Turn:
     session: Session
     job: Job
+    committed: asyncio.Event  # set from the start unless the job is preemptive
+    commit_timeout: float
+
+    async def wait_commit(self) -> None:
+        if not self.committed.is_set():
+            try:
+                await asyncio.wait_for(self.committed.wait(), self.commit_timeout)
+            except asyncio.TimeoutError:
+                raise JobError(f"preemptive reply: no commit within {self.commit_timeout:g} s") from None
 
 
 def default_db_path() -> Path:
@@ -65,6 +81,7 @@ class Assistant:
         name: str = "assistant",
         tool_timeout: float = 10.0,
         device_tools: bool = True,
+        commit_timeout: float = 10.0,
     ) -> None:
         self.system = system
         self.llm = llm or LLM.from_env()
@@ -74,6 +91,7 @@ class Assistant:
         self.name = name
         self.tool_timeout = tool_timeout
         self.device_tools = device_tools
+        self.commit_timeout = commit_timeout  # a preemptive job's wait for `commit` (the hub's assistant timeout)
         self.tools = ToolRegistry()
         self._handler: Handler | None = None
         self._turn: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar(f"voicecore-turn-{id(self)}", default=None)
@@ -152,20 +170,26 @@ class Assistant:
         session = self.session_for(job)
         mcp = self._mcp.setdefault(session.id, DeviceMcp())
         mcp.bind(lambda payload: job.output("mcp", payload=payload))
-        inputs = asyncio.create_task(self._route_inputs(job, mcp))
+        turn = _Turn(session, job, asyncio.Event(), self.commit_timeout)
+        if job.params.get("preemptive") is not True:
+            turn.committed.set()
+        inputs = asyncio.create_task(self._route_inputs(job, mcp, turn.committed))
         reply: list[str] = []
-        token = self._turn.set(_Turn(session, job))
+        token = self._turn.set(turn)
         try:
             await self._load_device_tools(job, session, mcp)
             async for delta in self._deltas(session, text):
                 if delta:
                     reply.append(delta)
                     await job.output("delta", text=delta)
+            await turn.wait_commit()
         finally:
             self._turn.reset(token)
             inputs.cancel()
             mcp.bind(None)
-            session.remember(text, "".join(reply))
+            # An uncommitted preemptive reply answered words the user may not have said.
+            if turn.committed.is_set():
+                session.remember(text, "".join(reply))
 
     async def _deltas(self, session: Session, text: str) -> AsyncIterator[str]:
         assert self._handler is not None
@@ -183,11 +207,13 @@ class Assistant:
         elif result:
             yield str(result)
 
-    async def _route_inputs(self, job: Job, mcp: DeviceMcp) -> None:
+    async def _route_inputs(self, job: Job, mcp: DeviceMcp, committed: asyncio.Event) -> None:
         while True:
             event = await job.next_input()
             if event.event == "mcp":
                 mcp.deliver(event.fields.get("payload"))
+            elif event.event == "commit":
+                committed.set()
 
     async def _load_device_tools(self, job: Job, session: Session, mcp: DeviceMcp) -> None:
         if not self.device_tools:
@@ -211,6 +237,8 @@ class Assistant:
     async def _tool_event(self, event: str, fields: dict[str, Any]) -> None:
         turn = self._turn.get()
         if turn is not None:
+            if event == "tool_call":
+                await turn.wait_commit()  # the LLM calls a tool only after this returns
             await turn.job.output(event, **fields)
 
     def session_closed(self, session_id: str) -> None:

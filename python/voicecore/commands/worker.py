@@ -26,6 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="", help="model name for --engine openai, or a CTranslate2 Whisper directory for asr")
     p.add_argument("--partial-interval", type=float, default=1.0,
                    help="asr: seconds of new speech between partial transcripts (0: none, which leaves the engine free for the final)")
+    p.add_argument("--speculative", action="store_true",
+                   help="asr: send each speculative transcript to the hub (`speculative` / `speculation_void`) so it can "
+                        "start the assistant before the endpoint (preemptive generation; voicecore up does unless --no-preemption)")
     p.add_argument("--cpu-threads", type=int, default=2, help="asr: CPU threads of one faster-whisper transcription (default 2)")
     p.add_argument("--log-level", default=os.environ.get("VOICECORE_LOG_LEVEL", "INFO"))
 
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
         config = RecognizerConfig.default()
         config.partial_interval = args.partial_interval
+        config.speculative_events = args.speculative
         worker = asr_worker(engine, slots=args.slots or 2, name=args.name or "asr", config=config)
     else:
         from ..tts.worker import tts_worker

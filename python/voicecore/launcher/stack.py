@@ -80,9 +80,12 @@ class Stack:
         llm_task = asyncio.create_task(self._start_llm())
         argv = [str(daemon), "--host", c.host, "--port", str(c.port), "--worker-token", c.worker_token,
                 "--web-root", str(web_root()), "--device-tokens", c.device_tokens]
-        if c.daemon:
+        daemon_options = dict(c.daemon)
+        if not c.preemption:
+            daemon_options["coordinator"] = dict(daemon_options.get("coordinator") or {}, preemptive_generation=False)
+        if daemon_options:
             daemon_config = self.state / "voicecored.json"
-            daemon_config.write_text(json.dumps(c.daemon, indent=2))
+            daemon_config.write_text(json.dumps(daemon_options, indent=2))
             argv[1:1] = ["--config", str(daemon_config)]
         daemon_spec = ChildSpec("voicecored", argv, self.logs / "voicecored.log", on_line=self._daemon_line, stop_timeout=15)
         await self.supervisor.start(daemon_spec)
@@ -108,6 +111,8 @@ class Stack:
                 args += ["--slots", str(c.asr_slots if kind == "asr" else c.tts_slots)]
                 if kind == "asr":
                     args += ["--partial-interval", str(c.asr_partial_interval), "--cpu-threads", str(c.asr_threads)]
+                    if c.preemption:
+                        args.append("--speculative")
             await self.supervisor.start(ChildSpec(f"{kind} worker", self._python(*args), self.logs / f"{kind}.log", env=env))
         await self._wait_registered()
         self.ready = True
