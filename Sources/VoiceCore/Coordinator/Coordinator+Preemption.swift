@@ -16,12 +16,12 @@ extension Coordinator {
         let held = HeldReply(turn: u.turn, text: trimmed, splitter: ReplySplitter(options: config.splitter))
         held.watchdog = setTimer(.preemption(s, u.turn), at: now + config.replyTimeoutUs)
         sessions[s]!.held = held
-        record(.preemptStarted, session: s, turn: u.turn, text: trimmed)
         let job = createJob(kind: .assistant, session: s, turn: u.turn, segment: -1,
                             params: .assistant(text: trimmed, language: config.language, deviceID: sessions[s]!.info.deviceID,
                                                preemptive: true),
                             priority: .first, attempt: 1, preferred: nil, avoid: nil)
         held.job = job
+        record(.preemptStarted, session: s, turn: u.turn, job: job, text: trimmed)
         setJobDeadline(job, now + config.assistantTimeoutUs)
     }
 

@@ -44,7 +44,7 @@ struct InvariantChecker: Sendable {
     static let names = ["one-terminal-outcome", "no-duplicate-delivery", "no-audio-after-barge-in", "segment-order",
                         "first-segment-priority", "fairness", "worker-slots", "no-dispatch-to-unavailable",
                         "retry-budget", "job-conservation", "no-stuck-turn", "liveness-after-heal", "fail-policy",
-                        "ttfa-p99"]
+                        "ttfa-p99", "preempt-held", "preempt-commit-text", "preempt-discard-cancels"]
 
     let config: CoordinatorConfig
     let ttfaBudgetUs: Int64
@@ -73,6 +73,13 @@ struct InvariantChecker: Sendable {
     /// The counts a redispatched job carries into its `job.queued`.
     var retryChain: (errors: Int, losses: Int)?
     var lastTranscript: [SessionID: TurnID] = [:]
+    var lastTranscriptText: [SessionID: (turn: TurnID, text: String)] = [:]
+    /// Each session's held (preemptive, uncommitted) reply.
+    var held: [SessionID: (turn: TurnID, text: String)] = [:]
+    /// Jobs of replies discarded in this batch: each must be terminated by its end.
+    var discardedJobs: [JobID] = []
+    var preemptsStarted = 0
+    var preemptsCommitted = 0
     var segmentSamples: [SessionID: (turn: TurnID, samples: [Int])] = [:]
     var tracks: [SessionID: AudioTrack] = [:]
     var batchFallbacks: [SessionID] = []
@@ -190,6 +197,7 @@ struct InvariantChecker: Sendable {
                 fail("no-duplicate-delivery", s, "transcript of turn \(t) sent after that of turn \(last)")
             }
             lastTranscript[s] = t
+            lastTranscriptText[s] = (t, e.text ?? "")
             openReply(s, t)
         case .turnStarted:
             if e.reason == "text", let s = e.session, let t = e.turn { openReply(s, t) }
@@ -229,8 +237,28 @@ struct InvariantChecker: Sendable {
                 ttfa.append(v)
                 if quiet { ttfaQuiet.append(v) }
             }
+        case .preemptStarted:
+            guard let s = e.session, let t = e.turn else { return }
+            if let h = held[s] { fail("preempt-held", s, "turn \(t) held while turn \(h.turn)'s held reply was neither committed nor discarded") }
+            held[s] = (t, e.text ?? "")
+            preemptsStarted += 1
+        case .preemptCommitted:
+            guard let s = e.session, let t = e.turn else { return }
+            guard let h = held[s], h.turn == t else { return fail("preempt-held", s, "turn \(t) committed with no held reply") }
+            if let final = lastTranscriptText[s], final.turn == t, final.text != h.text {
+                fail("preempt-commit-text", s, "turn \(t) committed a reply to \"\(h.text)\" for the final \"\(final.text)\"")
+            } else if lastTranscriptText[s]?.turn != t {
+                fail("preempt-commit-text", s, "turn \(t) committed before its final transcript")
+            }
+            held[s] = nil
+            preemptsCommitted += 1
+        case .preemptDiscarded:
+            guard let s = e.session else { return }
+            held[s] = nil
+            if let j = e.job, !isTerminated(j) { discardedJobs.append(j) }
         case .segmentQueued:
             guard let s = e.session, let t = e.turn, let k = e.value else { return }
+            if let h = held[s], h.turn == t { return fail("preempt-held", s, "segment \(k) of turn \(t) queued for TTS before its commit") }
             var entry = segmentSamples[s] ?? (t, [])
             if entry.turn != t { entry = (t, []) }
             if Int(k) != entry.samples.count { fail("segment-order", s, "segment \(k) of turn \(t) queued after \(entry.samples.count) segments") }
@@ -239,6 +267,8 @@ struct InvariantChecker: Sendable {
             if e.text == config.fallbackText || e.text == config.asrFallbackText { batchAnswers.append(s) }
         case .sessionGone:
             guard let s = e.session else { return }
+            if let h = held[s] { fail("preempt-held", s, "session gone with turn \(h.turn)'s held reply not discarded") }
+            lastTranscriptText[s] = nil
             openReplies[s] = nil
             heardSpeech[s] = nil
             for c in 0..<fair.count { fair[c].last[s] = nil }
@@ -372,6 +402,7 @@ struct InvariantChecker: Sendable {
 
     mutating func deviceAudio(_ s: SessionID, turn: TurnID, segment k: Int, _ pcm: [UInt8], now: Int64) {
         self.now = now
+        if let h = held[s], h.turn == turn { return fail("preempt-held", s, "audio of turn \(turn) sent before its commit") }
         if !isOpen(s, turn) {
             return fail("no-audio-after-barge-in", s, "audio of turn \(turn) sent, which has no reply in flight (cancelled or ended)")
         }
@@ -410,6 +441,10 @@ struct InvariantChecker: Sendable {
 
     /// After each Coordinator step: the fail-open / fail-closed policy held for it.
     mutating func endBatch() {
+        for j in discardedJobs where !isTerminated(j) {
+            fail("preempt-discard-cancels", jobs[j]?.session, "job \(j) of a discarded held reply was not cancelled")
+        }
+        discardedJobs.removeAll(keepingCapacity: true)
         failedChain = nil
         retryChain = nil
         if !batchFallbacks.isEmpty || !batchAnswers.isEmpty {

@@ -44,6 +44,12 @@ struct SimJob: Sendable {
     var deltas: [String] = []
     var failAt = -1
     var transcript = ""
+    /// ASR: a speculative transcript is out and not voided. Assistant: started on one (`preemptive`),
+    /// committed by the hub, its answer complete and waiting for the commit.
+    var speculated = false
+    var preemptive = false
+    var committed = false
+    var awaitingCommit = false
 }
 
 /// A worker process: fixed kinds or a multi-role GPU box.

@@ -45,6 +45,8 @@ struct SimStreams: Sendable {
     var network: SimRandom
     var latency: SimRandom
     var knobs: SimRandom
+    /// The simulated ASR's speculative transcripts (its own stream: the other streams stay as they were).
+    var speculation: SimRandom
     /// Seeds the Scheduler's own PRNG (placement ties, backoff jitter).
     var schedulerSeed: UInt64
 
@@ -54,6 +56,7 @@ struct SimStreams: Sendable {
         network = SimRandom(seed: seed, stream: "network")
         latency = SimRandom(seed: seed, stream: "latency")
         knobs = SimRandom(seed: seed, stream: "knobs")
+        speculation = SimRandom(seed: seed, stream: "speculation")
         var s = SimRandom(seed: seed, stream: "scheduler")
         schedulerSeed = s.next() >> 1
     }

@@ -71,7 +71,8 @@ extension Simulation {
                 job.mode = mode
                 job.transcript = SimContent.sentence(&rng.latency, words: rng.latency.int(2...9))
                 if rng.latency.chance(0.03) { job.transcript = " " }  // noise: an empty transcript
-            case .assistant:
+            case let .assistant(_, _, _, preemptive):
+                job.preemptive = preemptive
                 let sentences = rng.latency.int(1...4)
                 var text = ""
                 for k in 0..<sentences {
@@ -109,6 +110,7 @@ extension Simulation {
                 job.silence = 0
             } else if job.speech {
                 job.silence += 1
+                if job.mode != .manual { speculate(i, w, id, &job) }
                 if job.silence == 2 { sendToCore(worker: i, .workerOutput(w, id, .partial(job.transcript))) }
                 if job.mode != .manual && job.silence >= 3 { finishASR(i, k, &job) }
             }
@@ -121,8 +123,33 @@ extension Simulation {
         case let .cancel(id, _):
             if let k = workers[i].jobIndex(id) { workers[i].jobs.remove(at: k) }
             leaveIfDrained(i)
-        case .inputMCP, .inputCommit, .error:
+        case let .inputCommit(id):
+            guard let k = workers[i].jobIndex(id) else { return }
+            workers[i].jobs[k].1.committed = true
+            if workers[i].jobs[k].1.awaitingCommit {
+                queue.schedule(.workerJobStep(i, id, gen: workers[i].jobs[k].1.gen), at: now + latency(i, median: 5_000, sigma: 0.3))
+            }
+        case .inputMCP, .error:
             break
+        }
+    }
+
+    /// Speculative transcripts during the trailing silence, as the real ASR worker sends them: mostly
+    /// the final's text, sometimes another (Whisper read the pause differently), sometimes voided
+    /// as if speech went on, sometimes replaced by a newer one.
+    private mutating func speculate(_ i: Int, _ w: WorkerID, _ id: JobID, _ job: inout SimJob) {
+        if job.silence == 1, rng.speculation.chance(0.8) {
+            job.speculated = true
+            let text = rng.speculation.chance(0.7) ? job.transcript
+                : SimContent.sentence(&rng.speculation, words: rng.speculation.int(2...9))
+            sendToCore(worker: i, .workerOutput(w, id, .speculative(text)))
+        } else if job.silence == 2, job.speculated {
+            if rng.speculation.chance(0.15) {
+                job.speculated = false
+                sendToCore(worker: i, .workerOutput(w, id, .speculationVoid))
+            } else if rng.speculation.chance(0.15) {
+                sendToCore(worker: i, .workerOutput(w, id, .speculative(job.transcript)))
+            }
         }
     }
 
@@ -157,6 +184,8 @@ extension Simulation {
                 sendToCore(worker: i, .workerOutput(w, id, .delta(job.deltas[job.step])))
                 job.step += 1
                 queue.schedule(.workerJobStep(i, id, gen: gen), at: now + latency(i, median: 60_000, sigma: 0.5))
+            } else if job.preemptive && !job.committed {
+                job.awaitingCommit = true  // the assistant framework remembers and finishes only after `commit`
             } else {
                 sendToCore(worker: i, .workerDone(w, id))
                 done = true

@@ -1,0 +1,25 @@
+import Testing
+@testable import VoiceCore
+
+/// Randomized runs exercise preemptive generation: the simulated ASR workers send speculative
+/// transcripts (mostly right, sometimes another text, sometimes voided or replaced), the simulated
+/// assistants wait for the commit, and the preempt-* invariants hold alongside all the others.
+@Suite struct SimulatorPreemptionTests {
+    func simulate(_ json: String) throws -> (JSON, InvariantChecker) {
+        var sim = try Simulation(options: SimOptions(json: JSONParser.parse(json)))
+        let report = try JSONParser.parse(sim.run().json)
+        return (report, sim.checker)
+    }
+
+    @Test(arguments: ["none", "harsh"])
+    func heldRepliesAreCommittedOrDiscardedCleanly(faults: String) throws {
+        for seed in [1, 2] {
+            let (r, checker) = try simulate(#"{"seed": \#(seed), "devices": 10, "duration": "20m", "faults": "\#(faults)"}"#)
+            #expect(r["violation"] == .null, "seed \(seed): \(r["violation"]?.serialized ?? "")")
+            #expect(checker.preemptsStarted > 20)
+            #expect(checker.preemptsCommitted > 5)
+            #expect(checker.preemptsStarted > checker.preemptsCommitted)  // mismatches, voids, failures
+            #expect((r["turns"]?["completed"]?.int64Value ?? 0) > 10)
+        }
+    }
+}
