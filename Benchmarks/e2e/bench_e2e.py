@@ -5,7 +5,11 @@ stage breakdown, and the hub's own share; beside it the anchor: the same engines
 one after the other, with no hub, no network and no streaming (what the pipeline costs at least if
 nothing overlapped).
 
-    python Benchmarks/e2e/bench_e2e.py [--turns 20] [--only scripted|smollm2]
+    python Benchmarks/e2e/bench_e2e.py [--turns 20] [--only scripted|smollm2] [--preemption both|on|off]
+
+SmolLM2 runs twice by default, with preemptive generation (the default: the assistant starts on the
+ASR's speculative transcript, its reply held until the final confirms it) and with
+`voicecore up --no-preemption`, one after the other in the same run, so the gain shows beside it.
 
 Stage times are seconds after the user truly stopped speaking. The device knows that moment and
 when the first frame arrived; the hub logs each stage (turn.mark) relative to its ASR's end of
@@ -89,6 +93,17 @@ class Up:
                         turns.setdefault(int(e.get("turn", 0)), {}).setdefault(e["reason"], e["value"] / 1e6)
         return next((m for _, m in sorted(turns.items()) if "first_audio_sent" in m), {})
 
+    def preemptions(self) -> dict[str, int]:
+        """Held replies the hub started, committed and discarded (by reason), from its log."""
+        counts: dict[str, int] = {}
+        with open(self.status["logs"]["voicecored"], encoding="utf-8") as f:
+            for line in f:
+                if '"preempt.' in line:
+                    e = json.loads(line)
+                    key = e["kind"].split(".", 1)[1] + (":" + e["reason"] if e.get("reason") else "")
+                    counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def early_ends(self) -> int:
         """Utterances the ASR worker ended early (the semantic endpointer), from its log."""
         with open(self.status["logs"]["asr worker"], encoding="utf-8") as f:
@@ -139,10 +154,11 @@ def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup
                 time.sleep(0.3)
             hub = up.hub_seconds() - hub_before
             early = up.early_ends()
+            preempt = up.preemptions()
         finally:
             up.stop()
     return {"name": name, "latencies": latencies, "stages": stages, "hub_share": hub / sum(latencies) if latencies else float("nan"),
-            "hub_seconds": hub, "incomplete": incomplete, "early": early, "utterances": warmup + turns}
+            "hub_seconds": hub, "incomplete": incomplete, "early": early, "utterances": warmup + turns, "preempt": preempt}
 
 
 def default_script():
@@ -202,6 +218,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--only", choices=["scripted", "smollm2"])
+    parser.add_argument("--preemption", choices=["both", "on", "off"], default="both",
+                        help="SmolLM2 with preemptive generation, without (voicecore up --no-preemption), or both, in that order")
     parser.add_argument("--up-arg", action="append", default=[], help="one more `voicecore up` argument for every configuration (A/B runs)")
     args = parser.parse_args()
     mics = [asyncio.run(synthesize(q, 16000)) for q in QUESTIONS]
@@ -228,7 +246,12 @@ def main() -> int:
         if why:
             print(f"SmolLM2-135M-Instruct: not measured — {why} (scripts/install-llm.sh installs it)")
         else:
-            r = run_config("SmolLM2-135M (llama.cpp)", list(args.up_arg), mics, args.turns)
+            runs = []
+            if args.preemption in ("both", "on"):
+                runs.append(run_config("SmolLM2-135M (llama.cpp)", list(args.up_arg), mics, args.turns))
+            if args.preemption in ("both", "off"):
+                runs.append(run_config("SmolLM2, --no-preemption", ["--no-preemption", *args.up_arg], mics, args.turns))
+            r = runs[0]
             port_llm = None
             # The anchor talks to its own llama.cpp server, started the way voicecore up starts it.
             from voicecore.launcher.addresses import free_port
@@ -243,7 +266,9 @@ def main() -> int:
             finally:
                 server.terminate()
                 server.wait(30)
-            results.append(r)
+            for other in runs:
+                other["anchor"] = r.get("anchor", [])
+                results.append(other)
 
     print(f"\nend of speech → first audio frame at the device, {args.turns} turns each (CPU: {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f})" + (f"; voicecore up {' '.join(args.up_arg)}" if args.up_arg else ""))
@@ -264,6 +289,13 @@ def main() -> int:
         print(f"  hub's own time: {1000 * r['hub_seconds']:.1f} ms over {len(lat)} turns")
         print(f"  utterances ended early (complete text after {ENDPOINT.early_silence_ms:.0f} ms of silence, "
               f"else {ENDPOINT.min_silence_ms:.0f} ms): {r['early']} of {r['utterances']}")
+        p = r["preempt"]
+        if p:
+            discarded = ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in sorted(p.items()) if k.startswith("discarded:"))
+            print(f"  held replies (preemptive generation): {p.get('started', 0)} started, {p.get('committed', 0)} committed"
+                  + (f", discarded: {discarded}" if discarded else ""))
+        else:
+            print("  held replies (preemptive generation): none")
     print("\nanchor: the same engines called directly and sequentially (the endpointer's silence for the text, "
           f"{ENDPOINT.early_silence_ms / 1000:.3f} s early or {ENDPOINT.min_silence_ms / 1000:.2f} s, + whisper on the utterance "
           "+ LLM first token for the default script's prompt + eSpeak first chunk), 5 rounds")
