@@ -108,3 +108,42 @@ def test_generated_worker_tokens_never_read_as_options():
         assert not c.worker_token.startswith("-") and len(c.worker_token) >= 20
     args = build_parser().parse_args(["worker", "tts", "--hub", "ws://h/worker", "--token=-starts-with-dash"])
     assert args.token == "-starts-with-dash"
+
+
+def test_no_preemption_turns_it_off_in_the_hub_and_the_asr_worker(tmp_path):
+    """`voicecore up --no-preemption`: the Coordinator's preemptive_generation is false (the real
+    daemon accepts the config) and the ASR worker sends no speculative transcripts."""
+    import os
+    import subprocess
+
+    from voicecore.cli import build_parser
+    from voicecore.launcher.stack import asr_worker_args, daemon_settings
+
+    on, off = UpConfig(), UpConfig(daemon={"coordinator": {"fallback_text": "x"}, "log_level": "debug"})
+    args = build_parser().parse_args(["up", "--no-preemption"])
+    off.update({"preemption": args.preemption}, "flags")
+    assert build_parser().parse_args(["up"]).preemption is None and on.preemption is True
+    assert daemon_settings(on) == {} and "--speculative" in asr_worker_args(on)
+    assert daemon_settings(off) == {"coordinator": {"fallback_text": "x", "preemptive_generation": False}, "log_level": "debug"}
+    assert "--speculative" not in asr_worker_args(off)
+    assert off.daemon == {"coordinator": {"fallback_text": "x"}, "log_level": "debug"}  # the user's settings untouched
+    assert build_parser().parse_args(["worker", "asr", "--speculative"]).speculative is True
+
+    # The real daemon takes it: a bare hub (no workers, no LLM) comes up and logs no rejected config.
+    state = tmp_path / "state"
+    proc = subprocess.Popen([sys.executable, "-m", "voicecore", "up", "--host", "127.0.0.1", "--port", "0", "--workers", "none",
+                             "--no-llm", "--no-preemption", "--state-dir", str(state)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    try:
+        lines = []
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if "VoiceCore is up" in line:
+                break
+        assert any("VoiceCore is up" in line for line in lines), "".join(lines)
+        assert json.loads((state / "voicecored.json").read_text()) == {"coordinator": {"preemptive_generation": False}}
+        log = (state / "logs" / "voicecored.log").read_text()
+        assert "config_rejected" not in log
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -25,6 +25,22 @@ class StartupError(Exception):
     pass
 
 
+
+def daemon_settings(c: UpConfig) -> dict:
+    """voicecored's --config object: the `daemon` settings, plus the Coordinator's switch for preemption."""
+    options = dict(c.daemon)
+    if not c.preemption:
+        options["coordinator"] = dict(options.get("coordinator") or {}, preemptive_generation=False)
+    return options
+
+
+def asr_worker_args(c: UpConfig) -> list[str]:
+    """The local ASR worker's options (`voicecore worker asr ...`)."""
+    args = ["--partial-interval", str(c.asr_partial_interval), "--cpu-threads", str(c.asr_threads)]
+    if c.preemption:
+        args.append("--speculative")  # the hub's preemptive generation starts on these transcripts
+    return args
+
 class Stack:
     def __init__(self, config: UpConfig, say: Callable[[str], None] = print) -> None:
         self.config = config
@@ -80,9 +96,7 @@ class Stack:
         llm_task = asyncio.create_task(self._start_llm())
         argv = [str(daemon), "--host", c.host, "--port", str(c.port), "--worker-token", c.worker_token,
                 "--web-root", str(web_root()), "--device-tokens", c.device_tokens]
-        daemon_options = dict(c.daemon)
-        if not c.preemption:
-            daemon_options["coordinator"] = dict(daemon_options.get("coordinator") or {}, preemptive_generation=False)
+        daemon_options = daemon_settings(c)
         if daemon_options:
             daemon_config = self.state / "voicecored.json"
             daemon_config.write_text(json.dumps(daemon_options, indent=2))
@@ -110,9 +124,7 @@ class Stack:
             else:
                 args += ["--slots", str(c.asr_slots if kind == "asr" else c.tts_slots)]
                 if kind == "asr":
-                    args += ["--partial-interval", str(c.asr_partial_interval), "--cpu-threads", str(c.asr_threads)]
-                    if c.preemption:
-                        args.append("--speculative")
+                    args += asr_worker_args(c)
             await self.supervisor.start(ChildSpec(f"{kind} worker", self._python(*args), self.logs / f"{kind}.log", env=env))
         await self._wait_registered()
         self.ready = True
