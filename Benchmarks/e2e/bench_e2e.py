@@ -93,16 +93,28 @@ class Up:
                         turns.setdefault(int(e.get("turn", 0)), {}).setdefault(e["reason"], e["value"] / 1e6)
         return next((m for _, m in sorted(turns.items()) if "first_audio_sent" in m), {})
 
-    def preemptions(self) -> dict[str, int]:
-        """Held replies the hub started, committed and discarded (by reason), from its log."""
+    def preemptions(self) -> tuple[dict[str, int], list[float]]:
+        """Held replies the hub started, committed and discarded (by reason), from its log; and for
+        each committed one its head start: seconds from preempt.started to the ASR final."""
         counts: dict[str, int] = {}
+        started: dict[tuple[str, int], int] = {}
+        finals: dict[tuple[str, int], int] = {}
+        committed: list[tuple[str, int]] = []
         with open(self.status["logs"]["voicecored"], encoding="utf-8") as f:
             for line in f:
-                if '"preempt.' in line:
+                if '"preempt.' in line or '"asr_final"' in line:
                     e = json.loads(line)
+                    turn = (str(e.get("session")), int(e.get("turn", 0)))
+                    if e["kind"] == "turn.mark":
+                        finals[turn] = e["t_us"]
+                        continue
                     key = e["kind"].split(".", 1)[1] + (":" + e["reason"] if e.get("reason") else "")
                     counts[key] = counts.get(key, 0) + 1
-        return counts
+                    if key == "started":
+                        started[turn] = e["t_us"]
+                    elif key == "committed":
+                        committed.append(turn)
+        return counts, [(finals[t] - started[t]) / 1e6 for t in committed if t in finals and t in started]
 
     def early_ends(self) -> int:
         """Utterances the ASR worker ended early (the semantic endpointer), from its log."""
@@ -154,11 +166,12 @@ def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup
                 time.sleep(0.3)
             hub = up.hub_seconds() - hub_before
             early = up.early_ends()
-            preempt = up.preemptions()
+            preempt, head_start = up.preemptions()
         finally:
             up.stop()
     return {"name": name, "latencies": latencies, "stages": stages, "hub_share": hub / sum(latencies) if latencies else float("nan"),
-            "hub_seconds": hub, "incomplete": incomplete, "early": early, "utterances": warmup + turns, "preempt": preempt}
+            "hub_seconds": hub, "incomplete": incomplete, "early": early, "utterances": warmup + turns, "preempt": preempt,
+            "head_start": head_start}
 
 
 def default_script():
@@ -294,6 +307,8 @@ def main() -> int:
             discarded = ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in sorted(p.items()) if k.startswith("discarded:"))
             print(f"  held replies (preemptive generation): {p.get('started', 0)} started, {p.get('committed', 0)} committed"
                   + (f", discarded: {discarded}" if discarded else ""))
+            h = r["head_start"]
+            print(f"  the LLM's head start when committed (speculative → final, s): p50 {pct(h, 50):.3f}, max {max(h, default=float('nan')):.3f}")
         else:
             print("  held replies (preemptive generation): none")
     print("\nanchor: the same engines called directly and sequentially (the endpointer's silence for the text, "
