@@ -36,7 +36,7 @@ extension Coordinator {
             holdSegments(held)
         case let .mcp(payload):
             // A device tool call is a side effect: it waits for the commit like the audio.
-            held.held.append(.mcp(payload))
+            held.pending.append(.mcp(payload))
         case .toolCall, .toolResult:
             record(.jobTool, session: s, turn: held.turn, job: job, jobKind: .assistant,
                    reason: output.isToolCall ? "call" : "result")
@@ -57,7 +57,7 @@ extension Coordinator {
     private func holdSegments(_ held: HeldReply) {
         while let piece = held.splitter.next() {
             if held.firstSegment == nil && !piece.text.isEmpty { held.firstSegment = now }
-            held.held.append(.segment(piece))
+            held.pending.append(.segment(piece))
         }
     }
 
@@ -86,7 +86,7 @@ extension Coordinator {
             }
         }
         if let t = held.firstDelta { mark(s, "first_delta", at: t) }
-        for output in held.held {
+        for output in held.pending {
             switch output {
             case let .mcp(payload): out.append(.deviceSend(s, .mcp(payload)))
             case let .segment(piece): addPiece(s, piece, firstSegmentAt: held.firstSegment)

@@ -15,7 +15,7 @@ final class HeldReply: @unchecked Sendable {
     /// The assistant sent `done` before the commit (a worker that ignores `preemptive`).
     var assistantDone = false
     var splitter: ReplySplitter
-    var held: [Output] = []
+    var pending: [Output] = []
     var firstDelta: Instant?
     var firstSegment: Instant?
     var watchdog: TimerID?
