@@ -22,4 +22,17 @@ import Testing
             #expect((r["turns"]?["completed"]?.int64Value ?? 0) > 10)
         }
     }
+
+    /// The simulated ASR's text is there two silent frames before its endpoint: the held reply's
+    /// head start shows in the virtual time to first audio, deterministically.
+    @Test func preemptionShortensTheTimeToFirstAudioWhenTheTextPrecedesTheEndpoint() throws {
+        let on = #"{"seed": 5, "devices": 10, "duration": "30m", "faults": "none", "buggify": false}"#
+        let off = #"{"seed": 5, "devices": 10, "duration": "30m", "faults": "none", "buggify": false, "preemption": false}"#
+        let (a, withIt) = try simulate(on), (b, without) = try simulate(off)
+        #expect(a["violation"] == .null && b["violation"] == .null)
+        #expect(without.preemptsStarted == 0 && withIt.preemptsCommitted > 20)
+        let p50 = { (r: JSON) in r["ttfa_ms"]?["p50"]?.doubleValue ?? 0 }
+        #expect(p50(a) + 100 < p50(b), "p50 \(p50(a)) ms with preemption, \(p50(b)) ms without")
+        #expect(try SimOptions(json: JSONParser.parse(off)).command.hasSuffix("--no-preemption"))
+    }
 }

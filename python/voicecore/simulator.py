@@ -83,6 +83,7 @@ def simulate(
     *,
     liveness: bool = False,
     buggify: bool = True,
+    preemption: bool = True,
     until: str | None = None,
     trace: str | None = None,
     inject_bug: str | None = None,
@@ -93,7 +94,7 @@ def simulate(
     tts, gpu); durations are strings like ``"30d"``, ``"1h"``, ``"2d03:11:08"``. Raises
     ``voicecore.Error`` for bad options."""
     options: dict[str, Any] = {"seed": seed, "devices": devices, "duration": duration, "faults": faults,
-                               "liveness": liveness, "buggify": buggify}
+                               "liveness": liveness, "buggify": buggify, "preemption": preemption}
     if workers is not None:
         options["workers"] = dict(workers)
     if until is not None:

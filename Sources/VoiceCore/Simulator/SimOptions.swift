@@ -15,6 +15,9 @@ public struct SimOptions: Sendable {
     public var liveness = false
     /// Randomize the Coordinator's timeouts, queue and retry knobs within their ranges.
     public var buggify = true
+    /// The Coordinator's preemptive generation (`preemptive_generation`); off: the simulated ASR's
+    /// speculative transcripts are ignored, as by a hub without it.
+    public var preemption = true
     /// Stop at this simulated time (nil: at `durationUs`).
     public var untilUs: Int64?
     /// Device index whose events are collected into the report's trace (-1: none).
@@ -59,6 +62,7 @@ public struct SimOptions: Sendable {
                 faults = level
             case "liveness": liveness = try ConfigValue.bool(key, value)
             case "buggify": buggify = try ConfigValue.bool(key, value)
+            case "preemption": preemption = try ConfigValue.bool(key, value)
             case "trace":
                 guard let name = value.stringValue, let index = SimOptions.deviceIndex(name) else {
                     throw VCError(.invalidArgument, "options: trace must name a device like \"dev-17\"")
@@ -94,6 +98,7 @@ public struct SimOptions: Sendable {
         c += " --faults " + faults.name
         if liveness { c += " --liveness" }
         if !buggify { c += " --no-buggify" }
+        if !preemption { c += " --no-preemption" }
         if let injectBug { c += " --inject-bug " + injectBug.rawValue }
         return c
     }

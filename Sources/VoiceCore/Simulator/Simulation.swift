@@ -58,7 +58,9 @@ public struct Simulation: Sendable {
         self.options = options
         rng = SimStreams(seed: options.seed)
         bugRandom = SimRandom(seed: options.seed, stream: "bugs")
-        config = SimKnobs.config(buggify: options.buggify, rng: &rng.knobs, schedulerSeed: rng.schedulerSeed)
+        var config = SimKnobs.config(buggify: options.buggify, rng: &rng.knobs, schedulerSeed: rng.schedulerSeed)
+        config.preemptiveGeneration = options.preemption
+        self.config = config
         coordinator = try Coordinator(config: config)
         end = min(options.durationUs, options.untilUs ?? Int64.max)
         faultsUntil = options.liveness ? options.durationUs - min(options.durationUs / 4, 900_000_000) : options.durationUs
