@@ -11,6 +11,7 @@ BENCHMARKS = [
     "retriever/bench_retriever.py",
     "coordinator/bench.py",
     "simulator/bench.py",
+    "asr/bench_asr.py",
     "e2e/bench_e2e.py",
 ]
 

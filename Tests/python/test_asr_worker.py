@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from voicecore.asr.endpointer import EndpointConfig, Endpointer, Event
-from voicecore.asr.faster_whisper_engine import FasterWhisperEngine, bundled_model_path
+from voicecore.asr.faster_whisper_engine import FasterWhisperEngine, bundled_model_path, encoder_window_s, looks_repetitive
 from voicecore.asr.openai_engine import OpenAITranscriptionEngine
 from voicecore.asr.vad import StreamingVad
 from voicecore.asr.worker import asr_worker
@@ -160,3 +160,70 @@ def test_openai_transcription_adapter_posts_a_wav(engine):
     result, request = run(main())
     assert word_error_rate("open the garage door", result.text) <= WER_BOUND
     assert request["transcription"]["model"] == "whisper-test" and request["transcription"]["language"] == "en"
+
+
+# --- the short encoder window (FasterWhisperEngine.window_s) ---
+
+def test_encoder_window_fits_the_utterance():
+    assert encoder_window_s(2.0, 10.0) == 10.0  # a question: the shortest window
+    assert encoder_window_s(12.0, 10.0) == 18.0  # speech fills at most two thirds of it
+    assert encoder_window_s(20.0, 10.0) is None  # would need 30 s: faster-whisper's own path
+    assert encoder_window_s(2.0, 30.0) is None
+    with pytest.raises(ValueError, match="window_s"):
+        FasterWhisperEngine(window_s=0.5)
+
+
+def test_a_repeated_phrase_is_a_decoding_loop():
+    assert looks_repetitive("What is the capital and France? What is the capital and France? What is")
+    assert looks_repetitive("la " * 40)
+    assert not looks_repetitive("What is the capital of France?")
+    assert not looks_repetitive("Bye bye bye. Thank you, thank you.")
+
+
+def clip(text: str) -> np.ndarray:
+    return np.frombuffer(speak(text, trim=True), dtype=np.int16).astype(np.float32) / 32768
+
+
+def transcribe_with(engine, window: float, audio: np.ndarray) -> tuple[str, int]:
+    """The text and how many times the full 30 s window was run for it."""
+    full_runs = 0
+    run_full = engine._run_full
+
+    def counting(*args):
+        nonlocal full_runs
+        full_runs += 1
+        return run_full(*args)
+
+    engine.window_s, engine._run_full = window, counting
+    try:
+        return run(engine.transcribe(audio, "en")).text, full_runs
+    finally:
+        engine.window_s = 10.0
+        del engine._run_full
+
+
+@pytest.mark.parametrize("text", [
+    "What is the capital of France?",
+    "Who wrote the novel Pride and Prejudice?",
+    # 11 s of speech: an 18 s window
+    "Turn on the light in the kitchen and set the temperature to twenty one degrees. Remind me to call my "
+    "mother tomorrow at nine in the morning. Can you tell me a short story about a dragon who learned to play the piano?",
+])
+def test_short_window_recognizes_without_the_full_window(engine, text):
+    out, full_runs = transcribe_with(engine, 10.0, clip(text))
+    assert full_runs == 0
+    assert word_error_rate(text, out) <= WER_BOUND, out
+
+
+def test_a_looping_short_window_falls_back_to_the_full_window(engine):
+    # A 3 s window for a 2 s question makes tiny.en repeat it; the loop is caught and the full
+    # window decodes the question instead.
+    text = "What is the capital of France?"
+    out, full_runs = transcribe_with(engine, 1.0, clip(text))
+    assert full_runs == 1
+    assert word_error_rate(text, out) <= WER_BOUND, out
+
+
+def test_short_window_hears_no_words_in_silence(engine):
+    out, full_runs = transcribe_with(engine, 10.0, np.zeros(2 * 16000, dtype=np.float32))
+    assert (out, full_runs) == ("", 0)

@@ -4,13 +4,49 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import threading
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .engine import Transcript
+from .engine import SAMPLE_RATE, Transcript
+
+WHISPER_WINDOW_S = 30.0  # the window Whisper was trained on; faster-whisper always encodes all of it
+# Speech fills at most this share of a short window: with the audio ending just before the window
+# does, Whisper tends to loop (measured: windows of the utterance + 1 s or + 2 s looped on 5 and 4
+# of 16 eSpeak questions; windows of 10 s on none).
+WINDOW_SPEECH_SHARE = 2 / 3
+FRAMES_PER_S = 100  # log-mel frames (10 ms hop)
+
+
+def encoder_window_s(duration_s: float, shortest_s: float) -> float | None:
+    """The encoder window for an utterance: at least ``shortest_s``, and long enough that the audio
+    fills no more than ``WINDOW_SPEECH_SHARE`` of it; None when that is Whisper's 30 s or more (the
+    full path then)."""
+    window = max(shortest_s, math.ceil(duration_s / WINDOW_SPEECH_SHARE * 10) / 10)
+    return window if window < WHISPER_WINDOW_S else None
+
+
+def looks_repetitive(text: str) -> bool:
+    """A decoding loop: a phrase of three words said twice in a row, any four words said twice, a
+    word four times in a row, or Whisper's own test (gzip compression ratio above 2.4, which misses
+    the loops of short texts). A false alarm costs one more pass on the full window, a missed loop
+    a wrong transcript, so the test leans towards alarms."""
+    words = [w.strip(".,?!;:\"'").lower() for w in text.split()]
+    seen: set[tuple[str, ...]] = set()
+    for i in range(len(words)):
+        if words[i:i + 3] == words[i + 3:i + 6] and i + 6 <= len(words):
+            return True
+        if i + 4 <= len(words):
+            four = tuple(words[i:i + 4])
+            if four in seen or len(set(four)) == 1:
+                return True
+            seen.add(four)
+    data = text.encode("utf-8")
+    return len(data) > 0 and len(data) / len(zlib.compress(data)) > 2.4
 
 
 def bundled_model_path() -> Path:
@@ -26,13 +62,27 @@ def bundled_model_path() -> Path:
 
 
 class FasterWhisperEngine:
+    """Whisper through CTranslate2.
+
+    ``window_s`` is the shortest encoder window in seconds. faster-whisper pads every utterance to
+    Whisper's 30 s window, and the encoder's cost is that of the window, not of the speech: on this
+    CPU ~0.5 CPU-s for a 2 s question. An utterance that fills at most two thirds of ``window_s`` is
+    encoded in a ``window_s`` window instead (CTranslate2 takes any window up to 30 s); a longer one
+    in a window 1.5 times its length. With ``window_s=10`` tiny.en is ~3x faster per pass on
+    eSpeak's questions with no loss of words (Benchmarks/asr). Shorter windows than ~8 s make
+    Whisper loop and drop words, so the decoder's output is capped by the audio's duration and a
+    repetitive result is decoded again on the full window. ``window_s=30`` is faster-whisper's own
+    path exactly (also used for longer audio and for a multilingual model without a language)."""
+
     name = "faster-whisper"
 
     # cpu_threads: the encoder costs 0.45-0.55 CPU-s (Whisper's 30 s window, whatever the
     # utterance's length). Under heavy load (load average 4-5 on 2 cores) one thread is faster
     # (0.58-0.72 s wall against 0.82-0.98 s: two threads' OpenMP barriers wait for a parked thread);
     # at load 1.5-3 two were faster in the e2e benchmark's p50 (docs/turn-latency.md), so two stay.
-    def __init__(self, model: str | Path | None = None, compute_type: str = "int8", cpu_threads: int = 2, beam_size: int = 1, concurrency: int = 1) -> None:
+    def __init__(self, model: str | Path | None = None, compute_type: str = "int8", cpu_threads: int = 2, beam_size: int = 1, concurrency: int = 1, window_s: float = 10.0) -> None:
+        if not 1.0 <= window_s <= WHISPER_WINDOW_S:
+            raise ValueError(f"window_s must be between 1 and {WHISPER_WINDOW_S:g} seconds, not {window_s}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from faster_whisper import WhisperModel
 
@@ -42,16 +92,71 @@ class FasterWhisperEngine:
         self.english_only = model is None or path.name.endswith(".en")
         self._model = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads, num_workers=concurrency, local_files_only=True)
         self._beam_size = beam_size
+        self.window_s = window_s
+        self._tokenizers: dict[str, object] = {}
         self._slots = threading.BoundedSemaphore(concurrency)  # not asyncio's: usable from any loop
 
     def _run(self, audio: np.ndarray, language: str) -> Transcript:
         lang = "en" if self.english_only else (language.split("-")[0] or None)
+        window = encoder_window_s(len(audio) / SAMPLE_RATE, self.window_s)
+        if window is not None and lang is not None:
+            short = self._run_windowed(audio, lang, window)
+            if short is not None:
+                return short
+        return self._run_full(audio, lang)
+
+    def _run_full(self, audio: np.ndarray, lang: str | None) -> Transcript:
         segments, info = self._model.transcribe(
             audio, language=lang, beam_size=self._beam_size, without_timestamps=True,
             condition_on_previous_text=False, vad_filter=False,
         )
         text = "".join(s.text for s in segments).strip()
         return Transcript(text=text, language=info.language or lang or "")
+
+    def _run_windowed(self, audio: np.ndarray, lang: str, window_s: float) -> Transcript | None:
+        """One greedy (or beam) pass over a ``window_s`` encoder window, with faster-whisper's
+        settings (no timestamps, blank and non-speech tokens suppressed, its no-speech rule); None
+        when the result looks like a decoding loop, for the full window to decide."""
+        import ctranslate2
+        from faster_whisper.audio import pad_or_trim
+
+        model = self._model
+        tokenizer = self._tokenizer(lang)
+        features = pad_or_trim(model.feature_extractor(audio), int(round(window_s * FRAMES_PER_S)))
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        # Speech has well under 8 tokens per second (English ~3-4); a run that hits the cap was
+        # looping, and the full window decodes it again.
+        cap = min(model.max_length - len(prompt), int(len(audio) / SAMPLE_RATE * 8) + 10)
+        result = model.model.generate(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])), [prompt],
+            beam_size=self._beam_size, max_length=len(prompt) + cap, return_scores=True,
+            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=self._suppressed(tokenizer),
+        )[0]
+        tokens = result.sequences_ids[0]
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        # faster-whisper's silence rule: likely no speech, and not decoded with confidence.
+        if result.no_speech_prob > 0.6 and avg_logprob < -1.0:
+            return Transcript("", lang)
+        text = tokenizer.decode(tokens).strip()
+        if len(tokens) >= cap or looks_repetitive(text):
+            return None
+        if not any(ch.isalnum() for ch in text):
+            text = ""  # the short window reads silence as a lone "." rather than as nothing
+        return Transcript(text=text, language=lang)
+
+    def _tokenizer(self, lang: str):  # -> faster_whisper.tokenizer.Tokenizer
+        tok = self._tokenizers.get(lang)
+        if tok is None:
+            from faster_whisper.tokenizer import Tokenizer
+
+            tok = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language=lang)
+            self._tokenizers[lang] = tok
+        return tok
+
+    def _suppressed(self, tokenizer) -> list[int]:  # type: ignore[no-untyped-def]
+        # faster-whisper's default (suppress_tokens=[-1]): non-speech symbols and the special tokens.
+        return sorted({*tokenizer.non_speech_tokens, tokenizer.transcribe, tokenizer.translate, tokenizer.sot,
+                       tokenizer.sot_prev, tokenizer.sot_lm, tokenizer.no_speech})
 
     async def transcribe(self, audio: np.ndarray, language: str = "") -> Transcript:
         # A cancelled call (a speculation voided by new speech) cannot stop CTranslate2 once it runs,

@@ -30,6 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="asr: send each speculative transcript to the hub (`speculative` / `speculation_void`) so it can "
                         "start the assistant before the endpoint (preemptive generation; voicecore up does unless --no-preemption)")
     p.add_argument("--cpu-threads", type=int, default=2, help="asr: CPU threads of one faster-whisper transcription (default 2)")
+    p.add_argument("--asr-window", type=float, default=10.0, metavar="SECONDS",
+                   help="asr: shortest Whisper encoder window (default 10; 30 = faster-whisper's full window, ~3x slower; docs/turn-latency.md)")
     p.add_argument("--log-level", default=os.environ.get("VOICECORE_LOG_LEVEL", "INFO"))
 
 
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             from ..asr.faster_whisper_engine import FasterWhisperEngine
 
-            engine = FasterWhisperEngine(model=args.model or None, cpu_threads=args.cpu_threads)
+            engine = FasterWhisperEngine(model=args.model or None, cpu_threads=args.cpu_threads, window_s=args.asr_window)
         from ..asr.recognizer import RecognizerConfig
 
         config = RecognizerConfig.default()
