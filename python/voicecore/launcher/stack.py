@@ -36,7 +36,8 @@ def daemon_settings(c: UpConfig) -> dict:
 
 def asr_worker_args(c: UpConfig) -> list[str]:
     """The local ASR worker's options (`voicecore worker asr ...`)."""
-    args = ["--partial-interval", str(c.asr_partial_interval), "--cpu-threads", str(c.asr_threads)]
+    args = ["--partial-interval", str(c.asr_partial_interval), "--cpu-threads", str(c.asr_threads),
+            "--asr-window", str(c.asr_window)]
     if c.preemption:
         args.append("--speculative")  # the hub's preemptive generation starts on these transcripts
     return args
