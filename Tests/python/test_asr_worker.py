@@ -198,7 +198,7 @@ def transcribe_with(engine, window: float, audio: np.ndarray) -> tuple[str, int]
     try:
         return run(engine.transcribe(audio, "en")).text, full_runs
     finally:
-        engine.window_s = 10.0
+        engine.window_s = FasterWhisperEngine.DEFAULT_WINDOW_S
         del engine._run_full
 
 
@@ -210,7 +210,7 @@ def transcribe_with(engine, window: float, audio: np.ndarray) -> tuple[str, int]
     "mother tomorrow at nine in the morning. Can you tell me a short story about a dragon who learned to play the piano?",
 ])
 def test_short_window_recognizes_without_the_full_window(engine, text):
-    out, full_runs = transcribe_with(engine, 10.0, clip(text))
+    out, full_runs = transcribe_with(engine, FasterWhisperEngine.DEFAULT_WINDOW_S, clip(text))
     assert full_runs == 0
     assert word_error_rate(text, out) <= WER_BOUND, out
 
@@ -225,5 +225,5 @@ def test_a_looping_short_window_falls_back_to_the_full_window(engine):
 
 
 def test_short_window_hears_no_words_in_silence(engine):
-    out, full_runs = transcribe_with(engine, 10.0, np.zeros(2 * 16000, dtype=np.float32))
+    out, full_runs = transcribe_with(engine, FasterWhisperEngine.DEFAULT_WINDOW_S, np.zeros(2 * 16000, dtype=np.float32))
     assert (out, full_runs) == ("", 0)

@@ -127,7 +127,7 @@ def test_no_preemption_turns_it_off_in_the_hub_and_the_asr_worker(tmp_path):
     assert daemon_settings(off) == {"coordinator": {"fallback_text": "x", "preemptive_generation": False}, "log_level": "debug"}
     assert "--speculative" not in asr_worker_args(off)
     window = asr_worker_args(on).index("--asr-window")
-    assert asr_worker_args(on)[window + 1] == "10.0"  # the short encoder window by default
+    assert asr_worker_args(on)[window + 1] == "12.0"  # the short encoder window by default
     assert build_parser().parse_args(["worker", "asr", "--asr-window", "30"]).asr_window == 30.0
     assert off.daemon == {"coordinator": {"fallback_text": "x"}, "log_level": "debug"}  # the user's settings untouched
     assert build_parser().parse_args(["worker", "asr", "--speculative"]).speculative is True

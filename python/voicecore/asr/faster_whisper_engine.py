@@ -17,7 +17,7 @@ from .engine import SAMPLE_RATE, Transcript
 WHISPER_WINDOW_S = 30.0  # the window Whisper was trained on; faster-whisper always encodes all of it
 # Speech fills at most this share of a short window: with the audio ending just before the window
 # does, Whisper tends to loop (measured: windows of the utterance + 1 s or + 2 s looped on 5 and 4
-# of 16 eSpeak questions; windows of 10 s on none).
+# of 16 eSpeak questions; windows of 10-15 s on none).
 WINDOW_SPEECH_SHARE = 2 / 3
 FRAMES_PER_S = 100  # log-mel frames (10 ms hop)
 
@@ -68,19 +68,20 @@ class FasterWhisperEngine:
     Whisper's 30 s window, and the encoder's cost is that of the window, not of the speech: on this
     CPU ~0.5 CPU-s for a 2 s question. An utterance that fills at most two thirds of ``window_s`` is
     encoded in a ``window_s`` window instead (CTranslate2 takes any window up to 30 s); a longer one
-    in a window 1.5 times its length. With ``window_s=10`` tiny.en is ~3x faster per pass on
-    eSpeak's questions with no loss of words (Benchmarks/asr). Shorter windows than ~8 s make
-    Whisper loop and drop words, so the decoder's output is capped by the audio's duration and a
+    in a window 1.5 times its length. With the default 12 s, tiny.en spends a fraction of the CPU
+    per pass on eSpeak's questions at the same word error rate (``Benchmarks/asr/bench_asr.py``).
+    Windows barely longer than the speech make Whisper loop and drop words, so the decoder's output is capped by the audio's duration and a
     repetitive result is decoded again on the full window. ``window_s=30`` is faster-whisper's own
     path exactly (also used for longer audio and for a multilingual model without a language)."""
 
     name = "faster-whisper"
+    DEFAULT_WINDOW_S = 12.0
 
     # cpu_threads: the encoder costs 0.45-0.55 CPU-s (Whisper's 30 s window, whatever the
     # utterance's length). Under heavy load (load average 4-5 on 2 cores) one thread is faster
     # (0.58-0.72 s wall against 0.82-0.98 s: two threads' OpenMP barriers wait for a parked thread);
     # at load 1.5-3 two were faster in the e2e benchmark's p50 (docs/turn-latency.md), so two stay.
-    def __init__(self, model: str | Path | None = None, compute_type: str = "int8", cpu_threads: int = 2, beam_size: int = 1, concurrency: int = 1, window_s: float = 10.0) -> None:
+    def __init__(self, model: str | Path | None = None, compute_type: str = "int8", cpu_threads: int = 2, beam_size: int = 1, concurrency: int = 1, window_s: float = DEFAULT_WINDOW_S) -> None:
         if not 1.0 <= window_s <= WHISPER_WINDOW_S:
             raise ValueError(f"window_s must be between 1 and {WHISPER_WINDOW_S:g} seconds, not {window_s}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seconds of speech between live partial transcripts (default 0: none, which keeps Whisper free for the final on a small CPU)")
     p.add_argument("--asr-threads", type=int, help="CPU threads of one Whisper transcription (default 2; 1 is faster on a heavily loaded CPU)")
     p.add_argument("--asr-window", type=float, metavar="SECONDS",
-                   help="shortest Whisper encoder window (default 10; 30 = faster-whisper's full window, ~3.6x the CPU per pass)")
+                   help="shortest Whisper encoder window (default 12; 30 = faster-whisper's full window, ~2-3x the CPU per pass)")
     p.add_argument("--no-preemption", dest="preemption", action="store_false", default=None,
                    help="start the assistant only on the final transcript (default: preemptively on the ASR's speculative "
                         "transcript, its reply held until the final confirms the same text)")

@@ -30,8 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="asr: send each speculative transcript to the hub (`speculative` / `speculation_void`) so it can "
                         "start the assistant before the endpoint (preemptive generation; voicecore up does unless --no-preemption)")
     p.add_argument("--cpu-threads", type=int, default=2, help="asr: CPU threads of one faster-whisper transcription (default 2)")
-    p.add_argument("--asr-window", type=float, default=10.0, metavar="SECONDS",
-                   help="asr: shortest Whisper encoder window (default 10; 30 = faster-whisper's full window, ~3x slower; docs/turn-latency.md)")
+    p.add_argument("--asr-window", type=float, default=12.0, metavar="SECONDS",
+                   help="asr: shortest Whisper encoder window (default 12; 30 = faster-whisper's full window, ~2-3x the CPU per pass; docs/turn-latency.md)")
     p.add_argument("--log-level", default=os.environ.get("VOICECORE_LOG_LEVEL", "INFO"))
 
 
