@@ -4,6 +4,7 @@ XiaoZhi protocol, real Opus) and scripted ASR, assistant and TTS workers (real w
 from __future__ import annotations
 
 import asyncio
+import time
 import json
 import urllib.request
 from typing import Any
@@ -111,6 +112,10 @@ def test_full_turn(version: int, frame_ms: int) -> None:
                 task.cancel()
                 await ws.close()
         asyncio.run(run())
+        # The log reaches the harness through a pipe and a reader thread: turn.ended may still be on its way.
+        deadline = time.monotonic() + 5
+        while not any(e.get("kind") == "turn.ended" for e in d.log) and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert any(e.get("kind") == "turn.ended" for e in d.log)
 
 
