@@ -185,41 +185,64 @@ struct SegmentBuilder {
             if ScalarClass.isWhitespace(c) { whitespace(c) } else { normal(c) }
             return
         }
-        if case .nextWord(let p, let h) = pending {
-            if ScalarClass.isWordScalar(c) && !ScalarClass.isDigit(c) || c == 0x27 || c == 0x2019 {
-                normal(c)
-                pending = .nextWord(p, hash: Abbreviations.hashStep(h, ScalarClass.lower(c)))
-                return
-            }
-            decideNextWord(p, h)
-        }
+        if settleNextWord(c) { return }
         if ScalarClass.isWhitespace(c) {
             whitespace(c)
             return
         }
+        if !settleMark(c) { normal(c) }
+    }
+
+    /// Decides a pending end with the plain scalar `c` that follows it (`PlainScalar`: never
+    /// whitespace), as `feed(c)` would. True when `c` went in with the decision (the word after an
+    /// acronym); false when nothing is pending any more and `c` is still to go in, so the bulk path
+    /// can take it with the run after it instead of `normal(c)` (the letter after a sentence end).
+    mutating func settlePending(beforePlain c: UInt32) -> Bool {
+        settleNextWord(c) || settleMark(c)
+    }
+
+    /// A pending `.nextWord`: a letter or apostrophe extends that word (true: `c` went in); anything
+    /// else decides it (false).
+    @inline(__always)
+    private mutating func settleNextWord(_ c: UInt32) -> Bool {
+        guard case .nextWord(let p, let h) = pending else { return false }
+        if ScalarClass.isWordScalar(c) && !ScalarClass.isDigit(c) || c == 0x27 || c == 0x2019 {
+            normal(c)
+            pending = .nextWord(p, hash: Abbreviations.hashStep(h, ScalarClass.lower(c)))
+            return true
+        }
+        decideNextWord(p, h)
+        return false
+    }
+
+    /// A pending mark decided by the non-space scalar `c`: true when `c` was absorbed into the end
+    /// (more marks, closing quotes, the word after an acronym); otherwise nothing is pending any
+    /// more and `c` is still to go in.
+    private mutating func settleMark(_ c: UInt32) -> Bool {
         switch pending {
         case .none:
-            break
+            return false
         case .latin(var p):
-            if resolveLatin(&p, c) { return }
+            return resolveLatin(&p, c)
         case .hard(let end):
             if quoteDepth > 0 && !ScalarClass.isCloser(c) {
                 pending = .none
-                break
+                return false
             }
             if c < 0x80 ? (c == 0x2E || c == 0x21 || c == 0x3F || c == 0x3B || ScalarClass.isCloser(c))
                 : (ScalarClass.isHardTerminator(c) || ScalarClass.isCloser(c) || c == 0x2026) {
                 append(c)
                 pending = .hard(end: seg.count)
-                return
+                return true
             }
             pending = .none
             // 「…。」と言った: a quotation followed by the quotative particle continues the sentence.
             if !((c == 0x3068 || c == 0x3063) && end > 0 && ScalarClass.isCloser(lastScalar)) { emit(upTo: end) }
+            return false
         case .comma, .nextWord:
             pending = .none
+            return false
         }
-        normal(c)
     }
 
     private mutating func decideNextWord(_ p: LatinEnd, _ h: UInt64) {
@@ -544,6 +567,9 @@ struct SegmentBuilder {
     @inline(__always) var acceptsPlainRun: Bool {
         !hasPending
     }
+
+    /// An end is pending (`settlePending(beforePlain:)` decides it).
+    @inline(__always) var hasPendingEnd: Bool { hasPending }
 
     /// Copies the run of plain word scalars (`PlainScalar`) starting at `p[i]` into the segment in
     /// bulk, together with single spaces between words (clean mode), and returns where it stopped

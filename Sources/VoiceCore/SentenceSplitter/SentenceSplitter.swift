@@ -40,8 +40,14 @@ public struct SentenceSplitter: Sendable {
                 continue
             }
             if b < 0x80 {
-                if usesFastPath && (plainKinds[Int(b)] != PlainScalar.none || b == 0x20) && takesPlainRun,
+                let kind = plainKinds[Int(b)]
+                if usesFastPath && (kind != PlainScalar.none || b == 0x20) && takesPlainRun,
                    let j = plainRun(base, i, n) {
+                    i = j
+                    continue
+                }
+                if usesFastPath && kind != PlainScalar.none && builder.hasPendingEnd && cleaner.passesPlainText,
+                   let j = settleThenRun(UInt32(b), kind, base, i, 1, n) {
                     i = j
                     continue
                 }
@@ -57,8 +63,13 @@ public struct SentenceSplitter: Sendable {
             // A whole well-formed sequence, decoded once: a plain scalar starts a run, anything else
             // goes to the cleaner as it would from the decoder.
             if let (c, len) = UTF8Stream.decodeWhole(base, i, n) {
-                if usesFastPath && c < 0x10000 && plainKinds[Int(c)] != PlainScalar.none && takesPlainRun,
-                   let j = plainRun(base, i, n) {
+                let kind = c < 0x10000 ? plainKinds[Int(c)] : PlainScalar.none
+                if usesFastPath && kind != PlainScalar.none && takesPlainRun, let j = plainRun(base, i, n) {
+                    i = j
+                    continue
+                }
+                if usesFastPath && kind != PlainScalar.none && builder.hasPendingEnd && cleaner.passesPlainText,
+                   let j = settleThenRun(c, kind, base, i, len, n) {
                     i = j
                     continue
                 }
@@ -86,6 +97,20 @@ public struct SentenceSplitter: Sendable {
         guard j > i else { return nil }
         cleaner.plainTextPassed(endsInWord: builder.lastIsWordScalar)
         return j
+    }
+
+    /// A plain scalar `c` (of `kind`, `len` bytes at `p[i]`) while an end is pending: the scalar
+    /// decides the end, then, unless the decision took it, goes into the bulk path with the run after
+    /// it — the letter after a sentence end no longer takes the scalar-by-scalar path. Returns where
+    /// the push goes on, or nil when the run took nothing (nothing is pending then: `feed` takes `c`).
+    @inline(__always)
+    private mutating func settleThenRun(_ c: UInt32, _ kind: UInt8, _ p: UnsafePointer<UInt8>, _ i: Int, _ len: Int,
+                                        _ n: Int) -> Int? {
+        if builder.settlePending(beforePlain: c) {
+            cleaner.plainTextPassed(endsInWord: PlainScalar.isWord(kind))
+            return i + len
+        }
+        return plainRun(p, i, n)
     }
 
     /// A plain scalar split across pushes, completed by the first bytes of this one, goes into the
