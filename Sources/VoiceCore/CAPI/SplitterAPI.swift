@@ -94,24 +94,16 @@ private func next(_ h: SplitterHandle, _ out: UnsafeMutableRawPointer?) -> Int32
     }
     h.clearError()
     // Asked after every push; usually nothing is ready.
-    guard h.splitter.hasReadySegment else { return 0 }
-    let found: Void? = h.splitter.withNextSegment { text, emoji, index in
-        // The splitter's ready text stays in place (NUL after it) until the next push, flush or reset.
-        out.storeBytes(of: UnsafeRawPointer(text.baseAddress), toByteOffset: SegmentLayout.text, as: UnsafeRawPointer?.self)
-        out.storeBytes(of: text.count, toByteOffset: SegmentLayout.textLen, as: Int.self)
-        if emoji.isEmpty {
-            // Most segments have none: the buffer then already holds the empty C string.
-            if h.emoji.count != 1 { h.emoji.setNulTerminated(UnsafeBufferPointer(start: nil, count: 0)) }
-        } else {
-            var joined = emoji.joined(separator: " ")
-            joined.withUTF8 { h.emoji.setNulTerminated($0) }
-        }
-        out.storeBytes(of: Int64(index), toByteOffset: SegmentLayout.index, as: Int64.self)
-        out.storeBytes(of: Int32(emoji.count), toByteOffset: SegmentLayout.emojiCount, as: Int32.self)
-    }
-    guard found != nil else { return 0 }
+    guard let (text, index, emojiCount) = h.splitter.takeNextSegment(joiningEmojiInto: &h.emoji) else { return 0 }
+    // Most segments have no emoji: the buffer then holds (or is set to) the empty C string.
+    if emojiCount == 0 && h.emoji.count != 1 { h.emoji.setNulTerminated(UnsafeBufferPointer(start: nil, count: 0)) }
+    // The splitter's ready text stays in place (NUL after it) until the next push, flush or reset.
+    out.storeBytes(of: UnsafeRawPointer(text.baseAddress), toByteOffset: SegmentLayout.text, as: UnsafeRawPointer?.self)
+    out.storeBytes(of: text.count, toByteOffset: SegmentLayout.textLen, as: Int.self)
     out.storeBytes(of: UnsafeRawPointer(h.emoji.baseAddress), toByteOffset: SegmentLayout.emoji, as: UnsafeRawPointer?.self)
     out.storeBytes(of: h.emoji.count - 1, toByteOffset: SegmentLayout.emojiLen, as: Int.self)
+    out.storeBytes(of: Int64(index), toByteOffset: SegmentLayout.index, as: Int64.self)
+    out.storeBytes(of: Int32(emojiCount), toByteOffset: SegmentLayout.emojiCount, as: Int32.self)
     return 1
 }
 

@@ -17,6 +17,11 @@ struct SegmentBuilder {
     private var readyCount = 0
     private var readyText = ByteBuffer(capacity: 1024)
     private var readyHead = 0
+    /// The emoji of the ready segments that have any, in order (`ReadySegment.emoji` is a range of
+    /// it): ready segments stay plain data, so queueing and taking one needs no reference counting.
+    private var readyEmoji: [String] = []
+    /// Entries of `readyEmoji` in use (reused like `ready`: removing costs more than overwriting).
+    private var readyEmojiCount = 0
     private var nextIndex = 0
     /// Segments emitted since the reply started; the comma rule applies to the first only.
     private var emittedInReply = 0
@@ -123,13 +128,49 @@ struct SegmentBuilder {
         guard readyHead < readyCount else { return nil }
         let s = ready[readyHead]
         readyHead += 1
-        let result = readyText.withBytes(s.start..<s.end) { body($0, s.emoji, s.index) }
-        if readyHead == readyCount {
-            readyCount = 0
-            readyText.removeAll()
-            readyHead = 0
-        }
+        let emoji = s.emoji.isEmpty ? [] : Array(readyEmoji[s.emoji])
+        let result = readyText.withBytes(s.start..<s.end) { body($0, emoji, s.index) }
+        if readyHead == readyCount { readyDrained() }
         return result
+    }
+
+    /// Takes the next ready segment for the C ABI: its text where it lies (NUL after it; in place
+    /// until the next push, flush or reset writes ready text), its index and number of emoji. The
+    /// emoji, joined by spaces and NUL-terminated, replace the contents of `emojiOut` only when there
+    /// are any. nil when none is ready.
+    @inline(__always)
+    mutating func takeNextSegment(joiningEmojiInto emojiOut: inout ByteBuffer)
+        -> (text: UnsafeBufferPointer<UInt8>, index: Int, emojiCount: Int)? {
+        guard readyHead < readyCount else { return nil }
+        let s = ready[readyHead]
+        readyHead += 1
+        if !s.emoji.isEmpty { joinEmoji(s.emoji, into: &emojiOut) }
+        let text = UnsafeBufferPointer(start: readyText.baseAddress + s.start, count: s.end - s.start)
+        if readyHead == readyCount { readyDrained() }
+        return (text, s.index, s.emoji.count)
+    }
+
+    /// Writes `readyEmoji[range]` joined by spaces and NUL-terminated into `out` (a plain loop: the
+    /// generic `joined` on a slice costs several times more).
+    @inline(never)
+    private func joinEmoji(_ range: Range<Int>, into out: inout ByteBuffer) {
+        out.removeAll()
+        for k in range {
+            if k > range.lowerBound { out.append(0x20) }
+            var e = readyEmoji[k]
+            e.withUTF8 { out.append($0) }
+        }
+        out.append(0)
+    }
+
+    /// The last ready segment was taken: the queue's storage is reused (the texts handed out stay
+    /// where they are until new ready text is written).
+    @inline(__always)
+    private mutating func readyDrained() {
+        readyCount = 0
+        readyText.removeAll()
+        readyHead = 0
+        readyEmojiCount = 0
     }
 
     var hasReady: Bool { readyHead < readyCount }
@@ -159,9 +200,8 @@ struct SegmentBuilder {
         boundary()
         if !emoji.isEmpty {
             readyText.appendNulTerminated(seg, 0..<0)
-            addReady(ReadySegment(start: readyText.count - 1, end: readyText.count - 1, emoji: emoji, index: nextIndex))
+            addReady(ReadySegment(start: readyText.count - 1, end: readyText.count - 1, emoji: takeEmoji(), index: nextIndex))
             nextIndex += 1
-            emoji.removeAll()
         }
         emittedInReply = 0
     }
@@ -795,13 +835,25 @@ struct SegmentBuilder {
         if lo < hi && speakable {
             let start = readyText.count
             readyText.appendNulTerminated(seg, lo..<hi)
-            addReady(ReadySegment(start: start, end: readyText.count - 1, emoji: emoji, index: nextIndex))
+            addReady(ReadySegment(start: start, end: readyText.count - 1, emoji: takeEmoji(), index: nextIndex))
             nextIndex += 1
             emittedInReply += 1
-            if !emoji.isEmpty { emoji.removeAll() }
         }
         seg.removeAll()
         startSegment()
+    }
+
+    /// Moves the segment's emoji to the ready ones: their range there.
+    @inline(__always)
+    private mutating func takeEmoji() -> Range<Int> {
+        let start = readyEmojiCount
+        guard !emoji.isEmpty else { return start..<start }
+        for e in emoji {
+            if readyEmojiCount < readyEmoji.count { readyEmoji[readyEmojiCount] = e } else { readyEmoji.append(e) }
+            readyEmojiCount += 1
+        }
+        emoji.removeAll()
+        return start..<readyEmojiCount
     }
 
     private mutating func startSegment() {
@@ -853,10 +905,11 @@ struct SegmentBuilder {
     }
 }
 
-/// A segment waiting to be taken: `text` is `start..<end` of the builder's ready bytes.
+/// A segment waiting to be taken: its text is `start..<end` of the builder's ready bytes, its
+/// emoji `emoji` of the builder's ready emoji (plain data: no reference counting per segment).
 struct ReadySegment {
     var start: Int
     var end: Int
-    var emoji: [String]
+    var emoji: Range<Int>
     var index: Int
 }

@@ -170,6 +170,16 @@ public struct SentenceSplitter: Sendable {
         builder.withNextSegment(body)
     }
 
+    /// `withNextSegment` for the C ABI, without a closure or an emoji array: the text where the
+    /// splitter keeps it (NUL-terminated, in place until the next push, flush or reset), the index,
+    /// and the number of emoji, which (joined by spaces, NUL-terminated) replace the contents of
+    /// `emojiOut` only when there are any. nil when none is ready.
+    @inline(__always)
+    mutating func takeNextSegment(joiningEmojiInto emojiOut: inout ByteBuffer)
+        -> (text: UnsafeBufferPointer<UInt8>, index: Int, emojiCount: Int)? {
+        builder.takeNextSegment(joiningEmojiInto: &emojiOut)
+    }
+
     /// End of input: everything held becomes segments. The next push starts a new reply (the
     /// first-segment rule applies again); segment indexes keep counting.
     public mutating func flush() {
