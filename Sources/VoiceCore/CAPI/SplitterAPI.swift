@@ -80,11 +80,17 @@ public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?,
 
 @_cdecl("vc_splitter_next")
 public func vc_splitter_next(_ s: OpaquePointer?, _ out: UnsafeMutableRawPointer?) -> Int32 {
-    HandleTable.with(s, as: SplitterHandle.self) { h in next(h, out) } ?? Status.invalidArgument.rawValue
+    HandleTable.with(s, as: SplitterHandle.self) { h in
+        // Asked after every push, and usually nothing is ready: that answer in a few instructions
+        // when there is also no error to report or clear.
+        if out != nil && h.creationError == nil && h.hasNoError && !h.splitter.hasReadySegment { return 0 }
+        return next(h, out)
+    } ?? Status.invalidArgument.rawValue
 }
 
 /// `vc_splitter_next` on a live handle. Called after every push, so the common path is direct
 /// (nothing on it can fail; the argument errors go through `run`).
+@inline(never)
 private func next(_ h: SplitterHandle, _ out: UnsafeMutableRawPointer?) -> Int32 {
     guard let out, h.creationError == nil else {
         return h.run { () throws(VCError) -> Int32 in

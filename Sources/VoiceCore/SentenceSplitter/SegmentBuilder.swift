@@ -173,7 +173,7 @@ struct SegmentBuilder {
         readyEmojiCount = 0
     }
 
-    var hasReady: Bool { readyHead < readyCount }
+    @inline(__always) var hasReady: Bool { readyHead < readyCount }
 
     private mutating func addReady(_ s: ReadySegment) {
         if readyCount < ready.count { ready[readyCount] = s } else { ready.append(s) }

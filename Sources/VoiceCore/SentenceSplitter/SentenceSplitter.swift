@@ -156,7 +156,7 @@ public struct SentenceSplitter: Sendable {
     }
 
     /// Whether `nextSegment()` would return a segment.
-    var hasReadySegment: Bool { builder.hasReady }
+    @inline(__always) var hasReadySegment: Bool { builder.hasReady }
 
     /// The next ready segment, or nil when none is ready yet.
     public mutating func nextSegment() -> Segment? {
