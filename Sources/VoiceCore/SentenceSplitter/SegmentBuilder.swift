@@ -153,7 +153,7 @@ struct SegmentBuilder {
     /// Writes `readyEmoji[range]` joined by spaces and NUL-terminated into `out` (a plain loop: the
     /// generic `joined` on a slice costs several times more).
     @inline(never)
-    private func joinEmoji(_ range: Range<Int>, into out: inout ByteBuffer) {
+    private mutating func joinEmoji(_ range: Range<Int>, into out: inout ByteBuffer) {
         out.removeAll()
         for k in range {
             if k > range.lowerBound { out.append(0x20) }
@@ -616,6 +616,7 @@ struct SegmentBuilder {
     /// (`i` when nothing was taken). The state afterwards is exactly what feeding the same scalars
     /// one by one leaves: counts, token facts, CJK breaks, the last scalar. It stops before the
     /// scalar that would reach the length limit, so no cut is ever due inside it.
+    @inline(__always)
     mutating func appendPlainRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
         if spacePending {
             // A space held from before: it goes in before a plain scalar as `materializeSpace` does.
@@ -852,7 +853,7 @@ struct SegmentBuilder {
             if readyEmojiCount < readyEmoji.count { readyEmoji[readyEmojiCount] = e } else { readyEmoji.append(e) }
             readyEmojiCount += 1
         }
-        emoji.removeAll()
+        emoji.removeAll(keepingCapacity: true)
         return start..<readyEmojiCount
     }
 
