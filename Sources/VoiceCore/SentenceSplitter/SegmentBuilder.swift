@@ -258,6 +258,7 @@ struct SegmentBuilder {
     /// A pending mark decided by the non-space scalar `c`: true when `c` was absorbed into the end
     /// (more marks, closing quotes, the word after an acronym); otherwise nothing is pending any
     /// more and `c` is still to go in.
+    @inline(__always)
     private mutating func settleMark(_ c: UInt32) -> Bool {
         switch pending {
         case .none:
@@ -786,6 +787,7 @@ struct SegmentBuilder {
 
     /// In a segment that started with list marker N (or letter x), a later "N+1." / "N+1)" (or
     /// "y.") starts the next item.
+    @inline(__always)
     private mutating func startsNextListItem(dot: Bool) -> Bool {
         switch list {
         case .number(let n):
