@@ -58,7 +58,9 @@ struct SegmentBuilder {
     /// `pending` is not `.none`: asked before every byte of plain text, so it is one load rather
     /// than a test of the enum's multi-payload layout.
     private var hasPending = false
+    /// The current segment's emoji: the first `emojiCount` entries (reused, not removed).
     private var emoji: [String] = []
+    private var emojiCount = 0
 
     // The current token (the text since the last whitespace).
     private var tokenStart: Int {
@@ -181,7 +183,8 @@ struct SegmentBuilder {
     }
 
     mutating func addEmoji(_ e: String) {
-        emoji.append(e)
+        if emojiCount < emoji.count { emoji[emojiCount] = e } else { emoji.append(e) }
+        emojiCount += 1
         spaceBeforeRemoved = spacePending
     }
 
@@ -198,7 +201,7 @@ struct SegmentBuilder {
     /// End of input: the rest becomes segments; the next text starts a new reply.
     mutating func finish() {
         boundary()
-        if !emoji.isEmpty {
+        if emojiCount > 0 {
             readyText.appendNulTerminated(seg, 0..<0)
             addReady(ReadySegment(start: readyText.count - 1, end: readyText.count - 1, emoji: takeEmoji(), index: nextIndex))
             nextIndex += 1
@@ -850,12 +853,12 @@ struct SegmentBuilder {
     @inline(__always)
     private mutating func takeEmoji() -> Range<Int> {
         let start = readyEmojiCount
-        guard !emoji.isEmpty else { return start..<start }
-        for e in emoji {
-            if readyEmojiCount < readyEmoji.count { readyEmoji[readyEmojiCount] = e } else { readyEmoji.append(e) }
+        guard emojiCount > 0 else { return start..<start }
+        for k in 0..<emojiCount {
+            if readyEmojiCount < readyEmoji.count { readyEmoji[readyEmojiCount] = emoji[k] } else { readyEmoji.append(emoji[k]) }
             readyEmojiCount += 1
         }
-        emoji.removeAll(keepingCapacity: true)
+        emojiCount = 0
         return start..<readyEmojiCount
     }
 
