@@ -67,15 +67,22 @@ public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?,
                                                        count: len))
             return Status.ok.rawValue
         }
-        return h.run { () throws(VCError) -> Int32 in
-            try h.checkUsable()
-            guard let bytes = borrowBytes(text, len) else {
-                throw VCError(.invalidArgument, text == nil ? "text is NULL with a non-zero length" : "negative length")
-            }
-            h.splitter.push(bytes: bytes)
-            return Status.ok.rawValue
-        }
+        return pushChecked(h, text, len)
     } ?? Status.invalidArgument.rawValue
+}
+
+/// `vc_splitter_push` off the usual path (empty or bad arguments, unusable handle). Out of line,
+/// so the usual path stays small enough to be inlined into the export.
+@inline(never)
+private func pushChecked(_ h: SplitterHandle, _ text: UnsafePointer<CChar>?, _ len: Int) -> Int32 {
+    h.run { () throws(VCError) -> Int32 in
+        try h.checkUsable()
+        guard let bytes = borrowBytes(text, len) else {
+            throw VCError(.invalidArgument, text == nil ? "text is NULL with a non-zero length" : "negative length")
+        }
+        h.splitter.push(bytes: bytes)
+        return Status.ok.rawValue
+    }
 }
 
 @_cdecl("vc_splitter_next")
