@@ -41,7 +41,7 @@ public struct SentenceSplitter: Sendable {
             }
             if b < 0x80 {
                 let kind = plainKinds[Int(b)]
-                if usesFastPath && (kind != PlainScalar.none || b == 0x20) && takesPlainRun,
+                if usesFastPath && (kind != PlainScalar.none || b == 0x20 && spaceMayStartRun(base, i, n)) && takesPlainRun,
                    let j = plainRun(base, i, n) {
                     i = j
                     continue
@@ -85,6 +85,14 @@ public struct SentenceSplitter: Sendable {
             consume(b)
             i += 1
         }
+    }
+
+    /// Whether the space at `p[i]` may start a run: the bulk path takes a space only before a word
+    /// or CJK scalar, so a space at the end of the push or before ASCII that is neither (`$`, `*`)
+    /// would be a call that takes nothing.
+    @inline(__always)
+    private func spaceMayStartRun(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Bool {
+        i + 1 < n && (p[i + 1] >= 0x80 || PlainScalar.isWord(plainKinds[Int(p[i + 1])]))
     }
 
     /// Whether the bulk path may take plain text now: nothing pending in the builder or the cleaner.
