@@ -236,6 +236,24 @@ struct SegmentBuilder {
         if !settleMark(c) { normal(c) }
     }
 
+    /// `feed(0x20)`: the space after a sentence mark or between words where the bulk path did not
+    /// take it, without `feed`'s dispatch.
+    @inline(__always)
+    mutating func feedSpace() {
+        if hasPending { _ = settleNextWord(0x20) }
+        whitespace(0x20)
+    }
+
+    /// `feed(0x2E)` while nothing is pending (what `normal` does for a period), without `feed`'s
+    /// and `normal`'s dispatch.
+    @inline(__always)
+    mutating func feedPeriodWhileNothingPending() {
+        if spacePending { materializeSpace(before: 0x2E) }
+        period(0x2E)
+        lastWasCJK = false
+        checkLength()
+    }
+
     /// Decides a pending end with the plain scalar `c` that follows it (`PlainScalar`: never
     /// whitespace), as `feed(c)` would. True when `c` went in with the decision (the word after an
     /// acronym); false when nothing is pending any more and `c` is still to go in, so the bulk path

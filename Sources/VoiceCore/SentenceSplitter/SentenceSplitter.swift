@@ -54,7 +54,14 @@ public struct SentenceSplitter: Sendable {
                 i += 1
                 // Punctuation and spaces in running text: nothing for the cleaner to do.
                 if usesFastPath && SpeechCleaner.passesASCII(UInt32(b)) && cleaner.passesPlainText {
-                    cleaner.feedPassingASCII(UInt32(b), &builder)
+                    // The two commonest: the space after a mark, the period at a word's end.
+                    if b == 0x20 {
+                        cleaner.feedPassingSpace(&builder)
+                    } else if b == 0x2E && !builder.hasPendingEnd {
+                        cleaner.feedPassingPeriod(&builder)
+                    } else {
+                        cleaner.feedPassingASCII(UInt32(b), &builder)
+                    }
                 } else {
                     cleaner.feed(UInt32(b), &builder)
                 }

@@ -97,6 +97,18 @@ struct SpeechCleaner {
         if strip { previousWord = ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) }
     }
 
+    /// `feedPassingASCII(0x20, &out)`.
+    @inline(__always) mutating func feedPassingSpace(_ out: inout SegmentBuilder) {
+        out.feedSpace()
+        if strip { previousWord = false }
+    }
+
+    /// `feedPassingASCII(0x2E, &out)` while the builder has no end pending.
+    @inline(__always) mutating func feedPassingPeriod(_ out: inout SegmentBuilder) {
+        out.feedPeriodWhileNothingPending()
+        if strip { previousWord = false }
+    }
+
     /// Feeds a non-ASCII scalar while `passesPlainText` holds: what `feed` does, without the checks
     /// that condition implies (only emoji still need the cleaner's attention).
     @inline(__always) mutating func feedPassingScalar(_ c: UInt32, _ out: inout SegmentBuilder) {
