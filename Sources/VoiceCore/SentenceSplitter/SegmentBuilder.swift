@@ -254,6 +254,17 @@ struct SegmentBuilder {
         checkLength()
     }
 
+    /// `feed(c)` for `。！？；` (U+3002, U+FF01, U+FF1F, U+FF1B) while nothing is pending: what
+    /// `normal` does for a hard terminator, without `feed`'s and `normal`'s dispatch.
+    @inline(__always)
+    mutating func feedCJKEndWhileNothingPending(_ c: UInt32) {
+        if spacePending { materializeSpace(before: c) }
+        append(c)
+        pending = .hard(end: seg.count)
+        lastWasCJK = false
+        checkLength()
+    }
+
     /// Decides a pending end with the plain scalar `c` that follows it (`PlainScalar`: never
     /// whitespace), as `feed(c)` would. True when `c` went in with the decision (the word after an
     /// acronym); false when nothing is pending any more and `c` is still to go in, so the bulk path

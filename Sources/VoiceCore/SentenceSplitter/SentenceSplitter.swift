@@ -62,6 +62,8 @@ public struct SentenceSplitter: Sendable {
                     } else {
                         cleaner.feedPassingASCII(UInt32(b), &builder)
                     }
+                } else if usesFastPath && cleaner.dropsInlineMarker(b) {
+                    continue
                 } else {
                     cleaner.feed(UInt32(b), &builder)
                 }
@@ -81,7 +83,11 @@ public struct SentenceSplitter: Sendable {
                     continue
                 }
                 if usesFastPath && cleaner.passesPlainText {
-                    cleaner.feedPassingScalar(c, &builder)
+                    if (c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == 0xFF1B) && !builder.hasPendingEnd {
+                        cleaner.feedPassingCJKEnd(c, &builder)
+                    } else {
+                        cleaner.feedPassingScalar(c, &builder)
+                    }
                 } else {
                     cleaner.feed(c, &builder)
                 }

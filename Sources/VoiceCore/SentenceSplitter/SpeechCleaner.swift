@@ -109,6 +109,18 @@ struct SpeechCleaner {
         if strip { previousWord = false }
     }
 
+    /// `feedPassingScalar(c, &out)` for `。！？；` while the builder has no end pending.
+    @inline(__always) mutating func feedPassingCJKEnd(_ c: UInt32, _ out: inout SegmentBuilder) {
+        out.feedCJKEndWhileNothingPending(c)
+        if strip { previousWord = PlainScalar.isWordScalar(c, scalarFacts) }
+    }
+
+    /// Whether `feed` would drop the ASCII byte `b` and change nothing else: an emphasis star or a
+    /// code tick in running text (`plain` drops them once nothing is held).
+    @inline(__always) func dropsInlineMarker(_ b: UInt8) -> Bool {
+        (b == 0x2A || b == 0x60) && strip && passes
+    }
+
     /// Feeds a non-ASCII scalar while `passesPlainText` holds: what `feed` does, without the checks
     /// that condition implies (only emoji still need the cleaner's attention).
     @inline(__always) mutating func feedPassingScalar(_ c: UInt32, _ out: inout SegmentBuilder) {
