@@ -159,20 +159,23 @@ struct SpeechCleaner {
     }
 
     /// The state of a new cleaner (`init`), keeping the held buffers' storage: a reply ends often.
+    ///
+    /// Fields are written only when they change: each write of an observed field refreshes
+    /// `passesPlainText`, and most are already in their start state when a reply ends.
     private mutating func startReply() {
-        inThink = false
-        tagMatched = 0
-        atLineStart = true
-        lineHold.removeAll(keepingCapacity: true)
+        if inThink { inThink = false }
+        if tagMatched != 0 { tagMatched = 0 }
+        if !atLineStart { atLineStart = true }
+        if !lineHold.isEmpty { lineHold.removeAll(keepingCapacity: true) }
         headingLine = false
         inFence = false
-        skipRestOfLine = false
-        link = .none
-        linkHeld.removeAll(keepingCapacity: true)
-        underscores = 0
-        tildes = 0
+        if skipRestOfLine { skipRestOfLine = false }
+        if link != .none { link = .none }
+        if !linkHeld.isEmpty { linkHeld.removeAll(keepingCapacity: true) }
+        if underscores != 0 { underscores = 0 }
+        if tildes != 0 { tildes = 0 }
         previousWord = false
-        emojiText = ""
+        if !emojiText.isEmpty { emojiText = "" }
         afterZWJ = false
         regionalOpen = false
     }
