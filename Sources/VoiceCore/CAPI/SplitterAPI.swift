@@ -122,8 +122,20 @@ private func next(_ h: SplitterHandle, _ out: UnsafeMutableRawPointer?) -> Int32
 
 @_cdecl("vc_splitter_flush")
 public func vc_splitter_flush(_ s: OpaquePointer?) -> Int32 {
-    guard let h = HandleTable.get(s, as: SplitterHandle.self) else { return Status.invalidArgument.rawValue }
-    return h.run { () throws(VCError) -> Int32 in
+    HandleTable.with(s, as: SplitterHandle.self) { h in
+        // Once per reply: the usual call goes straight in, like `vc_splitter_push`.
+        if h.creationError == nil {
+            h.clearError()
+            h.splitter.flush()
+            return Status.ok.rawValue
+        }
+        return flushChecked(h)
+    } ?? Status.invalidArgument.rawValue
+}
+
+@inline(never)
+private func flushChecked(_ h: SplitterHandle) -> Int32 {
+    h.run { () throws(VCError) -> Int32 in
         try h.checkUsable()
         h.splitter.flush()
         return Status.ok.rawValue

@@ -43,7 +43,10 @@ struct SpeechCleaner {
     }
     private var previousWord = false
 
-    private var emojiText = "" {
+    /// The emoji being collected (base, modifiers, ZWJ sequence) as UTF-8: a `String` is made once
+    /// it is complete (appending scalar by scalar to a `String` costs several times more).
+    private var emojiBytes = ByteBuffer(capacity: 32)
+    private var collectingEmoji = false {
         didSet { refreshPassesPlainText() }
     }
     private var afterZWJ = false
@@ -80,7 +83,7 @@ struct SpeechCleaner {
             passes = false
         } else {
             passes = !strip
-                || tagMatched == 0 && !inThink && link == .none && underscores | tildes == 0 && emojiText.isEmpty
+                || tagMatched == 0 && !inThink && link == .none && underscores | tildes == 0 && !collectingEmoji
         }
     }
 
@@ -175,7 +178,10 @@ struct SpeechCleaner {
         if underscores != 0 { underscores = 0 }
         if tildes != 0 { tildes = 0 }
         previousWord = false
-        if !emojiText.isEmpty { emojiText = "" }
+        if collectingEmoji {
+            emojiBytes.removeAll()
+            collectingEmoji = false
+        }
         afterZWJ = false
         regionalOpen = false
     }
@@ -376,15 +382,15 @@ struct SpeechCleaner {
             }
             if underscores | tildes != 0 { tildesAndUnderscores(before: c, &out) }
             if c == 0x2A || c == 0x60 { return }
-            if !emojiText.isEmpty { flushEmoji(&out) }
+            if collectingEmoji { flushEmoji(&out) }
             out.feed(c)
             previousWord = ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c)
             return
         }
         if underscores | tildes != 0 { tildesAndUnderscores(before: c, &out) }
         if ScalarClass.isEmojiModifier(c) {
-            if !emojiText.isEmpty {
-                emojiText.unicodeScalars.append(Unicode.Scalar(c)!)
+            if collectingEmoji {
+                appendEmojiScalar(c)
                 afterZWJ = c == 0x200D
             }
             return
@@ -394,10 +400,11 @@ struct SpeechCleaner {
             if !(afterZWJ || (regional && regionalOpen)) { flushEmoji(&out) }
             regionalOpen = regional && !regionalOpen
             afterZWJ = false
-            emojiText.unicodeScalars.append(Unicode.Scalar(c)!)
+            appendEmojiScalar(c)
+            collectingEmoji = true
             return
         }
-        if !emojiText.isEmpty { flushEmoji(&out) }
+        if collectingEmoji { flushEmoji(&out) }
         out.feed(c)
         previousWord = PlainScalar.isWordScalar(c, scalarFacts)
     }
@@ -419,10 +426,29 @@ struct SpeechCleaner {
         }
     }
 
+    private mutating func appendEmojiScalar(_ c: UInt32) {
+        if c < 0x80 {
+            emojiBytes.append(UInt8(truncatingIfNeeded: c))
+        } else if c < 0x800 {
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0xC0 | (c >> 6)))
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+        } else if c < 0x10000 {
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0xE0 | (c >> 12)))
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+        } else {
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0xF0 | (c >> 18)))
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F)))
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+        }
+    }
+
     private mutating func flushEmoji(_ out: inout SegmentBuilder) {
-        if emojiText.isEmpty { return }
-        out.addEmoji(emojiText)
-        emojiText = ""
+        if !collectingEmoji { return }
+        out.addEmoji(emojiBytes.withBytes(0..<emojiBytes.count) { String(decoding: $0, as: UTF8.self) })
+        emojiBytes.removeAll()
+        collectingEmoji = false
         afterZWJ = false
         regionalOpen = false
     }
