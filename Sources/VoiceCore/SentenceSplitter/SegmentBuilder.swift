@@ -177,6 +177,7 @@ struct SegmentBuilder {
 
     @inline(__always) var hasReady: Bool { readyHead < readyCount }
 
+    @inline(__always)
     private mutating func addReady(_ s: ReadySegment) {
         if readyCount < ready.count { ready[readyCount] = s } else { ready.append(s) }
         readyCount += 1
@@ -765,6 +766,20 @@ struct SegmentBuilder {
         while i < n {
             let c: UInt32
             let b0 = t[i]
+            // Cyrillic letters (U+0400–U+045F, lead byte 0xD0/0xD1): the facts the general case below
+            // gives them — a letter, neither opener, bullet, dot nor digit — without its tests.
+            if b0 &- 0xD0 < 2 {
+                let l = (UInt32(b0 & 0x1F) << 6) | UInt32(t[i + 1] & 0x3F)
+                if l <= 0x45F {
+                    i += 2
+                    leading = false
+                    if count == 0 { first = l }
+                    count += 1
+                    allDigits = false
+                    h = Abbreviations.hashStep(h, ScalarClass.lower(l))
+                    continue
+                }
+            }
             if b0 < 0x80 {
                 c = UInt32(b0)
                 i += 1
