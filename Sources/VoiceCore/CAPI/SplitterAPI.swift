@@ -63,8 +63,8 @@ public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?,
         // handle takes the error path through `run`.
         if h.creationError == nil, let text, len > 0 {
             h.clearError()
-            h.splitter.push(bytes: UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self),
-                                                       count: len))
+            h.splitter.pushInline(UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self),
+                                                      count: len))
             return Status.ok.rawValue
         }
         return pushChecked(h, text, len)

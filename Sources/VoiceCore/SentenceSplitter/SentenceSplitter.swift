@@ -27,6 +27,13 @@ public struct SentenceSplitter: Sendable {
 
     /// Pushes raw UTF-8 bytes; a multi-byte sequence may be split across calls.
     public mutating func push(bytes: UnsafeBufferPointer<UInt8>) {
+        pushInline(bytes)
+    }
+
+    /// `push(bytes:)`, inlined into `vc_splitter_push` (called per LLM delta: a call layer there
+    /// costs a measurable share of a 13-byte push).
+    @inline(__always)
+    mutating func pushInline(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let base = bytes.baseAddress else { return }
         builder.prepareForInput()
         let n = bytes.count
