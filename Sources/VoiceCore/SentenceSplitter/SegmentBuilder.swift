@@ -24,7 +24,9 @@ struct SegmentBuilder {
     private var readyEmojiCount = 0
     private var nextIndex = 0
     /// Segments emitted since the reply started; the comma rule applies to the first only.
-    private var emittedInReply = 0
+    private var emittedInReply = 0 {
+        didSet { refreshCommaFrom() }
+    }
 
     private var seg = ByteBuffer(capacity: 1024)
     /// The facts the bulk path (`vck_plain_run`) keeps up to date, stored in its own layout so a
@@ -44,7 +46,9 @@ struct SegmentBuilder {
         @inline(__always) set { facts.cjk = newValue ? 1 : 0 }
     }
     /// Open quotes and brackets: a sentence does not end inside them (its end may follow the closer).
-    private var quoteDepth = 0
+    private var quoteDepth = 0 {
+        didSet { refreshCommaFrom() }
+    }
     private var lastScalar: UInt32 {
         @inline(__always) get { facts.last }
         @inline(__always) set { facts.last = newValue }
@@ -115,6 +119,16 @@ struct SegmentBuilder {
         self.abbreviations = Abbreviations(language: options.language)
         facts.max_chars = Int64(options.maxSegmentChars)
         facts.clean = options.cleanForSpeech ? 1 : 0
+        refreshCommaFrom()
+    }
+
+    /// The bulk path's `comma_from`: from how many scalars a comma may end the segment (the first of
+    /// a reply, outside quotes), or never. Kept up to date by the fields it depends on (they change
+    /// per segment at most), rather than computed at every call of the kernel.
+    @inline(__always)
+    private mutating func refreshCommaFrom() {
+        facts.comma_from = options.firstSegment == .comma && emittedInReply == 0 && quoteDepth == 0
+            ? Int64(options.minFirstChars) : Int64.max
     }
 
     // MARK: output
@@ -270,6 +284,7 @@ struct SegmentBuilder {
     /// whitespace), as `feed(c)` would. True when `c` went in with the decision (the word after an
     /// acronym); false when nothing is pending any more and `c` is still to go in, so the bulk path
     /// can take it with the run after it instead of `normal(c)` (the letter after a sentence end).
+    @inline(__always)
     mutating func settlePending(beforePlain c: UInt32) -> Bool {
         settleNextWord(c) || settleMark(c)
     }
@@ -662,8 +677,6 @@ struct SegmentBuilder {
         }
         // The scan itself is the C kernel `vck_plain_run`, on the facts it keeps up to date.
         facts.seg_count = Int64(seg.count)
-        facts.comma_from = options.firstSegment == .comma && emittedInReply == 0 && quoteDepth == 0
-            ? Int64(options.minFirstChars) : Int64.max
         facts.took_space = 0
         let end = vck_plain_run(p, start, n, kernelKinds.base, seg.uniqueTail(room: n - start), &facts)
         seg.uniqueTailWritten(upTo: Int(facts.seg_count))
@@ -911,7 +924,7 @@ struct SegmentBuilder {
         hasWord = false
         spacePending = false
         lastWasCJK = false
-        quoteDepth = 0
+        if quoteDepth != 0 { quoteDepth = 0 }
         lastScalar = 0
         spaceBeforeRemoved = false
         list = .none
