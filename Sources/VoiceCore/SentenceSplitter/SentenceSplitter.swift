@@ -39,13 +39,14 @@ public struct SentenceSplitter: Sendable {
         let n = bytes.count
         var i = 0
         if !decoder.isIdle && usesFastPath, let j = joinSplitScalar(base, n) { i = j }
+        // The decoder holds a sequence only after `consume` (below, and from the last push): the
+        // bytes that complete or break it are drained there, so the loop need not test it per byte.
+        while i < n && !decoder.isIdle {
+            consume(base[i])
+            i += 1
+        }
         while i < n {
             let b = base[i]
-            guard decoder.isIdle else {
-                consume(b)
-                i += 1
-                continue
-            }
             if b < 0x80 {
                 let kind = plainKinds[Int(b)]
                 if usesFastPath && (kind != PlainScalar.none || b == 0x20 && spaceMayStartRun(base, i, n)) && takesPlainRun,
@@ -104,6 +105,10 @@ public struct SentenceSplitter: Sendable {
             // Malformed or cut off at the end of the push: the decoder replaces or keeps it.
             consume(b)
             i += 1
+            while i < n && !decoder.isIdle {
+                consume(base[i])
+                i += 1
+            }
         }
     }
 
