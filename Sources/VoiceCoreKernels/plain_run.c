@@ -25,6 +25,15 @@ static inline size_t decode_bmp(const uint8_t *p, size_t i, size_t n, uint32_t *
     return 0;
 }
 
+/* The scalar of the three bytes at q (lead byte 0xE0..0xEF) if they are well-formed; anything else
+ * (a bad continuation byte) gives a value of no CJK kind: the kind table gives CJK only to scalars
+ * from U+0800 that are not surrogates, which is what decode_bmp accepts, so an overlong form or a
+ * surrogate cannot pass as CJK either. */
+static inline uint32_t cjk_candidate(const uint8_t *q) {
+    if ((q[1] & 0xC0) != 0x80 || (q[2] & 0xC0) != 0x80) return 0;
+    return ((uint32_t)(q[0] & 0x0F) << 12) | ((uint32_t)(q[1] & 0x3F) << 6) | (q[2] & 0x3F);
+}
+
 /* The kind of the scalar at p[i], or NONE when it is not whole and well-formed in the BMP. */
 static inline unsigned kind_at(const uint8_t *p, size_t i, size_t n, const uint8_t *kinds) {
     if (i >= n) return VCK_PLAIN_NONE;
@@ -159,6 +168,27 @@ size_t vck_plain_run(const uint8_t *restrict p, size_t i, size_t n, const uint8_
         last = c;
         chars += 1;
         i += len;
+        if (kind == VCK_PLAIN_CJK) {
+            /* Further CJK scalars only move the break between two of them: a short loop. */
+            while (i + 2 < n && chars < limit && (p[i] & 0xF0) == 0xE0) {
+                uint32_t c3 = cjk_candidate(p + i);
+                if ((kinds[c3] & VCK_PLAIN_KIND_MASK) != VCK_PLAIN_CJK) break;
+                st->cjk_break = base + (int64_t)i;
+                st->cjk_chars = chars;
+                last = c3;
+                chars += 1;
+                i += 3;
+            }
+        } else if (len == 2 && kind == VCK_PLAIN_WORD) {
+            /* Further two-byte letters (Cyrillic, Greek, accented Latin) change nothing but the count. */
+            while (i + 1 < n && chars < limit && (uint8_t)(p[i] - 0xC2) <= 0x1D && (p[i + 1] & 0xC0) == 0x80) {
+                uint32_t c2 = ((uint32_t)(p[i] & 0x1F) << 6) | (p[i + 1] & 0x3F);
+                if ((kinds[c2] & VCK_PLAIN_KIND_MASK) != VCK_PLAIN_WORD) break;
+                last = c2;
+                chars += 1;
+                i += 2;
+            }
+        }
     }
     copy_run(out, p + run, i - run);
     out += i - run;

@@ -24,6 +24,9 @@ class Handle {
         lastError = Array(message.utf8CString)
     }
 
+    /// No error is recorded (`clearError()` would change nothing).
+    final var hasNoError: Bool { lastError.count == 1 }
+
     final func clearError() {
         if lastError.count != 1 { lastError = [0] }
     }

@@ -63,28 +63,41 @@ public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?,
         // handle takes the error path through `run`.
         if h.creationError == nil, let text, len > 0 {
             h.clearError()
-            h.splitter.push(bytes: UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self),
-                                                       count: len))
+            h.splitter.pushInline(UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self),
+                                                      count: len))
             return Status.ok.rawValue
         }
-        return h.run { () throws(VCError) -> Int32 in
-            try h.checkUsable()
-            guard let bytes = borrowBytes(text, len) else {
-                throw VCError(.invalidArgument, text == nil ? "text is NULL with a non-zero length" : "negative length")
-            }
-            h.splitter.push(bytes: bytes)
-            return Status.ok.rawValue
-        }
+        return pushChecked(h, text, len)
     } ?? Status.invalidArgument.rawValue
+}
+
+/// `vc_splitter_push` off the usual path (empty or bad arguments, unusable handle). Out of line,
+/// so the usual path stays small enough to be inlined into the export.
+@inline(never)
+private func pushChecked(_ h: SplitterHandle, _ text: UnsafePointer<CChar>?, _ len: Int) -> Int32 {
+    h.run { () throws(VCError) -> Int32 in
+        try h.checkUsable()
+        guard let bytes = borrowBytes(text, len) else {
+            throw VCError(.invalidArgument, text == nil ? "text is NULL with a non-zero length" : "negative length")
+        }
+        h.splitter.push(bytes: bytes)
+        return Status.ok.rawValue
+    }
 }
 
 @_cdecl("vc_splitter_next")
 public func vc_splitter_next(_ s: OpaquePointer?, _ out: UnsafeMutableRawPointer?) -> Int32 {
-    HandleTable.with(s, as: SplitterHandle.self) { h in next(h, out) } ?? Status.invalidArgument.rawValue
+    HandleTable.with(s, as: SplitterHandle.self) { h in
+        // Asked after every push, and usually nothing is ready: that answer in a few instructions
+        // when there is also no error to report or clear.
+        if out != nil && h.creationError == nil && h.hasNoError && !h.splitter.hasReadySegment { return 0 }
+        return next(h, out)
+    } ?? Status.invalidArgument.rawValue
 }
 
 /// `vc_splitter_next` on a live handle. Called after every push, so the common path is direct
 /// (nothing on it can fail; the argument errors go through `run`).
+@inline(never)
 private func next(_ h: SplitterHandle, _ out: UnsafeMutableRawPointer?) -> Int32 {
     guard let out, h.creationError == nil else {
         return h.run { () throws(VCError) -> Int32 in
@@ -94,31 +107,35 @@ private func next(_ h: SplitterHandle, _ out: UnsafeMutableRawPointer?) -> Int32
     }
     h.clearError()
     // Asked after every push; usually nothing is ready.
-    guard h.splitter.hasReadySegment else { return 0 }
-    let found: Void? = h.splitter.withNextSegment { text, emoji, index in
-        // The splitter's ready text stays in place (NUL after it) until the next push, flush or reset.
-        out.storeBytes(of: UnsafeRawPointer(text.baseAddress), toByteOffset: SegmentLayout.text, as: UnsafeRawPointer?.self)
-        out.storeBytes(of: text.count, toByteOffset: SegmentLayout.textLen, as: Int.self)
-        if emoji.isEmpty {
-            // Most segments have none: the buffer then already holds the empty C string.
-            if h.emoji.count != 1 { h.emoji.setNulTerminated(UnsafeBufferPointer(start: nil, count: 0)) }
-        } else {
-            var joined = emoji.joined(separator: " ")
-            joined.withUTF8 { h.emoji.setNulTerminated($0) }
-        }
-        out.storeBytes(of: Int64(index), toByteOffset: SegmentLayout.index, as: Int64.self)
-        out.storeBytes(of: Int32(emoji.count), toByteOffset: SegmentLayout.emojiCount, as: Int32.self)
-    }
-    guard found != nil else { return 0 }
+    guard let (text, index, emojiCount) = h.splitter.takeNextSegment(joiningEmojiInto: &h.emoji) else { return 0 }
+    // Most segments have no emoji: the buffer then holds (or is set to) the empty C string.
+    if emojiCount == 0 && h.emoji.count != 1 { h.emoji.setNulTerminated(UnsafeBufferPointer(start: nil, count: 0)) }
+    // The splitter's ready text stays in place (NUL after it) until the next push, flush or reset.
+    out.storeBytes(of: UnsafeRawPointer(text.baseAddress), toByteOffset: SegmentLayout.text, as: UnsafeRawPointer?.self)
+    out.storeBytes(of: text.count, toByteOffset: SegmentLayout.textLen, as: Int.self)
     out.storeBytes(of: UnsafeRawPointer(h.emoji.baseAddress), toByteOffset: SegmentLayout.emoji, as: UnsafeRawPointer?.self)
     out.storeBytes(of: h.emoji.count - 1, toByteOffset: SegmentLayout.emojiLen, as: Int.self)
+    out.storeBytes(of: Int64(index), toByteOffset: SegmentLayout.index, as: Int64.self)
+    out.storeBytes(of: Int32(emojiCount), toByteOffset: SegmentLayout.emojiCount, as: Int32.self)
     return 1
 }
 
 @_cdecl("vc_splitter_flush")
 public func vc_splitter_flush(_ s: OpaquePointer?) -> Int32 {
-    guard let h = HandleTable.get(s, as: SplitterHandle.self) else { return Status.invalidArgument.rawValue }
-    return h.run { () throws(VCError) -> Int32 in
+    HandleTable.with(s, as: SplitterHandle.self) { h in
+        // Once per reply: the usual call goes straight in, like `vc_splitter_push`.
+        if h.creationError == nil {
+            h.clearError()
+            h.splitter.flush()
+            return Status.ok.rawValue
+        }
+        return flushChecked(h)
+    } ?? Status.invalidArgument.rawValue
+}
+
+@inline(never)
+private func flushChecked(_ h: SplitterHandle) -> Int32 {
+    h.run { () throws(VCError) -> Int32 in
         try h.checkUsable()
         h.splitter.flush()
         return Status.ok.rawValue

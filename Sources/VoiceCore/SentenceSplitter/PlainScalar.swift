@@ -44,7 +44,12 @@ enum PlainScalar {
 
     /// `ScalarClass.isWordScalar(c)`, a table load for the BMP (`t` is `kernelTable`).
     @inline(__always) static func isWordScalar(_ c: UInt32, _ t: Table) -> Bool {
-        c < 0x10000 ? t[Int(c)] & wordScalarBit != 0 : ScalarClass.isWordScalar(c)
+        c < 0x10000 ? t[Int(c)] & wordScalarBit != 0 : isWordScalarBeyondBMP(c)
+    }
+
+    /// Out of line, so that the table load above stays small enough to be inlined everywhere.
+    @inline(never) private static func isWordScalarBeyondBMP(_ c: UInt32) -> Bool {
+        ScalarClass.isWordScalar(c)
     }
 
     /// The immutable kind table; sharing it between threads is safe because nothing writes to it

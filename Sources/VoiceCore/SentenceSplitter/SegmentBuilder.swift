@@ -17,9 +17,16 @@ struct SegmentBuilder {
     private var readyCount = 0
     private var readyText = ByteBuffer(capacity: 1024)
     private var readyHead = 0
+    /// The emoji of the ready segments that have any, in order (`ReadySegment.emoji` is a range of
+    /// it): ready segments stay plain data, so queueing and taking one needs no reference counting.
+    private var readyEmoji: [String] = []
+    /// Entries of `readyEmoji` in use (reused like `ready`: removing costs more than overwriting).
+    private var readyEmojiCount = 0
     private var nextIndex = 0
     /// Segments emitted since the reply started; the comma rule applies to the first only.
-    private var emittedInReply = 0
+    private var emittedInReply = 0 {
+        didSet { refreshCommaFrom() }
+    }
 
     private var seg = ByteBuffer(capacity: 1024)
     /// The facts the bulk path (`vck_plain_run`) keeps up to date, stored in its own layout so a
@@ -39,7 +46,9 @@ struct SegmentBuilder {
         @inline(__always) set { facts.cjk = newValue ? 1 : 0 }
     }
     /// Open quotes and brackets: a sentence does not end inside them (its end may follow the closer).
-    private var quoteDepth = 0
+    private var quoteDepth = 0 {
+        didSet { refreshCommaFrom() }
+    }
     private var lastScalar: UInt32 {
         @inline(__always) get { facts.last }
         @inline(__always) set { facts.last = newValue }
@@ -53,7 +62,9 @@ struct SegmentBuilder {
     /// `pending` is not `.none`: asked before every byte of plain text, so it is one load rather
     /// than a test of the enum's multi-payload layout.
     private var hasPending = false
+    /// The current segment's emoji: the first `emojiCount` entries (reused, not removed).
     private var emoji: [String] = []
+    private var emojiCount = 0
 
     // The current token (the text since the last whitespace).
     private var tokenStart: Int {
@@ -108,6 +119,16 @@ struct SegmentBuilder {
         self.abbreviations = Abbreviations(language: options.language)
         facts.max_chars = Int64(options.maxSegmentChars)
         facts.clean = options.cleanForSpeech ? 1 : 0
+        refreshCommaFrom()
+    }
+
+    /// The bulk path's `comma_from`: from how many scalars a comma may end the segment (the first of
+    /// a reply, outside quotes), or never. Kept up to date by the fields it depends on (they change
+    /// per segment at most), rather than computed at every call of the kernel.
+    @inline(__always)
+    private mutating func refreshCommaFrom() {
+        facts.comma_from = options.firstSegment == .comma && emittedInReply == 0 && quoteDepth == 0
+            ? Int64(options.minFirstChars) : Int64.max
     }
 
     // MARK: output
@@ -123,24 +144,62 @@ struct SegmentBuilder {
         guard readyHead < readyCount else { return nil }
         let s = ready[readyHead]
         readyHead += 1
-        let result = readyText.withBytes(s.start..<s.end) { body($0, s.emoji, s.index) }
-        if readyHead == readyCount {
-            readyCount = 0
-            readyText.removeAll()
-            readyHead = 0
-        }
+        let emoji = s.emoji.isEmpty ? [] : Array(readyEmoji[s.emoji])
+        let result = readyText.withBytes(s.start..<s.end) { body($0, emoji, s.index) }
+        if readyHead == readyCount { readyDrained() }
         return result
     }
 
-    var hasReady: Bool { readyHead < readyCount }
+    /// Takes the next ready segment for the C ABI: its text where it lies (NUL after it; in place
+    /// until the next push, flush or reset writes ready text), its index and number of emoji. The
+    /// emoji, joined by spaces and NUL-terminated, replace the contents of `emojiOut` only when there
+    /// are any. nil when none is ready.
+    @inline(__always)
+    mutating func takeNextSegment(joiningEmojiInto emojiOut: inout ByteBuffer)
+        -> (text: UnsafeBufferPointer<UInt8>, index: Int, emojiCount: Int)? {
+        guard readyHead < readyCount else { return nil }
+        let s = ready[readyHead]
+        readyHead += 1
+        if !s.emoji.isEmpty { joinEmoji(s.emoji, into: &emojiOut) }
+        let text = UnsafeBufferPointer(start: readyText.baseAddress + s.start, count: s.end - s.start)
+        if readyHead == readyCount { readyDrained() }
+        return (text, s.index, s.emoji.count)
+    }
 
+    /// Writes `readyEmoji[range]` joined by spaces and NUL-terminated into `out` (a plain loop: the
+    /// generic `joined` on a slice costs several times more).
+    @inline(never)
+    private mutating func joinEmoji(_ range: Range<Int>, into out: inout ByteBuffer) {
+        out.removeAll()
+        for k in range {
+            if k > range.lowerBound { out.append(0x20) }
+            var e = readyEmoji[k]
+            e.withUTF8 { out.append($0) }
+        }
+        out.append(0)
+    }
+
+    /// The last ready segment was taken: the queue's storage is reused (the texts handed out stay
+    /// where they are until new ready text is written).
+    @inline(__always)
+    private mutating func readyDrained() {
+        readyCount = 0
+        readyText.removeAll()
+        readyHead = 0
+        readyEmojiCount = 0
+    }
+
+    @inline(__always) var hasReady: Bool { readyHead < readyCount }
+
+    @inline(__always)
     private mutating func addReady(_ s: ReadySegment) {
         if readyCount < ready.count { ready[readyCount] = s } else { ready.append(s) }
         readyCount += 1
     }
 
     mutating func addEmoji(_ e: String) {
-        emoji.append(e)
+        if emojiCount < emoji.count { emoji[emojiCount] = e } else { emoji.append(e) }
+        emojiCount += 1
         spaceBeforeRemoved = spacePending
     }
 
@@ -157,11 +216,10 @@ struct SegmentBuilder {
     /// End of input: the rest becomes segments; the next text starts a new reply.
     mutating func finish() {
         boundary()
-        if !emoji.isEmpty {
+        if emojiCount > 0 {
             readyText.appendNulTerminated(seg, 0..<0)
-            addReady(ReadySegment(start: readyText.count - 1, end: readyText.count - 1, emoji: emoji, index: nextIndex))
+            addReady(ReadySegment(start: readyText.count - 1, end: readyText.count - 1, emoji: takeEmoji(), index: nextIndex))
             nextIndex += 1
-            emoji.removeAll()
         }
         emittedInReply = 0
     }
@@ -185,41 +243,95 @@ struct SegmentBuilder {
             if ScalarClass.isWhitespace(c) { whitespace(c) } else { normal(c) }
             return
         }
-        if case .nextWord(let p, let h) = pending {
-            if ScalarClass.isWordScalar(c) && !ScalarClass.isDigit(c) || c == 0x27 || c == 0x2019 {
-                normal(c)
-                pending = .nextWord(p, hash: Abbreviations.hashStep(h, ScalarClass.lower(c)))
-                return
-            }
-            decideNextWord(p, h)
-        }
+        if settleNextWord(c) { return }
         if ScalarClass.isWhitespace(c) {
             whitespace(c)
             return
         }
+        if !settleMark(c) { normal(c) }
+    }
+
+    /// `feed(0x20)`: the space after a sentence mark or between words where the bulk path did not
+    /// take it, without `feed`'s dispatch.
+    @inline(__always)
+    mutating func feedSpace() {
+        if hasPending { _ = settleNextWord(0x20) }
+        whitespace(0x20)
+    }
+
+    /// `feed(0x2E)` while nothing is pending (what `normal` does for a period), without `feed`'s
+    /// and `normal`'s dispatch.
+    @inline(__always)
+    mutating func feedPeriodWhileNothingPending() {
+        if spacePending { materializeSpace(before: 0x2E) }
+        period(0x2E)
+        lastWasCJK = false
+        checkLength()
+    }
+
+    /// `feed(c)` for `。！？；` (U+3002, U+FF01, U+FF1F, U+FF1B) while nothing is pending: what
+    /// `normal` does for a hard terminator, without `feed`'s and `normal`'s dispatch.
+    @inline(__always)
+    mutating func feedCJKEndWhileNothingPending(_ c: UInt32) {
+        if spacePending { materializeSpace(before: c) }
+        append(c)
+        pending = .hard(end: seg.count)
+        lastWasCJK = false
+        checkLength()
+    }
+
+    /// Decides a pending end with the plain scalar `c` that follows it (`PlainScalar`: never
+    /// whitespace), as `feed(c)` would. True when `c` went in with the decision (the word after an
+    /// acronym); false when nothing is pending any more and `c` is still to go in, so the bulk path
+    /// can take it with the run after it instead of `normal(c)` (the letter after a sentence end).
+    @inline(__always)
+    mutating func settlePending(beforePlain c: UInt32) -> Bool {
+        settleNextWord(c) || settleMark(c)
+    }
+
+    /// A pending `.nextWord`: a letter or apostrophe extends that word (true: `c` went in); anything
+    /// else decides it (false).
+    @inline(__always)
+    private mutating func settleNextWord(_ c: UInt32) -> Bool {
+        guard case .nextWord(let p, let h) = pending else { return false }
+        if ScalarClass.isWordScalar(c) && !ScalarClass.isDigit(c) || c == 0x27 || c == 0x2019 {
+            normal(c)
+            pending = .nextWord(p, hash: Abbreviations.hashStep(h, ScalarClass.lower(c)))
+            return true
+        }
+        decideNextWord(p, h)
+        return false
+    }
+
+    /// A pending mark decided by the non-space scalar `c`: true when `c` was absorbed into the end
+    /// (more marks, closing quotes, the word after an acronym); otherwise nothing is pending any
+    /// more and `c` is still to go in.
+    @inline(__always)
+    private mutating func settleMark(_ c: UInt32) -> Bool {
         switch pending {
         case .none:
-            break
+            return false
         case .latin(var p):
-            if resolveLatin(&p, c) { return }
+            return resolveLatin(&p, c)
         case .hard(let end):
             if quoteDepth > 0 && !ScalarClass.isCloser(c) {
                 pending = .none
-                break
+                return false
             }
             if c < 0x80 ? (c == 0x2E || c == 0x21 || c == 0x3F || c == 0x3B || ScalarClass.isCloser(c))
                 : (ScalarClass.isHardTerminator(c) || ScalarClass.isCloser(c) || c == 0x2026) {
                 append(c)
                 pending = .hard(end: seg.count)
-                return
+                return true
             }
             pending = .none
             // 「…。」と言った: a quotation followed by the quotative particle continues the sentence.
             if !((c == 0x3068 || c == 0x3063) && end > 0 && ScalarClass.isCloser(lastScalar)) { emit(upTo: end) }
+            return false
         case .comma, .nextWord:
             pending = .none
+            return false
         }
-        normal(c)
     }
 
     private mutating func decideNextWord(_ p: LatinEnd, _ h: UInt64) {
@@ -545,11 +657,15 @@ struct SegmentBuilder {
         !hasPending
     }
 
+    /// An end is pending (`settlePending(beforePlain:)` decides it).
+    @inline(__always) var hasPendingEnd: Bool { hasPending }
+
     /// Copies the run of plain word scalars (`PlainScalar`) starting at `p[i]` into the segment in
     /// bulk, together with single spaces between words (clean mode), and returns where it stopped
     /// (`i` when nothing was taken). The state afterwards is exactly what feeding the same scalars
     /// one by one leaves: counts, token facts, CJK breaks, the last scalar. It stops before the
     /// scalar that would reach the length limit, so no cut is ever due inside it.
+    @inline(__always)
     mutating func appendPlainRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
         if spacePending {
             // A space held from before: it goes in before a plain scalar as `materializeSpace` does.
@@ -561,8 +677,6 @@ struct SegmentBuilder {
         }
         // The scan itself is the C kernel `vck_plain_run`, on the facts it keeps up to date.
         facts.seg_count = Int64(seg.count)
-        facts.comma_from = options.firstSegment == .comma && emittedInReply == 0 && quoteDepth == 0
-            ? Int64(options.minFirstChars) : Int64.max
         facts.took_space = 0
         let end = vck_plain_run(p, start, n, kernelKinds.base, seg.uniqueTail(room: n - start), &facts)
         seg.uniqueTailWritten(upTo: Int(facts.seg_count))
@@ -665,6 +779,20 @@ struct SegmentBuilder {
         while i < n {
             let c: UInt32
             let b0 = t[i]
+            // Cyrillic letters (U+0400–U+045F, lead byte 0xD0/0xD1): the facts the general case below
+            // gives them — a letter, neither opener, bullet, dot nor digit — without its tests.
+            if b0 &- 0xD0 < 2 {
+                let l = (UInt32(b0 & 0x1F) << 6) | UInt32(t[i + 1] & 0x3F)
+                if l <= 0x45F {
+                    i += 2
+                    leading = false
+                    if count == 0 { first = l }
+                    count += 1
+                    allDigits = false
+                    h = Abbreviations.hashStep(h, ScalarClass.lower(l))
+                    continue
+                }
+            }
             if b0 < 0x80 {
                 c = UInt32(b0)
                 i += 1
@@ -719,6 +847,7 @@ struct SegmentBuilder {
 
     /// In a segment that started with list marker N (or letter x), a later "N+1." / "N+1)" (or
     /// "y.") starts the next item.
+    @inline(__always)
     private mutating func startsNextListItem(dot: Bool) -> Bool {
         switch list {
         case .number(let n):
@@ -769,13 +898,25 @@ struct SegmentBuilder {
         if lo < hi && speakable {
             let start = readyText.count
             readyText.appendNulTerminated(seg, lo..<hi)
-            addReady(ReadySegment(start: start, end: readyText.count - 1, emoji: emoji, index: nextIndex))
+            addReady(ReadySegment(start: start, end: readyText.count - 1, emoji: takeEmoji(), index: nextIndex))
             nextIndex += 1
             emittedInReply += 1
-            if !emoji.isEmpty { emoji.removeAll() }
         }
         seg.removeAll()
         startSegment()
+    }
+
+    /// Moves the segment's emoji to the ready ones: their range there.
+    @inline(__always)
+    private mutating func takeEmoji() -> Range<Int> {
+        let start = readyEmojiCount
+        guard emojiCount > 0 else { return start..<start }
+        for k in 0..<emojiCount {
+            if readyEmojiCount < readyEmoji.count { readyEmoji[readyEmojiCount] = emoji[k] } else { readyEmoji.append(emoji[k]) }
+            readyEmojiCount += 1
+        }
+        emojiCount = 0
+        return start..<readyEmojiCount
     }
 
     private mutating func startSegment() {
@@ -783,7 +924,7 @@ struct SegmentBuilder {
         hasWord = false
         spacePending = false
         lastWasCJK = false
-        quoteDepth = 0
+        if quoteDepth != 0 { quoteDepth = 0 }
         lastScalar = 0
         spaceBeforeRemoved = false
         list = .none
@@ -827,10 +968,11 @@ struct SegmentBuilder {
     }
 }
 
-/// A segment waiting to be taken: `text` is `start..<end` of the builder's ready bytes.
+/// A segment waiting to be taken: its text is `start..<end` of the builder's ready bytes, its
+/// emoji `emoji` of the builder's ready emoji (plain data: no reference counting per segment).
 struct ReadySegment {
     var start: Int
     var end: Int
-    var emoji: [String]
+    var emoji: Range<Int>
     var index: Int
 }

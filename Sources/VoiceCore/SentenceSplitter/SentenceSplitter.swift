@@ -27,28 +27,51 @@ public struct SentenceSplitter: Sendable {
 
     /// Pushes raw UTF-8 bytes; a multi-byte sequence may be split across calls.
     public mutating func push(bytes: UnsafeBufferPointer<UInt8>) {
+        pushInline(bytes)
+    }
+
+    /// `push(bytes:)`, inlined into `vc_splitter_push` (called per LLM delta: a call layer there
+    /// costs a measurable share of a 13-byte push).
+    @inline(__always)
+    mutating func pushInline(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let base = bytes.baseAddress else { return }
         builder.prepareForInput()
         let n = bytes.count
         var i = 0
         if !decoder.isIdle && usesFastPath, let j = joinSplitScalar(base, n) { i = j }
+        // The decoder holds a sequence only after `consume` (below, and from the last push): the
+        // bytes that complete or break it are drained there, so the loop need not test it per byte.
+        while i < n && !decoder.isIdle {
+            consume(base[i])
+            i += 1
+        }
         while i < n {
             let b = base[i]
-            guard decoder.isIdle else {
-                consume(b)
-                i += 1
-                continue
-            }
             if b < 0x80 {
-                if usesFastPath && (plainKinds[Int(b)] != PlainScalar.none || b == 0x20) && takesPlainRun,
+                let kind = plainKinds[Int(b)]
+                if usesFastPath && (kind != PlainScalar.none || b == 0x20 && spaceMayStartRun(base, i, n)) && takesPlainRun,
                    let j = plainRun(base, i, n) {
+                    i = j
+                    continue
+                }
+                if usesFastPath && kind != PlainScalar.none && builder.hasPendingEnd && cleaner.passesPlainText,
+                   let j = settleThenRun(UInt32(b), kind, base, i, 1, n) {
                     i = j
                     continue
                 }
                 i += 1
                 // Punctuation and spaces in running text: nothing for the cleaner to do.
                 if usesFastPath && SpeechCleaner.passesASCII(UInt32(b)) && cleaner.passesPlainText {
-                    cleaner.feedPassingASCII(UInt32(b), &builder)
+                    // The two commonest: the space after a mark, the period at a word's end.
+                    if b == 0x20 {
+                        cleaner.feedPassingSpace(&builder)
+                    } else if b == 0x2E && !builder.hasPendingEnd {
+                        cleaner.feedPassingPeriod(&builder)
+                    } else {
+                        cleaner.feedPassingASCII(UInt32(b), &builder)
+                    }
+                } else if usesFastPath && cleaner.dropsInlineMarker(b) {
+                    continue
                 } else {
                     cleaner.feed(UInt32(b), &builder)
                 }
@@ -57,13 +80,22 @@ public struct SentenceSplitter: Sendable {
             // A whole well-formed sequence, decoded once: a plain scalar starts a run, anything else
             // goes to the cleaner as it would from the decoder.
             if let (c, len) = UTF8Stream.decodeWhole(base, i, n) {
-                if usesFastPath && c < 0x10000 && plainKinds[Int(c)] != PlainScalar.none && takesPlainRun,
-                   let j = plainRun(base, i, n) {
+                let kind = c < 0x10000 ? plainKinds[Int(c)] : PlainScalar.none
+                if usesFastPath && kind != PlainScalar.none && takesPlainRun, let j = plainRun(base, i, n) {
+                    i = j
+                    continue
+                }
+                if usesFastPath && kind != PlainScalar.none && builder.hasPendingEnd && cleaner.passesPlainText,
+                   let j = settleThenRun(c, kind, base, i, len, n) {
                     i = j
                     continue
                 }
                 if usesFastPath && cleaner.passesPlainText {
-                    cleaner.feedPassingScalar(c, &builder)
+                    if (c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == 0xFF1B) && !builder.hasPendingEnd {
+                        cleaner.feedPassingCJKEnd(c, &builder)
+                    } else {
+                        cleaner.feedPassingScalar(c, &builder)
+                    }
                 } else {
                     cleaner.feed(c, &builder)
                 }
@@ -73,7 +105,19 @@ public struct SentenceSplitter: Sendable {
             // Malformed or cut off at the end of the push: the decoder replaces or keeps it.
             consume(b)
             i += 1
+            while i < n && !decoder.isIdle {
+                consume(base[i])
+                i += 1
+            }
         }
+    }
+
+    /// Whether the space at `p[i]` may start a run: the bulk path takes a space only before a word
+    /// or CJK scalar, so a space at the end of the push or before ASCII that is neither (`$`, `*`)
+    /// would be a call that takes nothing.
+    @inline(__always)
+    private func spaceMayStartRun(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Bool {
+        i + 1 < n && (p[i + 1] >= 0x80 || PlainScalar.isWord(plainKinds[Int(p[i + 1])]))
     }
 
     /// Whether the bulk path may take plain text now: nothing pending in the builder or the cleaner.
@@ -86,6 +130,20 @@ public struct SentenceSplitter: Sendable {
         guard j > i else { return nil }
         cleaner.plainTextPassed(endsInWord: builder.lastIsWordScalar)
         return j
+    }
+
+    /// A plain scalar `c` (of `kind`, `len` bytes at `p[i]`) while an end is pending: the scalar
+    /// decides the end, then, unless the decision took it, goes into the bulk path with the run after
+    /// it — the letter after a sentence end no longer takes the scalar-by-scalar path. Returns where
+    /// the push goes on, or nil when the run took nothing (nothing is pending then: `feed` takes `c`).
+    @inline(__always)
+    private mutating func settleThenRun(_ c: UInt32, _ kind: UInt8, _ p: UnsafePointer<UInt8>, _ i: Int, _ len: Int,
+                                        _ n: Int) -> Int? {
+        if builder.settlePending(beforePlain: c) {
+            cleaner.plainTextPassed(endsInWord: PlainScalar.isWord(kind))
+            return i + len
+        }
+        return plainRun(p, i, n)
     }
 
     /// A plain scalar split across pushes, completed by the first bytes of this one, goes into the
@@ -131,7 +189,7 @@ public struct SentenceSplitter: Sendable {
     }
 
     /// Whether `nextSegment()` would return a segment.
-    var hasReadySegment: Bool { builder.hasReady }
+    @inline(__always) var hasReadySegment: Bool { builder.hasReady }
 
     /// The next ready segment, or nil when none is ready yet.
     public mutating func nextSegment() -> Segment? {
@@ -143,6 +201,16 @@ public struct SentenceSplitter: Sendable {
     /// `body`; nil when none is ready.
     public mutating func withNextSegment<R>(_ body: (UnsafeBufferPointer<UInt8>, [String], Int) -> R) -> R? {
         builder.withNextSegment(body)
+    }
+
+    /// `withNextSegment` for the C ABI, without a closure or an emoji array: the text where the
+    /// splitter keeps it (NUL-terminated, in place until the next push, flush or reset), the index,
+    /// and the number of emoji, which (joined by spaces, NUL-terminated) replace the contents of
+    /// `emojiOut` only when there are any. nil when none is ready.
+    @inline(__always)
+    mutating func takeNextSegment(joiningEmojiInto emojiOut: inout ByteBuffer)
+        -> (text: UnsafeBufferPointer<UInt8>, index: Int, emojiCount: Int)? {
+        builder.takeNextSegment(joiningEmojiInto: &emojiOut)
     }
 
     /// End of input: everything held becomes segments. The next push starts a new reply (the

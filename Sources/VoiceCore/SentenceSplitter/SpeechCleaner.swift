@@ -43,7 +43,10 @@ struct SpeechCleaner {
     }
     private var previousWord = false
 
-    private var emojiText = "" {
+    /// The emoji being collected (base, modifiers, ZWJ sequence) as UTF-8: a `String` is made once
+    /// it is complete (appending scalar by scalar to a `String` costs several times more).
+    private var emojiBytes = ByteBuffer(capacity: 32)
+    private var collectingEmoji = false {
         didSet { refreshPassesPlainText() }
     }
     private var afterZWJ = false
@@ -80,7 +83,7 @@ struct SpeechCleaner {
             passes = false
         } else {
             passes = !strip
-                || tagMatched == 0 && !inThink && link == .none && underscores | tildes == 0 && emojiText.isEmpty
+                || tagMatched == 0 && !inThink && link == .none && underscores | tildes == 0 && !collectingEmoji
         }
     }
 
@@ -95,6 +98,30 @@ struct SpeechCleaner {
     @inline(__always) mutating func feedPassingASCII(_ c: UInt32, _ out: inout SegmentBuilder) {
         out.feed(c)
         if strip { previousWord = ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) }
+    }
+
+    /// `feedPassingASCII(0x20, &out)`.
+    @inline(__always) mutating func feedPassingSpace(_ out: inout SegmentBuilder) {
+        out.feedSpace()
+        if strip { previousWord = false }
+    }
+
+    /// `feedPassingASCII(0x2E, &out)` while the builder has no end pending.
+    @inline(__always) mutating func feedPassingPeriod(_ out: inout SegmentBuilder) {
+        out.feedPeriodWhileNothingPending()
+        if strip { previousWord = false }
+    }
+
+    /// `feedPassingScalar(c, &out)` for `。！？；` while the builder has no end pending.
+    @inline(__always) mutating func feedPassingCJKEnd(_ c: UInt32, _ out: inout SegmentBuilder) {
+        out.feedCJKEndWhileNothingPending(c)
+        if strip { previousWord = PlainScalar.isWordScalar(c, scalarFacts) }
+    }
+
+    /// Whether `feed` would drop the ASCII byte `b` and change nothing else: an emphasis star or a
+    /// code tick in running text (`plain` drops them once nothing is held).
+    @inline(__always) func dropsInlineMarker(_ b: UInt8) -> Bool {
+        (b == 0x2A || b == 0x60) && strip && passes
     }
 
     /// Feeds a non-ASCII scalar while `passesPlainText` holds: what `feed` does, without the checks
@@ -135,20 +162,26 @@ struct SpeechCleaner {
     }
 
     /// The state of a new cleaner (`init`), keeping the held buffers' storage: a reply ends often.
+    ///
+    /// Fields are written only when they change: each write of an observed field refreshes
+    /// `passesPlainText`, and most are already in their start state when a reply ends.
     private mutating func startReply() {
-        inThink = false
-        tagMatched = 0
-        atLineStart = true
-        lineHold.removeAll(keepingCapacity: true)
+        if inThink { inThink = false }
+        if tagMatched != 0 { tagMatched = 0 }
+        if !atLineStart { atLineStart = true }
+        if !lineHold.isEmpty { lineHold.removeAll(keepingCapacity: true) }
         headingLine = false
         inFence = false
-        skipRestOfLine = false
-        link = .none
-        linkHeld.removeAll(keepingCapacity: true)
-        underscores = 0
-        tildes = 0
+        if skipRestOfLine { skipRestOfLine = false }
+        if link != .none { link = .none }
+        if !linkHeld.isEmpty { linkHeld.removeAll(keepingCapacity: true) }
+        if underscores != 0 { underscores = 0 }
+        if tildes != 0 { tildes = 0 }
         previousWord = false
-        emojiText = ""
+        if collectingEmoji {
+            emojiBytes.removeAll()
+            collectingEmoji = false
+        }
         afterZWJ = false
         regionalOpen = false
     }
@@ -349,15 +382,15 @@ struct SpeechCleaner {
             }
             if underscores | tildes != 0 { tildesAndUnderscores(before: c, &out) }
             if c == 0x2A || c == 0x60 { return }
-            if !emojiText.isEmpty { flushEmoji(&out) }
+            if collectingEmoji { flushEmoji(&out) }
             out.feed(c)
             previousWord = ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c)
             return
         }
         if underscores | tildes != 0 { tildesAndUnderscores(before: c, &out) }
         if ScalarClass.isEmojiModifier(c) {
-            if !emojiText.isEmpty {
-                emojiText.unicodeScalars.append(Unicode.Scalar(c)!)
+            if collectingEmoji {
+                appendEmojiScalar(c)
                 afterZWJ = c == 0x200D
             }
             return
@@ -367,10 +400,11 @@ struct SpeechCleaner {
             if !(afterZWJ || (regional && regionalOpen)) { flushEmoji(&out) }
             regionalOpen = regional && !regionalOpen
             afterZWJ = false
-            emojiText.unicodeScalars.append(Unicode.Scalar(c)!)
+            appendEmojiScalar(c)
+            collectingEmoji = true
             return
         }
-        if !emojiText.isEmpty { flushEmoji(&out) }
+        if collectingEmoji { flushEmoji(&out) }
         out.feed(c)
         previousWord = PlainScalar.isWordScalar(c, scalarFacts)
     }
@@ -392,10 +426,29 @@ struct SpeechCleaner {
         }
     }
 
+    private mutating func appendEmojiScalar(_ c: UInt32) {
+        if c < 0x80 {
+            emojiBytes.append(UInt8(truncatingIfNeeded: c))
+        } else if c < 0x800 {
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0xC0 | (c >> 6)))
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+        } else if c < 0x10000 {
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0xE0 | (c >> 12)))
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+        } else {
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0xF0 | (c >> 18)))
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F)))
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
+            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+        }
+    }
+
     private mutating func flushEmoji(_ out: inout SegmentBuilder) {
-        if emojiText.isEmpty { return }
-        out.addEmoji(emojiText)
-        emojiText = ""
+        if !collectingEmoji { return }
+        out.addEmoji(emojiBytes.withBytes(0..<emojiBytes.count) { String(decoding: $0, as: UTF8.self) })
+        emojiBytes.removeAll()
+        collectingEmoji = false
         afterZWJ = false
         regionalOpen = false
     }
