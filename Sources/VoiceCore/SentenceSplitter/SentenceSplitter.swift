@@ -1,3 +1,5 @@
+import VoiceCoreKernels
+
 /// Streaming sentence splitter: LLM text deltas in, TTS-ready segments out, each emitted the
 /// moment its end is certain. The input is scanned once, byte by byte; the state carried between
 /// pushes is the current segment and a few scalars of lookahead, so the cost is linear in the
@@ -167,7 +169,7 @@ public struct SentenceSplitter: Sendable {
                 s[1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
                 s[2] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
             }
-            (s + scalarLength).update(from: p + used, count: copied)
+            vck_copy_short(s + scalarLength, p + used, copied)
             return builder.appendPlainRun(UnsafePointer(s), 0, scalarLength + copied)
         }
         guard end >= scalarLength else { return nil }

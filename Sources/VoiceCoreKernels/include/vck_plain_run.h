@@ -43,6 +43,24 @@ __attribute__((visibility("hidden")))
 size_t vck_plain_run(const uint8_t *restrict p, size_t i, size_t n, const uint8_t *restrict kinds,
                      uint8_t *restrict dst, vck_plain_state *restrict st);
 
+/* Copies len bytes (at most 64) without a libc call: for the few bytes of a delta the call and its
+ * size dispatch cost more than the copy (SentenceSplitter.joinSplitScalar). Inline, so Swift's
+ * optimizer sees the constant-size moves. */
+static inline void vck_copy_short(uint8_t *restrict dst, const uint8_t *restrict src, size_t len) {
+    if (len >= 16) {
+        for (size_t k = 0; k + 16 <= len; k += 16) __builtin_memcpy(dst + k, src + k, 16);
+        __builtin_memcpy(dst + len - 16, src + len - 16, 16);
+    } else if (len >= 8) {
+        __builtin_memcpy(dst, src, 8);
+        __builtin_memcpy(dst + len - 8, src + len - 8, 8);
+    } else if (len >= 4) {
+        __builtin_memcpy(dst, src, 4);
+        __builtin_memcpy(dst + len - 4, src + len - 4, 4);
+    } else {
+        for (size_t k = 0; k < len; k++) dst[k] = src[k];
+    }
+}
+
 #ifdef __cplusplus
 }
 #endif
