@@ -10,12 +10,13 @@ import pytest
 
 from voicecore.asr.endpointer import EndpointConfig, Endpointer, Event
 from voicecore.asr.faster_whisper_engine import FasterWhisperEngine
-from voicecore.asr.recognizer import RecognizerConfig, StreamingRecognizer, reads_complete
+from voicecore.asr.recognizer import RecognizerConfig, reads_complete
 from voicecore.asr.worker import asr_worker
 from voicecore.testing import ScriptedHub, silence, speak, word_error_rate
 
+from asr_harness import CHUNK, recognize
+
 WER_BOUND = 0.2
-CHUNK = 960 * 2  # 60 ms of PCM16 at 16 kHz
 DEFAULTS = EndpointConfig()
 # As `voicecore up` runs it: no partial transcripts, the engine is free for the speculative final.
 CONFIG = RecognizerConfig(endpoint=EndpointConfig(), partial_interval=0)
@@ -46,34 +47,9 @@ def test_endpointer_early_event_comes_between_pause_and_end():
     assert DEFAULTS.speculate_ms < DEFAULTS.early_silence_ms < DEFAULTS.min_silence_ms
 
 
-async def recognize(engine, pcm: bytes) -> tuple[list[tuple[str, dict]], StreamingRecognizer, float]:
-    """Feeds ``pcm`` in 60 ms chunks and lets every speculative transcription finish before the next
-    chunk (a fast engine): the early rule gets every chance it could ever get. Returns the events,
-    the recognizer and the silence (ms) the endpointer had heard when ``speech_end`` went out."""
-    events: list[tuple[str, dict]] = []
-    heard: list[float] = []
-    recognizer: StreamingRecognizer
-
-    async def emit(event: str, **fields) -> None:
-        if event == "speech_end":
-            heard.append(recognizer.endpointer.silent_ms)
-        events.append((event, fields))
-
-    recognizer = StreamingRecognizer(engine, emit, CONFIG, language="en", mode="auto")
-    for i in range(0, len(pcm), CHUNK):
-        if await recognizer.feed(pcm[i : i + CHUNK]):
-            break
-        if recognizer.speculation is not None and not recognizer.speculation.done():
-            await asyncio.wait({recognizer.speculation})
-    else:
-        await recognizer.finish()
-    await recognizer.close()
-    return events, recognizer, heard[0] if heard else float("nan")
-
-
 def test_complete_question_ends_after_the_early_silence(engine):
     question = "What is the capital of France?"
-    events, recognizer, heard_ms = asyncio.run(recognize(engine, silence(0.3) + speak(question) + silence(1.0)))
+    events, recognizer, heard_ms = asyncio.run(recognize(engine, silence(0.3) + speak(question) + silence(1.0), CONFIG))
     assert [e for e, _ in events] == ["speech_start", "speech_end", "final"]
     assert word_error_rate(question, events[-1][1]["text"]) <= WER_BOUND, events[-1]
     assert recognizer.end_reason == "early"
@@ -82,7 +58,7 @@ def test_complete_question_ends_after_the_early_silence(engine):
 
 def test_unfinished_sentence_waits_for_the_full_silence(engine):
     # Whisper writes "turn on the light and": no final punctuation, so the early rule does not apply.
-    events, recognizer, heard_ms = asyncio.run(recognize(engine, silence(0.3) + speak("Turn on the lights and") + silence(1.0)))
+    events, recognizer, heard_ms = asyncio.run(recognize(engine, silence(0.3) + speak("Turn on the lights and") + silence(1.0), CONFIG))
     assert [e for e, _ in events] == ["speech_start", "speech_end", "final"]
     assert recognizer.end_reason == "silence"
     assert heard_ms >= DEFAULTS.min_silence_ms
@@ -93,7 +69,7 @@ def test_pause_inside_a_sentence_does_not_split_it(engine):
     # 0.3 s between "lights" and "in": Whisper reads the first half as "Please turn on the lights."
     # (complete-looking), but the pause is shorter than early_silence_ms, so the sentence goes on.
     pcm = silence(0.3) + speak("Please turn on the lights", trim=True) + silence(0.3) + speak("in the living room") + silence(1.0)
-    events, recognizer, _ = asyncio.run(recognize(engine, pcm))
+    events, recognizer, _ = asyncio.run(recognize(engine, pcm, CONFIG))
     assert [e for e, _ in events] == ["speech_start", "speech_end", "final"]
     text = events[-1][1]["text"]
     assert word_error_rate("please turn on the lights in the living room", text) <= WER_BOUND, text

@@ -12,11 +12,12 @@ import pytest
 
 from voicecore.asr.endpointer import EndpointConfig
 from voicecore.asr.faster_whisper_engine import FasterWhisperEngine
-from voicecore.asr.recognizer import RecognizerConfig, StreamingRecognizer
+from voicecore.asr.recognizer import RecognizerConfig
 from voicecore.testing import silence, speak, word_error_rate
 
+from asr_harness import recognize as run_recognizer
+
 WER_BOUND = 0.2
-CHUNK = 960 * 2  # 60 ms of PCM16 at 16 kHz
 # As `voicecore up` runs it: no partials, speculative events on (off unless asked: `--speculative`).
 CONFIG = RecognizerConfig(endpoint=EndpointConfig(), partial_interval=0, speculative_events=True)
 
@@ -27,21 +28,7 @@ def engine():
 
 
 async def recognize(engine, pcm: bytes, config: RecognizerConfig = CONFIG) -> list[tuple[str, dict]]:
-    events: list[tuple[str, dict]] = []
-
-    async def emit(event: str, **fields) -> None:
-        events.append((event, fields))
-
-    recognizer = StreamingRecognizer(engine, emit, config, language="en", mode="auto")
-    for i in range(0, len(pcm), CHUNK):
-        if await recognizer.feed(pcm[i : i + CHUNK]):
-            break
-        if recognizer.speculation is not None and not recognizer.speculation.done():
-            await asyncio.wait({recognizer.speculation})
-    else:
-        await recognizer.finish()
-    await recognizer.close()
-    return events
+    return (await run_recognizer(engine, pcm, config))[0]
 
 
 def test_complete_question_sends_its_speculative_transcript_before_the_same_final(engine):
