@@ -9,6 +9,7 @@ import os
 import threading
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ class FasterWhisperEngine:
     name = "faster-whisper"
     DEFAULT_WINDOW_S = 12.0
 
-    # cpu_threads: the encoder costs 0.45-0.55 CPU-s (Whisper's 30 s window, whatever the
+    # cpu_threads, measured on the full 30 s window (0.45-0.55 CPU-s of encoder whatever the
     # utterance's length). Under heavy load (load average 4-5 on 2 cores) one thread is faster
     # (0.58-0.72 s wall against 0.82-0.98 s: two threads' OpenMP barriers wait for a parked thread);
     # at load 1.5-3 two were faster in the e2e benchmark's p50 (docs/turn-latency.md), so two stay.
@@ -94,7 +95,7 @@ class FasterWhisperEngine:
         self._model = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads, num_workers=concurrency, local_files_only=True)
         self._beam_size = beam_size
         self.window_s = window_s
-        self._tokenizers: dict[str, object] = {}
+        self._decoding: dict[str, tuple[Any, list[int]]] = {}  # per language: tokenizer, suppressed tokens
         self._slots = threading.BoundedSemaphore(concurrency)  # not asyncio's: usable from any loop
 
     def _run(self, audio: np.ndarray, language: str) -> Transcript:
@@ -122,7 +123,7 @@ class FasterWhisperEngine:
         from faster_whisper.audio import pad_or_trim
 
         model = self._model
-        tokenizer = self._tokenizer(lang)
+        tokenizer, suppressed = self._decoding_for(lang)
         features = pad_or_trim(model.feature_extractor(audio), int(round(window_s * FRAMES_PER_S)))
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         # Speech has well under 8 tokens per second (English ~3-4); a run that hits the cap was
@@ -131,7 +132,7 @@ class FasterWhisperEngine:
         result = model.model.generate(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])), [prompt],
             beam_size=self._beam_size, max_length=len(prompt) + cap, return_scores=True,
-            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=self._suppressed(tokenizer),
+            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppressed,
         )[0]
         tokens = result.sequences_ids[0]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
@@ -145,19 +146,18 @@ class FasterWhisperEngine:
             text = ""  # the short window reads silence as a lone "." rather than as nothing
         return Transcript(text=text, language=lang)
 
-    def _tokenizer(self, lang: str):  # -> faster_whisper.tokenizer.Tokenizer
-        tok = self._tokenizers.get(lang)
-        if tok is None:
+    def _decoding_for(self, lang: str) -> tuple[Any, list[int]]:
+        """faster-whisper's tokenizer for ``lang`` and the tokens its default (``suppress_tokens=[-1]``)
+        suppresses, made once per language."""
+        decoding = self._decoding.get(lang)
+        if decoding is None:
             from faster_whisper.tokenizer import Tokenizer
+            from faster_whisper.transcribe import get_suppressed_tokens
 
-            tok = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language=lang)
-            self._tokenizers[lang] = tok
-        return tok
-
-    def _suppressed(self, tokenizer) -> list[int]:  # type: ignore[no-untyped-def]
-        # faster-whisper's default (suppress_tokens=[-1]): non-speech symbols and the special tokens.
-        return sorted({*tokenizer.non_speech_tokens, tokenizer.transcribe, tokenizer.translate, tokenizer.sot,
-                       tokenizer.sot_prev, tokenizer.sot_lm, tokenizer.no_speech})
+            tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language=lang)
+            decoding = (tokenizer, list(get_suppressed_tokens(tokenizer, [-1])))
+            self._decoding[lang] = decoding
+        return decoding
 
     async def transcribe(self, audio: np.ndarray, language: str = "") -> Transcript:
         # A cancelled call (a speculation voided by new speech) cannot stop CTranslate2 once it runs,
