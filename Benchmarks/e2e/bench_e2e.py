@@ -85,26 +85,22 @@ class Up:
         text = urllib.request.urlopen(self.status["http"] + "/metrics", timeout=5).read().decode()
         return float(re.search(r"^voicecored_hub_seconds_sum ([0-9.e+-]+)$", text, re.M).group(1))  # type: ignore[union-attr]
 
-    def marks(self, session: str) -> dict[str, float]:
-        """The marks of the session's turn that sent audio (a session may also hold an empty turn)."""
+    def marks(self, session: str) -> tuple[dict[str, float], float | None]:
+        """The marks of the session's turn that sent audio (a session may also hold an empty turn),
+        and the hub's own time on that turn's path (turn.hub_latency), in one read of the log."""
         turns: dict[int, dict[str, float]] = {}
+        hub_path = None
         with open(self.status["logs"]["voicecored"], encoding="utf-8") as f:
             for line in f:
-                if '"turn.mark"' in line:
+                if '"turn.mark"' in line or '"turn.hub_latency"' in line:
                     e = json.loads(line)
-                    if str(e.get("session")) == session and isinstance(e.get("value"), int):
+                    if str(e.get("session")) != session:
+                        continue
+                    if e.get("kind") == "turn.mark" and isinstance(e.get("value"), int):
                         turns.setdefault(int(e.get("turn", 0)), {}).setdefault(e["reason"], e["value"] / 1e6)
-        return next((m for _, m in sorted(turns.items()) if "first_audio_sent" in m), {})
-
-    def hub_path_seconds(self, session: str) -> float | None:
-        """The hub's own time on the path of the session's answered turn (turn.hub_latency)."""
-        with open(self.status["logs"]["voicecored"], encoding="utf-8") as f:
-            for line in f:
-                if '"turn.hub_latency"' in line:
-                    e = json.loads(line)
-                    if str(e.get("session")) == session:
-                        return e["total_us"] / 1e6
-        return None
+                    elif e.get("event") == "turn.hub_latency" and hub_path is None:
+                        hub_path = e["total_us"] / 1e6
+        return next((m for _, m in sorted(turns.items()) if "first_audio_sent" in m), {}), hub_path
 
     def preemptions(self) -> tuple[dict[str, int], list[float]]:
         """Held replies the hub started, committed and discarded (by reason), from its log; and for
@@ -164,15 +160,14 @@ def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup
                     continue
                 latency = r.timings["first_audio"]
                 latencies.append(latency)
-                marks = up.marks(r.session_id)
+                marks, path = up.marks(r.session_id)
                 for _ in range(20):  # the daemon's log reaches its file through voicecore up's pipe: a moment later
-                    if marks:
+                    if marks and path is not None:
                         break
                     time.sleep(0.1)
-                    marks = up.marks(r.session_id)
+                    marks, path = up.marks(r.session_id)
                 if not marks:
                     print(f"turn {i}: no hub marks for session {r.session_id}", file=sys.stderr)
-                path = up.hub_path_seconds(r.session_id)
                 if path is None:
                     print(f"turn {i}: no turn.hub_latency for session {r.session_id}", file=sys.stderr)
                 else:
