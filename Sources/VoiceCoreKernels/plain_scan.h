@@ -1,0 +1,209 @@
+/* The scan of a run of plain text (vck_plain_run's body), in a header so that any C loop of the
+ * splitter can inline it. It mirrors, scalar for scalar, what the builder's slow path does with the
+ * same text (SplitterFastPathTests compares the two), so every test below restates one of the slow
+ * path's rules. Internal to the kernels. */
+#ifndef VOICECORE_PLAIN_SCAN_H
+#define VOICECORE_PLAIN_SCAN_H
+
+#include "vck_plain_run.h"
+
+#include <string.h>
+
+/* Decodes the well-formed two- or three-byte sequence at p[i] that lies wholly before n into *c;
+ * returns its length, or 0 (malformed, four-byte or cut off: the slow path deals with those). */
+static inline size_t decode_bmp(const uint8_t *p, size_t i, size_t n, uint32_t *c) {
+    uint8_t b0 = p[i];
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80) return 0;
+        *c = ((uint32_t)(b0 & 0x1F) << 6) | (p[i + 1] & 0x3F);
+        return 2;
+    }
+    if ((b0 & 0xF0) == 0xE0) {
+        if (i + 2 >= n || (p[i + 1] & 0xC0) != 0x80 || (p[i + 2] & 0xC0) != 0x80) return 0;
+        uint32_t v = ((uint32_t)(b0 & 0x0F) << 12) | ((uint32_t)(p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
+        /* Overlong forms and surrogates are malformed. */
+        if (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+        *c = v;
+        return 3;
+    }
+    return 0;
+}
+
+/* The scalar of the three bytes at q (lead byte 0xE0..0xEF) if they are well-formed; anything else
+ * (a bad continuation byte) gives a value of no CJK kind: the kind table gives CJK only to scalars
+ * from U+0800 that are not surrogates, which is what decode_bmp accepts, so an overlong form or a
+ * surrogate cannot pass as CJK either. */
+static inline uint32_t cjk_candidate(const uint8_t *q) {
+    if ((q[1] & 0xC0) != 0x80 || (q[2] & 0xC0) != 0x80) return 0;
+    return ((uint32_t)(q[0] & 0x0F) << 12) | ((uint32_t)(q[1] & 0x3F) << 6) | (q[2] & 0x3F);
+}
+
+/* The kind of the scalar at p[i], or NONE when it is not whole and well-formed in the BMP. */
+static inline unsigned kind_at(const uint8_t *p, size_t i, size_t n, const uint8_t *kinds) {
+    if (i >= n) return VCK_PLAIN_NONE;
+    if (p[i] < 0x80) return kinds[p[i]] & VCK_PLAIN_KIND_MASK;
+    uint32_t c;
+    if (!decode_bmp(p, i, n, &c)) return VCK_PLAIN_NONE;
+    return kinds[c] & VCK_PLAIN_KIND_MASK;
+}
+
+/* Copies a run to the segment. Runs are short (deltas are a few bytes), so the libc call and its
+ * size dispatch cost more than the copy: up to 16 bytes go as two overlapping loads and stores. */
+static inline void copy_run(uint8_t *restrict dst, const uint8_t *restrict src, size_t len) {
+    if (len >= 8 && len <= 16) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + len - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + len - 8, &b, 8);
+    } else if (len >= 4 && len < 8) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + len - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + len - 4, &b, 4);
+    } else if (len < 4) {
+        for (size_t k = 0; k < len; k++) dst[k] = src[k];
+    } else {
+        memcpy(dst, src, len);
+    }
+}
+
+/* ASCII letters and digits: the scan inside an ASCII word tests one table entry per byte (bytes
+ * from 0x80 are not in it). PlainScalar gives these, and only these, ASCII bytes the kind WORD. */
+static const uint8_t ascii_word[256] = {
+    ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+};
+
+/* The scan itself: vck_plain_run in full, inlined wherever it is used. */
+static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *restrict p, size_t i, size_t n,
+                                                               const uint8_t *restrict kinds, uint8_t *restrict dst,
+                                                               vck_plain_state *restrict st) {
+    const int64_t max = st->max_chars, limit = max - 1;
+    int64_t chars = st->chars;
+    uint32_t last = st->last;
+    int cjk = st->cjk;
+    int token_has_word = st->token_has_word;
+    uint8_t *out = dst;
+    size_t run = i;
+    /* The segment offset of p[k] is base + k (a dropped space shifts it by one). */
+    int64_t base = st->seg_count - (int64_t)i;
+
+    while (i < n && chars < limit) {
+        uint8_t b = p[i];
+        uint32_t c;
+        size_t len;
+        unsigned kind;
+        if (b < 0x80) {
+            kind = kinds[b] & VCK_PLAIN_KIND_MASK;
+            if (kind == VCK_PLAIN_WORD) {
+                /* ASCII letters and digits: only the first can start a token, the rest is a scan. */
+                if (!token_has_word) {
+                    token_has_word = 1;
+                    st->token_first_lower = (uint8_t)(b - 'a') < 26;
+                    st->has_word = 1;
+                }
+                size_t room = (size_t)(limit - chars), stop = n - i < room ? n : i + room, k = i + 1;
+                while (k < stop && ascii_word[p[k]]) k++;
+                cjk = 0;
+                last = p[k - 1];
+                chars += (int64_t)(k - i);
+                i = k;
+                continue;
+            }
+            if (kind == VCK_PLAIN_NONE) {
+                /* One space, then a plain word scalar: `materializeSpace` writes it as 0x20 (so it
+                   stays in the copy), or drops it between two CJK scalars. */
+                unsigned next;
+                if (b != 0x20 || !st->clean || chars + 2 >= max || base + (int64_t)i <= 0 ||
+                    ((next = kind_at(p, i + 1, n, kinds)) != VCK_PLAIN_WORD && next != VCK_PLAIN_CJK))
+                    break;
+                if (cjk && next == VCK_PLAIN_CJK) {
+                    copy_run(out, p + run, i - run);
+                    out += i - run;
+                    run = i + 1;
+                    base -= 1;
+                } else {
+                    chars += 1;
+                }
+                i += 1;
+                st->took_space = 1;
+                st->space_break = base + (int64_t)i;
+                st->space_chars = chars;
+                if (token_has_word) {
+                    st->token_index += 1;
+                    st->previous_word_lower = st->token_first_lower;
+                }
+                st->token_start = base + (int64_t)i;
+                token_has_word = 0;
+                continue;
+            }
+            c = b;
+            len = 1;
+        } else {
+            len = decode_bmp(p, i, n, &c);
+            if (!len) break;
+            kind = kinds[c] & VCK_PLAIN_KIND_MASK;
+            if (kind == VCK_PLAIN_NONE) break;
+        }
+        if (kind >= VCK_PLAIN_CLAUSE) {
+            /* Punctuation that decides nothing; a clause mark is a break for the length limit, and
+               a comma that may end the first segment goes the slow way. */
+            if (kind == VCK_PLAIN_CLAUSE) {
+                if ((c == 0x2C || c == 0xFF0C) && st->has_word && chars >= st->comma_from) break;
+                st->clause_break = base + (int64_t)(i + len);
+                st->clause_chars = chars + 1;
+            }
+            cjk = 0;
+        } else {
+            if (kind == VCK_PLAIN_CJK) {
+                if (cjk) {
+                    st->cjk_break = base + (int64_t)i;
+                    st->cjk_chars = chars;
+                }
+                cjk = 1;
+            } else {
+                cjk = 0;
+            }
+            if (!token_has_word) {
+                token_has_word = 1;
+                st->token_first_lower = (kinds[c] & VCK_PLAIN_LOWER) != 0;
+                st->has_word = 1;
+            }
+        }
+        last = c;
+        chars += 1;
+        i += len;
+        if (kind == VCK_PLAIN_CJK) {
+            /* Further CJK scalars only move the break between two of them: a short loop. */
+            while (i + 2 < n && chars < limit && (p[i] & 0xF0) == 0xE0) {
+                uint32_t c3 = cjk_candidate(p + i);
+                if ((kinds[c3] & VCK_PLAIN_KIND_MASK) != VCK_PLAIN_CJK) break;
+                st->cjk_break = base + (int64_t)i;
+                st->cjk_chars = chars;
+                last = c3;
+                chars += 1;
+                i += 3;
+            }
+        } else if (len == 2 && kind == VCK_PLAIN_WORD) {
+            /* Further two-byte letters (Cyrillic, Greek, accented Latin) change nothing but the count. */
+            while (i + 1 < n && chars < limit && (uint8_t)(p[i] - 0xC2) <= 0x1D && (p[i + 1] & 0xC0) == 0x80) {
+                uint32_t c2 = ((uint32_t)(p[i] & 0x1F) << 6) | (p[i + 1] & 0x3F);
+                if ((kinds[c2] & VCK_PLAIN_KIND_MASK) != VCK_PLAIN_WORD) break;
+                last = c2;
+                chars += 1;
+                i += 2;
+            }
+        }
+    }
+    copy_run(out, p + run, i - run);
+    out += i - run;
+    st->seg_count += out - dst;
+    st->chars = chars;
+    st->last = last;
+    st->cjk = (uint8_t)cjk;
+    st->token_has_word = (uint8_t)token_has_word;
+    return i;
+}
+
+#endif
