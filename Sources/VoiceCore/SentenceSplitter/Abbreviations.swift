@@ -105,6 +105,10 @@ struct Abbreviations: Sendable {
         return sets
     }()
 
+    /// Every language's abbreviations for the C loop (`vck_split_run`), which only asks whether a
+    /// word is one of them at all and leaves the period to the Swift builder when it is.
+    static let anyLanguageTable = builtinTable.cCopy()
+
     private static let builtinTable = HashedWordTable(builtin.map { h, e in
         let set = UInt8(languageSets.firstIndex(of: e.languages)!)
         return (hash: h, value: set | (e.kind == .other ? 0x80 : 0))

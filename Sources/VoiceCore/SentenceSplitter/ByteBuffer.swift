@@ -86,6 +86,20 @@ struct ByteBuffer: @unchecked Sendable {
         count = newCount
     }
 
+    /// The start of a buffer made unique by `makeUnique()` and not copied since, with room for
+    /// `room` bytes after its contents (for C code that writes there; `setCountUnique` takes the result).
+    @inline(__always) mutating func uniqueBase(room: Int) -> UnsafeMutablePointer<UInt8> {
+        assert(isKnownUniquelyReferenced(&storage), "ByteBuffer shared since makeUnique()")
+        if count + room > storage.capacity { reserve(count + room) }
+        return storage.base
+    }
+
+    /// Makes the first `newCount` bytes the contents (written through `uniqueBase`; may shrink).
+    @inline(__always) mutating func setCountUnique(_ newCount: Int) {
+        precondition(newCount >= 0 && newCount <= storage.capacity, "ByteBuffer count out of bounds")
+        count = newCount
+    }
+
     /// Replaces the contents with `bytes` followed by a NUL byte (C strings), in one step.
     @inline(__always) mutating func setNulTerminated(_ bytes: UnsafeBufferPointer<UInt8>) {
         let needed = bytes.count + 1

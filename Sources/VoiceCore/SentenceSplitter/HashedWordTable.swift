@@ -37,4 +37,21 @@ struct HashedWordTable: Sendable {
             i = (i + 1) & mask
         }
     }
+
+    /// A copy of the table in plain memory for C (`vck_plain_state.abbrev_*`): made once per table
+    /// (a static), never freed or written afterwards.
+    func cCopy() -> CView {
+        let k = UnsafeMutablePointer<UInt64>.allocate(capacity: keys.count)
+        let v = UnsafeMutablePointer<UInt8>.allocate(capacity: values.count)
+        k.initialize(from: keys, count: keys.count)
+        v.initialize(from: values, count: values.count)
+        return CView(keys: UnsafePointer(k), values: UnsafePointer(v), mask: UInt64(mask))
+    }
+
+    /// The table for C; immutable, so sharing it between threads is safe.
+    struct CView: @unchecked Sendable {
+        let keys: UnsafePointer<UInt64>
+        let values: UnsafePointer<UInt8>
+        let mask: UInt64
+    }
 }

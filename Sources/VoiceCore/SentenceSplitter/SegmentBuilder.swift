@@ -9,23 +9,30 @@ struct SegmentBuilder {
     private let plainKinds = PlainScalar.table
     private let kernelKinds = PlainScalar.kernelTable
 
-    /// Ready segments: their texts are ranges of `readyText`, each followed by a NUL byte, so
-    /// emitting one is a copy of its bytes and the C ABI hands the text out where it lies (it stays
-    /// put until the next push or flush writes here; no `String` either).
-    private var ready: [ReadySegment] = []
-    /// Entries of `ready` in use (the array is reused, not shrunk).
-    private var readyCount = 0
-    private var readyText = ByteBuffer(capacity: 1024)
+    /// Ready segments as C data (`vck_ready` entries written by `vck_emit` in `readyStorage`, which
+    /// `facts.ready_text`/`ready_entries` point at): their texts are NUL-terminated ranges of the
+    /// text bytes, so the C ABI hands a text out where it lies (it stays put until the next push or
+    /// flush writes there), and the C loop emits without returning to Swift.
+    private var readyStorage = ReadyStorage()
     private var readyHead = 0
-    /// The emoji of the ready segments that have any, in order (`ReadySegment.emoji` is a range of
-    /// it): ready segments stay plain data, so queueing and taking one needs no reference counting.
+    private var readyCount: Int {
+        @inline(__always) get { Int(facts.ready_count) }
+        @inline(__always) set { facts.ready_count = Int64(newValue) }
+    }
+    /// The emoji of the ready segments that have any, in order (an entry counts its own; they are
+    /// taken from `readyEmojiHead` on): ready segments stay plain data, so queueing and taking one
+    /// needs no reference counting.
     private var readyEmoji: [String] = []
-    /// Entries of `readyEmoji` in use (reused like `ready`: removing costs more than overwriting).
+    /// Entries of `readyEmoji` in use (reused: removing costs more than overwriting).
     private var readyEmojiCount = 0
-    private var nextIndex = 0
+    private var readyEmojiHead = 0
     /// Segments emitted since the reply started; the comma rule applies to the first only.
-    private var emittedInReply = 0 {
-        didSet { refreshCommaFrom() }
+    private var emittedInReply: Int {
+        @inline(__always) get { Int(facts.emitted_in_reply) }
+        set {
+            facts.emitted_in_reply = Int64(newValue)
+            refreshCommaFrom()
+        }
     }
 
     private var seg = ByteBuffer(capacity: 1024)
@@ -40,31 +47,73 @@ struct SegmentBuilder {
         @inline(__always) get { facts.has_word != 0 }
         @inline(__always) set { facts.has_word = newValue ? 1 : 0 }
     }
-    private var spacePending = false
+    private var spacePending: Bool {
+        @inline(__always) get { facts.space_pending != 0 }
+        @inline(__always) set { facts.space_pending = newValue ? 1 : 0 }
+    }
     private var lastWasCJK: Bool {
         @inline(__always) get { facts.cjk != 0 }
         @inline(__always) set { facts.cjk = newValue ? 1 : 0 }
     }
     /// Open quotes and brackets: a sentence does not end inside them (its end may follow the closer).
-    private var quoteDepth = 0 {
-        didSet { refreshCommaFrom() }
+    private var quoteDepth: Int {
+        @inline(__always) get { Int(facts.quote_depth) }
+        set {
+            facts.quote_depth = Int64(newValue)
+            refreshCommaFrom()
+        }
     }
     private var lastScalar: UInt32 {
         @inline(__always) get { facts.last }
         @inline(__always) set { facts.last = newValue }
     }
-    private var list: ListMarker = .none
-    private var pending: PendingEnd = .none {
-        didSet {
-            if case .none = pending { hasPending = false } else { hasPending = true }
+    private var list: ListMarker {
+        get {
+            switch facts.list_kind {
+            case 1: return .number(Int(facts.list_value))
+            case 2: return .letter(UInt32(truncatingIfNeeded: facts.list_value))
+            case 3: return .bullet
+            default: return .none
+            }
+        }
+        set {
+            switch newValue {
+            case .none: facts.list_kind = 0; facts.list_value = 0
+            case .number(let n): facts.list_kind = 1; facts.list_value = Int64(n)
+            case .letter(let l): facts.list_kind = 2; facts.list_value = Int64(l)
+            case .bullet: facts.list_kind = 3; facts.list_value = 0
+            }
         }
     }
+    private var pending: PendingEnd = .none {
+        didSet {
+            switch pending {
+            case .none:
+                hasPending = false
+                pendingFitsRun = true
+            case .latin(let e):
+                hasPending = true
+                pendingFitsRun = e.word == .word && e.spacedDots == 0 && (e.mark == .dot || e.mark == .exclaim)
+            case .hard:
+                hasPending = true
+                pendingFitsRun = true
+            case .nextWord, .comma:
+                hasPending = true
+                pendingFitsRun = false
+            }
+        }
+    }
+    /// `pending` is one the C loop knows (or none), so `takeRun` may be asked (it still checks the
+    /// rest of the state).
+    private(set) var pendingFitsRun = true
     /// `pending` is not `.none`: asked before every byte of plain text, so it is one load rather
     /// than a test of the enum's multi-payload layout.
     private var hasPending = false
     /// The current segment's emoji: the first `emojiCount` entries (reused, not removed).
     private var emoji: [String] = []
-    private var emojiCount = 0
+    private var emojiCount = 0 {
+        didSet { facts.emoji_count = Int64(emojiCount) }
+    }
 
     // The current token (the text since the last whitespace).
     private var tokenStart: Int {
@@ -119,6 +168,13 @@ struct SegmentBuilder {
         self.abbreviations = Abbreviations(language: options.language)
         facts.max_chars = Int64(options.maxSegmentChars)
         facts.clean = options.cleanForSpeech ? 1 : 0
+        facts.first_comma_chars = options.firstSegment == .comma ? Int64(options.minFirstChars) : Int64.max
+        facts.kinds = kernelKinds.base
+        let anyLanguage = Abbreviations.anyLanguageTable
+        facts.abbrev_keys = anyLanguage.keys
+        facts.abbrev_values = anyLanguage.values
+        facts.abbrev_mask = anyLanguage.mask
+        pointAtReadyStorage()
         refreshCommaFrom()
     }
 
@@ -142,10 +198,12 @@ struct SegmentBuilder {
     /// Takes the next ready segment and lends its UTF-8 text to `body` (a NUL byte follows it).
     mutating func withNextSegment<R>(_ body: (UnsafeBufferPointer<UInt8>, [String], Int) -> R) -> R? {
         guard readyHead < readyCount else { return nil }
-        let s = ready[readyHead]
+        let s = readyEntry(readyHead)
         readyHead += 1
-        let emoji = s.emoji.isEmpty ? [] : Array(readyEmoji[s.emoji])
-        let result = readyText.withBytes(s.start..<s.end) { body($0, emoji, s.index) }
+        let emojiCount = Int(s.emoji_count)
+        let emoji = emojiCount == 0 ? [] : Array(readyEmoji[readyEmojiHead..<readyEmojiHead + emojiCount])
+        readyEmojiHead += emojiCount
+        let result = body(UnsafeBufferPointer(start: facts.ready_text + Int(s.start), count: Int(s.len)), emoji, Int(s.index))
         if readyHead == readyCount { readyDrained() }
         return result
     }
@@ -158,12 +216,20 @@ struct SegmentBuilder {
     mutating func takeNextSegment(joiningEmojiInto emojiOut: inout ByteBuffer)
         -> (text: UnsafeBufferPointer<UInt8>, index: Int, emojiCount: Int)? {
         guard readyHead < readyCount else { return nil }
-        let s = ready[readyHead]
+        let s = readyEntry(readyHead)
         readyHead += 1
-        if !s.emoji.isEmpty { joinEmoji(s.emoji, into: &emojiOut) }
-        let text = UnsafeBufferPointer(start: readyText.baseAddress + s.start, count: s.end - s.start)
+        let emojiCount = Int(s.emoji_count)
+        if emojiCount != 0 {
+            joinEmoji(readyEmojiHead..<readyEmojiHead + emojiCount, into: &emojiOut)
+            readyEmojiHead += emojiCount
+        }
+        let text = UnsafeBufferPointer(start: UnsafePointer(facts.ready_text + Int(s.start)), count: Int(s.len))
         if readyHead == readyCount { readyDrained() }
-        return (text, s.index, s.emoji.count)
+        return (text, Int(s.index), emojiCount)
+    }
+
+    @inline(__always) private func readyEntry(_ k: Int) -> vck_ready {
+        UnsafeRawPointer(facts.ready_entries).load(fromByteOffset: k &* MemoryLayout<vck_ready>.stride, as: vck_ready.self)
     }
 
     /// Writes `readyEmoji[range]` joined by spaces and NUL-terminated into `out` (a plain loop: the
@@ -184,17 +250,43 @@ struct SegmentBuilder {
     @inline(__always)
     private mutating func readyDrained() {
         readyCount = 0
-        readyText.removeAll()
+        facts.ready_len = 0
         readyHead = 0
         readyEmojiCount = 0
+        readyEmojiHead = 0
     }
 
     @inline(__always) var hasReady: Bool { readyHead < readyCount }
 
-    @inline(__always)
-    private mutating func addReady(_ s: ReadySegment) {
-        if readyCount < ready.count { ready[readyCount] = s } else { ready.append(s) }
-        readyCount += 1
+    /// Lends the segment buffer to C (`facts.seg`) with room for what a C call may write when it
+    /// takes `room` more input bytes, and makes sure the ready storage has room for what it may
+    /// emit (vck_split_run.h); `takeBuffers` takes what it wrote.
+    @inline(__always) private mutating func lendBuffers(room: Int) {
+        // Counts of bytes in memory: wrapping arithmetic cannot overflow here.
+        let textRoom = seg.count &+ 2 &* room &+ 12, entryRoom = room &+ 4
+        if facts.ready_len &+ Int64(textRoom) > facts.ready_text_cap
+            || facts.ready_count &+ Int64(entryRoom) > facts.ready_entries_cap {
+            readyStorage.reserve(textCount: Int(facts.ready_len), textRoom: textRoom, entryCount: readyCount, entryRoom: entryRoom)
+            pointAtReadyStorage()
+        }
+        facts.seg_count = Int64(seg.count)
+        facts.seg = seg.uniqueBase(room: room &+ 4)
+    }
+
+    /// Takes what a C call wrote: the segment's bytes, and the emoji of a segment it emitted.
+    @inline(__always) private mutating func takeBuffers() {
+        seg.setCountUnique(Int(facts.seg_count))
+        if facts.emoji_taken != 0 {
+            facts.emoji_taken = 0
+            moveEmojiToReady()
+        }
+    }
+
+    private mutating func pointAtReadyStorage() {
+        facts.ready_text = readyStorage.text
+        facts.ready_text_cap = Int64(readyStorage.textCapacity)
+        facts.ready_entries = readyStorage.entries.assumingMemoryBound(to: UInt8.self)
+        facts.ready_entries_cap = Int64(readyStorage.entryCapacity)
     }
 
     mutating func addEmoji(_ e: String) {
@@ -204,7 +296,10 @@ struct SegmentBuilder {
     }
 
     /// A space that preceded removed text (an emoji) is not kept before punctuation ("breeze ☀️.").
-    private var spaceBeforeRemoved = false
+    private var spaceBeforeRemoved: Bool {
+        @inline(__always) get { facts.space_before_removed != 0 }
+        @inline(__always) set { facts.space_before_removed = newValue ? 1 : 0 }
+    }
 
     /// A structural break (blank line, list item, heading): whatever is pending ends here.
     mutating func boundary() {
@@ -217,9 +312,17 @@ struct SegmentBuilder {
     mutating func finish() {
         boundary()
         if emojiCount > 0 {
-            readyText.appendNulTerminated(seg, 0..<0)
-            addReady(ReadySegment(start: readyText.count - 1, end: readyText.count - 1, emoji: takeEmoji(), index: nextIndex))
-            nextIndex += 1
+            // A reply of only emoji: one segment with empty text.
+            lendBuffers(room: 0)
+            facts.ready_text[Int(facts.ready_len)] = 0
+            let entry = vck_ready(start: facts.ready_len, len: 0, index: facts.next_index, emoji_count: Int64(emojiCount))
+            UnsafeMutableRawPointer(facts.ready_entries).storeBytes(
+                of: entry, toByteOffset: readyCount * MemoryLayout<vck_ready>.stride, as: vck_ready.self)
+            facts.ready_len += 1
+            readyCount += 1
+            facts.next_index += 1
+            takeBuffers()
+            moveEmojiToReady()
         }
         emittedInReply = 0
     }
@@ -234,6 +337,10 @@ struct SegmentBuilder {
     /// so the appends inside need not test it (nothing copies the builder while it takes text).
     mutating func prepareForInput() {
         seg.makeUnique()
+        if !isKnownUniquelyReferenced(&readyStorage) {
+            readyStorage = readyStorage.copy(textCount: Int(facts.ready_len), entryCount: readyCount)
+            pointAtReadyStorage()
+        }
     }
 
     @inline(__always)
@@ -684,6 +791,60 @@ struct SegmentBuilder {
         return end
     }
 
+    /// Takes what the C loop `vck_split_run` takes from `p[start..<n]` (plain runs, spaces, the
+    /// usual sentence ends and their segments; vck_split_run.h) and returns where it stopped
+    /// (`start` when it took nothing). A pending end it knows (a `.` `!` `?` after a plain word, a
+    /// hard end) goes in with it and comes back as `pending`; any other leaves the text to `feed`.
+    mutating func takeRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
+        if hasPending {
+            switch pending {
+            case .latin(let e) where pendingFitsRun:
+                facts.pend = UInt8(e.mark == .dot ? VCK_PEND_DOT : VCK_PEND_EXCLAIM)
+                facts.pend_end = Int64(e.end)
+                facts.pend_dots = Int64(e.dots)
+                facts.pend_first_token = e.firstToken ? 1 : 0
+                facts.pend_prev_lower = e.previousWordLower ? 1 : 0
+            case .hard(let end) where quoteDepth == 0 && !spacePending:
+                facts.pend = UInt8(VCK_PEND_HARD)
+                facts.pend_end = Int64(end)
+            default:
+                return start
+            }
+            pending = .none
+        }
+        lendBuffers(room: n &- start)
+        facts.prev_word = 2
+        let end = vck_split_run(p, start, n, &facts)
+        takeBuffers()
+        if facts.pend != UInt8(VCK_PEND_NONE) {
+            let end = Int(facts.pend_end)
+            if facts.pend == UInt8(VCK_PEND_HARD) {
+                pending = .hard(end: end)
+            } else {
+                pending = .latin(LatinEnd(end: end, mark: facts.pend == UInt8(VCK_PEND_DOT) ? .dot : .exclaim, word: .word,
+                                          dots: Int(facts.pend_dots), spacedDots: 0, firstToken: facts.pend_first_token != 0,
+                                          previousWordLower: facts.pend_prev_lower != 0))
+            }
+            facts.pend = UInt8(VCK_PEND_NONE)
+        }
+        return end
+    }
+
+    /// The bytes of a sequence cut off at the end of a push that the C loop holds (`facts.carry`):
+    /// when the loop does not take it at the next push, the caller's stream decoder gets them
+    /// (`dropCarry`), as it would have without the loop.
+    var carry: [UInt8] {
+        withUnsafeBytes(of: facts.carry) { Array($0.prefix(Int(facts.carry_len))) }
+    }
+
+    @inline(__always) var hasCarry: Bool { facts.carry_len != 0 }
+
+    mutating func dropCarry() { facts.carry_len = 0 }
+
+    /// The cleaner's `previousWord` after what `takeRun` took, or nil when it took only what the
+    /// cleaner drops (`*`, backticks), which leaves it as it was.
+    @inline(__always) var takenEndsInWord: Bool? { facts.prev_word == 2 ? nil : facts.prev_word != 0 }
+
     /// Whether the last scalar taken was a word scalar (the cleaner's `previousWord` after a run).
     /// After a run the last scalar is in the BMP, and the run's kinds that are not words are not
     /// word scalars either, so one table load answers.
@@ -882,60 +1043,21 @@ struct SegmentBuilder {
 
     // MARK: emitting and cutting
 
-    /// Emits `seg[..<end]` (trimmed) as a segment and starts a new one.
+    /// Emits `seg[..<end]` (trimmed) as a segment and starts a new one (`vck_emit`: the same code
+    /// as the C loop's).
     private mutating func emit(upTo end: Int) {
-        let (lo, hi) = seg.withBytes(0..<end) { t -> (Int, Int) in
-            var lo = 0
-            var hi = t.count
-            while lo < hi, t[lo] <= 0x20 { lo += 1 }
-            while hi > lo, t[hi - 1] <= 0x20 { hi -= 1 }
-            // Non-ASCII whitespace at the edges (no-break space, ideographic space).
-            while hi - lo >= 2, t[hi - 2] == 0xC2, t[hi - 1] == 0xA0 { hi -= 2 }
-            while hi - lo >= 3, t[hi - 3] == 0xE3, t[hi - 2] == 0x80, t[hi - 1] == 0x80 { hi -= 3 }
-            return (lo, hi)
-        }
-        let speakable = hasWord || !options.cleanForSpeech
-        if lo < hi && speakable {
-            let start = readyText.count
-            readyText.appendNulTerminated(seg, lo..<hi)
-            addReady(ReadySegment(start: start, end: readyText.count - 1, emoji: takeEmoji(), index: nextIndex))
-            nextIndex += 1
-            emittedInReply += 1
-        }
-        seg.removeAll()
-        startSegment()
+        lendBuffers(room: 0)
+        vck_emit(&facts, Int64(end))
+        takeBuffers()
     }
 
-    /// Moves the segment's emoji to the ready ones: their range there.
-    @inline(__always)
-    private mutating func takeEmoji() -> Range<Int> {
-        let start = readyEmojiCount
-        guard emojiCount > 0 else { return start..<start }
+    /// Moves the segment's emoji to the ready ones (the segment just emitted counts them).
+    private mutating func moveEmojiToReady() {
         for k in 0..<emojiCount {
             if readyEmojiCount < readyEmoji.count { readyEmoji[readyEmojiCount] = emoji[k] } else { readyEmoji.append(emoji[k]) }
             readyEmojiCount += 1
         }
         emojiCount = 0
-        return start..<readyEmojiCount
-    }
-
-    private mutating func startSegment() {
-        segChars = 0
-        hasWord = false
-        spacePending = false
-        lastWasCJK = false
-        if quoteDepth != 0 { quoteDepth = 0 }
-        lastScalar = 0
-        spaceBeforeRemoved = false
-        list = .none
-        tokenStart = 0
-        tokenHasWord = false
-        tokenFirstLower = false
-        tokenIndex = 0
-        previousWordLower = false
-        clauseBreak = 0; clauseChars = 0
-        spaceBreak = 0; spaceChars = 0
-        cjkBreak = 0; cjkChars = 0
     }
 
     /// Emits `seg[..<offset]` and feeds the rest again as the start of the next segment (the rest
@@ -968,11 +1090,8 @@ struct SegmentBuilder {
     }
 }
 
-/// A segment waiting to be taken: its text is `start..<end` of the builder's ready bytes, its
-/// emoji `emoji` of the builder's ready emoji (plain data: no reference counting per segment).
-struct ReadySegment {
-    var start: Int
-    var end: Int
-    var emoji: Range<Int>
-    var index: Int
-}
+/// `facts` holds pointers: to immutable tables built once, and to the builder's own buffers, which
+/// are lent afresh before every C call that writes (`lendBuffers`; the ready storage is copied
+/// before input when a copy of the splitter shares it), so a copy sent elsewhere never writes
+/// through another copy's pointers.
+extension SegmentBuilder: @unchecked Sendable {}

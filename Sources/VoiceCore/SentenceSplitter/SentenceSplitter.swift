@@ -40,6 +40,18 @@ public struct SentenceSplitter: Sendable {
         builder.prepareForInput()
         let n = bytes.count
         var i = 0
+        // Where the C loop last stopped: it would refuse the same byte in the same state again.
+        var refused = -1
+        if builder.hasCarry {
+            // A sequence the C loop held at the end of the last push: it completes it, or the
+            // stream decoder takes its bytes.
+            if cleaner.passesPlainText, let j = fastRun(base, 0, n) {
+                i = j
+                refused = j
+            } else {
+                releaseCarry()
+            }
+        }
         if !decoder.isIdle && usesFastPath, let j = joinSplitScalar(base, n) { i = j }
         // The decoder holds a sequence only after `consume` (below, and from the last push): the
         // bytes that complete or break it are drained there, so the loop need not test it per byte.
@@ -51,9 +63,10 @@ public struct SentenceSplitter: Sendable {
             let b = base[i]
             if b < 0x80 {
                 let kind = plainKinds[Int(b)]
-                if usesFastPath && (kind != PlainScalar.none || b == 0x20 && spaceMayStartRun(base, i, n)) && takesPlainRun,
-                   let j = plainRun(base, i, n) {
+                if usesFastPath && i != refused && startsRun(b, kind) && cleaner.passesPlainText,
+                   let j = fastRun(base, i, n) {
                     i = j
+                    refused = j
                     continue
                 }
                 if usesFastPath && kind != PlainScalar.none && builder.hasPendingEnd && cleaner.passesPlainText,
@@ -83,8 +96,10 @@ public struct SentenceSplitter: Sendable {
             // goes to the cleaner as it would from the decoder.
             if let (c, len) = UTF8Stream.decodeWhole(base, i, n) {
                 let kind = c < 0x10000 ? plainKinds[Int(c)] : PlainScalar.none
-                if usesFastPath && kind != PlainScalar.none && takesPlainRun, let j = plainRun(base, i, n) {
+                if usesFastPath && (kind != PlainScalar.none || SentenceSplitter.isLoopMark(c)) && cleaner.passesPlainText
+                    && i != refused, let j = fastRun(base, i, n) {
                     i = j
+                    refused = j
                     continue
                 }
                 if usesFastPath && kind != PlainScalar.none && builder.hasPendingEnd && cleaner.passesPlainText,
@@ -114,12 +129,35 @@ public struct SentenceSplitter: Sendable {
         }
     }
 
-    /// Whether the space at `p[i]` may start a run: the bulk path takes a space only before a word
-    /// or CJK scalar, so a space at the end of the push or before ASCII that is neither (`$`, `*`)
-    /// would be a call that takes nothing.
+    /// ASCII bytes the C loop may take (`vck_split_run`): plain ones, the space, `. ! ?`, the
+    /// brackets it counts, and the `*` and backticks the idle cleaner drops.
+    @inline(__always) private func startsRun(_ b: UInt8, _ kind: UInt8) -> Bool {
+        kind != PlainScalar.none || b == 0x20 || b == 0x2E || b == 0x21 || b == 0x3F || b == 0x28 || b == 0x29
+            || b == 0x2A || b == 0x60
+    }
+
+    /// The non-ASCII marks the C loop takes: 。！？； and the quotes and brackets it counts.
+    @inline(__always) private static func isLoopMark(_ c: UInt32) -> Bool {
+        c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == 0xFF1B || c == 0xAB || c == 0xBB || c == 0x201C || c == 0x201D
+            || c == 0x201E || (c >= 0x3008 && c <= 0x300F)
+    }
+
+    /// Takes what the C loop takes at `p[i]` (the builder's `takeRun`): where it stopped, or nil
+    /// when it took nothing.
     @inline(__always)
-    private func spaceMayStartRun(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Bool {
-        i + 1 < n && (p[i + 1] >= 0x80 || PlainScalar.isWord(plainKinds[Int(p[i + 1])]))
+    private mutating func fastRun(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int? {
+        guard builder.pendingFitsRun else { return nil }
+        let j = builder.takeRun(p, i, n)
+        guard j > i else { return nil }
+        if let endsInWord = builder.takenEndsInWord { cleaner.plainTextPassed(endsInWord: endsInWord) }
+        return j
+    }
+
+    /// The C loop's held bytes go to the stream decoder, which would have held them.
+    private mutating func releaseCarry() {
+        let held = builder.carry
+        builder.dropCarry()
+        for b in held { consume(b) }
     }
 
     /// Whether the bulk path may take plain text now: nothing pending in the builder or the cleaner.
@@ -219,6 +257,7 @@ public struct SentenceSplitter: Sendable {
     /// first-segment rule applies again); segment indexes keep counting.
     public mutating func flush() {
         builder.prepareForInput()
+        if builder.hasCarry { releaseCarry() }
         decoder.finish { c in cleaner.feed(c, &builder) }
         cleaner.finish(&builder)
     }

@@ -33,6 +33,37 @@ typedef struct {
     uint8_t has_word, token_has_word, token_first_lower, previous_word_lower;
     uint8_t clean;              /* read only: clean_for_speech (single spaces are materialized as 0x20) */
     uint8_t took_space;         /* set when a space between words was taken */
+
+    /* --- split9: the whole-push loop's state (vck_split_run.h); the bulk path above ignores it. --- */
+    uint8_t space_pending;      /* spacePending: whitespace seen, not yet written */
+    uint8_t space_before_removed; /* spaceBeforeRemoved */
+    uint8_t emoji_taken;        /* set when a segment took the builder's emoji: it moves them aside */
+    uint8_t prev_word;          /* the cleaner's previousWord after the last scalar taken (2: none taken) */
+    uint8_t list_kind;          /* ListMarker: 0 none, 1 number, 2 letter, 3 bullet (value in list_value) */
+    uint8_t pend;               /* a sentence end the loop holds: VCK_PEND_* */
+    uint8_t pend_first_token, pend_prev_lower; /* LatinEnd.firstToken, .previousWordLower */
+    /* A two- or three-byte sequence cut off at the end of a push, held by the loop (the stream
+       decoder would hold the same bytes): carry_len bytes of carry_need. */
+    uint8_t carry[3], carry_len, carry_need;
+    int64_t quote_depth;        /* quoteDepth */
+    int64_t list_value;
+    int64_t pend_end, pend_dots; /* LatinEnd.end (or the hard end's), .dots */
+    int64_t next_index, emitted_in_reply;
+    int64_t emoji_count;        /* the builder's emoji for the current segment (0 after an emit takes them) */
+    int64_t first_comma_chars;  /* read only: min_first_chars, or INT64_MAX when first_segment is not comma */
+    /* Buffers lent by the builder for one call, with room for what the call may write. */
+    uint8_t *seg;               /* the segment (seg_count bytes) */
+    uint8_t *ready_text;        /* ready texts, each followed by a NUL (ready_len bytes) */
+    uint8_t *ready_entries;     /* vck_ready entries (ready_count of them) */
+    int64_t ready_len, ready_count;
+    int64_t ready_text_cap, ready_entries_cap; /* room in bytes and entries */
+    /* Read only, set once: the kind table, and the abbreviation table of every language (open
+       addressing over the words' FNV hashes, HashedWordTable; a slot is empty when its value is 0). */
+    const uint8_t *kinds;
+    const uint64_t *abbrev_keys;
+    const uint8_t *abbrev_values;
+    uint64_t abbrev_mask;
+    /* --- end split9 --- */
 } vck_plain_state;
 
 /* Takes plain text from p[i] up to at most p[n]: returns where it stopped (i when it took nothing).

@@ -1,0 +1,392 @@
+/* The splitter's common case in one loop per push; see include/vck_split_run.h. Each branch
+ * restates what the Swift builder (SegmentBuilder.feed/normal/whitespace/period/mark/resolveLatin
+ * /emit) does with the same scalar in the same state; any state or scalar not listed here returns
+ * to it. */
+#include "plain_scan.h"
+#include "vck_split_run.h"
+
+#include <string.h>
+
+/* SegmentBuilder.startSegment. */
+static void start_segment(vck_plain_state *st) {
+    st->seg_count = 0;
+    st->chars = 0;
+    st->has_word = 0;
+    st->space_pending = 0;
+    st->cjk = 0;
+    st->quote_depth = 0;
+    st->last = 0;
+    st->space_before_removed = 0;
+    st->list_kind = 0;
+    st->list_value = 0;
+    st->token_start = 0;
+    st->token_has_word = 0;
+    st->token_first_lower = 0;
+    st->token_index = 0;
+    st->previous_word_lower = 0;
+    st->clause_break = st->clause_chars = 0;
+    st->space_break = st->space_chars = 0;
+    st->cjk_break = st->cjk_chars = 0;
+}
+
+int vck_emit(vck_plain_state *st, int64_t end) {
+    const uint8_t *t = st->seg;
+    int64_t lo = 0, hi = end;
+    while (lo < hi && t[lo] <= 0x20) lo++;
+    while (hi > lo && t[hi - 1] <= 0x20) hi--;
+    /* Non-ASCII whitespace at the edges (no-break space, ideographic space). */
+    while (hi - lo >= 2 && t[hi - 2] == 0xC2 && t[hi - 1] == 0xA0) hi -= 2;
+    while (hi - lo >= 3 && t[hi - 3] == 0xE3 && t[hi - 2] == 0x80 && t[hi - 1] == 0x80) hi -= 3;
+    int took = 0;
+    if (lo < hi && (st->has_word || !st->clean)) {
+        size_t len = (size_t)(hi - lo);
+        uint8_t *dst = st->ready_text + st->ready_len;
+        memcpy(dst, t + lo, len);
+        dst[len] = 0;
+        vck_ready e = {st->ready_len, (int64_t)len, st->next_index, st->emoji_count};
+        memcpy(st->ready_entries + (size_t)st->ready_count * sizeof e, &e, sizeof e);
+        st->ready_len += (int64_t)len + 1;
+        st->ready_count += 1;
+        st->next_index += 1;
+        st->emitted_in_reply += 1;
+        /* The builder's emoji went with this segment: it moves them to the ready side. */
+        if (st->emoji_count) {
+            st->emoji_taken = 1;
+            st->emoji_count = 0;
+        }
+        took = 1;
+    }
+    start_segment(st);
+    /* The first-segment comma rule (SegmentBuilder.refreshCommaFrom): quotes closed, perhaps one more emitted. */
+    st->comma_from = st->emitted_in_reply == 0 ? st->first_comma_chars : INT64_MAX;
+    return took;
+}
+
+/* Whether the word before a period is one the builder classifies as a plain word (WordClass.word):
+ * two or more letters, ASCII or Cyrillic (U+0400-U+045F), and no abbreviation of any language (the
+ * Swift builder decides those, per language). The hash is Abbreviations.hashStep over the scalars
+ * lower-cased as ScalarClass.lower does. */
+static inline int plain_word_before(const vck_plain_state *st) {
+    const uint8_t *t = st->seg + st->token_start;
+    int64_t len = st->seg_count - st->token_start, k = 0, count = 0;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    while (k < len) {
+        uint32_t c = t[k];
+        if (c < 0x80) {
+            c |= 0x20;
+            if (c - 'a' >= 26) return 0;
+            k += 1;
+        } else {
+            /* The builder wrote the token: a lead byte D0 or D1 is followed by its continuation. */
+            if ((c & 0xFE) != 0xD0 || k + 1 >= len) return 0;
+            c = ((c & 0x1F) << 6) | (t[k + 1] & 0x3F);
+            if (c >= 0x410 && c <= 0x42F) c += 0x20;
+            else if (c <= 0x40F) c += 0x50;
+            k += 2;
+        }
+        h = (h ^ c) * 0x100000001B3ULL;
+        count += 1;
+    }
+    if (count < 2) return 0;
+    uint64_t mask = st->abbrev_mask, s = (h ^ (h >> 29)) & mask;
+    while (st->abbrev_values[s]) {
+        if (st->abbrev_keys[s] == h) return 0;
+        s = (s + 1) & mask;
+    }
+    return 1;
+}
+
+/* The table entry of the whole BMP scalar at p[i] (0 when it is not whole, well-formed, in the BMP). */
+static inline uint8_t entry_at(const uint8_t *p, size_t i, size_t n, const uint8_t *kinds, uint32_t *c) {
+    if (p[i] < 0x80) {
+        *c = p[i];
+        return kinds[p[i]];
+    }
+    if (!decode_bmp(p, i, n, c)) return 0;
+    return kinds[*c];
+}
+
+/* A sentence mark that the loop holds (pending) at the segment's end. */
+static inline void hold_mark(vck_plain_state *st, unsigned pend, int64_t dots) {
+    st->pend = (uint8_t)pend;
+    st->pend_end = st->seg_count;
+    st->pend_dots = dots;
+    st->pend_first_token = st->token_index == 0;
+    st->pend_prev_lower = st->previous_word_lower;
+}
+
+/* Holds the bytes p[i..<n] when they are a well-formed start of a two- or three-byte sequence cut
+ * off by the end of the push (what the stream decoder would hold); returns whether it did. */
+static inline int carry_cut(const uint8_t *p, size_t i, size_t n, vck_plain_state *st) {
+    size_t left = n - i;
+    uint8_t b0 = p[i];
+    unsigned need;
+    if (b0 >= 0xC2 && b0 <= 0xDF) need = 2;
+    else if ((b0 & 0xF0) == 0xE0) need = 3;
+    else return 0;
+    if (left >= need) return 0;
+    if (left == 2) {
+        uint8_t b1 = p[i + 1];
+        uint8_t lo = b0 == 0xE0 ? 0xA0 : 0x80, hi = b0 == 0xED ? 0x9F : 0xBF;
+        if (b1 < lo || b1 > hi) return 0;
+        st->carry[1] = b1;
+    }
+    st->carry[0] = b0;
+    st->carry_len = (uint8_t)left;
+    st->carry_need = (uint8_t)need;
+    return 1;
+}
+
+/* Emphasis stars and code ticks in running text: the cleaner drops them without a trace
+ * (SpeechCleaner.plain; the cleaner's previousWord stays), and the loop runs only while the
+ * cleaner is idle. */
+static inline int is_dropped(uint8_t b) { return b == 0x2A || b == 0x60; }
+
+/* ScalarClass.isCloser. */
+static inline int is_closer(uint32_t c) {
+    switch (c) {
+    case 0x22: case 0x27: case 0x29: case 0x5D: case 0x7D: case 0x2019: case 0x201D: case 0xBB: case 0x203A:
+    case 0x300D: case 0x300F: case 0xFF09: case 0x3011: case 0x300B: case 0x3009: case 0xFF3D: case 0xFF5D:
+    case 0x3015: case 0x3017: case 0x3019: case 0x301B: case 0x301E: case 0x301F: case 0xFF02: case 0xFF07:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Quotes and brackets the loop takes, as SegmentBuilder.trackQuote counts them: +1 opens, -1
+ * closes, 0 for anything else. (Straight quotes, `[ ]` and ‘ ’ are left to the builder.) */
+static inline int quote_step(uint32_t c) {
+    switch (c) {
+    case 0x28: case 0xAB: case 0x201C: case 0x201E: case 0x300A: case 0x3008: case 0x300C: case 0x300E:
+        return 1;
+    case 0x29: case 0xBB: case 0x201D: case 0x300B: case 0x3009: case 0x300D: case 0x300F:
+        return -1;
+    default:
+        return 0;
+    }
+}
+
+/* SegmentBuilder.append for a scalar that is no word scalar (punctuation, quotes), whole at p[i]. */
+static inline __attribute__((always_inline)) void append_mark(vck_plain_state *st, const uint8_t *p, size_t i, size_t len, uint32_t c) {
+    int q = quote_step(c);
+    if (q) {
+        if (q > 0) st->quote_depth += 1;
+        else if (st->quote_depth > 0) st->quote_depth -= 1;
+        st->comma_from = st->emitted_in_reply == 0 && st->quote_depth == 0 ? st->first_comma_chars : INT64_MAX;
+    }
+    memcpy(st->seg + st->seg_count, p + i, len);
+    st->seg_count += (int64_t)len;
+    st->last = c;
+    st->chars += 1;
+    st->cjk = 0;
+    st->prev_word = 0;
+}
+
+/* materializeSpace(before:) for a scalar that is neither CJK nor dropped after removed text. */
+static inline void materialize_space(vck_plain_state *st, int keep) {
+    st->space_pending = 0;
+    st->space_before_removed = 0;
+    if (keep) {
+        st->seg[st->seg_count++] = 0x20;
+        st->chars += 1;
+    }
+    st->space_break = st->seg_count;
+    st->space_chars = st->chars;
+    if (st->token_has_word) {
+        st->token_index += 1;
+        st->previous_word_lower = st->token_first_lower;
+    }
+    st->token_start = st->seg_count;
+    st->token_has_word = 0;
+}
+
+/* The loop itself (inlined in both uses below). */
+static inline __attribute__((always_inline)) size_t split_loop(const uint8_t *restrict p, size_t i, size_t n,
+                                                               vck_plain_state *restrict st) {
+    const uint8_t *kinds = st->kinds;
+    const int64_t limit = st->max_chars - 1;
+    while (i < n) {
+        uint8_t b = p[i];
+        if (st->pend == VCK_PEND_NONE) {
+            if (st->space_pending) {
+                if (b == 0x20 && st->clean) {
+                    st->prev_word = 0;
+                    i++;
+                    continue;
+                }
+                if (is_dropped(b) && st->clean) {
+                    i++;
+                    continue;
+                }
+                /* A held space before a plain word scalar (appendPlainRun, materializeSpaceBeforePlain);
+                   before anything else the builder decides whether it is kept. */
+                unsigned kind = kind_at(p, i, n, kinds);
+                if (kind == VCK_PLAIN_NONE && b >= 0xC2 && carry_cut(p, i, n, st)) return n;
+                if ((kind != VCK_PLAIN_WORD && kind != VCK_PLAIN_CJK) || st->chars + 2 >= st->max_chars) break;
+                materialize_space(st, st->clean && !(st->cjk && kind == VCK_PLAIN_CJK));
+            }
+            st->took_space = 0;
+            size_t j = plain_scan(p, i, n, kinds, st->seg + st->seg_count, st);
+            if (j > i) {
+                if (st->took_space) st->space_before_removed = 0;
+                st->prev_word = (unsigned)((kinds[st->last & 0xFFFF] & VCK_PLAIN_KIND_MASK) - 1) < 2;
+                i = j;
+                if (i >= n) break;
+                b = p[i];
+            }
+            if (b >= 0xC2 && carry_cut(p, i, n, st)) return n;
+            if (!st->clean) break;
+            if (is_dropped(b)) {
+                i++;
+                continue;
+            }
+            if (b == 0x20) {
+                /* whitespace(): held until the next scalar; nothing to hold at a segment's start. */
+                if (st->seg_count > 0) st->space_pending = 1;
+                st->prev_word = 0;
+                i++;
+                continue;
+            }
+            if (st->chars >= limit) break;
+            uint32_t c;
+            size_t len = 1;
+            if (b < 0x80) c = b;
+            else if (!(len = decode_bmp(p, i, n, &c))) break;
+            if (quote_step(c)) {
+                /* An opening or closing quote or bracket: counted, copied. A `)` that may end a list
+                   marker at the segment's start, and a held space before removed text, are left. */
+                if (c == 0x29 && (st->token_index == 0 || st->list_kind)) break;
+                if (st->space_pending) {
+                    if (st->space_before_removed || st->chars + 2 >= st->max_chars) break;
+                    materialize_space(st, 1);
+                }
+                append_mark(st, p, i, len, c);
+                i += len;
+                continue;
+            }
+            if (st->space_pending) break;
+            if (c == 0x2E) {
+                /* period(): a plain word before it holds a possible end (it is no list marker, so an
+                   open list changes nothing); any other token (number, initial, acronym,
+                   abbreviation) goes on when a word follows at once ("3.5", "z.B", "U.S"), unless
+                   it may be or continue a list marker, or CJK precedes. */
+                if (!plain_word_before(st)) {
+                    if (st->list_kind || st->token_index == 0 || st->cjk || i + 1 >= n) break;
+                    if (kind_at(p, i + 1, n, kinds) == VCK_PLAIN_WORD) {
+                        append_mark(st, p, i, 1, c);
+                        i += 1;
+                        continue;
+                    }
+                    /* One space and a lower-case letter: no token's period ends there ("z.B. ein",
+                       "руб. за"); the space is held as whitespace() holds it. */
+                    uint32_t next;
+                    if (p[i + 1] != 0x20 || i + 2 >= n || !(entry_at(p, i + 2, n, kinds, &next) & VCK_PLAIN_LOWER))
+                        break;
+                    append_mark(st, p, i, 1, c);
+                    st->space_pending = 1;
+                    i += 2;
+                    continue;
+                }
+                append_mark(st, p, i, 1, c);
+                hold_mark(st, VCK_PEND_DOT, 1);
+                i += 1;
+                continue;
+            }
+            if (c == 0x21 || c == 0x3F) {
+                /* mark(): `! ?` after CJK end at once, otherwise like a period after a plain word. */
+                unsigned pend = st->cjk ? VCK_PEND_HARD : VCK_PEND_EXCLAIM;
+                append_mark(st, p, i, 1, c);
+                hold_mark(st, pend, 0);
+                i += 1;
+                continue;
+            }
+            if (c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == 0xFF1B) {
+                /* 。！？； (hard terminators that are not quotes or word scalars) end at once. */
+                append_mark(st, p, i, 3, c);
+                hold_mark(st, VCK_PEND_HARD, 0);
+                i += 3;
+                continue;
+            }
+            break;
+        }
+        /* A held end and its lookahead (clean_for_speech only: otherwise spaces are text). */
+        if (!st->clean) break;
+        if (is_dropped(b)) {
+            i++;
+            continue;
+        }
+        if (b == 0x20) {
+            st->prev_word = 0;
+            if (st->pend == VCK_PEND_HARD) {
+                /* whitespace(): a hard end is emitted (the space goes with it) outside quotes. */
+                if (st->quote_depth == 0) {
+                    st->pend = VCK_PEND_NONE;
+                    vck_emit(st, st->pend_end);
+                    i++;
+                    continue;
+                }
+                st->pend = VCK_PEND_NONE;
+            }
+            st->space_pending = 1;
+            i++;
+            continue;
+        }
+        uint32_t c = 0;
+        uint8_t entry = entry_at(p, i, n, kinds, &c);
+        unsigned kind = entry & VCK_PLAIN_KIND_MASK;
+        if (kind == VCK_PLAIN_NONE) {
+            if (b >= 0xC2 && carry_cut(p, i, n, st)) return n;
+            /* A closing quote or bracket right after the mark stays with the sentence. */
+            if (!st->space_pending && quote_step(c) < 0 && st->chars < limit) {
+                append_mark(st, p, i, b < 0x80 ? 1 : 3 - (c < 0x800), c);
+                st->pend_end = st->seg_count;
+                i += b < 0x80 ? 1 : 3 - (c < 0x800);
+                continue;
+            }
+            break;
+        }
+        if (kind > VCK_PLAIN_CJK && !st->space_pending) break;
+        int ends;
+        if (st->pend == VCK_PEND_HARD) {
+            /* Inside quotes the mark ends nothing; 「…。」と: a quotation followed by the particle
+               と/っ goes on. */
+            ends = st->quote_depth == 0 &&
+                   !((c == 0x3068 || c == 0x3063) && st->pend_end > 0 && is_closer(st->last));
+        } else {
+            /* resolveLatin + verdict for WordClass.word: after a space a lower-case letter goes on,
+               anything else ends; without a space a CJK scalar ends, a word goes on ("example.com").
+               Inside quotes (or without a word) nothing ends. */
+            ends = st->has_word && st->quote_depth == 0 &&
+                   (st->space_pending ? !(entry & VCK_PLAIN_LOWER) : kind == VCK_PLAIN_CJK);
+        }
+        if (ends) {
+            st->pend = VCK_PEND_NONE;
+            vck_emit(st, st->pend_end);
+        } else {
+            st->pend = VCK_PEND_NONE;
+        }
+    }
+    return i;
+}
+
+size_t vck_split_run(const uint8_t *restrict p, size_t i, size_t n, vck_plain_state *restrict st) {
+    if (!st->carry_len) return split_loop(p, i, n, st);
+    /* The held sequence, completed by the first bytes of this push, and the rest of the push go
+       through the loop together from a scratch copy (one pass, as if the push had not been cut);
+       when the loop does not take the sequence the carry stays for the caller's decoder. */
+    size_t need = st->carry_need, held = st->carry_len, used = need - held;
+    uint8_t scratch[64];
+    if (i != 0 || n < used || n - used > sizeof scratch - need) return i;
+    uint32_t c;
+    memcpy(scratch, st->carry, held);
+    memcpy(scratch + held, p, n);
+    if (decode_bmp(scratch, 0, need, &c) != need) return i;
+    st->carry_len = 0;
+    size_t m = need + (n - used), j = split_loop(scratch, 0, m, st);
+    if (j < need) {
+        st->carry_len = (uint8_t)held;
+        return i;
+    }
+    return used + (j - need);
+}
