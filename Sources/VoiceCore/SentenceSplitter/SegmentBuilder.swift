@@ -816,6 +816,16 @@ struct SegmentBuilder {
         facts.prev_word = 2
         let end = vck_split_run(p, start, n, &facts)
         takeBuffers()
+        // An end held at the end of the push stays in C for the next push's call (which is where
+        // its lookahead comes from); one held where the Swift path goes on becomes `pending`.
+        if end < n { adoptHeldEnd() }
+        return end
+    }
+
+    /// An end the C loop holds (`facts.pend`) becomes `pending`, for the Swift path: called before
+    /// anything but `takeRun` looks at the builder's state after a push that ended in the loop.
+    @inline(__always)
+    mutating func adoptHeldEnd() {
         if facts.pend != UInt8(VCK_PEND_NONE) {
             let end = Int(facts.pend_end)
             if facts.pend == UInt8(VCK_PEND_HARD) {
@@ -827,7 +837,6 @@ struct SegmentBuilder {
             }
             facts.pend = UInt8(VCK_PEND_NONE)
         }
-        return end
     }
 
     /// The bytes of a sequence cut off at the end of a push that the C loop holds (`facts.carry`):

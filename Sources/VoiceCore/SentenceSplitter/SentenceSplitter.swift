@@ -42,16 +42,18 @@ public struct SentenceSplitter: Sendable {
         var i = 0
         // Where the C loop last stopped: it would refuse the same byte in the same state again.
         var refused = -1
-        if builder.hasCarry {
-            // A sequence the C loop held at the end of the last push: it completes it, or the
-            // stream decoder takes its bytes.
-            if cleaner.passesPlainText, let j = fastRun(base, 0, n) {
-                i = j
-                refused = j
-            } else {
-                releaseCarry()
-            }
+        if usesFastPath && decoder.isIdle && cleaner.passesPlainText && builder.pendingFitsRun {
+            // The usual push: one C call over all of it (with a sequence or an end the loop held at
+            // the end of the last push); the loop below takes over only where it stops.
+            i = builder.takeRun(base, 0, n)
+            if i > 0, let endsInWord = builder.takenEndsInWord { cleaner.plainTextPassed(endsInWord: endsInWord) }
+            if i == n { return }
+            refused = i
+        } else {
+            builder.adoptHeldEnd()
         }
+        // A sequence the C loop held that it did not complete: the stream decoder takes its bytes.
+        if builder.hasCarry { releaseCarry() }
         if !decoder.isIdle && usesFastPath, let j = joinSplitScalar(base, n) { i = j }
         // The decoder holds a sequence only after `consume` (below, and from the last push): the
         // bytes that complete or break it are drained there, so the loop need not test it per byte.
@@ -257,6 +259,7 @@ public struct SentenceSplitter: Sendable {
     /// first-segment rule applies again); segment indexes keep counting.
     public mutating func flush() {
         builder.prepareForInput()
+        builder.adoptHeldEnd()
         if builder.hasCarry { releaseCarry() }
         decoder.finish { c in cleaner.feed(c, &builder) }
         cleaner.finish(&builder)
