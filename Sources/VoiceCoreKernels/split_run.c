@@ -62,38 +62,175 @@ int vck_emit(vck_plain_state *st, int64_t end) {
     return took;
 }
 
-/* Whether the word before a period is one the builder classifies as a plain word (WordClass.word):
- * two or more letters, ASCII or Cyrillic (U+0400-U+045F), and no abbreviation of any language (the
- * Swift builder decides those, per language). The hash is Abbreviations.hashStep over the scalars
- * lower-cased as ScalarClass.lower does. */
-static inline int plain_word_before(const vck_plain_state *st) {
+/* ScalarClass.lower for the scalars classify_token reads. */
+static inline uint32_t lower_scalar(uint32_t c) {
+    if (c < 0x80) return c - 'A' < 26 ? c | 0x20 : c;
+    if (c >= 0x410 && c <= 0x42F) return c + 0x20;
+    if (c >= 0x400 && c <= 0x40F) return c + 0x50;
+    if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 0x20;
+    return c;
+}
+
+/* Abbreviations.kind(ofHash:) for this splitter's languages: TITLE, OTHER, or WORD when it is none. */
+static inline unsigned abbreviation_class(const vck_plain_state *st, uint64_t h) {
+    uint64_t mask = st->abbrev_mask, s = (h ^ (h >> 29)) & mask;
+    while (st->abbrev_values[s]) {
+        if (st->abbrev_keys[s] == h) {
+            unsigned v = st->abbrev_values[s] - 1u;
+            if (!((st->abbrev_allowed >> (v & 0x3F)) & 1)) return VCK_CLASS_WORD;
+            return v & 0x80 ? VCK_CLASS_OTHER : VCK_CLASS_TITLE;
+        }
+        s = (s + 1) & mask;
+    }
+    return VCK_CLASS_WORD;
+}
+
+/* SegmentBuilder.classify for the current token (the word before a period), when the C loop can
+ * tell every scalar's facts: ASCII, Cyrillic U+0400-U+045F and Latin-1/Latin Extended-A letters
+ * (U+00C0-U+017F but × ÷), and CJK-kind scalars (letters: ScalarClass.isLetter holds for CJK);
+ * VCK_CLASS_UNKNOWN otherwise, and for the classes that need a scalar's case outside ASCII and
+ * Cyrillic. The builder wrote the token, so it is well-formed UTF-8. */
+static inline unsigned classify_token(const vck_plain_state *st, int64_t *value) {
     const uint8_t *t = st->seg + st->token_start;
-    int64_t len = st->seg_count - st->token_start, k = 0, count = 0;
+    int64_t len = st->seg_count - st->token_start, k = 0, count = 0, number = 0;
     uint64_t h = 0xcbf29ce484222325ULL;
+    int leading = 1, all_digits = 1, has_dot = 0, letters_and_dots = 1, first_simple = 1;
+    uint32_t first = 0;
+    /* The usual token, ASCII letters (perhaps followed by digits or dots), in a tight loop first;
+       the general loop below goes on with the same facts. */
+    if (len > 0 && (t[0] | 0x20u) - 'a' < 26) {
+        first = t[0];
+        leading = 0;
+        all_digits = 0;
+        do {
+            h = (h ^ (t[k] | 0x20u)) * 0x100000001B3ULL;
+            k += 1;
+        } while (k < len && (t[k] | 0x20u) - 'a' < 26);
+        count = k;
+    }
     while (k < len) {
         uint32_t c = t[k];
         if (c < 0x80) {
-            c |= 0x20;
-            if (c - 'a' >= 26) return 0;
             k += 1;
-        } else {
-            /* The builder wrote the token: a lead byte D0 or D1 is followed by its continuation. */
-            if ((c & 0xFE) != 0xD0 || k + 1 >= len) return 0;
+            /* ScalarClass.isOpener (ASCII): skipped before the word. */
+            if (leading && (c == 0x22 || c == 0x27 || c == 0x28 || c == 0x5B || c == 0x7B)) continue;
+            if (c != '.' && (c | 0x20) - 'a' >= 26) letters_and_dots = 0;
+        } else if (c < 0xE0) {
             c = ((c & 0x1F) << 6) | (t[k + 1] & 0x3F);
-            if (c >= 0x410 && c <= 0x42F) c += 0x20;
-            else if (c <= 0x40F) c += 0x50;
             k += 2;
+            if (c >= 0x400 && c <= 0x45F) {
+                /* Cyrillic: letters, neither opener nor bullet. */
+            } else if (c >= 0xC0 && c <= 0x17F && c != 0xD7 && c != 0xF7) {
+                if (count == 0) first_simple = 0;
+            } else {
+                return VCK_CLASS_UNKNOWN;
+            }
+        } else if (c < 0xF0) {
+            c = ((c & 0x0F) << 12) | ((uint32_t)(t[k + 1] & 0x3F) << 6) | (t[k + 2] & 0x3F);
+            k += 3;
+            if ((st->kinds[c] & VCK_PLAIN_KIND_MASK) != VCK_PLAIN_CJK) return VCK_CLASS_UNKNOWN;
+            if (count == 0) first_simple = 0;
+        } else {
+            return VCK_CLASS_UNKNOWN;
         }
-        h = (h ^ c) * 0x100000001B3ULL;
+        leading = 0;
+        if (count == 0) first = c;
         count += 1;
+        if (c == '.') has_dot = 1;
+        if (c - '0' < 10) {
+            if (number < 1000000) number = number * 10 + (c - '0');
+        } else {
+            all_digits = 0;
+        }
+        h = (h ^ lower_scalar(c)) * 0x100000001B3ULL;
     }
-    if (count < 2) return 0;
-    uint64_t mask = st->abbrev_mask, s = (h ^ (h >> 29)) & mask;
-    while (st->abbrev_values[s]) {
-        if (st->abbrev_keys[s] == h) return 0;
-        s = (s + 1) & mask;
+    if (count == 0) return VCK_CLASS_UNKNOWN; /* .empty, .openerOnly */
+    if (all_digits) {
+        *value = number;
+        return VCK_CLASS_NUMBER;
     }
-    return 1;
+    if (count == 1) {
+        /* An initial: its case decides (asked only of ASCII and Cyrillic here). */
+        if (!first_simple) return VCK_CLASS_UNKNOWN;
+        if (first < 0x80) {
+            if ((first | 0x20) - 'a' < 26) {
+                if (first - 'A' < 26) {
+                    *value = first == 'I';
+                    return VCK_CLASS_INITIAL_UPPER;
+                }
+                *value = first;
+                return VCK_CLASS_INITIAL_LOWER;
+            }
+        } else {
+            if (first < 0x430) {
+                *value = 0;
+                return VCK_CLASS_INITIAL_UPPER;
+            }
+            *value = first;
+            return VCK_CLASS_INITIAL_LOWER;
+        }
+    }
+    unsigned abbreviation = abbreviation_class(st, h);
+    if (abbreviation != VCK_CLASS_WORD) return abbreviation;
+    if (!has_dot) return VCK_CLASS_WORD;
+    return letters_and_dots ? VCK_CLASS_ACRONYM : VCK_CLASS_MULTI_PERIOD;
+}
+
+/* SegmentBuilder.startsNextListItem(dot: true): in a segment that started with list marker N (or
+ * letter x), the token "N+1" (or "y") before a period starts the next item. */
+static __attribute__((noinline)) int starts_next_list_item(const vck_plain_state *st) {
+    const uint8_t *t = st->seg + st->token_start;
+    int64_t len = st->seg_count - st->token_start;
+    if (st->list_kind == 1) {
+        if (len <= 0 || len > 3) return 0;
+        int64_t v = 0;
+        for (int64_t k = 0; k < len; k++) {
+            if ((unsigned)(t[k] - '0') >= 10) return 0;
+            v = v * 10 + (t[k] - '0');
+        }
+        return v == st->list_value + 1;
+    }
+    if (st->list_kind == 2) return len == 1 && t[0] == st->list_value + 1;
+    return 0;
+}
+
+/* ScalarClass.isUppercase of a plain scalar with kernel-table entry `entry`: 1 or 0, or -1 when
+ * the loop cannot tell (outside ASCII, Cyrillic and the CJK block range). */
+static inline int is_upper(uint32_t c, uint8_t entry) {
+    if (c < 0x80) return c - 'A' < 26;
+    if (c >= 0x400 && c <= 0x45F) return c < 0x430;
+    if (c >= 0x2E80 && c <= 0xFFEF) return 0;
+    return (entry & VCK_PLAIN_LOWER) ? 0 : -1;
+}
+
+/* resolveLatin's verdict on a held `.` `!` `?` (a word before it, no quotes open) with the plain
+ * scalar c that follows (after a space when space_pending): 1 ends the sentence, 0 goes on, -1
+ * leaves it to the builder (the word after an acronym or an `other` abbreviation decides there,
+ * or a fact the loop cannot tell). */
+static __attribute__((noinline)) int latin_verdict(const vck_plain_state *st, uint32_t c, uint8_t entry, unsigned kind) {
+    int exclaim = st->pend == VCK_PEND_EXCLAIM, ends;
+    unsigned cls = st->pend_class;
+    int digit = c - '0' < 10 || c - 0xFF10 < 10;
+    if (!st->space_pending) {
+        /* endsSentence without a space: CJK ends; after `.` nothing else; after `!` `?` what is no
+           word scalar, `,` or `:` (the loop leaves those kinds to the builder). */
+        if (kind == VCK_PLAIN_CJK) return 1;
+        return exclaim && kind != VCK_PLAIN_WORD && c != ',' && c != ':';
+    }
+    if (entry & VCK_PLAIN_LOWER) return 0;
+    if (exclaim) {
+        ends = 1;
+    } else {
+        switch (cls) {
+        case VCK_CLASS_NUMBER: ends = !st->pend_first_token; break;
+        case VCK_CLASS_INITIAL_UPPER: ends = st->pend_value && st->pend_prev_lower && !digit; break;
+        case VCK_CLASS_INITIAL_LOWER: case VCK_CLASS_TITLE: ends = 0; break;
+        case VCK_CLASS_OTHER: ends = !digit; break;
+        default: ends = 1; break; /* word, acronym, several periods */
+        }
+    }
+    if (ends && (cls == VCK_CLASS_ACRONYM || cls == VCK_CLASS_OTHER) && is_upper(c, entry) != 0) return -1;
+    return ends;
 }
 
 /* The table entry of the whole BMP scalar at p[i] (0 when it is not whole, well-formed, in the BMP). */
@@ -109,6 +246,7 @@ static inline uint8_t entry_at(const uint8_t *p, size_t i, size_t n, const uint8
 /* A sentence mark that the loop holds (pending) at the segment's end. */
 static inline void hold_mark(vck_plain_state *st, unsigned pend, int64_t dots) {
     st->pend = (uint8_t)pend;
+    st->pend_class = VCK_CLASS_WORD;
     st->pend_end = st->seg_count;
     st->pend_dots = dots;
     st->pend_first_token = st->token_index == 0;
@@ -267,29 +405,33 @@ static inline __attribute__((always_inline)) size_t split_loop(const uint8_t *re
             }
             if (st->space_pending) break;
             if (c == 0x2E) {
-                /* period(): a plain word before it holds a possible end (it is no list marker, so an
-                   open list changes nothing); any other token (number, initial, acronym,
-                   abbreviation) goes on when a word follows at once ("3.5", "z.B", "U.S"), unless
-                   it may be or continue a list marker, or CJK precedes. */
-                if (!plain_word_before(st)) {
-                    if (st->list_kind || st->token_index == 0 || st->cjk || i + 1 >= n) break;
-                    if (kind_at(p, i + 1, n, kinds) == VCK_PLAIN_WORD) {
-                        append_mark(st, p, i, 1, c);
-                        i += 1;
-                        continue;
+                /* period(): a list item may start here (the builder cuts), the token before it is
+                   classified (a number or a lower-case initial opening the segment makes it a list
+                   item), and the end is held for the next scalar's verdict; after CJK it is hard. */
+                if (st->list_kind && st->token_index > 0 && starts_next_list_item(st)) break;
+                int64_t value = 0;
+                unsigned cls = VCK_CLASS_WORD;
+                int list_open = st->token_index == 0 && st->list_kind == 0;
+                if (!st->cjk || list_open) {
+                    cls = classify_token(st, &value);
+                    if (cls == VCK_CLASS_UNKNOWN) break;
+                    if (list_open && cls == VCK_CLASS_NUMBER) {
+                        st->list_kind = 1;
+                        st->list_value = value;
+                    } else if (list_open && cls == VCK_CLASS_INITIAL_LOWER) {
+                        st->list_kind = 2;
+                        st->list_value = value;
                     }
-                    /* One space and a lower-case letter: no token's period ends there ("z.B. ein",
-                       "руб. за"); the space is held as whitespace() holds it. */
-                    uint32_t next;
-                    if (p[i + 1] != 0x20 || i + 2 >= n || !(entry_at(p, i + 2, n, kinds, &next) & VCK_PLAIN_LOWER))
-                        break;
-                    append_mark(st, p, i, 1, c);
-                    st->space_pending = 1;
-                    i += 2;
-                    continue;
                 }
+                int after_cjk = st->cjk;
                 append_mark(st, p, i, 1, c);
-                hold_mark(st, VCK_PEND_DOT, 1);
+                if (after_cjk) {
+                    hold_mark(st, VCK_PEND_HARD, 0);
+                } else {
+                    hold_mark(st, VCK_PEND_DOT, 1);
+                    st->pend_class = (uint8_t)cls;
+                    st->pend_value = value;
+                }
                 i += 1;
                 continue;
             }
@@ -353,12 +495,12 @@ static inline __attribute__((always_inline)) size_t split_loop(const uint8_t *re
                と/っ goes on. */
             ends = st->quote_depth == 0 &&
                    !((c == 0x3068 || c == 0x3063) && st->pend_end > 0 && is_closer(st->last));
+        } else if (!st->has_word || st->quote_depth != 0) {
+            /* resolveLatin: inside quotes (or without a word) nothing ends. */
+            ends = 0;
         } else {
-            /* resolveLatin + verdict for WordClass.word: after a space a lower-case letter goes on,
-               anything else ends; without a space a CJK scalar ends, a word goes on ("example.com").
-               Inside quotes (or without a word) nothing ends. */
-            ends = st->has_word && st->quote_depth == 0 &&
-                   (st->space_pending ? !(entry & VCK_PLAIN_LOWER) : kind == VCK_PLAIN_CJK);
+            ends = latin_verdict(st, c, entry, kind);
+            if (ends < 0) break;
         }
         if (ends) {
             st->pend = VCK_PEND_NONE;

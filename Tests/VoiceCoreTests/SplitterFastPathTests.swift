@@ -24,6 +24,11 @@ import Testing
         // Runs the C bulk path takes whole: spaces between CJK (dropped) and between words (kept),
         // capitals at a token start in two- and three-byte scripts, a scalar of a mixed block.
         "漢字 漢字", "カタカナ ", "Ärger ", "Ёлка ", "×", "a b c d e f g h ",
+        // What the C loop (vck_split_run) takes besides runs: sentence ends after plain words (ASCII
+        // and Cyrillic), periods inside and after other tokens, quotes and brackets it counts, the
+        // full-width semicolon, the particle after a quotation, and what the idle cleaner drops.
+        "Hello world. ", "done! Next", "понятно. ", "руб. ", "за ", "z.B. ", "ein ", "p.m. ", "v2.5", "“", "”",
+        "„", "『", "』", "〈", "〉", "；", "と", "。」と", "!)", "Sie.", "**bold**", "`code`",
     ]
 
     static func text(seed: UInt64) -> [UInt8] {

@@ -14,7 +14,7 @@ struct Abbreviations: Sendable {
     /// Per hash: the kind (bit 7: other) and which of `languageSets` the word belongs to (low 6 bits).
     private let table: HashedWordTable
     /// Bit k: `languageSets[k]` includes a language this splitter uses.
-    private let allowedSets: UInt64
+    let allowedSets: UInt64
 
     init(language: SplitterLanguage) {
         self.table = Abbreviations.builtinTable

@@ -93,7 +93,8 @@ struct SegmentBuilder {
                 pendingFitsRun = true
             case .latin(let e):
                 hasPending = true
-                pendingFitsRun = e.word == .word && e.spacedDots == 0 && (e.mark == .dot || e.mark == .exclaim)
+                pendingFitsRun = e.spacedDots == 0 && (e.mark == .dot || e.mark == .exclaim)
+                    && SegmentBuilder.classCode(e.word) != UInt8(VCK_CLASS_UNKNOWN)
             case .hard:
                 hasPending = true
                 pendingFitsRun = true
@@ -174,6 +175,7 @@ struct SegmentBuilder {
         facts.abbrev_keys = anyLanguage.keys
         facts.abbrev_values = anyLanguage.values
         facts.abbrev_mask = anyLanguage.mask
+        facts.abbrev_allowed = abbreviations.allowedSets
         pointAtReadyStorage()
         refreshCommaFrom()
     }
@@ -800,6 +802,8 @@ struct SegmentBuilder {
             switch pending {
             case .latin(let e) where pendingFitsRun:
                 facts.pend = UInt8(e.mark == .dot ? VCK_PEND_DOT : VCK_PEND_EXCLAIM)
+                facts.pend_class = SegmentBuilder.classCode(e.word)
+                facts.pend_value = SegmentBuilder.classValue(e.word)
                 facts.pend_end = Int64(e.end)
                 facts.pend_dots = Int64(e.dots)
                 facts.pend_first_token = e.firstToken ? 1 : 0
@@ -831,11 +835,50 @@ struct SegmentBuilder {
             if facts.pend == UInt8(VCK_PEND_HARD) {
                 pending = .hard(end: end)
             } else {
-                pending = .latin(LatinEnd(end: end, mark: facts.pend == UInt8(VCK_PEND_DOT) ? .dot : .exclaim, word: .word,
+                pending = .latin(LatinEnd(end: end, mark: facts.pend == UInt8(VCK_PEND_DOT) ? .dot : .exclaim,
+                                          word: SegmentBuilder.wordClass(facts.pend_class, facts.pend_value),
                                           dots: Int(facts.pend_dots), spacedDots: 0, firstToken: facts.pend_first_token != 0,
                                           previousWordLower: facts.pend_prev_lower != 0))
             }
             facts.pend = UInt8(VCK_PEND_NONE)
+        }
+    }
+
+    /// The C loop's code for a word class (`VCK_CLASS_*`; UNKNOWN for those it leaves to Swift).
+    static func classCode(_ w: WordClass) -> UInt8 {
+        switch w {
+        case .word: return UInt8(VCK_CLASS_WORD)
+        case .number: return UInt8(VCK_CLASS_NUMBER)
+        case .initialUpper: return UInt8(VCK_CLASS_INITIAL_UPPER)
+        case .initialLower: return UInt8(VCK_CLASS_INITIAL_LOWER)
+        case .abbreviation(let kind): return UInt8(kind == .title ? VCK_CLASS_TITLE : VCK_CLASS_OTHER)
+        case .acronym: return UInt8(VCK_CLASS_ACRONYM)
+        case .multiPeriod: return UInt8(VCK_CLASS_MULTI_PERIOD)
+        case .empty, .openerOnly: return UInt8(VCK_CLASS_UNKNOWN)
+        }
+    }
+
+    /// The value that goes with `classCode(w)`: the number, the initial, or whether the initial is I.
+    static func classValue(_ w: WordClass) -> Int64 {
+        switch w {
+        case .number(let n): return Int64(n)
+        case .initialUpper(let isI): return isI ? 1 : 0
+        case .initialLower(let l): return Int64(l)
+        default: return 0
+        }
+    }
+
+    /// The word class the C loop's code and value stand for.
+    static func wordClass(_ code: UInt8, _ value: Int64) -> WordClass {
+        switch Int(code) {
+        case VCK_CLASS_NUMBER: return .number(Int(value))
+        case VCK_CLASS_INITIAL_UPPER: return .initialUpper(isI: value != 0)
+        case VCK_CLASS_INITIAL_LOWER: return .initialLower(UInt32(truncatingIfNeeded: value))
+        case VCK_CLASS_TITLE: return .abbreviation(.title)
+        case VCK_CLASS_OTHER: return .abbreviation(.other)
+        case VCK_CLASS_ACRONYM: return .acronym
+        case VCK_CLASS_MULTI_PERIOD: return .multiPeriod
+        default: return .word
         }
     }
 

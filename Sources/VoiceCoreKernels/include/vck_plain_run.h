@@ -63,6 +63,11 @@ typedef struct {
     const uint64_t *abbrev_keys;
     const uint8_t *abbrev_values;
     uint64_t abbrev_mask;
+    uint64_t abbrev_allowed;    /* bit k: the abbreviations of language set k apply (Abbreviations.allowedSets) */
+    /* The word before a held `.` (WordClass, VCK_CLASS_*) and its value (the number, the initial,
+       or 1 for the initial I), for the verdict the next scalar brings. */
+    uint8_t pend_class;
+    int64_t pend_value;
     /* --- end split9 --- */
 } vck_plain_state;
 

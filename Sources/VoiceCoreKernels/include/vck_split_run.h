@@ -15,9 +15,15 @@ extern "C" {
 #endif
 
 /* vck_plain_state.pend: a sentence end held for its lookahead. DOT and EXCLAIM stand for the
- * builder's PendingEnd.latin with word class .word (mark .dot or .exclaim, pend_dots dots, no
- * spaced dots), HARD for PendingEnd.hard. */
+ * builder's PendingEnd.latin (mark .dot or .exclaim, pend_dots dots, no spaced dots, the word class
+ * in pend_class), HARD for PendingEnd.hard. */
 enum { VCK_PEND_NONE = 0, VCK_PEND_DOT = 1, VCK_PEND_EXCLAIM = 2, VCK_PEND_HARD = 3 };
+
+/* vck_plain_state.pend_class: the builder's WordClass of the word before a held end (the C loop
+ * leaves .empty and .openerOnly to the builder). */
+enum { VCK_CLASS_WORD = 0, VCK_CLASS_NUMBER = 1, VCK_CLASS_INITIAL_UPPER = 2, VCK_CLASS_INITIAL_LOWER = 3,
+       VCK_CLASS_TITLE = 4, VCK_CLASS_OTHER = 5, VCK_CLASS_ACRONYM = 6, VCK_CLASS_MULTI_PERIOD = 7,
+       VCK_CLASS_UNKNOWN = 8 };
 
 /* A ready segment: its text is ready_text[start ..< start + len], a NUL after it. */
 typedef struct {
