@@ -280,6 +280,19 @@ static inline int carry_cut(const uint8_t *p, size_t i, size_t n, vck_plain_stat
  * cleaner is idle. */
 static inline int is_dropped(uint8_t b) { return b == 0x2A || b == 0x60; }
 
+/* ASCII punctuation that means nothing to the idle cleaner or the builder beyond going into the
+ * segment (SegmentBuilder.normal's default case; the cleaner's passesASCII): no quote, bracket,
+ * mark, clause mark, closer, markdown or tag character. */
+static inline int is_plain_punct(uint32_t c) {
+    switch (c) {
+    case '#': case '$': case '%': case '&': case '+': case '/': case '=': case '>': case '@': case '\\': case '^':
+    case '|':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* ScalarClass.isCloser. */
 static inline int is_closer(uint32_t c) {
     switch (c) {
@@ -391,6 +404,55 @@ static inline __attribute__((always_inline)) size_t split_loop(const uint8_t *re
             size_t len = 1;
             if (b < 0x80) c = b;
             else if (!(len = decode_bmp(p, i, n, &c))) break;
+            if (!st->space_pending) {
+                /* The marks first: the commonest reason the scan stops. */
+                if (c == 0x2E) {
+                    /* period(): a list item may start here (the builder cuts), the token before it is
+                       classified (a number or a lower-case initial opening the segment makes it a list
+                       item), and the end is held for the next scalar's verdict; after CJK it is hard. */
+                    if (st->list_kind && st->token_index > 0 && starts_next_list_item(st)) break;
+                    int64_t value = 0;
+                    unsigned cls = VCK_CLASS_WORD;
+                    int list_open = st->token_index == 0 && st->list_kind == 0;
+                    if (!st->cjk || list_open) {
+                        cls = classify_token(st, &value);
+                        if (cls == VCK_CLASS_UNKNOWN) break;
+                        if (list_open && cls == VCK_CLASS_NUMBER) {
+                            st->list_kind = 1;
+                            st->list_value = value;
+                        } else if (list_open && cls == VCK_CLASS_INITIAL_LOWER) {
+                            st->list_kind = 2;
+                            st->list_value = value;
+                        }
+                    }
+                    int after_cjk = st->cjk;
+                    append_mark(st, p, i, 1, c);
+                    if (after_cjk) {
+                        hold_mark(st, VCK_PEND_HARD, 0);
+                    } else {
+                        hold_mark(st, VCK_PEND_DOT, 1);
+                        st->pend_class = (uint8_t)cls;
+                        st->pend_value = value;
+                    }
+                    i += 1;
+                    continue;
+                }
+                if (c == 0x21 || c == 0x3F) {
+                    /* mark(): `! ?` after CJK end at once, otherwise like a period after a plain word. */
+                    unsigned pend = st->cjk ? VCK_PEND_HARD : VCK_PEND_EXCLAIM;
+                    append_mark(st, p, i, 1, c);
+                    hold_mark(st, pend, 0);
+                    i += 1;
+                    continue;
+                }
+                if (c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == 0xFF1B) {
+                    /* 。！？； (hard terminators that are not quotes or word scalars) end at once. */
+                    append_mark(st, p, i, 3, c);
+                    hold_mark(st, VCK_PEND_HARD, 0);
+                    i += 3;
+                    continue;
+                }
+            }
             if (quote_step(c)) {
                 /* An opening or closing quote or bracket: counted, copied. A `)` that may end a list
                    marker at the segment's start, and a held space before removed text, are left. */
@@ -403,48 +465,30 @@ static inline __attribute__((always_inline)) size_t split_loop(const uint8_t *re
                 i += len;
                 continue;
             }
+            if (is_plain_punct(c)) {
+                /* normal()'s default case; a held space before it is kept (materializeSpace). */
+                if (st->space_pending) {
+                    if (st->space_before_removed || st->chars + 2 >= st->max_chars) break;
+                    materialize_space(st, 1);
+                }
+                append_mark(st, p, i, 1, c);
+                i += 1;
+                continue;
+            }
             if (st->space_pending) break;
-            if (c == 0x2E) {
-                /* period(): a list item may start here (the builder cuts), the token before it is
-                   classified (a number or a lower-case initial opening the segment makes it a list
-                   item), and the end is held for the next scalar's verdict; after CJK it is hard. */
-                if (st->list_kind && st->token_index > 0 && starts_next_list_item(st)) break;
-                int64_t value = 0;
-                unsigned cls = VCK_CLASS_WORD;
-                int list_open = st->token_index == 0 && st->list_kind == 0;
-                if (!st->cjk || list_open) {
-                    cls = classify_token(st, &value);
-                    if (cls == VCK_CLASS_UNKNOWN) break;
-                    if (list_open && cls == VCK_CLASS_NUMBER) {
-                        st->list_kind = 1;
-                        st->list_value = value;
-                    } else if (list_open && cls == VCK_CLASS_INITIAL_LOWER) {
-                        st->list_kind = 2;
-                        st->list_value = value;
-                    }
+            if (c == 0x3005 || c == 0x3007) {
+                /* 々 〇: CJK but no word scalars (normal(): a CJK break point, no word facts). */
+                if (st->cjk) {
+                    st->cjk_break = st->seg_count;
+                    st->cjk_chars = st->chars;
                 }
-                int after_cjk = st->cjk;
-                append_mark(st, p, i, 1, c);
-                if (after_cjk) {
-                    hold_mark(st, VCK_PEND_HARD, 0);
-                } else {
-                    hold_mark(st, VCK_PEND_DOT, 1);
-                    st->pend_class = (uint8_t)cls;
-                    st->pend_value = value;
-                }
-                i += 1;
+                append_mark(st, p, i, 3, c);
+                st->cjk = 1;
+                i += 3;
                 continue;
             }
-            if (c == 0x21 || c == 0x3F) {
-                /* mark(): `! ?` after CJK end at once, otherwise like a period after a plain word. */
-                unsigned pend = st->cjk ? VCK_PEND_HARD : VCK_PEND_EXCLAIM;
-                append_mark(st, p, i, 1, c);
-                hold_mark(st, pend, 0);
-                i += 1;
-                continue;
-            }
-            if (c == 0x3002 || c == 0xFF01 || c == 0xFF1F || c == 0xFF1B) {
-                /* 。！？； (hard terminators that are not quotes or word scalars) end at once. */
+            if (c == 0x2026 && st->cjk) {
+                /* mark(.ellipsis) after CJK: a hard end (the word before it changes nothing there). */
                 append_mark(st, p, i, 3, c);
                 hold_mark(st, VCK_PEND_HARD, 0);
                 i += 3;
@@ -486,9 +530,22 @@ static inline __attribute__((always_inline)) size_t split_loop(const uint8_t *re
                 i += b < 0x80 ? 1 : 3 - (c < 0x800);
                 continue;
             }
-            break;
+            /* More marks right after a hard end outside quotes stay with it (settleMark). */
+            if (st->pend == VCK_PEND_HARD && !st->space_pending && st->quote_depth == 0 && st->chars < limit &&
+                (c == '.' || c == '!' || c == '?' || c == ';' || c == 0x2026 || c == 0x3002 || c == 0xFF01 ||
+                 c == 0xFF1F || c == 0xFF1B)) {
+                size_t len = b < 0x80 ? 1 : 3;
+                append_mark(st, p, i, len, c);
+                st->pend_end = st->seg_count;
+                i += len;
+                continue;
+            }
+            /* Plain punctuation decides the end like a mark of the plain kinds (it closes nothing). */
+            if (!is_plain_punct(c)) break;
+            kind = VCK_PLAIN_MARK;
         }
-        if (kind > VCK_PLAIN_CJK && !st->space_pending) break;
+        /* The apostrophe is also a closer: right after the mark it stays with it (the builder). */
+        if (c == 0x27 && !st->space_pending) break;
         int ends;
         if (st->pend == VCK_PEND_HARD) {
             /* Inside quotes the mark ends nothing; 「…。」と: a quotation followed by the particle
