@@ -51,7 +51,7 @@ struct ByteBuffer: @unchecked Sendable {
 
     /// Makes the storage unique (copying it when another copy shares it), so the `…ToUnique`
     /// appends may skip that test until the buffer is next copied.
-    mutating func makeUnique() {
+    @inline(__always) mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&storage) { reserve(count) }
     }
 

@@ -337,12 +337,17 @@ struct SegmentBuilder {
 
     /// Called before any text goes in (each push, flush): the segment buffer is made unique once,
     /// so the appends inside need not test it (nothing copies the builder while it takes text).
+    @inline(__always)
     mutating func prepareForInput() {
         seg.makeUnique()
-        if !isKnownUniquelyReferenced(&readyStorage) {
-            readyStorage = readyStorage.copy(textCount: Int(facts.ready_len), entryCount: readyCount)
-            pointAtReadyStorage()
-        }
+        if !isKnownUniquelyReferenced(&readyStorage) { copyReadyStorage() }
+    }
+
+    /// A copy of the splitter shares the ready storage: this one writes to its own copy.
+    @inline(never)
+    private mutating func copyReadyStorage() {
+        readyStorage = readyStorage.copy(textCount: Int(facts.ready_len), entryCount: readyCount)
+        pointAtReadyStorage()
     }
 
     @inline(__always)
