@@ -307,7 +307,7 @@ static inline int is_closer(uint32_t c) {
 
 /* Quotes and brackets the loop takes, as SegmentBuilder.trackQuote counts them: +1 opens, -1
  * closes, 0 for anything else. (Straight quotes, `[ ]` and ‘ ’ are left to the builder.) */
-static inline int quote_step(uint32_t c) {
+static inline __attribute__((always_inline)) int quote_step(uint32_t c) {
     switch (c) {
     case 0x28: case 0xAB: case 0x201C: case 0x201E: case 0x300A: case 0x3008: case 0x300C: case 0x300E:
         return 1;
