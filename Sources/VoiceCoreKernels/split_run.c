@@ -578,8 +578,9 @@ size_t vck_split_run(const uint8_t *restrict p, size_t i, size_t n, vck_plain_st
     uint8_t scratch[64];
     if (i != 0 || n < used || n - used > sizeof scratch - need) return i;
     uint32_t c;
-    memcpy(scratch, st->carry, held);
-    memcpy(scratch + held, p, n);
+    /* Inline copies: a push is a few bytes, for which libc's call and size dispatch cost more. */
+    for (size_t k = 0; k < held; k++) scratch[k] = st->carry[k];
+    vck_copy_short(scratch + held, p, n);
     if (decode_bmp(scratch, 0, need, &c) != need) return i;
     st->carry_len = 0;
     size_t m = need + (n - used), j = split_loop(scratch, 0, m, st);
