@@ -293,6 +293,23 @@ static inline int is_plain_punct(uint32_t c) {
     }
 }
 
+/* A blank line ("\n\n") followed by a byte that opens no markdown at a line's start: what the idle
+ * cleaner does with it is whitespace() for the first line break and boundary() for the second
+ * (SpeechCleaner.line/lineStart), and the byte after it starts the line as plain text. */
+static inline int paragraph_break(const uint8_t *p, size_t i, size_t n, const vck_plain_state *st) {
+    if (!st->paragraph_ok || i + 2 >= n || p[i + 1] != 0x0A) return 0;
+    uint8_t b = p[i + 2];
+    if (b >= 0x80) return 1;
+    switch (b) {
+    case 0x20: case 0x09: case 0x0D: case 0x0A: case 0x60: case 0x23: case 0x2D: case 0x2A: case 0x2B: case 0x3E:
+    case 0x3C: case 0x30: case 0x31: case 0x32: case 0x33: case 0x34: case 0x35: case 0x36: case 0x37: case 0x38:
+    case 0x39:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
 /* ScalarClass.isCloser. */
 static inline int is_closer(uint32_t c) {
     switch (c) {
@@ -366,6 +383,12 @@ static inline __attribute__((always_inline)) size_t split_loop(const uint8_t *re
                     i++;
                     continue;
                 }
+                if (b == 0x0A && st->clean && paragraph_break(p, i, n, st)) {
+                    st->prev_word = 0;
+                    vck_emit(st, st->seg_count);
+                    i += 2;
+                    continue;
+                }
                 if (is_dropped(b) && st->clean) {
                     i++;
                     continue;
@@ -390,6 +413,13 @@ static inline __attribute__((always_inline)) size_t split_loop(const uint8_t *re
             if (!st->clean) break;
             if (is_dropped(b)) {
                 i++;
+                continue;
+            }
+            if (b == 0x0A && paragraph_break(p, i, n, st)) {
+                /* A blank line: the segment ends there (boundary()). */
+                st->prev_word = 0;
+                vck_emit(st, st->seg_count);
+                i += 2;
                 continue;
             }
             if (b == 0x20) {
@@ -500,6 +530,14 @@ static inline __attribute__((always_inline)) size_t split_loop(const uint8_t *re
         if (!st->clean) break;
         if (is_dropped(b)) {
             i++;
+            continue;
+        }
+        if (b == 0x0A && paragraph_break(p, i, n, st)) {
+            /* A blank line decides any held end: the whole segment goes (boundary()). */
+            st->prev_word = 0;
+            st->pend = VCK_PEND_NONE;
+            vck_emit(st, st->seg_count);
+            i += 2;
             continue;
         }
         if (b == 0x20) {

@@ -802,7 +802,8 @@ struct SegmentBuilder {
     /// usual sentence ends and their segments; vck_split_run.h) and returns where it stopped
     /// (`start` when it took nothing). A pending end it knows (a `.` `!` `?` after a plain word, a
     /// hard end) goes in with it and comes back as `pending`; any other leaves the text to `feed`.
-    mutating func takeRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
+    /// `blankLines`: the cleaner passes a blank line as a plain boundary (`passesBlankLine`).
+    mutating func takeRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int, blankLines: Bool) -> Int {
         if hasPending {
             switch pending {
             case .latin(let e) where pendingFitsRun:
@@ -823,6 +824,7 @@ struct SegmentBuilder {
         }
         lendBuffers(room: n &- start)
         facts.prev_word = 2
+        facts.paragraph_ok = blankLines ? 1 : 0
         let end = vck_split_run(p, start, n, &facts)
         takeBuffers()
         // An end held at the end of the push stays in C for the next push's call (which is where

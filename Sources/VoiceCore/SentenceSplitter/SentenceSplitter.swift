@@ -45,7 +45,7 @@ public struct SentenceSplitter: Sendable {
         if usesFastPath && decoder.isIdle && cleaner.passesPlainText && builder.pendingFitsRun {
             // The usual push: one C call over all of it (with a sequence or an end the loop held at
             // the end of the last push); the loop below takes over only where it stops.
-            i = builder.takeRun(base, 0, n)
+            i = builder.takeRun(base, 0, n, blankLines: cleaner.passesBlankLine)
             if i > 0, let endsInWord = builder.takenEndsInWord { cleaner.plainTextPassed(endsInWord: endsInWord) }
             if i == n { return }
             refused = i
@@ -149,7 +149,7 @@ public struct SentenceSplitter: Sendable {
     @inline(__always)
     private mutating func fastRun(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int? {
         guard builder.pendingFitsRun else { return nil }
-        let j = builder.takeRun(p, i, n)
+        let j = builder.takeRun(p, i, n, blankLines: cleaner.passesBlankLine)
         guard j > i else { return nil }
         if let endsInWord = builder.takenEndsInWord { cleaner.plainTextPassed(endsInWord: endsInWord) }
         return j

@@ -74,6 +74,10 @@ struct SpeechCleaner {
     /// held (tag prefix, line start, link text, markers, emoji) and no text being dropped.
     @inline(__always) var passesPlainText: Bool { passes }
 
+    /// Whether a blank line, while `passesPlainText` holds, is only whitespace and a boundary for the
+    /// builder (not the end of a heading line, which ends its segment and a state of its own).
+    @inline(__always) var passesBlankLine: Bool { strip && !headingLine }
+
     /// `passesPlainText`, kept up to date by the fields it depends on (they change on the cleaner's
     /// slow path only), so the test before every run and punctuation byte is one load.
     private var passes = false

@@ -68,6 +68,7 @@ typedef struct {
        or 1 for the initial I), for the verdict the next scalar brings. */
     uint8_t pend_class;
     int64_t pend_value;
+    uint8_t paragraph_ok;       /* the cleaner passes a blank line as a plain boundary (no heading line) */
     /* --- end split9 --- */
 } vck_plain_state;
 
