@@ -29,6 +29,13 @@ import Testing
         // full-width semicolon, the particle after a quotation, and what the idle cleaner drops.
         "Hello world. ", "done! Next", "понятно. ", "руб. ", "за ", "z.B. ", "ein ", "p.m. ", "v2.5", "“", "”",
         "„", "『", "』", "〈", "〉", "；", "と", "。」と", "!)", "Sie.", "**bold**", "`code`",
+        // What the C loop decides at a period besides plain words (split9): the word classes of
+        // numbers, initials, acronyms, abbreviations of the chosen language and several periods,
+        // list items it opens and continues, tokens of Latin-1 and CJK letters; plain punctuation,
+        // 々, … after CJK, marks after a hard end, blank lines (also after a heading line).
+        "1.", "2.", "a.", "b.", "I.", "Л.Н. ", "Hr. ", "Müller.", "etc. ", "Inc.", "v1.2.3.", "3.5",
+        "是3.", "价格. ", "Jr. ", "Mr. Smith. ", "Das ist z.B. ", "$", "#", "%", "=", "@", "々", "……", "！-",
+        "。。", "?!", "\n\nThe ", "\n\n東京", "\n\n1. ", "# Title\n\nText. ", "\n\nЭто ",
     ]
 
     static func text(seed: UInt64) -> [UInt8] {
@@ -111,6 +118,46 @@ import Testing
             #expect(a == b, "cut at \(cut)")
             #expect(!a.isEmpty)
         }
+    }
+
+    /// Pushes whose first C call refuses the push's first byte with an end pending that the C loop
+    /// does not take (a hard end inside quotes, then the cleaner's held underscore), and ends the C
+    /// loop holds across pushes (decided by the next push, or by a flush), against the scalar path.
+    @Test func pushBoundariesAroundHeldEndsEqualScalarPath() {
+        let cases: [[String]] = [
+            ["«$3.50؟", "_3.141."], ["Hello world.", " Next one."], ["Hello world.", " next one."],
+            ["Das ist z.B.", " ein Test. Hr.", " Müller kommt."], ["東京です。", "「はい。」", "と言った。"],
+            ["U.S.", " Government."], ["1.", " Punkt. 2.", " Punkt."], ["Done!", "\n\nNext"], ["Ende.", ""],
+            ["Es ist 3.", "5 Grad."], ["Это т.д.", " Всё."], ["我明白了…", "…让我想想。"],
+        ]
+        for pushes in cases {
+            var fast = SentenceSplitter(), slow = SentenceSplitter()
+            slow.usesFastPath = false
+            for text in pushes {
+                fast.push(text)
+                slow.push(text)
+            }
+            fast.flush()
+            slow.flush()
+            var a: [Segment] = [], b: [Segment] = []
+            while let seg = fast.nextSegment() { a.append(seg) }
+            while let seg = slow.nextSegment() { b.append(seg) }
+            #expect(a == b, "\(pushes)")
+            #expect(!a.isEmpty)
+        }
+    }
+
+    /// A copy made while the C loop holds an end: each copy decides it with its own next push.
+    @Test func copyWithHeldEndDecidesItSeparately() {
+        var a = SentenceSplitter()
+        a.push("It works.")
+        var b = a
+        a.push(" Next")
+        b.push(" next")
+        #expect(a.nextSegment()?.text == "It works.")
+        #expect(b.nextSegment() == nil)
+        b.flush()
+        #expect(b.nextSegment()?.text == "It works. next")
     }
 
     @Test func copiedSplitterDoesNotShareItsBuffers() {
