@@ -8,7 +8,13 @@ import Musl
 /// `Handle`, which keeps the handle's last error message as a NUL-terminated buffer that stays
 /// valid until the next call on the same handle (the sqlite3_errmsg contract).
 class Handle {
-    private(set) var lastError: [CChar] = [0]
+    private(set) var lastError: [CChar] = [0] {
+        didSet { noErrorRecorded = lastError.count == 1 }
+    }
+
+    /// `lastError` is the empty C string: kept by its writes (rare), so the test that every call
+    /// makes (`hasNoError`, `clearError`) is one load rather than the array's count.
+    private final var noErrorRecorded = true
 
     /// Records `error` as the last error and returns its status code.
     final func fail(_ error: VCError) -> Int32 {
@@ -25,10 +31,10 @@ class Handle {
     }
 
     /// No error is recorded (`clearError()` would change nothing).
-    final var hasNoError: Bool { lastError.count == 1 }
+    @inline(__always) final var hasNoError: Bool { noErrorRecorded }
 
-    final func clearError() {
-        if lastError.count != 1 { lastError = [0] }
+    @inline(__always) final func clearError() {
+        if !noErrorRecorded { lastError = [0] }
     }
 
     /// Runs `body`, turning a thrown `VCError` into its status code.
