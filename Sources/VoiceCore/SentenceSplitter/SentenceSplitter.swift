@@ -39,19 +39,26 @@ public struct SentenceSplitter: Sendable {
         guard let base = bytes.baseAddress else { return }
         builder.prepareForInput()
         let n = bytes.count
-        var i = 0
-        // Where the C loop last stopped: it would refuse the same byte in the same state again.
-        var refused = -1
         if usesFastPath && decoder.isIdle && cleaner.passesPlainText && builder.pendingFitsRun {
             // The usual push: one C call over all of it (with a sequence or an end the loop held at
-            // the end of the last push); the loop below takes over only where it stops.
-            i = builder.takeRun(base, 0, n, blankLines: cleaner.passesBlankLine)
+            // the end of the last push); the Swift loop takes over only where it stops.
+            let i = builder.takeRun(base, 0, n, blankLines: cleaner.passesBlankLine)
             if i > 0, let endsInWord = builder.takenEndsInWord { cleaner.plainTextPassed(endsInWord: endsInWord) }
-            if i == n { return }
-            refused = i
+            if i != n { pushRest(base, n, from: i, refused: i) }
         } else {
             builder.adoptHeldEnd()
+            pushRest(base, n, from: 0, refused: -1)
         }
+    }
+
+    /// The rest of a push from `p[start]`, byte by byte with the C loop for the runs, where the
+    /// first C call stopped (`refused`: where the C loop last stopped, since it would refuse the
+    /// same byte in the same state again) or where it could not start. Out of line, so the usual
+    /// push is a small function.
+    @inline(never)
+    private mutating func pushRest(_ base: UnsafePointer<UInt8>, _ n: Int, from start: Int, refused firstRefused: Int) {
+        var i = start
+        var refused = firstRefused
         // A sequence the C loop held that it did not complete: the stream decoder takes its bytes.
         if builder.hasCarry { releaseCarry() }
         if !decoder.isIdle && usesFastPath, let j = joinSplitScalar(base, n) { i = j }
