@@ -47,25 +47,39 @@ static inline unsigned kind_at(const uint8_t *p, size_t i, size_t n, const uint8
     return kinds[c] & VCK_PLAIN_KIND_MASK;
 }
 
-/* Copies a run to the segment. Runs are short (deltas are a few bytes), so the libc call and its
- * size dispatch cost more than the copy: up to 16 bytes go as two overlapping loads and stores. */
-static inline void copy_run(uint8_t *restrict dst, const uint8_t *restrict src, size_t len) {
-    if (len >= 8 && len <= 16) {
+/* Copies a run of len bytes to the segment, and possibly more of the input after it: at most
+ * avail bytes (what is left of the input from src, avail >= len). The destination has room for the
+ * rest of the input (the contract of vck_plain_run), so whole words can be moved: runs are short
+ * (deltas are a few bytes), and a libc call, or a dispatch on the run's own length, costs more
+ * than the copy. Never reads past src + avail (the end of the caller's input may end a page). */
+static inline void copy_run(uint8_t *restrict dst, const uint8_t *restrict src, size_t len, size_t avail) {
+    if (len > 16) {
+        /* Rare: 16-byte moves, the last one ending at len. */
+        for (size_t k = 0; k + 16 < len; k += 16) __builtin_memcpy(dst + k, src + k, 16);
+        __builtin_memcpy(dst + len - 16, src + len - 16, 16);
+    } else if (avail >= 8) {
+        /* Two 8-byte moves cover [0, m) for any m from 8 to 16: one branch for all lengths. */
+        size_t m = len > 8 ? len : 8;
         uint64_t a, b;
-        memcpy(&a, src, 8);
-        memcpy(&b, src + len - 8, 8);
-        memcpy(dst, &a, 8);
-        memcpy(dst + len - 8, &b, 8);
-    } else if (len >= 4 && len < 8) {
+        __builtin_memcpy(&a, src, 8);
+        __builtin_memcpy(&b, src + m - 8, 8);
+        __builtin_memcpy(dst, &a, 8);
+        __builtin_memcpy(dst + m - 8, &b, 8);
+    } else if (avail >= 4) {
+        size_t m = len > 4 ? len : 4;
         uint32_t a, b;
-        memcpy(&a, src, 4);
-        memcpy(&b, src + len - 4, 4);
-        memcpy(dst, &a, 4);
-        memcpy(dst + len - 4, &b, 4);
-    } else if (len < 4) {
-        for (size_t k = 0; k < len; k++) dst[k] = src[k];
-    } else {
-        memcpy(dst, src, len);
+        __builtin_memcpy(&a, src, 4);
+        __builtin_memcpy(&b, src + m - 4, 4);
+        __builtin_memcpy(dst, &a, 4);
+        __builtin_memcpy(dst + m - 4, &b, 4);
+    } else if (avail >= 2) {
+        uint16_t a, b;
+        __builtin_memcpy(&a, src, 2);
+        __builtin_memcpy(&b, src + avail - 2, 2);
+        __builtin_memcpy(dst, &a, 2);
+        __builtin_memcpy(dst + avail - 2, &b, 2);
+    } else if (avail) {
+        dst[0] = src[0];
     }
 }
 
@@ -119,7 +133,7 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                     ((next = kind_at(p, i + 1, n, kinds)) != VCK_PLAIN_WORD && next != VCK_PLAIN_CJK))
                     break;
                 if (cjk && next == VCK_PLAIN_CJK) {
-                    copy_run(out, p + run, i - run);
+                    copy_run(out, p + run, i - run, n - run);
                     out += i - run;
                     run = i + 1;
                     base -= 1;
@@ -196,7 +210,7 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
             }
         }
     }
-    copy_run(out, p + run, i - run);
+    copy_run(out, p + run, i - run, n - run);
     out += i - run;
     st->seg_count += out - dst;
     st->chars = chars;
