@@ -117,6 +117,7 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                     st->token_first_lower = (uint8_t)(b - 'a') < 26;
                     st->has_word = 1;
                 }
+            ascii_word:;
                 size_t room = (size_t)(limit - chars), stop = n - i < room ? n : i + room, k = i + 1;
                 while (k < stop && ascii_word[p[k]]) k++;
                 cjk = 0;
@@ -127,18 +128,27 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
             }
             if (kind == VCK_PLAIN_NONE) {
                 /* One space, then a plain word scalar: `materializeSpace` writes it as 0x20 (so it
-                   stays in the copy), or drops it between two CJK scalars. */
-                unsigned next;
-                if (b != 0x20 || !st->clean || chars + 2 >= max || base + (int64_t)i <= 0 ||
-                    ((next = kind_at(p, i + 1, n, kinds)) != VCK_PLAIN_WORD && next != VCK_PLAIN_CJK))
-                    break;
-                if (cjk && next == VCK_PLAIN_CJK) {
-                    copy_run(out, p + run, i - run, n - run);
-                    out += i - run;
-                    run = i + 1;
-                    base -= 1;
-                } else {
+                   stays in the copy), or drops it between two CJK scalars. The scalar after it is
+                   classified here once and taken straight away (it fits: chars + 2 < max). */
+                if (b != 0x20 || !st->clean || chars + 2 >= max || base + (int64_t)i <= 0 || i + 1 >= n) break;
+                uint8_t next = p[i + 1];
+                if (next < 0x80) {
+                    /* ASCII: a word byte or nothing (no ASCII byte is CJK). */
+                    if (!ascii_word[next]) break;
                     chars += 1;
+                } else {
+                    len = decode_bmp(p, i + 1, n, &c);
+                    if (!len) break;
+                    kind = kinds[c] & VCK_PLAIN_KIND_MASK;
+                    if (kind != VCK_PLAIN_WORD && kind != VCK_PLAIN_CJK) break;
+                    if (cjk && kind == VCK_PLAIN_CJK) {
+                        copy_run(out, p + run, i - run, n - run);
+                        out += i - run;
+                        run = i + 1;
+                        base -= 1;
+                    } else {
+                        chars += 1;
+                    }
                 }
                 i += 1;
                 st->took_space = 1;
@@ -149,8 +159,15 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                     st->previous_word_lower = st->token_first_lower;
                 }
                 st->token_start = base + (int64_t)i;
+                if (next < 0x80) {
+                    b = next;
+                    token_has_word = 1;
+                    st->token_first_lower = (uint8_t)(b - 'a') < 26;
+                    st->has_word = 1;
+                    goto ascii_word;
+                }
                 token_has_word = 0;
-                continue;
+                goto scalar;
             }
             c = b;
             len = 1;
@@ -160,6 +177,7 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
             kind = kinds[c] & VCK_PLAIN_KIND_MASK;
             if (kind == VCK_PLAIN_NONE) break;
         }
+    scalar:
         if (kind >= VCK_PLAIN_CLAUSE) {
             /* Punctuation that decides nothing; a clause mark is a break for the length limit, and
                a comma that may end the first segment goes the slow way. */
