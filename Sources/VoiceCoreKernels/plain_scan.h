@@ -29,15 +29,6 @@ static inline size_t decode_bmp(const uint8_t *p, size_t i, size_t n, uint32_t *
     return 0;
 }
 
-/* The scalar of the three bytes at q (lead byte 0xE0..0xEF) if they are well-formed; anything else
- * (a bad continuation byte) gives a value of no CJK kind: the kind table gives CJK only to scalars
- * from U+0800 that are not surrogates, which is what decode_bmp accepts, so an overlong form or a
- * surrogate cannot pass as CJK either. */
-static inline uint32_t cjk_candidate(const uint8_t *q) {
-    if ((q[1] & 0xC0) != 0x80 || (q[2] & 0xC0) != 0x80) return 0;
-    return ((uint32_t)(q[0] & 0x0F) << 12) | ((uint32_t)(q[1] & 0x3F) << 6) | (q[2] & 0x3F);
-}
-
 /* The kind of the scalar at p[i], or NONE when it is not whole and well-formed in the BMP. */
 static inline unsigned kind_at(const uint8_t *p, size_t i, size_t n, const uint8_t *kinds) {
     if (i >= n) return VCK_PLAIN_NONE;
@@ -208,9 +199,24 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
         i += len;
         if (kind == VCK_PLAIN_CJK) {
             /* Further CJK scalars only move the break between two of them: a short loop. */
-            while (i + 2 < n && chars < limit && (p[i] & 0xF0) == 0xE0) {
-                uint32_t c3 = cjk_candidate(p + i);
-                if ((kinds[c3] & VCK_PLAIN_KIND_MASK) != VCK_PLAIN_CJK) break;
+            while (i + 2 < n && chars < limit) {
+                /* The shape of a three-byte sequence (lead 0xE0..0xEF, two continuation bytes)
+                   tested at once; anything else ends the loop, and the scalar path sees it. */
+                uint32_t b0 = p[i], b1 = p[i + 1], b2 = p[i + 2];
+                if (((b0 & 0xF0) | (b1 & 0xC0) << 8 | (b2 & 0xC0) << 16) != (0xE0 | 0x80 << 8 | 0x80 << 16)) break;
+                /* An overlong form or a surrogate cannot pass as CJK: the kind table gives CJK
+                   only to scalars from U+0800 that are not surrogates (what decode_bmp accepts). */
+                uint32_t c3 = (b0 & 0x0F) << 12 | (b1 & 0x3F) << 6 | (b2 & 0x3F);
+                unsigned kind3 = kinds[c3] & VCK_PLAIN_KIND_MASK;
+                if (kind3 != VCK_PLAIN_CJK) {
+                    /* Another three-byte scalar (CJK punctuation, most often): the scalar path
+                       takes it as decoded here, or the run ends where decode_bmp would end it. */
+                    if (kind3 == VCK_PLAIN_NONE || c3 < 0x800 || c3 - 0xD800 < 0x800) goto done;
+                    c = c3;
+                    len = 3;
+                    kind = kind3;
+                    goto scalar;
+                }
                 st->cjk_break = base + (int64_t)i;
                 st->cjk_chars = chars;
                 last = c3;
@@ -221,13 +227,22 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
             /* Further two-byte letters (Cyrillic, Greek, accented Latin) change nothing but the count. */
             while (i + 1 < n && chars < limit && (uint8_t)(p[i] - 0xC2) <= 0x1D && (p[i + 1] & 0xC0) == 0x80) {
                 uint32_t c2 = ((uint32_t)(p[i] & 0x1F) << 6) | (p[i + 1] & 0x3F);
-                if ((kinds[c2] & VCK_PLAIN_KIND_MASK) != VCK_PLAIN_WORD) break;
+                unsigned kind2 = kinds[c2] & VCK_PLAIN_KIND_MASK;
+                if (kind2 != VCK_PLAIN_WORD) {
+                    /* Another two-byte scalar (well-formed, as tested above): as for CJK. */
+                    if (kind2 == VCK_PLAIN_NONE) goto done;
+                    c = c2;
+                    len = 2;
+                    kind = kind2;
+                    goto scalar;
+                }
                 last = c2;
                 chars += 1;
                 i += 2;
             }
         }
     }
+done:
     copy_run(out, p + run, i - run, n - run);
     out += i - run;
     st->seg_count += out - dst;
