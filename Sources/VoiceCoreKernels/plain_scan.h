@@ -8,6 +8,9 @@
 #include "vck_plain_run.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Decodes the well-formed two- or three-byte sequence at p[i] that lies wholly before n into *c;
  * returns its length, or 0 (malformed, four-byte or cut off: the slow path deals with those). */
@@ -80,6 +83,38 @@ static const uint8_t ascii_word[256] = {
     ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
 };
 
+/* Where the ASCII word that goes on at p[k] ends, looking no further than stop (<= n). The end of
+ * a word is a data-dependent exit: one mispredicted branch per word when the scan goes byte by
+ * byte. With SSE2 (baseline on x86-64) eight bytes are classified at once and the end is found
+ * with a bit scan; the loop goes round again only for words longer than eight bytes. No load
+ * reaches past p[n] (the end of the caller's input may end a page): near the end the load is the
+ * eight bytes ending at p[n], and the bytes before p[k] are shifted out of the mask. */
+static inline size_t ascii_word_end(const uint8_t *p, size_t k, size_t stop, size_t n) {
+#ifdef __SSE2__
+    if (n >= 8) {
+        /* A letter: (b | 0x20) + 0x1F below -102 as a signed byte ('a'..'z' map to -128..-103);
+           a digit: b + 0x50 below -118 ('0'..'9' map to -128..-119). No other byte lands there. */
+        const __m128i case_bit = _mm_set1_epi8(0x20), to_letters = _mm_set1_epi8(0x1F);
+        const __m128i letters_below = _mm_set1_epi8(-102), to_digits = _mm_set1_epi8(0x50);
+        const __m128i digits_below = _mm_set1_epi8(-118);
+        for (;;) {
+            size_t at = k + 8 <= n ? k : n - 8, left = stop - k;
+            __m128i x = _mm_loadl_epi64((const __m128i *)(const void *)(p + at));
+            __m128i letter = _mm_cmpgt_epi8(letters_below, _mm_add_epi8(_mm_or_si128(x, case_bit), to_letters));
+            __m128i digit = _mm_cmpgt_epi8(digits_below, _mm_add_epi8(x, to_digits));
+            unsigned words = (unsigned)_mm_movemask_epi8(_mm_or_si128(letter, digit));
+            /* Bit j: p[k + j] ends the word; bit `left` (or 8) stops the scan at stop. */
+            unsigned ends = ((~words & 0xFFu) >> (k - at)) | (1u << (left < 8 ? left : 8));
+            unsigned taken = (unsigned)__builtin_ctz(ends);
+            k += taken;
+            if (taken < 8) return k;
+        }
+    }
+#endif
+    while (k < stop && ascii_word[p[k]]) k++;
+    return k;
+}
+
 /* The scan itself: vck_plain_run in full, inlined wherever it is used. */
 static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *restrict p, size_t i, size_t n,
                                                                const uint8_t *restrict kinds, uint8_t *restrict dst,
@@ -109,8 +144,8 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                     st->has_word = 1;
                 }
             ascii_word:;
-                size_t room = (size_t)(limit - chars), stop = n - i < room ? n : i + room, k = i + 1;
-                while (k < stop && ascii_word[p[k]]) k++;
+                size_t room = (size_t)(limit - chars), stop = n - i < room ? n : i + room;
+                size_t k = ascii_word_end(p, i + 1, stop, n);
                 cjk = 0;
                 last = p[k - 1];
                 chars += (int64_t)(k - i);
