@@ -122,8 +122,8 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
     const int64_t max = st->max_chars, limit = max - 1;
     int64_t chars = st->chars;
     uint32_t last = st->last;
-    int cjk = st->cjk;
-    int token_has_word = st->token_has_word;
+    /* lastWasCJK and tokenHasWord stay in the state: the loop has more values than registers,
+       and copies of them would only be spilled to the stack and copied back at the end. */
     uint8_t *out = dst;
     size_t run = i;
     /* The segment offset of p[k] is base + k (a dropped space shifts it by one). */
@@ -138,15 +138,15 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
             kind = kinds[b] & VCK_PLAIN_KIND_MASK;
             if (kind == VCK_PLAIN_WORD) {
                 /* ASCII letters and digits: only the first can start a token, the rest is a scan. */
-                if (!token_has_word) {
-                    token_has_word = 1;
+                if (!st->token_has_word) {
+                    st->token_has_word = 1;
                     st->token_first_lower = (uint8_t)(b - 'a') < 26;
                     st->has_word = 1;
                 }
             ascii_word:;
                 size_t room = (size_t)(limit - chars), stop = n - i < room ? n : i + room;
                 size_t k = ascii_word_end(p, i + 1, stop, n);
-                cjk = 0;
+                st->cjk = 0;
                 last = p[k - 1];
                 chars += (int64_t)(k - i);
                 i = k;
@@ -167,7 +167,7 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                     if (!len) break;
                     kind = kinds[c] & VCK_PLAIN_KIND_MASK;
                     if (kind != VCK_PLAIN_WORD && kind != VCK_PLAIN_CJK) break;
-                    if (cjk && kind == VCK_PLAIN_CJK) {
+                    if (st->cjk && kind == VCK_PLAIN_CJK) {
                         copy_run(out, p + run, i - run, n - run);
                         out += i - run;
                         run = i + 1;
@@ -180,19 +180,19 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                 st->took_space = 1;
                 st->space_break = base + (int64_t)i;
                 st->space_chars = chars;
-                if (token_has_word) {
+                if (st->token_has_word) {
                     st->token_index += 1;
                     st->previous_word_lower = st->token_first_lower;
                 }
                 st->token_start = base + (int64_t)i;
                 if (next < 0x80) {
                     b = next;
-                    token_has_word = 1;
+                    st->token_has_word = 1;
                     st->token_first_lower = (uint8_t)(b - 'a') < 26;
                     st->has_word = 1;
                     goto ascii_word;
                 }
-                token_has_word = 0;
+                st->token_has_word = 0;
                 goto scalar;
             }
             c = b;
@@ -212,19 +212,19 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                 st->clause_break = base + (int64_t)(i + len);
                 st->clause_chars = chars + 1;
             }
-            cjk = 0;
+            st->cjk = 0;
         } else {
             if (kind == VCK_PLAIN_CJK) {
-                if (cjk) {
+                if (st->cjk) {
                     st->cjk_break = base + (int64_t)i;
                     st->cjk_chars = chars;
                 }
-                cjk = 1;
+                st->cjk = 1;
             } else {
-                cjk = 0;
+                st->cjk = 0;
             }
-            if (!token_has_word) {
-                token_has_word = 1;
+            if (!st->token_has_word) {
+                st->token_has_word = 1;
                 st->token_first_lower = (kinds[c] & VCK_PLAIN_LOWER) != 0;
                 st->has_word = 1;
             }
@@ -283,8 +283,6 @@ done:
     st->seg_count += out - dst;
     st->chars = chars;
     st->last = last;
-    st->cjk = (uint8_t)cjk;
-    st->token_has_word = (uint8_t)token_has_word;
     return i;
 }
 
