@@ -121,8 +121,7 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                                                                vck_plain_state *restrict st) {
     const int64_t max = st->max_chars, limit = max - 1;
     int64_t chars = st->chars;
-    uint32_t last = st->last;
-    /* lastWasCJK and tokenHasWord stay in the state: the loop has more values than registers,
+    /* lastScalar, lastWasCJK and tokenHasWord stay in the state: the loop has more values than registers,
        and copies of them would only be spilled to the stack and copied back at the end. */
     uint8_t *out = dst;
     size_t run = i;
@@ -147,7 +146,7 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                 size_t room = (size_t)(limit - chars), stop = n - i < room ? n : i + room;
                 size_t k = ascii_word_end(p, i + 1, stop, n);
                 st->cjk = 0;
-                last = p[k - 1];
+                st->last = p[k - 1];
                 chars += (int64_t)(k - i);
                 i = k;
                 continue;
@@ -229,7 +228,7 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                 st->has_word = 1;
             }
         }
-        last = c;
+        st->last = c;
         chars += 1;
         i += len;
         if (kind == VCK_PLAIN_CJK) {
@@ -254,7 +253,7 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                 }
                 st->cjk_break = base + (int64_t)i;
                 st->cjk_chars = chars;
-                last = c3;
+                st->last = c3;
                 chars += 1;
                 i += 3;
             }
@@ -271,7 +270,7 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                     kind = kind2;
                     goto scalar;
                 }
-                last = c2;
+                st->last = c2;
                 chars += 1;
                 i += 2;
             }
@@ -282,7 +281,6 @@ done:
     out += i - run;
     st->seg_count += out - dst;
     st->chars = chars;
-    st->last = last;
     return i;
 }
 
