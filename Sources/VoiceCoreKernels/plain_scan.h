@@ -77,8 +77,9 @@ static inline void copy_run(uint8_t *restrict dst, const uint8_t *restrict src, 
     }
 }
 
-/* ASCII letters and digits: the scan inside an ASCII word tests one table entry per byte (bytes
- * from 0x80 are not in it). PlainScalar gives these, and only these, ASCII bytes the kind WORD. */
+/* ASCII letters and digits, one table entry per byte (bytes from 0x80 are not in it): the word
+ * scan's byte-by-byte fallback and the test after a space. PlainScalar gives these, and only these,
+ * ASCII bytes the kind WORD. */
 static const uint8_t ascii_word[256] = {
     ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
 };
@@ -121,8 +122,8 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                                                                vck_plain_state *restrict st) {
     const int64_t max = st->max_chars, limit = max - 1;
     int64_t chars = st->chars;
-    /* lastScalar, lastWasCJK and tokenHasWord stay in the state: the loop has more values than registers,
-       and copies of them would only be spilled to the stack and copied back at the end. */
+    /* lastScalar, lastWasCJK and tokenHasWord stay in the state: the loop has more live values
+       than registers, and copies of them were only spilled to the stack and copied back. */
     uint8_t *out = dst;
     size_t run = i;
     /* The segment offset of p[k] is base + k (a dropped space shifts it by one). */
