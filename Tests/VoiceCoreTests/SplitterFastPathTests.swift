@@ -36,6 +36,8 @@ import Testing
         "1.", "2.", "a.", "b.", "I.", "Л.Н. ", "Hr. ", "Müller.", "etc. ", "Inc.", "v1.2.3.", "3.5",
         "是3.", "价格. ", "Jr. ", "Mr. Smith. ", "Das ist z.B. ", "$", "#", "%", "=", "@", "々", "……", "！-",
         "。。", "?!", "\n\nThe ", "\n\n東京", "\n\n1. ", "# Title\n\nText. ", "\n\nЭто ",
+        // A scalar of another kind that ends a CJK or Cyrillic run inside the kernel's inner loops.
+        "漢字、漢字，", "ЖжЖ×ж«", "ёлка ×",
     ]
 
     static func text(seed: UInt64) -> [UInt8] {
@@ -44,6 +46,9 @@ import Testing
         for _ in 0..<(20 + rng.next(400)) {
             if rng.next(40) == 0 {
                 out.append([0x80, 0xC3, 0xE4, 0xF0, 0xFF, 0xED][rng.next(6)])  // invalid UTF-8 too
+            } else if rng.next(60) == 0 {
+                // Three-byte shapes that are not scalars: overlong, surrogate, bad continuation.
+                out.append(contentsOf: [[0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xE4, 0xB8, 0x41]][rng.next(3)])
             } else {
                 out.append(contentsOf: pieces[rng.next(pieces.count)].utf8)
             }

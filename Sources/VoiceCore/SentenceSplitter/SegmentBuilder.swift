@@ -794,7 +794,8 @@ struct SegmentBuilder {
         facts.took_space = 0
         let end = vck_plain_run(p, start, n, kernelKinds.base, seg.uniqueTail(room: n - start), &facts)
         seg.uniqueTailWritten(upTo: Int(facts.seg_count))
-        if facts.took_space != 0 { spaceBeforeRemoved = false }
+        // Without a branch: whether the run took a space is as random as the text.
+        spaceBeforeRemoved = spaceBeforeRemoved && facts.took_space == 0
         return end
     }
 

@@ -74,7 +74,8 @@ typedef struct {
 
 /* Takes plain text from p[i] up to at most p[n]: returns where it stopped (i when it took nothing).
  * The bytes taken (less any space dropped between two CJK scalars) are written at dst, which must
- * have room for n - i bytes. `kinds` has 65536 entries. */
+ * have room for n - i bytes; the bytes of that room after the ones taken may be overwritten (the
+ * copy moves whole words). `kinds` has 65536 entries. */
 /* Hidden: called from Swift in the same library, so the call needs no PLT entry. */
 __attribute__((visibility("hidden")))
 size_t vck_plain_run(const uint8_t *restrict p, size_t i, size_t n, const uint8_t *restrict kinds,
