@@ -8,6 +8,8 @@ import Musl
 // checks and buffer handling only.
 
 final class SplitterHandle: Handle {
+    /// Never copied (only mutated in place, or replaced by `reset`): `vc_splitter_push` relies on
+    /// it to skip the splitter's copy-on-write tests (`pushInline(_:neverCopied:)`).
     var splitter: SentenceSplitter
     /// Set when the options were rejected: the handle exists only to carry this message.
     var creationError: String?
@@ -64,7 +66,7 @@ public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?,
         if h.creationError == nil, let text, len > 0 {
             h.clearError()
             h.splitter.pushInline(UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self),
-                                                      count: len))
+                                                      count: len), neverCopied: true)
             return Status.ok.rawValue
         }
         return pushChecked(h, text, len)

@@ -49,6 +49,11 @@ struct ByteBuffer: @unchecked Sendable {
         count += bytes.count
     }
 
+    /// No other copy shares the storage (for assertions).
+    var isUnique: Bool {
+        mutating get { isKnownUniquelyReferenced(&storage) }
+    }
+
     /// Makes the storage unique (copying it when another copy shares it), so the `…ToUnique`
     /// appends may skip that test until the buffer is next copied.
     @inline(__always) mutating func makeUnique() {

@@ -343,6 +343,13 @@ struct SegmentBuilder {
         if !isKnownUniquelyReferenced(&readyStorage) { copyReadyStorage() }
     }
 
+    /// `prepareForInput` for a builder whose splitter was never copied (`SentenceSplitter.pushInline`):
+    /// its buffers are its own, checked only in debug builds.
+    @inline(__always)
+    mutating func assertUnshared() {
+        assert(seg.isUnique && isKnownUniquelyReferenced(&readyStorage), "a never-copied splitter shares its buffers")
+    }
+
     /// A copy of the splitter shares the ready storage: this one writes to its own copy.
     @inline(never)
     private mutating func copyReadyStorage() {
@@ -804,25 +811,9 @@ struct SegmentBuilder {
     /// (`start` when it took nothing). A pending end it knows (a `.` `!` `?` after a plain word, a
     /// hard end) goes in with it and comes back as `pending`; any other leaves the text to `feed`.
     /// `blankLines`: the cleaner passes a blank line as a plain boundary (`passesBlankLine`).
+    @inline(__always)
     mutating func takeRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int, blankLines: Bool) -> Int {
-        if hasPending {
-            switch pending {
-            case .latin(let e) where pendingFitsRun:
-                facts.pend = UInt8(e.mark == .dot ? VCK_PEND_DOT : VCK_PEND_EXCLAIM)
-                facts.pend_class = SegmentBuilder.classCode(e.word)
-                facts.pend_value = SegmentBuilder.classValue(e.word)
-                facts.pend_end = Int64(e.end)
-                facts.pend_dots = Int64(e.dots)
-                facts.pend_first_token = e.firstToken ? 1 : 0
-                facts.pend_prev_lower = e.previousWordLower ? 1 : 0
-            case .hard(let end) where quoteDepth == 0 && !spacePending:
-                facts.pend = UInt8(VCK_PEND_HARD)
-                facts.pend_end = Int64(end)
-            default:
-                return start
-            }
-            pending = .none
-        }
+        if hasPending && !handPendingToLoop() { return start }
         lendBuffers(room: n &- start)
         facts.prev_word = 2
         facts.paragraph_ok = blankLines ? 1 : 0
@@ -832,6 +823,30 @@ struct SegmentBuilder {
         // its lookahead comes from); one held where the Swift path goes on becomes `pending`.
         if end < n { adoptHeldEnd() }
         return end
+    }
+
+    /// `pending` goes to the C loop (`facts.pend`) when it is one the loop knows; false (nothing
+    /// changed) when it is not. Out of line: most pushes start with nothing pending, and `takeRun`
+    /// is inlined into the push.
+    @inline(never)
+    private mutating func handPendingToLoop() -> Bool {
+        switch pending {
+        case .latin(let e) where pendingFitsRun:
+            facts.pend = UInt8(e.mark == .dot ? VCK_PEND_DOT : VCK_PEND_EXCLAIM)
+            facts.pend_class = SegmentBuilder.classCode(e.word)
+            facts.pend_value = SegmentBuilder.classValue(e.word)
+            facts.pend_end = Int64(e.end)
+            facts.pend_dots = Int64(e.dots)
+            facts.pend_first_token = e.firstToken ? 1 : 0
+            facts.pend_prev_lower = e.previousWordLower ? 1 : 0
+        case .hard(let end) where quoteDepth == 0 && !spacePending:
+            facts.pend = UInt8(VCK_PEND_HARD)
+            facts.pend_end = Int64(end)
+        default:
+            return false
+        }
+        pending = .none
+        return true
     }
 
     /// An end the C loop holds (`facts.pend`) becomes `pending`, for the Swift path: called before

@@ -29,15 +29,17 @@ public struct SentenceSplitter: Sendable {
 
     /// Pushes raw UTF-8 bytes; a multi-byte sequence may be split across calls.
     public mutating func push(bytes: UnsafeBufferPointer<UInt8>) {
-        pushInline(bytes)
+        pushInline(bytes, neverCopied: false)
     }
 
     /// `push(bytes:)`, inlined into `vc_splitter_push` (called per LLM delta: a call layer there
-    /// costs a measurable share of a 13-byte push).
+    /// costs a measurable share of a 13-byte push). `neverCopied`: the caller's splitter has never
+    /// been copied (the C ABI's handle keeps its own and copies it nowhere), so its buffers are not
+    /// shared and the copy-on-write tests before writing them can go (`prepareForInput`).
     @inline(__always)
-    mutating func pushInline(_ bytes: UnsafeBufferPointer<UInt8>) {
+    mutating func pushInline(_ bytes: UnsafeBufferPointer<UInt8>, neverCopied: Bool) {
         guard let base = bytes.baseAddress else { return }
-        builder.prepareForInput()
+        if neverCopied { builder.assertUnshared() } else { builder.prepareForInput() }
         let n = bytes.count
         if usesFastPath && decoder.isIdle && cleaner.passesPlainText && builder.pendingFitsRun {
             // The usual push: one C call over all of it (with a sequence or an end the loop held at
