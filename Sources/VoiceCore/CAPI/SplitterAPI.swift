@@ -29,6 +29,9 @@ private enum SegmentLayout {
     static let text = 0, textLen = 8, emoji = 16, emojiLen = 24, index = 32, emojiCount = 40
 }
 
+/// The `emoji` of a segment without any: a literal, so NUL-terminated in read-only data.
+private let noEmoji: StaticString = ""
+
 nonisolated(unsafe) private let invalidHandleMessage: UnsafePointer<CChar> = UnsafePointer(strdup("invalid splitter handle (NULL)")!)
 
 @_cdecl("vc_splitter_new")
@@ -60,17 +63,22 @@ public func vc_splitter_errmsg(_ s: OpaquePointer?) -> UnsafePointer<CChar> {
 
 @_cdecl("vc_splitter_push")
 public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?, _ len: Int) -> Int32 {
-    HandleTable.with(s, as: SplitterHandle.self) { h in
-        // Called per LLM delta: the usual call goes straight in; only a bad argument or an unusable
-        // handle takes the error path through `run`.
-        if h.creationError == nil, let text, len > 0 {
-            h.clearError()
-            h.splitter.pushInline(UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self),
-                                                      count: len), neverCopied: true)
-            return Status.ok.rawValue
-        }
-        return pushChecked(h, text, len)
-    } ?? Status.invalidArgument.rawValue
+    HandleTable.with(s, as: SplitterHandle.self) { h in push(h, text, len) } ?? Status.invalidArgument.rawValue
+}
+
+/// `vc_splitter_push` on a handle. A function of its own with a plain `Int32` result, so the
+/// export's closure is inlined and the export is a NULL test and one call.
+@inline(never)
+private func push(_ h: SplitterHandle, _ text: UnsafePointer<CChar>?, _ len: Int) -> Int32 {
+    // Called per LLM delta: the usual call goes straight in; only a bad argument or an unusable
+    // handle takes the error path through `run`.
+    if h.creationError == nil, let text, len > 0 {
+        h.clearError()
+        h.splitter.pushInline(UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self),
+                                                  count: len), neverCopied: true)
+        return Status.ok.rawValue
+    }
+    return pushChecked(h, text, len)
 }
 
 /// `vc_splitter_push` off the usual path (empty or bad arguments, unusable handle). Out of line,
@@ -110,15 +118,24 @@ private func next(_ h: SplitterHandle, _ out: UnsafeMutableRawPointer?) -> Int32
     h.clearError()
     // Asked after every push; usually nothing is ready.
     guard let (text, index, emojiCount) = h.splitter.takeNextSegment(joiningEmojiInto: &h.emoji) else { return 0 }
-    // Most segments have no emoji: the buffer then holds (or is set to) the empty C string.
-    if emojiCount == 0 && h.emoji.count != 1 { h.emoji.setNulTerminated(UnsafeBufferPointer(start: nil, count: 0)) }
+    // Most segments have no emoji: their `emoji` is a constant empty C string (valid for ever, so
+    // also until the next call), and the handle's buffer is neither tested nor written.
+    let emoji: UnsafeRawPointer, emojiLen: Int
+    if emojiCount == 0 {
+        emoji = UnsafeRawPointer(noEmoji.utf8Start)
+        emojiLen = 0
+    } else {
+        emoji = UnsafeRawPointer(h.emoji.baseAddress)
+        emojiLen = h.emoji.count &- 1
+    }
     // The splitter's ready text stays in place (NUL after it) until the next push, flush or reset.
     out.storeBytes(of: UnsafeRawPointer(text.baseAddress), toByteOffset: SegmentLayout.text, as: UnsafeRawPointer?.self)
     out.storeBytes(of: text.count, toByteOffset: SegmentLayout.textLen, as: Int.self)
-    out.storeBytes(of: UnsafeRawPointer(h.emoji.baseAddress), toByteOffset: SegmentLayout.emoji, as: UnsafeRawPointer?.self)
-    out.storeBytes(of: h.emoji.count - 1, toByteOffset: SegmentLayout.emojiLen, as: Int.self)
+    out.storeBytes(of: emoji, toByteOffset: SegmentLayout.emoji, as: UnsafeRawPointer.self)
+    out.storeBytes(of: emojiLen, toByteOffset: SegmentLayout.emojiLen, as: Int.self)
     out.storeBytes(of: Int64(index), toByteOffset: SegmentLayout.index, as: Int64.self)
-    out.storeBytes(of: Int32(emojiCount), toByteOffset: SegmentLayout.emojiCount, as: Int32.self)
+    // A count of strings held in memory fits.
+    out.storeBytes(of: Int32(truncatingIfNeeded: emojiCount), toByteOffset: SegmentLayout.emojiCount, as: Int32.self)
     return 1
 }
 
