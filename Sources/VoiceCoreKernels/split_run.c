@@ -628,3 +628,14 @@ size_t vck_split_run(const uint8_t *restrict p, size_t i, size_t n, vck_plain_st
     }
     return used + (j - need);
 }
+
+size_t vck_split_push(const uint8_t *restrict p, size_t n, vck_plain_state *restrict st) {
+    /* The room vck_split_run asks for (the builder's lendBuffers), tested here so the push's
+       Swift side is one call. Sizes of memory: no overflow. */
+    int64_t room = (int64_t)n;
+    if (!st->push_armed || st->seg_count + room + 4 > st->seg_cap
+        || st->ready_len + st->seg_count + 2 * room + 12 > st->ready_text_cap
+        || st->ready_count + room + 4 > st->ready_entries_cap)
+        return SIZE_MAX;
+    return vck_split_run(p, 0, n, st);
+}

@@ -49,6 +49,9 @@ struct ByteBuffer: @unchecked Sendable {
         count += bytes.count
     }
 
+    /// Bytes the storage holds before it must grow.
+    @inline(__always) var capacity: Int { storage.capacity }
+
     /// No other copy shares the storage (for assertions).
     var isUnique: Bool {
         mutating get { isKnownUniquelyReferenced(&storage) }

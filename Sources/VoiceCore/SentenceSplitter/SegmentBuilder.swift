@@ -203,6 +203,7 @@ struct SegmentBuilder {
         let s = readyEntry(readyHead)
         readyHead += 1
         let emojiCount = Int(s.emoji_count)
+        if emojiCount != 0 { takeEmojiOfLoopSegment() }
         let emoji = emojiCount == 0 ? [] : Array(readyEmoji[readyEmojiHead..<readyEmojiHead + emojiCount])
         readyEmojiHead += emojiCount
         let result = body(UnsafeBufferPointer(start: facts.ready_text + Int(s.start), count: Int(s.len)), emoji, Int(s.index))
@@ -222,6 +223,7 @@ struct SegmentBuilder {
         readyHead += 1
         let emojiCount = Int(s.emoji_count)
         if emojiCount != 0 {
+            takeEmojiOfLoopSegment()
             joinEmoji(readyEmojiHead..<readyEmojiHead + emojiCount, into: &emojiOut)
             readyEmojiHead += emojiCount
         }
@@ -273,6 +275,54 @@ struct SegmentBuilder {
         }
         facts.seg_count = Int64(seg.count)
         facts.seg = seg.uniqueBase(room: room &+ 4)
+    }
+
+    // MARK: the usual push (split11)
+
+    /// Runs the C loop over a whole push through `vck_split_push`: where it stopped, or -1 (its
+    /// SIZE_MAX) when the loop is not armed (`armLoop`) or its buffers lack room, with nothing changed. What
+    /// the loop changes stays in `facts` until `settleLoop` takes it back.
+    @inline(__always)
+    mutating func pushThroughLoop(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+        vck_split_push(p, n, &facts)  // size_t comes in as Int: SIZE_MAX is -1
+    }
+
+    /// Lets the next pushes go straight to the C loop (`pushThroughLoop`) when `mayRun` (the
+    /// splitter's decoder and cleaner let it) and nothing is pending here: lends the segment
+    /// buffer for good (valid until the builder next writes it, which `settleLoop` precedes). For a
+    /// builder whose splitter is never copied, so the buffers are its own.
+    mutating func armLoop(_ mayRun: Bool, blankLines: Bool) {
+        guard mayRun && !hasPending else { return }
+        facts.seg_count = Int64(seg.count)
+        facts.seg = seg.uniqueBase(room: 0)
+        facts.seg_cap = Int64(seg.capacity)
+        facts.prev_word = 2
+        facts.paragraph_ok = blankLines ? 1 : 0
+        facts.push_armed = 1
+    }
+
+    /// Takes back what armed pushes left in the C state: the segment's length, the emoji of a
+    /// segment emitted, and (`adoptingEnd`) a held end as `pending`. Returns the cleaner's
+    /// `previousWord` after the last scalar the loop took (nil: unchanged). Called before anything
+    /// else looks at or writes the builder's state.
+    @inline(__always)
+    mutating func settleLoop(adoptingEnd: Bool) -> Bool? {
+        guard facts.push_armed != 0 else { return nil }
+        facts.push_armed = 0
+        takeBuffers()
+        if adoptingEnd { adoptHeldEnd() }
+        let endsInWord = takenEndsInWord
+        facts.prev_word = 2
+        return endsInWord
+    }
+
+    /// The emoji of a segment the loop emitted go to the ready ones (before a ready segment's emoji
+    /// are read: armed pushes leave them).
+    @inline(__always) private mutating func takeEmojiOfLoopSegment() {
+        if facts.emoji_taken != 0 {
+            facts.emoji_taken = 0
+            moveEmojiToReady()
+        }
     }
 
     /// Takes what a C call wrote: the segment's bytes, and the emoji of a segment it emitted.

@@ -35,12 +35,50 @@ public struct SentenceSplitter: Sendable {
     /// `push(bytes:)`, inlined into `vc_splitter_push` (called per LLM delta: a call layer there
     /// costs a measurable share of a 13-byte push). `neverCopied`: the caller's splitter has never
     /// been copied (the C ABI's handle keeps its own and copies it nowhere), so its buffers are not
-    /// shared and the copy-on-write tests before writing them can go (`prepareForInput`).
+    /// shared and the copy-on-write tests before writing them can go (`prepareForInput`), and its
+    /// usual push is one C call (`vck_split_push`), which leaves what it changes in the C state; the
+    /// rest of a push the loop did not finish, or one it refused, goes the Swift way (`pushAfterLoop`).
     @inline(__always)
     mutating func pushInline(_ bytes: UnsafeBufferPointer<UInt8>, neverCopied: Bool) {
         guard let base = bytes.baseAddress else { return }
-        if neverCopied { builder.assertUnshared() } else { builder.prepareForInput() }
         let n = bytes.count
+        if neverCopied {
+            let i = builder.pushThroughLoop(base, n)
+            if i != n { pushAfterLoop(base, n, stoppedAt: i) }
+            return
+        }
+        settleLoop(adoptingEnd: false)
+        builder.prepareForInput()
+        pushFromStart(base, n)
+    }
+
+    /// A push the armed C loop did not finish: it stopped at `i`, or refused the push (`i < 0`).
+    /// The builder and the cleaner take back what the loop left; the Swift path goes on; then the
+    /// loop is armed again when the state lets it.
+    @inline(never)
+    private mutating func pushAfterLoop(_ base: UnsafePointer<UInt8>, _ n: Int, stoppedAt i: Int) {
+        builder.assertUnshared()
+        if i >= 0 {
+            // As after `takeRun` stopping early: a held end becomes `pending`.
+            settleLoop(adoptingEnd: true)
+            pushRest(base, n, from: i, refused: i)
+        } else {
+            settleLoop(adoptingEnd: false)
+            pushFromStart(base, n)
+        }
+        builder.armLoop(usesFastPath && decoder.isIdle && cleaner.passesPlainText, blankLines: cleaner.passesBlankLine)
+    }
+
+    /// What armed pushes left in the C state goes back to the builder and the cleaner.
+    @inline(__always)
+    private mutating func settleLoop(adoptingEnd: Bool) {
+        if let endsInWord = builder.settleLoop(adoptingEnd: adoptingEnd) { cleaner.plainTextPassed(endsInWord: endsInWord) }
+    }
+
+    /// A push from its first byte: one C call over all of it when the state lets the loop start,
+    /// the Swift loop from where it stops.
+    @inline(__always)
+    private mutating func pushFromStart(_ base: UnsafePointer<UInt8>, _ n: Int) {
         if usesFastPath && decoder.isIdle && cleaner.passesPlainText && builder.pendingFitsRun {
             // The usual push: one C call over all of it (with a sequence or an end the loop held at
             // the end of the last push); the Swift loop takes over only where it stops.
@@ -267,6 +305,7 @@ public struct SentenceSplitter: Sendable {
     /// End of input: everything held becomes segments. The next push starts a new reply (the
     /// first-segment rule applies again); segment indexes keep counting.
     public mutating func flush() {
+        settleLoop(adoptingEnd: true)
         builder.prepareForInput()
         builder.adoptHeldEnd()
         if builder.hasCarry { releaseCarry() }

@@ -70,6 +70,12 @@ typedef struct {
     int64_t pend_value;
     uint8_t paragraph_ok;       /* the cleaner passes a blank line as a plain boundary (no heading line) */
     /* --- end split9 --- */
+
+    /* --- split11: the usual push's entry (vck_split_push) --- */
+    uint8_t push_armed;         /* the builder's state allows the loop at any push's start, and what
+                                   the loop changes is taken back only when a push leaves it */
+    int64_t seg_cap;            /* room at seg (bytes), while push_armed */
+    /* --- end split11 --- */
 } vck_plain_state;
 
 /* Takes plain text from p[i] up to at most p[n]: returns where it stopped (i when it took nothing).

@@ -39,6 +39,14 @@ typedef struct {
 __attribute__((visibility("hidden")))
 size_t vck_split_run(const uint8_t *restrict p, size_t i, size_t n, vck_plain_state *restrict st);
 
+/* The usual push (split11): when st->push_armed and the lent buffers have the room vck_split_run
+ * asks for p[0 ..< n], runs it from 0 and returns where it stopped; otherwise returns SIZE_MAX and
+ * changes nothing (the caller makes room or takes the push its own way). Between armed pushes the
+ * builder leaves seg_count, prev_word (not reset per call: the last scalar's), emoji_taken and pend
+ * to the loop and takes them back when a push does not end in it. */
+__attribute__((visibility("hidden")))
+size_t vck_split_push(const uint8_t *restrict p, size_t n, vck_plain_state *restrict st);
+
 /* Emits seg[..< end] (trimmed) as a ready segment when it has anything speakable (returns 1; its
  * entry counts st->emoji_count emoji, which then go: emoji_count 0, emoji_taken set), and starts a new segment
  * (seg_count 0, the segment's facts reset). Room: end + 1 bytes of ready text, one entry. */
