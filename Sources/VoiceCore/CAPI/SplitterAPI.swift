@@ -11,7 +11,9 @@ final class SplitterHandle: Handle {
     /// Never copied (only mutated in place, or replaced by `reset`): `vc_splitter_push` relies on
     /// it to skip the splitter's copy-on-write tests (`pushInline(_:neverCopied:)`).
     var splitter: SentenceSplitter
-    /// Set when the options were rejected: the handle exists only to carry this message.
+    /// Set when the options were rejected: the handle exists only to carry this message. Every
+    /// call on such a handle records an error, so between calls `hasNoError` implies this is nil:
+    /// the per-delta calls test only that.
     var creationError: String?
     /// The last segment's emoji, joined and NUL-terminated (owned by the handle until the next
     /// call). Its text is handed out where the splitter keeps it, already NUL-terminated.
@@ -70,10 +72,9 @@ public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?,
 /// export's closure is inlined and the export is a NULL test and one call.
 @inline(never)
 private func push(_ h: SplitterHandle, _ text: UnsafePointer<CChar>?, _ len: Int) -> Int32 {
-    // Called per LLM delta: the usual call goes straight in; only a bad argument or an unusable
-    // handle takes the error path through `run`.
-    if h.creationError == nil, let text, len > 0 {
-        h.clearError()
+    // Called per LLM delta: the usual call goes straight in; only a bad argument, an unusable
+    // handle or an error to clear takes the path through `run`.
+    if h.hasNoError, let text, len > 0 {
         h.splitter.pushInline(UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self),
                                                   count: len), neverCopied: true)
         return Status.ok.rawValue
@@ -90,7 +91,7 @@ private func pushChecked(_ h: SplitterHandle, _ text: UnsafePointer<CChar>?, _ l
         guard let bytes = borrowBytes(text, len) else {
             throw VCError(.invalidArgument, text == nil ? "text is NULL with a non-zero length" : "negative length")
         }
-        h.splitter.push(bytes: bytes)
+        h.splitter.pushInline(bytes, neverCopied: true)
         return Status.ok.rawValue
     }
 }
@@ -100,7 +101,7 @@ public func vc_splitter_next(_ s: OpaquePointer?, _ out: UnsafeMutableRawPointer
     HandleTable.with(s, as: SplitterHandle.self) { h in
         // Asked after every push, and usually nothing is ready: that answer in a few instructions
         // when there is also no error to report or clear.
-        if out != nil && h.creationError == nil && h.hasNoError && !h.splitter.hasReadySegment { return 0 }
+        if out != nil && h.hasNoError && !h.splitter.hasReadySegment { return 0 }
         return next(h, out)
     } ?? Status.invalidArgument.rawValue
 }
