@@ -122,6 +122,48 @@ int main(void) {
     CHECK(vc_splitter_flush(s) == VC_OK);
     CHECK(vc_splitter_next(s, &seg) == 1);
     CHECK_STREQ(seg.text, "Rest");
+
+    /* The usual push runs in C and leaves its state there between pushes (split11): a segment it
+       ends carries the emoji the Swift path took before; an error recorded between pushes (which
+       sends the next push the checked way) changes no segment. */
+    CHECK(vc_splitter_reset(s) == VC_OK);
+    const char *walk = "Nice \xF0\x9F\x98\x8A day for a long walk. Then we go home! Bye";
+    for (size_t i = 0, len = strlen(walk); i < len; i += 5) {
+        CHECK(vc_splitter_push(s, walk + i, len - i < 5 ? len - i : 5) == VC_OK);
+        if (i == 20) CHECK(vc_splitter_next(s, NULL) == VC_ERR_INVALID_ARGUMENT);
+    }
+    CHECK(vc_splitter_next(s, &seg) == 1);
+    CHECK_STREQ(seg.text, "Nice day for a long walk.");
+    CHECK(seg.emoji_count == 1 && seg.emoji_len == 4);
+    CHECK_STREQ(seg.emoji, "\xF0\x9F\x98\x8A");
+    CHECK(strcmp(vc_splitter_errmsg(s), "") == 0);
+    CHECK(vc_splitter_next(s, &seg) == 1);
+    CHECK_STREQ(seg.text, "Then we go home!");
+    CHECK(seg.emoji_count == 0 && seg.emoji[0] == 0);
+    CHECK(vc_splitter_next(s, &seg) == 0);
+    CHECK(vc_splitter_flush(s) == VC_OK);
+    CHECK(vc_splitter_next(s, &seg) == 1);
+    CHECK_STREQ(seg.text, "Bye");
+
+    /* Many small pushes with nothing taken out: the C loop refuses a push when the buffers lack
+       room, the Swift side grows them; the segments are those of one push. */
+    static char many[8192], once[8192], small[8192];
+    many[0] = 0;
+    for (int k = 0; k < 120; k++) strcat(many, k % 3 ? "The cat sat on the warm mat today. " : "\xE4\xBD\xA0\xE5\xA5\xBD\xE3\x80\x82");
+    run(s, many, sizeof many, once, sizeof once);
+    CHECK(vc_splitter_reset(s) == VC_OK);
+    for (size_t i = 0, len = strlen(many); i < len; i += 13)
+        CHECK(vc_splitter_push(s, many + i, len - i < 13 ? len - i : 13) == VC_OK);
+    CHECK(vc_splitter_flush(s) == VC_OK);
+    small[0] = 0;
+    int count = 0;
+    while (vc_splitter_next(s, &seg) == 1) {
+        if (small[0]) strncat(small, "|", sizeof small - strlen(small) - 1);
+        strncat(small, seg.text, sizeof small - strlen(small) - 1);
+        count++;
+    }
+    CHECK(count > 100);
+    CHECK_STREQ(small, once);
     vc_splitter_free(s);
     return CHECK_DONE();
 }
