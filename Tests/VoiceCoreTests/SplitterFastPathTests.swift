@@ -186,4 +186,41 @@ import Testing
             }
         }
     }
+
+    /// The C ABI's push (`pushInline(_:neverCopied: true)`, split11): armed pushes go straight to
+    /// the C loop and leave their state there until a push leaves it; its segments (text, joined
+    /// emoji, index, taken as `vc_splitter_next` takes them) are the scalar path's, whether they
+    /// are taken after every push or only at the end (the buffers then grow under armed pushes).
+    @Test(arguments: [false, true])
+    func armedPushEqualsScalarPath(drainAtEnd: Bool) {
+        for seed in UInt64(1)...120 {
+            var o = SplitterOptions()
+            if seed % 3 == 1 { o.maxSegmentChars = 24; o.minFirstChars = 0 }
+            if seed % 5 == 2 { o.cleanForSpeech = false }
+            let bytes = SplitterFastPathTests.text(seed: seed &+ 7000)
+            let slow = SplitterFastPathTests.segments(bytes, o, fast: false, seed: seed)
+            var s = SentenceSplitter(options: o)
+            var emoji = ByteBuffer(capacity: 64)
+            var armed: [Segment] = []
+            func drain() {
+                while let (text, index, count) = s.takeNextSegment(joiningEmojiInto: &emoji) {
+                    let joined = count == 0 ? [] : [String(decoding: UnsafeBufferPointer(start: emoji.baseAddress, count: emoji.count - 1), as: UTF8.self)]
+                    armed.append(Segment(text: String(decoding: text, as: UTF8.self), emoji: joined, index: index))
+                }
+            }
+            var rng = Rng(state: seed &* 31 | 1)
+            var i = 0
+            while i < bytes.count {
+                let n = min(1 + rng.next(30), bytes.count - i)
+                bytes[i..<(i + n)].withUnsafeBufferPointer { s.pushInline($0, neverCopied: true) }
+                if !drainAtEnd { drain() }
+                i += n
+            }
+            s.flush()
+            drain()
+            let want = slow.map { Segment(text: $0.text, emoji: $0.emoji.isEmpty ? [] : [$0.emoji.joined(separator: " ")], index: $0.index) }
+            #expect(armed == want, "seed \(seed), drain at end \(drainAtEnd)")
+            if armed != want { return }
+        }
+    }
 }
