@@ -280,8 +280,8 @@ struct SegmentBuilder {
     // MARK: the usual push (split11)
 
     /// Runs the C loop over a whole push through `vck_split_push`: where it stopped, or -1 (its
-    /// SIZE_MAX) when the loop is not armed (`armLoop`) or its buffers lack room, with nothing changed. What
-    /// the loop changes stays in `facts` until `settleLoop` takes it back.
+    /// SIZE_MAX) when the loop is not armed (`armLoop`) or its buffers lack room, with nothing
+    /// changed. What the loop changes stays in `facts` until `settleLoop` takes it back.
     @inline(__always)
     mutating func pushThroughLoop(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
         vck_split_push(p, n, &facts)  // size_t comes in as Int: SIZE_MAX is -1
@@ -1218,5 +1218,6 @@ struct SegmentBuilder {
 /// `facts` holds pointers: to immutable tables built once, and to the builder's own buffers, which
 /// are lent afresh before every C call that writes (`lendBuffers`; the ready storage is copied
 /// before input when a copy of the splitter shares it), so a copy sent elsewhere never writes
-/// through another copy's pointers.
+/// through another copy's pointers. The exception, `armLoop`, lends the segment buffer across
+/// pushes only to a splitter that is never copied (the C ABI's handle).
 extension SegmentBuilder: @unchecked Sendable {}
