@@ -112,7 +112,7 @@ static inline unsigned abbreviation_class(const vck_plain_state *st, uint64_t h)
  * (U+00C0-U+017F but × ÷), and CJK-kind scalars (letters: ScalarClass.isLetter holds for CJK);
  * VCK_CLASS_UNKNOWN otherwise, and for the classes that need a scalar's case outside ASCII and
  * Cyrillic. The builder wrote the token, so it is well-formed UTF-8. */
-static inline unsigned classify_token(const vck_plain_state *st, int64_t *value) {
+static __attribute__((noinline)) unsigned classify_any_token(const vck_plain_state *st, int64_t *value) {
     const uint8_t *t = st->seg + st->token_start;
     int64_t len = st->seg_count - st->token_start, k = 0, count = 0, number = 0;
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -209,6 +209,52 @@ static inline unsigned classify_token(const vck_plain_state *st, int64_t *value)
     if (abbreviation != VCK_CLASS_WORD) return abbreviation;
     if (!has_dot) return VCK_CLASS_WORD;
     return letters_and_dots ? VCK_CLASS_ACRONYM : VCK_CLASS_MULTI_PERIOD;
+}
+
+/* classify_token for the usual token: letters of one script, ASCII or Cyrillic (U+0400-U+045F),
+ * and nothing else, which is a word, an initial or an abbreviation. A leaf with few live values
+ * (classify_any_token's general loop saves and restores six registers on every call); any other
+ * token goes to classify_any_token, which starts over. */
+static __attribute__((noinline)) unsigned classify_token(const vck_plain_state *st, int64_t *value) {
+    const uint8_t *t = st->seg + st->token_start;
+    int64_t len = st->seg_count - st->token_start, k = 0;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    if (len <= 0) return classify_any_token(st, value);
+    uint32_t first = t[0];
+    if ((first | 0x20u) - 'a' < 26) {
+        do {
+            h = (h ^ (t[k] | 0x20u)) * 0x100000001B3ULL;
+            k += 1;
+        } while (k < len && (t[k] | 0x20u) - 'a' < 26);
+        if (k < len) return classify_any_token(st, value);
+        if (len == 1) {
+            if (first - 'A' < 26) {
+                *value = first == 'I';
+                return VCK_CLASS_INITIAL_UPPER;
+            }
+            *value = first;
+            return VCK_CLASS_INITIAL_LOWER;
+        }
+    } else if ((first & 0xFE) == 0xD0 && (first = cyrillic_at(t)) <= 0x45F) {
+        do {
+            uint32_t c = cyrillic_at(t + k);
+            if (c > 0x45F) return classify_any_token(st, value);
+            h = (h ^ lower_cyrillic(c)) * 0x100000001B3ULL;
+            k += 2;
+        } while (k < len && (t[k] & 0xFE) == 0xD0);
+        if (k < len) return classify_any_token(st, value);
+        if (len == 2) {
+            if (first < 0x430) {
+                *value = 0;
+                return VCK_CLASS_INITIAL_UPPER;
+            }
+            *value = first;
+            return VCK_CLASS_INITIAL_LOWER;
+        }
+    } else {
+        return classify_any_token(st, value);
+    }
+    return abbreviation_class(st, h);
 }
 
 /* SegmentBuilder.startsNextListItem(dot: true): in a segment that started with list marker N (or
