@@ -14,7 +14,7 @@
 
 /* Decodes the well-formed two- or three-byte sequence at p[i] that lies wholly before n into *c;
  * returns its length, or 0 (malformed, four-byte or cut off: the slow path deals with those). */
-static inline size_t decode_bmp(const uint8_t *p, size_t i, size_t n, uint32_t *c) {
+static inline __attribute__((always_inline)) size_t decode_bmp(const uint8_t *p, size_t i, size_t n, uint32_t *c) {
     uint8_t b0 = p[i];
     if (b0 >= 0xC2 && b0 <= 0xDF) {
         if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80) return 0;
@@ -177,7 +177,10 @@ static inline __attribute__((always_inline)) size_t plain_scan(const uint8_t *re
                     }
                 }
                 i += 1;
+                /* A space taken between words is no space before removed text any more (both the
+                   builder's appendPlainRun and the split loop clear spaceBeforeRemoved then). */
                 st->took_space = 1;
+                st->space_before_removed = 0;
                 st->space_break = base + (int64_t)i;
                 st->space_chars = chars;
                 if (st->token_has_word) {

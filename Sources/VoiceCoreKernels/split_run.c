@@ -29,6 +29,34 @@ static void start_segment(vck_plain_state *st) {
     st->cjk_break = st->cjk_chars = 0;
 }
 
+/* Copies a segment's text: from 16 to 64 bytes (most segments) with four 16-byte moves that
+ * overlap as the length needs, without a loop whose exit depends on the length (mispredicted
+ * once in two segments); other lengths with vck_copy_short. Reads and writes only [0, len). */
+static inline void copy_segment_text(uint8_t *restrict dst, const uint8_t *restrict src, size_t len) {
+    if (len - 16 <= 48) {
+        size_t last = len - 16, second = last < 16 ? last : 16, third = last < 32 ? last : 32;
+        uint8_t a[16], b[16], c[16], d[16];
+        __builtin_memcpy(a, src, 16);
+        __builtin_memcpy(b, src + second, 16);
+        __builtin_memcpy(c, src + third, 16);
+        __builtin_memcpy(d, src + last, 16);
+        __builtin_memcpy(dst, a, 16);
+        __builtin_memcpy(dst + second, b, 16);
+        __builtin_memcpy(dst + third, c, 16);
+        __builtin_memcpy(dst + last, d, 16);
+        return;
+    }
+    vck_copy_short(dst, src, len);
+}
+
+/* Whether the three bytes before end are U+3000 (E3 80 80), an ideographic space: one compare
+ * (a segment in CJK ends with E3 80 82, 。, which tested byte by byte was mispredicted). */
+static inline int ideographic_space_ends(const uint8_t *end) {
+    uint16_t tail;
+    memcpy(&tail, end - 2, 2);
+    return end[-3] == 0xE3 && tail == 0x8080;
+}
+
 int vck_emit(vck_plain_state *st, int64_t end) {
     const uint8_t *t = st->seg;
     int64_t lo = 0, hi = end;
@@ -36,12 +64,14 @@ int vck_emit(vck_plain_state *st, int64_t end) {
     while (hi > lo && t[hi - 1] <= 0x20) hi--;
     /* Non-ASCII whitespace at the edges (no-break space, ideographic space). */
     while (hi - lo >= 2 && t[hi - 2] == 0xC2 && t[hi - 1] == 0xA0) hi -= 2;
-    while (hi - lo >= 3 && t[hi - 3] == 0xE3 && t[hi - 2] == 0x80 && t[hi - 1] == 0x80) hi -= 3;
+    while (hi - lo >= 3 && ideographic_space_ends(t + hi)) hi -= 3;
     int took = 0;
     if (lo < hi && (st->has_word || !st->clean)) {
         size_t len = (size_t)(hi - lo);
         uint8_t *dst = st->ready_text + st->ready_len;
-        memcpy(dst, t + lo, len);
+        /* Inline: a segment is some thirty bytes, for which libc's call and its size dispatch
+           cost more than the copy (and mispredicted once per segment). */
+        copy_segment_text(dst, t + lo, len);
         dst[len] = 0;
         vck_ready e = {st->ready_len, (int64_t)len, st->next_index, st->emoji_count};
         memcpy(st->ready_entries + (size_t)st->ready_count * sizeof e, &e, sizeof e);
@@ -71,6 +101,18 @@ static inline uint32_t lower_scalar(uint32_t c) {
     return c;
 }
 
+/* The scalar of the two-byte sequence at t, whose lead byte is D0 or D1 (U+0400-U+047F), in a
+ * well-formed token. */
+static inline uint32_t cyrillic_at(const uint8_t *t) {
+    return ((uint32_t)(t[0] & 0x1F) << 6) | (t[1] & 0x3F);
+}
+
+/* lower_scalar for U+0400-U+045F, without its tests for other scripts: А-Я (U+0410-U+042F) and
+ * Ѐ-Џ (U+0400-U+040F) move to their small letters. */
+static inline uint32_t lower_cyrillic(uint32_t c) {
+    return c + (c - 0x410 < 0x20 ? 0x20u : 0u) + (c < 0x410 ? 0x50u : 0u);
+}
+
 /* Abbreviations.kind(ofHash:) for this splitter's languages: TITLE, OTHER, or WORD when it is none. */
 static inline unsigned abbreviation_class(const vck_plain_state *st, uint64_t h) {
     uint64_t mask = st->abbrev_mask, s = (h ^ (h >> 29)) & mask;
@@ -90,7 +132,7 @@ static inline unsigned abbreviation_class(const vck_plain_state *st, uint64_t h)
  * (U+00C0-U+017F but × ÷), and CJK-kind scalars (letters: ScalarClass.isLetter holds for CJK);
  * VCK_CLASS_UNKNOWN otherwise, and for the classes that need a scalar's case outside ASCII and
  * Cyrillic. The builder wrote the token, so it is well-formed UTF-8. */
-static inline unsigned classify_token(const vck_plain_state *st, int64_t *value) {
+static __attribute__((noinline)) unsigned classify_any_token(const vck_plain_state *st, int64_t *value) {
     const uint8_t *t = st->seg + st->token_start;
     int64_t len = st->seg_count - st->token_start, k = 0, count = 0, number = 0;
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -107,6 +149,19 @@ static inline unsigned classify_token(const vck_plain_state *st, int64_t *value)
             k += 1;
         } while (k < len && (t[k] | 0x20u) - 'a' < 26);
         count = k;
+    } else if (len > 0 && (t[0] & 0xFE) == 0xD0 && cyrillic_at(t) <= 0x45F) {
+        /* The usual token after the ASCII one: Cyrillic letters (U+0400-U+045F, lead byte D0 or
+           D1), in a tight loop as well; the general loop took some 40 instructions per letter. */
+        first = cyrillic_at(t);
+        leading = 0;
+        all_digits = 0;
+        do {
+            uint32_t c = cyrillic_at(t + k);
+            if (c > 0x45F) break;
+            h = (h ^ lower_cyrillic(c)) * 0x100000001B3ULL;
+            k += 2;
+            count += 1;
+        } while (k < len && (t[k] & 0xFE) == 0xD0);
     }
     while (k < len) {
         uint32_t c = t[k];
@@ -174,6 +229,52 @@ static inline unsigned classify_token(const vck_plain_state *st, int64_t *value)
     if (abbreviation != VCK_CLASS_WORD) return abbreviation;
     if (!has_dot) return VCK_CLASS_WORD;
     return letters_and_dots ? VCK_CLASS_ACRONYM : VCK_CLASS_MULTI_PERIOD;
+}
+
+/* classify_token for the usual token: letters of one script, ASCII or Cyrillic (U+0400-U+045F),
+ * and nothing else, which is a word, an initial or an abbreviation. A leaf with few live values
+ * (classify_any_token's general loop saves and restores six registers on every call); any other
+ * token goes to classify_any_token, which starts over. */
+static __attribute__((noinline)) unsigned classify_token(const vck_plain_state *st, int64_t *value) {
+    const uint8_t *t = st->seg + st->token_start;
+    int64_t len = st->seg_count - st->token_start, k = 0;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    if (len <= 0) return classify_any_token(st, value);
+    uint32_t first = t[0];
+    if ((first | 0x20u) - 'a' < 26) {
+        do {
+            h = (h ^ (t[k] | 0x20u)) * 0x100000001B3ULL;
+            k += 1;
+        } while (k < len && (t[k] | 0x20u) - 'a' < 26);
+        if (k < len) return classify_any_token(st, value);
+        if (len == 1) {
+            if (first - 'A' < 26) {
+                *value = first == 'I';
+                return VCK_CLASS_INITIAL_UPPER;
+            }
+            *value = first;
+            return VCK_CLASS_INITIAL_LOWER;
+        }
+    } else if ((first & 0xFE) == 0xD0 && (first = cyrillic_at(t)) <= 0x45F) {
+        do {
+            uint32_t c = cyrillic_at(t + k);
+            if (c > 0x45F) return classify_any_token(st, value);
+            h = (h ^ lower_cyrillic(c)) * 0x100000001B3ULL;
+            k += 2;
+        } while (k < len && (t[k] & 0xFE) == 0xD0);
+        if (k < len) return classify_any_token(st, value);
+        if (len == 2) {
+            if (first < 0x430) {
+                *value = 0;
+                return VCK_CLASS_INITIAL_UPPER;
+            }
+            *value = first;
+            return VCK_CLASS_INITIAL_LOWER;
+        }
+    } else {
+        return classify_any_token(st, value);
+    }
+    return abbreviation_class(st, h);
 }
 
 /* SegmentBuilder.startsNextListItem(dot: true): in a segment that started with list marker N (or
@@ -400,10 +501,10 @@ static inline __attribute__((always_inline)) size_t split_loop(const uint8_t *re
                 if ((kind != VCK_PLAIN_WORD && kind != VCK_PLAIN_CJK) || st->chars + 2 >= st->max_chars) break;
                 materialize_space(st, st->clean && !(st->cjk && kind == VCK_PLAIN_CJK));
             }
-            st->took_space = 0;
+            /* The scan clears space_before_removed itself when it takes a space (a branch here on
+               took_space was mispredicted once in three scans). */
             size_t j = plain_scan(p, i, n, kinds, st->seg + st->seg_count, st);
             if (j > i) {
-                if (st->took_space) st->space_before_removed = 0;
                 st->prev_word = (unsigned)((kinds[st->last & 0xFFFF] & VCK_PLAIN_KIND_MASK) - 1) < 2;
                 i = j;
                 if (i >= n) break;
@@ -528,18 +629,8 @@ static inline __attribute__((always_inline)) size_t split_loop(const uint8_t *re
         }
         /* A held end and its lookahead (clean_for_speech only: otherwise spaces are text). */
         if (!st->clean) break;
-        if (is_dropped(b)) {
-            i++;
-            continue;
-        }
-        if (b == 0x0A && paragraph_break(p, i, n, st)) {
-            /* A blank line decides any held end: the whole segment goes (boundary()). */
-            st->prev_word = 0;
-            st->pend = VCK_PEND_NONE;
-            vck_emit(st, st->seg_count);
-            i += 2;
-            continue;
-        }
+        /* The space first: what follows a mark most often, and one test (the dropped bytes and
+           the blank line, tested first, cost a mispredicted range test). */
         if (b == 0x20) {
             st->prev_word = 0;
             if (st->pend == VCK_PEND_HARD) {
@@ -554,6 +645,18 @@ static inline __attribute__((always_inline)) size_t split_loop(const uint8_t *re
             }
             st->space_pending = 1;
             i++;
+            continue;
+        }
+        if (is_dropped(b)) {
+            i++;
+            continue;
+        }
+        if (b == 0x0A && paragraph_break(p, i, n, st)) {
+            /* A blank line decides any held end: the whole segment goes (boundary()). */
+            st->prev_word = 0;
+            st->pend = VCK_PEND_NONE;
+            vck_emit(st, st->seg_count);
+            i += 2;
             continue;
         }
         uint32_t c = 0;

@@ -38,6 +38,9 @@ import Testing
         "。。", "?!", "\n\nThe ", "\n\n東京", "\n\n1. ", "# Title\n\nText. ", "\n\nЭто ",
         // A scalar of another kind that ends a CJK or Cyrillic run inside the kernel's inner loops.
         "漢字、漢字，", "ЖжЖ×ж«", "ёлка ×",
+        // Tokens before a period that classify_token takes in its Cyrillic loop (split12): capitals,
+        // Ѐ-Џ, a scalar past U+045F, Cyrillic then Latin, initials; and a segment ending in U+3000.
+        "ГОСТ. ", "Ѐже. ", "жѠ. ", "Жx. ", "т. ", "Т. ", "г.", "Ёж3. ", "文。\u{3000}",
     ]
 
     static func text(seed: UInt64) -> [UInt8] {
