@@ -264,7 +264,8 @@ struct SegmentBuilder {
 
     /// Lends the segment buffer to C (`facts.seg`) with room for what a C call may write when it
     /// takes `room` more input bytes, and makes sure the ready storage has room for what it may
-    /// emit (vck_split_run.h); `takeBuffers` takes what it wrote.
+    /// emit (vck_split_run.h); `takeBuffers` takes what it wrote. `vck_split_push` (split_run.c) tests
+    /// the same room rule in C for an armed push: a change here must be made there too.
     @inline(__always) private mutating func lendBuffers(room: Int) {
         // Counts of bytes in memory: wrapping arithmetic cannot overflow here.
         let textRoom = seg.count &+ 2 &* room &+ 12, entryRoom = room &+ 4
