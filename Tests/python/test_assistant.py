@@ -9,10 +9,11 @@ from typing import Literal, Optional
 
 import pytest
 
-from voicecore import Assistant
 from voicecore.assistant import LLM, LLMError, SessionStore, ToolRegistry, schema_from_function
 from voicecore.assistant.tools import python_tool, validate
 from voicecore.testing import Rule, ScriptedHub, ScriptedLLM, ToolCall
+
+from assistant_harness import serve_app, weather_app
 
 
 def run(coro):
@@ -219,38 +220,10 @@ def weather_rules():
     ]
 
 
-def make_app(server: ScriptedLLM, db) -> Assistant:
-    app = Assistant(system="Be brief.", llm=LLM([server.url]), db=db)
-
-    @app.tool
-    def weather(city: str) -> str:
-        """Today's weather for a city.
-
-        Args:
-            city: The city's name.
-        """
-        if city == "Atlantis":
-            raise LookupError("unknown city Atlantis")
-        return "sunny, 21 C"
-
-    @app.on_utterance
-    async def answer(session, text):
-        async for delta in app.llm.stream(messages=app.messages(session, text)):
-            yield delta
-
-    return app
-
-
-async def serve_app(app: Assistant, hub: ScriptedHub):
-    worker = app.worker()
-    task = asyncio.create_task(worker.serve(hub.url, hub.token))
-    return worker, task, await hub.next_worker()
-
-
 def test_assistant_job_streams_deltas_and_calls_python_tools(tmp_path):
     async def main():
         async with ScriptedLLM(weather_rules()) as server, ScriptedHub() as hub:
-            app = make_app(server, tmp_path / "s.db")
+            app = weather_app(server, tmp_path / "s.db")
             worker, task, w = await serve_app(app, hub)
             assert w.register["kinds"] == ["assistant"] and w.register["slots"] == {"assistant": 4}
             await w.job(1, "assistant", {"text": "What's the weather in Paris?", "device_id": "dev-1", "language": "en", "session": "s1"})
@@ -281,14 +254,14 @@ def test_history_survives_reconnects_and_restarts(tmp_path):
     async def main():
         db = tmp_path / "s.db"
         async with ScriptedLLM(weather_rules()) as server, ScriptedHub() as hub:
-            app = make_app(server, db)
+            app = weather_app(server, db)
             worker, task, w = await serve_app(app, hub)
             await w.job(1, "assistant", {"text": "Hello, my name is Ada.", "device_id": "dev-7", "session": "s1"})
             await w.until_end(1)
             await worker.stop()
             await task
 
-            app2 = make_app(server, db)  # a restarted worker, a reconnected device (new session id)
+            app2 = weather_app(server, db)  # a restarted worker, a reconnected device (new session id)
             worker2, task2, w2 = await serve_app(app2, hub)
             await w2.job(5, "assistant", {"text": "What's my name again?", "device_id": "dev-7", "session": "s2"})
             await w2.until_end(5)
@@ -312,7 +285,7 @@ def test_history_survives_reconnects_and_restarts(tmp_path):
 def test_device_mcp_tools_join_the_registry(tmp_path):
     async def main():
         async with ScriptedLLM(weather_rules()) as server, ScriptedHub() as hub:
-            app = make_app(server, tmp_path / "s.db")
+            app = weather_app(server, tmp_path / "s.db")
             worker, task, w = await serve_app(app, hub)
             await w.job(1, "assistant", {"text": "Please dim the lights.", "device_id": "d", "session": "s1", "mcp": True})
             calls = []
@@ -354,7 +327,7 @@ def test_device_mcp_tools_join_the_registry(tmp_path):
 def test_cancelled_turn_is_remembered_as_far_as_it_got(tmp_path):
     async def main():
         async with ScriptedLLM(weather_rules()) as server, ScriptedHub() as hub:
-            app = make_app(server, tmp_path / "s.db")
+            app = weather_app(server, tmp_path / "s.db")
             worker, task, w = await serve_app(app, hub)
             await w.job(1, "assistant", {"text": "Tell me a long story.", "device_id": "d", "session": "s1"})
             for _ in range(5):

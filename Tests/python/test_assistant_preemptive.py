@@ -5,9 +5,9 @@ peer and the scripted OpenAI-compatible LLM server (real HTTP/SSE)."""
 
 import asyncio
 
-from voicecore import Assistant
-from voicecore.assistant import LLM
 from voicecore.testing import Rule, ScriptedHub, ScriptedLLM, ToolCall
+
+from assistant_harness import serve_app, weather_app
 
 
 def run(coro):
@@ -21,27 +21,6 @@ def rules():
         Rule(when="capital of france", reply="Paris is the capital of France."),
         Rule(when="long story", reply="Once upon a time " + "there was a story " * 40, chunk_delay=0.02),
     ]
-
-
-def make_app(server: ScriptedLLM, db, calls: list[str]) -> Assistant:
-    app = Assistant(system="Be brief.", llm=LLM([server.url]), db=db)
-
-    @app.tool
-    def weather(city: str) -> str:
-        """Today's weather for a city.
-
-        Args:
-            city: The city's name.
-        """
-        calls.append(city)
-        return "sunny, 21 C"
-
-    @app.on_utterance
-    async def answer(session, text):
-        async for delta in app.llm.stream(messages=app.messages(session, text)):
-            yield delta
-
-    return app
 
 
 async def quiet(w, job: int, seconds: float) -> list[dict]:
@@ -66,10 +45,8 @@ def test_preemptive_reply_streams_at_once_and_is_remembered_only_after_commit(tm
     async def main():
         calls: list[str] = []
         async with ScriptedLLM(rules()) as server, ScriptedHub() as hub:
-            app = make_app(server, tmp_path / "s.db", calls)
-            worker = app.worker()
-            task = asyncio.create_task(worker.serve(hub.url, hub.token))
-            w = await hub.next_worker()
+            app = weather_app(server, tmp_path / "s.db", calls)
+            worker, task, w = await serve_app(app, hub)
             await w.job(1, "assistant", PARAMS)
             before = await quiet(w, 1, 1.0)  # the whole reply streams, then the job waits for the hub
             history_before = app.store.recent("dev-1", 10_000)
@@ -92,10 +69,8 @@ def test_preemptive_reply_streams_at_once_and_is_remembered_only_after_commit(tm
 def test_cancelled_preemptive_reply_is_forgotten_and_an_ordinary_job_still_remembers(tmp_path):
     async def main():
         async with ScriptedLLM(rules()) as server, ScriptedHub() as hub:
-            app = make_app(server, tmp_path / "s.db", [])
-            worker = app.worker()
-            task = asyncio.create_task(worker.serve(hub.url, hub.token))
-            w = await hub.next_worker()
+            app = weather_app(server, tmp_path / "s.db", [])
+            worker, task, w = await serve_app(app, hub)
             await w.job(1, "assistant", dict(PARAMS, text="Tell me a long story."))
             for _ in range(3):
                 await w.expect("output", job=1, event="delta")
@@ -122,10 +97,8 @@ def test_tool_call_waits_for_the_commit(tmp_path):
     async def main():
         calls: list[str] = []
         async with ScriptedLLM(rules()) as server, ScriptedHub() as hub:
-            app = make_app(server, tmp_path / "s.db", calls)
-            worker = app.worker()
-            task = asyncio.create_task(worker.serve(hub.url, hub.token))
-            w = await hub.next_worker()
+            app = weather_app(server, tmp_path / "s.db", calls)
+            worker, task, w = await serve_app(app, hub)
             await w.job(1, "assistant", dict(PARAMS, text="What's the weather in Paris?"))
             before = await quiet(w, 1, 1.0)
             calls_before = list(calls)
@@ -151,11 +124,9 @@ def test_tool_call_waits_for_the_commit(tmp_path):
 def test_preemptive_job_without_commit_fails_after_its_timeout(tmp_path):
     async def main():
         async with ScriptedLLM(rules()) as server, ScriptedHub() as hub:
-            app = make_app(server, tmp_path / "s.db", [])
+            app = weather_app(server, tmp_path / "s.db", [])
             app.commit_timeout = 0.3
-            worker = app.worker()
-            task = asyncio.create_task(worker.serve(hub.url, hub.token))
-            w = await hub.next_worker()
+            worker, task, w = await serve_app(app, hub)
             await w.job(1, "assistant", PARAMS)
             outputs, _, end = await w.until_end(1, timeout=10)
             history = app.store.recent("dev-1", 10_000)
