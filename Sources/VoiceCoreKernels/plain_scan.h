@@ -53,25 +53,11 @@ static inline void copy_run(uint8_t *restrict dst, const uint8_t *restrict src, 
         __builtin_memcpy(dst + len - 16, src + len - 16, 16);
     } else if (avail >= 8) {
         /* Two 8-byte moves cover [0, m) for any m from 8 to 16: one branch for all lengths. */
-        size_t m = len > 8 ? len : 8;
-        uint64_t a, b;
-        __builtin_memcpy(&a, src, 8);
-        __builtin_memcpy(&b, src + m - 8, 8);
-        __builtin_memcpy(dst, &a, 8);
-        __builtin_memcpy(dst + m - 8, &b, 8);
+        vck_move_ends(dst, src, len > 8 ? len : 8, 8);
     } else if (avail >= 4) {
-        size_t m = len > 4 ? len : 4;
-        uint32_t a, b;
-        __builtin_memcpy(&a, src, 4);
-        __builtin_memcpy(&b, src + m - 4, 4);
-        __builtin_memcpy(dst, &a, 4);
-        __builtin_memcpy(dst + m - 4, &b, 4);
+        vck_move_ends(dst, src, len > 4 ? len : 4, 4);
     } else if (avail >= 2) {
-        uint16_t a, b;
-        __builtin_memcpy(&a, src, 2);
-        __builtin_memcpy(&b, src + avail - 2, 2);
-        __builtin_memcpy(dst, &a, 2);
-        __builtin_memcpy(dst + avail - 2, &b, 2);
+        vck_move_ends(dst, src, avail, 2);
     } else if (avail) {
         dst[0] = src[0];
     }

@@ -87,6 +87,18 @@ __attribute__((visibility("hidden")))
 size_t vck_plain_run(const uint8_t *restrict p, size_t i, size_t n, const uint8_t *restrict kinds,
                      uint8_t *restrict dst, vck_plain_state *restrict st);
 
+/* Moves the first m bytes (w <= m <= 2w, w at most 16) as two w-byte moves, the second ending at
+ * m: one branch-free copy for every length in that range. Inline with a constant w, so each move
+ * is one load and one store. */
+static inline __attribute__((always_inline)) void vck_move_ends(uint8_t *restrict dst, const uint8_t *restrict src,
+                                                                size_t m, size_t w) {
+    uint8_t a[16], b[16];
+    __builtin_memcpy(a, src, w);
+    __builtin_memcpy(b, src + m - w, w);
+    __builtin_memcpy(dst, a, w);
+    __builtin_memcpy(dst + m - w, b, w);
+}
+
 /* Copies len bytes (at most 64) without a libc call: for the few bytes of a delta the call and its
  * size dispatch cost more than the copy (SentenceSplitter.joinSplitScalar). Inline, so Swift's
  * optimizer sees the constant-size moves. */
@@ -95,11 +107,9 @@ static inline void vck_copy_short(uint8_t *restrict dst, const uint8_t *restrict
         for (size_t k = 0; k + 16 <= len; k += 16) __builtin_memcpy(dst + k, src + k, 16);
         __builtin_memcpy(dst + len - 16, src + len - 16, 16);
     } else if (len >= 8) {
-        __builtin_memcpy(dst, src, 8);
-        __builtin_memcpy(dst + len - 8, src + len - 8, 8);
+        vck_move_ends(dst, src, len, 8);
     } else if (len >= 4) {
-        __builtin_memcpy(dst, src, 4);
-        __builtin_memcpy(dst + len - 4, src + len - 4, 4);
+        vck_move_ends(dst, src, len, 4);
     } else {
         for (size_t k = 0; k < len; k++) dst[k] = src[k];
     }
