@@ -80,6 +80,19 @@ struct ByteBuffer: @unchecked Sendable {
         count += bytes.count
     }
 
+    /// Appends the UTF-8 encoding of the scalar `c`, encoded in place.
+    @inline(__always) mutating func append(scalar c: UInt32) {
+        if count + 4 > storage.capacity || !isKnownUniquelyReferenced(&storage) { reserve(count + 4) }
+        count += UTF8Stream.encode(c, into: storage.base + count)
+    }
+
+    /// `append(scalar:)` for a buffer made unique by `makeUnique()` and not copied since.
+    @inline(__always) mutating func appendToUnique(scalar c: UInt32) {
+        assert(isKnownUniquelyReferenced(&storage), "ByteBuffer shared since makeUnique()")
+        if count + 4 > storage.capacity { reserve(count + 4) }
+        count += UTF8Stream.encode(c, into: storage.base + count)
+    }
+
     /// Room for `room` more bytes in a buffer made unique by `makeUnique()` and not copied since:
     /// where to write them. `uniqueTailWritten(upTo:)` then takes what was written.
     @inline(__always) mutating func uniqueTail(room: Int) -> UnsafeMutablePointer<UInt8> {

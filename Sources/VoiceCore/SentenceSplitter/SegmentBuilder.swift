@@ -728,19 +728,7 @@ struct SegmentBuilder {
             if ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) { noteWord(c) }
         } else {
             if SegmentBuilder.tracksQuote(c) { trackQuote(c) }
-            if c < 0x800 {
-                seg.appendToUnique(UInt8(truncatingIfNeeded: 0xC0 | (c >> 6)))
-                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
-            } else if c < 0x10000 {
-                seg.appendToUnique(UInt8(truncatingIfNeeded: 0xE0 | (c >> 12)))
-                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
-                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
-            } else {
-                seg.appendToUnique(UInt8(truncatingIfNeeded: 0xF0 | (c >> 18)))
-                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F)))
-                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
-                seg.appendToUnique(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
-            }
+            seg.appendToUnique(scalar: c)
             if PlainScalar.isWordScalar(c, kernelKinds) { noteWord(c) }
         }
         lastScalar = c
@@ -982,17 +970,7 @@ struct SegmentBuilder {
         var bytes: (UInt8, UInt8, UInt8) = (0, 0, 0)
         return withUnsafeMutableBytes(of: &bytes) { raw in
             let b = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            let len: Int
-            if c < 0x800 {
-                b[0] = UInt8(truncatingIfNeeded: 0xC0 | (c >> 6))
-                b[1] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
-                len = 2
-            } else {
-                b[0] = UInt8(truncatingIfNeeded: 0xE0 | (c >> 12))
-                b[1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
-                b[2] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
-                len = 3
-            }
+            let len = UTF8Stream.encode(c, into: b)
             return appendPlainRun(UnsafePointer(b), 0, len) == len
         }
     }

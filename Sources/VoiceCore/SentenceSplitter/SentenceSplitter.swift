@@ -248,14 +248,7 @@ public struct SentenceSplitter: Sendable {
         let copied = min(n - used, 61)
         let end: Int = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { scratch in
             let s = scratch.baseAddress!
-            if c < 0x800 {
-                s[0] = UInt8(truncatingIfNeeded: 0xC0 | (c >> 6))
-                s[1] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
-            } else {
-                s[0] = UInt8(truncatingIfNeeded: 0xE0 | (c >> 12))
-                s[1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
-                s[2] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
-            }
+            _ = UTF8Stream.encode(c, into: s)
             vck_copy_short(s + scalarLength, p + used, copied)
             return builder.appendPlainRun(UnsafePointer(s), 0, scalarLength + copied)
         }

@@ -431,21 +431,7 @@ struct SpeechCleaner {
     }
 
     private mutating func appendEmojiScalar(_ c: UInt32) {
-        if c < 0x80 {
-            emojiBytes.append(UInt8(truncatingIfNeeded: c))
-        } else if c < 0x800 {
-            emojiBytes.append(UInt8(truncatingIfNeeded: 0xC0 | (c >> 6)))
-            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
-        } else if c < 0x10000 {
-            emojiBytes.append(UInt8(truncatingIfNeeded: 0xE0 | (c >> 12)))
-            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
-            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
-        } else {
-            emojiBytes.append(UInt8(truncatingIfNeeded: 0xF0 | (c >> 18)))
-            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F)))
-            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
-            emojiBytes.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
-        }
+        emojiBytes.append(scalar: c)
     }
 
     private mutating func flushEmoji(_ out: inout SegmentBuilder) {

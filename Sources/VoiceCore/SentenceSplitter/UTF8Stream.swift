@@ -56,6 +56,31 @@ struct UTF8Stream: Sendable {
         }
     }
 
+    /// Writes the UTF-8 encoding of the scalar `c` (1 to 4 bytes) at `p`: its length.
+    @inline(__always)
+    static func encode(_ c: UInt32, into p: UnsafeMutablePointer<UInt8>) -> Int {
+        if c < 0x80 {
+            p[0] = UInt8(truncatingIfNeeded: c)
+            return 1
+        }
+        if c < 0x800 {
+            p[0] = UInt8(truncatingIfNeeded: 0xC0 | (c >> 6))
+            p[1] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+            return 2
+        }
+        if c < 0x10000 {
+            p[0] = UInt8(truncatingIfNeeded: 0xE0 | (c >> 12))
+            p[1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
+            p[2] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+            return 3
+        }
+        p[0] = UInt8(truncatingIfNeeded: 0xF0 | (c >> 18))
+        p[1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F))
+        p[2] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
+        p[3] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+        return 4
+    }
+
     /// Decodes the well-formed sequence of 2 to 4 bytes at `p[i]` (lead byte >= 0x80) when it lies
     /// wholly before `n`: (scalar, length), exactly what `consume` would emit for those bytes; nil
     /// for anything else (malformed or cut off: `consume` deals with those).
