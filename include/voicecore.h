@@ -167,6 +167,12 @@ int vc_coordinator_next_effect(vc_coordinator *c, vc_effect *out);
  * call on it. */
 int vc_coordinator_next_log(vc_coordinator *c, const char **json, size_t *len);
 
+/* The running digest of the event log: a 64-bit hash of every entry logged so far (drained or not;
+ * each entry's kind, time and ids), and in *entries (NULL to skip) how many there were. Two
+ * coordinators made with the same config and handed the same events at the same times have equal
+ * digests; voicecored's journal records it, and `voicecore replay` compares it. */
+int vc_coordinator_digest(vc_coordinator *c, uint64_t *digest, uint64_t *entries);
+
 /* ---------------------------------------------------------------------------------------------
  * Retriever — embedded hybrid retrieval (BM25 + dense vectors + fusion) persisted to one file
  *

@@ -4,7 +4,7 @@
 #   scripts/ensure-deps.sh python GROUP  PyPI packages of a group: test, bench
 set -euo pipefail
 
-APT_PACKAGES=(cmake pkg-config libuv1-dev libopus-dev libjansson-dev libwebsockets-dev espeak-ng sox)
+APT_PACKAGES=(cmake pkg-config libuv1-dev libopus-dev libjansson-dev libwebsockets-dev zlib1g-dev espeak-ng sox)
 APT_PACKAGES+=(chromium)  # issue 7: the browser page's headless test
 PY_TEST=(pytest hypothesis numpy websockets)
 PY_BENCH=(blingfire pysbd numpy websockets)

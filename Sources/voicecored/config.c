@@ -50,6 +50,10 @@ static const option options[] = {
     INT(opus_bitrate, 0, 0, 512000, "Opus encoder bitrate in bit/s (0: libopus default)"),
     STR(log_level, "info", "debug, info, warn or error"),
     STR(log_file, "", "append JSON-lines logs to this file (empty: stdout)"),
+    STR(journal, "", "directory to record every event handed to the Coordinator, for `voicecore replay` (empty: no journal; docs/journal.md)"),
+    INT(journal_max_mb, 64, 1, 1048576, "size at which a journal file rolls over to the next"),
+    INT(journal_keep, 8, 1, 100000, "journal files kept in the directory (the oldest runs' go first; a run that alone fills them stops recording)"),
+    INT(journal_digest_every, 64, 1, 1000000, "events between the event-log digests the journal records (replay checks each)"),
     {"coordinator", OPT_JSON, offsetof(config, coordinator), "{}", 0, 0,
      "JSON object handed to the Coordinator: timeouts, fallback texts, ... (see docs/coordinator.md)"},
 };

@@ -39,6 +39,10 @@ typedef struct config {
     char *log_level;
     char *log_file;
     char *coordinator;          /* JSON object passed to vc_coordinator_new */
+    char *journal;              /* directory of the event journal; empty: none */
+    int journal_max_mb;
+    int journal_keep;
+    int journal_digest_every;
     /* derived */
     char *device_token_list[CONFIG_MAX_TOKENS];
     int device_token_count;

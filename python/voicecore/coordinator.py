@@ -48,6 +48,8 @@ def _declare(l: ctypes.CDLL) -> None:
         ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t),
     ]
     l.vc_coordinator_next_log.restype = ctypes.c_int
+    l.vc_coordinator_digest.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64)]
+    l.vc_coordinator_digest.restype = ctypes.c_int
 
 
 class RejectedEvent(_native.Error):
@@ -111,6 +113,21 @@ class Coordinator:
             raise RejectedEvent(code, (message or b"").decode("utf-8", "replace") or _native.strerror(code), effects)
         return effects
 
+    def feed(self, event_json: bytes, now_us: int, data: bytes = b"") -> int:
+        """Handles one event given as raw JSON bytes, exactly as the daemon hands it over, and
+        discards its effects and log lines: the fast path of ``voicecore replay``. Returns the
+        status (negative when the event was rejected; the state is then unchanged)."""
+        lib = _native.lib()
+        h = self._h()
+        code = lib.vc_coordinator_handle(h, event_json, len(event_json), data if data else None, len(data), int(now_us))
+        e = _CEffect()
+        while lib.vc_coordinator_next_effect(h, ctypes.byref(e)) == 1:
+            pass
+        line, size = ctypes.c_void_p(), ctypes.c_size_t()
+        while lib.vc_coordinator_next_log(h, ctypes.byref(line), ctypes.byref(size)) == 1:
+            pass
+        return int(code)
+
     def _drain_effects(self) -> list[Effect]:
         lib = _native.lib()
         h = self._h()
@@ -138,6 +155,16 @@ class Coordinator:
             if code == 0:
                 return
             yield json.loads(ctypes.string_at(line.value, size.value).decode("utf-8"))
+
+    def digest(self) -> tuple[int, int]:
+        """The event log's running digest and the number of entries logged so far (drained or
+        not). Equal configs and equal events at equal times give equal digests; ``voicecore
+        replay`` compares it with the one voicecored's journal recorded."""
+        lib = _native.lib()
+        h = self._h()
+        digest, entries = ctypes.c_uint64(), ctypes.c_uint64()
+        _native.check(lib.vc_coordinator_digest(h, ctypes.byref(digest), ctypes.byref(entries)), lambda: lib.vc_coordinator_errmsg(h))
+        return digest.value, entries.value
 
     def log(self) -> list[dict[str, Any]]:
         """Drains the pending event-log entries."""

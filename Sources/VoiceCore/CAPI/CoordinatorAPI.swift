@@ -109,3 +109,15 @@ public func vc_coordinator_next_log(_ c: OpaquePointer?, _ json: UnsafeMutablePo
         return 1
     }
 }
+
+@_cdecl("vc_coordinator_digest")
+public func vc_coordinator_digest(_ c: OpaquePointer?, _ digest: UnsafeMutablePointer<UInt64>?,
+                                  _ entries: UnsafeMutablePointer<UInt64>?) -> Int32 {
+    guard let h = HandleTable.get(c, as: CoordinatorHandle.self), let digest else { return Status.invalidArgument.rawValue }
+    return h.run { () throws(VCError) -> Int32 in
+        try h.usable()
+        digest.pointee = h.wire!.core.log.digest
+        entries?.pointee = h.wire!.core.log.nextSeq - 1
+        return Status.ok.rawValue
+    }
+}

@@ -42,6 +42,10 @@ class UpConfig:
     tts_slots: int = 2
     assistant_slots: int = 4
     state_dir: str = ""
+    # voicecored's event journal under STATE_DIR/journal, for `voicecore replay` (docs/journal.md).
+    journal: bool = True
+    journal_max_mb: int = 64         # a journal file rolls over at this size
+    journal_keep: int = 8            # journal files kept (older runs' are deleted first)
     daemon_bin: str = ""
     ready_timeout: float = 180.0
     daemon: dict[str, Any] = field(default_factory=dict)  # more voicecored options (see voicecored --help)

@@ -34,6 +34,14 @@ def daemon_settings(c: UpConfig) -> dict:
     return options
 
 
+def journal_args(c: UpConfig, state: Path) -> list[str]:
+    """voicecored's journal flags: on by default under STATE_DIR/journal, unless turned off or the
+    `daemon` settings name their own journal."""
+    if not c.journal or "journal" in c.daemon:
+        return []
+    return ["--journal", str(state / "journal"), "--journal-max-mb", str(c.journal_max_mb), "--journal-keep", str(c.journal_keep)]
+
+
 def asr_worker_args(c: UpConfig) -> list[str]:
     """The local ASR worker's options (`voicecore worker asr ...`)."""
     args = ["--partial-interval", str(c.asr_partial_interval), "--cpu-threads", str(c.asr_threads),
@@ -97,6 +105,7 @@ class Stack:
         llm_task = asyncio.create_task(self._start_llm())
         argv = [str(daemon), "--host", c.host, "--port", str(c.port), "--worker-token", c.worker_token,
                 "--web-root", str(web_root()), "--device-tokens", c.device_tokens]
+        argv += journal_args(c, self.state)
         daemon_options = daemon_settings(c)
         if daemon_options:
             daemon_config = self.state / "voicecored.json"
@@ -218,6 +227,7 @@ class Stack:
             f"with --token {self.config.worker_token}",
             "  devices     " + ("token required (--device-tokens)" if self.config.device_tokens else "DEV MODE: any device may connect without a token"),
             f"  logs        {self.logs}/  ({', '.join(Path(p).name for p in s['logs'].values())})",
+            *([f"  journal     {self.state / 'journal'}/  (voicecore replay {self.state / 'journal'})"] if journal_args(self.config, self.state) else []),
             "Ctrl-C stops everything.",
             "",
         ]
