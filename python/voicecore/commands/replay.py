@@ -12,7 +12,7 @@ from ..journal import JournalError, ReplayResult, format_time, parse_time, repla
 def _add(p: argparse.ArgumentParser) -> None:
     p.add_argument("journal", metavar="JOURNAL",
                    help="a journal directory (its newest run) or any journal-*.vcj file of a run")
-    p.add_argument("--run", help="replay this run of the directory (the part of the file name after journal-)")
+    p.add_argument("--run", dest="run_id", metavar="RUN", help="replay this run of the directory (the part of the file name after journal-)")
     p.add_argument("--trace", metavar="DEVICE",
                    help="print the events, effects and log entries of one device (session name like s3, "
                         "or its device_id/client_id) or worker (w2)")
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"voicecore replay: {exc}", file=sys.stderr)
         return 2
     try:
-        result = replay(args.journal, run=args.run, until_us=until, trace=args.trace)
+        result = replay(args.journal, run=args.run_id, until_us=until, trace=args.trace)
     except JournalError as exc:
         print(f"voicecore replay: {exc}", file=sys.stderr)
         return 2
