@@ -426,7 +426,8 @@ def journal_cost(sessions: int, seconds: float, rounds: int, keep: Path) -> str:
                     shutil.move(str(directory), str(keep))
                 else:
                     shutil.rmtree(directory)
-    med = {on: sorted(v)[len(v) // 2] for on, v in totals.items()}
+    import statistics
+    med = {on: statistics.median(v) for on, v in totals.items()}
     rows.append("")
     rows.append(f"Median CPU per turn: {med[False]:.3f} ms without the journal, {med[True]:.3f} ms with it "
                 f"({(med[True] / med[False] - 1) * 100:+.1f} %); {sessions} sessions, {seconds:.0f} s per run, "

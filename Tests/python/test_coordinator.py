@@ -1,5 +1,7 @@
 """voicecore.Coordinator: a whole turn driven from Python, timers, rejections and the event log."""
 
+import json
+
 import pytest
 
 import voicecore
@@ -113,6 +115,32 @@ def test_config_event_and_log_iterator():
     assert kinds == ["config.applied", "session.connected"]
     with pytest.raises(voicecore.RejectedEvent, match="unknown key"):
         c.handle({"type": "config", "config": {"hello_timeout": 1}}, 20)
+
+
+def test_digest_is_the_determinism_fingerprint():
+    """Equal configs and equal events at equal times: equal digests (voicecore replay relies on it);
+    any difference in an event or its time: another digest."""
+    events = [({"type": "worker.connected", "worker": "w"}, 0), ({"type": "device.connected", "session": "s"}, 10),
+              ({"type": "device.message", "session": "s", "message": {"type": "hello", "version": 1}}, 20),
+              ({"type": "text.input", "session": "s", "text": "hi"}, 30), ({"type": "no.such.event"}, 40)]
+
+    def run(changed: int | None = None) -> tuple[int, int]:
+        c = voicecore.Coordinator({"heartbeat_ms": 1000})
+        fresh = c.digest()
+        assert fresh[1] == 0
+        for i, (event, t) in enumerate(events):
+            c.feed(json.dumps(event).encode(), t + (5 if i == changed else 0))
+        return c.digest()
+
+    a, b = run(), run()
+    assert a == b and a[1] >= 5
+    assert run(changed=3)[0] != a[0]
+    fed = voicecore.Coordinator({"heartbeat_ms": 1000})
+    for event, t in events[:-1]:
+        fed.handle(event, t)
+    with pytest.raises(voicecore.RejectedEvent):
+        fed.handle(events[-1][0], events[-1][1])
+    assert fed.digest() == a  # handle() and feed() take the same path; a rejected event is logged too
 
 
 def test_random_json_never_crashes_the_library():

@@ -150,3 +150,47 @@ def test_no_preemption_turns_it_off_in_the_hub_and_the_asr_worker(tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_up_records_a_journal_by_default_and_no_journal_turns_it_off(tmp_path):
+    """`voicecore up` starts voicecored with --journal STATE_DIR/journal (rotated); the journal of
+    the run replays to the same digest once it stops; `--no-journal` records nothing."""
+    import os
+    import subprocess
+
+    from voicecore.cli import build_parser
+    from voicecore.launcher.stack import journal_args
+
+    state = tmp_path / "state"
+    assert journal_args(UpConfig(), state) == ["--journal", str(state / "journal"), "--journal-max-mb", "64", "--journal-keep", "8"]
+    assert journal_args(UpConfig(journal=False), state) == []
+    assert journal_args(UpConfig(daemon={"journal": "/elsewhere"}), state) == []  # the daemon settings' own journal wins
+    assert build_parser().parse_args(["up", "--no-journal"]).journal is False
+    assert build_parser().parse_args(["up"]).journal is None
+
+    def up(state_dir, *flags):
+        proc = subprocess.Popen([sys.executable, "-m", "voicecore", "up", "--host", "127.0.0.1", "--port", "0", "--workers", "none",
+                                 "--no-llm", "--state-dir", str(state_dir), *flags],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+        lines = []
+        try:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                lines.append(line)
+                if "Ctrl-C stops everything" in line:
+                    break
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        return "".join(lines)
+
+    banner = up(state)
+    assert f"journal     {state / 'journal'}/" in banner, banner
+    files = sorted((state / "journal").glob("journal-*.vcj"))
+    assert len(files) == 1
+    out = subprocess.run([sys.executable, "-m", "voicecore", "replay", str(state / "journal")], capture_output=True, text=True,
+                         env=dict(os.environ), timeout=60)
+    assert out.returncode == 0 and "OK: digest" in out.stdout and "ends cleanly" in out.stdout, out.stdout + out.stderr
+
+    quiet = tmp_path / "quiet"
+    banner = up(quiet, "--no-journal")
+    assert "journal " not in banner and not (quiet / "journal").exists()
