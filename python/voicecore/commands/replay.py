@@ -34,7 +34,7 @@ def report(r: ReplayResult) -> str:
     lines = [f"journal: run {r.run}, {len(r.files)} file(s), {size / 1e6:.1f} MB ({r.files[0].parent})"]
     lines += [f"  note: {n}" for n in r.notes]
     lines.append(f"  replayed {r.events:,} events ({format_time(r.span_us)} of daemon time, {r.rejected} rejected "
-                 f"as the daemon saw them) in {r.seconds:.2f} s; {r.checks} digest checks passed")
+                 f"by the core) in {r.seconds:.2f} s; {r.checks} digest checks passed")
     if r.corrupt:
         lines.append(f"CORRUPT: {r.corrupt}")
         return "\n".join(lines)
@@ -48,8 +48,12 @@ def report(r: ReplayResult) -> str:
         lines.append("  " + _ENDINGS[r.ending])
     if r.unchecked and r.ending != "until":
         lines.append(f"  the last {r.unchecked} event(s) came after the last recorded digest: replayed, not checked")
-    lines.append(f"OK: digest {r.digest:016x} over {r.entries:,} log entries"
-                 + (" equals the recorded one" if r.checks else " (nothing recorded to compare with)"))
+    if r.ending == "until":
+        lines.append(f"OK: every recorded digest up to there agreed; digest {r.digest:016x} over {r.entries:,} log entries at that point")
+    else:
+        lines.append(f"OK: digest {r.digest:016x} over {r.entries:,} log entries"
+                     + (" equals the recorded one" if r.checks and not r.unchecked else
+                        " (the last recorded digest agreed)" if r.checks else " (nothing recorded to compare with)"))
     return "\n".join(lines)
 
 
