@@ -21,7 +21,8 @@
  * recording ('Z' reason "full"), its beginning kept intact.
  *
  * Writes are buffered (whole records in a 1 MiB buffer, written when it fills or on
- * journal_flush, which the daemon calls once per loop iteration); nothing is fsynced. */
+ * journal_flush, which the daemon calls 50 ms after the buffer was first dirtied); nothing is
+ * fsynced. */
 #ifndef VOICECORED_JOURNAL_H
 #define VOICECORED_JOURNAL_H
 #include <stddef.h>
