@@ -100,7 +100,11 @@ int journal_flush(journal *j) {
 
 static int append(journal *j, char type, int64_t time_us, const void *json, size_t json_len, const void *data, size_t data_len) {
     if (j->fd < 0) return -1;
-    if (json_len > UINT32_MAX || data_len > UINT32_MAX) return 0;   /* cannot happen: the daemon's message limits */
+    if (json_len > UINT32_MAX || data_len > UINT32_MAX) {
+        /* Beyond the daemon's message limits; a record left out would make the run unreplayable. */
+        stop(j, "an event larger than 4 GiB cannot be recorded");
+        return -1;
+    }
     uint8_t head[JOURNAL_RECORD_HEADER] = {0};
     head[0] = (uint8_t)type;
     put32(head + 4, (uint32_t)json_len);
