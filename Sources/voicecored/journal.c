@@ -219,7 +219,9 @@ static int open_segment(journal *j, int64_t now_us, uint64_t digest, uint64_t en
     memcpy(j->buf, JOURNAL_MAGIC, JOURNAL_MAGIC_LEN);
     j->buf_len = JOURNAL_MAGIC_LEN;
     json_t *h = json_deep_copy(j->header_fields);
-    json_object_update(h, digest_fields(j, digest, entries));
+    json_t *state = digest_fields(j, digest, entries);
+    json_object_update(h, state);
+    json_decref(state);
     json_object_set_new(h, "journal", json_integer(1));
     json_object_set_new(h, "run", json_string(j->run));
     json_object_set_new(h, "segment", json_integer(j->segment));
