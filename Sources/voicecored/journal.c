@@ -225,7 +225,8 @@ static int open_segment(journal *j, int64_t now_us, uint64_t digest, uint64_t en
     json_object_set_new(h, "journal", json_integer(1));
     json_object_set_new(h, "run", json_string(j->run));
     json_object_set_new(h, "segment", json_integer(j->segment));
-    if (append_json(j, 'H', now_us, h) < 0) return -1;
+    /* The header goes to disk at once: a run killed before its first event still replays. */
+    if (append_json(j, 'H', now_us, h) < 0 || journal_flush(j) < 0) return -1;
     prune(j);
     return 0;
 }

@@ -194,3 +194,42 @@ def test_up_records_a_journal_by_default_and_no_journal_turns_it_off(tmp_path):
     quiet = tmp_path / "quiet"
     banner = up(quiet, "--no-journal")
     assert "journal " not in banner and not (quiet / "journal").exists()
+
+
+def test_daemon_killed_under_up_leaves_a_replayable_journal_and_a_new_run(tmp_path):
+    """`kill -9` of voicecored under `voicecore up`: the supervisor restarts it, which starts a new
+    journal run; the killed run's journal replays to its last complete record and says so."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    state = tmp_path / "state"
+    proc = subprocess.Popen([sys.executable, "-m", "voicecore", "up", "--host", "127.0.0.1", "--port", "0", "--workers", "none",
+                             "--no-llm", "--state-dir", str(state)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if "Ctrl-C stops everything" in line:
+                break
+        first = json.loads((state / "up.json").read_text())["pids"]["voicecored"]
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        runs: set[str] = set()
+        while time.monotonic() < deadline:
+            runs = {p.name.rsplit("-", 1)[0] for p in (state / "journal").glob("journal-*.vcj")}
+            if len(runs) == 2:
+                break
+            time.sleep(0.2)
+        assert len(runs) == 2, runs
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    killed = min(runs)[len("journal-"):]
+    out = subprocess.run([sys.executable, "-m", "voicecore", "replay", str(state / "journal"), "--run", killed],
+                         capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "ends without a closing record" in out.stdout and "OK: digest" in out.stdout, out.stdout
+    newest = subprocess.run([sys.executable, "-m", "voicecore", "replay", str(state / "journal")],
+                            capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    assert newest.returncode == 0 and "ends cleanly" in newest.stdout, newest.stdout + newest.stderr
