@@ -20,7 +20,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable
 
 MAGIC = b"VCJRNL1\n"
 _HEAD = struct.Struct("<B3xIIqI")
@@ -311,10 +311,9 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
                 if not check(r, f"the end of segment {index}"):
                     break
                 result.ending = str(r.obj().get("reason", "closed"))
-        else:
-            result_tail = tail
+        else:  # the segment's records all replayed: how does the file end?
             if result is not None:
-                result.tail = result_tail
+                result.tail = tail
                 if tail.kind == "corrupt":
                     result.corrupt = (f"record #{len(records) + 1} of {path.name} at byte {tail.offset} fails its checksum "
                                       "(the file was altered or damaged); the replay stops before it")
