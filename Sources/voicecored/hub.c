@@ -74,6 +74,12 @@ static void open_journal(hub *h, const char *coordinator_config) {
         return;
     }
     h->flush_timer = malloc(sizeof *h->flush_timer);
+    if (!h->flush_timer) {
+        journal_close(h->journal, 0, 0, 0);
+        h->journal = NULL;
+        log_event(&h->srv->log, LOG_ERROR, "journal.failed", json_pack("{s:s}", "message", "out of memory"));
+        return;
+    }
     uv_timer_init(h->srv->loop, h->flush_timer);
     h->flush_timer->data = h;
     log_event(&h->srv->log, LOG_INFO, "journal.started",
@@ -124,6 +130,8 @@ void hub_free(hub *h) {
     if (h->journal) {
         uint64_t digest = 0, entries = 0;
         vc_coordinator_digest(h->core, &digest, &entries);
+        log_event(&h->srv->log, LOG_INFO, "journal.closed",
+                  json_pack("{s:s,s:I}", "path", journal_path(h->journal), "events", (json_int_t)journal_events(h->journal)));
         journal_close(h->journal, monotonic_us(), digest, entries);
         h->journal = NULL;
     }

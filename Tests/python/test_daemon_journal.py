@@ -181,3 +181,19 @@ def test_rotation_splits_a_run_and_replay_follows_its_segments(tmp_path: Path) -
     out = replay(str(journal))
     assert out.returncode == 2
     assert "starts at segment 1" in out.stderr and "cannot be replayed" in out.stderr, out.stderr
+
+
+def test_a_journal_that_cannot_be_opened_is_logged_and_the_daemon_serves_without_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with Daemon("--journal", str(blocker / "journal")) as d:
+        failed = next(e for e in d.log if e.get("event") == "journal.failed")
+        assert "journal directory" in failed["message"] and str(blocker) in failed["message"]
+        assert not any(e.get("event") == "journal.started" for e in d.log)
+
+        async def serve() -> None:  # a device still gets its hello
+            device = await connect_device(d)
+            await device.send(hello(60))
+            assert (await next_json(device))["type"] == "hello"
+            await device.close()
+        asyncio.run(serve())
