@@ -99,13 +99,14 @@ class Coordinator:
             raise _native.Error(-4, "the coordinator is closed")
         return self._handle
 
-    def handle(self, event: Mapping[str, Any] | str, now_us: int, data: bytes = b"") -> list[Effect]:
-        """Handles one event at host time ``now_us`` and returns its effects, in order. A binary
-        payload of an effect (PCM16LE) is under ``"data"`` as ``bytes``. Raises ``RejectedEvent``
-        when the event is invalid (the state is then unchanged)."""
+    def handle(self, event: Mapping[str, Any] | str | bytes, now_us: int, data: bytes = b"") -> list[Effect]:
+        """Handles one event (a dict, or its JSON as str or bytes) at host time ``now_us`` and
+        returns its effects, in order. A binary payload of an effect (PCM16LE) is under ``"data"``
+        as ``bytes``. Raises ``RejectedEvent`` when the event is invalid (the state is then
+        unchanged)."""
         lib = _native.lib()
         h = self._h()
-        raw = (event if isinstance(event, str) else json.dumps(event, ensure_ascii=False)).encode()
+        raw = event if isinstance(event, bytes) else (event if isinstance(event, str) else json.dumps(event, ensure_ascii=False)).encode()
         code = lib.vc_coordinator_handle(h, raw, len(raw), bytes(data) if data else None, len(data), int(now_us))
         message = lib.vc_coordinator_errmsg(h) if code < 0 else None
         effects = self._drain_effects()

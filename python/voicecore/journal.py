@@ -289,7 +289,7 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
                     if show_it:
                         show(r.time_us, "→", _summary_of(r.json, len(r.data)) + "  " + r.json.decode("utf-8", "replace")[:200])
                     try:
-                        effects = coordinator.handle(r.json.decode("utf-8"), r.time_us, r.data)
+                        effects = coordinator.handle(r.json, r.time_us, r.data)  # the bytes as recorded
                     except RejectedEvent as exc:
                         effects = exc.effects
                         result.rejected += 1
