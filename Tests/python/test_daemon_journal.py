@@ -57,6 +57,10 @@ def record(tmp_path: Path, count: int = 3, *flags: str) -> Path:
         started = next(e for e in d.log if e.get("event") == "journal.started")  # logged before `listening`
         assert started["path"].startswith(str(journal))
         asyncio.run(turns(d, count))
+    deadline = time.monotonic() + 5  # the log reaches the harness through a pipe: let it catch up
+    while not any(e.get("event") == "journal.closed" for e in d.log) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (tmp_path / "voicecored.log").write_text("".join(json.dumps(e) + "\n" for e in d.log))
     return journal
 
 
@@ -93,6 +97,10 @@ def test_replay_of_real_turns_gives_the_recorded_digest(tmp_path: Path) -> None:
     assert f"OK: digest {end['digest']} over {end['entries']:,} log entries equals the recorded one" in out.stdout, out.stdout
     assert "the journal ends cleanly" in out.stdout
     assert f"replayed {end['events']:,} events" in out.stdout
+    # With the daemon's own log, every event-log entry is compared too.
+    logged = replay(str(journal), "--log", str(tmp_path / "voicecored.log"))
+    assert logged.returncode == 0, logged.stdout + logged.stderr
+    assert f"{end['entries']:,} event-log entries equal those in voicecored's log" in logged.stdout, logged.stdout
 
     # --trace follows one device (by its session name) up to a time.
     session = next(e["session"] for e in events if e["type"] == "device.connected")
@@ -122,6 +130,13 @@ def test_tampered_journal_is_a_clear_mismatch(tmp_path: Path) -> None:
     assert "MISMATCH: the replayed event log diverges from the recorded one" in out.stdout, out.stdout
     assert "the last agreeing check was after event #" in out.stdout
     assert "device.message listen/stop" in out.stdout  # the altered event is named in the window
+    # With the daemon's log the divergence is named at the exact event: the altered one.
+    exact = replay(str(journal), "--log", str(tmp_path / "voicecored.log"))
+    assert exact.returncode == 1, exact.stdout + exact.stderr
+    assert "MISMATCH: the replayed event log first differs from voicecored's log at entry #" in exact.stdout, exact.stdout
+    altered = sum(1 for r in records[:starts[1] + 1] if r.type == "E")
+    assert f"written while handling event #{altered} " in exact.stdout, exact.stdout
+    assert "device.message listen/stop s1" in exact.stdout
 
     # A flipped byte is caught by the record's checksum, naming the record and its offset.
     raw = bytearray(path.read_bytes())

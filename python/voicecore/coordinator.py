@@ -114,10 +114,11 @@ class Coordinator:
             raise RejectedEvent(code, (message or b"").decode("utf-8", "replace") or _native.strerror(code), effects)
         return effects
 
-    def feed(self, event_json: bytes, now_us: int, data: bytes = b"") -> int:
+    def feed(self, event_json: bytes, now_us: int, data: bytes = b"", log_lines: list[bytes] | None = None) -> int:
         """Handles one event given as raw JSON bytes, exactly as the daemon hands it over, and
-        discards its effects and log lines: the fast path of ``voicecore replay``. Returns the
-        status (negative when the event was rejected; the state is then unchanged)."""
+        discards its effects (and its log lines, unless ``log_lines`` is given: they are appended
+        to it, undecoded): the fast path of ``voicecore replay``. Returns the status (negative
+        when the event was rejected; the state is then unchanged)."""
         lib = _native.lib()
         h = self._h()
         code = lib.vc_coordinator_handle(h, event_json, len(event_json), data if data else None, len(data), int(now_us))
@@ -126,7 +127,8 @@ class Coordinator:
             pass
         line, size = ctypes.c_void_p(), ctypes.c_size_t()
         while lib.vc_coordinator_next_log(h, ctypes.byref(line), ctypes.byref(size)) == 1:
-            pass
+            if log_lines is not None:
+                log_lines.append(ctypes.string_at(line.value, size.value))
         return int(code)
 
     def _drain_effects(self) -> list[Effect]:

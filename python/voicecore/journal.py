@@ -179,6 +179,7 @@ class ReplayResult:
     mismatch: str | None = None  # the divergence, explained
     corrupt: str | None = None
     notes: list[str] = field(default_factory=list)
+    log_compared: int | None = None  # event-log entries compared with voicecored's log (--log)
 
     @property
     def ok(self) -> bool:
@@ -198,11 +199,39 @@ def _summary_of(raw: bytes, data_len: int) -> str:
     return f"{what} {who}".strip() + (f" ({data_len} bytes)" if data_len else "")
 
 
+def daemon_log_entries(log_path: Path, run: str) -> list[tuple[int, dict[str, Any]]]:
+    """The Coordinator's event-log entries of one journal run, as voicecored wrote them to its
+    JSON-lines log, with their line numbers: the lines after the `journal.started` line that names
+    the run, up to the next `journal.started`. Raises JournalError when the log has no such run."""
+    entries: list[tuple[int, dict[str, Any]]] = []
+    inside = False
+    with open(log_path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if b'"journal.started"' in raw:
+                if inside:
+                    break
+                inside = f"journal-{run}-".encode() in raw
+                continue
+            if not inside or b'"seq"' not in raw:
+                continue
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and "seq" in entry and "kind" in entry and "source" not in entry:
+                entries.append((number, entry))
+    if not inside and not entries:
+        raise JournalError(f"{log_path} has no `journal.started` line for run {run}")
+    return entries
+
+
 def replay(target: str | Path, *, run: str | None = None, until_us: int | None = None, trace: str | None = None,
-           say: Callable[[str], None] = print) -> ReplayResult:
+           log: str | Path | None = None, say: Callable[[str], None] = print) -> ReplayResult:
     """Runs a recorded run through a fresh Coordinator and checks every recorded digest. With
     ``trace``, prints that device's (session name, device_id or client_id) or worker's events,
-    effects and log entries as they replay; ``until_us`` (relative to the run's start) stops early."""
+    effects and log entries as they replay; ``until_us`` (relative to the run's start) stops early.
+    With ``log`` (voicecored's JSON-lines log of the run), every replayed event-log entry is also
+    compared with the one the daemon logged, so a divergence is named at the exact event."""
     from . import _native
     from .coordinator import Coordinator, RejectedEvent
 
@@ -213,7 +242,29 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
     recent: list[tuple[int, int, bytes, int]] = []  # events since the last check: (index, time, json, data_len)
     last_ok: tuple[int, int] | None = None  # (event index, time) of the last passed check
     traced: set[str] = {trace} if trace else set()
+    logged: list[tuple[int, dict[str, Any]]] | None = None
+    log_at = 0  # the next logged entry to compare
     began = time.perf_counter()
+
+    def compare(entries: list[dict[str, Any]], r: Record) -> bool:
+        """The replayed entries of event #result.events against the daemon's log."""
+        nonlocal log_at
+        assert result is not None and logged is not None
+        for entry in entries:
+            if log_at >= len(logged):
+                return True  # the log ends first (a daemon killed before its log caught up): nothing to compare
+            number, want = logged[log_at]
+            if entry != want:
+                result.mismatch = "\n".join([
+                    f"the replayed event log first differs from voicecored's log at entry #{want.get('seq')} "
+                    f"(line {number} of {Path(log).name if log else '?'}), written while handling event #{result.events} "
+                    f"(t={format_time(r.time_us - (start_us or 0))}, {r.path.name} at byte {r.offset}):",
+                    f"    {_summary_of(r.json, len(r.data))}  {r.json.decode('utf-8', 'replace')[:300]}",
+                    f"  logged:   {json.dumps(want, ensure_ascii=False)[:300]}",
+                    f"  replayed: {json.dumps(entry, ensure_ascii=False)[:300]}"])
+                return False
+            log_at += 1
+        return True
 
     def check(r: Record, label: str) -> bool:
         nonlocal last_ok
@@ -266,6 +317,8 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
                     coordinator = Coordinator(json.dumps(config))
                     start_us = r.time_us
                     result = ReplayResult(files, str(header.get("run", "?")), str(header.get("library", "?")), _native.version())
+                    if log is not None:
+                        logged = daemon_log_entries(Path(log), result.run)
                     if result.recorded_library != result.library:
                         result.notes.append(f"recorded with libvoicecore {result.recorded_library}, replayed with {result.library}: "
                                             "a changed Coordinator may diverge")
@@ -299,9 +352,18 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
                         if involves(e):
                             data = e.pop("data", b"")
                             show(r.time_us, "←", json.dumps(e, ensure_ascii=False)[:200] + (f" ({len(data)} bytes)" if data else ""))
-                    for entry in coordinator.logs():
+                    entries = coordinator.log()
+                    for entry in entries:
                         if involves(entry):
                             show(r.time_us, "·", json.dumps(entry, ensure_ascii=False)[:200])
+                    if logged is not None and not compare(entries, r):
+                        break
+                elif logged is not None:
+                    lines: list[bytes] = []
+                    if coordinator.feed(r.json, r.time_us, r.data, lines) < 0:
+                        result.rejected += 1
+                    if not compare([json.loads(line) for line in lines], r):
+                        break
                 elif coordinator.feed(r.json, r.time_us, r.data) < 0:
                     result.rejected += 1
             elif r.type == "D":
@@ -331,5 +393,7 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
         raise JournalError(f"{files[0]} holds no complete header record")
     result.digest, result.entries = coordinator.digest()
     result.unchecked = len(recent) if result.ok else 0
+    if logged is not None:
+        result.log_compared = log_at
     result.seconds = time.perf_counter() - began
     return result

@@ -17,6 +17,9 @@ def _add(p: argparse.ArgumentParser) -> None:
                    help="print the events, effects and log entries of one device (session name like s3, "
                         "or its device_id/client_id) or worker (w2)")
     p.add_argument("--until", metavar="TIME", help="stop at this time after the run's start, e.g. 90s, 00:01:30.5")
+    p.add_argument("--log", metavar="FILE",
+                   help="voicecored's JSON-lines log of the run (voicecore up: STATE_DIR/logs/voicecored.log): compare every "
+                        "event-log entry with it, naming the exact event where the replay first differs")
 
 
 _ENDINGS = {
@@ -46,6 +49,8 @@ def report(r: ReplayResult) -> str:
                      "stopped while writing it: killed, or the disk filled): replayed up to the last complete record")
     elif r.ending in _ENDINGS:
         lines.append("  " + _ENDINGS[r.ending])
+    if r.log_compared is not None:
+        lines.append(f"  {r.log_compared:,} event-log entries equal those in voicecored's log")
     if r.unchecked and r.ending != "until":
         lines.append(f"  the last {r.unchecked} event(s) came after the last recorded digest: replayed, not checked")
     if r.ending == "until":
@@ -65,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"voicecore replay: {exc}", file=sys.stderr)
         return 2
     try:
-        result = replay(args.journal, run=args.run_id, until_us=until, trace=args.trace)
+        result = replay(args.journal, run=args.run_id, until_us=until, trace=args.trace, log=args.log)
     except JournalError as exc:
         print(f"voicecore replay: {exc}", file=sys.stderr)
         return 2
