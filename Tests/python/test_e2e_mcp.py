@@ -267,3 +267,77 @@ def test_malformed_mcp_is_an_error_to_its_device_only(tmp_path):
         await good.close()
 
     run_stack(test, tmp_path)
+
+
+# --- Vision: `voicecore up --vision-url` and a camera board's photo upload ------------------------
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 40 + b"\xff\xd9"
+BOUNDARY = "----ESP32_CAMERA_BOUNDARY"
+
+
+async def upload_like_the_firmware(url: str, token: str, question: str, jpeg: bytes) -> tuple[int, bytes]:
+    """`Esp32Camera::Explain`: a chunked multipart POST, one chunk per `http->Write`, with the
+    firmware's headers, then the response read whole."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    reader, writer = await asyncio.open_connection(u.hostname, u.port)
+    head = (f"POST {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nDevice-Id: aa:bb:cc:dd:ee:ff\r\n"
+            f"Client-Id: c0ffee00-0000-4000-8000-000000000001\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nTransfer-Encoding: chunked\r\n\r\n")
+    writes = [f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"question\"\r\n\r\n{question}\r\n".encode(),
+              f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"camera.jpg\"\r\n"
+              f"Content-Type: image/jpeg\r\n\r\n".encode(),
+              *[jpeg[i:i + 4096] for i in range(0, len(jpeg), 4096)],
+              f"\r\n--{BOUNDARY}--\r\n".encode(), b""]
+    writer.write(head.encode())
+    for data in writes:
+        writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+    await writer.drain()
+    status_line = await reader.readline()
+    headers: dict[str, str] = {}
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        k, _, v = line.decode().partition(":")
+        headers[k.strip().lower()] = v.strip()
+    body = await reader.readexactly(int(headers["content-length"]))
+    writer.close()
+    return int(status_line.split()[1]), body
+
+
+def test_vision_camera_boards_are_given_an_endpoint_that_explains_their_photo(tmp_path):
+    from test_e2e_assistant import Up
+    import websockets
+
+    vision = ScriptedLLM([Rule(when="what is in front of me", reply="A red mug on a wooden desk.")],
+                         model="scripted-vision").start_in_thread()
+    up = Up(tmp_path / "up", "--no-llm", "--workers", "none", "--vision-url", vision.url, "--vision-model", "scripted-vision")
+    try:
+        async def main() -> None:
+            headers = {"Protocol-Version": "1", "Device-Id": "aa:bb:cc:dd:ee:ff", "Client-Id": "c0ffee00-0000-4000-8000-000000000001"}
+            async with websockets.connect(up.status["ws"] + "/xiaozhi/v1/", additional_headers=headers) as ws:
+                await ws.send(hello(60, mcp=True))
+                assert (await next_json(ws))["type"] == "hello"
+                initialize = (await next_json(ws))["payload"]
+                assert initialize["method"] == "initialize"
+                capability = initialize["params"]["capabilities"]["vision"]
+                assert capability["url"] == up.status["vision"] and capability["url"].startswith("http://")
+                assert capability["token"]
+                url, token = "http://127.0.0.1:" + capability["url"].split(":", 2)[2], capability["token"]
+                status, body = await upload_like_the_firmware(url, token, "What is in front of me?", JPEG)
+                assert status == 200, body
+                assert json.loads(body) == {"success": True, "action": "RESPONSE", "response": "A red mug on a wooden desk."}
+                # The model got the question and the photo, as an OpenAI-compatible image part.
+                request = vision.requests[-1]
+                assert request["model"] == "scripted-vision"
+                text, image = request["messages"][0]["content"]
+                assert text == {"type": "text", "text": "What is in front of me?"}
+                import base64
+                assert image["image_url"]["url"] == "data:image/jpeg;base64," + base64.b64encode(JPEG).decode()
+                # A board without the token is refused, and the model is not asked.
+                asked = len(vision.requests)
+                status, body = await upload_like_the_firmware(url, "wrong", "What is in front of me?", JPEG)
+                assert status == 401 and json.loads(body)["success"] is False and len(vision.requests) == asked
+        asyncio.run(main())
+    finally:
+        assert up.stop() == 0
+        vision.stop_thread()
