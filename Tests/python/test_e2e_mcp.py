@@ -28,6 +28,8 @@ STATUS = {"name": "self.get_device_status", "description": "Provides the real-ti
 VOLUME = {"name": "self.audio_speaker.set_volume", "description": "Set the volume of the audio speaker.",
           "inputSchema": {"type": "object", "properties": {"volume": {"type": "integer", "minimum": 0, "maximum": 100}},
                           "required": ["volume"]}}
+CAMERA = {"name": "self.camera.take_photo", "description": "Take a photo and explain it.",
+          "inputSchema": {"type": "object", "properties": {"question": {"type": "string"}}, "required": ["question"]}}
 
 RULES = [
     Rule(when="volume to 30", tool_calls=[ToolCall("self_audio_speaker_set_volume", {"volume": 30})]),
@@ -41,8 +43,10 @@ class Board:
     """A XiaoZhi board's MCP server on a real device connection: two pages of tools, `tools/call`
     answered after `call_delay` seconds; `answer_list=False` leaves `tools/list` unanswered."""
 
-    def __init__(self, ws: Any, answer_list: bool = True, call_delay: float = 0.0) -> None:
+    def __init__(self, ws: Any, answer_list: bool = True, call_delay: float = 0.0, camera: bool = False) -> None:
         self.ws = ws
+        self.camera = camera
+        self.vision: dict[str, Any] = {}
         self.answer_list = answer_list
         self.call_delay = call_delay
         self.requests: list[dict[str, Any]] = []
@@ -84,6 +88,7 @@ class Board:
     async def _answer(self, request: dict[str, Any]) -> None:
         method, ident, params = request.get("method"), request.get("id"), request.get("params") or {}
         if method == "initialize":
+            self.vision = params.get("capabilities", {}).get("vision") or {}
             await self._reply(ident, {"protocolVersion": "2024-11-05", "capabilities": {"tools": {}},
                                       "serverInfo": {"name": "esp-box-3", "version": "2.0.0"}})
         elif method == "tools/list":
@@ -92,12 +97,20 @@ class Board:
             if params.get("cursor", "") == "":
                 await self._reply(ident, {"tools": [STATUS], "nextCursor": VOLUME["name"]})
             elif params["cursor"] == VOLUME["name"]:
-                await self._reply(ident, {"tools": [VOLUME]})
+                await self._reply(ident, {"tools": [VOLUME, CAMERA] if self.camera else [VOLUME]})
             else:
                 await self._reply(ident, error="unknown cursor")
         elif method == "tools/call":
             await asyncio.sleep(self.call_delay)
-            if params.get("name") == VOLUME["name"] and isinstance(params.get("arguments", {}).get("volume"), int):
+            if self.camera and params.get("name") == CAMERA["name"] and self.vision.get("url"):
+                # Esp32Camera::Explain: the photo goes to the vision URL; the body is the result.
+                status, body = await upload_like_the_firmware(self.vision["url"], self.vision.get("token", ""),
+                                                               params["arguments"]["question"], JPEG)
+                if status == 200:
+                    await self._reply(ident, {"content": [{"type": "text", "text": body.decode()}], "isError": False})
+                else:
+                    await self._reply(ident, error="Failed to upload photo")
+            elif params.get("name") == VOLUME["name"] and isinstance(params.get("arguments", {}).get("volume"), int):
                 await self._reply(ident, {"content": [{"type": "text", "text": "true"}], "isError": False})
             else:
                 await self._reply(ident, error="Unknown tool: " + str(params.get("name")))
@@ -341,3 +354,51 @@ def test_vision_camera_boards_are_given_an_endpoint_that_explains_their_photo(tm
     finally:
         assert up.stop() == 0
         vision.stop_thread()
+
+
+def test_vision_the_llm_takes_a_photo_through_the_board_and_answers_from_the_vision_model(tmp_path):
+    """The whole firmware flow under `voicecore up`: the LLM calls the board's
+    `self.camera.take_photo`, the board uploads the photo to the advertised URL, the vision model
+    explains it and the LLM's reply uses that explanation."""
+    from test_e2e_assistant import Up
+
+    vision = ScriptedLLM([Rule(when="what is on the desk", reply="A red mug on a wooden desk.")]).start_in_thread()
+    llm = ScriptedLLM([Rule(when="what do you see", tool_calls=[ToolCall("self_camera_take_photo", {"question": "What is on the desk?"})]),
+                       Rule(when="red mug on a wooden desk", reply="I see a red mug.")]).start_in_thread()
+    up = Up(tmp_path / "up", "--workers", "assistant", "--script", str(ROOT / "Examples/python/tools.py"), "--llm-url", llm.url,
+            "--worker-token", WORKER_TOKEN, "--vision-url", vision.url)
+    try:
+        class Hub:
+            ws = up.status["ws"]
+
+        async def main() -> None:
+            tts, tts_task = await scripted_worker(Hub, "tts", tts_job(0.3))  # type: ignore[arg-type]
+            headers = {"Protocol-Version": "1", "Device-Id": "aa:bb:cc:dd:ee:ca", "Client-Id": "c0ffee00-0000-4000-8000-000000000001"}
+            import websockets
+            b = Board(await websockets.connect(up.status["ws"] + "/xiaozhi/v1/", additional_headers=headers), camera=True)
+            await b.start()
+            log = Path(up.status["logs"]["voicecored"])
+            deadline = time.monotonic() + 10
+            while '"mcp.listed"' not in log.read_text():
+                assert time.monotonic() < deadline, b.requests
+                await asyncio.sleep(0.05)
+            listed = [json.loads(line) for line in log.read_text().splitlines() if '"mcp.listed"' in line]
+            assert listed[0]["reason"] == "ok" and listed[0]["value"] == 3, listed
+            await b.say("What do you see?")
+            await asyncio.wait_for(b.stopped.wait(), 30)
+            assert b.vision["url"] == up.status["vision"]
+            call = next(r for r in b.requests if r.get("method") == "tools/call")
+            assert call["params"] == {"name": CAMERA["name"], "arguments": {"question": "What is on the desk?"}}
+            assert vision.requests and vision.requests[-1]["messages"][0]["content"][0]["text"] == "What is on the desk?"
+            result = json.loads(json.loads(llm.requests[1]["messages"][-1]["content"])["result"])
+            assert result == {"success": True, "action": "RESPONSE", "response": "A red mug on a wooden desk."}
+            assert b.sentences() == ["I see a red mug."]
+            await b.close()
+            tts_task.cancel()
+            await tts.close()
+        asyncio.run(main())
+    finally:
+        assert up.stop() == 0
+        vision.stop_thread()
+        llm.stop_thread()
+
