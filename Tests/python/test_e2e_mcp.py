@@ -36,6 +36,8 @@ RULES = [
     Rule(when=r'"result": "true"', reply="The volume is now 30."),
     Rule(when=r'did not answer tools/call', reply="The speaker did not answer."),
     Rule(when="hello", reply="Hi there."),
+    Rule(when="device status", tool_calls=[ToolCall("self_get_device_status", {})]),
+    Rule(when="Unknown tool", reply="I could not read the status."),
 ]
 
 
@@ -214,6 +216,14 @@ def test_the_llm_calls_a_device_tool_and_the_reply_uses_its_result(tmp_path):
         await asyncio.wait_for(b.stopped.wait(), 30)
         assert len(b.requests) == 4
         assert {"self_audio_speaker_set_volume"} <= {t["function"]["name"] for t in llm.requests[-1]["tools"]}
+        # The device's JSON-RPC error reaches the LLM as the tool's error.
+        b.stopped.clear()
+        await b.say("What is the device status?")
+        await asyncio.wait_for(b.stopped.wait(), 30)
+        assert b.requests[4]["method"] == "tools/call" and b.requests[4]["params"]["name"] == STATUS["name"]
+        assert json.loads(llm.requests[-1]["messages"][-1]["content"])["error"].endswith("Unknown tool: self.get_device_status")
+        assert b.sentences()[-1] == "I could not read the status."
+        assert (await wait_event(d, "mcp.answer", to="error"))["text"] == "Unknown tool: self.get_device_status"
         await b.close()
 
     run_stack(test, tmp_path)
