@@ -76,7 +76,7 @@ extension Coordinator {
                 return
             }
             record(.mcpAnswer, session: s, turn: rec.turn, job: call.job, to: error == nil ? "result" : "error",
-                        reason: call.method, value: Int64(id), text: error)
+                   reason: call.method, value: Int64(id), text: error)
             out.append(.workerSend(worker, .inputMCP(call.job, JSONRPC.withID(payload, call.jobRequestID)), audio: nil))
             if rec.kind == .assistant { setJobDeadline(call.job, now + config.assistantTimeoutUs) }
             return
