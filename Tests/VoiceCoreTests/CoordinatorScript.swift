@@ -150,9 +150,9 @@ struct CoordinatorScript {
     }
 
     /// Connects a device, says hello and starts listening.
-    mutating func device(_ s: UInt32, mode: ListenMode = .auto) {
+    mutating func device(_ s: UInt32, mode: ListenMode = .auto, mcp: Bool = false) {
         feed(.deviceConnected(SessionID(s), DeviceInfo(deviceID: "dev\(s)", protocolVersion: 1)))
-        feed(.deviceHello(SessionID(s), DeviceHello()))
+        feed(.deviceHello(SessionID(s), DeviceHello(mcp: mcp)))
         feed(.deviceListen(SessionID(s), .start(mode)))
     }
 

@@ -52,6 +52,15 @@ public struct CoordinatorConfig: Sendable {
     /// Start the assistant on the ASR's speculative transcript and hold its output until the final
     /// confirms the same text (docs/coordinator.md, "Preemptive generation").
     public var preemptiveGeneration = true
+    /// Device MCP: each `initialize` / `tools/list` request must be answered within this, or the
+    /// device's assistant jobs go without its tools for the connection.
+    public var mcpListTimeoutUs: Int64 = 5_000_000
+    /// A job's `tools/call` must be answered within this, or the job gets a JSON-RPC error.
+    public var mcpCallTimeoutUs: Int64 = 10_000_000
+    /// Advertised to camera boards in `initialize` (`capabilities.vision`) when not empty: where
+    /// the firmware uploads a photo with its question (docs/device-protocol.md, "Vision").
+    public var visionURL = ""
+    public var visionToken = ""
 
     public init() {}
 
@@ -90,6 +99,10 @@ public struct CoordinatorConfig: Sendable {
             case "fail_open": failOpen = try ConfigValue.bool(key, value)
             case "log": log = try ConfigValue.bool(key, value)
             case "preemptive_generation": preemptiveGeneration = try ConfigValue.bool(key, value)
+            case "mcp_list_timeout_ms": mcpListTimeoutUs = try ConfigValue.ms(key, value)
+            case "mcp_call_timeout_ms": mcpCallTimeoutUs = try ConfigValue.ms(key, value)
+            case "vision_url": visionURL = try ConfigValue.string(key, value)
+            case "vision_token": visionToken = try ConfigValue.string(key, value)
             case "splitter":
                 do { splitter = try SplitterOptions(json: value) } catch { throw VCError(error.status, "config: splitter: " + error.message) }
             case "scheduler": try scheduler.apply(json: value)

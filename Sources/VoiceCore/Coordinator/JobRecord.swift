@@ -61,6 +61,9 @@ enum TimerPurpose: Sendable {
     case preemption(SessionID, TurnID)
     case playback(SessionID, TurnID)
     case rebalance
+    /// A device MCP listing request (`initialize`, `tools/list`) or a job's call, by JSON-RPC id.
+    case mcpList(SessionID, Int)
+    case mcpCall(SessionID, Int)
 }
 
 /// A connected worker, registered or not yet.

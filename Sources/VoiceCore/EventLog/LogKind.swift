@@ -9,6 +9,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case workerConnected, workerRegistered, workerDraining, workerEjected, workerRestored, workerGone, workerRoles
     case configApplied
     case preemptStarted, preemptCommitted, preemptDiscarded
+    case mcpRequest, mcpAnswer, mcpListed, mcpTimeout, mcpDropped, mcpNotification
 
     public var name: String {
         switch self {
@@ -48,6 +49,12 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .preemptStarted: return "preempt.started"
         case .preemptCommitted: return "preempt.committed"
         case .preemptDiscarded: return "preempt.discarded"
+        case .mcpRequest: return "mcp.request"
+        case .mcpAnswer: return "mcp.answer"
+        case .mcpListed: return "mcp.listed"
+        case .mcpTimeout: return "mcp.timeout"
+        case .mcpDropped: return "mcp.dropped"
+        case .mcpNotification: return "mcp.notification"
         }
     }
 

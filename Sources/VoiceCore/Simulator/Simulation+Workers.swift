@@ -71,7 +71,7 @@ extension Simulation {
                 job.mode = mode
                 job.transcript = SimContent.sentence(&rng.latency, words: rng.latency.int(2...9))
                 if rng.latency.chance(0.03) { job.transcript = " " }  // noise: an empty transcript
-            case let .assistant(_, _, _, preemptive):
+            case let .assistant(_, _, _, preemptive, _):
                 job.preemptive = preemptive
                 let sentences = rng.latency.int(1...4)
                 var text = ""

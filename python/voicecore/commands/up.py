@@ -58,6 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="do not record the daemon's events in STATE_DIR/journal (recorded by default, for `voicecore replay`)")
     p.add_argument("--journal-max-mb", type=int, help="size at which a journal file rolls over (default 64)")
     p.add_argument("--journal-keep", type=int, help="journal files kept, oldest runs deleted first (default 8)")
+    p.add_argument("--vision-url", help="OpenAI-compatible base URL (…/v1) of a model that takes images: camera boards get "
+                                        "a photo-explaining endpoint (MCP capabilities.vision; env VOICECORE_VISION_URL)")
+    p.add_argument("--vision-model", help="model name to request from --vision-url (env VOICECORE_VISION_MODEL)")
+    p.add_argument("--vision-port", type=int, help="port of the photo endpoint camera boards upload to (default 0: any free port)")
     p.add_argument("--state-dir", help="logs, journal, sessions, up.json (default ~/.local/state/voicecore/up; env VOICECORE_STATE_DIR)")
     p.add_argument("--daemon-bin", help="the voicecored binary (default: build/ of this checkout, VOICECORED_BIN, PATH)")
     p.add_argument("--ready-timeout", type=float, help="seconds to wait for the workers to register (default 180)")
