@@ -277,7 +277,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (s) admission_created(&s->admission, wsi, monotonic_us());
         break;
     case LWS_CALLBACK_HTTP:
-        admission_request(&s->admission, wsi);
+        /* An HTTP/2 stream's request completes its connection's (the network wsi's) too. */
+        admission_request(&s->admission, lws_get_network_wsi(wsi));
         return http_route_request(s, wsi, (const char *)in);
     case LWS_CALLBACK_HTTP_BODY:
         return c ? http_route_body(s, c, in, len) : -1;
@@ -288,7 +289,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         return server_http_completed(s, wsi);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        admission_request(&s->admission, wsi);
+        admission_request(&s->admission, lws_get_network_wsi(wsi));
         return http_route_upgrade(s, wsi);
     case LWS_CALLBACK_ESTABLISHED: {
         s->event_origin_us = monotonic_us();

@@ -11,15 +11,19 @@ import base64
 import json
 import os
 import socket
+import ssl
 import struct
+import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from daemon_harness import Daemon, connect_device, connect_worker, hello, next_json
+from daemon_harness import Daemon, connect_device, connect_worker, daemon_binary, hello, next_json
+from test_daemon_robustness import make_certificate
 
 
 def settings(**options: int) -> dict[str, str]:
@@ -104,9 +108,12 @@ class SilentCrowd:
 # --- WebSocket by hand -----------------------------------------------------------------------------
 
 
-def raw_upgrade(d: Daemon, path: str = "/xiaozhi/v1/", headers: dict[str, str] | None = None) -> socket.socket:
+def raw_upgrade(d: Daemon, path: str = "/xiaozhi/v1/", headers: dict[str, str] | None = None,
+                tls: ssl.SSLContext | None = None) -> socket.socket:
     """A TCP socket that has completed the WebSocket handshake and answers nothing by itself."""
     s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+    if tls is not None:
+        s = tls.wrap_socket(s, server_hostname="127.0.0.1")
     key = base64.b64encode(os.urandom(16)).decode()
     fields = {"Host": f"127.0.0.1:{d.port}", "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": key,
               "Sec-WebSocket-Version": "13", "Protocol-Version": "1", "Device-Id": "aa:bb:cc:dd:ee:99",
@@ -364,3 +371,33 @@ def test_unmasked_client_frames_fail_the_connection_with_1002() -> None:
         assert 10 in seen  # the pong
         good.close()
         assert any(e.get("event") == "frame.unmasked" for e in d.log)
+
+
+def test_unmasked_frames_are_caught_over_tls_too(tmp_path: Path) -> None:
+    cert, key = make_certificate(tmp_path)
+    with Daemon("--tls-cert", str(cert), "--tls-key", str(key)) as d:
+        trusted = ssl.create_default_context(cafile=str(cert))
+        good = raw_upgrade(d, tls=trusted)
+        good.sendall(ws_frame(1, hello().encode()) + ws_frame(2, b"\x01" * 200))
+        bad = raw_upgrade(d, tls=trusted)
+        bad.sendall(ws_frame(1, hello().encode(), masked=False))
+        assert close_code(bad) == 1002
+        good.sendall(ws_frame(9, b"still here"))
+        frames = []
+        while True:
+            try:
+                f = read_frame(good, 1.0)
+            except (socket.timeout, ssl.SSLError):
+                break
+            assert f is not None and f[0] != 8, f
+            frames.append(f[0])
+        assert 10 in frames
+        good.close()
+        bad.close()
+
+
+def test_help_lists_the_admission_and_ping_options() -> None:
+    out = subprocess.run([str(daemon_binary()), "--help"], capture_output=True, text=True, timeout=10)
+    for option in ["--header-timeout-ms", "--max-pending-connections", "--max-pending-per-address",
+                   "--max-connections-per-address", "--ping-interval-s", "--ping-timeout-s", "VOICECORED_PING_INTERVAL_S"]:
+        assert option in out.stdout
