@@ -1,9 +1,16 @@
-"""voicecored's memory across connection bursts: bursts of device connections (real WebSockets on
-loopback, each sending its hello) are opened, held a moment and closed; the daemon's RSS is read
-from /proc before, at the peak of each burst and after it settles. With --old-binary the same run
-is made against a second build (e.g. one without the trimming) for the comparison.
+"""voicecored under connection bursts and silent sockets (loopback only).
 
-    python Benchmarks/daemon/bench_bursts.py [--connections 2000] [--bursts 3] [--old-binary PATH]
+1. Memory across bursts: bursts of device connections (real WebSockets, each sending its hello)
+   are opened, held a moment and closed; the daemon's RSS is read from /proc before, at the peak
+   of each burst and after it settles.
+2. Silent sockets: that many TCP connections that never send a byte are held against the port
+   (any the daemon closes is opened again at once) while /healthz is asked on a new connection,
+   one request at a time; the table gives how long each took (or that it got no answer in 5 s).
+
+With --old-binary the same runs are made against a second build for the comparison.
+
+    python Benchmarks/daemon/bench_admission.py [--connections 2000] [--bursts 3] [--silent 200]
+        [--old-binary PATH]
 """
 
 from __future__ import annotations
@@ -14,7 +21,11 @@ import json
 import resource
 import subprocess
 import sys
+import socket
+import statistics
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +107,57 @@ def run(binary: Path, n: int, bursts: int, settle_s: float) -> dict[str, object]
             proc.kill()
 
 
+def silent_run(binary: Path, n: int, requests: int) -> list[float | None]:
+    """Seconds per /healthz (None: no answer within 5 s) with n silent sockets held."""
+    proc, port = start(binary)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def hold() -> None:
+        while not stop.wait(0.05):
+            for i, s in enumerate(held):
+                try:
+                    gone = s.recv(1, socket.MSG_PEEK) == b""
+                except BlockingIOError:
+                    gone = False
+                except OSError:
+                    gone = True
+                if gone:
+                    s.close()
+                    held[i] = socket.create_connection(("127.0.0.1", port))
+                    held[i].setblocking(False)
+
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.setblocking(False)
+            held.append(s)
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        time.sleep(0.5)
+        times: list[float | None] = []
+        for _ in range(requests):
+            t0 = time.monotonic()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    r.read()
+                times.append(time.monotonic() - t0)
+            except OSError:
+                times.append(None)
+            time.sleep(0.25)
+        stop.set()
+        holder.join()
+        return times
+    finally:
+        for s in held:
+            s.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", type=Path, default=ROOT / "build" / "Sources" / "voicecored" / "voicecored")
@@ -103,6 +165,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=2000)
     parser.add_argument("--bursts", type=int, default=3)
     parser.add_argument("--settle-seconds", type=float, default=3.0)
+    parser.add_argument("--silent", type=int, default=200, help="silent sockets held for the /healthz run")
+    parser.add_argument("--requests", type=int, default=20)
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -114,6 +178,14 @@ def main() -> None:
         r = run(binary, args.connections, args.bursts, args.settle_seconds)
         cells = [f"{r['before']:.1f}"] + [f"{p:.1f} | {a:.1f}" for p, a in zip(r["peaks"], r["afters"])]
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+    print(f"\n## voicecored: GET /healthz with {args.silent} silent sockets held, {args.requests} requests\n")
+    print("| daemon | answered | median | max |\n|---|---:|---:|---:|")
+    for name, binary in runs:
+        times = silent_run(binary, args.silent, args.requests)
+        done = [t for t in times if t is not None]
+        median = f"{statistics.median(done) * 1000:.1f} ms" if done else "-"
+        worst = f"{max(done) * 1000:.1f} ms" if done else "-"
+        print(f"| {name} | {len(done)}/{len(times)} (none in 5 s: {len(times) - len(done)}) | {median} | {worst} |", flush=True)
 
 
 if __name__ == "__main__":
