@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 struct admitted {
     struct lws *wsi;
@@ -102,17 +103,31 @@ static void close_pending(admission *a, admitted *e) {
     lws_set_timeout(e->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
 }
 
-/* The oldest pending connection, of one address (addr != 0) or of all. */
-static admitted *oldest_pending(admission *a, uint64_t addr) {
-    for (admitted *e = a->oldest; e; e = e->next)
-        if (!addr || e->addr == addr) return e;
+/* Idle: nothing it sent waits unread. A connection of a burst whose request the daemon has not
+ * read yet is not idle, and is never evicted for being slow: the slowness is ours. */
+static int is_idle(const admitted *e) {
+    int fd = lws_get_socket_fd(e->wsi), unread = 0;
+    if (fd < 0 || ioctl(fd, FIONREAD, &unread) != 0) return 1;
+    return unread == 0;
+}
+
+#define EVICT_SCAN 1024
+
+/* The oldest idle connection that has been pending ADMISSION_EVICT_AGE_US or more, of one address
+ * (addr != 0) or of all. The list is in the order connections began waiting. */
+static admitted *stale_idle(admission *a, uint64_t addr, int64_t now_us) {
+    int scanned = 0;
+    for (admitted *e = a->oldest; e && scanned < EVICT_SCAN; e = e->next, scanned++) {
+        if (now_us - e->since_us < ADMISSION_EVICT_AGE_US) return NULL;
+        if ((!addr || e->addr == addr) && is_idle(e)) return e;
+    }
     return NULL;
 }
 
-/* Makes room for one more pending connection by evicting the oldest stale one; 0 if it did. */
+/* Makes room for one more pending connection by evicting a stale idle one; 0 if it did. */
 static int evict_for(admission *a, uint64_t addr, int64_t now_us) {
-    admitted *e = oldest_pending(a, addr);
-    if (!e || now_us - e->since_us < ADMISSION_EVICT_AGE_US) return -1;
+    admitted *e = stale_idle(a, addr, now_us);
+    if (!e) return -1;
     close_pending(a, e);
     a->evicted++;
     return 0;
@@ -126,7 +141,11 @@ admit_result admission_accept(admission *a, const struct sockaddr *addr, int64_t
         a->refused++;
         return ADMIT_REFUSED_ADDRESS;
     }
-    if (n && n->pending >= a->limits.max_pending_per_address && evict_for(a, key, now_us) != 0) {
+    /* Once half the overall bound is taken, an address past its share makes room among its own
+     * held connections or is refused: one address cannot take the rest. Below that, a burst from
+     * one address (a household's devices behind NAT, a test on loopback) is admitted whole. */
+    int pressed = a->pending >= (a->limits.max_pending + 1) / 2;
+    if (pressed && n && n->pending >= a->limits.max_pending_per_address && evict_for(a, key, now_us) != 0) {
         a->refused++;
         return ADMIT_REFUSED_PENDING;
     }

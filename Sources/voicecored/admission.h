@@ -4,10 +4,13 @@
  * its next request. Pending connections are bounded three ways:
  *
  *   - in time: one that is still pending header_timeout after it began waiting is closed;
- *   - per address and overall: a connection beyond max_pending_per_address (or max_pending)
- *     evicts the oldest pending connection of that address (or overall) if that one has waited
- *     at least ADMISSION_EVICT_AGE_US; if none has (a burst of real clients), the new one is
- *     refused instead;
+ *   - overall: a connection beyond max_pending evicts the oldest *idle* pending connection (one
+ *     with nothing it sent waiting unread) that has waited at least ADMISSION_EVICT_AGE_US; with
+ *     none, the new one is refused (closed at accept). This bounds descriptors and header memory;
+ *   - per address, once half of max_pending is taken: a connection beyond its address's
+ *     max_pending_per_address evicts that address's oldest such connection, or is refused. So
+ *     one address cannot take the whole bound, while below half of it a burst from one address
+ *     (a household's devices behind NAT reconnecting, a test on loopback) is admitted whole;
  *   - max_per_address (0: none) bounds every connection of one address, pending or not.
  *
  * So slow or silent clients cannot starve the port: a new request always finds room, and
@@ -21,7 +24,7 @@
 
 struct lws;
 
-/* A pending connection this old may be evicted to make room for a new one. */
+/* An idle pending connection this old may be evicted to make room for a new one. */
 #define ADMISSION_EVICT_AGE_US 1000000
 
 typedef struct admission_limits {

@@ -253,15 +253,16 @@ def is_closed_blocking(s: socket.socket) -> bool:
         s.setblocking(True)
 
 
-def test_pending_connections_per_address_are_bounded() -> None:
-    with Daemon(env=settings(max_pending_per_address=4, header_timeout_ms=60000)) as d:
+def test_pending_connections_are_bounded_overall_and_per_address() -> None:
+    # Overall bound 8, so the per-address share (4) applies from 4 pending connections on.
+    with Daemon(env=settings(max_pending_connections=8, max_pending_per_address=4, header_timeout_ms=60000)) as d:
         held = [silent_socket(d) for _ in range(4)]
-        # A fifth at once, while the four are fresh (a burst of real clients looks like this): refused.
+        # A fifth at once, while the four are fresh: refused (this address has had its share).
         fifth = silent_socket(d)
         assert wait_closed(fifth, 2.0) is not None, "a connection beyond the limit was kept"
         assert all(not is_closed(s) for s in held)
         time.sleep(1.2)
-        # The four have waited over a second: a new connection takes the place of the oldest.
+        # The four have been held idle over a second: a new connection takes the oldest one's place.
         status, _ = healthz(d, timeout=2)
         assert status == 200
         assert wait_closed(held[0], 2.0) is not None, "the oldest silent connection was not evicted"
@@ -271,6 +272,29 @@ def test_pending_connections_per_address_are_bounded() -> None:
         assert not is_closed(newcomer)
         for s in held + [fifth, newcomer]:
             s.close()
+    # The overall bound on its own.
+    with Daemon(env=settings(max_pending_connections=3, max_pending_per_address=100, header_timeout_ms=60000)) as d:
+        held = [silent_socket(d) for _ in range(3)]
+        fourth = silent_socket(d)
+        assert wait_closed(fourth, 2.0) is not None
+        time.sleep(1.2)
+        assert healthz(d, timeout=2)[0] == 200
+        assert wait_closed(held[0], 2.0) is not None
+        for s in held + [fourth]:
+            s.close()
+
+
+def test_a_burst_from_one_address_is_admitted_whole() -> None:
+    # 300 devices at once from loopback, far past the per-address share, with the defaults.
+    with Daemon() as d:
+        async def burst() -> None:
+            results = await asyncio.gather(*[connect_device(d, device_id=f"burst-{i}") for i in range(300)],
+                                           return_exceptions=True)
+            failed = [r for r in results if isinstance(r, BaseException)]
+            assert not failed, failed[:3]
+            await asyncio.gather(*[ws.close() for ws in results])
+        asyncio.run(burst())
+        assert not any(e.get("event") == "admission.closed" for e in d.log)
 
 
 def test_connections_per_address_are_bounded_when_configured() -> None:
