@@ -297,8 +297,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         int kind = ws_path_kind(wsi);
         conn *opened = kind == CONN_DEVICE ? device_open(s, wsi) : kind == CONN_WORKER ? worker_open(s, wsi) : NULL;
         if (!opened) return -1;
-        opened->guard_fd = lws_get_socket_fd(wsi);
-        frame_guard_watch(opened->guard_fd, opened);
+        /* Only a WebSocket that is the whole connection: one carried in an HTTP/2 stream shares
+         * its socket with other streams' framing. */
+        if (lws_get_network_wsi(wsi) == wsi) {
+            opened->guard_fd = lws_get_socket_fd(wsi);
+            frame_guard_watch(opened->guard_fd, opened);
+        }
         return 0;
     }
     case LWS_CALLBACK_RECEIVE:
