@@ -336,6 +336,13 @@ def test_a_half_open_device_is_dropped_within_the_ping_window() -> None:
             # Its session ended (the core was told) within ping interval + timeout, with margin.
             assert gone["session"] == second["session"], gone
             assert took < 6.0, took
+            if d.coordinator:
+                # The core forgot the session (its jobs and timers cancelled).
+                deadline = time.monotonic() + 3
+                while time.monotonic() < deadline and not any(
+                        e.get("kind") == "session.gone" and e.get("session") == second["session"] for e in d.log):
+                    await asyncio.sleep(0.05)
+                assert any(e.get("kind") == "session.gone" and e.get("session") == second["session"] for e in d.log)
             # The live one answered every ping and is still there.
             await asyncio.sleep(1.0)
             await alive.ping()
