@@ -353,6 +353,18 @@ def test_a_half_open_device_is_dropped_within_the_ping_window() -> None:
         asyncio.run(scenario())
 
 
+def test_a_half_open_worker_link_is_dropped_within_the_ping_window() -> None:
+    with Daemon(env=settings(ping_interval_s=1, ping_timeout_s=1)) as d:
+        link = raw_upgrade(d, "/worker", {"Authorization": "Bearer worker-secret"})
+        link.sendall(ws_frame(1, json.dumps({"type": "register", "protocol": 1, "name": "frozen", "kinds": ["tts"],
+                                             "slots": {"tts": 1}, "models": [], "labels": {}}).encode()))
+        connected = d.wait_for("worker.connected", 3)
+        t0 = time.monotonic()
+        gone = d.wait_for("worker.disconnected", 8)
+        assert gone["worker"] == connected["worker"] and time.monotonic() - t0 < 6.0
+        link.close()
+
+
 def test_pings_reach_the_device_and_pongs_keep_it() -> None:
     with Daemon(env=settings(ping_interval_s=1, ping_timeout_s=2)) as d:
         s = raw_upgrade(d)
