@@ -210,8 +210,7 @@ static int serve_file(server *s, conn *c, const char *path) {
     if (n < 0 || (size_t)n >= sizeof file) return respond_text(c, 414, "path too long\n");
     int rc = lws_serve_http_file(c->wsi, file, mime_of(file), NULL, 0);
     if (rc < 0) return -1;
-    if (rc > 0 && lws_http_transaction_completed(c->wsi)) return -1;
-    return 0;
+    return rc > 0 ? server_http_completed(s, c->wsi) : 0;
 }
 
 int http_route_request(server *s, struct lws *wsi, const char *path) {
@@ -273,7 +272,6 @@ int http_route_body_done(server *s, conn *c) {
 }
 
 int http_route_writeable(server *s, conn *c) {
-    (void)s;
     if (!c->http_response) return 0;
     /* lws_write needs LWS_PRE bytes of headroom before the body. */
     uint8_t *buf = malloc(LWS_PRE + c->http_response_len + 1);
@@ -284,5 +282,5 @@ int http_route_writeable(server *s, conn *c) {
     free(c->http_response);
     c->http_response = NULL;
     if (n < 0) return -1;
-    return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+    return server_http_completed(s, c->wsi);
 }

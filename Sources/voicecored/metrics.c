@@ -169,6 +169,16 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len) {
     named(&t, "voicecored_core_events_total", "Coordinator log events by name.", "event", m->core_events, "counter");
     named(&t, "voicecored_turns_total", "Turns ended, by outcome (from the Coordinator's log).", "outcome", m->turn_outcomes, "counter");
     named(&t, "voicecored_worker_events_total", "Worker lifecycle events from the Coordinator's log (registered, gone, ejected, restored).", "event", m->workers_by_kind, "counter");
+    put(&t, "# HELP voicecored_pending_connections Connections that have not completed their request headers.\n"
+            "# TYPE voicecored_pending_connections gauge\nvoicecored_pending_connections %llu\n",
+        (unsigned long long)g->pending_connections);
+    put(&t, "# HELP voicecored_admission_total Connections closed before their request: refused at accept (a limit), "
+            "evicted (oldest pending of a full address) or past the header timeout.\n# TYPE voicecored_admission_total counter\n");
+    put(&t, "voicecored_admission_total{action=\"refused\"} %llu\nvoicecored_admission_total{action=\"evicted\"} %llu\n"
+            "voicecored_admission_total{action=\"header_timeout\"} %llu\n",
+        (unsigned long long)g->admission_refused, (unsigned long long)g->admission_evicted, (unsigned long long)g->header_timeouts);
+    put(&t, "# HELP voicecored_memory_trims_total Times freed heap memory was handed back to the OS after connections closed.\n"
+            "# TYPE voicecored_memory_trims_total counter\nvoicecored_memory_trims_total %llu\n", (unsigned long long)g->memory_trims);
     *len = t.len;
     return t.buf;
 }

@@ -65,6 +65,10 @@ typedef struct metrics_gauges {
     uint64_t send_queue_bytes;
     uint64_t timers_pending;
     int draining;
+    /* Admission (admission.h) and the allocator. */
+    uint64_t pending_connections;
+    uint64_t admission_refused, admission_evicted, header_timeouts;
+    uint64_t memory_trims;
 } metrics_gauges;
 
 void histogram_observe(histogram *h, double seconds);
