@@ -170,9 +170,18 @@ struct InvariantChecker: Sendable {
             dispatched(id, &info, to: w)
         case .jobFailed:
             if let id = e.job, let info = jobs[id] {
-                failedChain = (info.errors, info.losses, e.reason == "worker-lost")
+                failedChain = (info.errors, info.losses, e.reason == "worker-lost" || e.reason == "job-missing")
             }
             terminal(e)
+        case .jobRefused:
+            // Not an outcome: the worker never accepted the job; it is queued again (same id).
+            guard let id = e.job, var info = jobs[id], info.running else {
+                return fail("one-terminal-outcome", e.session, "refusal of job \(e.job?.raw ?? 0), which is not running")
+            }
+            if let w = info.worker { workers[w]?.running[info.kind.rawValue] -= 1 }
+            info.running = false
+            info.worker = nil
+            jobs[id] = info
         case .jobDone, .jobCancelled:
             terminal(e)
         case .jobTimeout:
