@@ -49,7 +49,8 @@ extension Coordinator {
                 }
             }
             scheduler.setLoadState(w, k, low: low, high: high, phantom: phantom, refusedFull: refused)
-            placementDirty = true
+            // Free slots changed: queued jobs may be placed, health recomputed.
+            if phantom != state.phantom[i] || refused != state.refusedFull.contains(k) { placementDirty = true }
             if high >= config.recycleHeartbeats {
                 counters.recycles += 1
                 record(.workerReconciled, jobKind: k, worker: w, from: String(counted), to: String(reported),

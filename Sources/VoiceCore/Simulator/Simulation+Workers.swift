@@ -269,6 +269,7 @@ extension Simulation {
         var load: [WorkerKind: Int] = [:]
         for k in workers[i].kinds { load[k] = 0 }
         for (_, job) in workers[i].jobs { load[job.kind, default: 0] += 1 }
+        if options.injectBug == .heartbeatWithoutLoad { load = [:] }
         sendToCore(worker: i, .workerHeartbeat(w, load: load))
         queue.schedule(.workerHeartbeat(i, epoch: epoch), at: now + workers[i].heartbeatUs)
     }
