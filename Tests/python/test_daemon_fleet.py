@@ -256,3 +256,46 @@ def test_healthz_is_503_with_the_reason_while_the_only_tts_worker_is_stuck_and_2
         finally:
             for w in workers:
                 w.stop()
+
+
+def test_burst_of_hang_ups_mid_dispatch_leaves_the_assistant_answering() -> None:
+    """Devices that hang up right behind their utterance make the hub send `cancel` right behind
+    `job`. An SDK worker that leaks the slot then (the job cancelled before its first step)
+    reports more load than the hub knows; the hub counts the leaked slots, recycles the worker,
+    and the SDK redials clean. Either way the next user is answered, not told "Sorry"."""
+    with Daemon("--coordinator", json.dumps({"recycle_heartbeats": 4})) as d:
+        workers: list[SDKWorker] = []
+        try:
+            # One slot: a single leaked slot silences the assistant for good unless the hub heals it.
+            workers.append(SDKWorker(d, "assistant", slots=1))
+            workers.append(SDKWorker(d, "tts", slots=2))
+
+            async def hang_up(i: int) -> None:
+                device = await open_device(d, f"aa:bb:cc:00:03:{i:02x}")
+                await device.send(json.dumps({"type": "listen", "state": "detect", "text": f"quick {i}"}))
+                await device.close()
+
+            async def run() -> dict[str, Any]:
+                for _ in range(3):
+                    await asyncio.gather(*(hang_up(i) for i in range(12)))
+                    await asyncio.sleep(0.3)
+                deadline = time.monotonic() + 25
+                while True:
+                    device = await open_device(d, "aa:bb:cc:00:03:ff")
+                    turn = await text_turn(device, "are you still there")
+                    await device.close()
+                    if ("alert" not in turn["tags"] and turn["samples"] >= 24000 * 25 // 100) or time.monotonic() > deadline:
+                        return turn
+                    await asyncio.sleep(1.0)
+
+            turn = asyncio.run(run())
+            leaked = entries(d, "worker.reconciled", reason="leaked-slots")
+            assert "alert" not in turn["tags"] and turn["samples"] >= 24000 * 25 // 100, (turn, leaked)
+            if leaked:
+                # The leak was real: counted, then the worker recycled and back.
+                recycled = entries(d, "worker.gone", reason="recycled")
+                assert recycled, leaked
+                assert [e for e in entries(d, "worker.registered") if e["seq"] > recycled[0]["seq"]]
+        finally:
+            for w in workers:
+                w.stop()
