@@ -304,10 +304,18 @@ def test_burst_of_hang_ups_mid_dispatch_leaves_the_assistant_answering() -> None
             leaked = entries(d, "worker.reconciled", reason="leaked-slots")
             assert "alert" not in turn["tags"] and turn["samples"] >= 24000 * 25 // 100, (turn, leaked)
             if leaked:
-                # The leak was real: counted, then the worker recycled and back.
+                # The leak was real: counted, then the worker recycled (it may be the TTS worker,
+                # recycled after the answer) and back: the SDK redials.
+                deadline = time.monotonic() + 20
+                while not entries(d, "worker.gone", reason="recycled") and time.monotonic() < deadline:
+                    time.sleep(0.1)
                 recycled = entries(d, "worker.gone", reason="recycled")
                 assert recycled, leaked
-                assert [e for e in entries(d, "worker.registered") if e["seq"] > recycled[0]["seq"]]
+                while time.monotonic() < deadline:
+                    if [e for e in entries(d, "worker.registered") if e["seq"] > recycled[-1]["seq"]]:
+                        break
+                    time.sleep(0.1)
+                assert [e for e in entries(d, "worker.registered") if e["seq"] > recycled[-1]["seq"]], recycled
         finally:
             for w in workers:
                 w.stop()
