@@ -173,6 +173,16 @@ int vc_coordinator_next_log(vc_coordinator *c, const char **json, size_t *len);
  * digests; voicecored's journal records it, and `voicecore replay` compares it. */
 int vc_coordinator_digest(vc_coordinator *c, uint64_t *digest, uint64_t *entries);
 
+/* The core's health verdict at now_us (the host's clock, as for vc_coordinator_handle; a time
+ * before the last event counts as that event's time). Sets *json / *len to a JSON object
+ * (docs/coordinator.md, "Health"): "status" ("ok" or "degraded"), "reasons" (a sentence per
+ * degraded kind), "kinds" ({kind: {status, reason, workers, free_slots, leaked_slots, ejected,
+ * queued, detail, for_ms}}) and "counters" (placement failures, refusals, reconciliations,
+ * recycles, progress and heartbeat timeouts). Returns 1 when degraded, 0 when ok, <0 on error.
+ * A query: the state and the event log are unchanged. The text is owned by the handle and valid
+ * until the next call on it. */
+int vc_coordinator_health(vc_coordinator *c, int64_t now_us, const char **json, size_t *len);
+
 /* ---------------------------------------------------------------------------------------------
  * Retriever — embedded hybrid retrieval (BM25 + dense vectors + fusion) persisted to one file
  *

@@ -154,6 +154,12 @@ void hub_free(hub *h) {
 
 size_t hub_timers_pending(hub *h) { return timers_pending(&h->timers); }
 
+int hub_health(hub *h, const char **json, size_t *len) {
+    if (!h || !h->core) return -1;
+    int rc = vc_coordinator_health(h->core, monotonic_us(), json, len);
+    return rc < 0 ? -1 : rc;
+}
+
 static void count_log_line(server *s, const char *json, size_t len) {
     json_t *line = json_loadb(json, len, 0, NULL);
     if (!line) return;
@@ -287,6 +293,13 @@ void hub_free(hub *h) { free(h); }
 size_t hub_timers_pending(hub *h) {
     (void)h;
     return 0;
+}
+
+int hub_health(hub *h, const char **json, size_t *len) {
+    (void)h;
+    (void)json;
+    (void)len;
+    return -1;
 }
 
 int hub_event(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {

@@ -199,6 +199,7 @@ import Testing
         var t = fleet()
         speakAndPause(&t, speculative: Self.question)
         let (held, w) = heldJob(t)!
+        t.feed(.workerAccepted(w, held))  // an engine error after acceptance, not a refusal
         t.feed(.workerError(w, held, message: "model-error", retryable: true))
         #expect(t.hasSubsequence(["job.failed job=\(held.raw)", "preempt.discarded reason=assistant:model-error"]))
         #expect(!t.log.contains { $0["kind"]?.stringValue == "job.retry" })

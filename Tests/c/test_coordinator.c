@@ -75,6 +75,15 @@ int main(void) {
         CHECK(strstr(buf, "\"heartbeat_ms\":1000") != NULL);
     }
 
+    /* Health: a query that changes nothing; every kind with a worker is ok. */
+    const char *health = NULL;
+    size_t health_len = 0;
+    CHECK(vc_coordinator_health(c, now, &health, &health_len) == 0);
+    CHECK(health && health_len == strlen(health) && strstr(health, "\"status\":\"ok\"") && strstr(health, "\"counters\""));
+    CHECK(strstr(health, "\"tts\":{\"status\":\"ok\""));
+    CHECK(vc_coordinator_health(c, now, NULL, &health_len) == VC_ERR_INVALID_ARGUMENT);
+    CHECK(vc_coordinator_health(NULL, now, &health, &health_len) == VC_ERR_INVALID_ARGUMENT);
+
     /* A device connects, says hello, listens. */
     CHECK(handle(c, "{\"type\":\"device.connected\",\"session\":\"dev-1\",\"device_id\":\"aa:bb\",\"protocol_version\":3}", NULL, 0, now) == VC_OK);
     CHECK(handle(c, "{\"type\":\"device.message\",\"session\":\"dev-1\",\"message\":{\"type\":\"hello\",\"version\":3,"

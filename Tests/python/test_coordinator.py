@@ -186,3 +186,25 @@ def test_coordinate_command_runs_a_script(tmp_path, capsys):
     script.write_text(_json.dumps({"event": {"type": "device.audio", "session": "ghost"}}) + "\n")
     assert main(["coordinate", str(script)]) == 1
     assert "unknown session" in capsys.readouterr().out
+
+
+def test_health_from_python_refusal_and_leak():
+    c = voicecore.Coordinator({"heartbeat_ms": 1000, "health_grace_ms": 2000})
+    for name, kind in [("b", "assistant"), ("t", "tts")]:
+        register(c, name, kind)
+    h = c.health(0)
+    assert h["status"] == "ok" and h["kinds"]["tts"]["status"] == "ok" and h["kinds"]["asr"]["status"] == "absent"
+    # The TTS worker reports a slot busy that the hub does not know, heartbeat after heartbeat.
+    for t in range(1, 4):
+        c.handle({"type": "worker.message", "worker": "t", "message": {"type": "heartbeat", "load": {"tts": 4}}}, t * 1_000_000)
+    log = c.log()
+    assert [e for e in log if e["kind"] == "worker.reconciled" and e["reason"] == "leaked-slots"]
+    assert c.health(3_000_000)["kinds"]["tts"]["status"] == "ok"  # full, not yet for the grace period
+    h = c.health(5_500_000)
+    assert h["status"] == "degraded" and h["kinds"]["tts"]["reason"] == "leaked" and h["reasons"][0].startswith("tts:")
+    assert h["counters"]["leaks_marked"] == 1
+    c.handle({"type": "worker.message", "worker": "t", "message": {"type": "heartbeat", "load": {"tts": 0}}}, 8_000_000)
+    assert c.health(8_000_000)["status"] == "ok"
+    c.log()
+    c.health(60_000_000)
+    assert c.log() == []  # the health query changes nothing, logs nothing

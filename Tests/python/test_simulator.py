@@ -17,6 +17,7 @@ BUG_INVARIANT = {
     "leaked-slot": "worker-slots",
     "stuck-speaking": "no-stuck-turn",
     "lost-reconnect": "liveness-after-heal",
+    "heartbeat-without-load": "no-slot-leaked",
 }
 
 

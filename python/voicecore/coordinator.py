@@ -50,6 +50,10 @@ def _declare(l: ctypes.CDLL) -> None:
     l.vc_coordinator_next_log.restype = ctypes.c_int
     l.vc_coordinator_digest.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64)]
     l.vc_coordinator_digest.restype = ctypes.c_int
+    l.vc_coordinator_health.argtypes = [
+        ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t),
+    ]
+    l.vc_coordinator_health.restype = ctypes.c_int
 
 
 class RejectedEvent(_native.Error):
@@ -172,3 +176,17 @@ class Coordinator:
     def log(self) -> list[dict[str, Any]]:
         """Drains the pending event-log entries."""
         return list(self.logs())
+
+    def health(self, now_us: int) -> dict[str, Any]:
+        """The core's health verdict at ``now_us`` (docs/coordinator.md, "Health"): ``status``
+        (``ok`` or ``degraded``), ``reasons``, per-kind ``kinds`` and ``counters``. A query: the
+        state and the log are unchanged."""
+        lib = _native.lib()
+        text = ctypes.c_void_p()
+        size = ctypes.c_size_t()
+        h = self._h()
+        _native.check(
+            lib.vc_coordinator_health(h, now_us, ctypes.byref(text), ctypes.byref(size)), lambda: lib.vc_coordinator_errmsg(h)
+        )
+        result: dict[str, Any] = json.loads(ctypes.string_at(text.value, size.value).decode("utf-8"))
+        return result

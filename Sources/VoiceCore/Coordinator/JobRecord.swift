@@ -20,6 +20,9 @@ final class JobRecord: @unchecked Sendable {
     var avoid: WorkerID?
     var preferred: WorkerID?
     var queuedAt: Instant
+    var dispatchedAt = Instant(us: 0)
+    /// Refusals met by this work (retryable errors before `accepted`); they spend no attempt.
+    var refusals = 0
     /// When the job must have made progress; nil while no output is expected (ASR before speech).
     var deadline: Instant?
     var timer: TimerID?
@@ -45,6 +48,7 @@ final class JobRecord: @unchecked Sendable {
                           attempt: attempt, avoid: avoid, preferred: preferred, queuedAt: queuedAt)
         r.deadline = deadline
         r.losses = losses
+        r.refusals = refusals
         return r
     }
 }

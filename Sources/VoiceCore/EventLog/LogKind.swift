@@ -10,6 +10,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case configApplied
     case preemptStarted, preemptCommitted, preemptDiscarded
     case mcpRequest, mcpAnswer, mcpListed, mcpTimeout, mcpDropped, mcpNotification
+    case jobRefused, workerReconciled, healthChanged
 
     public var name: String {
         switch self {
@@ -55,6 +56,9 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .mcpTimeout: return "mcp.timeout"
         case .mcpDropped: return "mcp.dropped"
         case .mcpNotification: return "mcp.notification"
+        case .jobRefused: return "job.refused"
+        case .workerReconciled: return "worker.reconciled"
+        case .healthChanged: return "health.changed"
         }
     }
 
