@@ -134,6 +134,10 @@ def test_cli_index_and_search(tmp_path):
     assert r.returncode == 0, r.stderr
     first = json.loads(r.stdout.splitlines()[0])
     assert first["id"] == "c.html" and "Battery life" in first["text"] and "var x" not in first["text"]
+    r = subprocess.run([sys.executable, "-m", "voicecore", "search", str(out), "the speaker warranty", "--json", "--documents"],
+                       capture_output=True, text=True, env=env)
+    ids = [json.loads(line)["id"] for line in r.stdout.splitlines()]
+    assert r.returncode == 0 and sorted(ids) == ["a.txt", "b.md"], r.stderr
     assert cli_main(["search", str(tmp_path / "missing.vcidx"), "q"]) == 2
 
 

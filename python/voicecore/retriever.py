@@ -381,11 +381,15 @@ class Retriever:
         group_by: str = "chunk",
         **options: Any,
     ) -> list[list[Hit]]:
-        """``search`` for a batch of queries (see ``search_many_slots``), the same hits per query."""
-        out = []
-        for hits in self.search_many_slots(queries, k, mode, vectors, filter, group_by, **options):
-            slots = (ctypes.c_int32 * len(hits))(*(s for s, _ in hits))
-            out.append(self._hits(slots, [score for _, score in hits], len(hits)))
+        """``search`` for a batch of queries (see ``search_many_slots``), the same hits per query;
+        the chunks of all queries' hits come from one library call."""
+        results = self.search_many_slots(queries, k, mode, vectors, filter, group_by, **options)
+        slots = [s for hits in results for s, _ in hits]
+        hits = self._hits((ctypes.c_int32 * len(slots))(*slots), [score for r in results for _, score in r], len(slots))
+        out, at = [], 0
+        for r in results:
+            out.append(hits[at : at + len(r)])
+            at += len(r)
         return out
 
     def chunk(self, slot: int) -> dict[str, Any]:
