@@ -105,13 +105,10 @@ extension Retriever {
             let weight = logf(1 + (n - df + 0.5) / (df + 0.5)) * t.qtf
             index.postingSlots[t.id].withUnsafeBufferPointer { slots in
                 index.postingFreqs[t.id].withUnsafeBufferPointer { freqs in
+                    guard let first = slots.baseAddress else { return }
                     var p = 0
                     for c in chunks {
-                        // Gallop to the first posting ≥ the chunk's slot.
-                        var step = 1
-                        while p + step < slots.count && slots[p + step] < c.slot { p += step; step <<= 1 }
-                        var hi = min(slots.count, p + step + 1)
-                        while p < hi { let mid = (p + hi) >> 1; if slots[mid] < c.slot { p = mid + 1 } else { hi = mid } }
+                        p = InvertedIndex.gallop(first, count: slots.count, from: p, to: c.slot)
                         if p == slots.count { break }
                         if slots[p] == c.slot { tf[Int(c.doc)] += Float(freqs[p]) }
                     }
