@@ -261,7 +261,10 @@ typedef struct vc_retriever_chunk_info {
 } vc_retriever_chunk_info;
 
 /* The chunks of `count` slots (e.g. a search's hits): out[i] for slots[i], in one call (the
- * arrays are the caller's). VC_ERR_NOT_FOUND for a bad slot (out is then unspecified). */
+ * arrays are the caller's; count 0 does nothing). The strings lie back to back in the handle's
+ * memory, in the order id, text, metadata_json of out[0], then of out[1], ..., each followed by
+ * its NUL, so a binding may copy them out in one piece. VC_ERR_NOT_FOUND for a bad slot (out is
+ * then unspecified). */
 int vc_retriever_chunks(vc_retriever *kb, const int32_t *slots, size_t count, vc_retriever_chunk_info *out);
 
 /* One slot's chunk as JSON {"id","chunk","start","end","text","metadata"} (the fields of
