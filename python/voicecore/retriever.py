@@ -330,18 +330,10 @@ class Retriever:
                            meta, start, end, slots[i]))
         return out
 
-    def search_many_slots(
-        self,
-        queries: Sequence[str] | None = None,
-        k: int = 10,
-        mode: str = "auto",
-        vectors: Any = None,
-        filter: dict[str, Any] | None = None,
-        group_by: str = "chunk",
-        **options: Any,
-    ) -> list[list[tuple[int, float]]]:
-        """Like ``search_slots`` for a batch: query i is ``queries[i]`` and/or ``vectors[i]`` (a 2-D
-        array or a sequence of vectors); one call into the library for the whole batch."""
+    def _search_many(self, queries: Sequence[str] | None, k: int, mode: str, vectors: Any,
+                     filter: dict[str, Any] | None, group_by: str, options: dict[str, Any]) -> tuple[Any, Any, Any, int, int]:
+        """Runs a batch: query i's hits are ``counts[i]`` entries of ``slots``/``scores`` from
+        ``i * cap``. Returns (slots, scores, counts, count, cap)."""
         h = self._handle()
         texts = [q.encode("utf-8") for q in queries] if queries is not None else []
         count = len(texts)
@@ -364,6 +356,21 @@ class Retriever:
                 slots, scores, counts, cap,
             )
         )
+        return slots, scores, counts, count, cap
+
+    def search_many_slots(
+        self,
+        queries: Sequence[str] | None = None,
+        k: int = 10,
+        mode: str = "auto",
+        vectors: Any = None,
+        filter: dict[str, Any] | None = None,
+        group_by: str = "chunk",
+        **options: Any,
+    ) -> list[list[tuple[int, float]]]:
+        """Like ``search_slots`` for a batch: query i is ``queries[i]`` and/or ``vectors[i]`` (a 2-D
+        array or a sequence of vectors); one call into the library for the whole batch."""
+        slots, scores, counts, count, cap = self._search_many(queries, k, mode, vectors, filter, group_by, options)
         out = []
         for i in range(count):
             a = i * cap
@@ -381,16 +388,12 @@ class Retriever:
         group_by: str = "chunk",
         **options: Any,
     ) -> list[list[Hit]]:
-        """``search`` for a batch of queries (see ``search_many_slots``), the same hits per query;
-        the chunks of all queries' hits come from one library call."""
-        results = self.search_many_slots(queries, k, mode, vectors, filter, group_by, **options)
-        slots = [s for hits in results for s, _ in hits]
-        hits = self._hits((ctypes.c_int32 * len(slots))(*slots), [score for r in results for _, score in r], len(slots))
-        out, at = [], 0
-        for r in results:
-            out.append(hits[at : at + len(r)])
-            at += len(r)
-        return out
+        """``search`` for a batch of queries (see ``search_many_slots``), the same hits per query.
+        The chunks are fetched query by query, so each query's strings stay in the cache."""
+        slots, scores, counts, count, cap = self._search_many(queries, k, mode, vectors, filter, group_by, options)
+        row = ctypes.c_int32 * cap
+        return [self._hits(row.from_buffer(slots, i * cap * 4), scores[i * cap : i * cap + counts[i]], counts[i])
+                for i in range(count)]
 
     def chunk(self, slot: int) -> dict[str, Any]:
         """A slot's chunk: ``{"id", "chunk", "start", "end", "text", "metadata"}``."""
