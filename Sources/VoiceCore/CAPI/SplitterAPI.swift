@@ -8,7 +8,13 @@ import Musl
 // checks and buffer handling only; the splitting is `SentenceSplitter`.
 
 final class SplitterHandle: Handle {
-    var splitter: SentenceSplitter
+    /// The splitter, in memory of its own: a stored property of a class would have its every
+    /// access checked for exclusivity at run time (twice per LLM delta).
+    let state: UnsafeMutablePointer<SentenceSplitter>
+    var splitter: SentenceSplitter {
+        _read { yield state.pointee }
+        _modify { yield &state.pointee }
+    }
     /// Set when the options were rejected: the handle exists only to carry this message.
     var creationError: String?
     /// The last segment handed out: its text, NUL, its emoji joined by spaces, NUL (malloc'ed,
@@ -17,11 +23,16 @@ final class SplitterHandle: Handle {
     private var capacity = 256
 
     init(_ splitter: SentenceSplitter) {
-        self.splitter = splitter
+        state = .allocate(capacity: 1)
+        state.initialize(to: splitter)
         out = malloc(capacity)!.assumingMemoryBound(to: UInt8.self)
     }
 
-    deinit { free(out) }
+    deinit {
+        state.deinitialize(count: 1)
+        state.deallocate()
+        free(out)
+    }
 
     func checkUsable() throws(VCError) {
         if let why = creationError { throw VCError(.invalidState, "the splitter was not created: \(why)") }
@@ -30,7 +41,7 @@ final class SplitterHandle: Handle {
     /// Copies `segment` into `out`: (text, emoji) as NUL-terminated C strings.
     func store(_ segment: Segment) -> (text: UnsafePointer<UInt8>, textLen: Int, emoji: UnsafePointer<UInt8>, emojiLen: Int) {
         var text = segment.text
-        let emoji = segment.emoji.joined(separator: " ")
+        let emoji = segment.emoji.isEmpty ? "" : segment.emoji.joined(separator: " ")
         let textLen = text.utf8.count, emojiLen = emoji.utf8.count
         if textLen + emojiLen + 2 > capacity {
             capacity = max(capacity * 2, textLen + emojiLen + 2)
@@ -81,7 +92,12 @@ public func vc_splitter_errmsg(_ s: OpaquePointer?) -> UnsafePointer<CChar> {
 @_cdecl("vc_splitter_push")
 public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?, _ len: Int) -> Int32 {
     HandleTable.with(s, as: SplitterHandle.self) { h in
-        h.run { () throws(VCError) -> Int32 in
+        if h.hasNoError, let text, len > 0 {
+            // The usual call, per LLM delta: nothing to check or clear.
+            h.splitter.push(bytes: UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self), count: len))
+            return Status.ok.rawValue
+        }
+        return h.run { () throws(VCError) -> Int32 in
             try h.checkUsable()
             guard let bytes = borrowBytes(text, len) else {
                 throw VCError(.invalidArgument, text == nil ? "text is NULL with a non-zero length" : "negative length")
@@ -95,7 +111,9 @@ public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?,
 @_cdecl("vc_splitter_next")
 public func vc_splitter_next(_ s: OpaquePointer?, _ out: UnsafeMutableRawPointer?) -> Int32 {
     HandleTable.with(s, as: SplitterHandle.self) { h in
-        h.run { () throws(VCError) -> Int32 in
+        // Asked after every push; usually nothing is ready.
+        if out != nil && h.hasNoError && !h.splitter.hasReadySegment { return 0 }
+        return h.run { () throws(VCError) -> Int32 in
             try h.checkUsable()
             guard let out else { throw VCError(.invalidArgument, "segment pointer is NULL") }
             guard let segment = h.splitter.nextSegment() else { return 0 }

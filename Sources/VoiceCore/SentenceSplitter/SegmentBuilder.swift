@@ -15,7 +15,13 @@ struct SegmentBuilder: Sendable {
     /// The current segment's UTF-8 bytes and the facts about them (`startSegment` resets both).
     private var seg: [UInt8] = []
     private var facts = Facts()
-    private var pending: PendingEnd = .none
+    private var pending: PendingEnd = .none {
+        didSet {
+            if case .none = pending { hasPending = false } else { hasPending = true }
+        }
+    }
+    /// `pending` is not `.none` (asked per scalar: one load).
+    private var hasPending = false
     /// The emoji removed from the current segment.
     private var emoji: [String] = []
 
@@ -92,7 +98,7 @@ struct SegmentBuilder: Sendable {
 
     @inline(__always)
     mutating func feed(_ c: UInt32) {
-        if case .none = pending {
+        if !hasPending {
             if ScalarClass.isWhitespace(c) { whitespace(c) } else { normal(c) }
             return
         }
@@ -153,15 +159,17 @@ struct SegmentBuilder: Sendable {
     }
 
     private mutating func whitespace(_ c: UInt32) {
-        switch pending {
-        case .hard(let end), .comma(let end):
-            pending = .none
-            if facts.quoteDepth == 0 {
-                emit(upTo: end)
-                return
+        if hasPending {
+            switch pending {
+            case .hard(let end), .comma(let end):
+                pending = .none
+                if facts.quoteDepth == 0 {
+                    emit(upTo: end)
+                    return
+                }
+            default:
+                break
             }
-        default:
-            break
         }
         if seg.isEmpty { return }
         facts.spacePending = true
@@ -356,14 +364,17 @@ struct SegmentBuilder: Sendable {
 
     @inline(__always)
     private mutating func append(_ c: UInt32) {
+        let word: Bool
         if c < 0x80 {
             if c == 0x22 || c == 0x28 || c == 0x29 || c == 0x5B || c == 0x5D { trackQuote(c) }
             seg.append(UInt8(truncatingIfNeeded: c))
+            word = ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c)
         } else {
             if c == 0xAB || c == 0xBB || (c >= 0x2018 && c <= 0x201E) || (c >= 0x3008 && c <= 0x300F) { trackQuote(c) }
             UTF8Stream.encode(c, into: &seg)
+            word = ScalarClass.isWordScalar(c)
         }
-        if ScalarClass.isWordScalar(c) {
+        if word {
             facts.hasWord = true
             if !facts.tokenHasWord {
                 facts.tokenHasWord = true
@@ -437,6 +448,63 @@ struct SegmentBuilder: Sendable {
     private func commaMayEnd(charsBefore: Int) -> Bool {
         options.firstSegment == .comma && emittedInReply == 0 && facts.hasWord
             && charsBefore >= options.minFirstChars && facts.quoteDepth == 0
+    }
+
+    /// Takes the run of plain scalars at `p[start..<n]` (ASCII letters and digits, Cyrillic
+    /// U+0400–U+045F, 3-byte CJK: nothing any rule looks at but "a word goes on"), with single
+    /// spaces between them when cleaning, while nothing is pending: what `feed` does with each
+    /// (`whitespace`, `normal`, `materializeSpace`, `append`), without the dispatch. Stops before
+    /// the scalar that would reach the length limit. Returns where it stopped.
+    mutating func appendRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
+        guard !hasPending else { return start }
+        let room = options.maxSegmentChars - 1
+        var i = start, copied = start
+        while i < n && facts.chars < room {
+            var k = i
+            if p[i] == 0x20 {
+                guard options.cleanForSpeech && !facts.spacePending && i + 1 < n && seg.count + i - copied > 0
+                else { break }
+                k += 1
+            }
+            let b = p[k]
+            var c = UInt32(b), len = 1, cjk = false
+            if b < 0x80 {
+                guard ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) else { break }
+            } else if b &- 0xD0 < 2 && k + 1 < n && p[k + 1] & 0xC0 == 0x80 {
+                c = (UInt32(b & 0x1F) << 6) | UInt32(p[k + 1] & 0x3F)
+                guard c <= 0x45F else { break }
+                len = 2
+            } else if b &- 0xE3 < 11 && k + 2 < n && p[k + 1] & 0xC0 == 0x80 && p[k + 2] & 0xC0 == 0x80 {
+                c = (UInt32(b & 0x0F) << 12) | (UInt32(p[k + 1] & 0x3F) << 6) | UInt32(p[k + 2] & 0x3F)
+                guard c &- 0x3040 < 0xC0 || c &- 0x3400 < 0x19C0 || c &- 0x4E00 < 0x5200 || c &- 0xAC00 < 0x2BB0 else { break }
+                len = 3
+                cjk = true
+            } else {
+                break
+            }
+            if k > i || facts.spacePending {
+                // A space before `c`: as `whitespace` then `materializeSpace(before: c)`.
+                guard !(cjk && facts.lastWasCJK) && facts.chars + 1 < room else { break }
+                seg.append(contentsOf: UnsafeBufferPointer(start: p + copied, count: i - copied))
+                copied = k
+                materializeSpace(before: c)
+            }
+            if cjk && facts.lastWasCJK {
+                facts.cjkBreak = seg.count + k - copied
+                facts.cjkChars = facts.chars
+            }
+            facts.lastWasCJK = cjk
+            facts.hasWord = true
+            if !facts.tokenHasWord {
+                facts.tokenHasWord = true
+                facts.tokenFirstLower = ScalarClass.isLowercase(c)
+            }
+            facts.lastScalar = c
+            facts.chars += 1
+            i = k + len
+        }
+        seg.append(contentsOf: UnsafeBufferPointer(start: p + copied, count: i - copied))
+        return i
     }
 
     // MARK: the word before a mark
@@ -540,7 +608,7 @@ struct SegmentBuilder: Sendable {
 
     @inline(__always)
     private mutating func checkLength() {
-        guard facts.chars >= options.maxSegmentChars, case .none = pending else { return }
+        guard facts.chars >= options.maxSegmentChars, !hasPending else { return }
         let f = facts, half = options.maxSegmentChars / 2
         let at: Int
         if f.clauseBreak > 0 && f.clauseChars >= half { at = f.clauseBreak }

@@ -25,8 +25,27 @@ public struct SentenceSplitter: Sendable {
 
     /// Pushes raw UTF-8 bytes; a multi-byte sequence may be split across calls.
     public mutating func push(bytes: UnsafeBufferPointer<UInt8>) {
-        for b in bytes {
-            decoder.consume(b) { c in cleaner.feed(c, &builder) }
+        guard let p = bytes.baseAddress else { return }
+        let n = bytes.count
+        var i = 0
+        while i < n {
+            // The usual text, runs of letters, in bulk (`appendRun`).
+            if (p[i] >= 0x30 || p[i] == 0x20) && decoder.isIdle && cleaner.isIdle {
+                let j = builder.appendRun(p, i, n)
+                if j > i {
+                    cleaner.wordsPassed()
+                    i = j
+                    if i == n { break }
+                }
+            }
+            // A whole well-formed sequence is decoded here; split or malformed ones byte by byte.
+            if decoder.isIdle, let (c, len) = UTF8Stream.decodeWhole(p, i, n) {
+                cleaner.feed(c, &builder)
+                i += len
+            } else {
+                decoder.consume(p[i]) { c in cleaner.feed(c, &builder) }
+                i += 1
+            }
         }
     }
 

@@ -50,6 +50,16 @@ struct SpeechCleaner {
         line(c, &out)
     }
 
+    /// Whether a letter would pass straight to the builder, changing only `previousWord`: nothing
+    /// is held or being dropped.
+    var isIdle: Bool {
+        !skipRestOfLine && !atLineStart && (!strip || tagMatched == 0 && !inThink && link == .none
+            && underscores == 0 && tildes == 0 && !collectingEmoji)
+    }
+
+    /// A run of word scalars went to the builder past the idle cleaner (`SegmentBuilder.appendRun`).
+    mutating func wordsPassed() { previousWord = true }
+
     /// End of input: releases what was held, then ends the reply.
     mutating func finish(_ out: inout SegmentBuilder) {
         if tagMatched > 0 && !inThink {
@@ -72,6 +82,7 @@ struct SpeechCleaner {
         self = SpeechCleaner(strip: strip)
     }
 
+    @inline(never)
     private mutating func thinkTag(_ c: UInt32, _ out: inout SegmentBuilder) {
         let tag = inThink ? SpeechCleaner.closeTag : SpeechCleaner.openTag
         if c == tag[tagMatched] {
@@ -226,7 +237,12 @@ struct SpeechCleaner {
             }
             if c == 0x0A || c == 0x5B || linkHeld.count >= SpeechCleaner.maxLinkText {
                 abortLink(&out, closed: false)
-                inline(c, &out)
+                // As `.none` would take `c`.
+                if c == 0x5B {
+                    link = .text
+                    return
+                }
+                plain(c, &out)
                 return
             }
             linkHeld.append(c)

@@ -9,6 +9,8 @@ struct UTF8Stream: Sendable {
 
     static let replacement: UInt32 = 0xFFFD
 
+    var isIdle: Bool { need == 0 }
+
     @inline(__always)
     mutating func consume(_ b: UInt8, _ emit: (UInt32) -> Void) {
         if need == 0 {
@@ -25,7 +27,7 @@ struct UTF8Stream: Sendable {
         }
         need = 0
         emit(UTF8Stream.replacement)
-        consume(b, emit)
+        if b < 0x80 { emit(UInt32(b)) } else { start(b, emit) }
     }
 
     private mutating func start(_ b: UInt8, _ emit: (UInt32) -> Void) {
@@ -49,6 +51,27 @@ struct UTF8Stream: Sendable {
             need = 0
             emit(UTF8Stream.replacement)
         }
+    }
+
+    /// The well-formed sequence at `p[i]` when it lies wholly before `n`: (scalar, length), what
+    /// `consume` would emit for those bytes; nil when it is malformed or cut off.
+    @inline(__always)
+    static func decodeWhole(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> (UInt32, Int)? {
+        let b0 = p[i]
+        if b0 < 0x80 { return (UInt32(b0), 1) }
+        if b0 < 0xC2 || b0 > 0xF4 { return nil }
+        let len = b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : 4
+        guard i + len <= n else { return nil }
+        var c = UInt32(b0) & (0x7F >> len)
+        for k in 1..<len {
+            let b = p[i + k]
+            guard b & 0xC0 == 0x80 else { return nil }
+            c = (c << 6) | UInt32(b & 0x3F)
+        }
+        // Overlong forms, surrogates and values past U+10FFFF are malformed.
+        let min: UInt32 = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000
+        guard c >= min, c <= 0x10FFFF, c < 0xD800 || c > 0xDFFF else { return nil }
+        return (c, len)
     }
 
     /// Appends the UTF-8 encoding of `c` to `out`.
