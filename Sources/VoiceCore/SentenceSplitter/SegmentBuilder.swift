@@ -450,9 +450,10 @@ struct SegmentBuilder: Sendable {
             && charsBefore >= options.minFirstChars && facts.quoteDepth == 0
     }
 
-    /// Takes the run of plain scalars at `p[start..<n]` (ASCII letters and digits, Cyrillic
-    /// U+0400–U+045F, 3-byte CJK: nothing any rule looks at but "a word goes on"), with single
-    /// spaces between them when cleaning, while nothing is pending: what `feed` does with each
+    /// Takes the run of plain scalars at `p[start..<n]` (letters and digits of ASCII, Latin-1,
+    /// Latin Extended, Cyrillic U+0400–U+045F and 3-byte CJK, `'` and `-`: nothing any rule looks
+    /// at but "a word goes on"), with single spaces between them when cleaning, while nothing is
+    /// pending (the cleaner's `previousWord` after it: `lastIsWord`): what `feed` does with each
     /// (`whitespace`, `normal`, `materializeSpace`, `append`), without the dispatch. Stops before
     /// the scalar that would reach the length limit. Returns where it stopped.
     mutating func appendRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
@@ -467,12 +468,19 @@ struct SegmentBuilder: Sendable {
                 k += 1
             }
             let b = p[k]
-            var c = UInt32(b), len = 1, cjk = false
+            var c = UInt32(b), len = 1, cjk = false, word = true
             if b < 0x80 {
-                guard ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) else { break }
-            } else if b &- 0xD0 < 2 && k + 1 < n && p[k + 1] & 0xC0 == 0x80 {
+                if b == 0x27 || b == 0x2D {
+                    // ' and - inside a line: they only go into the segment.
+                    guard k == i else { break }
+                    word = false
+                } else {
+                    guard ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) else { break }
+                }
+            } else if b &- 0xC3 < 15 && k + 1 < n && p[k + 1] & 0xC0 == 0x80 {
+                // Latin-1 and Latin Extended letters (not × ÷), Cyrillic U+0400–U+045F.
                 c = (UInt32(b & 0x1F) << 6) | UInt32(p[k + 1] & 0x3F)
-                guard c <= 0x45F else { break }
+                guard c <= 0x24F && c != 0xD7 && c != 0xF7 || c &- 0x400 < 0x60 else { break }
                 len = 2
             } else if b &- 0xE3 < 11 && k + 2 < n && p[k + 1] & 0xC0 == 0x80 && p[k + 2] & 0xC0 == 0x80 {
                 c = (UInt32(b & 0x0F) << 12) | (UInt32(p[k + 1] & 0x3F) << 6) | UInt32(p[k + 2] & 0x3F)
@@ -494,18 +502,33 @@ struct SegmentBuilder: Sendable {
                 facts.cjkChars = facts.chars
             }
             facts.lastWasCJK = cjk
-            facts.hasWord = true
-            if !facts.tokenHasWord {
-                facts.tokenHasWord = true
-                facts.tokenFirstLower = ScalarClass.isLowercase(c)
+            if word {
+                facts.hasWord = true
+                if !facts.tokenHasWord {
+                    facts.tokenHasWord = true
+                    facts.tokenFirstLower = ScalarClass.isLowercase(c)
+                }
             }
             facts.lastScalar = c
             facts.chars += 1
             i = k + len
+            if len == 1 && word {
+                // The rest of an ASCII word: only the counts and the last scalar change.
+                var chars = facts.chars
+                while i < n && chars < room && (p[i] | 0x20) &- 0x61 < 26 || i < n && chars < room && p[i] &- 0x30 < 10 {
+                    i += 1
+                    chars += 1
+                }
+                facts.chars = chars
+                facts.lastScalar = UInt32(p[i - 1])
+            }
         }
         seg.append(contentsOf: UnsafeBufferPointer(start: p + copied, count: i - copied))
         return i
     }
+
+    /// Whether the last scalar of the segment is a word scalar.
+    var lastIsWord: Bool { ScalarClass.isWordScalar(facts.lastScalar) }
 
     // MARK: the word before a mark
 

@@ -57,8 +57,8 @@ struct SpeechCleaner {
             && underscores == 0 && tildes == 0 && !collectingEmoji)
     }
 
-    /// A run of word scalars went to the builder past the idle cleaner (`SegmentBuilder.appendRun`).
-    mutating func wordsPassed() { previousWord = true }
+    /// A run of plain scalars went to the builder past the idle cleaner (`SegmentBuilder.appendRun`).
+    mutating func wordsPassed(endsInWord: Bool) { previousWord = endsInWord }
 
     /// End of input: releases what was held, then ends the reply.
     mutating func finish(_ out: inout SegmentBuilder) {
