@@ -132,21 +132,20 @@ public func vc_splitter_next(_ s: OpaquePointer?, _ out: UnsafeMutableRawPointer
 
 @_cdecl("vc_splitter_flush")
 public func vc_splitter_flush(_ s: OpaquePointer?) -> Int32 {
-    HandleTable.with(s, as: SplitterHandle.self) { h in
-        h.run { () throws(VCError) -> Int32 in
-            try h.checkUsable()
-            h.splitter.flush()
-            return Status.ok.rawValue
-        }
-    } ?? Status.invalidArgument.rawValue
+    call(s) { $0.flush() }
 }
 
 @_cdecl("vc_splitter_reset")
 public func vc_splitter_reset(_ s: OpaquePointer?) -> Int32 {
+    call(s) { $0.reset() }
+}
+
+/// Runs `body` on the splitter of a usable handle: VC_OK, or the error it recorded.
+private func call(_ s: OpaquePointer?, _ body: (inout SentenceSplitter) -> Void) -> Int32 {
     HandleTable.with(s, as: SplitterHandle.self) { h in
         h.run { () throws(VCError) -> Int32 in
             try h.checkUsable()
-            h.splitter.reset()
+            body(&h.splitter)
             return Status.ok.rawValue
         }
     } ?? Status.invalidArgument.rawValue

@@ -36,17 +36,8 @@ struct Abbreviations: Sendable {
     }
 
     private static func bit(_ l: SplitterLanguage) -> UInt32 {
-        switch l {
-        case .en: return 1
-        case .de: return 2
-        case .fr: return 4
-        case .es: return 8
-        case .it: return 16
-        case .pt: return 32
-        case .nl: return 64
-        case .ru, .uk: return 128
-        default: return 1
-        }
+        let bits: [SplitterLanguage: UInt32] = [.de: 2, .fr: 4, .es: 8, .it: 16, .pt: 32, .nl: 64, .ru: 128, .uk: 128]
+        return bits[l] ?? 1
     }
 
     // Written without the final period; internal periods stay ("e.g", "z.b", "т.е").

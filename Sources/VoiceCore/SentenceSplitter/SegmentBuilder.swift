@@ -28,21 +28,16 @@ struct SegmentBuilder: Sendable {
     private struct Facts {
         /// Unicode scalars in `seg`.
         var chars = 0
-        var hasWord = false
-        var spacePending = false
+        var hasWord = false, spacePending = false, lastWasCJK = false
         /// A space that preceded removed text (an emoji) is not kept before punctuation ("breeze ☀️.").
         var spaceBeforeRemoved = false
-        var lastWasCJK = false
         /// Open quotes and brackets: a sentence does not end inside them (its end may follow the closer).
         var quoteDepth = 0
         var lastScalar: UInt32 = 0
         var list: ListMarker = .none
         // The current token (the text since the last whitespace).
-        var tokenStart = 0
-        var tokenHasWord = false
-        var tokenFirstLower = false
-        var tokenIndex = 0
-        var previousWordLower = false
+        var tokenStart = 0, tokenIndex = 0
+        var tokenHasWord = false, tokenFirstLower = false, previousWordLower = false
         // Where an over-long segment can be cut: byte offset and scalar count at that point.
         var clauseBreak = 0, clauseChars = 0
         var spaceBreak = 0, spaceChars = 0
@@ -238,36 +233,25 @@ struct SegmentBuilder: Sendable {
         if !afterSpace {
             if ScalarClass.isCJK(c) { return true }
             switch p.mark {
-            case .dot:
-                return false
-            case .ellipsis:
-                return p.dots >= 3 && ScalarClass.isUppercase(c)
-            case .exclaim, .semicolon:
-                return !(ScalarClass.isWordScalar(c) || c == 0x2C || c == 0x3A)
+            case .dot: return false
+            case .ellipsis: return p.dots >= 3 && ScalarClass.isUppercase(c)
+            case .exclaim, .semicolon: return !(ScalarClass.isWordScalar(c) || c == 0x2C || c == 0x3A)
             }
         }
         if p.mark == .semicolon { return true }
         if ScalarClass.isLowercase(c) { return false }
         switch p.mark {
-        case .exclaim, .semicolon:
-            return true
-        case .ellipsis:
-            // ". . ." inside a sentence; four marks (". . . ." or "....") end one.
-            return !(p.spacedDots > 0 && p.dots == 3)
-        case .dot:
-            break
+        case .exclaim, .semicolon: return true
+        // ". . ." inside a sentence; four marks (". . . ." or "....") end one.
+        case .ellipsis: return !(p.spacedDots > 0 && p.dots == 3)
+        case .dot: break
         }
         switch p.word {
-        case .empty, .word, .multiPeriod, .acronym:
-            return true
-        case .openerOnly, .initialLower:
-            return false
-        case .number:
-            return !p.firstToken
-        case .initialUpper(let isI):
-            return isI && p.previousWordLower && !ScalarClass.isDigit(c)
-        case .abbreviation(let kind):
-            return kind == .other && !ScalarClass.isDigit(c)
+        case .empty, .word, .multiPeriod, .acronym: return true
+        case .openerOnly, .initialLower: return false
+        case .number: return !p.firstToken
+        case .initialUpper(let isI): return isI && p.previousWordLower && !ScalarClass.isDigit(c)
+        case .abbreviation(let kind): return kind == .other && !ScalarClass.isDigit(c)
         }
     }
 
@@ -295,12 +279,9 @@ struct SegmentBuilder: Sendable {
         if facts.spacePending { materializeSpace(before: c) }
         if c < 0x80 {
             switch c {
-            case 0x2E: // .
-                period(c)
-            case 0x21, 0x3F: // ! ?
-                mark(c, .exclaim)
-            case 0x3B: // ;
-                mark(c, .semicolon)
+            case 0x2E: period(c)
+            case 0x21, 0x3F: mark(c, .exclaim)
+            case 0x3B: mark(c, .semicolon)
             case 0x29: // )
                 if facts.tokenIndex > 0, startsNextListItem(dot: false) { cut(at: facts.tokenStart) }
                 if facts.tokenIndex == 0, facts.list == .none, case let .number(n) = classifyToken() { facts.list = .number(n) }
@@ -312,15 +293,12 @@ struct SegmentBuilder: Sendable {
             case 0x3A: // :
                 append(c)
                 clauseBreak()
-            default:
-                append(c)
+            default: append(c)
             }
         } else {
             switch c {
-            case 0x2026:
-                mark(c, .ellipsis)
-            case 0xFF0E:
-                period(c)
+            case 0x2026: mark(c, .ellipsis)
+            case 0xFF0E: period(c)
             case 0xFF0C:
                 append(c)
                 clauseBreak()
@@ -451,11 +429,10 @@ struct SegmentBuilder: Sendable {
     }
 
     /// Takes the run of plain scalars at `p[start..<n]` (letters and digits of ASCII, Latin-1,
-    /// Latin Extended, Cyrillic U+0400–U+045F and 3-byte CJK, `'` and `-`: nothing any rule looks
-    /// at but "a word goes on"), with single spaces between them when cleaning, while nothing is
-    /// pending (the cleaner's `previousWord` after it: `lastIsWord`): what `feed` does with each
-    /// (`whitespace`, `normal`, `materializeSpace`, `append`), without the dispatch. Stops before
-    /// the scalar that would reach the length limit. Returns where it stopped.
+    /// Latin Extended, Cyrillic U+0400–U+045F and 3-byte CJK: nothing any rule looks at but "a word
+    /// goes on"), with single spaces between them when cleaning, while nothing is pending: what
+    /// `feed` does with each (`whitespace`, `normal`, `materializeSpace`, `append`), without the
+    /// dispatch. Stops before the scalar that would reach the length limit. Returns where it stopped.
     mutating func appendRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
         guard !hasPending else { return start }
         let room = options.maxSegmentChars - 1
@@ -468,15 +445,9 @@ struct SegmentBuilder: Sendable {
                 k += 1
             }
             let b = p[k]
-            var c = UInt32(b), len = 1, cjk = false, word = true
+            var c = UInt32(b), len = 1, cjk = false
             if b < 0x80 {
-                if b == 0x27 || b == 0x2D {
-                    // ' and - inside a line: they only go into the segment.
-                    guard k == i else { break }
-                    word = false
-                } else {
-                    guard ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) else { break }
-                }
+                guard ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) else { break }
             } else if b &- 0xC3 < 15 && k + 1 < n && p[k + 1] & 0xC0 == 0x80 {
                 // Latin-1 and Latin Extended letters (not × ÷), Cyrillic U+0400–U+045F.
                 c = (UInt32(b & 0x1F) << 6) | UInt32(p[k + 1] & 0x3F)
@@ -502,33 +473,18 @@ struct SegmentBuilder: Sendable {
                 facts.cjkChars = facts.chars
             }
             facts.lastWasCJK = cjk
-            if word {
-                facts.hasWord = true
-                if !facts.tokenHasWord {
-                    facts.tokenHasWord = true
-                    facts.tokenFirstLower = ScalarClass.isLowercase(c)
-                }
+            facts.hasWord = true
+            if !facts.tokenHasWord {
+                facts.tokenHasWord = true
+                facts.tokenFirstLower = ScalarClass.isLowercase(c)
             }
             facts.lastScalar = c
             facts.chars += 1
             i = k + len
-            if len == 1 && word {
-                // The rest of an ASCII word: only the counts and the last scalar change.
-                var chars = facts.chars
-                while i < n && chars < room && (p[i] | 0x20) &- 0x61 < 26 || i < n && chars < room && p[i] &- 0x30 < 10 {
-                    i += 1
-                    chars += 1
-                }
-                facts.chars = chars
-                facts.lastScalar = UInt32(p[i - 1])
-            }
         }
         seg.append(contentsOf: UnsafeBufferPointer(start: p + copied, count: i - copied))
         return i
     }
-
-    /// Whether the last scalar of the segment is a word scalar.
-    var lastIsWord: Bool { ScalarClass.isWordScalar(facts.lastScalar) }
 
     // MARK: the word before a mark
 
@@ -542,7 +498,7 @@ struct SegmentBuilder: Sendable {
             var allDigits = true, hasDot = false, leading = true, skipped = false, lettersAndDots = true
             var h = Abbreviations.hashStart()
             while i < t.count {
-                let (c, len) = UTF8Stream.decode(t, i)
+                let (c, len) = UTF8Stream.decodeWhole(t.baseAddress!, i, t.count)!
                 i += len
                 if leading && (ScalarClass.isOpener(c) || ScalarClass.isBullet(c)) {
                     skipped = true
@@ -622,7 +578,7 @@ struct SegmentBuilder: Sendable {
         tail.withUnsafeBufferPointer { t in
             var i = 0
             while i < t.count {
-                let (c, len) = UTF8Stream.decode(t, i)
+                let (c, len) = UTF8Stream.decodeWhole(t.baseAddress!, i, t.count)!
                 i += len
                 feed(c)
             }

@@ -30,10 +30,10 @@ public struct SentenceSplitter: Sendable {
         var i = 0
         while i < n {
             // The usual text, runs of letters, in bulk (`appendRun`).
-            if (p[i] >= 0x30 || p[i] == 0x20 || p[i] == 0x27 || p[i] == 0x2D) && decoder.isIdle && cleaner.isIdle {
+            if (p[i] >= 0x30 || p[i] == 0x20) && decoder.isIdle && cleaner.isIdle {
                 let j = builder.appendRun(p, i, n)
                 if j > i {
-                    cleaner.wordsPassed(endsInWord: builder.lastIsWord)
+                    cleaner.wordsPassed()
                     i = j
                     if i == n { break }
                 }

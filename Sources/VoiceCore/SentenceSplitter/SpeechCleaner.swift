@@ -57,8 +57,8 @@ struct SpeechCleaner {
             && underscores == 0 && tildes == 0 && !collectingEmoji)
     }
 
-    /// A run of plain scalars went to the builder past the idle cleaner (`SegmentBuilder.appendRun`).
-    mutating func wordsPassed(endsInWord: Bool) { previousWord = endsInWord }
+    /// A run of words went to the builder past the idle cleaner (`SegmentBuilder.appendRun`).
+    mutating func wordsPassed() { previousWord = true }
 
     /// End of input: releases what was held, then ends the reply.
     mutating func finish(_ out: inout SegmentBuilder) {
@@ -67,10 +67,8 @@ struct SpeechCleaner {
         }
         tagMatched = 0
         releaseLineHold(&out)
-        switch link {
-        case .text, .afterText: abortLink(&out, closed: link == .afterText)
-        default: link = .none
-        }
+        if link == .text || link == .afterText { abortLink(&out, closed: link == .afterText) }
+        link = .none
         tildesAndUnderscores(before: 0x20, &out)
         flushEmoji(&out)
         out.finish()
@@ -276,23 +274,19 @@ struct SpeechCleaner {
 
     @inline(__always)
     private mutating func plain(_ c: UInt32, _ out: inout SegmentBuilder) {
-        if c < 0x80 {
-            switch c {
-            case 0x5F: underscores += 1; return
-            case 0x7E: tildes += 1; return
-            default: break
-            }
-            if underscores | tildes != 0 { tildesAndUnderscores(before: c, &out) }
-            if c == 0x2A || c == 0x60 { return }
-            if collectingEmoji { flushEmoji(&out) }
-            out.feed(c)
-            previousWord = ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c)
+        if c == 0x5F {
+            underscores += 1
+            return
+        }
+        if c == 0x7E {
+            tildes += 1
             return
         }
         if underscores | tildes != 0 { tildesAndUnderscores(before: c, &out) }
-        if ScalarClass.isEmojiModifier(c) {
+        if c == 0x2A || c == 0x60 { return }
+        if c >= 0x200D && ScalarClass.isEmojiModifier(c) {
             if collectingEmoji {
-                appendEmojiScalar(c)
+                UTF8Stream.encode(c, into: &emojiBytes)
                 afterZWJ = c == 0x200D
             }
             return
@@ -302,7 +296,7 @@ struct SpeechCleaner {
             if !(afterZWJ || (regional && regionalOpen)) { flushEmoji(&out) }
             regionalOpen = regional && !regionalOpen
             afterZWJ = false
-            appendEmojiScalar(c)
+            UTF8Stream.encode(c, into: &emojiBytes)
             collectingEmoji = true
             return
         }
@@ -326,10 +320,6 @@ struct SpeechCleaner {
             }
             tildes = 0
         }
-    }
-
-    private mutating func appendEmojiScalar(_ c: UInt32) {
-        UTF8Stream.encode(c, into: &emojiBytes)
     }
 
     private mutating func flushEmoji(_ out: inout SegmentBuilder) {

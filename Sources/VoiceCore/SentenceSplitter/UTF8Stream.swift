@@ -77,33 +77,9 @@ struct UTF8Stream: Sendable {
     /// Appends the UTF-8 encoding of `c` to `out`.
     @inline(__always)
     static func encode(_ c: UInt32, into out: inout [UInt8]) {
-        if c < 0x80 {
-            out.append(UInt8(truncatingIfNeeded: c))
-        } else if c < 0x800 {
-            out.append(UInt8(truncatingIfNeeded: 0xC0 | (c >> 6)))
-            out.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
-        } else if c < 0x10000 {
-            out.append(UInt8(truncatingIfNeeded: 0xE0 | (c >> 12)))
-            out.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
-            out.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
-        } else {
-            out.append(UInt8(truncatingIfNeeded: 0xF0 | (c >> 18)))
-            out.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F)))
-            out.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
-            out.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
-        }
-    }
-
-    /// Decodes the well-formed sequence at `t[i]` (text this splitter wrote): (scalar, length).
-    @inline(__always)
-    static func decode(_ t: UnsafeBufferPointer<UInt8>, _ i: Int) -> (UInt32, Int) {
-        let b0 = UInt32(t[i])
-        if b0 < 0x80 { return (b0, 1) }
-        if b0 < 0xE0 { return (((b0 & 0x1F) << 6) | (UInt32(t[i + 1]) & 0x3F), 2) }
-        if b0 < 0xF0 {
-            return (((b0 & 0x0F) << 12) | ((UInt32(t[i + 1]) & 0x3F) << 6) | (UInt32(t[i + 2]) & 0x3F), 3)
-        }
-        return (((b0 & 0x07) << 18) | ((UInt32(t[i + 1]) & 0x3F) << 12) | ((UInt32(t[i + 2]) & 0x3F) << 6)
-            | (UInt32(t[i + 3]) & 0x3F), 4)
+        if c < 0x80 { return out.append(UInt8(truncatingIfNeeded: c)) }
+        let len = c < 0x800 ? 2 : c < 0x10000 ? 3 : 4
+        out.append(UInt8(truncatingIfNeeded: (0xF00 >> len) | (c >> (6 * (len - 1)))))
+        for k in (0..<len - 1).reversed() { out.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> (6 * k)) & 0x3F))) }
     }
 }
