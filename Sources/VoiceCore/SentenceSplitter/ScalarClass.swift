@@ -74,22 +74,23 @@ enum ScalarClass {
     }
 
     /// Letter case, for the few scripts whose sentences start with a capital (asked at decisions
-    /// and token starts only; Unicode properties for the rest).
-    static func isLowercase(_ c: UInt32) -> Bool {
+    /// and token starts only; Unicode properties for the rest, out of line: inlined, they make
+    /// every caller fetch the properties' metadata on entry).
+    @inline(never) static func isLowercase(_ c: UInt32) -> Bool {
         if c < 0x80 { return c &- 0x61 < 26 }
         if c >= 0x400 && c <= 0x45F { return c >= 0x430 }
         if c >= 0x2E80 && c <= 0xFFEF { return false }
         return Unicode.Scalar(c)?.properties.isLowercase ?? false
     }
 
-    static func isUppercase(_ c: UInt32) -> Bool {
+    @inline(never) static func isUppercase(_ c: UInt32) -> Bool {
         if c < 0x80 { return c &- 0x41 < 26 }
         if c >= 0x400 && c <= 0x45F { return c < 0x430 }
         if c >= 0x2E80 && c <= 0xFFEF { return false }
         return Unicode.Scalar(c)?.properties.isUppercase ?? false
     }
 
-    static func isLetter(_ c: UInt32) -> Bool {
+    @inline(never) static func isLetter(_ c: UInt32) -> Bool {
         if c < 0x80 { return isASCIILetter(c) }
         if c >= 0x400 && c <= 0x45F || isCJK(c) { return true }
         return Unicode.Scalar(c)?.properties.isAlphabetic ?? false

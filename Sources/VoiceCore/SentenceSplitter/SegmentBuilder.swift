@@ -53,6 +53,8 @@ struct SegmentBuilder: Sendable {
     // MARK: output
 
     var hasReady: Bool { readyHead < ready.count }
+    /// `appendRun` may be called: no end is pending.
+    var acceptsRun: Bool { !hasPending }
 
     mutating func nextSegment() -> Segment? {
         guard readyHead < ready.count else { return nil }
@@ -430,11 +432,11 @@ struct SegmentBuilder: Sendable {
 
     /// Takes the run of plain scalars at `p[start..<n]` (letters and digits of ASCII, Latin-1,
     /// Latin Extended, Cyrillic U+0400–U+045F and 3-byte CJK: nothing any rule looks at but "a word
-    /// goes on"), with single spaces between them when cleaning, while nothing is pending: what
-    /// `feed` does with each (`whitespace`, `normal`, `materializeSpace`, `append`), without the
-    /// dispatch. Stops before the scalar that would reach the length limit. Returns where it stopped.
+    /// goes on"), with single spaces between them when cleaning, while nothing is pending
+    /// (`acceptsRun`): what `feed` does with each (`whitespace`, `normal`, `materializeSpace`,
+    /// `append`), without the dispatch. Stops before the scalar that would reach the length limit.
     mutating func appendRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
-        guard !hasPending else { return start }
+        assert(!hasPending)
         let room = options.maxSegmentChars - 1
         var i = start, copied = start
         while i < n && facts.chars < room {

@@ -30,7 +30,7 @@ public struct SentenceSplitter: Sendable {
         var i = 0
         while i < n {
             // The usual text, runs of letters, in bulk (`appendRun`).
-            if (p[i] >= 0x30 || p[i] == 0x20) && decoder.isIdle && cleaner.isIdle {
+            if (p[i] >= 0x30 || p[i] == 0x20) && builder.acceptsRun && decoder.isIdle && cleaner.isIdle {
                 let j = builder.appendRun(p, i, n)
                 if j > i {
                     cleaner.wordsPassed()
