@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -32,12 +33,15 @@ from voicecore.testing import ScriptedHub  # noqa: E402
 from voicecore.testing.hub import HubWorker  # noqa: E402
 from voicecore.worker import frames  # noqa: E402
 
-TEXTS = [
-    "The weather in Paris is sunny and twenty one degrees.",
-    "Sure, I set a timer for five minutes.",
-    "Here is the news.",
-    "I could not find that song, would you like something else?",
-]
+WORDS = ("the weather in Paris is sunny and twenty one degrees sure I set a timer for five minutes here "
+         "news could not find that song would you like something else tomorrow morning it will rain "
+         "your meeting starts at three o'clock lights are off volume up").split()
+
+
+def reply_segment(rng: random.Random) -> str:
+    """A sentence of a reply, 1 to 40 words (segments vary as the splitter cuts replies)."""
+    words = [rng.choice(WORDS) for _ in range(rng.choice([1, 3, 6, 10, 16, 24, 40]))]
+    return " ".join(words).capitalize() + rng.choice([".", "?", "!", ","])
 
 
 def rss_kb(pid: int) -> int:
@@ -91,10 +95,10 @@ class Router:
                 raise AssertionError(f"message for no open job: {m}")
 
 
-async def one_job(w: HubWorker, router: Router, job: int, text: str, cancel: str | None) -> int:
+async def one_job(w: HubWorker, router: Router, job: int, text: str, session: str, cancel: str | None) -> int:
     """One TTS job; returns the audio bytes received. ``cancel``: None, "same-write" or "mid"."""
     q = router.open(job)
-    message = {"type": "job", "job": job, "kind": "tts", "session": "soak", "turn": job, "params": {"text": text, "sample_rate": 24000}}
+    message = {"type": "job", "job": job, "kind": "tts", "session": session, "turn": job, "params": {"text": text, "sample_rate": 24000}}
     if cancel == "same-write":
         await w.send_together(message, {"type": "cancel", "job": job, "reason": "hang-up"})
         await asyncio.sleep(0.05)  # anything the worker says about this job arrives here and fails below
@@ -126,7 +130,7 @@ async def one_job(w: HubWorker, router: Router, job: int, text: str, cancel: str
 
 async def main(args: argparse.Namespace) -> int:
     async with ScriptedHub(heartbeat_ms=200) as hub:
-        env = dict(os.environ, PYTHONPATH=str(ROOT / "python"), VOICECORE_LOG_LEVEL=args.log_level)
+        env = dict(os.environ, PYTHONPATH=args.pythonpath, VOICECORE_LOG_LEVEL=args.log_level)
         cmd = [sys.executable, "-m", "voicecore", "worker", "tts", "--hub", hub.url, "--token", hub.token, "--slots", str(args.slots)]
         if args.engine_url:
             cmd += ["--engine", "openai", "--engine-url", args.engine_url]
@@ -140,6 +144,7 @@ async def main(args: argparse.Namespace) -> int:
             next_job = 1
             done = 0
             sem = asyncio.Semaphore(args.slots)
+            rng = random.Random(args.seed)
             audio_total = 0
 
             async def run(job: int) -> None:
@@ -148,7 +153,7 @@ async def main(args: argparse.Namespace) -> int:
                 if args.cancel_every and job % args.cancel_every == 0:
                     cancel = "same-write" if (job // args.cancel_every) % 2 else "mid"
                 try:
-                    audio_total += await one_job(w, router, job, TEXTS[job % len(TEXTS)], cancel)
+                    audio_total += await one_job(w, router, job, reply_segment(rng), f"dev-{rng.randrange(500)}", cancel)
                 finally:
                     done += 1
                     sem.release()
@@ -203,5 +208,7 @@ if __name__ == "__main__":
     p.add_argument("--cancel-every", type=int, default=0, help="cancel every K-th job (alternately in the job's write and mid-way)")
     p.add_argument("--engine-url", default="", help="an OpenAI-compatible speech endpoint instead of eSpeak NG")
     p.add_argument("--log-level", default="INFO", help="the worker's log level")
+    p.add_argument("--seed", type=int, default=1, help="the texts' and sessions' random seed")
+    p.add_argument("--pythonpath", default=str(ROOT / "python"), help="where the worker imports voicecore from (e.g. another checkout)")
     p.add_argument("--trace", action="store_true", help="print every (jobs, RSS KB) sample")
     sys.exit(asyncio.run(main(p.parse_args())))
