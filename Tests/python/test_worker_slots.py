@@ -103,3 +103,52 @@ def test_real_tts_worker_process_keeps_its_slots_after_same_write_cancels():
                 await proc.wait()
 
     run(main(), timeout=90)
+
+
+def espeak_children() -> list[int]:
+    """eSpeak NG processes whose parent is this test process (alive or not yet reaped)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            comm, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+            if comm.startswith("espeak") and int(rest[1]) == os.getpid():
+                found.append(int(entry))
+    return found
+
+
+def test_tts_cancel_mid_stream_kills_espeak_at_once():
+    """A cancel while the handler is sending audio (eSpeak's stream suspended at its yield) ends
+    the eSpeak process before the job's task has ended, and a cancel in the job's own write starts
+    none; the slots are free after both."""
+    from voicecore.tts.espeak import EspeakEngine
+    from voicecore.tts.worker import tts_worker
+
+    async def main():
+        worker = tts_worker(EspeakEngine(), slots=1)
+        async with ScriptedHub(heartbeat_ms=50) as hub:
+            task = asyncio.create_task(worker.serve(hub.url, hub.token))
+            w = await hub.next_worker()
+            for job in (1, 2, 3):
+                await w.job(job, "tts", {"text": "a long answer that keeps on going " * 60})
+                first = await w.next()
+                while isinstance(first, dict) or first.job != job:  # frames of the job cancelled before may trail
+                    first = await w.next()
+                assert espeak_children(), "eSpeak should be running"
+                await w.cancel(job)
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 5
+                while (worker.unwinding() or espeak_children()) and loop.time() < deadline:
+                    await asyncio.sleep(0.01)
+                assert espeak_children() == [] and worker.unwinding() == 0 and worker.load() == {"tts": 0}
+            await w.send_together(job_message(4), cancel_message(4))
+            await asyncio.sleep(0.2)
+            assert espeak_children() == []
+            await wait_load_zero(w, "tts")
+            await worker.stop()
+            await task
+
+    run(main())

@@ -35,6 +35,9 @@ import inspect
 import logging
 import os
 import sys
+from functools import partial
+from collections import OrderedDict
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
@@ -96,7 +99,11 @@ class Assistant:
         self._handler: Handler | None = None
         self._turn: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar(f"voicecore-turn-{id(self)}", default=None)
         self._store: SessionStore | None = None
-        self._mcp: dict[str, DeviceMcp] = {}  # per hub session (device connection)
+        # Per hub session (device connection), newest used last; the hub does not say when a session
+        # ends, so the least recently used beyond ``max_sessions`` are dropped (their tools are listed
+        # again should that device speak again).
+        self._mcp: OrderedDict[str, DeviceMcp] = OrderedDict()
+        self.max_sessions = 1024
         self.llm.tool_source = self._current_tools
         self.llm.on_tool_event = self._tool_event
 
@@ -168,8 +175,9 @@ class Assistant:
         if not isinstance(text, str):
             raise JobError("assistant job needs a string `text`")
         session = self.session_for(job)
-        mcp = self._mcp.setdefault(session.id, DeviceMcp())
-        mcp.bind(lambda payload: job.output("mcp", payload=payload))
+        mcp = self._device_mcp(session.id)
+        send = partial(_send_mcp, job)
+        mcp.bind(send)
         turn = _Turn(session, job, asyncio.Event(), self.commit_timeout)
         if job.params.get("preemptive") is not True:
             turn.committed.set()
@@ -178,15 +186,19 @@ class Assistant:
         token = self._turn.set(turn)
         try:
             await self._load_device_tools(job, session, mcp)
-            async for delta in self._deltas(session, text):
-                if delta:
-                    reply.append(delta)
-                    await job.output("delta", text=delta)
+            # aclosing: a cancel mid-reply closes the script's generator and the LLM's HTTP stream
+            # now (the model stops generating), not when the garbage collector finds them.
+            async with aclosing(self._deltas(session, text)) as deltas:
+                async for delta in deltas:
+                    if delta:
+                        reply.append(delta)
+                        await job.output("delta", text=delta)
             await turn.wait_commit()
         finally:
             self._turn.reset(token)
             inputs.cancel()
-            mcp.bind(None)
+            await asyncio.gather(inputs, return_exceptions=True)
+            mcp.unbind(send)
             # An uncommitted preemptive reply answered words the user may not have said.
             if turn.committed.is_set():
                 session.remember(text, "".join(reply))
@@ -195,8 +207,9 @@ class Assistant:
         assert self._handler is not None
         result = self._handler(session, text)
         if inspect.isasyncgen(result):
-            async for delta in result:
-                yield str(delta)
+            async with aclosing(result):
+                async for delta in result:
+                    yield str(delta)
         elif inspect.isawaitable(result):
             value = await result
             if value:
@@ -241,8 +254,24 @@ class Assistant:
                 await turn.wait_commit()  # the LLM calls a tool only after this returns
             await turn.job.output(event, **fields)
 
+    def _device_mcp(self, session_id: str) -> DeviceMcp:
+        mcp = self._mcp.get(session_id)
+        if mcp is None:
+            mcp = self._mcp[session_id] = DeviceMcp()
+        self._mcp.move_to_end(session_id)
+        while len(self._mcp) > self.max_sessions:
+            oldest, dropped = next(iter(self._mcp.items()))
+            if dropped.bound:
+                break  # a running job still uses it (more sessions than max_sessions at once)
+            del self._mcp[oldest]
+        return mcp
+
     def session_closed(self, session_id: str) -> None:
         self._mcp.pop(session_id, None)
+
+
+async def _send_mcp(job: Job, payload: dict[str, Any]) -> None:
+    await job.output("mcp", payload=payload)
 
 
 __all__ = ["Assistant", "Session", "Tool"]

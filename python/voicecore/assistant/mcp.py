@@ -27,6 +27,10 @@ class DeviceMcp:
         self._send: SendPayload | None = None
         self.tools: ToolRegistry | None = None  # listed once per connection
 
+    @property
+    def bound(self) -> bool:
+        return self._send is not None
+
     def bind(self, send: SendPayload | None) -> None:
         self._send = send
         if send is None:
@@ -34,6 +38,12 @@ class DeviceMcp:
                 if not future.done():
                     future.set_exception(McpError("the turn ended before the device answered"))
             self._pending.clear()
+
+    def unbind(self, send: SendPayload) -> None:
+        """A job that ends lets go of the device only if it is still the one bound (a later job of
+        the same device may have bound itself meanwhile, e.g. the final beside a preemptive one)."""
+        if self._send is send:
+            self.bind(None)
 
     def deliver(self, payload: Any) -> None:
         """An ``mcp`` input from the device."""
