@@ -38,7 +38,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.protocol import State
 
-from . import frames
+from . import frames, memory
 from .backoff import Backoff
 from .job import Job, JobError
 
@@ -75,6 +75,7 @@ class Worker:
     max_message_size: int = 1 << 20
     drain_timeout: float = 30.0
     cancel_grace: float = 5.0  # a cancelled job still running after this is logged (its handler ignores cancellation)
+    trim_every: int = 50  # jobs between returns of the heap's free memory to the OS (memory.trim); 0: never
     backoff: Backoff = field(default_factory=Backoff)
     on_roles: Callable[[list[str]], Awaitable[None]] | None = None
 
@@ -82,6 +83,7 @@ class Worker:
     _running: dict[int, _Running] = field(default_factory=dict, init=False)  # jobs holding a slot, by id
     _unwinding: set[_Running] = field(default_factory=set, init=False)  # released, task not yet ended
     _background: set[asyncio.Future[None]] = field(default_factory=set, init=False)
+    jobs_ended: int = field(default=0, init=False)
     _ws: ClientConnection | None = field(default=None, init=False)
     _draining: bool = field(default=False, init=False)
     _stopped: asyncio.Event | None = field(default=None, init=False)
@@ -368,6 +370,9 @@ class Worker:
             entry.watchdog = None
         if not task.cancelled() and task.exception() is not None:
             log.error("job %d (%s): %r escaped the job runner", entry.job.id, entry.job.kind, task.exception())
+        self.jobs_ended += 1
+        if self.trim_every and self.jobs_ended % self.trim_every == 0:
+            memory.trim()
 
     def _stuck(self, entry: _Running) -> None:
         entry.watchdog = None
