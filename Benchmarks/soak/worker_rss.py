@@ -101,10 +101,12 @@ async def one_job(w: HubWorker, router: Router, job: int, text: str, session: st
     message = {"type": "job", "job": job, "kind": "tts", "session": session, "turn": job, "params": {"text": text, "sample_rate": 24000}}
     if cancel == "same-write":
         await w.send_together(message, {"type": "cancel", "job": job, "reason": "hang-up"})
-        await asyncio.sleep(0.05)  # anything the worker says about this job arrives here and fails below
+        await asyncio.sleep(0.05)  # anything the worker says about this job arrives here
         router.close(job)
-        if not q.empty():
-            raise AssertionError(f"job {job} cancelled in the same write sent {q.get_nowait()}")
+        while not q.empty():
+            m = q.get_nowait()
+            if not (isinstance(m, dict) and m.get("type") == "accepted"):  # an SDK that read the job first may accept it
+                raise AssertionError(f"job {job} cancelled in the same write sent {m}")
         return 0
     await w.send(message)
     audio = 0
