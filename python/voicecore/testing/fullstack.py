@@ -31,6 +31,7 @@ from typing import Any
 import websockets
 
 from ..asr.instant import question_tone
+from ..client.device import frame, unframe
 from ..client.opus import OpusDecoder, OpusEncoder
 from ..launcher.daemon_binary import find_daemon
 from .instant_assistant import answer
@@ -307,16 +308,29 @@ class TurnOutcome:
         return not self.problem
 
 
+_spoken: dict[int, bytes] = {}
+
+
+def spoken_question(question: int) -> bytes:
+    if question not in _spoken:
+        from .speech import speak
+
+        _spoken[question] = speak(f"Question {question}.", trim=True)
+    return _spoken[question]
+
+
 def expected_sentences(question: int) -> list[str]:
     return [s.strip() for s in answer(f"question {question}")]
 
 
 async def device_turn(url: str, question: int, hangup: str | None = None, device_id: str = "fs:00:00:00:00:01",
                       protocol_version: int = 1, abort_at_audio: bool = False, timeout: float = 20.0,
-                      turns: int = 1, rng: random.Random | None = None) -> TurnOutcome:
+                      turns: int = 1, rng: random.Random | None = None, speech: bool = False) -> TurnOutcome:
     """One connection that asks ``question`` (``turns`` times in a row, the same question), speaking in
     real time; hangs up at phase ``hangup`` (PHASES) of the last turn. A complete turn must have the
-    transcript ``question n``, the two expected sentences, and only Opus frames that decode."""
+    transcript ``question n``, the two expected sentences, and only Opus frames that decode.
+    ``speech``: the device says "question n" (eSpeak NG) instead of playing its tone, for the default
+    ASR engine; then any transcript and any reply with audio count."""
     out = TurnOutcome(question, hangup)
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -344,7 +358,8 @@ async def device_turn(url: str, question: int, hangup: str | None = None, device
         for turn in range(turns):
             last = turn == turns - 1
             cut = hangup if last else None
-            problem = await _one_turn(ws, session, question, cut, abort_at_audio and last, encoder, decoder, step, frame_ms, out, timeout, rng)
+            problem = await _one_turn(ws, session, question, cut, abort_at_audio and last, encoder, decoder, step, frame_ms, out, timeout, rng,
+                                      speech, protocol_version)
             if problem or (cut is not None):
                 out.problem = problem
                 return out
@@ -365,11 +380,11 @@ async def device_turn(url: str, question: int, hangup: str | None = None, device
 
 async def _one_turn(ws: Any, session: str, question: int, hangup: str | None, abort_at_audio: bool, encoder: OpusEncoder,
                     decoder: OpusDecoder, step: int, frame_ms: int, out: TurnOutcome, timeout: float,
-                    rng: random.Random | None) -> str:
+                    rng: random.Random | None, speech: bool = False, version: int = 1) -> str:
     loop = asyncio.get_running_loop()
     out.stt, out.sentences, out.frames, out.pcm_bytes, out.complete = "", [], 0, 0, False
     await ws.send(json.dumps({"session_id": session, "type": "listen", "state": "start", "mode": "auto"}))
-    audio = b"\0" * (step * 2) + question_tone(question, 0.42)
+    audio = b"\0" * (step * 2) + (spoken_question(question) if speech else question_tone(question, 0.42))
     audio += b"\0" * (-len(audio) % step)
     speech_frames = len(audio) // step
     answered = asyncio.Event()
@@ -382,7 +397,7 @@ async def _one_turn(ws: Any, session: str, question: int, hangup: str | None, ab
         while not answered.is_set() and i < speech_frames + int(8000 / frame_ms):
             chunk = audio[i * step:(i + 1) * step] if i < speech_frames else b"\0" * step
             await asyncio.sleep(max(0.0, t0 + (i + 1) * frame_ms / 1000 - loop.time()))
-            await ws.send(encoder.encode(chunk))
+            await ws.send(frame(version, encoder.encode(chunk), i * frame_ms))
             i += 1
             if hangup == "speaking" and i == speech_frames // 2 + (rng.randrange(3) if rng else 0):
                 hung.set()
@@ -414,7 +429,7 @@ async def _one_turn(ws: Any, session: str, question: int, hangup: str | None, ab
             msg = recv.result()
             if isinstance(msg, bytes):
                 try:
-                    out.pcm_bytes += len(decoder.decode(msg))
+                    out.pcm_bytes += len(decoder.decode(unframe(version, msg)))
                 except ValueError as exc:
                     return f"a reply frame does not decode: {exc}"
                 out.frames += 1
@@ -450,6 +465,8 @@ async def _one_turn(ws: Any, session: str, question: int, hangup: str | None, ab
         return ""
     if abort_at_audio:
         return "" if out.frames >= 1 else "aborted turn had no audio"
+    if speech:
+        return "" if out.stt and out.sentences and out.frames else f"incomplete spoken turn: stt {out.stt!r}, {out.frames} frames, alerts {out.alerts}"
     if out.stt != f"question {question}":
         return f"transcript {out.stt!r}, expected 'question {question}' (alerts {out.alerts})"
     if out.sentences != expected_sentences(question):

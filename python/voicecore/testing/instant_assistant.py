@@ -13,9 +13,10 @@ app = Assistant(system="instant", slots=int(os.environ.get("VOICECORE_ASSISTANT_
 
 
 def answer(text: str) -> list[str]:
-    if not text.startswith("question "):
+    words = "".join(c if c.isalnum() else " " for c in text.lower()).split()
+    if len(words) < 2 or words[0] != "question":
         return ["I did not catch that."]
-    n = text.split()[1]
+    n = words[1]
     return [f"Answer {n} begins. ", f"Answer {n} ends."]
 
 
