@@ -135,7 +135,7 @@ def test_hang_ups_at_every_phase_leave_every_worker_slot_free(tmp_path: Path) ->
         stack = await started(tmp_path)
         try:
             for round_ in range(3):
-                results = await asyncio.gather(*(hang_ups(stack, p, 4, (p, round_)) for p in PHASES if p is not None))
+                results = await asyncio.gather(*(hang_ups(stack, p, 4, f"{p}:{round_}") for p in PHASES if p is not None))
                 assert all(answered(r) for rs in results for r in rs)
             await stack.quiesce(20)
             assert_all_ok(await round_of_turns(stack, 4, "after"))
@@ -288,11 +288,11 @@ def test_health_says_degraded_when_a_kind_cannot_be_served(tmp_path: Path) -> No
         victim = stack.worker("tts")
         try:
             victim.proc.send_signal(signal.SIGSTOP)
-            turn = asyncio.ensure_future(device_turn(stack.ws_url, 1, device_id="h:1", timeout=40))
+            turn = asyncio.ensure_future(device_turn(stack.ws_url, 1, device_id="h:1", timeout=12))
             statuses = []
-            for _ in range(24):
+            for _ in range(16):  # a turn's TTS job waits from ~1 s on; "some seconds" later health must say so
                 await asyncio.sleep(0.5)
-                statuses.append(stack.http_get("/healthz", timeout=2)[0])
+                statuses.append((await asyncio.to_thread(stack.http_get, "/healthz", 2.0))[0])
             await turn
             assert 503 in statuses, f"/healthz answered {statuses} while every TTS worker was frozen"
         finally:
