@@ -149,7 +149,8 @@ class Stack:
             raise RuntimeError("voicecored not found: run `make build`")
         argv = [str(binary), "--host", "127.0.0.1", "--port", str(port), "--worker-token", TOKEN, *self.daemon_args]
         if self.journal and daemon_supports(Path(binary), "--journal"):
-            self.journal_path = self.dir / "voicecored.journal"
+            # voicecored --journal DIR (docs/journal.md): every event it hands the core, for `voicecore replay`
+            self.journal_path = self.dir / "journal"
             argv += ["--journal", str(self.journal_path)]
         self._listening.clear()
         self.daemon = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self._env())
