@@ -51,8 +51,9 @@ async def finish(stack: Stack, quiet: bool = True) -> None:
 
 
 def answered(r: Any) -> bool:
-    """The user heard the answer or the spoken fallback (never silence)."""
-    if r.ok:
+    """The user heard the answer or the spoken fallback, or saw the alert when nothing could speak
+    (never silence)."""
+    if r.ok or r.alerts:
         return True
     said = " ".join(r.sentences).lower()
     return r.frames > 0 and any(w in said for w in FALLBACK_WORDS)

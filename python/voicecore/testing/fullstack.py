@@ -156,8 +156,10 @@ class Stack:
         self.daemon = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self._env())
         self._reader = threading.Thread(target=self._read, args=(self.daemon,), daemon=True)
         self._reader.start()
-        if not self._listening.wait(20):
-            raise RuntimeError(f"voicecored did not start listening; see {self.log_path}")
+        deadline = time.monotonic() + 20
+        while not self._listening.wait(0.05):
+            if self.daemon.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"voicecored did not start listening (exit {self.daemon.poll()}); see {self.log_path}")
 
     def _read(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
@@ -448,7 +450,10 @@ async def _one_turn(ws: Any, session: str, question: int, hangup: str | None, ab
                 if hangup == "stt":
                     return ""
             elif kind == "alert":
+                # fail-open when nothing can speak: the turn is over, the device shows the message
                 out.alerts.append(m)
+                if out.frames == 0:
+                    break
             elif kind == "tts" and state == "start":
                 answered.set()
                 if hangup == "tts-start":
@@ -464,6 +469,8 @@ async def _one_turn(ws: Any, session: str, question: int, hangup: str | None, ab
         await asyncio.gather(mic, return_exceptions=True)
     if hangup is not None:
         return ""
+    if out.alerts and not out.complete:
+        return f"alert instead of a reply: {out.alerts[-1].get('message')!r} (stt {out.stt!r})"
     if abort_at_audio:
         return "" if out.frames >= 1 else "aborted turn had no audio"
     if speech:
