@@ -49,9 +49,19 @@ async def soak(args: argparse.Namespace) -> int:
         # the assistant stays the instant script: no LLM in the soak
         stack.workers_wanted = {k: v for k, v in workers.items() if k != "assistant"}
     await stack.start()
+    llm = None
     if args.engine == "default":
-        stack.start_worker("assistant", max(4, args.slots), "assistant-1", engine="instant")
-        await stack.wait_registered(args.asr + args.tts + 1)
+        if args.llm == "scripted":
+            # the default assistant script (Examples/python/assistant.py) against the scripted LLM
+            from voicecore.testing import Rule, ScriptedLLM
+
+            llm = ScriptedLLM([Rule(when="", reply="It is sunny and mild today. Enjoy the rest of your afternoon.")]).start_in_thread()
+            stack.env.update(VOICECORE_LLM_URL=llm.url, KB_INDEX=str(out / "kb.vcidx"))
+            script = Path(__file__).resolve().parents[2] / "Examples" / "python" / "assistant.py"
+            stack.start_worker("assistant", max(4, args.slots), "assistant-1", engine="default", extra=["--script", str(script)])
+        else:
+            stack.start_worker("assistant", max(4, args.slots), "assistant-1", engine="instant")
+        await stack.wait_registered(args.asr + args.tts + 1, timeout=180)
     procs = {"voicecored": stack.daemon.pid, **{w.name: w.pid for w in stack.workers}}  # type: ignore[union-attr]
     # A warm-up round first: the baseline is a process that has served (lazily opened files, caches).
     await asyncio.gather(*(device_turn(stack.ws_url, q, device_id=f"warm:{q}", timeout=args.turn_timeout,
@@ -114,10 +124,12 @@ async def soak(args: argparse.Namespace) -> int:
     metrics = stack.metrics()
     health = stack.http_get("/healthz")
     code = await stack.stop()
+    if llm is not None:
+        llm.stop_thread()
     violations = stack.check(quiet=True)
 
     print()
-    print(f"engine {args.engine}, seed {args.seed}, {args.devices} devices, hang-up rate {args.hangups}")
+    print(f"engine {args.engine}{' + scripted LLM' if llm else ''}, seed {args.seed}, {args.devices} devices, hang-up rate {args.hangups}")
     print(f"turns {counts['turns']} in {elapsed:.0f} s ({counts['turns'] / elapsed:.1f}/s) over {counts['connections']} connections; "
           f"{counts['hangups']} hung up; {counts['complete']} complete; {counts['problems']} with problems")
     for p in problems:
@@ -157,6 +169,8 @@ def main() -> int:
     p.add_argument("--devices", type=int, default=16)
     p.add_argument("--hangups", type=float, default=0.2, help="share of connections that hang up at a random phase")
     p.add_argument("--engine", choices=["instant", "default"], default="instant")
+    p.add_argument("--llm", choices=["scripted", "none"], default="scripted",
+                   help="--engine default: the default assistant script with the scripted LLM, or the instant assistant (none)")
     p.add_argument("--asr", type=int, default=1, help="ASR worker processes")
     p.add_argument("--tts", type=int, default=1, help="TTS worker processes")
     p.add_argument("--slots", type=int, default=4)

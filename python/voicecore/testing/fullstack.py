@@ -182,10 +182,10 @@ class Stack:
                     self._listening.set()
             log.flush()
 
-    def start_worker(self, kind: str, slots: int, name: str, engine: str | None = None) -> WorkerProc:
+    def start_worker(self, kind: str, slots: int, name: str, engine: str | None = None, extra: list[str] | None = None) -> WorkerProc:
         engine = engine or self.engine
         argv = [sys.executable, "-m", "voicecore", "worker", kind, "--hub", f"{self.ws_url}/worker", f"--token={TOKEN}",
-                "--name", name, "--slots", str(slots)]
+                "--name", name, "--slots", str(slots), *(extra or [])]
         if engine != "default":
             argv += ["--engine", engine]
         log_path = self.dir / f"{name}.log"
