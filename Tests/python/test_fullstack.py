@@ -86,8 +86,42 @@ def test_turns_through_the_real_stack_decode_and_health_tells_the_truth(tmp_path
             await finish(stack)
         c = stack.checker
         assert c.counts["turn.ended"] == 36 and c.counts.get("turn.fallback", 0) == 0 and c.counts.get("job.failed", 0) == 0
+        checker_catches_each_violation(stack.log_path.read_text().splitlines())
 
     run(main())
+
+
+def checker_catches_each_violation(lines: list[str]) -> None:
+    """The invariant checker, held to a real daemon's log: clean as recorded, and each invariant named
+    when the log is altered to break it."""
+    from voicecore.testing.invariants import check_lines
+
+    assert not check_lines(lines).violations
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+
+    def index(kind: str, nth: int = 0, **match: Any) -> int:
+        found = [i for i, e in enumerate(entries) if e.get("kind") == kind and all(e.get(k) == v for k, v in match.items())]
+        return found[nth]
+
+    def broken(edit: Any) -> set[str]:
+        altered = [dict(e) for e in entries]
+        edit(altered)
+        return {v.invariant for v in check_lines(json.dumps(e) for e in altered).violations}
+
+    done = index("job.done", 3)
+    delivered = index("segment.delivered", 1)
+    ended = next(i for i in range(delivered, len(entries)) if entries[i].get("kind") == "turn.ended"
+                 and entries[i].get("session") == entries[delivered]["session"])
+    dispatched = index("job.dispatched", 5)
+    assert "one-terminal-outcome" in broken(lambda a: a.insert(done + 1, dict(a[done])))
+    assert "job-conservation" in broken(lambda a: a.pop(done))
+    names = {e["text"]: {k: 0 for k in ("asr", "assistant", "tts")} for e in entries if e.get("kind") == "worker.registered"}
+    assert {v.invariant for v in check_lines(lines, slots=names).violations} == {"worker-slots"}
+    assert "no-duplicate-delivery" in broken(lambda a: a.insert(delivered + 1, dict(a[delivered])))
+    assert "no-audio-after-barge-in" in broken(lambda a: a.insert(ended + 1, dict(a[delivered])))
+    assert "segment-order" in broken(lambda a: a.__setitem__(delivered, {**a[delivered], "value": 5}))
+    assert "no-stuck-turn" in broken(lambda a: a.pop(ended))
+    assert "no-dispatch-to-unavailable" in broken(lambda a: a.__setitem__(dispatched, {**a[dispatched], "worker": "w99"}))
 
 
 # --- Devices hanging up at every phase --------------------------------------------------------------
