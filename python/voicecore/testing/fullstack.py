@@ -52,7 +52,7 @@ def daemon_supports(binary: Path, flag: str) -> bool:
         out = subprocess.run([str(binary), "--help"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return False
-    return flag in out.stdout + out.stderr
+    return f"{flag} " in out.stdout + out.stderr
 
 
 @dataclass
