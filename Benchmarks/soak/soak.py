@@ -96,9 +96,9 @@ async def soak(args: argparse.Namespace) -> int:
             r = await device_turn(stack.ws_url, q, hangup=hangup, device_id=f"soak:{i:04d}", turns=turns, rng=drng,
                                   timeout=args.turn_timeout, speech=args.engine == "default")
             counts["connections"] += 1
-            counts["turns"] += turns
-            counts["hangups"] += hangup is not None
-            counts["complete"] += turns - (hangup is not None) if r.ok else 0
+            counts["turns"] += r.turns_done + (not r.ok)
+            counts["hangups"] += hangup is not None and r.ok
+            counts["complete"] += r.turns_done - (hangup is not None and r.ok)
             if not r.ok:
                 counts["problems"] += 1
                 if len(problems) < 20:

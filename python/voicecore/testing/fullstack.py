@@ -304,6 +304,7 @@ class TurnOutcome:
     complete: bool = False
     alerts: list[dict[str, Any]] = field(default_factory=list)
     problem: str = ""  # why the turn is wrong (empty: as expected)
+    turns_done: int = 0  # turns of this connection that ended as expected (the last one's hang-up included)
     seconds: float = 0.0
 
     @property
@@ -363,6 +364,8 @@ async def device_turn(url: str, question: int, hangup: str | None = None, device
             cut = hangup if last else None
             problem = await _one_turn(ws, session, question, cut, abort_at_audio and last, encoder, decoder, step, frame_ms, out, timeout, rng,
                                       speech, protocol_version)
+            if not problem:
+                out.turns_done += 1
             if problem or (cut is not None):
                 out.problem = problem
                 return out
