@@ -56,6 +56,8 @@ class ChaosReport:
     complete: int = 0
     fallbacks: int = 0
     cut: int = 0  # hung up by the device, or its connection lost to a fault
+    other: int = 0
+    others: list[str] = field(default_factory=list)
     heals: int = 0
     violations: list[str] = field(default_factory=list)
     log_entries: int = 0
@@ -63,7 +65,7 @@ class ChaosReport:
     def line(self) -> str:
         faults = ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())) or "none"
         return (f"seed {self.seed}: faults {faults}; {self.turns} turns ({self.complete} complete, {self.fallbacks} fallback, "
-                f"{self.cut} cut); {self.heals} heals; {self.log_entries} core log entries checked; {len(self.violations)} violation(s)")
+                f"{self.cut} cut, {self.other} other); {self.heals} heals; {self.log_entries} core log entries checked; {len(self.violations)} violation(s)")
 
 
 class Chaos:
@@ -102,8 +104,12 @@ class Chaos:
                 self.violation("reply-decodes", f"device chaos:{i}: {r.problem}")
             elif "no `tts stop`" in r.problem:
                 self.violation("no-stuck-turn", f"device chaos:{i} heard no end of its turn: {r.problem}")
+            elif r.problem.startswith(("TimeoutError", "IncompleteReadError", "InvalidMessage")):
+                self.report.cut += 1  # the handshake or hello lost to a fault (daemon killed, frozen)
             else:
-                self.report.cut += 1  # a transcript or alert lost to a fault: the device hears the alert
+                self.report.other += 1  # a turn that ended otherwise: shown, not a violation by itself
+                if len(self.report.others) < 10:
+                    self.report.others.append(f"device chaos:{i} (hang-up {hangup}, abort {abort}): {r.problem}")
             await asyncio.sleep(rng.uniform(0, 0.3))
 
     def violation(self, name: str, detail: str) -> None:
@@ -288,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chaos: FAILED (seed {seed}): {type(exc).__name__}: {exc}; logs kept in {directory}")
         return 1
     print(report.line())
+    for o in report.others:
+        print("  other:", o)
     for v in report.violations[:30]:
         print("  violation:", v)
     if report.violations:
