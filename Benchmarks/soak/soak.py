@@ -137,6 +137,10 @@ async def soak(args: argparse.Namespace) -> int:
     print(f"quiet at the end: {quiet}; final burst {final_ok}/{burst} complete; /healthz {health[0]}; daemon exit {code}")
     print(f"turn outcomes (/metrics): " + ", ".join(f"{k.split('outcome=')[1].rstrip('}').strip(chr(34))}={int(v)}"
                                                   for k, v in metrics.items() if k.startswith("voicecored_turns_total")))
+    core = [f"{k.replace('voicecored_', '')}={int(v)}" for k, v in metrics.items()
+            if k.startswith(("voicecored_reconciliations_total", "voicecored_job_refusals_total", "voicecored_placement_failures_total")) and v]
+    if core:
+        print("core counters (/metrics, non-zero): " + ", ".join(core))
     c = stack.checker
     print(f"log: {c.summary()}")
     fails: dict[str, int] = {}
