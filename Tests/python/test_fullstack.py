@@ -86,6 +86,7 @@ def test_turns_through_the_real_stack_decode_and_health_tells_the_truth(tmp_path
             await finish(stack)
         c = stack.checker
         assert c.counts["turn.ended"] == 36 and c.counts.get("turn.fallback", 0) == 0 and c.counts.get("job.failed", 0) == 0
+        assert c.counts.get("job.late", 0) == 0, "a clean run has no late worker output (`segment_done` after the last frame is not late)"
         checker_catches_each_violation(stack.log_path.read_text().splitlines())
 
     run(main())
