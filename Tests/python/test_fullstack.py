@@ -477,6 +477,7 @@ def test_kill_9_of_the_daemon_under_voicecore_up(tmp_path: Path) -> None:
             await _wait_workers(stack, 3)
             assert_all_ok(await round_of_turns(stack, 3, "before"))
             pid = status["pids"]["voicecored"]
+            killed = time.monotonic()
             os.kill(pid, signal.SIGKILL)
             # The supervisor restarts it (backoff ~0.5 s); the workers redial with their own backoff.
             deadline = time.monotonic() + 30
@@ -490,8 +491,12 @@ def test_kill_9_of_the_daemon_under_voicecore_up(tmp_path: Path) -> None:
                     break
                 await asyncio.sleep(0.2)
             assert new_pid != pid, "voicecore up did not restart the daemon"
+            restarted = time.monotonic()
             await _wait_workers(stack, 3, timeout=45)
+            workers_back = time.monotonic()
             assert_all_ok(await round_of_turns(stack, 3, "after"))
+            print(f"daemon SIGKILLed: restarted after {restarted - killed:.1f} s, 3 workers back after {workers_back - killed:.1f} s, "
+                  f"turns served again after {time.monotonic() - killed:.1f} s")
             assert up.poll() is None, "voicecore up exited"
         finally:
             for w in stack.workers:
