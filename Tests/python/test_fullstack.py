@@ -22,9 +22,8 @@ from typing import Any
 import pytest
 import websockets
 
-from voicecore.testing.fullstack import PHASES, TOKEN, Stack, device_turn, expected_sentences, fd_count
-
-
+from voicecore.testing.fullstack import PHASES, TOKEN, Stack, device_turn, fd_count
+from voicecore.testing.invariants import check_lines
 
 FALLBACK_WORDS = ("sorry", "can't", "cannot")
 
@@ -511,6 +510,19 @@ def test_kill_9_of_the_daemon_under_voicecore_up(tmp_path: Path) -> None:
                 out, _ = up.communicate()
         text = out.decode(errors="replace")
         assert "voicecored exited with code -9" in text, text[-2000:]
+        # Each life of the daemon (its log file is appended to) holds the invariants; the killed one
+        # ended abruptly, the restarted one was drained by `voicecore up`'s SIGTERM.
+        lives: list[list[str]] = []
+        for line in (state / "logs" / "voicecored.log").read_text(errors="replace").splitlines():
+            if '"event":"listening"' in line:
+                lives.append([])
+            if lives:
+                lives[-1].append(line)
+        assert len(lives) == 2
+        for i, life in enumerate(lives):
+            checked = check_lines(life, quiet=False)
+            violations = checked.violations
+            assert checked.counts.get("turn.ended", 0) >= 3 and not violations, f"life {i + 1}: " + "\n".join(map(str, violations))
 
     run(main())
 
