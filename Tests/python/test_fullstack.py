@@ -115,6 +115,12 @@ def checker_catches_each_violation(lines: list[str]) -> None:
     dispatched = index("job.dispatched", 5)
     assert "one-terminal-outcome" in broken(lambda a: a.insert(done + 1, dict(a[done])))
     assert "job-conservation" in broken(lambda a: a.pop(done))
+
+    def leak(a: list[dict[str, Any]]) -> None:  # the job's outcome lost while its worker stays connected
+        a.pop(done)
+        a[:] = [e for e in a if e.get("kind") not in ("worker.gone", "worker.draining")]
+
+    assert "no-slot-leaked" in broken(leak)
     names = {e["text"]: {k: 0 for k in ("asr", "assistant", "tts")} for e in entries if e.get("kind") == "worker.registered"}
     assert {v.invariant for v in check_lines(lines, slots=names).violations} == {"worker-slots"}
     assert "no-duplicate-delivery" in broken(lambda a: a.insert(delivered + 1, dict(a[delivered])))
