@@ -98,6 +98,15 @@ def checker_catches_each_violation(lines: list[str]) -> None:
 
     assert not check_lines(lines).violations
     entries = [json.loads(line) for line in lines if line.startswith("{")]
+    # A retryable refusal (`job.refused`, docs/events.md) is not an outcome: the same job is queued again.
+    refused = [{"kind": "worker.registered", "worker": "w1", "to": "asr", "text": "asr-1"},
+               {"kind": "job.queued", "job": 1, "job_kind": "asr", "session": "s1"},
+               {"kind": "job.dispatched", "job": 1, "job_kind": "asr", "worker": "w1", "session": "s1"},
+               {"kind": "job.refused", "job": 1, "job_kind": "asr", "worker": "w1", "session": "s1"},
+               {"kind": "job.queued", "job": 1, "job_kind": "asr", "session": "s1"},
+               {"kind": "job.dispatched", "job": 1, "job_kind": "asr", "worker": "w1", "session": "s1"},
+               {"kind": "job.done", "job": 1, "job_kind": "asr", "worker": "w1", "session": "s1"}]
+    assert not check_lines(json.dumps(e) for e in refused).violations
 
     def index(kind: str, nth: int = 0, **match: Any) -> int:
         found = [i for i, e in enumerate(entries) if e.get("kind") == kind and all(e.get(k) == v for k, v in match.items())]

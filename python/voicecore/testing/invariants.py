@@ -7,6 +7,8 @@ shows what the Coordinator decided, so these are the checks that decisions allow
 
 - ``one-terminal-outcome``: a job is queued once and ends once (``job.done``, ``job.failed``,
   ``job.cancelled``, ``job.timeout`` of reason ``queue``); nothing is dispatched after its outcome.
+  A ``job.refused`` (a retryable refusal before ``accepted``) is not an outcome: it frees the
+  worker's slot and the same job is queued again.
 - ``no-duplicate-delivery``: a turn's transcript and each of its segments are delivered at most once.
 - ``no-audio-after-barge-in``: no segment of a turn is delivered after the turn was cancelled or ended.
 - ``segment-order``: a turn's segments are queued 0, 1, 2… and delivered in that order.
@@ -130,6 +132,15 @@ class LogChecker:
                 if limit is not None and w.running[info.kind] > limit:
                     self.fail("worker-slots", f"worker {e.get('worker')} ({w.name}) runs {w.running[info.kind]} {info.kind} jobs with {limit} slots", s)
             info.running, info.worker = True, e.get("worker")
+        elif kind == "job.refused":
+            # a retryable refusal before `accepted`: not an outcome; the same job is queued again
+            info = self.jobs.get(job)
+            if info is None or not info.running:
+                return self.fail("one-terminal-outcome", f"refusal of job {job}, which is not running", s)
+            w = self.workers.get(info.worker)
+            if w is not None:
+                w.running[info.kind] = w.running.get(info.kind, 0) - 1
+            info.running, info.worker = False, None
         elif kind in TERMINAL or (kind == "job.timeout" and e.get("reason") == "queue"):
             self._terminal(job, kind, s)
         elif kind == "worker.registered":
