@@ -73,6 +73,17 @@ test-fuzz:
 fuzz:
 	@Tests/fuzz/run.sh 120
 
+# Chaos: the real daemon, SDK workers (instant engines) and devices under random faults (kill -9 and
+# SIGSTOP of workers, kill -9 of the daemon, connection bursts, silent and slow sockets), the
+# Simulator's invariants checked on the daemon's log; a failure prints its seed and keeps the logs.
+#   make chaos DURATION=10m SEED=123
+DURATION ?= 2m
+SEED ?=
+.PHONY: chaos
+chaos: build
+	@scripts/ensure-deps.sh python test
+	$(PYTHON) -m voicecore.testing.chaos --duration $(DURATION) $(if $(SEED),--seed $(SEED))
+
 # Simulator: the long soak (the CI-sized sweep runs in `make test`, Tests/python/test_simulator.py).
 .PHONY: sim-soak
 sim-soak: build

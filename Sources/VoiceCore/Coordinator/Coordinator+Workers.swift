@@ -95,7 +95,11 @@ extension Coordinator {
     }
 
     mutating func workerOutput(_ w: WorkerID, _ id: JobID, _ output: JobOutput) {
-        guard let j = workerJob(w, id) else { return }
+        // A TTS job ends at its last audio frame; the `segment_done` that follows it is the normal
+        // protocol (docs/worker-protocol.md), not late output.
+        var quiet = false
+        if case .segmentDone = output { quiet = true }
+        guard let j = workerJob(w, id, quietIfLate: quiet) else { return }
         guard sessions[j.session] != nil else { return }
         switch (j.kind, output) {
         case (.asr, .speechStart), (.asr, .partial), (.asr, .final), (.asr, .speechEnd), (.asr, .speculative), (.asr, .speculationVoid):

@@ -19,9 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--script", help="assistant: the business-logic script (calls app.run())")
     p.add_argument("--slots", type=int, default=0, help="jobs run at once (default: asr 2, tts 2, assistant 4)")
     p.add_argument("--name", default="", help="worker name for the hub's logs")
-    p.add_argument("--engine", choices=["default", "openai"], default="default",
+    p.add_argument("--engine", choices=["default", "openai", "instant"], default="default",
                    help="asr: faster-whisper tiny.en (default) or an OpenAI-compatible /v1/audio/transcriptions; "
-                        "tts: eSpeak NG (default) or an OpenAI-compatible /v1/audio/speech")
+                        "tts: eSpeak NG (default) or an OpenAI-compatible /v1/audio/speech; "
+                        "instant: no model, answers at once (asr: a tone's pitch is a question id, voicecore.asr.instant; "
+                        "tts: a short tone per segment) for full-stack tests, chaos runs and soaks")
     p.add_argument("--engine-url", default="", help="base URL (…/v1) of the OpenAI-compatible engine")
     p.add_argument("--model", default="", help="model name for --engine openai, or a CTranslate2 Whisper directory for asr")
     p.add_argument("--partial-interval", type=float, default=1.0,
@@ -42,6 +44,12 @@ def run(args: argparse.Namespace) -> int:
         print("voicecore worker: no token (--token or VOICECORE_TOKEN)", file=sys.stderr)
         return 2
     if args.kind == "assistant":
+        if not args.script and args.engine == "instant":
+            args.script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "testing", "instant_assistant.py")
+            if args.slots:
+                os.environ["VOICECORE_ASSISTANT_SLOTS"] = str(args.slots)
+            if args.name:
+                os.environ["VOICECORE_ASSISTANT_NAME"] = args.name
         if not args.script:
             print("voicecore worker assistant: --script app.py is required", file=sys.stderr)
             return 2
@@ -54,7 +62,11 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "openai" and not args.engine_url:
         print("voicecore worker: --engine openai needs --engine-url", file=sys.stderr)
         return 2
-    if args.kind == "asr":
+    if args.kind == "asr" and args.engine == "instant":
+        from ..asr.instant import instant_asr_worker
+
+        worker = instant_asr_worker(slots=args.slots or 2, name=args.name or "asr")
+    elif args.kind == "asr":
         from ..asr.worker import asr_worker
 
         if args.engine == "openai":
@@ -79,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
 
             tts_engine = OpenAISpeechEngine(args.engine_url, model=args.model or "tts-1", api_key=os.environ.get("VOICECORE_ENGINE_API_KEY", ""))
             worker = tts_worker(tts_engine, slots=args.slots or 2, name=args.name or "tts")
+        elif args.engine == "instant":
+            from ..tts.instant import InstantEngine
+
+            worker = tts_worker(InstantEngine(), slots=args.slots or 2, name=args.name or "tts")
         else:
             from ..tts.espeak import EspeakEngine
 
