@@ -142,10 +142,6 @@ def checker_catches_each_violation(lines: list[str]) -> None:
 # --- Devices hanging up at every phase --------------------------------------------------------------
 
 
-SLOT_LEAK = ("worker SDK slot leak: a hang-up cancels a job the worker has not started, its slot stays taken and the worker "
-             "refuses later jobs ('no free … slot'), which the hub turns into fallbacks (branches sdk, fleet)")
-
-
 async def hang_ups(stack: Stack, phase: str, n: int, seed: Any) -> list[Any]:
     import random
 
@@ -176,7 +172,6 @@ def test_devices_hang_up_at_every_phase(tmp_path: Path, phase: str) -> None:
     run(main())
 
 
-@pytest.mark.xfail(strict=True, reason=SLOT_LEAK)
 def test_hang_ups_at_every_phase_leave_every_worker_slot_free(tmp_path: Path) -> None:
     """The same hang-ups, every phase three times over: then no worker ever refused a job for want of
     a slot, and each worker's full slot count of turns at once all complete."""
@@ -217,7 +212,6 @@ async def typed_then_gone(stack: Stack, i: int) -> None:
     ws.transport.abort()
 
 
-@pytest.mark.xfail(strict=True, reason=SLOT_LEAK)
 def test_hang_up_mid_dispatch_leaks_no_slot(tmp_path: Path) -> None:
     """Issue 13 defect 1 through the real processes: devices that hang up while their assistant job is
     being dispatched must not leave the assistant worker believing its slots are taken."""
@@ -287,8 +281,6 @@ def test_kill_9_of_a_worker_mid_job(tmp_path: Path, kind: str) -> None:
     run(main())
 
 
-@pytest.mark.xfail(strict=True, reason="frozen-worker detection: a SIGSTOPped TTS worker leaves its turns silent until the "
-                                       "heartbeat timeout, well over 3 s (branch fleet)")
 def test_sigstop_of_a_worker_mid_job_is_detected_within_seconds(tmp_path: Path) -> None:
     async def main() -> None:
         stack = await started(tmp_path, workers={"asr": (1, 4), "assistant": (1, 4), "tts": (2, 4)})
@@ -331,7 +323,6 @@ def test_sigstop_of_a_worker_mid_job_is_survived(tmp_path: Path) -> None:
     run(main())
 
 
-@pytest.mark.xfail(strict=True, reason="/healthz says ok while no TTS job can be placed (every TTS worker frozen) (branch fleet)")
 def test_health_says_degraded_when_a_kind_cannot_be_served(tmp_path: Path) -> None:
     async def main() -> None:
         stack = await started(tmp_path)
@@ -400,7 +391,6 @@ def _silent_sockets(port: int, n: int) -> list[socket.socket]:
     return held
 
 
-@pytest.mark.xfail(strict=True, reason="64 idle sockets take every HTTP header slot and lock the port (branch transport)")
 def test_silent_sockets_do_not_lock_the_port(tmp_path: Path) -> None:
     async def main() -> None:
         stack = await started(tmp_path)
