@@ -7,8 +7,10 @@ KIND is `tts` or `assistant`. MODE:
   normal    every job answers at once (TTS: 0.3 s of tone then `segment_done`; assistant: one
             sentence of deltas);
   stubborn  the first TTS job sends a little audio, then hangs and swallows the hub's `cancel`
-            (a hung handler): its slot stays busy on the worker while the hub has freed it;
-            SIGUSR1 lets it finish. Later jobs are normal.
+            (a hung handler) and keeps its slot: this worker counts hung handlers as busy (the
+            SDK itself frees a cancelled job's slot at once; here a worker that leaks slots, as a
+            buggy SDK or engine would, is what the hub must cope with); SIGUSR1 lets it finish.
+            Later jobs are normal.
   stuck     every TTS job hangs like that (SIGUSR1 releases them all).
 It prints `ready <worker id>` once registered.
 """
@@ -42,17 +44,30 @@ async def main() -> None:
     p.add_argument("--mode", default="normal", choices=["normal", "stubborn", "stuck"])
     args = p.parse_args()
 
-    worker = Worker(slots={args.kind: args.slots}, name=args.name or f"fleet-{args.kind}")
     release = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, release.set)
     hung = 0
+    holding = 0  # hung handlers, still counted as busy slots
+
+    class LeakyWorker(Worker):
+        def load(self) -> dict[str, int]:
+            counts = super().load()
+            counts[args.kind] = counts.get(args.kind, 0) + holding
+            return counts
+
+    worker = LeakyWorker(slots={args.kind: args.slots}, name=args.name or f"fleet-{args.kind}")
 
     async def hang() -> None:
-        while not release.is_set():
-            try:
-                await release.wait()
-            except asyncio.CancelledError:
-                continue  # the handler swallows the hub's cancel: the SDK's slot stays taken
+        nonlocal holding
+        holding += 1
+        try:
+            while not release.is_set():
+                try:
+                    await release.wait()
+                except asyncio.CancelledError:
+                    continue  # the handler swallows the hub's cancel and keeps its slot
+        finally:
+            holding -= 1
 
     if args.kind == "tts":
 
