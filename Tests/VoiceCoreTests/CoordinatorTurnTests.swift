@@ -160,7 +160,7 @@ import Testing
         let (second, _) = t.asrJob(1)!
         #expect(second != first)
         #expect(t.cancelled(in: t.last) == [first])
-        if case let .asr(mode, _, _)? = t.c.jobs[second]?.params { #expect(mode == .manual) } else { Issue.record("no asr job") }
+        if case let .asr(mode, _, _, _)? = t.c.jobs[second]?.params { #expect(mode == .manual) } else { Issue.record("no asr job") }
         // The same mode again changes nothing.
         t.feed(.deviceListen(SessionID(1), .start(.manual)))
         #expect(t.asrJob(1)?.0 == second)

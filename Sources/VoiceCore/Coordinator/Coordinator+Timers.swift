@@ -51,6 +51,14 @@ extension Coordinator {
         case .rebalance:
             rebalanceTimer = nil
             rebalance()
+        case let .endOfTurn(s, turn):
+            guard let u = sessions[s]?.utterance, u.turn == turn else { return }
+            u.endTimer = nil
+            decideEndOfTurn(s)
+        case let .bargeIn(s, turn):
+            guard let u = sessions[s]?.utterance, u.turn == turn else { return }
+            u.bargeInTimer = nil
+            bargeInTimerFired(s, u)
         }
     }
 

@@ -52,6 +52,8 @@ public struct CoordinatorConfig: Sendable {
     /// Start the assistant on the ASR's speculative transcript and hold its output until the final
     /// confirms the same text (docs/coordinator.md, "Preemptive generation").
     public var preemptiveGeneration = true
+    /// The end-of-turn decision and backchannels (JSON key `turn`; EndOfTurn.swift).
+    public var turn = TurnTakingConfig()
 
     public init() {}
 
@@ -93,6 +95,7 @@ public struct CoordinatorConfig: Sendable {
             case "splitter":
                 do { splitter = try SplitterOptions(json: value) } catch { throw VCError(error.status, "config: splitter: " + error.message) }
             case "scheduler": try scheduler.apply(json: value)
+            case "turn": try turn.apply(json: value)
             case "seed": scheduler.seed = UInt64(try ConfigValue.int(key, value, 0...Int(Int64.max)))
             default: throw VCError(.invalidArgument, "config: unknown key \"\(key)\"")
             }

@@ -61,6 +61,8 @@ enum TimerPurpose: Sendable {
     case preemption(SessionID, TurnID)
     case playback(SessionID, TurnID)
     case rebalance
+    case endOfTurn(SessionID, TurnID)
+    case bargeIn(SessionID, TurnID)
 }
 
 /// A connected worker, registered or not yet.

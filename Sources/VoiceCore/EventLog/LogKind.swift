@@ -9,6 +9,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case workerConnected, workerRegistered, workerDraining, workerEjected, workerRestored, workerGone, workerRoles
     case configApplied
     case preemptStarted, preemptCommitted, preemptDiscarded
+    case turnEndpoint, turnBackchannel
 
     public var name: String {
         switch self {
@@ -48,6 +49,8 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .preemptStarted: return "preempt.started"
         case .preemptCommitted: return "preempt.committed"
         case .preemptDiscarded: return "preempt.discarded"
+        case .turnEndpoint: return "turn.endpoint"
+        case .turnBackchannel: return "turn.backchannel"
         }
     }
 

@@ -67,7 +67,7 @@ extension Simulation {
             sendToCore(worker: i, .workerAccepted(w, id))
             let failing = now < workers[i].errorsUntil && rng.faults.chance(0.5)
             switch params {
-            case let .asr(mode, _, _):
+            case let .asr(mode, _, _, _):
                 job.mode = mode
                 job.transcript = SimContent.sentence(&rng.latency, words: rng.latency.int(2...9))
                 if rng.latency.chance(0.03) { job.transcript = " " }  // noise: an empty transcript
