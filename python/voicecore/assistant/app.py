@@ -35,6 +35,7 @@ import inspect
 import logging
 import os
 import sys
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
@@ -177,14 +178,18 @@ class Assistant:
         token = self._turn.set(turn)
         try:
             self._load_device_tools(job, session, mcp)
-            async for delta in self._deltas(session, text):
-                if delta:
-                    reply.append(delta)
-                    await job.output("delta", text=delta)
+            # aclosing: a cancel mid-reply closes the script's generator and the LLM's HTTP stream
+            # now (the model stops generating), not when the garbage collector finds them.
+            async with aclosing(self._deltas(session, text)) as deltas:
+                async for delta in deltas:
+                    if delta:
+                        reply.append(delta)
+                        await job.output("delta", text=delta)
             await turn.wait_commit()
         finally:
             self._turn.reset(token)
             inputs.cancel()
+            await asyncio.gather(inputs, return_exceptions=True)
             mcp.bind(None)
             # An uncommitted preemptive reply answered words the user may not have said.
             if turn.committed.is_set():
@@ -194,8 +199,9 @@ class Assistant:
         assert self._handler is not None
         result = self._handler(session, text)
         if inspect.isasyncgen(result):
-            async for delta in result:
-                yield str(delta)
+            async with aclosing(result):
+                async for delta in result:
+                    yield str(delta)
         elif inspect.isawaitable(result):
             value = await result
             if value:

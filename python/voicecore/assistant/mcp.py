@@ -38,6 +38,10 @@ class DeviceMcp:
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._send: SendPayload | None = None
 
+    @property
+    def bound(self) -> bool:
+        return self._send is not None
+
     def bind(self, send: SendPayload | None) -> None:
         self._send = send
         if send is None:
@@ -45,6 +49,12 @@ class DeviceMcp:
                 if not future.done():
                     future.set_exception(McpError("the turn ended before the device answered"))
             self._pending.clear()
+
+    def unbind(self, send: SendPayload) -> None:
+        """A job that ends lets go of the device only if it is still the one bound (a later job of
+        the same device may have bound itself meanwhile, e.g. the final beside a preemptive one)."""
+        if self._send is send:
+            self.bind(None)
 
     def deliver(self, payload: Any) -> None:
         """An ``mcp`` input: the answer to one of this job's requests."""
