@@ -137,6 +137,10 @@ import Testing
         let (asr2, aw) = t.asrJob(1)!
         let before = t.log.count
         t.feed(.workerOutput(aw, asr2, .speechStart))
+        // Speech over the reply is an interruption once it lasts turn.barge_in_ms (a backchannel
+        // would pause before: CoordinatorEndOfTurnTests).
+        #expect(t.forbids(["turn.cancelled turn=1"], since: before))
+        t.advanceMs(200)
         #expect(t.last.contains { if case .deviceFlush = $0 { return true } else { return false } })
         #expect(t.deviceMessages(SessionID(1), in: t.last) == [.ttsStop])
         #expect(t.hasSubsequence(["turn.cancelled turn=1 reason=barge-in"], since: before))
@@ -160,7 +164,7 @@ import Testing
         let (second, _) = t.asrJob(1)!
         #expect(second != first)
         #expect(t.cancelled(in: t.last) == [first])
-        if case let .asr(mode, _, _)? = t.c.jobs[second]?.params { #expect(mode == .manual) } else { Issue.record("no asr job") }
+        if case let .asr(mode, _, _, _)? = t.c.jobs[second]?.params { #expect(mode == .manual) } else { Issue.record("no asr job") }
         // The same mode again changes nothing.
         t.feed(.deviceListen(SessionID(1), .start(.manual)))
         #expect(t.asrJob(1)?.0 == second)

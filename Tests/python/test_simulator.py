@@ -11,13 +11,15 @@ import pytest
 import voicecore
 
 CLI = [sys.executable, "-m", "voicecore", "sim"]
+# The invariants that may catch each bug first: a segment's audio sent twice is a duplicate
+# delivery, or, when the replay lands after later chunks of the segment, a gap in its order.
 BUG_INVARIANT = {
-    "audio-after-barge-in": "no-audio-after-barge-in",
-    "tts-segment-twice": "no-duplicate-delivery",
-    "leaked-slot": "worker-slots",
-    "stuck-speaking": "no-stuck-turn",
-    "lost-reconnect": "liveness-after-heal",
-    "heartbeat-without-load": "no-slot-leaked",
+    "audio-after-barge-in": {"no-audio-after-barge-in"},
+    "tts-segment-twice": {"no-duplicate-delivery", "segment-order"},
+    "leaked-slot": {"worker-slots"},
+    "stuck-speaking": {"no-stuck-turn"},
+    "lost-reconnect": {"liveness-after-heal"},
+    "heartbeat-without-load": {"no-slot-leaked"},
 }
 
 
@@ -37,7 +39,7 @@ def test_injected_bug_caught_within_200_seeds(bug):
     for seed in range(1, 201):
         r = voicecore.simulate(seed=seed, devices=20, duration="30m", faults="harsh", inject_bug=bug)
         if not r.passed:
-            assert r.violation["invariant"] == BUG_INVARIANT[bug], r.violation
+            assert r.violation["invariant"] in BUG_INVARIANT[bug], r.violation
             # Caught during the run, after a heal (not by an end-of-run check; this is no liveness run).
             assert r.violation["time_us"] < 30 * 60 * 1e6
             assert f"--seed {seed} " in r.violation["command"] and f"--inject-bug {bug}" in r.violation["command"]

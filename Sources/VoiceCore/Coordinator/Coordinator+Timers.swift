@@ -55,6 +55,14 @@ extension Coordinator {
             mcpListTimerFired(s, id: id)
         case let .mcpCall(s, id):
             mcpCallTimerFired(s, id: id)
+        case let .endOfTurn(s, turn):
+            guard let u = sessions[s]?.utterance, u.turn == turn else { return }
+            u.endTimer = nil
+            decideEndOfTurn(s)
+        case let .bargeIn(s, turn):
+            guard let u = sessions[s]?.utterance, u.turn == turn else { return }
+            u.bargeInTimer = nil
+            bargeInTimerFired(s, u)
         }
     }
 

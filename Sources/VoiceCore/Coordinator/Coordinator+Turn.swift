@@ -10,7 +10,8 @@ extension Coordinator {
         sessions[s]!.nextTurn += 1
         record(.turnStarted, session: s, turn: turn, reason: session.mode.description)
         let job = createJob(kind: .asr, session: s, turn: turn, segment: -1,
-                            params: .asr(mode: session.mode, sampleRate: config.asrSampleRate, language: config.language),
+                            params: .asr(mode: session.mode, sampleRate: config.asrSampleRate, language: config.language,
+                                         hubEndpointing: config.turn.hubEndpointing && session.mode != .manual),
                             priority: .first, attempt: 1, preferred: session.lastASRWorker, avoid: nil)
         let utterance = Utterance(turn: turn, job: job, mode: session.mode, startedAt: now)
         utterance.audio = session.spareAudio
@@ -36,6 +37,7 @@ extension Coordinator {
     mutating func abortTurns(_ s: SessionID, reason: String, cancelSpeech: Bool, reopen: Bool = true) {
         if cancelSpeech { discardHeld(s, reason: reason) }
         if cancelSpeech, let u = sessions[s]!.utterance, u.speech || !reopen {
+            clearTurnTimers(u)
             cancelJob(u.job, reason: reason)
             sessions[s]!.utterance = nil
             record(.turnCancelled, session: s, turn: u.turn, reason: reason)
@@ -61,10 +63,17 @@ extension Coordinator {
             setJobDeadline(job, now + config.asrTimeoutUs)
             record(.turnMark, session: s, turn: u.turn, reason: "speech_start")
             discardHeld(s, reason: "speech")
-            // Barge-in: the user speaks over the reply (realtime mode listens while speaking).
-            if let reply = sessions[s]!.reply, reply.turn < u.turn {
-                cancelReply(s, reason: "barge-in", tellDevice: true)
-            }
+            resumed(s, u)
+            // The user speaks over the reply (realtime mode listens while speaking): an interruption
+            // unless it proves a backchannel (Coordinator+EndOfTurn.swift).
+            if let reply = sessions[s]!.reply, reply.turn < u.turn { overReply(s, u) }
+        case let .pause(silenceMs):
+            paused(s, u, silenceMs: silenceMs)
+        case .resume:
+            resumed(s, u)
+        case let .turnProbability(p):
+            u.pause?.probability = p
+            decideEndOfTurn(s)
         case .partial:
             sessions[s]!.lastActivity = now
             if u.speech || u.ended { setJobDeadline(job, now + config.asrTimeoutUs) }
@@ -73,9 +82,13 @@ extension Coordinator {
             record(.turnMark, session: s, turn: u.turn, reason: "speech_end")
         case let .final(text, _):
             finishJob(job, success: true)
+            if u.overReply, backchannel(s, u, text: text) { return }
             utteranceFinal(s, text: text)
         case let .speculative(text):
+            if u.overReply, backchannel(s, u, text: text) { return }
             speculation(s, text: text)
+            u.pause?.text = text
+            decideEndOfTurn(s)
         case .speculationVoid:
             discardHeld(s, reason: "void")
         default:
@@ -86,6 +99,7 @@ extension Coordinator {
 
     mutating func utteranceFinal(_ s: SessionID, text: String) {
         guard let u = sessions[s]!.utterance else { return }
+        clearTurnTimers(u)
         sessions[s]!.utterance = nil
         sessions[s]!.lastActivity = now
         if let worker = jobs[u.job]?.worker { sessions[s]!.lastASRWorker = worker }
@@ -173,6 +187,7 @@ extension Coordinator {
     mutating func utteranceFailed(_ s: SessionID, reason: String) {
         guard let u = sessions[s]!.utterance else { return }
         discardHeld(s, reason: "asr:" + reason)
+        clearTurnTimers(u)
         sessions[s]!.utterance = nil
         if let reply = sessions[s]!.reply, reply.turn != u.turn, !u.speech {
             // Realtime: the listener that runs while another turn's reply is in flight failed before

@@ -76,6 +76,8 @@ public struct CoordinatorConfig: Sendable {
     /// the firmware uploads a photo with its question (docs/device-protocol.md, "Vision").
     public var visionURL = ""
     public var visionToken = ""
+    /// The end-of-turn decision and backchannels (JSON key `turn`; EndOfTurn.swift).
+    public var turn = TurnTakingConfig()
 
     public init() {}
 
@@ -125,6 +127,7 @@ public struct CoordinatorConfig: Sendable {
             case "splitter":
                 do { splitter = try SplitterOptions(json: value) } catch { throw VCError(error.status, "config: splitter: " + error.message) }
             case "scheduler": try scheduler.apply(json: value)
+            case "turn": try turn.apply(json: value)
             case "seed": scheduler.seed = UInt64(try ConfigValue.int(key, value, 0...Int(Int64.max)))
             default: throw VCError(.invalidArgument, "config: unknown key \"\(key)\"")
             }

@@ -47,7 +47,8 @@ public enum WorkerMessage: Sendable {
 }
 
 public enum JobParams: Sendable {
-    case asr(mode: ListenMode, sampleRate: Int, language: String)
+    /// `hubEndpointing`: the core ends the utterance (`input end`) on the worker's evidence.
+    case asr(mode: ListenMode, sampleRate: Int, language: String, hubEndpointing: Bool = false)
     case tts(text: String, segment: Int, sampleRate: Int, language: String, voice: String)
     /// `preemptive`: started on a speculative transcript; the hub sends `commit` or `cancel` later.
     /// `tools`: the device's MCP tools as it listed them (absent: none, or not listed yet).

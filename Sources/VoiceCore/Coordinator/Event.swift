@@ -98,6 +98,11 @@ public enum JobOutput: Sendable {
     /// New speech voided the last `speculative` transcript.
     case speculationVoid
     case speechEnd
+    /// End-of-turn evidence (hub endpointing): a pause began `silenceMs` of audio ago; speech
+    /// resumed; the turn model's probability that the utterance so far is a finished turn.
+    case pause(silenceMs: Int)
+    case resume
+    case turnProbability(Double)
     case delta(String)
     case toolCall(JSON)
     case toolResult(JSON)

@@ -68,6 +68,8 @@ enum TimerPurpose: Sendable {
     /// A device MCP listing request (`initialize`, `tools/list`) or a job's call, by JSON-RPC id.
     case mcpList(SessionID, Int)
     case mcpCall(SessionID, Int)
+    case endOfTurn(SessionID, TurnID)
+    case bargeIn(SessionID, TurnID)
 }
 
 /// A connected worker, registered or not yet.

@@ -85,6 +85,14 @@ final class Utterance: @unchecked Sendable {
     var audioBytes = 0
     var speechEndAt: Instant?
     var startedAt: Instant
+    /// Hub endpointing: what the ASR worker reported about the current pause, and the timer that
+    /// ends the turn at the deadline the evidence gives (EndOfTurn).
+    var pause: PauseEvidence?
+    var endTimer: TimerID?
+    /// Realtime mode: the utterance began while a reply played; it cuts the reply only if it
+    /// proves an interruption (speech past `turn.barge_in_ms`, or a transcript that is no backchannel).
+    var overReply = false
+    var bargeInTimer: TimerID?
 
     init(turn: TurnID, job: JobID, mode: ListenMode, startedAt: Instant) {
         self.turn = turn

@@ -160,6 +160,16 @@ enum WireDecoder {
             switch try m.string("event") {
             case "speech_start": output = .speechStart
             case "speech_end": output = .speechEnd
+            case "pause":
+                let ms = try m.optionalInt("silence_ms") ?? 0
+                guard (0...60_000).contains(ms) else { throw VCError(.parse, "\(m.path): \"silence_ms\" must be in 0...60000") }
+                output = .pause(silenceMs: Int(ms))
+            case "resume": output = .resume
+            case "turn":
+                guard let p = m.json["probability"]?.doubleValue, (0...1).contains(p) else {
+                    throw VCError(.parse, "\(m.path): \"probability\" must be a number in 0...1")
+                }
+                output = .turnProbability(p)
             case "partial": output = .partial(try m.string("text"))
             case "final": output = .final(try m.string("text"), language: try m.optionalString("language"))
             case "speculative": output = .speculative(try m.string("text"))

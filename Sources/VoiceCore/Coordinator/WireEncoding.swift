@@ -65,8 +65,11 @@ enum WireEncoder {
 
     static func jobParams(_ p: JobParams, session: String) -> JSON {
         switch p {
-        case let .asr(mode, rate, language):
-            return ["sample_rate": .number(Double(rate)), "language": .string(language), "mode": .string(mode.description)]
+        case let .asr(mode, rate, language, hub):
+            var members: [(String, JSON)] = [("sample_rate", .number(Double(rate))), ("language", .string(language)),
+                                             ("mode", .string(mode.description))]
+            if hub { members.append(("endpointing", "hub")) }
+            return .object(members)
         case let .tts(text, segment, rate, language, voice):
             return ["text": .string(text), "sample_rate": .number(Double(rate)), "language": .string(language),
                     "voice": .string(voice), "segment": .number(Double(segment))]

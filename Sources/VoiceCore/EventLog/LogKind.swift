@@ -11,6 +11,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case preemptStarted, preemptCommitted, preemptDiscarded
     case mcpRequest, mcpAnswer, mcpListed, mcpTimeout, mcpDropped, mcpNotification
     case jobRefused, workerReconciled, healthChanged
+    case turnEndpoint, turnBackchannel
 
     public var name: String {
         switch self {
@@ -59,6 +60,8 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .jobRefused: return "job.refused"
         case .workerReconciled: return "worker.reconciled"
         case .healthChanged: return "health.changed"
+        case .turnEndpoint: return "turn.endpoint"
+        case .turnBackchannel: return "turn.backchannel"
         }
     }
 

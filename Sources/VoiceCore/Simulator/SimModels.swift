@@ -34,6 +34,8 @@ struct SimJob: Sendable {
     var kind: WorkerKind
     var gen: UInt32
     var mode = ListenMode.auto
+    /// ASR: the hub ends the utterance (`endpointing: "hub"`) on the evidence this job reports.
+    var hubEndpointing = false
     var speech = false
     var silence = 0
     var finished = false

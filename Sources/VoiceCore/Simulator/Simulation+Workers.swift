@@ -85,8 +85,9 @@ extension Simulation {
             sendToCore(worker: i, .workerAccepted(w, id))
             let failing = now < workers[i].errorsUntil && rng.faults.chance(0.5)
             switch params {
-            case let .asr(mode, _, _):
+            case let .asr(mode, _, _, hub):
                 job.mode = mode
+                job.hubEndpointing = hub
                 job.transcript = SimContent.sentence(&rng.latency, words: rng.latency.int(2...9))
                 if rng.latency.chance(0.03) { job.transcript = " " }  // noise: an empty transcript
             case let .assistant(_, _, _, preemptive, _):
@@ -124,13 +125,21 @@ extension Simulation {
                 if !job.speech {
                     job.speech = true
                     sendToCore(worker: i, .workerOutput(w, id, .speechStart))
+                } else if job.hubEndpointing && job.silence > 0 {
+                    sendToCore(worker: i, .workerOutput(w, id, .resume))
                 }
                 job.silence = 0
             } else if job.speech {
                 job.silence += 1
+                // Hub endpointing: the evidence of the real worker (a pause, its turn-model
+                // probability, the speculative transcript); the worker's own end is a 3 s safety net.
+                if job.hubEndpointing && job.silence == 1 { sendToCore(worker: i, .workerOutput(w, id, .pause(silenceMs: 60))) }
                 if job.mode != .manual { speculate(i, w, id, &job) }
+                if job.hubEndpointing && job.silence == 2 {
+                    sendToCore(worker: i, .workerOutput(w, id, .turnProbability(rng.speculation.unit())))
+                }
                 if job.silence == 2 { sendToCore(worker: i, .workerOutput(w, id, .partial(job.transcript))) }
-                if job.mode != .manual && job.silence >= 3 { finishASR(i, k, &job) }
+                if job.mode != .manual && job.silence >= (job.hubEndpointing ? 50 : 3) { finishASR(i, k, &job) }
             }
             workers[i].jobs[k].1 = job
         case let .inputEnd(id):

@@ -12,12 +12,13 @@ from ..tts.engine import SpeechRequest
 from ..tts.espeak import EspeakEngine
 
 
-def speak(text: str, sample_rate: int = 16000, trim: bool = False) -> bytes:
+def speak(text: str, sample_rate: int = 16000, trim: bool = False, language: str = "en", speed_wpm: int = 175) -> bytes:
     """eSpeak's speech of ``text`` as PCM16LE; ``trim`` cuts its trailing silence (~0.3 s) so that a
     pause placed after it is the pause a listener hears. Callable from inside a running loop too."""
 
     async def main() -> bytes:
-        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(text, sample_rate=sample_rate))])
+        engine = EspeakEngine(speed_wpm=speed_wpm)
+        return b"".join([c async for c in engine.synthesize(SpeechRequest(text, sample_rate=sample_rate, language=language))])
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pcm = pool.submit(asyncio.run, main()).result()

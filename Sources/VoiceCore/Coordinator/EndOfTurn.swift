@@ -1,0 +1,148 @@
+/// The end-of-turn decision: when has the user finished speaking? The ASR worker reports evidence —
+/// a pause began (`pause`), the turn model's probability that the audio so far is a finished turn
+/// (`turn`), the speculative transcript of the pause (`speculative`), speech again (`resume`) — and
+/// the core decides, so one rule serves every worker and the Simulator covers it.
+///
+/// The rule, for the silence heard since the pause began:
+/// - the transcript ends on a word a sentence does not end on ("and", "the", "和", "и", "und" …):
+///   wait `open_ms` (the speaker is mid-sentence; a 0.6 s pause inside a turn must not cut it);
+/// - else the turn model is confident (`probability ≥ threshold`) and the transcript is there:
+///   end now (after `min_silence_ms`, the debounce of a breath);
+/// - else the transcript reads as finished (`.`, `?`, `!`) but no model spoke: end at `text_ms`;
+/// - else (the model thinks it unfinished, or no evidence at all): end at `fallback_ms`.
+/// The worker's own silence limit stays as a safety net for a hub that never decides.
+public struct TurnTakingConfig: Sendable, Equatable {
+    /// Whether the core ends utterances (`endpointing: "hub"` in the ASR job's params) or leaves it
+    /// to the ASR worker's own silence rule.
+    public var hubEndpointing = true
+    public var minSilenceUs: Int64 = 150_000
+    public var threshold = 0.5
+    public var textUs: Int64 = 350_000
+    public var fallbackUs: Int64 = 900_000
+    public var openUs: Int64 = 1_600_000
+    /// Realtime mode, while a reply plays: speech shorter than this after its start is judged by
+    /// its transcript (a backchannel such as "uh-huh" neither cuts the reply nor starts a turn);
+    /// speech still going on after it is an interruption.
+    public var bargeInUs: Int64 = 200_000
+
+    public init() {}
+
+    mutating func apply(json: JSON) throws(VCError) {
+        guard let members = json.objectValue else { throw VCError(.invalidArgument, "config: turn must be an object") }
+        for (key, value) in members {
+            let path = "turn." + key
+            switch key {
+            case "endpointing":
+                switch try ConfigValue.string(path, value) {
+                case "hub": hubEndpointing = true
+                case "worker": hubEndpointing = false
+                default: throw VCError(.invalidArgument, "config: turn.endpointing must be \"hub\" or \"worker\"")
+                }
+            case "min_silence_ms": minSilenceUs = try ConfigValue.ms(path, value)
+            case "threshold": threshold = try ConfigValue.double(path, value, 0...1)
+            case "text_ms": textUs = try ConfigValue.ms(path, value)
+            case "fallback_ms": fallbackUs = try ConfigValue.ms(path, value)
+            case "open_ms": openUs = try ConfigValue.ms(path, value)
+            case "barge_in_ms": bargeInUs = try ConfigValue.ms(path, value)
+            default: throw VCError(.invalidArgument, "config: unknown key \"\(path)\"")
+            }
+        }
+    }
+}
+
+/// What the ASR worker has reported about the current pause.
+struct PauseEvidence: Sendable, Equatable {
+    /// When the silence began (the worker reports how much it had heard when it said `pause`).
+    var since: Instant
+    var probability: Double?
+    var text: String?
+}
+
+enum EndOfTurn {
+    /// The time at which the turn ends, given what is known now (evidence arriving later may move it).
+    static func deadline(_ e: PauseEvidence, config c: TurnTakingConfig) -> Instant {
+        let earliest = e.since + c.minSilenceUs
+        if let text = e.text, TurnText.readsOpen(text) { return e.since + c.openUs }
+        if let p = e.probability, e.text != nil, p >= c.threshold { return earliest }
+        if e.probability == nil, let text = e.text, TurnText.readsFinished(text) { return max(earliest, e.since + c.textUs) }
+        return e.since + c.fallbackUs
+    }
+
+    /// Which rule set the deadline, for the event log (`turn.endpoint` reason).
+    static func rule(_ e: PauseEvidence, config c: TurnTakingConfig) -> String {
+        if let text = e.text, TurnText.readsOpen(text) { return "open" }
+        if let p = e.probability, e.text != nil, p >= c.threshold { return "model" }
+        if e.probability == nil, let text = e.text, TurnText.readsFinished(text) { return "text" }
+        return "fallback"
+    }
+}
+
+/// Language rules on transcripts: open endings and backchannels (en, zh, ru, de, ja).
+enum TurnText {
+    /// Words a sentence does not end on, whatever the ASR punctuated after them. A wrong "open"
+    /// only costs the wait; a wrong "finished" cuts the speaker off, so the lists are generous.
+    static let openWords: Set<String> = Set("""
+        a an the and or but nor so because if than that which who whose whom of to for with from by as at in into \
+        onto about like my your our their this these those is are was were am be been \
+        und oder aber denn weil dass wenn als ob der die das den dem des ein eine einen einem einer zu von mit für auf \
+        an in im über unter nach bei aus um wie mein meine dein deine \
+        и или но а что чтобы потому если как в во на с со к ко о об про по за из от для у мой моя мое мои какой какая \
+        какое какие который которая
+        """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+    /// Chinese and Japanese endings that leave the sentence open (particles, conjunctions).
+    static let openSuffixes = ["和", "的", "跟", "或者", "还有", "关于", "因为", "所以", "但是", "而且", "然后", "把", "在", "给",
+                               "て", "で", "と", "が", "の", "に", "を", "は", "から", "けど", "それから"]
+    static let backchannels: Set<String> = [
+        "uh-huh", "uh huh", "mm-hmm", "mm hmm", "mhm", "mm", "hmm", "yeah", "yep", "yes", "right", "okay", "ok", "sure",
+        "got it", "i see", "uh", "um", "ah", "oh",
+        "嗯", "对", "好", "好的", "是的", "是", "嗯嗯", "哦", "对对",
+        "ага", "угу", "да", "понятно", "ну", "ясно", "так",
+        "ja", "genau", "mhm", "aha", "stimmt", "gut",
+        "うん", "はい", "ええ", "そう",
+    ]
+
+    /// The transcript without trailing punctuation, spaces and quotes, lowercased.
+    static func core(_ text: String) -> Substring {
+        let trailing: Set<Character> = [" ", ".", ",", "!", "?", "…", "。", "，", "！", "？", "、", "\"", "'", "»", "”", "’", "-", ";", ":"]
+        var t = Substring(text.lowercased())
+        while let last = t.last, trailing.contains(last) { t = t.dropLast() }
+        while let first = t.first, first == " " { t = t.dropFirst() }
+        return t
+    }
+
+    static func readsOpen(_ text: String) -> Bool {
+        let raw = text.trimmingTrailingSpaces
+        if raw.hasSuffix(",") || raw.hasSuffix("，") || raw.hasSuffix("、") || raw.hasSuffix("...") || raw.hasSuffix("…") { return true }
+        let body = core(text)
+        guard !body.isEmpty else { return false }
+        if let space = body.lastIndex(of: " ") {
+            return openWords.contains(String(body[body.index(after: space)...]))
+        }
+        if body.unicodeScalars.contains(where: { $0.value >= 0x3000 }) {
+            return openSuffixes.contains { body.hasSuffix($0) }
+        }
+        return openWords.contains(String(body))
+    }
+
+    static func readsFinished(_ text: String) -> Bool {
+        guard let last = text.trimmingTrailingSpaces.last else { return false }
+        return "．.?!。？！".contains(last) && !readsOpen(text)
+    }
+
+    static func isBackchannel(_ text: String) -> Bool {
+        let body = core(text)
+        if body.isEmpty { return false }
+        if backchannels.contains(String(body)) { return true }
+        // "yeah, yeah", "uh-huh, okay": every word a backchannel.
+        let words = body.split(whereSeparator: { " ,，、".contains($0) })
+        return words.count <= 3 && words.allSatisfy { backchannels.contains(String($0)) }
+    }
+}
+
+extension String {
+    fileprivate var trimmingTrailingSpaces: Substring {
+        var s = Substring(self)
+        while let last = s.last, last == " " || last == "\n" || last == "\t" { s = s.dropLast() }
+        return s
+    }
+}
