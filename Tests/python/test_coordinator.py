@@ -158,3 +158,54 @@ def test_coordinate_command_runs_a_script(tmp_path, capsys):
     script.write_text(_json.dumps({"event": {"type": "device.audio", "session": "ghost"}}) + "\n")
     assert main(["coordinate", str(script)]) == 1
     assert "unknown session" in capsys.readouterr().out
+
+
+def _hub_session(c, mode="auto"):
+    for name, kind in [("a", "asr"), ("b", "assistant"), ("t", "tts")]:
+        register(c, name, kind)
+    c.handle({"type": "device.connected", "session": "s1", "device_id": "esp32", "protocol_version": 1}, 1000)
+    c.handle({"type": "device.message", "session": "s1", "message": {"type": "hello", "version": 1, "transport": "websocket"}}, 1000)
+    return job_of(c.handle({"type": "device.message", "session": "s1",
+                            "message": {"type": "listen", "state": "start", "mode": mode}}, 2000), "asr")
+
+
+def _asr(c, job, now, event, **fields):
+    return c.handle({"type": "worker.message", "worker": "a",
+                     "message": {"type": "output", "job": job["job"], "event": event, **fields}}, now)
+
+
+def _input_end(fx, job):
+    return {"type": "input", "job": job["job"], "event": "end"} in [e["message"] for e in sent(fx, type="worker.send")]
+
+
+def test_hub_endpointing_takes_the_asr_workers_pause_turn_and_resume_evidence():
+    """The ASR worker's `pause`, `turn` and `resume` outputs are accepted on an ASR job and decide
+    the end of the turn: a confident model with a transcript ends it after the debounce, `input end`."""
+    c = voicecore.Coordinator({"heartbeat_ms": 60000})
+    job = _hub_session(c)
+    assert job["params"]["endpointing"] == "hub"
+    _asr(c, job, 10_000, "speech_start")
+    _asr(c, job, 1_000_000, "pause", silence_ms=64)
+    _asr(c, job, 1_050_000, "resume")  # speech again: the pause's evidence is void
+    fx = _asr(c, job, 2_000_000, "pause", silence_ms=64)
+    assert not _input_end(fx, job)
+    assert not _input_end(_asr(c, job, 2_100_000, "turn", probability=0.93), job)  # no transcript yet
+    fx = _asr(c, job, 2_200_000, "speculative", text="What time is it?")
+    assert _input_end(fx, job)  # 264 ms of silence ≥ the 150 ms debounce
+    endpoint = [e for e in c.log() if e["kind"] == "turn.endpoint"]
+    assert [e["reason"] for e in endpoint] == ["model"]
+
+
+def test_hub_endpointing_waits_on_an_open_transcript_and_ends_it_by_timer():
+    c = voicecore.Coordinator({"heartbeat_ms": 60000, "turn": {"open_ms": 1600}})
+    job = _hub_session(c)
+    _asr(c, job, 10_000, "speech_start")
+    _asr(c, job, 1_000_000, "pause", silence_ms=64)
+    _asr(c, job, 1_100_000, "turn", probability=0.98)
+    fx = _asr(c, job, 1_200_000, "speculative", text="Turn on the kitchen light and")
+    assert not _input_end(fx, job)
+    timer = [e for e in fx if e["type"] == "timer.set"][-1]
+    assert timer["at_us"] == 1_000_000 - 64_000 + 1_600_000
+    fx = c.handle({"type": "timer.fired", "timer": timer["timer"]}, timer["at_us"])
+    assert _input_end(fx, job)
+    assert [e["reason"] for e in c.log() if e["kind"] == "turn.endpoint"] == ["open"]

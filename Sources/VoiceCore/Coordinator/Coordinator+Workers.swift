@@ -97,7 +97,8 @@ extension Coordinator {
         guard let j = workerJob(w, id) else { return }
         guard sessions[j.session] != nil else { return }
         switch (j.kind, output) {
-        case (.asr, .speechStart), (.asr, .partial), (.asr, .final), (.asr, .speechEnd), (.asr, .speculative), (.asr, .speculationVoid):
+        case (.asr, .speechStart), (.asr, .partial), (.asr, .final), (.asr, .speechEnd), (.asr, .speculative), (.asr, .speculationVoid),
+             (.asr, .pause), (.asr, .resume), (.asr, .turnProbability):
             asrOutput(j.session, job: id, output)
         case (.assistant, .delta), (.assistant, .mcp), (.assistant, .toolCall), (.assistant, .toolResult):
             assistantOutput(j.session, job: id, output)
