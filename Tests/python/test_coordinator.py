@@ -209,3 +209,47 @@ def test_hub_endpointing_waits_on_an_open_transcript_and_ends_it_by_timer():
     fx = c.handle({"type": "timer.fired", "timer": timer["timer"]}, timer["at_us"])
     assert _input_end(fx, job)
     assert [e["reason"] for e in c.log() if e["kind"] == "turn.endpoint"] == ["open"]
+
+
+class _Clock:
+    """Feeds events in time order and fires the Coordinator's timers when they fall due."""
+
+    def __init__(self, c):
+        self.c, self.timers = c, {}
+
+    def _note(self, fx):
+        for e in fx:
+            if e["type"] == "timer.set":
+                self.timers[e["timer"]] = e["at_us"]
+            elif e["type"] == "timer.cancel":
+                self.timers.pop(e["timer"], None)
+        return fx
+
+    def at(self, now, event):
+        fx = []
+        while self.timers and min(self.timers.values()) <= now:
+            timer, due = min(self.timers.items(), key=lambda kv: kv[1])
+            del self.timers[timer]
+            fx += self._note(self.c.handle({"type": "timer.fired", "timer": timer}, due))
+        return fx + self._note(self.c.handle(event, now))
+
+
+def test_a_long_utterance_reported_on_does_not_time_out():
+    """An utterance longer than asr_timeout_ms from a worker that sends no partials (`voicecore up`'s
+    default) stays alive while the worker reports pauses on it: the evidence is progress."""
+    c = voicecore.Coordinator({"heartbeat_ms": 60000, "asr_timeout_ms": 10000})
+    job = _hub_session(c)
+    clock = _Clock(c)
+    def step(now, event, **fields):
+        return clock.at(now, {"type": "worker.message", "worker": "a",
+                              "message": {"type": "output", "job": job["job"], "event": event, **fields}})
+    step(10_000, "speech_start")
+    for t in range(1, 14):  # a 14 s utterance, a short pause every second
+        step(t * 1_000_000, "pause", silence_ms=64)
+        step(t * 1_000_000 + 100_000, "resume")
+    fx = step(14_000_000, "pause", silence_ms=64)
+    fx += step(14_300_000, "turn", probability=0.9)
+    fx += step(14_400_000, "speculative", text="And that is the whole long story.")
+    assert _input_end(fx, job)
+    kinds = [e["kind"] for e in c.log()]
+    assert "turn.fallback" not in kinds and "turn.endpoint" in kinds

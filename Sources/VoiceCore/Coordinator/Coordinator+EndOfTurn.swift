@@ -8,6 +8,13 @@ extension Coordinator {
         decideEndOfTurn(s)
     }
 
+    /// End-of-turn evidence is the ASR stream's progress, as a partial is: an utterance longer than
+    /// `asr_timeout_ms` whose worker sends no partials must not time out while it is reported on.
+    mutating func evidenceArrived(_ s: SessionID, job: JobID, _ u: Utterance) {
+        sessions[s]!.lastActivity = now
+        if u.speech, !u.ended { setJobDeadline(job, now + config.asrTimeoutUs) }
+    }
+
     /// Speech again (`resume`, `speech_start`): the pause's evidence is void.
     mutating func resumed(_ s: SessionID, _ u: Utterance) {
         u.pause = nil
