@@ -274,9 +274,9 @@ def reply_stopped(ev: Evidence, clip: Clip, barge_in_ms: int) -> tuple[bool, flo
                                    and e["message"].get("state") == "stop" for e in fx)
     outputs = worker_outputs(ev, offset)
     end_of_clip = offset + int(clip.duration * 1e6)
-    if ev.final:  # the worker's final after the hub ended the input (or at the clip's end)
-        outputs.append((end_of_clip, "speech_end", {}))
-        outputs.append((end_of_clip + 1, "final", {"text": ev.final}))
+    # The worker's final (after the hub ended the input, or at the clip's end; empty when it heard no words).
+    outputs.append((end_of_clip, "speech_end", {}))
+    outputs.append((end_of_clip + 1, "final", {"text": ev.final}))
     at = h.run(listener, outputs, until=end_of_clip + 1, stop=stopped)
     onset = offset + int(LEAD * 1e6)
     return at is not None, (at - onset) / 1e6 if at is not None else None

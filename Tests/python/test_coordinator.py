@@ -253,3 +253,38 @@ def test_a_long_utterance_reported_on_does_not_time_out():
     assert _input_end(fx, job)
     kinds = [e["kind"] for e in c.log()]
     assert "turn.fallback" not in kinds and "turn.endpoint" in kinds
+
+
+def _reply_in_flight(c):
+    """Realtime mode, turn 1 answered and its reply in flight; returns the listener's ASR job."""
+    job = _hub_session(c, "realtime")
+    _asr(c, job, 100_000, "speech_start")
+    _asr(c, job, 200_000, "speech_end")
+    fx = _asr(c, job, 300_000, "final", text="Tell me a story.")
+    assert job_of(fx, "assistant")
+    listener = job_of(fx, "asr")
+    assert listener["job"] != job["job"]
+    return listener
+
+
+def _stopped(fx):
+    return any(e["type"] == "device.send" and e["message"].get("type") == "tts" and e["message"].get("state") == "stop" for e in fx)
+
+
+def test_speech_over_the_reply_without_words_does_not_cut_it():
+    """Realtime: a sound over the reply that the ASR heard as no words (an empty final: noise, a
+    cough) neither cuts the reply nor starts a turn, like a backchannel; a real transcript does cut it."""
+    c = voicecore.Coordinator({"heartbeat_ms": 60000, "turn": {"barge_in_ms": 600}})
+    listener = _reply_in_flight(c)
+    clock = _Clock(c)
+    out = lambda now, event, **f: clock.at(now, {"type": "worker.message", "worker": "a",  # noqa: E731
+                                                 "message": {"type": "output", "job": listener["job"], "event": event, **f}})
+    fx = out(1_000_000, "speech_start") + out(1_400_000, "pause", silence_ms=64)
+    fx += out(2_400_000, "speech_end") + out(2_500_000, "final", text="")
+    assert not _stopped(fx)
+    kinds = [e["kind"] for e in c.log()]
+    assert "turn.backchannel" in kinds and "barge-in" not in [e.get("reason") for e in c.log() if e["kind"] == "turn.cancelled"]
+    # The next sound over the same reply, heard as words that are no backchannel: an interruption.
+    listener = job_of(fx, "asr")
+    fx = out(3_000_000, "speech_start") + out(3_400_000, "pause", silence_ms=64) + out(3_600_000, "speculative", text="Stop that.")
+    assert _stopped(fx)

@@ -65,10 +65,11 @@ extension Coordinator {
         }
     }
 
-    /// A transcript of speech over the reply: a backchannel ends the utterance without a turn and
-    /// leaves the reply playing (true); anything else is an interruption (false, go on as usual).
+    /// A transcript of speech over the reply: a backchannel — or no words at all (an empty final:
+    /// noise, a cough) — ends the utterance without a turn and leaves the reply playing (true);
+    /// anything else is an interruption (false, go on as usual).
     mutating func backchannel(_ s: SessionID, _ u: Utterance, text: String) -> Bool {
-        guard TurnText.isBackchannel(text) else {
+        guard TurnText.isBackchannel(text) || Self.trimmed(text).isEmpty else {
             interrupt(s, u)
             return false
         }
