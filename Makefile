@@ -80,7 +80,7 @@ sim-soak: build
 	$(PYTHON) -m voicecore sim --seeds 1..1000 --devices 50 --duration 1d --faults harsh
 	$(PYTHON) -m voicecore sim --seeds 1..200 --devices 50 --duration 6h --faults harsh --liveness
 
-# --- voicecore up (issue 7) ----------------------------------------------------------------------
+# --- voicecore up --------------------------------------------------------------------------------
 #   make llm     installs the embedded LLM only (llama-cpp-python, compiled once, and SmolLM2's GGUF)
 llm:
 	@scripts/install-llm.sh

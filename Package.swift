@@ -17,8 +17,7 @@ let package = Package(
         .target(
             name: "VoiceCore",
             dependencies: ["VoiceCoreKernels"],
-            path: "Sources/VoiceCore",
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+            path: "Sources/VoiceCore"
         ),
         // Coordinator and Scheduler benchmarks (Benchmarks/coordinator, `make bench`).
         .executableTarget(

@@ -8,6 +8,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     "splitter/bench.py",
     "daemon/bench_daemon.py",
+    "daemon/bench_admission.py",
     "retriever/bench_retriever.py",
     "coordinator/bench.py",
     "simulator/bench.py",

@@ -167,12 +167,29 @@ int vc_coordinator_next_effect(vc_coordinator *c, vc_effect *out);
  * call on it. */
 int vc_coordinator_next_log(vc_coordinator *c, const char **json, size_t *len);
 
+/* The running digest of the event log: a 64-bit hash of every entry logged so far (drained or not;
+ * each entry's kind, time and ids), and in *entries (NULL to skip) how many there were. Two
+ * coordinators made with the same config and handed the same events at the same times have equal
+ * digests; voicecored's journal records it, and `voicecore replay` compares it. */
+int vc_coordinator_digest(vc_coordinator *c, uint64_t *digest, uint64_t *entries);
+
+/* The core's health verdict at now_us (the host's clock, as for vc_coordinator_handle; a time
+ * before the last event counts as that event's time). Sets *json / *len to a JSON object
+ * (docs/coordinator.md, "Health"): "status" ("ok" or "degraded"), "reasons" (a sentence per
+ * degraded kind), "kinds" ({kind: {status, reason, workers, free_slots, leaked_slots, ejected,
+ * queued, detail, for_ms}}) and "counters" (placement failures, refusals, reconciliations,
+ * recycles, progress and heartbeat timeouts). Returns 1 when degraded, 0 when ok, <0 on error.
+ * A query: the state and the event log are unchanged. The text is owned by the handle and valid
+ * until the next call on it. */
+int vc_coordinator_health(vc_coordinator *c, int64_t now_us, const char **json, size_t *len);
+
 /* ---------------------------------------------------------------------------------------------
  * Retriever — embedded hybrid retrieval (BM25 + dense vectors + fusion) persisted to one file
  *
  * Documents (id, UTF-8 text, metadata) are cut into chunks; each chunk is indexed for BM25 and
- * may carry a dense vector. Search returns chunk "slots" with scores; vc_retriever_chunk turns a
- * slot into its document id, chunk number, character offsets, text and metadata. Slots stay
+ * may carry a dense vector. Search returns chunk "slots" with scores, best first: one per chunk,
+ * or one per document ("group_by":"document"). vc_retriever_chunks turns slots into their
+ * document ids, chunk numbers, character offsets, texts and metadata in one call. Slots stay
  * valid until vc_retriever_compact. See docs/retriever.md.
  * ------------------------------------------------------------------------------------------- */
 
@@ -223,10 +240,14 @@ int vc_retriever_stats(vc_retriever *kb, char **out_json);
 /* Searches. `query` is `query_len` bytes of UTF-8 (may be empty); `vector` is NULL or `dim`
  * floats. `options_json`: {"k":10, "mode":"auto"|"bm25"|"dense"|"hybrid", "fusion":"rrf"|
  * "weighted", "rrf_k":60, "alpha":0.5 (dense weight), "candidates":100 (per list, for fusion),
- * "exact":false (skip HNSW), "ef":n, "filter":{"key":value | {"eq"|"ne"|"gt"|"gte"|"lt"|"lte":v,
- * "in"|"nin":[...]}}}. Writes up to k hits, best first, into the caller's arrays `out_slots` and
- * `out_scores` (capacity >= k, else VC_ERR_INVALID_ARGUMENT) and returns the number written
- * (>= 0), or a negative status. */
+ * "exact":false (skip HNSW), "ef":n, "group_by":"chunk"|"document", "filter":{"key":value |
+ * {"eq"|"ne"|"gt"|"gte"|"lt"|"lte":v, "in"|"nin":[...]}}}. Writes up to k hits, best first, into
+ * the caller's arrays `out_slots` and `out_scores` (capacity >= k, else VC_ERR_INVALID_ARGUMENT)
+ * and returns the number written (>= 0), or a negative status.
+ * "group_by":"document" makes each hit a document: its slot is the document's best chunk and its
+ * score the document's. BM25 then scores the documents of the best chunks by BM25 over the whole
+ * document (term frequencies and lengths summed over its chunks, idf counted in documents); dense
+ * search takes a document's best chunk; hybrid fuses the two document lists. */
 int vc_retriever_search(vc_retriever *kb, const char *query, size_t query_len, const float *vector, size_t dim,
                         const char *options_json, int32_t *out_slots, float *out_scores, size_t capacity);
 
@@ -242,9 +263,29 @@ int vc_retriever_search_many(vc_retriever *kb, const char *queries, const size_t
                              const float *vectors, size_t dim, const char *options_json, int32_t *out_slots,
                              float *out_scores, int32_t *out_counts, size_t capacity);
 
-/* A hit's chunk as JSON {"id","chunk","start","end","text","metadata"}; start/end are offsets in
- * Unicode code points into the document's text. VC_ERR_NOT_FOUND for a bad slot. *out_json is
- * owned by the caller: release it with vc_free. */
+/* A chunk, as vc_retriever_chunks gives it. The strings are NUL-terminated UTF-8 owned by the
+ * handle, valid until the next call on it. */
+typedef struct vc_retriever_chunk_info {
+    const char *id;             /* the document's id */
+    size_t id_len;
+    const char *text;           /* the chunk's text */
+    size_t text_len;
+    const char *metadata_json;  /* the document's metadata, a JSON object ("{}" when none) */
+    size_t metadata_len;
+    int32_t chunk;              /* the chunk's number in its document, from 0 */
+    int32_t start, end;         /* its offsets in the document's text, in Unicode code points */
+} vc_retriever_chunk_info;
+
+/* The chunks of `count` slots (e.g. a search's hits): out[i] for slots[i], in one call (the
+ * arrays are the caller's; count 0 does nothing). The strings lie back to back in the handle's
+ * memory, in the order id, text, metadata_json of out[0], then of out[1], ..., each followed by
+ * its NUL, so a binding may copy them out in one piece. VC_ERR_NOT_FOUND for a bad slot (out is
+ * then unspecified). */
+int vc_retriever_chunks(vc_retriever *kb, const int32_t *slots, size_t count, vc_retriever_chunk_info *out);
+
+/* One slot's chunk as JSON {"id","chunk","start","end","text","metadata"} (the fields of
+ * vc_retriever_chunk_info). VC_ERR_NOT_FOUND for a bad slot. *out_json is owned by the caller:
+ * release it with vc_free. */
 int vc_retriever_chunk(vc_retriever *kb, int32_t slot, char **out_json);
 
 /* The chunks vc_retriever_add would make of `text`, as a JSON array of {"start","end","text"}.

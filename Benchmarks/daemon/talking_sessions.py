@@ -271,13 +271,14 @@ def run(sessions: int = 500, seconds: float = 20.0, speech_frames: int = 10, rep
             "loop": loop, "sessions": sessions, "seconds": seconds, "generator": "Python (asyncio + websockets, 2 device processes, 5 worker processes)"}
 
 
-def start_daemon(sessions: int) -> tuple[subprocess.Popen[bytes], Path, int]:
+def start_daemon(sessions: int, journal: Path | None = None) -> tuple[subprocess.Popen[bytes], Path, int]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     log_path = Path(tempfile.mkdtemp()) / "voicecored.log"
     daemon = subprocess.Popen([str(BINARY), "--host", "127.0.0.1", "--port", "0", "--worker-token", WORKER_TOKEN,
                                "--max-devices", str(sessions + 100), "--log-file", str(log_path),
-                               "--coordinator", json.dumps({"idle_timeout_ms": 600000})],
+                               "--coordinator", json.dumps({"idle_timeout_ms": 600000}),
+                               *(["--journal", str(journal)] if journal else [])],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=daemon_priority)
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -299,10 +300,10 @@ def read_traces(log_path: Path) -> list[dict[str, Any]]:
 
 
 def run_c(sessions: int = 500, seconds: float = 20.0, speech_frames: int = 10, reply_seconds: float = 0.3, pause: float = 1.0,
-          asr_workers: int = 3) -> dict[str, Any]:
+          asr_workers: int = 3, journal: Path | None = None) -> dict[str, Any]:
     """The same load from the C generator (talking_load.c): one process, one libuv loop, the
     devices' frames paced by a timer per device; it reports how late those timers fired."""
-    daemon, log_path, port = start_daemon(sessions)
+    daemon, log_path, port = start_daemon(sessions, journal)
     try:
         gen = subprocess.Popen([str(LOAD_GENERATOR), "--port", str(port), "--worker-token", WORKER_TOKEN, "--sessions", str(sessions),
                                 "--seconds", str(seconds), "--speech-frames", str(speech_frames), "--reply-seconds", str(reply_seconds),
@@ -402,13 +403,51 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def journal_cost(sessions: int, seconds: float, rounds: int, keep: Path) -> str:
+    """The same C-generator load with and without `--journal`, alternating `rounds` times: the
+    daemon's CPU per turn, and the journal's size; the last journal is kept in `keep` (for
+    journal_overhead.c, which measures the cost per event without the rest of the daemon)."""
+    import shutil
+    rows = ["| run | journal | turns | daemon CPU (% of a core) | CPU per turn | journal written |", "|---|---|---:|---:|---:|---:|"]
+    totals: dict[bool, list[float]] = {False: [], True: []}
+    for k in range(rounds):
+        for on in (False, True):
+            directory = Path(tempfile.mkdtemp()) if on else None
+            r = run_c(sessions, seconds, journal=directory)
+            turns = r["stats"]["turns"]
+            per_turn = r["daemon_cpu"] * seconds / max(turns, 1) * 1000
+            totals[on].append(per_turn)
+            size = sum(f.stat().st_size for f in directory.iterdir()) if directory else 0
+            rows.append(f"| {k + 1} | {'on' if on else 'off'} | {turns} | {r['daemon_cpu'] * 100:.1f} | {per_turn:.3f} ms | "
+                        + (f"{size / 1e6:.1f} MB ({size / max(turns, 1) / 1e3:.0f} kB per turn)" if on else "—") + " |")
+            if directory:
+                if k == rounds - 1:
+                    shutil.rmtree(keep, ignore_errors=True)
+                    shutil.move(str(directory), str(keep))
+                else:
+                    shutil.rmtree(directory)
+    import statistics
+    med = {on: statistics.median(v) for on, v in totals.items()}
+    rows.append("")
+    rows.append(f"Median CPU per turn: {med[False]:.3f} ms without the journal, {med[True]:.3f} ms with it "
+                f"({(med[True] / med[False] - 1) * 100:+.1f} %); {sessions} sessions, {seconds:.0f} s per run, "
+                f"{os.cpu_count()} cores shared with the load generator (load average {os.getloadavg()[0]:.1f}).")
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
     import argparse
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--generator", choices=["c", "python", "both"], default="both")
+    parser.add_argument("--journal-cost", type=int, metavar="ROUNDS",
+                        help="instead: the C-generator load with and without --journal, ROUNDS times each")
+    parser.add_argument("--keep-journal", default="/tmp/voicecored-bench-journal", help="where --journal-cost leaves its last journal")
     args = parser.parse_args()
+    if args.journal_cost:
+        print(journal_cost(args.sessions, args.seconds, args.journal_cost, Path(args.keep_journal)))
+        raise SystemExit(0)
     if args.generator in ("c", "both"):
         print(table(run_c(args.sessions, args.seconds)))
     if args.generator in ("python", "both"):

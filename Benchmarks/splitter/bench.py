@@ -230,7 +230,7 @@ def main() -> int:
     print(f"VoiceCore C driver: fastest of {vc['passes']} passes (median pass {vc['median_mb_per_s']:.1f} MB/s), "
           f"{vc['pushes']} pushes, p50 {vc['p50_us']:.3f} µs, max {vc['max_us']:.1f} µs, {vc['segments']} segments")
     print(f"VoiceCore / blingfire (streaming MB/s): {vc['mb_per_s'] / b['mb_per_s']:.1f}x; "
-          f"targets: >= 100 MB/s, >= 5x blingfire, push p99 <= 2 µs")
+          f"targets: >= 30 MB/s, >= 25x blingfire")
     return 0
 
 

@@ -28,6 +28,12 @@ typedef struct config {
     int worker_send_queue_bytes;
     int max_devices;
     int max_workers;
+    int header_timeout_ms;
+    int max_pending_connections;
+    int max_pending_per_address;
+    int max_connections_per_address;
+    int ping_interval_s;
+    int ping_timeout_s;
     int downlink_sample_rate;
     int downlink_frame_ms;
     int prebuffer_frames;
@@ -39,6 +45,10 @@ typedef struct config {
     char *log_level;
     char *log_file;
     char *coordinator;          /* JSON object passed to vc_coordinator_new */
+    char *journal;              /* directory of the event journal; empty: none */
+    int journal_max_mb;
+    int journal_keep;
+    int journal_digest_every;
     /* derived */
     char *device_token_list[CONFIG_MAX_TOKENS];
     int device_token_count;

@@ -210,8 +210,43 @@ static int serve_file(server *s, conn *c, const char *path) {
     if (n < 0 || (size_t)n >= sizeof file) return respond_text(c, 414, "path too long\n");
     int rc = lws_serve_http_file(c->wsi, file, mime_of(file), NULL, 0);
     if (rc < 0) return -1;
-    if (rc > 0 && lws_http_transaction_completed(c->wsi)) return -1;
-    return 0;
+    return rc > 0 ? server_http_completed(s, c->wsi) : 0;
+}
+
+static uint64_t counter_at(json_t *o, const char *key) {
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (uint64_t)json_integer_value(v) : json_is_real(v) ? (uint64_t)json_real_value(v) : 0;
+}
+
+/* The core's health verdict (hub_health), parsed; NULL without a Coordinator. */
+static json_t *core_health(server *s, int *degraded) {
+    const char *text = NULL;
+    size_t len = 0;
+    int rc = hub_health(s->hub, &text, &len);
+    *degraded = rc == 1;
+    return rc < 0 ? NULL : json_loadb(text, len, 0, NULL);
+}
+
+/* The core's counters for /metrics, read from its health report. */
+static void core_counters(server *s, metrics_core *m) {
+    int degraded = 0;
+    json_t *h = core_health(s, &degraded);
+    memset(m, 0, sizeof *m);
+    if (!h) return;
+    m->present = 1;
+    json_t *c = json_object_get(h, "counters"), *kinds = json_object_get(h, "kinds");
+    for (int k = 0; k < METRICS_KINDS; k++) {
+        m->placement_failures[k] = counter_at(json_object_get(c, "placement_failures"), metrics_kind_names[k]);
+        m->refusals[k] = counter_at(json_object_get(c, "refusals"), metrics_kind_names[k]);
+        const char *status = json_string_value(json_object_get(json_object_get(kinds, metrics_kind_names[k]), "status"));
+        m->degraded[k] = status && !strcmp(status, "degraded");
+    }
+    m->jobs_reconciled = counter_at(c, "jobs_reconciled");
+    m->leaks_marked = counter_at(c, "leaks_marked");
+    m->recycles = counter_at(c, "recycles");
+    m->progress_timeouts = counter_at(c, "progress_timeouts");
+    m->heartbeat_timeouts = counter_at(c, "heartbeat_timeouts");
+    json_decref(h);
 }
 
 int http_route_request(server *s, struct lws *wsi, const char *path) {
@@ -236,16 +271,26 @@ int http_route_request(server *s, struct lws *wsi, const char *path) {
     if (is_post) return respond_text(c, 405, "method not allowed\n");
     if (!strcmp(path, "/healthz")) {
         c->http_route = ROUTE_HEALTH;
-        json_t *j = json_pack("{s:s,s:I,s:I,s:b}", "status", s->draining ? "draining" : "ok", "devices",
+        /* The core decides health per kind (docs/coordinator.md, "Health"); degraded -> 503 with
+         * the reasons. */
+        int degraded = 0;
+        json_t *core = core_health(s, &degraded);
+        json_t *j = json_pack("{s:s,s:I,s:I,s:b}", "status", s->draining ? "draining" : degraded ? "degraded" : "ok", "devices",
                               (json_int_t)s->devices.count, "workers", (json_int_t)s->workers.count, "coordinator",
                               hub_has_coordinator());
+        if (core) {
+            json_object_set(j, "reasons", json_object_get(core, "reasons"));
+            json_object_set(j, "kinds", json_object_get(core, "kinds"));
+            json_decref(core);
+        }
         char *body = json_dumps(j, JSON_COMPACT);
         json_decref(j);
-        return body ? respond(c, s->draining ? 503 : 200, "application/json", body, strlen(body)) : -1;
+        return body ? respond(c, s->draining || degraded ? 503 : 200, "application/json", body, strlen(body)) : -1;
     }
     if (!strcmp(path, "/metrics")) {
         c->http_route = ROUTE_METRICS;
         metrics_gauges g = server_gauges(s);
+        core_counters(s, &g.core);
         size_t len = 0;
         char *body = metrics_render(&s->metrics, &g, &len);
         return body ? respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", body, len) : -1;
@@ -273,7 +318,6 @@ int http_route_body_done(server *s, conn *c) {
 }
 
 int http_route_writeable(server *s, conn *c) {
-    (void)s;
     if (!c->http_response) return 0;
     /* lws_write needs LWS_PRE bytes of headroom before the body. */
     uint8_t *buf = malloc(LWS_PRE + c->http_response_len + 1);
@@ -284,5 +328,5 @@ int http_route_writeable(server *s, conn *c) {
     free(c->http_response);
     c->http_response = NULL;
     if (n < 0) return -1;
-    return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+    return server_http_completed(s, c->wsi);
 }

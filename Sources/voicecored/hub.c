@@ -1,4 +1,5 @@
 #include "hub.h"
+#include "journal.h"
 #include "server.h"
 #include "timers.h"
 #include <stdlib.h>
@@ -21,6 +22,8 @@ struct hub {
     timers timers;
     int busy;
     pending_event *pending_head, *pending_tail;
+    journal *journal;           /* NULL unless --journal */
+    uv_timer_t *flush_timer;    /* writes the journal's buffer JOURNAL_FLUSH_MS after it was dirtied */
 };
 
 int hub_has_coordinator(void) { return 1; }
@@ -43,6 +46,60 @@ static void on_timer(void *context, uint64_t id) {
     hub_event(h, event, (size_t)n, NULL, 0, error, sizeof error);
 }
 
+/* Records reach the file at most this long after the event (and at once when the 1 MiB buffer
+ * fills): one write(2) per interval rather than per event, and no wake-ups while idle. */
+#define JOURNAL_FLUSH_MS 50
+
+static void flush_journal(uv_timer_t *t) {
+    hub *h = t->data;
+    if (h->journal) journal_flush(h->journal);
+}
+
+static void free_handle(uv_handle_t *handle) { free(handle); }
+
+/* The journal records every event the core is handed (docs/journal.md). One that cannot be
+ * opened is logged and the daemon runs without it. */
+static void open_journal(hub *h, const char *coordinator_config) {
+    const config *cfg = h->srv->cfg;
+    json_t *header = json_pack("{s:s,s:s,s:o}", "daemon", "voicecored", "library", vc_version(), "config",
+                               json_loads(coordinator_config && *coordinator_config ? coordinator_config : "{}", 0, NULL));
+    char *header_json = header ? json_dumps(header, JSON_COMPACT) : NULL;
+    json_decref(header);
+    journal_options o = {cfg->journal, (uint64_t)cfg->journal_max_mb << 20, cfg->journal_keep, cfg->journal_digest_every, header_json};
+    char error[512];
+    h->journal = journal_open(&o, monotonic_us(), error, sizeof error);
+    free(header_json);
+    if (!h->journal) {
+        log_event(&h->srv->log, LOG_ERROR, "journal.failed", json_pack("{s:s}", "message", error));
+        return;
+    }
+    h->flush_timer = malloc(sizeof *h->flush_timer);
+    if (!h->flush_timer) {
+        journal_close(h->journal, 0, 0, 0);
+        h->journal = NULL;
+        log_event(&h->srv->log, LOG_ERROR, "journal.failed", json_pack("{s:s}", "message", "out of memory"));
+        return;
+    }
+    uv_timer_init(h->srv->loop, h->flush_timer);
+    h->flush_timer->data = h;
+    log_event(&h->srv->log, LOG_INFO, "journal.started",
+              json_pack("{s:s,s:i,s:i}", "path", journal_path(h->journal), "max_mb", cfg->journal_max_mb, "keep", cfg->journal_keep));
+}
+
+static void journal_stopped(hub *h) {
+    log_event(&h->srv->log, LOG_WARN, "journal.stopped",
+              json_pack("{s:s,s:I}", "message", journal_error(h->journal), "events", (json_int_t)journal_events(h->journal)));
+    journal_close(h->journal, 0, 0, 0);
+    h->journal = NULL;
+}
+
+static void journal_digest_now(hub *h, int64_t now_us) {
+    uint64_t digest = 0, entries = 0;
+    vc_coordinator_digest(h->core, &digest, &entries);
+    journal_digest(h->journal, now_us, digest, entries);
+    if (journal_error(h->journal)) journal_stopped(h);
+}
+
 hub *hub_new(server *s, const char *coordinator_config, char *error, size_t error_len) {
     hub *h = calloc(1, sizeof *h);
     if (!h) {
@@ -58,6 +115,7 @@ hub *hub_new(server *s, const char *coordinator_config, char *error, size_t erro
         return NULL;
     }
     timers_init(&h->timers, s->loop, monotonic_us, on_timer, h);
+    if (s->cfg && s->cfg->journal && *s->cfg->journal) open_journal(h, coordinator_config);
     return h;
 }
 
@@ -69,6 +127,19 @@ static void free_timers(uv_handle_t *handle) {
 
 void hub_free(hub *h) {
     if (!h) return;
+    if (h->journal) {
+        uint64_t digest = 0, entries = 0;
+        vc_coordinator_digest(h->core, &digest, &entries);
+        log_event(&h->srv->log, LOG_INFO, "journal.closed",
+                  json_pack("{s:s,s:I}", "path", journal_path(h->journal), "events", (json_int_t)journal_events(h->journal)));
+        journal_close(h->journal, monotonic_us(), digest, entries);
+        h->journal = NULL;
+    }
+    if (h->flush_timer) {
+        uv_timer_stop(h->flush_timer);
+        uv_close((uv_handle_t *)h->flush_timer, free_handle);
+        h->flush_timer = NULL;
+    }
     vc_coordinator_free(h->core);
     h->core = NULL;
     while (h->pending_head) {
@@ -82,6 +153,12 @@ void hub_free(hub *h) {
 }
 
 size_t hub_timers_pending(hub *h) { return timers_pending(&h->timers); }
+
+int hub_health(hub *h, const char **json, size_t *len) {
+    if (!h || !h->core) return -1;
+    int rc = vc_coordinator_health(h->core, monotonic_us(), json, len);
+    return rc < 0 ? -1 : rc;
+}
 
 static void count_log_line(server *s, const char *json, size_t len) {
     json_t *line = json_loadb(json, len, 0, NULL);
@@ -144,6 +221,11 @@ static void carry_out(hub *h, const vc_effect *e) {
 static int run_one(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {
     server *s = h->srv;
     int64_t start = monotonic_us();
+    int digest_due = 0;
+    if (h->journal) {
+        if ((digest_due = journal_event(h->journal, start, json, len, data, data_len)) < 0) journal_stopped(h);
+        else if (!uv_is_active((uv_handle_t *)h->flush_timer)) uv_timer_start(h->flush_timer, flush_journal, JOURNAL_FLUSH_MS, 0);
+    }
     int rc = vc_coordinator_handle(h->core, json, len, data, data_len, start);
     if (rc < 0) snprintf(error, error_len, "%s", vc_coordinator_errmsg(h->core));
     vc_effect e;
@@ -154,6 +236,7 @@ static int run_one(hub *h, const char *json, size_t len, const void *data, size_
         log_line(&s->log, line, line_len);
         count_log_line(s, line, line_len);
     }
+    if (digest_due > 0 && h->journal) journal_digest_now(h, start);
     histogram_observe(&s->metrics.hub_seconds, (double)(monotonic_us() - start) / 1e6);
     return rc;
 }
@@ -210,6 +293,13 @@ void hub_free(hub *h) { free(h); }
 size_t hub_timers_pending(hub *h) {
     (void)h;
     return 0;
+}
+
+int hub_health(hub *h, const char **json, size_t *len) {
+    (void)h;
+    (void)json;
+    (void)len;
+    return -1;
 }
 
 int hub_event(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {

@@ -18,5 +18,9 @@ int hub_has_coordinator(void);
  * rejected the event, with its message in error. */
 int hub_event(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len);
 size_t hub_timers_pending(hub *h);
+/* The core's health verdict now (vc_coordinator_health, docs/coordinator.md "Health"): 1 when
+ * degraded, 0 when ok, <0 when there is no Coordinator. *json (not NUL-terminated, *len bytes)
+ * is owned by the core and valid until the next hub call. */
+int hub_health(hub *h, const char **json, size_t *len);
 
 #endif

@@ -10,6 +10,7 @@ static const char *const error_names[ERR_KIND_COUNT] = {
     "malformed_json", "bad_message", "bad_frame", "bad_opus", "oversized", "unauthorized",
     "send_queue_overflow", "connection_limit", "core_rejected", "playout_overflow", "hello_timeout", "unknown_peer", "uplink_flood"};
 static const char *const peer_names[PEER_KIND_COUNT] = {"device", "worker"};
+const char *const metrics_kind_names[METRICS_KINDS] = {"asr", "tts", "assistant", "llm"};
 
 void histogram_observe(histogram *h, double seconds) {
     int i = 0;
@@ -169,6 +170,38 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len) {
     named(&t, "voicecored_core_events_total", "Coordinator log events by name.", "event", m->core_events, "counter");
     named(&t, "voicecored_turns_total", "Turns ended, by outcome (from the Coordinator's log).", "outcome", m->turn_outcomes, "counter");
     named(&t, "voicecored_worker_events_total", "Worker lifecycle events from the Coordinator's log (registered, gone, ejected, restored).", "event", m->workers_by_kind, "counter");
+    put(&t, "# HELP voicecored_pending_connections Connections that have not completed their request headers.\n"
+            "# TYPE voicecored_pending_connections gauge\nvoicecored_pending_connections %llu\n",
+        (unsigned long long)g->pending_connections);
+    put(&t, "# HELP voicecored_admission_total Connections closed before their request: refused at accept (a limit), "
+            "evicted (oldest pending of a full address) or past the header timeout.\n# TYPE voicecored_admission_total counter\n");
+    put(&t, "voicecored_admission_total{action=\"refused\"} %llu\nvoicecored_admission_total{action=\"evicted\"} %llu\n"
+            "voicecored_admission_total{action=\"header_timeout\"} %llu\n",
+        (unsigned long long)g->admission_refused, (unsigned long long)g->admission_evicted, (unsigned long long)g->header_timeouts);
+    put(&t, "# HELP voicecored_memory_trims_total Times freed heap memory was handed back to the OS after connections closed.\n"
+            "# TYPE voicecored_memory_trims_total counter\nvoicecored_memory_trims_total %llu\n", (unsigned long long)g->memory_trims);
+    const metrics_core *c = &g->core;
+    if (c->present) {
+        put(&t, "# HELP voicecored_placement_failures_total Jobs no worker could take within queue_timeout_ms (they failed open), by kind.\n"
+                "# TYPE voicecored_placement_failures_total counter\n");
+        for (int k = 0; k < METRICS_KINDS; k++)
+            put(&t, "voicecored_placement_failures_total{kind=\"%s\"} %llu\n", metrics_kind_names[k], (unsigned long long)c->placement_failures[k]);
+        put(&t, "# HELP voicecored_job_refusals_total Jobs a worker refused before accepting (retryable), placed elsewhere at once, by kind.\n"
+                "# TYPE voicecored_job_refusals_total counter\n");
+        for (int k = 0; k < METRICS_KINDS; k++)
+            put(&t, "voicecored_job_refusals_total{kind=\"%s\"} %llu\n", metrics_kind_names[k], (unsigned long long)c->refusals[k]);
+        put(&t, "# HELP voicecored_reconciliations_total Corrections of the hub's view from worker heartbeats: jobs moved the worker "
+                "did not run, leaked slots counted as occupied, workers recycled.\n# TYPE voicecored_reconciliations_total counter\n");
+        put(&t, "voicecored_reconciliations_total{action=\"job_moved\"} %llu\nvoicecored_reconciliations_total{action=\"leak_marked\"} %llu\n"
+                "voicecored_reconciliations_total{action=\"recycled\"} %llu\n",
+            (unsigned long long)c->jobs_reconciled, (unsigned long long)c->leaks_marked, (unsigned long long)c->recycles);
+        put(&t, "# HELP voicecored_job_timeouts_total Running jobs without progress in time, and workers gone after missed heartbeats.\n"
+                "# TYPE voicecored_job_timeouts_total counter\n");
+        put(&t, "voicecored_job_timeouts_total{what=\"progress\"} %llu\nvoicecored_job_timeouts_total{what=\"heartbeat\"} %llu\n",
+            (unsigned long long)c->progress_timeouts, (unsigned long long)c->heartbeat_timeouts);
+        put(&t, "# HELP voicecored_kind_degraded 1 while the core reports a worker kind degraded (see /healthz).\n# TYPE voicecored_kind_degraded gauge\n");
+        for (int k = 0; k < METRICS_KINDS; k++) put(&t, "voicecored_kind_degraded{kind=\"%s\"} %d\n", metrics_kind_names[k], c->degraded[k]);
+    }
     *len = t.len;
     return t.buf;
 }

@@ -59,12 +59,28 @@ typedef struct metrics {
 
 void stage_observe(metrics *m, const char *stage, double seconds);
 
+/* Counters the Coordinator keeps (vc_coordinator_health "counters"), per worker kind where
+ * indexed; read at render time, not re-parsed from log lines. */
+#define METRICS_KINDS 4
+typedef struct metrics_core {
+    int present;
+    uint64_t placement_failures[METRICS_KINDS], refusals[METRICS_KINDS];
+    int degraded[METRICS_KINDS];
+    uint64_t jobs_reconciled, leaks_marked, recycles, progress_timeouts, heartbeat_timeouts;
+} metrics_core;
+extern const char *const metrics_kind_names[METRICS_KINDS];
+
 /* Gauges computed at render time by whoever owns the state. */
 typedef struct metrics_gauges {
     uint64_t playout_frames_queued;
     uint64_t send_queue_bytes;
     uint64_t timers_pending;
     int draining;
+    /* Admission (admission.h) and the allocator. */
+    uint64_t pending_connections;
+    uint64_t admission_refused, admission_evicted, header_timeouts;
+    uint64_t memory_trims;
+    metrics_core core;
 } metrics_gauges;
 
 void histogram_observe(histogram *h, double seconds);

@@ -1,6 +1,8 @@
 #include "server.h"
+#include "frame_guard.h"
 #include "hub.h"
 #include "utf8_trim.h"
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -20,12 +22,14 @@ conn *conn_new(server *s, struct lws *wsi, conn_kind kind, size_t rx_limit, size
     c->wsi = wsi;
     c->srv = s;
     c->rx_limit = rx_limit;
+    c->guard_fd = -1;
     outqueue_init(&c->out, send_limit);
     lws_set_opaque_user_data(wsi, c);
     return c;
 }
 
 static void conn_free(conn *c) {
+    frame_guard_forget(c->guard_fd, c);
     for (int i = 0; c->touched && i < c->srv->touched_len; i++)
         if (c->srv->touched[i] == c) c->srv->touched[i] = NULL;
     outqueue_clear(&c->out);
@@ -213,11 +217,27 @@ static void finish_partial_reads(server *s) {
     }
 }
 
+/* RFC 6455 §5.1: a WebSocket that sent an unmasked frame is failed (frame_guard.h). Called
+ * before any message is handed on, and once per loop iteration for control frames. */
+static void fail_unmasked(server *s) {
+    conn *c;
+    while ((c = frame_guard_take_violation()) != NULL) {
+        if (c->closed || c->close_code) continue;
+        s->metrics.errors[ERR_BAD_FRAME]++;
+        log_event(&s->log, LOG_WARN, "frame.unmasked", json_pack("{s:s,s:I}", "peer", c->kind == CONN_DEVICE ? "device" : "worker",
+                                                                  "id", (json_int_t)c->id));
+        c->rx_discard = 1;
+        outqueue_clear(&c->out);
+        conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "client frames must be masked");
+    }
+}
+
 /* Whatever timers and connection events queued in this iteration is written before the loop
  * polls again (a message that is not gets its writable callback, as ever). One iteration ends
  * here: its work is the time since the last one ended, less the time spent waiting in poll. */
 static void on_prepare(uv_prepare_t *h) {
     server *s = h->data;
+    fail_unmasked(s);
     finish_partial_reads(s);
     server_write_touched(s);
     int64_t now = monotonic_us();
@@ -244,7 +264,21 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     server *s = ctx ? lws_context_user(ctx) : NULL;
     conn *c = lws_get_opaque_user_data(wsi);
     switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
+        /* A connection was just accepted; lws has not made it a wsi yet. */
+        const struct lws_filter_network_conn_args *f = user;
+        if (!s || !f) return 0;
+        admit_result r = admission_accept(&s->admission, (const struct sockaddr *)&f->cli_addr, monotonic_us());
+        if (r == ADMIT_OK) return 0;
+        s->metrics.errors[ERR_CONNECTION_LIMIT]++;
+        return 1;
+    }
+    case LWS_CALLBACK_WSI_CREATE:
+        if (s) admission_created(&s->admission, wsi, monotonic_us());
+        break;
     case LWS_CALLBACK_HTTP:
+        /* An HTTP/2 stream's request completes its connection's (the network wsi's) too. */
+        admission_request(&s->admission, lws_get_network_wsi(wsi));
         return http_route_request(s, wsi, (const char *)in);
     case LWS_CALLBACK_HTTP_BODY:
         return c ? http_route_body(s, c, in, len) : -1;
@@ -253,24 +287,37 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return c ? http_route_writeable(s, c) : 0;
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+        return server_http_completed(s, wsi);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        admission_request(&s->admission, lws_get_network_wsi(wsi));
         return http_route_upgrade(s, wsi);
     case LWS_CALLBACK_ESTABLISHED: {
         s->event_origin_us = monotonic_us();
         s->event_session = 0;
         int kind = ws_path_kind(wsi);
         conn *opened = kind == CONN_DEVICE ? device_open(s, wsi) : kind == CONN_WORKER ? worker_open(s, wsi) : NULL;
-        return opened ? 0 : -1;
+        if (!opened) return -1;
+        /* Only a WebSocket that is the whole connection: one carried in an HTTP/2 stream shares
+         * its socket with other streams' framing. */
+        if (lws_get_network_wsi(wsi) == wsi) {
+            opened->guard_fd = lws_get_socket_fd(wsi);
+            frame_guard_watch(opened->guard_fd, opened);
+        }
+        return 0;
     }
     case LWS_CALLBACK_RECEIVE:
         if (!c || c->closed) return -1;
-        if (c->close_sent) return 0;
+        fail_unmasked(s);
+        if (c->close_sent || c->close_code == LWS_CLOSE_STATUS_PROTOCOL_ERR) return 0;
         return receive(c, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!c) return 0;
         return write_next(c);
     case LWS_CALLBACK_CLOSED:
+        if (c) {
+            frame_guard_forget(c->guard_fd, c);
+            c->guard_fd = -1;
+        }
         if (c && !c->closed) {
             s->event_origin_us = monotonic_us();
             s->event_session = 0;
@@ -280,6 +327,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         break;
     case LWS_CALLBACK_WSI_DESTROY:
+        if (s) {
+            admission_destroyed(&s->admission, wsi);
+            s->closed_since_trim++;
+        }
         if (c) {
             if (!c->closed && c->kind == CONN_DEVICE) { c->closed = 1; device_closed(c); }
             if (!c->closed && c->kind == CONN_WORKER) { c->closed = 1; worker_closed(c); }
@@ -316,6 +367,11 @@ metrics_gauges server_gauges(server *s) {
     metrics_gauges g = {0};
     g.draining = s->draining;
     g.timers_pending = s->hub ? hub_timers_pending(s->hub) : 0;
+    g.pending_connections = (uint64_t)s->admission.pending;
+    g.admission_refused = s->admission.refused;
+    g.admission_evicted = s->admission.evicted;
+    g.header_timeouts = s->admission.timed_out;
+    g.memory_trims = s->memory_trims;
     for (size_t i = 0; i < s->devices.cap; i++) {
         conn *c = s->devices.keys[i] ? s->devices.values[i] : NULL;
         if (!c) continue;
@@ -370,6 +426,57 @@ void server_begin_drain(server *s, const char *reason) {
     uv_timer_start(&s->drain_timer, on_drain_tick, 0, 20);
 }
 
+int server_http_completed(server *s, struct lws *wsi) {
+    if (lws_http_transaction_completed(wsi)) return -1;
+    /* Kept alive: it waits for its next request, under the same header timeout as a new one. */
+    admission_idle(&s->admission, wsi, monotonic_us());
+    return 0;
+}
+
+static long rss_kb(void) {
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return -1;
+    int n = fscanf(f, "%ld %ld", &pages, &resident);
+    fclose(f);
+    return n == 2 ? resident * (sysconf(_SC_PAGESIZE) / 1024) : -1;
+}
+
+#define HOUSEKEEPING_MS 200
+/* After this many connections closed, freed heap is handed back to the OS: glibc keeps what a
+ * burst of connections freed in the middle of the heap (only the top is returned by itself). */
+#define TRIM_AFTER_CLOSES 64
+#define TRIM_AT_MOST_EVERY_US 10000000
+
+static void on_housekeeping(uv_timer_t *t) {
+    server *s = t->data;
+    int64_t now = monotonic_us();
+    admission_expire(&s->admission, now);
+    admission *a = &s->admission;
+    uint64_t acted = a->refused + a->evicted + a->timed_out;
+    if (++s->housekeeping_ticks % 5 != 0) return;
+    /* Once a second: what admission closed, and whether a burst of connections has ended. */
+    if (acted != s->admission_logged) {
+        s->admission_logged = acted;
+        log_event(&s->log, LOG_WARN, "admission.closed",
+                  json_pack("{s:I,s:I,s:I,s:I}", "refused", (json_int_t)a->refused, "evicted", (json_int_t)a->evicted,
+                            "header_timeout", (json_int_t)a->timed_out, "pending", (json_int_t)a->pending));
+    }
+    int burst_over = s->closed_since_trim == s->closed_at_last_tick;
+    s->closed_at_last_tick = s->closed_since_trim;
+    if (s->closed_since_trim >= TRIM_AFTER_CLOSES && (burst_over || now - s->last_trim_us >= TRIM_AT_MOST_EVERY_US)) {
+        long before = rss_kb();
+        malloc_trim(0);
+        long after = rss_kb();
+        s->memory_trims++;
+        log_event(&s->log, LOG_INFO, "memory.trimmed",
+                  json_pack("{s:I,s:I,s:I}", "closed", (json_int_t)s->closed_since_trim, "rss_kb_before", (json_int_t)before,
+                            "rss_kb_after", (json_int_t)after));
+        s->closed_since_trim = s->closed_at_last_tick = 0;
+        s->last_trim_us = now;
+    }
+}
+
 static void on_signal(uv_signal_t *handle, int signum) {
     server *s = handle->data;
     server_begin_drain(s, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -384,6 +491,15 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
     s->sigterm.data = s->sigint.data = s;
     uv_timer_init(loop, &s->drain_timer);
     s->drain_timer.data = s;
+    uv_timer_init(loop, &s->housekeeping);
+    s->housekeeping.data = s;
+    admission_init(&s->admission, (admission_limits){
+        .header_timeout_us = (int64_t)cfg->header_timeout_ms * 1000,
+        .max_pending = cfg->max_pending_connections,
+        .max_pending_per_address = cfg->max_pending_per_address,
+        .max_per_address = cfg->max_connections_per_address,
+    });
+    s->last_trim_us = monotonic_us();
     uv_loop_configure(loop, UV_METRICS_IDLE_TIME);
     uv_prepare_init(loop, &s->write_touched);
     s->write_touched.data = s;
@@ -410,7 +526,20 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
     info.protocols = protocols;
     info.user = s;
     info.fd_limit_per_thread = (unsigned int)(cfg->max_devices + cfg->max_workers + 256);
-    info.max_http_header_pool = 64;
+    /* Every connection holds a header table from its accept until its request is parsed; with
+     * the pool full, new connections wait for one. Admission bounds the connections in that
+     * phase (admission.h), so the pool is sized to never be what a request waits for. */
+    info.max_http_header_pool = 0;
+    info.max_http_header_pool2 = (unsigned int)cfg->max_pending_connections + 256;
+    info.timeout_secs_ah_idle = (unsigned int)(cfg->header_timeout_ms / 1000 + 2);
+    /* WebSocket ping: lws pings a connection that has not confirmed it is alive (a pong) for
+     * ping_interval_s, and hangs up on one still silent ping_timeout_s later. */
+    memset(&s->ping_policy, 0, sizeof s->ping_policy);
+    if (cfg->ping_interval_s > 0) {
+        s->ping_policy.secs_since_valid_ping = (uint16_t)cfg->ping_interval_s;
+        s->ping_policy.secs_since_valid_hangup = (uint16_t)(cfg->ping_interval_s + cfg->ping_timeout_s);
+    }
+    info.retry_and_idle_policy = &s->ping_policy;
     /* The per-thread read buffer bounds every read too; one, shared by all connections. */
     info.pt_serv_buf_size = RX_BUFFER + LWS_PRE;
     info.timeout_secs = 20;
@@ -442,6 +571,7 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
         return -1;
     }
 
+    uv_timer_start(&s->housekeeping, on_housekeeping, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
 
@@ -458,6 +588,8 @@ void server_destroy(server *s) {
     uv_signal_stop(&s->sigterm);
     uv_signal_stop(&s->sigint);
     uv_timer_stop(&s->drain_timer);
+    uv_timer_stop(&s->housekeeping);
+    uv_close((uv_handle_t *)&s->housekeeping, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
@@ -468,4 +600,5 @@ void server_destroy(server *s) {
     s->hub = NULL;
     idmap_free(&s->devices);
     idmap_free(&s->workers);
+    admission_free(&s->admission);
 }

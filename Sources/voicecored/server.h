@@ -3,6 +3,7 @@
  * and workers (/worker). */
 #ifndef VOICECORED_SERVER_H
 #define VOICECORED_SERVER_H
+#include "admission.h"
 #include "config.h"
 #include "hub_latency.h"
 #include "idmap.h"
@@ -55,6 +56,7 @@ typedef struct conn {
     int close_sent;
     int closed;
     int touched;                 /* listed in srv->touched: written eagerly after the current message */
+    int guard_fd;                /* the socket frame_guard follows for this WebSocket, or -1 */
     /* HTTP */
     int http_route;
     size_t http_body_in;
@@ -80,6 +82,16 @@ struct server {
     uv_signal_t sigterm, sigint;
     uv_timer_t drain_timer;
     uv_prepare_t write_touched;
+    /* Admission of connections before their request (admission.h), checked on a timer that also
+     * hands freed heap back to the OS after connections close. */
+    admission admission;
+    uv_timer_t housekeeping;
+    uint64_t housekeeping_ticks;
+    uint64_t closed_since_trim, closed_at_last_tick;
+    int64_t last_trim_us;
+    uint64_t memory_trims;
+    uint64_t admission_logged;   /* refusals+evictions+timeouts already logged */
+    lws_retry_bo_t ping_policy;  /* lws's idle policy: WebSocket ping and hang-up times */
     /* Where the last iteration ended (uv_metrics_idle_time counts the time spent in poll). */
     int64_t loop_mark_us;
     uint64_t loop_idle_mark_ns;
@@ -111,6 +123,9 @@ void conn_close(conn *c, int code, const char *reason);
 void server_write_touched(server *s);
 void conn_send_error(conn *c, const char *message);
 metrics_gauges server_gauges(server *s);
+
+/* An HTTP response is complete: -1 closes the connection, 0 keeps it for its next request. */
+int server_http_completed(server *s, struct lws *wsi);
 
 /* HTTP routes (http_routes.c). */
 int http_route_request(server *s, struct lws *wsi, const char *path);

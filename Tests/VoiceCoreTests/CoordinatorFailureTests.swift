@@ -105,6 +105,7 @@ import Testing
         t.feed(.workerDisconnected(w1))
         let (a2, w2) = t.assistantJob(1)!
         #expect(a2 != a1 && w2 != w1)
+        t.feed(.workerAccepted(w2, a2))  // an engine error after acceptance, not a refusal
         t.feed(.workerError(w2, a2, message: "crashed", retryable: true))
         // Second failure before any text: the fallback sentence is spoken.
         #expect(t.assistantJob(1) == nil)
@@ -241,12 +242,14 @@ import Testing
         t.utter(1, "hello")
         t.answer(1, ["Hello there!"])
         let (j1, w) = t.ttsJob(1, segment: 0)!
+        t.feed(.workerAccepted(w, j1))  // an engine error after acceptance, not a refusal
         t.feed(.workerError(w, j1, message: "engine", retryable: true))
         #expect(t.hasSubsequence(["job.failed job_kind=tts", "job.retry job_kind=tts reason=backoff"]))
         #expect(t.ttsJob(1, segment: 0) == nil)  // backing off
         t.advanceMs(200)
         let (j2, w2) = t.ttsJob(1, segment: 0)!
         #expect(j2 != j1)
+        t.feed(.workerAccepted(w2, j2))  // an engine error after acceptance, not a refusal
         t.feed(.workerError(w2, j2, message: "engine", retryable: true))
         #expect(t.deviceMessages(SessionID(1)).contains { if case .alert = $0 { return true } else { return false } })
         #expect(t.hasSubsequence(["turn.fallback turn=1 reason=tts:engine", "turn.ended turn=1"]))

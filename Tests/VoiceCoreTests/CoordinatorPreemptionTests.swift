@@ -39,7 +39,7 @@ import Testing
 
     func assistantJobs(_ t: CoordinatorScript) -> [(JobID, String, Bool)] {
         t.effects.compactMap {
-            if case let .workerSend(_, .job(id, _, _, _, .assistant(text, _, _, preemptive)), _) = $0 { return (id, text, preemptive) }
+            if case let .workerSend(_, .job(id, _, _, _, .assistant(text, _, _, preemptive, _)), _) = $0 { return (id, text, preemptive) }
             return nil
         }
     }
@@ -199,6 +199,7 @@ import Testing
         var t = fleet()
         speakAndPause(&t, speculative: Self.question)
         let (held, w) = heldJob(t)!
+        t.feed(.workerAccepted(w, held))  // an engine error after acceptance, not a refusal
         t.feed(.workerError(w, held, message: "model-error", retryable: true))
         #expect(t.hasSubsequence(["job.failed job=\(held.raw)", "preempt.discarded reason=assistant:model-error"]))
         #expect(!t.log.contains { $0["kind"]?.stringValue == "job.retry" })
@@ -263,6 +264,24 @@ import Testing
     }
 
     @Test func heldMCPWaitsForTheCommitAndAnEarlyDoneIsKept() {
+        func calls(_ t: CoordinatorScript) -> [JSON] {
+            t.deviceMessages(SessionID(1)).compactMap { if case let .mcp(p) = $0, p["method"] == "tools/call" { return p } else { return nil } }
+        }
+        // A device tool call is a side effect: it reaches the device only at the commit.
+        var m = try! CoordinatorScript(json: "{}")
+        m.worker(1, [.asr])
+        m.worker(2, [.assistant])
+        m.worker(3, [.tts])
+        m.device(1, mcp: true)
+        speakAndPause(&m, speculative: "Turn the volume up.")
+        let (job, mw) = heldJob(m)!
+        m.feed(.workerOutput(mw, job, .mcp(["jsonrpc": "2.0", "method": "tools/call", "id": 1])))
+        #expect(calls(m).isEmpty)
+        endUtterance(&m, final: "Turn the volume up.")
+        #expect(calls(m).count == 1 && calls(m)[0]["id"] == 2)  // after `initialize` (1)
+        m.feed(.deviceMCP(SessionID(1), ["jsonrpc": "2.0", "id": 2, "result": ["content": []]]))
+        #expect(m.effects.contains { if case let .workerSend(_, .inputMCP(j, p), _) = $0 { return j == job && p["id"] == 1 } else { return false } })
+
         var t = fleet()
         speakAndPause(&t, speculative: "Turn the volume up.")
         let (held, w) = heldJob(t)!
@@ -272,8 +291,8 @@ import Testing
         #expect(t.deviceMessages(SessionID(1)) == [.hello])
         endUtterance(&t, final: "Turn the volume up.")
         #expect(commits(t).isEmpty)  // the job is over: nothing to commit
-        let messages = t.deviceMessages(SessionID(1))
-        #expect(messages.contains { if case .mcp = $0 { return true } else { return false } })
+        // Nobody is left to take the call's answer: it is not sent.
+        #expect(calls(t).isEmpty && t.hasSubsequence(["mcp.dropped reason=job-ended"]))
         #expect(t.dispatched(kind: .tts).count == 1)
         t.speakAll(1)
         #expect(t.effects.contains { if case .deviceAudioEnd = $0 { return true } else { return false } })

@@ -17,12 +17,24 @@ struct CoordinatorScript {
     var timers: [TimerID: Int64] = [:]
     var rejections = 0
 
-    init(_ config: CoordinatorConfig = CoordinatorConfig()) {
+    /// The timing these scripts were written for (5 s heartbeats, a 10 s TTS progress deadline);
+    /// the scripts advance the clock without sending heartbeats. Tests of the faster defaults
+    /// pass `CoordinatorConfig()` or set the keys themselves.
+    static var scriptDefaults: CoordinatorConfig {
+        var config = CoordinatorConfig()
+        config.heartbeatMs = 5_000
+        config.ttsTimeoutUs = 10_000_000
+        return config
+    }
+
+    init(_ config: CoordinatorConfig = CoordinatorScript.scriptDefaults) {
         c = try! Coordinator(config: config)
     }
 
     init(json: String) throws {
-        c = try Coordinator(config: CoordinatorConfig(json: JSONParser.parse(json)))
+        var config = CoordinatorScript.scriptDefaults
+        try config.apply(json: JSONParser.parse(json))
+        c = try Coordinator(config: config)
     }
 
     @discardableResult
@@ -150,9 +162,9 @@ struct CoordinatorScript {
     }
 
     /// Connects a device, says hello and starts listening.
-    mutating func device(_ s: UInt32, mode: ListenMode = .auto) {
+    mutating func device(_ s: UInt32, mode: ListenMode = .auto, mcp: Bool = false) {
         feed(.deviceConnected(SessionID(s), DeviceInfo(deviceID: "dev\(s)", protocolVersion: 1)))
-        feed(.deviceHello(SessionID(s), DeviceHello()))
+        feed(.deviceHello(SessionID(s), DeviceHello(mcp: mcp)))
         feed(.deviceListen(SessionID(s), .start(mode)))
     }
 

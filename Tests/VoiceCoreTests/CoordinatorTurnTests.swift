@@ -107,7 +107,7 @@ import Testing
         t.feed(.textInput(SessionID(1), "tell me a joke"))
         #expect(t.assistantJob(1) != nil)
         #expect(t.hasSubsequence(["turn.cancelled turn=1", "turn.started turn=2 reason=text", "job.dispatched job_kind=assistant"]))
-        if case let .workerSend(_, .job(_, _, _, _, .assistant(text, _, device, _)), _)? =
+        if case let .workerSend(_, .job(_, _, _, _, .assistant(text, _, device, _, _)), _)? =
             t.effects.last(where: { if case .workerSend(_, .job(_, .assistant, _, _, _), _) = $0 { return true } else { return false } }) {
             #expect(text == "tell me a joke")
             #expect(device == "dev1")
@@ -137,6 +137,10 @@ import Testing
         let (asr2, aw) = t.asrJob(1)!
         let before = t.log.count
         t.feed(.workerOutput(aw, asr2, .speechStart))
+        // Speech over the reply is an interruption once it lasts turn.barge_in_ms (a backchannel
+        // would pause before: CoordinatorEndOfTurnTests).
+        #expect(t.forbids(["turn.cancelled turn=1"], since: before))
+        t.advanceMs(200)
         #expect(t.last.contains { if case .deviceFlush = $0 { return true } else { return false } })
         #expect(t.deviceMessages(SessionID(1), in: t.last) == [.ttsStop])
         #expect(t.hasSubsequence(["turn.cancelled turn=1 reason=barge-in"], since: before))

@@ -257,6 +257,40 @@ func expectSameRanking(_ got: [Retriever.Hit], _ want: [(Int32, Float)]) {
         #expect(try kb.search(text: "turtle", vector: nil, request: req).map { kb.chunk(slot: $0.slot)!.id } == ["a"])
     }
 
+    /// How many live documents hold each term, counted the slow way from the chunk texts.
+    func termDocumentsByHand(_ kb: Retriever) -> [Int32] {
+        var counts = [Int32](repeating: 0, count: kb.index.terms.count)
+        for d in 0..<kb.docIds.count where kb.docAlive[d] {
+            var terms = Set<Int32>()
+            for s in kb.docSlots[d] { terms.formUnion(kb.queryTermIDs(kb.chunkText[Int(s)]).filter { $0 >= 0 }) }
+            for t in terms { counts[Int(t)] += 1 }
+        }
+        return counts
+    }
+
+    @Test func documentFrequenciesFollowAddsDeletesCompactionAndFiles() throws {
+        var rng = SplitMix(state: 9)
+        let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
+        var kb = Retriever(options: options(["chunk_size": 30, "chunk_overlap": 0.2]))
+        for i in 0..<60 {
+            let text = (0..<Int.random(in: 2...30, using: &rng)).map { _ in words.randomElement(using: &rng)! }.joined(separator: " ")
+            try kb.add(id: "d\(i % 45)", text: text)  // ids 0..<15 are replaced once
+        }
+        for i in stride(from: 0, to: 45, by: 7) { kb.delete(id: "d\(i)") }
+        #expect(kb.termDocuments == termDocumentsByHand(kb))
+        let path = "/tmp/vc-retriever-test-\(getpid())-df.vcidx"
+        defer { unlink(path) }
+        try kb.save(path: path)
+        var loaded = try Retriever.load(path: path, runtime: nil)
+        #expect(loaded.termDocuments == kb.termDocuments)
+        loaded.compact()
+        #expect(loaded.termDocuments == termDocumentsByHand(loaded))
+        var req = SearchRequest(); req.mode = .bm25; req.groupBy = .document; req.k = 50
+        let hits = try loaded.search(text: "alpha zeta", vector: nil, request: req)
+        #expect(Set(hits.map { loaded.chunkDoc[Int($0.slot)] }).count == hits.count)
+        #expect(hits.count > 10 && hits.count <= loaded.documentCount)
+    }
+
     @Test func dimensionMismatchIsAnError() throws {
         var kb = Retriever()
         try kb.add(id: "a", text: "x", vectors: [[1, 0, 0]])

@@ -90,6 +90,7 @@ import Testing
         #expect(t.forbids(["turn.fallback", "turn.ended", "turn.cancelled"], since: mark))
         // With max_attempts 1 an error is still not retried.
         let beforeError = t.log.count
+        t.feed(.workerAccepted(w2, job2))  // an engine error after acceptance, not a refusal
         t.feed(.workerError(w2, job2, message: "broken", retryable: true))
         #expect(t.forbids(["job.retry"], since: beforeError))
         #expect(t.hasSubsequence(["turn.ended turn=2 reason=listener-lost"], since: mark))

@@ -75,6 +75,15 @@ int main(void) {
         CHECK(strstr(buf, "\"heartbeat_ms\":1000") != NULL);
     }
 
+    /* Health: a query that changes nothing; every kind with a worker is ok. */
+    const char *health = NULL;
+    size_t health_len = 0;
+    CHECK(vc_coordinator_health(c, now, &health, &health_len) == 0);
+    CHECK(health && health_len == strlen(health) && strstr(health, "\"status\":\"ok\"") && strstr(health, "\"counters\""));
+    CHECK(strstr(health, "\"tts\":{\"status\":\"ok\""));
+    CHECK(vc_coordinator_health(c, now, NULL, &health_len) == VC_ERR_INVALID_ARGUMENT);
+    CHECK(vc_coordinator_health(NULL, now, &health, &health_len) == VC_ERR_INVALID_ARGUMENT);
+
     /* A device connects, says hello, listens. */
     CHECK(handle(c, "{\"type\":\"device.connected\",\"session\":\"dev-1\",\"device_id\":\"aa:bb\",\"protocol_version\":3}", NULL, 0, now) == VC_OK);
     CHECK(handle(c, "{\"type\":\"device.message\",\"session\":\"dev-1\",\"message\":{\"type\":\"hello\",\"version\":3,"
@@ -155,5 +164,23 @@ int main(void) {
     CHECK(handle(c, "{\"type\":\"device.audio\",\"session\":\"dev-1\"}", pcm, 4, now) == VC_ERR_NOT_FOUND);
 
     vc_coordinator_free(c);
+    /* The digest: equal for equal runs, different when a time differs; NULL entries is allowed. */
+    uint64_t digests[3], counts[3];
+    for (int run = 0; run < 3; run++) {
+        vc_coordinator *d = NULL;
+        CHECK(vc_coordinator_new(&d, NULL) == VC_OK);
+        CHECK(vc_coordinator_digest(d, &digests[run], &counts[run]) == VC_OK && counts[run] == 0);
+        handle(d, "{\"type\":\"worker.connected\",\"worker\":\"w\"}", NULL, 0, 5);
+        handle(d, "{\"type\":\"device.connected\",\"session\":\"s\"}", NULL, 0, run == 2 ? 11 : 10);
+        drain(d, NULL, NULL, 0, NULL);
+        CHECK(vc_coordinator_digest(d, &digests[run], NULL) == VC_OK);
+        CHECK(vc_coordinator_digest(d, &digests[run], &counts[run]) == VC_OK && counts[run] >= 2);
+        CHECK(vc_coordinator_digest(d, NULL, NULL) == VC_ERR_INVALID_ARGUMENT);
+        vc_coordinator_free(d);
+    }
+    CHECK(digests[0] == digests[1] && counts[0] == counts[1]);
+    CHECK(digests[2] != digests[0]);
+    CHECK(vc_coordinator_digest(NULL, &digests[0], NULL) == VC_ERR_INVALID_ARGUMENT);
+
     return CHECK_DONE();
 }

@@ -1,4 +1,5 @@
-/* The Retriever's C ABI: create, add, search, chunk JSON, save/reopen, errors. */
+/* The Retriever's C ABI: create, add, search (chunks and documents), chunk records and JSON,
+ * save/reopen, errors. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,24 @@ int main(void) {
     CHECK(vc_retriever_chunk(kb, slots[0], &json) == VC_OK);
     CHECK(json && strstr(json, "\"id\":\"a\"") != NULL);
     vc_free(json);
+
+    /* The typed chunk records: strings in the handle, NUL-terminated, with lengths. */
+    vc_retriever_chunk_info info[2];
+    int32_t both[2] = {1, 0};
+    CHECK(vc_retriever_chunks(kb, both, 2, info) == VC_OK);
+    CHECK(info[0].id_len == 1 && strcmp(info[0].id, "b") == 0 && strcmp(info[1].id, "a") == 0);
+    CHECK(info[1].text_len == strlen(a) && strcmp(info[1].text, a) == 0);
+    CHECK(info[1].chunk == 0 && info[1].start == 0 && info[1].end == (int32_t)strlen(a));
+    CHECK(strcmp(info[1].metadata_json, "{\"lang\":\"en\"}") == 0 && info[1].metadata_len == 13);
+    CHECK(strcmp(info[0].metadata_json, "{}") == 0 && info[0].metadata_len == 2);
+    int32_t bad = 7;
+    CHECK(vc_retriever_chunks(kb, &bad, 1, info) == VC_ERR_NOT_FOUND);
+    CHECK(vc_retriever_chunks(kb, NULL, 0, NULL) == VC_OK);
+
+    /* Documents rather than chunks: one hit per document. */
+    n = vc_retriever_search(kb, "the server streams frames", 25, NULL, 0, "{\"k\":4,\"group_by\":\"document\"}", slots, scores, 4);
+    CHECK(n == 2 && slots[0] != slots[1]);
+    CHECK(vc_retriever_search(kb, "x", 1, NULL, 0, "{\"group_by\":\"page\"}", slots, scores, 4) == VC_ERR_INVALID_ARGUMENT);
 
     float q[3] = {0.1f, 1, 0};
     n = vc_retriever_search(kb, NULL, 0, q, 3, "{\"k\":1,\"mode\":\"dense\"}", slots, scores, 4);

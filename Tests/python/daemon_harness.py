@@ -198,9 +198,11 @@ def unframe(version: int, data: bytes) -> bytes:
     return data[4:]
 
 
-def hello(frame_ms: int = 60) -> str:
+def hello(frame_ms: int = 60, mcp: bool = False) -> str:
+    """The device hello; `mcp` announces `features.mcp` (the daemon then sends `initialize` and
+    `tools/list`, which only the MCP tests answer)."""
     return json.dumps({
-        "type": "hello", "version": 1, "features": {"mcp": True}, "transport": "websocket",
+        "type": "hello", "version": 1, "features": {"mcp": mcp}, "transport": "websocket",
         "audio_params": {"format": "opus", "sample_rate": 16000, "channels": 1, "frame_duration": frame_ms},
     })
 

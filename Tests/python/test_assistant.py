@@ -283,38 +283,37 @@ def test_history_survives_reconnects_and_restarts(tmp_path):
 
 
 def test_device_mcp_tools_join_the_registry(tmp_path):
+    """The hub lists the device's tools and hands them to each job (`tools`); a call goes out as
+    output `mcp` and its answer comes back as input `mcp` with the job's id."""
+    light = {"name": "self.light.set_brightness", "description": "Set the light brightness",
+             "inputSchema": {"type": "object", "properties": {"brightness": {"type": "integer", "minimum": 0, "maximum": 100}}, "required": ["brightness"]}}
+
     async def main():
         async with ScriptedLLM(weather_rules()) as server, ScriptedHub() as hub:
             app = weather_app(server, tmp_path / "s.db")
             worker, task, w = await serve_app(app, hub)
-            await w.job(1, "assistant", {"text": "Please dim the lights.", "device_id": "d", "session": "s1", "mcp": True})
+            await w.job(1, "assistant", {"text": "Please dim the lights.", "device_id": "d", "session": "s1", "tools": [light]})
             calls = []
             while True:
                 m = await w.expect("output", job=1)
                 if m["event"] == "mcp":
                     request = m["payload"]
                     calls.append(request["method"])
-                    if request["method"] == "initialize":
-                        result = {"protocolVersion": "2024-11-05", "capabilities": {"tools": {}}, "serverInfo": {"name": "xiaozhi"}}
-                    elif request["method"] == "tools/list":
-                        result = {"tools": [{"name": "self.light.set_brightness", "description": "Set the light brightness",
-                                             "inputSchema": {"type": "object", "properties": {"brightness": {"type": "integer", "minimum": 0, "maximum": 100}}, "required": ["brightness"]}}]}
-                    else:
-                        assert request["params"] == {"name": "self.light.set_brightness", "arguments": {"brightness": 20}}
-                        result = {"content": [{"type": "text", "text": "true"}], "isError": False}
-                    await w.input(1, "mcp", payload={"jsonrpc": "2.0", "id": request["id"], "result": result})
+                    assert request["params"] == {"name": "self.light.set_brightness", "arguments": {"brightness": 20}}
+                    await w.input(1, "mcp", payload={"jsonrpc": "2.0", "id": request["id"],
+                                                     "result": {"content": [{"type": "text", "text": "true"}], "isError": False}})
                 elif m["event"] == "delta":
                     break
             outputs, _, end = await w.until_end(1)
-            assert calls == ["initialize", "tools/list", "tools/call"]
+            assert calls == ["tools/call"]
             names = {t["function"]["name"] for t in server.requests[0]["tools"]}
             assert names == {"weather", "self_light_set_brightness"}
 
-            # The tools are listed once per connection; the next turn reuses them without asking.
-            await w.job(2, "assistant", {"text": "What's my name?", "device_id": "d", "session": "s1", "mcp": True})
+            # A job without `tools` (the hub has none for the device) offers only the script's tools.
+            await w.job(2, "assistant", {"text": "What's my name?", "device_id": "d", "session": "s1"})
             outputs2, _, _ = await w.until_end(2)
             assert not any(o["event"] == "mcp" for o in outputs2)
-            assert {t["function"]["name"] for t in server.requests[-1]["tools"]} == names
+            assert {t["function"]["name"] for t in server.requests[-1]["tools"]} == {"weather"}
             await worker.stop()
             await task
             return m, outputs, end
@@ -346,3 +345,32 @@ def test_cancelled_turn_is_remembered_as_far_as_it_got(tmp_path):
     assert history[1]["role"] == "assistant" and history[1]["content"].startswith("Once upon a time")
     assert len(history[1]["content"]) < 200
     assert bad["type"] == "error" and "text" in bad["message"]
+
+
+def test_cancelled_turn_closes_the_llm_stream_at_once(tmp_path):
+    """A cancel mid-reply closes the LLM's HTTP stream (the model stops), and the next turn runs."""
+
+    async def main():
+        rules = [Rule(when="endless", reply="and then " * 400, chunk_delay=0.05), *weather_rules()]
+        async with ScriptedLLM(rules) as server, ScriptedHub() as hub:
+            app = weather_app(server, tmp_path / "s.db")
+            worker, task, w = await serve_app(app, hub)
+            await w.job(1, "assistant", {"text": "Tell me an endless tale.", "device_id": "d", "session": "s1"})
+            for _ in range(3):
+                await w.expect("output", job=1, event="delta")
+            assert server.streams_open == 1
+            await w.cancel(1)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 3.0  # the reply had 20 s left to stream
+            while server.streams_open and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+            still_open = server.streams_open
+            await w.job(2, "assistant", {"text": "What is my name?", "device_id": "d", "session": "s1"})
+            _, _, end = await w.until_end(2)
+            await worker.stop()
+            await task
+            return still_open, end
+
+    still_open, end = run(main())
+    assert still_open == 0
+    assert end["type"] == "done"

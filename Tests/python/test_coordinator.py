@@ -1,5 +1,7 @@
 """voicecore.Coordinator: a whole turn driven from Python, timers, rejections and the event log."""
 
+import json
+
 import pytest
 
 import voicecore
@@ -115,6 +117,32 @@ def test_config_event_and_log_iterator():
         c.handle({"type": "config", "config": {"hello_timeout": 1}}, 20)
 
 
+def test_digest_is_the_determinism_fingerprint():
+    """Equal configs and equal events at equal times: equal digests (voicecore replay relies on it);
+    any difference in an event or its time: another digest."""
+    events = [({"type": "worker.connected", "worker": "w"}, 0), ({"type": "device.connected", "session": "s"}, 10),
+              ({"type": "device.message", "session": "s", "message": {"type": "hello", "version": 1}}, 20),
+              ({"type": "text.input", "session": "s", "text": "hi"}, 30), ({"type": "no.such.event"}, 40)]
+
+    def run(changed: int | None = None) -> tuple[int, int]:
+        c = voicecore.Coordinator({"heartbeat_ms": 1000})
+        fresh = c.digest()
+        assert fresh[1] == 0
+        for i, (event, t) in enumerate(events):
+            c.feed(json.dumps(event).encode(), t + (5 if i == changed else 0))
+        return c.digest()
+
+    a, b = run(), run()
+    assert a == b and a[1] >= 5
+    assert run(changed=3)[0] != a[0]
+    fed = voicecore.Coordinator({"heartbeat_ms": 1000})
+    for event, t in events[:-1]:
+        fed.handle(event, t)
+    with pytest.raises(voicecore.RejectedEvent):
+        fed.handle(events[-1][0], events[-1][1])
+    assert fed.digest() == a  # handle() and feed() take the same path; a rejected event is logged too
+
+
 def test_random_json_never_crashes_the_library():
     import random
 
@@ -158,6 +186,28 @@ def test_coordinate_command_runs_a_script(tmp_path, capsys):
     script.write_text(_json.dumps({"event": {"type": "device.audio", "session": "ghost"}}) + "\n")
     assert main(["coordinate", str(script)]) == 1
     assert "unknown session" in capsys.readouterr().out
+
+
+def test_health_from_python_refusal_and_leak():
+    c = voicecore.Coordinator({"heartbeat_ms": 1000, "health_grace_ms": 2000})
+    for name, kind in [("b", "assistant"), ("t", "tts")]:
+        register(c, name, kind)
+    h = c.health(0)
+    assert h["status"] == "ok" and h["kinds"]["tts"]["status"] == "ok" and h["kinds"]["asr"]["status"] == "absent"
+    # The TTS worker reports a slot busy that the hub does not know, heartbeat after heartbeat.
+    for t in range(1, 4):
+        c.handle({"type": "worker.message", "worker": "t", "message": {"type": "heartbeat", "load": {"tts": 4}}}, t * 1_000_000)
+    log = c.log()
+    assert [e for e in log if e["kind"] == "worker.reconciled" and e["reason"] == "leaked-slots"]
+    assert c.health(3_000_000)["kinds"]["tts"]["status"] == "ok"  # full, not yet for the grace period
+    h = c.health(5_500_000)
+    assert h["status"] == "degraded" and h["kinds"]["tts"]["reason"] == "leaked" and h["reasons"][0].startswith("tts:")
+    assert h["counters"]["leaks_marked"] == 1
+    c.handle({"type": "worker.message", "worker": "t", "message": {"type": "heartbeat", "load": {"tts": 0}}}, 8_000_000)
+    assert c.health(8_000_000)["status"] == "ok"
+    c.log()
+    c.health(60_000_000)
+    assert c.log() == []  # the health query changes nothing, logs nothing
 
 
 def _hub_session(c, mode="auto"):

@@ -134,6 +134,10 @@ def test_cli_index_and_search(tmp_path):
     assert r.returncode == 0, r.stderr
     first = json.loads(r.stdout.splitlines()[0])
     assert first["id"] == "c.html" and "Battery life" in first["text"] and "var x" not in first["text"]
+    r = subprocess.run([sys.executable, "-m", "voicecore", "search", str(out), "the speaker warranty", "--json", "--documents"],
+                       capture_output=True, text=True, env=env)
+    ids = [json.loads(line)["id"] for line in r.stdout.splitlines()]
+    assert r.returncode == 0 and sorted(ids) == ["a.txt", "b.md"], r.stderr
     assert cli_main(["search", str(tmp_path / "missing.vcidx"), "q"]) == 2
 
 
@@ -256,3 +260,99 @@ def test_exact_dense_scores_identical_single_and_batched_across_dimensions():
             assert [s for s, _ in hits] == list(np.argsort(-exact[i], kind="stable")[:5]), dim
             assert np.allclose([sc for _, sc in hits], exact[i][[s for s, _ in hits]], rtol=1e-4, atol=1e-4)
         kb.close()
+
+
+def test_search_returns_the_chunks_of_its_slots():
+    """``search`` fetches every hit's chunk in one call: the same fields ``chunk(slot)`` gives,
+    metadata included, non-ASCII text intact, for single and batched searches."""
+    kb = Retriever(None, {"chunk_size": 40, "chunk_overlap": 0})
+    kb.add("ru", "Солнечные панели дают ток. " * 4, metadata={"lang": "ru", "year": 2024})
+    kb.add("en", "Solar panels give current. " * 4)
+    kb.add("zh", "太阳能电池板发电。" * 6, metadata={"lang": "zh"})
+    for query in ["панели ток", "solar current", "太阳能"]:
+        hits = kb.search(query, k=20, mode="bm25")
+        assert hits
+        for h in hits:
+            c = kb.chunk(h.slot)
+            assert (h.id, h.chunk, h.start, h.end, h.text, h.metadata) == (
+                c["id"], c["chunk"], c["start"], c["end"], c["text"], c["metadata"])
+        assert [h.slot for h in hits] == [s for s, _ in kb.search_slots(query, k=20, mode="bm25")]
+    assert kb.search("панели", k=1)[0].metadata == {"lang": "ru", "year": 2024}
+    assert kb.search("solar", k=1)[0].metadata == {}
+    assert kb.search_many(["панели ток", "solar"], k=20) == [kb.search("панели ток", k=20), kb.search("solar", k=20)]
+    with pytest.raises(voicecore.Error) as e:
+        kb.chunk(999)
+    assert e.value.code == -5
+
+
+def _whole_and_chunked(tmp_path, words, docs):
+    """The same documents in an index that keeps them whole and one that cuts them into chunks
+    without overlap (so a document's term counts and length are the sums over its chunks)."""
+    import random
+
+    rng = random.Random(11)
+    whole = Retriever(None, {"chunk_size": 0})
+    chunked = Retriever(tmp_path / "chunked.vcidx", {"chunk_size": 60, "chunk_overlap": 0})
+    texts = {}
+    for i in range(docs):
+        text = ". ".join(" ".join(rng.choice(words) for _ in range(rng.randint(3, 9))) for _ in range(rng.randint(1, 6)))
+        texts[f"d{i}"] = text
+        whole.add(f"d{i}", text)
+        chunked.add(f"d{i}", text)
+    return whole, chunked, texts
+
+
+def _same_documents(whole, chunked, query, k):
+    got = chunked.search(query, k=k, mode="bm25", group_by="document")
+    want = whole.search(query, k=k, mode="bm25")
+    assert [h.id for h in got] == [h.id for h in want], query
+    assert [h.score for h in got] == pytest.approx([h.score for h in want], rel=1e-4), query
+    return got
+
+
+def test_group_by_document_scores_whole_documents(tmp_path):
+    """With ``group_by="document"`` each document comes back once, carried by its best chunk, and
+    BM25 scores the whole document: on chunks without overlap the scores equal those of an index
+    that keeps the documents whole — after deletes and replacements, and after save and open."""
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
+    whole, chunked, texts = _whole_and_chunked(tmp_path, words, 80)
+    assert chunked.stats()["chunks"] > 2 * chunked.stats()["documents"]
+    queries = ["alpha beta", "gamma", "delta epsilon zeta", "theta theta kappa", "iota alpha eta"]
+    for q in queries:
+        got = _same_documents(whole, chunked, q, 80)
+        assert len({h.id for h in got}) == len(got)
+        for h in got:
+            assert texts[h.id][h.start : h.end] == h.text  # the document's best chunk
+    for doc in ["d3", "d4", "d50"]:
+        whole.delete(doc)
+        chunked.delete(doc)
+    whole.add("d4", "alpha beta gamma. " * 20)
+    chunked.add("d4", "alpha beta gamma. " * 20)
+    for q in queries:
+        _same_documents(whole, chunked, q, 80)
+    chunked.save()
+    reopened = Retriever(chunked.path)
+    for q in queries:
+        _same_documents(whole, reopened, q, 80)
+    reopened.compact()
+    for q in queries:  # k = 80 covers every document, so the rescored pool is all of them
+        _same_documents(whole, reopened, q, 80)
+
+
+def test_group_by_document_returns_k_documents_when_one_document_fills_the_chunks():
+    """A document with many matching chunks must not crowd the others out: grouped search keeps
+    fetching chunks until it has k documents."""
+    kb = Retriever(None, {"chunk_size": 40, "chunk_overlap": 0})
+    kb.add("big", "solar power plant. " * 200, vector=[1, 0, 0])
+    for i in range(6):
+        kb.add(f"small{i}", f"a note {i} on solar power and wind", vector=[0.5, 0.5, i / 10])
+    assert kb.stats()["chunks"] > 80
+    for mode, vec in [("bm25", None), ("dense", [1, 0, 0]), ("hybrid", [1, 0, 0])]:
+        chunks = kb.search("solar power plant", k=5, mode=mode, vector=vec)
+        docs = kb.search("solar power plant", k=5, mode=mode, vector=vec, group_by="document")
+        assert len(docs) == 5 and len({h.id for h in docs}) == 5, mode
+        assert docs[0].id == "big", mode
+        assert all(h.id == "big" for h in chunks), mode
+    assert kb.search("solar", k=3, group_by="document", filter={}) == kb.search_many(["solar"], k=3, group_by="document")[0]
+    with pytest.raises(voicecore.Error, match="group_by"):
+        kb.search("solar", group_by="page")

@@ -150,3 +150,86 @@ def test_no_preemption_turns_it_off_in_the_hub_and_the_asr_worker(tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_up_records_a_journal_by_default_and_no_journal_turns_it_off(tmp_path):
+    """`voicecore up` starts voicecored with --journal STATE_DIR/journal (rotated); the journal of
+    the run replays to the same digest once it stops; `--no-journal` records nothing."""
+    import os
+    import subprocess
+
+    from voicecore.cli import build_parser
+    from voicecore.launcher.stack import journal_args
+
+    state = tmp_path / "state"
+    assert journal_args(UpConfig(), state) == ["--journal", str(state / "journal"), "--journal-max-mb", "64", "--journal-keep", "8"]
+    assert journal_args(UpConfig(journal=False), state) == []
+    assert journal_args(UpConfig(daemon={"journal": "/elsewhere"}), state) == []  # the daemon settings' own journal wins
+    assert build_parser().parse_args(["up", "--no-journal"]).journal is False
+    assert build_parser().parse_args(["up"]).journal is None
+
+    def up(state_dir, *flags):
+        proc = subprocess.Popen([sys.executable, "-m", "voicecore", "up", "--host", "127.0.0.1", "--port", "0", "--workers", "none",
+                                 "--no-llm", "--state-dir", str(state_dir), *flags],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+        lines = []
+        try:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                lines.append(line)
+                if "Ctrl-C stops everything" in line:
+                    break
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        return "".join(lines)
+
+    banner = up(state)
+    assert f"journal     {state / 'journal'}/" in banner, banner
+    files = sorted((state / "journal").glob("journal-*.vcj"))
+    assert len(files) == 1
+    out = subprocess.run([sys.executable, "-m", "voicecore", "replay", str(state / "journal")], capture_output=True, text=True,
+                         env=dict(os.environ), timeout=60)
+    assert out.returncode == 0 and "OK: digest" in out.stdout and "ends cleanly" in out.stdout, out.stdout + out.stderr
+
+    quiet = tmp_path / "quiet"
+    banner = up(quiet, "--no-journal")
+    assert "journal " not in banner and not (quiet / "journal").exists()
+
+
+def test_daemon_killed_under_up_leaves_a_replayable_journal_and_a_new_run(tmp_path):
+    """`kill -9` of voicecored under `voicecore up`: the supervisor restarts it, which starts a new
+    journal run; the killed run's journal replays to its last complete record and says so."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    state = tmp_path / "state"
+    proc = subprocess.Popen([sys.executable, "-m", "voicecore", "up", "--host", "127.0.0.1", "--port", "0", "--workers", "none",
+                             "--no-llm", "--state-dir", str(state)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if "Ctrl-C stops everything" in line:
+                break
+        first = json.loads((state / "up.json").read_text())["pids"]["voicecored"]
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        runs: set[str] = set()
+        while time.monotonic() < deadline:
+            runs = {p.name.rsplit("-", 1)[0] for p in (state / "journal").glob("journal-*.vcj")}
+            if len(runs) == 2:
+                break
+            time.sleep(0.2)
+        assert len(runs) == 2, runs
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    killed = min(runs)[len("journal-"):]
+    out = subprocess.run([sys.executable, "-m", "voicecore", "replay", str(state / "journal"), "--run", killed],
+                         capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "ends without a closing record" in out.stdout and "OK: digest" in out.stdout, out.stdout
+    newest = subprocess.run([sys.executable, "-m", "voicecore", "replay", str(state / "journal")],
+                            capture_output=True, text=True, env=dict(os.environ), timeout=60)
+    assert newest.returncode == 0 and "ends cleanly" in newest.stdout, newest.stdout + newest.stderr

@@ -48,6 +48,12 @@ def _declare(l: ctypes.CDLL) -> None:
         ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t),
     ]
     l.vc_coordinator_next_log.restype = ctypes.c_int
+    l.vc_coordinator_digest.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64)]
+    l.vc_coordinator_digest.restype = ctypes.c_int
+    l.vc_coordinator_health.argtypes = [
+        ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t),
+    ]
+    l.vc_coordinator_health.restype = ctypes.c_int
 
 
 class RejectedEvent(_native.Error):
@@ -97,19 +103,37 @@ class Coordinator:
             raise _native.Error(-4, "the coordinator is closed")
         return self._handle
 
-    def handle(self, event: Mapping[str, Any] | str, now_us: int, data: bytes = b"") -> list[Effect]:
-        """Handles one event at host time ``now_us`` and returns its effects, in order. A binary
-        payload of an effect (PCM16LE) is under ``"data"`` as ``bytes``. Raises ``RejectedEvent``
-        when the event is invalid (the state is then unchanged)."""
+    def handle(self, event: Mapping[str, Any] | str | bytes, now_us: int, data: bytes = b"") -> list[Effect]:
+        """Handles one event (a dict, or its JSON as str or bytes) at host time ``now_us`` and
+        returns its effects, in order. A binary payload of an effect (PCM16LE) is under ``"data"``
+        as ``bytes``. Raises ``RejectedEvent`` when the event is invalid (the state is then
+        unchanged)."""
         lib = _native.lib()
         h = self._h()
-        raw = (event if isinstance(event, str) else json.dumps(event, ensure_ascii=False)).encode()
+        raw = event if isinstance(event, bytes) else (event if isinstance(event, str) else json.dumps(event, ensure_ascii=False)).encode()
         code = lib.vc_coordinator_handle(h, raw, len(raw), bytes(data) if data else None, len(data), int(now_us))
         message = lib.vc_coordinator_errmsg(h) if code < 0 else None
         effects = self._drain_effects()
         if code < 0:
             raise RejectedEvent(code, (message or b"").decode("utf-8", "replace") or _native.strerror(code), effects)
         return effects
+
+    def feed(self, event_json: bytes, now_us: int, data: bytes = b"", log_lines: list[bytes] | None = None) -> int:
+        """Handles one event given as raw JSON bytes, exactly as the daemon hands it over, and
+        discards its effects (and its log lines, unless ``log_lines`` is given: they are appended
+        to it, undecoded): the fast path of ``voicecore replay``. Returns the status (negative
+        when the event was rejected; the state is then unchanged)."""
+        lib = _native.lib()
+        h = self._h()
+        code = lib.vc_coordinator_handle(h, event_json, len(event_json), data if data else None, len(data), int(now_us))
+        e = _CEffect()
+        while lib.vc_coordinator_next_effect(h, ctypes.byref(e)) == 1:
+            pass
+        line, size = ctypes.c_void_p(), ctypes.c_size_t()
+        while lib.vc_coordinator_next_log(h, ctypes.byref(line), ctypes.byref(size)) == 1:
+            if log_lines is not None:
+                log_lines.append(ctypes.string_at(line.value, size.value))
+        return int(code)
 
     def _drain_effects(self) -> list[Effect]:
         lib = _native.lib()
@@ -139,6 +163,30 @@ class Coordinator:
                 return
             yield json.loads(ctypes.string_at(line.value, size.value).decode("utf-8"))
 
+    def digest(self) -> tuple[int, int]:
+        """The event log's running digest and the number of entries logged so far (drained or
+        not). Equal configs and equal events at equal times give equal digests; ``voicecore
+        replay`` compares it with the one voicecored's journal recorded."""
+        lib = _native.lib()
+        h = self._h()
+        digest, entries = ctypes.c_uint64(), ctypes.c_uint64()
+        _native.check(lib.vc_coordinator_digest(h, ctypes.byref(digest), ctypes.byref(entries)), lambda: lib.vc_coordinator_errmsg(h))
+        return digest.value, entries.value
+
     def log(self) -> list[dict[str, Any]]:
         """Drains the pending event-log entries."""
         return list(self.logs())
+
+    def health(self, now_us: int) -> dict[str, Any]:
+        """The core's health verdict at ``now_us`` (docs/coordinator.md, "Health"): ``status``
+        (``ok`` or ``degraded``), ``reasons``, per-kind ``kinds`` and ``counters``. A query: the
+        state and the log are unchanged."""
+        lib = _native.lib()
+        text = ctypes.c_void_p()
+        size = ctypes.c_size_t()
+        h = self._h()
+        _native.check(
+            lib.vc_coordinator_health(h, now_us, ctypes.byref(text), ctypes.byref(size)), lambda: lib.vc_coordinator_errmsg(h)
+        )
+        result: dict[str, Any] = json.loads(ctypes.string_at(text.value, size.value).decode("utf-8"))
+        return result

@@ -4,6 +4,7 @@
     kb.add("doc-1", text, metadata={"lang": "en"}, vector=None)
     hits = kb.search("query", k=10, mode="hybrid", vector=qvec, filter={"lang": "en"})
     hits[0].id, hits[0].chunk, hits[0].score, hits[0].text, hits[0].metadata
+    docs = kb.search("query", k=10, group_by="document")   # one hit per document
 """
 
 from __future__ import annotations
@@ -11,12 +12,29 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import _native
 
 _c_float_p = ctypes.POINTER(ctypes.c_float)
+
+
+class _ChunkInfo(ctypes.Structure):
+    """``vc_retriever_chunk_info``: strings as addresses with lengths, owned by the handle."""
+
+    _fields_ = [
+        ("id", ctypes.c_void_p), ("id_len", ctypes.c_size_t),
+        ("text", ctypes.c_void_p), ("text_len", ctypes.c_size_t),
+        ("metadata", ctypes.c_void_p), ("metadata_len", ctypes.c_size_t),
+        ("chunk", ctypes.c_int32), ("start", ctypes.c_int32), ("end", ctypes.c_int32),
+    ]
+
+
+_CHUNK_INFO = struct.Struct("@PNPNPNiii4x")
+"""The layout of ``vc_retriever_chunk_info`` for reading an array of them in one pass."""
+assert _CHUNK_INFO.size == ctypes.sizeof(_ChunkInfo)
 
 
 @_native.declares
@@ -47,8 +65,8 @@ def _declare(l: ctypes.CDLL) -> None:
         ctypes.POINTER(ctypes.c_int32), _c_float_p, ctypes.POINTER(ctypes.c_int32), sz,
     ]
     l.vc_retriever_search_many.restype = ctypes.c_int
-    l.vc_retriever_chunk.argtypes = [vp, ctypes.c_int32, ctypes.POINTER(vp)]
-    l.vc_retriever_chunk.restype = ctypes.c_int
+    l.vc_retriever_chunks.argtypes = [vp, ctypes.POINTER(ctypes.c_int32), sz, ctypes.POINTER(_ChunkInfo)]
+    l.vc_retriever_chunks.restype = ctypes.c_int
     l.vc_retriever_chunk_text.argtypes = [vp, cp, sz, ctypes.POINTER(vp)]
     l.vc_retriever_chunk_text.restype = ctypes.c_int
 
@@ -107,7 +125,8 @@ def _matrix(vectors: Any) -> tuple[Any, int, int]:
 
 @dataclass
 class Hit:
-    """One search result: a chunk of a document."""
+    """One search result: a chunk of a document (with ``group_by="document"``: the document's
+    best chunk, scored as the document)."""
 
     id: str
     chunk: int
@@ -141,9 +160,10 @@ class Retriever:
             raise _native.Error(code, message.decode("utf-8", "replace") if message else _native.strerror(code))
         self._slots = (ctypes.c_int32 * 0)()
         self._scores = (ctypes.c_float * 0)()
-        # Encoded requests of option-free searches by (k, mode): one query per call then skips
-        # json.dumps (a few microseconds of the per-call cost).
-        self._requests: dict[tuple[int, str], bytes] = {}
+        self._infos = (_ChunkInfo * 0)()
+        # Encoded requests of searches without filter or further options, by (k, mode,
+        # group_by): one query per call then skips json.dumps.
+        self._requests: dict[tuple[int, str, str], bytes] = {}
 
     def _check(self, code: int) -> int:
         return _native.check(code, lambda: self._lib.vc_retriever_errmsg(self._h))
@@ -233,26 +253,19 @@ class Retriever:
         self._check(self._lib.vc_retriever_chunk_text(self._handle(), data, len(data), ctypes.byref(out)))
         return json.loads(_native.take_string(out.value))
 
-    def search_slots(
-        self,
-        query: str = "",
-        k: int = 10,
-        mode: str = "auto",
-        vector: Any = None,
-        filter: dict[str, Any] | None = None,
-        **options: Any,
-    ) -> list[tuple[int, float]]:
-        """Like ``search`` but returns ``(slot, score)`` pairs without fetching the chunks."""
+    def _search(self, query: str, k: int, mode: str, vector: Any, filter: dict[str, Any] | None,
+                group_by: str, options: dict[str, Any]) -> int:
+        """Runs one search; its hits are the first n entries of ``_slots``/``_scores``."""
         h = self._handle()
         if len(self._slots) < k:
             self._slots = (ctypes.c_int32 * k)()
             self._scores = (ctypes.c_float * k)()
         if filter or options:
-            req = _search_request(k, mode, filter, options)
+            req = _search_request(k, mode, filter, group_by, options)
         else:
-            req = self._requests.get((k, mode))
+            req = self._requests.get((k, mode, group_by))
             if req is None:
-                req = self._requests[(k, mode)] = _search_request(k, mode, None, {})
+                req = self._requests[(k, mode, group_by)] = _search_request(k, mode, None, group_by, {})
         q = query.encode("utf-8")
         vec_addr, dim, keep = None, 0, None
         if vector is not None:
@@ -261,19 +274,66 @@ class Retriever:
         del keep  # the vector's memory was needed only during the call
         if n < 0:
             self._check(n)
-        return list(zip(self._slots[:n], self._scores[:n]))
+        return n
 
-    def search_many_slots(
+    def search(
         self,
-        queries: Sequence[str] | None = None,
+        query: str = "",
         k: int = 10,
         mode: str = "auto",
-        vectors: Any = None,
+        vector: Any = None,
         filter: dict[str, Any] | None = None,
+        group_by: str = "chunk",
         **options: Any,
-    ) -> list[list[tuple[int, float]]]:
-        """Like ``search_slots`` for a batch: query i is ``queries[i]`` and/or ``vectors[i]`` (a 2-D
-        array or a sequence of vectors); one call into the library for the whole batch."""
+    ) -> list[Hit]:
+        """The best ``k`` chunks, or with ``group_by="document"`` the best ``k`` documents (one
+        hit each: the document's best chunk with the document's score). ``mode``: "bm25",
+        "dense", "hybrid" or "auto" (hybrid when both a query and a vector are given). Further
+        options: fusion="rrf"|"weighted", rrf_k, alpha, candidates, exact, ef."""
+        n = self._search(query, k, mode, vector, filter, group_by, options)
+        return self._hits(self._slots, self._scores[:n], n)
+
+    def search_slots(
+        self,
+        query: str = "",
+        k: int = 10,
+        mode: str = "auto",
+        vector: Any = None,
+        filter: dict[str, Any] | None = None,
+        group_by: str = "chunk",
+        **options: Any,
+    ) -> list[tuple[int, float]]:
+        """Like ``search`` but returns ``(slot, score)`` pairs without fetching the chunks."""
+        n = self._search(query, k, mode, vector, filter, group_by, options)
+        return list(zip(self._slots[:n], self._scores[:n]))
+
+    def _hits(self, slots: Any, scores: list[float], n: int) -> list[Hit]:
+        """``Hit``s for the first ``n`` of ``slots`` (a ctypes int32 array): one library call."""
+        if n == 0:
+            return []
+        if len(self._infos) < n:
+            self._infos = (_ChunkInfo * max(n, 16))()
+        infos = self._infos
+        self._check(self._lib.vc_retriever_chunks(self._handle(), slots, n, infos))
+        # The records unpacked in one pass; their strings lie back to back in the handle's
+        # memory, so they are copied out with one call and sliced.
+        records = list(_CHUNK_INFO.iter_unpack(memoryview(infos).cast("B")[: n * _CHUNK_INFO.size]))
+        base = records[0][0]
+        last = records[-1]
+        blob = ctypes.string_at(base, last[4] + last[5] - base)
+        out = []
+        for i, (id_at, id_len, text_at, text_len, meta_at, meta_len, chunk, start, end) in enumerate(records):
+            id_at -= base
+            text_at -= base
+            meta = {} if meta_len == 2 else json.loads(blob[meta_at - base : meta_at - base + meta_len])
+            out.append(Hit(blob[id_at : id_at + id_len].decode(), chunk, scores[i], blob[text_at : text_at + text_len].decode(),
+                           meta, start, end, slots[i]))
+        return out
+
+    def _search_many(self, queries: Sequence[str] | None, k: int, mode: str, vectors: Any,
+                     filter: dict[str, Any] | None, group_by: str, options: dict[str, Any]) -> tuple[Any, Any, Any, int, int]:
+        """Runs a batch: query i's hits are ``counts[i]`` entries of ``slots``/``scores`` from
+        ``i * cap``. Returns (slots, scores, counts, count, cap)."""
         h = self._handle()
         texts = [q.encode("utf-8") for q in queries] if queries is not None else []
         count = len(texts)
@@ -285,7 +345,7 @@ class Retriever:
             count = rows
             vec_ptr = _pointer(keep)
         lens = (ctypes.c_size_t * count)(*(len(t) for t in texts)) if texts else None
-        req = _search_request(k, mode, filter, options)
+        req = _search_request(k, mode, filter, group_by, options)
         cap = max(k, 1)
         slots = (ctypes.c_int32 * (count * cap))()
         scores = (ctypes.c_float * (count * cap))()
@@ -296,6 +356,21 @@ class Retriever:
                 slots, scores, counts, cap,
             )
         )
+        return slots, scores, counts, count, cap
+
+    def search_many_slots(
+        self,
+        queries: Sequence[str] | None = None,
+        k: int = 10,
+        mode: str = "auto",
+        vectors: Any = None,
+        filter: dict[str, Any] | None = None,
+        group_by: str = "chunk",
+        **options: Any,
+    ) -> list[list[tuple[int, float]]]:
+        """Like ``search_slots`` for a batch: query i is ``queries[i]`` and/or ``vectors[i]`` (a 2-D
+        array or a sequence of vectors); one call into the library for the whole batch."""
+        slots, scores, counts, count, cap = self._search_many(queries, k, mode, vectors, filter, group_by, options)
         out = []
         for i in range(count):
             a = i * cap
@@ -310,40 +385,27 @@ class Retriever:
         mode: str = "auto",
         vectors: Any = None,
         filter: dict[str, Any] | None = None,
+        group_by: str = "chunk",
         **options: Any,
     ) -> list[list[Hit]]:
-        """``search`` for a batch of queries (see ``search_many_slots``), the same hits per query."""
-        return [[self._hit(slot, score) for slot, score in hits]
-                for hits in self.search_many_slots(queries, k, mode, vectors, filter, **options)]
+        """``search`` for a batch of queries (see ``search_many_slots``), the same hits per query.
+        The chunks are fetched query by query, so each query's strings stay in the cache."""
+        slots, scores, counts, count, cap = self._search_many(queries, k, mode, vectors, filter, group_by, options)
+        row = ctypes.c_int32 * cap
+        return [self._hits(row.from_buffer(slots, i * cap * 4), scores[i * cap : i * cap + counts[i]], counts[i])
+                for i in range(count)]
 
     def chunk(self, slot: int) -> dict[str, Any]:
         """A slot's chunk: ``{"id", "chunk", "start", "end", "text", "metadata"}``."""
-        out = ctypes.c_void_p()
-        self._check(self._lib.vc_retriever_chunk(self._handle(), slot, ctypes.byref(out)))
-        return json.loads(_native.take_string(out.value))
-
-    def search(
-        self,
-        query: str = "",
-        k: int = 10,
-        mode: str = "auto",
-        vector: Any = None,
-        filter: dict[str, Any] | None = None,
-        **options: Any,
-    ) -> list[Hit]:
-        """The best ``k`` chunks. ``mode``: "bm25", "dense", "hybrid" or "auto" (hybrid when both
-        a query and a vector are given). Further options: fusion="rrf"|"weighted", rrf_k, alpha,
-        candidates, exact, ef."""
-        return [self._hit(slot, score) for slot, score in self.search_slots(query, k, mode, vector, filter, **options)]
-
-    def _hit(self, slot: int, score: float) -> Hit:
-        c = self.chunk(slot)
-        return Hit(c["id"], c["chunk"], score, c["text"], c["metadata"], c["start"], c["end"], slot)
+        h = self._hits((ctypes.c_int32 * 1)(slot), [0.0], 1)[0]
+        return {"id": h.id, "chunk": h.chunk, "start": h.start, "end": h.end, "text": h.text, "metadata": h.metadata}
 
 
-def _search_request(k: int, mode: str, filter: dict[str, Any] | None, options: dict[str, Any]) -> bytes:
+def _search_request(k: int, mode: str, filter: dict[str, Any] | None, group_by: str, options: dict[str, Any]) -> bytes:
     """The search options as the C API takes them (one JSON object), shared by single and batch search."""
     req: dict[str, Any] = {"k": k, "mode": mode}
+    if group_by != "chunk":
+        req["group_by"] = group_by
     if filter:
         req["filter"] = filter
     req.update(options)

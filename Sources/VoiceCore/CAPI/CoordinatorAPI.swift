@@ -13,6 +13,7 @@ final class CoordinatorHandle: Handle {
     var effectJSON: [CChar] = [0]
     var effectData: [UInt8] = []
     var logLine: [CChar] = [0]
+    var healthJSON: [CChar] = [0]
 
     init(_ wire: CoordinatorWire?) { self.wire = wire }
 
@@ -107,5 +108,33 @@ public func vc_coordinator_next_log(_ c: OpaquePointer?, _ json: UnsafeMutablePo
         json.pointee = h.logLine.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) }
         len.pointee = h.logLine.count - 1
         return 1
+    }
+}
+
+@_cdecl("vc_coordinator_digest")
+public func vc_coordinator_digest(_ c: OpaquePointer?, _ digest: UnsafeMutablePointer<UInt64>?,
+                                  _ entries: UnsafeMutablePointer<UInt64>?) -> Int32 {
+    guard let h = HandleTable.get(c, as: CoordinatorHandle.self), let digest else { return Status.invalidArgument.rawValue }
+    return h.run { () throws(VCError) -> Int32 in
+        try h.usable()
+        digest.pointee = h.wire!.core.log.digest
+        entries?.pointee = h.wire!.core.log.nextSeq - 1
+        return Status.ok.rawValue
+    }
+}
+
+@_cdecl("vc_coordinator_health")
+public func vc_coordinator_health(_ c: OpaquePointer?, _ nowUs: Int64, _ json: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                  _ len: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let h = HandleTable.get(c, as: CoordinatorHandle.self), let json, let len else { return Status.invalidArgument.rawValue }
+    return h.run { () throws(VCError) -> Int32 in
+        try h.usable()
+        let health = h.wire!.core.healthJSON(at: Instant(us: nowUs))
+        var text = ""
+        health.write(to: &text)
+        h.healthJSON = Array(text.utf8CString)
+        json.pointee = h.healthJSON.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) }
+        len.pointee = h.healthJSON.count - 1
+        return health["status"]?.stringValue == "degraded" ? 1 : 0
     }
 }

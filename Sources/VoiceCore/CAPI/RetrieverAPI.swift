@@ -19,6 +19,26 @@ final class RetrieverHandle: Handle {
     }
     var openError: [CChar] = [0]
     var lastErrorCopy: [CChar] { openError }
+    /// The strings `vc_retriever_chunks` points at, NUL-terminated, back to back; reused by the
+    /// next call on the handle.
+    var arena = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 16)
+    var arenaSize = 4096
+
+    deinit { arena.deallocate() }
+
+    /// Makes the arena hold at least `bytes` (its old contents are dropped).
+    func reserveArena(_ bytes: Int) {
+        guard bytes > arenaSize else { return }
+        arena.deallocate()
+        arenaSize = max(bytes, arenaSize * 2)
+        arena = UnsafeMutableRawPointer.allocate(byteCount: arenaSize, alignment: 16)
+    }
+}
+
+/// Byte offsets of the fields of `vc_retriever_chunk_info` (include/voicecore.h); they are ABI.
+private enum ChunkInfoLayout {
+    static let id = 0, idLen = 8, text = 16, textLen = 24, metadata = 32, metadataLen = 40
+    static let chunk = 48, start = 52, end = 56, size = 64
 }
 
 private func handle(_ p: OpaquePointer?) -> RetrieverHandle? { HandleTable.get(p, as: RetrieverHandle.self) }
@@ -222,6 +242,54 @@ public func vc_retriever_chunk(_ h: OpaquePointer?, _ slot: Int32, _ out: Unsafe
             ("id", .string(c.id)), ("chunk", .number(Double(c.number))), ("start", .number(Double(c.start))),
             ("end", .number(Double(c.end))), ("text", .string(c.text)), ("metadata", c.metadata),
         ]), out)
+    }
+}
+
+@_cdecl("vc_retriever_chunks")
+public func vc_retriever_chunks(_ h: OpaquePointer?, _ slots: UnsafePointer<Int32>?, _ count: Int,
+                                _ out: UnsafeMutableRawPointer?) -> Int32 {
+    guard let r = handle(h) else { return Status.invalidArgument.rawValue }
+    return r.withRetriever { (kb) throws(VCError) -> Int32 in
+        guard count >= 0 else { throw VCError(.invalidArgument, "count is negative") }
+        if count == 0 { return Status.ok.rawValue }
+        guard let slots, let out else { throw VCError(.invalidArgument, "slots or out is NULL") }
+        // Sizes first, so the arena is allocated once and the pointers handed out stay put.
+        var metadata: [String?] = []
+        metadata.reserveCapacity(count)
+        var bytes = 0
+        for i in 0..<count {
+            let slot = slots[i]
+            guard slot >= 0, Int(slot) < kb.slotCount else { throw VCError(.notFound, "no chunk \(slot)") }
+            let d = Int(kb.chunkDoc[Int(slot)])
+            let meta = kb.docMetadata[d].isEmpty ? nil : metadataJSON(kb.docMetadata[d]).serialized
+            metadata.append(meta)
+            bytes += kb.docIds[d].utf8.count + kb.chunkText[Int(slot)].utf8.count + (meta?.utf8.count ?? 2) + 3
+        }
+        r.reserveArena(bytes)
+        var at = r.arena
+        func put(_ s: String, _ field: Int, _ lengthField: Int, _ record: UnsafeMutableRawPointer) {
+            var s = s
+            let n = s.withUTF8 { u in
+                if u.count > 0 { at.copyMemory(from: u.baseAddress!, byteCount: u.count) }
+                return u.count
+            }
+            at.storeBytes(of: 0, toByteOffset: n, as: UInt8.self)
+            record.storeBytes(of: UnsafeRawPointer(at), toByteOffset: field, as: UnsafeRawPointer.self)
+            record.storeBytes(of: n, toByteOffset: lengthField, as: Int.self)
+            at += n + 1
+        }
+        for i in 0..<count {
+            let slot = Int(slots[i]), d = Int(kb.chunkDoc[slot])
+            let record = out + i * ChunkInfoLayout.size
+            put(kb.docIds[d], ChunkInfoLayout.id, ChunkInfoLayout.idLen, record)
+            put(kb.chunkText[slot], ChunkInfoLayout.text, ChunkInfoLayout.textLen, record)
+            put(metadata[i] ?? "{}", ChunkInfoLayout.metadata, ChunkInfoLayout.metadataLen, record)
+            record.storeBytes(of: kb.chunkNumber[slot], toByteOffset: ChunkInfoLayout.chunk, as: Int32.self)
+            record.storeBytes(of: kb.chunkStart[slot], toByteOffset: ChunkInfoLayout.start, as: Int32.self)
+            record.storeBytes(of: kb.chunkEnd[slot], toByteOffset: ChunkInfoLayout.end, as: Int32.self)
+            record.storeBytes(of: 0, toByteOffset: ChunkInfoLayout.end + 4, as: Int32.self)
+        }
+        return Status.ok.rawValue
     }
 }
 

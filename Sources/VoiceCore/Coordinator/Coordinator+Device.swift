@@ -26,6 +26,7 @@ extension Coordinator {
         sessions[s]!.idleTimer = setTimer(.idle(s), at: now + config.idleTimeoutUs)
         out.append(.deviceSend(s, .hello))
         record(.sessionHello, session: s, value: Int64(hello.version))
+        if hello.mcp { startMCP(s) }
         touch(s)
     }
 
@@ -70,13 +71,6 @@ extension Coordinator {
         sessions[s]!.lastActivity = now
         abortTurns(s, reason: reason.isEmpty ? "abort" : "abort:" + reason, cancelSpeech: true)
         touch(s)
-    }
-
-    mutating func deviceMCP(_ s: SessionID, _ payload: JSON) {
-        guard readySession(s) else { return }
-        if let job = sessions[s]!.reply?.assistantJob, let worker = jobs[job]?.worker {
-            out.append(.workerSend(worker, .inputMCP(job, payload), audio: nil))
-        }
     }
 
     /// The hot path (every 20–60 ms per listening device): one lookup per table, no copies.
@@ -139,6 +133,7 @@ extension Coordinator {
     mutating func removeSession(_ s: SessionID, reason: String) {
         guard let session = sessions[s] else { return }
         dropTurns(s, reason: reason)
+        dropMCP(s)
         cancelTimer(session.helloTimer)
         cancelTimer(session.idleTimer)
         cancelTimer(session.closeTimer)

@@ -10,7 +10,7 @@ extension Coordinator {
         return id
     }
 
-    private mutating func enqueue(_ id: JobID) {
+    mutating func enqueue(_ id: JobID) {
         let j = jobs[id]!
         jobs[id]!.phase = .queued
         jobs[id]!.queuedAt = now
@@ -26,6 +26,7 @@ extension Coordinator {
     /// deadline.
     mutating func placeJobs() {
         placementDirty = false
+        healthDirty = true
         while let p = scheduler.nextPlacement(now: now) {
             dispatch(p.job.job, to: p.worker)
         }
@@ -42,6 +43,7 @@ extension Coordinator {
         guard let j = jobs[id] else { return }
         jobs[id]!.phase = .running
         jobs[id]!.worker = worker
+        jobs[id]!.dispatchedAt = now
         out.append(.workerSend(worker, .job(id, kind: j.kind, session: j.session, turn: j.turn, params: j.params), audio: nil))
         record(.jobDispatched, session: j.session, turn: j.turn, job: id, jobKind: j.kind, worker: worker,
                value: now - j.queuedAt)
@@ -170,6 +172,27 @@ extension Coordinator {
         touch(s)
     }
 
+    /// The worker refused a job it never accepted (retryable error before `accepted`: no free
+    /// slot, draining, kind not served). The same job goes back to the queue at once, avoiding
+    /// that worker, without counting a failure of the worker or spending an attempt or the retry
+    /// budget; the worker counts as full for the kind until a heartbeat or a finished job of it
+    /// says otherwise, so the job cannot ping-pong.
+    mutating func jobRefused(_ id: JobID, worker w: WorkerID, reason: String) {
+        guard let j = jobs[id] else { return }
+        cancelTimer(j.timer)
+        j.timer = nil
+        scheduler.refuse(id)
+        counters.refusals[j.kind.rawValue] += 1
+        j.refusals += 1
+        record(.jobRefused, session: j.session, turn: j.turn, job: id, jobKind: j.kind, worker: w, reason: reason,
+               value: Int64(j.refusals))
+        j.worker = nil
+        j.accepted = false
+        j.avoid = w
+        j.preferred = nil
+        enqueue(id)
+    }
+
     /// A new attempt of the same work: at once elsewhere after a loss, after a backoff otherwise.
     private mutating func retry(_ j: JobRecord, lost: Bool) -> JobID {
         let id = JobID(nextJob)
@@ -210,6 +233,7 @@ extension Coordinator {
             guard let d = j.deadline else { return }
             guard now >= d else { return armJobTimer(id, at: d) }
             record(.jobTimeout, session: j.session, turn: j.turn, job: id, jobKind: j.kind, worker: j.worker, reason: "progress")
+            counters.progressTimeouts += 1
             if let w = j.worker { out.append(.workerSend(w, .cancel(id, reason: "timeout"), audio: nil)) }
             jobFailed(id, reason: "timeout", retryable: true, lost: false)
         }
@@ -219,6 +243,7 @@ extension Coordinator {
     private mutating func queueTimeout(_ id: JobID) {
         guard let j = jobs.removeValue(forKey: id) else { return }
         scheduler.cancel(id, kind: j.kind)
+        counters.placementFailures[j.kind.rawValue] += 1
         guard sessions[j.session] != nil else { return }
         let s = j.session
         switch j.kind {

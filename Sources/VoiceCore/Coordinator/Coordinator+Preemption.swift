@@ -18,7 +18,7 @@ extension Coordinator {
         sessions[s]!.held = held
         let job = createJob(kind: .assistant, session: s, turn: u.turn, segment: -1,
                             params: .assistant(text: trimmed, language: config.language, deviceID: sessions[s]!.info.deviceID,
-                                               preemptive: true),
+                                               preemptive: true, tools: deviceTools(s)),
                             priority: .first, attempt: 1, preferred: nil, avoid: nil)
         held.job = job
         record(.preemptStarted, session: s, turn: u.turn, job: job, text: trimmed)
@@ -82,13 +82,14 @@ extension Coordinator {
                 out.append(.workerSend(w, .inputCommit(job), audio: nil))
             } else {
                 // Not dispatched yet: it goes out as an ordinary job.
-                record.params = .assistant(text: held.text, language: config.language, deviceID: sessions[s]!.info.deviceID)
+                record.params = .assistant(text: held.text, language: config.language, deviceID: sessions[s]!.info.deviceID,
+                                           tools: deviceTools(s))
             }
         }
         if let t = held.firstDelta { mark(s, "first_delta", at: t) }
         for output in held.pending {
             switch output {
-            case let .mcp(payload): out.append(.deviceSend(s, .mcp(payload)))
+            case let .mcp(payload): jobMCP(s, job: held.job, payload)
             case let .segment(piece): addPiece(s, piece, firstSegmentAt: held.firstSegment)
             }
         }

@@ -16,7 +16,7 @@ extension Coordinator {
             sessions[slot: si].reply!.splitter.push(text)
             takeSegments(s)
         case let .mcp(payload):
-            out.append(.deviceSend(s, .mcp(payload)))
+            jobMCP(s, job: job, payload)
         case .toolCall, .toolResult:
             record(.jobTool, session: s, turn: sessions[slot: si].reply!.turn, job: job, jobKind: .assistant,
                    reason: output.isToolCall ? "call" : "result")

@@ -51,6 +51,10 @@ extension Coordinator {
         case .rebalance:
             rebalanceTimer = nil
             rebalance()
+        case let .mcpList(s, id):
+            mcpListTimerFired(s, id: id)
+        case let .mcpCall(s, id):
+            mcpCallTimerFired(s, id: id)
         case let .endOfTurn(s, turn):
             guard let u = sessions[s]?.utterance, u.turn == turn else { return }
             u.endTimer = nil

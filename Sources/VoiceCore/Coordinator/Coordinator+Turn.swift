@@ -146,7 +146,8 @@ extension Coordinator {
         let attempt = reply.assistantAttempts + 1
         sessions[s]!.reply!.assistantAttempts = attempt
         let job = createJob(kind: .assistant, session: s, turn: reply.turn, segment: -1,
-                            params: .assistant(text: reply.text, language: config.language, deviceID: sessions[s]!.info.deviceID),
+                            params: .assistant(text: reply.text, language: config.language, deviceID: sessions[s]!.info.deviceID,
+                                               tools: deviceTools(s)),
                             priority: .first, attempt: attempt, preferred: nil, avoid: avoid)
         sessions[s]!.reply!.assistantJob = job
         setJobDeadline(job, now + config.assistantTimeoutUs)

@@ -59,6 +59,7 @@ extension Coordinator {
     mutating func workerHeartbeat(_ w: WorkerID, _ load: [WorkerKind: Int]) {
         guard registeredWorker(w) else { return }
         scheduler.heartbeat(w, load: load, now: now)
+        reconcile(w, load)
     }
 
     mutating func workerDrain(_ w: WorkerID) {
@@ -143,8 +144,12 @@ extension Coordinator {
     }
 
     mutating func workerError(_ w: WorkerID, _ id: JobID, message: String, retryable: Bool) {
-        guard workerJob(w, id) != nil else { return }
-        jobFailed(id, reason: message.isEmpty ? "error" : message, retryable: retryable, lost: false)
+        guard let j = workerJob(w, id) else { return }
+        let reason = message.isEmpty ? "error" : message
+        if retryable && !j.accepted && j.phase == .running && j.refusals < config.maxRefusals {
+            return jobRefused(id, worker: w, reason: reason)
+        }
+        jobFailed(id, reason: reason, retryable: retryable, lost: false)
     }
 
     /// The worker is gone (disconnected, missed heartbeats, never registered): its jobs move on.
@@ -153,6 +158,7 @@ extension Coordinator {
         cancelTimer(conn.timer)
         if close { out.append(.workerClose(w, reason: reason)) }
         let lost = scheduler.remove(w)
+        if reason == "heartbeat-timeout" { counters.heartbeatTimeouts += 1 }
         record(.workerGone, worker: w, reason: reason, value: Int64(lost.count))
         for id in lost { jobFailed(id, reason: "worker-lost", retryable: true, lost: true) }
         placementDirty = true

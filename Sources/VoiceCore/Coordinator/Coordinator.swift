@@ -24,6 +24,11 @@ public struct Coordinator: Sendable {
     var asrBlockedSessions = 0
     var rebalanceTimer: TimerID?
     var replayLimitBytes: Int
+    /// Counters for `/metrics` (Coordinator+Health.swift).
+    public internal(set) var counters = CoordinatorCounters()
+    var healthState = HealthTracker()
+    /// Placement ran during this event: the health conditions are recomputed.
+    var healthDirty = false
 
     public init(config: CoordinatorConfig = CoordinatorConfig()) throws(VCError) {
         self.config = config
@@ -49,6 +54,10 @@ public struct Coordinator: Sendable {
         dispatch(event)
         if placementDirty { placeJobs() }
         if !touched.isEmpty { updatePhases() }
+        if healthDirty || healthState.pending {
+            updateHealth(recompute: healthDirty)
+            healthDirty = false
+        }
         return out
     }
 

@@ -8,8 +8,22 @@ public struct CoordinatorConfig: Sendable {
     /// After `device.close`, the session is forgotten if the host never reports the disconnect.
     public var closeTimeoutUs: Int64 = 5_000_000
     public var registerTimeoutUs: Int64 = 10_000_000
-    public var heartbeatMs = 5_000
+    /// The heartbeat interval told to workers; `missedHeartbeats` intervals without one and the
+    /// worker is gone (a frozen worker's jobs move within ~3 s).
+    public var heartbeatMs = 1_000
     public var missedHeartbeats = 3
+    /// Consecutive heartbeats whose `load` disagrees with the hub's count before the hub corrects
+    /// its view (moves jobs the worker does not run, counts leaked slots as occupied).
+    public var reconcileHeartbeats = 3
+    /// Consecutive heartbeats reporting leaked slots before the worker is recycled (closed; the
+    /// SDK redials with a clean slate).
+    public var recycleHeartbeats = 10
+    /// Refusals (retryable errors before `accepted`) one job may meet before a refusal counts as
+    /// an ordinary failure.
+    public var maxRefusals = 4
+    /// A kind whose jobs could not be placed, or whose workers are all full with leaked slots,
+    /// for this long makes health `degraded`.
+    public var healthGraceUs: Int64 = 5_000_000
     /// A job that no worker took within this long fails open.
     public var queueTimeoutUs: Int64 = 3_000_000
     /// An ASR job that heard speech (or was told the utterance ended) must produce output within this.
@@ -18,8 +32,9 @@ public struct CoordinatorConfig: Sendable {
     public var asrReplayUs: Int64 = 10_000_000
     /// The assistant must produce its first text, and then each further output, within this.
     public var assistantTimeoutUs: Int64 = 10_000_000
-    /// A TTS job must make progress (audio, segment done) within this.
-    public var ttsTimeoutUs: Int64 = 10_000_000
+    /// A TTS job must make progress (first audio, more audio, segment done) within this; a hung
+    /// handler's segment moves to another worker after it.
+    public var ttsTimeoutUs: Int64 = 3_000_000
     /// After the last audio is queued, playback must be reported done within its duration plus this.
     public var playbackMarginUs: Int64 = 5_000_000
     /// A segment's audio may not exceed this (a misbehaving TTS worker cannot fill memory).
@@ -52,6 +67,15 @@ public struct CoordinatorConfig: Sendable {
     /// Start the assistant on the ASR's speculative transcript and hold its output until the final
     /// confirms the same text (docs/coordinator.md, "Preemptive generation").
     public var preemptiveGeneration = true
+    /// Device MCP: each `initialize` / `tools/list` request must be answered within this, or the
+    /// device's assistant jobs go without its tools for the connection.
+    public var mcpListTimeoutUs: Int64 = 5_000_000
+    /// A job's `tools/call` must be answered within this, or the job gets a JSON-RPC error.
+    public var mcpCallTimeoutUs: Int64 = 10_000_000
+    /// Advertised to camera boards in `initialize` (`capabilities.vision`) when not empty: where
+    /// the firmware uploads a photo with its question (docs/device-protocol.md, "Vision").
+    public var visionURL = ""
+    public var visionToken = ""
     /// The end-of-turn decision and backchannels (JSON key `turn`; EndOfTurn.swift).
     public var turn = TurnTakingConfig()
 
@@ -72,6 +96,10 @@ public struct CoordinatorConfig: Sendable {
             case "register_timeout_ms": registerTimeoutUs = try ConfigValue.ms(key, value)
             case "heartbeat_ms": heartbeatMs = try ConfigValue.int(key, value, 1...3_600_000)
             case "missed_heartbeats": missedHeartbeats = try ConfigValue.int(key, value, 1...1000)
+            case "reconcile_heartbeats": reconcileHeartbeats = try ConfigValue.int(key, value, 1...1000)
+            case "recycle_heartbeats": recycleHeartbeats = try ConfigValue.int(key, value, 1...100_000)
+            case "max_refusals": maxRefusals = try ConfigValue.int(key, value, 0...100)
+            case "health_grace_ms": healthGraceUs = try ConfigValue.ms(key, value)
             case "queue_timeout_ms": queueTimeoutUs = try ConfigValue.ms(key, value)
             case "asr_timeout_ms": asrTimeoutUs = try ConfigValue.ms(key, value)
             case "asr_replay_ms": asrReplayUs = try ConfigValue.ms(key, value)
@@ -92,6 +120,10 @@ public struct CoordinatorConfig: Sendable {
             case "fail_open": failOpen = try ConfigValue.bool(key, value)
             case "log": log = try ConfigValue.bool(key, value)
             case "preemptive_generation": preemptiveGeneration = try ConfigValue.bool(key, value)
+            case "mcp_list_timeout_ms": mcpListTimeoutUs = try ConfigValue.ms(key, value)
+            case "mcp_call_timeout_ms": mcpCallTimeoutUs = try ConfigValue.ms(key, value)
+            case "vision_url": visionURL = try ConfigValue.string(key, value)
+            case "vision_token": visionToken = try ConfigValue.string(key, value)
             case "splitter":
                 do { splitter = try SplitterOptions(json: value) } catch { throw VCError(error.status, "config: splitter: " + error.message) }
             case "scheduler": try scheduler.apply(json: value)

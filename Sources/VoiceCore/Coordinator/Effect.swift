@@ -51,5 +51,6 @@ public enum JobParams: Sendable {
     case asr(mode: ListenMode, sampleRate: Int, language: String, hubEndpointing: Bool = false)
     case tts(text: String, segment: Int, sampleRate: Int, language: String, voice: String)
     /// `preemptive`: started on a speculative transcript; the hub sends `commit` or `cancel` later.
-    case assistant(text: String, language: String, deviceID: String, preemptive: Bool = false)
+    /// `tools`: the device's MCP tools as it listed them (absent: none, or not listed yet).
+    case assistant(text: String, language: String, deviceID: String, preemptive: Bool = false, tools: [JSON]? = nil)
 }

@@ -82,7 +82,7 @@ enum TurnText {
     /// Words a sentence does not end on, whatever the ASR punctuated after them. A wrong "open"
     /// only costs the wait; a wrong "finished" cuts the speaker off, so the lists are generous.
     static let openWords: Set<String> = Set("""
-        a an the and or but nor so because if than that which who whose whom of to for with from by as at in on into \
+        a an the and or but nor so because if than that which who whose whom of to for with from by as at in into \
         onto about like my your our their this these those is are was were am be been \
         und oder aber denn weil dass wenn als ob der die das den dem des ein eine einen einem einer zu von mit für auf \
         an in im über unter nach bei aus um wie mein meine dein deine \

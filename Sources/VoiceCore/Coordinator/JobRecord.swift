@@ -20,6 +20,9 @@ final class JobRecord: @unchecked Sendable {
     var avoid: WorkerID?
     var preferred: WorkerID?
     var queuedAt: Instant
+    var dispatchedAt = Instant(us: 0)
+    /// Refusals met by this work (retryable errors before `accepted`); they spend no attempt.
+    var refusals = 0
     /// When the job must have made progress; nil while no output is expected (ASR before speech).
     var deadline: Instant?
     var timer: TimerID?
@@ -45,6 +48,7 @@ final class JobRecord: @unchecked Sendable {
                           attempt: attempt, avoid: avoid, preferred: preferred, queuedAt: queuedAt)
         r.deadline = deadline
         r.losses = losses
+        r.refusals = refusals
         return r
     }
 }
@@ -61,6 +65,9 @@ enum TimerPurpose: Sendable {
     case preemption(SessionID, TurnID)
     case playback(SessionID, TurnID)
     case rebalance
+    /// A device MCP listing request (`initialize`, `tools/list`) or a job's call, by JSON-RPC id.
+    case mcpList(SessionID, Int)
+    case mcpCall(SessionID, Int)
     case endOfTurn(SessionID, TurnID)
     case bargeIn(SessionID, TurnID)
 }

@@ -23,6 +23,8 @@ final class Session: @unchecked Sendable {
     var info: DeviceInfo
     var helloDone = false
     var mcp = false
+    /// The device's MCP tools and the JSON-RPC calls in flight (nil: the hello did not announce MCP).
+    var deviceMCP: DeviceMCP?
     var mode: ListenMode = .auto
     /// The device is in its listening state (between `listen start` and `stop`/`tts start`).
     var listening = false

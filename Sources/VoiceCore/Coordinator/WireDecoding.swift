@@ -113,6 +113,7 @@ enum WireDecoder {
             return .deviceAbort(s, reason: try m.optionalString("reason") ?? "")
         case "mcp":
             guard let payload = m.json["payload"] else { throw VCError(.parse, "mcp: missing \"payload\"") }
+            guard payload.objectValue != nil else { throw VCError(.parse, "mcp: \"payload\" must be a JSON object") }
             return .deviceMCP(s, payload)
         case let other:
             throw VCError(.parse, "unknown device message type \"\(other)\"")
@@ -178,6 +179,7 @@ enum WireDecoder {
             case "tool_result": output = .toolResult(m.json)
             case "mcp":
                 guard let payload = m.json["payload"] else { throw VCError(.parse, "output mcp: missing \"payload\"") }
+                guard payload.objectValue != nil else { throw VCError(.parse, "output mcp: \"payload\" must be a JSON object") }
                 output = .mcp(payload)
             case "segment_done": output = .segmentDone
             case let other: throw VCError(.parse, "output: unknown event \"\(other)\"")

@@ -73,10 +73,11 @@ enum WireEncoder {
         case let .tts(text, segment, rate, language, voice):
             return ["text": .string(text), "sample_rate": .number(Double(rate)), "language": .string(language),
                     "voice": .string(voice), "segment": .number(Double(segment))]
-        case let .assistant(text, language, device, preemptive):
+        case let .assistant(text, language, device, preemptive, tools):
             var members: [(String, JSON)] = [("text", .string(text)), ("device_id", .string(device)), ("language", .string(language)),
                                              ("session", .string(session))]
             if preemptive { members.append(("preemptive", .bool(true))) }
+            if let tools { members.append(("tools", .array(tools))) }
             return .object(members)
         }
     }

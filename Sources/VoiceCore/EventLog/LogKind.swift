@@ -9,6 +9,8 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case workerConnected, workerRegistered, workerDraining, workerEjected, workerRestored, workerGone, workerRoles
     case configApplied
     case preemptStarted, preemptCommitted, preemptDiscarded
+    case mcpRequest, mcpAnswer, mcpListed, mcpTimeout, mcpDropped, mcpNotification
+    case jobRefused, workerReconciled, healthChanged
     case turnEndpoint, turnBackchannel
 
     public var name: String {
@@ -49,6 +51,15 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .preemptStarted: return "preempt.started"
         case .preemptCommitted: return "preempt.committed"
         case .preemptDiscarded: return "preempt.discarded"
+        case .mcpRequest: return "mcp.request"
+        case .mcpAnswer: return "mcp.answer"
+        case .mcpListed: return "mcp.listed"
+        case .mcpTimeout: return "mcp.timeout"
+        case .mcpDropped: return "mcp.dropped"
+        case .mcpNotification: return "mcp.notification"
+        case .jobRefused: return "job.refused"
+        case .workerReconciled: return "worker.reconciled"
+        case .healthChanged: return "health.changed"
         case .turnEndpoint: return "turn.endpoint"
         case .turnBackchannel: return "turn.backchannel"
         }

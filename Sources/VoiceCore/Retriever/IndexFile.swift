@@ -185,6 +185,7 @@ enum IndexFile {
             ix.postingSlots.append(Array(flatSlots[a..<b])); ix.postingFreqs.append(Array(flatFreqs[a..<b]))
         }
         out.index = ix
+        out.recountTermDocuments()
 
         r = try section(.vectors)
         let dim = Int(try r.u64())

@@ -233,12 +233,8 @@ struct InvertedIndex: Sendable {
                             var i = windowFirst - 1
                             while i >= 0 {
                                 if full && score + prefix[i] <= threshold { break }
-                                // Gallop to the first posting ≥ candidate.
                                 let slots = slotLists[i], count = end[i]
-                                var lo = pos[i], step = 1
-                                while lo + step < count && slots[lo + step] < candidate { lo += step; step <<= 1 }
-                                var hi = min(count, lo + step + 1)
-                                while lo < hi { let mid = (lo + hi) >> 1; if slots[mid] < candidate { lo = mid + 1 } else { hi = mid } }
+                                let lo = Self.gallop(slots, count: count, from: pos[i], to: candidate)
                                 pos[i] = lo
                                 if lo < count && slots[lo] == candidate {
                                     let tf = Float(freqLists[i][lo])
@@ -260,6 +256,17 @@ struct InvertedIndex: Sendable {
                 return top.sorted()
             }
         }
+    }
+
+    /// The first position at or after `from` in the ascending `slots[0..<count]` whose slot is
+    /// ≥ `target` (`count` when none): galloping steps from `from`, then a binary search.
+    @inline(__always)
+    static func gallop(_ slots: UnsafePointer<Int32>, count: Int, from: Int, to target: Int32) -> Int {
+        var lo = from, step = 1
+        while lo + step < count && slots[lo + step] < target { lo += step; step <<= 1 }
+        var hi = min(count, lo + step + 1)
+        while lo < hi { let mid = (lo + hi) >> 1; if slots[mid] < target { lo = mid + 1 } else { hi = mid } }
+        return lo
     }
 
     /// Slots per scoring window: 16 KiB of partial scores, which stay in the L1 cache.

@@ -32,6 +32,8 @@ public struct Retriever: Sendable {
     /// Surface word → its stem's vocabulary id, so each distinct word is stemmed and looked up
     /// once. Cleared by compaction, which renumbers terms.
     var termCache: [String: Int32] = [:]
+    /// Per term id: how many live documents hold the term (the idf of document-level BM25).
+    var termDocuments: [Int32] = []
 
     public init(options: RetrieverOptions = RetrieverOptions()) {
         self.options = options
@@ -44,7 +46,7 @@ public struct Retriever: Sendable {
         if let m = options.hnswM { hnsw = HNSW(m: m, efConstruction: options.efConstruction, efSearch: options.efSearch) }
     }
 
-    public var documentCount: Int { docAlive.reduce(0) { $0 + ($1 ? 1 : 0) } }
+    public var documentCount: Int { docOrdinal.count }
     public var chunkCount: Int { chunkDoc.count - deadSlots }
     public var slotCount: Int { chunkDoc.count }
     public var dimension: Int { dense.dimension }
@@ -76,12 +78,15 @@ public struct Retriever: Sendable {
         let ordinal = Int32(docIds.count)
         docIds.append(id); docOrdinal[id] = ordinal; docMetadata.append(meta); docAlive.append(true)
         var slots: [Int32] = []
+        var termIDs: [Int32] = []
         for (n, piece) in pieces.enumerated() {
             let slot = Int32(chunkDoc.count)
             chunkDoc.append(ordinal); chunkNumber.append(Int32(n))
             chunkStart.append(Int32(piece.start)); chunkEnd.append(Int32(piece.end)); chunkText.append(piece.text)
             live.insert(slot)
-            index.add(slot: slot, termIDs: analyze(piece.text))
+            let ids = analyze(piece.text)
+            index.add(slot: slot, termIDs: ids)
+            termIDs.append(contentsOf: ids)
             if !prepared.isEmpty {
                 dense.add(slot: slot, vector: prepared.count == 1 ? prepared[0] : prepared[n])
                 insertIntoGraph()
@@ -89,6 +94,7 @@ public struct Retriever: Sendable {
             slots.append(slot)
         }
         docSlots.append(slots)
+        countTermDocuments(termIDs, 1)
     }
 
     /// The vocabulary ids of `text`'s index terms, adding new terms to the vocabulary.
@@ -128,11 +134,15 @@ public struct Retriever: Sendable {
     public mutating func delete(id: String) -> Bool {
         guard let ordinal = docOrdinal.removeValue(forKey: id) else { return false }
         docAlive[Int(ordinal)] = false
+        var termIDs: [Int32] = []
         for slot in docSlots[Int(ordinal)] where live.contains(slot) {
             live.remove(slot)
             deadSlots += 1
-            index.remove(slot: slot, termIDs: analyze(chunkText[Int(slot)]))
+            let ids = analyze(chunkText[Int(slot)])
+            index.remove(slot: slot, termIDs: ids)
+            termIDs.append(contentsOf: ids)
         }
+        countTermDocuments(termIDs, -1)
         return true
     }
 
@@ -166,6 +176,7 @@ public struct Retriever: Sendable {
         live = SlotSet(count: cDoc.count, filled: false)
         for s in 0..<cDoc.count { live.insert(Int32(s)) }
         deadSlots = 0
+        recountTermDocuments()
         if var graph = hnsw, dense.rowCount != rowsBefore {
             graph = HNSW(m: graph.m, efConstruction: graph.efConstruction, efSearch: graph.efSearch, seed: graph.seed)
             hnsw = graph

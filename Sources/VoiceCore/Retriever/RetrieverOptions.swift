@@ -81,6 +81,8 @@ public struct RetrieverOptions: Sendable, Equatable {
 public struct SearchRequest: Sendable {
     public enum Mode: String, Sendable { case auto, bm25, dense, hybrid }
     public enum FusionKind: String, Sendable { case rrf, weighted }
+    /// What a hit is: a chunk, or a document (one hit per document, see `documentSearch`).
+    public enum Grouping: String, Sendable { case chunk, document }
     public var k = 10
     public var mode = Mode.auto
     public var fusion = FusionKind.rrf
@@ -92,6 +94,7 @@ public struct SearchRequest: Sendable {
     /// Dense search by scanning every vector even when an HNSW graph exists.
     public var exact = false
     public var ef: Int? = nil
+    public var groupBy = Grouping.chunk
     var filter = try! MetadataFilter(json: nil)
 
     public init() {}
@@ -117,8 +120,13 @@ public struct SearchRequest: Sendable {
                 exact = v
             case "ef": ef = Int(try RetrieverOptions.number(value, key, 1...1_000_000))
             case "filter": filter = try MetadataFilter(json: value)
+            case "group_by":
+                guard let s = value.stringValue, let g = Grouping(rawValue: s) else {
+                    throw VCError(.invalidArgument, "\"group_by\" must be \"chunk\" or \"document\"")
+                }
+                groupBy = g
             default:
-                throw VCError(.invalidArgument, "unknown search option \"\(key)\" (k, mode, fusion, rrf_k, alpha, candidates, exact, ef, filter)")
+                throw VCError(.invalidArgument, "unknown search option \"\(key)\" (k, mode, fusion, rrf_k, alpha, candidates, exact, ef, group_by, filter)")
             }
         }
     }

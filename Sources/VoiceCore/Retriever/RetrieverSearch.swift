@@ -4,7 +4,7 @@ extension Retriever {
 
     /// Searches by text (BM25), by vector (dense), or both fused. `.auto` picks hybrid when both
     /// a query text and a vector are given. The metadata filter applies inside each search, so
-    /// the k results are the best k among accepted chunks.
+    /// the k results are the best k among accepted chunks (or documents: `request.groupBy`).
     public func search(text: String, vector: [Float]?, request: SearchRequest) throws(VCError) -> [Hit] {
         var mode = request.mode
         let hasText = !text.isEmpty
@@ -18,6 +18,9 @@ extension Retriever {
             query = try dense.prepared(vector)
         }
         let allowed = request.filter.isEmpty ? nil : allowedSlots(request.filter)
+        if request.groupBy == .document {
+            return documentSearch(mode: mode, text: text, query: query, request: request, allowed: allowed)
+        }
         switch mode {
         case .bm25, .auto:
             return bm25(text, k: request.k, allowed: allowed)

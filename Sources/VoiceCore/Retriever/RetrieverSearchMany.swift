@@ -8,6 +8,13 @@ extension Retriever {
         if !texts.isEmpty && texts.count != count || (vectors.map { $0.count != count } ?? false) {
             throw VCError(.mismatch, "\(texts.count) query texts but \(vectors?.count ?? 0) query vectors")
         }
+        if request.groupBy == .document {
+            // Grouped searches run one by one (each fetches as many chunks as it needs).
+            var out: [[Hit]] = []
+            out.reserveCapacity(count)
+            for i in 0..<count { out.append(try search(text: texts.isEmpty ? "" : texts[i], vector: vectors?[i], request: request)) }
+            return out
+        }
         var modes: [SearchRequest.Mode] = []
         modes.reserveCapacity(count)
         for i in 0..<count {

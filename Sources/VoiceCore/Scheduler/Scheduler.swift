@@ -83,13 +83,36 @@ public struct Scheduler: Sendable {
         return true
     }
 
-    /// Records a heartbeat; returns false for an unknown worker.
+    /// Records a heartbeat; returns false for an unknown worker. Reconciling the reported load
+    /// with the hub's count is the Coordinator's (Coordinator+Reconcile.swift).
     @discardableResult
     public mutating func heartbeat(_ id: WorkerID, load: [WorkerKind: Int], now: Instant) -> Bool {
         guard let i = indexOf[id] else { return false }
         workers[Int(i)]!.lastHeartbeat = now
         for (k, n) in load { workers[Int(i)]!.reportedLoad[k.rawValue] = n }
         return true
+    }
+
+    /// Sets the reconciliation state of one kind of a worker (streaks, leaked slots, the refusal
+    /// mark) and recomputes its availability.
+    mutating func setLoadState(_ id: WorkerID, _ k: WorkerKind, low: Int, high: Int, phantom: Int, refusedFull: Bool) {
+        guard let i = indexOf[id] else { return }
+        workers[Int(i)]!.lowStreak[k.rawValue] = low
+        workers[Int(i)]!.highStreak[k.rawValue] = high
+        workers[Int(i)]!.phantom[k.rawValue] = max(0, phantom)
+        if refusedFull { workers[Int(i)]!.refusedFull.insert(k) } else { workers[Int(i)]!.refusedFull.remove(k) }
+        refresh(i)
+    }
+
+    /// The worker refused a job it never accepted (no free slot, draining, kind not served): the
+    /// slot is released without counting a failure or spending the retry budget, and the worker
+    /// counts as full for that kind until a heartbeat or a finished job says otherwise. Returns
+    /// whether the job was assigned to that worker.
+    @discardableResult
+    public mutating func refuse(_ job: JobID) -> Bool {
+        guard let a = assignments[job] else { return false }
+        if workers[Int(a.worker)] != nil { workers[Int(a.worker)]!.refusedFull.insert(a.kind) }
+        return release(job) != nil
     }
 
     /// The worker takes no new jobs; running ones finish.
@@ -161,6 +184,38 @@ public struct Scheduler: Sendable {
 
     public var runningCount: Int { assignments.count }
 
+    /// Per-kind capacity for the health verdict (Coordinator+Health.swift).
+    public struct KindCapacity: Sendable, Equatable {
+        /// Registered workers serving the kind.
+        public var workers = 0
+        /// Of those, ejected ones, and draining ones.
+        public var ejected = 0
+        public var draining = 0
+        /// Free slots on workers that can take a job now.
+        public var freeSlots = 0
+        /// Slots the workers report busy with jobs the hub does not know.
+        public var leakedSlots = 0
+        /// Workers marked full after a refusal.
+        public var refusing = 0
+        public var queued = 0
+    }
+
+    public func capacity(_ kind: WorkerKind) -> KindCapacity {
+        var c = KindCapacity()
+        let k = kind.rawValue
+        for i in members[k].members {
+            let w = workers[Int(i)]!
+            c.workers += 1
+            if w.ejectedUntil != nil { c.ejected += 1 }
+            if w.draining { c.draining += 1 }
+            c.leakedSlots += w.phantom[k]
+            if w.refusedFull.contains(kind) { c.refusing += 1 }
+            if w.ejectedUntil == nil && !w.draining { c.freeSlots += w.freeSlots(kind) }
+        }
+        c.queued = queues[k].count
+        return c
+    }
+
     /// Removes a job from its queue or releases its slot. Returns whether it was known.
     @discardableResult
     public mutating func cancel(_ job: JobID, kind: WorkerKind) -> Bool {
@@ -172,6 +227,10 @@ public struct Scheduler: Sendable {
     /// retry budget; a failure counts towards ejection.
     public mutating func finish(_ job: JobID, success: Bool, now: Instant) {
         guard let a = release(job) else { return }
+        if workers[Int(a.worker)]?.refusedFull.contains(a.kind) == true {
+            workers[Int(a.worker)]!.refusedFull.remove(a.kind)
+            refresh(a.worker)
+        }
         if success {
             workers[Int(a.worker)]!.consecutiveFailures = 0
             retryTokens[a.kind.rawValue] = min(config.retryTokens, retryTokens[a.kind.rawValue] + config.retryTokenRatio)
@@ -218,7 +277,7 @@ public struct Scheduler: Sendable {
 
     private func score(_ i: Int32, _ k: Int) -> (Double, Int) {
         let w = workers[Int(i)]!
-        return (Double(w.running[k]) / Double(max(1, w.slots[k])), w.reportedLoad[k])
+        return (Double(w.running[k] + w.phantom[k]) / Double(max(1, w.slots[k])), w.reportedLoad[k])
     }
 
     private func less(_ a: Int32, _ b: Int32, _ k: Int) -> Bool {

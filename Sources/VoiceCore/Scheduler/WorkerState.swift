@@ -18,10 +18,26 @@ public struct WorkerState: Sendable {
     public var timesEjected = 0
     public var ejectedUntil: Instant?
     public var lastRoleChange: Instant?
+    /// Per kind: slots the worker reports busy with jobs the hub does not know (a leak on the
+    /// worker), set by reconciliation; they count as occupied.
+    public var phantom: [Int] = [Int](repeating: 0, count: WorkerKind.allCases.count)
+    /// Kinds for which the worker refused a job for lack of a slot: treated as full until a
+    /// heartbeat reports room or one of its jobs of that kind ends.
+    public var refusedFull = KindSet()
+    /// Per kind: consecutive heartbeats whose load disagreed with the hub's count (below it,
+    /// above it).
+    public var lowStreak: [Int] = [Int](repeating: 0, count: WorkerKind.allCases.count)
+    public var highStreak: [Int] = [Int](repeating: 0, count: WorkerKind.allCases.count)
 
     public var outstanding: Int { running.reduce(0, +) }
 
-    func hasFreeSlot(_ k: WorkerKind) -> Bool { running[k.rawValue] < slots[k.rawValue] }
+    /// Slots of `k` free for a new job: leaked (phantom) slots and a refusal count as occupied.
+    public func freeSlots(_ k: WorkerKind) -> Int {
+        if refusedFull.contains(k) { return 0 }
+        return max(0, slots[k.rawValue] - running[k.rawValue] - phantom[k.rawValue])
+    }
+
+    func hasFreeSlot(_ k: WorkerKind) -> Bool { freeSlots(k) > 0 }
 }
 
 /// A worker's registration, as parsed from its `register` message.

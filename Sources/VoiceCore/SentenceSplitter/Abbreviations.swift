@@ -6,40 +6,22 @@ enum AbbreviationKind: UInt8 {
 }
 
 struct Abbreviations: Sendable {
-    private struct Entry: Sendable {
-        var kind: AbbreviationKind
-        var languages: UInt32
-    }
-
-    /// Per hash: the kind (bit 7: other) and which of `languageSets` the word belongs to (low 6 bits).
-    private let table: HashedWordTable
-    /// Bit k: `languageSets[k]` includes a language this splitter uses.
-    let allowedSets: UInt64
+    /// Bit per language (`bit`) whose abbreviations this splitter knows.
+    private let languages: UInt32
 
     init(language: SplitterLanguage) {
-        self.table = Abbreviations.builtinTable
-        let mask: UInt32
         switch language {
-        case .auto: mask = ~0
+        case .auto: languages = ~0
         // English abbreviations show up in every Latin-script reply (product names, units).
-        case .de: mask = Abbreviations.bit(.de) | Abbreviations.bit(.en)
-        case .fr: mask = Abbreviations.bit(.fr) | Abbreviations.bit(.en)
-        case .es: mask = Abbreviations.bit(.es) | Abbreviations.bit(.en)
-        case .it: mask = Abbreviations.bit(.it) | Abbreviations.bit(.en)
-        case .pt: mask = Abbreviations.bit(.pt) | Abbreviations.bit(.en)
-        case .nl: mask = Abbreviations.bit(.nl) | Abbreviations.bit(.en)
-        case .ru, .uk: mask = Abbreviations.bit(.ru) | Abbreviations.bit(.en)
-        default: mask = Abbreviations.bit(.en) | Abbreviations.bit(.ru)
+        case .de, .fr, .es, .it, .pt, .nl, .ru, .uk: languages = Abbreviations.bit(language) | Abbreviations.bit(.en)
+        default: languages = Abbreviations.bit(.en) | Abbreviations.bit(.ru)
         }
-        var allowed: UInt64 = 0
-        for (k, set) in Abbreviations.languageSets.enumerated() where set & mask != 0 { allowed |= 1 << UInt64(k) }
-        allowedSets = allowed
     }
 
     /// Looks up a word already hashed with `hash(lowercased scalars)`.
-    @inline(__always) func kind(ofHash h: UInt64) -> AbbreviationKind? {
-        guard let v = table.value(forHash: h), (allowedSets >> UInt64(v & 0x3F)) & 1 != 0 else { return nil }
-        return v & 0x80 != 0 ? .other : .title
+    func kind(ofHash h: UInt64) -> AbbreviationKind? {
+        guard let e = Abbreviations.builtin[h], e.languages & languages != 0 else { return nil }
+        return e.kind
     }
 
     @inline(__always) static func hashStart() -> UInt64 { 0xcbf2_9ce4_8422_2325 }
@@ -54,17 +36,8 @@ struct Abbreviations: Sendable {
     }
 
     private static func bit(_ l: SplitterLanguage) -> UInt32 {
-        switch l {
-        case .en: return 1
-        case .de: return 2
-        case .fr: return 4
-        case .es: return 8
-        case .it: return 16
-        case .pt: return 32
-        case .nl: return 64
-        case .ru, .uk: return 128
-        default: return 1
-        }
+        let bits: [SplitterLanguage: UInt32] = [.de: 2, .fr: 4, .es: 8, .it: 16, .pt: 32, .nl: 64, .ru: 128, .uk: 128]
+        return bits[l] ?? 1
     }
 
     // Written without the final period; internal periods stay ("e.g", "z.b", "т.е").
@@ -98,21 +71,10 @@ struct Abbreviations: Sendable {
                        "коп", "долл", "куб", "мин", "сек", "ч", "ед", "экз", "шт", "лл", "с.г", "н.в"]),
     ]
 
-    /// The distinct language masks of `builtin` (few), so an entry fits in one byte.
-    private static let languageSets: [UInt32] = {
-        let sets = Array(Set(builtin.values.map(\.languages))).sorted()
-        precondition(sets.count <= 64, "too many distinct abbreviation language sets for a 6-bit index")
-        return sets
-    }()
-
-    /// Every language's abbreviations for the C loop (`vck_split_run`), which only asks whether a
-    /// word is one of them at all and leaves the period to the Swift builder when it is.
-    static let anyLanguageTable = builtinTable.cCopy()
-
-    private static let builtinTable = HashedWordTable(builtin.map { h, e in
-        let set = UInt8(languageSets.firstIndex(of: e.languages)!)
-        return (hash: h, value: set | (e.kind == .other ? 0x80 : 0))
-    })
+    private struct Entry: Sendable {
+        var kind: AbbreviationKind
+        var languages: UInt32
+    }
 
     private static let builtin: [UInt64: Entry] = {
         var t: [UInt64: Entry] = [:]
@@ -137,9 +99,9 @@ struct Abbreviations: Sendable {
 /// pronouns, articles, conjunctions, prepositions, question words. A capitalized word not listed
 /// (a name: "U.S. Government", "Л.Н. Толстой") continues the sentence.
 struct SentenceStarters: Sendable {
-    private static let table = HashedWordTable(Set(words.map { Abbreviations.hash($0.unicodeScalars) }).map { (hash: $0, value: 0) })
+    private static let table = Set(words.map { Abbreviations.hash($0.unicodeScalars) })
 
-    static func contains(hash: UInt64) -> Bool { table.value(forHash: hash) != nil }
+    static func contains(hash: UInt64) -> Bool { table.contains(hash) }
 
     private static let words: [String] = [
         // English

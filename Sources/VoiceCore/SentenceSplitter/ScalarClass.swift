@@ -28,10 +28,8 @@ enum ScalarClass {
     @inline(__always) static func isHardTerminator(_ c: UInt32) -> Bool {
         switch c {
         case 0x3002, 0xFF01, 0xFF1F, 0xFF1B, 0xFF61, 0x0964, 0x0965, 0x061F, 0x06D4, 0x203C, 0x2047, 0x2048, 0x2049,
-             0x0589, 0x1362, 0x1367, 0x1368, 0x104A, 0x104B, 0x17D4, 0x0F0D:
-            return true
-        default:
-            return false
+             0x0589, 0x1362, 0x1367, 0x1368, 0x104A, 0x104B, 0x17D4, 0x0F0D: return true
+        default: return false
         }
     }
 
@@ -39,10 +37,8 @@ enum ScalarClass {
     @inline(__always) static func isCloser(_ c: UInt32) -> Bool {
         switch c {
         case 0x22, 0x27, 0x29, 0x5D, 0x7D, 0x2019, 0x201D, 0xBB, 0x203A, 0x300D, 0x300F, 0xFF09, 0x3011, 0x300B,
-             0x3009, 0xFF3D, 0xFF5D, 0x3015, 0x3017, 0x3019, 0x301B, 0x301E, 0x301F, 0xFF02, 0xFF07:
-            return true
-        default:
-            return false
+             0x3009, 0xFF3D, 0xFF5D, 0x3015, 0x3017, 0x3019, 0x301B, 0x301E, 0x301F, 0xFF02, 0xFF07: return true
+        default: return false
         }
     }
 
@@ -50,10 +46,8 @@ enum ScalarClass {
     @inline(__always) static func isOpener(_ c: UInt32) -> Bool {
         switch c {
         case 0x22, 0x27, 0x28, 0x5B, 0x7B, 0x2018, 0x201C, 0x201E, 0xAB, 0x2039, 0x300C, 0x300E, 0xFF08, 0x3010,
-             0x300A, 0x3008, 0xBF, 0xA1:
-            return true
-        default:
-            return false
+             0x300A, 0x3008, 0xBF, 0xA1: return true
+        default: return false
         }
     }
 
@@ -71,56 +65,35 @@ enum ScalarClass {
     /// Letters, digits and other non-punctuation: a segment needs at least one to be spoken.
     @inline(__always) static func isWordScalar(_ c: UInt32) -> Bool {
         if c < 0x80 { return isASCIILetter(c) || isASCIIDigit(c) }
-        if c >= 0x2000 && c <= 0x2BFF { return false }
-        if c >= 0x3000 && c <= 0x303F { return false }
-        if c >= 0xFE10 && c <= 0xFE6F { return false }
-        if c >= 0xFF01 && c <= 0xFF0F { return false }
-        if c >= 0xFF1A && c <= 0xFF20 { return false }
-        if c >= 0xFF3B && c <= 0xFF40 { return false }
-        if c >= 0xFF5B && c <= 0xFF65 { return false }
+        if c &- 0x2000 < 0xC00 || c &- 0x3000 < 0x40 || c &- 0xFE10 < 0x60 || c &- 0xFF01 < 0xF || c &- 0xFF1A < 7
+            || c &- 0xFF3B < 6 || c &- 0xFF5B < 0xB { return false }
         switch c {
         case 0xA1, 0xA7, 0xAB, 0xB6, 0xB7, 0xBB, 0xBF, 0xD7, 0xF7, 0x0964, 0x0965, 0x061F, 0x060C, 0x06D4: return false
         default: return true
         }
     }
 
-    /// Decides letter case for the few scripts whose sentences start with a capital. Called only
-    /// at a decision point, never per byte. The Unicode property look-ups are kept out of line:
-    /// inlined, they make every caller fetch `Unicode.Scalar.Properties` metadata on entry.
-    static func isLowercase(_ c: UInt32) -> Bool {
+    /// Letter case, for the few scripts whose sentences start with a capital (asked at decisions
+    /// and token starts only; Unicode properties for the rest, out of line: inlined, they make
+    /// every caller fetch the properties' metadata on entry).
+    @inline(never) static func isLowercase(_ c: UInt32) -> Bool {
         if c < 0x80 { return c &- 0x61 < 26 }
         if c >= 0x400 && c <= 0x45F { return c >= 0x430 }
         if c >= 0x2E80 && c <= 0xFFEF { return false }
-        return unicodePropertyIsLowercase(c)
+        return Unicode.Scalar(c)?.properties.isLowercase ?? false
     }
 
-    @inline(never) private static func unicodePropertyIsLowercase(_ c: UInt32) -> Bool {
-        guard let s = Unicode.Scalar(c) else { return false }
-        return s.properties.isLowercase
-    }
-
-    static func isUppercase(_ c: UInt32) -> Bool {
+    @inline(never) static func isUppercase(_ c: UInt32) -> Bool {
         if c < 0x80 { return c &- 0x41 < 26 }
         if c >= 0x400 && c <= 0x45F { return c < 0x430 }
         if c >= 0x2E80 && c <= 0xFFEF { return false }
-        return unicodePropertyIsUppercase(c)
+        return Unicode.Scalar(c)?.properties.isUppercase ?? false
     }
 
-    @inline(never) private static func unicodePropertyIsUppercase(_ c: UInt32) -> Bool {
-        guard let s = Unicode.Scalar(c) else { return false }
-        return s.properties.isUppercase
-    }
-
-    static func isLetter(_ c: UInt32) -> Bool {
+    @inline(never) static func isLetter(_ c: UInt32) -> Bool {
         if c < 0x80 { return isASCIILetter(c) }
-        if c >= 0x400 && c <= 0x45F { return true }
-        if isCJK(c) { return true }
-        return unicodePropertyIsAlphabetic(c)
-    }
-
-    @inline(never) private static func unicodePropertyIsAlphabetic(_ c: UInt32) -> Bool {
-        guard let s = Unicode.Scalar(c) else { return false }
-        return s.properties.isAlphabetic
+        if c >= 0x400 && c <= 0x45F || isCJK(c) { return true }
+        return Unicode.Scalar(c)?.properties.isAlphabetic ?? false
     }
 
     /// Lower-cases Latin, Greek and Cyrillic letters for abbreviation look-up.
@@ -131,8 +104,6 @@ enum ScalarClass {
         if (c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3AB) { return c + 0x20 }
         return c
     }
-
-    @inline(__always) static func isCyrillic(_ c: UInt32) -> Bool { c >= 0x400 && c <= 0x52F }
 
     /// Emoji and pictographs (dropped from speech, reported separately).
     @inline(__always) static func isEmojiBase(_ c: UInt32) -> Bool {

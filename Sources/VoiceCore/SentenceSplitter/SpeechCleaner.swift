@@ -6,56 +6,36 @@
 /// With `strip == false` only the line structure is applied and every scalar passes unchanged.
 struct SpeechCleaner {
     let strip: Bool
-    private let scalarFacts = PlainScalar.kernelTable
 
     private static let openTag: [UInt32] = Array("<think>".unicodeScalars.map(\.value))
     private static let closeTag: [UInt32] = Array("</think>".unicodeScalars.map(\.value))
 
-    private var inThink = false {
-        didSet { refreshPassesPlainText() }
-    }
-    private var tagMatched = 0 {
-        didSet { refreshPassesPlainText() }
-    }
+    private var inThink = false
+    private var tagMatched = 0
 
-    private var atLineStart = true {
-        didSet { refreshPassesPlainText() }
-    }
+    private var atLineStart = true
     private var lineHold: [UInt32] = []
     private var headingLine = false
     private var inFence = false
-    private var skipRestOfLine = false {
-        didSet { refreshPassesPlainText() }
-    }
+    private var skipRestOfLine = false
 
     private enum LinkState { case none, text, afterText, target }
-    private var link: LinkState = .none {
-        didSet { refreshPassesPlainText() }
-    }
+    private var link: LinkState = .none
     private var linkHeld: [UInt32] = []
     private static let maxLinkText = 200
 
-    private var underscores = 0 {
-        didSet { refreshPassesPlainText() }
-    }
-    private var tildes = 0 {
-        didSet { refreshPassesPlainText() }
-    }
+    private var underscores = 0
+    private var tildes = 0
     private var previousWord = false
 
-    /// The emoji being collected (base, modifiers, ZWJ sequence) as UTF-8: a `String` is made once
-    /// it is complete (appending scalar by scalar to a `String` costs several times more).
-    private var emojiBytes = ByteBuffer(capacity: 32)
-    private var collectingEmoji = false {
-        didSet { refreshPassesPlainText() }
-    }
+    /// The emoji being collected (base, modifiers, ZWJ sequence) as UTF-8.
+    private var emojiBytes: [UInt8] = []
+    private var collectingEmoji = false
     private var afterZWJ = false
     private var regionalOpen = false
 
     init(strip: Bool) {
         self.strip = strip
-        lineHold.reserveCapacity(8)
-        refreshPassesPlainText()
     }
 
     @inline(__always)
@@ -70,83 +50,15 @@ struct SpeechCleaner {
         line(c, &out)
     }
 
-    /// Whether plain letters and single spaces would pass straight through to the builder: nothing
-    /// held (tag prefix, line start, link text, markers, emoji) and no text being dropped.
-    @inline(__always) var passesPlainText: Bool { passes }
-
-    /// Whether a blank line, while `passesPlainText` holds, is only whitespace and a boundary for the
-    /// builder (not the end of a heading line, which ends its segment and a state of its own).
-    @inline(__always) var passesBlankLine: Bool { strip && !headingLine }
-
-    /// `passesPlainText`, kept up to date by the fields it depends on (they change on the cleaner's
-    /// slow path only), so the test before every run and punctuation byte is one load.
-    private var passes = false
-
-    private mutating func refreshPassesPlainText() {
-        if skipRestOfLine || atLineStart {
-            passes = false
-        } else {
-            passes = !strip
-                || tagMatched == 0 && !inThink && link == .none && underscores | tildes == 0 && !collectingEmoji
-        }
+    /// Whether a letter would pass straight to the builder, changing only `previousWord`: nothing
+    /// is held or being dropped.
+    var isIdle: Bool {
+        !skipRestOfLine && !atLineStart && (!strip || tagMatched == 0 && !inThink && link == .none
+            && underscores == 0 && tildes == 0 && !collectingEmoji)
     }
 
-    /// Whether an ASCII scalar goes straight to the builder whenever `passesPlainText` holds: it
-    /// is none of what the cleaner acts on (`<` of a tag, line break, `[` of a link, `_ ~ * \``).
-    @inline(__always) static func passesASCII(_ c: UInt32) -> Bool {
-        c != 0x3C && c != 0x0A && c != 0x5B && c != 0x5F && c != 0x7E && c != 0x2A && c != 0x60
-    }
-
-    /// Feeds an ASCII scalar for which `passesPlainText` and `passesASCII` hold: what `feed` does
-    /// for it, without the checks those imply.
-    @inline(__always) mutating func feedPassingASCII(_ c: UInt32, _ out: inout SegmentBuilder) {
-        out.feed(c)
-        if strip { previousWord = ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) }
-    }
-
-    /// `feedPassingASCII(0x20, &out)`.
-    @inline(__always) mutating func feedPassingSpace(_ out: inout SegmentBuilder) {
-        out.feedSpace()
-        if strip { previousWord = false }
-    }
-
-    /// `feedPassingASCII(0x2E, &out)` while the builder has no end pending.
-    @inline(__always) mutating func feedPassingPeriod(_ out: inout SegmentBuilder) {
-        out.feedPeriodWhileNothingPending()
-        if strip { previousWord = false }
-    }
-
-    /// `feedPassingScalar(c, &out)` for `。！？；` while the builder has no end pending.
-    @inline(__always) mutating func feedPassingCJKEnd(_ c: UInt32, _ out: inout SegmentBuilder) {
-        out.feedCJKEndWhileNothingPending(c)
-        if strip { previousWord = PlainScalar.isWordScalar(c, scalarFacts) }
-    }
-
-    /// Whether `feed` would drop the ASCII byte `b` and change nothing else: an emphasis star or a
-    /// code tick in running text (`plain` drops them once nothing is held).
-    @inline(__always) func dropsInlineMarker(_ b: UInt8) -> Bool {
-        (b == 0x2A || b == 0x60) && strip && passes
-    }
-
-    /// Feeds a non-ASCII scalar while `passesPlainText` holds: what `feed` does, without the checks
-    /// that condition implies (only emoji still need the cleaner's attention).
-    @inline(__always) mutating func feedPassingScalar(_ c: UInt32, _ out: inout SegmentBuilder) {
-        if strip {
-            if ScalarClass.isEmojiModifier(c) || ScalarClass.isEmojiBase(c) {
-                feed(c, &out)
-                return
-            }
-            out.feed(c)
-            previousWord = PlainScalar.isWordScalar(c, scalarFacts)
-        } else {
-            out.feed(c)
-        }
-    }
-
-    /// Records that a run of plain text went past (`endsInWord`: its last scalar is a word scalar).
-    @inline(__always) mutating func plainTextPassed(endsInWord: Bool) {
-        previousWord = endsInWord
-    }
+    /// A run of words went to the builder past the idle cleaner (`SegmentBuilder.appendRun`).
+    mutating func wordsPassed() { previousWord = true }
 
     /// End of input: releases what was held, then ends the reply.
     mutating func finish(_ out: inout SegmentBuilder) {
@@ -155,41 +67,20 @@ struct SpeechCleaner {
         }
         tagMatched = 0
         releaseLineHold(&out)
-        switch link {
-        case .text, .afterText: abortLink(&out, closed: link == .afterText)
-        default: link = .none
-        }
+        if link == .text || link == .afterText { abortLink(&out, closed: link == .afterText) }
+        link = .none
         tildesAndUnderscores(before: 0x20, &out)
         flushEmoji(&out)
         out.finish()
         startReply()
     }
 
-    /// The state of a new cleaner (`init`), keeping the held buffers' storage: a reply ends often.
-    ///
-    /// Fields are written only when they change: each write of an observed field refreshes
-    /// `passesPlainText`, and most are already in their start state when a reply ends.
+    /// The state of a new cleaner, for the next reply.
     private mutating func startReply() {
-        if inThink { inThink = false }
-        if tagMatched != 0 { tagMatched = 0 }
-        if !atLineStart { atLineStart = true }
-        if !lineHold.isEmpty { lineHold.removeAll(keepingCapacity: true) }
-        headingLine = false
-        inFence = false
-        if skipRestOfLine { skipRestOfLine = false }
-        if link != .none { link = .none }
-        if !linkHeld.isEmpty { linkHeld.removeAll(keepingCapacity: true) }
-        if underscores != 0 { underscores = 0 }
-        if tildes != 0 { tildes = 0 }
-        previousWord = false
-        if collectingEmoji {
-            emojiBytes.removeAll()
-            collectingEmoji = false
-        }
-        afterZWJ = false
-        regionalOpen = false
+        self = SpeechCleaner(strip: strip)
     }
 
+    @inline(never)
     private mutating func thinkTag(_ c: UInt32, _ out: inout SegmentBuilder) {
         let tag = inThink ? SpeechCleaner.closeTag : SpeechCleaner.openTag
         if c == tag[tagMatched] {
@@ -344,7 +235,12 @@ struct SpeechCleaner {
             }
             if c == 0x0A || c == 0x5B || linkHeld.count >= SpeechCleaner.maxLinkText {
                 abortLink(&out, closed: false)
-                inline(c, &out)
+                // As `.none` would take `c`.
+                if c == 0x5B {
+                    link = .text
+                    return
+                }
+                plain(c, &out)
                 return
             }
             linkHeld.append(c)
@@ -378,23 +274,19 @@ struct SpeechCleaner {
 
     @inline(__always)
     private mutating func plain(_ c: UInt32, _ out: inout SegmentBuilder) {
-        if c < 0x80 {
-            switch c {
-            case 0x5F: underscores += 1; return
-            case 0x7E: tildes += 1; return
-            default: break
-            }
-            if underscores | tildes != 0 { tildesAndUnderscores(before: c, &out) }
-            if c == 0x2A || c == 0x60 { return }
-            if collectingEmoji { flushEmoji(&out) }
-            out.feed(c)
-            previousWord = ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c)
+        if c == 0x5F {
+            underscores += 1
+            return
+        }
+        if c == 0x7E {
+            tildes += 1
             return
         }
         if underscores | tildes != 0 { tildesAndUnderscores(before: c, &out) }
-        if ScalarClass.isEmojiModifier(c) {
+        if c == 0x2A || c == 0x60 { return }
+        if c >= 0x200D && ScalarClass.isEmojiModifier(c) {
             if collectingEmoji {
-                appendEmojiScalar(c)
+                UTF8Stream.encode(c, into: &emojiBytes)
                 afterZWJ = c == 0x200D
             }
             return
@@ -404,13 +296,13 @@ struct SpeechCleaner {
             if !(afterZWJ || (regional && regionalOpen)) { flushEmoji(&out) }
             regionalOpen = regional && !regionalOpen
             afterZWJ = false
-            appendEmojiScalar(c)
+            UTF8Stream.encode(c, into: &emojiBytes)
             collectingEmoji = true
             return
         }
         if collectingEmoji { flushEmoji(&out) }
         out.feed(c)
-        previousWord = PlainScalar.isWordScalar(c, scalarFacts)
+        previousWord = ScalarClass.isWordScalar(c)
     }
 
     /// `snake_case` keeps its underscores; `_emphasis_` and `~~strike~~` lose their markers.
@@ -430,14 +322,10 @@ struct SpeechCleaner {
         }
     }
 
-    private mutating func appendEmojiScalar(_ c: UInt32) {
-        emojiBytes.append(scalar: c)
-    }
-
     private mutating func flushEmoji(_ out: inout SegmentBuilder) {
         if !collectingEmoji { return }
-        out.addEmoji(emojiBytes.withBytes(0..<emojiBytes.count) { String(decoding: $0, as: UTF8.self) })
-        emojiBytes.removeAll()
+        out.addEmoji(String(decoding: emojiBytes, as: UTF8.self))
+        emojiBytes.removeAll(keepingCapacity: true)
         collectingEmoji = false
         afterZWJ = false
         regionalOpen = false

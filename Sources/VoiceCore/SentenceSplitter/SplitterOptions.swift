@@ -42,40 +42,33 @@ public struct SplitterOptions: Sendable, Equatable {
         guard let members = json.objectValue else {
             throw VCError(.invalidArgument, "splitter options must be a JSON object")
         }
+        func bad(_ message: String) -> VCError { VCError(.invalidArgument, "option " + message) }
+        func int(_ v: JSON, _ key: String, _ r: ClosedRange<Int>) throws(VCError) -> Int {
+            guard let n = v.int64Value, n >= r.lowerBound, n <= r.upperBound else {
+                throw bad("'\(key)' must be an integer in \(r.lowerBound)...\(r.upperBound)")
+            }
+            return Int(n)
+        }
+        func bool(_ v: JSON, _ key: String) throws(VCError) -> Bool {
+            guard let b = v.boolValue else { throw bad("'\(key)' must be true or false") }
+            return b
+        }
         for (key, value) in members {
             switch key {
             case "language":
                 guard let s = value.stringValue, let lang = SplitterLanguage(rawValue: s) else {
-                    let names = SplitterLanguage.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw VCError(.invalidArgument, "option 'language' must be one of: \(names)")
+                    throw bad("'language' must be one of: " + SplitterLanguage.allCases.map(\.rawValue).joined(separator: ", "))
                 }
                 language = lang
             case "first_segment":
                 guard let s = value.stringValue, let policy = FirstSegmentPolicy(rawValue: s) else {
-                    throw VCError(.invalidArgument, "option 'first_segment' must be \"comma\" or \"sentence\"")
+                    throw bad("'first_segment' must be \"comma\" or \"sentence\"")
                 }
                 firstSegment = policy
-            case "min_first_chars":
-                guard let n = value.int64Value, n >= 0, n <= 100_000 else {
-                    throw VCError(.invalidArgument, "option 'min_first_chars' must be an integer in 0...100000")
-                }
-                minFirstChars = Int(n)
-            case "max_segment_chars":
-                let r = SplitterOptions.maxSegmentCharsRange
-                guard let n = value.int64Value, n >= r.lowerBound, n <= r.upperBound else {
-                    throw VCError(.invalidArgument, "option 'max_segment_chars' must be an integer in \(r.lowerBound)...\(r.upperBound)")
-                }
-                maxSegmentChars = Int(n)
-            case "clean_for_speech":
-                guard let b = value.boolValue else {
-                    throw VCError(.invalidArgument, "option 'clean_for_speech' must be true or false")
-                }
-                cleanForSpeech = b
-            case "semicolon_ends":
-                guard let b = value.boolValue else {
-                    throw VCError(.invalidArgument, "option 'semicolon_ends' must be true or false")
-                }
-                semicolonEnds = b
+            case "min_first_chars": minFirstChars = try int(value, key, 0...100_000)
+            case "max_segment_chars": maxSegmentChars = try int(value, key, SplitterOptions.maxSegmentCharsRange)
+            case "clean_for_speech": cleanForSpeech = try bool(value, key)
+            case "semicolon_ends": semicolonEnds = try bool(value, key)
             default:
                 throw VCError(.invalidArgument, "unknown splitter option '\(key)' (known: language, first_segment, min_first_chars, max_segment_chars, clean_for_speech, semicolon_ends)")
             }

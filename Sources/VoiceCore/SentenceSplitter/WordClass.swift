@@ -19,9 +19,7 @@ enum WordClass: Equatable {
 }
 
 /// The mark a pending Latin-style sentence end started with.
-enum EndMark: Equatable {
-    case dot, exclaim, semicolon, ellipsis
-}
+enum EndMark: Equatable { case dot, exclaim, semicolon, ellipsis }
 
 /// A possible sentence end waiting for its lookahead character.
 struct LatinEnd {
@@ -47,13 +45,6 @@ enum PendingEnd {
     case comma(end: Int)
 }
 
-enum EndVerdict {
-    case end, `continue`, askNextWord
-}
+enum EndVerdict { case end, `continue`, askNextWord }
 
-enum ListMarker: Equatable {
-    case none
-    case number(Int)
-    case letter(UInt32)
-    case bullet
-}
+enum ListMarker: Equatable { case none, number(Int), letter(UInt32), bullet }

@@ -25,6 +25,13 @@ public struct FaultProfile: Sendable {
     enum Kind: Int, CaseIterable, Sendable {
         case workerCrash, workerHang, workerSlow, workerErrors, workerGarbage, workerLeave, workerJoin
         case deviceDrop, partition, outage, latencySpike
+        /// SIGSTOP: no heartbeats, no steps, no reading for a while, then SIGCONT.
+        case workerFreeze
+        /// A handler that swallows the hub's cancel: cancelled jobs keep their slots on the worker
+        /// (its heartbeats report more load than the hub knows; new jobs are refused).
+        case workerLeak
+        /// Jobs the worker never starts (lost by a bug): the hub counts them, its heartbeats do not.
+        case workerLoseJobs
 
         var name: String {
             switch self {
@@ -39,6 +46,9 @@ public struct FaultProfile: Sendable {
             case .partition: return "partition"
             case .outage: return "outage"
             case .latencySpike: return "latency_spike"
+            case .workerFreeze: return "worker_freeze"
+            case .workerLeak: return "worker_leak"
+            case .workerLoseJobs: return "worker_lose_jobs"
             }
         }
     }
@@ -52,9 +62,9 @@ public struct FaultProfile: Sendable {
         case .none:
             perHour = [Double](repeating: 0, count: Kind.allCases.count)
         case .moderate:
-            perHour = [0.5, 0.2, 0.3, 0.3, 0.2, 0.3, 0.3, 4 * d, 0.1, 0.02, 0.3]
+            perHour = [0.5, 0.2, 0.3, 0.3, 0.2, 0.3, 0.3, 4 * d, 0.1, 0.02, 0.3, 0.2, 0.2, 0.2]
         case .harsh:
-            perHour = [3, 1.5, 2, 2, 1.5, 2, 2, 30 * d, 1, 0.25, 2]
+            perHour = [3, 1.5, 2, 2, 1.5, 2, 2, 30 * d, 1, 0.25, 2, 1.5, 1.5, 1.5]
         }
     }
 

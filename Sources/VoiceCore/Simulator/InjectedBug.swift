@@ -13,4 +13,6 @@ public enum InjectedBug: String, CaseIterable, Sendable {
     case stuckSpeaking = "stuck-speaking"
     /// A device whose connection attempt fails (outage, partition) never tries again.
     case lostReconnect = "lost-reconnect"
+    /// Workers' heartbeats carry no `load`: the hub cannot reconcile leaked or lost jobs.
+    case heartbeatWithoutLoad = "heartbeat-without-load"
 }

@@ -15,6 +15,8 @@ struct InvariantChecker: Sendable {
         var worker: WorkerID?
         var queued = false
         var running = false
+        /// When it last entered the queue.
+        var queuedAt: Int64 = 0
         /// Earlier attempts of the same work that ended in an error or timeout, and in a lost worker.
         var errors = 0
         var losses = 0
@@ -44,7 +46,8 @@ struct InvariantChecker: Sendable {
     static let names = ["one-terminal-outcome", "no-duplicate-delivery", "no-audio-after-barge-in", "segment-order",
                         "first-segment-priority", "fairness", "worker-slots", "no-dispatch-to-unavailable",
                         "retry-budget", "job-conservation", "no-stuck-turn", "liveness-after-heal", "fail-policy",
-                        "ttfa-p99", "preempt-held", "preempt-commit-text", "preempt-discard-cancels"]
+                        "ttfa-p99", "preempt-held", "preempt-commit-text", "preempt-discard-cancels",
+                        "no-slot-leaked", "health-tells-the-truth"]
 
     let config: CoordinatorConfig
     let ttfaBudgetUs: Int64
@@ -135,6 +138,7 @@ struct InvariantChecker: Sendable {
             }
             info.priority = e.reason == "first" ? 0 : e.reason == "later" ? 1 : 2
             info.queued = true
+            info.queuedAt = e.time.us
             jobs[id] = info
             if kind == .tts && info.priority == 0 { queuedFirstTTS += 1 }
             startWaiting(info)
@@ -170,9 +174,18 @@ struct InvariantChecker: Sendable {
             dispatched(id, &info, to: w)
         case .jobFailed:
             if let id = e.job, let info = jobs[id] {
-                failedChain = (info.errors, info.losses, e.reason == "worker-lost")
+                failedChain = (info.errors, info.losses, e.reason == "worker-lost" || e.reason == "job-missing")
             }
             terminal(e)
+        case .jobRefused:
+            // Not an outcome: the worker never accepted the job; it is queued again (same id).
+            guard let id = e.job, var info = jobs[id], info.running else {
+                return fail("one-terminal-outcome", e.session, "refusal of job \(e.job?.raw ?? 0), which is not running")
+            }
+            if let w = info.worker { workers[w]?.running[info.kind.rawValue] -= 1 }
+            info.running = false
+            info.worker = nil
+            jobs[id] = info
         case .jobDone, .jobCancelled:
             terminal(e)
         case .jobTimeout:
@@ -302,6 +315,15 @@ struct InvariantChecker: Sendable {
         guard var open = openReplies[s] else { return }
         open.removeAll { $0.turn == t }
         openReplies[s] = open.isEmpty ? nil : open
+    }
+
+    /// How long the longest-waiting queued job of a kind has waited, if any waits.
+    func longestWait(_ kind: WorkerKind) -> Int64? {
+        var longest: Int64?
+        for (_, info) in jobs where info.queued && info.kind == kind {
+            longest = max(longest ?? 0, now - info.queuedAt)
+        }
+        return longest
     }
 
     private func isTerminated(_ id: JobID) -> Bool {

@@ -34,6 +34,8 @@ struct SimJob: Sendable {
     var kind: WorkerKind
     var gen: UInt32
     var mode = ListenMode.auto
+    /// ASR: the hub ends the utterance (`endpointing: "hub"`) on the evidence this job reports.
+    var hubEndpointing = false
     var speech = false
     var silence = 0
     var finished = false
@@ -50,6 +52,8 @@ struct SimJob: Sendable {
     var preemptive = false
     var committed = false
     var awaitingCommit = false
+    /// Cancelled by the hub while the worker leaked: it holds its slot and never steps again.
+    var leaked = false
 }
 
 /// A worker process: fixed kinds or a multi-role GPU box.
@@ -72,6 +76,10 @@ struct SimWorker: Sendable {
     var slowUntil: Int64 = 0
     var errorsUntil: Int64 = 0
     var garbageUntil: Int64 = 0
+    /// SIGSTOP'd until then: nothing is read, stepped or sent.
+    var frozenUntil: Int64 = 0
+    var leakUntil: Int64 = 0
+    var loseJobsUntil: Int64 = 0
     var heldUntil: Int64 = 0
     var lastUp: Int64 = 0
     var lastDown: Int64 = 0

@@ -116,6 +116,9 @@ enum FaultEnd: Sendable {
     case workerSlow(Int)
     case workerErrors(Int)
     case workerGarbage(Int)
+    case workerFreeze(Int)
+    case workerLeak(Int)
+    case workerLoseJobs(Int)
     case partition
     case latencySpike
 }

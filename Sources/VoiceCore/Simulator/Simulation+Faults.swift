@@ -19,7 +19,9 @@ extension Simulation {
         stats.faults[kind.rawValue] += 1
         lastFaultAt = now
         switch kind {
-        case .workerCrash, .workerHang, .workerSlow, .workerErrors, .workerGarbage, .workerLeave: workers[target].struckAt = now
+        case .workerCrash, .workerHang, .workerSlow, .workerErrors, .workerGarbage, .workerLeave, .workerFreeze, .workerLeak,
+             .workerLoseJobs:
+            workers[target].struckAt = now
         case .deviceDrop: devices[target].struckAt = now
         default: break
         }
@@ -74,6 +76,15 @@ extension Simulation {
         case .latencySpike:
             latencyFactor = 20
             begin(.latencySpike, until: now + rng.faults.us(60_000_000, 300_000_000))
+        case .workerFreeze:
+            workers[target].frozenUntil = now + rng.faults.us(2_000_000, 60_000_000)
+            begin(.workerFreeze(target), until: workers[target].frozenUntil)
+        case .workerLeak:
+            workers[target].leakUntil = now + rng.faults.us(10_000_000, 120_000_000)
+            begin(.workerLeak(target), until: workers[target].leakUntil)
+        case .workerLoseJobs:
+            workers[target].loseJobsUntil = now + rng.faults.us(10_000_000, 120_000_000)
+            begin(.workerLoseJobs(target), until: workers[target].loseJobsUntil)
         }
     }
 
@@ -85,7 +96,8 @@ extension Simulation {
     /// Whom a fault strikes, or nil when nobody fits (nothing happens then).
     private mutating func faultTarget(_ kind: FaultProfile.Kind) -> Int? {
         switch kind {
-        case .workerCrash, .workerHang, .workerSlow, .workerErrors, .workerGarbage, .workerLeave:
+        case .workerCrash, .workerHang, .workerSlow, .workerErrors, .workerGarbage, .workerLeave, .workerFreeze, .workerLeak,
+             .workerLoseJobs:
             var candidates: [Int] = []
             for i in 0..<workers.count where workers[i].id != nil && workers[i].online && !workers[i].draining {
                 // Prefer workers with jobs in flight: that is where faults hurt.
@@ -130,7 +142,11 @@ extension Simulation {
             } else {
                 healed("partition", devices: held, workers: heldWorkers)
             }
-        case .workerHang, .workerSlow, .workerErrors, .workerGarbage:
+        case let .workerLeak(i):
+            // The stuck handlers let go: their slots are free again (the heartbeats say so).
+            workers[i].jobs.removeAll { $0.1.leaked }
+            leaveIfDrained(i)
+        case .workerHang, .workerSlow, .workerErrors, .workerGarbage, .workerFreeze, .workerLoseJobs:
             break
         }
     }

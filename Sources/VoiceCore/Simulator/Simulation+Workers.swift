@@ -4,6 +4,11 @@
 extension Simulation {
     mutating func workerConnect(_ i: Int) {
         guard workers[i].online, workers[i].id == nil else { return }
+        if now < workers[i].frozenUntil {
+            // A stopped process does not redial.
+            queue.schedule(.workerConnect(i), at: workers[i].frozenUntil)
+            return
+        }
         if now < workers[i].heldUntil {
             workers[i].backoffUs = min(30_000_000, max(1_000_000, workers[i].backoffUs * 2))
             queue.schedule(.workerConnect(i), at: now + rng.faults.us(100_000, workers[i].backoffUs))
@@ -54,6 +59,11 @@ extension Simulation {
 
     mutating func workerReceives(_ i: Int, epoch: UInt32, _ message: WorkerMessage, _ audio: [UInt8]?) {
         guard workers[i].epoch == epoch, let w = workers[i].id else { return }
+        if now < workers[i].frozenUntil {
+            // SIGSTOP'd: the socket buffers it; read after SIGCONT (unless the hub closed it).
+            queue.schedule(.toWorker(i, epoch: epoch, message, audio), at: workers[i].frozenUntil)
+            return
+        }
         switch message {
         case let .registered(heartbeatMs):
             workers[i].registered = true
@@ -62,16 +72,25 @@ extension Simulation {
         case let .roles(active):
             workers[i].kinds = active
         case let .job(id, kind, _, _, params):
+            if now < workers[i].loseJobsUntil && rng.faults.chance(0.5) { return }  // never started, never reported
+            var busy = 0
+            for (_, job) in workers[i].jobs where job.kind == kind { busy += 1 }
+            if busy >= workers[i].slots[kind] ?? 0 || !workers[i].kinds.contains(kind) {
+                // The SDK's refusal: retryable, before `accepted`.
+                sendToCore(worker: i, .workerError(w, id, message: "no free \(kind) slot", retryable: true))
+                return
+            }
             workers[i].nextGen &+= 1
             var job = SimJob(kind: kind, gen: workers[i].nextGen)
             sendToCore(worker: i, .workerAccepted(w, id))
             let failing = now < workers[i].errorsUntil && rng.faults.chance(0.5)
             switch params {
-            case let .asr(mode, _, _, _):
+            case let .asr(mode, _, _, hub):
                 job.mode = mode
+                job.hubEndpointing = hub
                 job.transcript = SimContent.sentence(&rng.latency, words: rng.latency.int(2...9))
                 if rng.latency.chance(0.03) { job.transcript = " " }  // noise: an empty transcript
-            case let .assistant(_, _, _, preemptive):
+            case let .assistant(_, _, _, preemptive, _):
                 job.preemptive = preemptive
                 let sentences = rng.latency.int(1...4)
                 var text = ""
@@ -101,30 +120,47 @@ extension Simulation {
         case let .audio(id):
             guard let k = workers[i].jobIndex(id), now >= workers[i].hangUntil, let audio else { return }
             var job = workers[i].jobs[k].1
-            guard !job.finished else { return }
+            guard !job.finished, !job.leaked else { return }
             if audio.first == 1 {
                 if !job.speech {
                     job.speech = true
                     sendToCore(worker: i, .workerOutput(w, id, .speechStart))
+                } else if job.hubEndpointing && job.silence > 0 {
+                    sendToCore(worker: i, .workerOutput(w, id, .resume))
                 }
                 job.silence = 0
             } else if job.speech {
                 job.silence += 1
+                // Hub endpointing: the evidence of the real worker (a pause, its turn-model
+                // probability, the speculative transcript); the worker's own end is a 3 s safety net.
+                if job.hubEndpointing && job.silence == 1 { sendToCore(worker: i, .workerOutput(w, id, .pause(silenceMs: 60))) }
                 if job.mode != .manual { speculate(i, w, id, &job) }
+                if job.hubEndpointing && job.silence == 2 {
+                    sendToCore(worker: i, .workerOutput(w, id, .turnProbability(rng.speculation.unit())))
+                }
                 if job.silence == 2 { sendToCore(worker: i, .workerOutput(w, id, .partial(job.transcript))) }
-                if job.mode != .manual && job.silence >= 3 { finishASR(i, k, &job) }
+                if job.mode != .manual && job.silence >= (job.hubEndpointing ? 50 : 3) { finishASR(i, k, &job) }
             }
             workers[i].jobs[k].1 = job
         case let .inputEnd(id):
             guard let k = workers[i].jobIndex(id) else { return }
             var job = workers[i].jobs[k].1
-            if !job.finished { finishASR(i, k, &job) }
+            if !job.finished && !job.leaked { finishASR(i, k, &job) }
             workers[i].jobs[k].1 = job
         case let .cancel(id, _):
-            if let k = workers[i].jobIndex(id) { workers[i].jobs.remove(at: k) }
+            if let k = workers[i].jobIndex(id) {
+                if now < workers[i].leakUntil {
+                    // The handler swallows the cancel: the job never steps again, its slot stays taken.
+                    workers[i].nextGen &+= 1
+                    workers[i].jobs[k].1.gen = workers[i].nextGen
+                    workers[i].jobs[k].1.leaked = true
+                } else {
+                    workers[i].jobs.remove(at: k)
+                }
+            }
             leaveIfDrained(i)
         case let .inputCommit(id):
-            guard let k = workers[i].jobIndex(id) else { return }
+            guard let k = workers[i].jobIndex(id), !workers[i].jobs[k].1.leaked else { return }
             workers[i].jobs[k].1.committed = true
             if workers[i].jobs[k].1.awaitingCommit {
                 queue.schedule(.workerJobStep(i, id, gen: workers[i].jobs[k].1.gen), at: now + latency(i, median: 5_000, sigma: 0.3))
@@ -160,6 +196,10 @@ extension Simulation {
 
     mutating func workerJobStep(_ i: Int, _ id: JobID, gen: UInt32) {
         guard let k = workers[i].jobIndex(id), workers[i].jobs[k].1.gen == gen, let w = workers[i].id else { return }
+        if now < workers[i].frozenUntil {
+            queue.schedule(.workerJobStep(i, id, gen: gen), at: workers[i].frozenUntil + rng.latency.us(0, 100_000))
+            return
+        }
         if now < workers[i].hangUntil {
             // Hung: the job is frozen (the process still heartbeats) and resumes late, if ever.
             queue.schedule(.workerJobStep(i, id, gen: gen), at: workers[i].hangUntil + rng.latency.us(0, 1_000_000))
@@ -230,8 +270,15 @@ extension Simulation {
 
     mutating func workerHeartbeat(_ i: Int, epoch: UInt32) {
         guard workers[i].epoch == epoch, let w = workers[i].id, workers[i].registered else { return }
+        if now < workers[i].frozenUntil {
+            queue.schedule(.workerHeartbeat(i, epoch: epoch), at: workers[i].frozenUntil)
+            return
+        }
+        // Every kind it serves, zeros included, as the SDK reports it.
         var load: [WorkerKind: Int] = [:]
+        for k in workers[i].kinds { load[k] = 0 }
         for (_, job) in workers[i].jobs { load[job.kind, default: 0] += 1 }
+        if options.injectBug == .heartbeatWithoutLoad { load = [:] }
         sendToCore(worker: i, .workerHeartbeat(w, load: load))
         queue.schedule(.workerHeartbeat(i, epoch: epoch), at: now + workers[i].heartbeatUs)
     }

@@ -44,6 +44,8 @@ public struct Simulation: Sendable {
     var sentAudio: [SessionID: [(TurnID, Int, [UInt8])]] = [:]
     /// Heals not yet checked (`Simulation+Heals.swift`), oldest first from `healsNext`.
     var heals: [HealCheck] = []
+    /// Per worker index: since when the hub's slot count has disagreed with the worker's jobs.
+    var slotDisagreeSince: [Int: Int64] = [:]
     var timeline: SimTimeline
     var healsNext = 0
 
@@ -136,6 +138,7 @@ public struct Simulation: Sendable {
         case let .faultEnd(f): endFault(f)
         case .checkpoint:
             checker.checkpoint(now: now, coordinator: coordinator)
+            if checker.violation == nil { checkFleetTruth() }
             checkHeals()
             sampleTimeline()
             queue.schedule(.checkpoint, at: now + 10_000_000)

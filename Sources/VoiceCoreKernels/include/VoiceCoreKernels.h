@@ -6,11 +6,6 @@
 
 #include <stddef.h>
 
-/* The sentence splitter's bulk path (own header, so the kernels stay apart). */
-#include "vck_plain_run.h"
-/* The whole-push loop of the splitter (its own header too). */
-#include "vck_split_run.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif

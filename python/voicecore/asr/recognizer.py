@@ -297,6 +297,10 @@ class StreamingRecognizer:
         return self.samples if stop is None else stop * WINDOW
 
     async def close(self) -> None:
-        for task in (self.partial_task, self.speculation, self.early_task, self.turn_task):
-            if task is not None and not task.done():
-                task.cancel()
+        """Cancels the utterance's transcriptions (and turn-model call) still running and waits until
+        they have unwound (a pass already inside the engine's thread finishes there; its result is dropped)."""
+        tasks = [t for t in (self.partial_task, self.speculation, self.early_task, self.turn_task) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -56,8 +56,10 @@ def asr_handler(engine: AsrEngine, config: RecognizerConfig | None = None, turn_
             if recognizer.final_sent:
                 log.info("utterance ended: %s", recognizer.end_reason)  # Benchmarks/e2e counts the early ends
         finally:
+            # Every task of the job has ended when the handler returns, however it ended (cancel included).
             for task in (listening, ended):
                 task.cancel()
+            await asyncio.gather(listening, ended, return_exceptions=True)
             await recognizer.close()
 
     return recognize

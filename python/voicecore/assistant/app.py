@@ -35,13 +35,14 @@ import inspect
 import logging
 import os
 import sys
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 from ..worker import Job, JobError, Worker
 from .llm import LLM
-from .mcp import DeviceMcp, McpError
+from .mcp import DeviceMcp
 from .session import Session, SessionStore
 from .tools import Tool, ToolRegistry, python_tool
 
@@ -96,7 +97,6 @@ class Assistant:
         self._handler: Handler | None = None
         self._turn: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar(f"voicecore-turn-{id(self)}", default=None)
         self._store: SessionStore | None = None
-        self._mcp: dict[str, DeviceMcp] = {}  # per hub session (device connection)
         self.llm.tool_source = self._current_tools
         self.llm.on_tool_event = self._tool_event
 
@@ -168,7 +168,7 @@ class Assistant:
         if not isinstance(text, str):
             raise JobError("assistant job needs a string `text`")
         session = self.session_for(job)
-        mcp = self._mcp.setdefault(session.id, DeviceMcp())
+        mcp = DeviceMcp()
         mcp.bind(lambda payload: job.output("mcp", payload=payload))
         turn = _Turn(session, job, asyncio.Event(), self.commit_timeout)
         if job.params.get("preemptive") is not True:
@@ -177,15 +177,19 @@ class Assistant:
         reply: list[str] = []
         token = self._turn.set(turn)
         try:
-            await self._load_device_tools(job, session, mcp)
-            async for delta in self._deltas(session, text):
-                if delta:
-                    reply.append(delta)
-                    await job.output("delta", text=delta)
+            self._load_device_tools(job, session, mcp)
+            # aclosing: a cancel mid-reply closes the script's generator and the LLM's HTTP stream
+            # now (the model stops generating), not when the garbage collector finds them.
+            async with aclosing(self._deltas(session, text)) as deltas:
+                async for delta in deltas:
+                    if delta:
+                        reply.append(delta)
+                        await job.output("delta", text=delta)
             await turn.wait_commit()
         finally:
             self._turn.reset(token)
             inputs.cancel()
+            await asyncio.gather(inputs, return_exceptions=True)
             mcp.bind(None)
             # An uncommitted preemptive reply answered words the user may not have said.
             if turn.committed.is_set():
@@ -195,8 +199,9 @@ class Assistant:
         assert self._handler is not None
         result = self._handler(session, text)
         if inspect.isasyncgen(result):
-            async for delta in result:
-                yield str(delta)
+            async with aclosing(result):
+                async for delta in result:
+                    yield str(delta)
         elif inspect.isawaitable(result):
             value = await result
             if value:
@@ -215,20 +220,11 @@ class Assistant:
             elif event.event == "commit":
                 committed.set()
 
-    async def _load_device_tools(self, job: Job, session: Session, mcp: DeviceMcp) -> None:
-        if not self.device_tools:
-            return
+    def _load_device_tools(self, job: Job, session: Session, mcp: DeviceMcp) -> None:
+        """The device's tools as the hub listed them for this job (none when it has none, or the
+        hub has not finished listing them: the turn never waits for the device)."""
         listed = job.params.get("tools")
-        if isinstance(listed, list) and mcp.tools is None:
-            session.tools = mcp.use_listed([t for t in listed if isinstance(t, dict)])
-        elif job.params.get("mcp") and mcp.tools is None:
-            try:
-                session.tools = await mcp.list_tools()
-            except McpError as exc:
-                log.warning("device %s: MCP tools unavailable: %s", session.device_id, exc)
-                mcp.tools = ToolRegistry()
-        elif mcp.tools is not None:
-            session.tools = mcp.tools
+        session.tools = mcp.registry(listed) if self.device_tools and isinstance(listed, list) else ToolRegistry()
 
     def _current_tools(self) -> ToolRegistry | None:
         turn = self._turn.get()
@@ -240,9 +236,6 @@ class Assistant:
             if event == "tool_call":
                 await turn.wait_commit()  # the LLM calls a tool only after this returns
             await turn.job.output(event, **fields)
-
-    def session_closed(self, session_id: str) -> None:
-        self._mcp.pop(session_id, None)
 
 
 __all__ = ["Assistant", "Session", "Tool"]

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -74,11 +75,14 @@ class LLM:
         conversation = list(messages)
         for _ in range(self.max_tool_rounds + 1):
             calls: dict[int, dict[str, Any]] = {}
-            async for kind, value in self._stream_once(conversation, registry, options):
-                if kind == "text":
-                    yield value
-                else:
-                    calls = value
+            # aclosing (here and below): a consumer that stops mid-reply (a cancelled turn) closes the
+            # HTTP stream at once; async for alone would leave the inner generators suspended.
+            async with aclosing(self._stream_once(conversation, registry, options)) as once:
+                async for kind, value in once:
+                    if kind == "text":
+                        yield value
+                    else:
+                        calls = value
             if not calls or registry is None:
                 return
             ordered = [calls[i] for i in sorted(calls)]
@@ -90,7 +94,8 @@ class LLM:
         raise LLMError(f"the model kept calling tools after {self.max_tool_rounds} rounds")
 
     async def complete(self, messages: list[dict[str, Any]], **options: Any) -> str:
-        return "".join([d async for d in self.stream(messages, tools=False, **options)])
+        async with aclosing(self.stream(messages, tools=False, **options)) as deltas:
+            return "".join([d async for d in deltas])
 
     # Tools -------------------------------------------------------------------------------------
 
@@ -125,9 +130,10 @@ class LLM:
                 endpoint = self.endpoints[index].rstrip("/")
                 started = False
                 try:
-                    async for item in self._request(endpoint, messages, registry, options):
-                        started = True
-                        yield item
+                    async with aclosing(self._request(endpoint, messages, registry, options)) as items:
+                        async for item in items:
+                            started = True
+                            yield item
                     self._preferred = index
                     return
                 except _Retryable as exc:

@@ -1,16 +1,28 @@
 """The device's MCP tools (XiaoZhi firmware: JSON-RPC 2.0 in ``mcp`` messages), reached through
-the assistant job: requests go out as ``output`` ``mcp`` events, answers come back as ``input``
-``mcp`` events, matched by JSON-RPC id."""
+the assistant job.
+
+The hub owns the device side: it sends ``initialize`` and ``tools/list`` after the device's hello,
+hands the listed tools to every assistant job (job param ``tools``), forwards a job's requests to
+the device under ids of its own and answers each with the device's result or, when the device does
+not answer in time, a JSON-RPC error. This side runs the LLM's tool loop: a call goes out as an
+``output`` ``mcp`` event and its answer comes back as an ``input`` ``mcp`` event with the same id.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from typing import Any, Awaitable, Callable
 
 from .tools import Tool, ToolRegistry, llm_name
 
 SendPayload = Callable[[dict[str, Any]], Awaitable[None]]
+log = logging.getLogger("voicecore.assistant.mcp")
+
+# The hub times a device call out (config ``mcp_call_timeout_ms``, default 10 s) and answers with an
+# error; this is only a backstop for a hub that never answers.
+BACKSTOP_TIMEOUT = 60.0
 
 
 class McpError(RuntimeError):
@@ -18,14 +30,17 @@ class McpError(RuntimeError):
 
 
 class DeviceMcp:
-    """One device connection's MCP client. ``bind(send)`` points it at the running job."""
+    """One job's channel to the device's MCP server. ``bind(send)`` points it at the running job."""
 
-    def __init__(self, timeout: float = 5.0) -> None:
+    def __init__(self, timeout: float = BACKSTOP_TIMEOUT) -> None:
         self.timeout = timeout
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._send: SendPayload | None = None
-        self.tools: ToolRegistry | None = None  # listed once per connection
+
+    @property
+    def bound(self) -> bool:
+        return self._send is not None
 
     def bind(self, send: SendPayload | None) -> None:
         self._send = send
@@ -35,14 +50,24 @@ class DeviceMcp:
                     future.set_exception(McpError("the turn ended before the device answered"))
             self._pending.clear()
 
-    def deliver(self, payload: Any) -> None:
-        """An ``mcp`` input from the device."""
-        if isinstance(payload, dict) and isinstance(payload.get("id"), int):
-            future = self._pending.pop(payload["id"], None)
-            if future is not None and not future.done():
-                future.set_result(payload)
+    def unbind(self, send: SendPayload) -> None:
+        """A job that ends lets go of the device only if it is still the one bound (a later job of
+        the same device may have bound itself meanwhile, e.g. the final beside a preemptive one)."""
+        if self._send is send:
+            self.bind(None)
 
-    async def request(self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+    def deliver(self, payload: Any) -> None:
+        """An ``mcp`` input: the answer to one of this job's requests."""
+        if not isinstance(payload, dict) or not isinstance(payload.get("id"), int):
+            log.warning("mcp input without an integer id dropped: %r", payload)
+            return
+        future = self._pending.pop(payload["id"], None)
+        if future is None or future.done():
+            log.warning("mcp answer to no pending request dropped (id %s)", payload["id"])
+            return
+        future.set_result(payload)
+
+    async def request(self, method: str, params: dict[str, Any] | None = None) -> Any:
         if self._send is None:
             raise McpError("no turn in progress to reach the device through")
         ident = next(self._ids)
@@ -53,9 +78,9 @@ class DeviceMcp:
             message["params"] = params
         await self._send(message)
         try:
-            answer = await asyncio.wait_for(future, timeout or self.timeout)
+            answer = await asyncio.wait_for(future, self.timeout)
         except asyncio.TimeoutError:
-            raise McpError(f"device did not answer {method} within {timeout or self.timeout:g} s") from None
+            raise McpError(f"no answer to {method} within {self.timeout:g} s") from None
         finally:
             self._pending.pop(ident, None)
         if "error" in answer:
@@ -63,28 +88,12 @@ class DeviceMcp:
             raise McpError(str(error.get("message") if isinstance(error, dict) else error))
         return answer.get("result")
 
-    async def list_tools(self, timeout: float = 2.0) -> ToolRegistry:
-        if self.tools is not None:
-            return self.tools
-        await self.request("initialize", {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "voicecore", "version": "0.1"}}, timeout)
-        registry = ToolRegistry()
-        cursor = ""
-        for _ in range(20):  # pages
-            result = await self.request("tools/list", {"cursor": cursor} if cursor else {}, timeout) or {}
-            for spec in result.get("tools") or []:
-                self.add_tool(registry, spec)
-            cursor = result.get("nextCursor") or ""
-            if not cursor:
-                break
-        self.tools = registry
-        return registry
-
-    def use_listed(self, specs: list[dict[str, Any]]) -> ToolRegistry:
-        """Tools the hub already listed (job param ``tools``)."""
+    def registry(self, specs: list[Any]) -> ToolRegistry:
+        """The tools the hub listed (job param ``tools``, the device's ``tools/list`` entries)."""
         registry = ToolRegistry()
         for spec in specs:
-            self.add_tool(registry, spec)
-        self.tools = registry
+            if isinstance(spec, dict):
+                self.add_tool(registry, spec)
         return registry
 
     def add_tool(self, registry: ToolRegistry, spec: dict[str, Any]) -> None:
@@ -99,7 +108,7 @@ class DeviceMcp:
                 raise McpError(_text_of(result) or "device tool failed")
             return _text_of(result) if isinstance(result, dict) and "content" in result else result
 
-        registry.add(Tool(llm_name(name), str(spec.get("description") or name), schema, run, self.timeout, source="device"))
+        registry.add(Tool(llm_name(name), str(spec.get("description") or name), schema, run, self.timeout + 1, source="device"))
 
 
 def _text_of(result: dict[str, Any]) -> str:

@@ -119,6 +119,9 @@ async def converse(url: str, pcm: bytes, token: str = "", device_id: str = "cli:
                     reply += decoder.decode(unframe(protocol_version, msg))
                     continue
                 m = json.loads(msg)
+                if m.get("type") == "mcp":
+                    await _answer_mcp(ws, result.session_id, m.get("payload"))
+                    continue
                 result.messages.append(m)
                 kind, state = m.get("type"), m.get("state")
                 if kind == "stt":
@@ -141,3 +144,18 @@ async def converse(url: str, pcm: bytes, token: str = "", device_id: str = "cli:
             await asyncio.gather(mic, return_exceptions=True)
         result.reply_pcm = bytes(reply)
     return result
+
+
+async def _answer_mcp(ws: Any, session_id: str, request: Any) -> None:
+    """This client has no device tools: it answers the hub's MCP requests as a board without any."""
+    if not isinstance(request, dict) or request.get("id") is None or not isinstance(request.get("method"), str):
+        return
+    method = request["method"]
+    if method == "initialize":
+        answer: dict[str, Any] = {"result": {"protocolVersion": "2024-11-05", "capabilities": {"tools": {}},
+                                             "serverInfo": {"name": "voicecore-client", "version": "1"}}}
+    elif method == "tools/list":
+        answer = {"result": {"tools": []}}
+    else:
+        answer = {"error": {"code": -32601, "message": "Method not implemented: " + method}}
+    await ws.send(json.dumps({"session_id": session_id, "type": "mcp", "payload": {"jsonrpc": "2.0", "id": request["id"], **answer}}))

@@ -1,257 +1,182 @@
-"""A dependency-free PNG for ``voicecore sim --plot`` (zlib only, no matplotlib): the virtual
-time-to-first-audio histogram with the budget, and the fleet timeline over simulated time from the
-report's ``timeline`` samples — workers per kind up / ejected / draining / down, active sessions,
-faults injected (a marker row per kind), and turns per interval by outcome."""
+"""The PNG of ``voicecore sim --plot``, drawn with matplotlib: the virtual time-to-first-audio
+histogram with the budget, and the fleet timeline over simulated time from the report's
+``timeline`` samples — workers per kind up / ejected / draining / down, active sessions, faults
+injected (a marker row per kind) and turns per interval by outcome."""
 
 from __future__ import annotations
 
-import struct
-import zlib
-from typing import Any, Mapping, Sequence
+import io
+from typing import Any, Mapping
 
-from . import sim_font
-
-WIDTH, HEIGHT = 960, 720
-RGB = tuple[int, int, int]
-
-BLACK: RGB = (0, 0, 0)
-GREY: RGB = (120, 120, 120)
-LIGHT: RGB = (225, 225, 225)
-RED: RGB = (210, 40, 40)
-WORKER_COLORS: list[RGB] = [(60, 170, 90), (240, 150, 30), (70, 120, 220), (210, 40, 40)]  # up, ejected, draining, down
-OUTCOME_COLORS: list[RGB] = [(60, 170, 90), (240, 170, 40), (150, 150, 150), (210, 40, 40), (170, 170, 230)]
-FAULT_COLORS: list[RGB] = [(200, 30, 30), (150, 60, 160), (230, 130, 30), (220, 70, 110), (120, 90, 40), (70, 120, 220),
-                           (40, 160, 160), (120, 120, 120), (30, 90, 60), (0, 0, 0), (200, 170, 20)]
+WORKER_COLORS = ["#3caa5a", "#f0961e", "#4678dc", "#d22828"]  # up, ejected, draining, down
+OUTCOME_COLORS = ["#3caa5a", "#f0aa28", "#969696", "#d22828", "#aaaae6"]
+BAR = "#4670c8"
+RED = "#d22828"
 
 
-class Canvas:
-    def __init__(self, width: int, height: int) -> None:
-        self.width, self.height = width, height
-        self.rows = [bytearray(b"\xff" * (width * 3)) for _ in range(height)]
-
-    def rect(self, x0: int, y0: int, x1: int, y1: int, rgb: RGB) -> None:
-        x0, x1 = max(0, x0), min(self.width, x1)
-        if x1 <= x0:
-            return
-        fill = bytes(rgb) * (x1 - x0)
-        for y in range(max(0, y0), min(self.height, y1)):
-            self.rows[y][3 * x0: 3 * x1] = fill
-
-    def text(self, x: int, y: int, s: str, rgb: RGB = BLACK) -> None:
-        for dx, dy in sim_font.pixels(s):
-            px, py = x + dx, y + dy
-            if 0 <= px < self.width and 0 <= py < self.height:
-                self.rows[py][3 * px: 3 * px + 3] = bytes(rgb)
-
-    def text_right(self, x: int, y: int, s: str, rgb: RGB = BLACK) -> None:
-        self.text(x - sim_font.width(s), y, s, rgb)
-
-    def png(self) -> bytes:
-        raw = b"".join(b"\x00" + bytes(row) for row in self.rows)
-
-        def chunk(kind: bytes, data: bytes) -> bytes:
-            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-        header = struct.pack(">IIBBBBB", self.width, self.height, 8, 2, 0, 0, 0)
-        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-
-
-def _nice(n: float) -> int:
-    """A round axis maximum at or above n."""
-    if n <= 0:
-        return 1
-    step = 1
-    while True:
-        for m in (1, 2, 5):
-            if step * m >= n:
-                return step * m
-        step *= 10
-
-
-def _time_label(us: float, step_s: int) -> str:
+def _duration(us: float) -> str:
+    """A simulated duration as 90 s, 15 min, 6 h, 2 d."""
     s = int(round(us / 1e6))
-    d, rest = divmod(s, 86400)
-    h, rest = divmod(rest, 3600)
-    m = rest // 60
-    if step_s >= 86400:
-        return f"{d}D"
-    return f"{d}D{h:02}:{m:02}" if d else f"{h:02}:{m:02}"
-
-
-def _duration_label(us: int) -> str:
-    s = us // 1_000_000
-    for unit, name in ((86400, "D"), (3600, "H"), (60, "MIN")):
+    for unit, name in ((86400, "d"), (3600, "h"), (60, "min")):
         if s >= unit and s % unit == 0:
             return f"{s // unit} {name}"
-    return f"{s // 60} MIN {s % 60} S" if s >= 60 else f"{s} S"
+    return f"{s // 60} min {s % 60} s" if s >= 60 else f"{s} s"
 
 
-def _legend(c: Canvas, x: int, y: int, items: Sequence[tuple[str, RGB]]) -> None:
-    for name, rgb in items:
-        c.rect(x, y, x + 7, y + 7, rgb)
-        c.text(x + 10, y, name)
-        x += 10 + sim_font.width(name) + 14
+TICK_STEPS_S = [10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 5 * 86400, 7 * 86400,
+                10 * 86400, 30 * 86400]
 
 
-def _histogram(c: Canvas, report: Mapping[str, Any], top: int, bottom: int, left: int, right: int) -> None:
+def _tick_step(span_hours: float) -> int:
+    """Seconds between time-axis ticks: at most ten ticks over the run."""
+    return next((s for s in TICK_STEPS_S if span_hours * 3600 / s <= 10), TICK_STEPS_S[-1])
+
+
+def _clock(hours: float, seconds: bool) -> str:
+    """An axis label for simulated time given in hours: 0d06:00, or 0d00:01:30 with seconds."""
+    total = int(round(hours * 3600))
+    d, rest = divmod(total, 86400)
+    h, rest = divmod(rest, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{d}d{h:02}:{m:02}:{sec:02}" if seconds else f"{d}d{h:02}:{m:02}"
+
+
+def _histogram(ax: Any, report: Mapping[str, Any]) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     hist = report["ttfa_histogram_ms"]
     q = report["ttfa_ms"]
-    c.text(left, top - 14, f"TIME TO FIRST AUDIO (VIRTUAL) - {q['count']} TURNS, P50 {q['p50']:.0f} MS, "
-                           f"P99 {q['p99']:.0f} MS; FAULT-FREE P99 "
-                           + (f"{q['quiet_p99']:.0f} MS OVER {q['quiet_count']}" if q["quiet_count"] else "N/A (NO FAULT-FREE TURNS)"))
-    peak = _nice(max(hist) or 1)
-    bar = (right - left) / len(hist)
-    for frac in (0, 0.5, 1):
-        y = bottom - int((bottom - top) * frac)
-        c.rect(left, y, right, y + 1, LIGHT if frac else BLACK)
-        c.text_right(left - 4, y - 3, f"{peak * frac:g}")
-    for i, n in enumerate(hist):
-        h = int((bottom - top) * n / peak)
-        c.rect(left + int(i * bar) + 1, bottom - h, left + int((i + 1) * bar) - 1, bottom, (70, 110, 200))
-    for ms in range(0, 5001, 500):
-        x = left + int(ms / 100 * bar)
-        c.rect(x, bottom, x + 1, bottom + 4, BLACK)
-        label = f"{ms}" if ms < 5000 else "5000+"
-        c.text(x - sim_font.width(label) // 2, bottom + 6, label)
-    c.text_right(right, bottom + 16, "MS")
-    bx = left + int(q["budget"] / 100 * bar)
-    c.rect(bx, top, bx + 2, bottom, RED)
-    c.text(bx + 5, top, f"BUDGET {q['budget']} MS", RED)
-
-
-def _timeline(c: Canvas, report: Mapping[str, Any], top: int, left: int, right: int) -> int:
-    tl = report.get("timeline")
-    samples = tl["samples"] if tl else []
-    if not samples:
-        c.text(left, top, "NO TIMELINE SAMPLES (RUN SHORTER THAN ONE INTERVAL)", GREY)
-        return top + 20
-    interval = tl["interval_us"]
-    end_us = samples[-1]["t_us"]
-    span = max(1.0, float(end_us))
-    n = len(samples)
-
-    def x_of(us: float) -> int:
-        return left + int((right - left) * us / span)
-
-    def cols() -> list[tuple[int, int, Mapping[str, Any]]]:
-        # Sample i covers (t - interval, t].
-        return [(x_of(max(0, s["t_us"] - interval)), max(x_of(s["t_us"]), x_of(max(0, s["t_us"] - interval)) + 1), s)
-                for s in samples]
-
-    columns = cols()
-    c.text(8, top - 14, f"FLEET TIMELINE - {n} INTERVALS OF {_duration_label(interval)} (WORKERS AND SESSIONS AT THE "
-                        f"INTERVAL'S END, FAULTS AND TURNS WITHIN IT)")
-    y = top
-    # Workers per kind: each column stacks the kind's up / ejected / draining / down shares.
-    c.text(8, y, "WORKERS")
-    _legend(c, left, y, list(zip(tl["worker_states"], WORKER_COLORS)))
-    y += 12
-    row_h = 16
-    for g, name in enumerate(tl["worker_groups"]):
-        total_max = max(sum(s["workers"][g]) for s in samples)
-        c.text_right(left - 4, y + 4, f"{name} ({total_max})")
-        for x0, x1, s in columns:
-            counts = s["workers"][g]
-            total = sum(counts)
-            if total == 0:
-                c.rect(x0, y, x1, y + row_h, LIGHT)
-                continue
-            yy = y
-            for k, cnt in enumerate(counts):
-                h = round(row_h * cnt / total)
-                c.rect(x0, yy, x1, min(y + row_h, yy + h), WORKER_COLORS[k])
-                yy += h
-        y += row_h + 3
-    y += 8
-    # Active sessions (at each sample).
-    sess_h = 50
-    peak = _nice(max(s["sessions"] for s in samples))
-    c.text(8, y + sess_h // 2 - 3, "SESSIONS")
-    c.rect(left, y, right, y + 1, LIGHT)
-    c.text_right(left - 4, y - 3, f"{peak}")
-    c.text_right(left - 4, y + sess_h - 3, "0")
-    for x0, x1, s in columns:
-        h = int(sess_h * s["sessions"] / peak)
-        c.rect(x0, y + sess_h - h, x1, y + sess_h, (90, 140, 200))
-    c.rect(left, y + sess_h, right, y + sess_h + 1, BLACK)
-    y += sess_h + 12
-    # Faults injected: one marker row per kind.
-    c.text(8, y, "FAULTS")
-    fault_h = 9
-    y += 10
-    kinds = tl["fault_kinds"]
-    totals = report["faults_injected"]
-    for k, name in enumerate(kinds):
-        c.text_right(left - 4, y + 1, f"{name.replace('_', ' ')} {totals.get(name, 0)}")
-        c.rect(left, y + fault_h // 2, right, y + fault_h // 2 + 1, LIGHT)
-        peak_k = max(s["faults"][k] for s in samples) or 1
-        for x0, x1, s in columns:
-            cnt = s["faults"][k]
-            if cnt:
-                # Taller marker for more faults in the interval.
-                h = max(3, round(fault_h * cnt / peak_k))
-                mid = y + fault_h // 2
-                c.rect(x0, mid - h // 2, max(x1, x0 + 2), mid - h // 2 + h, FAULT_COLORS[k % len(FAULT_COLORS)])
-        y += fault_h + 2
-    y += 24
-    # Turns per interval, stacked by outcome.
-    turns_h = 110
-    outcomes = tl["turn_outcomes"]
-    peak = _nice(max(sum(s["turns"]) for s in samples))
-    c.text(8, y, "TURNS PER")
-    c.text(8, y + 10, "INTERVAL")
-    _legend(c, left, y - 12, list(zip([o.replace("_", " ") for o in outcomes], OUTCOME_COLORS)))
-    for frac in (0.5, 1):
-        yy = y + turns_h - int(turns_h * frac)
-        c.rect(left, yy, right, yy + 1, LIGHT)
-        c.text_right(left - 4, yy - 3, f"{peak * frac:g}")
-    c.text_right(left - 4, y + turns_h - 3, "0")
-    for x0, x1, s in columns:
-        yy = y + turns_h
-        for k, cnt in enumerate(s["turns"]):
-            h = int(turns_h * cnt / peak)
-            c.rect(x0, yy - h, x1, yy, OUTCOME_COLORS[k])
-            yy -= h
-    y += turns_h
-    c.rect(left, y, right, y + 1, BLACK)
-    # The time axis.
-    span_s = span / 1e6
-    step = next((s for s in (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 5 * 86400,
-                             7 * 86400, 10 * 86400, 30 * 86400) if span_s / s <= 10), 30 * 86400)
-    t = 0
-    while t <= span_s:
-        x = x_of(t * 1e6)
-        c.rect(x, y, x + 1, y + 4, BLACK)
-        label = _time_label(t * 1e6, step)
-        c.text(min(x - sim_font.width(label) // 2, WIDTH - 2 - sim_font.width(label)), y + 6, label)
-        t += step
-    c.text_right(right, y + 18, "SIMULATED TIME")
-    v = report.get("violation")
-    if v is not None:
-        x = x_of(v["time_us"])
-        c.rect(x, top, x + 2, y, RED)
-        label = f"{v['invariant']} AT {v['time']}"
-        c.text_right(right, top - 14, label, RED)
-    return y + 30
+    width = 5000 / len(hist)  # the last bin holds everything from 5000 ms on
+    ax.bar([i * width for i in range(len(hist))], hist, width=width * 0.9, align="edge", color=BAR)
+    ax.axvline(q["budget"], color=RED, linewidth=2)
+    ax.text(q["budget"], 0.95, f" budget {q['budget']} ms", color=RED, va="top", transform=ax.get_xaxis_transform())
+    quiet = (f"fault-free p99 {q['quiet_p99']:.0f} ms over {q['quiet_count']}" if q["quiet_count"]
+             else "no fault-free turns")
+    ax.set_title(f"Time to first audio (virtual): {q['count']} turns, p50 {q['p50']:.0f} ms, p99 {q['p99']:.0f} ms; {quiet}",
+                 loc="left", fontsize=10)
+    ax.set_xlim(0, 5000)
+    ax.set_ylim(0, max(max(hist), 1) * 1.05)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xticks(range(0, 5001, 500), [str(ms) if ms < 5000 else "5000+" for ms in range(0, 5001, 500)])
+    ax.set_xlabel("ms")
+    ax.set_ylabel("turns")
 
 
 def render(report: Mapping[str, Any]) -> bytes:
-    c = Canvas(WIDTH, HEIGHT)
-    left, right = 150, WIDTH - 20
+    """The plot of a simulation report (``SimReport`` or its dict) as PNG bytes."""
+    try:
+        import matplotlib
+    except ImportError as e:  # an optional dependency: voicecore[plot]
+        raise RuntimeError("voicecore sim --plot needs matplotlib (pip install matplotlib)") from e
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
+
+    tl = report.get("timeline")
+    samples = tl["samples"] if tl else []
+    groups = tl["worker_groups"] if samples else []
+    kinds = tl["fault_kinds"] if samples else []
+    # Rows: the histogram, a heading with the worker-state legend, one row per worker kind,
+    # sessions, faults, turns.
+    heights = [2.2, 0.35] + [0.45] * len(groups) + ([1.0, 0.25 * max(len(kinds), 1) + 0.3, 1.8] if samples else [0.6])
+    fig = plt.figure(figsize=(12, sum(heights) + 1.6), dpi=100)
+    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.35, left=0.16, right=0.97, top=0.93, bottom=0.06)
     w = report["workers"]
-    title = (f"VOICECORE SIM  SEED {report['seed']}  {report['devices']} DEVICES  "
-             f"ASR={w['asr']} ASSISTANT={w['assistant']} TTS={w['tts']} GPU={w['gpu']}  "
-             f"FAULTS {report['faults']}{' (LIVENESS)' if report['liveness'] else ''}  {report['sim_time']}")
-    c.text(8, 6, title)
-    _histogram(c, report, 40, 170, left, right)
-    y = _timeline(c, report, 222, left, right)
+    fig.suptitle(f"voicecore sim — seed {report['seed']}, {report['devices']} devices, asr={w['asr']} "
+                 f"assistant={w['assistant']} tts={w['tts']} gpu={w['gpu']}, faults {report['faults']}"
+                 f"{' (liveness)' if report['liveness'] else ''}, {report['sim_time']} simulated", fontsize=11)
+    _histogram(fig.add_subplot(grid[0]), report)
     v = report.get("violation")
-    if v is None:
-        c.text(8, y, "PASS: NO INVARIANT VIOLATED", (40, 140, 60))
-    else:
-        c.rect(0, y - 4, WIDTH, y + 12, RED)
-        c.text(8, y, f"FAIL: {v['invariant']} AT {v['time']} IN {v['session'] or 'THE FLEET'}", (255, 255, 255))
-    return c.png()
+    verdict = ("PASS: no invariant violated" if v is None
+               else f"FAIL: {v['invariant']} at {v['time']} in {v['session'] or 'the fleet'}")
+    fig.text(0.01, 0.01, verdict, color="#288c3c" if v is None else RED, fontsize=11, weight="bold")
+    heading = fig.add_subplot(grid[1])
+    heading.axis("off")
+    if not samples:
+        heading.text(0, 0, "No timeline samples (the run is shorter than one interval).", color="grey")
+        return _png(fig, plt)
+    heading.text(0, 0, f"Fleet timeline: {len(samples)} intervals of {_duration(tl['interval_us'])} (workers and sessions "
+                 "at the interval's end, faults and turns within it)", fontsize=10, va="bottom")
+
+    interval = tl["interval_us"]
+    hours = [s["t_us"] / 3.6e9 for s in samples]
+    starts = [max(0, s["t_us"] - interval) / 3.6e9 for s in samples]  # sample i covers (t - interval, t]
+    edges = starts[:1] + hours
+    timeline_axes = []
+
+    def stacked(ax: Any, layers: list[list[float]], colors: list[str], labels: list[str | None]) -> list[float]:
+        """Layers stacked per interval, as steps over the interval edges; returns the top."""
+        bottom = [0.0] * len(samples)
+        for values, color, label in zip(layers, colors, labels):
+            top = [b + v for b, v in zip(bottom, values)]
+            ax.fill_between(edges, bottom + bottom[-1:], top + top[-1:], step="post", color=color, linewidth=0, label=label)
+            bottom = top
+        return bottom
+
+    def axis(row: int) -> Any:
+        ax = fig.add_subplot(grid[row], sharex=timeline_axes[0] if timeline_axes else None)
+        ax.set_xlim(0, hours[-1])
+        ax.tick_params(labelbottom=False)
+        timeline_axes.append(ax)
+        return ax
+
+    # Workers per kind: the shares of up / ejected / draining / down at each interval's end.
+    for g, name in enumerate(groups):
+        ax = axis(2 + g)
+        totals = [max(sum(s["workers"][g]), 1) for s in samples]
+        states = tl["worker_states"]
+        stacked(ax, [[s["workers"][g][k] / t for s, t in zip(samples, totals)] for k in range(len(states))],
+                WORKER_COLORS, list(states) if g == 0 else [None] * len(states))
+        ax.set_yticks([])
+        ax.set_ylim(0, 1)
+        ax.set_ylabel(f"{name} ({max(sum(s['workers'][g]) for s in samples)})", rotation=0, ha="right", va="center")
+        if g == 0:
+            ax.legend(loc="lower right", bbox_to_anchor=(1, 1.0), ncol=4, fontsize=8, frameon=False)
+    row = 2 + len(groups)
+    ax = axis(row)
+    stacked(ax, [[s["sessions"] for s in samples]], ["#5a8cc8"], [None])
+    ax.set_ylabel("sessions", rotation=0, ha="right", va="center")
+    ax.set_ylim(0, max(max(s["sessions"] for s in samples), 1) * 1.05)
+    ax.yaxis.set_major_locator(MaxNLocator(3, integer=True))
+    # Faults: one row per kind, a marker per interval with faults (larger for more).
+    ax = axis(row + 1)
+    totals = report["faults_injected"]
+    for k, name in enumerate(kinds):
+        counts = [s["faults"][k] for s in samples]
+        peak = max(counts) or 1
+        xs = [(a + h) / 2 for a, h, c in zip(starts, hours, counts) if c]
+        sizes = [8 + 40 * c / peak for c in counts if c]
+        ax.scatter(xs, [k] * len(xs), s=sizes, color=plt.cm.tab20(k % 20), linewidths=0)
+    ax.set_yticks(range(len(kinds)), [f"{n.replace('_', ' ')} {totals.get(n, 0)}" for n in kinds], fontsize=8)
+    ax.set_ylim(len(kinds) - 0.5, -0.5)
+    ax.grid(axis="y", color="#e6e6e6")
+    ax.set_title("faults injected (a marker per interval with faults, larger for more)", loc="left", fontsize=9)
+    # Turns per interval, stacked by outcome.
+    ax = axis(row + 2)
+    outcomes = tl["turn_outcomes"]
+    top = stacked(ax, [[s["turns"][k] for s in samples] for k in range(len(outcomes))],
+                  [OUTCOME_COLORS[k % len(OUTCOME_COLORS)] for k in range(len(outcomes))], [o.replace("_", " ") for o in outcomes])
+    ax.set_ylabel("turns per\ninterval", rotation=0, ha="right", va="center")
+    ax.legend(loc="upper left", ncol=len(tl["turn_outcomes"]), fontsize=8, frameon=False)
+    ax.set_ylim(0, max(max(top), 1) * 1.3)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.tick_params(labelbottom=True)
+    step = _tick_step(hours[-1])
+    ax.xaxis.set_major_locator(MultipleLocator(step / 3600))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: _clock(x, step < 60)))
+    ax.set_xlabel("simulated time")
+    if v is not None:
+        for a in timeline_axes:
+            a.axvline(v["time_us"] / 3.6e9, color=RED, linewidth=2)
+    return _png(fig, plt)
+
+
+def _png(fig: Any, plt: Any) -> bytes:
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    plt.close(fig)
+    return out.getvalue()
 
 
 def write_plot(report: Mapping[str, Any], path: str) -> None:

@@ -21,7 +21,9 @@ Without an LLM the default assistant answers with the best passage of its knowle
 
 Children restart with backoff when they crash (0.5 s doubling to 30 s); Ctrl-C or SIGTERM drains
 the workers, then stops the daemon. Their logs: STATE_DIR/logs/*.log; STATE_DIR/up.json tells
-`voicecore talk` where the running assistant is."""
+`voicecore talk` where the running assistant is. The daemon records every event its core handles
+in STATE_DIR/journal (rotated; --no-journal: off); `voicecore replay STATE_DIR/journal` replays
+the newest run and checks it reproduces exactly."""
 
 
 @command("up", "start the whole assistant: daemon, ASR, TTS, assistant workers and the LLM (make run)")
@@ -52,7 +54,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "transcript, its reply held until the final confirms the same text)")
     p.add_argument("--tts-slots", type=int, help="segments the local TTS worker synthesizes at once (default 2)")
     p.add_argument("--assistant-slots", type=int, help="turns the assistant worker runs at once (default 4)")
-    p.add_argument("--state-dir", help="logs, sessions, up.json (default ~/.local/state/voicecore/up; env VOICECORE_STATE_DIR)")
+    p.add_argument("--no-journal", dest="journal", action="store_false", default=None,
+                   help="do not record the daemon's events in STATE_DIR/journal (recorded by default, for `voicecore replay`)")
+    p.add_argument("--journal-max-mb", type=int, help="size at which a journal file rolls over (default 64)")
+    p.add_argument("--journal-keep", type=int, help="journal files kept, oldest runs deleted first (default 8)")
+    p.add_argument("--vision-url", help="OpenAI-compatible base URL (…/v1) of a model that takes images: camera boards get "
+                                        "a photo-explaining endpoint (MCP capabilities.vision; env VOICECORE_VISION_URL)")
+    p.add_argument("--vision-model", help="model name to request from --vision-url (env VOICECORE_VISION_MODEL)")
+    p.add_argument("--vision-port", type=int, help="port of the photo endpoint camera boards upload to (default 0: any free port)")
+    p.add_argument("--state-dir", help="logs, journal, sessions, up.json (default ~/.local/state/voicecore/up; env VOICECORE_STATE_DIR)")
     p.add_argument("--daemon-bin", help="the voicecored binary (default: build/ of this checkout, VOICECORED_BIN, PATH)")
     p.add_argument("--ready-timeout", type=float, help="seconds to wait for the workers to register (default 180)")
 

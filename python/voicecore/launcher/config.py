@@ -27,6 +27,11 @@ class UpConfig:
     llm_threads: int = 2             # the embedded LLM's threads reading the prompt
     llm_decode_threads: int = 1      # … and writing the answer, token by token (embedded_llm.server_argv)
     llm_start_timeout: float = 120.0
+    # Camera boards: an OpenAI-compatible model that takes images; "" = no vision endpoint.
+    vision_url: str = ""
+    vision_model: str = ""
+    vision_port: int = 0             # the endpoint boards upload photos to; 0 = any free port
+    vision_token: str = ""           # the token boards present (given to them in MCP initialize); "" = random per run
     worker_token: str = ""           # "" = a fresh random token per run
     device_tokens: str = ""          # "" = DEV MODE (devices need no token)
     workers: str = "asr,tts,assistant"
@@ -42,6 +47,10 @@ class UpConfig:
     tts_slots: int = 2
     assistant_slots: int = 4
     state_dir: str = ""
+    # voicecored's event journal under STATE_DIR/journal, for `voicecore replay` (docs/journal.md).
+    journal: bool = True
+    journal_max_mb: int = 64         # a journal file rolls over at this size
+    journal_keep: int = 8            # journal files kept (older runs' are deleted first)
     daemon_bin: str = ""
     ready_timeout: float = 180.0
     daemon: dict[str, Any] = field(default_factory=dict)  # more voicecored options (see voicecored --help)
@@ -83,6 +92,10 @@ class UpConfig:
             self.llm_url = env["VOICECORE_LLM_URL"]
         if env.get("VOICECORE_LLM_MODEL"):
             self.llm_model = env["VOICECORE_LLM_MODEL"]
+        if env.get("VOICECORE_VISION_URL"):
+            self.vision_url = env["VOICECORE_VISION_URL"]
+        if env.get("VOICECORE_VISION_MODEL"):
+            self.vision_model = env["VOICECORE_VISION_MODEL"]
         if env.get("VOICECORE_TOKEN"):
             self.worker_token = env["VOICECORE_TOKEN"]
         if env.get("VOICECORE_DEVICE_TOKENS"):
@@ -95,6 +108,8 @@ class UpConfig:
             # Hex, not urlsafe base64: a generated token never starts with "-", so it can be pasted
             # after --token on any command line.
             self.worker_token = secrets.token_hex(18)
+        if self.vision_url and not self.vision_token:
+            self.vision_token = secrets.token_hex(18)
         if not self.state_dir:
             self.state_dir = str(default_state_dir())
         unknown = set(self.worker_kinds) - {"asr", "tts", "assistant"}

@@ -17,6 +17,8 @@ from .addresses import free_port, lan_address
 from .config import UpConfig
 from .daemon_binary import default_knowledge, default_script, find_daemon, web_root
 from .supervisor import ChildSpec, Supervisor
+from ..vision import VisionService
+from ..vision.service import PATH as VISION_PATH
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
@@ -26,12 +28,23 @@ class StartupError(Exception):
 
 
 
-def daemon_settings(c: UpConfig) -> dict:
-    """voicecored's --config object: the `daemon` settings, plus the Coordinator's switch for preemption."""
+def daemon_settings(c: UpConfig, vision_url: str = "") -> dict:
+    """voicecored's --config object: the `daemon` settings, plus the Coordinator's switch for
+    preemption and the vision endpoint it advertises to camera boards."""
     options = dict(c.daemon)
     if not c.preemption:
         options["coordinator"] = dict(options.get("coordinator") or {}, preemptive_generation=False)
+    if vision_url:
+        options["coordinator"] = dict(options.get("coordinator") or {}, vision_url=vision_url, vision_token=c.vision_token)
     return options
+
+
+def journal_args(c: UpConfig, state: Path) -> list[str]:
+    """voicecored's journal flags: on by default under STATE_DIR/journal, unless turned off or the
+    `daemon` settings name their own journal."""
+    if not c.journal or "journal" in c.daemon:
+        return []
+    return ["--journal", str(state / "journal"), "--journal-max-mb", str(c.journal_max_mb), "--journal-keep", str(c.journal_keep)]
 
 
 def asr_worker_args(c: UpConfig) -> list[str]:
@@ -56,6 +69,8 @@ class Stack:
         self._listening: asyncio.Future[int] | None = None
         self._registered: set[str] = set()
         self._registered_changed = asyncio.Event()
+        self.vision: VisionService | None = None
+        self.vision_url = ""
 
     # The daemon's JSON-lines log tells the port and which workers registered ----------------------
 
@@ -96,9 +111,17 @@ class Stack:
 
         llm_task = asyncio.create_task(self._start_llm())
         turn_task = asyncio.create_task(self._install_turn_model()) if "asr" in c.worker_kinds else None
+        if c.vision_url:
+            # Served here, beside the daemon: an upload is one HTTP request from a board to a model,
+            # with no session state for the Coordinator (which only advertises the URL).
+            self.vision = VisionService(c.vision_url, c.vision_model, c.vision_token,
+                                        api_key=os.environ.get("VOICECORE_VISION_API_KEY", ""))
+            port = await self.vision.start(c.host, c.vision_port)
+            self.vision_url = f"http://{self.public_host}:{port}{VISION_PATH}"
         argv = [str(daemon), "--host", c.host, "--port", str(c.port), "--worker-token", c.worker_token,
                 "--web-root", str(web_root()), "--device-tokens", c.device_tokens]
-        daemon_options = daemon_settings(c)
+        argv += journal_args(c, self.state)
+        daemon_options = daemon_settings(c, self.vision_url)
         if daemon_options:
             daemon_config = self.state / "voicecored.json"
             daemon_config.write_text(json.dumps(daemon_options, indent=2))
@@ -206,7 +229,7 @@ class Stack:
         token = self.config.first_device_token
         return {"pid": os.getpid(), "http": f"http://{self.local_host}:{self.port}", "ws": f"ws://{self.local_host}:{self.port}",
                 "ota": f"http://{self.public_host}:{self.port}/xiaozhi/ota/", "device_token": token,
-                "worker_url": f"ws://{self.public_host}:{self.port}/worker", "llm": self.llm_url,
+                "worker_url": f"ws://{self.public_host}:{self.port}/worker", "llm": self.llm_url, "vision": self.vision_url,
                 "logs": {ch.spec.name: str(ch.spec.log_path) for ch in self.supervisor.children},
                 "pids": {ch.spec.name: ch.process.pid for ch in self.supervisor.children if ch.process is not None},
                 "ready": self.ready}
@@ -229,10 +252,13 @@ class Stack:
             f"  device      OTA URL for a XiaoZhi device: {s['ota']}",
             f"  CLI         voicecore talk \"what is the capital of France\"      (or: voicecore talk --wav question.wav)",
             f"  LLM         {self.llm_note}",
+            f"  vision      " + (f"{self.config.vision_url} ({self.config.vision_model or 'its first model'}); camera boards upload to {self.vision_url}"
+                                 if self.vision_url else "none (--vision-url: camera boards' photos explained by a model that takes images)"),
             f"  workers     {', '.join(self.config.worker_kinds) or 'none'} on this machine; more join at {s['worker_url']} "
             f"with --token {self.config.worker_token}",
             "  devices     " + ("token required (--device-tokens)" if self.config.device_tokens else "DEV MODE: any device may connect without a token"),
             f"  logs        {self.logs}/  ({', '.join(Path(p).name for p in s['logs'].values())})",
+            *([f"  journal     {self.state / 'journal'}/  (voicecore replay {self.state / 'journal'})"] if journal_args(self.config, self.state) else []),
             "Ctrl-C stops everything.",
             "",
         ]
@@ -240,6 +266,8 @@ class Stack:
 
     async def stop(self) -> None:
         await self.supervisor.stop()
+        if self.vision is not None:
+            await self.vision.stop()
         status = self.state / "up.json"
         if status.exists():
             status.unlink()

@@ -45,6 +45,19 @@ class HubWorker:
     async def cancel(self, job: int, reason: str = "barge-in") -> None:
         await self.send({"type": "cancel", "job": job, "reason": reason})
 
+    async def send_together(self, *messages: dict[str, Any] | bytes) -> None:
+        """Several messages (JSON objects, or binary frames as bytes) as one TCP write, as a hub
+        whose socket buffer held them delivers them: the worker reads them all before its event
+        loop runs anything else (e.g. a ``job`` and its ``cancel``: the job's task is cancelled
+        before its first step)."""
+        async with self.ws.send_context():
+            for message in messages:
+                if isinstance(message, bytes):
+                    self.ws.protocol.send_binary(message)
+                else:
+                    self.ws.protocol.send_text(json.dumps(message).encode())
+            self.ws.transport.write(b"".join(self.ws.protocol.data_to_send()))
+
     async def next(self, timeout: float = 10.0) -> dict[str, Any] | frames.AudioFrame:
         return await asyncio.wait_for(self.messages.get(), timeout)
 

@@ -82,6 +82,7 @@ class ScriptedLLM:
         self.transcribe = transcribe
         self.requests: list[dict[str, Any]] = []
         self.port = 0
+        self.streams_open = 0  # streamed replies still being written
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -199,6 +200,13 @@ class ScriptedLLM:
             )
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
+        self.streams_open += 1
+        try:
+            return await self._stream(response, rule, ident, created, text)
+        finally:
+            self.streams_open -= 1  # ended, or the client went away (the next write failed)
+
+    async def _stream(self, response: web.StreamResponse, rule: Rule, ident: str, created: int, text: str) -> web.StreamResponse:
 
         async def event(delta: dict[str, Any], finish: str | None = None) -> None:
             chunk = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": self.model,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import aclosing
+
 from ..worker import Job, JobError, Worker
 from .engine import SpeechRequest, TtsEngine
 
@@ -24,11 +26,15 @@ def tts_handler(engine: TtsEngine):
         chunk_bytes = int(request.sample_rate * CHUNK_SECONDS) * 2
         buffer = bytearray()
         if request.text.strip():
-            async for pcm in engine.synthesize(request):
-                buffer += pcm
-                while len(buffer) > chunk_bytes:
-                    await job.send_audio(bytes(buffer[:chunk_bytes]))
-                    del buffer[:chunk_bytes]
+            # aclosing: a cancel that lands in send_audio (the engine suspended at its yield) closes
+            # the engine's stream now (eSpeak killed and reaped), not whenever the garbage collector
+            # gets to the cancelled task's frames.
+            async with aclosing(engine.synthesize(request)) as stream:
+                async for pcm in stream:
+                    buffer += pcm
+                    while len(buffer) > chunk_bytes:
+                        await job.send_audio(bytes(buffer[:chunk_bytes]))
+                        del buffer[:chunk_bytes]
         await job.send_audio(bytes(buffer), last=True)
         await job.output("segment_done")
 

@@ -41,6 +41,16 @@ class Job:
     _audio: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
     _inputs: asyncio.Queue[Input] = field(default_factory=asyncio.Queue)
     _audio_ended: bool = False
+    _closed: bool = False
+
+    @property
+    def closed(self) -> bool:
+        """The job is over for the hub (its outcome was sent, the hub cancelled it, or the
+        connection it came on is gone): ``output`` and ``send_audio`` send nothing any more."""
+        return self._closed
+
+    def _close(self) -> None:
+        self._closed = True
 
     # Input -------------------------------------------------------------------------------------
 
@@ -58,7 +68,7 @@ class Job:
         return await self._inputs.get()
 
     def _feed_audio(self, pcm: bytes, last: bool) -> None:
-        if self._audio_ended:
+        if self._audio_ended or self._closed:
             return
         if pcm:
             self._audio.put_nowait(pcm)
@@ -66,6 +76,8 @@ class Job:
             self._end_audio()
 
     def _feed_input(self, message: dict[str, Any]) -> None:
+        if self._closed:
+            return
         event = str(message.get("event", ""))
         fields = {k: v for k, v in message.items() if k not in ("type", "job", "event")}
         if event == "end":
@@ -80,9 +92,15 @@ class Job:
     # Output ------------------------------------------------------------------------------------
 
     async def output(self, event: str, **fields: Any) -> None:
-        """Streams one output event (``partial``, ``final``, ``delta``, ``segment_done``, ...)."""
+        """Streams one output event (``partial``, ``final``, ``delta``, ``segment_done``, ...);
+        nothing once the job is ``closed``."""
+        if self._closed:
+            return
         await self._send({"type": "output", "job": self.id, "event": event, **fields})
 
     async def send_audio(self, pcm: bytes, last: bool = False) -> None:
-        """Sends PCM16LE mono audio for this job (TTS output) as one binary frame."""
+        """Sends PCM16LE mono audio for this job (TTS output) as one binary frame; nothing once
+        the job is ``closed``."""
+        if self._closed:
+            return
         await self._send_binary(frames.encode(self.id, pcm, last))

@@ -15,6 +15,12 @@ The handler's return ends the job (``done``); an exception fails it (``error``) 
 on; a hub ``cancel`` becomes ``asyncio.CancelledError`` inside the handler. Lost connections are
 redialled with exponential backoff and jitter; SIGTERM/SIGINT drain: no new jobs, running ones
 finish, then the worker exits.
+
+Slot accounting lives in one place: a job holds its slot from its ``job`` message until the first
+of its outcome (``done`` or ``error``), the hub's ``cancel``, or the loss of its connection; then
+``_release`` gives the slot back and closes the job, so nothing more is sent for it. The job's task
+also releases it from its done-callback, which runs however the task ended, even when it was
+cancelled before its first step (a ``cancel`` read in the same write as its ``job``).
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ import logging
 import random
 import signal
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Awaitable, Callable
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.protocol import State
 
-from . import frames
+from . import frames, memory
 from .backoff import Backoff
 from .job import Job, JobError
 
@@ -44,11 +52,16 @@ class WorkerAuthError(RuntimeError):
     """The hub refused the worker's token; retrying will not help."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Running:
+    """A job the worker holds: in ``Worker._running`` while it holds its slot, in
+    ``Worker._unwinding`` from its release until its task has ended."""
+
     job: Job
-    task: asyncio.Task[None]
-    cancelled_by_hub: bool = False
+    ws: ClientConnection  # the connection the job came on: its messages go there, never elsewhere
+    task: asyncio.Task[None] | None = None
+    ended: str = ""  # why the slot was released: done, error, cancel, connection lost, ended
+    watchdog: asyncio.TimerHandle | None = None
 
 
 @dataclass
@@ -61,11 +74,16 @@ class Worker:
     labels: dict[str, str] = field(default_factory=dict)
     max_message_size: int = 1 << 20
     drain_timeout: float = 30.0
+    cancel_grace: float = 5.0  # a cancelled job still running after this is logged (its handler ignores cancellation)
+    trim_every: int = 50  # jobs between returns of the heap's free memory to the OS (memory.trim); 0: never
     backoff: Backoff = field(default_factory=Backoff)
     on_roles: Callable[[list[str]], Awaitable[None]] | None = None
 
     _handlers: dict[str, Handler] = field(default_factory=dict, init=False)
-    _running: dict[int, _Running] = field(default_factory=dict, init=False)
+    _running: dict[int, _Running] = field(default_factory=dict, init=False)  # jobs holding a slot, by id
+    _unwinding: set[_Running] = field(default_factory=set, init=False)  # released, task not yet ended
+    _background: set[asyncio.Future[None]] = field(default_factory=set, init=False)
+    jobs_ended: int = field(default=0, init=False)
     _ws: ClientConnection | None = field(default=None, init=False)
     _draining: bool = field(default=False, init=False)
     _stopped: asyncio.Event | None = field(default=None, init=False)
@@ -145,11 +163,13 @@ class Worker:
                 await self._send({"type": "drain"})
             except ConnectionClosed:
                 pass
-        tasks = [r.task for r in self._running.values()]
+        tasks = {r.task: r for r in self._running.values() if r.task is not None}
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=self.drain_timeout)
-            for t in pending:
-                t.cancel()
+            _, pending = await asyncio.wait(set(tasks), timeout=self.drain_timeout)
+            for task in pending:
+                entry = tasks[task]
+                await self._finish(entry, {"type": "error", "job": entry.job.id, "message": "the worker stopped before the job finished", "retryable": True})
+                task.cancel()
         await self.stop()
 
     async def stop(self) -> None:
@@ -159,10 +179,16 @@ class Worker:
             await self._ws.close(1001, "worker stopping")
 
     def load(self) -> dict[str, int]:
+        """Jobs holding a slot, per kind: what the heartbeat reports and what admission checks."""
         counts = {kind: 0 for kind in self.slots}
         for r in self._running.values():
-            counts[r.job.kind] = counts.get(r.job.kind, 0) + 1
+            if r.task is not None and not r.task.done():
+                counts[r.job.kind] = counts.get(r.job.kind, 0) + 1
         return counts
+
+    def unwinding(self) -> int:
+        """Jobs released (cancelled, connection lost) whose handler has not returned yet."""
+        return sum(1 for r in self._unwinding if r.task is not None and not r.task.done())
 
     # One connection ----------------------------------------------------------------------------
 
@@ -211,16 +237,15 @@ class Worker:
                         if self._draining:
                             await self._send({"type": "drain"})
                     elif kind == "job":
-                        await self._on_job(message)
+                        await self._on_job(ws, message)
                     elif kind == "input":
                         running = self._running.get(_job_id(message))
                         if running is not None:
                             running.job._feed_input(message)
                     elif kind == "cancel":
                         running = self._running.get(_job_id(message))
-                        if running is not None:
-                            running.cancelled_by_hub = True
-                            running.task.cancel()
+                        if running is not None:  # a duplicate, late or unknown cancel finds nothing
+                            self._cancel(running, "cancel")
                     elif kind == "roles":
                         if self.on_roles is not None:
                             await self.on_roles([str(k) for k in message.get("active", [])])
@@ -250,22 +275,22 @@ class Worker:
         if running is not None:
             running.job._feed_audio(frame.pcm, frame.last)
 
-    async def _on_job(self, message: dict[str, Any]) -> None:
+    async def _on_job(self, ws: ClientConnection, message: dict[str, Any]) -> None:
         job_id = _job_id(message)
         kind = str(message.get("kind", ""))
         if job_id is None:
             return
         if self._draining:
-            await self._send({"type": "error", "job": job_id, "message": "worker is draining", "retryable": True})
+            await self._send_on(ws, {"type": "error", "job": job_id, "message": "worker is draining", "retryable": True})
             return
         if kind not in self._handlers:
-            await self._send({"type": "error", "job": job_id, "message": f"this worker does not serve {kind!r}", "retryable": True})
+            await self._send_on(ws, {"type": "error", "job": job_id, "message": f"this worker does not serve {kind!r}", "retryable": True})
             return
         if job_id in self._running:
-            await self._send({"type": "error", "job": job_id, "message": f"job {job_id} is already running", "retryable": False})
+            await self._send_on(ws, {"type": "error", "job": job_id, "message": f"job {job_id} is already running", "retryable": False})
             return
         if self.load().get(kind, 0) >= self.slots[kind]:
-            await self._send({"type": "error", "job": job_id, "message": f"no free {kind} slot", "retryable": True})
+            await self._send_on(ws, {"type": "error", "job": job_id, "message": f"no free {kind} slot", "retryable": True})
             return
         params = message.get("params") if isinstance(message.get("params"), dict) else {}
         job = Job(
@@ -274,61 +299,119 @@ class Worker:
             session=str(message.get("session", "")),
             turn=message.get("turn") if isinstance(message.get("turn"), int) else None,
             params=params,
-            _send=self._send,
-            _send_binary=self._send_binary,
+            _send=partial(self._send_on, ws),
+            _send_binary=partial(self._send_binary_on, ws),
         )
-        await self._send({"type": "accepted", "job": job_id})
-        task = asyncio.create_task(self._run_job(job), name=f"job-{job_id}")
-        self._running[job_id] = _Running(job, task)
+        # No await from the check above to here: the slot is taken at once, and released by the
+        # task's done-callback however the task ends (cancelled before its first step included).
+        entry = _Running(job, ws)
+        entry.task = asyncio.create_task(self._run_job(entry), name=f"job-{job_id}")
+        entry.task.add_done_callback(partial(self._task_done, entry))
+        self._running[job_id] = entry
 
-    async def _run_job(self, job: Job) -> None:
-        handler = self._handlers[job.kind]
+    async def _run_job(self, entry: _Running) -> None:
+        job = entry.job
         try:
-            await handler(job)
+            await self._send_on(entry.ws, {"type": "accepted", "job": job.id})
+            await self._handlers[job.kind](job)
         except asyncio.CancelledError:
-            running = self._running.get(job.id)
-            if running is None or not running.cancelled_by_hub:
+            if entry.ended:
+                return  # released first (the hub cancelled it, the connection is gone): send nothing more
+            # Not a cancel of ours: the handler raised CancelledError itself, or someone else cancelled this task.
+            await self._finish(entry, {"type": "error", "job": job.id, "message": "the job was cancelled by the worker", "retryable": True})
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
                 raise
-            return  # the hub cancelled it: send nothing more
         except JobError as exc:
-            await self._report_error(job, str(exc), exc.retryable)
+            await self._finish(entry, {"type": "error", "job": job.id, "message": str(exc), "retryable": exc.retryable})
         except Exception as exc:  # a broken handler fails its job, never the worker
-            log.exception("job %d (%s) failed", job.id, job.kind)
-            await self._report_error(job, f"{type(exc).__name__}: {exc}", False)
+            if not entry.ended and not isinstance(exc, ConnectionClosed):
+                log.exception("job %d (%s) failed", job.id, job.kind)
+            await self._finish(entry, {"type": "error", "job": job.id, "message": f"{type(exc).__name__}: {exc}", "retryable": False})
         else:
-            await self._quiet_send({"type": "done", "job": job.id})
-        finally:
-            self._running.pop(job.id, None)
+            await self._finish(entry, {"type": "done", "job": job.id})
 
-    async def _report_error(self, job: Job, message: str, retryable: bool) -> None:
-        await self._quiet_send({"type": "error", "job": job.id, "message": message, "retryable": retryable})
+    # Slot accounting: the only places that add to or remove from _running and _unwinding -------
 
-    async def _quiet_send(self, message: dict[str, Any]) -> None:
+    def _release(self, entry: _Running, why: str) -> bool:
+        """Gives the job's slot back and closes the job (its sends are dropped from now on). The
+        first call wins; returns whether this was it."""
+        if entry.ended:
+            return False
+        entry.ended = why
+        entry.job._close()
+        if self._running.get(entry.job.id) is entry:
+            del self._running[entry.job.id]
+        if entry.task is not None and not entry.task.done():
+            self._unwinding.add(entry)
+        return True
+
+    def _cancel(self, entry: _Running, why: str) -> None:
+        """Releases the job and cancels its task (once: a second cancel would cut its clean-up)."""
+        if not self._release(entry, why) or entry.task is None:
+            return
+        entry.task.cancel()
+        if not entry.task.done():
+            entry.watchdog = asyncio.get_running_loop().call_later(self.cancel_grace, self._stuck, entry)
+
+    def _task_done(self, entry: _Running, task: asyncio.Task[None]) -> None:
+        if self._release(entry, "ended"):
+            # Only a task cancelled by someone else before its first step gets here (every other
+            # path sends an outcome or is released first); the hub learns the job is gone.
+            log.warning("job %d (%s) ended without an outcome", entry.job.id, entry.job.kind)
+            if entry.ws.state is State.OPEN:
+                message = {"type": "error", "job": entry.job.id, "message": "the job was cancelled by the worker", "retryable": True}
+                sending = asyncio.ensure_future(self._quiet_send(entry.ws, message))
+                self._background.add(sending)
+                sending.add_done_callback(self._background.discard)
+        self._unwinding.discard(entry)
+        if entry.watchdog is not None:
+            entry.watchdog.cancel()
+            entry.watchdog = None
+        if not task.cancelled() and task.exception() is not None:
+            log.error("job %d (%s): %r escaped the job runner", entry.job.id, entry.job.kind, task.exception())
+        self.jobs_ended += 1
+        if self.trim_every and self.jobs_ended % self.trim_every == 0:
+            memory.trim()
+
+    def _stuck(self, entry: _Running) -> None:
+        entry.watchdog = None
+        if entry.task is not None and not entry.task.done():
+            log.warning("job %d (%s) still runs %.1f s after its %s: its handler ignores cancellation",
+                        entry.job.id, entry.job.kind, self.cancel_grace, entry.ended)
+
+    async def _finish(self, entry: _Running, message: dict[str, Any]) -> None:
+        """Sends the job's one outcome (``done`` or ``error``), unless it was released already."""
+        if self._release(entry, str(message["type"])):
+            await self._quiet_send(entry.ws, message)
+
+    async def _quiet_send(self, ws: ClientConnection, message: dict[str, Any]) -> None:
         try:
-            await self._send(message)
-        except (ConnectionClosed, RuntimeError):
+            await self._send_on(ws, message)
+        except ConnectionClosed:
             pass
 
     async def _abandon_jobs(self) -> None:
-        """The connection is gone: the hub re-dispatches its jobs, so ours are void."""
-        running = list(self._running.values())
-        for r in running:
-            r.cancelled_by_hub = True
-            r.task.cancel()
-        if running:
-            await asyncio.gather(*(r.task for r in running), return_exceptions=True)
-        self._running.clear()
+        """The connection is gone: the hub re-dispatches its jobs, so ours are void. Their
+        handlers get a bounded time to unwind before the worker redials."""
+        for entry in list(self._running.values()):
+            self._cancel(entry, "connection lost")
+        tasks = [r.task for r in self._unwinding if r.task is not None and not r.task.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.cancel_grace)
 
     async def _send(self, message: dict[str, Any]) -> None:
         ws = self._ws
         if ws is None:
-            raise RuntimeError("not connected to the hub")
+            raise ConnectionClosed(None, None)
+        await self._send_on(ws, message)
+
+    @staticmethod
+    async def _send_on(ws: ClientConnection, message: dict[str, Any]) -> None:
         await ws.send(json.dumps(message, ensure_ascii=False, separators=(",", ":")))
 
-    async def _send_binary(self, frame: bytes) -> None:
-        ws = self._ws
-        if ws is None:
-            raise RuntimeError("not connected to the hub")
+    @staticmethod
+    async def _send_binary_on(ws: ClientConnection, frame: bytes) -> None:
         await ws.send(frame)
 
 
