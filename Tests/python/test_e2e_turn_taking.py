@@ -1,8 +1,8 @@
 """Turn-taking end to end: the real voicecored (the Coordinator decides the end of turn, hub
 endpointing), the real ASR worker process (`voicecore worker asr`: Silero VAD, faster-whisper
 tiny.en, Smart Turn v3.2), a device speaking the real XiaoZhi protocol with real Opus and a
-microphone that never stops (silence between the phrases, as a device sends), and scripted
-assistant and TTS workers (a long reply, so that there is something to interrupt).
+microphone that never stops (silence between the phrases, as a device sends), and assistant and
+TTS workers scripted through the worker SDK (a long reply, so that there is something to interrupt).
 
 - A finished question ends the turn on the model's evidence (`turn.endpoint`, reason `model`).
 - "Turn on the kitchen light and … the fan." with a 0.6 s pause is one turn.
@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from daemon_harness import WORKER_TOKEN, Daemon, OpusEncoder, connect_device, frame, hello, next_json
-from test_daemon_turns import scripted_worker, tts_job
+from daemon_harness import WORKER_TOKEN, Daemon, OpusEncoder, connect_device, frame, hello, next_json, tone
+from voicecore.worker import Job, Worker
 from voicecore.asr.turn_model import model_path
 from voicecore.testing import word_error_rate
 from voicecore.testing.turn_clips import SAMPLE_RATE, make_clip
@@ -101,9 +101,25 @@ def stack(tmp_path_factory):
     s.close()
 
 
-async def assistant(ws: Any, job: dict[str, Any]) -> None:
-    await ws.send(json.dumps({"type": "output", "job": job["job"], "event": "delta", "text": "Here is a long answer for you."}))
-    await ws.send(json.dumps({"type": "done", "job": job["job"]}))
+def reply_workers() -> Worker:
+    """The assistant and TTS, scripted through the worker SDK (it keeps the heartbeats): a fixed
+    answer, spoken as REPLY_SECONDS of tone, so that there is something to interrupt."""
+    worker = Worker(slots={"assistant": 4, "tts": 4}, name="scripted-reply")
+
+    @worker.handler("assistant")
+    async def assistant(job: Job) -> None:
+        await job.output("delta", text="Here is a long answer for you.")
+
+    @worker.handler("tts")
+    async def tts(job: Job) -> None:
+        rate = int(job.params.get("sample_rate", 24000))
+        pcm = tone(int(rate * REPLY_SECONDS), rate)
+        step = rate * 2 // 5  # 200 ms chunks
+        for i in range(0, len(pcm), step):
+            await job.send_audio(pcm[i : i + step], last=i + step >= len(pcm))
+        await job.output("segment_done")
+
+    return worker
 
 
 class Device:
@@ -171,14 +187,18 @@ class Device:
 
 def run(stack: Stack, body) -> Any:
     async def main() -> Any:
-        workers = [await scripted_worker(stack.daemon, "assistant", assistant),
-                   await scripted_worker(stack.daemon, "tts", tts_job(REPLY_SECONDS))]
+        worker = reply_workers()
+        serving = asyncio.create_task(worker.serve(f"{stack.daemon.ws}/worker", WORKER_TOKEN))
+        deadline = time.monotonic() + 30
+        while not any(e.get("kind") == "worker.registered" and "tts" in str(e.get("to", "")) for e in list(stack.daemon.log)):
+            assert time.monotonic() < deadline, "the scripted reply worker did not register"
+            await asyncio.sleep(0.05)
         try:
             return await body()
         finally:
-            for ws, task in workers:
-                task.cancel()
-                await ws.close()
+            await worker.stop()
+            await serving
+
     return asyncio.run(asyncio.wait_for(main(), 240))
 
 
