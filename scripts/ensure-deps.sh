@@ -50,6 +50,9 @@ case "${1:-}" in
       bench) need_python "${PY_BENCH[@]}" ;;
       run) need_python "${PY_SDK[@]}" ;;  # voicecore up (make run)
       *) echo "usage: $0 python test|bench|run" >&2; exit 2 ;;
-    esac ;;
+    esac
+    # The ASR worker's end-of-turn model (Smart Turn, from the pipecat-ai wheel); without it the hub
+    # decides the end of turn on the transcript alone.
+    "$(dirname "$0")/install-turn-model.sh" || echo "warning: the Smart Turn model could not be installed" >&2 ;;
   *) echo "usage: $0 apt | python GROUP" >&2; exit 2 ;;
 esac

@@ -9,10 +9,11 @@ from voicecore.asr.recognizer import RecognizerConfig, StreamingRecognizer
 CHUNK = 960 * 2  # 60 ms of PCM16 at 16 kHz
 
 
-async def recognize(engine, pcm: bytes, config: RecognizerConfig) -> tuple[list[tuple[str, dict]], StreamingRecognizer, float]:
-    """Feeds ``pcm`` in 60 ms chunks and lets every speculative transcription finish before the next
-    chunk (a fast engine): the early rule gets every chance it could ever get. Returns the events,
-    the recognizer and the silence (ms) the endpointer had heard when ``speech_end`` went out."""
+async def recognize(engine, pcm: bytes, config: RecognizerConfig, language: str = "en", **options) -> tuple[list[tuple[str, dict]], StreamingRecognizer, float]:
+    """Feeds ``pcm`` in 60 ms chunks and lets every speculative transcription (and turn-model call)
+    finish before the next chunk (a fast engine): the early rule gets every chance it could ever
+    get. Returns the events, the recognizer and the silence (ms) the endpointer had heard when
+    ``speech_end`` went out. ``options``: StreamingRecognizer's (endpointing, turn_model)."""
     events: list[tuple[str, dict]] = []
     heard: list[float] = []
     recognizer: StreamingRecognizer
@@ -22,12 +23,13 @@ async def recognize(engine, pcm: bytes, config: RecognizerConfig) -> tuple[list[
             heard.append(recognizer.endpointer.silent_ms)
         events.append((event, fields))
 
-    recognizer = StreamingRecognizer(engine, emit, config, language="en", mode="auto")
+    recognizer = StreamingRecognizer(engine, emit, config, language=language, mode="auto", **options)
     for i in range(0, len(pcm), CHUNK):
         if await recognizer.feed(pcm[i : i + CHUNK]):
             break
-        if recognizer.speculation is not None and not recognizer.speculation.done():
-            await asyncio.wait({recognizer.speculation})
+        pending = {t for t in (recognizer.speculation, recognizer.turn_task) if t is not None and not t.done()}
+        if pending:
+            await asyncio.wait(pending)
     else:
         await recognizer.finish()
     await recognizer.close()

@@ -208,3 +208,133 @@ def test_health_from_python_refusal_and_leak():
     c.log()
     c.health(60_000_000)
     assert c.log() == []  # the health query changes nothing, logs nothing
+
+
+def _hub_session(c, mode="auto"):
+    for name, kind in [("a", "asr"), ("b", "assistant"), ("t", "tts")]:
+        register(c, name, kind)
+    c.handle({"type": "device.connected", "session": "s1", "device_id": "esp32", "protocol_version": 1}, 1000)
+    c.handle({"type": "device.message", "session": "s1", "message": {"type": "hello", "version": 1, "transport": "websocket"}}, 1000)
+    return job_of(c.handle({"type": "device.message", "session": "s1",
+                            "message": {"type": "listen", "state": "start", "mode": mode}}, 2000), "asr")
+
+
+def _asr(c, job, now, event, **fields):
+    return c.handle({"type": "worker.message", "worker": "a",
+                     "message": {"type": "output", "job": job["job"], "event": event, **fields}}, now)
+
+
+def _input_end(fx, job):
+    return {"type": "input", "job": job["job"], "event": "end"} in [e["message"] for e in sent(fx, type="worker.send")]
+
+
+def test_hub_endpointing_takes_the_asr_workers_pause_turn_and_resume_evidence():
+    """The ASR worker's `pause`, `turn` and `resume` outputs are accepted on an ASR job and decide
+    the end of the turn: a confident model with a transcript ends it after the debounce, `input end`."""
+    c = voicecore.Coordinator({"heartbeat_ms": 60000})
+    job = _hub_session(c)
+    assert job["params"]["endpointing"] == "hub"
+    _asr(c, job, 10_000, "speech_start")
+    _asr(c, job, 1_000_000, "pause", silence_ms=64)
+    _asr(c, job, 1_050_000, "resume")  # speech again: the pause's evidence is void
+    fx = _asr(c, job, 2_000_000, "pause", silence_ms=64)
+    assert not _input_end(fx, job)
+    assert not _input_end(_asr(c, job, 2_100_000, "turn", probability=0.93), job)  # no transcript yet
+    fx = _asr(c, job, 2_200_000, "speculative", text="What time is it?")
+    assert _input_end(fx, job)  # 264 ms of silence ≥ the 150 ms debounce
+    endpoint = [e for e in c.log() if e["kind"] == "turn.endpoint"]
+    assert [e["reason"] for e in endpoint] == ["model"]
+
+
+def test_hub_endpointing_waits_on_an_open_transcript_and_ends_it_by_timer():
+    c = voicecore.Coordinator({"heartbeat_ms": 60000, "turn": {"open_ms": 1600}})
+    job = _hub_session(c)
+    _asr(c, job, 10_000, "speech_start")
+    _asr(c, job, 1_000_000, "pause", silence_ms=64)
+    _asr(c, job, 1_100_000, "turn", probability=0.98)
+    fx = _asr(c, job, 1_200_000, "speculative", text="Turn on the kitchen light and")
+    assert not _input_end(fx, job)
+    timer = [e for e in fx if e["type"] == "timer.set" and e["at_us"] < 5_000_000][-1]  # not the ASR job's deadline
+    assert timer["at_us"] == 1_000_000 - 64_000 + 1_600_000
+    fx = c.handle({"type": "timer.fired", "timer": timer["timer"]}, timer["at_us"])
+    assert _input_end(fx, job)
+    assert [e["reason"] for e in c.log() if e["kind"] == "turn.endpoint"] == ["open"]
+
+
+class _Clock:
+    """Feeds events in time order and fires the Coordinator's timers when they fall due."""
+
+    def __init__(self, c):
+        self.c, self.timers = c, {}
+
+    def _note(self, fx):
+        for e in fx:
+            if e["type"] == "timer.set":
+                self.timers[e["timer"]] = e["at_us"]
+            elif e["type"] == "timer.cancel":
+                self.timers.pop(e["timer"], None)
+        return fx
+
+    def at(self, now, event):
+        fx = []
+        while self.timers and min(self.timers.values()) <= now:
+            timer, due = min(self.timers.items(), key=lambda kv: kv[1])
+            del self.timers[timer]
+            fx += self._note(self.c.handle({"type": "timer.fired", "timer": timer}, due))
+        return fx + self._note(self.c.handle(event, now))
+
+
+def test_a_long_utterance_reported_on_does_not_time_out():
+    """An utterance longer than asr_timeout_ms from a worker that sends no partials (`voicecore up`'s
+    default) stays alive while the worker reports pauses on it: the evidence is progress."""
+    c = voicecore.Coordinator({"heartbeat_ms": 60000, "asr_timeout_ms": 10000})
+    job = _hub_session(c)
+    clock = _Clock(c)
+    def step(now, event, **fields):
+        return clock.at(now, {"type": "worker.message", "worker": "a",
+                              "message": {"type": "output", "job": job["job"], "event": event, **fields}})
+    step(10_000, "speech_start")
+    for t in range(1, 14):  # a 14 s utterance, a short pause every second
+        step(t * 1_000_000, "pause", silence_ms=64)
+        step(t * 1_000_000 + 100_000, "resume")
+    fx = step(14_000_000, "pause", silence_ms=64)
+    fx += step(14_300_000, "turn", probability=0.9)
+    fx += step(14_400_000, "speculative", text="And that is the whole long story.")
+    assert _input_end(fx, job)
+    kinds = [e["kind"] for e in c.log()]
+    assert "turn.fallback" not in kinds and "turn.endpoint" in kinds
+
+
+def _reply_in_flight(c):
+    """Realtime mode, turn 1 answered and its reply in flight; returns the listener's ASR job."""
+    job = _hub_session(c, "realtime")
+    _asr(c, job, 100_000, "speech_start")
+    _asr(c, job, 200_000, "speech_end")
+    fx = _asr(c, job, 300_000, "final", text="Tell me a story.")
+    assert job_of(fx, "assistant")
+    listener = job_of(fx, "asr")
+    assert listener["job"] != job["job"]
+    return listener
+
+
+def _stopped(fx):
+    return any(e["type"] == "device.send" and e["message"].get("type") == "tts" and e["message"].get("state") == "stop" for e in fx)
+
+
+def test_speech_over_the_reply_without_words_does_not_cut_it():
+    """Realtime: a sound over the reply that the ASR heard as no words (an empty final: noise, a
+    cough) neither cuts the reply nor starts a turn, like a backchannel; a real transcript does cut it."""
+    c = voicecore.Coordinator({"heartbeat_ms": 60000, "turn": {"barge_in_ms": 600}})
+    listener = _reply_in_flight(c)
+    clock = _Clock(c)
+    out = lambda now, event, **f: clock.at(now, {"type": "worker.message", "worker": "a",  # noqa: E731
+                                                 "message": {"type": "output", "job": listener["job"], "event": event, **f}})
+    fx = out(1_000_000, "speech_start") + out(1_400_000, "pause", silence_ms=64)
+    fx += out(2_400_000, "speech_end") + out(2_500_000, "final", text="")
+    assert not _stopped(fx)
+    kinds = [e["kind"] for e in c.log()]
+    assert "turn.backchannel" in kinds and "barge-in" not in [e.get("reason") for e in c.log() if e["kind"] == "turn.cancelled"]
+    # The next sound over the same reply, heard as words that are no backchannel: an interruption.
+    listener = job_of(fx, "asr")
+    fx = out(3_000_000, "speech_start") + out(3_400_000, "pause", silence_ms=64) + out(3_600_000, "speculative", text="Stop that.")
+    assert _stopped(fx)

@@ -8,6 +8,13 @@ extension Coordinator {
         decideEndOfTurn(s)
     }
 
+    /// End-of-turn evidence is the ASR stream's progress, as a partial is: an utterance longer than
+    /// `asr_timeout_ms` whose worker sends no partials must not time out while it is reported on.
+    mutating func evidenceArrived(_ s: SessionID, job: JobID, _ u: Utterance) {
+        sessions[s]!.lastActivity = now
+        if u.speech, !u.ended { setJobDeadline(job, now + config.asrTimeoutUs) }
+    }
+
     /// Speech again (`resume`, `speech_start`): the pause's evidence is void.
     mutating func resumed(_ s: SessionID, _ u: Utterance) {
         u.pause = nil
@@ -58,10 +65,11 @@ extension Coordinator {
         }
     }
 
-    /// A transcript of speech over the reply: a backchannel ends the utterance without a turn and
-    /// leaves the reply playing (true); anything else is an interruption (false, go on as usual).
+    /// A transcript of speech over the reply: a backchannel — or no words at all (an empty final:
+    /// noise, a cough) — ends the utterance without a turn and leaves the reply playing (true);
+    /// anything else is an interruption (false, go on as usual).
     mutating func backchannel(_ s: SessionID, _ u: Utterance, text: String) -> Bool {
-        guard TurnText.isBackchannel(text) else {
+        guard TurnText.isBackchannel(text) || Self.trimmed(text).isEmpty else {
             interrupt(s, u)
             return false
         }

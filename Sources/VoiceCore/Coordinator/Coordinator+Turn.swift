@@ -68,10 +68,13 @@ extension Coordinator {
             // unless it proves a backchannel (Coordinator+EndOfTurn.swift).
             if let reply = sessions[s]!.reply, reply.turn < u.turn { overReply(s, u) }
         case let .pause(silenceMs):
+            evidenceArrived(s, job: job, u)
             paused(s, u, silenceMs: silenceMs)
         case .resume:
+            evidenceArrived(s, job: job, u)
             resumed(s, u)
         case let .turnProbability(p):
+            evidenceArrived(s, job: job, u)
             u.pause?.probability = p
             decideEndOfTurn(s)
         case .partial:
@@ -85,6 +88,7 @@ extension Coordinator {
             if u.overReply, backchannel(s, u, text: text) { return }
             utteranceFinal(s, text: text)
         case let .speculative(text):
+            evidenceArrived(s, job: job, u)
             if u.overReply, backchannel(s, u, text: text) { return }
             speculation(s, text: text)
             u.pause?.text = text

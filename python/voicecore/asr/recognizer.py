@@ -13,14 +13,22 @@ that cannot close a sentence, such as "the" or "and") and the pause has reached
 Each speculative transcript that completes while still valid is also sent to the hub as
 ``speculative`` (so the hub can start the assistant on it: preemptive generation); when new speech
 voids a transcript already sent, ``speculation_void`` follows. The final is then a new pass.
+
+Hub endpointing (the ASR job's ``endpointing: "hub"`` param): the hub decides when the utterance
+ends, on this worker's evidence. At each pause the recognizer sends ``pause`` {silence_ms}, its
+speculative transcript (always, as ``speculative``) and the turn model's probability that the audio
+so far is a finished turn (``turn`` {probability}, when a model is loaded); speech again sends
+``resume``. It never ends the utterance early itself: the utterance ends when the hub closes the
+audio (``input end``), or after ``hub_silence_ms`` of silence as a safety net.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Awaitable, Callable, Protocol
 
 import numpy as np
 
@@ -28,6 +36,8 @@ from ..audio import pcm16_to_float
 from .endpointer import EndpointConfig, Endpointer, Event
 from .engine import SAMPLE_RATE, AsrEngine, Transcript
 from .vad import WINDOW, StreamingVad
+
+log = logging.getLogger("voicecore.asr")
 
 Emit = Callable[..., Awaitable[None]]
 
@@ -56,25 +66,36 @@ class RecognizerConfig:
     max_pause_seconds: float = 0.4  # longer pauses inside an utterance are shortened to this
     max_utterance_seconds: float = 28.0  # Whisper's window is 30 s
     speculative_events: bool = False  # send `speculative` / `speculation_void` (the hub's preemptive generation)
+    hub_silence_ms: float = 3000.0  # hub endpointing: the worker's own end, a safety net for a hub that never decides
 
     @staticmethod
     def default() -> "RecognizerConfig":
         return RecognizerConfig(endpoint=EndpointConfig())
 
 
+class TurnModel(Protocol):
+    def probability(self, pcm: np.ndarray) -> float: ...
+
+
 class StreamingRecognizer:
     """``await feed(pcm)`` per chunk (True once the utterance is final); ``await finish()`` when the
     audio ends. ``emit(event, **fields)`` sends speech_start / partial / speculative /
-    speculation_void / speech_end / final."""
+    speculation_void / speech_end / final, and with ``endpointing="hub"`` pause / resume / turn."""
 
-    def __init__(self, engine: AsrEngine, emit: Emit, config: RecognizerConfig | None = None, language: str = "", mode: str = "auto") -> None:
+    def __init__(self, engine: AsrEngine, emit: Emit, config: RecognizerConfig | None = None, language: str = "", mode: str = "auto",
+                 endpointing: str = "worker", turn_model: TurnModel | None = None) -> None:
         self.engine = engine
         self.emit = emit
         self.config = config or RecognizerConfig.default()
         self.language = language
         self.auto_endpoint = mode in ("auto", "realtime")
+        self.hub = endpointing == "hub" and self.auto_endpoint
+        self.turn_model = turn_model if self.hub else None
         self.vad = StreamingVad()
-        self.endpointer = Endpointer(self.config.endpoint)
+        endpoint = self.config.endpoint
+        if self.hub:  # no early end; the worker's own end only as a safety net
+            endpoint = replace(endpoint, early_silence_ms=0.0, min_silence_ms=max(endpoint.min_silence_ms, self.config.hub_silence_ms))
+        self.endpointer = Endpointer(endpoint)
         self.chunks: list[np.ndarray] = []
         self.samples = 0
         self.final_sent = False
@@ -83,6 +104,7 @@ class StreamingRecognizer:
         self.partial_task: asyncio.Task[None] | None = None
         self.speculation: asyncio.Task[Transcript] | None = None
         self.early_task: asyncio.Task[None] | None = None  # an early end started by the speculation's completion
+        self.turn_task: asyncio.Task[None] | None = None  # the turn model judging the current pause (hub mode)
         self.used_speculation = False
         self.speculation_sent = False  # the current speculation's text went out as `speculative`
         self.early_reached = False  # the pause is long enough to end early (Event.EARLY, no RESUME since)
@@ -134,16 +156,22 @@ class StreamingRecognizer:
         if event is Event.SPEECH_START:
             await self.emit("speech_start")
         elif event is Event.PAUSE and self.auto_endpoint:
+            if self.hub:
+                await self.emit("pause", silence_ms=int(self.endpointer.silent_ms))
             end = min(self.samples, self._stop_sample() + self._pad())
             speculation = asyncio.create_task(self._speculate(self._start_sample(), end))
             speculation.add_done_callback(self._speculation_done)
             self.speculation = speculation
+            if self.turn_model is not None:
+                self.turn_task = asyncio.create_task(self._judge_turn(self._start_sample(), self.samples))
         elif event is Event.RESUME:
             voided = self.speculation_sent
             self._drop_speculation()
+            if self.hub:
+                await self.emit("resume")
             if voided:
                 await self.emit("speculation_void")
-        elif event is Event.EARLY and self.auto_endpoint:
+        elif event is Event.EARLY and self.auto_endpoint and not self.hub:
             self.early_reached = True
             if self._speculation_reads_complete():
                 await self._finalize(self.samples, "early")
@@ -154,11 +182,22 @@ class StreamingRecognizer:
         """A speculative pass; its text goes to the hub while it is still the utterance's likely final
         (not voided, the utterance not already ending: then the final itself follows at once)."""
         transcript = await self._transcribe(start, end)
-        if (self.config.speculative_events and asyncio.current_task() is self.speculation and not self.finalizing
+        if ((self.config.speculative_events or self.hub) and asyncio.current_task() is self.speculation and not self.finalizing
                 and not self.final_sent and transcript.text.strip()):
             self.speculation_sent = True
             await self.emit("speculative", text=transcript.text)
         return transcript
+
+    async def _judge_turn(self, start: int, end: int) -> None:
+        """Hub mode: the turn model's probability that the utterance up to the pause is a finished
+        turn, computed in a thread, sent as ``turn`` unless speech resumed (or the utterance ended) meanwhile."""
+        assert self.turn_model is not None
+        if len(self.chunks) > 1:
+            self.chunks = [np.concatenate(self.chunks)]
+        audio = self.chunks[0][max(0, start) : end]
+        probability = await asyncio.get_running_loop().run_in_executor(None, self.turn_model.probability, audio)
+        if asyncio.current_task() is self.turn_task and not self.finalizing and not self.final_sent:
+            await self.emit("turn", probability=round(float(probability), 4))
 
     def _speculation_reads_complete(self) -> bool:
         s = self.speculation
@@ -212,6 +251,9 @@ class StreamingRecognizer:
     def _drop_speculation(self) -> None:
         self.early_reached = False
         self.speculation_sent = False
+        if self.turn_task is not None:
+            self.turn_task.cancel()  # its thread finishes; the probability is not sent
+            self.turn_task = None
         if self.speculation is not None:
             self.speculation.cancel()
             self.speculation = None
@@ -255,9 +297,9 @@ class StreamingRecognizer:
         return self.samples if stop is None else stop * WINDOW
 
     async def close(self) -> None:
-        """Cancels the utterance's transcriptions still running and waits until they have unwound
-        (a pass already inside the engine's thread finishes there; its result is dropped)."""
-        tasks = [t for t in (self.partial_task, self.speculation, self.early_task) if t is not None and not t.done()]
+        """Cancels the utterance's transcriptions (and turn-model call) still running and waits until
+        they have unwound (a pass already inside the engine's thread finishes there; its result is dropped)."""
+        tasks = [t for t in (self.partial_task, self.speculation, self.early_task, self.turn_task) if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
         if tasks:

@@ -6,13 +6,17 @@ hears intonation and rhythm, so it works for languages whose transcripts the ASR
 before any transcript exists.
 
 The ONNX file ships inside PyPI's ``pipecat-ai`` wheel; ``scripts/install-turn-model.sh`` takes it
-out of the wheel once (``pip download --no-deps``), never from a model hub. ``model_path()`` says
-where it is looked for.
+out of the wheel once (``pip download --no-deps``), never from a model hub (``install()``, which
+``voicecore up`` also calls). ``model_path()`` says where it is looked for.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +24,8 @@ import numpy as np
 SAMPLE_RATE = 16000
 WINDOW_SECONDS = 8
 MODEL_FILE = "smart-turn-v3.2-cpu.onnx"
+WHEEL_VERSION = "1.14.0"  # a pipecat-ai wheel known to carry the file
+WHEEL_MEMBER = "pipecat/audio/turn/smart_turn/data/" + MODEL_FILE
 
 
 def model_path() -> Path:
@@ -29,6 +35,25 @@ def model_path() -> Path:
         return Path(configured)
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     return cache / "voicecore" / "models" / MODEL_FILE
+
+
+def install(path: Path | None = None) -> Path:
+    """Takes the ONNX file out of the pipecat-ai wheel (``pip download --no-deps``) into ``path``
+    (default ``model_path()``); returns at once when it is there. Raises on failure (no network)."""
+    dest = path or model_path()
+    if dest.is_file() and dest.stat().st_size > 0:
+        return dest
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--disable-pip-version-check",
+                        "-d", tmp, f"pipecat-ai=={WHEEL_VERSION}"], check=True)
+        wheel = next(Path(tmp).glob("pipecat_ai-*.whl"))
+        with zipfile.ZipFile(wheel) as z:
+            data = z.read(WHEEL_MEMBER)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_suffix(".part")
+    part.write_bytes(data)
+    part.replace(dest)
+    return dest
 
 
 class TurnModelMissing(FileNotFoundError):

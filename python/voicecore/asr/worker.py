@@ -7,12 +7,24 @@ import logging
 
 from ..worker import Job, JobError, Worker
 from .engine import SAMPLE_RATE, AsrEngine
-from .recognizer import RecognizerConfig, StreamingRecognizer
+from .recognizer import RecognizerConfig, StreamingRecognizer, TurnModel
 
 log = logging.getLogger("voicecore.asr")
 
 
-def asr_handler(engine: AsrEngine, config: RecognizerConfig | None = None):
+def load_turn_model() -> TurnModel | None:
+    """Smart Turn for hub endpointing, loaded once per worker process; None (with one warning) when
+    its file is not installed: the worker then sends no ``turn`` evidence."""
+    from .turn_model import SmartTurn, TurnModelMissing
+
+    try:
+        return SmartTurn()
+    except TurnModelMissing as e:
+        log.warning("%s; sending no turn-model evidence", e)
+        return None
+
+
+def asr_handler(engine: AsrEngine, config: RecognizerConfig | None = None, turn_model: TurnModel | None = None):
     async def recognize(job: Job) -> None:
         rate = job.params.get("sample_rate", SAMPLE_RATE)
         if rate != SAMPLE_RATE:
@@ -20,7 +32,11 @@ def asr_handler(engine: AsrEngine, config: RecognizerConfig | None = None):
         mode = str(job.params.get("mode") or "auto")
         if mode not in ("auto", "manual", "realtime"):
             raise JobError(f"asr mode must be auto, manual or realtime, got {mode!r}")
-        recognizer = StreamingRecognizer(engine, job.output, config, language=str(job.params.get("language") or ""), mode=mode)
+        endpointing = str(job.params.get("endpointing") or "worker")
+        if endpointing not in ("worker", "hub"):
+            raise JobError(f"asr endpointing must be worker or hub, got {endpointing!r}")
+        recognizer = StreamingRecognizer(engine, job.output, config, language=str(job.params.get("language") or ""), mode=mode,
+                                         endpointing=endpointing, turn_model=turn_model)
         async def listen() -> None:
             async for pcm in job.audio():
                 if await recognizer.feed(pcm):
@@ -49,7 +65,9 @@ def asr_handler(engine: AsrEngine, config: RecognizerConfig | None = None):
     return recognize
 
 
-def asr_worker(engine: AsrEngine, slots: int = 2, name: str = "asr", config: RecognizerConfig | None = None) -> Worker:
+def asr_worker(engine: AsrEngine, slots: int = 2, name: str = "asr", config: RecognizerConfig | None = None,
+               turn_model: TurnModel | None = None) -> Worker:
+    """``turn_model``: the end-of-turn model for hub endpointing (``load_turn_model()``; None: no ``turn`` events)."""
     worker = Worker(slots={"asr": slots}, name=name, models=[engine.name])
-    worker.handler("asr")(asr_handler(engine, config))
+    worker.handler("asr")(asr_handler(engine, config, turn_model))
     return worker

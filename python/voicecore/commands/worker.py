@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speculative", action="store_true",
                    help="asr: send each speculative transcript to the hub (`speculative` / `speculation_void`) so it can "
                         "start the assistant before the endpoint (preemptive generation; voicecore up does unless --no-preemption)")
+    p.add_argument("--no-turn-model", action="store_true",
+                   help="asr: do not load the Smart Turn end-of-turn model (hub endpointing then gets no `turn` evidence)")
     p.add_argument("--cpu-threads", type=int, default=2, help="asr: CPU threads of one faster-whisper transcription (default 2)")
     p.add_argument("--asr-window", type=float, default=12.0, metavar="SECONDS",
                    help="asr: shortest Whisper encoder window (default 12; 30 = faster-whisper's full window, ~2-3x the CPU per pass; docs/turn-latency.md)")
@@ -78,11 +80,13 @@ def run(args: argparse.Namespace) -> int:
 
             engine = FasterWhisperEngine(model=args.model or None, cpu_threads=args.cpu_threads, window_s=args.asr_window)
         from ..asr.recognizer import RecognizerConfig
+        from ..asr.worker import load_turn_model
 
         config = RecognizerConfig.default()
         config.partial_interval = args.partial_interval
         config.speculative_events = args.speculative
-        worker = asr_worker(engine, slots=args.slots or 2, name=args.name or "asr", config=config)
+        turn_model = None if args.no_turn_model else load_turn_model()
+        worker = asr_worker(engine, slots=args.slots or 2, name=args.name or "asr", config=config, turn_model=turn_model)
     else:
         from ..tts.worker import tts_worker
 

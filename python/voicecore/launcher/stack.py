@@ -110,6 +110,7 @@ class Stack:
         self._listening = loop.create_future()
 
         llm_task = asyncio.create_task(self._start_llm())
+        turn_task = asyncio.create_task(self._install_turn_model()) if "asr" in c.worker_kinds else None
         if c.vision_url:
             # Served here, beside the daemon: an upload is one HTTP request from a board to a model,
             # with no session state for the Coordinator (which only advertises the URL).
@@ -135,6 +136,8 @@ class Stack:
         daemon_spec.argv[daemon_spec.argv.index("--port") + 1] = str(self.port)
 
         await llm_task
+        if turn_task is not None:
+            await turn_task
         hub = f"ws://{self.local_host}:{self.port}/worker"
         for kind in c.worker_kinds:
             # "--token=" keeps a user-given token that starts with "-" from reading as an option.
@@ -153,6 +156,18 @@ class Stack:
         await self._wait_registered()
         self.ready = True
         self._write_status()
+
+    async def _install_turn_model(self) -> None:
+        """The ASR worker's end-of-turn model (Smart Turn, from the pipecat-ai wheel), once."""
+        from ..asr import turn_model
+
+        if turn_model.model_path().is_file():
+            return
+        self.say(f"voicecore up: installing the Smart Turn end-of-turn model into {turn_model.model_path()}")
+        try:
+            await asyncio.to_thread(turn_model.install)
+        except Exception as e:  # no network: the hub decides on the transcript alone
+            self.say(f"voicecore up: the Smart Turn model could not be installed ({e}); the end of turn is decided without it")
 
     async def _start_llm(self) -> None:
         c = self.config

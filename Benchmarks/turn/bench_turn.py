@@ -1,0 +1,401 @@
+"""End-of-turn policies on the shared evaluation set (voicecore.testing.turn_clips).
+
+Every clip is streamed once through the real ASR worker's recognizer in hub-endpointing mode (Silero
+VAD, faster-whisper tiny.en, Smart Turn v3.2), recording the evidence it sends and when: the audio
+time of each ``pause`` / ``resume``, and the speculative transcript and turn probability at the
+pause's audio time plus the measured compute time of each. Three policies then decide on the same
+evidence:
+
+- ``today``  the worker's own rule: end at 352 ms of silence when the speculative transcript reads
+             complete (``reads_complete``) and has arrived, else at 480 ms.
+- ``pipecat`` Pipecat's Smart Turn configuration: VAD stop after 0.2 s of silence (Silero,
+             confidence 0.7), then Smart Turn on the turn's audio so far (its compute time
+             measured); complete (p > 0.5) ends the turn, incomplete waits for more speech or the
+             3 s silence fallback.
+- ``hub``    VoiceCore's hub policy: the real Coordinator (libvoicecore through the Python binding)
+             is fed the worker's outputs at their times and fires its own timers; the decision is
+             when it sends ``input end`` to the ASR job.
+
+Per language: false cut-offs (``pause`` clips ended inside the inner pause), missed ends
+(``finished`` clips that waited the policy's long fallback: today 480 ms, Pipecat 3 s, hub
+``fallback``/``open``), the mean and p90 endpoint delay of ``finished`` clips (decision time minus
+the true speech end), and backchannels said over a playing reply (realtime mode) that stop it.
+Today's rule and Pipecat's default cut the reply on any speech; the hub's share is measured with the
+Coordinator. With ``--wer``: word error rate of the English finals against faster-whisper's own
+``transcribe()`` (beam 5, 30 s window) on the same clips.
+
+    python3 Benchmarks/turn/bench_turn.py [--languages en,zh,ru,de,ja] [--speeds 150,175,210] [--clean-only] [--wer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import heapq
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
+
+from voicecore import Coordinator  # noqa: E402
+from voicecore.asr.endpointer import EndpointConfig  # noqa: E402
+from voicecore.asr.faster_whisper_engine import FasterWhisperEngine  # noqa: E402
+from voicecore.asr.recognizer import RecognizerConfig, StreamingRecognizer, reads_complete  # noqa: E402
+from voicecore.asr.turn_model import SmartTurn  # noqa: E402
+from voicecore.asr.vad import WINDOW  # noqa: E402
+from voicecore.testing import word_error_rate  # noqa: E402
+from voicecore.testing.turn_clips import SAMPLE_RATE, SPEEDS, Clip, evaluation_set  # noqa: E402
+
+DEFAULTS = EndpointConfig()
+WIN_S = WINDOW / SAMPLE_RATE
+PIPECAT_STOP_S = 0.2
+PIPECAT_CONFIDENCE = 0.7
+PIPECAT_FALLBACK_S = 3.0
+FAR = 1e9
+LEAD = 0.3  # make_clip's silence before the speech
+
+
+@dataclass
+class Evidence:
+    """What the hub-mode worker sent for one clip, in seconds of audio time."""
+    speech_start: float | None = None
+    pauses: list[dict] = field(default_factory=list)  # at, stop, silence_ms, text, text_at, probability, probability_at, resume
+    final: str = ""
+    probabilities: list[float] = field(default_factory=list)  # VAD, one per 32 ms window
+
+
+async def gather(engine, model, clip: Clip) -> Evidence:
+    ev = Evidence()
+    config = RecognizerConfig.default()
+    config.partial_interval = 0
+    rec: StreamingRecognizer
+    clock = {"audio": 0.0, "pause_wall": 0.0}
+
+    async def emit(event: str, **fields) -> None:
+        t = clock["audio"]
+        if event == "speech_start":
+            ev.speech_start = t
+        elif event == "pause":
+            ev.pauses.append({"at": t, "stop": t - fields["silence_ms"] / 1000, "silence_ms": fields["silence_ms"],
+                              "text": None, "probability": None, "resume": None})
+            clock["pause_wall"] = time.perf_counter()
+        elif event == "speculative":
+            ev.pauses[-1].update(text=fields["text"], text_at=t + time.perf_counter() - clock["pause_wall"])
+        elif event == "turn":
+            ev.pauses[-1].update(probability=fields["probability"], probability_at=t + time.perf_counter() - clock["pause_wall"])
+        elif event == "resume":
+            ev.pauses[-1]["resume"] = t
+        elif event == "final":
+            ev.final = fields["text"]
+
+    rec = StreamingRecognizer(engine, emit, config, language=clip.language, mode="auto", endpointing="hub", turn_model=model)
+    pcm = (np.clip(clip.audio, -1, 1) * 32767).astype(np.int16).tobytes()
+    step = WINDOW * 2
+    for i in range(0, len(pcm), step):
+        clock["audio"] = (i + step) / 2 / SAMPLE_RATE
+        if await rec.feed(pcm[i : i + step]):
+            break
+        pending = {t for t in (rec.speculation, rec.turn_task) if t is not None and not t.done()}
+        if pending:  # the evidence of this pause is computed before more audio arrives; its time is measured
+            await asyncio.wait(pending)
+    else:
+        await rec.finish()
+    await rec.close()
+    ev.probabilities = list(rec.probabilities)
+    return ev
+
+
+# Policy (a): today's worker rule --------------------------------------------------------------
+
+def today(ev: Evidence) -> tuple[float, str]:
+    """(decision time, reason): the first pause that reaches the early end with a complete transcript, or the full silence."""
+    for p in ev.pauses:
+        resume = p["resume"] if p["resume"] is not None else FAR
+        early = p["stop"] + DEFAULTS.early_silence_ms / 1000
+        end = p["stop"] + DEFAULTS.min_silence_ms / 1000
+        if p["text"] is not None and reads_complete(p["text"]):
+            decided = max(early, p.get("text_at", FAR))
+            if decided < min(end, resume):
+                return decided, "early"
+        if end < resume:
+            return end, "silence"
+    return FAR, "none"
+
+
+# Policy (b): Pipecat's Smart Turn configuration -----------------------------------------------
+
+def pipecat(ev: Evidence, clip: Clip, model: SmartTurn) -> tuple[float, str, float]:
+    """(decision time, reason, compute seconds of its Smart Turn calls)."""
+    probs = ev.probabilities
+    stop_windows = int(round(PIPECAT_STOP_S / WIN_S))
+    start_windows = int(round(0.2 / WIN_S))
+    speaking, run, start, last_speech, compute = False, 0, None, None, 0.0
+    silent = 0
+    for i, p in enumerate(probs):
+        if not speaking:
+            run = run + 1 if p >= PIPECAT_CONFIDENCE else 0
+            if run >= start_windows:
+                speaking, silent = True, 0
+                if start is None:
+                    start = i - run + 1
+            continue
+        if p >= PIPECAT_CONFIDENCE:
+            silent, last_speech = 0, i
+            continue
+        silent += 1
+        if silent == stop_windows:  # VAD stop: Smart Turn on the turn so far
+            end = (i + 1) * WINDOW
+            audio = clip.audio[max(0, start * WINDOW - int(0.5 * SAMPLE_RATE)) : end]  # with the VAD's pre-speech audio
+            t0 = time.perf_counter()
+            probability = model.probability(audio)
+            spent = time.perf_counter() - t0
+            compute += spent
+            if probability > 0.5:
+                return end / SAMPLE_RATE + spent, "model", compute
+            speaking, run = False, 0  # incomplete: wait for more speech or the fallback
+            last_speech = i - silent
+    if start is None:
+        return FAR, "none", compute
+    last = (last_speech if last_speech is not None else len(probs)) + 1
+    return last * WIN_S + PIPECAT_FALLBACK_S, "fallback", compute
+
+
+# Policy (c): the hub — the real Coordinator ---------------------------------------------------
+
+class Hub:
+    """One Coordinator with an ASR, an assistant and a TTS worker and one device session."""
+
+    def __init__(self, mode: str, turn: dict | None = None) -> None:
+        self.c = Coordinator({"heartbeat_ms": 600000, **({"turn": turn} if turn else {})})
+        self.timers: dict[int, int] = {}
+        self.effects: list[dict] = []
+        for name, kind in (("a", "asr"), ("b", "assistant"), ("t", "tts")):
+            self.send({"type": "worker.connected", "worker": name}, 0)
+            self.send({"type": "worker.message", "worker": name,
+                       "message": {"type": "register", "protocol": 1, "kinds": [kind], "slots": {kind: 4}}}, 0)
+        self.send({"type": "device.connected", "session": "s1", "device_id": "bench", "protocol_version": 1}, 0)
+        self.send({"type": "device.message", "session": "s1", "message": {"type": "hello", "version": 1, "transport": "websocket"}}, 0)
+        self.send({"type": "device.message", "session": "s1", "message": {"type": "listen", "state": "start", "mode": mode}}, 0)
+
+    def send(self, event: dict, now: int, data: bytes | None = None) -> list[dict]:
+        fx = self.c.handle(event, now, data=data) if data is not None else self.c.handle(event, now)
+        for e in fx:
+            if e["type"] == "timer.set":
+                self.timers[e["timer"]] = e["at_us"]
+            elif e["type"] == "timer.cancel":
+                self.timers.pop(e["timer"], None)
+        self.effects += fx
+        return fx
+
+    def asr_job(self) -> int:
+        jobs = [e["message"]["job"] for e in self.effects if e["type"] == "worker.send" and e["message"]["type"] == "job"
+                and e["message"]["kind"] == "asr"]
+        return jobs[-1]
+
+    def output(self, job: int, now: int, event: str, **fields) -> list[dict]:
+        return self.send({"type": "worker.message", "worker": "a", "message": {"type": "output", "job": job, "event": event, **fields}}, now)
+
+    def run(self, job: int, outputs: list[tuple[int, str, dict]], until: int, stop) -> int | None:
+        """Feeds the outputs at their times, firing due timers between them; the time at which
+        ``stop(effects)`` first holds, or None."""
+        queue = list(outputs)
+        heapq.heapify(queue)
+        now = 0
+        while True:
+            due = min(self.timers.items(), key=lambda kv: kv[1], default=None)
+            if queue and (due is None or queue[0][0] <= due[1]):
+                now, event, fields = heapq.heappop(queue)
+                fx = self.output(job, now, event, **fields)
+            elif due is not None and due[1] <= until:
+                now = max(now, due[1])
+                del self.timers[due[0]]
+                fx = self.send({"type": "timer.fired", "timer": due[0]}, now)
+            else:
+                return None
+            if stop(fx, job):
+                return now
+
+
+def worker_outputs(ev: Evidence, offset_us: int) -> list[tuple[int, str, dict]]:
+    us = lambda s: offset_us + int(round(s * 1e6))  # noqa: E731
+    out: list[tuple[int, str, dict]] = []
+    if ev.speech_start is None:
+        return out
+    out.append((us(ev.speech_start), "speech_start", {}))
+    for p in ev.pauses:
+        out.append((us(p["at"]), "pause", {"silence_ms": p["silence_ms"]}))
+        resume = p["resume"] if p["resume"] is not None else FAR
+        voided = False
+        if p["text"] is not None and p["text_at"] < resume:
+            out.append((us(p["text_at"]), "speculative", {"text": p["text"]}))
+            voided = True
+        if p["probability"] is not None and p["probability_at"] < resume:
+            out.append((us(p["probability_at"]), "turn", {"probability": p["probability"]}))
+        if p["resume"] is not None:
+            out.append((us(p["resume"]), "resume", {}))
+            if voided:
+                out.append((us(p["resume"]) + 1, "speculation_void", {}))
+    return out
+
+
+def input_end(fx: list[dict], job: int) -> bool:
+    return any(e["type"] == "worker.send" and e["message"] == {"type": "input", "job": job, "event": "end"} for e in fx)
+
+
+def hub(ev: Evidence) -> tuple[float, str]:
+    h = Hub("auto")
+    job = h.asr_job()
+    at = h.run(job, worker_outputs(ev, 0), until=int(30e6), stop=input_end)
+    if at is None:
+        return FAR, "none"
+    reasons = [e.get("reason", "") for e in h.c.log() if e["kind"] == "turn.endpoint"]
+    return at / 1e6, reasons[-1] if reasons else "?"
+
+
+def reply_stopped(ev: Evidence, clip: Clip, barge_in_ms: int) -> tuple[bool, float | None]:
+    """Realtime mode, a reply in flight, the clip said over it: does the Coordinator stop the reply?
+    (stopped, seconds from the speech onset to the stop)."""
+    h = Hub("realtime", {"barge_in_ms": barge_in_ms})
+    job = h.asr_job()
+    t = 1_000_000
+    h.output(job, t, "speech_start")
+    h.output(job, t + 1000, "speech_end")
+    h.output(job, t + 2000, "final", text="Tell me a long story.")  # turn 1: its reply is now in flight
+    listener = h.asr_job()
+    assert listener != job
+    offset = t + 100_000
+    stopped = lambda fx, _job: any(e["type"] == "device.send" and e["message"].get("type") == "tts"  # noqa: E731
+                                   and e["message"].get("state") == "stop" for e in fx)
+    outputs = worker_outputs(ev, offset)
+    end_of_clip = offset + int(clip.duration * 1e6)
+    # The worker's final (after the hub ended the input, or at the clip's end; empty when it heard no words).
+    outputs.append((end_of_clip, "speech_end", {}))
+    outputs.append((end_of_clip + 1, "final", {"text": ev.final}))
+    at = h.run(listener, outputs, until=end_of_clip + 1, stop=stopped)
+    onset = offset + int(LEAD * 1e6)
+    return at is not None, (at - onset) / 1e6 if at is not None else None
+
+
+# Report ---------------------------------------------------------------------------------------
+
+def p90(xs: list[float]) -> float:
+    return float(np.percentile(xs, 90)) if xs else float("nan")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--languages", default="en,zh,ru,de,ja")
+    ap.add_argument("--speeds", default=",".join(map(str, SPEEDS)))
+    ap.add_argument("--clean-only", action="store_true")
+    ap.add_argument("--wer", action="store_true", help="also the word error rate of the English finals vs faster-whisper transcribe() beam 5")
+    ap.add_argument("--barge-in", default="200,400,600", help="turn.barge_in_ms values for the realtime rows (the first is the default's)")
+    ap.add_argument("--json", help="write every clip's result here")
+    args = ap.parse_args()
+    barge_ins = [int(b) for b in args.barge_in.split(",")]
+    languages = tuple(args.languages.split(","))
+    clips = evaluation_set(languages=languages, speeds=tuple(int(s) for s in args.speeds.split(",")),
+                           noise=(None,) if args.clean_only else (None, 20.0))
+    engine = FasterWhisperEngine()
+    model = SmartTurn()
+    rows = []
+    started = time.time()
+    for n, clip in enumerate(clips):
+        ev = asyncio.run(gather(engine, model, clip))
+        row = {"id": clip.id, "language": clip.language, "kind": clip.kind, "speech_end": clip.speech_end, "final": ev.final,
+               "text": clip.text, "pauses": [{k: v for k, v in p.items()} for p in ev.pauses]}
+        if clip.kind == "backchannel":
+            row["hub_stops"] = {b: reply_stopped(ev, clip, b)[0] for b in barge_ins}
+        else:
+            row["today"] = today(ev)
+            d, reason, compute = pipecat(ev, clip, model)
+            row["pipecat"] = (d, reason)
+            row["pipecat_compute"] = compute
+            row["hub"] = hub(ev)
+            if clip.kind == "finished":  # an interruption over a playing reply must still cut it
+                row["hub_interrupts"] = {b: reply_stopped(ev, clip, b) for b in barge_ins}
+        rows.append(row)
+        print(f"  [{n + 1}/{len(clips)} {time.time() - started:.0f} s] {clip.id}: "
+              + " ".join(f"{k}={row[k][0] - clip.speech_end:+.2f}/{row[k][1]}" for k in ("today", "pipecat", "hub") if k in row)
+              + (f" stops={row['hub_stops'][barge_ins[0]]}" if "hub_stops" in row else ""), file=sys.stderr, flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1, default=str))
+    report(rows, languages, barge_ins)
+    if args.wer:
+        report_wer(clips, rows)
+    return 0
+
+
+LONG = {"today": ("silence",), "pipecat": ("fallback",), "hub": ("fallback", "open")}
+
+
+def report(rows: list[dict], languages: tuple[str, ...], barge_ins: list[int]) -> None:
+    print(f"endpointing (auto mode); backchannels said over a playing reply with turn.barge_in_ms = {barge_ins[0]}")
+    print(f"{'lang':5} {'policy':8} {'false cut-offs':>15} {'missed ends':>12} {'mean delay':>11} {'p90 delay':>10} {'unfinished held':>16} {'backchannels stop reply':>24}")
+    for language in languages + ("all",):
+        mine = [r for r in rows if language in ("all", r["language"])]
+        pauses = [r for r in mine if r["kind"] == "pause"]
+        finished = [r for r in mine if r["kind"] == "finished"]
+        unfinished = [r for r in mine if r["kind"] == "unfinished"]
+        backchannels = [r for r in mine if r["kind"] == "backchannel"]
+        for policy in ("today", "pipecat", "hub"):
+            cut = sum(1 for r in pauses if r[policy][0] < r["speech_end"] - 0.05)
+            missed = sum(1 for r in finished if r[policy][1] in LONG[policy] or r[policy][0] >= FAR)
+            delays = [r[policy][0] - r["speech_end"] for r in finished if r[policy][0] < FAR]
+            held = sum(1 for r in unfinished if r[policy][0] - r["speech_end"] >= 0.7)
+            if policy == "hub":
+                n = sum(r["hub_stops"][barge_ins[0]] for r in backchannels)
+                stop = f"{n}/{len(backchannels)} {pct(n, len(backchannels))}"
+            else:
+                stop = f"{len(backchannels)}/{len(backchannels)} (any speech)"
+            print(f"{language:5} {policy:8} {cut:>6}/{len(pauses):<3} {pct(cut, len(pauses)):>5} {missed:>3}/{len(finished):<3}{pct(missed, len(finished)):>5}"
+                  f" {ms(statistics.fmean(delays) if delays else float('nan')):>11} {ms(p90(delays)):>10} {held:>6}/{len(unfinished):<3}{pct(held, len(unfinished)):>6} {stop:>24}")
+    print()
+    print("hub, realtime mode, speech over a playing reply, by turn.barge_in_ms:")
+    print(f"{'barge_in_ms':>11} {'backchannels that stop it':>26} {'interruptions that cut it':>26} {'onset -> tts stop mean':>23} {'p90':>8}")
+    backchannels = [r for r in rows if r["kind"] == "backchannel"]
+    interrupts = [r for r in rows if r["kind"] == "finished"]
+    for b in barge_ins:
+        n = sum(r["hub_stops"][b] for r in backchannels)
+        cut = [r["hub_interrupts"][b][1] for r in interrupts if r["hub_interrupts"][b][0]]
+        print(f"{b:>11} {n:>15}/{len(backchannels):<4} {pct(n, len(backchannels)):>5} {len(cut):>15}/{len(interrupts):<4} "
+              f"{pct(len(cut), len(interrupts)):>5} {ms(statistics.fmean(cut)) if cut else '-':>23} {ms(p90(cut)) if cut else '-':>8}")
+    spent = [r["pipecat_compute"] for r in rows if "pipecat_compute" in r]
+    st = [p["probability_at"] - p["at"] for r in rows for p in r["pauses"] if p.get("probability_at")]
+    asr = [p["text_at"] - p["at"] for r in rows for p in r["pauses"] if p.get("text_at")]
+    print(f"evidence compute (per pause, measured, in the delays): speculative transcript mean {ms(statistics.fmean(asr))}, "
+          f"Smart Turn mean {ms(statistics.fmean(st))} p90 {ms(p90(st))}")
+
+
+def report_wer(clips: list[Clip], rows: list[dict]) -> None:
+    from faster_whisper import WhisperModel
+    from voicecore.asr.faster_whisper_engine import bundled_model_path
+
+    model = WhisperModel(str(bundled_model_path()), device="cpu", compute_type="int8", cpu_threads=2, local_files_only=True)
+    ours, theirs = [], []
+    for clip, row in zip(clips, rows):
+        if clip.language != "en" or clip.kind == "backchannel":
+            continue
+        reference = clip.text.replace(" … ", " ")
+        segments, _ = model.transcribe(clip.audio, language="en", beam_size=5)
+        ours.append(word_error_rate(reference, row["final"]))
+        theirs.append(word_error_rate(reference, "".join(s.text for s in segments)))
+    print(f"word error rate, English clips (n={len(ours)}): VoiceCore final (the pause's speculative pass, tiny.en greedy, "
+          f"short window) mean {statistics.fmean(ours):.3f}; faster-whisper transcribe() beam 5, 30 s window mean {statistics.fmean(theirs):.3f}")
+
+
+def pct(a: int, b: int) -> str:
+    return f"{100 * a / b:.0f}%" if b else "-"
+
+
+def ms(s: float) -> str:
+    return "-" if s != s else f"{s * 1000:.0f} ms"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Turn-taking end to end: the real voicecored (the Coordinator decides the end of turn, hub
+endpointing), the real ASR worker process (`voicecore worker asr`: Silero VAD, faster-whisper
+tiny.en, Smart Turn v3.2), a device speaking the real XiaoZhi protocol with real Opus and a
+microphone that never stops (silence between the phrases, as a device sends), and assistant and
+TTS workers scripted through the worker SDK (a long reply, so that there is something to interrupt).
+
+- A finished question ends the turn on the model's evidence (`turn.endpoint`, reason `model`).
+- "Turn on the kitchen light and … the fan." with a 0.6 s pause is one turn.
+- Realtime mode, while the reply plays: "yeah" neither cuts it (no `tts stop` before the reply's
+  audio is all sent; `turn.backchannel` in the log) nor starts a turn; a long interruption cuts it.
+
+Word error rate bound: 0.25 per utterance (tiny.en on eSpeak NG).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from daemon_harness import WORKER_TOKEN, Daemon, OpusEncoder, connect_device, frame, hello, next_json, tone
+from voicecore.worker import Job, Worker
+from voicecore.asr.turn_model import model_path
+from voicecore.testing import word_error_rate
+from voicecore.testing.turn_clips import SAMPLE_RATE, make_clip
+
+ROOT = Path(__file__).resolve().parents[2]
+FRAME_MS = 60
+REPLY_SECONDS = 6.0
+WER_BOUND = 0.25
+
+pytestmark = pytest.mark.skipif(not model_path().is_file(), reason="Smart Turn not installed: scripts/install-turn-model.sh")
+
+
+def pcm16(audio: np.ndarray) -> bytes:
+    return (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
+
+
+def speech(kind: str, text: str | tuple[str, str], language: str = "en") -> bytes:
+    """The clip's speech only (its lead and tail silence are the microphone's)."""
+    clip = make_clip(language, kind, text, lead=0.0, tail=0.0)
+    return pcm16(clip.audio)
+
+
+# The decision rules with their default thresholds; two waits widened so that the outcome does not
+# hang on this shared CPU's speed (the benchmark measures the timing with the defaults):
+# - fallback_ms 2500 (default 900): the model's and the transcript's evidence arrive before the
+#   fallback however loaded the CPU (under load they took > 0.9 s), so the test sees the decision
+#   the evidence makes rather than a race with the fallback;
+# - barge_in_ms 800 (default 200): eSpeak's backchannels last 0.2-0.9 s, and the pause after one must reach the hub
+#   before the barge-in timer ("yeah": 0.34 s); with 200 ms every backchannel of the evaluation set cuts the reply
+#   (Benchmarks/turn/RESULTS.md).
+TURN = {"fallback_ms": 2500, "barge_in_ms": 800}
+
+
+class Stack:
+    """voicecored + `voicecore worker asr` (a real process) + scripted assistant and TTS workers."""
+
+    def __init__(self, tmp: Path) -> None:
+        config = tmp / "voicecored.json"
+        config.write_text(json.dumps({"coordinator": {"turn": TURN}}))
+        self.daemon = Daemon("--config", str(config))
+        assert self.daemon.coordinator
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
+        self.asr_log = open(tmp / "asr.log", "w")
+        self.asr = subprocess.Popen([sys.executable, "-m", "voicecore", "worker", "asr", "--hub", f"{self.daemon.ws}/worker",
+                                     f"--token={WORKER_TOKEN}", "--partial-interval", "0", "--slots", "2", "--name", "asr-e2e"],
+                                    stdout=self.asr_log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 120
+        while not any(e.get("kind") == "worker.registered" and "asr" in str(e.get("to", "")) for e in list(self.daemon.log)):
+            assert self.asr.poll() is None and time.monotonic() < deadline, (tmp / "asr.log").read_text()[-3000:]
+            time.sleep(0.2)
+        self.tmp = tmp
+
+    def log(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in list(self.daemon.log) if e.get("kind") == kind]
+
+    def close(self) -> None:
+        self.asr.terminate()
+        try:
+            self.asr.wait(20)
+        except subprocess.TimeoutExpired:
+            self.asr.kill()
+            self.asr.wait()
+        self.asr_log.close()
+        self.daemon.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    s = Stack(tmp_path_factory.mktemp("turn"))
+    yield s
+    s.close()
+
+
+def reply_workers() -> Worker:
+    """The assistant and TTS, scripted through the worker SDK (it keeps the heartbeats): a fixed
+    answer, spoken as REPLY_SECONDS of tone, so that there is something to interrupt."""
+    worker = Worker(slots={"assistant": 4, "tts": 4}, name="scripted-reply")
+
+    @worker.handler("assistant")
+    async def assistant(job: Job) -> None:
+        await job.output("delta", text="Here is a long answer for you.")
+
+    @worker.handler("tts")
+    async def tts(job: Job) -> None:
+        rate = int(job.params.get("sample_rate", 24000))
+        pcm = tone(int(rate * REPLY_SECONDS), rate)
+        step = rate * 2 // 5  # 200 ms chunks
+        for i in range(0, len(pcm), step):
+            await job.send_audio(pcm[i : i + step], last=i + step >= len(pcm))
+        await job.output("segment_done")
+
+    return worker
+
+
+class Device:
+    """A device session whose microphone sends a 60 ms Opus frame every 60 ms: queued speech, else silence."""
+
+    def __init__(self, stack: Stack, mode: str, device_id: str) -> None:
+        self.stack, self.mode, self.device_id = stack, mode, device_id
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+        self.audio_frames: list[float] = []
+
+    async def __aenter__(self) -> "Device":
+        self.ws = await connect_device(self.stack.daemon, device_id=self.device_id)
+        await self.ws.send(hello(FRAME_MS))
+        h = await next_json(self.ws)
+        await self.ws.send(json.dumps({"session_id": h.get("session_id", ""), "type": "listen", "state": "start", "mode": self.mode}))
+        self.mic = asyncio.create_task(self._microphone())
+        self.reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.mic.cancel()
+        self.reader.cancel()
+        await self.ws.close()
+
+    def say(self, pcm: bytes) -> float:
+        """Queues speech for the microphone (its next frame); returns the time it was queued."""
+        self.queue.put_nowait(pcm)
+        return time.monotonic()
+
+    async def _microphone(self) -> None:
+        enc = OpusEncoder(SAMPLE_RATE, FRAME_MS)
+        step = enc.frame_samples * 2
+        loop = asyncio.get_running_loop()
+        t = loop.time()
+        pending = b""
+        while True:
+            if not pending and not self.queue.empty():
+                pending = self.queue.get_nowait()
+                pending += b"\0" * (-len(pending) % step)
+            chunk, pending = (pending[:step], pending[step:]) if pending else (b"\0" * step, b"")
+            t += FRAME_MS / 1000
+            await asyncio.sleep(max(0.0, t - loop.time()))
+            await self.ws.send(frame(1, enc.encode(chunk)))
+
+    async def _read(self) -> None:
+        async for msg in self.ws:
+            if isinstance(msg, bytes):
+                self.audio_frames.append(time.monotonic())
+            else:
+                self.messages.append((time.monotonic(), json.loads(msg)))
+
+    def tagged(self) -> list[str]:
+        return [m["type"] + ("." + m["state"] if "state" in m else "") for _, m in self.messages]
+
+    async def wait(self, tag: str, count: int = 1, timeout: float = 60) -> float:
+        deadline = time.monotonic() + timeout
+        while True:
+            times = [t for t, m in self.messages if m["type"] + ("." + m["state"] if "state" in m else "") == tag]
+            if len(times) >= count:
+                return times[count - 1]
+            assert time.monotonic() < deadline, f"no {tag} (×{count}) in {self.tagged()}"
+            await asyncio.sleep(0.02)
+
+
+def run(stack: Stack, body) -> Any:
+    async def main() -> Any:
+        worker = reply_workers()
+        serving = asyncio.create_task(worker.serve(f"{stack.daemon.ws}/worker", WORKER_TOKEN))
+        deadline = time.monotonic() + 30
+        while not any(e.get("kind") == "worker.registered" and "tts" in str(e.get("to", "")) for e in list(stack.daemon.log)):
+            assert time.monotonic() < deadline, "the scripted reply worker did not register"
+            await asyncio.sleep(0.05)
+        try:
+            return await body()
+        finally:
+            await worker.stop()
+            await serving
+
+    return asyncio.run(asyncio.wait_for(main(), 240))
+
+
+def test_a_finished_question_ends_on_the_turn_models_evidence(stack):
+    question = "What is the capital of Italy?"
+
+    async def body():
+        async with Device(stack, "auto", "turn:00:00:00:00:01") as device:
+            await asyncio.sleep(0.3)
+            device.say(speech("finished", question))
+            stt_at = await device.wait("stt")
+            return device, stt_at
+
+    before = len(stack.log("turn.endpoint"))
+    device, stt_at = run(stack, body)
+    stt = [m["text"] for _, m in device.messages if m["type"] == "stt"]
+    assert len(stt) == 1 and word_error_rate(question, stt[0]) <= WER_BOUND, stt
+    endpoint = stack.log("turn.endpoint")[before:]
+    assert [e.get("reason") for e in endpoint] == ["model"], endpoint
+    assert endpoint[0]["value"] < TURN["fallback_ms"], endpoint  # decided on the evidence, not by the fallback
+
+
+def test_a_pause_inside_the_sentence_is_one_turn(stack):
+    async def body():
+        async with Device(stack, "auto", "turn:00:00:00:00:02") as device:
+            await asyncio.sleep(0.3)
+            device.say(speech("pause", ("Turn on the kitchen light and", "the fan.")))
+            await device.wait("stt")
+            await asyncio.sleep(2.0)  # a second turn (a cut-off's rest) would have its stt by now
+            return device
+
+    before = len(stack.log("turn.endpoint"))
+    device = run(stack, body)
+    stt = [m["text"] for _, m in device.messages if m["type"] == "stt"]
+    assert len(stt) == 1, stt
+    assert word_error_rate("turn on the kitchen light and the fan", stt[0]) <= WER_BOUND, stt
+    assert len(stack.log("turn.endpoint")[before:]) == 1
+
+
+def test_realtime_backchannel_keeps_the_reply_and_an_interruption_cuts_it(stack):
+    async def body():
+        async with Device(stack, "realtime", "turn:00:00:00:00:03") as device:
+            await asyncio.sleep(0.3)
+            device.say(speech("finished", "Tell me a story about the sea."))
+            start = await device.wait("tts.start")
+            await asyncio.sleep(1.0)
+            said = device.say(speech("backchannel", "yeah"))  # tiny.en hears eSpeak's "uh-huh" as "Uh-uh."
+            stop = await device.wait("tts.stop", timeout=REPLY_SECONDS + 30)
+            first = {"start": start, "stop": stop, "frames": len([t for t in device.audio_frames if t <= stop]), "said": said}
+            # Second turn: a real interruption, said 1 s into the next reply.
+            device.say(speech("finished", "What is the weather like in Berlin tomorrow?"))
+            start2 = await device.wait("tts.start", count=2, timeout=60)
+            await asyncio.sleep(1.0)
+            said = device.say(speech("finished", "Stop, tell me about the weather in Paris instead."))
+            stop2 = await device.wait("tts.stop", count=2, timeout=30)
+            return device, first, (start2, said, stop2)
+
+    before = {k: len(stack.log(k)) for k in ("turn.backchannel", "turn.cancelled")}
+    device, first, (start2, said, stop2) = run(stack, body)
+    reply_frames = int(REPLY_SECONDS * 1000 / FRAME_MS)
+    # The backchannel did not cut the first reply: every frame of it came before its `tts stop`.
+    assert first["frames"] >= reply_frames - 1, (first, device.tagged())
+    assert first["stop"] - first["start"] >= REPLY_SECONDS - 0.5
+    backchannels = stack.log("turn.backchannel")[before["turn.backchannel"]:]
+    assert len(backchannels) == 1, stack.log("turn.backchannel")
+    # The interruption cut the second reply soon after it began, long before the reply's end.
+    assert stop2 - said < 2.0, (stop2 - said, device.tagged())
+    assert stop2 - start2 < REPLY_SECONDS - 2.0
+    cancelled = [e.get("reason") for e in stack.log("turn.cancelled")[before["turn.cancelled"]:]]
+    assert "barge-in" in cancelled, cancelled
+    stt = [m["text"] for _, m in device.messages if m["type"] == "stt"]
+    assert not any(word_error_rate("yeah", s) <= 0.5 for s in stt), stt  # the backchannel started no turn
