@@ -54,6 +54,10 @@ struct SimJob: Sendable {
     var awaitingCommit = false
     /// Cancelled by the hub while the worker leaked: it holds its slot and never steps again.
     var leaked = false
+    /// The SDK runs a job in a task that sends `accepted` at its first step, after the messages read
+    /// with its `job`; `firstStepAt`: when its first output is due (TTS, assistant).
+    var started = false
+    var firstStepAt: Int64?
 }
 
 /// A worker process: fixed kinds or a multi-role GPU box.

@@ -99,6 +99,8 @@ enum SimEvent: Sendable {
     case toWorker(Int, epoch: UInt32, WorkerMessage, [UInt8]?)
     /// A worker's job makes its next step (index, job, job generation).
     case workerJobStep(Int, JobID, gen: UInt32)
+    /// A worker's job task starts (after the messages read with its `job`): it sends `accepted`.
+    case workerJobStart(Int, JobID, gen: UInt32)
     case workerHeartbeat(Int, epoch: UInt32)
     case workerConnect(Int)
     /// The fault injector's next decision.

@@ -73,16 +73,27 @@ extension Simulation {
             workers[i].kinds = active
         case let .job(id, kind, _, _, params):
             if now < workers[i].loseJobsUntil && rng.faults.chance(0.5) { return }  // never started, never reported
+            // The SDK's refusals, in its order, instead of `accepted`: draining or a kind it does not
+            // serve (retryable), a job id it runs already (not retryable), no free slot (retryable).
+            if workers[i].draining || !workers[i].kinds.contains(kind) {
+                sendToCore(worker: i, .workerError(w, id, message: "this worker does not serve \(kind)", retryable: true))
+                return
+            }
+            if workers[i].jobIndex(id) != nil {
+                sendToCore(worker: i, .workerError(w, id, message: "job \(id) is already running", retryable: false))
+                return
+            }
             var busy = 0
             for (_, job) in workers[i].jobs where job.kind == kind { busy += 1 }
-            if busy >= workers[i].slots[kind] ?? 0 || !workers[i].kinds.contains(kind) {
-                // The SDK's refusal: retryable, before `accepted`.
+            if busy >= workers[i].slots[kind] ?? 0 {
                 sendToCore(worker: i, .workerError(w, id, message: "no free \(kind) slot", retryable: true))
                 return
             }
             workers[i].nextGen &+= 1
             var job = SimJob(kind: kind, gen: workers[i].nextGen)
-            sendToCore(worker: i, .workerAccepted(w, id))
+            // The slot is taken now; `accepted` comes from the job's task, which starts after the
+            // messages read with this one (a `cancel` among them: it never starts, sends nothing).
+            queue.schedule(.workerJobStart(i, id, gen: job.gen), at: now)
             let failing = now < workers[i].errorsUntil && rng.faults.chance(0.5)
             switch params {
             case let .asr(mode, _, _, hub):
@@ -109,18 +120,19 @@ extension Simulation {
                 if !piece.isEmpty { job.deltas.append(piece) }
                 job.steps = job.deltas.count
                 if failing { job.failAt = rng.faults.below(job.steps + 1) }
-                queue.schedule(.workerJobStep(i, id, gen: job.gen), at: now + latency(i, median: 250_000, sigma: 0.4))
+                job.firstStepAt = now + latency(i, median: 250_000, sigma: 0.4)
             case let .tts(text, _, _, _, _):
                 job.totalSamples = SimContent.samples(for: text)
                 job.steps = (job.totalSamples + 1999) / 2000
                 if failing { job.failAt = rng.faults.below(job.steps + 1) }
-                queue.schedule(.workerJobStep(i, id, gen: job.gen), at: now + latency(i, median: 100_000, sigma: 0.4))
+                job.firstStepAt = now + latency(i, median: 100_000, sigma: 0.4)
             }
             workers[i].jobs.append((id, job))
         case let .audio(id):
             guard let k = workers[i].jobIndex(id), now >= workers[i].hangUntil, let audio else { return }
+            guard !workers[i].jobs[k].1.finished, !workers[i].jobs[k].1.leaked else { return }
+            startJob(i, k)
             var job = workers[i].jobs[k].1
-            guard !job.finished, !job.leaked else { return }
             if audio.first == 1 {
                 if !job.speech {
                     job.speech = true
@@ -194,12 +206,32 @@ extension Simulation {
         queue.schedule(.workerJobStep(i, workers[i].jobs[k].0, gen: job.gen), at: now + latency(i, median: 120_000, sigma: 0.4))
     }
 
+    mutating func workerJobStart(_ i: Int, _ id: JobID, gen: UInt32) {
+        guard let k = workers[i].jobIndex(id), workers[i].jobs[k].1.gen == gen, workers[i].id != nil else { return }
+        if now < workers[i].frozenUntil {
+            queue.schedule(.workerJobStart(i, id, gen: gen), at: workers[i].frozenUntil)
+            return
+        }
+        startJob(i, k)
+    }
+
+    /// The job's task runs: `accepted`, then its first output when due. Anything the job does
+    /// (ASR audio read, a step) starts it first, as the SDK's task sends `accepted` before its handler runs.
+    private mutating func startJob(_ i: Int, _ k: Int) {
+        guard !workers[i].jobs[k].1.started, let w = workers[i].id else { return }
+        workers[i].jobs[k].1.started = true
+        let (id, job) = workers[i].jobs[k]
+        sendToCore(worker: i, .workerAccepted(w, id))
+        if let at = job.firstStepAt { queue.schedule(.workerJobStep(i, id, gen: job.gen), at: max(at, now)) }
+    }
+
     mutating func workerJobStep(_ i: Int, _ id: JobID, gen: UInt32) {
         guard let k = workers[i].jobIndex(id), workers[i].jobs[k].1.gen == gen, let w = workers[i].id else { return }
         if now < workers[i].frozenUntil {
             queue.schedule(.workerJobStep(i, id, gen: gen), at: workers[i].frozenUntil + rng.latency.us(0, 100_000))
             return
         }
+        startJob(i, k)
         if now < workers[i].hangUntil {
             // Hung: the job is frozen (the process still heartbeats) and resumes late, if ever.
             queue.schedule(.workerJobStep(i, id, gen: gen), at: workers[i].hangUntil + rng.latency.us(0, 1_000_000))
@@ -210,10 +242,9 @@ extension Simulation {
         var done = false
         switch job.kind {
         case .asr:
-            if job.speech {
-                sendToCore(worker: i, .workerOutput(w, id, .speechEnd))
-                sendToCore(worker: i, .workerOutput(w, id, .final(job.transcript, language: "en")))
-            }
+            // Without speech the SDK's recognizer still sends a final, empty.
+            if job.speech { sendToCore(worker: i, .workerOutput(w, id, .speechEnd)) }
+            sendToCore(worker: i, .workerOutput(w, id, .final(job.speech ? job.transcript : "", language: "en")))
             sendToCore(worker: i, .workerDone(w, id))
             done = true
         case .assistant:
@@ -241,6 +272,7 @@ extension Simulation {
                 job.samplesSent += n
                 job.step += 1
                 if last {
+                    sendToCore(worker: i, .workerOutput(w, id, .segmentDone))
                     sendToCore(worker: i, .workerDone(w, id))
                     done = true
                 } else {

@@ -132,6 +132,7 @@ public struct Simulation: Sendable {
         case let .hostPlaybackDone(s, turn): hostPlaybackDone(s, turn)
         case let .toWorker(i, epoch, message, audio): workerReceives(i, epoch: epoch, message, audio)
         case let .workerJobStep(i, job, gen): workerJobStep(i, job, gen: gen)
+        case let .workerJobStart(i, job, gen): workerJobStart(i, job, gen: gen)
         case let .workerHeartbeat(i, epoch): workerHeartbeat(i, epoch: epoch)
         case let .workerConnect(i): workerConnect(i)
         case .fault: injectFault()
