@@ -1,13 +1,15 @@
 """The conformance scenarios (Tests/conformance/worker_scenarios.json) against the real worker SDK:
-a real `Worker` with the instant TTS and ASR handlers of `voicecore worker tts|asr --engine instant`,
-over a real socket to the scripted hub. The Simulator's worker model runs the same file in
+the real `voicecore worker tts|asr --engine instant` process, and an in-process `Worker` with the
+same instant handlers, each over a real socket to the scripted hub. The Simulator's worker model runs the same file in
 Tests/VoiceCoreTests/SimulatorConformanceTests.swift, so both answer the hub alike."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -75,16 +77,24 @@ def job_message(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-async def run_scenario(scenario: dict[str, Any]) -> None:
-    worker = Worker(slots=dict(scenario["slots"]), name="conformance", backoff=Backoff(base=0.02, cap=0.1, rng=random.Random(7)))
-    if "tts" in scenario["slots"]:
-        worker.handler("tts")(tts_handler(InstantEngine()))
-    if "asr" in scenario["slots"]:
-        worker.handler("asr")(instant_asr_handler())
+async def run_scenario(scenario: dict[str, Any], process: bool) -> None:
     async with ScriptedHub(heartbeat_ms=50) as hub:
-        serving = asyncio.create_task(worker.serve(hub.url, hub.token))
+        if process:
+            (kind, slots), = scenario["slots"].items()
+            env = dict(os.environ, PYTHONPATH=str(ROOT / "python"), VOICECORE_LOG_LEVEL="WARNING")
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "voicecore", "worker", kind, "--engine", "instant", "--slots", str(slots),
+                "--hub", hub.url, "--token", hub.token, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )
+        else:
+            worker = Worker(slots=dict(scenario["slots"]), name="conformance", backoff=Backoff(base=0.02, cap=0.1, rng=random.Random(7)))
+            if "tts" in scenario["slots"]:
+                worker.handler("tts")(tts_handler(InstantEngine()))
+            if "asr" in scenario["slots"]:
+                worker.handler("asr")(instant_asr_handler())
+            serving = asyncio.create_task(worker.serve(hub.url, hub.token))
         try:
-            w = await hub.next_worker()
+            w = await hub.next_worker(timeout=30)
             for k, step in enumerate(scenario["steps"]):
                 if "send" in step:
                     await w.send_together(*[job_message(m) for m in step["send"]])
@@ -96,10 +106,24 @@ async def run_scenario(scenario: dict[str, Any]) -> None:
                 else:
                     raise AssertionError(f"step {k}: unknown step {step}")
         finally:
-            await worker.stop()
-            await asyncio.wait_for(serving, 10)
+            if process:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), 15)
+                except asyncio.TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+            else:
+                await worker.stop()
+                await asyncio.wait_for(serving, 10)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
-def test_real_sdk_conforms(scenario):
-    asyncio.run(asyncio.wait_for(run_scenario(scenario), 60))
+def test_worker_process_conforms(scenario):
+    """`voicecore worker KIND --engine instant`: the SDK as a user runs it."""
+    asyncio.run(asyncio.wait_for(run_scenario(scenario, process=True), 90))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
+def test_in_process_worker_conforms(scenario):
+    asyncio.run(asyncio.wait_for(run_scenario(scenario, process=False), 60))
