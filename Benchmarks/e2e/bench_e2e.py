@@ -126,9 +126,19 @@ class Up:
         return counts, [(finals[t] - started[t]) / 1e6 for t in committed if t in finals and t in started]
 
     def early_ends(self) -> int:
-        """Utterances the ASR worker ended early (the semantic endpointer), from its log."""
+        """Utterances the ASR worker ended early (its own semantic endpointer), from its log."""
         with open(self.status["logs"]["asr worker"], encoding="utf-8") as f:
             return sum("utterance ended: early" in line for line in f)
+
+    def endpoints(self) -> dict[str, int]:
+        """The hub's end-of-turn decisions (`turn.endpoint`, hub endpointing) by rule."""
+        counts: dict[str, int] = {}
+        with open(self.status["logs"]["voicecored"], encoding="utf-8") as f:
+            for line in f:
+                if '"turn.endpoint"' in line:
+                    rule = json.loads(line).get("reason", "?")
+                    counts[rule] = counts.get(rule, 0) + 1
+        return counts
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -180,13 +190,14 @@ def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup
                 time.sleep(0.3)
             hub = up.hub_seconds() - hub_before
             early = up.early_ends()
+            endpoints = up.endpoints()
             preempt, head_start = up.preemptions()
         finally:
             up.stop()
     return {"name": name, "latencies": latencies, "stages": stages, "hub_share": hub / sum(latencies) if latencies else float("nan"),
             "hub_path_share": sum(hub_path) / sum(latencies) if latencies and len(hub_path) == len(latencies) else float("nan"),
             "hub_path": hub_path,
-            "hub_seconds": hub, "incomplete": incomplete, "early": early, "utterances": warmup + turns, "preempt": preempt,
+            "hub_seconds": hub, "incomplete": incomplete, "early": early, "endpoints": endpoints, "utterances": warmup + turns, "preempt": preempt,
             "head_start": head_start}
 
 
@@ -318,8 +329,12 @@ def main() -> int:
         hp = r["hub_path"]
         print(f"  hub's own time on the path (turn.hub_latency): p50 {1000 * pct(hp, 50):.2f} ms, p99 {1000 * pct(hp, 99):.2f} ms; "
               f"all hub time during the turns: {1000 * r['hub_seconds']:.1f} ms over {len(lat)} turns")
-        print(f"  utterances ended early (complete text after {ENDPOINT.early_silence_ms:.0f} ms of silence, "
-              f"else {ENDPOINT.min_silence_ms:.0f} ms): {r['early']} of {r['utterances']}")
+        if r["endpoints"]:
+            rules = ", ".join(f"{k} {v}" for k, v in sorted(r["endpoints"].items()))
+            print(f"  the hub's end-of-turn decisions (turn.endpoint, by rule): {rules} of {r['utterances']} utterances")
+        else:
+            print(f"  utterances the ASR worker ended early (complete text after {ENDPOINT.early_silence_ms:.0f} ms of silence, "
+                  f"else {ENDPOINT.min_silence_ms:.0f} ms): {r['early']} of {r['utterances']}")
         p = r["preempt"]
         if p:
             discarded = ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in sorted(p.items()) if k.startswith("discarded:"))

@@ -55,13 +55,7 @@ import Testing
 }
 
 @Suite struct CoordinatorEndOfTurnTests {
-    func fleet() -> CoordinatorScript {
-        var t = CoordinatorScript()
-        t.worker(1, [.asr])
-        t.worker(2, [.assistant])
-        t.worker(3, [.tts])
-        return t
-    }
+    func fleet() -> CoordinatorScript { .oneOfEach() }
 
     func inputEnds(_ t: CoordinatorScript, _ job: JobID) -> Int {
         t.effects.filter { if case let .workerSend(_, .inputEnd(j), _) = $0 { return j == job } else { return false } }.count

@@ -4,11 +4,7 @@ import Testing
 /// Invalid, duplicate, out-of-order and stale input: an `input.rejected` event with the reason
 /// (or a `job.late` for a cancelled job), no state change, never a trap.
 @Suite struct CoordinatorInputTests {
-    func fleet() -> CoordinatorScript {
-        var t = CoordinatorScript()
-        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
-        return t
-    }
+    func fleet() -> CoordinatorScript { .oneOfEach() }
 
     /// A stable picture of the state, to assert that a rejected event changed nothing.
     func snapshot(_ c: Coordinator) -> String {

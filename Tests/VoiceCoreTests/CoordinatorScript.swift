@@ -154,6 +154,15 @@ struct CoordinatorScript {
 
     // MARK: building blocks
 
+    /// The usual hub of the Coordinator tests: one ASR (w1), one assistant (w2), one TTS worker (w3).
+    static func oneOfEach() -> CoordinatorScript {
+        var t = CoordinatorScript()
+        t.worker(1, [.asr])
+        t.worker(2, [.assistant])
+        t.worker(3, [.tts])
+        return t
+    }
+
     mutating func worker(_ w: UInt32, _ kinds: [WorkerKind], slots: Int = 4) {
         feed(.workerConnected(WorkerID(w)))
         var s: [WorkerKind: Int] = [:]

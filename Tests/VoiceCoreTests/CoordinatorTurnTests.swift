@@ -2,13 +2,7 @@ import Testing
 @testable import VoiceCore
 
 @Suite struct CoordinatorTurnTests {
-    func fleet() -> CoordinatorScript {
-        var t = CoordinatorScript()
-        t.worker(1, [.asr])
-        t.worker(2, [.assistant])
-        t.worker(3, [.tts])
-        return t
-    }
+    func fleet() -> CoordinatorScript { .oneOfEach() }
 
     @Test func helloIsAnsweredAndListeningOpensAnASRStream() {
         var t = fleet()
