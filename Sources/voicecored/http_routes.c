@@ -247,6 +247,7 @@ static void core_counters(server *s, metrics_core *m) {
     m->progress_timeouts = counter_at(c, "progress_timeouts");
     m->heartbeat_timeouts = counter_at(c, "heartbeat_timeouts");
     json_decref(h);
+    hub_tallies(s->hub, m);
 }
 
 int http_route_request(server *s, struct lws *wsi, const char *path) {

@@ -160,20 +160,24 @@ int hub_health(hub *h, const char **json, size_t *len) {
     return rc < 0 ? -1 : rc;
 }
 
-static void count_log_line(server *s, const char *json, size_t len) {
-    json_t *line = json_loadb(json, len, 0, NULL);
-    if (!line) return;
-    /* The schema is docs/events.md ("Event log"). */
-    const char *kind = json_string_value(json_object_get(line, "kind"));
-    const char *reason = json_string_value(json_object_get(line, "reason"));
-    if (kind) {
-        named_counter_add(s->metrics.core_events, kind, 1);
-        if (!strcmp(kind, "turn.ended") && reason) named_counter_add(s->metrics.turn_outcomes, reason, 1);
-        if (!strcmp(kind, "turn.mark") && reason && json_is_integer(json_object_get(line, "value")))
-            stage_observe(&s->metrics, reason, (double)json_integer_value(json_object_get(line, "value")) / 1e6);
-        if (!strncmp(kind, "worker.", 7)) named_counter_add(s->metrics.workers_by_kind, kind + 7, 1);
+int hub_tallies(hub *h, metrics_core *m) {
+    if (!h || !h->core) return -1;
+    vc_tally row;
+    for (size_t i = 0; vc_coordinator_tally(h->core, VC_TALLY_EVENTS, i, &row) == 1; i++) {
+        if (!row.count) continue;
+        named_counter_add(m->core_events, row.name, row.count);
+        if (!strncmp(row.name, "worker.", 7)) named_counter_add(m->workers_by_kind, row.name + 7, row.count);
     }
-    json_decref(line);
+    for (size_t i = 0; vc_coordinator_tally(h->core, VC_TALLY_OUTCOMES, i, &row) == 1; i++)
+        named_counter_add(m->turn_outcomes, row.name, row.count);
+    for (size_t i = 0; i < METRICS_MAX_STAGES && vc_coordinator_tally(h->core, VC_TALLY_STAGES, i, &row) == 1; i++) {
+        stage_histogram *st = &m->stages[i];
+        snprintf(st->name, sizeof st->name, "%s", row.name);
+        for (int b = 0; b <= HISTOGRAM_BUCKETS && b <= VC_TALLY_BUCKETS; b++) st->h.counts[b] = row.buckets[b];
+        st->h.count = row.count;
+        st->h.sum = (double)row.sum_us / 1e6;
+    }
+    return 0;
 }
 
 static void carry_out(hub *h, const vc_effect *e) {
@@ -211,7 +215,7 @@ static void carry_out(hub *h, const vc_effect *e) {
     } else if (!strcmp(type, "timer.cancel")) {
         timers_cancel(&h->timers, (uint64_t)json_integer_value(json_object_get(effect, "timer")));
     } else if (!strcmp(type, "metric")) {
-        /* /metrics is derived from the event log; nothing to do. */
+        /* /metrics reads the core's counts (hub_tallies); nothing to do. */
     } else {
         log_event(&s->log, LOG_WARN, "effect.unknown", json_pack("{s:s}", "type", type));
     }
@@ -234,7 +238,6 @@ static int run_one(hub *h, const char *json, size_t len, const void *data, size_
     size_t line_len;
     while (vc_coordinator_next_log(h->core, &line, &line_len) == 1) {
         log_line(&s->log, line, line_len);
-        count_log_line(s, line, line_len);
     }
     if (digest_due > 0 && h->journal) journal_digest_now(h, start);
     histogram_observe(&s->metrics.hub_seconds, (double)(monotonic_us() - start) / 1e6);
@@ -293,6 +296,12 @@ void hub_free(hub *h) { free(h); }
 size_t hub_timers_pending(hub *h) {
     (void)h;
     return 0;
+}
+
+int hub_tallies(hub *h, metrics_core *m) {
+    (void)h;
+    (void)m;
+    return -1;
 }
 
 int hub_health(hub *h, const char **json, size_t *len) {

@@ -1,10 +1,11 @@
 /* The Coordinator embedded through include/voicecore.h: network input becomes events, the
  * resulting effects are carried out on devices, workers and timers, and the core's event log is
- * written as JSON lines and counted into /metrics. */
+ * written as JSON lines; /metrics reads the counts the core keeps (hub_tallies). */
 #ifndef VOICECORED_HUB_H
 #define VOICECORED_HUB_H
 #include <stddef.h>
 #include <stdint.h>
+#include "metrics.h"
 
 typedef struct server server;
 typedef struct hub hub;
@@ -22,5 +23,8 @@ size_t hub_timers_pending(hub *h);
  * degraded, 0 when ok, <0 when there is no Coordinator. *json (not NUL-terminated, *len bytes)
  * is owned by the core and valid until the next hub call. */
 int hub_health(hub *h, const char **json, size_t *len);
+/* Adds the core's counts (vc_coordinator_tally: log entries by kind, worker.* entries, turns by
+ * outcome, turn.mark stage histograms) into m's tables, which start zeroed. <0 without a core. */
+int hub_tallies(hub *h, metrics_core *m);
 
 #endif

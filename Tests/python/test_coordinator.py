@@ -208,3 +208,17 @@ def test_health_from_python_refusal_and_leak():
     c.log()
     c.health(60_000_000)
     assert c.log() == []  # the health query changes nothing, logs nothing
+
+
+def test_tally_counts_the_log_without_parsing_it() -> None:
+    """Coordinator.tally reads the counts the core keeps (vc_coordinator_tally): they match the log."""
+    c = voicecore.Coordinator()
+    c.handle({"type": "worker.connected", "worker": "w1"}, now_us=0)
+    c.handle({"type": "worker.connected", "worker": "w2"}, now_us=1)
+    entries = c.log()
+    events = c.tally("events")
+    assert events["worker.connected"] == 2
+    assert sum(events.values()) == len(entries)
+    assert c.tally("outcomes") == {} and c.tally("stages") == {}
+    with pytest.raises(ValueError):
+        c.tally("nope")
