@@ -100,6 +100,27 @@ static void journal_digest_now(hub *h, int64_t now_us) {
     if (journal_error(h->journal)) journal_stopped(h);
 }
 
+/* The Coordinator's config: --coordinator, plus what the daemon hands it once at start — its
+ * codec settings (downlink_sample_rate, downlink_frame_ms: the core's hello announces them) and
+ * --hello-timeout-ms as the core's hello_timeout_ms unless --coordinator names that key. A
+ * malloc'd JSON text, or NULL when --coordinator is not a JSON object (the core then says why). */
+static char *core_config(const config *cfg, const char *coordinator_config) {
+    json_t *o = json_loads(coordinator_config && *coordinator_config ? coordinator_config : "{}", 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    if (cfg) {
+        json_object_set_new(o, "downlink_sample_rate", json_integer(cfg->downlink_sample_rate));
+        json_object_set_new(o, "downlink_frame_ms", json_integer(cfg->downlink_frame_ms));
+        if (cfg->hello_timeout_ms > 0 && !json_object_get(o, "hello_timeout_ms"))
+            json_object_set_new(o, "hello_timeout_ms", json_integer(cfg->hello_timeout_ms));
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
 hub *hub_new(server *s, const char *coordinator_config, char *error, size_t error_len) {
     hub *h = calloc(1, sizeof *h);
     if (!h) {
@@ -107,15 +128,19 @@ hub *hub_new(server *s, const char *coordinator_config, char *error, size_t erro
         return NULL;
     }
     h->srv = s;
+    char *merged = core_config(s->cfg, coordinator_config);
+    if (merged) coordinator_config = merged;
     int rc = vc_coordinator_new(&h->core, coordinator_config);
     if (rc != VC_OK) {
         snprintf(error, error_len, "%s", h->core ? vc_coordinator_errmsg(h->core) : vc_strerror(rc));
         vc_coordinator_free(h->core);
+        free(merged);
         free(h);
         return NULL;
     }
     timers_init(&h->timers, s->loop, monotonic_us, on_timer, h);
     if (s->cfg && s->cfg->journal && *s->cfg->journal) open_journal(h, coordinator_config);
+    free(merged);
     return h;
 }
 
