@@ -6,8 +6,6 @@
 #include <string.h>
 #include <voicecore.h>
 
-#ifdef VOICECORED_WITH_COORDINATOR
-
 /* An event that arrived while effects were being carried out (an effect can make a peer report
  * something synchronously); it runs after the current one, so the core never re-enters. */
 typedef struct pending_event {
@@ -25,8 +23,6 @@ struct hub {
     journal *journal;           /* NULL unless --journal */
     uv_timer_t *flush_timer;    /* writes the journal's buffer JOURNAL_FLUSH_MS after it was dirtied */
 };
-
-int hub_has_coordinator(void) { return 1; }
 
 static uint64_t peer_id(json_t *effect, const char *key, char prefix) {
     const char *s = json_string_value(json_object_get(effect, key));
@@ -299,51 +295,3 @@ int hub_event(hub *h, const char *json, size_t len, const void *data, size_t dat
     h->busy = 0;
     return rc;
 }
-
-#else /* built before the Coordinator landed in include/voicecore.h */
-
-struct hub {
-    int unused;
-};
-
-int hub_has_coordinator(void) { return 0; }
-
-hub *hub_new(server *s, const char *coordinator_config, char *error, size_t error_len) {
-    (void)s;
-    (void)coordinator_config;
-    (void)error;
-    (void)error_len;
-    return calloc(1, sizeof(hub));
-}
-
-void hub_free(hub *h) { free(h); }
-
-size_t hub_timers_pending(hub *h) {
-    (void)h;
-    return 0;
-}
-
-int hub_tallies(hub *h, metrics_core *m) {
-    (void)h;
-    (void)m;
-    return -1;
-}
-
-int hub_health(hub *h, const char **json, size_t *len) {
-    (void)h;
-    (void)json;
-    (void)len;
-    return -1;
-}
-
-int hub_event(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {
-    (void)h;
-    (void)json;
-    (void)len;
-    (void)data;
-    (void)data_len;
-    snprintf(error, error_len, "this voicecored was built without the Coordinator (include/voicecore.h has no vc_coordinator_*)");
-    return VC_ERR_UNSUPPORTED;
-}
-
-#endif
