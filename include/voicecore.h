@@ -34,7 +34,7 @@ extern "C" {
 
 /* Bumped when a signature or struct layout changes incompatibly. Compare with vc_abi_version()
  * at run time to detect a header/library mismatch. */
-#define VC_ABI_VERSION 1
+#define VC_ABI_VERSION 2
 
 #define VC_OK 0
 #define VC_ERR_INVALID_ARGUMENT (-1) /* NULL pointer, out-of-range value, unknown option */
@@ -182,6 +182,34 @@ int vc_coordinator_digest(vc_coordinator *c, uint64_t *digest, uint64_t *entries
  * A query: the state and the event log are unchanged. The text is owned by the handle and valid
  * until the next call on it. */
 int vc_coordinator_health(vc_coordinator *c, int64_t now_us, const char **json, size_t *len);
+
+/* Counts the core keeps over every event-log entry (drained or not), for a host's metrics without
+ * parsing log lines. Three tables, each read one row at a time by index (0, 1, ...):
+ *   VC_TALLY_EVENTS    one row per log kind of docs/events.md ("turn.ended", "worker.gone", ...),
+ *                      every kind, in a fixed order; count = entries of that kind so far.
+ *   VC_TALLY_OUTCOMES  one row per turn outcome seen (the "reason" of turn.ended: "completed",
+ *                      "aborted", "empty", ...), in order of first appearance; count = turns.
+ *   VC_TALLY_STAGES    one row per turn.mark stage seen with a value ("asr_final", "first_delta",
+ *                      "first_audio", ...): count, sum (µs) and buckets of the marks' values.
+ * Returns 1 and fills *out, 0 when index is past the table's last row, <0 on error (an unknown
+ * table is VC_ERR_INVALID_ARGUMENT). out->name is owned by the handle and valid until the next
+ * call on it. A query: the state and the event log are unchanged. */
+#define VC_TALLY_EVENTS 0
+#define VC_TALLY_OUTCOMES 1
+#define VC_TALLY_STAGES 2
+/* Upper bounds (µs) of the stage buckets: a mark counts in the first bucket whose bound is >= its
+ * value; buckets[VC_TALLY_BUCKETS] holds the marks above the last bound. */
+#define VC_TALLY_BUCKETS 14
+#define VC_TALLY_BOUNDS_US {10, 50, 100, 500, 1000, 5000, 10000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000}
+
+typedef struct vc_tally {
+    const char *name;                        /* the row's name, NUL-terminated */
+    uint64_t count;                          /* entries, turns, or marks */
+    int64_t sum_us;                          /* VC_TALLY_STAGES: sum of the marks' values; else 0 */
+    uint64_t buckets[VC_TALLY_BUCKETS + 1];  /* VC_TALLY_STAGES: marks per bucket (not cumulative); else 0 */
+} vc_tally;
+
+int vc_coordinator_tally(vc_coordinator *c, int table, size_t index, vc_tally *out);
 
 /* ---------------------------------------------------------------------------------------------
  * Retriever — embedded hybrid retrieval (BM25 + dense vectors + fusion) persisted to one file

@@ -1,6 +1,8 @@
-/* One XiaoZhi device on /xiaozhi/v1/: text messages are validated and handed to the
- * Coordinator; binary frames are unwrapped per protocol version and decoded to 16 kHz PCM;
- * downlink PCM is encoded and paced out with its in-band sentence_start and stop markers. */
+/* One XiaoZhi device on /xiaozhi/v1/: text messages are parsed and handed to the Coordinator,
+ * which validates them and decides the protocol (the hello and its timeout included); binary
+ * frames are unwrapped per protocol version and decoded to 16 kHz PCM once the core has answered
+ * the hello; downlink PCM is encoded and paced out with its in-band sentence_start and stop
+ * markers. */
 #include "device_message.h"
 #include "frame_header.h"
 #include "hub.h"
@@ -32,12 +34,6 @@ static void pace(conn *c);
 static void on_pace_timer(uv_timer_t *t) {
     conn *c = t->data;
     if (!c) return;
-    if (!c->device->hello_seen) {
-        c->srv->metrics.errors[ERR_HELLO_TIMEOUT]++;
-        log_event(&c->srv->log, LOG_WARN, "device.hello_timeout", json_pack("{s:I}", "session", (json_int_t)c->id));
-        conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "no hello received in time");
-        return;
-    }
     c->srv->event_origin_us = monotonic_us();
     c->srv->event_session = c->id;
     pace(c);
@@ -68,7 +64,6 @@ conn *device_open(server *s, struct lws *wsi) {
     uv_timer_init(s->loop, timer);
     timer->data = c;
     d->pace_timer = timer;
-    uv_timer_start(timer, on_pace_timer, (uint64_t)s->cfg->hello_timeout_ms, 0);
     c->id = s->next_device_id++;
     idmap_put(&s->devices, c->id, c);
     s->metrics.connections_total[PEER_DEVICE]++;
@@ -89,14 +84,10 @@ static void text_in(conn *c, const uint8_t *data, size_t len) {
     device_message m;
     char error[256];
     if (device_message_parse((const char *)data, len, &m, error, sizeof error) != 0) {
-        s->metrics.errors[strncmp(error, "malformed", 9) == 0 ? ERR_MALFORMED_JSON : ERR_BAD_MESSAGE]++;
+        s->metrics.errors[ERR_MALFORMED_JSON]++;
         log_event(&s->log, LOG_WARN, "device.bad_message", json_pack("{s:I,s:s}", "session", (json_int_t)c->id, "error", error));
         conn_send_error(c, error);
         return;
-    }
-    if (m.is_hello && !c->device->hello_seen) {
-        c->device->hello_seen = 1;
-        uv_timer_stop(c->device->pace_timer);
     }
     char name[32];
     session_name(c->id, name, sizeof name);
@@ -228,13 +219,9 @@ void device_send_message(server *s, uint64_t session, json_t *message) {
     conn *c = find(s, session);
     if (!c) return;
     const char *type = json_string_value(json_object_get(message, "type"));
-    if (type && !strcmp(type, "hello")) {
-        /* The daemon owns the codec, so the downlink parameters in the hello are its own. */
-        json_object_set_new(message, "transport", json_string("websocket"));
-        json_object_set_new(message, "audio_params",
-                            json_pack("{s:s,s:i,s:i,s:i}", "format", "opus", "sample_rate", s->cfg->downlink_sample_rate,
-                                      "channels", 1, "frame_duration", s->cfg->downlink_frame_ms));
-    }
+    /* The core answered the hello (announcing the codec settings hub_new handed it): the
+     * session may send audio. */
+    if (type && !strcmp(type, "hello")) c->device->hello_seen = 1;
     send_json(c, message);
     const char *state = json_string_value(json_object_get(message, "state"));
     if (type && state && !strcmp(type, "tts") && !strcmp(state, "start")) c->device->trace.first_frame_origin_us = s->event_origin_us;
@@ -348,7 +335,12 @@ void device_flush(server *s, uint64_t session) {
 
 void device_close_session(server *s, uint64_t session, const char *reason) {
     conn *c = find(s, session);
-    if (c) conn_close(c, LWS_CLOSE_STATUS_NORMAL, reason);
+    if (!c) return;
+    /* The core closes a session without a hello after its hello_timeout_ms; the metric keeps its
+     * name (voicecored_errors_total{kind="hello_timeout"}) and the close its policy code. */
+    int hello_timeout = !strcmp(reason, "hello-timeout");
+    if (hello_timeout) s->metrics.errors[ERR_HELLO_TIMEOUT]++;
+    conn_close(c, hello_timeout ? LWS_CLOSE_STATUS_POLICY_VIOLATION : LWS_CLOSE_STATUS_NORMAL, reason);
 }
 
 void device_drain(server *s) {

@@ -218,7 +218,7 @@ static uint64_t counter_at(json_t *o, const char *key) {
     return json_is_integer(v) ? (uint64_t)json_integer_value(v) : json_is_real(v) ? (uint64_t)json_real_value(v) : 0;
 }
 
-/* The core's health verdict (hub_health), parsed; NULL without a Coordinator. */
+/* The core's health verdict (hub_health), parsed; NULL once the core is gone (shutdown). */
 static json_t *core_health(server *s, int *degraded) {
     const char *text = NULL;
     size_t len = 0;
@@ -247,6 +247,7 @@ static void core_counters(server *s, metrics_core *m) {
     m->progress_timeouts = counter_at(c, "progress_timeouts");
     m->heartbeat_timeouts = counter_at(c, "heartbeat_timeouts");
     json_decref(h);
+    hub_tallies(s->hub, m);
 }
 
 int http_route_request(server *s, struct lws *wsi, const char *path) {
@@ -275,9 +276,8 @@ int http_route_request(server *s, struct lws *wsi, const char *path) {
          * the reasons. */
         int degraded = 0;
         json_t *core = core_health(s, &degraded);
-        json_t *j = json_pack("{s:s,s:I,s:I,s:b}", "status", s->draining ? "draining" : degraded ? "degraded" : "ok", "devices",
-                              (json_int_t)s->devices.count, "workers", (json_int_t)s->workers.count, "coordinator",
-                              hub_has_coordinator());
+        json_t *j = json_pack("{s:s,s:I,s:I}", "status", s->draining ? "draining" : degraded ? "degraded" : "ok", "devices",
+                              (json_int_t)s->devices.count, "workers", (json_int_t)s->workers.count);
         if (core) {
             json_object_set(j, "reasons", json_object_get(core, "reasons"));
             json_object_set(j, "kinds", json_object_get(core, "kinds"));

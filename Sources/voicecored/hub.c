@@ -6,8 +6,6 @@
 #include <string.h>
 #include <voicecore.h>
 
-#ifdef VOICECORED_WITH_COORDINATOR
-
 /* An event that arrived while effects were being carried out (an effect can make a peer report
  * something synchronously); it runs after the current one, so the core never re-enters. */
 typedef struct pending_event {
@@ -25,8 +23,6 @@ struct hub {
     journal *journal;           /* NULL unless --journal */
     uv_timer_t *flush_timer;    /* writes the journal's buffer JOURNAL_FLUSH_MS after it was dirtied */
 };
-
-int hub_has_coordinator(void) { return 1; }
 
 static uint64_t peer_id(json_t *effect, const char *key, char prefix) {
     const char *s = json_string_value(json_object_get(effect, key));
@@ -100,6 +96,27 @@ static void journal_digest_now(hub *h, int64_t now_us) {
     if (journal_error(h->journal)) journal_stopped(h);
 }
 
+/* The Coordinator's config: --coordinator, plus what the daemon hands it once at start — its
+ * codec settings (downlink_sample_rate, downlink_frame_ms: the core's hello announces them) and
+ * --hello-timeout-ms as the core's hello_timeout_ms unless --coordinator names that key. A
+ * malloc'd JSON text, or NULL when --coordinator is not a JSON object (the core then says why). */
+static char *core_config(const config *cfg, const char *coordinator_config) {
+    json_t *o = json_loads(coordinator_config && *coordinator_config ? coordinator_config : "{}", 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    if (cfg) {
+        json_object_set_new(o, "downlink_sample_rate", json_integer(cfg->downlink_sample_rate));
+        json_object_set_new(o, "downlink_frame_ms", json_integer(cfg->downlink_frame_ms));
+        if (cfg->hello_timeout_ms > 0 && !json_object_get(o, "hello_timeout_ms"))
+            json_object_set_new(o, "hello_timeout_ms", json_integer(cfg->hello_timeout_ms));
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
 hub *hub_new(server *s, const char *coordinator_config, char *error, size_t error_len) {
     hub *h = calloc(1, sizeof *h);
     if (!h) {
@@ -107,15 +124,19 @@ hub *hub_new(server *s, const char *coordinator_config, char *error, size_t erro
         return NULL;
     }
     h->srv = s;
+    char *merged = core_config(s->cfg, coordinator_config);
+    if (merged) coordinator_config = merged;
     int rc = vc_coordinator_new(&h->core, coordinator_config);
     if (rc != VC_OK) {
         snprintf(error, error_len, "%s", h->core ? vc_coordinator_errmsg(h->core) : vc_strerror(rc));
         vc_coordinator_free(h->core);
+        free(merged);
         free(h);
         return NULL;
     }
     timers_init(&h->timers, s->loop, monotonic_us, on_timer, h);
     if (s->cfg && s->cfg->journal && *s->cfg->journal) open_journal(h, coordinator_config);
+    free(merged);
     return h;
 }
 
@@ -160,20 +181,24 @@ int hub_health(hub *h, const char **json, size_t *len) {
     return rc < 0 ? -1 : rc;
 }
 
-static void count_log_line(server *s, const char *json, size_t len) {
-    json_t *line = json_loadb(json, len, 0, NULL);
-    if (!line) return;
-    /* The schema is docs/events.md ("Event log"). */
-    const char *kind = json_string_value(json_object_get(line, "kind"));
-    const char *reason = json_string_value(json_object_get(line, "reason"));
-    if (kind) {
-        named_counter_add(s->metrics.core_events, kind, 1);
-        if (!strcmp(kind, "turn.ended") && reason) named_counter_add(s->metrics.turn_outcomes, reason, 1);
-        if (!strcmp(kind, "turn.mark") && reason && json_is_integer(json_object_get(line, "value")))
-            stage_observe(&s->metrics, reason, (double)json_integer_value(json_object_get(line, "value")) / 1e6);
-        if (!strncmp(kind, "worker.", 7)) named_counter_add(s->metrics.workers_by_kind, kind + 7, 1);
+int hub_tallies(hub *h, metrics_core *m) {
+    if (!h || !h->core) return -1;
+    vc_tally row;
+    for (size_t i = 0; vc_coordinator_tally(h->core, VC_TALLY_EVENTS, i, &row) == 1; i++) {
+        if (!row.count) continue;
+        named_counter_add(m->core_events, row.name, row.count);
+        if (!strncmp(row.name, "worker.", 7)) named_counter_add(m->workers_by_kind, row.name + 7, row.count);
     }
-    json_decref(line);
+    for (size_t i = 0; vc_coordinator_tally(h->core, VC_TALLY_OUTCOMES, i, &row) == 1; i++)
+        named_counter_add(m->turn_outcomes, row.name, row.count);
+    for (size_t i = 0; i < METRICS_MAX_STAGES && vc_coordinator_tally(h->core, VC_TALLY_STAGES, i, &row) == 1; i++) {
+        stage_histogram *st = &m->stages[i];
+        snprintf(st->name, sizeof st->name, "%s", row.name);
+        for (int b = 0; b <= HISTOGRAM_BUCKETS && b <= VC_TALLY_BUCKETS; b++) st->h.counts[b] = row.buckets[b];
+        st->h.count = row.count;
+        st->h.sum = (double)row.sum_us / 1e6;
+    }
+    return 0;
 }
 
 static void carry_out(hub *h, const vc_effect *e) {
@@ -211,7 +236,7 @@ static void carry_out(hub *h, const vc_effect *e) {
     } else if (!strcmp(type, "timer.cancel")) {
         timers_cancel(&h->timers, (uint64_t)json_integer_value(json_object_get(effect, "timer")));
     } else if (!strcmp(type, "metric")) {
-        /* /metrics is derived from the event log; nothing to do. */
+        /* /metrics reads the core's counts (hub_tallies); nothing to do. */
     } else {
         log_event(&s->log, LOG_WARN, "effect.unknown", json_pack("{s:s}", "type", type));
     }
@@ -234,7 +259,6 @@ static int run_one(hub *h, const char *json, size_t len, const void *data, size_
     size_t line_len;
     while (vc_coordinator_next_log(h->core, &line, &line_len) == 1) {
         log_line(&s->log, line, line_len);
-        count_log_line(s, line, line_len);
     }
     if (digest_due > 0 && h->journal) journal_digest_now(h, start);
     histogram_observe(&s->metrics.hub_seconds, (double)(monotonic_us() - start) / 1e6);
@@ -271,45 +295,3 @@ int hub_event(hub *h, const char *json, size_t len, const void *data, size_t dat
     h->busy = 0;
     return rc;
 }
-
-#else /* built before the Coordinator landed in include/voicecore.h */
-
-struct hub {
-    int unused;
-};
-
-int hub_has_coordinator(void) { return 0; }
-
-hub *hub_new(server *s, const char *coordinator_config, char *error, size_t error_len) {
-    (void)s;
-    (void)coordinator_config;
-    (void)error;
-    (void)error_len;
-    return calloc(1, sizeof(hub));
-}
-
-void hub_free(hub *h) { free(h); }
-
-size_t hub_timers_pending(hub *h) {
-    (void)h;
-    return 0;
-}
-
-int hub_health(hub *h, const char **json, size_t *len) {
-    (void)h;
-    (void)json;
-    (void)len;
-    return -1;
-}
-
-int hub_event(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {
-    (void)h;
-    (void)json;
-    (void)len;
-    (void)data;
-    (void)data_len;
-    snprintf(error, error_len, "this voicecored was built without the Coordinator (include/voicecore.h has no vc_coordinator_*)");
-    return VC_ERR_UNSUPPORTED;
-}
-
-#endif

@@ -1,10 +1,11 @@
 /* The Coordinator embedded through include/voicecore.h: network input becomes events, the
  * resulting effects are carried out on devices, workers and timers, and the core's event log is
- * written as JSON lines and counted into /metrics. */
+ * written as JSON lines; /metrics reads the counts the core keeps (hub_tallies). */
 #ifndef VOICECORED_HUB_H
 #define VOICECORED_HUB_H
 #include <stddef.h>
 #include <stdint.h>
+#include "metrics.h"
 
 typedef struct server server;
 typedef struct hub hub;
@@ -12,8 +13,6 @@ typedef struct hub hub;
 /* NULL with a message in error when the Coordinator refuses its config. */
 hub *hub_new(server *s, const char *coordinator_config, char *error, size_t error_len);
 void hub_free(hub *h);
-/* 1 when this build embeds the Coordinator. */
-int hub_has_coordinator(void);
 /* One event (JSON object) with an optional binary payload. Returns 0, or <0 when the core
  * rejected the event, with its message in error. */
 int hub_event(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len);
@@ -22,5 +21,8 @@ size_t hub_timers_pending(hub *h);
  * degraded, 0 when ok, <0 when there is no Coordinator. *json (not NUL-terminated, *len bytes)
  * is owned by the core and valid until the next hub call. */
 int hub_health(hub *h, const char **json, size_t *len);
+/* Adds the core's counts (vc_coordinator_tally: log entries by kind, worker.* entries, turns by
+ * outcome, turn.mark stage histograms) into m's tables, which start zeroed. <0 without a core. */
+int hub_tallies(hub *h, metrics_core *m);
 
 #endif

@@ -35,16 +35,6 @@ void named_counter_add(named_counter *table, const char *name, uint64_t n) {
     /* A full table drops new names rather than grow with input an attacker might choose. */
 }
 
-void stage_observe(metrics *m, const char *stage, double seconds) {
-    for (int i = 0; i < METRICS_MAX_STAGES; i++) {
-        if (m->stages[i].name[0] == 0) snprintf(m->stages[i].name, sizeof m->stages[i].name, "%s", stage);
-        if (strncmp(m->stages[i].name, stage, sizeof m->stages[i].name - 1) == 0) {
-            histogram_observe(&m->stages[i].h, seconds);
-            return;
-        }
-    }
-}
-
 typedef struct text {
     char *buf;
     size_t len, cap;
@@ -150,9 +140,9 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len) {
     put(&t, "# HELP voicecored_turn_stage_seconds Time from the user falling silent to each stage of a turn (turn.mark).\n"
             "# TYPE voicecored_turn_stage_seconds histogram\n");
     char lbl[64];
-    for (int s = 0; s < METRICS_MAX_STAGES && m->stages[s].name[0]; s++) {
-        label(m->stages[s].name, lbl, sizeof lbl);
-        labeled_histogram(&t, "voicecored_turn_stage_seconds", "stage", lbl, &m->stages[s].h);
+    for (int s = 0; s < METRICS_MAX_STAGES && g->core.stages[s].name[0]; s++) {
+        label(g->core.stages[s].name, lbl, sizeof lbl);
+        labeled_histogram(&t, "voicecored_turn_stage_seconds", "stage", lbl, &g->core.stages[s].h);
     }
     put(&t, "# HELP voicecored_hub_hop_seconds Hub-added latency on a turn's critical path: from reading a message to writing the one it "
             "causes (worker time excluded); hop=\"total\" sums a turn's hops, end of speech to first audio frame out.\n"
@@ -167,9 +157,9 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len) {
             "# TYPE voicecored_messages_split_total counter\n");
     for (int p = 0; p < PEER_KIND_COUNT; p++)
         put(&t, "voicecored_messages_split_total{peer=\"%s\"} %llu\n", peer_names[p], (unsigned long long)m->messages_split[p]);
-    named(&t, "voicecored_core_events_total", "Coordinator log events by name.", "event", m->core_events, "counter");
-    named(&t, "voicecored_turns_total", "Turns ended, by outcome (from the Coordinator's log).", "outcome", m->turn_outcomes, "counter");
-    named(&t, "voicecored_worker_events_total", "Worker lifecycle events from the Coordinator's log (registered, gone, ejected, restored).", "event", m->workers_by_kind, "counter");
+    named(&t, "voicecored_core_events_total", "Coordinator log events by name.", "event", g->core.core_events, "counter");
+    named(&t, "voicecored_turns_total", "Turns ended, by outcome (from the Coordinator's log).", "outcome", g->core.turn_outcomes, "counter");
+    named(&t, "voicecored_worker_events_total", "Worker lifecycle events from the Coordinator's log (registered, gone, ejected, restored).", "event", g->core.workers_by_kind, "counter");
     put(&t, "# HELP voicecored_pending_connections Connections that have not completed their request headers.\n"
             "# TYPE voicecored_pending_connections gauge\nvoicecored_pending_connections %llu\n",
         (unsigned long long)g->pending_connections);

@@ -1,6 +1,8 @@
 /* Counters, gauges and histograms rendered in the Prometheus text format at /metrics. The
- * daemon counts what it sees itself (connections, bytes, frames, errors, hub time); events from
- * the Coordinator's log are counted by name, and turns by outcome. */
+ * daemon counts what it sees itself (connections, bytes, frames, errors, hub time); what the
+ * Coordinator decided (events by name, turns by outcome, turn stages, placement and
+ * reconciliation counters) comes from the counts the core keeps (vc_coordinator_tally,
+ * vc_coordinator_health), read at render time. */
 #ifndef VOICECORED_METRICS_H
 #define VOICECORED_METRICS_H
 #include <stddef.h>
@@ -43,11 +45,6 @@ typedef struct metrics {
     uint64_t errors[ERR_KIND_COUNT];
     uint64_t http_requests;
     histogram hub_seconds;            /* one event through the Coordinator, effects included */
-    named_counter core_events[METRICS_MAX_NAMES];
-    named_counter turn_outcomes[METRICS_MAX_NAMES];
-    named_counter workers_by_kind[METRICS_MAX_NAMES];
-    /* turn.mark: seconds from the user falling silent to each mark (asr_final, first_delta, ...). */
-    stage_histogram stages[METRICS_MAX_STAGES];
     /* hub_latency.h: per hop, and [0] the per-turn total (end of speech → first frame out). */
     histogram hub_hops[HUB_HOP_COUNT];
     /* The event loop's own health: how long one iteration works between two polls, and how many
@@ -57,16 +54,19 @@ typedef struct metrics {
     uint64_t messages_split[PEER_KIND_COUNT];
 } metrics;
 
-void stage_observe(metrics *m, const char *stage, double seconds);
-
-/* Counters the Coordinator keeps (vc_coordinator_health "counters"), per worker kind where
- * indexed; read at render time, not re-parsed from log lines. */
+/* Counters the Coordinator keeps (vc_coordinator_health "counters", per worker kind where
+ * indexed, and vc_coordinator_tally); read at render time, not re-parsed from log lines. */
 #define METRICS_KINDS 4
 typedef struct metrics_core {
     int present;
     uint64_t placement_failures[METRICS_KINDS], refusals[METRICS_KINDS];
     int degraded[METRICS_KINDS];
     uint64_t jobs_reconciled, leaks_marked, recycles, progress_timeouts, heartbeat_timeouts;
+    named_counter core_events[METRICS_MAX_NAMES];      /* log entries by kind (seen ones) */
+    named_counter turn_outcomes[METRICS_MAX_NAMES];    /* turn.ended by reason */
+    named_counter workers_by_kind[METRICS_MAX_NAMES];  /* worker.* entries by the part after "worker." */
+    /* turn.mark: seconds from the user falling silent to each mark (asr_final, first_delta, ...). */
+    stage_histogram stages[METRICS_MAX_STAGES];
 } metrics_core;
 extern const char *const metrics_kind_names[METRICS_KINDS];
 

@@ -16,8 +16,6 @@ int uplink_decoder_decode(uplink_decoder *d, const uint8_t *packet, size_t len, 
     return opus_decode(d->decoder, packet, (opus_int32)len, pcm, UPLINK_MAX_SAMPLES, 0);
 }
 
-void uplink_decoder_reset(uplink_decoder *d) { opus_decoder_ctl(d->decoder, OPUS_RESET_STATE); }
-
 int downlink_encoder_init(downlink_encoder *e, int sample_rate, int frame_ms, int complexity, int bitrate) {
     int err = 0;
     e->encoder = opus_encoder_create(sample_rate, 1, OPUS_APPLICATION_AUDIO, &err);

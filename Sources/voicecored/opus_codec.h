@@ -21,7 +21,6 @@ void uplink_decoder_free(uplink_decoder *d);
 /* Decodes one packet into pcm (room for UPLINK_MAX_SAMPLES). Returns the sample count or a
  * negative libopus error (garbage input is an error, never a crash). */
 int uplink_decoder_decode(uplink_decoder *d, const uint8_t *packet, size_t len, int16_t *pcm);
-void uplink_decoder_reset(uplink_decoder *d);
 
 typedef struct downlink_encoder {
     OpusEncoder *encoder;

@@ -579,8 +579,8 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
         log_event(&s->log, LOG_WARN, "dev_mode",
                   json_pack("{s:s}", "message", "DEV MODE: no device_tokens configured, any device may connect without a token"));
     log_event(&s->log, LOG_INFO, "listening",
-              json_pack("{s:s,s:i,s:b,s:b,s:s}", "host", cfg->host, "port", s->port, "tls", *cfg->tls_cert != 0,
-                        "coordinator", hub_has_coordinator(), "web_root", cfg->web_root));
+              json_pack("{s:s,s:i,s:b,s:s}", "host", cfg->host, "port", s->port, "tls", *cfg->tls_cert != 0,
+                        "web_root", cfg->web_root));
     return 0;
 }
 

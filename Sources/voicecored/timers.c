@@ -115,11 +115,6 @@ void timers_cancel(timers *t, uint64_t id) {
 
 size_t timers_pending(const timers *t) { return t->count; }
 
-void timers_close(timers *t) {
-    uv_timer_stop(&t->handle);
-    uv_close((uv_handle_t *)&t->handle, NULL);
-}
-
 void timers_free(timers *t) {
     for (size_t i = 0; i < t->count; i++) free(t->heap[i]);
     free(t->heap);

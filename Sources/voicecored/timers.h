@@ -28,8 +28,6 @@ int timers_init(timers *t, uv_loop_t *loop, int64_t (*now_us)(void), timer_fired
 int timers_set(timers *t, uint64_t id, int64_t at_us);
 void timers_cancel(timers *t, uint64_t id);
 size_t timers_pending(const timers *t);
-/* Closes the uv handle; free the memory in the close callback via timers_free. */
-void timers_close(timers *t);
 void timers_free(timers *t);
 
 #endif

@@ -1,6 +1,7 @@
-/* One dial-in worker on /worker: JSON control messages and binary job-audio frames are
- * validated and handed to the Coordinator, which checks job ownership; its messages and ASR
- * audio go back out. */
+/* One dial-in worker on /worker: JSON control messages are parsed and binary job-audio frames
+ * unwrapped and handed to the Coordinator, which validates them and checks job ownership (a
+ * rejection is answered to the worker with the core's message); its messages and ASR audio go
+ * back out. */
 #include "frame_header.h"
 #include "hub.h"
 #include "server.h"
@@ -75,13 +76,13 @@ void worker_message_in(conn *c, const uint8_t *data, size_t len, int binary) {
     worker_message m;
     char error[256];
     if (worker_message_parse((const char *)data, len, &m, error, sizeof error) != 0) {
-        s->metrics.errors[strncmp(error, "malformed", 9) == 0 ? ERR_MALFORMED_JSON : ERR_BAD_MESSAGE]++;
+        s->metrics.errors[ERR_MALFORMED_JSON]++;
         log_event(&s->log, LOG_WARN, "worker.bad_message", json_pack("{s:s,s:s}", "worker", name, "error", error));
         reply_error(c, error, 0, 0);
         return;
     }
-    json_t *job = json_object_get(m.root, "job");
-    int has_job = job != NULL;
+    json_t *job = json_object_get(m.root, "job");  /* for the answer to a rejected message only */
+    int has_job = json_is_integer(job) && json_integer_value(job) >= 0;
     uint64_t job_id = has_job ? (uint64_t)json_integer_value(job) : 0;
     deliver(c, json_pack("{s:s,s:s,s:o}", "type", "worker.message", "worker", name, "message", m.root), NULL, 0, has_job,
             job_id, 1);

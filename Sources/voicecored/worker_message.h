@@ -1,6 +1,7 @@
-/* Validation of the worker protocol's JSON text messages: an object with a known string
- * `type`; job ids, when present, are non-negative integers. The Coordinator checks that a job
- * id is live and belongs to the worker. */
+/* The worker protocol's JSON text messages: the daemon only parses them (valid UTF-8 JSON, no
+ * duplicate keys) to carry them in a `worker.message` event; the Coordinator validates the type,
+ * every field and that a job id is live and belongs to the worker, and its verdict is what the
+ * worker is answered (docs/worker-protocol.md). */
 #ifndef VOICECORED_WORKER_MESSAGE_H
 #define VOICECORED_WORKER_MESSAGE_H
 #include <jansson.h>
@@ -8,7 +9,6 @@
 
 typedef struct worker_message {
     json_t *root;        /* owned: json_decref when done */
-    const char *type;    /* points into root */
 } worker_message;
 
 int worker_message_parse(const char *text, size_t len, worker_message *out, char *error, size_t error_len);

@@ -12,6 +12,25 @@ import Testing
         #expect(t.jsonLine().hasSuffix(#""timings":{"asr_us":10,"total_us":30}}"#))
     }
 
+    @Test func theTallyCountsEveryEntryStoredOrNot() {
+        var log = EventLog()
+        log.storing = false
+        log.append(LogEntry(time: Instant(us: 0), kind: .turnMark, reason: "asr_final", value: 40))
+        log.append(LogEntry(time: Instant(us: 0), kind: .turnMark, reason: "asr_final", value: 2_000_000))
+        log.append(LogEntry(time: Instant(us: 0), kind: .turnMark, reason: "speech_start"))  // no value: not observed
+        log.append(LogEntry(time: Instant(us: 0), kind: .turnEnded, reason: "done"))
+        log.append(LogEntry(time: Instant(us: 0), kind: .turnEnded, reason: "done"))
+        log.append(LogEntry(time: Instant(us: 0), kind: .turnEnded, reason: "aborted"))
+        let t = log.tally
+        #expect(t.kinds[Int(LogKind.turnMark.rawValue)] == 3 && t.kinds[Int(LogKind.turnEnded.rawValue)] == 3)
+        #expect(t.outcomes.map(\.name) == ["done", "aborted"] && t.outcomes.map(\.count) == [2, 1])
+        #expect(t.stages.count == 1 && t.stages[0].name == "asr_final")
+        let h = t.stages[0].histogram
+        #expect(h.count == 2 && h.sumUs == 2_000_040)
+        #expect(h.buckets[1] == 1)   // 40 us: in the 50 us bucket
+        #expect(h.buckets[12] == 1)  // 2 s: in the 2.5 s bucket
+    }
+
     @Test func everyKindHasAStableUniqueName() {
         let names = LogKind.allCases.map(\.name)
         #expect(Set(names).count == names.count)

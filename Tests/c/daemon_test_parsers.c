@@ -55,39 +55,29 @@ static void worker_frames(void) {
 }
 
 static void device_messages(void) {
+    /* The daemon only parses; the Coordinator validates fields (hello's audio_params, type). */
     device_message m;
     char err[256];
     const char *hello = "{\"type\":\"hello\",\"version\":3,\"transport\":\"websocket\",\"audio_params\":{\"format\":\"opus\",\"sample_rate\":16000,\"channels\":1,\"frame_duration\":20}}";
-    CHECK(device_message_parse(hello, strlen(hello), &m, err, sizeof err) == 0);
-    CHECK(m.is_hello && m.frame_duration_ms == 20 && m.sample_rate == 16000);
+    CHECK(device_message_parse(hello, strlen(hello), &m, err, sizeof err) == 0 && json_is_object(m.root));
     json_decref(m.root);
-    const char *bad_duration = "{\"type\":\"hello\",\"audio_params\":{\"frame_duration\":33}}";
-    CHECK(device_message_parse(bad_duration, strlen(bad_duration), &m, err, sizeof err) < 0 && strstr(err, "frame_duration"));
-    const char *bad_format = "{\"type\":\"hello\",\"audio_params\":{\"format\":\"pcm\"}}";
-    CHECK(device_message_parse(bad_format, strlen(bad_format), &m, err, sizeof err) < 0);
     CHECK(device_message_parse("{\"type\":", 8, &m, err, sizeof err) < 0 && strstr(err, "malformed"));
-    CHECK(device_message_parse("[1]", 3, &m, err, sizeof err) < 0);
-    CHECK(device_message_parse("{\"state\":\"start\"}", 17, &m, err, sizeof err) < 0);
-    CHECK(device_message_parse("{\"type\":\"\"}", 11, &m, err, sizeof err) < 0);
     const char *dup = "{\"type\":\"listen\",\"type\":\"abort\"}";
     CHECK(device_message_parse(dup, strlen(dup), &m, err, sizeof err) < 0);
     const char *bad_utf8 = "{\"type\":\"listen\",\"text\":\"\xff\"}";
     CHECK(device_message_parse(bad_utf8, strlen(bad_utf8), &m, err, sizeof err) < 0);
-    const char *listen = "{\"session_id\":\"\",\"type\":\"listen\",\"state\":\"detect\",\"text\":\"hi\"}";
-    CHECK(device_message_parse(listen, strlen(listen), &m, err, sizeof err) == 0 && !m.is_hello && !strcmp(m.type, "listen"));
-    json_decref(m.root);
 }
 
 static void worker_messages(void) {
+    /* The daemon only parses; the Coordinator validates the type, job ids and ownership. */
     worker_message m;
     char err[256];
     const char *reg = "{\"type\":\"register\",\"protocol\":1,\"kinds\":[\"tts\"]}";
-    CHECK(worker_message_parse(reg, strlen(reg), &m, err, sizeof err) == 0 && !strcmp(m.type, "register"));
+    CHECK(worker_message_parse(reg, strlen(reg), &m, err, sizeof err) == 0 && json_is_object(m.root));
     json_decref(m.root);
-    CHECK(worker_message_parse("{\"type\":\"bogus\"}", 16, &m, err, sizeof err) < 0 && strstr(err, "unknown"));
-    CHECK(worker_message_parse("{\"type\":\"done\",\"job\":-1}", 24, &m, err, sizeof err) < 0);
-    CHECK(worker_message_parse("{\"type\":\"done\",\"job\":\"7\"}", 25, &m, err, sizeof err) < 0);
     CHECK(worker_message_parse("nope", 4, &m, err, sizeof err) < 0 && strstr(err, "malformed"));
+    const char *dup = "{\"type\":\"done\",\"type\":\"error\"}";
+    CHECK(worker_message_parse(dup, strlen(dup), &m, err, sizeof err) < 0);
 }
 
 static void requests(void) {

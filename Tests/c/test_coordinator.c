@@ -84,6 +84,21 @@ int main(void) {
     CHECK(vc_coordinator_health(c, now, NULL, &health_len) == VC_ERR_INVALID_ARGUMENT);
     CHECK(vc_coordinator_health(NULL, now, &health, &health_len) == VC_ERR_INVALID_ARGUMENT);
 
+    /* Tally: the core's counts of its log, by kind; 3 workers connected and registered. */
+    vc_tally row;
+    int connected = -1, registered = -1;
+    size_t rows = 0;
+    for (size_t i = 0; vc_coordinator_tally(c, VC_TALLY_EVENTS, i, &row) == 1; i++, rows++) {
+        if (!strcmp(row.name, "worker.connected")) connected = (int)row.count;
+        if (!strcmp(row.name, "worker.registered")) registered = (int)row.count;
+    }
+    CHECK(rows > 40 && connected == 3 && registered == 3);
+    CHECK(vc_coordinator_tally(c, VC_TALLY_OUTCOMES, 0, &row) == 0);  /* no turn has ended */
+    CHECK(vc_coordinator_tally(c, VC_TALLY_STAGES, 0, &row) == 0);
+    CHECK(vc_coordinator_tally(c, 7, 0, &row) == VC_ERR_INVALID_ARGUMENT);
+    CHECK(vc_coordinator_tally(c, VC_TALLY_EVENTS, 0, NULL) == VC_ERR_INVALID_ARGUMENT);
+    CHECK(vc_coordinator_tally(NULL, VC_TALLY_EVENTS, 0, &row) == VC_ERR_INVALID_ARGUMENT);
+
     /* A device connects, says hello, listens. */
     CHECK(handle(c, "{\"type\":\"device.connected\",\"session\":\"dev-1\",\"device_id\":\"aa:bb\",\"protocol_version\":3}", NULL, 0, now) == VC_OK);
     CHECK(handle(c, "{\"type\":\"device.message\",\"session\":\"dev-1\",\"message\":{\"type\":\"hello\",\"version\":3,"
@@ -137,6 +152,8 @@ int main(void) {
     CHECK(saw_start && saw_audio && saw_end);
     CHECK(handle(c, "{\"type\":\"device.playback_done\",\"session\":\"dev-1\",\"turn\":1}", NULL, 0, now) == VC_OK);
     CHECK(log_contains(c, "\"kind\":\"turn.ended\",\"session\":\"dev-1\",\"turn\":1,\"reason\":\"done\""));
+    CHECK(vc_coordinator_tally(c, VC_TALLY_OUTCOMES, 0, &row) == 1 && !strcmp(row.name, "done") && row.count == 1);
+    CHECK(vc_coordinator_tally(c, VC_TALLY_OUTCOMES, 1, &row) == 0);
 
     /* Invalid input: an error, a message, an input.rejected line, never a trap. */
     CHECK(handle(c, "{not json", NULL, 0, now) == VC_ERR_PARSE);

@@ -6,7 +6,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     device_message m;
     char error[256];
     if (device_message_parse((const char *)data, size, &m, error, sizeof error) == 0) {
-        if (!json_is_object(m.root) || m.type[0] == 0) __builtin_trap();
+        if (!m.root) __builtin_trap();
         json_decref(m.root);
     }
     return 0;

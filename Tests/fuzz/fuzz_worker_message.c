@@ -6,7 +6,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     worker_message m;
     char error[256];
     if (worker_message_parse((const char *)data, size, &m, error, sizeof error) == 0) {
-        if (!m.type) __builtin_trap();
+        if (!m.root) __builtin_trap();
         json_decref(m.root);
     }
     return 0;

@@ -338,3 +338,16 @@ def test_speech_over_the_reply_without_words_does_not_cut_it():
     listener = job_of(fx, "asr")
     fx = out(3_000_000, "speech_start") + out(3_400_000, "pause", silence_ms=64) + out(3_600_000, "speculative", text="Stop that.")
     assert _stopped(fx)
+
+def test_tally_counts_the_log_without_parsing_it() -> None:
+    """Coordinator.tally reads the counts the core keeps (vc_coordinator_tally): they match the log."""
+    c = voicecore.Coordinator()
+    c.handle({"type": "worker.connected", "worker": "w1"}, now_us=0)
+    c.handle({"type": "worker.connected", "worker": "w2"}, now_us=1)
+    entries = c.log()
+    events = c.tally("events")
+    assert events["worker.connected"] == 2
+    assert sum(events.values()) == len(entries)
+    assert c.tally("outcomes") == {} and c.tally("stages") == {}
+    with pytest.raises(ValueError):
+        c.tally("nope")

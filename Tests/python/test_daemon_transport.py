@@ -233,7 +233,7 @@ def test_bad_worker_input_is_answered() -> None:
             await w.send("{")
             assert "malformed JSON" in (await next_json(w))["message"]
             await w.send(json.dumps({"type": "teleport"}))
-            assert "unknown message type" in (await next_json(w))["message"]
+            assert "unknown worker message type" in (await next_json(w))["message"]  # the core's verdict
             await w.send(json.dumps({"type": "done", "job": "seven"}))
             assert "job" in (await next_json(w))["message"]
             await w.send(b"\x01\x01\x00")
@@ -244,15 +244,41 @@ def test_bad_worker_input_is_answered() -> None:
         asyncio.run(run())
 
 
+def hello_timeout_close(d: Daemon, still_open_after: float, closed_within: float) -> float:
+    """Connects a device that never says hello; checks it is still open after `still_open_after`
+    seconds and closed (1008, the core's reason) within `closed_within`; returns when it closed."""
+    async def run() -> float:
+        ws = await connect_device(d)
+        start = asyncio.get_running_loop().time()
+        if still_open_after:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(ws.recv(), still_open_after)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), closed_within)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert closed.value.rcvd.reason == "hello-timeout"
+        return asyncio.get_running_loop().time() - start
+    return asyncio.run(run())
+
+
 def test_a_device_without_hello_is_closed() -> None:
+    # --hello-timeout-ms is the Coordinator's hello_timeout_ms; the core closes the session.
     with Daemon("--hello-timeout-ms", "300") as d:
-        async def run() -> None:
-            ws = await connect_device(d)
-            with pytest.raises(websockets.ConnectionClosed) as closed:
-                await asyncio.wait_for(ws.recv(), 5)
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
-            assert "hello" in closed.value.rcvd.reason
-        asyncio.run(run())
+        hello_timeout_close(d, 0, 5)
+        metrics = get(d.http + "/metrics")[1].decode()
+        assert 'voicecored_errors_total{kind="hello_timeout"} 1' in metrics
+
+
+def test_the_cores_hello_timeout_decides_through_the_daemon() -> None:
+    # The core owns the rule: its hello_timeout_ms, raised above the daemon flag's value, holds
+    # the connection open for it (the daemon keeps no timer of its own) ...
+    with Daemon("--hello-timeout-ms", "300", "--coordinator", '{"hello_timeout_ms": 2500}') as d:
+        took = hello_timeout_close(d, 1.2, 10)
+        assert took >= 2.4, took
+    # ... and lowered, closes sooner than the daemon's default.
+    with Daemon("--coordinator", '{"hello_timeout_ms": 500}') as d:
+        took = hello_timeout_close(d, 0.3, 5)
+        assert took < 5, took
 
 
 def test_sigterm_drains_and_closes_with_a_reason() -> None:
@@ -274,3 +300,24 @@ def test_sigterm_drains_and_closes_with_a_reason() -> None:
         assert "drain.start" in events and "drain.done" in events
     finally:
         d.stop()
+
+
+def test_the_downlink_codec_settings_reach_the_cores_hello() -> None:
+    # The daemon hands its codec settings to the core once at start; the core's hello announces them.
+    with Daemon("--downlink-sample-rate", "16000", "--downlink-frame-ms", "20") as d:
+        async def run() -> None:
+            ws = await connect_device(d)
+            await ws.send(hello(60))
+            server_hello = await next_json(ws)
+            assert server_hello["type"] == "hello"
+            assert server_hello["audio_params"] == {"format": "opus", "sample_rate": 16000, "channels": 1, "frame_duration": 20}
+            await ws.close()
+        asyncio.run(run())
+    # A --coordinator value for them is overridden by the codec the daemon really runs.
+    with Daemon("--coordinator", '{"downlink_sample_rate": 48000}') as d:
+        async def run2() -> None:
+            ws = await connect_device(d)
+            await ws.send(hello(60))
+            assert (await next_json(ws))["audio_params"]["sample_rate"] == 24000
+            await ws.close()
+        asyncio.run(run2())

@@ -117,6 +117,57 @@ def test_full_turn(version: int, frame_ms: int) -> None:
         while not any(e.get("kind") == "turn.ended" for e in d.log) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert any(e.get("kind") == "turn.ended" for e in d.log)
+        check_metrics_match_log(d)
+
+
+def prometheus(text: str) -> dict[str, float]:
+    """The samples of a Prometheus text page: {'name{labels}': value}."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def check_metrics_match_log(d: Daemon) -> None:
+    """/metrics counts what the core decided (vc_coordinator_tally), so after the turns it must
+    agree with the core's own log lines the daemon wrote: every event by name, every turn by
+    outcome, every worker event, every turn stage mark."""
+    # Closes may still be in flight (the daemon handling them, their lines in the log pipe): read
+    # until the page and the log agree on the number of entries, then compare them in detail.
+    deadline = time.monotonic() + 10
+    while True:
+        page = prometheus(urllib.request.urlopen(d.http + "/metrics", timeout=5).read().decode())
+        core = [e for e in list(d.log) if "kind" in e and "seq" in e]
+        total = sum(v for k, v in page.items() if k.startswith("voicecored_core_events_total{"))
+        if total == len(core) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    kinds: dict[str, int] = {}
+    for e in core:
+        kinds[e["kind"]] = kinds.get(e["kind"], 0) + 1
+    assert kinds.get("turn.ended", 0) >= 1
+    for kind, n in kinds.items():
+        assert page.get(f'voicecored_core_events_total{{event="{kind}"}}') == n, (kind, n)
+        if kind.startswith("worker."):
+            assert page.get(f'voicecored_worker_events_total{{event="{kind[7:]}"}}') == n, (kind, n)
+    assert sum(v for k, v in page.items() if k.startswith("voicecored_core_events_total{")) == len(core)
+    outcomes: dict[str, int] = {}
+    stages: dict[str, list[int]] = {}
+    for e in core:
+        if e["kind"] == "turn.ended":
+            outcomes[e["reason"]] = outcomes.get(e["reason"], 0) + 1
+        if e["kind"] == "turn.mark" and isinstance(e.get("value"), int):
+            stages.setdefault(e["reason"], []).append(e["value"])
+    for outcome, n in outcomes.items():
+        assert page.get(f'voicecored_turns_total{{outcome="{outcome}"}}') == n, (outcome, n)
+    assert stages, "no turn.mark with a value in the log"
+    for stage, values in stages.items():
+        assert page.get(f'voicecored_turn_stage_seconds_count{{stage="{stage}"}}') == len(values), stage
+        assert page.get(f'voicecored_turn_stage_seconds_sum{{stage="{stage}"}}') == pytest.approx(sum(values) / 1e6, abs=1e-6)
+        within_1s = sum(1 for v in values if v <= 1_000_000)
+        assert page.get(f'voicecored_turn_stage_seconds_bucket{{stage="{stage}",le="1"}}') == within_1s, stage
 
 
 def test_abort_mid_speech_stops_audio_fast() -> None:

@@ -30,6 +30,22 @@ class _CEffect(ctypes.Structure):
     ]
 
 
+TALLY_BUCKETS = 14
+"""``VC_TALLY_BUCKETS``: the stage histograms have this many bounded buckets plus one above."""
+TALLY_BOUNDS_US = (10, 50, 100, 500, 1000, 5000, 10000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000)
+"""``VC_TALLY_BOUNDS_US``: the stage buckets' upper bounds in microseconds."""
+_TALLY_TABLES = {"events": 0, "outcomes": 1, "stages": 2}
+
+
+class _CTally(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("count", ctypes.c_uint64),
+        ("sum_us", ctypes.c_int64),
+        ("buckets", ctypes.c_uint64 * (TALLY_BUCKETS + 1)),
+    ]
+
+
 @_native.declares
 def _declare(l: ctypes.CDLL) -> None:
     l.vc_coordinator_new.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p]
@@ -54,6 +70,8 @@ def _declare(l: ctypes.CDLL) -> None:
         ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t),
     ]
     l.vc_coordinator_health.restype = ctypes.c_int
+    l.vc_coordinator_tally.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t, ctypes.POINTER(_CTally)]
+    l.vc_coordinator_tally.restype = ctypes.c_int
 
 
 class RejectedEvent(_native.Error):
@@ -190,3 +208,24 @@ class Coordinator:
         )
         result: dict[str, Any] = json.loads(ctypes.string_at(text.value, size.value).decode("utf-8"))
         return result
+
+    def tally(self, table: str) -> dict[str, Any]:
+        """The counts the core keeps over every log entry (``vc_coordinator_tally``). ``table``:
+        ``"events"`` ({kind: entries}, every kind), ``"outcomes"`` ({turn.ended reason: turns}) or
+        ``"stages"`` ({turn.mark stage: {"count", "sum_us", "buckets"}}, buckets per
+        ``TALLY_BOUNDS_US`` plus one above). A query: the state and the log are unchanged."""
+        lib = _native.lib()
+        h = self._h()
+        if table not in _TALLY_TABLES:
+            raise ValueError(f"unknown tally table {table!r}: one of {sorted(_TALLY_TABLES)}")
+        out: dict[str, Any] = {}
+        row = _CTally()
+        index = 0
+        while _native.check(lib.vc_coordinator_tally(h, _TALLY_TABLES[table], index, ctypes.byref(row)), lambda: lib.vc_coordinator_errmsg(h)):
+            name = (row.name or b"").decode("utf-8")
+            if table == "stages":
+                out[name] = {"count": row.count, "sum_us": row.sum_us, "buckets": list(row.buckets)}
+            else:
+                out[name] = row.count
+            index += 1
+        return out

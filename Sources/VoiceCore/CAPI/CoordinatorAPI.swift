@@ -14,6 +14,7 @@ final class CoordinatorHandle: Handle {
     var effectData: [UInt8] = []
     var logLine: [CChar] = [0]
     var healthJSON: [CChar] = [0]
+    var tallyName: [CChar] = [0]
 
     init(_ wire: CoordinatorWire?) { self.wire = wire }
 
@@ -136,5 +137,47 @@ public func vc_coordinator_health(_ c: OpaquePointer?, _ nowUs: Int64, _ json: U
         json.pointee = h.healthJSON.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) }
         len.pointee = h.healthJSON.count - 1
         return health["status"]?.stringValue == "degraded" ? 1 : 0
+    }
+}
+
+/// Byte offsets of the fields of `vc_tally` (include/voicecore.h); they are ABI.
+private enum TallyLayout {
+    static let name = 0, count = 8, sum = 16, buckets = 24
+}
+
+@_cdecl("vc_coordinator_tally")
+public func vc_coordinator_tally(_ c: OpaquePointer?, _ table: Int32, _ index: Int, _ out: UnsafeMutableRawPointer?) -> Int32 {
+    guard let h = HandleTable.get(c, as: CoordinatorHandle.self), let out else { return Status.invalidArgument.rawValue }
+    return h.run { () throws(VCError) -> Int32 in
+        try h.usable()
+        guard index >= 0 else { throw VCError(.invalidArgument, "negative tally index") }
+        let tally = h.wire!.core.log.tally
+        let name: String
+        var count: UInt64 = 0, sum: Int64 = 0
+        var buckets = [UInt64](repeating: 0, count: LogTally.boundsUs.count + 1)
+        switch table {
+        case 0:
+            guard index < LogKind.allCases.count else { return 0 }
+            name = LogKind.allCases[index].name
+            count = tally.kinds[index]
+        case 1:
+            guard index < tally.outcomes.count else { return 0 }
+            (name, count) = tally.outcomes[index]
+        case 2:
+            guard index < tally.stages.count else { return 0 }
+            let stage = tally.stages[index]
+            name = stage.name
+            count = stage.histogram.count
+            sum = stage.histogram.sumUs
+            buckets = stage.histogram.buckets
+        default:
+            throw VCError(.invalidArgument, "unknown tally table \(table) (VC_TALLY_EVENTS, VC_TALLY_OUTCOMES, VC_TALLY_STAGES)")
+        }
+        h.tallyName = Array(name.utf8CString)
+        h.tallyName.withUnsafeBufferPointer { out.storeBytes(of: UnsafeRawPointer($0.baseAddress!), toByteOffset: TallyLayout.name, as: UnsafeRawPointer.self) }
+        out.storeBytes(of: count, toByteOffset: TallyLayout.count, as: UInt64.self)
+        out.storeBytes(of: sum, toByteOffset: TallyLayout.sum, as: Int64.self)
+        for (i, b) in buckets.enumerated() { out.storeBytes(of: b, toByteOffset: TallyLayout.buckets + 8 * i, as: UInt64.self) }
+        return 1
     }
 }

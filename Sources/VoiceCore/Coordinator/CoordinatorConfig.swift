@@ -52,6 +52,11 @@ public struct CoordinatorConfig: Sendable {
     public var language = "en"
     public var voice = ""
     public var asrSampleRate = 16_000
+    /// The Opus the host sends devices, announced in the server hello: sample rate (8000, 12000,
+    /// 16000, 24000, 48000) and frame duration in ms (10, 20, 40, 60). voicecored sets both from
+    /// its codec settings (`--downlink-sample-rate`, `--downlink-frame-ms`).
+    public var downlinkSampleRate = 24_000
+    public var downlinkFrameMs = 60
     public var ttsSampleRate = 24_000
     /// Spoken (or shown in an `alert` when no TTS can serve) when the reply cannot be completed.
     public var fallbackText = "Sorry, something went wrong. Please try again."
@@ -115,6 +120,16 @@ public struct CoordinatorConfig: Sendable {
             case "voice": voice = try ConfigValue.string(key, value)
             case "asr_sample_rate": asrSampleRate = try ConfigValue.int(key, value, 8_000...48_000)
             case "tts_sample_rate": ttsSampleRate = try ConfigValue.int(key, value, 8_000...48_000)
+            case "downlink_sample_rate":
+                downlinkSampleRate = try ConfigValue.int(key, value, 8_000...48_000)
+                guard [8_000, 12_000, 16_000, 24_000, 48_000].contains(downlinkSampleRate) else {
+                    throw VCError(.invalidArgument, "config: downlink_sample_rate must be 8000, 12000, 16000, 24000 or 48000")
+                }
+            case "downlink_frame_ms":
+                downlinkFrameMs = try ConfigValue.int(key, value, 10...60)
+                guard [10, 20, 40, 60].contains(downlinkFrameMs) else {
+                    throw VCError(.invalidArgument, "config: downlink_frame_ms must be 10, 20, 40 or 60")
+                }
             case "fallback_text": fallbackText = try ConfigValue.string(key, value)
             case "asr_fallback_text": asrFallbackText = try ConfigValue.string(key, value)
             case "fail_open": failOpen = try ConfigValue.bool(key, value)

@@ -39,7 +39,8 @@ public struct CoordinatorWire: Sendable {
         }
         let out = core.handle(event, now: now)
         for e in out {
-            let (j, d) = WireEncoder.effect(e, session: { sessionNames[$0] ?? $0.description }, worker: { workerNames[$0] ?? $0.description })
+            let (j, d) = WireEncoder.effect(e, session: { sessionNames[$0] ?? $0.description }, worker: { workerNames[$0] ?? $0.description },
+                                            downlink: (core.config.downlinkSampleRate, core.config.downlinkFrameMs))
             effects.push(Output(json: j.serialized, data: d))
         }
         let rejection = core.lastRejection

@@ -96,6 +96,16 @@ enum WireDecoder {
             if let format = try audio?.optionalString("format"), format != "opus" {
                 throw VCError(.unsupported, "hello: audio format \"\(format)\" is not supported (opus)")
             }
+            if let channels = try audio?.optionalInt("channels"), channels != 1 {
+                throw VCError(.unsupported, "hello: audio_params.channels must be 1")
+            }
+            if let rate = try audio?.optionalInt("sample_rate"), ![8_000, 12_000, 16_000, 24_000, 48_000].contains(rate) {
+                throw VCError(.parse, "hello: audio_params.sample_rate must be 8000, 12000, 16000, 24000 or 48000")
+            }
+            // Opus packet durations the firmware can be built with.
+            if let ms = try audio?.optionalInt("frame_duration"), ![10, 20, 40, 60, 80, 100, 120].contains(ms) {
+                throw VCError(.parse, "hello: audio_params.frame_duration must be 10, 20, 40, 60, 80, 100 or 120")
+            }
             return .deviceHello(s, DeviceHello(version: Int(try m.optionalInt("version") ?? 1),
                                                mcp: try features?.optionalBool("mcp") ?? false,
                                                frameDurationMs: Int(try audio?.optionalInt("frame_duration") ?? 60)))

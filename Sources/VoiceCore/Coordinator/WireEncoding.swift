@@ -1,10 +1,13 @@
 /// Encoding of effects as the JSON objects of docs/coordinator.md.
 enum WireEncoder {
-    static func effect(_ e: Effect, session: (SessionID) -> String, worker: (WorkerID) -> String) -> (JSON, [UInt8]?) {
+    /// `downlink`: the Opus the host sends devices (sample rate, frame duration in ms), which the
+    /// server hello announces (config `downlink_sample_rate`, `downlink_frame_ms`).
+    static func effect(_ e: Effect, session: (SessionID) -> String, worker: (WorkerID) -> String,
+                       downlink: (rate: Int, frameMs: Int) = (24_000, 60)) -> (JSON, [UInt8]?) {
         switch e {
         case let .deviceSend(s, m):
             let name = session(s)
-            return (["type": "device.send", "session": .string(name), "message": deviceMessage(m, sessionName: name)], nil)
+            return (["type": "device.send", "session": .string(name), "message": deviceMessage(m, sessionName: name, downlink: downlink)], nil)
         case let .deviceAudio(s, turn, segment, rate, start, pcm):
             var members: [(String, JSON)] = [("type", "device.audio"), ("session", .string(session(s))),
                                              ("turn", .number(Double(turn.raw))), ("segment", .number(Double(segment))),
@@ -28,12 +31,13 @@ enum WireEncoder {
         }
     }
 
-    static func deviceMessage(_ m: DeviceMessage, sessionName: String) -> JSON {
+    static func deviceMessage(_ m: DeviceMessage, sessionName: String, downlink: (rate: Int, frameMs: Int) = (24_000, 60)) -> JSON {
         let sid = JSON.string(sessionName)
         switch m {
         case .hello:
             return ["type": "hello", "transport": "websocket", "session_id": sid,
-                    "audio_params": ["format": "opus", "sample_rate": 24000, "channels": 1, "frame_duration": 60]]
+                    "audio_params": ["format": "opus", "sample_rate": .number(Double(downlink.rate)), "channels": 1,
+                                     "frame_duration": .number(Double(downlink.frameMs))]]
         case let .stt(text): return ["type": "stt", "text": .string(text), "session_id": sid]
         case let .llmEmotion(emoji, emotion): return ["type": "llm", "text": .string(emoji), "emotion": .string(emotion), "session_id": sid]
         case .ttsStart: return ["type": "tts", "state": "start", "session_id": sid]

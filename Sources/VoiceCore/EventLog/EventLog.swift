@@ -11,6 +11,8 @@ public struct EventLog: Sendable {
     /// Entries kept at most; older ones are dropped (and counted) if the host never drains.
     public var capacity = 1 << 20
     public private(set) var dropped: UInt64 = 0
+    /// Counts over every entry appended (stored or not): see LogTally.
+    public private(set) var tally = LogTally()
     private var head = 0
 
     public init() {}
@@ -25,6 +27,7 @@ public struct EventLog: Sendable {
         mix(entry.job?.raw ?? ~0)
         mix(UInt64(entry.worker?.raw ?? 0xFFFF_FFFF))
         mix(UInt64(bitPattern: entry.value ?? Int64.min))
+        tally.add(kind: entry.kind, reason: entry.reason, value: entry.value)
         guard storing else { return }
         if entries.count - head >= capacity {
             head += 1

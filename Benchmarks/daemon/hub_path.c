@@ -1,0 +1,141 @@
+/* The Coordinator through the C ABI exactly as voicecored's hub.c drives it, on a recorded
+ * journal: vc_coordinator_handle, then every effect drained and parsed (jansson, as carry_out
+ * does), then every log line drained; and what /metrics costs on top. Built against a header
+ * with vc_coordinator_tally (VC_ABI_VERSION >= 2), /metrics reads the core's counts once per
+ * scrape; built against an older one, every log line is parsed again to count it (the former
+ * count_log_line). Prints CPU time per event and events/s, the least over the passes (the
+ * machine may be shared).
+ *
+ *     voicecored_bench_hub JOURNAL_FILE [passes]
+ */
+#include "journal.h"
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <voicecore.h>
+
+typedef struct event {
+    int64_t time_us;
+    const char *json;
+    size_t json_len;
+    const void *data;
+    size_t data_len;
+} event;
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t sink;
+
+#ifdef VC_TALLY_EVENTS
+/* One /metrics scrape's worth of reading the core's counts. */
+static void scrape(vc_coordinator *c) {
+    vc_tally row;
+    for (int table = VC_TALLY_EVENTS; table <= VC_TALLY_STAGES; table++)
+        for (size_t i = 0; vc_coordinator_tally(c, table, i, &row) == 1; i++) sink += row.count;
+}
+#define METRICS_PER_LINE(line, len) ((void)0)
+#else
+static void scrape(vc_coordinator *c) { (void)c; }
+/* What count_log_line did for every line: parse it and read kind, reason, value. */
+static void count_line(const char *line, size_t len) {
+    json_t *j = json_loadb(line, len, 0, NULL);
+    if (!j) return;
+    const char *kind = json_string_value(json_object_get(j, "kind"));
+    const char *reason = json_string_value(json_object_get(j, "reason"));
+    sink += (kind ? strlen(kind) : 0) + (reason ? strlen(reason) : 0) + (uint64_t)json_integer_value(json_object_get(j, "value"));
+    json_decref(j);
+}
+#define METRICS_PER_LINE(line, len) count_line(line, len)
+#endif
+
+static double pass(const char *config, const event *events, size_t n, size_t *lines_out) {
+    vc_coordinator *c = NULL;
+    if (vc_coordinator_new(&c, config) != VC_OK) {
+        fprintf(stderr, "config rejected: %s\n", vc_coordinator_errmsg(c));
+        exit(1);
+    }
+    size_t lines = 0;
+    double t0 = cpu_now();
+    for (size_t i = 0; i < n; i++) {
+        vc_coordinator_handle(c, events[i].json, events[i].json_len, events[i].data, events[i].data_len, events[i].time_us);
+        vc_effect e;
+        while (vc_coordinator_next_effect(c, &e) == 1) {
+            json_t *effect = json_loadb(e.json, e.json_len, 0, NULL);
+            sink += json_string_length(json_object_get(effect, "type"));
+            json_decref(effect);
+        }
+        const char *line;
+        size_t len;
+        while (vc_coordinator_next_log(c, &line, &len) == 1) {
+            lines++;
+            METRICS_PER_LINE(line, len);
+        }
+        if (i % 10000 == 9999) scrape(c);  /* a scrape every 10,000 events: far more often than a real one */
+    }
+    double t = cpu_now() - t0;
+    vc_coordinator_free(c);
+    *lines_out = lines;
+    return t;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s JOURNAL_FILE [passes]\n", argv[0]);
+        return 2;
+    }
+    int passes = argc > 2 ? atoi(argv[2]) : 5;
+    FILE *f = fopen(argv[1], "rb");
+    if (!f) {
+        perror(argv[1]);
+        return 1;
+    }
+    fseek(f, 0, SEEK_END);
+    size_t len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(len);
+    if (fread(buf, 1, len, f) != len) return 1;
+    fclose(f);
+    size_t at = JOURNAL_MAGIC_LEN, n = 0, cap = 1024;
+    event *events = malloc(cap * sizeof *events);
+    char *config = NULL;
+    journal_record r;
+    while (journal_parse(buf, len, &at, &r) == JOURNAL_READ_RECORD) {
+        if (r.type == 'H' && !config) {
+            json_t *h = json_loads(r.json, 0, NULL);
+            config = json_dumps(json_object_get(h, "config"), JSON_COMPACT);
+            json_decref(h);
+        }
+        if (r.type == 'E') {
+            if (n == cap) events = realloc(events, (cap *= 2) * sizeof *events);
+            events[n++] = (event){r.time_us, r.json, r.json_len, r.data, r.data_len};
+        }
+    }
+    if (!n) {
+        fprintf(stderr, "no events in %s\n", argv[1]);
+        return 1;
+    }
+    double best = 1e9;
+    size_t lines = 0;
+    for (int i = 0; i < passes; i++) {
+        double t = pass(config, events, n, &lines);
+        if (t < best) best = t;
+    }
+    printf("{\"abi\":%d,\"metrics\":\"%s\",\"events\":%zu,\"log_lines\":%zu,\"passes\":%d,\"ns_per_event\":%.0f,\"events_per_s\":%.0f}\n",
+           VC_ABI_VERSION,
+#ifdef VC_TALLY_EVENTS
+           "vc_coordinator_tally per scrape",
+#else
+           "every log line parsed",
+#endif
+           n, lines, passes, best / (double)n * 1e9, (double)n / best);
+    free(config);
+    free(events);
+    free(buf);
+    return (int)(sink & 0);
+}
