@@ -108,8 +108,10 @@ class HubWorker:
                 else:
                     others.append(m)
         finally:
-            for m in others:
-                self.messages.put_nowait(m)
+            # Back in front, in order: another job's messages read here came before anything still
+            # queued (its `done` may already be queued behind them).
+            for m in reversed(others):
+                self._requeue_front(m)
 
 
 class ScriptedHub:
