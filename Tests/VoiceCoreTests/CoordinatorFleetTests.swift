@@ -213,7 +213,8 @@ import Testing
 
     // MARK: frozen and hung workers (the defaults: 1 s heartbeats, 3 missed; 3 s TTS progress)
 
-    @Test func frozenTTSWorkerIsGoneAndItsSegmentMovesWithinThreeSeconds() {
+    /// Default config, two TTS workers (w3, w5); the first segment accepted by one of them (`w`).
+    static func segmentAcceptedWithASpareTTSWorker() -> (CoordinatorScript, JobID, WorkerID, WorkerID) {
         var t = CoordinatorScript(CoordinatorConfig())
         t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts]); t.worker(5, [.tts])
         t.device(1)
@@ -222,6 +223,11 @@ import Testing
         let (job, w) = t.ttsJob(1, segment: 0)!
         let other = w == WorkerID(3) ? WorkerID(5) : WorkerID(3)
         t.feed(.workerAccepted(w, job))
+        return (t, job, w, other)
+    }
+
+    @Test func frozenTTSWorkerIsGoneAndItsSegmentMovesWithinThreeSeconds() {
+        var (t, _, w, other) = Self.segmentAcceptedWithASpareTTSWorker()
         let stalled = t.now
         // The frozen worker sends nothing more; the others keep beating.
         var moved: Int64?
@@ -239,14 +245,7 @@ import Testing
     }
 
     @Test func hungTTSHandlerIsTimedOutAndMovedWithinThreeSeconds() {
-        var t = CoordinatorScript(CoordinatorConfig())
-        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts]); t.worker(5, [.tts])
-        t.device(1)
-        t.utter(1, "hello")
-        t.answer(1, ["Hello there."])
-        let (job, w) = t.ttsJob(1, segment: 0)!
-        let other = w == WorkerID(3) ? WorkerID(5) : WorkerID(3)
-        t.feed(.workerAccepted(w, job))
+        var (t, job, w, other) = Self.segmentAcceptedWithASpareTTSWorker()
         let mark = t.log.count
         // Heartbeats keep coming (the handler hangs, the process does not).
         Self.beat(&t, [(1, [:]), (2, [:]), (3, [.tts: w == WorkerID(3) ? 1 : 0]), (5, [.tts: w == WorkerID(5) ? 1 : 0])],
