@@ -99,7 +99,9 @@ class FasterWhisperEngine:
         self._slots = threading.BoundedSemaphore(concurrency)  # not asyncio's: usable from any loop
 
     def _run(self, audio: np.ndarray, language: str) -> Transcript:
-        lang = "en" if self.english_only else (language.split("-")[0] or None)
+        # "" or "auto": the model detects the language (a multilingual model only; on the full window).
+        tag = language.split("-")[0].lower()
+        lang = "en" if self.english_only else (None if tag in ("", "auto") else tag)
         window = encoder_window_s(len(audio) / SAMPLE_RATE, self.window_s)
         if window is not None and lang is not None:
             short = self._run_windowed(audio, lang, window)

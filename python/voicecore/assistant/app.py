@@ -71,6 +71,21 @@ def default_db_path() -> Path:
     return Path(base) / "voicecore" / "sessions.sqlite3"
 
 
+
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "ru": "Russian", "de": "German",
+                  "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese", "nl": "Dutch", "pl": "Polish",
+                  "uk": "Ukrainian", "tr": "Turkish", "ar": "Arabic", "hi": "Hindi"}
+
+
+def reply_language(language: str) -> str:
+    """The system prompt's line asking for the device's language; none for English (the prompts are
+    written in English, and a small model answers in the prompt's language unless told)."""
+    tag = (language or "en").lower().replace("_", "-").split("-")[0]
+    if tag in ("en", "auto", ""):
+        return ""
+    return f" Always answer in {LANGUAGE_NAMES.get(tag, tag)}."
+
+
 class Assistant:
     def __init__(
         self,
@@ -123,7 +138,7 @@ class Assistant:
         # the system prompt stays byte-identical and first. Moving ``context`` after the history (as a
         # later system message or into the user message) bought nothing measured with SmolLM2: the
         # history window slides and the last turn is re-evaluated anyway, and the answers got worse.
-        system = self.system + (f"\n\n{context}" if context else "")
+        system = self.system + reply_language(session.language) + (f"\n\n{context}" if context else "")
         return [{"role": "system", "content": system}, *session.history, {"role": "user", "content": text}]
 
     # Running -----------------------------------------------------------------------------------

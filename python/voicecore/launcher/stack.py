@@ -51,6 +51,8 @@ def asr_worker_args(c: UpConfig) -> list[str]:
     """The local ASR worker's options (`voicecore worker asr ...`)."""
     args = ["--partial-interval", str(c.asr_partial_interval), "--cpu-threads", str(c.asr_threads),
             "--asr-window", str(c.asr_window)]
+    if c.asr_model:
+        args += ["--model", c.asr_model]
     if c.preemption:
         args.append("--speculative")  # the hub's preemptive generation starts on these transcripts
     return args
@@ -110,7 +112,7 @@ class Stack:
         self._listening = loop.create_future()
 
         llm_task = asyncio.create_task(self._start_llm())
-        turn_task = asyncio.create_task(self._install_turn_model()) if "asr" in c.worker_kinds else None
+        turn_task = asyncio.create_task(self._install_asr_models()) if "asr" in c.worker_kinds else None
         if c.vision_url:
             # Served here, beside the daemon: an upload is one HTTP request from a board to a model,
             # with no session state for the Coordinator (which only advertises the URL).
@@ -156,6 +158,18 @@ class Stack:
         await self._wait_registered()
         self.ready = True
         self._write_status()
+
+    async def _install_asr_models(self) -> None:
+        """The ASR worker's Whisper weights when they are installed on demand (``--asr-model base``),
+        then its end-of-turn model."""
+        from ..asr import models
+
+        if self.config.asr_model == "base" and not models.installed(models.base_path()):
+            try:
+                await asyncio.to_thread(models.install, "base", None, self.say)
+            except Exception as e:
+                raise StartupError(f"Whisper base could not be installed ({e}); run scripts/install-whisper-base.sh") from e
+        await self._install_turn_model()
 
     async def _install_turn_model(self) -> None:
         """The ASR worker's end-of-turn model (Smart Turn, from the pipecat-ai wheel), once."""

