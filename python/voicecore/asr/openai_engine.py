@@ -24,7 +24,7 @@ class OpenAITranscriptionEngine:
         form.add_field("file", write_wav(float_to_pcm16(audio), SAMPLE_RATE), filename="audio.wav", content_type="audio/wav")
         form.add_field("model", self.model)
         form.add_field("response_format", "json")
-        if language:
+        if language and language.lower() != "auto":  # auto: the server detects it
             form.add_field("language", language.split("-")[0])
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
