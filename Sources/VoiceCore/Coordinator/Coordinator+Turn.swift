@@ -83,8 +83,9 @@ extension Coordinator {
         case .speechEnd:
             sessions[s]!.utterance!.speechEndAt = now
             record(.turnMark, session: s, turn: u.turn, reason: "speech_end")
-        case let .final(text, _):
+        case let .final(text, language):
             finishJob(job, success: true)
+            if let language { languageDetected(s, u, language) }
             if u.overReply, backchannel(s, u, text: text) { return }
             utteranceFinal(s, text: text)
         case let .speculative(text):
@@ -146,7 +147,7 @@ extension Coordinator {
         let attempt = reply.assistantAttempts + 1
         sessions[s]!.reply!.assistantAttempts = attempt
         let job = createJob(kind: .assistant, session: s, turn: reply.turn, segment: -1,
-                            params: .assistant(text: reply.text, language: config.language, deviceID: sessions[s]!.info.deviceID,
+                            params: .assistant(text: reply.text, language: replyLanguage(s), deviceID: sessions[s]!.info.deviceID,
                                                tools: deviceTools(s)),
                             priority: .first, attempt: attempt, preferred: nil, avoid: avoid)
         sessions[s]!.reply!.assistantJob = job

@@ -53,6 +53,9 @@ final class Session: @unchecked Sendable {
     /// After ASR failed open: no new utterance until `listen start` or a new ASR worker.
     var asrBlocked = false
     var lastASRWorker: WorkerID?
+    /// The language the ASR decoded the last utterance in: the replies' language when the configured
+    /// one is `auto` (Coordinator+Language.swift).
+    var detectedLanguage: String?
     var phase: SessionPhase = .connecting
 
     init(id: SessionID, info: DeviceInfo, now: Instant) {
