@@ -113,7 +113,7 @@ class Assistant:
         self._background: set[asyncio.Task[None]] = set()
         self._summarising: set[tuple[str, str]] = set()
         self.slots = slots
-        self.name = name
+        self.name = os.environ.get("VOICECORE_ASSISTANT_NAME") or name  # `voicecore worker assistant --name` wins
         self.tool_timeout = tool_timeout
         self.device_tools = device_tools
         self.commit_timeout = commit_timeout  # a preemptive job's wait for `commit` (the hub's assistant timeout)

@@ -55,13 +55,13 @@ def run(args: argparse.Namespace) -> int:
             args.script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "testing", "instant_assistant.py")
             if args.slots:
                 os.environ["VOICECORE_ASSISTANT_SLOTS"] = str(args.slots)
-            if args.name:
-                os.environ["VOICECORE_ASSISTANT_NAME"] = args.name
         if not args.script:
             print("voicecore worker assistant: --script app.py is required", file=sys.stderr)
             return 2
         os.environ["VOICECORE_HUB"] = args.hub
         os.environ["VOICECORE_TOKEN"] = args.token
+        if args.name:
+            os.environ["VOICECORE_ASSISTANT_NAME"] = args.name  # the hub's name for this worker, whatever the script says
         if args.memory_url:
             os.environ["VOICECORE_MEMORY_URL"] = args.memory_url
             os.environ["VOICECORE_MEMORY_TOKEN"] = args.memory_token
