@@ -112,6 +112,13 @@ class Assistant:
         self._memory = memory
         self._background: set[asyncio.Task[None]] = set()
         self._summarising: set[tuple[str, str]] = set()
+        # Summaries give way to turns: one runs only while no turn is in progress here, and a turn
+        # that starts cancels it (retried after a later reply). A small LLM server that serves one
+        # request at a time (llama.cpp) is then never busy summarising when a reply needs it.
+        self._turns_running = 0
+        self._no_turns = asyncio.Event()
+        self._no_turns.set()
+        self._summary_calls: set[asyncio.Task[str]] = set()
         self.slots = slots
         self.name = os.environ.get("VOICECORE_ASSISTANT_NAME") or name  # `voicecore worker assistant --name` wins
         self.tool_timeout = tool_timeout
@@ -235,6 +242,21 @@ class Assistant:
         text = job.params.get("text")
         if not isinstance(text, str):
             raise JobError("assistant job needs a string `text`")
+        self._turn_started()
+        try:
+            await self._handle_turn(job, text)
+        finally:
+            self._turns_running -= 1
+            if not self._turns_running:
+                self._no_turns.set()
+
+    def _turn_started(self) -> None:
+        self._turns_running += 1
+        self._no_turns.clear()
+        for call in list(self._summary_calls):
+            call.cancel()  # the reply needs the LLM now
+
+    async def _handle_turn(self, job: Job, text: str) -> None:
         session = self.session_for(job)
         await self.load_memory(session)
         mcp = DeviceMcp()
@@ -293,16 +315,30 @@ class Assistant:
             return
         self._summarising.add(key)
         try:
-            keep = await self.memory.load(agent, device, max(1, self.history_tokens // 2))
-            if not keep.available:
+            while True:
+                await self._no_turns.wait()
+                keep = await self.memory.load(agent, device, max(1, self.history_tokens // 2))
+                if not keep.available or keep.unsummarised_tokens <= self.history_tokens:
+                    return
+                upto = keep.messages[0]["id"] - 1 if keep.messages else 2**62
+                old = await self.memory.transcript(agent, device, keep.summary_upto, upto)
+                if not old:
+                    return
+                call = asyncio.ensure_future(self.llm.complete(self.summary_messages(keep.summary, old), max_tokens=self.summary_tokens))
+                self._summary_calls.add(call)
+                try:
+                    summary = (await call).strip()
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise  # this task itself is cancelled (the worker stops)
+                    log.info("summary of %s/%s gave way to a turn; it runs again once no turn is in progress", agent, device)
+                    continue
+                finally:
+                    self._summary_calls.discard(call)
+                if summary and await self.memory.put_summary(agent, device, summary, old[-1]["id"], keep.summary_upto):
+                    log.info("summarised %d message(s) of %s/%s", len(old), agent, device)
                 return
-            upto = keep.messages[0]["id"] - 1 if keep.messages else 2**62
-            old = await self.memory.transcript(agent, device, keep.summary_upto, upto)
-            if not old:
-                return
-            summary = (await self.llm.complete(self.summary_messages(keep.summary, old), max_tokens=self.summary_tokens)).strip()
-            if summary and await self.memory.put_summary(agent, device, summary, old[-1]["id"], keep.summary_upto):
-                log.info("summarised %d message(s) of %s/%s", len(old), agent, device)
         except Exception as exc:  # noqa: BLE001 - the next reply tries again
             log.warning("summary of %s/%s failed: %s: %s", agent, device, type(exc).__name__, exc)
         finally:
