@@ -258,3 +258,70 @@ def test_memory_service_down_the_turn_is_still_answered_and_queued_writes_arrive
             await stack.stop()
 
     asyncio.run(main())
+
+
+def test_voicecore_up_starts_the_memory_service_and_its_assistant_worker_remembers_across_a_restart(tmp_path: Path) -> None:
+    """`voicecore up` (real voicecored, its own memory service and assistant worker running
+    Tests/python/memory_assistant.py), instant ASR and TTS workers joining it from outside."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from voicecore.testing.fullstack import PACKAGE_PARENT
+
+    state = tmp_path / "state"
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
+    up = subprocess.Popen([sys.executable, "-m", "voicecore", "up", "--host", "127.0.0.1", "--port", "0", "--workers", "assistant",
+                           "--no-llm", "--no-journal", "--script", str(ROOT / "Tests" / "python" / "memory_assistant.py"),
+                           "--worker-token", "up-worker-token", "--memory-token", "up-memory-token", "--state-dir", str(state)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        lines = []
+        for line in up.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        banner = "".join(lines)
+        status = json.loads((state / "up.json").read_text())
+        assert status["memory"].startswith("http://") and "memory" in status["pids"], banner
+        assert f"--memory-url {status['memory']} --memory-token up-memory-token" in banner
+        memory = MemoryProcess(state / "memory.sqlite3", token="up-memory-token", start=False)
+        memory.port = int(status["memory"].rsplit(":", 1)[1])
+        for kind in ("asr", "tts"):
+            workers.append(subprocess.Popen([sys.executable, "-m", "voicecore", "worker", kind, "--engine", "instant", "--hub",
+                                             status["worker_url"],
+                                             "--token=up-worker-token"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+        async def turn(n: int) -> Any:
+            deadline = time.monotonic() + 60
+            while True:  # until the joining workers have registered
+                result = await device_turn(status["ws"], n, device_id=DEVICE, timeout=30)
+                if result.sentences or time.monotonic() > deadline:
+                    return result
+                await asyncio.sleep(0.5)
+
+        first = asyncio.run(turn(1))
+        assert first.sentences == ["Answer 1 begins.", "I remember 0 turns and 0 facts."], first
+        # remember_fact: the fact is stored and in the session at once.
+        assert asyncio.run(turn(9)).sentences == ["Answer 9 begins.", "I remember 1 turns and 1 facts."]
+        # The assistant worker is killed; the supervisor restarts it; the new process remembers.
+        old = status["pids"]["assistant worker"]
+        os.kill(old, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while json.loads((state / "up.json").read_text())["pids"]["assistant worker"] == old:
+            assert time.monotonic() < deadline, "the assistant worker was not restarted"
+            time.sleep(0.2)
+        again = asyncio.run(turn(2))
+        assert again.sentences == ["Answer 2 begins.", "I remember 2 turns and 1 facts."], again
+        stored = memory.get("default", DEVICE)
+        assert [m["content"] for m in stored["messages"]][::2] == ["question 1", "question 9", "question 2"]
+        assert [f["text"] for f in stored["facts"]] == ["The user asked question 9."]
+    finally:
+        for w in workers:
+            w.terminate()
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(60) == 0
+        for w in workers:
+            w.wait(10)
