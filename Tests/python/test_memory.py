@@ -6,6 +6,7 @@ writes are queued and delivered once it is back)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -236,3 +237,46 @@ def test_local_memory_has_the_same_interface(tmp_path: Path) -> None:
         await memory.close()
 
     asyncio.run(main())
+
+
+def test_the_memory_example_keeps_and_forgets_facts(tmp_path: Path) -> None:
+    """Examples/python/memory.py on a scripted hub and a scripted LLM: the LLM's `remember` call and
+    the script's own `remember_fact` keep facts; the next turns see them; "forget everything" clears."""
+    import runpy
+
+    from voicecore.assistant import LLM
+    from voicecore.testing import Rule, ScriptedHub, ScriptedLLM, ToolCall
+
+    example = Path(__file__).resolve().parents[2] / "Examples" / "python" / "memory.py"
+
+    async def main() -> list[str]:
+        rules = [Rule(when="my name is ana", tool_calls=[ToolCall("remember", {"fact": "The user's name is Ana."})]),
+                 Rule(when='"result": "remembered"', reply="Nice to meet you, Ana.")]
+        async with ScriptedLLM(rules) as server, ScriptedHub() as hub:
+            app = runpy.run_path(str(example), run_name="example")["app"]
+            app.llm = LLM([server.url])
+            app.llm.tool_source = app._current_tools
+            app.llm.on_tool_event = app._tool_event
+            app._memory = LocalMemory(tmp_path / "memory.sqlite3")
+            worker = app.worker()
+            task = asyncio.create_task(worker.serve(hub.url, hub.token))
+            w = await hub.next_worker()
+            said = []
+            for i, text in enumerate(["My name is Ana.", "Remember that I like tea.", "What do you know about me?",
+                                      "Forget everything.", "What do you know about me?"], start=1):
+                await w.job(i, "assistant", {"text": text, "device_id": "kitchen-1", "session": "s1", "agent": "kitchen"})
+                outputs, _, end = await w.until_end(i)
+                assert end["type"] == "done", end
+                said.append("".join(o["text"] for o in outputs if o["event"] == "delta"))
+            assert "What do you know" not in json.dumps(server.requests)  # answered by the script, not the LLM
+            stored = await app.memory.load("kitchen", "kitchen-1", 1000)
+            await worker.stop()
+            await task
+            # The forget cleared what came before; that turn and the next were stored after it.
+            assert [m["content"] for m in stored.messages][::2] == ["Forget everything.", "What do you know about me?"]
+            assert stored.facts == []
+            return said
+
+    said = asyncio.run(main())
+    assert said == ["Nice to meet you, Ana.", "I will remember that.", "I know this: The user's name is Ana. I like tea.",
+                    "All right, I have forgotten our conversation.", "Nothing yet. Tell me about yourself!"]
