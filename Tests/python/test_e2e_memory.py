@@ -325,3 +325,24 @@ def test_voicecore_up_starts_the_memory_service_and_its_assistant_worker_remembe
         assert up.wait(60) == 0
         for w in workers:
             w.wait(10)
+
+
+def test_two_hubs_share_one_memory_service(tmp_path: Path, llm: ScriptedLLM, memory: MemoryProcess) -> None:
+    """Two hubs (two voicecored, each with its own workers) pointed at one memory service: a device
+    that talks to one hub and then to the other continues its conversation."""
+    brain: Brain = llm.brain  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        east = await start(tmp_path / "east", llm, memory, assistants=1)
+        west = await start(tmp_path / "west", llm, memory, assistants=1)
+        try:
+            await ask(east, 1)
+            await ask(west, 2)
+            assert chat(brain.replies()[-1]) == turns(1) + [{"role": "user", "content": "question 2"}]
+            await ask(east, 3)
+            assert chat(brain.replies()[-1]) == turns(1, 2) + [{"role": "user", "content": "question 3"}]
+        finally:
+            await east.stop()
+            await west.stop()
+
+    asyncio.run(main())
