@@ -202,8 +202,9 @@ def test_client_reads_give_up_when_the_service_is_down_and_queued_writes_arrive_
             down = await memory.load("default", "dev", 1000)
             assert not down.available and down.messages == [] and time.monotonic() - t0 < 1.5
             assert await memory.append("default", "dev", turn(2)) is None  # queued
-            assert await memory.add_fact("default", "dev", "The user's name is Ana.") is False
-            assert memory.queued == 2
+            assert await memory.add_fact("default", "dev", "The user's name is Ana.") is True  # queued
+            assert await memory.add_fact("default", "dev", "") is True  # queued too: only the service can refuse it
+            assert memory.queued == 3
             await asyncio.sleep(1.0)  # retried with backoff meanwhile
             await asyncio.to_thread(service.start)  # the same port, the same file
             assert await memory.flush(15)
@@ -212,6 +213,7 @@ def test_client_reads_give_up_when_the_service_is_down_and_queued_writes_arrive_
             assert back.facts == ["The user's name is Ana."]
             # Bad input is refused, not retried for ever.
             assert await memory.append("default", "dev", [{"role": "system", "content": "x"}]) is None
+            assert await memory.add_fact("default", "dev", "") is False
             assert memory.queued == 0
         finally:
             await memory.close()

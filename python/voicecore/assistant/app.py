@@ -361,7 +361,7 @@ class Assistant:
             turn = self._turn.get()
             if turn is None:
                 raise RuntimeError("no turn in progress")
-            return "remembered" if await turn.session.remember_fact(fact) else "could not store it now"
+            return "remembered" if await turn.session.remember_fact(fact) else "the memory refused it"
 
         self.builtin_tools.add(python_tool(remember, timeout=self.tool_timeout))
 

@@ -29,6 +29,9 @@ from .store import BadRequest, Conflict, MemoryStore
 log = logging.getLogger("voicecore.memory")
 
 
+QUEUED = object()  # a write the service has not taken yet; the outbox delivers it later
+
+
 class MemoryUnavailable(RuntimeError):
     """The memory service could not be reached (refused, timed out, HTTP 5xx)."""
 
@@ -219,14 +222,15 @@ class HttpMemory:
                     op.done.set_result(result)
 
     async def _write(self, method: str, path: str, body: dict[str, Any] | None, what: str) -> Any:
-        """Queues the write and waits up to ``write_wait`` for it; None if it is still queued."""
+        """Queues the write and waits up to ``write_wait`` for its answer: the answer, ``QUEUED`` if the
+        outbox still holds it, None if it was refused."""
         done = self._enqueue(method, path, body, what)
         try:
             return await asyncio.wait_for(asyncio.shield(done), self.write_wait)
         except asyncio.TimeoutError:
             log.warning("memory write (%s) queued: %s has not taken it yet (%d queued)", what, self.describe, len(self._outbox))
             done.add_done_callback(lambda f: f.exception() if not f.cancelled() else None)  # retrieved: no "never retrieved" noise
-            return None
+            return QUEUED
         except (MemoryRefused, MemoryUnavailable, Conflict):
             return None
 
@@ -235,6 +239,7 @@ class HttpMemory:
         return int(result["unsummarised_tokens"]) if isinstance(result, dict) and "unsummarised_tokens" in result else None
 
     async def add_fact(self, agent: str, device: str, text: str) -> bool:
+        """True when stored, or queued to be stored once the service is back; False if refused."""
         result = await self._write("POST", self._path(agent, device, "/facts"), {"text": text}, f"a fact of {agent}/{device}")
         return result is not None
 
