@@ -7,6 +7,11 @@ Examples/python/kb), with the LLM when there is one and with the best passage wh
 The folder's .md/.txt files are indexed in memory at start-up with voicecore.Retriever (BM25 with
 English stemming), in passages short enough to be spoken. For a persisted index built ahead of time
 see knowledge_base.py.
+
+The conversation (session.history, a summary of older turns, facts) comes from the memory service
+that `voicecore up` starts (docs/memory.md); app.messages puts it into the prompt. This script asks
+the LLM with tools=False (the small embedded model answers faster without tool schemas), so the
+LLM is not offered the `remember` tool here; Examples/python/memory.py shows it.
 """
 
 import os

@@ -30,9 +30,11 @@ def local_time(city: str) -> str:
 
 @app.on_utterance
 async def answer(session, text):
-    # app.llm.stream offers @app.tool functions and this device's MCP tools (session.tools), runs
+    # app.llm.stream offers @app.tool functions, this device's MCP tools (session.tools) and the
+    # built-in `remember` (a fact the user states, kept in the memory service for later turns), runs
     # the calls the model makes (validated, with timeouts; failures go back to the model as errors)
-    # and streams the spoken answer.
+    # and streams the spoken answer. app.messages puts the remembered facts, the summary of older
+    # turns and the recent ones (session.history) into the prompt.
     async for delta in app.llm.stream(messages=app.messages(session, text)):
         yield delta
 

@@ -37,6 +37,12 @@ def weather_app(server: ScriptedLLM, db, calls: Optional[list[str]] = None) -> A
     return app
 
 
+async def recent(app: Assistant, device: str, agent: str = "default") -> list[dict[str, str]]:
+    """The device's stored history with the agent, as OpenAI messages."""
+    memory = await app.memory.load(agent, device, 10_000)
+    return [{"role": m["role"], "content": m["content"]} for m in memory.messages]
+
+
 async def serve_app(app: Assistant, hub: ScriptedHub):
     """Starts ``app``'s worker against ``hub``: the worker, its task and the hub's side of it."""
     worker = app.worker()

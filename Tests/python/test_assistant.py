@@ -9,11 +9,12 @@ from typing import Literal, Optional
 
 import pytest
 
-from voicecore.assistant import LLM, LLMError, SessionStore, ToolRegistry, schema_from_function
+from voicecore.assistant import LLM, LLMError, ToolRegistry, schema_from_function
+from voicecore.memory import MemoryStore
 from voicecore.assistant.tools import python_tool, validate
 from voicecore.testing import Rule, ScriptedHub, ScriptedLLM, ToolCall
 
-from assistant_harness import serve_app, weather_app
+from assistant_harness import recent, serve_app, weather_app
 
 
 def run(coro):
@@ -123,17 +124,18 @@ def test_tool_calls_never_raise():
 
 def test_history_persists_and_respects_the_token_budget(tmp_path):
     db = tmp_path / "s.sqlite3"
-    store = SessionStore(db)
+    store = MemoryStore(db)
     for i in range(10):
-        store.append("dev", "user", f"question {i} " + "x" * 36)  # 47 characters: 16 tokens each
-        store.append("dev", "assistant", f"answer {i} " + "y" * 38)
-    store.append("other", "user", "unrelated")
+        store.append("a", "dev", [{"role": "user", "content": f"question {i} " + "x" * 36},  # 47 characters: 16 tokens each
+                                  {"role": "assistant", "content": f"answer {i} " + "y" * 38}])
+    store.append("a", "other", [{"role": "user", "content": "unrelated"}])
     store.close()
-    reopened = SessionStore(db)
-    recent = reopened.recent("dev", budget_tokens=64)
+    reopened = MemoryStore(db)
+    recent = reopened.snapshot("a", "dev", budget_tokens=64).messages
     assert [m["content"].split()[0:2] for m in recent] == [["question", "8"], ["answer", "8"], ["question", "9"], ["answer", "9"]]
-    assert len(reopened.recent("dev", budget_tokens=10_000)) == 20
-    assert reopened.recent("nobody", 100) == []
+    assert len(reopened.snapshot("a", "dev", budget_tokens=10_000).messages) == 20
+    assert reopened.snapshot("a", "nobody", 100).messages == []
+    assert reopened.snapshot("b", "dev", 100).messages == []  # another agent's conversation with the same device
     assert recent[0]["role"] == "user"
 
 
@@ -307,13 +309,13 @@ def test_device_mcp_tools_join_the_registry(tmp_path):
             outputs, _, end = await w.until_end(1)
             assert calls == ["tools/call"]
             names = {t["function"]["name"] for t in server.requests[0]["tools"]}
-            assert names == {"weather", "self_light_set_brightness"}
+            assert names == {"weather", "self_light_set_brightness", "remember"}  # remember: the built-in memory tool
 
             # A job without `tools` (the hub has none for the device) offers only the script's tools.
             await w.job(2, "assistant", {"text": "What's my name?", "device_id": "d", "session": "s1"})
             outputs2, _, _ = await w.until_end(2)
             assert not any(o["event"] == "mcp" for o in outputs2)
-            assert {t["function"]["name"] for t in server.requests[-1]["tools"]} == {"weather"}
+            assert {t["function"]["name"] for t in server.requests[-1]["tools"]} == {"weather", "remember"}
             await worker.stop()
             await task
             return m, outputs, end
@@ -333,7 +335,7 @@ def test_cancelled_turn_is_remembered_as_far_as_it_got(tmp_path):
                 await w.expect("output", job=1, event="delta")
             await w.cancel(1)
             await asyncio.sleep(0.2)
-            history = app.store.recent("d", 10_000)
+            history = await recent(app, "d")
             await w.job(2, "assistant", {"session": "s1"})
             _, _, bad = await w.until_end(2)
             await worker.stop()

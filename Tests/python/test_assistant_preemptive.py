@@ -7,7 +7,7 @@ import asyncio
 
 from voicecore.testing import Rule, ScriptedHub, ScriptedLLM, ToolCall
 
-from assistant_harness import serve_app, weather_app
+from assistant_harness import recent, serve_app, weather_app
 
 
 def run(coro):
@@ -49,10 +49,10 @@ def test_preemptive_reply_streams_at_once_and_is_remembered_only_after_commit(tm
             worker, task, w = await serve_app(app, hub)
             await w.job(1, "assistant", PARAMS)
             before = await quiet(w, 1, 1.0)  # the whole reply streams, then the job waits for the hub
-            history_before = app.store.recent("dev-1", 10_000)
+            history_before = await recent(app, "dev-1")
             await w.input(1, "commit")
             outputs, _, end = await w.until_end(1)
-            history_after = app.store.recent("dev-1", 10_000)
+            history_after = await recent(app, "dev-1")
             await worker.stop()
             await task
             return before, history_before, outputs, end, history_after
@@ -79,10 +79,10 @@ def test_cancelled_preemptive_reply_is_forgotten_and_an_ordinary_job_still_remem
             await quiet(w, 2, 0.5)
             await w.cancel(2, reason="preempt:void")  # complete, waiting for the commit
             await asyncio.sleep(0.2)
-            forgotten = app.store.recent("dev-1", 10_000)
+            forgotten = await recent(app, "dev-1")
             await w.job(3, "assistant", dict(PARAMS, preemptive=False))
             _, _, end = await w.until_end(3)
-            remembered = app.store.recent("dev-1", 10_000)
+            remembered = await recent(app, "dev-1")
             await worker.stop()
             await task
             return forgotten, end, remembered
@@ -129,7 +129,7 @@ def test_preemptive_job_without_commit_fails_after_its_timeout(tmp_path):
             worker, task, w = await serve_app(app, hub)
             await w.job(1, "assistant", PARAMS)
             outputs, _, end = await w.until_end(1, timeout=10)
-            history = app.store.recent("dev-1", 10_000)
+            history = await recent(app, "dev-1")
             await worker.stop()
             await task
             return outputs, end, history

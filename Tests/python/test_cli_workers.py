@@ -65,7 +65,7 @@ def test_tools_example_calls_its_python_tool_through_the_llm(tmp_path):
             assert result["name"] == "local_time" and re.fullmatch(r"\d\d:\d\d", result["result"]["result"])
             assert "".join(o["text"] for o in outputs if o["event"] == "delta") == "It is evening in Tokyo."
             offered = {t["function"]["name"] for t in llm.requests[0]["tools"]}
-            assert offered == {"local_time", "self_audio_speaker_set_volume"}
+            assert offered == {"local_time", "self_audio_speaker_set_volume", "remember"}
             assert await stop(proc) == 0
 
     run(main())

@@ -113,7 +113,7 @@ def test_a_crashed_worker_is_restarted_and_the_next_turn_works(stack):
 def test_sigterm_stops_every_child(tmp_path):
     up = Up(tmp_path / "state", "--no-llm", "--workers", "tts")
     pids = up.pids()
-    assert set(pids) == {"voicecored", "tts worker"}
+    assert set(pids) == {"voicecored", "memory", "tts worker"}
     assert up.stop() == 0
     for pid in pids.values():
         with pytest.raises(ProcessLookupError):

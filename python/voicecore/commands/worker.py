@@ -17,6 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hub", default=os.environ.get("VOICECORE_HUB", "ws://127.0.0.1:8000/worker"), help="the hub's worker URL (env VOICECORE_HUB)")
     p.add_argument("--token", default=os.environ.get("VOICECORE_TOKEN", ""), help="the hub's worker token (env VOICECORE_TOKEN)")
     p.add_argument("--script", help="assistant: the business-logic script (calls app.run())")
+    p.add_argument("--memory-url", default=os.environ.get("VOICECORE_MEMORY_URL", ""),
+                   help="assistant: the memory service (`voicecore memory`) conversations live in, shared by every worker "
+                        "(env VOICECORE_MEMORY_URL; default: a local SQLite file only this worker sees)")
+    p.add_argument("--memory-token", default=os.environ.get("VOICECORE_MEMORY_TOKEN", ""),
+                   help="assistant: the memory service's token (env VOICECORE_MEMORY_TOKEN)")
     p.add_argument("--slots", type=int, default=0, help="jobs run at once (default: asr 2, tts 2, assistant 4)")
     p.add_argument("--name", default="", help="worker name for the hub's logs")
     p.add_argument("--engine", choices=["default", "openai", "instant"], default="default",
@@ -51,13 +56,16 @@ def run(args: argparse.Namespace) -> int:
             args.script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "testing", "instant_assistant.py")
             if args.slots:
                 os.environ["VOICECORE_ASSISTANT_SLOTS"] = str(args.slots)
-            if args.name:
-                os.environ["VOICECORE_ASSISTANT_NAME"] = args.name
         if not args.script:
             print("voicecore worker assistant: --script app.py is required", file=sys.stderr)
             return 2
         os.environ["VOICECORE_HUB"] = args.hub
         os.environ["VOICECORE_TOKEN"] = args.token
+        if args.name:
+            os.environ["VOICECORE_ASSISTANT_NAME"] = args.name  # the hub's name for this worker, whatever the script says
+        if args.memory_url:
+            os.environ["VOICECORE_MEMORY_URL"] = args.memory_url
+            os.environ["VOICECORE_MEMORY_TOKEN"] = args.memory_token
         sys.argv = [args.script]
         sys.path.insert(0, os.path.dirname(os.path.abspath(args.script)))
         runpy.run_path(args.script, run_name="__main__")

@@ -33,6 +33,11 @@ class UpConfig:
     vision_port: int = 0             # the endpoint boards upload photos to; 0 = any free port
     vision_token: str = ""           # the token boards present (given to them in MCP initialize); "" = random per run
     worker_token: str = ""           # "" = a fresh random token per run
+    # Conversation memory (docs/memory.md): "" = start `voicecore memory` here (STATE_DIR/memory.sqlite3);
+    # a URL = an external memory service shared by several hubs and their workers.
+    memory_url: str = ""
+    memory_token: str = ""           # "" = random per run (the local service only; an external one needs its token)
+    memory_port: int = 0             # the local service's port; 0 = any free port (set it for workers on other machines)
     device_tokens: str = ""          # "" = DEV MODE (devices need no token)
     workers: str = "asr,tts,assistant"
     asr_slots: int = 2
@@ -103,6 +108,10 @@ class UpConfig:
             self.worker_token = env["VOICECORE_TOKEN"]
         if env.get("VOICECORE_DEVICE_TOKENS"):
             self.device_tokens = env["VOICECORE_DEVICE_TOKENS"]
+        if env.get("VOICECORE_MEMORY_URL"):
+            self.memory_url = env["VOICECORE_MEMORY_URL"]
+        if env.get("VOICECORE_MEMORY_TOKEN"):
+            self.memory_token = env["VOICECORE_MEMORY_TOKEN"]
         if env.get("VOICECORE_STATE_DIR"):
             self.state_dir = env["VOICECORE_STATE_DIR"]
 
@@ -111,6 +120,12 @@ class UpConfig:
             # Hex, not urlsafe base64: a generated token never starts with "-", so it can be pasted
             # after --token on any command line.
             self.worker_token = secrets.token_hex(18)
+        if self.memory_url and not self.memory_token:
+            raise ValueError("--memory-url needs --memory-token (env VOICECORE_MEMORY_TOKEN): the service's bearer token")
+        if self.memory_url and not self.memory_url.startswith(("http://", "https://")):
+            raise ValueError(f"--memory-url must be an http:// or https:// URL, got {self.memory_url!r}")
+        if not self.memory_token:
+            self.memory_token = secrets.token_hex(18)
         if self.vision_url and not self.vision_token:
             self.vision_token = secrets.token_hex(18)
         if not self.state_dir:

@@ -73,6 +73,8 @@ class Stack:
         self._registered_changed = asyncio.Event()
         self.vision: VisionService | None = None
         self.vision_url = ""
+        self.memory_port = 0
+        self._memory_listening: asyncio.Future[int] | None = None
 
     # The daemon's JSON-lines log tells the port and which workers registered ----------------------
 
@@ -89,6 +91,44 @@ class Stack:
             kinds = entry.get("to", "")
             self._registered.update(k for k in str(kinds).replace(" ", ",").split(",") if k)
             self._registered_changed.set()
+
+    def _memory_line(self, line: str) -> None:
+        if not line.startswith("{"):
+            return
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return
+        if entry.get("event") == "listening" and self._memory_listening is not None and not self._memory_listening.done():
+            self._memory_listening.set_result(int(entry["port"]))
+
+    @property
+    def memory_url(self) -> str:
+        """The memory service this machine's assistant workers use."""
+        return self.config.memory_url or (f"http://{self.local_host}:{self.memory_port}" if self.memory_port else "")
+
+    @property
+    def memory_public_url(self) -> str:
+        """… and workers on other machines."""
+        return self.config.memory_url or (f"http://{self.public_host}:{self.memory_port}" if self.memory_port else "")
+
+    async def _start_memory(self) -> None:
+        """`voicecore memory` over STATE_DIR/memory.sqlite3, unless --memory-url names an external one."""
+        c = self.config
+        if c.memory_url:
+            return
+        self._memory_listening = asyncio.get_running_loop().create_future()
+        argv = self._python("memory", "--host", c.host, "--port", str(c.memory_port), "--db", str(self.state / "memory.sqlite3"))
+        env = self._env()
+        env["VOICECORE_MEMORY_TOKEN"] = c.memory_token  # not in argv: other users can read a command line
+        spec = ChildSpec("memory", argv, self.logs / "memory.log", env=env, on_line=self._memory_line)
+        await self.supervisor.start(spec)
+        try:
+            self.memory_port = await asyncio.wait_for(asyncio.shield(self._memory_listening), 30)
+        except asyncio.TimeoutError:
+            raise StartupError(f"the memory service did not start listening; see {spec.log_path}") from None
+        # A restarted memory service must come back on the same port, or the workers could not find it.
+        spec.argv[spec.argv.index("--port") + 1] = str(self.memory_port)
 
     def _python(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "voicecore", *args]
@@ -111,6 +151,7 @@ class Stack:
         loop = asyncio.get_running_loop()
         self._listening = loop.create_future()
 
+        await self._start_memory()
         llm_task = asyncio.create_task(self._start_llm())
         turn_task = asyncio.create_task(self._install_asr_models()) if "asr" in c.worker_kinds else None
         if c.vision_url:
@@ -149,7 +190,8 @@ class Stack:
                 args += ["--script", str(script.resolve()), "--slots", str(c.assistant_slots)]
                 env.update(VOICECORE_LLM_URL=self.llm_url, VOICECORE_LLM_MODEL=c.llm_model,
                            KB_DIR=str(Path(c.kb_dir).resolve() if c.kb_dir else default_knowledge()),
-                           KB_INDEX=str(self.state / "kb.vcidx"), VOICECORE_SESSION_DB=str(self.state / "sessions.sqlite3"))
+                           KB_INDEX=str(self.state / "kb.vcidx"), VOICECORE_MEMORY_URL=self.memory_url,
+                           VOICECORE_MEMORY_TOKEN=c.memory_token)
             else:
                 args += ["--slots", str(c.asr_slots if kind == "asr" else c.tts_slots)]
                 if kind == "asr":
@@ -244,6 +286,7 @@ class Stack:
         return {"pid": os.getpid(), "http": f"http://{self.local_host}:{self.port}", "ws": f"ws://{self.local_host}:{self.port}",
                 "ota": f"http://{self.public_host}:{self.port}/xiaozhi/ota/", "device_token": token,
                 "worker_url": f"ws://{self.public_host}:{self.port}/worker", "llm": self.llm_url, "vision": self.vision_url,
+                "memory": self.memory_public_url,
                 "logs": {ch.spec.name: str(ch.spec.log_path) for ch in self.supervisor.children},
                 "pids": {ch.spec.name: ch.process.pid for ch in self.supervisor.children if ch.process is not None},
                 "ready": self.ready}
@@ -270,6 +313,8 @@ class Stack:
                                  if self.vision_url else "none (--vision-url: camera boards' photos explained by a model that takes images)"),
             f"  workers     {', '.join(self.config.worker_kinds) or 'none'} on this machine; more join at {s['worker_url']} "
             f"with --token {self.config.worker_token}",
+            f"  memory      {s['memory']} " + ("(external, --memory-url)" if self.config.memory_url else f"({self.state / 'memory.sqlite3'})")
+            + f"; assistant workers elsewhere: --memory-url {s['memory']} --memory-token {self.config.memory_token}",
             "  devices     " + ("token required (--device-tokens)" if self.config.device_tokens else "DEV MODE: any device may connect without a token"),
             f"  logs        {self.logs}/  ({', '.join(Path(p).name for p in s['logs'].values())})",
             *([f"  journal     {self.state / 'journal'}/  (voicecore replay {self.state / 'journal'})"] if journal_args(self.config, self.state) else []),

@@ -63,6 +63,8 @@ class WorkerProc:
     engine: str
     proc: subprocess.Popen[bytes]
     log_path: Path
+    extra: list[str] = field(default_factory=list)  # its further command-line options (e.g. --script)
+    env: dict[str, str] = field(default_factory=dict)  # its own environment on top of the stack's
 
     @property
     def pid(self) -> int:
@@ -116,6 +118,7 @@ class Stack:
         self._listening = threading.Event()
         self._reader: threading.Thread | None = None
         self.daemon_restarts = 0
+        self.watchers: list[Any] = []  # callables that see every JSON entry of the daemon's log as it comes
 
     # Starting ------------------------------------------------------------------------------------
 
@@ -173,6 +176,8 @@ class Stack:
                 with self._lock:
                     self.entries += 1
                     self.checker.observe(entry)
+                    for watch in self.watchers:
+                        watch(entry)
                     if entry.get("kind") == "worker.registered":
                         self._registered[str(entry.get("worker"))] = str(entry.get("text", ""))
                     elif entry.get("kind") == "worker.gone":
@@ -182,15 +187,17 @@ class Stack:
                     self._listening.set()
             log.flush()
 
-    def start_worker(self, kind: str, slots: int, name: str, engine: str | None = None, extra: list[str] | None = None) -> WorkerProc:
+    def start_worker(self, kind: str, slots: int, name: str, engine: str | None = None, extra: list[str] | None = None,
+                     env: dict[str, str] | None = None) -> WorkerProc:
         engine = engine or self.engine
         argv = [sys.executable, "-m", "voicecore", "worker", kind, "--hub", f"{self.ws_url}/worker", f"--token={TOKEN}",
                 "--name", name, "--slots", str(slots), *(extra or [])]
         if engine != "default":
             argv += ["--engine", engine]
         log_path = self.dir / f"{name}.log"
-        proc = subprocess.Popen(argv, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, env=self._env(), start_new_session=True)
-        w = WorkerProc(kind, name, slots, engine, proc, log_path)
+        proc = subprocess.Popen(argv, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, env={**self._env(), **(env or {})},
+                                start_new_session=True)
+        w = WorkerProc(kind, name, slots, engine, proc, log_path, list(extra or []), dict(env or {}))
         self.workers.append(w)
         with self._lock:
             self.checker.slots[name] = {kind: slots}
@@ -224,7 +231,7 @@ class Stack:
         if w.proc.poll() is None:
             self.kill_worker(w)
         self.workers.remove(w)
-        return self.start_worker(w.kind, w.slots, w.name, w.engine)
+        return self.start_worker(w.kind, w.slots, w.name, w.engine, w.extra, w.env)
 
     # State ---------------------------------------------------------------------------------------
 
@@ -306,6 +313,8 @@ class TurnOutcome:
     problem: str = ""  # why the turn is wrong (empty: as expected)
     turns_done: int = 0  # turns of this connection that ended as expected (the last one's hang-up included)
     seconds: float = 0.0
+    first_audio_at: float = 0.0  # time.monotonic() of the last turn's first reply frame (0: none)
+    ended_at: float = 0.0        # time.monotonic() of its `tts stop` (0: none)
 
     @property
     def ok(self) -> bool:
@@ -389,6 +398,7 @@ async def _one_turn(ws: Any, session: str, question: int, hangup: str | None, ab
                     rng: random.Random | None, speech: bool = False, version: int = 1) -> str:
     loop = asyncio.get_running_loop()
     out.stt, out.sentences, out.frames, out.pcm_bytes, out.complete = "", [], 0, 0, False
+    out.first_audio_at = out.ended_at = 0.0
     await ws.send(json.dumps({"session_id": session, "type": "listen", "state": "start", "mode": "auto"}))
     audio = b"\0" * (step * 2) + (spoken_question(question) if speech else question_tone(question, 0.42))
     audio += b"\0" * (-len(audio) % step)
@@ -440,6 +450,7 @@ async def _one_turn(ws: Any, session: str, question: int, hangup: str | None, ab
                     return f"a reply frame does not decode: {exc}"
                 out.frames += 1
                 if out.frames == 1:
+                    out.first_audio_at = time.monotonic()
                     if hangup == "audio":
                         return ""
                     if abort_at_audio:
@@ -465,6 +476,7 @@ async def _one_turn(ws: Any, session: str, question: int, hangup: str | None, ab
                 out.sentences.append(str(m.get("text", "")).strip())
             elif kind == "tts" and state == "stop":
                 out.complete = True
+                out.ended_at = time.monotonic()
                 break
     finally:
         answered.set()
