@@ -328,7 +328,7 @@ async def upload_like_the_firmware(url: str, token: str, question: str, jpeg: by
 
 
 def test_vision_camera_boards_are_given_an_endpoint_that_explains_their_photo(tmp_path):
-    from test_e2e_assistant import Up
+    from up_harness import Up
     import websockets
 
     vision = ScriptedLLM([Rule(when="what is in front of me", reply="A red mug on a wooden desk.")],
@@ -370,7 +370,7 @@ def test_vision_the_llm_takes_a_photo_through_the_board_and_answers_from_the_vis
     """The whole firmware flow under `voicecore up`: the LLM calls the board's
     `self.camera.take_photo`, the board uploads the photo to the advertised URL, the vision model
     explains it and the LLM's reply uses that explanation."""
-    from test_e2e_assistant import Up
+    from up_harness import Up
 
     vision = ScriptedLLM([Rule(when="what is on the desk", reply="A red mug on a wooden desk.")]).start_in_thread()
     llm = ScriptedLLM([Rule(when="what do you see", tool_calls=[ToolCall("self_camera_take_photo", {"question": "What is on the desk?"})]),
