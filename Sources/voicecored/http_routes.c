@@ -117,6 +117,7 @@ void upgrade_request_read(server *s, struct lws *wsi, upgrade_request *r) {
         r->why = "a valid device token is required (Authorization: Bearer <token>)";
         return;
     }
+    if (have_token && strlen(token) < sizeof r->token) snprintf(r->token, sizeof r->token, "%s", token);
     static const char *const version_args[] = {"protocol_version=", "protocol-version=", "version=", NULL};
     static const char *const device_args[] = {"device_id=", "device-id=", NULL};
     static const char *const client_args[] = {"client_id=", "client-id=", NULL};

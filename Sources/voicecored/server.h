@@ -142,6 +142,9 @@ typedef struct upgrade_request {
     char device_id[65];
     char client_id[65];
     int authenticated;           /* the device presented a configured token */
+    /* The token a device presented, when it is a configured one (or any, in DEV MODE): the core
+     * binds devices to agents by token (docs/agents.md). "" = none. */
+    char token[129];
     int status;                  /* 0: admitted; else the HTTP status refusing it */
     const char *why;
 } upgrade_request;

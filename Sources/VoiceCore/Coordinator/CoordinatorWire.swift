@@ -108,7 +108,8 @@ public struct CoordinatorWire: Sendable {
         case "device.connected":
             let info = DeviceInfo(deviceID: try f.optionalString("device_id") ?? "", clientID: try f.optionalString("client_id") ?? "",
                                   protocolVersion: Int(try f.optionalInt("protocol_version") ?? 1),
-                                  authenticated: try f.optionalBool("authenticated") ?? true)
+                                  authenticated: try f.optionalBool("authenticated") ?? true,
+                                  token: try f.optionalString("token") ?? "")
             return .deviceConnected(try session(f, create: true), info)
         case "device.message":
             let s = try session(f)

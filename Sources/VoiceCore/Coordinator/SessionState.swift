@@ -54,6 +54,8 @@ final class Session: @unchecked Sendable {
     var asrBlocked = false
     var lastASRWorker: WorkerID?
     var phase: SessionPhase = .connecting
+    /// The agent serving the session ("" = none: the hub's settings, any assistant worker).
+    var agent = ""
 
     init(id: SessionID, info: DeviceInfo, now: Instant) {
         self.id = id
@@ -121,6 +123,8 @@ final class Reply: @unchecked Sendable {
     var watchdog: TimerID?
     var playbackTimer: TimerID?
     var fallback = false
+    /// The turn was refused by a budget: its reply is the refusal text.
+    var refused = false
     var marks = TurnMarks()
 
     init(turn: TurnID, text: String, splitter: ReplySplitter) {
