@@ -54,11 +54,13 @@ final class Session: @unchecked Sendable {
     var asrBlocked = false
     var lastASRWorker: WorkerID?
     var phase: SessionPhase = .connecting
+    let connectedAt: Instant
 
     init(id: SessionID, info: DeviceInfo, now: Instant) {
         self.id = id
         self.info = info
         lastActivity = now
+        connectedAt = now
     }
 
     var currentPhase: SessionPhase {
