@@ -1,4 +1,5 @@
 #include "hub.h"
+#include "admin_api.h"
 #include "journal.h"
 #include "server.h"
 #include "timers.h"
@@ -246,6 +247,8 @@ static void carry_out(hub *h, const vc_effect *e) {
                    json_integer_value(json_object_get(effect, "at_us")));
     } else if (!strcmp(type, "timer.cancel")) {
         timers_cancel(&h->timers, (uint64_t)json_integer_value(json_object_get(effect, "timer")));
+    } else if (!strcmp(type, "http.respond")) {
+        admin_api_respond(s, effect);
     } else if (!strcmp(type, "metric")) {
         /* /metrics reads the core's counts (hub_tallies); nothing to do. */
     } else {

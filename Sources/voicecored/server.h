@@ -64,6 +64,7 @@ typedef struct conn {
     size_t http_response_len;
     int http_status;
     const char *http_content_type;
+    struct admin_call *admin;    /* an admin API request in progress (admin_api.h) */
     device_state *device;
 } conn;
 
@@ -104,6 +105,7 @@ struct server {
     /* The network message being handled: when it was read and, for a device, its session. */
     int64_t event_origin_us;
     uint64_t event_session;
+    struct admin_api *admin;     /* admin API requests waiting for the core (admin_api.h) */
 };
 
 int64_t monotonic_us(void);

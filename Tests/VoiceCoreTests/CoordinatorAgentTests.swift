@@ -119,6 +119,32 @@ import Testing
         #expect(t.hasSubsequence(["session.agent session=s5 to=story reason=moved"]))
     }
 
+    @Test func theOperatorMovesADeviceAndListsAgents() throws {
+        var t = try Self.hub()
+        t.device(1)
+        func call(_ id: UInt64, _ method: String, _ path: String, _ body: String? = nil) -> (Int, JSON) {
+            let effects = t.feed(.adminRequest(AdminRequest(id: id, method: method, path: path, body: body.map { try! JSONParser.parse($0) })))
+            for e in effects { if case let .httpRespond(i, a) = e, i == id { return (a.status, a.body.rendered(session: { $0.description })) } }
+            return (0, .null)
+        }
+        #expect(call(1, "POST", "/api/v1/devices/nobody/agent", #"{"agent": "story"}"#).0 == 404)
+        let bad = call(2, "POST", "/api/v1/devices/dev1/agent", #"{"agent": "cartoons"}"#)
+        #expect(bad.0 == 400 && bad.1["error"]?.stringValue?.contains("unknown agent \"cartoons\"") == true)
+        #expect(call(3, "POST", "/api/v1/devices/dev1/agent", #"{"agents": 1}"#).0 == 400)
+        #expect(t.c.agent(of: SessionID(1)) == "kitchen")
+        let moved = call(4, "POST", "/api/v1/devices/dev1/agent", #"{"agent": "story"}"#)
+        #expect(moved.0 == 200 && moved.1["from"]?.stringValue == "kitchen" && moved.1["agent"]?.stringValue == "story")
+        #expect(t.c.agent(of: SessionID(1)) == "story")
+        let device = call(5, "GET", "/api/v1/devices/dev1")
+        #expect(device.1["agent"]?.stringValue == "story")
+        let agents = call(6, "GET", "/api/v1/agents")
+        #expect(agents.0 == 200)
+        let list = agents.1["agents"]?.arrayValue ?? []
+        #expect(list.map { $0["name"]?.stringValue ?? "" } == ["kitchen", "story"])
+        #expect(list[1]["language"]?.stringValue == "ru" && list[1]["workers"]?.int64Value == 1 && list[1]["devices"]?.int64Value == 1)
+        #expect(list[0]["default"]?.boolValue == true)
+    }
+
     @Test func configErrorsNameTheProblem() {
         func error(_ json: String) -> String {
             do {

@@ -38,6 +38,58 @@ extension Coordinator {
     /// The agent a connected session runs with ("" = none; nil: no such session).
     public func agent(of s: SessionID) -> String? { sessions[s]?.agent }
 
+    // MARK: the operator's API (Coordinator+Admin.swift)
+
+    /// `POST /api/v1/devices/{device}/agent` `{"agent": name}`: 404 for a device the hub does not
+    /// know (not connected, not bound), 400 for an unknown agent or a bad body.
+    mutating func adminSetAgent(_ call: AdminCall) -> AdminResponse {
+        let device = call.param("device")
+        guard isConnected(deviceID: device) || config.bindings.devices[device] != nil || movedDevices[device] != nil else {
+            return .error(404, "device \"\(device)\" is not connected and not bound to an agent")
+        }
+        guard let body = call.body, let agent = body["agent"]?.stringValue else {
+            return .error(400, "body must be {\"agent\": \"name\"}")
+        }
+        guard config.agents[agent] != nil else {
+            let known = config.agents.keys.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+            return .error(400, "unknown agent \"\(agent)\"" + (known.isEmpty ? " (no agents are configured)" : " (agents: \(known))"))
+        }
+        let from = agentBinding(deviceID: device, token: "")?.0
+        let live = sessions.keys.sorted().filter { sessions[$0]!.info.deviceID == device && !sessions[$0]!.closing }
+        let was = live.first.map { sessions[$0]!.agent } ?? from ?? ""
+        try? moveDevice(device, to: agent)
+        return AdminResponse(200, .object([("device_id", .json(.string(device))), ("agent", .json(.string(agent))),
+                                           ("from", .json(was.isEmpty ? .null : .string(was))),
+                                           ("sessions", .array(live.map { .session($0) }))]))
+    }
+
+    /// `GET /api/v1/agents`: every agent with its language, voice, budgets, the assistant workers
+    /// that serve it and the devices connected to it.
+    func adminListAgents() -> AdminResponse {
+        func limits(_ l: BudgetLimits) -> JSON {
+            .object([("turns_per_minute", l.turnsPerMinute.map { .number(Double($0)) } ?? .null),
+                     ("tokens_per_day", l.tokensPerDay.map { .number(Double($0)) } ?? .null)])
+        }
+        var workers: [String: Int] = [:], generic = 0
+        for id in scheduler.workerIDs {
+            guard let w = scheduler.worker(id), w.kinds.contains(.assistant) else { continue }
+            if w.agents.isEmpty { generic += 1 }
+            for a in w.agents { workers[a, default: 0] += 1 }
+        }
+        var connected: [String: Int] = [:]
+        for (_, session) in sessions.pairs where !session.closing { connected[session.agent, default: 0] += 1 }
+        let items: [ResponseJSON] = config.agents.keys.sorted().map { name in
+            let budgets = config.budgets(agent: name)
+            return .json(.object([("name", .string(name)), ("language", .string(config.language(agent: name))),
+                                  ("voice", .string(config.voice(agent: name))),
+                                  ("default", .bool(config.bindings.defaultAgent == name)),
+                                  ("workers", .number(Double(workers[name, default: 0] + generic))),
+                                  ("devices", .number(Double(connected[name, default: 0]))),
+                                  ("budgets", .object([("device", limits(budgets.device)), ("agent", limits(budgets.agent))]))]))
+        }
+        return AdminResponse(200, .object([("agents", .array(items))]))
+    }
+
     // MARK: budgets
 
     /// The key of a session's device in the budget ledger: its device id, else its client id.

@@ -97,6 +97,7 @@ public struct Coordinator: Sendable {
         case let .workerDisconnected(w): workerGone(w, reason: "disconnected", close: false)
         case let .timerFired(t): timerFired(t)
         case let .configure(c): configure(c)
+        case let .adminRequest(r): adminRequest(r)
         }
     }
 

@@ -15,6 +15,8 @@ public enum Effect: Sendable {
     case workerClose(WorkerID, reason: String)
     case timerSet(TimerID, at: Instant)
     case timerCancel(TimerID)
+    /// The answer to the admin request with this id (`Event.adminRequest`).
+    indirect case httpRespond(UInt64, AdminResponse)
 }
 
 /// A JSON text message for a device (XiaoZhi protocol). `session_id` is added by the encoder.

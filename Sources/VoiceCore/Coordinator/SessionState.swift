@@ -54,6 +54,7 @@ final class Session: @unchecked Sendable {
     var asrBlocked = false
     var lastASRWorker: WorkerID?
     var phase: SessionPhase = .connecting
+    let connectedAt: Instant
     /// The agent serving the session ("" = none: the hub's settings, any assistant worker).
     var agent = ""
 
@@ -61,6 +62,7 @@ final class Session: @unchecked Sendable {
         self.id = id
         self.info = info
         lastActivity = now
+        connectedAt = now
     }
 
     var currentPhase: SessionPhase {

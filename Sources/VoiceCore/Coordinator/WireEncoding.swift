@@ -28,6 +28,9 @@ enum WireEncoder {
             return (["type": "timer.set", "timer": .number(Double(t.raw)), "at_us": .number(Double(at.us))], nil)
         case let .timerCancel(t):
             return (["type": "timer.cancel", "timer": .number(Double(t.raw))], nil)
+        case let .httpRespond(request, answer):
+            return (["type": "http.respond", "request": .number(Double(request)), "status": .number(Double(answer.status)),
+                     "body": answer.body.rendered(session: session)], nil)
         }
     }
 

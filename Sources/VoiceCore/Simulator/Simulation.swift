@@ -161,7 +161,7 @@ public struct Simulation: Sendable {
         case .workerRegister(let w, _), .workerHeartbeat(let w, _), .workerAccepted(let w, _), .workerOutput(let w, _, _),
              .workerAudio(let w, _, _, _), .workerDone(let w, _), .workerError(let w, _, _, _), .workerDrain(let w):
             guard workerIndex[w] != nil else { return }
-        case .workerDisconnected, .timerFired, .configure:
+        case .workerDisconnected, .timerFired, .configure, .adminRequest:
             break
         }
         feed(e)
@@ -231,6 +231,8 @@ public struct Simulation: Sendable {
             queue.schedule(.coreTimer(t), at: max(now, at.us))
         case let .timerCancel(t):
             armedTimers[t] = nil
+        case .httpRespond:
+            break
         }
     }
 
