@@ -154,20 +154,23 @@ def wait_for(condition: Any, timeout: float, message: str) -> None:
         time.sleep(0.05)
 
 
-async def typed_turn(up: Up, device_id: str, text: str, token: str = "tok-kitchen", timeout: float = 60) -> dict[str, Any]:
-    """A device connects, listens, types `text` (`listen detect`) and waits for the reply's `tts stop`."""
+async def typed_turns(up: Up, device_id: str, texts: list[str], token: str = "tok-kitchen", between: Any = None,
+                      timeout: float = 60) -> list[dict[str, Any]]:
+    """A device connects and, on the one connection, types each text (`listen start`, `listen
+    detect`) and waits for its reply's `tts stop`; `between(i)` runs after turn i."""
     headers = {"Protocol-Version": "1", "Device-Id": device_id, "Client-Id": "c0ffee00-0000-4000-8000-000000000001",
                "Authorization": f"Bearer {token}"}
+    results = []
     async with websockets.connect(up.status["ws"] + "/xiaozhi/v1/", additional_headers=headers, max_size=2**22) as ws:
         await ws.send(json.dumps({"type": "hello", "version": 1, "transport": "websocket",
                                   "audio_params": {"format": "opus", "sample_rate": 16000, "channels": 1, "frame_duration": 60}}))
+        loop = asyncio.get_running_loop()
         messages: list[dict[str, Any]] = []
         frames = 0
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
 
         async def until(predicate: Any) -> None:
             nonlocal frames
+            deadline = loop.time() + timeout
             while True:
                 msg = await asyncio.wait_for(ws.recv(), max(0.01, deadline - loop.time()))
                 if isinstance(msg, bytes):
@@ -179,11 +182,21 @@ async def typed_turn(up: Up, device_id: str, text: str, token: str = "tok-kitche
                     return
 
         await until(lambda m: m.get("type") == "hello")
-        await ws.send(json.dumps({"type": "listen", "state": "start", "mode": "auto"}))
-        await ws.send(json.dumps({"type": "listen", "state": "detect", "text": text}))
-        await until(lambda m: m.get("type") == "tts" and m.get("state") == "stop")
-        sentences = [m["text"] for m in messages if m.get("type") == "tts" and m.get("state") == "sentence_start"]
-        return {"messages": messages, "frames": frames, "sentences": sentences}
+        for i, text in enumerate(texts):
+            messages, frames = [], 0
+            await ws.send(json.dumps({"type": "listen", "state": "start", "mode": "auto"}))
+            await asyncio.sleep(0.3)  # the ASR stream job reaches its worker before the typed text cancels it
+            await ws.send(json.dumps({"type": "listen", "state": "detect", "text": text}))
+            await until(lambda m: m.get("type") == "tts" and m.get("state") == "stop")
+            sentences = [m["text"] for m in messages if m.get("type") == "tts" and m.get("state") == "sentence_start"]
+            results.append({"messages": messages, "frames": frames, "sentences": sentences, "spoken": " ".join(sentences)})
+            if between is not None:
+                between(i)
+    return results
+
+
+def typed_turn(up: Up, device_id: str, text: str, token: str = "tok-kitchen") -> dict[str, Any]:
+    return asyncio.run(typed_turns(up, device_id, [text], token=token))[0]
 
 
 def admin(up: Up, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
@@ -208,9 +221,9 @@ def metrics(up: Up) -> str:
 
 def test_two_devices_get_their_agents_scripts_prompts_languages_and_voices(hub):
     up, recorder, kitchen_llm, story_llm = hub
-    kitchen = asyncio.run(typed_turn(up, KITCHEN_DEVICE, "what is for dinner"))
-    story = asyncio.run(typed_turn(up, STORY_DEVICE, "tell me a story", token="tok-story"))
-    assert kitchen["sentences"] == ["Pasta tonight.", "With tomatoes."] and kitchen["frames"] > 10
+    kitchen = (typed_turn(up, KITCHEN_DEVICE, "what is for dinner"))
+    story = (typed_turn(up, STORY_DEVICE, "tell me a story", token="tok-story"))
+    assert kitchen["spoken"] == "Pasta tonight. With tomatoes." and kitchen["frames"] > 10
     assert story["sentences"] == ["Once upon a time there was a cat."] and story["frames"] > 10
     # Each agent's LLM got its agent's system prompt, through its own script.
     k = kitchen_llm.requests[-1]
@@ -239,29 +252,36 @@ def test_two_devices_get_their_agents_scripts_prompts_languages_and_voices(hub):
 def test_an_operator_moves_a_device_to_another_agent_at_run_time(hub):
     up, recorder, kitchen_llm, story_llm = hub
     device = "aa:bb:cc:dd:ee:07"
-    asyncio.run(typed_turn(up, device, "what is for dinner"))  # the default: kitchen
-    assert kitchen_llm.requests[-1]["messages"][-1]["content"] == "what is for dinner"
-    status, body = admin(up, "POST", f"/api/v1/devices/{device}/agent", {"agent": "cartoons"})
-    assert status == 400 and "unknown agent" in body["error"]
-    status, body = admin(up, "POST", "/api/v1/devices/ff:ff:ff:ff:ff:ff/agent", {"agent": "story"})
-    assert status == 404
-    status, body = admin(up, "POST", f"/api/v1/devices/{device}/agent", {"agent": "story"})
-    assert status == 200 and body["agent"] == "story", body
+    answers: list[tuple[int, dict[str, Any]]] = []
+
+    def move(turn: int) -> None:
+        if turn == 0:  # connected, bound by default to kitchen: moved to story
+            answers.append(admin(up, "POST", f"/api/v1/devices/{device}/agent", {"agent": "cartoons"}))
+            answers.append(admin(up, "POST", "/api/v1/devices/ff:ff:ff:ff:ff:ff/agent", {"agent": "story"}))
+            answers.append(admin(up, "POST", f"/api/v1/devices/{device}/agent", {"agent": "story"}))
+
     before = len(story_llm.requests)
-    reply = asyncio.run(typed_turn(up, device, "tell me a story"))
-    assert reply["sentences"] == ["Once upon a time there was a cat."]
+    first, second = asyncio.run(typed_turns(up, device, ["what is for dinner", "tell me a story"], between=move))
+    assert first["spoken"] == "Pasta tonight. With tomatoes."
+    assert kitchen_llm.requests[-1]["messages"][-1]["content"] == "what is for dinner"
+    (bad, bad_body), (unknown, _), (ok, body) = answers
+    assert bad == 400 and "unknown agent" in bad_body["error"]
+    assert unknown == 404
+    assert ok == 200 and body["agent"] == "story" and body["from"] == "kitchen" and len(body["sessions"]) == 1, body
+    # The same connection's next turn is the story agent's: its script, prompt, LLM and language.
+    assert second["sentences"] == ["Once upon a time there was a cat."]
     assert len(story_llm.requests) == before + 1
-    assert story_llm.requests[-1]["messages"][0]["content"].startswith("You tell stories to children.")
+    assert story_llm.requests[-1]["messages"][0]["content"] == "You tell stories to children. Language: ru. Agent: story."
     assert ("story", "moved") in {(e["to"], e["reason"]) for e in events(up, "session.agent")}
+    # The move outlives the connection.
+    assert typed_turn(up, device, "another story please")["sentences"] == ["Once upon a time there was a cat."]
 
 
 def test_a_device_over_its_budget_hears_the_refusal(hub):
     up, recorder, kitchen_llm, _ = hub
     device = "aa:bb:cc:dd:ee:09"
     before = len(kitchen_llm.requests)
-    for _ in range(2):
-        asyncio.run(typed_turn(up, device, "what is for dinner"))
-    refused = asyncio.run(typed_turn(up, device, "and for dessert"))
+    refused = asyncio.run(typed_turns(up, device, ["what is for dinner", "what is for dinner", "and for dessert"]))[2]
     # Spoken, not just shown: the refusal went through TTS and its audio reached the device.
     assert refused["sentences"] == ["That is enough for this minute."] and refused["frames"] > 10
     assert len(kitchen_llm.requests) == before + 2  # the refused turn never reached the LLM
@@ -272,7 +292,7 @@ def test_a_device_over_its_budget_hears_the_refusal(hub):
     assert 'voicecored_turns_total{outcome="refused"} 1' in text
     # The story agent lifts the per-device limit: three turns in a row are fine.
     for _ in range(3):
-        assert asyncio.run(typed_turn(up, STORY_DEVICE, "tell me a story", token="tok-story"))["sentences"][0].startswith("Once")
+        assert typed_turn(up, STORY_DEVICE, "tell me a story", token="tok-story")["sentences"][0].startswith("Once")
 
 
 @pytest.mark.parametrize("config,error", [
