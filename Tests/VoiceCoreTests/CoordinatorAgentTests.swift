@@ -119,6 +119,17 @@ import Testing
         #expect(t.hasSubsequence(["session.agent session=s5 to=story reason=moved"]))
     }
 
+    @Test func aTurnInFlightFinishesWithTheAgentItStartedWith() throws {
+        var t = try Self.hub()
+        t.device(1)
+        t.utter(1, "dinner")
+        try t.c.moveDevice("dev1", to: "story")
+        t.answer(1, ["Pasta tonight."])
+        let tts = params(t, .tts).map(\.1)
+        #expect(tts.count == 1 && tts[0]["voice"]?.stringValue == "en-us" && tts[0]["language"]?.stringValue == "en")
+        #expect(t.c.agent(of: SessionID(1)) == "story")
+    }
+
     @Test func theOperatorMovesADeviceAndListsAgents() throws {
         var t = try Self.hub()
         t.device(1)

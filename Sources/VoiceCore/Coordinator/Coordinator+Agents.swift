@@ -9,11 +9,15 @@ extension Coordinator {
         return config.bindings.agent(deviceID: deviceID, token: token)
     }
 
+    /// The agent of the session's reply in flight (the one it started with), else the session's.
+    func replyAgent(_ s: SessionID) -> String { sessions[s]!.reply?.agent ?? sessions[s]!.agent }
+
     /// The params of a session's assistant job: its agent and the agent's language travel with it.
     func assistantParams(_ s: SessionID, text: String, preemptive: Bool = false) -> JobParams {
         let session = sessions[s]!
-        return .assistant(text: text, language: config.language(agent: session.agent), deviceID: session.info.deviceID,
-                          preemptive: preemptive, tools: deviceTools(s), agent: session.agent)
+        let agent = preemptive ? session.agent : replyAgent(s)
+        return .assistant(text: text, language: config.language(agent: agent), deviceID: session.info.deviceID,
+                          preemptive: preemptive, tools: deviceTools(s), agent: agent)
     }
 
     /// Binds a device to another agent from now on (the operator's API): its connected sessions'
@@ -141,6 +145,7 @@ extension Coordinator {
         reply.marks = TurnMarks(speechEnd: now)
         reply.watchdog = setTimer(.reply(s, turn), at: now + config.replyTimeoutUs)
         reply.refused = true
+        reply.agent = session.agent
         reply.assistantDone = true
         session.reply = reply
         if !text.isEmpty && scheduler.canServe(.tts) {

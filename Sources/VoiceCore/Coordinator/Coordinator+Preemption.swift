@@ -73,6 +73,7 @@ extension Coordinator {
         reply.marks = TurnMarks(speechEnd: speechEnd, asrFinal: now, firstDelta: held.firstDelta)
         reply.watchdog = setTimer(.reply(s, held.turn), at: now + config.replyTimeoutUs)
         reply.assistantAttempts = 1
+        reply.agent = sessions[s]!.agent
         reply.assistantJob = held.job
         reply.assistantDone = held.assistantDone
         reply.gotText = held.firstDelta != nil

@@ -68,7 +68,7 @@ extension Coordinator {
         let attempt = reply.segments[index].attempts + 1
         let job = createJob(kind: .tts, session: s, turn: reply.turn, segment: index,
                             params: .tts(text: reply.segments[index].text, segment: index, sampleRate: config.ttsSampleRate,
-                                         language: config.language(agent: sessions[s]!.agent), voice: config.voice(agent: sessions[s]!.agent)),
+                                         language: config.language(agent: replyAgent(s)), voice: config.voice(agent: replyAgent(s))),
                             priority: index == 0 ? .first : .later, attempt: attempt, preferred: nil, avoid: avoid)
         sessions[s]!.reply!.segments[index].attempts = attempt
         sessions[s]!.reply!.segments[index].job = job

@@ -140,6 +140,7 @@ extension Coordinator {
         let reply = Reply(turn: turn, text: text, splitter: ReplySplitter(options: config.splitter))
         reply.marks = marks
         reply.watchdog = setTimer(.reply(s, turn), at: now + config.replyTimeoutUs)
+        reply.agent = sessions[s]!.agent
         sessions[s]!.reply = reply
         startAssistant(s, avoid: nil)
         touch(s)
@@ -151,7 +152,7 @@ extension Coordinator {
         sessions[s]!.reply!.assistantAttempts = attempt
         let job = createJob(kind: .assistant, session: s, turn: reply.turn, segment: -1,
                             params: assistantParams(s, text: reply.text),
-                            priority: .first, attempt: attempt, preferred: nil, avoid: avoid, agent: sessions[s]!.agent)
+                            priority: .first, attempt: attempt, preferred: nil, avoid: avoid, agent: replyAgent(s))
         sessions[s]!.reply!.assistantJob = job
         setJobDeadline(job, now + config.assistantTimeoutUs)
     }

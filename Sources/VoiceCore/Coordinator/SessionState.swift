@@ -127,6 +127,9 @@ final class Reply: @unchecked Sendable {
     var fallback = false
     /// The turn was refused by a budget: its reply is the refusal text.
     var refused = false
+    /// The session's agent when the turn started: its retries and TTS segments keep it, even if
+    /// the device is moved meanwhile (nil: the session's agent).
+    var agent: String?
     var marks = TurnMarks()
 
     init(turn: TurnID, text: String, splitter: ReplySplitter) {
