@@ -15,6 +15,7 @@ import asyncio
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -311,7 +312,5 @@ def test_config_errors_stop_voicecore_up_with_the_reason(tmp_path, config, error
     done = subprocess.run([sys.executable, "-m", "voicecore", "up", "--config", str(path), "--port", "0", "--state-dir", str(tmp_path / "s")],
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 2, done.stdout + done.stderr
-    import re
-
     assert re.search(error, done.stderr), done.stderr
     assert not (tmp_path / "s" / "up.json").exists()

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from . import embedded_llm
 from .addresses import free_port, lan_address
-from .config import UpConfig
+from .config import Agent, UpConfig
 from .daemon_binary import default_knowledge, default_script, find_daemon, web_root
 from .supervisor import ChildSpec, Supervisor
 from ..vision import VisionService
@@ -173,7 +173,7 @@ class Stack:
         self.ready = True
         self._write_status()
 
-    async def _start_agent_worker(self, agent: Any, hub: str, script: Path) -> None:
+    async def _start_agent_worker(self, agent: Agent, hub: str, script: Path) -> None:
         """One assistant worker process per agent: its script, prompt, LLM, knowledge and tools,
         registered as serving only that agent (docs/agents.md)."""
         c = self.config
