@@ -82,7 +82,7 @@ import Testing
         t.listen(2)
         t.utter(2, "a story please")
         t.advanceMs(3_500)
-        #expect(t.hasSubsequence(["job.queued job_kind=assistant", "job.timeout job_kind=assistant reason=queue",
+        #expect(t.hasSubsequence(["job.queued job_kind=assistant to=story", "job.timeout job_kind=assistant to=story reason=queue",
                                   "turn.fallback reason=assistant:no-worker"]))
         #expect(t.forbids(["job.dispatched job_kind=assistant"]))
         #expect(t.c.counters.placementFailures[WorkerKind.assistant.rawValue] == 1)

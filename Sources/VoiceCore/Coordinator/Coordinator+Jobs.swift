@@ -17,7 +17,7 @@ extension Coordinator {
         jobs[id]!.queuedAt = now
         scheduler.enqueue(QueuedJob(job: id, kind: j.kind, session: j.session, priority: j.priority,
                                     preferred: j.preferred, avoid: j.avoid, enqueuedAt: now, agent: j.agent))
-        record(.jobQueued, session: j.session, turn: j.turn, job: id, jobKind: j.kind,
+        record(.jobQueued, session: j.session, turn: j.turn, job: id, jobKind: j.kind, to: j.agent.isEmpty ? nil : j.agent,
                reason: j.priority.description, value: j.attempt > 1 ? Int64(j.attempt) : nil)
         placementDirty = true
         justQueued.append(id)
@@ -228,7 +228,9 @@ extension Coordinator {
             enqueue(id)
         case .queued:
             guard now >= j.queuedAt + config.queueTimeoutUs else { return armJobTimer(id, at: j.queuedAt + config.queueTimeoutUs) }
-            record(.jobTimeout, session: j.session, turn: j.turn, job: id, jobKind: j.kind, reason: "queue")
+            // `to`: the agent an assistant job waited for (no worker of it could take the job).
+            record(.jobTimeout, session: j.session, turn: j.turn, job: id, jobKind: j.kind, to: j.agent.isEmpty ? nil : j.agent,
+                   reason: "queue")
             queueTimeout(id)
         case .running:
             guard let d = j.deadline else { return }
