@@ -184,7 +184,7 @@ int vc_coordinator_digest(vc_coordinator *c, uint64_t *digest, uint64_t *entries
 int vc_coordinator_health(vc_coordinator *c, int64_t now_us, const char **json, size_t *len);
 
 /* Counts the core keeps over every event-log entry (drained or not), for a host's metrics without
- * parsing log lines. Three tables, each read one row at a time by index (0, 1, ...):
+ * parsing log lines. Four tables, each read one row at a time by index (0, 1, ...):
  *   VC_TALLY_EVENTS    one row per log kind of docs/events.md ("turn.ended", "worker.gone", ...),
  *                      every kind, in a fixed order; count = entries of that kind so far.
  *   VC_TALLY_OUTCOMES  one row per turn outcome seen (the "reason" of turn.ended: "completed",
@@ -197,6 +197,12 @@ int vc_coordinator_health(vc_coordinator *c, int64_t now_us, const char **json, 
 #define VC_TALLY_EVENTS 0
 #define VC_TALLY_OUTCOMES 1
 #define VC_TALLY_STAGES 2
+/*   VC_TALLY_USAGE     one row per agent and LLM model seen in turn.usage, in order of first
+ *                      appearance: name is the agent, a tab, the model ("unknown" when the worker
+ *                      did not say; the agent "" for sessions without one); count = LLM tokens;
+ *                      buckets[0] = turns counted, buckets[1] = of those, turns whose tokens were
+ *                      estimated from the text (docs/agents.md, "Budgets"). */
+#define VC_TALLY_USAGE 3
 /* Upper bounds (µs) of the stage buckets: a mark counts in the first bucket whose bound is >= its
  * value; buckets[VC_TALLY_BUCKETS] holds the marks above the last bound. */
 #define VC_TALLY_BUCKETS 14

@@ -73,9 +73,11 @@ conn *device_open(server *s, struct lws *wsi) {
     log_event(&s->log, LOG_INFO, "device.connected",
               json_pack("{s:s,s:s,s:s,s:i,s:b}", "session", name, "device_id", d->device_id, "client_id", d->client_id,
                         "protocol_version", d->protocol_version, "authenticated", d->authenticated));
-    deliver(c, json_pack("{s:s,s:s,s:s,s:s,s:i,s:b}", "type", "device.connected", "session", name, "device_id", d->device_id,
-                         "client_id", d->client_id, "protocol_version", d->protocol_version, "authenticated", d->authenticated),
-            NULL, 0, 0);
+    json_t *connected = json_pack("{s:s,s:s,s:s,s:s,s:i,s:b}", "type", "device.connected", "session", name, "device_id", d->device_id,
+                                  "client_id", d->client_id, "protocol_version", d->protocol_version, "authenticated", d->authenticated);
+    /* For the core's token bindings of agents (never logged here). */
+    if (connected && r.token[0]) json_object_set_new(connected, "token", json_string(r.token));
+    deliver(c, connected, NULL, 0, 0);
     return c;
 }
 

@@ -1,5 +1,6 @@
 /* Plain HTTP on the daemon's port: OTA for devices, /healthz, /metrics, the browser page, and
  * the admission check of WebSocket upgrades (tokens, limits, identifiers). */
+#include "admin_api.h"
 #include "hub.h"
 #include "http_request.h"
 #include "server.h"
@@ -117,6 +118,7 @@ void upgrade_request_read(server *s, struct lws *wsi, upgrade_request *r) {
         r->why = "a valid device token is required (Authorization: Bearer <token>)";
         return;
     }
+    if (have_token && strlen(token) < sizeof r->token) snprintf(r->token, sizeof r->token, "%s", token);
     static const char *const version_args[] = {"protocol_version=", "protocol-version=", "version=", NULL};
     static const char *const device_args[] = {"device_id=", "device-id=", NULL};
     static const char *const client_args[] = {"client_id=", "client-id=", NULL};
@@ -258,6 +260,7 @@ int http_route_request(server *s, struct lws *wsi, const char *path) {
     c->http_route = ROUTE_NONE;
     c->http_body_in = 0;
     int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    if (admin_api_is_path(path)) return admin_api_request(s, c, path, is_post);
     if (!strcmp(path, "/xiaozhi/ota/") || !strcmp(path, "/xiaozhi/ota")) {
         c->http_route = ROUTE_OTA;
         char device[80] = "";
@@ -300,7 +303,7 @@ int http_route_request(server *s, struct lws *wsi, const char *path) {
 }
 
 int http_route_body(server *s, conn *c, const void *in, size_t len) {
-    (void)s;
+    if (c->admin) return admin_api_body(s, c, in, len);
     (void)in;
     c->http_body_in += len;
     if (c->http_body_in > OTA_MAX_BODY) {
@@ -312,12 +315,14 @@ int http_route_body(server *s, conn *c, const void *in, size_t len) {
 }
 
 int http_route_body_done(server *s, conn *c) {
+    if (c->admin) return admin_api_body_done(s, c);
     if (c->http_route != ROUTE_OTA) return respond_text(c, 405, "method not allowed\n");
     char *body = ota_body(s, c->wsi);
     return body ? respond(c, 200, "application/json", body, strlen(body)) : -1;
 }
 
 int http_route_writeable(server *s, conn *c) {
+    if (c->admin) return admin_api_writeable(s, c);
     if (!c->http_response) return 0;
     /* lws_write needs LWS_PRE bytes of headroom before the body. */
     uint8_t *buf = malloc(LWS_PRE + c->http_response_len + 1);

@@ -1,4 +1,5 @@
 #include "hub.h"
+#include "admin_api.h"
 #include "journal.h"
 #include "server.h"
 #include "timers.h"
@@ -198,6 +199,17 @@ int hub_tallies(hub *h, metrics_core *m) {
         st->h.count = row.count;
         st->h.sum = (double)row.sum_us / 1e6;
     }
+    m->usage_rows = 0;
+    for (size_t i = 0; i < METRICS_MAX_USAGE && vc_coordinator_tally(h->core, VC_TALLY_USAGE, i, &row) == 1; i++) {
+        usage_row *u = &m->usage[m->usage_rows++];
+        const char *tab = strchr(row.name, '\t');
+        size_t agent_len = tab ? (size_t)(tab - row.name) : strlen(row.name);
+        snprintf(u->agent, sizeof u->agent, "%.*s", (int)agent_len, row.name);
+        snprintf(u->model, sizeof u->model, "%s", tab ? tab + 1 : "unknown");
+        u->tokens = row.count;
+        u->turns = row.buckets[0];
+        u->estimated = row.buckets[1];
+    }
     return 0;
 }
 
@@ -235,6 +247,8 @@ static void carry_out(hub *h, const vc_effect *e) {
                    json_integer_value(json_object_get(effect, "at_us")));
     } else if (!strcmp(type, "timer.cancel")) {
         timers_cancel(&h->timers, (uint64_t)json_integer_value(json_object_get(effect, "timer")));
+    } else if (!strcmp(type, "http.respond")) {
+        admin_api_respond(s, effect);
     } else if (!strcmp(type, "metric")) {
         /* /metrics reads the core's counts (hub_tallies); nothing to do. */
     } else {

@@ -1,4 +1,5 @@
 #include "server.h"
+#include "admin_api.h"
 #include "frame_guard.h"
 #include "hub.h"
 #include "utf8_trim.h"
@@ -33,6 +34,7 @@ static void conn_free(conn *c) {
     for (int i = 0; c->touched && i < c->srv->touched_len; i++)
         if (c->srv->touched[i] == c) c->srv->touched[i] = NULL;
     outqueue_clear(&c->out);
+    admin_api_forget(c);
     free(c->rx);
     free(c->http_response);
     free(c);
@@ -598,6 +600,7 @@ void server_destroy(server *s) {
     if (s->lws) lws_context_destroy(s->lws);
     hub_free(s->hub);
     s->hub = NULL;
+    admin_api_free(s);
     idmap_free(&s->devices);
     idmap_free(&s->workers);
     admission_free(&s->admission);

@@ -64,6 +64,7 @@ typedef struct conn {
     size_t http_response_len;
     int http_status;
     const char *http_content_type;
+    struct admin_call *admin;    /* an admin API request in progress (admin_api.h) */
     device_state *device;
 } conn;
 
@@ -104,6 +105,7 @@ struct server {
     /* The network message being handled: when it was read and, for a device, its session. */
     int64_t event_origin_us;
     uint64_t event_session;
+    struct admin_api *admin;     /* admin API requests waiting for the core (admin_api.h) */
 };
 
 int64_t monotonic_us(void);
@@ -142,6 +144,9 @@ typedef struct upgrade_request {
     char device_id[65];
     char client_id[65];
     int authenticated;           /* the device presented a configured token */
+    /* The token a device presented, when it is a configured one (or any, in DEV MODE): the core
+     * binds devices to agents by token (docs/agents.md). "" = none. */
+    char token[129];
     int status;                  /* 0: admitted; else the HTTP status refusing it */
     const char *why;
 } upgrade_request;

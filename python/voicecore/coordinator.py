@@ -34,7 +34,7 @@ TALLY_BUCKETS = 14
 """``VC_TALLY_BUCKETS``: the stage histograms have this many bounded buckets plus one above."""
 TALLY_BOUNDS_US = (10, 50, 100, 500, 1000, 5000, 10000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000)
 """``VC_TALLY_BOUNDS_US``: the stage buckets' upper bounds in microseconds."""
-_TALLY_TABLES = {"events": 0, "outcomes": 1, "stages": 2}
+_TALLY_TABLES = {"events": 0, "outcomes": 1, "stages": 2, "usage": 3}
 
 
 class _CTally(ctypes.Structure):
@@ -213,7 +213,8 @@ class Coordinator:
         """The counts the core keeps over every log entry (``vc_coordinator_tally``). ``table``:
         ``"events"`` ({kind: entries}, every kind), ``"outcomes"`` ({turn.ended reason: turns}) or
         ``"stages"`` ({turn.mark stage: {"count", "sum_us", "buckets"}}, buckets per
-        ``TALLY_BOUNDS_US`` plus one above). A query: the state and the log are unchanged."""
+        ``TALLY_BOUNDS_US`` plus one above) or ``"usage"`` ({(agent, model): {"tokens", "turns",
+        "estimated"}}, LLM usage of assistant turns). A query: the state and the log are unchanged."""
         lib = _native.lib()
         h = self._h()
         if table not in _TALLY_TABLES:
@@ -225,6 +226,9 @@ class Coordinator:
             name = (row.name or b"").decode("utf-8")
             if table == "stages":
                 out[name] = {"count": row.count, "sum_us": row.sum_us, "buckets": list(row.buckets)}
+            elif table == "usage":
+                agent, _, model = name.partition("\t")
+                out[(agent, model)] = {"tokens": row.count, "turns": row.buckets[0], "estimated": row.buckets[1]}
             else:
                 out[name] = row.count
             index += 1

@@ -170,8 +170,15 @@ public func vc_coordinator_tally(_ c: OpaquePointer?, _ table: Int32, _ index: I
             count = stage.histogram.count
             sum = stage.histogram.sumUs
             buckets = stage.histogram.buckets
+        case 3:
+            let rows = h.wire!.core.usage.rows
+            guard index < rows.count else { return 0 }
+            name = rows[index].agent + "\t" + rows[index].model
+            count = rows[index].tokens
+            buckets[0] = rows[index].turns
+            buckets[1] = rows[index].estimated
         default:
-            throw VCError(.invalidArgument, "unknown tally table \(table) (VC_TALLY_EVENTS, VC_TALLY_OUTCOMES, VC_TALLY_STAGES)")
+            throw VCError(.invalidArgument, "unknown tally table \(table) (VC_TALLY_EVENTS, VC_TALLY_OUTCOMES, VC_TALLY_STAGES, VC_TALLY_USAGE)")
         }
         h.tallyName = Array(name.utf8CString)
         h.tallyName.withUnsafeBufferPointer { out.storeBytes(of: UnsafeRawPointer($0.baseAddress!), toByteOffset: TallyLayout.name, as: UnsafeRawPointer.self) }

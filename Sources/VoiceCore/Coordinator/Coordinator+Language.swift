@@ -1,12 +1,14 @@
-/// A session's language: the configured `language` for every job; with `auto` the ASR detects it
-/// (its job gets `auto`) and the replies follow what it heard last.
+/// A session's language: its agent's `language` (else the hub's) for every job; with `auto` the ASR
+/// detects it (its job gets `auto`) and the replies follow what it heard last.
 extension Coordinator {
-    /// The language of a session's assistant and TTS jobs. With `auto`: the language the ASR decoded
-    /// the session's last utterance in, English before the first (a typed `text` input has none).
-    /// A preemptive assistant job starts before the final reports the language, so it uses the
-    /// language heard before; the final discards it when the language changed (`languageDetected`).
-    func replyLanguage(_ s: SessionID) -> String {
-        guard config.language == "auto" else { return config.language }
+    /// The language of a session's assistant and TTS jobs for `agent`. With `auto`: the language the
+    /// ASR decoded the session's last utterance in, English before the first (a typed `text` input
+    /// has none). A preemptive assistant job starts before the final reports the language, so it
+    /// uses the language heard before; the final discards it when the language changed
+    /// (`languageDetected`).
+    func replyLanguage(_ s: SessionID, agent: String) -> String {
+        let configured = config.language(agent: agent)
+        guard configured == "auto" else { return configured }
         return sessions[s]?.detectedLanguage ?? "en"
     }
 
@@ -16,9 +18,10 @@ extension Coordinator {
     mutating func languageDetected(_ s: SessionID, _ u: Utterance, _ language: String) {
         let tag = Self.trimmed(language)
         guard !tag.isEmpty, tag.utf8.count <= 16, tag != sessions[s]!.detectedLanguage else { return }
-        let before = replyLanguage(s)
+        let agent = sessions[s]!.agent
+        let before = replyLanguage(s, agent: agent)
         sessions[s]!.detectedLanguage = tag
         record(.sessionLanguage, session: s, turn: u.turn, text: tag)
-        if replyLanguage(s) != before, sessions[s]!.held?.turn == u.turn { discardHeld(s, reason: "language") }
+        if replyLanguage(s, agent: agent) != before, sessions[s]!.held?.turn == u.turn { discardHeld(s, reason: "language") }
     }
 }

@@ -108,7 +108,8 @@ public struct CoordinatorWire: Sendable {
         case "device.connected":
             let info = DeviceInfo(deviceID: try f.optionalString("device_id") ?? "", clientID: try f.optionalString("client_id") ?? "",
                                   protocolVersion: Int(try f.optionalInt("protocol_version") ?? 1),
-                                  authenticated: try f.optionalBool("authenticated") ?? true)
+                                  authenticated: try f.optionalBool("authenticated") ?? true,
+                                  token: try f.optionalString("token") ?? "")
             return .deviceConnected(try session(f, create: true), info)
         case "device.message":
             let s = try session(f)
@@ -143,6 +144,13 @@ public struct CoordinatorWire: Sendable {
             guard let patch = json["config"] else { throw VCError(.parse, "event: missing \"config\"") }
             try config.apply(json: patch)
             return .configure(config)
+        case "admin.request":
+            let id = try f.int("request")
+            guard id > 0 else { throw VCError(.parse, "admin.request: \"request\" must be a positive integer") }
+            let method = try f.string("method")
+            let path = try f.string("path")
+            let body = json["body"].flatMap { $0 == .null ? nil : $0 }
+            return .adminRequest(AdminRequest(id: UInt64(id), method: method, path: path, body: body))
         case "timer.fired":
             let t = try f.int("timer")
             guard t > 0 else { throw VCError(.parse, "timer.fired: bad timer id") }

@@ -15,6 +15,8 @@ public enum Effect: Sendable {
     case workerClose(WorkerID, reason: String)
     case timerSet(TimerID, at: Instant)
     case timerCancel(TimerID)
+    /// The answer to the admin request with this id (`Event.adminRequest`).
+    indirect case httpRespond(UInt64, AdminResponse)
 }
 
 /// A JSON text message for a device (XiaoZhi protocol). `session_id` is added by the encoder.
@@ -52,5 +54,6 @@ public enum JobParams: Sendable {
     case tts(text: String, segment: Int, sampleRate: Int, language: String, voice: String)
     /// `preemptive`: started on a speculative transcript; the hub sends `commit` or `cancel` later.
     /// `tools`: the device's MCP tools as it listed them (absent: none, or not listed yet).
-    case assistant(text: String, language: String, deviceID: String, preemptive: Bool = false, tools: [JSON]? = nil)
+    /// `agent`: the session's agent ("" = none), which the worker's business logic serves.
+    case assistant(text: String, language: String, deviceID: String, preemptive: Bool = false, tools: [JSON]? = nil, agent: String = "")
 }

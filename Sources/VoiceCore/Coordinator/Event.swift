@@ -28,6 +28,8 @@ public enum Event: Sendable {
     /// New configuration at run time (timeouts, texts, scheduler tunables); the PRNG keeps its
     /// state so a run stays reproducible.
     indirect case configure(CoordinatorConfig)
+    /// An authenticated operator request on the admin HTTP API, answered by `Effect.httpRespond`.
+    indirect case adminRequest(AdminRequest)
 }
 
 /// What the daemon learned when the device connected.
@@ -36,12 +38,16 @@ public struct DeviceInfo: Sendable {
     public var clientID: String
     public var protocolVersion: Int
     public var authenticated: Bool
+    /// The device token the device connected with (for the token bindings of agents); "" = none.
+    public var token: String
 
-    public init(deviceID: String = "", clientID: String = "", protocolVersion: Int = 1, authenticated: Bool = true) {
+    public init(deviceID: String = "", clientID: String = "", protocolVersion: Int = 1, authenticated: Bool = true,
+                token: String = "") {
         self.deviceID = deviceID
         self.clientID = clientID
         self.protocolVersion = protocolVersion
         self.authenticated = authenticated
+        self.token = token
     }
 }
 
@@ -108,6 +114,8 @@ public enum JobOutput: Sendable {
     case toolResult(JSON)
     case mcp(JSON)
     case segmentDone
+    /// An assistant job's LLM token usage as the LLM reported it (`model` "" = not known).
+    case usage(model: String, prompt: Int64, completion: Int64, total: Int64)
 }
 
 extension JobOutput {

@@ -57,11 +57,15 @@ final class Session: @unchecked Sendable {
     /// one is `auto` (Coordinator+Language.swift).
     var detectedLanguage: String?
     var phase: SessionPhase = .connecting
+    let connectedAt: Instant
+    /// The agent serving the session ("" = none: the hub's settings, any assistant worker).
+    var agent = ""
 
     init(id: SessionID, info: DeviceInfo, now: Instant) {
         self.id = id
         self.info = info
         lastActivity = now
+        connectedAt = now
     }
 
     var currentPhase: SessionPhase {
@@ -124,6 +128,11 @@ final class Reply: @unchecked Sendable {
     var watchdog: TimerID?
     var playbackTimer: TimerID?
     var fallback = false
+    /// The turn was refused by a budget: its reply is the refusal text.
+    var refused = false
+    /// The session's agent when the turn started: its retries and TTS segments keep it, even if
+    /// the device is moved meanwhile (nil: the session's agent).
+    var agent: String?
     var marks = TurnMarks()
 
     init(turn: TurnID, text: String, splitter: ReplySplitter) {

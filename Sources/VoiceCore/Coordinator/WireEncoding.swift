@@ -28,6 +28,9 @@ enum WireEncoder {
             return (["type": "timer.set", "timer": .number(Double(t.raw)), "at_us": .number(Double(at.us))], nil)
         case let .timerCancel(t):
             return (["type": "timer.cancel", "timer": .number(Double(t.raw))], nil)
+        case let .httpRespond(request, answer):
+            return (["type": "http.respond", "request": .number(Double(request)), "status": .number(Double(answer.status)),
+                     "body": answer.body.rendered(session: session)], nil)
         }
     }
 
@@ -77,9 +80,10 @@ enum WireEncoder {
         case let .tts(text, segment, rate, language, voice):
             return ["text": .string(text), "sample_rate": .number(Double(rate)), "language": .string(language),
                     "voice": .string(voice), "segment": .number(Double(segment))]
-        case let .assistant(text, language, device, preemptive, tools):
+        case let .assistant(text, language, device, preemptive, tools, agent):
             var members: [(String, JSON)] = [("text", .string(text)), ("device_id", .string(device)), ("language", .string(language)),
                                              ("session", .string(session))]
+            if !agent.isEmpty { members.append(("agent", .string(agent))) }
             if preemptive { members.append(("preemptive", .bool(true))) }
             if let tools { members.append(("tools", .array(tools))) }
             return .object(members)

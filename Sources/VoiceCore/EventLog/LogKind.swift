@@ -12,6 +12,8 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case mcpRequest, mcpAnswer, mcpListed, mcpTimeout, mcpDropped, mcpNotification
     case jobRefused, workerReconciled, healthChanged
     case turnEndpoint, turnBackchannel
+    case adminRequest
+    case sessionAgent, budgetExceeded, turnUsage
     case sessionLanguage
 
     public var name: String {
@@ -63,6 +65,10 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .healthChanged: return "health.changed"
         case .turnEndpoint: return "turn.endpoint"
         case .turnBackchannel: return "turn.backchannel"
+        case .adminRequest: return "admin.request"
+        case .sessionAgent: return "session.agent"
+        case .budgetExceeded: return "budget.exceeded"
+        case .turnUsage: return "turn.usage"
         case .sessionLanguage: return "session.language"
         }
     }

@@ -27,6 +27,9 @@ public struct SimOptions: Sendable {
     public var ttfaBudgetUs: Int64 = 2_000_000
     /// Log lines kept per session for the report of a violation.
     public var lastEvents = 12
+    /// A per-device budget of turns per minute (the Coordinator's `budgets.device`; 0: none): turns
+    /// over it are refused with the spoken refusal (docs/agents.md).
+    public var turnsPerMinute = 0
 
     public init() {}
 
@@ -76,6 +79,7 @@ public struct SimOptions: Sendable {
                 injectBug = bug
             case "ttfa_budget_ms": ttfaBudgetUs = try ConfigValue.ms(key, value)
             case "last_events": lastEvents = try ConfigValue.int(key, value, 0...1000)
+            case "turns_per_minute": turnsPerMinute = try ConfigValue.int(key, value, 0...1_000_000)
             default: throw VCError(.invalidArgument, "options: unknown key \"\(key)\"")
             }
         }
@@ -99,6 +103,7 @@ public struct SimOptions: Sendable {
         if liveness { c += " --liveness" }
         if !buggify { c += " --no-buggify" }
         if !preemption { c += " --no-preemption" }
+        if turnsPerMinute > 0 { c += " --turns-per-minute \(turnsPerMinute)" }
         if let injectBug { c += " --inject-bug " + injectBug.rawValue }
         return c
     }

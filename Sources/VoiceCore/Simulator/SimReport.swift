@@ -29,7 +29,8 @@ public struct SimReport: Sendable {
                                     ("fallback", .number(Double(c.turnsFallback))),
                                     ("cancelled", .number(Double(c.turnsCancelled))),
                                     ("timed_out", .number(Double(c.turnsTimedOut))),
-                                    ("empty", .number(Double(c.turnsEmpty)))])))
+                                    ("empty", .number(Double(c.turnsEmpty)))]
+                                   + (c.turnsRefused > 0 ? [("refused", .number(Double(c.turnsRefused)))] : []))))
         o.append(("jobs", .number(Double(c.created))))
         o.append(("connects", .number(Double(sim.stats.connects))))
         o.append(("reconnects", .number(Double(sim.stats.reconnects))))

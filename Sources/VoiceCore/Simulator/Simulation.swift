@@ -62,6 +62,7 @@ public struct Simulation: Sendable {
         bugRandom = SimRandom(seed: options.seed, stream: "bugs")
         var config = SimKnobs.config(buggify: options.buggify, rng: &rng.knobs, schedulerSeed: rng.schedulerSeed)
         config.preemptiveGeneration = options.preemption
+        if options.turnsPerMinute > 0 { config.budgets.device.turnsPerMinute = options.turnsPerMinute }
         self.config = config
         coordinator = try Coordinator(config: config)
         end = min(options.durationUs, options.untilUs ?? Int64.max)
@@ -161,7 +162,7 @@ public struct Simulation: Sendable {
         case .workerRegister(let w, _), .workerHeartbeat(let w, _), .workerAccepted(let w, _), .workerOutput(let w, _, _),
              .workerAudio(let w, _, _, _), .workerDone(let w, _), .workerError(let w, _, _, _), .workerDrain(let w):
             guard workerIndex[w] != nil else { return }
-        case .workerDisconnected, .timerFired, .configure:
+        case .workerDisconnected, .timerFired, .configure, .adminRequest:
             break
         }
         feed(e)
@@ -231,6 +232,8 @@ public struct Simulation: Sendable {
             queue.schedule(.coreTimer(t), at: max(now, at.us))
         case let .timerCancel(t):
             armedTimers[t] = nil
+        case .httpRespond:
+            break
         }
     }
 

@@ -67,6 +67,22 @@ class _Turn:
     job: Job
     committed: asyncio.Event  # set from the start unless the job is preemptive
     commit_timeout: float
+    # The LLM's token usage over the turn's requests (tool rounds add up), and the model.
+    model: str = ""
+    usage: dict[str, int] | None = None
+
+    def add_usage(self, model: str, usage: dict[str, Any]) -> None:
+        def count(key: str) -> int:
+            value = usage.get(key)
+            return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else 0
+
+        total = self.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        prompt, completion = count("prompt_tokens"), count("completion_tokens")
+        total["prompt_tokens"] += prompt
+        total["completion_tokens"] += completion
+        total["total_tokens"] += count("total_tokens") or prompt + completion
+        self.usage = total
+        self.model = model or self.model
 
     async def wait_commit(self) -> None:
         if not self.committed.is_set():
@@ -118,7 +134,13 @@ class Assistant:
         summary_prompt: str = SUMMARY_PROMPT,
         summary_tokens: int = 200,
     ) -> None:
-        self.system = system
+        # An agent's system prompt (`voicecore up` sets it from the agent's config) replaces the script's.
+        self.system = os.environ.get("VOICECORE_SYSTEM_PROMPT") or system
+        # The agents this worker serves (`register.agents`): `voicecore up` sets VOICECORE_AGENTS.
+        self.agents = [a.strip() for a in os.environ.get("VOICECORE_AGENTS", "").split(",") if a.strip()]
+        # The tools the agent may use (its `tools` list; VOICECORE_TOOLS); None: every tool.
+        allowed = os.environ.get("VOICECORE_TOOLS")
+        self.allowed_tools: set[str] | None = None if allowed is None else {t.strip() for t in allowed.split(",") if t.strip()}
         self.llm = llm or LLM.from_env()
         self.db_path = Path(os.environ.get("VOICECORE_SESSION_DB") or db or default_db_path())
         self.history_tokens = int(os.environ.get("VOICECORE_HISTORY_TOKENS") or history_tokens)
@@ -147,6 +169,7 @@ class Assistant:
         self.llm.on_tool_event = self._tool_event
         if remember_tool:
             self._add_remember_tool()
+        self.llm.on_usage = self._llm_usage
 
     # Declaring the logic -----------------------------------------------------------------------
 
@@ -195,7 +218,8 @@ class Assistant:
         self._memory = HttpMemory(url, token, read_timeout=float(os.environ.get("VOICECORE_MEMORY_TIMEOUT") or 1.0))
 
     def worker(self) -> Worker:
-        worker = Worker(slots={"assistant": self.slots}, name=self.name, models=["assistant"])
+        worker = Worker(slots={"assistant": self.slots}, name=os.environ.get("VOICECORE_ASSISTANT_NAME") or self.name,
+                        models=["assistant"], agents=list(self.agents))
         worker.handler("assistant")(self.handle_job)
         return worker
 
@@ -291,6 +315,9 @@ class Assistant:
                     if delta:
                         reply.append(delta)
                         await job.output("delta", text=delta)
+            if turn.usage is not None:
+                # Before `done`: the hub counts the tokens against the budgets (else it estimates them).
+                await job.output("usage", model=turn.model, **turn.usage)
             await turn.wait_commit()
         finally:
             self._turn.reset(token)
@@ -411,12 +438,19 @@ class Assistant:
         listed = job.params.get("tools")
         session.tools = mcp.registry(listed) if self.device_tools and isinstance(listed, list) else ToolRegistry()
 
+    def _llm_usage(self, model: str, usage: dict[str, Any]) -> None:
+        turn = self._turn.get()
+        if turn is not None:
+            turn.add_usage(model, usage)
+
     def _current_tools(self) -> ToolRegistry | None:
         turn = self._turn.get()
-        merged = self.tools.merged(turn.session.tools if turn else None)
-        for name, tool in self.builtin_tools.tools.items():
-            merged.tools.setdefault(name, tool)
-        return merged
+        tools = self.tools.merged(turn.session.tools if turn else None)
+        if self.allowed_tools is not None:
+            tools = ToolRegistry({name: t for name, t in tools.tools.items() if name in self.allowed_tools})
+        for name, tool in self.builtin_tools.tools.items():  # memory's own (remember): every agent keeps them
+            tools.tools.setdefault(name, tool)
+        return tools
 
     async def _tool_event(self, event: str, fields: dict[str, Any]) -> None:
         turn = self._turn.get()

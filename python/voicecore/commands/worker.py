@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="assistant: the memory service's token (env VOICECORE_MEMORY_TOKEN)")
     p.add_argument("--slots", type=int, default=0, help="jobs run at once (default: asr 2, tts 2, assistant 4)")
     p.add_argument("--name", default="", help="worker name for the hub's logs")
+    p.add_argument("--agent", action="append", default=[], metavar="NAME",
+                   help="assistant: serve only this agent's jobs (repeatable; default: every agent's; docs/agents.md)")
     p.add_argument("--engine", choices=["default", "openai", "instant"], default="default",
                    help="asr: faster-whisper tiny.en (default) or an OpenAI-compatible /v1/audio/transcriptions; "
                         "tts: eSpeak NG (default) or an OpenAI-compatible /v1/audio/speech; "
@@ -61,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
         os.environ["VOICECORE_HUB"] = args.hub
         os.environ["VOICECORE_TOKEN"] = args.token
+        if args.agent:
+            os.environ["VOICECORE_AGENTS"] = ",".join(args.agent)
         if args.name:
             os.environ["VOICECORE_ASSISTANT_NAME"] = args.name  # the hub's name for this worker, whatever the script says
         if args.memory_url:
