@@ -18,7 +18,7 @@ import Testing
         t.effects.compactMap {
             guard case let .workerSend(_, .job(_, k, _, _, params), _) = $0, k == kind else { return nil }
             switch params {
-            case let .asr(_, _, language, _), let .tts(_, _, _, language, _), let .assistant(_, language, _, _, _): return language
+            case let .asr(_, _, language, _), let .tts(_, _, _, language, _), let .assistant(_, language, _, _, _, _): return language
             default: return nil
             }
         }
