@@ -62,7 +62,7 @@ def summary(r: SimReport) -> str:
         f"  events {r['events']:,} ({r['core_events']:,} Coordinator steps, {r['log_entries']:,} log entries)",
         f"  faults injected: {faults}",
         f"  turns: completed {t['completed']}, fallback {t['fallback']}, cancelled {t['cancelled']}, "
-        f"timed out {t['timed_out']}, empty {t['empty']}",
+        f"timed out {t['timed_out']}, empty {t['empty']}" + (f", refused {t['refused']} (budget)" if t.get("refused") else ""),
         f"  time to first audio (virtual): p50 {q['p50']:.0f} ms, p99 {q['p99']:.0f} ms over {q['count']} turns; "
         f"fault-free windows p99 {q['quiet_p99']:.0f} ms over {q['quiet_count']} (budget {q['budget']} ms)",
         f"  invariants: {len(r['invariants'])} checked; event-log hash {r['hash']}",
