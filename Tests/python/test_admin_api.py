@@ -141,7 +141,11 @@ def test_devices_lists_what_is_connected() -> None:
             assert {k: v for k, v in one.items() if k != "connected_for_ms"} == \
                 {k: v for k, v in devices["bedroom"].items() if k != "connected_for_ms"}
             # The session name is the one the log uses.
-            connected = [e for e in d.log if e.get("kind") == "session.connected" and e.get("text") == "bedroom"]
+            for _ in range(100):
+                connected = [e for e in d.log if e.get("kind") == "session.connected" and e.get("text") == "bedroom"]
+                if connected:
+                    break
+                await asyncio.sleep(0.05)
             assert connected and connected[-1]["session"] == one["session"]
             await a.close()
             for _ in range(100):

@@ -46,6 +46,7 @@ extension Coordinator {
     static let adminRoutes: [AdminRoute] = [
         AdminRoute("GET", "devices") { c, _ in c.adminListDevices() },
         AdminRoute("GET", "devices/{device}") { c, call in c.adminDevice(call.param("device")) },
+        AdminRoute("POST", "devices/{device}/say") { c, call in c.adminSay(call) },
     ]
 
     mutating func adminRequest(_ r: AdminRequest) {

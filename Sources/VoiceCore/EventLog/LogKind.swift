@@ -13,6 +13,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case jobRefused, workerReconciled, healthChanged
     case turnEndpoint, turnBackchannel
     case adminRequest
+    case sayQueued, sayStarted, sayDone, sayDropped
 
     public var name: String {
         switch self {
@@ -64,6 +65,10 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .turnEndpoint: return "turn.endpoint"
         case .turnBackchannel: return "turn.backchannel"
         case .adminRequest: return "admin.request"
+        case .sayQueued: return "say.queued"
+        case .sayStarted: return "say.started"
+        case .sayDone: return "say.done"
+        case .sayDropped: return "say.dropped"
         }
     }
 

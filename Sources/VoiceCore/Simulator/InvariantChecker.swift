@@ -213,7 +213,7 @@ struct InvariantChecker: Sendable {
             lastTranscriptText[s] = (t, e.text ?? "")
             openReply(s, t)
         case .turnStarted:
-            if e.reason == "text", let s = e.session, let t = e.turn { openReply(s, t) }
+            if e.reason == "text" || e.reason == "say", let s = e.session, let t = e.turn { openReply(s, t) }
         case .turnFallback:
             guard let s = e.session, let t = e.turn else { return }
             turnsFallback += 1

@@ -158,7 +158,7 @@ public struct Simulation: Sendable {
             break
         case let .workerConnected(w):
             guard workerIndex[w] != nil else { return }
-        case .workerRegister(let w, _), .workerHeartbeat(let w, _), .workerAccepted(let w, _), .workerOutput(let w, _, _),
+        case .workerRegister(let w, _), .workerHeartbeat(let w, _), .workerSay(let w, _, _), .workerAccepted(let w, _), .workerOutput(let w, _, _),
              .workerAudio(let w, _, _, _), .workerDone(let w, _), .workerError(let w, _, _, _), .workerDrain(let w):
             guard workerIndex[w] != nil else { return }
         case .workerDisconnected, .timerFired, .configure, .adminRequest:
