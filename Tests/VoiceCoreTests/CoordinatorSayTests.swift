@@ -186,3 +186,39 @@ import Testing
         #expect(t.c.lastRejection != nil)
     }
 }
+
+/// The Simulator with operators' says at random moments, beside users talking, barging in and
+/// hanging up under faults: no say ever starts over the user or beside a reply in flight.
+@Suite struct SimulatorSayTests {
+    func run(_ json: String) throws -> JSON {
+        var sim = try Simulation(options: SimOptions(json: JSONParser.parse(json)))
+        return try JSONParser.parse(sim.run().json)
+    }
+
+    @Test func saysStartOnlyWhenTheUserIsNotTalkingAndNoReplyIsInFlight() throws {
+        for (seed, faults) in [(1, "none"), (2, "moderate"), (3, "harsh")] {
+            let r = try run(#"{"seed": \#(seed), "devices": 20, "duration": "30m", "faults": "\#(faults)", "says_per_hour": 240}"#)
+            #expect(r["violation"] == .null, "\(r["violation"]?.serialized ?? "")")
+            let says = r["says"]
+            #expect((says?["requested"]?.int64Value ?? 0) > 20)
+            #expect((says?["started"]?.int64Value ?? 0) > 10)
+            #expect((says?["done"]?.int64Value ?? 0) > 5)
+            #expect(r["violation"]?["command"] == nil)
+        }
+    }
+
+    @Test func theCheckerCatchesASayOverTheUser() {
+        var checker = InvariantChecker(config: CoordinatorConfig(), options: SimOptions())
+        let s = SessionID(1)
+        checker.observe(LogEntry(time: Instant(us: 1), kind: .turnStarted, session: s, turn: TurnID(1), reason: "auto"), playback: [:], open: [s: 0])
+        checker.observe(LogEntry(time: Instant(us: 2), kind: .turnMark, session: s, turn: TurnID(1), reason: "speech_start"), playback: [:], open: [s: 0])
+        checker.observe(LogEntry(time: Instant(us: 3), kind: .sayStarted, session: s, turn: TurnID(2), value: 1), playback: [:], open: [s: 0])
+        #expect(checker.violation?.invariant == "say-not-over-user")
+    }
+
+    @Test func theSaysOptionIsInTheReproCommand() throws {
+        let o = try SimOptions(json: JSONParser.parse(#"{"says_per_hour": 12}"#))
+        #expect(o.command.hasSuffix(" --says-per-hour 12.0"))
+        #expect(throws: VCError.self) { try SimOptions(json: JSONParser.parse(#"{"says_per_hour": -1}"#)) }
+    }
+}
