@@ -107,6 +107,16 @@ def test_keep_alive_connection_serves_admin_and_plain_requests_in_turn() -> None
             r.read()
             expected = {"/healthz": (200, 503)}.get(path, (200,) if path == "/api/v1/devices" and auth else (404, 401))
             assert r.status in expected, (path, auth, r.status)
+        # A POST with a body, refused or answered, leaves the connection ready for the next request.
+        for token, status in [("wrong", 403), (ADMIN, 404), (ADMIN, 404)]:
+            conn.request("POST", "/api/v1/devices/nobody/say", body=b'{"text": "hello"}',
+                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            r = conn.getresponse()
+            assert r.status == status and "error" in json.loads(r.read())
+        conn.request("GET", "/healthz")
+        r = conn.getresponse()
+        r.read()
+        assert r.status in (200, 503)
         conn.close()
 
 
