@@ -312,3 +312,25 @@ def test_a_say_to_a_device_that_leaves_before_its_turn_is_dropped(stack: Stack) 
         assert api(stack, "POST", "/api/v1/devices/hallway/say", {"text": "Goodbye."})[0] == 404
 
     asyncio.run(run())
+
+
+def test_an_instruction_is_phrased_by_the_devices_assistant(stack: Stack) -> None:
+    """`{"instruction": ...}`: an assistant job (params `instruction: true`) on the real assistant
+    worker, whose @app.on_instruction handler (Examples/python/reminders.py; without an LLM it
+    speaks the instruction itself) gives the words the device hears."""
+    async def run() -> None:
+        d = await Device.connect(stack, "laundry-room")
+        status, body = await asyncio.to_thread(api, stack, "POST", "/api/v1/devices/laundry-room/say",
+                                               {"instruction": "The laundry is done."})
+        assert status == 202 and body["status"] == "speaking", body
+        said = await d.wait_sentence("The laundry is done.")
+        await d.wait_stops(1)
+        assert d.audio_between(said, time.monotonic()) > 0
+        log = [e for e in core_log(stack) if e.get("session") == d.session]
+        started = next(e for e in log if e.get("kind") == "say.started")
+        assert started["to"] == "instruction"
+        assistant = [e for e in log if e.get("kind") == "job.done" and e.get("job_kind") == "assistant" and e.get("turn") == started["turn"]]
+        assert assistant, "no assistant job phrased the instruction"
+        await d.close()
+
+    asyncio.run(run())
