@@ -168,3 +168,26 @@ def test_devices_lists_what_is_connected() -> None:
             await b.close()
 
         asyncio.run(run())
+
+
+def test_post_bodies_empty_or_chunked() -> None:
+    """A POST with no body reaches the core with none (refused there with its reason); a chunked
+    body (which lws 4.1 does not hand a server) is refused with 411 and the connection closed."""
+    with Daemon("--admin-token", ADMIN) as d:
+        status, body, _ = call(d, "POST", "/api/v1/devices/x/say")
+        assert status == 400 and "JSON object" in body["error"], body
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+        payload = b'{"text": "hello"}'
+        s.sendall(f"POST /api/v1/devices/nobody/say HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n"
+                  f"Transfer-Encoding: chunked\r\n\r\n{len(payload):x}\r\n".encode() + payload + b"\r\n0\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break  # closed after the answer
+            data += chunk
+        s.close()
+        head, _, rest = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 411"), data
+        assert "Content-Length" in json.loads(rest)["error"]
+        assert call(d, "GET", "/api/v1/devices")[0] == 200
