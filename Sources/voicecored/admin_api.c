@@ -115,14 +115,20 @@ int admin_api_request(server *s, conn *c, const char *path, int is_post) {
     admin_call *a = c->admin;
     a->c = c;
     a->is_post = is_post;
-    /* A POST without a body (no or zero Content-Length) gets no body callbacks. */
+    /* A POST without a body (no or a zero Content-Length) gets no body callbacks. */
     char length[24];
-    a->body_complete = !is_post || lws_hdr_copy(c->wsi, length, sizeof length, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
-                       strtoull(length, NULL, 10) == 0;
+    int declared = lws_hdr_copy(c->wsi, length, sizeof length, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+    int chunked = lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+    a->body_complete = !is_post || chunked || !declared || strtoull(length, NULL, 10) == 0;
     snprintf(a->path, sizeof a->path, "%s", path);
     log_event(&s->log, LOG_DEBUG, "admin.request", json_pack("{s:s,s:s}", "method", is_post ? "POST" : "GET", "path", a->path));
     /* A refused POST still reads its body (discarding it) and is answered once it is in. */
-    if (!*s->cfg->admin_token) {
+    if (chunked && is_post) {
+        /* lws 4.1 does not hand a server chunked request bodies: refused, and the connection closed
+         * (its body would be read as the next request). */
+        a->close_after = 1;
+        refuse(c, 411, "a Content-Length is required (chunked request bodies are not supported)");
+    } else if (!*s->cfg->admin_token) {
         refuse(c, 403, "admin API disabled: start with --admin-token");
     } else {
         char header[600], token[512];

@@ -48,6 +48,7 @@ extension Coordinator {
         AdminRoute("GET", "devices/{device}") { c, call in c.adminDevice(call.param("device")) },
         AdminRoute("POST", "devices/{device}/agent") { c, call in c.adminSetAgent(call) },
         AdminRoute("GET", "agents") { c, _ in c.adminListAgents() },
+        AdminRoute("POST", "devices/{device}/say") { c, call in c.adminSay(call) },
     ]
 
     mutating func adminRequest(_ r: AdminRequest) {

@@ -151,8 +151,12 @@ extension Coordinator {
         guard let reply = sessions[s]!.reply else { return }
         let attempt = reply.assistantAttempts + 1
         sessions[s]!.reply!.assistantAttempts = attempt
+        let params: JobParams = reply.instruction
+            ? .instruction(text: reply.text, language: replyLanguage(s, agent: replyAgent(s)), deviceID: sessions[s]!.info.deviceID,
+                           tools: deviceTools(s), agent: replyAgent(s))
+            : assistantParams(s, text: reply.text)
         let job = createJob(kind: .assistant, session: s, turn: reply.turn, segment: -1,
-                            params: assistantParams(s, text: reply.text),
+                            params: params,
                             priority: .first, attempt: attempt, preferred: nil, avoid: avoid, agent: replyAgent(s))
         sessions[s]!.reply!.assistantJob = job
         setJobDeadline(job, now + config.assistantTimeoutUs)
@@ -168,6 +172,7 @@ extension Coordinator {
         let m = reply.marks
         record(.turnEnded, session: s, turn: reply.turn, reason: reason,
                value: m.firstAudioSent.flatMap { sent in m.speechEnd.map { sent - $0 } }, timings: m.differences)
+        if let say = reply.say { record(.sayDone, session: s, turn: reply.turn, reason: reason, value: Int64(say)) }
         sessions[s]!.reply = nil
         sessions[s]!.lastActivity = now
         ensureUtterance(s)
@@ -186,6 +191,7 @@ extension Coordinator {
             out.append(.deviceSend(s, .ttsStop))
         }
         record(.turnCancelled, session: s, turn: reply.turn, reason: reason)
+        if let say = reply.say { record(.sayDropped, session: s, turn: reply.turn, reason: reason, value: Int64(say)) }
         sessions[s]!.reply = nil
         touch(s)
     }

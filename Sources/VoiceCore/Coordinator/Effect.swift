@@ -56,4 +56,7 @@ public enum JobParams: Sendable {
     /// `tools`: the device's MCP tools as it listed them (absent: none, or not listed yet).
     /// `agent`: the session's agent ("" = none), which the worker's business logic serves.
     case assistant(text: String, language: String, deviceID: String, preemptive: Bool = false, tools: [JSON]? = nil, agent: String = "")
+    /// An assistant job that phrases an instruction for the device to say first (a say): the
+    /// params of `assistant` with `"instruction": true`.
+    case instruction(text: String, language: String, deviceID: String, tools: [JSON]? = nil, agent: String = "")
 }

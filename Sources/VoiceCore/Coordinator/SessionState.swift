@@ -57,6 +57,8 @@ final class Session: @unchecked Sendable {
     /// one is `auto` (Coordinator+Language.swift).
     var detectedLanguage: String?
     var phase: SessionPhase = .connecting
+    /// Says waiting for the moment to speak, oldest first (Coordinator+Say.swift).
+    var says: [PendingSay] = []
     let connectedAt: Instant
     /// The agent serving the session ("" = none: the hub's settings, any assistant worker).
     var agent = ""
@@ -134,6 +136,10 @@ final class Reply: @unchecked Sendable {
     /// the device is moved meanwhile (nil: the session's agent).
     var agent: String?
     var marks = TurnMarks()
+    /// The say this reply speaks (nil: a reply to the user); `instruction`: its assistant job
+    /// phrases an instruction rather than answering an utterance.
+    var say: UInt64?
+    var instruction = false
 
     init(turn: TurnID, text: String, splitter: ReplySplitter) {
         self.turn = turn

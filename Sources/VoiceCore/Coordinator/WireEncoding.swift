@@ -87,6 +87,12 @@ enum WireEncoder {
             if preemptive { members.append(("preemptive", .bool(true))) }
             if let tools { members.append(("tools", .array(tools))) }
             return .object(members)
+        case let .instruction(text, language, device, tools, agent):
+            var members: [(String, JSON)] = [("text", .string(text)), ("device_id", .string(device)), ("language", .string(language)),
+                                             ("session", .string(session)), ("instruction", .bool(true))]
+            if !agent.isEmpty { members.append(("agent", .string(agent))) }
+            if let tools { members.append(("tools", .array(tools))) }
+            return .object(members)
         }
     }
 }

@@ -15,6 +15,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case adminRequest
     case sessionAgent, budgetExceeded, turnUsage
     case sessionLanguage
+    case sayQueued, sayStarted, sayDone, sayDropped
 
     public var name: String {
         switch self {
@@ -70,6 +71,10 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .budgetExceeded: return "budget.exceeded"
         case .turnUsage: return "turn.usage"
         case .sessionLanguage: return "session.language"
+        case .sayQueued: return "say.queued"
+        case .sayStarted: return "say.started"
+        case .sayDone: return "say.done"
+        case .sayDropped: return "say.dropped"
         }
     }
 

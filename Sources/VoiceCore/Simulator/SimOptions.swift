@@ -30,6 +30,9 @@ public struct SimOptions: Sendable {
     /// A per-device budget of turns per minute (the Coordinator's `budgets.device`; 0: none): turns
     /// over it are refused with the spoken refusal (docs/agents.md).
     public var turnsPerMinute = 0
+    /// Operators' says per connected device per hour (`POST /api/v1/devices/{id}/say`, a text or an
+    /// instruction at random moments); 0: none.
+    public var saysPerHour = 0.0
 
     public init() {}
 
@@ -80,6 +83,11 @@ public struct SimOptions: Sendable {
             case "ttfa_budget_ms": ttfaBudgetUs = try ConfigValue.ms(key, value)
             case "last_events": lastEvents = try ConfigValue.int(key, value, 0...1000)
             case "turns_per_minute": turnsPerMinute = try ConfigValue.int(key, value, 0...1_000_000)
+            case "says_per_hour":
+                guard let v = value.doubleValue, v >= 0, v <= 3600 else {
+                    throw VCError(.invalidArgument, "options: says_per_hour must be a number in 0...3600")
+                }
+                saysPerHour = v
             default: throw VCError(.invalidArgument, "options: unknown key \"\(key)\"")
             }
         }
@@ -105,6 +113,7 @@ public struct SimOptions: Sendable {
         if !preemption { c += " --no-preemption" }
         if turnsPerMinute > 0 { c += " --turns-per-minute \(turnsPerMinute)" }
         if let injectBug { c += " --inject-bug " + injectBug.rawValue }
+        if saysPerHour > 0 { c += " --says-per-hour \(saysPerHour)" }
         return c
     }
 }
