@@ -27,6 +27,24 @@ import Testing
         }
     }
 
+    @Test func anAgentsGreetingIsSpokenOnceToEachNewDevice() throws {
+        var t = try Self.hub("""
+        {"agents": {"kitchen": {"greeting": "Hello, I am the kitchen helper."}, "story": {}},
+         "bindings": {"tokens": {"tok-story": "story"}, "default": "kitchen"}}
+        """)
+        t.connect(1, deviceID: "dev1", token: "")
+        #expect(t.hasSubsequence(["session.hello session=s1", "say.queued session=s1 reason=greeting to=text",
+                                  "say.started session=s1"]))
+        #expect(params(t, .tts).first?.1["text"]?.stringValue == "Hello, I am the kitchen helper.")
+        t.feed(.deviceDisconnected(SessionID(1), reason: "bye"))
+        t.connect(2, deviceID: "dev1", token: "")            // a reconnect: not greeted again
+        t.connect(3, deviceID: "dev3", token: "tok-story")   // an agent without a greeting
+        #expect(t.log.filter { $0["kind"]?.stringValue == "say.queued" }.count == 1)
+        #expect(throws: VCError.self) {
+            _ = try CoordinatorScript(json: #"{"agents": {"a": {"greeting": "\#(String(repeating: "x", count: 1001))"}}}"#)
+        }
+    }
+
     @Test func devicesAreBoundByDeviceIDTokenOrDefaultAndJobsCarryTheAgent() throws {
         var t = try Self.hub()
         t.device(1)                                   // dev1: bound by device id

@@ -10,6 +10,9 @@ public struct AgentConfig: Sendable, Equatable {
     public var voice = ""
     /// Overrides of the hub's budgets for this agent's devices and for the agent as a whole.
     public var budgets = BudgetConfig(inherit: true)
+    /// Spoken (a say) when a device of the agent says hello for the first time since the hub
+    /// started ("" = none); a reconnect is not greeted again.
+    public var greeting = ""
 
     public init() {}
 }
@@ -128,6 +131,11 @@ extension AgentConfig {
             case "language": language = try ConfigValue.string(path + ".language", value)
             case "voice": voice = try ConfigValue.string(path + ".voice", value)
             case "budgets": try budgets.apply(json: value, path: path + ".budgets")
+            case "greeting":
+                greeting = try ConfigValue.string(path + ".greeting", value)
+                if let problem = Coordinator.sayProblem(.text(greeting)), !greeting.isEmpty {
+                    throw VCError(.invalidArgument, "config: \(path).greeting: \(problem)")
+                }
             default: throw VCError(.invalidArgument, "config: unknown key \"\(path).\(key)\"")
             }
         }

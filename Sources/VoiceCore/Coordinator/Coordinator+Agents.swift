@@ -199,3 +199,21 @@ extension BudgetUsage {
         tokens += max(0, n)
     }
 }
+
+/// An agent's greeting: spoken once per device since the hub started.
+extension Coordinator {
+    /// Device ids remembered as greeted; past this many the set starts afresh (a few devices are
+    /// then greeted a second time rather than the set growing without bound).
+    static let greetedLimit = 100_000
+
+    /// Queues the session's agent's greeting as a say when its device was not greeted before.
+    mutating func greetIfNew(_ s: SessionID) {
+        let session = sessions[s]!
+        guard let greeting = config.agents[session.agent]?.greeting, !greeting.isEmpty else { return }
+        let device = session.info.deviceID
+        guard !device.isEmpty, !greeted.contains(device) else { return }
+        if greeted.count >= Self.greetedLimit { greeted.removeAll() }
+        greeted.insert(device)
+        _ = enqueueSay(s, .text(greeting), source: "greeting")
+    }
+}

@@ -31,6 +31,7 @@ extension Coordinator {
         out.append(.deviceSend(s, .hello))
         record(.sessionHello, session: s, value: Int64(hello.version))
         if hello.mcp { startMCP(s) }
+        greetIfNew(s)
         touch(s)
     }
 

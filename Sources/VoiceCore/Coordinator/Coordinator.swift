@@ -34,6 +34,8 @@ public struct Coordinator: Sendable {
     var movedDevices: [String: String] = [:]
     /// Turns and tokens spent per device and per agent (Coordinator+Agents.swift).
     var budgets = BudgetLedger()
+    /// Device ids greeted since the start (an agent's `greeting`), at most `greetedLimit`.
+    var greeted = Set<String>()
     var budgetTurns = 0
     /// LLM tokens and turns per agent and model, for `/metrics`.
     public internal(set) var usage = UsageTally()

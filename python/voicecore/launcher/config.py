@@ -12,8 +12,8 @@ from typing import Any
 
 AGENT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
-# An agent's settings (docs/agents.md): the core's part (language, voice, budgets, greeting is the
-# workers') and its assistant worker's part (prompt, script, LLM, knowledge, tools).
+# An agent's settings (docs/agents.md): the core's part (language, voice, budgets, greeting) and
+# its assistant worker's part (prompt, script, LLM, knowledge, tools).
 AGENT_KEYS: dict[str, type | tuple[type, ...]] = {
     "system_prompt": str, "script": str, "llm_url": str, "llm_model": str, "kb_dir": str, "voice": str,
     "language": str, "greeting": str, "tools": list, "slots": int, "budgets": dict,
@@ -57,6 +57,8 @@ class Agent:
             out["language"] = self.language
         if self.voice:
             out["voice"] = self.voice
+        if self.greeting:
+            out["greeting"] = self.greeting
         if self.budgets:
             out["budgets"] = self.budgets
         return out

@@ -245,8 +245,6 @@ class Stack:
             env["VOICECORE_SYSTEM_PROMPT"] = agent.system_prompt
         if agent.tools is not None:
             env["VOICECORE_TOOLS"] = ",".join(agent.tools)
-        if agent.greeting:
-            env["VOICECORE_GREETING"] = agent.greeting
         await self.supervisor.start(ChildSpec(f"assistant {agent.name}", self._python(*args), self.logs / f"assistant-{agent.name}.log", env=env))
 
     async def _install_turn_model(self) -> None:
