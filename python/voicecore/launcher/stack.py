@@ -66,6 +66,7 @@ class Stack:
         self.port = 0
         self.llm_url = ""
         self.llm_note = ""
+        self.llm_embedded = False  # the LLM is the llama.cpp server this stack started
         self._listening: asyncio.Future[int] | None = None
         self._registered: set[str] = set()
         self._registered_changed = asyncio.Event()
@@ -148,6 +149,8 @@ class Stack:
                 env.update(VOICECORE_LLM_URL=self.llm_url, VOICECORE_LLM_MODEL=c.llm_model,
                            KB_DIR=str(Path(c.kb_dir).resolve() if c.kb_dir else default_knowledge()),
                            KB_INDEX=str(self.state / "kb.vcidx"), VOICECORE_SESSION_DB=str(self.state / "sessions.sqlite3"))
+                if self.llm_embedded:
+                    env["VOICECORE_LLM_WARM_UP"] = "1"  # the assistant primes the embedded server with its system prompt
             else:
                 args += ["--slots", str(c.asr_slots if kind == "asr" else c.tts_slots)]
                 if kind == "asr":
@@ -192,6 +195,7 @@ class Stack:
         url = f"http://127.0.0.1:{port}/v1"
         if await embedded_llm.wait_ready(url, c.llm_start_timeout):
             self.llm_url = url
+            self.llm_embedded = True
             self.llm_note = f"{embedded_llm.MODEL_NAME} (llama.cpp, embedded) at {url}"
             return
         spec.restart = False
