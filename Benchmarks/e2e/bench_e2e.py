@@ -382,6 +382,7 @@ def run_versus(mics: list[bytes], turns: int, up_args: list[str], llm_url: str |
                           file=sys.stderr, flush=True)
                     time.sleep(0.3)
             sides["voicecore"]["endpoint_rules"] = up.endpoints()
+            sides["voicecore"]["preempt"], sides["voicecore"]["head_start"] = up.preemptions()
         finally:
             if peer is not None:
                 peer.stop()
@@ -416,6 +417,10 @@ def print_versus(vc: dict, pc: dict, turns: int, load_before: tuple[float, float
         print(f"  {'first audio frame at the client':<32} {pct(lat, 50):6.3f} / {pct(lat, 90):6.3f} / {pct(lat, 99):6.3f}")
         if r.get("endpoint_rules"):
             print("  the hub's end-of-turn decisions (turn.endpoint, by rule): " + ", ".join(f"{k} {v}" for k, v in sorted(r["endpoint_rules"].items())))
+        if r.get("preempt"):
+            p, h = r["preempt"], r["head_start"]
+            print(f"  held replies (preemptive generation): {p.get('started', 0)} started, {p.get('committed', 0)} committed; "
+                  f"the LLM's head start when committed (speculative → final): p50 {pct(h, 50):.3f} s")
         print("  heard (transcript: turns):")
         for question, heard in r["transcripts"].items():
             print(f"    {question!r}: " + "; ".join(f"{text!r} {n}" for text, n in sorted(heard.items(), key=lambda kv: -kv[1])))
