@@ -6,6 +6,14 @@ one after the other, with no hub, no network and no streaming (what the pipeline
 nothing overlapped).
 
     python Benchmarks/e2e/bench_e2e.py [--turns 20] [--only scripted|smollm2] [--preemption both|on|off]
+    python Benchmarks/e2e/bench_e2e.py --vs-pipecat [--turns 20] [--only scripted]
+
+`--vs-pipecat` runs `voicecore up` (embedded SmolLM2) beside the Pipecat 1.x peer
+(Benchmarks/e2e/pipecat_peer.py: the same engines, its own llama.cpp server) and sends the same
+spoken questions to both, turns alternating; it prints both latencies (p50/p90/p99, the endpoint
+and the reply part), the ratio, the stages of each and the load average before and after
+(`--only scripted`: both on the instant scripted LLM). It needs pipecat-ai 1.x installed; nothing
+else in this file imports pipecat.
 
 SmolLM2 runs twice by default, with preemptive generation (the default: the assistant starts on the
 ASR's speculative transcript, its reply held until the final confirms it) and with
