@@ -6,6 +6,14 @@ one after the other, with no hub, no network and no streaming (what the pipeline
 nothing overlapped).
 
     python Benchmarks/e2e/bench_e2e.py [--turns 20] [--only scripted|smollm2] [--preemption both|on|off]
+    python Benchmarks/e2e/bench_e2e.py --vs-pipecat [--turns 20] [--only scripted]
+
+`--vs-pipecat` runs `voicecore up` (embedded SmolLM2) beside the Pipecat 1.x peer
+(Benchmarks/e2e/pipecat_peer.py: the same engines, its own llama.cpp server) and sends the same
+spoken questions to both, turns alternating; it prints both latencies (p50/p90/p99, the endpoint
+and the reply part), the ratio, the stages of each and the load average before and after
+(`--only scripted`: both on the instant scripted LLM). It needs pipecat-ai 1.x installed; nothing
+else in this file imports pipecat.
 
 SmolLM2 runs twice by default, with preemptive generation (the default: the assistant starts on the
 ASR's speculative transcript, its reply held until the final confirms it) and with
@@ -46,6 +54,7 @@ sys.path.insert(0, str(ROOT / "python"))
 from voicecore.asr.endpointer import EndpointConfig  # noqa: E402
 from voicecore.asr.recognizer import reads_complete  # noqa: E402
 from voicecore.client import converse, speech_end_seconds  # noqa: E402
+from voicecore.client.device import MIC_RATE  # noqa: E402
 from voicecore.launcher import embedded_llm  # noqa: E402
 from voicecore.testing import Rule, ScriptedLLM  # noqa: E402
 from voicecore.tts.engine import SpeechRequest  # noqa: E402
@@ -58,6 +67,16 @@ REPLIES = {"france": "Paris is the capital of France.", "germany": "Berlin is th
            "ocean": "The Pacific is the largest ocean."}
 STAGES = [("speech_end", "endpointing (hub's speech_end)"), ("asr_final", "ASR final"), ("first_delta", "first LLM token"),
           ("first_segment", "first segment"), ("first_tts_audio", "first TTS audio"), ("first_audio_sent", "first frame sent")]
+def _pipecat_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("pipecat-ai")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+PIPECAT_VERSION = _pipecat_version()
 ENDPOINT = EndpointConfig()  # the ASR worker's endpointing defaults, as voicecore up runs them
 
 
@@ -149,6 +168,30 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
+def voicecore_turn(up: Up, mic: bytes, i: int) -> dict | None:
+    """One spoken question to `voicecore up` as a new device session: the latency (end of speech →
+    first audio frame at the device), the stages (seconds after the end of speech, from the hub's
+    turn.mark events), the hub's own time on the path; None when no audio came."""
+    r = asyncio.run(converse(up.status["ws"], mic, device_id=f"bench:{i:02d}", timeout=60, abort_after_first_audio=True))
+    if "first_audio" not in r.timings:
+        return None
+    latency = r.timings["first_audio"]
+    marks, path = up.marks(r.session_id)
+    for _ in range(20):  # the daemon's log reaches its file through voicecore up's pipe: a moment later
+        if marks and path is not None:
+            break
+        time.sleep(0.1)
+        marks, path = up.marks(r.session_id)
+    if not marks:
+        print(f"turn {i}: no hub marks for session {r.session_id}", file=sys.stderr)
+    if path is None:
+        print(f"turn {i}: no turn.hub_latency for session {r.session_id}", file=sys.stderr)
+    endpointing = latency - marks.get("first_audio_sent", latency)
+    marks["speech_end"] = 0.0  # the hub's zero point: its marks count from there
+    stages = {key: endpointing + marks[key] for key, _ in STAGES if key in marks}
+    return {"latency": latency, "stages": stages, "hub_path": path, "transcript": r.stt}
+
+
 def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup: int = 2) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         up = Up(Path(tmp), *args)
@@ -161,32 +204,17 @@ def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup
             for i in range(warmup + turns):
                 if i == warmup:
                     hub_before = up.hub_seconds()
-                r = asyncio.run(converse(up.status["ws"], mics[i % len(mics)], device_id=f"bench:{i:02d}", timeout=60,
-                                         abort_after_first_audio=True))
+                t = voicecore_turn(up, mics[i % len(mics)], i)
                 if i < warmup:
                     continue
-                if "first_audio" not in r.timings:
+                if t is None:
                     incomplete += 1
                     continue
-                latency = r.timings["first_audio"]
-                latencies.append(latency)
-                marks, path = up.marks(r.session_id)
-                for _ in range(20):  # the daemon's log reaches its file through voicecore up's pipe: a moment later
-                    if marks and path is not None:
-                        break
-                    time.sleep(0.1)
-                    marks, path = up.marks(r.session_id)
-                if not marks:
-                    print(f"turn {i}: no hub marks for session {r.session_id}", file=sys.stderr)
-                if path is None:
-                    print(f"turn {i}: no turn.hub_latency for session {r.session_id}", file=sys.stderr)
-                else:
-                    hub_path.append(path)
-                endpointing = latency - marks.get("first_audio_sent", latency)
-                marks["speech_end"] = 0.0  # the hub's zero point: its marks count from there
-                for key, _ in STAGES:
-                    if key in marks:
-                        stages[key].append(endpointing + marks[key])
+                latencies.append(t["latency"])
+                if t["hub_path"] is not None:
+                    hub_path.append(t["hub_path"])
+                for key, value in t["stages"].items():
+                    stages[key].append(value)
                 time.sleep(0.3)
             hub = up.hub_seconds() - hub_before
             early = up.early_ends()
@@ -199,6 +227,216 @@ def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup
             "hub_path": hub_path,
             "hub_seconds": hub, "incomplete": incomplete, "early": early, "endpoints": endpoints, "utterances": warmup + turns, "preempt": preempt,
             "head_start": head_start}
+
+
+PEER_STAGES = [("vad_stop", "Silero VAD stop"), ("turn_end", "end of turn (Smart Turn)"), ("transcript", "transcript"),
+               ("first_token", "first LLM token"), ("first_tts_audio", "first TTS audio")]
+
+
+class Peer:
+    """The Pipecat bot (Benchmarks/e2e/pipecat_peer.py) on its own llama.cpp server, started with
+    the flags `voicecore up` gives its embedded LLM."""
+
+    def __init__(self, llm_url: str | None = None) -> None:
+        """``llm_url``: an OpenAI-compatible server to use instead of its own SmolLM2."""
+        from voicecore.launcher.addresses import free_port
+
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "python"), HF_HUB_OFFLINE="1")
+        self.port = free_port()
+        self.llm: subprocess.Popen | None = None
+        self.bot: subprocess.Popen | None = None
+        try:
+            if llm_url is None:
+                llm_port = free_port()
+                self.llm = subprocess.Popen(embedded_llm.server_argv(embedded_llm.gguf_path(), llm_port), stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL, env=dict(env, **embedded_llm.SERVER_ENV))
+                llm_url = f"http://127.0.0.1:{llm_port}/v1"
+                if not asyncio.run(embedded_llm.wait_ready(llm_url, 120)):
+                    raise RuntimeError("the peer's llama.cpp server did not start")
+            self.bot = subprocess.Popen([sys.executable, str(Path(__file__).with_name("pipecat_peer.py")), "--port", str(self.port),
+                                         "--llm-url", llm_url], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+            self.output: list[str] = []
+            threading.Thread(target=lambda: self.output.extend(self.bot.stdout), daemon=True).start()  # type: ignore[union-attr, arg-type]
+            deadline = time.monotonic() + 300
+            while not any("PEER READY" in line for line in self.output):
+                if self.bot.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the Pipecat peer did not start:\n" + "".join(self.output)[-3000:])
+                time.sleep(0.2)
+        except BaseException:
+            self.stop()
+            raise
+        self.url = f"ws://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        for proc in (self.bot, self.llm):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+async def converse_pipecat(url: str, pcm: bytes, frame_ms: int = 60, lead_silence: float = 0.3, timeout: float = 60.0,
+                           quiet_after: float = 1.0) -> dict:
+    """Speaks ``pcm`` (16 kHz mono PCM16LE) to the Pipecat peer in real time, as `converse` does to
+    VoiceCore (frame i leaves at its end; the microphone goes on sending silence), over Pipecat's
+    protobuf frames. Returns the first reply audio frame's arrival and the bot's marks (its last
+    peer.marks message), in seconds after the end of speech. The connection stays until the reply
+    has been played out and the turn's transcript is in (Pipecat may end the turn and answer
+    before its Whisper pass is done; a late transcript starts another reply): marks with a
+    transcript came and no audio for ``quiet_after`` s, so the next turn starts on an idle bot."""
+    import websockets
+    from pipecat.frames.protobufs import frames_pb2  # only here: the harness's other parts run without pipecat
+
+    loop = asyncio.get_running_loop()
+    out: dict = {"marks": {}, "transcript": "", "reply": ""}
+    async with websockets.connect(url, max_size=1 << 22) as ws:
+        step = MIC_RATE * frame_ms // 1000 * 2
+        audio = b"\0\0" * int(lead_silence * MIC_RATE) + pcm
+        audio += b"\0" * (-len(audio) % step)
+        start = loop.time()
+        speech_end = start + lead_silence + speech_end_seconds(pcm)
+
+        async def microphone() -> None:
+            silence = b"\0" * step
+            i = 0
+            while True:
+                chunk = audio[i * step:(i + 1) * step] if i * step < len(audio) else silence
+                await asyncio.sleep(max(0.0, start + (i + 1) * frame_ms / 1000 - loop.time()))
+                msg = frames_pb2.Frame()
+                msg.audio.audio = chunk
+                msg.audio.sample_rate = MIC_RATE
+                msg.audio.num_channels = 1
+                await ws.send(msg.SerializeToString())
+                i += 1
+
+        mic = asyncio.create_task(microphone())
+        last_audio = None
+        try:
+            deadline = loop.time() + timeout
+            while loop.time() < deadline:
+                wait = deadline - loop.time()
+                if "transcript" in out["marks"] and last_audio is not None:
+                    wait = min(wait, max(last_audio, out["marks_at"]) + quiet_after - loop.time())
+                    if wait <= 0:
+                        break
+                try:
+                    data = await asyncio.wait_for(ws.recv(), max(0.01, wait))
+                except asyncio.TimeoutError:
+                    continue
+                now = loop.time()
+                msg = frames_pb2.Frame.FromString(data) if isinstance(data, bytes) else None
+                if msg is None:
+                    continue
+                which = msg.WhichOneof("frame")
+                if which == "audio":
+                    out.setdefault("first_audio", now - speech_end)
+                    last_audio = now
+                elif which == "message":
+                    m = json.loads(msg.message.data)
+                    if isinstance(m, dict) and m.get("type") == "peer.marks":
+                        out["marks_at"] = now
+                        out["marks"] = {k: v - speech_end for k, v in m.get("marks", {}).items()}
+                        out["transcript"], out["reply"] = m.get("transcript", ""), m.get("reply", "")
+        finally:
+            mic.cancel()
+            await asyncio.gather(mic, return_exceptions=True)
+    return out
+
+
+def pipecat_turn(peer: Peer, mic: bytes) -> dict | None:
+    r = asyncio.run(converse_pipecat(peer.url, mic))
+    if "first_audio" not in r:
+        return None
+    marks = r["marks"]
+    return {"latency": r["first_audio"], "stages": {k: marks[k] for k, _ in PEER_STAGES if k in marks},
+            "endpoint": marks.get("turn_end"), "transcript": r["transcript"], "reply": r["reply"]}
+
+
+def run_versus(mics: list[bytes], turns: int, up_args: list[str], llm_url: str | None = None, warmup: int = 2) -> tuple[dict, dict]:
+    """VoiceCore (`voicecore up`, embedded SmolLM2) and the Pipecat peer (its own llama.cpp
+    server), both running, the same questions in alternating turns: VoiceCore's turn i, then
+    Pipecat's turn i. With ``llm_url`` both use that server instead (the scripted LLM)."""
+    sides = {name: {"latencies": [], "endpoints": [], "stages": {}, "incomplete": 0, "transcripts": {}, "hub_path": []}
+             for name in ("voicecore", "pipecat")}
+    with tempfile.TemporaryDirectory() as tmp:
+        up = Up(Path(tmp), *([] if llm_url is None else ["--llm-url", llm_url]), *up_args)
+        peer = None
+        try:
+            peer = Peer(llm_url)
+            for i in range(warmup + turns):
+                question = QUESTIONS[i % len(QUESTIONS)]
+                for name in ("voicecore", "pipecat"):
+                    t = voicecore_turn(up, mics[i % len(mics)], i) if name == "voicecore" else pipecat_turn(peer, mics[i % len(mics)])
+                    side = sides[name]
+                    if i >= warmup:
+                        if t is None:
+                            side["incomplete"] += 1
+                        else:
+                            side["latencies"].append(t["latency"])
+                            endpoint = t["stages"].get("speech_end") if name == "voicecore" else t["endpoint"]
+                            if endpoint is not None:
+                                side["endpoints"].append(endpoint)
+                            for key, value in t["stages"].items():
+                                side["stages"].setdefault(key, []).append(value)
+                            if t.get("hub_path") is not None:
+                                side["hub_path"].append(t["hub_path"])
+                            heard = side["transcripts"].setdefault(question, {})
+                            heard[t["transcript"].strip()] = heard.get(t["transcript"].strip(), 0) + 1
+                    lat = "no audio" if t is None else f"{t['latency']:.3f} s"
+                    print(f"  turn {i:2d}{' (warm-up)' if i < warmup else ''} {name:<9} {lat:>9}  heard {t and t['transcript']!r}",
+                          file=sys.stderr, flush=True)
+                    time.sleep(0.3)
+            sides["voicecore"]["endpoint_rules"] = up.endpoints()
+            sides["voicecore"]["preempt"], sides["voicecore"]["head_start"] = up.preemptions()
+        finally:
+            if peer is not None:
+                peer.stop()
+            up.stop()
+    return sides["voicecore"], sides["pipecat"]
+
+
+def print_versus(vc: dict, pc: dict, turns: int, load_before: tuple[float, float, float], up_args: list[str], llm: str) -> None:
+    load_after = os.getloadavg()
+    print(f"\nVoiceCore vs Pipecat {PIPECAT_VERSION}: end of speech → first reply audio at the client, the same {len(QUESTIONS)} "
+          f"spoken questions, turns alternating, {turns} turns each; LLM: {llm}")
+    print(f"CPU: {os.cpu_count()} cores; load average (1/5/15 min) before {'/'.join(f'{x:.2f}' for x in load_before)}, "
+          f"after {'/'.join(f'{x:.2f}' for x in load_after)}" + (f"; voicecore up {' '.join(up_args)}" if up_args else ""))
+    print(f"{'':<30} {'p50 s':>7} {'p90 s':>7} {'p99 s':>7} {'max s':>7} {'endpoint p50':>13} {'reply part p50':>15}")
+    for name, r in (("VoiceCore (voicecore up)", vc), (f"Pipecat {PIPECAT_VERSION}", pc)):
+        lat, ep = r["latencies"], r["endpoints"]
+        reply = [a - b for a, b in zip(lat, ep)] if len(ep) == len(lat) else []
+        print(f"{name:<30} {pct(lat, 50):7.3f} {pct(lat, 90):7.3f} {pct(lat, 99):7.3f} {max(lat, default=float('nan')):7.3f} "
+              f"{pct(ep, 50):13.3f} {pct(reply, 50):15.3f}" + (f"   ({r['incomplete']} turns without audio)" if r["incomplete"] else ""))
+    ratio = pct(pc["latencies"], 50) / pct(vc["latencies"], 50)
+    ratio99 = pct(pc["latencies"], 99) / pct(vc["latencies"], 99)
+    print(f"Pipecat / VoiceCore: p50 {ratio:.2f}x, p99 {ratio99:.2f}x")
+    print(f"targets (VoiceCore): p50 ≤ 0.50 s [{'met' if pct(vc['latencies'], 50) <= 0.5 else 'missed'}], "
+          f"p99 ≤ 0.80 s [{'met' if pct(vc['latencies'], 99) <= 0.8 else 'missed'}], "
+          f"≥ 2x faster than Pipecat at p50 [{'met' if ratio >= 2 else 'missed'}]")
+    for title, r, stages in (("VoiceCore", vc, STAGES), ("Pipecat", pc, PEER_STAGES)):
+        print(f"\nstages, {title} (seconds after the end of speech; p50 / p90 / p99):")
+        for key, label in stages:
+            v = r["stages"].get(key, [])
+            print(f"  {label:<32} {pct(v, 50):6.3f} / {pct(v, 90):6.3f} / {pct(v, 99):6.3f}")
+        lat = r["latencies"]
+        print(f"  {'first audio frame at the client':<32} {pct(lat, 50):6.3f} / {pct(lat, 90):6.3f} / {pct(lat, 99):6.3f}")
+        if r.get("endpoint_rules"):
+            print("  the hub's end-of-turn decisions (turn.endpoint, by rule): " + ", ".join(f"{k} {v}" for k, v in sorted(r["endpoint_rules"].items())))
+        if r.get("preempt"):
+            p, h = r["preempt"], r["head_start"]
+            print(f"  held replies (preemptive generation): {p.get('started', 0)} started, {p.get('committed', 0)} committed; "
+                  f"the LLM's head start when committed (speculative → final): p50 {pct(h, 50):.3f} s")
+        print("  heard (transcript: turns):")
+        for question, heard in r["transcripts"].items():
+            print(f"    {question!r}: " + "; ".join(f"{text!r} {n}" for text, n in sorted(heard.items(), key=lambda kv: -kv[1])))
+
+
+def scripted_reply(messages):
+    text = str(messages[-1].get("content", "")).lower()
+    return Rule(reply=next((r for k, r in REPLIES.items() if k in text), "I do not know."))
 
 
 def default_script():
@@ -261,16 +499,32 @@ def main() -> int:
     parser.add_argument("--preemption", choices=["both", "on", "off"], default="both",
                         help="SmolLM2 with preemptive generation, without (voicecore up --no-preemption), or both, in that order")
     parser.add_argument("--up-arg", action="append", default=[], help="one more `voicecore up` argument for every configuration (A/B runs)")
+    parser.add_argument("--vs-pipecat", action="store_true",
+                        help="VoiceCore's embedded defaults against the Pipecat peer (Benchmarks/e2e/pipecat_peer.py) on the same "
+                             "engines, turns alternating, instead of the configurations above")
     args = parser.parse_args()
     mics = [asyncio.run(synthesize(q, 16000)) for q in QUESTIONS]
-
-    def script(messages):
-        text = str(messages[-1].get("content", "")).lower()
-        return Rule(reply=next((r for k, r in REPLIES.items() if k in text), "I do not know."))
+    if args.vs_pipecat:
+        why = "pipecat-ai is not installed" if PIPECAT_VERSION == "(not installed)" else "" if args.only == "scripted" else embedded_llm.missing()
+        if why:
+            print(f"VoiceCore vs Pipecat: not measured — {why} (Benchmarks/e2e/RESULTS.md lists the installs)")
+            return 1
+        load_before = os.getloadavg()
+        if args.only == "scripted":  # both sides on the instant scripted LLM: endpointing, ASR and TTS alone
+            llm = ScriptedLLM(scripted_reply).start_in_thread()
+            try:
+                vc, pc = run_versus(mics, args.turns, args.up_arg, llm_url=llm.url)
+            finally:
+                llm.stop_thread()
+        else:
+            vc, pc = run_versus(mics, args.turns, args.up_arg)
+        print_versus(vc, pc, args.turns, load_before, args.up_arg, "the scripted LLM (instant answers)" if args.only == "scripted"
+                     else f"{embedded_llm.MODEL_NAME} on llama.cpp, each its own server")
+        return 0
 
     results = []
     if args.only in (None, "scripted"):
-        llm = ScriptedLLM(script).start_in_thread()
+        llm = ScriptedLLM(scripted_reply).start_in_thread()
         try:
             r = run_config("scripted LLM", ["--llm-url", llm.url, *args.up_arg], mics, args.turns)
             r["anchor"] = anchor(mics, llm.url)

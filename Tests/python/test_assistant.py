@@ -9,6 +9,7 @@ from typing import Literal, Optional
 
 import pytest
 
+from voicecore import Assistant
 from voicecore.assistant import LLM, LLMError, ToolRegistry, schema_from_function
 from voicecore.memory import MemoryStore
 from voicecore.assistant.tools import python_tool, validate
@@ -376,3 +377,64 @@ def test_cancelled_turn_closes_the_llm_stream_at_once(tmp_path):
     still_open, end = run(main())
     assert still_open == 0
     assert end["type"] == "done"
+
+
+# Warming the LLM up ------------------------------------------------------------------------------
+
+
+def test_serving_primes_the_llm_with_the_system_prompt_once_before_the_first_job(tmp_path):
+    """`voicecore up` sets VOICECORE_LLM_WARM_UP=1 for its embedded llama.cpp server: the worker's
+    first LLM request is the system prompt alone (one token, no tools), so the first turn shares
+    that cached prefix; the turns after it are unchanged."""
+
+    async def main():
+        async with ScriptedLLM([Rule(when="Hello", reply="Hi."), *weather_rules()]) as server, ScriptedHub() as hub:
+            app = weather_app(server, tmp_path / "s.db")
+            app.llm_warm_up = True
+            task = asyncio.create_task(app.serve(hub.url, hub.token))
+            w = await hub.next_worker()
+            for _ in range(500):
+                if server.requests:
+                    break
+                await asyncio.sleep(0.01)
+            warm = server.requests[0]
+            assert warm["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello."}]
+            assert warm["max_tokens"] == 1 and "tools" not in warm
+            await w.job(1, "assistant", {"text": "What's the weather in Paris?", "device_id": "dev-1", "session": "s1"})
+            outputs, _, end = await w.until_end(1)
+            assert end["type"] == "done"
+            assert "".join(o["text"] for o in outputs if o["event"] == "delta") == "It is sunny in Paris."
+            assert len(server.requests) == 3  # the warm-up, then the job's tool round and its answer
+            assert server.requests[1]["messages"][0] == {"role": "system", "content": "Be brief."}
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    run(main())
+
+
+def test_warm_up_is_off_by_default_and_a_dead_llm_does_not_stop_the_worker(tmp_path, monkeypatch):
+    monkeypatch.delenv("VOICECORE_LLM_WARM_UP", raising=False)
+    assert Assistant(system="x", llm=LLM([dead_url()]), db=tmp_path / "a.db").llm_warm_up is False
+    monkeypatch.setenv("VOICECORE_LLM_WARM_UP", "1")
+    assert Assistant(system="x", llm=LLM([dead_url()]), db=tmp_path / "b.db").llm_warm_up is True
+    assert run(Assistant(system="x", llm=LLM([]), db=tmp_path / "c.db").warm_up()) is False  # no LLM: nothing to prime
+
+    async def main():
+        async with ScriptedHub() as hub:
+            app = Assistant(system="x", llm=fast(LLM([dead_url()])), db=tmp_path / "d.db")
+
+            @app.on_utterance
+            async def answer(session, text):
+                yield "fine"
+
+            assert app.llm_warm_up is True
+            task = asyncio.create_task(app.serve(hub.url, hub.token))
+            w = await hub.next_worker()
+            assert await app.warm_up() is False
+            await w.job(1, "assistant", {"text": "hi", "device_id": "dev-1", "session": "s1"})
+            outputs, _, end = await w.until_end(1)
+            assert end["type"] == "done" and [o["text"] for o in outputs if o["event"] == "delta"] == ["fine"]
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    run(main())

@@ -142,6 +142,7 @@ class Assistant:
         remember_tool: bool = True,
         summary_prompt: str = SUMMARY_PROMPT,
         summary_tokens: int = 200,
+        llm_warm_up: bool | None = None,
     ) -> None:
         # An agent's system prompt (`voicecore up` sets it from the agent's config) replaces the script's.
         self.system = os.environ.get("VOICECORE_SYSTEM_PROMPT") or system
@@ -150,6 +151,9 @@ class Assistant:
         # The tools the agent may use (its `tools` list; VOICECORE_TOOLS); None: every tool.
         allowed = os.environ.get("VOICECORE_TOOLS")
         self.allowed_tools: set[str] | None = None if allowed is None else {t.strip() for t in allowed.split(",") if t.strip()}
+        # Prime the LLM with the system prompt when serving starts; by default when
+        # VOICECORE_LLM_WARM_UP=1, which `voicecore up` sets for its embedded llama.cpp server.
+        self.llm_warm_up = os.environ.get("VOICECORE_LLM_WARM_UP") == "1" if llm_warm_up is None else llm_warm_up
         self.llm = llm or LLM.from_env()
         self.db_path = Path(os.environ.get("VOICECORE_SESSION_DB") or db or default_db_path())
         self.history_tokens = int(os.environ.get("VOICECORE_HISTORY_TOKENS") or history_tokens)
@@ -302,12 +306,17 @@ class Assistant:
         asyncio.run(self.serve(args.hub, args.token, handle_signals=True))
 
     async def serve(self, hub: str, token: str, handle_signals: bool = False) -> None:
-        """Serves until stopped (drained by SIGTERM/SIGINT when ``handle_signals``), then delivers the
-        queued memory writes and lets running summaries finish (a few seconds at most)."""
+        """Serves until stopped (drained by SIGTERM/SIGINT when ``handle_signals``), meanwhile primes
+        the LLM once (``warm_up``), then delivers the queued memory writes and lets running summaries
+        finish (a few seconds at most)."""
         self.memory  # noqa: B018 - says where conversations live before the first turn
+        warm = asyncio.create_task(self.warm_up()) if self.llm_warm_up else None
         try:
             await self.worker().serve(hub, token, handle_signals=handle_signals)
         finally:
+            if warm is not None:
+                warm.cancel()
+                await asyncio.gather(warm, return_exceptions=True)
             await self.close()
 
     async def close(self, timeout: float = 5.0) -> None:
@@ -318,6 +327,26 @@ class Assistant:
         if self._memory is not None:
             await self._memory.flush(timeout)
             await self._memory.close()
+
+    async def warm_up(self) -> bool:
+        """Primes the LLM with the system prompt: one request, one token, no tools. llama.cpp keeps
+        the KV cache of the prompt prefix the next request shares (the system prompt: ``messages``
+        keeps it first and byte-identical), so the first turn evaluates only its own context and
+        words, and the server has read its weights in before anyone waits for it. Measured with the
+        embedded SmolLM2 on 2 cores: Benchmarks/e2e/RESULTS.md. A failure is logged, never raised;
+        True when the LLM answered."""
+        if not self.llm.available:
+            return False
+        messages = [{"role": "system", "content": self.system}, {"role": "user", "content": "Hello."}]
+        try:
+            async with aclosing(self.llm.stream(messages, tools=False, max_tokens=1)) as deltas:
+                async for _ in deltas:
+                    break
+        except Exception as exc:  # noqa: BLE001 - a warm-up must never stop the worker
+            log.info("LLM warm-up failed: %s", exc)
+            return False
+        log.info("LLM warmed up with the system prompt")
+        return True
 
     # One job = one utterance -------------------------------------------------------------------
 

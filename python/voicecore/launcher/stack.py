@@ -71,6 +71,7 @@ class Stack:
         self.port = 0
         self.llm_url = ""
         self.llm_note = ""
+        self.llm_embedded = False  # the LLM is the llama.cpp server this stack started
         self._listening: asyncio.Future[int] | None = None
         self._registered: set[str] = set()
         self._registered_agents: set[str] = set()
@@ -208,6 +209,8 @@ class Stack:
                            KB_DIR=str(Path(c.kb_dir).resolve() if c.kb_dir else default_knowledge()),
                            KB_INDEX=str(self.state / "kb.vcidx"), VOICECORE_MEMORY_URL=self.memory_url,
                            VOICECORE_MEMORY_TOKEN=c.memory_token)
+                if self.llm_embedded:
+                    env["VOICECORE_LLM_WARM_UP"] = "1"  # the assistant primes the embedded server with its system prompt
             else:
                 args += ["--slots", str(c.asr_slots if kind == "asr" else c.tts_slots)]
                 if kind == "asr":
@@ -241,6 +244,8 @@ class Stack:
                    KB_DIR=agent.kb_dir or str(Path(c.kb_dir).resolve() if c.kb_dir else default_knowledge()),
                    KB_INDEX=str(self.state / f"kb-{agent.name}.vcidx"), VOICECORE_MEMORY_URL=self.memory_url, VOICECORE_MEMORY_TOKEN=c.memory_token,
                    VOICECORE_ASSISTANT_SLOTS=str(agent.slots or c.assistant_slots))
+        if self.llm_embedded and not agent.llm_url:
+            env["VOICECORE_LLM_WARM_UP"] = "1"  # the assistant primes the embedded server with its system prompt
         if agent.system_prompt:
             env["VOICECORE_SYSTEM_PROMPT"] = agent.system_prompt
         if agent.tools is not None:
@@ -282,6 +287,7 @@ class Stack:
         url = f"http://127.0.0.1:{port}/v1"
         if await embedded_llm.wait_ready(url, c.llm_start_timeout):
             self.llm_url = url
+            self.llm_embedded = True
             self.llm_note = f"{embedded_llm.MODEL_NAME} (llama.cpp, embedded) at {url}"
             return
         spec.restart = False
