@@ -307,8 +307,7 @@ class Assistant:
 
     async def serve(self, hub: str, token: str, handle_signals: bool = False) -> None:
         """Serves until stopped (drained by SIGTERM/SIGINT when ``handle_signals``), meanwhile primes
-        the LLM once (``warm_up``), then delivers the queued memory writes and lets running summaries
-        finish (a few seconds at most)."""
+        the LLM once (``warm_up``), then delivers the queued memory writes (``close``)."""
         self.memory  # noqa: B018 - says where conversations live before the first turn
         warm = asyncio.create_task(self.warm_up()) if self.llm_warm_up else None
         try:
@@ -320,10 +319,12 @@ class Assistant:
             await self.close()
 
     async def close(self, timeout: float = 5.0) -> None:
-        if self._background:
-            await asyncio.wait(set(self._background), timeout=timeout)
-            for task in self._background:
-                task.cancel()
+        """Drops the summaries in flight (a later reply makes them again, on any worker) and delivers
+        the queued memory writes (up to ``timeout`` seconds)."""
+        background = set(self._background)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         if self._memory is not None:
             await self._memory.flush(timeout)
             await self._memory.close()
@@ -442,7 +443,7 @@ class Assistant:
             self.background(self._summarise(session.agent, session.device_id))
 
     def background(self, coro: Any) -> asyncio.Task[None]:
-        """Runs ``coro`` beside the turns; ``close`` waits for it (a few seconds at most)."""
+        """Runs ``coro`` beside the turns; ``close`` cancels it."""
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)

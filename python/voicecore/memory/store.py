@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS summaries (
 CREATE TABLE IF NOT EXISTS ops (
     agent TEXT NOT NULL, device TEXT NOT NULL, op TEXT NOT NULL, at REAL NOT NULL, result TEXT NOT NULL,
     PRIMARY KEY (agent, device, op));
+CREATE INDEX IF NOT EXISTS ops_by_age ON ops (at);
 """
 
 
