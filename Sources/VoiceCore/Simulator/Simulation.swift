@@ -54,6 +54,8 @@ public struct Simulation: Sendable {
         var playEnd: Int64
         var endTurn: TurnID?
         var flushed = false
+        /// `device.pause` held the queue at this time: nothing plays until `device.resume`.
+        var pausedAt: Int64?
     }
 
     public init(options: SimOptions) throws(VCError) {
@@ -208,9 +210,25 @@ public struct Simulation: Sendable {
             if var p = playback[s] {
                 p.playEnd = now
                 p.flushed = true
+                p.pausedAt = nil
                 playback[s] = p
             }
             sentAudio[s] = nil
+        case let .devicePause(s):
+            checker.devicePause(s)
+            if var p = playback[s], p.pausedAt == nil {
+                p.pausedAt = now
+                playback[s] = p
+            }
+        case let .deviceResume(s):
+            checker.deviceResume(s)
+            if var p = playback[s], let at = p.pausedAt {
+                // What was left to play at the pause plays from now on.
+                if p.playEnd > at { p.playEnd += now - at }
+                p.pausedAt = nil
+                playback[s] = p
+                if let t = p.endTurn { queue.schedule(.hostPlaybackDone(s, t), at: max(now, p.playEnd)) }
+            }
         case let .deviceClose(s, _):
             closeSession(s, fromCore: true)
         case let .workerSend(w, message, audio):
@@ -257,7 +275,7 @@ public struct Simulation: Sendable {
     }
 
     private mutating func hostPlaybackDone(_ s: SessionID, _ turn: TurnID) {
-        guard let p = playback[s], p.turn == turn, p.endTurn == turn, !p.flushed, sessionDevice[s] != nil else { return }
+        guard let p = playback[s], p.turn == turn, p.endTurn == turn, !p.flushed, p.pausedAt == nil, sessionDevice[s] != nil else { return }
         if p.playEnd > now {
             queue.schedule(.hostPlaybackDone(s, turn), at: p.playEnd)
             return
