@@ -19,12 +19,16 @@ evidence:
 Per language: false cut-offs (``pause`` clips ended inside the inner pause), missed ends
 (``finished`` clips that waited the policy's long fallback: today 480 ms, Pipecat 3 s, hub
 ``fallback``/``open``), the mean and p90 endpoint delay of ``finished`` clips (decision time minus
-the true speech end), and backchannels said over a playing reply (realtime mode) that stop it.
-Today's rule and Pipecat's default cut the reply on any speech; the hub's share is measured with the
-Coordinator. With ``--wer``: word error rate of the English finals against faster-whisper's own
-``transcribe()`` (beam 5, 30 s window) on the same clips.
+the true speech end), backchannels said over a playing reply (realtime mode) that cut it, and the
+time from an interruption's onset (a ``finished`` clip said over the reply) to the reply's audio
+stopping. Today's rule and Pipecat's default cut the reply on any speech (at their speech start);
+the hub (the Coordinator, with the session's ``language`` set to the clip's) pauses the reply's
+downlink, then resumes it for a backchannel or cuts it. With ``--wer``: word error rate of the
+English finals against faster-whisper's own ``transcribe()`` (beam 5, 30 s window) on the same
+clips. ``--json`` keeps every clip's evidence; ``--from-json`` decides again on it without
+running the ASR (the delays keep the compute times measured then).
 
-    python3 Benchmarks/turn/bench_turn.py [--languages en,zh,ru,de,ja] [--speeds 150,175,210] [--clean-only] [--wer]
+    python3 Benchmarks/turn/bench_turn.py [--languages en,zh,ru,de,ja] [--speeds 150,175,210] [--clean-only] [--wer] [--json F] [--from-json F]
 """
 
 from __future__ import annotations
