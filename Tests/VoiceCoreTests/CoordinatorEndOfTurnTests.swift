@@ -83,6 +83,8 @@ import Testing
         #expect(throws: VCError.self) { try config.apply(json: JSONParser.parse(#"{"turn": {"endpointing": "device"}}"#)) }
         #expect(throws: VCError.self) { try config.apply(json: JSONParser.parse(#"{"turn": {"threshold": 2}}"#)) }
         #expect(throws: VCError.self) { try config.apply(json: JSONParser.parse(#"{"turn": {"nope": 1}}"#)) }
+        try config.apply(json: JSONParser.parse(#"{"turn": {"barge_in_ms": 0}}"#))
+        #expect(config.turn.bargeInUs == 0)
     }
 }
 

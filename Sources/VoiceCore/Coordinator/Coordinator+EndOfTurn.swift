@@ -143,6 +143,14 @@ extension Coordinator {
         touch(s)
     }
 
+    /// A reply that ends normally while its downlink is paused (it had no audio yet: nothing to
+    /// say): the host's queue must not stay held for the next reply.
+    mutating func releasePause(_ s: SessionID, _ reply: Reply) {
+        guard reply.pausedAt != nil else { return }
+        reply.pausedAt = nil
+        out.append(.deviceResume(s))
+    }
+
     /// After each event: a reply whose downlink is paused while no speech over it is being judged
     /// any more (a backchannel, or its utterance ended another way) resumes where it paused
     /// (`device.resume`); its playback deadline moves on by the pause.

@@ -162,6 +162,7 @@ extension Coordinator {
         let m = reply.marks
         record(.turnEnded, session: s, turn: reply.turn, reason: reason,
                value: m.firstAudioSent.flatMap { sent in m.speechEnd.map { sent - $0 } }, timings: m.differences)
+        releasePause(s, reply)
         sessions[s]!.reply = nil
         sessions[s]!.lastActivity = now
         ensureUtterance(s)

@@ -57,7 +57,7 @@ public struct TurnTakingConfig: Sendable, Equatable {
             case "hold_ms": holdUs = try ConfigValue.ms(path, value)
             case "fallback_ms": fallbackUs = try ConfigValue.ms(path, value)
             case "open_ms": openUs = try ConfigValue.ms(path, value)
-            case "barge_in_ms": bargeInUs = try ConfigValue.ms(path, value)
+            case "barge_in_ms": bargeInUs = Int64(try ConfigValue.int(path, value, 0...86_400_000)) * 1000
             case "interrupt_ms": interruptUs = try ConfigValue.ms(path, value)
             case "backchannel_ms": backchannelUs = try ConfigValue.ms(path, value)
             default: throw VCError(.invalidArgument, "config: unknown key \"\(path)\"")
