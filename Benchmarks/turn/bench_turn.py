@@ -71,6 +71,7 @@ class Evidence:
     speech_start: float | None = None
     pauses: list[dict] = field(default_factory=list)  # at, stop, silence_ms, text, text_at, probability, probability_at, resume
     final: str = ""
+    final_language: str | None = None
     probabilities: list[float] = field(default_factory=list)  # VAD, one per 32 ms window
 
 
@@ -97,6 +98,7 @@ async def gather(engine, model, clip: Clip) -> Evidence:
             ev.pauses[-1]["resume"] = t
         elif event == "final":
             ev.final = fields["text"]
+            ev.final_language = fields.get("language")
 
     rec = StreamingRecognizer(engine, emit, config, language=clip.language, mode="auto", endpointing="hub", turn_model=model)
     pcm = (np.clip(clip.audio, -1, 1) * 32767).astype(np.int16).tobytes()
@@ -287,7 +289,8 @@ def over_reply(ev: Evidence, clip: Clip, barge_in_ms: int) -> dict:
     # or comes at the clip's end (its own silence limit); empty when it heard no words.
     at = h.run(listener, outputs, until=end_of_clip, stop=input_end)
     final_at = at if at is not None else end_of_clip
-    h.run(listener, [(final_at, "speech_end", {}), (final_at + 1, "final", {"text": ev.final})], until=final_at + 1,
+    final = {"text": ev.final, **({"language": ev.final_language} if ev.final_language else {})}
+    h.run(listener, [(final_at, "speech_end", {}), (final_at + 1, "final", final)], until=final_at + 1,
           stop=lambda fx, _job: False)
     onset = offset + int(LEAD * 1e6)
     first = lambda kind, test=lambda e: True: next((n for n, e in h.timed if e["type"] == kind and n >= t + 3000 and test(e)), None)  # noqa: E731
@@ -329,12 +332,14 @@ def main() -> int:
     for n, clip in enumerate(clips):
         if prior is not None:
             r = prior[clip.id]
-            ev = Evidence(speech_start=r["speech_start"], pauses=r["pauses"], final=r["final"], probabilities=r["probabilities"])
+            language = r.get("final_language") or next((p["language"] for p in r["pauses"] if p.get("language")), None)
+            ev = Evidence(speech_start=r["speech_start"], pauses=r["pauses"], final=r["final"], final_language=language,
+                          probabilities=r["probabilities"])
         else:
             ev = asyncio.run(gather(engine, model, clip))
         row = {"id": clip.id, "language": clip.language, "kind": clip.kind, "speech_end": clip.speech_end, "final": ev.final,
                "text": clip.text, "pauses": [{k: v for k, v in p.items()} for p in ev.pauses],
-               "speech_start": ev.speech_start, "probabilities": [round(float(x), 4) for x in ev.probabilities]}
+               "speech_start": ev.speech_start, "final_language": ev.final_language, "probabilities": [round(float(x), 4) for x in ev.probabilities]}
         if clip.kind == "backchannel":
             row["over_reply"] = {b: over_reply(ev, clip, b) for b in barge_ins}
         else:

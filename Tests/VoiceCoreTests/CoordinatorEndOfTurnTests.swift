@@ -60,6 +60,15 @@ import Testing
         }
     }
 
+    @Test func contentWords() {
+        for text in ["And m m", "And then then.", "and am then", "Uh-uh.", "Oh, I", ""] {
+            #expect(!TurnText.hasContentWords(text), "\(text)")
+        }
+        for text in ["Stop.", "No.", "Wait", "and mamptons", "in high end", "停下"] {
+            #expect(TurnText.hasContentWords(text), "\(text)")
+        }
+    }
+
     @Test func transcriptLanguages() {
         #expect(TurnText.sameLanguage("en", "en") && TurnText.sameLanguage("zh", "zh-CN") && TurnText.sameLanguage(nil, "de"))
         #expect(TurnText.sameLanguage("en", ""))
@@ -358,6 +367,19 @@ import Testing
                 #expect(t.forbids(["turn.backchannel", "turn.resumed"], since: before))
             }
         }
+    }
+
+    @Test func speechWithoutContentWordsIsABackchannel() {
+        var t = fleet()
+        let (job, w) = replying(&t)
+        let before = t.log.count
+        t.feed(.workerOutput(w, job, .speechStart))
+        t.advanceMs(640)
+        t.feed(.workerOutput(w, job, .pause(silenceMs: 64)))
+        t.advanceMs(300)
+        t.feed(.workerOutput(w, job, .speculative("And m m", language: "en")))  // tiny.en's "mm-hmm"
+        #expect(t.hasSubsequence(["turn.backchannel turn=2 reason=no-content value=576", "turn.resumed turn=1"], since: before))
+        #expect(t.forbids(["turn.cancelled turn=1"], since: before))
     }
 
     @Test func moreSpeechAfterTheInterruptDeadlineIsAnInterruption() {

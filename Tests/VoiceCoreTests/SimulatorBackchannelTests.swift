@@ -2,7 +2,7 @@ import Testing
 @testable import VoiceCore
 
 /// Randomized runs with backchannels: a share of the simulated transcripts are "uh-huh", "嗯",
-/// "ага"… Said over a playing reply (realtime devices barge in on 12 % of replies), the downlink
+/// "ага"… Said over a playing reply (realtime devices talk over half the replies then), the downlink
 /// pauses and the reply resumes; every other barge-in cuts it. Every invariant holds alongside,
 /// including `pause-resume-paired` and `no-audio-after-barge-in`.
 @Suite struct SimulatorBackchannelTests {
@@ -10,7 +10,7 @@ import Testing
     func backchannelsPauseAndResumeTheReply(faults: String) throws {
         for seed in [1, 2] {
             var sim = try Simulation(options: SimOptions(json: JSONParser.parse(
-                #"{"seed": \#(seed), "devices": 20, "duration": "30m", "faults": "\#(faults)", "backchannels": 0.5}"#)))
+                #"{"seed": \#(seed), "devices": 60, "duration": "1h", "faults": "\#(faults)", "backchannels": 0.5}"#)))
             let r = try JSONParser.parse(sim.run().json)
             #expect(r["violation"] == .null, "seed \(seed): \(r["violation"]?.serialized ?? "")")
             #expect(sim.checker.backchannels > 3, "seed \(seed)")

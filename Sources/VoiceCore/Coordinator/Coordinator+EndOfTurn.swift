@@ -110,15 +110,23 @@ extension Coordinator {
     }
 
     /// A transcript of speech over the reply. A backchannel — every word one ("uh-huh", "yeah,
-    /// yeah", "嗯", "ага"), no words at all (an empty final: noise, a cough), or speech no longer
+    /// yeah", "嗯", "ага"), no words at all (an empty final: noise, a cough), no content words in
+    /// speech that ended before `interrupt_ms` ("And m m": Whisper's "mm-hmm"), or speech no longer
     /// than `backchannel_ms` whose transcript is in another language than the session's — ends the
-    /// utterance without a turn and the reply plays on (true); anything else is an interruption
+    /// utterance without a turn and the reply resumes (true); anything else is an interruption
     /// (false: the reply is cut, the utterance goes on as usual).
     mutating func backchannel(_ s: SessionID, _ u: Utterance, text: String, language: String?) -> Bool {
         let words = Self.trimmed(text)
         let spokeUs = (u.pause?.since ?? now) - (u.speechStartedAt ?? u.startedAt)
         let foreign = !TurnText.sameLanguage(language, config.language)
-        guard words.isEmpty || TurnText.isBackchannel(words) || (foreign && spokeUs <= config.turn.backchannelUs) else {
+        let reason: String
+        if words.isEmpty || TurnText.isBackchannel(words) {
+            reason = "words"
+        } else if !foreign, spokeUs <= config.turn.interruptUs, !TurnText.hasContentWords(words) {
+            reason = "no-content"
+        } else if foreign, spokeUs <= config.turn.backchannelUs {
+            reason = "short"
+        } else {
             interrupt(s, u)
             return false
         }
@@ -126,8 +134,7 @@ extension Coordinator {
         discardHeld(s, reason: "backchannel")
         if jobs[u.job] != nil { cancelJob(u.job, reason: "backchannel") }
         sessions[s]!.utterance = nil
-        record(.turnBackchannel, session: s, turn: u.turn, reason: foreign && !TurnText.isBackchannel(words) && !words.isEmpty ? "short" : "words",
-               value: spokeUs / 1000, text: words)
+        record(.turnBackchannel, session: s, turn: u.turn, reason: reason, value: spokeUs / 1000, text: words)
         ensureUtterance(s)
         return true
     }

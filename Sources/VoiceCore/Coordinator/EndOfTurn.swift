@@ -168,6 +168,20 @@ enum TurnText {
         return base(transcript) == base(session)
     }
 
+    /// Words that carry no content of their own: the open words (articles, conjunctions,
+    /// prepositions, fillers), backchannels, pronouns, single letters. Whisper hears eSpeak's
+    /// "mm-hmm" as "And m m" or "And then then.": no content words.
+    static let emptyWords: Set<String> = openWords.union(backchannels).union([
+        "then", "i", "me", "you", "he", "she", "it", "we", "they", "them", "him", "her", "us", "hm", "mmm", "uh-uh",
+    ])
+
+    /// Whether any word of the transcript is a content word (not in `emptyWords`, longer than one letter).
+    static func hasContentWords(_ text: String) -> Bool {
+        let body = core(text)
+        let words = body.split(whereSeparator: { " ,，、.!?;:…\"“”".contains($0) })
+        return words.contains { $0.count > 1 && !emptyWords.contains(String($0)) }
+    }
+
     static func isBackchannel(_ text: String) -> Bool {
         let body = core(text)
         if body.isEmpty { return false }
