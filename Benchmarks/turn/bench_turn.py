@@ -62,6 +62,7 @@ PIPECAT_STOP_S = 0.2
 PIPECAT_CONFIDENCE = 0.7
 PIPECAT_FALLBACK_S = 3.0
 FAR = 1e9
+TURN: dict = {}  # --turn: extra `turn` config for the hub
 LEAD = 0.3  # make_clip's silence before the speech
 
 
@@ -260,7 +261,7 @@ def input_end(fx: list[dict], job: int) -> bool:
 
 
 def hub(ev: Evidence, language: str) -> tuple[float, str]:
-    h = Hub("auto", language=language)
+    h = Hub("auto", TURN or None, language=language)
     job = h.asr_job()
     at = h.run(job, worker_outputs(ev, 0), until=int(30e6), stop=input_end)
     if at is None:
@@ -274,7 +275,7 @@ def over_reply(ev: Evidence, clip: Clip, barge_in_ms: int) -> dict:
     reply. ``outcome`` "cut" (tts stop: the reply is over), "resumed" (paused, then resumed: a
     false interruption) or "played" (never paused); ``pause`` / ``cut`` seconds from the speech
     onset to the downlink's pause / to the cut; ``gap`` seconds the downlink stayed paused."""
-    h = Hub("realtime", {"barge_in_ms": barge_in_ms}, language=clip.language)
+    h = Hub("realtime", {**TURN, "barge_in_ms": barge_in_ms}, language=clip.language)
     job = h.asr_job()
     t = 1_000_000
     h.output(job, t, "speech_start")
@@ -317,10 +318,12 @@ def main() -> int:
     ap.add_argument("--clean-only", action="store_true")
     ap.add_argument("--wer", action="store_true", help="also the word error rate of the English finals vs faster-whisper transcribe() beam 5")
     ap.add_argument("--barge-in", default="0,100,200", help="turn.barge_in_ms values for the realtime rows (the first is the default's)")
+    ap.add_argument("--turn", default="{}", help='extra Coordinator `turn` config for the hub, JSON, e.g. {"backchannel_ms": 700}')
     ap.add_argument("--from-json", help="decide on the evidence of an earlier --json run instead of running the ASR again")
     ap.add_argument("--json", help="write every clip's result here")
     args = ap.parse_args()
     barge_ins = [int(b) for b in args.barge_in.split(",")]
+    TURN.update(json.loads(args.turn))
     languages = tuple(args.languages.split(","))
     clips = evaluation_set(languages=languages, speeds=tuple(int(s) for s in args.speeds.split(",")),
                            noise=(None,) if args.clean_only else (None, 20.0))

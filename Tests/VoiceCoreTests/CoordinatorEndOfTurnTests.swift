@@ -349,7 +349,7 @@ import Testing
     }
 
     @Test func shortForeignSpeechIsABackchannelLongIsAnInterruption() throws {
-        for (spokeMs, backchannel) in [(300, true), (700, false)] {
+        for (spokeMs, backchannel) in [(300, true), (900, false)] {
             var t = try CoordinatorScript(json: #"{"language": "ru"}"#)
             t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
             let (job, w) = replying(&t)

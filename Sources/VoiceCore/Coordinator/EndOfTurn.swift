@@ -36,7 +36,7 @@ public struct TurnTakingConfig: Sendable, Equatable {
     public var interruptUs: Int64 = 1_000_000
     /// Speech over the reply no longer than this whose transcript has no words of the session's
     /// language (an English-only ASR hearing "嗯", "ага") is a backchannel.
-    public var backchannelUs: Int64 = 500_000
+    public var backchannelUs: Int64 = 700_000
 
     public init() {}
 
