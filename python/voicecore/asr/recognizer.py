@@ -183,8 +183,14 @@ class StreamingRecognizer:
         """A speculative pass; its text goes to the hub while it is still the utterance's likely final
         (not voided, the utterance not already ending: then the final itself follows at once). With
         hub endpointing an empty text goes too (the ASR heard no words: evidence as well), and the
-        transcript's language with it (an English-only model says "en" whatever was spoken)."""
+        transcript's language with it (an English-only model says "en" whatever was spoken). With a turn
+        model it waits for the pause's ``turn`` to be sent first."""
         transcript = await self._transcribe(start, end)
+        turn = self.turn_task
+        if turn is not None and not turn.done():
+            # The pause's `turn` goes first: a `speculative` without one tells the hub the worker has
+            # no turn model (its `text` rule), so the transcript must not overtake the probability.
+            await asyncio.wait({turn})
         if ((self.config.speculative_events or self.hub) and asyncio.current_task() is self.speculation and not self.finalizing
                 and not self.final_sent and (self.hub or transcript.text.strip())):
             self.speculation_sent = True
