@@ -256,7 +256,7 @@ static void pace(conn *c) {
     for (;;) {
         /* One frame in the send queue at a time: the next is encoded after this one is written,
          * so a reply's first frame leaves after one encode and an abort finds little to drop. */
-        if (d->frame_in_flight) return;
+        if (d->frame_in_flight || d->paused) return;
         int64_t wait_us = 0;
         playout_item *item = playout_next(&d->playout, monotonic_us(), &wait_us);
         if (!item) {
@@ -333,6 +333,18 @@ void device_flush(server *s, uint64_t session) {
     c->device->trace.first_frame_origin_us = 0;
     drop_queued_audio(c);
     c->device->frame_in_flight = 0;
+    c->device->paused = 0;
+}
+
+void device_pause(server *s, uint64_t session, int paused) {
+    conn *c = find(s, session);
+    if (!c) return;
+    c->device->paused = paused;
+    if (paused) {
+        uv_timer_stop(c->device->pace_timer);
+    } else {
+        pace(c);
+    }
 }
 
 void device_close_session(server *s, uint64_t session, const char *reason) {

@@ -234,6 +234,10 @@ static void carry_out(hub *h, const vc_effect *e) {
         device_audio_end(s, peer_id(effect, "session", 's'), json_integer_value(json_object_get(effect, "turn")));
     } else if (!strcmp(type, "device.flush")) {
         device_flush(s, peer_id(effect, "session", 's'));
+    } else if (!strcmp(type, "device.pause")) {
+        device_pause(s, peer_id(effect, "session", 's'), 1);
+    } else if (!strcmp(type, "device.resume")) {
+        device_pause(s, peer_id(effect, "session", 's'), 0);
     } else if (!strcmp(type, "device.close")) {
         const char *reason = json_string_value(json_object_get(effect, "reason"));
         device_close_session(s, peer_id(effect, "session", 's'), reason ? reason : "closed by the server");

@@ -35,6 +35,7 @@ typedef struct device_state {
     uint64_t bad_opus;
     uint64_t uplink_dropped;
     int frame_in_flight;         /* a frame waits in the send queue: the next is encoded once it is written */
+    int paused;                  /* device.pause: no frame goes out until device.resume or a flush */
     int budget_ready;
     uplink_budget budget;
     hub_turn_trace trace;
@@ -160,6 +161,9 @@ void device_send_message(server *s, uint64_t session, json_t *message);
 void device_queue_audio(server *s, uint64_t session, int64_t turn, const int16_t *pcm, size_t samples, int rate, const char *sentence);
 void device_audio_end(server *s, uint64_t session, int64_t turn);
 void device_flush(server *s, uint64_t session);
+/* paused 1: no frame goes out (the queue keeps filling and its position is kept; the device plays
+ * out the frames it holds, then nothing); 0: pacing goes on from there. A flush also ends a pause. */
+void device_pause(server *s, uint64_t session, int paused);
 /* A downlink frame of this device was written to its socket: the next may be encoded. */
 void device_frame_written(conn *c);
 void device_close_session(server *s, uint64_t session, const char *reason);

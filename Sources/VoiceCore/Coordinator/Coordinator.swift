@@ -135,6 +135,7 @@ public struct Coordinator: Sendable {
 
     private mutating func updatePhases() {
         for s in touched {
+            settleReplyPause(s)
             guard let session = sessions[s] else { continue }
             let next = session.currentPhase
             if next != session.phase {

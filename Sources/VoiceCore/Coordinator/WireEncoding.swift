@@ -18,6 +18,10 @@ enum WireEncoder {
             return (["type": "device.audio_end", "session": .string(session(s)), "turn": .number(Double(turn.raw))], nil)
         case let .deviceFlush(s):
             return (["type": "device.flush", "session": .string(session(s))], nil)
+        case let .devicePause(s):
+            return (["type": "device.pause", "session": .string(session(s))], nil)
+        case let .deviceResume(s):
+            return (["type": "device.resume", "session": .string(session(s))], nil)
         case let .deviceClose(s, reason):
             return (["type": "device.close", "session": .string(session(s)), "reason": .string(reason)], nil)
         case let .workerSend(w, m, audio):

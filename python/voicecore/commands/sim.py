@@ -43,6 +43,8 @@ def _add(p: argparse.ArgumentParser) -> None:
                    help="the Coordinator ignores the simulated ASR's speculative transcripts (preemptive_generation false)")
     p.add_argument("--turns-per-minute", type=int, default=0, metavar="N",
                    help="a per-device budget of N turns per minute: turns over it are refused with the spoken refusal (docs/agents.md)")
+    p.add_argument("--backchannels", type=float, default=0.0, metavar="SHARE",
+                   help="share of simulated transcripts that are backchannels (uh-huh, 嗯, ага), e.g. 0.3")
     p.add_argument("--trace", metavar="DEV", help="print one device's events, e.g. dev-17")
     p.add_argument("--until", metavar="TIME", help="stop at this simulated time, e.g. 2d03:11:08")
     p.add_argument("--plot", metavar="PNG", help="write a PNG: latency histogram and fleet timeline")
@@ -83,7 +85,7 @@ def summary(r: SimReport) -> str:
 
 def _options(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     return dict(seed=seed, devices=args.devices, workers=args.workers, duration=args.duration, faults=args.faults,
-                liveness=args.liveness, buggify=not args.no_buggify, preemption=not args.no_preemption, until=args.until, trace=args.trace,
+                liveness=args.liveness, buggify=not args.no_buggify, preemption=not args.no_preemption, backchannels=args.backchannels, until=args.until, trace=args.trace,
                 inject_bug=args.inject_bug, turns_per_minute=args.turns_per_minute,
                 says_per_hour=args.says_per_hour)
 
