@@ -23,7 +23,7 @@ extension Coordinator {
     mutating func transcriptArrived(_ s: SessionID, _ u: Utterance, text: String, language: String?) {
         guard u.pause != nil else { return }
         u.pause!.text = text
-        u.pause!.textTrusted = TurnText.sameLanguage(language, config.language)
+        u.pause!.textTrusted = TurnText.sameLanguage(language, sessionLanguage(s))
         decideEndOfTurn(s)
     }
 
@@ -118,7 +118,7 @@ extension Coordinator {
     mutating func backchannel(_ s: SessionID, _ u: Utterance, text: String, language: String?) -> Bool {
         let words = Self.trimmed(text)
         let spokeUs = (u.pause?.since ?? now) - (u.speechStartedAt ?? u.startedAt)
-        let foreign = !TurnText.sameLanguage(language, config.language)
+        let foreign = !TurnText.sameLanguage(language, sessionLanguage(s))
         let reason: String
         if words.isEmpty || TurnText.isBackchannel(words) {
             reason = "words"

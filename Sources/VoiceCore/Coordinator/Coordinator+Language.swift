@@ -12,6 +12,12 @@ extension Coordinator {
         return sessions[s]?.detectedLanguage ?? "en"
     }
 
+    /// The language the session's speech is expected in now: its agent's (else the hub's), or with
+    /// `auto` the one heard last — what end-of-turn and backchannel rules compare transcripts with.
+    func sessionLanguage(_ s: SessionID) -> String {
+        replyLanguage(s, agent: sessions[s]?.agent ?? "")
+    }
+
     /// The ASR's `final` named the language it decoded in: kept for the replies when it changed.
     /// With `auto`, a reply held for this utterance was started in the language heard before: it is
     /// discarded, and the final starts one in the new language.
