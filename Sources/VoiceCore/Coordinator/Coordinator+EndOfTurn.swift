@@ -2,7 +2,7 @@
 /// and speech over a playing reply judged as an interruption or a backchannel.
 extension Coordinator {
     /// `pause`: silence began `silenceMs` of audio ago. Without hub endpointing it is only a mark.
-    mutating func paused(_ s: SessionID, _ u: Utterance, silenceMs: Int) {
+    func paused(_ s: SessionID, _ u: Utterance, silenceMs: Int) {
         guard config.turn.hubEndpointing, u.mode != .manual, !u.ended else { return }
         u.pause = PauseEvidence(since: now + Int64(-silenceMs) * 1000)
         decideEndOfTurn(s)
@@ -10,13 +10,13 @@ extension Coordinator {
 
     /// End-of-turn evidence is the ASR stream's progress, as a partial is: an utterance longer than
     /// `asr_timeout_ms` whose worker sends no partials must not time out while it is reported on.
-    mutating func evidenceArrived(_ s: SessionID, job: JobID, _ u: Utterance) {
+    func evidenceArrived(_ s: SessionID, job: JobID, _ u: Utterance) {
         sessions[s]!.lastActivity = now
         if u.speech, !u.ended { setJobDeadline(job, now + config.asrTimeoutUs) }
     }
 
     /// Speech again (`resume`, `speech_start`): the pause's evidence is void.
-    mutating func resumed(_ s: SessionID, _ u: Utterance) {
+    func resumed(_ s: SessionID, _ u: Utterance) {
         u.pause = nil
         cancelTimer(u.endTimer)
         u.endTimer = nil
@@ -25,7 +25,7 @@ extension Coordinator {
     }
 
     /// Ends the utterance now, or arms the timer for the deadline the evidence gives.
-    mutating func decideEndOfTurn(_ s: SessionID) {
+    func decideEndOfTurn(_ s: SessionID) {
         guard let u = sessions[s]!.utterance, !u.ended, let evidence = u.pause else { return }
         let deadline = EndOfTurn.deadline(evidence, config: config.turn)
         cancelTimer(u.endTimer)
@@ -40,7 +40,7 @@ extension Coordinator {
     }
 
     /// Speech started while a reply plays: wait `barge_in_ms` before cutting it.
-    mutating func overReply(_ s: SessionID, _ u: Utterance) {
+    func overReply(_ s: SessionID, _ u: Utterance) {
         guard config.turn.bargeInUs > 0 else {
             cancelReply(s, reason: "barge-in", tellDevice: true)
             return
@@ -51,12 +51,12 @@ extension Coordinator {
     }
 
     /// Still speaking after `barge_in_ms`: an interruption. Already in a pause: the transcript decides.
-    mutating func bargeInTimerFired(_ s: SessionID, _ u: Utterance) {
+    func bargeInTimerFired(_ s: SessionID, _ u: Utterance) {
         guard u.overReply, u.pause == nil else { return }
         interrupt(s, u)
     }
 
-    mutating func interrupt(_ s: SessionID, _ u: Utterance) {
+    func interrupt(_ s: SessionID, _ u: Utterance) {
         u.overReply = false
         cancelTimer(u.bargeInTimer)
         u.bargeInTimer = nil
@@ -68,7 +68,7 @@ extension Coordinator {
     /// A transcript of speech over the reply: a backchannel — or no words at all (an empty final:
     /// noise, a cough) — ends the utterance without a turn and leaves the reply playing (true);
     /// anything else is an interruption (false, go on as usual).
-    mutating func backchannel(_ s: SessionID, _ u: Utterance, text: String) -> Bool {
+    func backchannel(_ s: SessionID, _ u: Utterance, text: String) -> Bool {
         guard TurnText.isBackchannel(text) || Self.trimmed(text).isEmpty else {
             interrupt(s, u)
             return false
@@ -83,7 +83,7 @@ extension Coordinator {
         return true
     }
 
-    mutating func clearTurnTimers(_ u: Utterance) {
+    func clearTurnTimers(_ u: Utterance) {
         cancelTimer(u.endTimer)
         cancelTimer(u.bargeInTimer)
         u.endTimer = nil

@@ -2,7 +2,12 @@
 /// reactor: `handle(event, now)` returns the effects the host must carry out and appends to the
 /// event log; it never reads a clock, sleeps, spawns threads, does I/O or draws unseeded random
 /// numbers (the Scheduler's PRNG is seeded from the config).
-public struct Coordinator: Sendable {
+///
+/// A reference type: its sessions, utterances, replies and job records are objects updated in
+/// place (an audio frame, a TTS chunk), so a copy could not be independent; one owner (the C
+/// handle, a test, the Simulator) holds the one instance and calls it from one thread at a time.
+/// Not `Sendable`: hand it to another thread only with the owner's own synchronisation.
+public final class Coordinator {
     public private(set) var config: CoordinatorConfig
     public internal(set) var scheduler: Scheduler
     public var log = EventLog()
@@ -29,6 +34,9 @@ public struct Coordinator: Sendable {
     var healthState = HealthTracker()
     /// Placement ran during this event: the health conditions are recomputed.
     var healthDirty = false
+    /// Debug builds check every invariant after each event (`verify()`); off only where state is
+    /// corrupted on purpose from outside (the Simulator's injected bugs, which its checker reports).
+    var selfCheck = true
 
     public init(config: CoordinatorConfig = CoordinatorConfig()) throws(VCError) {
         self.config = config
@@ -43,7 +51,7 @@ public struct Coordinator: Sendable {
     /// Handles one event at host time `now` and returns the effects to carry out, in order. The
     /// returned array is the Coordinator's reused buffer: drop it before the next call to avoid a
     /// copy. An invalid event changes nothing but the log (`input.rejected`) and `lastRejection`.
-    public mutating func handle(_ event: consuming Event, now: Instant) -> [Effect] {
+    public func handle(_ event: consuming Event, now: Instant) -> [Effect] {
         out.removeAll(keepingCapacity: true)
         lastRejection = nil
         guard now >= self.now else {
@@ -58,16 +66,19 @@ public struct Coordinator: Sendable {
             updateHealth(recompute: healthDirty)
             healthDirty = false
         }
+        #if DEBUG
+        if selfCheck { verify() }
+        #endif
         return out
     }
 
     /// Records an event the host could not even decode (bad JSON, unknown type) as rejected.
-    public mutating func rejectInput(_ reason: String, session: SessionID? = nil, worker: WorkerID? = nil, now: Instant) {
+    public func rejectInput(_ reason: String, session: SessionID? = nil, worker: WorkerID? = nil, now: Instant) {
         lastRejection = VCError(.parse, reason)
         log.append(LogEntry(time: max(now, self.now), kind: .inputRejected, session: session, worker: worker, reason: reason))
     }
 
-    private mutating func dispatch(_ event: consuming Event) {
+    private func dispatch(_ event: consuming Event) {
         switch event {
         case let .deviceConnected(s, info): deviceConnected(s, info)
         case let .deviceHello(s, hello): deviceHello(s, hello)
@@ -93,7 +104,7 @@ public struct Coordinator: Sendable {
         }
     }
 
-    private mutating func configure(_ c: CoordinatorConfig) {
+    private func configure(_ c: CoordinatorConfig) {
         config = c
         replayLimitBytes = Int(c.asrReplayUs * Int64(c.asrSampleRate) * 2 / 1_000_000)
         scheduler.reconfigure(c.scheduler)
@@ -103,23 +114,23 @@ public struct Coordinator: Sendable {
 
     // MARK: helpers shared by the transitions
 
-    mutating func reject(_ reason: String, session: SessionID? = nil, worker: WorkerID? = nil, job: JobID? = nil) {
+    func reject(_ reason: String, session: SessionID? = nil, worker: WorkerID? = nil, job: JobID? = nil) {
         lastRejection = VCError(.notFound, reason)
         log.append(LogEntry(time: now, kind: .inputRejected, session: session, job: job, worker: worker, reason: reason))
     }
 
-    mutating func record(_ kind: LogKind, session: SessionID? = nil, turn: TurnID? = nil, job: JobID? = nil,
+    func record(_ kind: LogKind, session: SessionID? = nil, turn: TurnID? = nil, job: JobID? = nil,
                          jobKind: WorkerKind? = nil, worker: WorkerID? = nil, from: String? = nil, to: String? = nil,
                          reason: String? = nil, value: Int64? = nil, text: String? = nil, timings: [(String, Int64)]? = nil) {
         log.append(LogEntry(time: now, kind: kind, session: session, turn: turn, job: job, jobKind: jobKind,
                             worker: worker, from: from, to: to, reason: reason, value: value, text: text, timings: timings))
     }
 
-    mutating func touch(_ s: SessionID) {
+    func touch(_ s: SessionID) {
         if touched.last != s { touched.append(s) }
     }
 
-    private mutating func updatePhases() {
+    private func updatePhases() {
         for s in touched {
             guard let session = sessions[s] else { continue }
             let next = session.currentPhase
@@ -132,15 +143,16 @@ public struct Coordinator: Sendable {
         touched.removeAll(keepingCapacity: true)
     }
 
-    mutating func setTimer(_ purpose: TimerPurpose, at: Instant) -> TimerID {
+    func setTimer(_ purpose: TimerPurpose, at: Instant) -> TimerID {
         let id = TimerID(nextTimer)
         nextTimer += 1
+        precondition(timers[id] == nil, "timer ids increase")
         timers[id] = purpose
         out.append(.timerSet(id, at: at))
         return id
     }
 
-    mutating func cancelTimer(_ id: TimerID?) {
+    func cancelTimer(_ id: TimerID?) {
         guard let id, timers.removeValue(forKey: id) != nil else { return }
         out.append(.timerCancel(id))
     }
