@@ -6,10 +6,11 @@ says hello, streams the microphone in real time as Opus frames and decodes the O
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import numpy as np
 import websockets
@@ -135,6 +136,18 @@ class Device:
             if after_frame is not None and await after_frame(i):
                 return
 
+    @contextlib.asynccontextmanager
+    async def microphone(self, audio: bytes, stop: asyncio.Event, max_frames: int,
+                         after_frame: Callable[[int], Awaitable[bool]] | None = None) -> AsyncIterator[None]:
+        """``speak`` in the background while the ``async with`` body runs; stopped at its end."""
+        task = asyncio.create_task(self.speak(audio, stop, max_frames, after_frame))
+        try:
+            yield
+        finally:
+            stop.set()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
     async def recv(self, timeout: float | None = None) -> bytes | dict[str, Any]:
         msg = await asyncio.wait_for(self.ws.recv(), timeout)
         if isinstance(msg, bytes):
@@ -182,9 +195,8 @@ async def converse(url: str, pcm: bytes, token: str = "", device_id: str = "cli:
         answered = asyncio.Event()
         max_frames = int((lead_silence + speech_end_seconds(pcm) + max_listen) * 1000 / frame_ms) + 1
         max_frames = max(max_frames, -(-len(audio) // device.frame_bytes))
-        mic = asyncio.create_task(device.speak(audio, answered, max_frames))
         reply = bytearray()
-        try:
+        async with device.microphone(audio, answered, max_frames):
             deadline = loop.time() + timeout
             while True:
                 m = await device.recv(max(0.01, deadline - loop.time()))
@@ -216,10 +228,6 @@ async def converse(url: str, pcm: bytes, token: str = "", device_id: str = "cli:
                     result.timings["tts_stop"] = now
                     result.complete = True
                     break
-        finally:
-            answered.set()
-            mic.cancel()
-            await asyncio.gather(mic, return_exceptions=True)
         result.reply_pcm = bytes(reply)
     finally:
         await device.close()

@@ -396,8 +396,7 @@ async def _one_turn(device: Device, question: int, hangup: str | None, abort_at_
             return True
         return False
 
-    mic = asyncio.create_task(device.speak(audio, answered, speech_frames + int(8000 / device.frame_ms), after_frame))
-    try:
+    async with device.microphone(audio, answered, speech_frames + int(8000 / device.frame_ms), after_frame):
         deadline = loop.time() + timeout
         while True:
             recv = asyncio.ensure_future(device.recv())
@@ -445,10 +444,6 @@ async def _one_turn(device: Device, question: int, hangup: str | None, abort_at_
             elif kind == "tts" and state == "stop":
                 out.complete = True
                 break
-    finally:
-        answered.set()
-        mic.cancel()
-        await asyncio.gather(mic, return_exceptions=True)
     if hangup is not None:
         return ""
     if out.alerts and not out.complete:
