@@ -1,7 +1,7 @@
 /// Job lifecycle: queue → place → run → done / failed / cancelled, retries and re-dispatch.
 extension Coordinator {
     func createJob(kind: WorkerKind, session s: SessionID, turn: TurnID, segment: Int, params: JobParams,
-                            priority: JobPriority, attempt: Int, preferred: WorkerID?, avoid: WorkerID?) -> JobID {
+                   priority: JobPriority, attempt: Int, preferred: WorkerID?, avoid: WorkerID?) -> JobID {
         let id = JobID(nextJob)
         nextJob += 1
         precondition(jobs[id] == nil, "ids-increase: job \(id) issued twice")

@@ -120,8 +120,8 @@ public final class Coordinator {
     }
 
     func record(_ kind: LogKind, session: SessionID? = nil, turn: TurnID? = nil, job: JobID? = nil,
-                         jobKind: WorkerKind? = nil, worker: WorkerID? = nil, from: String? = nil, to: String? = nil,
-                         reason: String? = nil, value: Int64? = nil, text: String? = nil, timings: [(String, Int64)]? = nil) {
+                jobKind: WorkerKind? = nil, worker: WorkerID? = nil, from: String? = nil, to: String? = nil,
+                reason: String? = nil, value: Int64? = nil, text: String? = nil, timings: [(String, Int64)]? = nil) {
         log.append(LogEntry(time: now, kind: kind, session: session, turn: turn, job: job, jobKind: jobKind,
                             worker: worker, from: from, to: to, reason: reason, value: value, text: text, timings: timings))
     }
