@@ -67,6 +67,28 @@ enum HandleTable {
         return Unmanaged<T>.fromOpaque(UnsafeRawPointer(pointer))._withUnsafeGuaranteedRef(body)
     }
 
+    /// `vc_X_new`: `*out` gets the handle of what `make` built, and VC_OK; when `make` throws,
+    /// a handle from `failed` that only carries the error message, and the error's status.
+    static func create<T: Handle>(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ make: () throws(VCError) -> T,
+                                  failed: (VCError) -> T) -> Int32 {
+        guard let out else { return Status.invalidArgument.rawValue }
+        do {
+            out.pointee = retain(try make())
+            return Status.ok.rawValue
+        } catch {
+            let handle = failed(error)
+            let code = handle.fail(error)
+            out.pointee = retain(handle)
+            return code
+        }
+    }
+
+    /// `vc_X_errmsg`: the handle's last error message, `invalid` for NULL.
+    static func errmsg<T: Handle>(_ pointer: OpaquePointer?, as type: T.Type, invalid: UnsafePointer<CChar>) -> UnsafePointer<CChar> {
+        guard let h = get(pointer, as: type) else { return invalid }
+        return h.lastError.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) }
+    }
+
     static func release<T: Handle>(_ pointer: OpaquePointer?, as type: T.Type) {
         guard let pointer else { return }
         Unmanaged<T>.fromOpaque(UnsafeRawPointer(pointer)).release()

@@ -19,17 +19,8 @@ nonisolated(unsafe) private let invalidSimulatorMessage: UnsafePointer<CChar> = 
 
 @_cdecl("vc_sim_new")
 public func vc_sim_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ optionsJSON: UnsafePointer<CChar>?) -> Int32 {
-    guard let out else { return Status.invalidArgument.rawValue }
-    do {
-        let simulation = try Simulation(options: SimOptions(json: parseOptions(optionsJSON)))
-        out.pointee = HandleTable.retain(SimulatorHandle(simulation))
-        return Status.ok.rawValue
-    } catch {
-        let handle = SimulatorHandle(nil)
-        let code = handle.fail(error)
-        out.pointee = HandleTable.retain(handle)
-        return code
-    }
+    HandleTable.create(out, { () throws(VCError) in SimulatorHandle(try Simulation(options: SimOptions(json: parseOptions(optionsJSON)))) },
+                       failed: { _ in SimulatorHandle(nil) })
 }
 
 @_cdecl("vc_sim_free")
@@ -39,8 +30,7 @@ public func vc_sim_free(_ s: OpaquePointer?) {
 
 @_cdecl("vc_sim_errmsg")
 public func vc_sim_errmsg(_ s: OpaquePointer?) -> UnsafePointer<CChar> {
-    guard let h = HandleTable.get(s, as: SimulatorHandle.self) else { return invalidSimulatorMessage }
-    return h.lastError.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) }
+    HandleTable.errmsg(s, as: SimulatorHandle.self, invalid: invalidSimulatorMessage)
 }
 
 @_cdecl("vc_sim_run")

@@ -8,38 +8,30 @@ import Musl
 // checks and buffer handling only; the splitting is `SentenceSplitter`.
 
 final class SplitterHandle: Handle {
-    /// The splitter, in memory of its own: a stored property of a class would have its every
-    /// access checked for exclusivity at run time (twice per LLM delta).
-    let state: UnsafeMutablePointer<SentenceSplitter>
-    var splitter: SentenceSplitter {
-        _read { yield state.pointee }
-        _modify { yield &state.pointee }
-    }
+    /// Not checked for exclusivity at run time: that check would be a measurable share of a push
+    /// (twice per LLM delta); a handle is used from one thread at a time.
+    @exclusivity(unchecked) var splitter: SentenceSplitter
     /// Set when the options were rejected: the handle exists only to carry this message.
-    var creationError: String?
+    let creationError: String?
     /// The last segment handed out: its text, NUL, its emoji joined by spaces, NUL (malloc'ed,
     /// owned by the handle, valid until the next call).
-    private var out: UnsafeMutablePointer<UInt8>
+    private var out = malloc(256)!.assumingMemoryBound(to: UInt8.self)
     private var capacity = 256
 
-    init(_ splitter: SentenceSplitter) {
-        state = .allocate(capacity: 1)
-        state.initialize(to: splitter)
-        out = malloc(capacity)!.assumingMemoryBound(to: UInt8.self)
+    init(_ splitter: SentenceSplitter, creationError: String? = nil) {
+        self.creationError = creationError
+        self.splitter = splitter
     }
 
-    deinit {
-        state.deinitialize(count: 1)
-        state.deallocate()
-        free(out)
-    }
+    deinit { free(out) }
 
     func checkUsable() throws(VCError) {
         if let why = creationError { throw VCError(.invalidState, "the splitter was not created: \(why)") }
     }
 
-    /// Copies `segment` into `out`: (text, emoji) as NUL-terminated C strings.
-    func store(_ segment: Segment) -> (text: UnsafePointer<UInt8>, textLen: Int, emoji: UnsafePointer<UInt8>, emojiLen: Int) {
+    /// Writes `segment` to the caller's `vc_segment`, its text and emoji as NUL-terminated C strings
+    /// in `out`.
+    func store(_ segment: Segment, to v: UnsafeMutableRawPointer) {
         var text = segment.text
         let emoji = segment.emoji.isEmpty ? "" : segment.emoji.joined(separator: " ")
         let textLen = text.utf8.count, emojiLen = emoji.utf8.count
@@ -51,7 +43,12 @@ final class SplitterHandle: Handle {
         out[textLen] = 0
         _ = UnsafeMutableBufferPointer(start: out + textLen + 1, count: emojiLen).initialize(from: emoji.utf8)
         out[textLen + 1 + emojiLen] = 0
-        return (UnsafePointer(out), textLen, UnsafePointer(out + textLen + 1), emojiLen)
+        v.storeBytes(of: UnsafeRawPointer(out), toByteOffset: SegmentLayout.text, as: UnsafeRawPointer.self)
+        v.storeBytes(of: textLen, toByteOffset: SegmentLayout.textLen, as: Int.self)
+        v.storeBytes(of: UnsafeRawPointer(out + textLen + 1), toByteOffset: SegmentLayout.emoji, as: UnsafeRawPointer.self)
+        v.storeBytes(of: emojiLen, toByteOffset: SegmentLayout.emojiLen, as: Int.self)
+        v.storeBytes(of: Int64(segment.index), toByteOffset: SegmentLayout.index, as: Int64.self)
+        v.storeBytes(of: Int32(truncatingIfNeeded: segment.emoji.count), toByteOffset: SegmentLayout.emojiCount, as: Int32.self)
     }
 }
 
@@ -64,18 +61,8 @@ nonisolated(unsafe) private let invalidHandleMessage: UnsafePointer<CChar> = Uns
 
 @_cdecl("vc_splitter_new")
 public func vc_splitter_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ optionsJSON: UnsafePointer<CChar>?) -> Int32 {
-    guard let out else { return Status.invalidArgument.rawValue }
-    do {
-        let options = try SplitterOptions(json: parseOptions(optionsJSON))
-        out.pointee = HandleTable.retain(SplitterHandle(SentenceSplitter(options: options)))
-        return Status.ok.rawValue
-    } catch {
-        let handle = SplitterHandle(SentenceSplitter())
-        handle.creationError = error.message
-        let code = handle.fail(error)
-        out.pointee = HandleTable.retain(handle)
-        return code
-    }
+    HandleTable.create(out, { () throws(VCError) in SplitterHandle(SentenceSplitter(options: try SplitterOptions(json: parseOptions(optionsJSON)))) },
+                       failed: { SplitterHandle(SentenceSplitter(), creationError: $0.message) })
 }
 
 @_cdecl("vc_splitter_free")
@@ -85,8 +72,7 @@ public func vc_splitter_free(_ s: OpaquePointer?) {
 
 @_cdecl("vc_splitter_errmsg")
 public func vc_splitter_errmsg(_ s: OpaquePointer?) -> UnsafePointer<CChar> {
-    guard let h = HandleTable.get(s, as: SplitterHandle.self) else { return invalidHandleMessage }
-    return h.lastError.withUnsafeBufferPointer { UnsafePointer($0.baseAddress!) }
+    HandleTable.errmsg(s, as: SplitterHandle.self, invalid: invalidHandleMessage)
 }
 
 @_cdecl("vc_splitter_push")
@@ -97,14 +83,10 @@ public func vc_splitter_push(_ s: OpaquePointer?, _ text: UnsafePointer<CChar>?,
             h.splitter.push(bytes: UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self), count: len))
             return Status.ok.rawValue
         }
-        return h.run { () throws(VCError) -> Int32 in
-            try h.checkUsable()
-            guard let bytes = borrowBytes(text, len) else {
-                throw VCError(.invalidArgument, text == nil ? "text is NULL with a non-zero length" : "negative length")
-            }
-            h.splitter.push(bytes: bytes)
-            return Status.ok.rawValue
+        guard let bytes = borrowBytes(text, len) else {
+            return h.fail(.invalidArgument, text == nil ? "text is NULL with a non-zero length" : "negative length")
         }
+        return call(s) { $0.push(bytes: bytes) }
     } ?? Status.invalidArgument.rawValue
 }
 
@@ -117,14 +99,7 @@ public func vc_splitter_next(_ s: OpaquePointer?, _ out: UnsafeMutableRawPointer
             try h.checkUsable()
             guard let out else { throw VCError(.invalidArgument, "segment pointer is NULL") }
             guard let segment = h.splitter.nextSegment() else { return 0 }
-            let (text, textLen, emoji, emojiLen) = h.store(segment)
-            out.storeBytes(of: UnsafeRawPointer(text), toByteOffset: SegmentLayout.text, as: UnsafeRawPointer.self)
-            out.storeBytes(of: textLen, toByteOffset: SegmentLayout.textLen, as: Int.self)
-            out.storeBytes(of: UnsafeRawPointer(emoji), toByteOffset: SegmentLayout.emoji, as: UnsafeRawPointer.self)
-            out.storeBytes(of: emojiLen, toByteOffset: SegmentLayout.emojiLen, as: Int.self)
-            out.storeBytes(of: Int64(segment.index), toByteOffset: SegmentLayout.index, as: Int64.self)
-            out.storeBytes(of: Int32(truncatingIfNeeded: segment.emoji.count), toByteOffset: SegmentLayout.emojiCount,
-                           as: Int32.self)
+            h.store(segment, to: out)
             return 1
         }
     } ?? Status.invalidArgument.rawValue

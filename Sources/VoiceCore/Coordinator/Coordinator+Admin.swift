@@ -51,7 +51,7 @@ extension Coordinator {
         AdminRoute("POST", "devices/{device}/say") { c, call in c.adminSay(call) },
     ]
 
-    mutating func adminRequest(_ r: AdminRequest) {
+    func adminRequest(_ r: AdminRequest) {
         let answer = route(r)
         var reason: String?
         if answer.status >= 400, case let .json(body) = answer.body { reason = body["error"]?.stringValue }
@@ -59,7 +59,7 @@ extension Coordinator {
         out.append(.httpRespond(r.id, answer))
     }
 
-    private mutating func route(_ r: AdminRequest) -> AdminResponse {
+    private func route(_ r: AdminRequest) -> AdminResponse {
         guard r.path.hasPrefix(Self.adminPrefix) || r.path == "/api/v1" else { return .error(404, "no such route: \(r.path)") }
         let segments = r.path.dropFirst(Self.adminPrefix.count - 1).split(separator: "/")
         var allowed: [String] = []
@@ -95,12 +95,12 @@ extension Coordinator {
                         ("connected_for_ms", .json(.number(Double((now - session.connectedAt) / 1000))))])
     }
 
-    mutating func adminListDevices() -> AdminResponse {
+    func adminListDevices() -> AdminResponse {
         let ids = sessions.pairs.filter { !$0.value.closing }.map(\.key).sorted()
         return AdminResponse(200, .object([("devices", .array(ids.map { adminDeviceJSON($0) }))]))
     }
 
-    mutating func adminDevice(_ deviceID: String) -> AdminResponse {
+    func adminDevice(_ deviceID: String) -> AdminResponse {
         guard let s = connectedSession(ofDevice: deviceID) else { return .error(404, "device \"\(deviceID)\" is not connected") }
         return AdminResponse(200, adminDeviceJSON(s))
     }

@@ -23,7 +23,7 @@ extension Coordinator {
     /// Binds a device to another agent from now on (the operator's API): its connected sessions'
     /// next jobs go to the new agent's workers; a turn in flight finishes with the old one.
     /// Throws for an unknown agent.
-    public mutating func moveDevice(_ deviceID: String, to agent: String) throws(VCError) {
+    public func moveDevice(_ deviceID: String, to agent: String) throws(VCError) {
         guard !deviceID.isEmpty else { throw VCError(.invalidArgument, "empty device id") }
         guard config.agents[agent] != nil else { throw VCError(.notFound, "unknown agent \"\(agent)\"") }
         movedDevices[deviceID] = agent
@@ -46,7 +46,7 @@ extension Coordinator {
 
     /// `POST /api/v1/devices/{device}/agent` `{"agent": name}`: 404 for a device the hub does not
     /// know (not connected, not bound), 400 for an unknown agent or a bad body.
-    mutating func adminSetAgent(_ call: AdminCall) -> AdminResponse {
+    func adminSetAgent(_ call: AdminCall) -> AdminResponse {
         let device = call.param("device")
         guard isConnected(deviceID: device) || config.bindings.devices[device] != nil || movedDevices[device] != nil else {
             return .error(404, "device \"\(device)\" is not connected and not bound to an agent")
@@ -104,7 +104,7 @@ extension Coordinator {
     }
 
     /// The limit a new turn of the session would exceed, as "device.turns_per_minute" etc.
-    mutating func budgetExceeded(_ s: SessionID) -> String? {
+    func budgetExceeded(_ s: SessionID) -> String? {
         let agent = sessions[s]!.agent
         let limits = config.budgets(agent: agent)
         if let key = budgetKey(s), var u = budgets.devices[key] {
@@ -122,7 +122,7 @@ extension Coordinator {
 
     /// Admits a turn: counts it against the device's and the agent's turns per minute, or refuses
     /// it (`budget.exceeded`, the refusal spoken) and returns false.
-    mutating func admitTurn(_ s: SessionID, turn: TurnID) -> Bool {
+    func admitTurn(_ s: SessionID, turn: TurnID) -> Bool {
         if let what = budgetExceeded(s) {
             refuseTurn(s, turn: turn, reason: what)
             return false
@@ -136,7 +136,7 @@ extension Coordinator {
     }
 
     /// Speaks the refusal text as the turn's reply (an `alert` when no TTS worker can serve).
-    private mutating func refuseTurn(_ s: SessionID, turn: TurnID, reason: String) {
+    private func refuseTurn(_ s: SessionID, turn: TurnID, reason: String) {
         let session = sessions[s]!
         record(.budgetExceeded, session: s, turn: turn, to: session.agent.isEmpty ? nil : session.agent, reason: reason,
                text: session.info.deviceID.isEmpty ? nil : session.info.deviceID)
@@ -160,7 +160,7 @@ extension Coordinator {
     // MARK: usage
 
     /// The LLM tokens an assistant job used, as its worker reported them (`output` `usage`).
-    mutating func assistantUsage(_ s: SessionID, job: JobID, model: String, prompt: Int64, completion: Int64, total: Int64) {
+    func assistantUsage(_ s: SessionID, job: JobID, model: String, prompt: Int64, completion: Int64, total: Int64) {
         guard let j = jobs[job], !j.usageReported else { return }
         j.usageReported = true
         countUsage(s, j, job: job, model: model, tokens: total, estimated: false,
@@ -169,7 +169,7 @@ extension Coordinator {
 
     /// An assistant job ended without reporting usage: its tokens are estimated from the text
     /// (about four characters a token, prompt and reply together).
-    mutating func estimateUsage(_ s: SessionID, job: JobID) {
+    func estimateUsage(_ s: SessionID, job: JobID) {
         guard let j = jobs[job], j.kind == .assistant, !j.usageReported else { return }
         j.usageReported = true
         var prompt = 0
@@ -178,7 +178,7 @@ extension Coordinator {
         countUsage(s, j, job: job, model: "", tokens: tokens, estimated: true, parts: nil)
     }
 
-    private mutating func countUsage(_ s: SessionID, _ j: JobRecord, job: JobID, model: String, tokens: Int64, estimated: Bool,
+    private func countUsage(_ s: SessionID, _ j: JobRecord, job: JobID, model: String, tokens: Int64, estimated: Bool,
                                      parts: [(String, Int64)]?) {
         let agent = j.agent
         let limits = config.budgets(agent: agent)
@@ -207,7 +207,7 @@ extension Coordinator {
     static let greetedLimit = 100_000
 
     /// Queues the session's agent's greeting as a say when its device was not greeted before.
-    mutating func greetIfNew(_ s: SessionID) {
+    func greetIfNew(_ s: SessionID) {
         let session = sessions[s]!
         guard let greeting = config.agents[session.agent]?.greeting, !greeting.isEmpty else { return }
         let device = session.info.deviceID

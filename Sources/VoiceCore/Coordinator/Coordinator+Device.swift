@@ -1,6 +1,6 @@
 /// Device-side transitions: connection, hello, listen, abort, audio, playback, disconnect.
 extension Coordinator {
-    mutating func deviceConnected(_ s: SessionID, _ info: DeviceInfo) {
+    func deviceConnected(_ s: SessionID, _ info: DeviceInfo) {
         guard sessions[s] == nil else { return reject("session already connected", session: s) }
         guard (1...3).contains(info.protocolVersion) else {
             return reject("unsupported protocol_version \(info.protocolVersion)", session: s)
@@ -15,7 +15,7 @@ extension Coordinator {
         }
     }
 
-    mutating func deviceHello(_ s: SessionID, _ hello: DeviceHello) {
+    func deviceHello(_ s: SessionID, _ hello: DeviceHello) {
         guard let session = sessions[s], !session.closing else { return reject("unknown session", session: s) }
         if session.helloDone {
             // A repeated hello is answered again (firmware retries after a lost reply).
@@ -36,13 +36,13 @@ extension Coordinator {
     }
 
     /// Validates that the session exists, said hello and is not closing.
-    mutating func readySession(_ s: SessionID) -> Bool {
+    func readySession(_ s: SessionID) -> Bool {
         guard let session = sessions[s], !session.closing else { reject("unknown session", session: s); return false }
         guard session.helloDone else { reject("message before hello", session: s); return false }
         return true
     }
 
-    mutating func deviceListen(_ s: SessionID, _ command: ListenCommand) {
+    func deviceListen(_ s: SessionID, _ command: ListenCommand) {
         guard readySession(s) else { return }
         sessions[s]!.lastActivity = now
         switch command {
@@ -71,7 +71,7 @@ extension Coordinator {
         touch(s)
     }
 
-    mutating func deviceAbort(_ s: SessionID, reason: String) {
+    func deviceAbort(_ s: SessionID, reason: String) {
         guard readySession(s) else { return }
         sessions[s]!.lastActivity = now
         abortTurns(s, reason: reason.isEmpty ? "abort" : "abort:" + reason, cancelSpeech: true)
@@ -79,7 +79,7 @@ extension Coordinator {
     }
 
     /// The hot path (every 20–60 ms per listening device): one lookup per table, no copies.
-    mutating func deviceAudio(_ s: SessionID, _ pcm: [UInt8]) {
+    func deviceAudio(_ s: SessionID, _ pcm: [UInt8]) {
         guard let si = sessions.slot(s) else { return reject("unknown session", session: s) }
         guard let u = sessions[slot: si].utterance else { return }  // not listening: dropped
         let job = u.job
@@ -94,19 +94,19 @@ extension Coordinator {
         }
     }
 
-    mutating func devicePlaybackDone(_ s: SessionID, _ turn: TurnID) {
+    func devicePlaybackDone(_ s: SessionID, _ turn: TurnID) {
         guard readySession(s) else { return }
         guard let reply = sessions[s]!.reply, reply.turn == turn, reply.audioEndSent else { return }  // stale
         sessions[s]!.lastActivity = now
         endReply(s, reason: reply.refused ? "refused" : reply.fallback ? "fallback" : "done")
     }
 
-    mutating func deviceDisconnected(_ s: SessionID, reason: String) {
+    func deviceDisconnected(_ s: SessionID, reason: String) {
         guard sessions[s] != nil else { return reject("unknown session", session: s) }
         removeSession(s, reason: reason.isEmpty ? "disconnected" : reason)
     }
 
-    mutating func textInput(_ s: SessionID, _ text: String) {
+    func textInput(_ s: SessionID, _ text: String) {
         guard readySession(s) else { return }
         sessions[s]!.lastActivity = now
         abortTurns(s, reason: "superseded", cancelSpeech: true, reopen: false)
@@ -122,7 +122,7 @@ extension Coordinator {
 
     /// Closes a session from the core's side (idle, hello timeout): cancel everything, ask the
     /// host to close, forget it when the host reports the disconnect (or after a grace period).
-    mutating func closeSession(_ s: SessionID, reason: String) {
+    func closeSession(_ s: SessionID, reason: String) {
         guard let session = sessions[s], !session.closing else { return }
         dropTurns(s, reason: reason)
         cancelTimer(session.helloTimer)
@@ -137,7 +137,7 @@ extension Coordinator {
         touch(s)
     }
 
-    mutating func removeSession(_ s: SessionID, reason: String) {
+    func removeSession(_ s: SessionID, reason: String) {
         guard let session = sessions[s] else { return }
         dropTurns(s, reason: reason)
         dropMCP(s)
@@ -150,7 +150,7 @@ extension Coordinator {
     }
 
     /// Cancels the utterance and the reply without telling the device (it is going away).
-    private mutating func dropTurns(_ s: SessionID, reason: String) {
+    private func dropTurns(_ s: SessionID, reason: String) {
         dropSays(s, reason: "device-left")
         discardHeld(s, reason: reason)
         if let u = sessions[s]!.utterance {
@@ -162,7 +162,7 @@ extension Coordinator {
         if sessions[s]!.reply != nil { cancelReply(s, reason: reason, tellDevice: false) }
     }
 
-    mutating func setASRBlocked(_ s: SessionID, _ blocked: Bool) {
+    func setASRBlocked(_ s: SessionID, _ blocked: Bool) {
         guard sessions[s]!.asrBlocked != blocked else { return }
         sessions[s]!.asrBlocked = blocked
         asrBlockedSessions += blocked ? 1 : -1

@@ -5,7 +5,7 @@
 extension Coordinator {
     /// `pause`: silence began `silenceMs` of audio ago. Without hub endpointing it only dates the
     /// end of the speech (a backchannel's length).
-    mutating func paused(_ s: SessionID, _ u: Utterance, silenceMs: Int) {
+    func paused(_ s: SessionID, _ u: Utterance, silenceMs: Int) {
         guard !u.ended else { return }
         u.pause = PauseEvidence(since: now + Int64(-silenceMs) * 1000)
         decideEndOfTurn(s)
@@ -13,14 +13,14 @@ extension Coordinator {
 
     /// End-of-turn evidence is the ASR stream's progress, as a partial is: an utterance longer than
     /// `asr_timeout_ms` whose worker sends no partials must not time out while it is reported on.
-    mutating func evidenceArrived(_ s: SessionID, job: JobID, _ u: Utterance) {
+    func evidenceArrived(_ s: SessionID, job: JobID, _ u: Utterance) {
         sessions[s]!.lastActivity = now
         if u.speech, !u.ended { setJobDeadline(job, now + config.asrTimeoutUs) }
     }
 
     /// The speculative transcript of the pause, with its language: in another language than the
     /// session's, its words are no evidence of where the sentence stands.
-    mutating func transcriptArrived(_ s: SessionID, _ u: Utterance, text: String, language: String?) {
+    func transcriptArrived(_ s: SessionID, _ u: Utterance, text: String, language: String?) {
         guard u.pause != nil else { return }
         u.pause!.text = text
         u.pause!.textTrusted = TurnText.sameLanguage(language, sessionLanguage(s))
@@ -28,7 +28,7 @@ extension Coordinator {
     }
 
     /// Speech again (`resume`, `speech_start`): the pause's evidence is void.
-    mutating func resumed(_ s: SessionID, _ u: Utterance) {
+    func resumed(_ s: SessionID, _ u: Utterance) {
         u.pause = nil
         cancelTimer(u.endTimer)
         u.endTimer = nil
@@ -37,7 +37,7 @@ extension Coordinator {
     }
 
     /// Ends the utterance now, or arms the timer for the deadline the evidence gives.
-    mutating func decideEndOfTurn(_ s: SessionID) {
+    func decideEndOfTurn(_ s: SessionID) {
         guard config.turn.hubEndpointing, let u = sessions[s]!.utterance, u.mode != .manual, !u.ended,
               let evidence = u.pause else { return }
         let deadline = EndOfTurn.deadline(evidence, config: config.turn)
@@ -56,7 +56,7 @@ extension Coordinator {
 
     /// Speech started while a reply plays: its downlink pauses `barge_in_ms` later (at once by
     /// default) and the speech is judged.
-    mutating func overReply(_ s: SessionID, _ u: Utterance) {
+    func overReply(_ s: SessionID, _ u: Utterance) {
         u.overReply = true
         u.speechStartedAt = now
         cancelTimer(u.bargeInTimer)
@@ -70,7 +70,7 @@ extension Coordinator {
 
     /// `device.pause` (the device plays out the few frames it holds, then nothing; no message tells
     /// it, it stays in its speaking state) and the interruption deadline.
-    mutating func pauseReply(_ s: SessionID, _ u: Utterance) {
+    func pauseReply(_ s: SessionID, _ u: Utterance) {
         if let reply = sessions[s]!.reply, reply.turn < u.turn, reply.pausedAt == nil {
             reply.pausedAt = now
             cancelTimer(reply.playbackTimer)
@@ -84,7 +84,7 @@ extension Coordinator {
 
     /// `barge_in_ms` passed: pause the downlink if the speech goes on. `interrupt_ms` passed: still
     /// speaking is an interruption; in a pause the transcript decides (or more speech: `resumed`).
-    mutating func bargeInTimerFired(_ s: SessionID, _ u: Utterance) {
+    func bargeInTimerFired(_ s: SessionID, _ u: Utterance) {
         guard u.overReply else { return }
         let start = u.speechStartedAt ?? now
         if now < start + config.turn.interruptUs {
@@ -100,7 +100,7 @@ extension Coordinator {
 
     /// An interruption: the reply is cut (`device.flush`, `tts stop`) and the utterance is the
     /// user's next turn.
-    mutating func interrupt(_ s: SessionID, _ u: Utterance) {
+    func interrupt(_ s: SessionID, _ u: Utterance) {
         u.overReply = false
         cancelTimer(u.bargeInTimer)
         u.bargeInTimer = nil
@@ -115,7 +115,7 @@ extension Coordinator {
     /// than `backchannel_ms` whose transcript is in another language than the session's — ends the
     /// utterance without a turn and the reply resumes (true); anything else is an interruption
     /// (false: the reply is cut, the utterance goes on as usual).
-    mutating func backchannel(_ s: SessionID, _ u: Utterance, text: String, language: String?) -> Bool {
+    func backchannel(_ s: SessionID, _ u: Utterance, text: String, language: String?) -> Bool {
         let words = Self.trimmed(text)
         let spokeUs = (u.pause?.since ?? now) - (u.speechStartedAt ?? u.startedAt)
         let foreign = !TurnText.sameLanguage(language, sessionLanguage(s))
@@ -141,7 +141,7 @@ extension Coordinator {
 
     /// The utterance is over (ended, cancelled, failed, a backchannel): its timers go, and a reply
     /// it paused is settled when the event has been handled (`settleReplyPause`).
-    mutating func clearTurnTimers(_ s: SessionID, _ u: Utterance) {
+    func clearTurnTimers(_ s: SessionID, _ u: Utterance) {
         cancelTimer(u.endTimer)
         cancelTimer(u.bargeInTimer)
         u.endTimer = nil
@@ -152,7 +152,7 @@ extension Coordinator {
 
     /// A reply that ends normally while its downlink is paused (it had no audio yet: nothing to
     /// say): the host's queue must not stay held for the next reply.
-    mutating func releasePause(_ s: SessionID, _ reply: Reply) {
+    func releasePause(_ s: SessionID, _ reply: Reply) {
         guard reply.pausedAt != nil else { return }
         reply.pausedAt = nil
         out.append(.deviceResume(s))
@@ -161,7 +161,7 @@ extension Coordinator {
     /// After each event: a reply whose downlink is paused while no speech over it is being judged
     /// any more (a backchannel, or its utterance ended another way) resumes where it paused
     /// (`device.resume`); its playback deadline moves on by the pause.
-    mutating func settleReplyPause(_ s: SessionID) {
+    func settleReplyPause(_ s: SessionID) {
         guard let reply = sessions[s]?.reply, let at = reply.pausedAt else { return }
         if let u = sessions[s]!.utterance, u.overReply { return }
         reply.pausedAt = nil

@@ -52,7 +52,7 @@ struct HealthTracker: Sendable {
 extension Coordinator {
     /// Updates the conditions after placement (`placementDirty` work), then logs verdicts that
     /// changed. Cheap when nothing is pending and placement did not run.
-    mutating func updateHealth(recompute: Bool) {
+    func updateHealth(recompute: Bool) {
         if recompute {
             var pending = false
             for k in WorkerKind.allCases {

@@ -1,9 +1,10 @@
 /// Job lifecycle: queue → place → run → done / failed / cancelled, retries and re-dispatch.
 extension Coordinator {
-    mutating func createJob(kind: WorkerKind, session s: SessionID, turn: TurnID, segment: Int, params: JobParams,
-                            priority: JobPriority, attempt: Int, preferred: WorkerID?, avoid: WorkerID?, agent: String = "") -> JobID {
+    func createJob(kind: WorkerKind, session s: SessionID, turn: TurnID, segment: Int, params: JobParams,
+                   priority: JobPriority, attempt: Int, preferred: WorkerID?, avoid: WorkerID?, agent: String = "") -> JobID {
         let id = JobID(nextJob)
         nextJob += 1
+        precondition(jobs[id] == nil, "ids-increase: job \(id) issued twice")
         jobs[id] = JobRecord(kind: kind, session: s, turn: turn, segment: segment, params: params, priority: priority,
                              attempt: attempt, avoid: avoid, preferred: preferred, queuedAt: now)
         jobs[id]!.agent = agent
@@ -11,8 +12,10 @@ extension Coordinator {
         return id
     }
 
-    mutating func enqueue(_ id: JobID) {
+    func enqueue(_ id: JobID) {
         let j = jobs[id]!
+        precondition(!scheduler.isQueued(id, kind: j.kind) && scheduler.assignedWorker(id) == nil,
+                     "job-placement: job \(id) queued twice or while it holds a slot")
         jobs[id]!.phase = .queued
         jobs[id]!.queuedAt = now
         scheduler.enqueue(QueuedJob(job: id, kind: j.kind, session: j.session, priority: j.priority,
@@ -25,7 +28,7 @@ extension Coordinator {
 
     /// Places every job that can be placed now and dispatches it; jobs left queued get a queue
     /// deadline.
-    mutating func placeJobs() {
+    func placeJobs() {
         placementDirty = false
         healthDirty = true
         while let p = scheduler.nextPlacement(now: now) {
@@ -40,8 +43,9 @@ extension Coordinator {
         justQueued.removeAll(keepingCapacity: true)
     }
 
-    private mutating func dispatch(_ id: JobID, to worker: WorkerID) {
+    private func dispatch(_ id: JobID, to worker: WorkerID) {
         guard let j = jobs[id] else { return }
+        precondition(j.phase == .queued && j.worker == nil, "job-placement: job \(id) dispatched while \(j.phase)")
         jobs[id]!.phase = .running
         jobs[id]!.worker = worker
         jobs[id]!.dispatchedAt = now
@@ -71,7 +75,7 @@ extension Coordinator {
         }
     }
 
-    mutating func armJobTimer(_ id: JobID, at: Instant) {
+    func armJobTimer(_ id: JobID, at: Instant) {
         cancelTimer(jobs[id]!.timer)
         jobs[id]!.timer = setTimer(.job(id), at: at)
         jobs[id]!.timerAt = at
@@ -79,22 +83,23 @@ extension Coordinator {
 
     /// Sets the job's progress deadline; the timer is re-armed lazily when it fires early.
     /// The same for a record already at hand (the hot paths).
-    mutating func setJobDeadline(_ id: JobID, record: JobRecord, _ at: Instant) {
+    func setJobDeadline(_ id: JobID, record: JobRecord, _ at: Instant) {
         record.deadline = at
         if record.phase == .running, record.timer == nil || record.timerAt > at { armJobTimer(id, at: at) }
     }
 
-    mutating func setJobDeadline(_ id: JobID, _ at: Instant) {
+    func setJobDeadline(_ id: JobID, _ at: Instant) {
         guard let ji = jobs.slot(id) else { return }
         jobs[slot: ji].deadline = at
         if jobs[slot: ji].phase == .running, jobs[slot: ji].timer == nil || jobs[slot: ji].timerAt > at { armJobTimer(id, at: at) }
     }
 
     /// Cancels a job wherever it is; a running one is told to stop.
-    mutating func cancelJob(_ id: JobID, reason: String) {
+    func cancelJob(_ id: JobID, reason: String) {
         guard let j = jobs.removeValue(forKey: id) else { return }
         cancelTimer(j.timer)
         scheduler.cancel(id, kind: j.kind)
+        assert(scheduler.assignedWorker(id) == nil && !scheduler.isQueued(id, kind: j.kind), "job-placement: cancelled job \(id) still placed")
         placementDirty = true
         if j.phase == .running, let w = j.worker {
             out.append(.workerSend(w, .cancel(id, reason: reason), audio: nil))
@@ -103,10 +108,11 @@ extension Coordinator {
     }
 
     /// The job ended successfully (final, done, segment done): release its slot.
-    mutating func finishJob(_ id: JobID, success: Bool) {
+    func finishJob(_ id: JobID, success: Bool) {
         guard let j = jobs.removeValue(forKey: id) else { return }
         cancelTimer(j.timer)
         scheduler.finish(id, success: success, now: now)
+        assert(scheduler.assignedWorker(id) == nil, "job-placement: finished job \(id) still holds a slot")
         placementDirty = true
         record(.jobDone, session: j.session, turn: j.turn, job: id, jobKind: j.kind, worker: j.worker)
     }
@@ -114,10 +120,11 @@ extension Coordinator {
     /// The job failed: `lost` (its worker vanished) re-dispatches at once elsewhere; an error or a
     /// timeout retries after a backoff inside the retry budget; when attempts run out the turn
     /// fails open.
-    mutating func jobFailed(_ id: JobID, reason: String, retryable: Bool, lost: Bool) {
+    func jobFailed(_ id: JobID, reason: String, retryable: Bool, lost: Bool) {
         guard let j = jobs.removeValue(forKey: id) else { return }
         cancelTimer(j.timer)
         if !lost { scheduler.finish(id, success: false, now: now) }
+        assert(scheduler.assignedWorker(id) == nil, "job-placement: failed job \(id) still holds a slot")
         if let (w, until) = scheduler.takeHealthChanges().ejected {
             record(.workerEjected, worker: w, value: until - now)
         }
@@ -178,8 +185,9 @@ extension Coordinator {
     /// that worker, without counting a failure of the worker or spending an attempt or the retry
     /// budget; the worker counts as full for the kind until a heartbeat or a finished job of it
     /// says otherwise, so the job cannot ping-pong.
-    mutating func jobRefused(_ id: JobID, worker w: WorkerID, reason: String) {
+    func jobRefused(_ id: JobID, worker w: WorkerID, reason: String) {
         guard let j = jobs[id] else { return }
+        precondition(j.phase == .running, "job-placement: job \(id) refused while \(j.phase)")
         cancelTimer(j.timer)
         j.timer = nil
         scheduler.refuse(id)
@@ -195,9 +203,10 @@ extension Coordinator {
     }
 
     /// A new attempt of the same work: at once elsewhere after a loss, after a backoff otherwise.
-    private mutating func retry(_ j: JobRecord, lost: Bool) -> JobID {
+    private func retry(_ j: JobRecord, lost: Bool) -> JobID {
         let id = JobID(nextJob)
         nextJob += 1
+        precondition(jobs[id] == nil, "ids-increase: job \(id) issued twice")
         let next = j.copy()
         next.attempt += 1
         if lost { next.losses += 1 }
@@ -220,7 +229,7 @@ extension Coordinator {
         return id
     }
 
-    mutating func jobTimerFired(_ id: JobID) {
+    func jobTimerFired(_ id: JobID) {
         guard let j = jobs[id] else { return }
         jobs[id]!.timer = nil
         switch j.phase {
@@ -243,7 +252,7 @@ extension Coordinator {
     }
 
     /// No worker took the job within the deadline: fail open for its turn.
-    private mutating func queueTimeout(_ id: JobID) {
+    private func queueTimeout(_ id: JobID) {
         guard let j = jobs.removeValue(forKey: id) else { return }
         scheduler.cancel(id, kind: j.kind)
         counters.placementFailures[j.kind.rawValue] += 1

@@ -21,7 +21,7 @@ extension Coordinator {
     /// The ASR's `final` named the language it decoded in: kept for the replies when it changed.
     /// With `auto`, a reply held for this utterance was started in the language heard before: it is
     /// discarded, and the final starts one in the new language.
-    mutating func languageDetected(_ s: SessionID, _ u: Utterance, _ language: String) {
+    func languageDetected(_ s: SessionID, _ u: Utterance, _ language: String) {
         let tag = Self.trimmed(language)
         guard !tag.isEmpty, tag.utf8.count <= 16, tag != sessions[s]!.detectedLanguage else { return }
         let agent = sessions[s]!.agent

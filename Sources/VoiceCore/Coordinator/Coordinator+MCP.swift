@@ -9,7 +9,7 @@ extension Coordinator {
     static let mcpTimeoutCode = -32000
     static let mcpUnavailableCode = -32001
 
-    mutating func startMCP(_ s: SessionID) {
+    func startMCP(_ s: SessionID) {
         sessions[s]!.deviceMCP = DeviceMCP()
         var capabilities: [(String, JSON)] = []
         if !config.visionURL.isEmpty {
@@ -21,7 +21,7 @@ extension Coordinator {
         ])
     }
 
-    private mutating func sendListRequest(_ s: SessionID, method: String, params: JSON) {
+    private func sendListRequest(_ s: SessionID, method: String, params: JSON) {
         let id = sessions[s]!.deviceMCP!.takeID()
         sessions[s]!.deviceMCP!.listRequest = (id, method)
         sessions[s]!.deviceMCP!.listTimer = setTimer(.mcpList(s, id), at: now + config.mcpListTimeoutUs)
@@ -36,7 +36,7 @@ extension Coordinator {
         return mcp.tools
     }
 
-    private mutating func listingEnded(_ s: SessionID, ok: Bool, reason: String) {
+    private func listingEnded(_ s: SessionID, ok: Bool, reason: String) {
         cancelTimer(sessions[s]!.deviceMCP!.listTimer)
         sessions[s]!.deviceMCP!.listTimer = nil
         sessions[s]!.deviceMCP!.listRequest = nil
@@ -47,7 +47,7 @@ extension Coordinator {
 
     /// An `mcp` message from the device: an answer to the listing or to a job's call, or a
     /// notification.
-    mutating func deviceMCP(_ s: SessionID, _ payload: JSON) {
+    func deviceMCP(_ s: SessionID, _ payload: JSON) {
         guard readySession(s) else { return }
         guard payload.objectValue != nil else { return reject("mcp: \"payload\" must be a JSON object", session: s) }
         guard let mcp = sessions[s]!.deviceMCP else {
@@ -84,7 +84,7 @@ extension Coordinator {
         record(.mcpDropped, session: s, reason: mcp.expired.contains(id) ? "late" : "unknown-id", value: Int64(id))
     }
 
-    private mutating func listAnswer(_ s: SessionID, method: String, _ payload: JSON) {
+    private func listAnswer(_ s: SessionID, method: String, _ payload: JSON) {
         cancelTimer(sessions[s]!.deviceMCP!.listTimer)
         sessions[s]!.deviceMCP!.listTimer = nil
         record(.mcpAnswer, session: s, to: payload["error"] == nil ? "result" : "error", reason: method,
@@ -115,7 +115,7 @@ extension Coordinator {
 
     /// An `mcp` output of an assistant job: a request goes to the device under a hub id, a
     /// notification as it is.
-    mutating func jobMCP(_ s: SessionID, job: JobID?, _ payload: JSON) {
+    func jobMCP(_ s: SessionID, job: JobID?, _ payload: JSON) {
         guard payload.objectValue != nil, let method = payload["method"]?.stringValue else {
             return record(.mcpDropped, session: s, job: job, reason: "malformed")
         }
@@ -140,7 +140,7 @@ extension Coordinator {
         setJobDeadline(job, now + config.mcpCallTimeoutUs + config.assistantTimeoutUs)
     }
 
-    mutating func mcpListTimerFired(_ s: SessionID, id: Int) {
+    func mcpListTimerFired(_ s: SessionID, id: Int) {
         guard let mcp = sessions[s]?.deviceMCP, let request = mcp.listRequest, request.id == id else { return }
         sessions[s]!.deviceMCP!.listTimer = nil
         sessions[s]!.deviceMCP!.expire(id)
@@ -148,7 +148,7 @@ extension Coordinator {
         listingEnded(s, ok: false, reason: "timeout")
     }
 
-    mutating func mcpCallTimerFired(_ s: SessionID, id: Int) {
+    func mcpCallTimerFired(_ s: SessionID, id: Int) {
         guard let call = sessions[s]?.deviceMCP?.calls[id] else { return }
         sessions[s]!.deviceMCP!.calls[id] = nil
         sessions[s]!.deviceMCP!.expire(id)
@@ -163,7 +163,7 @@ extension Coordinator {
     }
 
     /// The session is going away: its MCP timers go with it.
-    mutating func dropMCP(_ s: SessionID) {
+    func dropMCP(_ s: SessionID) {
         guard let mcp = sessions[s]?.deviceMCP else { return }
         cancelTimer(mcp.listTimer)
         for call in mcp.calls.values.sorted(by: { $0.timer.raw < $1.timer.raw }) { cancelTimer(call.timer) }

@@ -5,7 +5,7 @@
 /// failure, a timeout, the session going away. Nothing of a discarded reply leaves the hub.
 extension Coordinator {
     /// `speculative` from the open utterance's ASR job.
-    mutating func speculation(_ s: SessionID, text: String) {
+    func speculation(_ s: SessionID, text: String) {
         guard config.preemptiveGeneration, let u = sessions[s]!.utterance else { return }
         let trimmed = Self.trimmed(text)
         if let held = sessions[s]!.held {
@@ -14,6 +14,7 @@ extension Coordinator {
         }
         // Over a budget the final will be refused: no LLM call on speculation.
         guard !trimmed.isEmpty, budgetExceeded(s) == nil else { return }
+        precondition(sessions[s]!.held == nil, "held-reply: a second held reply")
         let held = HeldReply(turn: u.turn, text: trimmed, splitter: ReplySplitter(options: config.splitter))
         held.watchdog = setTimer(.preemption(s, u.turn), at: now + config.replyTimeoutUs)
         sessions[s]!.held = held
@@ -26,7 +27,7 @@ extension Coordinator {
     }
 
     /// Output of the held reply's assistant job: text through the splitter, segments and MCP kept.
-    mutating func heldAssistantOutput(_ s: SessionID, _ held: HeldReply, job: JobID, _ output: JobOutput) {
+    func heldAssistantOutput(_ s: SessionID, _ held: HeldReply, job: JobID, _ output: JobOutput) {
         setJobDeadline(job, now + config.assistantTimeoutUs)
         switch output {
         case let .delta(text):
@@ -46,7 +47,7 @@ extension Coordinator {
     }
 
     /// The held reply's assistant finished before the commit (a worker that does not wait for it).
-    mutating func heldAssistantDone(_ s: SessionID, _ held: HeldReply, job: JobID) {
+    func heldAssistantDone(_ s: SessionID, _ held: HeldReply, job: JobID) {
         finishJob(job, success: true)
         held.job = nil
         held.assistantDone = true
@@ -63,12 +64,13 @@ extension Coordinator {
 
     /// The final confirmed the speculative text: the held reply becomes the turn's reply, its held
     /// segments go to TTS in order, and the assistant is told to `commit` (remember the exchange).
-    mutating func commitHeld(_ s: SessionID, speechEnd: Instant) {
+    func commitHeld(_ s: SessionID, speechEnd: Instant) {
         guard let held = sessions[s]!.held else { return }
         sessions[s]!.held = nil
         cancelTimer(held.watchdog)
         record(.preemptCommitted, session: s, turn: held.turn, job: held.job,
                value: held.firstDelta.map { now - $0 })
+        precondition(sessions[s]!.reply == nil, "session-turns: a held reply committed while another plays")
         let reply = Reply(turn: held.turn, text: held.text, splitter: held.splitter)
         reply.marks = TurnMarks(speechEnd: speechEnd, asrFinal: now, firstDelta: held.firstDelta)
         reply.watchdog = setTimer(.reply(s, held.turn), at: now + config.replyTimeoutUs)
@@ -98,7 +100,7 @@ extension Coordinator {
     }
 
     /// Drops the held reply: its job is cancelled, nothing of it reaches TTS or the device.
-    mutating func discardHeld(_ s: SessionID, reason: String) {
+    func discardHeld(_ s: SessionID, reason: String) {
         guard let held = sessions[s]?.held else { return }
         sessions[s]!.held = nil
         cancelTimer(held.watchdog)
@@ -108,7 +110,7 @@ extension Coordinator {
 
     /// The held reply's assistant job failed, timed out or lost its worker: no retry (the final
     /// starts an ordinary reply if the speculation was right).
-    mutating func heldJobFailed(_ s: SessionID, job: JobID, reason: String) -> Bool {
+    func heldJobFailed(_ s: SessionID, job: JobID, reason: String) -> Bool {
         guard let held = sessions[s]!.held, held.job == job else { return false }
         discardHeld(s, reason: "assistant:" + reason)
         return true

@@ -10,7 +10,7 @@
 ///     `recycle_heartbeats` in a row the worker is recycled (closed; the SDK redials clean).
 /// A report with room clears a refusal's "full" mark. Every correction is `worker.reconciled`.
 extension Coordinator {
-    mutating func reconcile(_ w: WorkerID, _ load: [WorkerKind: Int]) {
+    func reconcile(_ w: WorkerID, _ load: [WorkerKind: Int]) {
         for k in WorkerKind.allCases {
             guard let reported = load[k], let state = scheduler.worker(w) else { continue }
             let i = k.rawValue
@@ -78,7 +78,7 @@ extension Coordinator {
 
     /// Moves jobs the worker does not report: cancelled there, re-dispatched elsewhere at once
     /// (bounded by `max_redispatches` like a lost worker).
-    private mutating func moveMissing(_ candidates: [JobID], count: Int, worker w: WorkerID, kind: WorkerKind, counted: Int, reported: Int) {
+    private func moveMissing(_ candidates: [JobID], count: Int, worker w: WorkerID, kind: WorkerKind, counted: Int, reported: Int) {
         for id in candidates.prefix(max(0, count)) {
             guard let j = jobs[id], j.worker == w else { continue }
             counters.jobsReconciled += 1

@@ -1,7 +1,7 @@
 /// The reply: assistant text through the splitter into TTS segments, and their audio to the
 /// device strictly in segment order, each byte at most once.
 extension Coordinator {
-    mutating func assistantOutput(_ s: SessionID, job: JobID, _ output: JobOutput) {
+    func assistantOutput(_ s: SessionID, job: JobID, _ output: JobOutput) {
         if let held = sessions[s]?.held, held.job == job { return heldAssistantOutput(s, held, job: job, output) }
         guard let si = sessions.slot(s), sessions[slot: si].reply?.assistantJob == job else { return }
         if let ji = jobs.slot(job) { setJobDeadline(job, record: jobs[slot: ji], now + config.assistantTimeoutUs) }
@@ -26,7 +26,7 @@ extension Coordinator {
     }
 
     /// The assistant finished: the splitter's rest becomes the last segment.
-    mutating func assistantDone(_ s: SessionID, job: JobID) {
+    func assistantDone(_ s: SessionID, job: JobID) {
         if let held = sessions[s]!.held, held.job == job { return heldAssistantDone(s, held, job: job) }
         guard let reply = sessions[s]!.reply, reply.assistantJob == job else { return }
         finishJob(job, success: true)
@@ -37,12 +37,12 @@ extension Coordinator {
         checkReplyComplete(s)
     }
 
-    private mutating func takeSegments(_ s: SessionID) {
+    private func takeSegments(_ s: SessionID) {
         while let piece = sessions[s]!.reply!.splitter.next() { addPiece(s, piece) }
     }
 
     /// A piece of the splitter: its emoji to the device, its text as a segment.
-    mutating func addPiece(_ s: SessionID, _ piece: ReplySplitter.Piece, firstSegmentAt: Instant? = nil) {
+    func addPiece(_ s: SessionID, _ piece: ReplySplitter.Piece, firstSegmentAt: Instant? = nil) {
         if let emoji = piece.emoji.first {
             out.append(.deviceSend(s, .llmEmotion(emoji: emoji, emotion: Emotion.name(of: emoji))))
         }
@@ -51,7 +51,7 @@ extension Coordinator {
 
     /// Appends a segment and queues its TTS job: the first segment at top priority. A committed
     /// held reply passes when its first segment was really cut (`firstSegmentAt`).
-    mutating func addSegment(_ s: SessionID, text: String, firstSegmentAt: Instant? = nil) {
+    func addSegment(_ s: SessionID, text: String, firstSegmentAt: Instant? = nil) {
         let reply = sessions[s]!.reply!
         let index = reply.segments.count
         if index == 0 {
@@ -63,7 +63,7 @@ extension Coordinator {
         startSegmentJob(s, index: index, avoid: nil)
     }
 
-    mutating func startSegmentJob(_ s: SessionID, index: Int, avoid: WorkerID?) {
+    func startSegmentJob(_ s: SessionID, index: Int, avoid: WorkerID?) {
         let reply = sessions[s]!.reply!
         let attempt = reply.segments[index].attempts + 1
         let job = createJob(kind: .tts, session: s, turn: reply.turn, segment: index,
@@ -76,7 +76,7 @@ extension Coordinator {
         setJobDeadline(job, now + config.ttsTimeoutUs)
     }
 
-    mutating func ttsAudio(_ s: SessionID, job: JobID, record: JobRecord, last: Bool, _ pcm: [UInt8]) {
+    func ttsAudio(_ s: SessionID, job: JobID, record: JobRecord, last: Bool, _ pcm: [UInt8]) {
         let k = record.segment
         guard let si = sessions.slot(s), let reply = sessions[slot: si].reply, k < reply.segments.count,
               reply.segments[k].job == job, !reply.segments[k].complete
@@ -106,7 +106,7 @@ extension Coordinator {
         if last { segmentComplete(s, job: job, segment: k) }
     }
 
-    mutating func segmentComplete(_ s: SessionID, job: JobID, segment k: Int) {
+    func segmentComplete(_ s: SessionID, job: JobID, segment k: Int) {
         guard let reply = sessions[s]!.reply, k < reply.segments.count, reply.segments[k].job == job,
               !reply.segments[k].complete
         else { return }
@@ -119,7 +119,7 @@ extension Coordinator {
 
     /// Moves delivery to the next segment whenever the head one is complete, sending the audio
     /// that waited for it.
-    private mutating func advanceHead(_ s: SessionID) {
+    private func advanceHead(_ s: SessionID) {
         while true {
             let reply = sessions[s]!.reply!
             guard reply.head < reply.segments.count, reply.segments[reply.head].complete else { return }
@@ -137,12 +137,12 @@ extension Coordinator {
 
     /// Sends audio of the head segment; `tts start` precedes the reply's first audio and the
     /// segment's first audio carries its `sentence_start` text.
-    private mutating func deliver(_ s: SessionID, segment k: Int, _ pcm: [UInt8]) {
+    private func deliver(_ s: SessionID, segment k: Int, _ pcm: [UInt8]) {
         guard let si = sessions.slot(s), let reply = sessions[slot: si].reply else { return }
         deliver(s, slot: si, reply: reply, segment: k, pcm)
     }
 
-    private mutating func deliver(_ s: SessionID, slot si: Int, reply: Reply, segment k: Int, _ pcm: [UInt8]) {
+    private func deliver(_ s: SessionID, slot si: Int, reply: Reply, segment k: Int, _ pcm: [UInt8]) {
         guard !pcm.isEmpty else { return }
         if !reply.ttsStarted {
             reply.ttsStarted = true
@@ -162,7 +162,7 @@ extension Coordinator {
 
     /// When the assistant is done and every segment delivered: `device.audio_end` (the daemon
     /// sends `tts stop` after playback), or the end of the turn when nothing was said.
-    mutating func checkReplyComplete(_ s: SessionID) {
+    func checkReplyComplete(_ s: SessionID) {
         guard let reply = sessions[s]!.reply, reply.assistantDone, reply.head >= reply.segments.count,
               !reply.audioEndSent
         else { return }
@@ -179,7 +179,7 @@ extension Coordinator {
 
     /// A timing mark of the reply, relative to the hub's speech end; `at` is when it happened (a
     /// committed held reply's first text and segment precede the commit, maybe the speech end).
-    mutating func mark(_ s: SessionID, _ name: String, at: Instant? = nil) {
+    func mark(_ s: SessionID, _ name: String, at: Instant? = nil) {
         let turn = sessions[s]!.reply!.turn
         let speechEnd = sessions[s]!.reply!.marks.speechEnd
         record(.turnMark, session: s, turn: turn, reason: name, value: speechEnd.map { (at ?? now) - $0 })

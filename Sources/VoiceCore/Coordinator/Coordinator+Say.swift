@@ -59,7 +59,7 @@ extension Coordinator {
     }
 
     /// Queues a say on the session; it starts at once when the moment is right. Returns its id.
-    mutating func enqueueSay(_ s: SessionID, _ content: SayContent, source: String) -> UInt64 {
+    func enqueueSay(_ s: SessionID, _ content: SayContent, source: String) -> UInt64 {
         let id = nextSay
         nextSay += 1
         sessions[s]!.says.append(PendingSay(id: id, content: content, source: source))
@@ -70,7 +70,7 @@ extension Coordinator {
     }
 
     /// Starts the first waiting say of each session this event touched, where the moment is right.
-    mutating func startDueSays() {
+    func startDueSays() {
         var i = 0
         while i < touched.count {
             let s = touched[i]
@@ -79,7 +79,7 @@ extension Coordinator {
         }
     }
 
-    mutating func startDueSay(_ s: SessionID) {
+    func startDueSay(_ s: SessionID) {
         guard canSpeakFirst(s), let say = sessions[s]!.says.first else { return }
         sessions[s]!.says.removeFirst()
         sessions[s]!.lastActivity = now
@@ -116,7 +116,7 @@ extension Coordinator {
     }
 
     /// The device left: its waiting says are dropped.
-    mutating func dropSays(_ s: SessionID, reason: String) {
+    func dropSays(_ s: SessionID, reason: String) {
         guard let says = sessions[s]?.says, !says.isEmpty else { return }
         for say in says { record(.sayDropped, session: s, to: say.content.kindName, reason: reason, value: Int64(say.id)) }
         sessions[s]!.says.removeAll()
@@ -124,7 +124,7 @@ extension Coordinator {
 
     // MARK: the worker message `say`
 
-    mutating func workerSay(_ w: WorkerID, deviceID: String, _ content: SayContent) {
+    func workerSay(_ w: WorkerID, deviceID: String, _ content: SayContent) {
         guard let worker = workers[w], worker.registered else { return reject("say before register", worker: w) }
         if let problem = Self.sayProblem(content) {
             out.append(.workerSend(w, .error("say: " + problem, job: nil), audio: nil))
@@ -145,7 +145,7 @@ extension Coordinator {
 
     // MARK: POST /api/v1/devices/{device}/say
 
-    mutating func adminSay(_ call: AdminCall) -> AdminResponse {
+    func adminSay(_ call: AdminCall) -> AdminResponse {
         let deviceID = call.param("device")
         guard let body = call.body?.objectValue else {
             return .error(400, "the body must be a JSON object: {\"text\": \"...\"} or {\"instruction\": \"...\"}")

@@ -1,7 +1,7 @@
 /// Timer expiries. Timers are lazy: an activity pushes a deadline forward without touching the
 /// host's timer; when the timer fires early it is re-armed at the new deadline.
 extension Coordinator {
-    mutating func timerFired(_ t: TimerID) {
+    func timerFired(_ t: TimerID) {
         guard let purpose = timers.removeValue(forKey: t) else {
             if t.raw == 0 || t.raw >= nextTimer { reject("unknown timer \(t.raw)") }
             return  // cancelled earlier: a benign race
@@ -67,7 +67,7 @@ extension Coordinator {
     }
 
     /// Moves multi-role workers between roles by queue pressure (see Scheduler.rebalance).
-    mutating func rebalance() {
+    func rebalance() {
         for change in scheduler.rebalance(now: now) {
             out.append(.workerSend(change.worker, .roles(change.to), audio: nil))
             record(.workerRoles, worker: change.worker, from: change.from.names.joined(separator: ","),

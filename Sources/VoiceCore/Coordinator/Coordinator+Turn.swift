@@ -2,7 +2,7 @@
 extension Coordinator {
     /// Opens an utterance (a new turn and its ASR stream job) when the device listens and nothing
     /// else is in the way: in auto and manual mode not while a reply is in flight.
-    mutating func ensureUtterance(_ s: SessionID) {
+    func ensureUtterance(_ s: SessionID) {
         guard let session = sessions[s], session.helloDone, session.listening, session.utterance == nil,
               !session.closing, !session.asrBlocked, session.reply == nil || session.mode == .realtime
         else { return }
@@ -21,7 +21,7 @@ extension Coordinator {
     }
 
     /// `listen stop`: the utterance's input is over; the ASR worker is told so and must answer.
-    mutating func endUtteranceInput(_ s: SessionID) {
+    func endUtteranceInput(_ s: SessionID) {
         guard let u = sessions[s]!.utterance, !u.ended else { return }
         sessions[s]!.utterance!.ended = true
         if sessions[s]!.utterance!.speechEndAt == nil { sessions[s]!.utterance!.speechEndAt = now }
@@ -34,7 +34,7 @@ extension Coordinator {
     /// Abort or supersede: cancel the reply (flush its audio, `tts stop` at once) and, with
     /// `cancelSpeech`, an utterance that already heard speech. The turn ids stay cancelled: late
     /// output of their jobs is ignored.
-    mutating func abortTurns(_ s: SessionID, reason: String, cancelSpeech: Bool, reopen: Bool = true) {
+    func abortTurns(_ s: SessionID, reason: String, cancelSpeech: Bool, reopen: Bool = true) {
         if cancelSpeech { discardHeld(s, reason: reason) }
         if cancelSpeech, let u = sessions[s]!.utterance, u.speech || !reopen {
             clearTurnTimers(s, u)
@@ -54,7 +54,7 @@ extension Coordinator {
 
     // MARK: ASR output
 
-    mutating func asrOutput(_ s: SessionID, job: JobID, _ output: JobOutput) {
+    func asrOutput(_ s: SessionID, job: JobID, _ output: JobOutput) {
         guard let u = sessions[s]!.utterance, u.job == job else { return }
         switch output {
         case .speechStart:
@@ -101,7 +101,7 @@ extension Coordinator {
         touch(s)
     }
 
-    mutating func utteranceFinal(_ s: SessionID, text: String) {
+    func utteranceFinal(_ s: SessionID, text: String) {
         guard let u = sessions[s]!.utterance else { return }
         clearTurnTimers(s, u)
         sessions[s]!.utterance = nil
@@ -136,7 +136,8 @@ extension Coordinator {
 
     // MARK: reply lifecycle
 
-    mutating func startReply(_ s: SessionID, turn: TurnID, text: String, marks: TurnMarks) {
+    func startReply(_ s: SessionID, turn: TurnID, text: String, marks: TurnMarks) {
+        precondition(sessions[s]!.reply == nil, "session-turns: turn \(turn)'s reply started while another plays")
         let reply = Reply(turn: turn, text: text, splitter: ReplySplitter(options: config.splitter))
         reply.marks = marks
         reply.watchdog = setTimer(.reply(s, turn), at: now + config.replyTimeoutUs)
@@ -146,7 +147,7 @@ extension Coordinator {
         touch(s)
     }
 
-    mutating func startAssistant(_ s: SessionID, avoid: WorkerID?) {
+    func startAssistant(_ s: SessionID, avoid: WorkerID?) {
         guard let reply = sessions[s]!.reply else { return }
         let attempt = reply.assistantAttempts + 1
         sessions[s]!.reply!.assistantAttempts = attempt
@@ -162,7 +163,7 @@ extension Coordinator {
     }
 
     /// Ends the reply normally (played out, or nothing to say).
-    mutating func endReply(_ s: SessionID, reason: String) {
+    func endReply(_ s: SessionID, reason: String) {
         guard let reply = sessions[s]!.reply else { return }
         cancelTimer(reply.watchdog)
         cancelTimer(reply.playbackTimer)
@@ -180,7 +181,7 @@ extension Coordinator {
     }
 
     /// Cancels the reply's jobs; with `tellDevice`, drops its queued audio and stops `tts` at once.
-    mutating func cancelReply(_ s: SessionID, reason: String, tellDevice: Bool) {
+    func cancelReply(_ s: SessionID, reason: String, tellDevice: Bool) {
         guard let reply = sessions[s]!.reply else { return }
         cancelTimer(reply.watchdog)
         cancelTimer(reply.playbackTimer)
@@ -199,7 +200,7 @@ extension Coordinator {
     // MARK: fail open
 
     /// The utterance's ASR stream cannot be served (attempts or moves used up, or no worker).
-    mutating func utteranceFailed(_ s: SessionID, reason: String) {
+    func utteranceFailed(_ s: SessionID, reason: String) {
         guard let u = sessions[s]!.utterance else { return }
         discardHeld(s, reason: "asr:" + reason)
         clearTurnTimers(s, u)
@@ -218,7 +219,7 @@ extension Coordinator {
 
     /// A part of the turn cannot be served: say the fallback (spoken when a TTS worker can serve,
     /// else an `alert`), then end the turn and go back to listening.
-    mutating func failOpen(_ s: SessionID, turn: TurnID, text: String, reason: String) {
+    func failOpen(_ s: SessionID, turn: TurnID, text: String, reason: String) {
         record(.turnFallback, session: s, turn: turn, reason: reason)
         if let other = sessions[s]!.reply, other.turn != turn {
             // Realtime: an utterance that heard speech failed while another turn's reply is in
@@ -254,7 +255,7 @@ extension Coordinator {
     }
 
     /// Stops producing the reply: drops segments not yet delivered, keeps what is playing.
-    mutating func finishReplyEarly(_ s: SessionID) {
+    func finishReplyEarly(_ s: SessionID) {
         guard let reply = sessions[s]!.reply else { return }
         if let j = reply.assistantJob { cancelJob(j, reason: "fallback") }
         reply.assistantJob = nil

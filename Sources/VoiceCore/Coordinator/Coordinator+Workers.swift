@@ -1,6 +1,6 @@
 /// Worker-side transitions: connect, register, heartbeat, job messages, drain, loss.
 extension Coordinator {
-    mutating func workerConnected(_ w: WorkerID) {
+    func workerConnected(_ w: WorkerID) {
         guard workers[w] == nil else { return reject("worker already connected", worker: w) }
         var conn = WorkerConnection()
         conn.timer = setTimer(.register(w), at: now + config.registerTimeoutUs)
@@ -8,7 +8,7 @@ extension Coordinator {
         record(.workerConnected, worker: w)
     }
 
-    mutating func workerRegister(_ w: WorkerID, _ registration: WorkerRegistration) {
+    func workerRegister(_ w: WorkerID, _ registration: WorkerRegistration) {
         guard let conn = workers[w] else { return reject("unknown worker", worker: w) }
         guard !conn.registered else {
             out.append(.workerSend(w, .error("already registered", job: nil), audio: nil))
@@ -40,7 +40,7 @@ extension Coordinator {
     var heartbeatDeadline: Int64 { Int64(config.heartbeatMs) * 1000 * Int64(config.missedHeartbeats) }
 
     /// A new ASR worker: sessions that failed open for lack of one listen again.
-    mutating func unblockASR() {
+    func unblockASR() {
         guard asrBlockedSessions > 0 else { return }
         for s in sessions.keys.sorted() where sessions[s]!.asrBlocked {
             setASRBlocked(s, false)
@@ -48,7 +48,7 @@ extension Coordinator {
         }
     }
 
-    mutating func registeredWorker(_ w: WorkerID) -> Bool {
+    func registeredWorker(_ w: WorkerID) -> Bool {
         guard let registered = workers[w]?.registered else { reject("unknown worker", worker: w); return false }
         guard registered else {
             out.append(.workerSend(w, .error("not registered", job: nil), audio: nil))
@@ -58,13 +58,13 @@ extension Coordinator {
         return true
     }
 
-    mutating func workerHeartbeat(_ w: WorkerID, _ load: [WorkerKind: Int]) {
+    func workerHeartbeat(_ w: WorkerID, _ load: [WorkerKind: Int]) {
         guard registeredWorker(w) else { return }
         scheduler.heartbeat(w, load: load, now: now)
         reconcile(w, load)
     }
 
-    mutating func workerDrain(_ w: WorkerID) {
+    func workerDrain(_ w: WorkerID) {
         guard registeredWorker(w) else { return }
         scheduler.drain(w)
         record(.workerDraining, worker: w)
@@ -72,7 +72,7 @@ extension Coordinator {
 
     /// The job a worker message refers to, or nil: a late message of a finished or cancelled job
     /// is ignored (logged as `job.late`); an id never issued, or another worker's job, is rejected.
-    mutating func workerJob(_ w: WorkerID, _ id: JobID, quietIfLate: Bool = false) -> JobRecord? {
+    func workerJob(_ w: WorkerID, _ id: JobID, quietIfLate: Bool = false) -> JobRecord? {
         guard registeredWorker(w) else { return nil }
         if let ji = jobs.slot(id) {
             let record = jobs[slot: ji]
@@ -90,13 +90,13 @@ extension Coordinator {
         return nil
     }
 
-    mutating func workerAccepted(_ w: WorkerID, _ id: JobID) {
+    func workerAccepted(_ w: WorkerID, _ id: JobID) {
         guard let j = workerJob(w, id), !j.accepted else { return }
         jobs[id]!.accepted = true
         record(.jobAccepted, session: j.session, turn: j.turn, job: id, jobKind: j.kind, worker: w)
     }
 
-    mutating func workerOutput(_ w: WorkerID, _ id: JobID, _ output: JobOutput) {
+    func workerOutput(_ w: WorkerID, _ id: JobID, _ output: JobOutput) {
         // A TTS job ends at its last audio frame; the `segment_done` that follows it is the normal
         // protocol (docs/worker-protocol.md), not late output.
         var quiet = false
@@ -122,7 +122,7 @@ extension Coordinator {
         }
     }
 
-    mutating func workerAudio(_ w: WorkerID, _ id: JobID, last: Bool, _ pcm: [UInt8]) {
+    func workerAudio(_ w: WorkerID, _ id: JobID, last: Bool, _ pcm: [UInt8]) {
         guard let j = workerJob(w, id) else { return }
         guard j.kind == .tts else {
             out.append(.workerSend(w, .error("audio for a \(j.kind.name) job", job: id), audio: nil))
@@ -135,7 +135,7 @@ extension Coordinator {
         ttsAudio(j.session, job: id, record: j, last: last, pcm)
     }
 
-    mutating func workerDone(_ w: WorkerID, _ id: JobID) {
+    func workerDone(_ w: WorkerID, _ id: JobID) {
         // `done` after an ASR final or a TTS segment end is the normal protocol: not "late".
         guard let j = workerJob(w, id, quietIfLate: true) else { return }
         let s = j.session
@@ -155,7 +155,7 @@ extension Coordinator {
         if sessions[s] != nil { touch(s) }
     }
 
-    mutating func workerError(_ w: WorkerID, _ id: JobID, message: String, retryable: Bool) {
+    func workerError(_ w: WorkerID, _ id: JobID, message: String, retryable: Bool) {
         guard let j = workerJob(w, id) else { return }
         let reason = message.isEmpty ? "error" : message
         if retryable && !j.accepted && j.phase == .running && j.refusals < config.maxRefusals {
@@ -165,7 +165,7 @@ extension Coordinator {
     }
 
     /// The worker is gone (disconnected, missed heartbeats, never registered): its jobs move on.
-    mutating func workerGone(_ w: WorkerID, reason: String, close: Bool) {
+    func workerGone(_ w: WorkerID, reason: String, close: Bool) {
         guard let conn = workers.removeValue(forKey: w) else { return reject("unknown worker", worker: w) }
         cancelTimer(conn.timer)
         if close { out.append(.workerClose(w, reason: reason)) }

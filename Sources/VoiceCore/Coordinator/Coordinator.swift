@@ -2,43 +2,53 @@
 /// reactor: `handle(event, now)` returns the effects the host must carry out and appends to the
 /// event log; it never reads a clock, sleeps, spawns threads, does I/O or draws unseeded random
 /// numbers (the Scheduler's PRNG is seeded from the config).
-public struct Coordinator: Sendable {
-    public private(set) var config: CoordinatorConfig
-    public internal(set) var scheduler: Scheduler
-    public var log = EventLog()
+///
+/// A reference type: its sessions, utterances, replies and job records are objects updated in
+/// place (an audio frame, a TTS chunk), so a copy could not be independent; one owner (the C
+/// handle, a test, the Simulator) holds the one instance and calls it from one thread at a time.
+/// Not `Sendable`: hand it to another thread only with the owner's own synchronisation.
+public final class Coordinator {
+    // Its stored properties are not checked for exclusivity at run time: the checks cost a fifth of
+    // the event throughput (Benchmarks/coordinator), and the one owner calls it from one thread.
+    @exclusivity(unchecked) public private(set) var config: CoordinatorConfig
+    @exclusivity(unchecked) public internal(set) var scheduler: Scheduler
+    @exclusivity(unchecked) public var log = EventLog()
     /// Set when the last event was rejected (and logged as `input.rejected`); nil otherwise.
-    public private(set) var lastRejection: VCError?
+    @exclusivity(unchecked) public private(set) var lastRejection: VCError?
 
-    var sessions = SlotTable<SessionID, Session>()
-    var jobs = SlotTable<JobID, JobRecord>()
-    var timers = IDMap<TimerID, TimerPurpose>()
-    var workers = IDMap<WorkerID, WorkerConnection>()
-    var nextJob: UInt64 = 1
-    var nextTimer: UInt64 = 1
-    var nextSay: UInt64 = 1
-    var now = Instant(us: 0)
-    var out: [Effect] = []
+    @exclusivity(unchecked) var sessions = SlotTable<SessionID, Session>()
+    @exclusivity(unchecked) var jobs = SlotTable<JobID, JobRecord>()
+    @exclusivity(unchecked) var timers = IDMap<TimerID, TimerPurpose>()
+    @exclusivity(unchecked) var workers = IDMap<WorkerID, WorkerConnection>()
+    @exclusivity(unchecked) var nextJob: UInt64 = 1
+    @exclusivity(unchecked) var nextTimer: UInt64 = 1
+    @exclusivity(unchecked) var nextSay: UInt64 = 1
+    @exclusivity(unchecked) var now = Instant(us: 0)
+    @exclusivity(unchecked) var out: [Effect] = []
     /// Something changed that may let a queued job be placed.
-    var placementDirty = false
-    var justQueued: [JobID] = []
-    var touched: [SessionID] = []
-    var asrBlockedSessions = 0
-    var rebalanceTimer: TimerID?
-    var replayLimitBytes: Int
+    @exclusivity(unchecked) var placementDirty = false
+    @exclusivity(unchecked) var justQueued: [JobID] = []
+    @exclusivity(unchecked) var touched: [SessionID] = []
+    @exclusivity(unchecked) var asrBlockedSessions = 0
+    @exclusivity(unchecked) var rebalanceTimer: TimerID?
+    @exclusivity(unchecked) var replayLimitBytes: Int
     /// Counters for `/metrics` (Coordinator+Health.swift).
-    public internal(set) var counters = CoordinatorCounters()
-    var healthState = HealthTracker()
+    @exclusivity(unchecked) public internal(set) var counters = CoordinatorCounters()
+    @exclusivity(unchecked) var healthState = HealthTracker()
     /// Placement ran during this event: the health conditions are recomputed.
-    var healthDirty = false
+    @exclusivity(unchecked) var healthDirty = false
     /// Devices moved to another agent at run time (device id → agent), over `config.bindings`.
-    var movedDevices: [String: String] = [:]
+    @exclusivity(unchecked) var movedDevices: [String: String] = [:]
     /// Turns and tokens spent per device and per agent (Coordinator+Agents.swift).
-    var budgets = BudgetLedger()
+    @exclusivity(unchecked) var budgets = BudgetLedger()
     /// Device ids greeted since the start (an agent's `greeting`), at most `greetedLimit`.
-    var greeted = Set<String>()
-    var budgetTurns = 0
+    @exclusivity(unchecked) var greeted = Set<String>()
+    @exclusivity(unchecked) var budgetTurns = 0
     /// LLM tokens and turns per agent and model, for `/metrics`.
-    public internal(set) var usage = UsageTally()
+    @exclusivity(unchecked) public internal(set) var usage = UsageTally()
+    /// Debug builds check every invariant after each event (`verify()`); off only where state is
+    /// corrupted on purpose from outside (the Simulator's injected bugs, which its checker reports).
+    @exclusivity(unchecked) var selfCheck = true
 
     public init(config: CoordinatorConfig = CoordinatorConfig()) throws(VCError) {
         self.config = config
@@ -53,7 +63,7 @@ public struct Coordinator: Sendable {
     /// Handles one event at host time `now` and returns the effects to carry out, in order. The
     /// returned array is the Coordinator's reused buffer: drop it before the next call to avoid a
     /// copy. An invalid event changes nothing but the log (`input.rejected`) and `lastRejection`.
-    public mutating func handle(_ event: consuming Event, now: Instant) -> [Effect] {
+    public func handle(_ event: consuming Event, now: Instant) -> [Effect] {
         out.removeAll(keepingCapacity: true)
         lastRejection = nil
         guard now >= self.now else {
@@ -69,16 +79,19 @@ public struct Coordinator: Sendable {
             updateHealth(recompute: healthDirty)
             healthDirty = false
         }
+        #if DEBUG
+        if selfCheck { verify() }
+        #endif
         return out
     }
 
     /// Records an event the host could not even decode (bad JSON, unknown type) as rejected.
-    public mutating func rejectInput(_ reason: String, session: SessionID? = nil, worker: WorkerID? = nil, now: Instant) {
+    public func rejectInput(_ reason: String, session: SessionID? = nil, worker: WorkerID? = nil, now: Instant) {
         lastRejection = VCError(.parse, reason)
         log.append(LogEntry(time: max(now, self.now), kind: .inputRejected, session: session, worker: worker, reason: reason))
     }
 
-    private mutating func dispatch(_ event: consuming Event) {
+    private func dispatch(_ event: consuming Event) {
         switch event {
         case let .deviceConnected(s, info): deviceConnected(s, info)
         case let .deviceHello(s, hello): deviceHello(s, hello)
@@ -106,7 +119,7 @@ public struct Coordinator: Sendable {
         }
     }
 
-    private mutating func configure(_ c: CoordinatorConfig) {
+    private func configure(_ c: CoordinatorConfig) {
         config = c
         movedDevices = movedDevices.filter { c.agents[$0.value] != nil }
         replayLimitBytes = Int(c.asrReplayUs * Int64(c.asrSampleRate) * 2 / 1_000_000)
@@ -117,23 +130,23 @@ public struct Coordinator: Sendable {
 
     // MARK: helpers shared by the transitions
 
-    mutating func reject(_ reason: String, session: SessionID? = nil, worker: WorkerID? = nil, job: JobID? = nil) {
+    func reject(_ reason: String, session: SessionID? = nil, worker: WorkerID? = nil, job: JobID? = nil) {
         lastRejection = VCError(.notFound, reason)
         log.append(LogEntry(time: now, kind: .inputRejected, session: session, job: job, worker: worker, reason: reason))
     }
 
-    mutating func record(_ kind: LogKind, session: SessionID? = nil, turn: TurnID? = nil, job: JobID? = nil,
-                         jobKind: WorkerKind? = nil, worker: WorkerID? = nil, from: String? = nil, to: String? = nil,
-                         reason: String? = nil, value: Int64? = nil, text: String? = nil, timings: [(String, Int64)]? = nil) {
+    func record(_ kind: LogKind, session: SessionID? = nil, turn: TurnID? = nil, job: JobID? = nil,
+                jobKind: WorkerKind? = nil, worker: WorkerID? = nil, from: String? = nil, to: String? = nil,
+                reason: String? = nil, value: Int64? = nil, text: String? = nil, timings: [(String, Int64)]? = nil) {
         log.append(LogEntry(time: now, kind: kind, session: session, turn: turn, job: job, jobKind: jobKind,
                             worker: worker, from: from, to: to, reason: reason, value: value, text: text, timings: timings))
     }
 
-    mutating func touch(_ s: SessionID) {
+    func touch(_ s: SessionID) {
         if touched.last != s { touched.append(s) }
     }
 
-    private mutating func updatePhases() {
+    private func updatePhases() {
         for s in touched {
             settleReplyPause(s)
             guard let session = sessions[s] else { continue }
@@ -147,15 +160,16 @@ public struct Coordinator: Sendable {
         touched.removeAll(keepingCapacity: true)
     }
 
-    mutating func setTimer(_ purpose: TimerPurpose, at: Instant) -> TimerID {
+    func setTimer(_ purpose: TimerPurpose, at: Instant) -> TimerID {
         let id = TimerID(nextTimer)
         nextTimer += 1
+        precondition(timers[id] == nil, "timer ids increase")
         timers[id] = purpose
         out.append(.timerSet(id, at: at))
         return id
     }
 
-    mutating func cancelTimer(_ id: TimerID?) {
+    func cancelTimer(_ id: TimerID?) {
         guard let id, timers.removeValue(forKey: id) != nil else { return }
         out.append(.timerCancel(id))
     }

@@ -219,6 +219,13 @@ enum ConfigValue {
         return s
     }
 
+    static func choice<E: RawRepresentable & CaseIterable>(_ key: String, _ v: JSON) throws(VCError) -> E where E.RawValue == String {
+        guard let s = v.stringValue, let e = E(rawValue: s) else {
+            throw VCError(.invalidArgument, "config: \(key) must be one of: " + E.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return e
+    }
+
     static func bool(_ key: String, _ v: JSON) throws(VCError) -> Bool {
         guard let b = v.boolValue else { throw VCError(.invalidArgument, "config: \(key) must be true or false") }
         return b

@@ -1,13 +1,14 @@
 /// The Coordinator as the C ABI and Python see it: JSON events in (with the daemon's string ids),
 /// JSON effects and JSON log lines out. The string ids are interned to typed ids here and
-/// released when the Coordinator forgets the session or worker.
-public struct CoordinatorWire: Sendable {
+/// released when the Coordinator forgets the session or worker. A reference type, like the
+/// Coordinator it owns (the C handle holds the one instance).
+public final class CoordinatorWire {
     public struct Output: Sendable {
         public var json: String
         public var data: [UInt8]?
     }
 
-    public private(set) var core: Coordinator
+    public let core: Coordinator
     private var sessionIDs: [String: SessionID] = [:]
     private var sessionNames: [SessionID: String] = [:]
     private var workerIDs: [String: WorkerID] = [:]
@@ -21,13 +22,13 @@ public struct CoordinatorWire: Sendable {
         core = try Coordinator(config: config)
     }
 
-    public init(configJSON: JSON) throws(VCError) {
+    public convenience init(configJSON: JSON) throws(VCError) {
         try self.init(config: CoordinatorConfig(json: configJSON))
     }
 
     /// Handles one JSON event. Throws (after logging `input.rejected`) when it is invalid; the
     /// effects it produced (an `error` answer to a worker) are queued either way.
-    public mutating func handle(json: JSON, data: [UInt8], nowUs: Int64) throws(VCError) {
+    public func handle(json: JSON, data: [UInt8], nowUs: Int64) throws(VCError) {
         let now = Instant(us: nowUs)
         let event: Event
         do {
@@ -56,15 +57,15 @@ public struct CoordinatorWire: Sendable {
     }
 
     /// Records an event that is not even JSON as rejected (the C edge parses the bytes).
-    public mutating func rejectUnparsable(_ error: VCError, nowUs: Int64) {
+    public func rejectUnparsable(_ error: VCError, nowUs: Int64) {
         core.rejectInput(error.message, now: Instant(us: nowUs))
         drainLog()
     }
 
-    public mutating func nextEffect() -> Output? { effects.pop() }
-    public mutating func nextLogLine() -> String? { logLines.pop() }
+    public func nextEffect() -> Output? { effects.pop() }
+    public func nextLogLine() -> String? { logLines.pop() }
 
-    private mutating func drainLog() {
+    private func drainLog() {
         var goneSessions: [SessionID] = []
         var goneWorkers: [WorkerID] = []
         core.log.drain { entry in
@@ -77,7 +78,7 @@ public struct CoordinatorWire: Sendable {
         for w in goneWorkers { if let name = workerNames.removeValue(forKey: w) { workerIDs[name] = nil } }
     }
 
-    private mutating func session(_ f: WireFields, create: Bool = false) throws(VCError) -> SessionID {
+    private func session(_ f: WireFields, create: Bool = false) throws(VCError) -> SessionID {
         let name = try f.string("session")
         guard !name.isEmpty else { throw VCError(.parse, "\(f.path): \"session\" must not be empty") }
         if let id = sessionIDs[name] { return id }
@@ -89,7 +90,7 @@ public struct CoordinatorWire: Sendable {
         return id
     }
 
-    private mutating func worker(_ f: WireFields, create: Bool = false) throws(VCError) -> WorkerID {
+    private func worker(_ f: WireFields, create: Bool = false) throws(VCError) -> WorkerID {
         let name = try f.string("worker")
         guard !name.isEmpty else { throw VCError(.parse, "\(f.path): \"worker\" must not be empty") }
         if let id = workerIDs[name] { return id }
@@ -101,7 +102,7 @@ public struct CoordinatorWire: Sendable {
         return id
     }
 
-    private mutating func decode(_ json: JSON, _ data: [UInt8]) throws(VCError) -> Event {
+    private func decode(_ json: JSON, _ data: [UInt8]) throws(VCError) -> Event {
         let f = try WireFields(json, "event")
         let type = try f.string("type")
         switch type {

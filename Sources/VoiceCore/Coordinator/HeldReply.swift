@@ -2,7 +2,7 @@
 /// and its text goes through the splitter, but its segments (and any device MCP message) are held
 /// here — no TTS job, nothing to the device — until the final confirms the same text (the reply is
 /// committed) or anything voids it (discarded). Belongs to the session's open utterance (`turn`).
-final class HeldReply: @unchecked Sendable {
+final class HeldReply {
     enum Output: Sendable {
         case segment(ReplySplitter.Piece)
         case mcp(JSON)

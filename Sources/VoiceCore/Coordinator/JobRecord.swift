@@ -1,6 +1,6 @@
 /// One job attempt the Coordinator tracks, from queueing to its terminal outcome. A reference type,
 /// like `Session`, so worker messages update it in place; owned by one Coordinator.
-final class JobRecord: @unchecked Sendable {
+final class JobRecord {
     enum Phase: Sendable { case queued, backoff, running }
 
     var kind: WorkerKind
@@ -61,7 +61,7 @@ final class JobRecord: @unchecked Sendable {
 }
 
 /// What a timer is for.
-enum TimerPurpose: Sendable {
+enum TimerPurpose: Sendable, Equatable {
     case hello(SessionID)
     case idle(SessionID)
     case close(SessionID)

@@ -18,7 +18,7 @@ public enum SessionPhase: Int, Sendable, CustomStringConvertible {
 /// paths (an audio frame, a TTS chunk) update a few fields in place instead of copying a large
 /// struct out of and back into the session table. A Session is owned by exactly one Coordinator
 /// (used from one thread at a time) and never handed out.
-final class Session: @unchecked Sendable {
+final class Session {
     let id: SessionID
     var info: DeviceInfo
     var helloDone = false
@@ -81,7 +81,7 @@ final class Session: @unchecked Sendable {
 
 /// The utterance being heard: the ASR stream job and the audio kept to move it elsewhere. A
 /// reference type so that an audio frame appends to the replay buffer in place.
-final class Utterance: @unchecked Sendable {
+final class Utterance {
     var turn: TurnID
     var job: JobID
     /// The mode the ASR stream was opened with (its endpointing depends on it).
@@ -116,7 +116,7 @@ final class Utterance: @unchecked Sendable {
 
 /// The reply of a turn: the assistant job, the splitter, the segments and their audio. A reference
 /// type for the same reason as `Session`.
-final class Reply: @unchecked Sendable {
+final class Reply {
     var turn: TurnID
     var text: String
     var assistantJob: JobID?

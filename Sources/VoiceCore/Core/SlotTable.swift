@@ -1,7 +1,7 @@
 /// A map whose values live in a dense array of slots: one hash lookup finds a key's slot, after
 /// which `table[slot: i]` reads and writes the value in place. (Dictionary's `values[index]`
 /// getter copies the whole value, which for a large struct dominates a hot path.)
-struct SlotTable<Key: DenseKey, Value: Sendable>: Sendable {
+struct SlotTable<Key: DenseKey, Value> {
     private var index = IDMap<Key, Int>()
     private var slots: [Value?] = []
     private var free: [Int] = []
@@ -61,3 +61,5 @@ struct SlotTable<Key: DenseKey, Value: Sendable>: Sendable {
     /// Key-value pairs in unspecified order.
     var pairs: [(key: Key, value: Value)] { index.keyList.map { ($0, slots[index[$0]!]!) } }
 }
+
+extension SlotTable: Sendable where Value: Sendable {}

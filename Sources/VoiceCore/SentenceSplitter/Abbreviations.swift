@@ -71,39 +71,24 @@ struct Abbreviations: Sendable {
                        "коп", "долл", "куб", "мин", "сек", "ч", "ед", "экз", "шт", "лл", "с.г", "н.в"]),
     ]
 
-    private struct Entry: Sendable {
-        var kind: AbbreviationKind
-        var languages: UInt32
-    }
-
-    private static let builtin: [UInt64: Entry] = {
-        var t: [UInt64: Entry] = [:]
+    private static let builtin: [UInt64: (kind: AbbreviationKind, languages: UInt32)] = {
+        var t: [UInt64: (kind: AbbreviationKind, languages: UInt32)] = [:]
         for (lang, kind, words) in lists {
             for w in words {
-                let h = hash(w.unicodeScalars)
-                if var e = t[h] {
-                    e.languages |= bit(lang)
-                    // A word that is a title in any language keeps its period inside sentences.
-                    if kind == .title { e.kind = .title }
-                    t[h] = e
-                } else {
-                    t[h] = Entry(kind: kind, languages: bit(lang))
-                }
+                let h = hash(w.unicodeScalars), e = t[h] ?? (kind, 0)
+                // A word that is a title in any language keeps its period inside sentences.
+                t[h] = (kind == .title ? .title : e.kind, e.languages | bit(lang))
             }
         }
         return t
     }()
-}
 
-/// Words that, capitalized after an acronym or abbreviation, almost always start a new sentence:
-/// pronouns, articles, conjunctions, prepositions, question words. A capitalized word not listed
-/// (a name: "U.S. Government", "Л.Н. Толстой") continues the sentence.
-struct SentenceStarters: Sendable {
-    private static let table = Set(words.map { Abbreviations.hash($0.unicodeScalars) })
+    /// Words that, capitalized after an acronym or abbreviation, almost always start a new sentence:
+    /// pronouns, articles, conjunctions, prepositions, question words. A capitalized word not listed
+    /// (a name: "U.S. Government", "Л.Н. Толстой") continues the sentence.
+    static func startsSentence(hash: UInt64) -> Bool { starters.contains(hash) }
 
-    static func contains(hash: UInt64) -> Bool { table.contains(hash) }
-
-    private static let words: [String] = [
+    private static let starters = Set([
         // English
         "a", "an", "the", "i", "he", "she", "it", "we", "they", "you", "this", "that", "these", "those", "there",
         "then", "what", "when", "where", "who", "why", "how", "however", "but", "and", "so", "if", "in", "on", "at",
@@ -121,5 +106,5 @@ struct SentenceStarters: Sendable {
         "он", "она", "оно", "они", "я", "мы", "вы", "ты", "это", "этот", "эта", "эти", "в", "во", "на", "но", "и",
         "а", "как", "что", "когда", "где", "после", "потом", "там", "тогда", "так", "если", "не", "по", "с", "из",
         "к", "у", "о", "за", "при", "для", "все", "всё", "его", "её", "их", "мой", "наш", "сегодня", "теперь",
-    ]
+    ].map { hash($0.unicodeScalars) })
 }

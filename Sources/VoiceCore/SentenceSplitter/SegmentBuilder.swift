@@ -5,14 +5,12 @@ struct SegmentBuilder: Sendable {
     let options: SplitterOptions
     private let abbreviations: Abbreviations
 
-    /// Ready segments from `readyHead` on (the array is cleared once all are taken).
-    private var ready: [Segment] = []
-    private var readyHead = 0
+    private var ready = Ring<Segment>()
     private var nextIndex = 0
     /// Segments emitted since the reply started; the comma rule applies to the first only.
     private var emittedInReply = 0
 
-    /// The current segment's UTF-8 bytes and the facts about them (`startSegment` resets both).
+    /// The current segment's UTF-8 bytes and the facts about them (`emit` resets both).
     private var seg: [UInt8] = []
     private var facts = Facts()
     private var pending: PendingEnd = .none {
@@ -52,20 +50,11 @@ struct SegmentBuilder: Sendable {
 
     // MARK: output
 
-    var hasReady: Bool { readyHead < ready.count }
+    var hasReady: Bool { !ready.isEmpty }
     /// `appendRun` may be called: no end is pending.
     var acceptsRun: Bool { !hasPending }
 
-    mutating func nextSegment() -> Segment? {
-        guard readyHead < ready.count else { return nil }
-        let s = ready[readyHead]
-        readyHead += 1
-        if readyHead == ready.count {
-            ready.removeAll(keepingCapacity: true)
-            readyHead = 0
-        }
-        return s
-    }
+    mutating func nextSegment() -> Segment? { ready.pop() }
 
     mutating func addEmoji(_ e: String) {
         emoji.append(e)
@@ -84,7 +73,7 @@ struct SegmentBuilder: Sendable {
         boundary()
         if !emoji.isEmpty {
             // A reply of only emoji: one segment with empty text.
-            ready.append(Segment(text: "", emoji: emoji, index: nextIndex))
+            ready.push(Segment(text: "", emoji: emoji, index: nextIndex))
             nextIndex += 1
             emoji = []
         }
@@ -152,7 +141,7 @@ struct SegmentBuilder: Sendable {
 
     private mutating func decideNextWord(_ p: LatinEnd, _ h: UInt64) {
         pending = .none
-        if SentenceStarters.contains(hash: h) { cut(at: p.end) }
+        if Abbreviations.startsSentence(hash: h) { cut(at: p.end) }
     }
 
     private mutating func whitespace(_ c: UInt32) {
@@ -160,10 +149,7 @@ struct SegmentBuilder: Sendable {
             switch pending {
             case .hard(let end), .comma(let end):
                 pending = .none
-                if facts.quoteDepth == 0 {
-                    emit(upTo: end)
-                    return
-                }
+                if facts.quoteDepth == 0 { return emit(upTo: end) }
             default:
                 break
             }
@@ -179,56 +165,42 @@ struct SegmentBuilder: Sendable {
         let sawSpace = facts.spacePending
         if !sawSpace {
             if c == 0x2E || c == 0x21 || c == 0x3F || c == 0x2026 || c == 0xFF01 || c == 0xFF1F {
-                append(c)
                 if c == 0x2E || c == 0x2026 {
                     p.dots += c == 0x2026 ? 3 : 1
                     if p.dots >= 2 { p.mark = .ellipsis }
                 } else if p.mark == .dot {
                     p.mark = .exclaim
                 }
-                p.end = seg.count
-                pending = .latin(p)
-                return true
+                return extend(&p, c)
             }
-            if ScalarClass.isCloser(c) {
-                append(c)
-                p.end = seg.count
-                pending = .latin(p)
-                return true
-            }
+            if ScalarClass.isCloser(c) { return extend(&p, c) }
         } else if c == 0x2E && (p.mark == .dot || p.mark == .ellipsis) {
             materializeSpace(before: c)
-            append(c)
             p.dots += 1
             p.spacedDots += 1
             p.mark = .ellipsis
-            p.end = seg.count
-            pending = .latin(p)
-            return true
+            return extend(&p, c)
         }
         pending = .none
-        guard facts.hasWord && facts.quoteDepth == 0 else { return false }
-        switch verdict(p, next: c, afterSpace: sawSpace) {
-        case .end:
-            emit(upTo: p.end)
-        case .continue:
-            break
-        case .askNextWord:
-            // Pending before the scalar goes in, so the length check cannot cut under `p.end`.
+        guard facts.hasWord && facts.quoteDepth == 0 && p.word != .openerOnly && endsSentence(p, next: c, afterSpace: sawSpace)
+        else { return false }
+        if (p.word == .acronym || p.word == .abbreviation(.other)) && sawSpace && ScalarClass.isUppercase(c) {
+            // The next word decides. Pending before the scalar goes in, so the length check cannot
+            // cut under `p.end`.
             pending = .nextWord(p, hash: Abbreviations.hashStep(Abbreviations.hashStart(), ScalarClass.lower(c)))
             normal(c)
             return true
         }
+        emit(upTo: p.end)
         return false
     }
 
-    private func verdict(_ p: LatinEnd, next c: UInt32, afterSpace: Bool) -> EndVerdict {
-        if p.word == .openerOnly { return .continue }
-        let ends = endsSentence(p, next: c, afterSpace: afterSpace)
-        if p.word == .acronym || p.word == .abbreviation(.other) {
-            return ends && afterSpace && ScalarClass.isUppercase(c) ? .askNextWord : (ends ? .end : .continue)
-        }
-        return ends ? .end : .continue
+    /// `c` joins the pending end (another mark, a closer): the end moves past it.
+    private mutating func extend(_ p: inout LatinEnd, _ c: UInt32) -> Bool {
+        append(c)
+        p.end = seg.count
+        pending = .latin(p)
+        return true
     }
 
     private func endsSentence(_ p: LatinEnd, next c: UInt32, afterSpace: Bool) -> Bool {
@@ -288,23 +260,16 @@ struct SegmentBuilder: Sendable {
                 if facts.tokenIndex > 0, startsNextListItem(dot: false) { cut(at: facts.tokenStart) }
                 if facts.tokenIndex == 0, facts.list == .none, case let .number(n) = classifyToken() { facts.list = .number(n) }
                 append(c)
-            case 0x2C: // ,
+            case 0x2C, 0x3A: // , :
                 append(c)
                 clauseBreak()
-                if commaMayEnd(charsBefore: facts.chars - 1) { pending = .comma(end: seg.count) }
-            case 0x3A: // :
-                append(c)
-                clauseBreak()
+                if c == 0x2C && commaMayEnd(charsBefore: facts.chars - 1) { pending = .comma(end: seg.count) }
             default: append(c)
             }
         } else {
             switch c {
             case 0x2026: mark(c, .ellipsis)
             case 0xFF0E: period(c)
-            case 0xFF0C:
-                append(c)
-                clauseBreak()
-                if commaMayEnd(charsBefore: facts.chars - 1) { emit(upTo: seg.count) }
             default:
                 if ScalarClass.isHardTerminator(c) {
                     append(c)
@@ -329,6 +294,8 @@ struct SegmentBuilder: Sendable {
                 } else {
                     append(c)
                     if ScalarClass.isClauseMark(c) { clauseBreak() }
+                    // A full-width comma needs no space after it to end the first segment.
+                    if c == 0xFF0C && commaMayEnd(charsBefore: facts.chars - 1) { emit(upTo: seg.count) }
                 }
             }
         }
@@ -354,6 +321,12 @@ struct SegmentBuilder: Sendable {
             UTF8Stream.encode(c, into: &seg)
             word = ScalarClass.isWordScalar(c)
         }
+        counted(c, word: word)
+    }
+
+    /// The facts every scalar of the segment updates.
+    @inline(__always)
+    private mutating func counted(_ c: UInt32, word: Bool) {
         if word {
             facts.hasWord = true
             if !facts.tokenHasWord {
@@ -399,30 +372,19 @@ struct SegmentBuilder: Sendable {
             default: break
             }
         }
-        let afterCJK = facts.lastWasCJK
-        append(c)
-        facts.lastWasCJK = false
-        if afterCJK {
-            pending = .hard(end: seg.count)
-        } else {
-            pending = .latin(LatinEnd(end: seg.count, mark: .dot, word: word, dots: 1, spacedDots: 0,
-                                      firstToken: facts.tokenIndex == 0, previousWordLower: facts.previousWordLower))
-        }
+        mark(c, .dot, word: word)
     }
 
-    private mutating func mark(_ c: UInt32, _ kind: EndMark) {
-        let word = kind == .ellipsis ? classifyToken() : .word
+    /// A possible sentence end after `word`: always one after CJK text, else decided by what follows.
+    private mutating func mark(_ c: UInt32, _ kind: EndMark, word: WordClass? = nil) {
+        let word = word ?? (kind == .ellipsis ? classifyToken() : .word)
         let afterCJK = facts.lastWasCJK
         append(c)
         facts.lastWasCJK = false
         if kind == .semicolon && !options.semicolonEnds { return }
-        if afterCJK {
-            pending = .hard(end: seg.count)
-        } else {
-            pending = .latin(LatinEnd(end: seg.count, mark: kind, word: word, dots: kind == .ellipsis ? 3 : 0,
-                                      spacedDots: 0, firstToken: facts.tokenIndex == 0,
-                                      previousWordLower: facts.previousWordLower))
-        }
+        pending = afterCJK ? .hard(end: seg.count)
+            : .latin(LatinEnd(end: seg.count, mark: kind, word: word, dots: kind == .dot ? 1 : kind == .ellipsis ? 3 : 0,
+                              spacedDots: 0, firstToken: facts.tokenIndex == 0, previousWordLower: facts.previousWordLower))
     }
 
     private func commaMayEnd(charsBefore: Int) -> Bool {
@@ -430,11 +392,12 @@ struct SegmentBuilder: Sendable {
             && charsBefore >= options.minFirstChars && facts.quoteDepth == 0
     }
 
-    /// Takes the run of plain scalars at `p[start..<n]` (letters and digits of ASCII, Latin-1,
-    /// Latin Extended, Cyrillic U+0400–U+045F and 3-byte CJK: nothing any rule looks at but "a word
-    /// goes on"), with single spaces between them when cleaning, while nothing is pending
-    /// (`acceptsRun`): what `feed` does with each (`whitespace`, `normal`, `materializeSpace`,
-    /// `append`), without the dispatch. Stops before the scalar that would reach the length limit.
+    /// Takes the run of plain scalars at `p[start..<n]` (letters and digits of ASCII, Latin-1 and
+    /// Latin Extended but × ÷, Cyrillic U+0400–U+045F, Kana, Han and Hangul: nothing any rule looks
+    /// at but "a word goes on"), with single spaces between them when cleaning, while nothing is
+    /// pending (`acceptsRun`): what `feed` does with each (`whitespace`, `normal`,
+    /// `materializeSpace`, `append`), without the dispatch. Stops before the scalar that would
+    /// reach the length limit.
     mutating func appendRun(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
         assert(!hasPending)
         let room = options.maxSegmentChars - 1
@@ -446,23 +409,11 @@ struct SegmentBuilder: Sendable {
                 else { break }
                 k += 1
             }
-            let b = p[k]
-            var c = UInt32(b), len = 1, cjk = false
-            if b < 0x80 {
-                guard ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c) else { break }
-            } else if b &- 0xC3 < 15 && k + 1 < n && p[k + 1] & 0xC0 == 0x80 {
-                // Latin-1 and Latin Extended letters (not × ÷), Cyrillic U+0400–U+045F.
-                c = (UInt32(b & 0x1F) << 6) | UInt32(p[k + 1] & 0x3F)
-                guard c <= 0x24F && c != 0xD7 && c != 0xF7 || c &- 0x400 < 0x60 else { break }
-                len = 2
-            } else if b &- 0xE3 < 11 && k + 2 < n && p[k + 1] & 0xC0 == 0x80 && p[k + 2] & 0xC0 == 0x80 {
-                c = (UInt32(b & 0x0F) << 12) | (UInt32(p[k + 1] & 0x3F) << 6) | UInt32(p[k + 2] & 0x3F)
-                guard c &- 0x3040 < 0xC0 || c &- 0x3400 < 0x19C0 || c &- 0x4E00 < 0x5200 || c &- 0xAC00 < 0x2BB0 else { break }
-                len = 3
-                cjk = true
-            } else {
-                break
-            }
+            guard let (c, len) = UTF8Stream.decode(p, k, n), len == 1 ? ScalarClass.isASCIILetter(c) || ScalarClass.isASCIIDigit(c)
+                : len == 2 ? c &- 0xC0 < 0x190 && c != 0xD7 && c != 0xF7 || c &- 0x400 < 0x60
+                : len == 3 && (c &- 0x3040 < 0xC0 || c &- 0x3400 < 0x19C0 || c &- 0x4E00 < 0x5200 || c &- 0xAC00 < 0x2BB0)
+            else { break }
+            let cjk = len == 3
             if k > i || facts.spacePending {
                 // A space before `c`: as `whitespace` then `materializeSpace(before: c)`.
                 guard !(cjk && facts.lastWasCJK) && facts.chars + 1 < room else { break }
@@ -475,13 +426,7 @@ struct SegmentBuilder: Sendable {
                 facts.cjkChars = facts.chars
             }
             facts.lastWasCJK = cjk
-            facts.hasWord = true
-            if !facts.tokenHasWord {
-                facts.tokenHasWord = true
-                facts.tokenFirstLower = ScalarClass.isLowercase(c)
-            }
-            facts.lastScalar = c
-            facts.chars += 1
+            counted(c, word: true)
             i = k + len
         }
         seg.append(contentsOf: UnsafeBufferPointer(start: p + copied, count: i - copied))
@@ -493,41 +438,36 @@ struct SegmentBuilder: Sendable {
     /// Classifies the current token (bytes since the last whitespace), skipping leading openers and
     /// bullets.
     private func classifyToken() -> WordClass {
-        seg.withUnsafeBufferPointer { buffer in
-            let t = UnsafeBufferPointer(rebasing: buffer[facts.tokenStart...])
-            var i = 0, count = 0, value = 0
-            var first: UInt32 = 0
-            var allDigits = true, hasDot = false, leading = true, skipped = false, lettersAndDots = true
-            var h = Abbreviations.hashStart()
-            while i < t.count {
-                let (c, len) = UTF8Stream.decodeWhole(t.baseAddress!, i, t.count)!
-                i += len
-                if leading && (ScalarClass.isOpener(c) || ScalarClass.isBullet(c)) {
-                    skipped = true
-                    continue
-                }
-                if c != 0x2E && !ScalarClass.isLetter(c) { lettersAndDots = false }
-                leading = false
-                if count == 0 { first = c }
-                count += 1
-                if c == 0x2E { hasDot = true }
-                if ScalarClass.isASCIIDigit(c) {
-                    if value < 1_000_000 { value = value * 10 + Int(c - 0x30) }
-                } else {
-                    allDigits = false
-                }
-                h = Abbreviations.hashStep(h, ScalarClass.lower(c))
+        var count = 0, value = 0
+        var first: UInt32 = 0
+        var allDigits = true, hasDot = false, leading = true, skipped = false, lettersAndDots = true
+        var h = Abbreviations.hashStart()
+        UTF8Stream.forEachScalar(seg[facts.tokenStart...]) { c in
+            if leading && (ScalarClass.isOpener(c) || ScalarClass.isBullet(c)) {
+                skipped = true
+                return
             }
-            if count == 0 { return skipped ? .openerOnly : .empty }
-            if allDigits { return .number(value) }
-            if count == 1 && ScalarClass.isLetter(first) {
-                if ScalarClass.isUppercase(first) { return .initialUpper(isI: first == 0x49) }
-                return .initialLower(first)
+            if c != 0x2E && !ScalarClass.isLetter(c) { lettersAndDots = false }
+            leading = false
+            if count == 0 { first = c }
+            count += 1
+            if c == 0x2E { hasDot = true }
+            if ScalarClass.isASCIIDigit(c) {
+                if value < 1_000_000 { value = value * 10 + Int(c - 0x30) }
+            } else {
+                allDigits = false
             }
-            if let kind = abbreviations.kind(ofHash: h) { return .abbreviation(kind) }
-            if !hasDot { return .word }
-            return lettersAndDots ? .acronym : .multiPeriod
+            h = Abbreviations.hashStep(h, ScalarClass.lower(c))
         }
+        if count == 0 { return skipped ? .openerOnly : .empty }
+        if allDigits { return .number(value) }
+        if count == 1 && ScalarClass.isLetter(first) {
+            if ScalarClass.isUppercase(first) { return .initialUpper(isI: first == 0x49) }
+            return .initialLower(first)
+        }
+        if let kind = abbreviations.kind(ofHash: h) { return .abbreviation(kind) }
+        if !hasDot { return .word }
+        return lettersAndDots ? .acronym : .multiPeriod
     }
 
     /// In a segment that started with list marker N (or letter x), a later "N+1." / "N+1)" (or
@@ -562,7 +502,7 @@ struct SegmentBuilder: Sendable {
         while hi - lo >= 2 && seg[hi - 2] == 0xC2 && seg[hi - 1] == 0xA0 { hi -= 2 }
         while hi - lo >= 3 && seg[hi - 3] == 0xE3 && seg[hi - 2] == 0x80 && seg[hi - 1] == 0x80 { hi -= 3 }
         if lo < hi && (facts.hasWord || !options.cleanForSpeech) {
-            ready.append(Segment(text: String(decoding: seg[lo..<hi], as: UTF8.self), emoji: emoji, index: nextIndex))
+            ready.push(Segment(text: String(decoding: seg[lo..<hi], as: UTF8.self), emoji: emoji, index: nextIndex))
             nextIndex += 1
             emittedInReply += 1
             emoji = []
@@ -577,14 +517,7 @@ struct SegmentBuilder: Sendable {
         let tail = Array(seg[offset...])
         pending = .none
         emit(upTo: offset)
-        tail.withUnsafeBufferPointer { t in
-            var i = 0
-            while i < t.count {
-                let (c, len) = UTF8Stream.decodeWhole(t.baseAddress!, i, t.count)!
-                i += len
-                feed(c)
-            }
-        }
+        UTF8Stream.forEachScalar(tail[...]) { feed($0) }
     }
 
     @inline(__always)

@@ -27,10 +27,10 @@ public struct SentenceSplitter: Sendable {
     public mutating func push(bytes: UnsafeBufferPointer<UInt8>) {
         guard let p = bytes.baseAddress else { return }
         let n = bytes.count
-        var i = 0
+        var i = decoder.complete(p, n) { c in cleaner.feed(c, &builder) }
         while i < n {
             // The usual text, runs of letters, in bulk (`appendRun`).
-            if (p[i] >= 0x30 || p[i] == 0x20) && builder.acceptsRun && decoder.isIdle && cleaner.isIdle {
+            if (p[i] >= 0x30 || p[i] == 0x20) && builder.acceptsRun && cleaner.isIdle {
                 let j = builder.appendRun(p, i, n)
                 if j > i {
                     cleaner.wordsPassed()
@@ -38,14 +38,9 @@ public struct SentenceSplitter: Sendable {
                     if i == n { break }
                 }
             }
-            // A whole well-formed sequence is decoded here; split or malformed ones byte by byte.
-            if decoder.isIdle, let (c, len) = UTF8Stream.decodeWhole(p, i, n) {
-                cleaner.feed(c, &builder)
-                i += len
-            } else {
-                decoder.consume(p[i]) { c in cleaner.feed(c, &builder) }
-                i += 1
-            }
+            guard let (c, len) = UTF8Stream.decode(p, i, n) else { return decoder.hold(p + i, n - i) }
+            cleaner.feed(c, &builder)
+            i += len
         }
     }
 

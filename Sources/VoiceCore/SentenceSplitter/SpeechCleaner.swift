@@ -62,9 +62,7 @@ struct SpeechCleaner {
 
     /// End of input: releases what was held, then ends the reply.
     mutating func finish(_ out: inout SegmentBuilder) {
-        if tagMatched > 0 && !inThink {
-            for i in 0..<tagMatched { line(SpeechCleaner.openTag[i], &out) }
-        }
+        if !inThink { for t in SpeechCleaner.openTag[..<tagMatched] { line(t, &out) } }
         tagMatched = 0
         releaseLineHold(&out)
         if link == .text || link == .afterText { abortLink(&out, closed: link == .afterText) }
@@ -72,12 +70,7 @@ struct SpeechCleaner {
         tildesAndUnderscores(before: 0x20, &out)
         flushEmoji(&out)
         out.finish()
-        startReply()
-    }
-
-    /// The state of a new cleaner, for the next reply.
-    private mutating func startReply() {
-        self = SpeechCleaner(strip: strip)
+        self = SpeechCleaner(strip: strip)  // the next reply starts afresh
     }
 
     @inline(never)
@@ -93,9 +86,7 @@ struct SpeechCleaner {
         }
         let matched = tagMatched
         tagMatched = 0
-        if !inThink {
-            for i in 0..<matched { line(tag[i], &out) }
-        }
+        if !inThink { for t in tag[..<matched] { line(t, &out) } }
         feed(c, &out)
     }
 
@@ -112,16 +103,14 @@ struct SpeechCleaner {
             return
         }
         if atLineStart && lineStart(c, &out) { return }
+        inline(c, &out)
         if c == 0x0A {
-            inline(c, &out)
             if headingLine {
                 out.boundary()
                 headingLine = false
             }
             atLineStart = true
-            return
         }
-        inline(c, &out)
     }
 
     /// Handles a scalar at the start of a line; returns true when it was consumed.
@@ -133,18 +122,14 @@ struct SpeechCleaner {
             case 0x0A:
                 out.boundary()
                 return true
-            case 0x60:
-                lineHold.append(c)
-                return true
-            case 0x23, 0x2D, 0x2A, 0x2B, 0x30...0x39:
-                if inFence { break }
+            case 0x60, 0x23, 0x2D, 0x2A, 0x2B, 0x30...0x39:
+                // A fence, or (outside fences) a heading, bullet or list number.
+                if inFence && c != 0x60 { break }
                 lineHold.append(c)
                 return true
             case 0x3E where !inFence:
                 out.boundary()
-                if strip {
-                    return true
-                }
+                if strip { return true }
             default:
                 break
             }
@@ -235,13 +220,7 @@ struct SpeechCleaner {
             }
             if c == 0x0A || c == 0x5B || linkHeld.count >= SpeechCleaner.maxLinkText {
                 abortLink(&out, closed: false)
-                // As `.none` would take `c`.
-                if c == 0x5B {
-                    link = .text
-                    return
-                }
-                plain(c, &out)
-                return
+                return inline(c, &out)  // as `.none` takes it
             }
             linkHeld.append(c)
             return

@@ -7,7 +7,7 @@ public enum SplitterLanguage: String, Sendable, Equatable, CaseIterable {
 /// Where the first segment of a reply may end. `.comma` lets it end at a comma-class mark once it
 /// has `minFirstChars` characters, so the first audio starts sooner; `.sentence` waits for a
 /// sentence end like every later segment.
-public enum FirstSegmentPolicy: String, Sendable, Equatable {
+public enum FirstSegmentPolicy: String, Sendable, Equatable, CaseIterable {
     case comma, sentence
 }
 
@@ -39,36 +39,16 @@ public struct SplitterOptions: Sendable, Equatable {
 
     /// Reads the JSON object the C ABI and Python pass; unknown keys and wrong types are errors.
     public init(json: JSON) throws(VCError) {
-        guard let members = json.objectValue else {
-            throw VCError(.invalidArgument, "splitter options must be a JSON object")
-        }
-        func bad(_ message: String) -> VCError { VCError(.invalidArgument, "option " + message) }
-        func int(_ v: JSON, _ key: String, _ r: ClosedRange<Int>) throws(VCError) -> Int {
-            guard let n = v.int64Value, n >= r.lowerBound, n <= r.upperBound else {
-                throw bad("'\(key)' must be an integer in \(r.lowerBound)...\(r.upperBound)")
-            }
-            return Int(n)
-        }
-        func bool(_ v: JSON, _ key: String) throws(VCError) -> Bool {
-            guard let b = v.boolValue else { throw bad("'\(key)' must be true or false") }
-            return b
-        }
+        guard let members = json.objectValue else { throw VCError(.invalidArgument, "splitter options must be a JSON object") }
         for (key, value) in members {
+            let path = "splitter." + key
             switch key {
-            case "language":
-                guard let s = value.stringValue, let lang = SplitterLanguage(rawValue: s) else {
-                    throw bad("'language' must be one of: " + SplitterLanguage.allCases.map(\.rawValue).joined(separator: ", "))
-                }
-                language = lang
-            case "first_segment":
-                guard let s = value.stringValue, let policy = FirstSegmentPolicy(rawValue: s) else {
-                    throw bad("'first_segment' must be \"comma\" or \"sentence\"")
-                }
-                firstSegment = policy
-            case "min_first_chars": minFirstChars = try int(value, key, 0...100_000)
-            case "max_segment_chars": maxSegmentChars = try int(value, key, SplitterOptions.maxSegmentCharsRange)
-            case "clean_for_speech": cleanForSpeech = try bool(value, key)
-            case "semicolon_ends": semicolonEnds = try bool(value, key)
+            case "language": language = try ConfigValue.choice(path, value)
+            case "first_segment": firstSegment = try ConfigValue.choice(path, value)
+            case "min_first_chars": minFirstChars = try ConfigValue.int(path, value, 0...100_000)
+            case "max_segment_chars": maxSegmentChars = try ConfigValue.int(path, value, SplitterOptions.maxSegmentCharsRange)
+            case "clean_for_speech": cleanForSpeech = try ConfigValue.bool(path, value)
+            case "semicolon_ends": semicolonEnds = try ConfigValue.bool(path, value)
             default:
                 throw VCError(.invalidArgument, "unknown splitter option '\(key)' (known: language, first_segment, min_first_chars, max_segment_chars, clean_for_speech, semicolon_ends)")
             }

@@ -45,6 +45,4 @@ enum PendingEnd {
     case comma(end: Int)
 }
 
-enum EndVerdict { case end, `continue`, askNextWord }
-
 enum ListMarker: Equatable { case none, number(Int), letter(UInt32), bullet }

@@ -47,7 +47,8 @@ struct InvariantChecker: Sendable {
                         "first-segment-priority", "fairness", "worker-slots", "no-dispatch-to-unavailable",
                         "retry-budget", "job-conservation", "no-stuck-turn", "liveness-after-heal", "fail-policy",
                         "ttfa-p99", "preempt-held", "preempt-commit-text", "preempt-discard-cancels",
-                        "no-slot-leaked", "health-tells-the-truth", "say-not-over-user", "say-behind-reply"]
+                        "no-slot-leaked", "health-tells-the-truth", "say-not-over-user",
+                        "say-behind-reply"] + InvariantViolation.names.filter { $0 != "worker-slots" }
 
     let config: CoordinatorConfig
     let ttfaBudgetUs: Int64
@@ -548,12 +549,8 @@ struct InvariantChecker: Sendable {
         if created - finished != Int64(coordinator.jobCount) {
             fail("job-conservation", nil, "queued \(created) = finished \(finished) + live \(created - finished), but the Coordinator holds \(coordinator.jobCount) jobs")
         }
-        for w in workers.keys.sorted() {
-            guard let state = coordinator.scheduler.worker(w) else { continue }
-            for k in WorkerKind.allCases where state.running[k.rawValue] != workers[w]!.running[k.rawValue] {
-                fail("worker-slots", nil, "worker \(w) holds \(state.running[k.rawValue]) \(k) slots for \(workers[w]!.running[k.rawValue]) running jobs (leaked slot)")
-            }
-        }
+        // The Coordinator's own invariants (Coordinator+Invariants.swift), reported instead of trapping.
+        if let v = coordinator.checkInvariants() { fail(v.invariant, v.session, v.detail) }
         let bound = config.replyTimeoutUs + 2_000_000
         // Every turn with a reply reaches an outcome in time, whatever the session's phase.
         var stuck: (s: SessionID, turn: TurnID, since: Int64)?
@@ -601,7 +598,7 @@ struct InvariantChecker: Sendable {
 extension Simulation {
     /// End-of-run checks: the periodic ones once more, the latency budget, and in liveness mode
     /// that everything healed.
-    mutating func finishChecks() {
+    func finishChecks() {
         checker.checkpoint(now: now, coordinator: coordinator)
         checker.checkLatency()
         guard options.liveness, checker.violation == nil, activeFaults == 0 else { return }

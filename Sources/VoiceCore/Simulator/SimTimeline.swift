@@ -39,7 +39,7 @@ struct SimTimeline: Sendable {
 
 extension Simulation {
     /// At a checkpoint: a timeline sample when an interval has ended.
-    mutating func sampleTimeline() {
+    func sampleTimeline() {
         guard now >= timeline.next else { return }
         timeline.next += timeline.intervalUs
         var byGroup = [[Int]](repeating: [0, 0, 0, 0], count: SimTimeline.groups.count)

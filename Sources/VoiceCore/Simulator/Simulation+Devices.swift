@@ -1,7 +1,7 @@
 /// The devices and their users: wake, connect (with backoff), speak in auto / manual / realtime
 /// mode, listen to the reply, barge in, abort, go silent, disconnect.
 extension Simulation {
-    mutating func deviceConnect(_ i: Int) {
+    func deviceConnect(_ i: Int) {
         guard devices[i].phase == .asleep || devices[i].phase == .connecting, devices[i].session == nil else { return }
         devices[i].wantsConnection = true
         if now < outageUntil || now < devices[i].heldUntil {
@@ -37,7 +37,7 @@ extension Simulation {
     }
 
     /// The connection ended (either side). The device reconnects if its user still wants it.
-    mutating func deviceDisconnected(_ i: Int, reason: String) {
+    func deviceDisconnected(_ i: Int, reason: String) {
         guard let s = devices[i].session else { return }
         devices[i].session = nil
         devices[i].epoch &+= 1
@@ -61,7 +61,7 @@ extension Simulation {
     }
 
     /// The host closes a session (Coordinator `device.close`, or the link died).
-    mutating func closeSession(_ s: SessionID, fromCore: Bool) {
+    func closeSession(_ s: SessionID, fromCore: Bool) {
         guard let i = sessionDevice[s] else { return }
         if fromCore {
             // The user's conversation ended with the close (idle, hello timeout).
@@ -70,21 +70,21 @@ extension Simulation {
         deviceDisconnected(i, reason: fromCore ? "closed by server" : "link lost")
     }
 
-    private mutating func sleep(_ i: Int) {
+    private func sleep(_ i: Int) {
         devices[i].phase = .asleep
         devices[i].wantsConnection = false
         devices[i].turnsLeft = rng.workload.int(1...6)
         queue.schedule(.deviceConnect(i), at: now + rng.workload.exponential(1_200_000_000))
     }
 
-    private mutating func step(_ i: Int, after us: Int64) {
+    private func step(_ i: Int, after us: Int64) {
         devices[i].serial &+= 1
         devices[i].bargeIn = false
         queue.schedule(.deviceStep(i, epoch: devices[i].serial), at: now + us)
     }
 
     /// A message from the core reaches the device.
-    mutating func deviceReceives(_ i: Int, epoch: UInt32, _ message: DeviceMessage) {
+    func deviceReceives(_ i: Int, epoch: UInt32, _ message: DeviceMessage) {
         guard devices[i].epoch == epoch, devices[i].session != nil else { return }
         switch message {
         case .hello:
@@ -123,7 +123,7 @@ extension Simulation {
     }
 
     /// The user's next move.
-    mutating func deviceStep(_ i: Int, serial: UInt32) {
+    func deviceStep(_ i: Int, serial: UInt32) {
         guard devices[i].serial == serial, let s = devices[i].session else { return }
         let bargeIn = devices[i].bargeIn
         devices[i].bargeIn = false
@@ -193,14 +193,14 @@ extension Simulation {
         }
     }
 
-    private mutating func startSpeaking(_ i: Int, _ s: SessionID) {
+    private func startSpeaking(_ i: Int, _ s: SessionID) {
         devices[i].phase = .listening
         sendToCore(device: i, .deviceListen(s, .start(devices[i].mode)))
         beginUtterance(i)
         traceDevice(i, "listen start (\(devices[i].mode)), speaks \(devices[i].speechFrames * 200) ms")
     }
 
-    private mutating func beginUtterance(_ i: Int) {
+    private func beginUtterance(_ i: Int) {
         devices[i].leadFrames = rng.workload.int(0...4)
         devices[i].speechFrames = rng.workload.int(2...30)
         devices[i].silenceFrames = 0
@@ -214,7 +214,7 @@ extension Simulation {
 
     /// A listening device streams one frame: lead silence, speech, then silence until the server
     /// answers (manual mode: `listen stop` right after the speech).
-    mutating func deviceFrame(_ i: Int, epoch: UInt32) {
+    func deviceFrame(_ i: Int, epoch: UInt32) {
         guard devices[i].epoch == epoch, devices[i].framesRunning, let s = devices[i].session else { return }
         let realtimeBackground = devices[i].mode == .realtime && devices[i].phase != .listening
         guard devices[i].phase == .listening || realtimeBackground else { devices[i].framesRunning = false; return }

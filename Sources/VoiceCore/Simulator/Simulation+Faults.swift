@@ -1,13 +1,13 @@
 /// The fault injector: Poisson arrivals of each fault kind at the profile's rates, until the
 /// quiet tail of a liveness run.
 extension Simulation {
-    mutating func scheduleNextFault() {
+    func scheduleNextFault() {
         let mean = 3_600_000_000 / profile.total
         let at = now + max(1, rng.faults.exponential(mean))
         if at < faultsUntil { queue.schedule(.fault, at: at) }
     }
 
-    mutating func injectFault() {
+    func injectFault() {
         defer { scheduleNextFault() }
         var pick = rng.faults.unit() * profile.total
         var kind = FaultProfile.Kind.latencySpike
@@ -88,13 +88,13 @@ extension Simulation {
         }
     }
 
-    private mutating func begin(_ f: FaultEnd, until: Int64) {
+    private func begin(_ f: FaultEnd, until: Int64) {
         activeFaults += 1
         queue.schedule(.faultEnd(f), at: until)
     }
 
     /// Whom a fault strikes, or nil when nobody fits (nothing happens then).
-    private mutating func faultTarget(_ kind: FaultProfile.Kind) -> Int? {
+    private func faultTarget(_ kind: FaultProfile.Kind) -> Int? {
         switch kind {
         case .workerCrash, .workerHang, .workerSlow, .workerErrors, .workerGarbage, .workerLeave, .workerFreeze, .workerLeak,
              .workerLoseJobs:
@@ -117,7 +117,7 @@ extension Simulation {
         }
     }
 
-    mutating func endFault(_ f: FaultEnd) {
+    func endFault(_ f: FaultEnd) {
         activeFaults -= 1
         lastFaultAt = now
         switch f {

@@ -14,12 +14,12 @@ extension Simulation {
         Int64(config.heartbeatMs) * 1000 * Int64(config.reconcileHeartbeats + config.recycleHeartbeats + 3) + 20_000_000
     }
 
-    mutating func checkFleetTruth() {
+    func checkFleetTruth() {
         checkSlots()
         if checker.violation == nil { checkHealth() }
     }
 
-    private mutating func checkSlots() {
+    private func checkSlots() {
         for i in 0..<workers.count {
             var disagree = false
             if let w = workers[i].id, workers[i].registered, now >= workers[i].frozenUntil, now >= workers[i].heldUntil,
@@ -52,7 +52,7 @@ extension Simulation {
         }
     }
 
-    private mutating func checkHealth() {
+    private func checkHealth() {
         let at = Instant(us: now)
         for k in WorkerKind.allCases {
             let h = coordinator.kindHealth(k, at: at)

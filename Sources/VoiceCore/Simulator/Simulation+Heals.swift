@@ -21,13 +21,13 @@ extension Simulation {
     /// timeout (+ 2 s) for the turns that were open.
     var healCheckDelayUs: Int64 { max(120_000_000, config.replyTimeoutUs + 2_000_000) }
 
-    mutating func healed(_ what: String, devices: [Int] = [], allDevices: Bool = false, workers: [Int] = []) {
+    func healed(_ what: String, devices: [Int] = [], allDevices: Bool = false, workers: [Int] = []) {
         guard allDevices || !devices.isEmpty || !workers.isEmpty else { return }
         heals.append(HealCheck(what: what, healedAt: now, devices: devices, allDevices: allDevices, workers: workers))
     }
 
     /// At a checkpoint: every heal whose bound has passed.
-    mutating func checkHeals() {
+    func checkHeals() {
         while healsNext < heals.count, heals[healsNext].healedAt + healCheckDelayUs <= now, checker.violation == nil {
             check(heals[healsNext])
             healsNext += 1
@@ -38,7 +38,7 @@ extension Simulation {
         }
     }
 
-    private mutating func check(_ heal: HealCheck) {
+    private func check(_ heal: HealCheck) {
         let h = heal.healedAt
         let at = "after the \(heal.what) healed at \(SimTime.format(h))"
         for i in heal.allDevices ? Array(0..<devices.count) : heal.devices {

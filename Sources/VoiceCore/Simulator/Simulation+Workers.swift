@@ -2,7 +2,7 @@
 /// chunk), and misbehave when a fault says so (hang while heartbeating, slow down 10×, errors,
 /// garbage, drain and leave, crash and restart).
 extension Simulation {
-    mutating func workerConnect(_ i: Int) {
+    func workerConnect(_ i: Int) {
         guard workers[i].online, workers[i].id == nil else { return }
         if now < workers[i].frozenUntil {
             // A stopped process does not redial.
@@ -33,7 +33,7 @@ extension Simulation {
 
     /// The worker's connection is gone: its jobs with it. `tellCore`: the host notices the socket
     /// closing (a crash, a leave); otherwise the core closed it.
-    mutating func workerLost(_ i: Int, tellCore: Bool) {
+    func workerLost(_ i: Int, tellCore: Bool) {
         guard let w = workers[i].id else { return }
         if tellCore, workerIndex.removeValue(forKey: w) != nil {
             queue.schedule(.toCore(.workerDisconnected(w)), at: now)
@@ -53,11 +53,11 @@ extension Simulation {
 
     private func slowFactor(_ i: Int) -> Double { now < workers[i].slowUntil ? 10 : 1 }
 
-    private mutating func latency(_ i: Int, median: Double, sigma: Double) -> Int64 {
+    private func latency(_ i: Int, median: Double, sigma: Double) -> Int64 {
         Int64(Double(rng.latency.lognormal(median: median, sigma: sigma)) * slowFactor(i))
     }
 
-    mutating func workerReceives(_ i: Int, epoch: UInt32, _ message: WorkerMessage, _ audio: [UInt8]?) {
+    func workerReceives(_ i: Int, epoch: UInt32, _ message: WorkerMessage, _ audio: [UInt8]?) {
         guard workers[i].epoch == epoch, let w = workers[i].id else { return }
         if now < workers[i].frozenUntil {
             // SIGSTOP'd: the socket buffers it; read after SIGCONT (unless the hub closed it).
@@ -188,7 +188,7 @@ extension Simulation {
     /// Speculative transcripts during the trailing silence, as the real ASR worker sends them: mostly
     /// the final's text, sometimes another (Whisper read the pause differently), sometimes voided
     /// as if speech went on, sometimes replaced by a newer one.
-    private mutating func speculate(_ i: Int, _ w: WorkerID, _ id: JobID, _ job: inout SimJob) {
+    private func speculate(_ i: Int, _ w: WorkerID, _ id: JobID, _ job: inout SimJob) {
         if job.silence == 1, rng.speculation.chance(0.8) {
             job.speculated = true
             let text = rng.speculation.chance(0.7) ? job.transcript
@@ -204,12 +204,12 @@ extension Simulation {
         }
     }
 
-    private mutating func finishASR(_ i: Int, _ k: Int, _ job: inout SimJob) {
+    private func finishASR(_ i: Int, _ k: Int, _ job: inout SimJob) {
         job.finished = true
         queue.schedule(.workerJobStep(i, workers[i].jobs[k].0, gen: job.gen), at: now + latency(i, median: 120_000, sigma: 0.4))
     }
 
-    mutating func workerJobStart(_ i: Int, _ id: JobID, gen: UInt32) {
+    func workerJobStart(_ i: Int, _ id: JobID, gen: UInt32) {
         guard let k = workers[i].jobIndex(id), workers[i].jobs[k].1.gen == gen, workers[i].id != nil else { return }
         if now < workers[i].frozenUntil {
             queue.schedule(.workerJobStart(i, id, gen: gen), at: workers[i].frozenUntil)
@@ -220,7 +220,7 @@ extension Simulation {
 
     /// The job's task runs: `accepted`, then its first output when due. Anything the job does
     /// (ASR audio read, a step) starts it first, as the SDK's task sends `accepted` before its handler runs.
-    private mutating func startJob(_ i: Int, _ k: Int) {
+    private func startJob(_ i: Int, _ k: Int) {
         guard !workers[i].jobs[k].1.started, let w = workers[i].id else { return }
         workers[i].jobs[k].1.started = true
         let (id, job) = workers[i].jobs[k]
@@ -228,7 +228,7 @@ extension Simulation {
         if let at = job.firstStepAt { queue.schedule(.workerJobStep(i, id, gen: job.gen), at: max(at, now)) }
     }
 
-    mutating func workerJobStep(_ i: Int, _ id: JobID, gen: UInt32) {
+    func workerJobStep(_ i: Int, _ id: JobID, gen: UInt32) {
         guard let k = workers[i].jobIndex(id), workers[i].jobs[k].1.gen == gen, let w = workers[i].id else { return }
         if now < workers[i].frozenUntil {
             queue.schedule(.workerJobStep(i, id, gen: gen), at: workers[i].frozenUntil + rng.latency.us(0, 100_000))
@@ -294,7 +294,7 @@ extension Simulation {
     }
 
     /// Malformed or misdirected messages the Coordinator must reject without harm.
-    private mutating func sendGarbage(_ i: Int, _ w: WorkerID, _ id: JobID, _ kind: WorkerKind) {
+    private func sendGarbage(_ i: Int, _ w: WorkerID, _ id: JobID, _ kind: WorkerKind) {
         switch rng.faults.below(4) {
         case 0: sendToCore(worker: i, .workerAudio(w, id, last: false, [1, 2, 3]))
         case 1: sendToCore(worker: i, .workerOutput(w, id, kind == .assistant ? .speechStart : .delta("garbage")))
@@ -303,7 +303,7 @@ extension Simulation {
         }
     }
 
-    mutating func workerHeartbeat(_ i: Int, epoch: UInt32) {
+    func workerHeartbeat(_ i: Int, epoch: UInt32) {
         guard workers[i].epoch == epoch, let w = workers[i].id, workers[i].registered else { return }
         if now < workers[i].frozenUntil {
             queue.schedule(.workerHeartbeat(i, epoch: epoch), at: workers[i].frozenUntil)
@@ -319,7 +319,7 @@ extension Simulation {
     }
 
     /// A draining worker leaves once its last job is over.
-    mutating func leaveIfDrained(_ i: Int) {
+    func leaveIfDrained(_ i: Int) {
         guard workers[i].draining, workers[i].jobs.isEmpty else { return }
         workers[i].online = false
         workerLost(i, tellCore: true)

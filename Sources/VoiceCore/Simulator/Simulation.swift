@@ -6,7 +6,7 @@
 /// The Simulation is the host: it carries out the Coordinator's effects as the daemon would
 /// (paced playback, timers, connections), and hands every effect and log entry to the
 /// `InvariantChecker`.
-public struct Simulation: Sendable {
+public final class Simulation {
     public let options: SimOptions
     public let config: CoordinatorConfig
     var coordinator: Coordinator
@@ -61,13 +61,16 @@ public struct Simulation: Sendable {
 
     public init(options: SimOptions) throws(VCError) {
         self.options = options
-        rng = SimStreams(seed: options.seed)
+        var rng = SimStreams(seed: options.seed)
         bugRandom = SimRandom(seed: options.seed, stream: "bugs")
         var config = SimKnobs.config(buggify: options.buggify, rng: &rng.knobs, schedulerSeed: rng.schedulerSeed)
         config.preemptiveGeneration = options.preemption
         if options.turnsPerMinute > 0 { config.budgets.device.turnsPerMinute = options.turnsPerMinute }
+        self.rng = rng
         self.config = config
         coordinator = try Coordinator(config: config)
+        // An injected bug corrupts the Coordinator's state from outside: the checker reports it.
+        coordinator.selfCheck = options.injectBug == nil
         end = min(options.durationUs, options.untilUs ?? Int64.max)
         faultsUntil = options.liveness ? options.durationUs - min(options.durationUs / 4, 900_000_000) : options.durationUs
         profile = FaultProfile(options.faults, devices: options.devices)
@@ -78,7 +81,7 @@ public struct Simulation: Sendable {
         buildFleet()
     }
 
-    private mutating func buildFleet() {
+    private func buildFleet() {
         func add(_ name: String, kinds: [WorkerKind], roles: [WorkerKind] = [], slots: [WorkerKind: Int], online: Bool) {
             workers.append(SimWorker(name: name, kinds: KindSet(kinds), roles: KindSet(roles), slots: slots, online: online))
         }
@@ -99,7 +102,7 @@ public struct Simulation: Sendable {
 
     // MARK: the loop
 
-    public mutating func run() -> SimReport {
+    public func run() -> SimReport {
         for i in 0..<workers.count where workers[i].online {
             queue.schedule(.workerConnect(i), at: rng.workload.us(0, 2_000_000))
         }
@@ -126,7 +129,7 @@ public struct Simulation: Sendable {
         return SimReport(sim: self)
     }
 
-    private mutating func handle(_ event: SimEvent) {
+    private func handle(_ event: SimEvent) {
         switch event {
         case let .toCore(e): toCore(e)
         case let .coreTimer(t):
@@ -155,7 +158,7 @@ public struct Simulation: Sendable {
     }
 
     /// An input arrives at the host: it goes to the Coordinator unless its connection was closed.
-    private mutating func toCore(_ e: Event) {
+    private func toCore(_ e: Event) {
         switch e {
         case let .deviceConnected(s, _):
             guard sessionDevice[s] != nil else { return }
@@ -176,7 +179,7 @@ public struct Simulation: Sendable {
     }
 
     /// One Coordinator step: the event in, its effects carried out, its log checked.
-    mutating func feed(_ e: Event) {
+    func feed(_ e: Event) {
         stats.coreEvents += 1
         checker.quiet = activeFaults == 0 && now - lastFaultAt > 120_000_000
         let effects = coordinator.handle(e, now: Instant(us: now))
@@ -197,7 +200,7 @@ public struct Simulation: Sendable {
 
     // MARK: effects (the host)
 
-    private mutating func apply(_ effect: Effect) {
+    private func apply(_ effect: Effect) {
         switch effect {
         case let .deviceSend(s, message):
             checker.deviceSend(s, message)
@@ -258,7 +261,7 @@ public struct Simulation: Sendable {
 
     /// An operator's say to a connected device: a text or (one in three) an instruction for its
     /// assistant. The Coordinator decides when it is spoken; the checker watches that moment.
-    private mutating func operatorSay(_ i: Int) {
+    private func operatorSay(_ i: Int) {
         queue.schedule(.operatorSay(i), at: now + rng.workload.exponential(3_600_000_000 / options.saysPerHour))
         guard devices[i].session != nil else { return }
         stats.says += 1
@@ -269,7 +272,7 @@ public struct Simulation: Sendable {
     }
 
     /// Paced playback: the host queues the audio and knows when it will have played.
-    private mutating func hostAudio(_ s: SessionID, turn: TurnID, segment: Int, _ pcm: [UInt8]) {
+    private func hostAudio(_ s: SessionID, turn: TurnID, segment: Int, _ pcm: [UInt8]) {
         checker.deviceAudio(s, turn: turn, segment: segment, pcm, now: now)
         let durationUs = Int64(pcm.count / 2) * 1_000_000 / Int64(config.ttsSampleRate)
         var p = playback[s] ?? HostPlayback(turn: turn, playEnd: now)
@@ -284,14 +287,14 @@ public struct Simulation: Sendable {
     }
 
     /// Injected bug `tts-segment-twice`: a retried segment's audio already sent is sent again.
-    mutating func replaySegment(_ s: SessionID, turn: TurnID, segment: Int) {
+    func replaySegment(_ s: SessionID, turn: TurnID, segment: Int) {
         guard let sent = sentAudio[s] else { return }
         for (t, k, pcm) in sent where t == turn && k == segment {
             hostAudio(s, turn: t, segment: k, pcm)
         }
     }
 
-    private mutating func hostPlaybackDone(_ s: SessionID, _ turn: TurnID) {
+    private func hostPlaybackDone(_ s: SessionID, _ turn: TurnID) {
         guard let p = playback[s], p.turn == turn, p.endTurn == turn, !p.flushed, hostPausedAt[s] == nil, sessionDevice[s] != nil else { return }
         if p.playEnd > now {
             queue.schedule(.hostPlaybackDone(s, turn), at: p.playEnd)
@@ -303,7 +306,7 @@ public struct Simulation: Sendable {
     }
 
     /// Groups one step's messages per worker into one delivery each, in order.
-    private mutating func flushWorkerSends() {
+    private func flushWorkerSends() {
         guard !batchWorkerSends.isEmpty else { return }
         let sends = batchWorkerSends
         batchWorkerSends.removeAll(keepingCapacity: true)
@@ -315,7 +318,7 @@ public struct Simulation: Sendable {
     }
 
     /// The test-only bugs that act on what the Coordinator logged (see `InjectedBug`).
-    private mutating func injectBugs(_ log: [LogEntry]) {
+    private func injectBugs(_ log: [LogEntry]) {
         for e in log {
             switch (options.injectBug, e.kind) {
             case (.ttsSegmentTwice, .jobRetry):
@@ -335,7 +338,7 @@ public struct Simulation: Sendable {
 
     /// A link's one-way latency now: log-normal with a 1 % tail of ten times that, scaled
     /// during a latency spike.
-    mutating func linkDelay(base: Double) -> Int64 {
+    func linkDelay(base: Double) -> Int64 {
         var lat = rng.network.lognormal(median: base, sigma: 0.6)
         if rng.network.chance(0.01) { lat *= 10 }
         return Int64(Double(lat) * latencyFactor)
@@ -346,20 +349,20 @@ public struct Simulation: Sendable {
         max(at, last, held)
     }
 
-    mutating func sendToDevice(_ s: SessionID, _ message: DeviceMessage) {
+    func sendToDevice(_ s: SessionID, _ message: DeviceMessage) {
         guard let i = sessionDevice[s] else { return }
         let at = Self.arrival(now + linkDelay(base: 30_000), after: devices[i].lastDown, held: devices[i].heldUntil)
         devices[i].lastDown = at
         queue.schedule(.toDevice(i, epoch: devices[i].epoch, message), at: at)
     }
 
-    mutating func sendToCore(device i: Int, _ e: Event) {
+    func sendToCore(device i: Int, _ e: Event) {
         let at = Self.arrival(now + linkDelay(base: 30_000), after: devices[i].lastUp, held: devices[i].heldUntil)
         devices[i].lastUp = at
         queue.schedule(.toCore(e), at: at)
     }
 
-    mutating func sendToCore(worker i: Int, _ e: Event) {
+    func sendToCore(worker i: Int, _ e: Event) {
         let at = Self.arrival(now + linkDelay(base: 2_000), after: workers[i].lastUp, held: workers[i].heldUntil)
         workers[i].lastUp = at
         queue.schedule(.toCore(e), at: at)
@@ -367,12 +370,12 @@ public struct Simulation: Sendable {
 
     // MARK: trace
 
-    mutating func traceEntry(_ e: LogEntry) {
+    func traceEntry(_ e: LogEntry) {
         guard let s = e.session, tracedSessions.contains(s), trace.count < 200_000 else { return }
         trace.append(SimTime.format(e.time.us) + " " + e.jsonLine(sessionName: { "dev-\(options.traceDevice)/\($0)" }))
     }
 
-    mutating func traceDevice(_ i: Int, _ what: String) {
+    func traceDevice(_ i: Int, _ what: String) {
         guard i == options.traceDevice, trace.count < 200_000 else { return }
         trace.append(SimTime.format(now) + " device dev-\(i): " + what)
     }

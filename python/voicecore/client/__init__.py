@@ -1,7 +1,7 @@
 """A device-side client: speaks the XiaoZhi protocol with real Opus, as a device would (``voicecore talk``,
 the end-to-end tests and benchmarks)."""
 
-from .device import TurnResult, converse, speech_end_seconds
+from .device import Device, TurnResult, converse, speech_end_seconds
 from .opus import OpusDecoder, OpusEncoder
 
-__all__ = ["OpusDecoder", "OpusEncoder", "TurnResult", "converse", "speech_end_seconds"]
+__all__ = ["Device", "OpusDecoder", "OpusEncoder", "TurnResult", "converse", "speech_end_seconds"]

@@ -1,14 +1,16 @@
-"""One spoken turn over the device protocol (docs/device-protocol.md): hello, ``listen start``
-(auto), the microphone streamed in real time as Opus frames, then ``stt``, ``tts start``,
-``sentence_start``, Opus audio and ``tts stop`` back."""
+"""A device over the device protocol (docs/device-protocol.md): ``Device`` is one connection that
+says hello, streams the microphone in real time as Opus frames and decodes the Opus reply;
+``converse`` is one spoken turn with it: ``listen start`` (auto), the speech, then ``stt``,
+``tts start``, ``sentence_start``, Opus audio and ``tts stop`` back."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import numpy as np
 import websockets
@@ -61,66 +63,154 @@ def unframe(version: int, data: bytes) -> bytes:
     return data[4:]
 
 
+class Device:
+    """One device connection: ``open`` connects (the hello not yet sent), ``hello`` says hello and
+    reads the server's; then ``listen``, ``speak`` (the microphone in real time), ``recv`` (a JSON
+    message, or a reply frame decoded to PCM16 — a frame that does not decode raises ValueError),
+    ``abort``, ``answer_mcp`` and ``close``."""
+
+    def __init__(self, ws: Any, protocol_version: int, frame_ms: int) -> None:
+        self.ws = ws
+        self.version = protocol_version
+        self.frame_ms = frame_ms
+        self.session_id = ""
+        self.reply_rate = 24000
+        self.encoder = OpusEncoder(MIC_RATE, frame_ms)
+        self.decoder: OpusDecoder | None = None
+
+    @classmethod
+    async def open(cls, url: str, *, token: str = "", device_id: str = "cli:00:00:00:00:01", client_id: str = "voicecore-talk",
+                   protocol_version: int = 1, frame_ms: int = 60, timeout: float | None = None) -> Device:
+        headers = {"Protocol-Version": str(protocol_version), "Device-Id": device_id, "Client-Id": client_id}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        connect = websockets.connect(url.rstrip("/") + "/xiaozhi/v1/", additional_headers=headers, max_size=1 << 22,
+                                     open_timeout=timeout)
+        return cls(await asyncio.wait_for(connect, timeout), protocol_version, frame_ms)
+
+    @property
+    def frame_bytes(self) -> int:
+        """PCM16 bytes of one microphone frame."""
+        return self.encoder.frame_samples * 2
+
+    async def send_hello(self) -> None:
+        await self.ws.send(json.dumps({"type": "hello", "version": 1, "features": {"mcp": True}, "transport": "websocket",
+                                       "audio_params": {"format": "opus", "sample_rate": MIC_RATE, "channels": 1,
+                                                        "frame_duration": self.frame_ms}}))
+
+    async def hello(self, timeout: float = 10.0, send: bool = True) -> None:
+        """Sends the hello (unless ``send`` is false: it was sent) and reads the server's answer."""
+        if send:
+            await self.send_hello()
+        answer = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        if answer.get("type") != "hello":
+            raise RuntimeError(f"the server answered hello with {answer}")
+        self.session_id = str(answer.get("session_id", ""))
+        self.reply_rate = int(answer.get("audio_params", {}).get("sample_rate", 24000))
+        self.decoder = OpusDecoder(self.reply_rate)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps({"session_id": self.session_id, **message}))
+
+    async def listen(self, mode: str = "auto") -> None:
+        await self.send({"type": "listen", "state": "start", "mode": mode})
+
+    async def abort(self, reason: str | None = None) -> None:
+        await self.send({"type": "abort", **({"reason": reason} if reason else {})})
+
+    async def speak(self, audio: bytes, stop: asyncio.Event, max_frames: int,
+                    after_frame: Callable[[int], Awaitable[bool]] | None = None) -> None:
+        """Streams ``audio`` (16 kHz mono PCM16LE), then silence, as Opus frames in real time — a
+        device sends a frame once it has been captured: frame i leaves at its end — until ``stop`` is
+        set, ``max_frames`` went, or ``after_frame(frames sent)`` returns True."""
+        loop = asyncio.get_running_loop()
+        step = self.frame_bytes
+        audio += b"\0" * (-len(audio) % step)
+        start = loop.time()
+        i = 0
+        while not stop.is_set() and i < max_frames:
+            chunk = audio[i * step:(i + 1) * step] if i * step < len(audio) else b"\0" * step
+            await asyncio.sleep(max(0.0, start + (i + 1) * self.frame_ms / 1000 - loop.time()))
+            await self.ws.send(frame(self.version, self.encoder.encode(chunk), i * self.frame_ms))
+            i += 1
+            if after_frame is not None and await after_frame(i):
+                return
+
+    @contextlib.asynccontextmanager
+    async def microphone(self, audio: bytes, stop: asyncio.Event, max_frames: int,
+                         after_frame: Callable[[int], Awaitable[bool]] | None = None) -> AsyncIterator[None]:
+        """``speak`` in the background while the ``async with`` body runs; stopped at its end."""
+        task = asyncio.create_task(self.speak(audio, stop, max_frames, after_frame))
+        try:
+            yield
+        finally:
+            stop.set()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def recv(self, timeout: float | None = None) -> bytes | dict[str, Any]:
+        msg = await asyncio.wait_for(self.ws.recv(), timeout)
+        if isinstance(msg, bytes):
+            assert self.decoder is not None, "audio before the hello"
+            return self.decoder.decode(unframe(self.version, msg))
+        return dict(json.loads(msg))
+
+    async def answer_mcp(self, request: Any) -> None:
+        """Answers the hub's MCP requests as a board without device tools."""
+        if not isinstance(request, dict) or request.get("id") is None or not isinstance(request.get("method"), str):
+            return
+        method = request["method"]
+        if method == "initialize":
+            answer: dict[str, Any] = {"result": {"protocolVersion": "2024-11-05", "capabilities": {"tools": {}},
+                                                 "serverInfo": {"name": "voicecore-client", "version": "1"}}}
+        elif method == "tools/list":
+            answer = {"result": {"tools": []}}
+        else:
+            answer = {"error": {"code": -32601, "message": "Method not implemented: " + method}}
+        await self.send({"type": "mcp", "payload": {"jsonrpc": "2.0", "id": request["id"], **answer}})
+
+    async def close(self, hang_up: bool = False) -> None:
+        """Closes with the WebSocket handshake, or (``hang_up``) drops the TCP connection without one."""
+        if hang_up:
+            self.ws.transport.abort()
+        else:
+            await asyncio.wait_for(self.ws.close(), 5)
+
+
 async def converse(url: str, pcm: bytes, token: str = "", device_id: str = "cli:00:00:00:00:01", protocol_version: int = 1,
                    frame_ms: int = 60, lead_silence: float = 0.3, max_listen: float = 15.0, timeout: float = 60.0,
                    abort_after_first_audio: bool = False) -> TurnResult:
     """Speaks ``pcm`` (16 kHz mono PCM16LE) to the server at ``url`` (``ws://host:port``) and
     collects the reply until ``tts stop`` (or ``timeout``). The microphone keeps sending silence
     after the speech, as a device does, until the server answers or ``max_listen`` passes."""
-    headers = {"Protocol-Version": str(protocol_version), "Device-Id": device_id, "Client-Id": "voicecore-talk"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
     result = TurnResult()
     loop = asyncio.get_running_loop()
-    async with websockets.connect(url.rstrip("/") + "/xiaozhi/v1/", additional_headers=headers, max_size=1 << 22) as ws:
-        await ws.send(json.dumps({"type": "hello", "version": 1, "features": {"mcp": True}, "transport": "websocket",
-                                  "audio_params": {"format": "opus", "sample_rate": MIC_RATE, "channels": 1, "frame_duration": frame_ms}}))
-        hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        if hello.get("type") != "hello":
-            raise RuntimeError(f"the server answered hello with {hello}")
-        result.session_id = str(hello.get("session_id", ""))
-        result.reply_rate = int(hello.get("audio_params", {}).get("sample_rate", 24000))
-        decoder = OpusDecoder(result.reply_rate)
-        await ws.send(json.dumps({"session_id": result.session_id, "type": "listen", "state": "start", "mode": "auto"}))
-
-        encoder = OpusEncoder(MIC_RATE, frame_ms)
-        step = encoder.frame_samples * 2
+    device = await Device.open(url, token=token, device_id=device_id, protocol_version=protocol_version, frame_ms=frame_ms)
+    try:
+        await device.hello()
+        result.session_id, result.reply_rate = device.session_id, device.reply_rate
+        await device.listen("auto")
         audio = b"\0\0" * int(lead_silence * MIC_RATE) + pcm
-        audio += b"\0" * (-len(audio) % step)
-        start = loop.time()
-        speech_end = start + lead_silence + speech_end_seconds(pcm)
+        speech_end = loop.time() + lead_silence + speech_end_seconds(pcm)
         answered = asyncio.Event()
-
-        async def microphone() -> None:
-            silence = b"\0" * step
-            i = 0
-            while not answered.is_set():
-                chunk = audio[i * step:(i + 1) * step] if i * step < len(audio) else silence
-                if i * step >= len(audio) and loop.time() - speech_end > max_listen:
-                    return
-                # A device sends a frame once it has been captured: frame i leaves at its end.
-                await asyncio.sleep(max(0.0, start + (i + 1) * frame_ms / 1000 - loop.time()))
-                await ws.send(frame(protocol_version, encoder.encode(chunk), i * frame_ms))
-                i += 1
-
-        mic = asyncio.create_task(microphone())
+        max_frames = int((lead_silence + speech_end_seconds(pcm) + max_listen) * 1000 / frame_ms) + 1
+        max_frames = max(max_frames, -(-len(audio) // device.frame_bytes))
         reply = bytearray()
-        try:
+        async with device.microphone(audio, answered, max_frames):
             deadline = loop.time() + timeout
             while True:
-                msg = await asyncio.wait_for(ws.recv(), max(0.01, deadline - loop.time()))
+                m = await device.recv(max(0.01, deadline - loop.time()))
                 now = loop.time() - speech_end
-                if isinstance(msg, bytes):
+                if isinstance(m, bytes):
                     if result.frames == 0:
                         result.timings["first_audio"] = now
                         if abort_after_first_audio:
-                            await ws.send(json.dumps({"session_id": result.session_id, "type": "abort"}))
+                            await device.abort()
                     result.frames += 1
-                    reply += decoder.decode(unframe(protocol_version, msg))
+                    reply += m
                     continue
-                m = json.loads(msg)
                 if m.get("type") == "mcp":
-                    await _answer_mcp(ws, result.session_id, m.get("payload"))
+                    await device.answer_mcp(m.get("payload"))
                     continue
                 result.messages.append(m)
                 kind, state = m.get("type"), m.get("state")
@@ -138,24 +228,7 @@ async def converse(url: str, pcm: bytes, token: str = "", device_id: str = "cli:
                     result.timings["tts_stop"] = now
                     result.complete = True
                     break
-        finally:
-            answered.set()
-            mic.cancel()
-            await asyncio.gather(mic, return_exceptions=True)
         result.reply_pcm = bytes(reply)
+    finally:
+        await device.close()
     return result
-
-
-async def _answer_mcp(ws: Any, session_id: str, request: Any) -> None:
-    """This client has no device tools: it answers the hub's MCP requests as a board without any."""
-    if not isinstance(request, dict) or request.get("id") is None or not isinstance(request.get("method"), str):
-        return
-    method = request["method"]
-    if method == "initialize":
-        answer: dict[str, Any] = {"result": {"protocolVersion": "2024-11-05", "capabilities": {"tools": {}},
-                                             "serverInfo": {"name": "voicecore-client", "version": "1"}}}
-    elif method == "tools/list":
-        answer = {"result": {"tools": []}}
-    else:
-        answer = {"error": {"code": -32601, "message": "Method not implemented: " + method}}
-    await ws.send(json.dumps({"session_id": session_id, "type": "mcp", "payload": {"jsonrpc": "2.0", "id": request["id"], **answer}}))

@@ -31,8 +31,7 @@ from typing import Any
 import websockets
 
 from ..asr.instant import question_tone
-from ..client.device import frame, unframe
-from ..client.opus import OpusDecoder, OpusEncoder
+from ..client.device import Device
 from ..launcher.daemon_binary import find_daemon
 from .instant_assistant import answer
 from .invariants import LogChecker
@@ -347,32 +346,25 @@ async def device_turn(url: str, question: int, hangup: str | None = None, device
     out = TurnOutcome(question, hangup)
     loop = asyncio.get_running_loop()
     start = loop.time()
-    headers = {"Protocol-Version": str(protocol_version), "Device-Id": device_id, "Client-Id": "fullstack"}
-    frame_ms = 60
     try:
-        ws = await asyncio.wait_for(websockets.connect(url + "/xiaozhi/v1/", additional_headers=headers, max_size=1 << 22,
-                                                       open_timeout=timeout), timeout)
+        device = await Device.open(url, device_id=device_id, client_id="fullstack", protocol_version=protocol_version,
+                                   timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - reported as the outcome
         out.problem = f"connect failed: {type(exc).__name__}: {exc}"
         return out
     try:
-        await ws.send(json.dumps({"type": "hello", "version": 1, "features": {"mcp": True}, "transport": "websocket",
-                                  "audio_params": {"format": "opus", "sample_rate": 16000, "channels": 1, "frame_duration": frame_ms}}))
+        await device.send_hello()
         if hangup == "hello":
             return out
-        hello = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-        if hello.get("type") != "hello":
-            out.problem = f"hello answered with {hello}"
+        try:
+            await device.hello(timeout, send=False)
+        except RuntimeError as exc:
+            out.problem = str(exc)
             return out
-        session = hello.get("session_id", "")
-        decoder = OpusDecoder(int(hello.get("audio_params", {}).get("sample_rate", 24000)))
-        encoder = OpusEncoder(16000, frame_ms)
-        step = encoder.frame_samples * 2
         for turn in range(turns):
             last = turn == turns - 1
             cut = hangup if last else None
-            problem = await _one_turn(ws, session, question, cut, abort_at_audio and last, encoder, decoder, step, frame_ms, out, timeout, rng,
-                                      speech, protocol_version)
+            problem = await _one_turn(device, question, cut, abort_at_audio and last, out, timeout, rng, speech)
             if not problem:
                 out.turns_done += 1
             if problem or (cut is not None):
@@ -385,52 +377,39 @@ async def device_turn(url: str, question: int, hangup: str | None = None, device
     finally:
         out.seconds = loop.time() - start
         try:
-            if hangup is not None and rng is not None and rng.random() < 0.5:
-                ws.transport.abort()  # a TCP hang-up without a close handshake
-            else:
-                await asyncio.wait_for(ws.close(), 5)
+            # A hang-up without a close handshake half the time.
+            await device.close(hang_up=hangup is not None and rng is not None and rng.random() < 0.5)
         except Exception:  # noqa: BLE001
             pass
 
 
-async def _one_turn(ws: Any, session: str, question: int, hangup: str | None, abort_at_audio: bool, encoder: OpusEncoder,
-                    decoder: OpusDecoder, step: int, frame_ms: int, out: TurnOutcome, timeout: float,
-                    rng: random.Random | None, speech: bool = False, version: int = 1) -> str:
+async def _one_turn(device: Device, question: int, hangup: str | None, abort_at_audio: bool, out: TurnOutcome, timeout: float,
+                    rng: random.Random | None, speech: bool = False) -> str:
     loop = asyncio.get_running_loop()
     out.stt, out.sentences, out.frames, out.pcm_bytes, out.complete = "", [], 0, 0, False
     out.first_audio_at = out.ended_at = 0.0
-    await ws.send(json.dumps({"session_id": session, "type": "listen", "state": "start", "mode": "auto"}))
+    await device.listen("auto")
+    step = device.frame_bytes
     audio = b"\0" * (step * 2) + (spoken_question(question) if speech else question_tone(question, 0.42))
-    audio += b"\0" * (-len(audio) % step)
-    speech_frames = len(audio) // step
+    speech_frames = -(-len(audio) // step)
     answered = asyncio.Event()
-    spoke = asyncio.Event()
     hung = asyncio.Event()
 
-    async def microphone() -> None:
-        t0 = loop.time()
-        i = 0
-        while not answered.is_set() and i < speech_frames + int(8000 / frame_ms):
-            chunk = audio[i * step:(i + 1) * step] if i < speech_frames else b"\0" * step
-            await asyncio.sleep(max(0.0, t0 + (i + 1) * frame_ms / 1000 - loop.time()))
-            await ws.send(frame(version, encoder.encode(chunk), i * frame_ms))
-            i += 1
-            if hangup == "speaking" and i == speech_frames // 2 + (rng.randrange(3) if rng else 0):
-                hung.set()
-                return
-            if i == speech_frames:
-                spoke.set()
-                if hangup == "speech-end":
-                    # during the ASR's silence wait, its final, the assistant's dispatch
-                    await asyncio.sleep((rng.uniform(0.1, 0.5) if rng else 0.3))
-                    hung.set()
-                    return
+    async def after_frame(i: int) -> bool:
+        if hangup == "speaking" and i == speech_frames // 2 + (rng.randrange(3) if rng else 0):
+            hung.set()
+            return True
+        if i == speech_frames and hangup == "speech-end":
+            # during the ASR's silence wait, its final, the assistant's dispatch
+            await asyncio.sleep((rng.uniform(0.1, 0.5) if rng else 0.3))
+            hung.set()
+            return True
+        return False
 
-    mic = asyncio.create_task(microphone())
-    try:
+    async with device.microphone(audio, answered, speech_frames + int(8000 / device.frame_ms), after_frame):
         deadline = loop.time() + timeout
         while True:
-            recv = asyncio.ensure_future(ws.recv())
+            recv = asyncio.ensure_future(device.recv())
             stop = asyncio.ensure_future(hung.wait())
             done, _ = await asyncio.wait({recv, stop}, timeout=max(0.01, deadline - loop.time()), return_when=asyncio.FIRST_COMPLETED)
             if stop in done:
@@ -442,21 +421,20 @@ async def _one_turn(ws: Any, session: str, question: int, hangup: str | None, ab
                 recv.cancel()
                 await asyncio.gather(recv, return_exceptions=True)
                 return f"no `tts stop` within {timeout} s (stt {out.stt!r}, {out.frames} frames, sentences {out.sentences})"
-            msg = recv.result()
-            if isinstance(msg, bytes):
-                try:
-                    out.pcm_bytes += len(decoder.decode(unframe(version, msg)))
-                except ValueError as exc:
-                    return f"a reply frame does not decode: {exc}"
+            try:
+                m = recv.result()
+            except ValueError as exc:
+                return f"a reply frame does not decode: {exc}"
+            if isinstance(m, bytes):
+                out.pcm_bytes += len(m)
                 out.frames += 1
                 if out.frames == 1:
                     out.first_audio_at = time.monotonic()
                     if hangup == "audio":
                         return ""
                     if abort_at_audio:
-                        await ws.send(json.dumps({"session_id": session, "type": "abort", "reason": "wake_word_detected"}))
+                        await device.abort("wake_word_detected")
                 continue
-            m = json.loads(msg)
             kind, state = m.get("type"), m.get("state")
             if kind == "stt":
                 out.stt = str(m.get("text", ""))
@@ -478,10 +456,6 @@ async def _one_turn(ws: Any, session: str, question: int, hangup: str | None, ab
                 out.complete = True
                 out.ended_at = time.monotonic()
                 break
-    finally:
-        answered.set()
-        mic.cancel()
-        await asyncio.gather(mic, return_exceptions=True)
     if hangup is not None:
         return ""
     if out.alerts and not out.complete:
