@@ -8,9 +8,9 @@
 struct AdminRoute: Sendable {
     let method: String
     let pattern: [Substring]
-    let handle: @Sendable (inout Coordinator, AdminCall) -> AdminResponse
+    let handle: @Sendable (Coordinator, AdminCall) -> AdminResponse
 
-    init(_ method: String, _ pattern: String, _ handle: @escaping @Sendable (inout Coordinator, AdminCall) -> AdminResponse) {
+    init(_ method: String, _ pattern: String, _ handle: @escaping @Sendable (Coordinator, AdminCall) -> AdminResponse) {
         self.method = method
         self.pattern = pattern.split(separator: "/")
         self.handle = handle
@@ -69,7 +69,7 @@ extension Coordinator {
                 allowed.append(route.method)
                 continue
             }
-            return route.handle(&self, AdminCall(request: r, params: params))
+            return route.handle(self, AdminCall(request: r, params: params))
         }
         if !allowed.isEmpty { return .error(405, "method \(r.method) not allowed on \(r.path) (allowed: \(allowed.joined(separator: ", ")))") }
         return .error(404, "no such route: \(r.path)")
