@@ -16,13 +16,7 @@
 #include <time.h>
 #include <voicecore.h>
 
-typedef struct event {
-    int64_t time_us;
-    const char *json;
-    size_t json_len;
-    const void *data;
-    size_t data_len;
-} event;
+typedef journal_record event;
 
 static double cpu_now(void) {
     struct timespec ts;
@@ -90,36 +84,15 @@ int main(int argc, char **argv) {
         return 2;
     }
     int passes = argc > 2 ? atoi(argv[2]) : 5;
-    FILE *f = fopen(argv[1], "rb");
-    if (!f) {
-        perror(argv[1]);
+    journal_file jf;
+    char error[512];
+    if (journal_load(argv[1], &jf, error, sizeof error) != 0) {
+        fprintf(stderr, "%s\n", error);
         return 1;
     }
-    fseek(f, 0, SEEK_END);
-    size_t len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(len);
-    if (fread(buf, 1, len, f) != len) return 1;
-    fclose(f);
-    size_t at = JOURNAL_MAGIC_LEN, n = 0, cap = 1024;
-    event *events = malloc(cap * sizeof *events);
-    char *config = NULL;
-    journal_record r;
-    while (journal_parse(buf, len, &at, &r) == JOURNAL_READ_RECORD) {
-        if (r.type == 'H' && !config) {
-            json_t *h = json_loads(r.json, 0, NULL);
-            config = json_dumps(json_object_get(h, "config"), JSON_COMPACT);
-            json_decref(h);
-        }
-        if (r.type == 'E') {
-            if (n == cap) events = realloc(events, (cap *= 2) * sizeof *events);
-            events[n++] = (event){r.time_us, r.json, r.json_len, r.data, r.data_len};
-        }
-    }
-    if (!n) {
-        fprintf(stderr, "no events in %s\n", argv[1]);
-        return 1;
-    }
+    const event *events = jf.events;
+    size_t n = jf.count;
+    const char *config = jf.config;
     double best = 1e9;
     size_t lines = 0;
     for (int i = 0; i < passes; i++) {
@@ -134,8 +107,6 @@ int main(int argc, char **argv) {
            "every log line parsed",
 #endif
            n, lines, passes, best / (double)n * 1e9, (double)n / best);
-    free(config);
-    free(events);
-    free(buf);
+    journal_file_free(&jf);
     return (int)(sink & 0);
 }

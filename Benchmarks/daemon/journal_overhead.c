@@ -17,13 +17,7 @@
 #include <unistd.h>
 #include <voicecore.h>
 
-typedef struct event {
-    int64_t time_us;
-    const char *json;
-    size_t json_len;
-    const void *data;
-    size_t data_len;
-} event;
+typedef journal_record event;
 
 static double cpu_now(void) {
     struct timespec ts;
@@ -92,49 +86,15 @@ int main(int argc, char **argv) {
         return 2;
     }
     int passes = argc > 2 ? atoi(argv[2]) : 5;
-    FILE *f = fopen(argv[1], "rb");
-    if (!f) {
-        perror(argv[1]);
+    journal_file jf;
+    char error[512];
+    if (journal_load(argv[1], &jf, error, sizeof error) != 0) {
+        fprintf(stderr, "%s\n", error);
         return 1;
     }
-    fseek(f, 0, SEEK_END);
-    size_t len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(len);
-    if (fread(buf, 1, len, f) != len) return 1;
-    fclose(f);
-    size_t at = JOURNAL_MAGIC_LEN, n = 0, cap = 1024;
-    event *events = malloc(cap * sizeof *events);
-    char *config = NULL;
-    uint64_t recorded_digest = 0, payload = 0;
-    journal_record r;
-    while (journal_parse(buf, len, &at, &r) == JOURNAL_READ_RECORD) {
-        if (r.type == 'H' && !config) {
-            /* the "config" object of the header, found textually (the bench has no JSON parser) */
-            const char *p = strstr(r.json, "\"config\":");
-            const char *start = p ? p + 9 : "{}";
-            int depth = 0;
-            size_t k = 0;
-            for (; start[k]; k++) {
-                if (start[k] == '{') depth++;
-                if (start[k] == '}' && --depth == 0) break;
-            }
-            config = strndup(start, k + 1);
-        }
-        if (r.type == 'E') {
-            if (n == cap) events = realloc(events, (cap *= 2) * sizeof *events);
-            events[n++] = (event){r.time_us, r.json, r.json_len, r.data, r.data_len};
-            payload += r.json_len + r.data_len;
-        }
-        if (r.type == 'D' || r.type == 'Z') {
-            const char *p = strstr(r.json, "\"digest\":\"");
-            if (p) recorded_digest = strtoull(p + 10, NULL, 16);
-        }
-    }
-    if (!n) {
-        fprintf(stderr, "no events in %s\n", argv[1]);
-        return 1;
-    }
+    const event *events = jf.events;
+    size_t n = jf.count;
+    const char *config = jf.config;
     char dir[] = "/tmp/vcjournal-bench-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     double core = 1e9, each = 1e9, buffered = 1e9;
@@ -142,7 +102,7 @@ int main(int argc, char **argv) {
     int reproduced = 1;
     for (int i = 0; i < passes; i++) {
         double a = core_pass(config, events, n, &digest);
-        reproduced &= digest == recorded_digest;
+        reproduced &= digest == jf.digest;
         double b = journal_pass(events, n, dir, 1, &written);
         double c = journal_pass(events, n, dir, 0, &written);
         if (a < core) core = a;
@@ -153,10 +113,8 @@ int main(int argc, char **argv) {
     printf("{\"events\":%zu,\"payload_bytes\":%llu,\"journal_bytes\":%llu,\"passes\":%d,\"core_ns_per_event\":%.0f,"
            "\"journal_ns_per_event_flush_each\":%.0f,\"journal_ns_per_event_buffered\":%.0f,"
            "\"overhead_percent_flush_each\":%.1f,\"overhead_percent_buffered\":%.1f,\"digest_reproduced\":%s}\n",
-           n, (unsigned long long)payload, (unsigned long long)written, passes, core / (double)n * 1e9, each / (double)n * 1e9,
+           n, (unsigned long long)jf.payload_bytes, (unsigned long long)written, passes, core / (double)n * 1e9, each / (double)n * 1e9,
            buffered / (double)n * 1e9, each / core * 100, buffered / core * 100, reproduced ? "true" : "false");
-    free(config);
-    free(events);
-    free(buf);
+    journal_file_free(&jf);
     return 0;
 }

@@ -346,3 +346,63 @@ int journal_parse(const uint8_t *buf, size_t len, size_t *offset, journal_record
     *offset = at + JOURNAL_RECORD_HEADER + (size_t)(json_len + data_len);
     return JOURNAL_READ_RECORD;
 }
+
+int journal_load(const char *path, journal_file *out, char *error, size_t error_len) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(error, error_len, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    out->buf = size > 0 ? malloc((size_t)size) : NULL;
+    if (!out->buf || fread(out->buf, 1, (size_t)size, f) != (size_t)size) {
+        fclose(f);
+        journal_file_free(out);
+        snprintf(error, error_len, "%s: cannot read it", path);
+        return -1;
+    }
+    fclose(f);
+    out->len = (size_t)size;
+    size_t at = JOURNAL_MAGIC_LEN, cap = 0;
+    journal_record r;
+    while (out->len >= JOURNAL_MAGIC_LEN && journal_parse(out->buf, out->len, &at, &r) == JOURNAL_READ_RECORD) {
+        if (r.type == 'H' && !out->config) {
+            json_t *h = json_loadb(r.json, r.json_len, 0, NULL);
+            json_t *config = json_object_get(h, "config");
+            out->config = config ? json_dumps(config, JSON_COMPACT) : NULL;
+            json_decref(h);
+        }
+        if (r.type == 'E') {
+            if (out->count == cap) {
+                cap = cap ? cap * 2 : 1024;
+                journal_record *grown = realloc(out->events, cap * sizeof *grown);
+                if (!grown) break;
+                out->events = grown;
+            }
+            out->events[out->count++] = r;
+            out->payload_bytes += r.json_len + r.data_len;
+        }
+        if (r.type == 'D' || r.type == 'Z') {
+            json_t *d = json_loadb(r.json, r.json_len, 0, NULL);
+            const char *hex = json_string_value(json_object_get(d, "digest"));
+            if (hex) out->digest = strtoull(hex, NULL, 16);
+            json_decref(d);
+        }
+    }
+    if (!out->count) {
+        journal_file_free(out);
+        snprintf(error, error_len, "no events in %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+void journal_file_free(journal_file *f) {
+    free(f->buf);
+    free(f->events);
+    free(f->config);
+    memset(f, 0, sizeof *f);
+}

@@ -65,7 +65,8 @@ const char *journal_path(const journal *j);
 uint64_t journal_events(const journal *j);
 const char *journal_error(const journal *j);
 
-/* ---- reading (the C tests; `voicecore replay` has its own reader in python/voicecore/journal.py) */
+/* ---- reading (the C tests and benchmarks; `voicecore replay` has its own reader in
+ *      python/voicecore/journal.py) */
 
 typedef struct journal_record {
     char type;
@@ -84,5 +85,21 @@ enum { JOURNAL_READ_END = 0, JOURNAL_READ_RECORD = 1, JOURNAL_READ_TRUNCATED = -
 int journal_parse(const uint8_t *buf, size_t len, size_t *offset, journal_record *out);
 
 uint32_t journal_crc32(uint32_t crc, const void *data, size_t len);
+
+/* One journal segment read whole (the benchmarks replay it through a fresh Coordinator). */
+typedef struct journal_file {
+    uint8_t *buf;                /* the file's bytes; the records point into it */
+    size_t len;
+    journal_record *events;      /* its 'E' records, in order */
+    size_t count;
+    char *config;                /* the "config" object of its first 'H' record (JSON text), or NULL */
+    uint64_t digest;             /* the digest of its last 'D' or 'Z' record, 0 without one */
+    uint64_t payload_bytes;      /* JSON and data bytes of its events */
+} journal_file;
+
+/* Reads path up to its end or its first truncated or corrupt record. Returns 0, or -1 with a
+ * message in error (the file cannot be read, or has no events). journal_file_free releases it. */
+int journal_load(const char *path, journal_file *out, char *error, size_t error_len);
+void journal_file_free(journal_file *f);
 
 #endif

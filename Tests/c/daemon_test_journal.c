@@ -103,6 +103,15 @@ static void round_trip(void) {
     CHECK_STREQ(types, "HEEEDEEDZ");
     CHECK(at == len);
 
+    /* journal_load (the benchmarks' reader): the events in order, the config, the last digest. */
+    journal_file jf;
+    CHECK(journal_load(path, &jf, error, sizeof error) == 0);
+    CHECK(jf.count == 5 && jf.events[4].time_us == 1004 && jf.events[3].data_len == sizeof pcm);
+    CHECK(jf.config && strcmp(jf.config, "{\"heartbeat_ms\":1000}") == 0);
+    CHECK(jf.digest == 0x1111);
+    journal_file_free(&jf);
+    CHECK(journal_load("/nonexistent/journal.vcj", &jf, error, sizeof error) == -1 && jf.events == NULL);
+
     /* Cut inside the last record: the complete ones still read, then "truncated". */
     for (size_t cut = len - 1; cut > len - 30; cut--) {
         size_t p = JOURNAL_MAGIC_LEN;
