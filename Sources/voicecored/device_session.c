@@ -16,12 +16,12 @@ static void session_name(uint64_t id, char *out, size_t len) { snprintf(out, len
 
 /* Hands an event to the Coordinator. A rejected device message is answered to the device; a
  * rejected event the daemon made up itself (connected, playback_done) is only logged. */
-static void deliver(conn *c, json_t *event, const void *data, size_t data_len, int answer) {
+static void deliver(conn *c, const event_origin *origin, json_t *event, const void *data, size_t data_len, int answer) {
     char *text = json_dumps(event, JSON_COMPACT);
     json_decref(event);
     if (!text) return;
     char error[512];
-    if (hub_event(c->srv->hub, text, strlen(text), data, data_len, error, sizeof error) < 0) {
+    if (hub_event(c->srv->hub, origin, text, strlen(text), data, data_len, error, sizeof error) < 0) {
         c->srv->metrics.errors[ERR_CORE_REJECTED]++;
         if (answer && !c->closed) conn_send_error(c, error);
         else log_event(&c->srv->log, LOG_ERROR, "core.rejected", json_pack("{s:s,s:s}", "event", text, "error", error));
@@ -34,8 +34,6 @@ static void pace(conn *c);
 static void on_pace_timer(uv_timer_t *t) {
     conn *c = t->data;
     if (!c) return;
-    c->srv->event_origin_us = monotonic_us();
-    c->srv->event_session = c->id;
     pace(c);
     server_write_touched(c->srv);
 }
@@ -73,13 +71,14 @@ conn *device_open(server *s, struct lws *wsi) {
     log_event(&s->log, LOG_INFO, "device.connected",
               json_pack("{s:s,s:s,s:s,s:i,s:b}", "session", name, "device_id", d->device_id, "client_id", d->client_id,
                         "protocol_version", d->protocol_version, "authenticated", d->authenticated));
-    deliver(c, json_pack("{s:s,s:s,s:s,s:s,s:i,s:b}", "type", "device.connected", "session", name, "device_id", d->device_id,
+    event_origin origin = {monotonic_us(), 0};
+    deliver(c, &origin, json_pack("{s:s,s:s,s:s,s:s,s:i,s:b}", "type", "device.connected", "session", name, "device_id", d->device_id,
                          "client_id", d->client_id, "protocol_version", d->protocol_version, "authenticated", d->authenticated),
             NULL, 0, 0);
     return c;
 }
 
-static void text_in(conn *c, const uint8_t *data, size_t len) {
+static void text_in(conn *c, const uint8_t *data, size_t len, const event_origin *origin) {
     server *s = c->srv;
     device_message m;
     char error[256];
@@ -91,10 +90,10 @@ static void text_in(conn *c, const uint8_t *data, size_t len) {
     }
     char name[32];
     session_name(c->id, name, sizeof name);
-    deliver(c, json_pack("{s:s,s:s,s:o}", "type", "device.message", "session", name, "message", m.root), NULL, 0, 1);
+    deliver(c, origin, json_pack("{s:s,s:s,s:o}", "type", "device.message", "session", name, "message", m.root), NULL, 0, 1);
 }
 
-static void audio_in(conn *c, const uint8_t *data, size_t len) {
+static void audio_in(conn *c, const uint8_t *data, size_t len, const event_origin *origin) {
     server *s = c->srv;
     device_state *d = c->device;
     device_frame f;
@@ -153,15 +152,16 @@ static void audio_in(conn *c, const uint8_t *data, size_t len) {
     char event[96];
     int elen = snprintf(event, sizeof event, "{\"type\":\"device.audio\",\"session\":\"s%llu\"}", (unsigned long long)c->id);
     char errmsg[512];
-    if (hub_event(s->hub, event, (size_t)elen, pcm, (size_t)n * sizeof(int16_t), errmsg, sizeof errmsg) < 0) {
+    if (hub_event(s->hub, origin, event, (size_t)elen, pcm, (size_t)n * sizeof(int16_t), errmsg, sizeof errmsg) < 0) {
         s->metrics.errors[ERR_CORE_REJECTED]++;
         conn_send_error(c, errmsg);
     }
 }
 
-void device_message_in(conn *c, const uint8_t *data, size_t len, int binary) {
-    if (binary) audio_in(c, data, len);
-    else text_in(c, data, len);
+void device_message_in(conn *c, const uint8_t *data, size_t len, int binary, int64_t read_us) {
+    event_origin origin = {read_us, c->id};
+    if (binary) audio_in(c, data, len, &origin);
+    else text_in(c, data, len, &origin);
 }
 
 void device_closed(conn *c) {
@@ -176,7 +176,8 @@ void device_closed(conn *c) {
     char *text = json_dumps(event, JSON_COMPACT);
     json_decref(event);
     char error[256];
-    if (text) hub_event(s->hub, text, strlen(text), NULL, 0, error, sizeof error);
+    event_origin origin = {monotonic_us(), 0};
+    if (text) hub_event(s->hub, &origin, text, strlen(text), NULL, 0, error, sizeof error);
     free(text);
     device_state *d = c->device;
     if (d) {
@@ -215,7 +216,7 @@ static void send_json(conn *c, json_t *message) {
     free(text);
 }
 
-void device_send_message(server *s, uint64_t session, json_t *message) {
+void device_send_message(server *s, uint64_t session, json_t *message, int64_t origin_us) {
     conn *c = find(s, session);
     if (!c) return;
     const char *type = json_string_value(json_object_get(message, "type"));
@@ -224,7 +225,7 @@ void device_send_message(server *s, uint64_t session, json_t *message) {
     if (type && !strcmp(type, "hello")) c->device->hello_seen = 1;
     send_json(c, message);
     const char *state = json_string_value(json_object_get(message, "state"));
-    if (type && state && !strcmp(type, "tts") && !strcmp(state, "start")) c->device->trace.first_frame_origin_us = s->event_origin_us;
+    if (type && state && !strcmp(type, "tts") && !strcmp(state, "start")) c->device->trace.first_frame_origin_us = origin_us;
 }
 
 static void drop_queued_audio(conn *c) {
@@ -284,7 +285,8 @@ static void pace(conn *c) {
             int64_t turn = item->turn;
             free(item);
             item = NULL;
-            deliver(c, json_pack("{s:s,s:s,s:I}", "type", "device.playback_done", "session", name, "turn", (json_int_t)turn),
+            event_origin origin = {monotonic_us(), c->id};
+            deliver(c, &origin, json_pack("{s:s,s:s,s:I}", "type", "device.playback_done", "session", name, "turn", (json_int_t)turn),
                     NULL, 0, 0);
             if (c->closed || !c->device) return;
         }

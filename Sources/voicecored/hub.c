@@ -10,6 +10,7 @@
  * something synchronously); it runs after the current one, so the core never re-enters. */
 typedef struct pending_event {
     struct pending_event *next;
+    event_origin origin;
     size_t json_len, data_len;
     char bytes[];
 } pending_event;
@@ -36,10 +37,9 @@ static void on_timer(void *context, uint64_t id) {
     hub *h = context;
     char event[96];
     int n = snprintf(event, sizeof event, "{\"type\":\"timer.fired\",\"timer\":%llu}", (unsigned long long)id);
-    h->srv->event_origin_us = monotonic_us();
-    h->srv->event_session = 0;
+    event_origin origin = {monotonic_us(), 0};
     char error[256];
-    hub_event(h, event, (size_t)n, NULL, 0, error, sizeof error);
+    hub_event(h, &origin, event, (size_t)n, NULL, 0, error, sizeof error);
 }
 
 /* Records reach the file at most this long after the event (and at once when the 1 MiB buffer
@@ -201,7 +201,7 @@ int hub_tallies(hub *h, metrics_core *m) {
     return 0;
 }
 
-static void carry_out(hub *h, const vc_effect *e) {
+static void carry_out(hub *h, const vc_effect *e, const event_origin *origin) {
     server *s = h->srv;
     json_t *effect = json_loadb(e->json, e->json_len, 0, NULL);
     const char *type = json_string_value(json_object_get(effect, "type"));
@@ -212,7 +212,7 @@ static void carry_out(hub *h, const vc_effect *e) {
     }
     json_t *message = json_object_get(effect, "message");
     if (!strcmp(type, "device.send") && json_is_object(message)) {
-        device_send_message(s, peer_id(effect, "session", 's'), message);
+        device_send_message(s, peer_id(effect, "session", 's'), message, origin->read_us);
     } else if (!strcmp(type, "device.audio")) {
         json_t *rate = json_object_get(effect, "sample_rate");
         device_queue_audio(s, peer_id(effect, "session", 's'), json_integer_value(json_object_get(effect, "turn")),
@@ -226,7 +226,7 @@ static void carry_out(hub *h, const vc_effect *e) {
         const char *reason = json_string_value(json_object_get(effect, "reason"));
         device_close_session(s, peer_id(effect, "session", 's'), reason ? reason : "closed by the server");
     } else if (!strcmp(type, "worker.send") && json_is_object(message)) {
-        worker_send(s, peer_id(effect, "worker", 'w'), message, e->data, e->data_len);
+        worker_send(s, peer_id(effect, "worker", 'w'), message, e->data, e->data_len, origin);
     } else if (!strcmp(type, "worker.close")) {
         const char *reason = json_string_value(json_object_get(effect, "reason"));
         worker_close(s, peer_id(effect, "worker", 'w'), reason ? reason : "closed by the server");
@@ -243,7 +243,8 @@ static void carry_out(hub *h, const vc_effect *e) {
     json_decref(effect);
 }
 
-static int run_one(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {
+static int run_one(hub *h, const event_origin *origin, const char *json, size_t len, const void *data, size_t data_len,
+                   char *error, size_t error_len) {
     server *s = h->srv;
     int64_t start = monotonic_us();
     int digest_due = 0;
@@ -254,7 +255,7 @@ static int run_one(hub *h, const char *json, size_t len, const void *data, size_
     int rc = vc_coordinator_handle(h->core, json, len, data, data_len, start);
     if (rc < 0) snprintf(error, error_len, "%s", vc_coordinator_errmsg(h->core));
     vc_effect e;
-    while (vc_coordinator_next_effect(h->core, &e) == 1) carry_out(h, &e);
+    while (vc_coordinator_next_effect(h->core, &e) == 1) carry_out(h, &e, origin);
     const char *line;
     size_t line_len;
     while (vc_coordinator_next_log(h->core, &line, &line_len) == 1) {
@@ -265,7 +266,8 @@ static int run_one(hub *h, const char *json, size_t len, const void *data, size_
     return rc;
 }
 
-int hub_event(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {
+int hub_event(hub *h, const event_origin *origin, const char *json, size_t len, const void *data, size_t data_len,
+              char *error, size_t error_len) {
     if (!h || !h->core) {
         snprintf(error, error_len, "the daemon is shutting down");
         return VC_ERR_STATE;
@@ -274,6 +276,7 @@ int hub_event(hub *h, const char *json, size_t len, const void *data, size_t dat
         pending_event *p = malloc(sizeof *p + len + data_len);
         if (!p) return VC_ERR_NOMEM;
         p->next = NULL;
+        p->origin = *origin;
         p->json_len = len;
         p->data_len = data_len;
         memcpy(p->bytes, json, len);
@@ -283,13 +286,13 @@ int hub_event(hub *h, const char *json, size_t len, const void *data, size_t dat
         return VC_OK;   /* its verdict is logged by the core when it runs */
     }
     h->busy = 1;
-    int rc = run_one(h, json, len, data, data_len, error, error_len);
+    int rc = run_one(h, origin, json, len, data, data_len, error, error_len);
     while (h->pending_head) {
         pending_event *p = h->pending_head;
         h->pending_head = p->next;
         if (!h->pending_head) h->pending_tail = NULL;
         char ignored[256];
-        run_one(h, p->bytes, p->json_len, p->data_len ? p->bytes + p->json_len : NULL, p->data_len, ignored, sizeof ignored);
+        run_one(h, &p->origin, p->bytes, p->json_len, p->data_len ? p->bytes + p->json_len : NULL, p->data_len, ignored, sizeof ignored);
         free(p);
     }
     h->busy = 0;

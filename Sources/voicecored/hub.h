@@ -5,6 +5,7 @@
 #define VOICECORED_HUB_H
 #include <stddef.h>
 #include <stdint.h>
+#include "event_sink.h"
 #include "metrics.h"
 
 typedef struct server server;
@@ -13,9 +14,11 @@ typedef struct hub hub;
 /* NULL with a message in error when the Coordinator refuses its config. */
 hub *hub_new(server *s, const char *coordinator_config, char *error, size_t error_len);
 void hub_free(hub *h);
-/* One event (JSON object) with an optional binary payload. Returns 0, or <0 when the core
- * rejected the event, with its message in error. */
-int hub_event(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len);
+/* One event (JSON object) with an optional binary payload, and what caused it. Returns 0, or <0
+ * when the core rejected the event, with its message in error. An event that arrives while the
+ * effects of another are being carried out runs after them: the core is never re-entered. */
+int hub_event(hub *h, const event_origin *origin, const char *json, size_t len, const void *data, size_t data_len,
+              char *error, size_t error_len);
 size_t hub_timers_pending(hub *h);
 /* The core's health verdict now (vc_coordinator_health, docs/coordinator.md "Health"): 1 when
  * degraded, 0 when ok, <0 when there is no Coordinator. *json (not NUL-terminated, *len bytes)

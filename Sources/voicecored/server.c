@@ -6,14 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
-#include <time.h>
 #include <unistd.h>
-
-int64_t monotonic_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 conn *conn_new(server *s, struct lws *wsi, conn_kind kind, size_t rx_limit, size_t send_limit) {
     conn *c = calloc(1, sizeof *c);
@@ -86,6 +79,13 @@ void conn_send_error(conn *c, const char *message) {
     json_decref(j);
 }
 
+/* A traced message (hub_latency.h) was written: its hop is done; a session's hops are kept with it. */
+static void trace_written(server *s, const out_message *m) {
+    conn *d = m->session ? idmap_get(&s->devices, m->session) : NULL;
+    hub_hop_written(&s->metrics, &s->log, d && d->device ? &d->device->trace : NULL, (hub_hop)m->hop, m->session, m->turn,
+                    m->origin_us, monotonic_us());
+}
+
 /* Messages written per writable callback at most: a worker link carries hundreds of sessions'
  * audio, and one message per loop iteration would cap it at the loop's iteration rate. */
 #define WRITES_PER_CALLBACK 32
@@ -100,7 +100,7 @@ static int write_next(conn *c) {
             peer_kind p = c->kind == CONN_WORKER ? PEER_WORKER : PEER_DEVICE;
             c->srv->metrics.bytes_out[p] += m->len;
             c->srv->metrics.messages_out[p]++;
-            if (m->hop && n >= 0) hub_hop_written(c->srv, (hub_hop)m->hop, m->session, m->turn, m->origin_us, monotonic_us());
+            if (m->hop && n >= 0) trace_written(c->srv, m);
             int frame = m->binary && c->kind == CONN_DEVICE;
             free(m);
             if (n < 0) return -1;
@@ -179,10 +179,8 @@ static int receive(conn *c, const void *in, size_t len) {
     c->srv->metrics.messages_in[p]++;
     if (c->rx_first_iteration != c->srv->loop_iteration) c->srv->metrics.messages_split[p]++;
     c->rx[c->rx_len] = 0;
-    c->srv->event_origin_us = c->rx_first_us;
-    c->srv->event_session = c->kind == CONN_DEVICE ? c->id : 0;
-    if (c->kind == CONN_DEVICE) device_message_in(c, c->rx, c->rx_len, c->rx_binary);
-    else if (c->kind == CONN_WORKER) worker_message_in(c, c->rx, c->rx_len, c->rx_binary);
+    if (c->kind == CONN_DEVICE) device_message_in(c, c->rx, c->rx_len, c->rx_binary, c->rx_first_us);
+    else if (c->kind == CONN_WORKER) worker_message_in(c, c->rx, c->rx_len, c->rx_binary, c->rx_first_us);
     server_write_touched(c->srv);
     c->rx_len = 0;
     /* Idle connections hold no receive buffer; a malloc per message is cheap beside that. */
@@ -292,8 +290,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         admission_request(&s->admission, lws_get_network_wsi(wsi));
         return http_route_upgrade(s, wsi);
     case LWS_CALLBACK_ESTABLISHED: {
-        s->event_origin_us = monotonic_us();
-        s->event_session = 0;
         int kind = ws_path_kind(wsi);
         conn *opened = kind == CONN_DEVICE ? device_open(s, wsi) : kind == CONN_WORKER ? worker_open(s, wsi) : NULL;
         if (!opened) return -1;
@@ -319,8 +315,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             c->guard_fd = -1;
         }
         if (c && !c->closed) {
-            s->event_origin_us = monotonic_us();
-            s->event_session = 0;
             c->closed = 1;
             if (c->kind == CONN_DEVICE) device_closed(c);
             else if (c->kind == CONN_WORKER) worker_closed(c);

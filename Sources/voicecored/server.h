@@ -5,10 +5,12 @@
 #define VOICECORED_SERVER_H
 #include "admission.h"
 #include "config.h"
+#include "event_sink.h"
 #include "hub_latency.h"
 #include "idmap.h"
 #include "log.h"
 #include "metrics.h"
+#include "monotonic.h"
 #include "opus_codec.h"
 #include "outqueue.h"
 #include "playout.h"
@@ -101,12 +103,7 @@ struct server {
      * as soon as it is done, rather than a loop iteration later from a writable callback. */
     conn *touched[64];
     int touched_len;
-    /* The network message being handled: when it was read and, for a device, its session. */
-    int64_t event_origin_us;
-    uint64_t event_session;
 };
-
-int64_t monotonic_us(void);
 
 int server_start(server *s, uv_loop_t *loop, config *cfg);
 void server_begin_drain(server *s, const char *reason);
@@ -149,9 +146,10 @@ void upgrade_request_read(server *s, struct lws *wsi, upgrade_request *r);
 
 /* Devices (device_session.c). */
 conn *device_open(server *s, struct lws *wsi);
-void device_message_in(conn *c, const uint8_t *data, size_t len, int binary);
+void device_message_in(conn *c, const uint8_t *data, size_t len, int binary, int64_t read_us);
 void device_closed(conn *c);
-void device_send_message(server *s, uint64_t session, json_t *message);
+/* origin_us: when the message that caused it was read (a `tts start` starts the first_frame hop). */
+void device_send_message(server *s, uint64_t session, json_t *message, int64_t origin_us);
 void device_queue_audio(server *s, uint64_t session, int64_t turn, const int16_t *pcm, size_t samples, int rate, const char *sentence);
 void device_audio_end(server *s, uint64_t session, int64_t turn);
 void device_flush(server *s, uint64_t session);
@@ -162,10 +160,11 @@ void device_drain(server *s);
 
 /* Workers (worker_link.c). */
 conn *worker_open(server *s, struct lws *wsi);
-void worker_message_in(conn *c, const uint8_t *data, size_t len, int binary);
+void worker_message_in(conn *c, const uint8_t *data, size_t len, int binary, int64_t read_us);
 void worker_closed(conn *c);
-/* A JSON message; or, for an `audio` message with a payload, one binary frame with the job header. */
-void worker_send(server *s, uint64_t worker, json_t *message, const void *audio, size_t audio_len);
+/* A JSON message; or, for an `audio` message with a payload, one binary frame with the job header.
+ * cause: the event whose effect it is (the hops it completes are traced from it). */
+void worker_send(server *s, uint64_t worker, json_t *message, const void *audio, size_t audio_len, const event_origin *cause);
 void worker_close(server *s, uint64_t worker, const char *reason);
 
 #endif

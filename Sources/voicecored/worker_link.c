@@ -22,12 +22,13 @@ static void reply_error(conn *c, const char *message, int has_job, uint64_t job)
 
 /* Hands an event to the Coordinator; a rejected worker message is answered to the worker, a
  * rejected event the daemon made up itself is only logged. */
-static int deliver(conn *c, json_t *event, const void *data, size_t data_len, int has_job, uint64_t job, int answer) {
+static int deliver(conn *c, const event_origin *origin, json_t *event, const void *data, size_t data_len, int has_job, uint64_t job,
+                   int answer) {
     char *text = json_dumps(event, JSON_COMPACT);
     json_decref(event);
     if (!text) return -1;
     char error[512];
-    int rc = hub_event(c->srv->hub, text, strlen(text), data, data_len, error, sizeof error);
+    int rc = hub_event(c->srv->hub, origin, text, strlen(text), data, data_len, error, sizeof error);
     if (rc < 0) {
         c->srv->metrics.errors[ERR_CORE_REJECTED]++;
         if (answer && !c->closed) reply_error(c, error, has_job, job);
@@ -51,12 +52,14 @@ conn *worker_open(server *s, struct lws *wsi) {
     char name[32];
     worker_name(c->id, name, sizeof name);
     log_event(&s->log, LOG_INFO, "worker.connected", json_pack("{s:s}", "worker", name));
-    deliver(c, json_pack("{s:s,s:s}", "type", "worker.connected", "worker", name), NULL, 0, 0, 0, 0);
+    event_origin origin = {monotonic_us(), 0};
+    deliver(c, &origin, json_pack("{s:s,s:s}", "type", "worker.connected", "worker", name), NULL, 0, 0, 0, 0);
     return c;
 }
 
-void worker_message_in(conn *c, const uint8_t *data, size_t len, int binary) {
+void worker_message_in(conn *c, const uint8_t *data, size_t len, int binary, int64_t read_us) {
     server *s = c->srv;
+    event_origin origin = {read_us, 0};
     char name[32];
     worker_name(c->id, name, sizeof name);
     if (binary) {
@@ -67,7 +70,7 @@ void worker_message_in(conn *c, const uint8_t *data, size_t len, int binary) {
             reply_error(c, error, 0, 0);
             return;
         }
-        deliver(c,
+        deliver(c, &origin,
                 json_pack("{s:s,s:s,s:I,s:b}", "type", "worker.audio", "worker", name, "job", (json_int_t)f.job, "last",
                           (f.flags & WORKER_FRAME_FLAG_LAST) != 0),
                 f.payload, f.payload_len, 1, f.job, 1);
@@ -84,7 +87,7 @@ void worker_message_in(conn *c, const uint8_t *data, size_t len, int binary) {
     json_t *job = json_object_get(m.root, "job");  /* for the answer to a rejected message only */
     int has_job = json_is_integer(job) && json_integer_value(job) >= 0;
     uint64_t job_id = has_job ? (uint64_t)json_integer_value(job) : 0;
-    deliver(c, json_pack("{s:s,s:s,s:o}", "type", "worker.message", "worker", name, "message", m.root), NULL, 0, has_job,
+    deliver(c, &origin, json_pack("{s:s,s:s,s:o}", "type", "worker.message", "worker", name, "message", m.root), NULL, 0, has_job,
             job_id, 1);
 }
 
@@ -99,27 +102,28 @@ void worker_closed(conn *c) {
     char *text = json_dumps(event, JSON_COMPACT);
     json_decref(event);
     char error[256];
-    if (text) hub_event(s->hub, text, strlen(text), NULL, 0, error, sizeof error);
+    event_origin origin = {monotonic_us(), 0};
+    if (text) hub_event(s->hub, &origin, text, strlen(text), NULL, 0, error, sizeof error);
     free(text);
 }
 
 /* A reply's assistant job and its first TTS job are hops of the turn's critical path. */
-static void trace_job(server *s, conn *c, json_t *message) {
+static void trace_job(conn *c, json_t *message, int64_t origin_us) {
     const char *kind = json_string_value(json_object_get(message, "kind"));
     const char *session = json_string_value(json_object_get(message, "session"));
     json_int_t turn = json_integer_value(json_object_get(message, "turn"));
     if (!kind || !session || session[0] != 's') return;
     uint64_t id = strtoull(session + 1, NULL, 10);
     if (!strcmp(kind, "assistant")) {
-        conn_trace_last(c, HUB_HOP_ASSISTANT_JOB, id, turn, s->event_origin_us);
+        conn_trace_last(c, HUB_HOP_ASSISTANT_JOB, id, turn, origin_us);
     } else if (!strcmp(kind, "tts")) {
         json_t *segment = json_object_get(json_object_get(message, "params"), "segment");
         if (json_is_integer(segment) && json_integer_value(segment) == 0)
-            conn_trace_last(c, HUB_HOP_TTS_JOB, id, turn, s->event_origin_us);
+            conn_trace_last(c, HUB_HOP_TTS_JOB, id, turn, origin_us);
     }
 }
 
-void worker_send(server *s, uint64_t worker, json_t *message, const void *audio, size_t audio_len) {
+void worker_send(server *s, uint64_t worker, json_t *message, const void *audio, size_t audio_len, const event_origin *cause) {
     conn *c = idmap_get(&s->workers, worker);
     if (!c || c->closed) {
         s->metrics.errors[ERR_UNKNOWN_PEER]++;
@@ -130,14 +134,14 @@ void worker_send(server *s, uint64_t worker, json_t *message, const void *audio,
     if (type && !strcmp(type, "audio") && json_is_integer(job)) {
         uint8_t header[WORKER_FRAME_HEADER];
         worker_frame_header((uint64_t)json_integer_value(job), json_is_true(json_object_get(message, "last")), header);
-        if (conn_send(c, 1, header, sizeof header, audio, audio_len) == 0 && s->event_session)
-            conn_trace_last(c, HUB_HOP_UPLINK, s->event_session, 0, s->event_origin_us);
+        if (conn_send(c, 1, header, sizeof header, audio, audio_len) == 0 && cause->session)
+            conn_trace_last(c, HUB_HOP_UPLINK, cause->session, 0, cause->read_us);
         return;
     }
     char *text = json_dumps(message, JSON_COMPACT);
     int sent = text ? conn_send(c, 0, NULL, 0, text, strlen(text)) : -1;
     free(text);
-    if (sent == 0 && type && !strcmp(type, "job")) trace_job(s, c, message);
+    if (sent == 0 && type && !strcmp(type, "job")) trace_job(c, message, cause->read_us);
 }
 
 void worker_close(server *s, uint64_t worker, const char *reason) {
