@@ -1,6 +1,8 @@
 #include "server.h"
 #include "frame_guard.h"
+#include "http_routes.h"
 #include "hub.h"
+#include "status.h"
 #include "utf8_trim.h"
 #include <malloc.h>
 #include <stdlib.h>
@@ -27,7 +29,7 @@ static void conn_free(conn *c) {
         if (c->srv->touched[i] == c) c->srv->touched[i] = NULL;
     outqueue_clear(&c->out);
     free(c->rx);
-    free(c->http_response);
+    http_exchange_free(&c->http);
     free(c);
 }
 
@@ -249,6 +251,8 @@ static void on_prepare(uv_prepare_t *h) {
     s->loop_iteration++;
 }
 
+static int http_completed(void *ctx, struct lws *wsi);
+
 static int ws_path_kind(struct lws *wsi) {
     char uri[256];
     if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) return -1;
@@ -277,15 +281,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP:
         /* An HTTP/2 stream's request completes its connection's (the network wsi's) too. */
         admission_request(&s->admission, lws_get_network_wsi(wsi));
-        return http_route_request(s, wsi, (const char *)in);
+        if (!c) c = conn_new(s, wsi, CONN_HTTP, 0, 0);
+        if (!c) return -1;
+        s->metrics.http_requests++;
+        return http_on_request(&s->router, &c->http, wsi, (const char *)in);
     case LWS_CALLBACK_HTTP_BODY:
-        return c ? http_route_body(s, c, in, len) : -1;
+        return c ? http_on_body(&c->http, len) : -1;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        return c ? http_route_body_done(s, c) : -1;
+        return c ? http_on_body_done(&s->router, &c->http) : -1;
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        return c ? http_route_writeable(s, c) : 0;
+        return c ? http_on_writeable(&s->router, &c->http) : 0;
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-        return server_http_completed(s, wsi);
+        return http_completed(s, wsi);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         admission_request(&s->admission, lws_get_network_wsi(wsi));
         return http_route_upgrade(s, wsi);
@@ -420,7 +427,9 @@ void server_begin_drain(server *s, const char *reason) {
     uv_timer_start(&s->drain_timer, on_drain_tick, 0, 20);
 }
 
-int server_http_completed(server *s, struct lws *wsi) {
+/* An HTTP response is complete: -1 closes the connection, 0 keeps it for its next request. */
+static int http_completed(void *ctx, struct lws *wsi) {
+    server *s = ctx;
     if (lws_http_transaction_completed(wsi)) return -1;
     /* Kept alive: it waits for its next request, under the same header timeout as a new one. */
     admission_idle(&s->admission, wsi, monotonic_us());
@@ -498,6 +507,10 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
     uv_prepare_init(loop, &s->write_touched);
     s->write_touched.data = s;
     uv_prepare_start(&s->write_touched, on_prepare);
+    s->router.completed = http_completed;
+    s->router.completed_ctx = s;
+    http_routes_register(s);
+    status_register(s);
     idmap_init(&s->devices);
     idmap_init(&s->workers);
     s->next_device_id = s->next_worker_id = 1;

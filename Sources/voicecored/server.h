@@ -6,6 +6,7 @@
 #include "admission.h"
 #include "config.h"
 #include "event_sink.h"
+#include "http.h"
 #include "hub_latency.h"
 #include "idmap.h"
 #include "log.h"
@@ -59,13 +60,7 @@ typedef struct conn {
     int closed;
     int touched;                 /* listed in srv->touched: written eagerly after the current message */
     int guard_fd;                /* the socket frame_guard follows for this WebSocket, or -1 */
-    /* HTTP */
-    int http_route;
-    size_t http_body_in;
-    char *http_response;
-    size_t http_response_len;
-    int http_status;
-    const char *http_content_type;
+    http_exchange http;          /* a plain HTTP connection's request and response */
     device_state *device;
 } conn;
 
@@ -88,6 +83,7 @@ struct server {
      * hands freed heap back to the OS after connections close. */
     admission admission;
     uv_timer_t housekeeping;
+    http_router router;          /* the HTTP routes modules registered */
     uint64_t housekeeping_ticks;
     uint64_t closed_since_trim, closed_at_last_tick;
     int64_t last_trim_us;
@@ -121,14 +117,6 @@ void server_write_touched(server *s);
 void conn_send_error(conn *c, const char *message);
 metrics_gauges server_gauges(server *s);
 
-/* An HTTP response is complete: -1 closes the connection, 0 keeps it for its next request. */
-int server_http_completed(server *s, struct lws *wsi);
-
-/* HTTP routes (http_routes.c). */
-int http_route_request(server *s, struct lws *wsi, const char *path);
-int http_route_body(server *s, conn *c, const void *in, size_t len);
-int http_route_body_done(server *s, conn *c);
-int http_route_writeable(server *s, conn *c);
 /* Decides whether a WebSocket upgrade may proceed: 0 yes, >0 refused with an HTTP status. */
 int http_route_upgrade(server *s, struct lws *wsi);
 
