@@ -4,8 +4,9 @@
 #ifndef VOICECORED_HTTP_ROUTES_H
 #define VOICECORED_HTTP_ROUTES_H
 
-typedef struct server server;
+typedef struct transport transport;
 
-void http_routes_register(server *s);
+/* Registers the routes with t. */
+void http_routes_register(transport *t);
 
 #endif

@@ -1,7 +1,9 @@
 #include "hub.h"
+#include "device_session.h"
 #include "journal.h"
-#include "server.h"
+#include "monotonic.h"
 #include "timers.h"
+#include "worker_link.h"
 #include <stdlib.h>
 #include <string.h>
 #include <voicecore.h>
@@ -16,7 +18,7 @@ typedef struct pending_event {
 } pending_event;
 
 struct hub {
-    server *srv;
+    hub_env env;
     vc_coordinator *core;
     timers timers;
     int busy;
@@ -56,7 +58,7 @@ static void free_handle(uv_handle_t *handle) { free(handle); }
 /* The journal records every event the core is handed (docs/journal.md). One that cannot be
  * opened is logged and the daemon runs without it. */
 static void open_journal(hub *h, const char *coordinator_config) {
-    const config *cfg = h->srv->cfg;
+    const config *cfg = h->env.cfg;
     json_t *header = json_pack("{s:s,s:s,s:o}", "daemon", "voicecored", "library", vc_version(), "config",
                                json_loads(coordinator_config && *coordinator_config ? coordinator_config : "{}", 0, NULL));
     char *header_json = header ? json_dumps(header, JSON_COMPACT) : NULL;
@@ -66,24 +68,24 @@ static void open_journal(hub *h, const char *coordinator_config) {
     h->journal = journal_open(&o, monotonic_us(), error, sizeof error);
     free(header_json);
     if (!h->journal) {
-        log_event(&h->srv->log, LOG_ERROR, "journal.failed", json_pack("{s:s}", "message", error));
+        log_event(h->env.log, LOG_ERROR, "journal.failed", json_pack("{s:s}", "message", error));
         return;
     }
     h->flush_timer = malloc(sizeof *h->flush_timer);
     if (!h->flush_timer) {
         journal_close(h->journal, 0, 0, 0);
         h->journal = NULL;
-        log_event(&h->srv->log, LOG_ERROR, "journal.failed", json_pack("{s:s}", "message", "out of memory"));
+        log_event(h->env.log, LOG_ERROR, "journal.failed", json_pack("{s:s}", "message", "out of memory"));
         return;
     }
-    uv_timer_init(h->srv->loop, h->flush_timer);
+    uv_timer_init(h->env.loop, h->flush_timer);
     h->flush_timer->data = h;
-    log_event(&h->srv->log, LOG_INFO, "journal.started",
+    log_event(h->env.log, LOG_INFO, "journal.started",
               json_pack("{s:s,s:i,s:i}", "path", journal_path(h->journal), "max_mb", cfg->journal_max_mb, "keep", cfg->journal_keep));
 }
 
 static void journal_stopped(hub *h) {
-    log_event(&h->srv->log, LOG_WARN, "journal.stopped",
+    log_event(h->env.log, LOG_WARN, "journal.stopped",
               json_pack("{s:s,s:I}", "message", journal_error(h->journal), "events", (json_int_t)journal_events(h->journal)));
     journal_close(h->journal, 0, 0, 0);
     h->journal = NULL;
@@ -117,14 +119,19 @@ static char *core_config(const config *cfg, const char *coordinator_config) {
     return text;
 }
 
-hub *hub_new(server *s, const char *coordinator_config, char *error, size_t error_len) {
+static int sink(void *ctx, const event_origin *origin, const char *json, size_t len, const void *data, size_t data_len,
+                char *error, size_t error_len) {
+    return hub_event(ctx, origin, json, len, data, data_len, error, error_len);
+}
+
+hub *hub_new(const hub_env *env, const char *coordinator_config, char *error, size_t error_len) {
     hub *h = calloc(1, sizeof *h);
     if (!h) {
         snprintf(error, error_len, "out of memory");
         return NULL;
     }
-    h->srv = s;
-    char *merged = core_config(s->cfg, coordinator_config);
+    h->env = *env;
+    char *merged = core_config(env->cfg, coordinator_config);
     if (merged) coordinator_config = merged;
     int rc = vc_coordinator_new(&h->core, coordinator_config);
     if (rc != VC_OK) {
@@ -134,9 +141,11 @@ hub *hub_new(server *s, const char *coordinator_config, char *error, size_t erro
         free(h);
         return NULL;
     }
-    timers_init(&h->timers, s->loop, monotonic_us, on_timer, h);
-    if (s->cfg && s->cfg->journal && *s->cfg->journal) open_journal(h, coordinator_config);
+    timers_init(&h->timers, env->loop, monotonic_us, on_timer, h);
+    if (env->cfg && env->cfg->journal && *env->cfg->journal) open_journal(h, coordinator_config);
     free(merged);
+    if (env->devices) devices_set_sink(env->devices, (event_sink){sink, h});
+    if (env->workers) workers_set_sink(env->workers, (event_sink){sink, h});
     return h;
 }
 
@@ -148,10 +157,13 @@ static void free_timers(uv_handle_t *handle) {
 
 void hub_free(hub *h) {
     if (!h) return;
+    /* Devices and workers that close from here on find no hub. */
+    if (h->env.devices) devices_set_sink(h->env.devices, (event_sink){0});
+    if (h->env.workers) workers_set_sink(h->env.workers, (event_sink){0});
     if (h->journal) {
         uint64_t digest = 0, entries = 0;
         vc_coordinator_digest(h->core, &digest, &entries);
-        log_event(&h->srv->log, LOG_INFO, "journal.closed",
+        log_event(h->env.log, LOG_INFO, "journal.closed",
                   json_pack("{s:s,s:I}", "path", journal_path(h->journal), "events", (json_int_t)journal_events(h->journal)));
         journal_close(h->journal, monotonic_us(), digest, entries);
         h->journal = NULL;
@@ -201,35 +213,37 @@ int hub_tallies(hub *h, metrics_core *m) {
     return 0;
 }
 
+/* One effect, carried out after the core's handle has returned: what it makes a device or worker
+ * report at once comes back through the sink while the hub is busy and runs after this event. */
 static void carry_out(hub *h, const vc_effect *e, const event_origin *origin) {
-    server *s = h->srv;
+    const hub_env *s = &h->env;
     json_t *effect = json_loadb(e->json, e->json_len, 0, NULL);
     const char *type = json_string_value(json_object_get(effect, "type"));
     if (!type) {
-        log_event(&s->log, LOG_ERROR, "effect.malformed", json_pack("{s:s%}", "effect", e->json, e->json_len));
+        log_event(s->log, LOG_ERROR, "effect.malformed", json_pack("{s:s%}", "effect", e->json, e->json_len));
         json_decref(effect);
         return;
     }
     json_t *message = json_object_get(effect, "message");
     if (!strcmp(type, "device.send") && json_is_object(message)) {
-        device_send_message(s, peer_id(effect, "session", 's'), message, origin->read_us);
+        device_send_message(s->devices, peer_id(effect, "session", 's'), message, origin->read_us);
     } else if (!strcmp(type, "device.audio")) {
         json_t *rate = json_object_get(effect, "sample_rate");
-        device_queue_audio(s, peer_id(effect, "session", 's'), json_integer_value(json_object_get(effect, "turn")),
+        device_queue_audio(s->devices, peer_id(effect, "session", 's'), json_integer_value(json_object_get(effect, "turn")),
                            (const int16_t *)e->data, e->data_len / 2, json_is_integer(rate) ? (int)json_integer_value(rate) : 24000,
                            json_string_value(json_object_get(effect, "sentence_start")));
     } else if (!strcmp(type, "device.audio_end")) {
-        device_audio_end(s, peer_id(effect, "session", 's'), json_integer_value(json_object_get(effect, "turn")));
+        device_audio_end(s->devices, peer_id(effect, "session", 's'), json_integer_value(json_object_get(effect, "turn")));
     } else if (!strcmp(type, "device.flush")) {
-        device_flush(s, peer_id(effect, "session", 's'));
+        device_flush(s->devices, peer_id(effect, "session", 's'));
     } else if (!strcmp(type, "device.close")) {
         const char *reason = json_string_value(json_object_get(effect, "reason"));
-        device_close_session(s, peer_id(effect, "session", 's'), reason ? reason : "closed by the server");
+        device_close_session(s->devices, peer_id(effect, "session", 's'), reason ? reason : "closed by the server");
     } else if (!strcmp(type, "worker.send") && json_is_object(message)) {
-        worker_send(s, peer_id(effect, "worker", 'w'), message, e->data, e->data_len, origin);
+        worker_send(s->workers, peer_id(effect, "worker", 'w'), message, e->data, e->data_len, origin);
     } else if (!strcmp(type, "worker.close")) {
         const char *reason = json_string_value(json_object_get(effect, "reason"));
-        worker_close(s, peer_id(effect, "worker", 'w'), reason ? reason : "closed by the server");
+        worker_close(s->workers, peer_id(effect, "worker", 'w'), reason ? reason : "closed by the server");
     } else if (!strcmp(type, "timer.set")) {
         timers_set(&h->timers, (uint64_t)json_integer_value(json_object_get(effect, "timer")),
                    json_integer_value(json_object_get(effect, "at_us")));
@@ -238,14 +252,14 @@ static void carry_out(hub *h, const vc_effect *e, const event_origin *origin) {
     } else if (!strcmp(type, "metric")) {
         /* /metrics reads the core's counts (hub_tallies); nothing to do. */
     } else {
-        log_event(&s->log, LOG_WARN, "effect.unknown", json_pack("{s:s}", "type", type));
+        log_event(s->log, LOG_WARN, "effect.unknown", json_pack("{s:s}", "type", type));
     }
     json_decref(effect);
 }
 
 static int run_one(hub *h, const event_origin *origin, const char *json, size_t len, const void *data, size_t data_len,
                    char *error, size_t error_len) {
-    server *s = h->srv;
+    const hub_env *s = &h->env;
     int64_t start = monotonic_us();
     int digest_due = 0;
     if (h->journal) {
@@ -259,10 +273,10 @@ static int run_one(hub *h, const event_origin *origin, const char *json, size_t 
     const char *line;
     size_t line_len;
     while (vc_coordinator_next_log(h->core, &line, &line_len) == 1) {
-        log_line(&s->log, line, line_len);
+        log_line(s->log, line, line_len);
     }
     if (digest_due > 0 && h->journal) journal_digest_now(h, start);
-    histogram_observe(&s->metrics.hub_seconds, (double)(monotonic_us() - start) / 1e6);
+    histogram_observe(&s->metrics->hub_seconds, (double)(monotonic_us() - start) / 1e6);
     return rc;
 }
 

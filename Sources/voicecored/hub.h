@@ -1,18 +1,36 @@
-/* The Coordinator embedded through include/voicecore.h: network input becomes events, the
- * resulting effects are carried out on devices, workers and timers, and the core's event log is
- * written as JSON lines; /metrics reads the counts the core keeps (hub_tallies). */
+/* The hub: the Coordinator embedded through include/voicecore.h. The device and worker modules
+ * hand it their events (it is their event_sink); it hands each to the core and, once the core's
+ * handle has returned, carries out the effects on devices (device_session.h), workers
+ * (worker_link.h) and timers, and writes the core's event log as JSON lines; /metrics reads the
+ * counts the core keeps (hub_tallies). It is the top of the daemon's modules: it calls down into
+ * devices and workers, which reach it only through the sink it registered with them. */
 #ifndef VOICECORED_HUB_H
 #define VOICECORED_HUB_H
 #include <stddef.h>
 #include <stdint.h>
+#include "config.h"
 #include "event_sink.h"
+#include "log.h"
 #include "metrics.h"
+#include <uv.h>
 
-typedef struct server server;
 typedef struct hub hub;
+typedef struct devices devices;     /* device_session.h */
+typedef struct workers workers;     /* worker_link.h */
 
-/* NULL with a message in error when the Coordinator refuses its config. */
-hub *hub_new(server *s, const char *coordinator_config, char *error, size_t error_len);
+/* What the hub works with; all outlive it. */
+typedef struct hub_env {
+    uv_loop_t *loop;
+    const config *cfg;
+    logger *log;
+    metrics *metrics;
+    devices *devices;
+    workers *workers;
+} hub_env;
+
+/* NULL with a message in error when the Coordinator refuses its config. Registers the hub as the
+ * event sink of env's devices and workers; hub_free unregisters it. */
+hub *hub_new(const hub_env *env, const char *coordinator_config, char *error, size_t error_len);
 void hub_free(hub *h);
 /* One event (JSON object) with an optional binary payload, and what caused it. Returns 0, or <0
  * when the core rejected the event, with its message in error. An event that arrives while the

@@ -1,10 +1,4 @@
 #include "hub_latency.h"
-#include "log.h"
-#include "metrics.h"
-
-static const char *const hop_names[HUB_HOP_COUNT] = {"total", "uplink", "assistant_job", "tts_job", "first_frame"};
-
-const char *hub_hop_name(hub_hop hop) { return hop < HUB_HOP_COUNT ? hop_names[hop] : "none"; }
 
 void hub_hop_written(metrics *m, logger *log, hub_turn_trace *t, hub_hop hop, uint64_t session, int64_t turn,
                      int64_t origin_us, int64_t now_us) {

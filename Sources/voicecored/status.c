@@ -1,8 +1,6 @@
 /* /healthz and /metrics: the core's health verdict and counts beside the daemon's own. */
 #include "status.h"
 #include "http.h"
-#include "hub.h"
-#include "server.h"
 #include <string.h>
 
 static uint64_t counter_at(json_t *o, const char *key) {
@@ -11,7 +9,7 @@ static uint64_t counter_at(json_t *o, const char *key) {
 }
 
 /* The core's health verdict (hub_health), parsed; NULL once the core is gone (shutdown). */
-static json_t *core_health(server *s, int *degraded) {
+static json_t *core_health(status *s, int *degraded) {
     const char *text = NULL;
     size_t len = 0;
     int rc = hub_health(s->hub, &text, &len);
@@ -20,7 +18,7 @@ static json_t *core_health(server *s, int *degraded) {
 }
 
 /* The core's counters for /metrics, read from its health report. */
-static void core_counters(server *s, metrics_core *m) {
+static void core_counters(status *s, metrics_core *m) {
     int degraded = 0;
     json_t *h = core_health(s, &degraded);
     memset(m, 0, sizeof *m);
@@ -45,13 +43,13 @@ static void core_counters(server *s, metrics_core *m) {
 static int healthz(void *ctx, http_exchange *x, const char *path, int is_post) {
     (void)path;
     (void)is_post;
-    server *s = ctx;
+    status *s = ctx;
     /* The core decides health per kind (docs/coordinator.md, "Health"); degraded -> 503 with
      * the reasons. */
     int degraded = 0;
     json_t *core = core_health(s, &degraded);
-    json_t *j = json_pack("{s:s,s:I,s:I}", "status", s->draining ? "draining" : degraded ? "degraded" : "ok", "devices",
-                          (json_int_t)s->devices.count, "workers", (json_int_t)s->workers.count);
+    json_t *j = json_pack("{s:s,s:I,s:I}", "status", s->t->draining ? "draining" : degraded ? "degraded" : "ok",
+                          "devices", (json_int_t)devices_count(s->devices), "workers", (json_int_t)workers_count(s->workers));
     if (core) {
         json_object_set(j, "reasons", json_object_get(core, "reasons"));
         json_object_set(j, "kinds", json_object_get(core, "kinds"));
@@ -59,21 +57,25 @@ static int healthz(void *ctx, http_exchange *x, const char *path, int is_post) {
     }
     char *body = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    return body ? http_respond(x, s->draining || degraded ? 503 : 200, "application/json", body, strlen(body)) : -1;
+    return body ? http_respond(x, s->t->draining || degraded ? 503 : 200, "application/json", body, strlen(body)) : -1;
 }
 
 static int metrics_page(void *ctx, http_exchange *x, const char *path, int is_post) {
     (void)path;
     (void)is_post;
-    server *s = ctx;
-    metrics_gauges g = server_gauges(s);
+    status *s = ctx;
+    metrics_gauges g = {0};
+    transport_gauges(s->t, &g);
+    devices_gauges(s->devices, &g);
+    g.timers_pending = s->hub ? hub_timers_pending(s->hub) : 0;
     core_counters(s, &g.core);
     size_t len = 0;
-    char *body = metrics_render(&s->metrics, &g, &len);
+    char *body = metrics_render(s->t->metrics, &g, &len);
     return body ? http_respond(x, 200, "text/plain; version=0.0.4; charset=utf-8", body, len) : -1;
 }
 
-void status_register(server *s) {
-    http_router_add(&s->router, &(http_route){"/healthz", NULL, healthz, NULL, s});
-    http_router_add(&s->router, &(http_route){"/metrics", NULL, metrics_page, NULL, s});
+void status_register(status *st, transport *t, hub *h, devices *d, workers *w) {
+    *st = (status){t, h, d, w};
+    transport_add_route(t, &(http_route){"/healthz", NULL, healthz, NULL, st});
+    transport_add_route(t, &(http_route){"/metrics", NULL, metrics_page, NULL, st});
 }

@@ -4,8 +4,19 @@
 #ifndef VOICECORED_STATUS_H
 #define VOICECORED_STATUS_H
 
-typedef struct server server;
+#include "device_session.h"
+#include "hub.h"
+#include "transport.h"
+#include "worker_link.h"
 
-void status_register(server *s);
+typedef struct status {
+    transport *t;
+    hub *hub;
+    devices *devices;
+    workers *workers;
+} status;
+
+/* Registers /healthz and /metrics with t; st must outlive it. */
+void status_register(status *st, transport *t, hub *h, devices *d, workers *w);
 
 #endif

@@ -1,0 +1,71 @@
+/* Devices: one XiaoZhi device per WebSocket on /xiaozhi/v1/ (an endpoint of the transport). Its
+ * text messages are parsed and handed to the hub as events, which the Coordinator validates (it
+ * decides the protocol, the hello and its timeout included); binary frames are unwrapped per
+ * protocol version and decoded to 16 kHz PCM once the core has answered the hello; the hub's
+ * effects come back as the device_* calls below: messages to send, downlink PCM to encode and pace
+ * out with its in-band sentence_start and stop markers, flushes and closes. A session's state lives
+ * in its device_session, created when its WebSocket opens and freed when it closes. */
+#ifndef VOICECORED_DEVICE_SESSION_H
+#define VOICECORED_DEVICE_SESSION_H
+#include "config.h"
+#include "event_sink.h"
+#include "hub_latency.h"
+#include "idmap.h"
+#include "log.h"
+#include "metrics.h"
+#include "opus_codec.h"
+#include "playout.h"
+#include "transport.h"
+#include "uplink_budget.h"
+#include <jansson.h>
+
+typedef struct devices {
+    transport *t;
+    const config *cfg;
+    logger *log;
+    metrics *metrics;
+    idmap sessions;              /* session id → device_session */
+    uint64_t next_id;
+    event_sink sink;             /* where its events go (the hub) */
+} devices;
+
+typedef struct device_session {
+    devices *owner;
+    conn *c;
+    uint64_t id;                 /* the session "s<id>" */
+    int protocol_version;
+    char device_id[65];
+    char client_id[65];
+    int authenticated;
+    int hello_seen;
+    /* Codecs are created at first use: an idle device costs no Opus state. */
+    int decoder_ready, playout_ready;
+    uplink_decoder decoder;
+    playout playout;
+    uv_timer_t *pace_timer;      /* malloc'd: outlives the session until uv_close completes */
+    uint64_t bad_opus;
+    uint64_t uplink_dropped;
+    int frame_in_flight;         /* a frame waits in the send queue: the next is encoded once it is written */
+    int budget_ready;
+    uplink_budget budget;
+    hub_turn_trace trace;
+} device_session;
+
+/* Registers the /xiaozhi/v1/ endpoint and the tracing of written hops with t. */
+void devices_init(devices *d, transport *t, const config *cfg, logger *log, metrics *m);
+void devices_set_sink(devices *d, event_sink sink);
+void devices_free(devices *d);
+size_t devices_count(const devices *d);
+/* Its share of /metrics: the audio frames queued for playout. */
+void devices_gauges(const devices *d, metrics_gauges *g);
+
+/* The hub's effects on a session (an unknown or closed session is counted, ERR_UNKNOWN_PEER).
+ * origin_us: when the message that caused it was read (a `tts start` starts the first_frame hop). */
+void device_send_message(devices *d, uint64_t session, json_t *message, int64_t origin_us);
+void device_queue_audio(devices *d, uint64_t session, int64_t turn, const int16_t *pcm, size_t samples, int rate,
+                        const char *sentence);
+void device_audio_end(devices *d, uint64_t session, int64_t turn);
+void device_flush(devices *d, uint64_t session);
+void device_close_session(devices *d, uint64_t session, const char *reason);
+
+#endif
