@@ -3,11 +3,37 @@
 #include "frame_header.h"
 #include "http.h"
 #include "http_request.h"
+#include "hub_latency.h"
 #include "monotonic.h"
+#include "opus_codec.h"
+#include "playout.h"
+#include "uplink_budget.h"
 #include <stdlib.h>
 #include <string.h>
 
 #define BAD_OPUS_REPORTED 10
+
+typedef struct device_session {
+    devices *owner;
+    conn *c;
+    uint64_t id;                 /* the session "s<id>" */
+    int protocol_version;
+    char device_id[65];
+    char client_id[65];
+    int authenticated;
+    int hello_seen;
+    /* Codecs are created at first use: an idle device costs no Opus state. */
+    int decoder_ready, playout_ready;
+    uplink_decoder decoder;
+    playout playout;
+    uv_timer_t *pace_timer;      /* malloc'd: outlives the session until uv_close completes */
+    uint64_t bad_opus;
+    uint64_t uplink_dropped;
+    int frame_in_flight;         /* a frame waits in the send queue: the next is encoded once it is written */
+    int budget_ready;
+    uplink_budget budget;
+    hub_turn_trace trace;
+} device_session;
 
 static void session_name(uint64_t id, char *out, size_t len) { snprintf(out, len, "s%llu", (unsigned long long)id); }
 

@@ -4,19 +4,16 @@
  * protocol version and decoded to 16 kHz PCM once the core has answered the hello; the hub's
  * effects come back as the device_* calls below: messages to send, downlink PCM to encode and pace
  * out with its in-band sentence_start and stop markers, flushes and closes. A session's state lives
- * in its device_session, created when its WebSocket opens and freed when it closes. */
+ * in its device_session (device_session.c), created when its WebSocket opens and freed when it
+ * closes. */
 #ifndef VOICECORED_DEVICE_SESSION_H
 #define VOICECORED_DEVICE_SESSION_H
 #include "config.h"
 #include "event_sink.h"
-#include "hub_latency.h"
 #include "idmap.h"
 #include "log.h"
 #include "metrics.h"
-#include "opus_codec.h"
-#include "playout.h"
 #include "transport.h"
-#include "uplink_budget.h"
 #include <jansson.h>
 
 typedef struct devices {
@@ -28,28 +25,6 @@ typedef struct devices {
     uint64_t next_id;
     event_sink sink;             /* where its events go (the hub) */
 } devices;
-
-typedef struct device_session {
-    devices *owner;
-    conn *c;
-    uint64_t id;                 /* the session "s<id>" */
-    int protocol_version;
-    char device_id[65];
-    char client_id[65];
-    int authenticated;
-    int hello_seen;
-    /* Codecs are created at first use: an idle device costs no Opus state. */
-    int decoder_ready, playout_ready;
-    uplink_decoder decoder;
-    playout playout;
-    uv_timer_t *pace_timer;      /* malloc'd: outlives the session until uv_close completes */
-    uint64_t bad_opus;
-    uint64_t uplink_dropped;
-    int frame_in_flight;         /* a frame waits in the send queue: the next is encoded once it is written */
-    int budget_ready;
-    uplink_budget budget;
-    hub_turn_trace trace;
-} device_session;
 
 /* Registers the /xiaozhi/v1/ endpoint and the tracing of written hops with t. */
 void devices_init(devices *d, transport *t, const config *cfg, logger *log, metrics *m);

@@ -7,6 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct worker_link {
+    workers *owner;
+    conn *c;
+    uint64_t id;                 /* the worker "w<id>" */
+} worker_link;
+
 static void worker_name(uint64_t id, char *out, size_t len) { snprintf(out, len, "w%llu", (unsigned long long)id); }
 
 static void reply_error(conn *c, const char *message, int has_job, uint64_t job) {

@@ -2,8 +2,8 @@
  * control messages are parsed and its binary job-audio frames unwrapped and handed to the hub as
  * events; the Coordinator validates them and checks job ownership (a rejection is answered to the
  * worker with the core's message). The hub's effects come back as worker_send and worker_close. A
- * link's state lives in its worker_link, created when its WebSocket opens and freed when it
- * closes. */
+ * link's state lives in its worker_link (worker_link.c), created when its WebSocket opens and
+ * freed when it closes. */
 #ifndef VOICECORED_WORKER_LINK_H
 #define VOICECORED_WORKER_LINK_H
 #include "config.h"
@@ -24,11 +24,6 @@ typedef struct workers {
     event_sink sink;             /* where its events go (the hub) */
 } workers;
 
-typedef struct worker_link {
-    workers *owner;
-    conn *c;
-    uint64_t id;                 /* the worker "w<id>" */
-} worker_link;
 
 /* Registers the /worker endpoint with t. */
 void workers_init(workers *w, transport *t, const config *cfg, logger *log, metrics *m);
