@@ -447,6 +447,9 @@ void devices_init(devices *ds, transport *t, const config *cfg, logger *log, met
         .ctx = ds,
     });
     transport_on_traced_write(t, traced_written, ds);
+    if (cfg->device_token_count == 0)
+        log_event(log, LOG_WARN, "dev_mode",
+                  json_pack("{s:s}", "message", "DEV MODE: no device_tokens configured, any device may connect without a token"));
 }
 
 void devices_set_sink(devices *ds, event_sink sink) { ds->sink = sink; }

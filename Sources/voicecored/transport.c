@@ -665,9 +665,6 @@ int transport_listen(transport *s) {
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
 
-    if (cfg->device_token_count == 0)
-        log_event(s->log, LOG_WARN, "dev_mode",
-                  json_pack("{s:s}", "message", "DEV MODE: no device_tokens configured, any device may connect without a token"));
     log_event(s->log, LOG_INFO, "listening",
               json_pack("{s:s,s:i,s:b,s:s}", "host", cfg->host, "port", s->port, "tls", *cfg->tls_cert != 0,
                         "web_root", cfg->web_root));
