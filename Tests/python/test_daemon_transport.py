@@ -125,6 +125,24 @@ def test_device_tokens_are_checked_before_the_upgrade() -> None:
         assert 'voicecored_errors_total{kind="unauthorized"} 2' in get(d.http + "/metrics")[1].decode()
 
 
+def test_an_upgrade_on_no_endpoint_is_refused_naming_the_endpoints() -> None:
+    # The transport answers from the endpoints the device and worker modules registered.
+    async def refusal(url: str) -> tuple[int, bytes]:
+        try:
+            ws = await websockets.connect(url)
+        except websockets.InvalidStatus as e:
+            return e.response.status_code, e.response.body or b""
+        await ws.close()
+        return 101, b""
+
+    with Daemon() as d:
+        status, body = asyncio.run(refusal(d.ws + "/nowhere"))
+        assert status == 404
+        assert body == b"no WebSocket endpoint here (devices: /xiaozhi/v1/, workers: /worker)\n"
+        assert asyncio.run(refusal(d.ws + "/xiaozhi/v1"))[0] == 101   # an endpoint's other spelling
+        assert d.wait_for("upgrade.refused")["status"] == 404
+
+
 def test_dev_mode_is_announced_and_open() -> None:
     with Daemon() as d:
         assert any(e.get("event") == "dev_mode" and e.get("level") == "warn" for e in d.log)
