@@ -1,9 +1,8 @@
-/* One XiaoZhi device on /xiaozhi/v1/: text messages are parsed and handed to the Coordinator,
- * which validates them and decides the protocol (the hello and its timeout included); binary
- * frames are unwrapped per protocol version and decoded to 16 kHz PCM once the core has answered
- * the hello; downlink PCM is encoded and paced out with its in-band sentence_start and stop
- * markers. */
-#include "device_message.h"
+/* One XiaoZhi device on /xiaozhi/v1/: text frames are handed to the Coordinator as they arrived,
+ * which parses and validates them, decides the protocol (the hello and its timeout included) and
+ * answers what it rejects; binary frames are unwrapped per protocol version and decoded to 16 kHz
+ * PCM once the core has answered the hello; downlink PCM is encoded and paced out with the text
+ * frames the core made for its in-band sentence_start and stop markers. */
 #include "frame_header.h"
 #include "hub.h"
 #include "server.h"
@@ -13,21 +12,6 @@
 #define BAD_OPUS_REPORTED 10
 
 static void session_name(uint64_t id, char *out, size_t len) { snprintf(out, len, "s%llu", (unsigned long long)id); }
-
-/* Hands an event to the Coordinator. A rejected device message is answered to the device; a
- * rejected event the daemon made up itself (connected, playback_done) is only logged. */
-static void deliver(conn *c, json_t *event, const void *data, size_t data_len, int answer) {
-    char *text = json_dumps(event, JSON_COMPACT);
-    json_decref(event);
-    if (!text) return;
-    char error[512];
-    if (hub_event(c->srv->hub, text, strlen(text), data, data_len, error, sizeof error) < 0) {
-        c->srv->metrics.errors[ERR_CORE_REJECTED]++;
-        if (answer && !c->closed) conn_send_error(c, error);
-        else log_event(&c->srv->log, LOG_ERROR, "core.rejected", json_pack("{s:s,s:s}", "event", text, "error", error));
-    }
-    free(text);
-}
 
 static void pace(conn *c);
 
@@ -73,26 +57,11 @@ conn *device_open(server *s, struct lws *wsi) {
     log_event(&s->log, LOG_INFO, "device.connected",
               json_pack("{s:s,s:s,s:s,s:i,s:b}", "session", name, "device_id", d->device_id, "client_id", d->client_id,
                         "protocol_version", d->protocol_version, "authenticated", d->authenticated));
-    deliver(c, json_pack("{s:s,s:s,s:s,s:s,s:i,s:b}", "type", "device.connected", "session", name, "device_id", d->device_id,
-                         "client_id", d->client_id, "protocol_version", d->protocol_version, "authenticated", d->authenticated),
-            NULL, 0, 0);
+    hub_device_connected(s->hub, c->id, d->device_id, d->client_id, d->protocol_version, d->authenticated);
     return c;
 }
 
-static void text_in(conn *c, const uint8_t *data, size_t len) {
-    server *s = c->srv;
-    device_message m;
-    char error[256];
-    if (device_message_parse((const char *)data, len, &m, error, sizeof error) != 0) {
-        s->metrics.errors[ERR_MALFORMED_JSON]++;
-        log_event(&s->log, LOG_WARN, "device.bad_message", json_pack("{s:I,s:s}", "session", (json_int_t)c->id, "error", error));
-        conn_send_error(c, error);
-        return;
-    }
-    char name[32];
-    session_name(c->id, name, sizeof name);
-    deliver(c, json_pack("{s:s,s:s,s:o}", "type", "device.message", "session", name, "message", m.root), NULL, 0, 1);
-}
+static void text_in(conn *c, const uint8_t *data, size_t len) { hub_device_message(c->srv->hub, c->id, data, len); }
 
 static void audio_in(conn *c, const uint8_t *data, size_t len) {
     server *s = c->srv;
@@ -150,13 +119,7 @@ static void audio_in(conn *c, const uint8_t *data, size_t len) {
         return;
     }
     s->metrics.opus_decoded++;
-    char event[96];
-    int elen = snprintf(event, sizeof event, "{\"type\":\"device.audio\",\"session\":\"s%llu\"}", (unsigned long long)c->id);
-    char errmsg[512];
-    if (hub_event(s->hub, event, (size_t)elen, pcm, (size_t)n * sizeof(int16_t), errmsg, sizeof errmsg) < 0) {
-        s->metrics.errors[ERR_CORE_REJECTED]++;
-        conn_send_error(c, errmsg);
-    }
+    hub_device_audio(s->hub, c->id, pcm, (size_t)n);
 }
 
 void device_message_in(conn *c, const uint8_t *data, size_t len, int binary) {
@@ -172,12 +135,7 @@ void device_closed(conn *c) {
     session_name(c->id, name, sizeof name);
     const char *reason = c->close_code ? c->close_reason : "connection closed";
     log_event(&s->log, LOG_INFO, "device.disconnected", json_pack("{s:s,s:s}", "session", name, "reason", reason));
-    json_t *event = json_pack("{s:s,s:s,s:s}", "type", "device.disconnected", "session", name, "reason", reason);
-    char *text = json_dumps(event, JSON_COMPACT);
-    json_decref(event);
-    char error[256];
-    if (text) hub_event(s->hub, text, strlen(text), NULL, 0, error, sizeof error);
-    free(text);
+    hub_device_disconnected(s->hub, c->id, reason);
     device_state *d = c->device;
     if (d) {
         uv_timer_stop(d->pace_timer);
@@ -209,22 +167,14 @@ static conn *find(server *s, uint64_t session) {
     return c;
 }
 
-static void send_json(conn *c, json_t *message) {
-    char *text = json_dumps(message, JSON_COMPACT);
-    if (text) conn_send(c, 0, NULL, 0, text, strlen(text));
-    free(text);
-}
-
-void device_send_message(server *s, uint64_t session, json_t *message) {
+void device_send_text(server *s, uint64_t session, const char *text, size_t len, int hello, int tts_start) {
     conn *c = find(s, session);
-    if (!c) return;
-    const char *type = json_string_value(json_object_get(message, "type"));
+    if (!c || !text) return;
     /* The core answered the hello (announcing the codec settings hub_new handed it): the
      * session may send audio. */
-    if (type && !strcmp(type, "hello")) c->device->hello_seen = 1;
-    send_json(c, message);
-    const char *state = json_string_value(json_object_get(message, "state"));
-    if (type && state && !strcmp(type, "tts") && !strcmp(state, "start")) c->device->trace.first_frame_origin_us = s->event_origin_us;
+    if (hello) c->device->hello_seen = 1;
+    conn_send(c, 0, NULL, 0, text, len);
+    if (tts_start) c->device->trace.first_frame_origin_us = s->event_origin_us;
 }
 
 static void drop_queued_audio(conn *c) {
@@ -249,8 +199,6 @@ static void drop_queued_audio(conn *c) {
 static void pace(conn *c) {
     device_state *d = c->device;
     if (!d->playout_ready) return;
-    char name[32];
-    session_name(c->id, name, sizeof name);
     for (;;) {
         /* One frame in the send queue at a time: the next is encoded after this one is written,
          * so a reply's first frame leaves after one encode and an abort finds little to drop. */
@@ -272,21 +220,17 @@ static void pace(conn *c) {
                     d->trace.first_frame_origin_us = 0;
                 }
             }
-        } else if (item->kind == PLAYOUT_SENTENCE) {
-            json_t *m = json_pack("{s:s,s:s,s:s,s:s%}", "type", "tts", "state", "sentence_start", "session_id", name, "text",
-                                  (const char *)item->data, item->len);
-            if (m) send_json(c, m);
-            json_decref(m);
         } else {
-            json_t *m = json_pack("{s:s,s:s,s:s}", "type", "tts", "state", "stop", "session_id", name);
-            send_json(c, m);
-            json_decref(m);
-            int64_t turn = item->turn;
-            free(item);
-            item = NULL;
-            deliver(c, json_pack("{s:s,s:s,s:I}", "type", "device.playback_done", "session", name, "turn", (json_int_t)turn),
-                    NULL, 0, 0);
-            if (c->closed || !c->device) return;
+            /* A marker: the text frame the core made for this point of the queue (sentence_start,
+             * or the stop that ends a turn's audio, after which the playback is reported done). */
+            if (item->len) conn_send(c, 0, NULL, 0, item->data, item->len);
+            if (item->kind == PLAYOUT_END) {
+                int64_t turn = item->turn;
+                free(item);
+                item = NULL;
+                hub_device_playback_done(c->srv->hub, c->id, turn);
+                if (c->closed || !c->device) return;
+            }
         }
         free(item);
         if (c->close_code) return;
@@ -300,12 +244,12 @@ void device_frame_written(conn *c) {
 }
 
 void device_queue_audio(server *s, uint64_t session, int64_t turn, const int16_t *pcm, size_t samples, int rate,
-                        const char *sentence) {
+                        const char *frame) {
     conn *c = find(s, session);
     if (!c) return;
     device_state *d = c->device;
     if (ensure_playout(s, d) != 0) return;
-    if (playout_push(&d->playout, turn, pcm, samples, rate, sentence) != 0) {
+    if (playout_push(&d->playout, turn, pcm, samples, rate > 0 ? rate : 24000, frame) != 0) {
         s->metrics.errors[ERR_PLAYOUT_OVERFLOW]++;
         log_event(&s->log, LOG_WARN, "playout.refused",
                   json_pack("{s:I,s:I,s:I}", "session", (json_int_t)session, "turn", (json_int_t)turn, "queued_frames",
@@ -314,12 +258,12 @@ void device_queue_audio(server *s, uint64_t session, int64_t turn, const int16_t
     pace(c);
 }
 
-void device_audio_end(server *s, uint64_t session, int64_t turn) {
+void device_audio_end(server *s, uint64_t session, int64_t turn, const char *frame) {
     conn *c = find(s, session);
     if (!c) return;
     device_state *d = c->device;
     if (ensure_playout(s, d) != 0) return;
-    playout_end(&d->playout, turn);
+    playout_end(&d->playout, turn, frame);
     pace(c);
 }
 
@@ -333,14 +277,13 @@ void device_flush(server *s, uint64_t session) {
     c->device->frame_in_flight = 0;
 }
 
-void device_close_session(server *s, uint64_t session, const char *reason) {
+void device_close_session(server *s, uint64_t session, int code, const char *reason) {
     conn *c = find(s, session);
     if (!c) return;
-    /* The core closes a session without a hello after its hello_timeout_ms; the metric keeps its
-     * name (voicecored_errors_total{kind="hello_timeout"}) and the close its policy code. */
-    int hello_timeout = !strcmp(reason, "hello-timeout");
-    if (hello_timeout) s->metrics.errors[ERR_HELLO_TIMEOUT]++;
-    conn_close(c, hello_timeout ? LWS_CLOSE_STATUS_POLICY_VIOLATION : LWS_CLOSE_STATUS_NORMAL, reason);
+    /* The core decides the close code (a session without a hello in time: 1008); the metric
+     * keeps its name, voicecored_errors_total{kind="hello_timeout"}. */
+    if (!strcmp(reason, "hello-timeout")) s->metrics.errors[ERR_HELLO_TIMEOUT]++;
+    conn_close(c, code > 0 ? code : LWS_CLOSE_STATUS_NORMAL, reason);
 }
 
 void device_drain(server *s) {

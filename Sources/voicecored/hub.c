@@ -10,7 +10,7 @@
  * something synchronously); it runs after the current one, so the core never re-enters. */
 typedef struct pending_event {
     struct pending_event *next;
-    size_t json_len, data_len;
+    vc_event e;          /* its pointers point into bytes */
     char bytes[];
 } pending_event;
 
@@ -24,22 +24,14 @@ struct hub {
     uv_timer_t *flush_timer;    /* writes the journal's buffer JOURNAL_FLUSH_MS after it was dirtied */
 };
 
-static uint64_t peer_id(json_t *effect, const char *key, char prefix) {
-    const char *s = json_string_value(json_object_get(effect, key));
-    if (!s || s[0] != prefix || !s[1]) return 0;
-    char *end = NULL;
-    unsigned long long v = strtoull(s + 1, &end, 10);
-    return (end && *end == 0) ? (uint64_t)v : 0;
-}
+static int hub_event(hub *h, const vc_event *e);
 
 static void on_timer(void *context, uint64_t id) {
     hub *h = context;
-    char event[96];
-    int n = snprintf(event, sizeof event, "{\"type\":\"timer.fired\",\"timer\":%llu}", (unsigned long long)id);
     h->srv->event_origin_us = monotonic_us();
     h->srv->event_session = 0;
-    char error[256];
-    hub_event(h, event, (size_t)n, NULL, 0, error, sizeof error);
+    vc_event e = {.kind = VC_EVENT_TIMER_FIRED, .timer = id};
+    hub_event(h, &e);
 }
 
 /* Records reach the file at most this long after the event (and at once when the 1 MiB buffer
@@ -181,8 +173,22 @@ int hub_health(hub *h, const char **json, size_t *len) {
     return rc < 0 ? -1 : rc;
 }
 
-int hub_tallies(hub *h, metrics_core *m) {
+int hub_core_metrics(hub *h, metrics_core *m) {
+    memset(m, 0, sizeof *m);
     if (!h || !h->core) return -1;
+    vc_counters c;
+    if (vc_coordinator_counters(h->core, monotonic_us(), &c) < 0) return -1;
+    m->present = 1;
+    for (int k = 0; k < METRICS_KINDS && k < VC_KINDS; k++) {
+        m->placement_failures[k] = c.placement_failures[k];
+        m->refusals[k] = c.refusals[k];
+        m->degraded[k] = c.degraded[k];
+    }
+    m->jobs_reconciled = c.jobs_reconciled;
+    m->leaks_marked = c.leaks_marked;
+    m->recycles = c.recycles;
+    m->progress_timeouts = c.progress_timeouts;
+    m->heartbeat_timeouts = c.heartbeat_timeouts;
     vc_tally row;
     for (size_t i = 0; vc_coordinator_tally(h->core, VC_TALLY_EVENTS, i, &row) == 1; i++) {
         if (!row.count) continue;
@@ -201,58 +207,88 @@ int hub_tallies(hub *h, metrics_core *m) {
     return 0;
 }
 
+/* Carries out one effect. Bodies are text frames the core made for the peer: sent as they are. */
 static void carry_out(hub *h, const vc_effect *e) {
     server *s = h->srv;
-    json_t *effect = json_loadb(e->json, e->json_len, 0, NULL);
-    const char *type = json_string_value(json_object_get(effect, "type"));
-    if (!type) {
-        log_event(&s->log, LOG_ERROR, "effect.malformed", json_pack("{s:s%}", "effect", e->json, e->json_len));
-        json_decref(effect);
-        return;
+    switch (e->kind) {
+    case VC_EFFECT_DEVICE_SEND:
+        device_send_text(s, e->session, e->body, e->body_len, (e->flags & VC_EFFECT_HELLO) != 0, (e->flags & VC_EFFECT_TTS_START) != 0);
+        break;
+    case VC_EFFECT_DEVICE_AUDIO:
+        device_queue_audio(s, e->session, (int64_t)e->turn, (const int16_t *)e->data, e->data_len / 2, e->sample_rate, e->body);
+        break;
+    case VC_EFFECT_DEVICE_AUDIO_END:
+        device_audio_end(s, e->session, (int64_t)e->turn, e->body);
+        break;
+    case VC_EFFECT_DEVICE_FLUSH:
+        device_flush(s, e->session);
+        break;
+    case VC_EFFECT_DEVICE_CLOSE:
+        device_close_session(s, e->session, e->code, e->body ? e->body : "");
+        break;
+    case VC_EFFECT_WORKER_SEND: {
+        /* A reply's assistant job and its first TTS job are hops of the turn's critical path. */
+        hub_hop hop = e->job_kind == VC_KIND_ASSISTANT                ? HUB_HOP_ASSISTANT_JOB
+                      : e->job_kind == VC_KIND_TTS && e->segment == 0 ? HUB_HOP_TTS_JOB
+                                                                        : HUB_HOP_NONE;
+        worker_send_text(s, e->worker, e->body, e->body_len, hop, e->session, (int64_t)e->turn);
+        break;
     }
-    json_t *message = json_object_get(effect, "message");
-    if (!strcmp(type, "device.send") && json_is_object(message)) {
-        device_send_message(s, peer_id(effect, "session", 's'), message);
-    } else if (!strcmp(type, "device.audio")) {
-        json_t *rate = json_object_get(effect, "sample_rate");
-        device_queue_audio(s, peer_id(effect, "session", 's'), json_integer_value(json_object_get(effect, "turn")),
-                           (const int16_t *)e->data, e->data_len / 2, json_is_integer(rate) ? (int)json_integer_value(rate) : 24000,
-                           json_string_value(json_object_get(effect, "sentence_start")));
-    } else if (!strcmp(type, "device.audio_end")) {
-        device_audio_end(s, peer_id(effect, "session", 's'), json_integer_value(json_object_get(effect, "turn")));
-    } else if (!strcmp(type, "device.flush")) {
-        device_flush(s, peer_id(effect, "session", 's'));
-    } else if (!strcmp(type, "device.close")) {
-        const char *reason = json_string_value(json_object_get(effect, "reason"));
-        device_close_session(s, peer_id(effect, "session", 's'), reason ? reason : "closed by the server");
-    } else if (!strcmp(type, "worker.send") && json_is_object(message)) {
-        worker_send(s, peer_id(effect, "worker", 'w'), message, e->data, e->data_len);
-    } else if (!strcmp(type, "worker.close")) {
-        const char *reason = json_string_value(json_object_get(effect, "reason"));
-        worker_close(s, peer_id(effect, "worker", 'w'), reason ? reason : "closed by the server");
-    } else if (!strcmp(type, "timer.set")) {
-        timers_set(&h->timers, (uint64_t)json_integer_value(json_object_get(effect, "timer")),
-                   json_integer_value(json_object_get(effect, "at_us")));
-    } else if (!strcmp(type, "timer.cancel")) {
-        timers_cancel(&h->timers, (uint64_t)json_integer_value(json_object_get(effect, "timer")));
-    } else if (!strcmp(type, "metric")) {
-        /* /metrics reads the core's counts (hub_tallies); nothing to do. */
-    } else {
-        log_event(&s->log, LOG_WARN, "effect.unknown", json_pack("{s:s}", "type", type));
+    case VC_EFFECT_WORKER_AUDIO:
+        worker_send_audio(s, e->worker, e->job, e->data, e->data_len);
+        break;
+    case VC_EFFECT_WORKER_CLOSE:
+        worker_close(s, e->worker, e->code, e->body ? e->body : "");
+        break;
+    case VC_EFFECT_TIMER_SET:
+        timers_set(&h->timers, e->timer, e->at_us);
+        break;
+    case VC_EFFECT_TIMER_CANCEL:
+        timers_cancel(&h->timers, e->timer);
+        break;
+    default:
+        log_event(&s->log, LOG_WARN, "effect.unknown", json_pack("{s:i}", "kind", e->kind));
     }
-    json_decref(effect);
 }
 
-static int run_one(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {
+static const char *event_name(int kind) {
+    static const char *const names[] = {"?", "device.connected", "device.message", "device.audio", "device.playback_done",
+                                        "device.disconnected", "text.input", "worker.connected", "worker.message",
+                                        "worker.audio", "worker.disconnected", "timer.fired", "config"};
+    return kind > 0 && kind < (int)(sizeof names / sizeof *names) ? names[kind] : "?";
+}
+
+/* What the daemon notes of a rejection (the core logged it as input.rejected and answered the
+ * peer): malformed text frames and other rejections are counted; a rejection of an event the
+ * daemon makes up itself is logged, since it means the daemon and the core disagree. */
+static void rejected(hub *h, const vc_event *e, int rc) {
+    server *s = h->srv;
+    if (e->kind == VC_EVENT_DEVICE_DISCONNECTED || e->kind == VC_EVENT_WORKER_DISCONNECTED || e->kind == VC_EVENT_TIMER_FIRED) return;
+    const char *error = vc_coordinator_errmsg(h->core);
+    if (rc == VC_ERR_CORRUPT) {
+        s->metrics.errors[ERR_MALFORMED_JSON]++;
+        int device = e->kind == VC_EVENT_DEVICE_MESSAGE;
+        log_event(&s->log, LOG_WARN, device ? "device.bad_message" : "worker.bad_message",
+                  json_pack("{s:I,s:s}", device ? "session" : "worker", (json_int_t)(device ? e->session : e->worker), "error", error));
+        return;
+    }
+    s->metrics.errors[ERR_CORE_REJECTED]++;
+    if (e->kind == VC_EVENT_DEVICE_CONNECTED || e->kind == VC_EVENT_DEVICE_PLAYBACK_DONE || e->kind == VC_EVENT_WORKER_CONNECTED)
+        log_event(&s->log, LOG_ERROR, "core.rejected",
+                  json_pack("{s:s,s:I,s:I,s:s}", "event", event_name(e->kind), "session", (json_int_t)e->session, "worker",
+                            (json_int_t)e->worker, "error", error));
+}
+
+static int run_one(hub *h, const vc_event *ev) {
     server *s = h->srv;
     int64_t start = monotonic_us();
     int digest_due = 0;
     if (h->journal) {
-        if ((digest_due = journal_event(h->journal, start, json, len, data, data_len)) < 0) journal_stopped(h);
+        if ((digest_due = journal_event(h->journal, start, ev)) < 0) journal_stopped(h);
         else if (!uv_is_active((uv_handle_t *)h->flush_timer)) uv_timer_start(h->flush_timer, flush_journal, JOURNAL_FLUSH_MS, 0);
     }
-    int rc = vc_coordinator_handle(h->core, json, len, data, data_len, start);
-    if (rc < 0) snprintf(error, error_len, "%s", vc_coordinator_errmsg(h->core));
+    int rc = vc_coordinator_handle(h->core, ev, start);
+    if (rc < 0) rejected(h, ev, rc);
     vc_effect e;
     while (vc_coordinator_next_effect(h->core, &e) == 1) carry_out(h, &e);
     const char *line;
@@ -265,33 +301,97 @@ static int run_one(hub *h, const char *json, size_t len, const void *data, size_
     return rc;
 }
 
-int hub_event(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {
-    if (!h || !h->core) {
-        snprintf(error, error_len, "the daemon is shutting down");
-        return VC_ERR_STATE;
-    }
+/* A copy of an event whose bytes live in the copy. */
+static pending_event *copy_event(const vc_event *e) {
+    size_t n = e->body_len + e->device_id_len + e->client_id_len + e->data_len;
+    pending_event *p = malloc(sizeof *p + n);
+    if (!p) return NULL;
+    p->next = NULL;
+    p->e = *e;
+    char *at = p->bytes;
+    if (e->body_len) memcpy(at, e->body, e->body_len);
+    p->e.body = e->body_len ? at : NULL;
+    at += e->body_len;
+    if (e->device_id_len) memcpy(at, e->device_id, e->device_id_len);
+    p->e.device_id = e->device_id_len ? at : NULL;
+    at += e->device_id_len;
+    if (e->client_id_len) memcpy(at, e->client_id, e->client_id_len);
+    p->e.client_id = e->client_id_len ? at : NULL;
+    at += e->client_id_len;
+    if (e->data_len) memcpy(at, e->data, e->data_len);
+    p->e.data = e->data_len ? at : NULL;
+    return p;
+}
+
+/* One event. An event that arrives while effects are being carried out waits its turn. */
+static int hub_event(hub *h, const vc_event *e) {
+    if (!h || !h->core) return VC_ERR_STATE;
     if (h->busy) {
-        pending_event *p = malloc(sizeof *p + len + data_len);
+        pending_event *p = copy_event(e);
         if (!p) return VC_ERR_NOMEM;
-        p->next = NULL;
-        p->json_len = len;
-        p->data_len = data_len;
-        memcpy(p->bytes, json, len);
-        if (data_len) memcpy(p->bytes + len, data, data_len);
         if (h->pending_tail) h->pending_tail->next = p; else h->pending_head = p;
         h->pending_tail = p;
         return VC_OK;   /* its verdict is logged by the core when it runs */
     }
     h->busy = 1;
-    int rc = run_one(h, json, len, data, data_len, error, error_len);
+    int rc = run_one(h, e);
     while (h->pending_head) {
         pending_event *p = h->pending_head;
         h->pending_head = p->next;
         if (!h->pending_head) h->pending_tail = NULL;
-        char ignored[256];
-        run_one(h, p->bytes, p->json_len, p->data_len ? p->bytes + p->json_len : NULL, p->data_len, ignored, sizeof ignored);
+        run_one(h, &p->e);
         free(p);
     }
     h->busy = 0;
     return rc;
+}
+
+int hub_device_connected(hub *h, uint64_t session, const char *device_id, const char *client_id, int protocol_version,
+                         int authenticated) {
+    vc_event e = {.kind = VC_EVENT_DEVICE_CONNECTED, .session = session, .protocol_version = protocol_version,
+                  .flags = authenticated ? VC_EVENT_AUTHENTICATED : 0, .device_id = device_id,
+                  .device_id_len = device_id ? strlen(device_id) : 0, .client_id = client_id,
+                  .client_id_len = client_id ? strlen(client_id) : 0};
+    return hub_event(h, &e);
+}
+
+int hub_device_message(hub *h, uint64_t session, const void *text, size_t len) {
+    vc_event e = {.kind = VC_EVENT_DEVICE_MESSAGE, .session = session, .body = text, .body_len = len};
+    return hub_event(h, &e);
+}
+
+int hub_device_audio(hub *h, uint64_t session, const int16_t *pcm, size_t samples) {
+    vc_event e = {.kind = VC_EVENT_DEVICE_AUDIO, .session = session, .data = pcm, .data_len = samples * sizeof *pcm};
+    return hub_event(h, &e);
+}
+
+int hub_device_playback_done(hub *h, uint64_t session, int64_t turn) {
+    vc_event e = {.kind = VC_EVENT_DEVICE_PLAYBACK_DONE, .session = session, .turn = (uint64_t)turn};
+    return hub_event(h, &e);
+}
+
+int hub_device_disconnected(hub *h, uint64_t session, const char *reason) {
+    vc_event e = {.kind = VC_EVENT_DEVICE_DISCONNECTED, .session = session, .body = reason, .body_len = reason ? strlen(reason) : 0};
+    return hub_event(h, &e);
+}
+
+int hub_worker_connected(hub *h, uint64_t worker) {
+    vc_event e = {.kind = VC_EVENT_WORKER_CONNECTED, .worker = worker};
+    return hub_event(h, &e);
+}
+
+int hub_worker_message(hub *h, uint64_t worker, const void *text, size_t len) {
+    vc_event e = {.kind = VC_EVENT_WORKER_MESSAGE, .worker = worker, .body = text, .body_len = len};
+    return hub_event(h, &e);
+}
+
+int hub_worker_audio(hub *h, uint64_t worker, uint64_t job, int last, const void *pcm, size_t len) {
+    vc_event e = {.kind = VC_EVENT_WORKER_AUDIO, .worker = worker, .job = job, .flags = last ? VC_EVENT_LAST : 0,
+                  .data = pcm, .data_len = len};
+    return hub_event(h, &e);
+}
+
+int hub_worker_disconnected(hub *h, uint64_t worker) {
+    vc_event e = {.kind = VC_EVENT_WORKER_DISCONNECTED, .worker = worker};
+    return hub_event(h, &e);
 }

@@ -44,7 +44,7 @@ typedef struct conn {
     conn_kind kind;
     struct lws *wsi;
     server *srv;
-    uint64_t id;                 /* session "s<id>" / worker "w<id>"; 0 for HTTP */
+    uint64_t id;                 /* the session / worker id, the core's too; 0 for HTTP */
     outqueue out;
     uint8_t *rx;                 /* the message being reassembled from fragments */
     size_t rx_len, rx_cap, rx_limit;
@@ -151,21 +151,29 @@ void upgrade_request_read(server *s, struct lws *wsi, upgrade_request *r);
 conn *device_open(server *s, struct lws *wsi);
 void device_message_in(conn *c, const uint8_t *data, size_t len, int binary);
 void device_closed(conn *c);
-void device_send_message(server *s, uint64_t session, json_t *message);
-void device_queue_audio(server *s, uint64_t session, int64_t turn, const int16_t *pcm, size_t samples, int rate, const char *sentence);
-void device_audio_end(server *s, uint64_t session, int64_t turn);
+/* A text frame the core made (NUL-terminated, len bytes), sent as it is. hello: it is the server
+ * hello (the device may send audio from now on); tts_start: a reply's audio follows. */
+void device_send_text(server *s, uint64_t session, const char *text, size_t len, int hello, int tts_start);
+/* Queues PCM for paced playback; frame (NUL-terminated, or NULL) is a text frame to send when this
+ * audio reaches the head of the queue. */
+void device_queue_audio(server *s, uint64_t session, int64_t turn, const int16_t *pcm, size_t samples, int rate, const char *frame);
+/* After turn's queued audio: send frame (NUL-terminated), report the playback done. */
+void device_audio_end(server *s, uint64_t session, int64_t turn, const char *frame);
 void device_flush(server *s, uint64_t session);
 /* A downlink frame of this device was written to its socket: the next may be encoded. */
 void device_frame_written(conn *c);
-void device_close_session(server *s, uint64_t session, const char *reason);
+void device_close_session(server *s, uint64_t session, int code, const char *reason);
 void device_drain(server *s);
 
 /* Workers (worker_link.c). */
 conn *worker_open(server *s, struct lws *wsi);
 void worker_message_in(conn *c, const uint8_t *data, size_t len, int binary);
 void worker_closed(conn *c);
-/* A JSON message; or, for an `audio` message with a payload, one binary frame with the job header. */
-void worker_send(server *s, uint64_t worker, json_t *message, const void *audio, size_t audio_len);
-void worker_close(server *s, uint64_t worker, const char *reason);
+/* A text frame the core made, sent as it is; hop tags it as a traced hop of session's turn
+ * (hub_latency.h; HUB_HOP_NONE: none). */
+void worker_send_text(server *s, uint64_t worker, const char *text, size_t len, hub_hop hop, uint64_t session, int64_t turn);
+/* A job's ASR input: one binary frame with the job header. */
+void worker_send_audio(server *s, uint64_t worker, uint64_t job, const void *pcm, size_t len);
+void worker_close(server *s, uint64_t worker, int code, const char *reason);
 
 #endif

@@ -1,42 +1,13 @@
-/* One dial-in worker on /worker: JSON control messages are parsed and binary job-audio frames
- * unwrapped and handed to the Coordinator, which validates them and checks job ownership (a
- * rejection is answered to the worker with the core's message); its messages and ASR audio go
- * back out. */
+/* One dial-in worker on /worker: text frames are handed to the Coordinator as they arrived and
+ * binary job-audio frames unwrapped; the core parses and validates them, checks job ownership and
+ * answers what it rejects. Its messages and ASR audio go back out as it made them. */
 #include "frame_header.h"
 #include "hub.h"
 #include "server.h"
-#include "worker_message.h"
 #include <stdlib.h>
 #include <string.h>
 
 static void worker_name(uint64_t id, char *out, size_t len) { snprintf(out, len, "w%llu", (unsigned long long)id); }
-
-static void reply_error(conn *c, const char *message, int has_job, uint64_t job) {
-    json_t *j = has_job ? json_pack("{s:s,s:s,s:I}", "type", "error", "message", message, "job", (json_int_t)job)
-                        : json_pack("{s:s,s:s}", "type", "error", "message", message);
-    char *text = json_dumps(j, JSON_COMPACT);
-    if (text) conn_send(c, 0, NULL, 0, text, strlen(text));
-    free(text);
-    json_decref(j);
-}
-
-/* Hands an event to the Coordinator; a rejected worker message is answered to the worker, a
- * rejected event the daemon made up itself is only logged. */
-static int deliver(conn *c, json_t *event, const void *data, size_t data_len, int has_job, uint64_t job, int answer) {
-    char *text = json_dumps(event, JSON_COMPACT);
-    json_decref(event);
-    if (!text) return -1;
-    char error[512];
-    int rc = hub_event(c->srv->hub, text, strlen(text), data, data_len, error, sizeof error);
-    if (rc < 0) {
-        c->srv->metrics.errors[ERR_CORE_REJECTED]++;
-        if (answer && !c->closed) reply_error(c, error, has_job, job);
-        else
-            log_event(&c->srv->log, LOG_ERROR, "core.rejected", json_pack("{s:s,s:s}", "event", text, "error", error));
-    }
-    free(text);
-    return rc;
-}
 
 conn *worker_open(server *s, struct lws *wsi) {
     upgrade_request r;
@@ -51,41 +22,24 @@ conn *worker_open(server *s, struct lws *wsi) {
     char name[32];
     worker_name(c->id, name, sizeof name);
     log_event(&s->log, LOG_INFO, "worker.connected", json_pack("{s:s}", "worker", name));
-    deliver(c, json_pack("{s:s,s:s}", "type", "worker.connected", "worker", name), NULL, 0, 0, 0, 0);
+    hub_worker_connected(s->hub, c->id);
     return c;
 }
 
 void worker_message_in(conn *c, const uint8_t *data, size_t len, int binary) {
     server *s = c->srv;
-    char name[32];
-    worker_name(c->id, name, sizeof name);
     if (binary) {
         worker_frame f;
         const char *error = NULL;
         if (worker_frame_parse(data, len, &f, &error) != 0) {
             s->metrics.errors[ERR_BAD_FRAME]++;
-            reply_error(c, error, 0, 0);
+            conn_send_error(c, error);
             return;
         }
-        deliver(c,
-                json_pack("{s:s,s:s,s:I,s:b}", "type", "worker.audio", "worker", name, "job", (json_int_t)f.job, "last",
-                          (f.flags & WORKER_FRAME_FLAG_LAST) != 0),
-                f.payload, f.payload_len, 1, f.job, 1);
+        hub_worker_audio(s->hub, c->id, f.job, (f.flags & WORKER_FRAME_FLAG_LAST) != 0, f.payload, f.payload_len);
         return;
     }
-    worker_message m;
-    char error[256];
-    if (worker_message_parse((const char *)data, len, &m, error, sizeof error) != 0) {
-        s->metrics.errors[ERR_MALFORMED_JSON]++;
-        log_event(&s->log, LOG_WARN, "worker.bad_message", json_pack("{s:s,s:s}", "worker", name, "error", error));
-        reply_error(c, error, 0, 0);
-        return;
-    }
-    json_t *job = json_object_get(m.root, "job");  /* for the answer to a rejected message only */
-    int has_job = json_is_integer(job) && json_integer_value(job) >= 0;
-    uint64_t job_id = has_job ? (uint64_t)json_integer_value(job) : 0;
-    deliver(c, json_pack("{s:s,s:s,s:o}", "type", "worker.message", "worker", name, "message", m.root), NULL, 0, has_job,
-            job_id, 1);
+    hub_worker_message(s->hub, c->id, data, len);
 }
 
 void worker_closed(conn *c) {
@@ -95,52 +49,34 @@ void worker_closed(conn *c) {
     char name[32];
     worker_name(c->id, name, sizeof name);
     log_event(&s->log, LOG_INFO, "worker.disconnected", json_pack("{s:s}", "worker", name));
-    json_t *event = json_pack("{s:s,s:s}", "type", "worker.disconnected", "worker", name);
-    char *text = json_dumps(event, JSON_COMPACT);
-    json_decref(event);
-    char error[256];
-    if (text) hub_event(s->hub, text, strlen(text), NULL, 0, error, sizeof error);
-    free(text);
+    hub_worker_disconnected(s->hub, c->id);
 }
 
-/* A reply's assistant job and its first TTS job are hops of the turn's critical path. */
-static void trace_job(server *s, conn *c, json_t *message) {
-    const char *kind = json_string_value(json_object_get(message, "kind"));
-    const char *session = json_string_value(json_object_get(message, "session"));
-    json_int_t turn = json_integer_value(json_object_get(message, "turn"));
-    if (!kind || !session || session[0] != 's') return;
-    uint64_t id = strtoull(session + 1, NULL, 10);
-    if (!strcmp(kind, "assistant")) {
-        conn_trace_last(c, HUB_HOP_ASSISTANT_JOB, id, turn, s->event_origin_us);
-    } else if (!strcmp(kind, "tts")) {
-        json_t *segment = json_object_get(json_object_get(message, "params"), "segment");
-        if (json_is_integer(segment) && json_integer_value(segment) == 0)
-            conn_trace_last(c, HUB_HOP_TTS_JOB, id, turn, s->event_origin_us);
-    }
-}
-
-void worker_send(server *s, uint64_t worker, json_t *message, const void *audio, size_t audio_len) {
+static conn *find(server *s, uint64_t worker) {
     conn *c = idmap_get(&s->workers, worker);
     if (!c || c->closed) {
         s->metrics.errors[ERR_UNKNOWN_PEER]++;
-        return;
+        return NULL;
     }
-    const char *type = json_string_value(json_object_get(message, "type"));
-    json_t *job = json_object_get(message, "job");
-    if (type && !strcmp(type, "audio") && json_is_integer(job)) {
-        uint8_t header[WORKER_FRAME_HEADER];
-        worker_frame_header((uint64_t)json_integer_value(job), json_is_true(json_object_get(message, "last")), header);
-        if (conn_send(c, 1, header, sizeof header, audio, audio_len) == 0 && s->event_session)
-            conn_trace_last(c, HUB_HOP_UPLINK, s->event_session, 0, s->event_origin_us);
-        return;
-    }
-    char *text = json_dumps(message, JSON_COMPACT);
-    int sent = text ? conn_send(c, 0, NULL, 0, text, strlen(text)) : -1;
-    free(text);
-    if (sent == 0 && type && !strcmp(type, "job")) trace_job(s, c, message);
+    return c;
 }
 
-void worker_close(server *s, uint64_t worker, const char *reason) {
+void worker_send_text(server *s, uint64_t worker, const char *text, size_t len, hub_hop hop, uint64_t session, int64_t turn) {
+    conn *c = find(s, worker);
+    if (!c || !text) return;
+    if (conn_send(c, 0, NULL, 0, text, len) == 0 && hop != HUB_HOP_NONE) conn_trace_last(c, hop, session, turn, s->event_origin_us);
+}
+
+void worker_send_audio(server *s, uint64_t worker, uint64_t job, const void *pcm, size_t len) {
+    conn *c = find(s, worker);
+    if (!c) return;
+    uint8_t header[WORKER_FRAME_HEADER];
+    worker_frame_header(job, 0, header);
+    if (conn_send(c, 1, header, sizeof header, pcm, len) == 0 && s->event_session)
+        conn_trace_last(c, HUB_HOP_UPLINK, s->event_session, 0, s->event_origin_us);
+}
+
+void worker_close(server *s, uint64_t worker, int code, const char *reason) {
     conn *c = idmap_get(&s->workers, worker);
-    if (c) conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, reason);
+    if (c) conn_close(c, code > 0 ? code : LWS_CLOSE_STATUS_POLICY_VIOLATION, reason);
 }

@@ -140,7 +140,7 @@ import Testing
         // Persisting: recycled (closed) after recycle_heartbeats.
         Self.beat(&t, [(leaky.raw, [.tts: 2]), (good.raw, [.tts: 0]), (1, [:]), (2, [:])], times: 3)
         #expect(t.hasSubsequence(["worker.reconciled worker=\(leaky) reason=recycle", "worker.gone worker=\(leaky) reason=recycled"], since: mark))
-        #expect(t.effects.contains { if case let .workerClose(x, _) = $0 { return x == leaky } else { return false } })
+        #expect(t.effects.contains { if case let .workerClose(x, code, _) = $0 { return x == leaky && code == 1008 } else { return false } })
         #expect(t.c.counters.recycles == 1)
     }
 
