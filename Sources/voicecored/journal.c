@@ -222,7 +222,7 @@ static int open_segment(journal *j, int64_t now_us, uint64_t digest, uint64_t en
     json_t *state = digest_fields(j, digest, entries);
     json_object_update(h, state);
     json_decref(state);
-    json_object_set_new(h, "journal", json_integer(1));
+    json_object_set_new(h, "journal", json_integer(2));
     json_object_set_new(h, "run", json_string(j->run));
     json_object_set_new(h, "segment", json_integer(j->segment));
     /* The header goes to disk at once: a run killed before its first event still replays. */
