@@ -290,7 +290,7 @@ import Testing
         t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(5, [.assistant]); t.worker(3, [.tts])
         t.device(1)
         t.utter(1, "hello")
-        for _ in 0..<6 { t.advanceMs(5_000); for w in [1, 2, 3, 5] { t.feed(.workerHeartbeat(WorkerID(UInt32(w)), load: [:])) } }
+        for _ in 0..<6 { t.advanceMs(5_000); for w in [1, 2, 3, 5] { t.feed(.workerHeartbeat(WorkerID(UInt64(w)), load: [:])) } }
         #expect(t.hasSubsequence(["job.timeout job_kind=assistant reason=progress", "job.retry job_kind=assistant",
                                   "job.timeout job_kind=assistant reason=progress", "turn.fallback turn=1"]))
     }

@@ -17,7 +17,7 @@ import Testing
     }
 
     /// Advances `ms` in steps of one heartbeat interval, each worker in `loads` sending its load.
-    static func beat(_ t: inout CoordinatorScript, _ loads: [(UInt32, [WorkerKind: Int])], times: Int, everyMs: Int64 = 1000) {
+    static func beat(_ t: inout CoordinatorScript, _ loads: [(UInt64, [WorkerKind: Int])], times: Int, everyMs: Int64 = 1000) {
         for _ in 0..<times {
             t.advanceMs(everyMs)
             for (w, load) in loads where t.c.scheduler.worker(WorkerID(w)) != nil { t.feed(.workerHeartbeat(WorkerID(w), load: load)) }
@@ -234,7 +234,7 @@ import Testing
         for _ in 0..<40 {
             t.advanceMs(100)
             if t.now % 1_000_000 < 100_000 {
-                for x: UInt32 in [1, 2] { t.feed(.workerHeartbeat(WorkerID(x), load: [:])) }
+                for x: UInt64 in [1, 2] { t.feed(.workerHeartbeat(WorkerID(x), load: [:])) }
                 t.feed(.workerHeartbeat(other, load: [:]))
             }
             if moved == nil, let (_, now) = t.ttsJob(1, segment: 0), now == other { moved = t.now }
