@@ -151,6 +151,7 @@ import Testing
         }
         while wire.nextEffect() != nil {}
         try wire.handle(event(.deviceConnected, session: 1), nowUs: 0)
+        while wire.nextEffect() != nil {}  // the hello timer
         let deviceCases: [(String, String, Status)] = [
             (#"{"type":"hello","transport":"udp"}"#, "hello: transport \"udp\" is not supported (websocket)", .unsupported),
             (#"{"type":"listen","state":"start","mode":"psychic"}"#, "listen: unknown mode \"psychic\"", .parse),
