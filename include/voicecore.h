@@ -144,9 +144,11 @@ const char *vc_coordinator_errmsg(const vc_coordinator *c);
 /* Events and effects cross this boundary as typed structs: a kind, the host's integer ids, the
  * numeric fields, and bytes. JSON appears only in bodies that travel a socket unchanged: a text
  * frame a device or a worker sent (handed in as it arrived; the core parses it once) and a text
- * frame the core made for a peer (handed out to be sent as it is). There is no JSON entry point:
- * the Python binding (python/voicecore/coordinator.py) builds these structs from the dicts of
- * docs/events.md itself.
+ * frame the core made for a peer (handed out to be sent as it is) — besides configuration, which
+ * is JSON as for vc_coordinator_new (VC_EVENT_CONFIG), and the /healthz report
+ * (vc_coordinator_health). There is no JSON event entry point: the Python binding
+ * (python/voicecore/coordinator.py) builds these structs from the dicts of docs/events.md itself,
+ * and `voicecore replay` reads them from the daemon's journal as they were handed over.
  *
  * Ids. A session id and a worker id are integers in 1..2^63-1 that the host chooses for a device
  * or worker connection (voicecored: its connection number) and does not reuse while the core may
