@@ -7,7 +7,9 @@ Reads every `#include "..."` of the daemon's .c and .h files and fails when
   - the include graph between modules has a cycle (a module is a .c and its .h: x.c including
     y.h and y.c including x.h is a cycle, as it is one of calls), or
   - a function x.c exports is not declared in x.h (a header declaring another file's functions
-    hides that file's place in the graph).
+    hides that file's place in the graph), or
+  - a file other than hub.c calls the Coordinator (vc_coordinator_*): the hub is its one caller,
+    the modules below hand it typed events through their event_sink.
 Calls up the layers go through callbacks the upper module registers, never through an include.
 
     scripts/check_layers.py            check; prints one line, exits 1 on a violation
@@ -24,7 +26,7 @@ SOURCES = ROOT / "Sources" / "voicecored"
 LAYERS = [
     ("base", [
         "config", "log", "metrics", "monotonic", "idmap", "outqueue", "timers", "utf8_trim",
-        "frame_header", "device_message", "worker_message", "http_request", "frame_guard",
+        "frame_header", "http_request", "frame_guard",
         "opus_codec", "resample", "playout", "uplink_budget", "journal", "hub_latency", "event_sink",
     ]),
     ("transport", ["admission", "http", "transport"]),
@@ -92,6 +94,24 @@ def undeclared(sources: Path) -> list[str]:
     return problems
 
 
+# The one module that calls the Coordinator.
+CORE_CALLER = "hub.c"
+CORE_CALL = re.compile(r"\bvc_coordinator_\w+\s*\(")
+
+
+def core_callers(sources: Path) -> list[str]:
+    """Files other than hub.c that call vc_coordinator_*."""
+    problems = []
+    for path in sorted(sources.glob("*.[ch]")):
+        if path.name == CORE_CALLER:
+            continue
+        text = re.sub(r"/\*.*?\*/", "", path.read_text(encoding="utf-8", errors="replace"), flags=re.S)
+        found = sorted(set(m.group(0).rstrip("( ") for m in CORE_CALL.finditer(text)))
+        if found:
+            problems.append(f"{path.name}: calls {', '.join(found)} (only {CORE_CALLER} calls the Coordinator)")
+    return problems
+
+
 def check(graph: dict[str, set[str]]) -> list[str]:
     rank = {m: i for i, (_, members) in enumerate(LAYERS) for m in members}
     names = [name for name, _ in LAYERS]
@@ -132,7 +152,7 @@ def main(argv: list[str]) -> int:
     graph = include_graph(sources)
     if "--graph" in argv:
         print_graph(graph)
-    problems = check(graph) + undeclared(sources)
+    problems = check(graph) + undeclared(sources) + core_callers(sources)
     for p in problems:
         print(f"check_layers: {p}", file=sys.stderr)
     if problems:

@@ -1,20 +1,16 @@
 /* The Coordinator through the C ABI exactly as voicecored's hub.c drives it, on a recorded
- * journal: vc_coordinator_handle, then every effect drained and parsed (jansson, as carry_out
- * does), then every log line drained; and what /metrics costs on top: the core's counts read
- * (vc_coordinator_tally) once per scrape. Prints CPU time per event and events/s, the least over
- * the passes (the machine may be shared).
+ * journal: vc_coordinator_handle with the typed vc_event the daemon builds, then every effect
+ * drained and read as carry_out reads it (its kind, ids, numbers and body), then every log line
+ * drained, and a /metrics scrape (vc_coordinator_counters + vc_coordinator_tally) every 10,000
+ * events. A VCJRNL1 journal (recorded by the daemon of ABI 2, JSON events) is converted to typed
+ * events before timing (recorded_events.h), so the same recording measures the ABI 2 path (with
+ * the benchmark of that commit) and this one. Prints CPU time per event and events/s, the least
+ * over the passes (the machine may be shared), and whether the recorded digest was reproduced.
  *
  *     voicecored_bench_hub JOURNAL_FILE [passes]
  */
-#include "journal.h"
-#include <jansson.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "recorded_events.h"
 #include <time.h>
-#include <voicecore.h>
-
-typedef journal_record event;
 
 static double cpu_now(void) {
     struct timespec ts;
@@ -24,38 +20,53 @@ static double cpu_now(void) {
 
 static uint64_t sink;
 
-/* One /metrics scrape's worth of reading the core's counts. */
-static void scrape(vc_coordinator *c) {
+/* One /metrics scrape's worth of reading the core's counters and counts. */
+static void scrape(vc_coordinator *c, int64_t now) {
+    vc_counters counters;
+    vc_coordinator_counters(c, now, &counters);
+    sink += counters.jobs_reconciled;
     vc_tally row;
     for (int table = VC_TALLY_EVENTS; table <= VC_TALLY_STAGES; table++)
         for (size_t i = 0; vc_coordinator_tally(c, table, i, &row) == 1; i++) sink += row.count;
 }
 
-static double pass(const char *config, const event *events, size_t n, size_t *lines_out) {
+/* What carry_out reads of an effect before handing it on. */
+static void carry_out(const vc_effect *e) {
+    switch (e->kind) {
+    case VC_EFFECT_DEVICE_SEND:
+    case VC_EFFECT_DEVICE_AUDIO_END:
+    case VC_EFFECT_DEVICE_CLOSE:
+    case VC_EFFECT_WORKER_SEND:
+        sink += e->session + e->worker + e->body_len + (uint64_t)e->job_kind + e->flags;
+        break;
+    case VC_EFFECT_DEVICE_AUDIO:
+    case VC_EFFECT_WORKER_AUDIO:
+        sink += e->session + e->worker + e->turn + e->data_len + e->body_len;
+        break;
+    default:
+        sink += e->timer + (uint64_t)e->at_us;
+    }
+}
+
+static double pass(const recording *rec, size_t *lines_out, uint64_t *digest) {
     vc_coordinator *c = NULL;
-    if (vc_coordinator_new(&c, config) != VC_OK) {
+    if (vc_coordinator_new(&c, rec->config) != VC_OK) {
         fprintf(stderr, "config rejected: %s\n", vc_coordinator_errmsg(c));
         exit(1);
     }
     size_t lines = 0;
     double t0 = cpu_now();
-    for (size_t i = 0; i < n; i++) {
-        vc_coordinator_handle(c, events[i].json, events[i].json_len, events[i].data, events[i].data_len, events[i].time_us);
+    for (size_t i = 0; i < rec->n; i++) {
+        vc_coordinator_handle(c, &rec->events[i].e, rec->events[i].time_us);
         vc_effect e;
-        while (vc_coordinator_next_effect(c, &e) == 1) {
-            json_t *effect = json_loadb(e.json, e.json_len, 0, NULL);
-            sink += json_string_length(json_object_get(effect, "type"));
-            json_decref(effect);
-        }
+        while (vc_coordinator_next_effect(c, &e) == 1) carry_out(&e);
         const char *line;
         size_t len;
-        while (vc_coordinator_next_log(c, &line, &len) == 1) {
-            lines++;
-            sink += len;
-        }
-        if (i % 10000 == 9999) scrape(c);  /* a scrape every 10,000 events: far more often than a real one */
+        while (vc_coordinator_next_log(c, &line, &len) == 1) lines++;
+        if (i % 10000 == 9999) scrape(c, rec->events[i].time_us);  /* far more often than a real scrape */
     }
     double t = cpu_now() - t0;
+    vc_coordinator_digest(c, digest, NULL);
     vc_coordinator_free(c);
     *lines_out = lines;
     return t;
@@ -67,25 +78,18 @@ int main(int argc, char **argv) {
         return 2;
     }
     int passes = argc > 2 ? atoi(argv[2]) : 5;
-    journal_file jf;
-    char error[512];
-    if (journal_load(argv[1], &jf, error, sizeof error) != 0) {
-        fprintf(stderr, "%s\n", error);
-        return 1;
-    }
-    const event *events = jf.events;
-    size_t n = jf.count;
-    const char *config = jf.config;
+    recording rec;
+    if (recording_load(argv[1], &rec) != 0) return 1;
     double best = 1e9;
     size_t lines = 0;
+    uint64_t digest = 0;
     for (int i = 0; i < passes; i++) {
-        double t = pass(config, events, n, &lines);
+        double t = pass(&rec, &lines, &digest);
         if (t < best) best = t;
     }
-    printf("{\"abi\":%d,\"metrics\":\"%s\",\"events\":%zu,\"log_lines\":%zu,\"passes\":%d,\"ns_per_event\":%.0f,\"events_per_s\":%.0f}\n",
-           VC_ABI_VERSION,
-           "vc_coordinator_tally per scrape",
-           n, lines, passes, best / (double)n * 1e9, (double)n / best);
-    journal_file_free(&jf);
+    printf("{\"abi\":%d,\"journal\":%d,\"events\":%zu,\"log_lines\":%zu,\"passes\":%d,\"ns_per_event\":%.0f,\"events_per_s\":%.0f,"
+           "\"digest_reproduced\":%s}\n",
+           VC_ABI_VERSION, rec.version, rec.n, lines, passes, best / (double)rec.n * 1e9, (double)rec.n / best,
+           digest == rec.digest ? "true" : "false");
     return (int)(sink & 0);
 }

@@ -9,15 +9,11 @@
  *
  *     voicecored_bench_journal JOURNAL_FILE [passes]
  */
-#include "journal.h"
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "recorded_events.h"
 #include <time.h>
 #include <unistd.h>
-#include <voicecore.h>
 
-typedef journal_record event;
+typedef recorded event;
 
 static double cpu_now(void) {
     struct timespec ts;
@@ -41,7 +37,7 @@ static double core_pass(const char *config, const event *events, size_t n, uint6
     }
     double t0 = cpu_now();
     for (size_t i = 0; i < n; i++) {
-        vc_coordinator_handle(c, events[i].json, events[i].json_len, events[i].data, events[i].data_len, events[i].time_us);
+        vc_coordinator_handle(c, &events[i].e, events[i].time_us);
         drain(c);
     }
     double t = cpu_now() - t0;
@@ -64,7 +60,7 @@ static double journal_pass(const event *events, size_t n, const char *dir, int f
     double t0 = cpu_now();
     for (size_t i = 0; i < n; i++) {
         const event *e = &events[i];
-        if (journal_event(j, e->time_us, e->json, e->json_len, e->data, e->data_len) > 0) journal_digest(j, e->time_us, i, i);
+        if (journal_event(j, e->time_us, &e->e) > 0) journal_digest(j, e->time_us, i, i);
         if (flush_each) journal_flush(j);
     }
     journal_close(j, events[n - 1].time_us, 0, 0);
@@ -86,15 +82,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     int passes = argc > 2 ? atoi(argv[2]) : 5;
-    journal_file jf;
-    char error[512];
-    if (journal_load(argv[1], &jf, error, sizeof error) != 0) {
-        fprintf(stderr, "%s\n", error);
-        return 1;
-    }
-    const event *events = jf.events;
-    size_t n = jf.count;
-    const char *config = jf.config;
+    recording rec;
+    if (recording_load(argv[1], &rec) != 0) return 1;
+    event *events = rec.events;
+    size_t n = rec.n;
+    char *config = rec.config;
+    uint64_t recorded_digest = rec.digest, payload = rec.bytes;
     char dir[] = "/tmp/vcjournal-bench-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     double core = 1e9, each = 1e9, buffered = 1e9;
@@ -102,7 +95,7 @@ int main(int argc, char **argv) {
     int reproduced = 1;
     for (int i = 0; i < passes; i++) {
         double a = core_pass(config, events, n, &digest);
-        reproduced &= digest == jf.digest;
+        reproduced &= digest == recorded_digest;
         double b = journal_pass(events, n, dir, 1, &written);
         double c = journal_pass(events, n, dir, 0, &written);
         if (a < core) core = a;
@@ -113,8 +106,10 @@ int main(int argc, char **argv) {
     printf("{\"events\":%zu,\"payload_bytes\":%llu,\"journal_bytes\":%llu,\"passes\":%d,\"core_ns_per_event\":%.0f,"
            "\"journal_ns_per_event_flush_each\":%.0f,\"journal_ns_per_event_buffered\":%.0f,"
            "\"overhead_percent_flush_each\":%.1f,\"overhead_percent_buffered\":%.1f,\"digest_reproduced\":%s}\n",
-           n, (unsigned long long)jf.payload_bytes, (unsigned long long)written, passes, core / (double)n * 1e9, each / (double)n * 1e9,
+           n, (unsigned long long)payload, (unsigned long long)written, passes, core / (double)n * 1e9, each / (double)n * 1e9,
            buffered / (double)n * 1e9, each / core * 100, buffered / core * 100, reproduced ? "true" : "false");
-    journal_file_free(&jf);
+    free(config);
+    free(events);
+    free(rec.file);
     return 0;
 }

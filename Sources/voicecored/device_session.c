@@ -1,5 +1,9 @@
+/* One XiaoZhi device on /xiaozhi/v1/: text frames are handed to the hub as they arrived (the
+ * Coordinator parses and validates them, decides the protocol, the hello and its timeout included,
+ * and answers what it rejects); binary frames are unwrapped per protocol version and decoded to
+ * 16 kHz PCM once the core has answered the hello; downlink PCM is encoded and paced out with the
+ * text frames the core made for its in-band sentence_start and stop markers. */
 #include "device_session.h"
-#include "device_message.h"
 #include "frame_header.h"
 #include "http.h"
 #include "http_request.h"
@@ -16,7 +20,7 @@
 typedef struct device_session {
     devices *owner;
     conn *c;
-    uint64_t id;                 /* the session "s<id>" */
+    uint64_t id;                 /* the session id, the core's too ("s<id>" in logs) */
     int protocol_version;
     char device_id[65];
     char client_id[65];
@@ -98,20 +102,10 @@ static int device_check(void *ctx, struct lws *wsi, const char **why) {
     return r.status;
 }
 
-/* Hands an event to the hub. A rejected device message is answered to the device; a rejected
- * event the daemon made up itself (connected, playback_done) is only logged. */
-static void deliver(device_session *d, const event_origin *origin, json_t *event, const void *data, size_t data_len, int answer) {
-    devices *ds = d->owner;
-    char *text = json_dumps(event, JSON_COMPACT);
-    json_decref(event);
-    if (!text) return;
-    char error[512];
-    if (event_sink_deliver(&ds->sink, origin, text, strlen(text), data, data_len, error, sizeof error) < 0) {
-        ds->metrics->errors[ERR_CORE_REJECTED]++;
-        if (answer && !d->c->closed) conn_send_error(d->c, error);
-        else log_event(ds->log, LOG_ERROR, "core.rejected", json_pack("{s:s,s:s}", "event", text, "error", error));
-    }
-    free(text);
+/* Hands an event to the hub (which counts and logs a rejection; the core answers the device). */
+static int deliver(device_session *d, const event_origin *origin, vc_event e) {
+    e.session = d->id;
+    return event_sink_deliver(&d->owner->sink, origin, &e);
 }
 
 static void pace(device_session *d);
@@ -156,25 +150,15 @@ static void *device_open(void *ctx, conn *c) {
               json_pack("{s:s,s:s,s:s,s:i,s:b}", "session", name, "device_id", d->device_id, "client_id", d->client_id,
                         "protocol_version", d->protocol_version, "authenticated", d->authenticated));
     event_origin origin = {monotonic_us(), 0};
-    deliver(d, &origin, json_pack("{s:s,s:s,s:s,s:s,s:i,s:b}", "type", "device.connected", "session", name, "device_id", d->device_id,
-                                  "client_id", d->client_id, "protocol_version", d->protocol_version, "authenticated", d->authenticated),
-            NULL, 0, 0);
+    deliver(d, &origin,
+            (vc_event){.kind = VC_EVENT_DEVICE_CONNECTED, .protocol_version = d->protocol_version,
+                       .flags = d->authenticated ? VC_EVENT_AUTHENTICATED : 0u, .device_id = d->device_id,
+                       .device_id_len = strlen(d->device_id), .client_id = d->client_id, .client_id_len = strlen(d->client_id)});
     return d;
 }
 
 static void text_in(device_session *d, const uint8_t *data, size_t len, const event_origin *origin) {
-    devices *ds = d->owner;
-    device_message m;
-    char error[256];
-    if (device_message_parse((const char *)data, len, &m, error, sizeof error) != 0) {
-        ds->metrics->errors[ERR_MALFORMED_JSON]++;
-        log_event(ds->log, LOG_WARN, "device.bad_message", json_pack("{s:I,s:s}", "session", (json_int_t)d->id, "error", error));
-        conn_send_error(d->c, error);
-        return;
-    }
-    char name[32];
-    session_name(d->id, name, sizeof name);
-    deliver(d, origin, json_pack("{s:s,s:s,s:o}", "type", "device.message", "session", name, "message", m.root), NULL, 0, 1);
+    deliver(d, origin, (vc_event){.kind = VC_EVENT_DEVICE_MESSAGE, .body = (const char *)data, .body_len = len});
 }
 
 static void audio_in(device_session *d, const uint8_t *data, size_t len, const event_origin *origin) {
@@ -233,13 +217,7 @@ static void audio_in(device_session *d, const uint8_t *data, size_t len, const e
         return;
     }
     ds->metrics->opus_decoded++;
-    char event[96];
-    int elen = snprintf(event, sizeof event, "{\"type\":\"device.audio\",\"session\":\"s%llu\"}", (unsigned long long)d->id);
-    char errmsg[512];
-    if (event_sink_deliver(&ds->sink, origin, event, (size_t)elen, pcm, (size_t)n * sizeof(int16_t), errmsg, sizeof errmsg) < 0) {
-        ds->metrics->errors[ERR_CORE_REJECTED]++;
-        conn_send_error(c, errmsg);
-    }
+    deliver(d, origin, (vc_event){.kind = VC_EVENT_DEVICE_AUDIO, .data = pcm, .data_len = (size_t)n * sizeof(int16_t)});
 }
 
 static void device_message_in(void *user, const uint8_t *data, size_t len, int binary, int64_t read_us) {
@@ -259,13 +237,8 @@ static void device_closed(void *user) {
     session_name(d->id, name, sizeof name);
     const char *reason = c->close_code ? c->close_reason : "connection closed";
     log_event(ds->log, LOG_INFO, "device.disconnected", json_pack("{s:s,s:s}", "session", name, "reason", reason));
-    json_t *event = json_pack("{s:s,s:s,s:s}", "type", "device.disconnected", "session", name, "reason", reason);
-    char *text = json_dumps(event, JSON_COMPACT);
-    json_decref(event);
-    char error[256];
     event_origin origin = {monotonic_us(), 0};
-    if (text) event_sink_deliver(&ds->sink, &origin, text, strlen(text), NULL, 0, error, sizeof error);
-    free(text);
+    deliver(d, &origin, (vc_event){.kind = VC_EVENT_DEVICE_DISCONNECTED, .body = reason, .body_len = strlen(reason)});
     uv_timer_stop(d->pace_timer);
     d->pace_timer->data = NULL;
     uv_close((uv_handle_t *)d->pace_timer, free_timer);
@@ -293,29 +266,19 @@ static device_session *find(devices *ds, uint64_t session) {
     return d;
 }
 
-static void send_json(conn *c, json_t *message) {
-    char *text = json_dumps(message, JSON_COMPACT);
-    if (text) conn_send(c, 0, NULL, 0, text, strlen(text));
-    free(text);
-}
-
-void device_send_message(devices *ds, uint64_t session, json_t *message, int64_t origin_us) {
+void device_send_text(devices *ds, uint64_t session, const char *text, size_t len, int hello, int tts_start, int64_t origin_us) {
     device_session *d = find(ds, session);
-    if (!d) return;
-    const char *type = json_string_value(json_object_get(message, "type"));
+    if (!d || !text) return;
     /* The core answered the hello (announcing the codec settings hub_new handed it): the
      * session may send audio. */
-    if (type && !strcmp(type, "hello")) d->hello_seen = 1;
-    send_json(d->c, message);
-    const char *state = json_string_value(json_object_get(message, "state"));
-    if (type && state && !strcmp(type, "tts") && !strcmp(state, "start")) d->trace.first_frame_origin_us = origin_us;
+    if (hello) d->hello_seen = 1;
+    conn_send(d->c, 0, NULL, 0, text, len);
+    if (tts_start) d->trace.first_frame_origin_us = origin_us;
 }
 
 static void pace(device_session *d) {
     conn *c = d->c;
     if (!d->playout_ready) return;
-    char name[32];
-    session_name(d->id, name, sizeof name);
     for (;;) {
         /* One frame in the send queue at a time: the next is encoded after this one is written,
          * so a reply's first frame leaves after one encode and an abort finds little to drop. */
@@ -337,24 +300,20 @@ static void pace(device_session *d) {
                     d->trace.first_frame_origin_us = 0;
                 }
             }
-        } else if (item->kind == PLAYOUT_SENTENCE) {
-            json_t *m = json_pack("{s:s,s:s,s:s,s:s%}", "type", "tts", "state", "sentence_start", "session_id", name, "text",
-                                  (const char *)item->data, item->len);
-            if (m) send_json(c, m);
-            json_decref(m);
         } else {
-            json_t *m = json_pack("{s:s,s:s,s:s}", "type", "tts", "state", "stop", "session_id", name);
-            send_json(c, m);
-            json_decref(m);
-            int64_t turn = item->turn;
-            free(item);
-            item = NULL;
-            /* The hub is told; an event it cannot take now (it is carrying out effects) it runs
-             * after them, so this session is still open when this returns. */
-            event_origin origin = {monotonic_us(), d->id};
-            deliver(d, &origin, json_pack("{s:s,s:s,s:I}", "type", "device.playback_done", "session", name, "turn", (json_int_t)turn),
-                    NULL, 0, 0);
-            if (c->closed) return;
+            /* A marker: the text frame the core made for this point of the queue (sentence_start,
+             * or the stop that ends a turn's audio, after which the playback is reported done). */
+            if (item->len) conn_send(c, 0, NULL, 0, item->data, item->len);
+            if (item->kind == PLAYOUT_END) {
+                int64_t turn = item->turn;
+                free(item);
+                item = NULL;
+                /* The hub is told; an event it cannot take now (it is carrying out effects) it runs
+                 * after them, so this session is still open when this returns. */
+                event_origin origin = {monotonic_us(), d->id};
+                deliver(d, &origin, (vc_event){.kind = VC_EVENT_DEVICE_PLAYBACK_DONE, .turn = (uint64_t)turn});
+                if (c->closed) return;
+            }
         }
         free(item);
         if (c->close_code) return;
@@ -368,11 +327,11 @@ static void device_frame_written(void *user) {
 }
 
 void device_queue_audio(devices *ds, uint64_t session, int64_t turn, const int16_t *pcm, size_t samples, int rate,
-                        const char *sentence) {
+                        const char *frame) {
     device_session *d = find(ds, session);
     if (!d) return;
     if (ensure_playout(ds, d) != 0) return;
-    if (playout_push(&d->playout, turn, pcm, samples, rate, sentence) != 0) {
+    if (playout_push(&d->playout, turn, pcm, samples, rate > 0 ? rate : 24000, frame) != 0) {
         ds->metrics->errors[ERR_PLAYOUT_OVERFLOW]++;
         log_event(ds->log, LOG_WARN, "playout.refused",
                   json_pack("{s:I,s:I,s:I}", "session", (json_int_t)session, "turn", (json_int_t)turn, "queued_frames",
@@ -381,11 +340,11 @@ void device_queue_audio(devices *ds, uint64_t session, int64_t turn, const int16
     pace(d);
 }
 
-void device_audio_end(devices *ds, uint64_t session, int64_t turn) {
+void device_audio_end(devices *ds, uint64_t session, int64_t turn, const char *frame) {
     device_session *d = find(ds, session);
     if (!d) return;
     if (ensure_playout(ds, d) != 0) return;
-    playout_end(&d->playout, turn);
+    playout_end(&d->playout, turn, frame);
     pace(d);
 }
 
@@ -399,14 +358,13 @@ void device_flush(devices *ds, uint64_t session) {
     d->frame_in_flight = 0;
 }
 
-void device_close_session(devices *ds, uint64_t session, const char *reason) {
+void device_close_session(devices *ds, uint64_t session, int code, const char *reason) {
     device_session *d = find(ds, session);
     if (!d) return;
-    /* The core closes a session without a hello after its hello_timeout_ms; the metric keeps its
-     * name (voicecored_errors_total{kind="hello_timeout"}) and the close its policy code. */
-    int hello_timeout = !strcmp(reason, "hello-timeout");
-    if (hello_timeout) ds->metrics->errors[ERR_HELLO_TIMEOUT]++;
-    conn_close(d->c, hello_timeout ? LWS_CLOSE_STATUS_POLICY_VIOLATION : LWS_CLOSE_STATUS_NORMAL, reason);
+    /* The core decides the close code (a session without a hello in time: 1008); the metric
+     * keeps its name, voicecored_errors_total{kind="hello_timeout"}. */
+    if (!strcmp(reason, "hello-timeout")) ds->metrics->errors[ERR_HELLO_TIMEOUT]++;
+    conn_close(d->c, code > 0 ? code : LWS_CLOSE_STATUS_NORMAL, reason);
 }
 
 /* Draining: a session is closed once its audio has played out. */

@@ -1,11 +1,12 @@
 /* Devices: one XiaoZhi device per WebSocket on /xiaozhi/v1/ (an endpoint of the transport). Its
- * text messages are parsed and handed to the hub as events, which the Coordinator validates (it
- * decides the protocol, the hello and its timeout included); binary frames are unwrapped per
- * protocol version and decoded to 16 kHz PCM once the core has answered the hello; the hub's
- * effects come back as the device_* calls below: messages to send, downlink PCM to encode and pace
- * out with its in-band sentence_start and stop markers, flushes and closes. A session's state lives
- * in its device_session (device_session.c), created when its WebSocket opens and freed when it
- * closes. */
+ * text frames are handed to the hub as they arrived, as typed events (event_sink.h), and the
+ * Coordinator parses and validates them (it decides the protocol, the hello and its timeout
+ * included, and answers what it rejects); binary frames are unwrapped per protocol version and
+ * decoded to 16 kHz PCM once the core has answered the hello; the hub's effects come back as the
+ * device_* calls below: text frames the core made to send, downlink PCM to encode and pace out
+ * with the core's in-band sentence_start and stop frames, flushes and closes. A session's state
+ * lives in its device_session (device_session.c), created when its WebSocket opens and freed when
+ * it closes; its id is the session id the core knows it by. */
 #ifndef VOICECORED_DEVICE_SESSION_H
 #define VOICECORED_DEVICE_SESSION_H
 #include "config.h"
@@ -14,7 +15,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "transport.h"
-#include <jansson.h>
 
 typedef struct devices {
     transport *t;
@@ -35,12 +35,18 @@ size_t devices_count(const devices *d);
 void devices_gauges(const devices *d, metrics_gauges *g);
 
 /* The hub's effects on a session (an unknown or closed session is counted, ERR_UNKNOWN_PEER).
- * origin_us: when the message that caused it was read (a `tts start` starts the first_frame hop). */
-void device_send_message(devices *d, uint64_t session, json_t *message, int64_t origin_us);
+ * A text frame the core made (NUL-terminated, len bytes), sent as it is. hello: it is the server
+ * hello (the device may send audio from now on); tts_start: a reply's audio follows, and
+ * origin_us (when the message that caused it was read) starts its first_frame hop. */
+void device_send_text(devices *d, uint64_t session, const char *text, size_t len, int hello, int tts_start, int64_t origin_us);
+/* Queues PCM for paced playback (rate 0: 24 kHz); frame (NUL-terminated, or NULL) is a text frame
+ * to send when this audio reaches the head of the queue. */
 void device_queue_audio(devices *d, uint64_t session, int64_t turn, const int16_t *pcm, size_t samples, int rate,
-                        const char *sentence);
-void device_audio_end(devices *d, uint64_t session, int64_t turn);
+                        const char *frame);
+/* After turn's queued audio: send frame (NUL-terminated, or NULL), report the playback done. */
+void device_audio_end(devices *d, uint64_t session, int64_t turn, const char *frame);
 void device_flush(devices *d, uint64_t session);
-void device_close_session(devices *d, uint64_t session, const char *reason);
+/* code: the WebSocket close code the core chose (0: 1000). */
+void device_close_session(devices *d, uint64_t session, int code, const char *reason);
 
 #endif

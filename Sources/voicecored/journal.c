@@ -222,7 +222,7 @@ static int open_segment(journal *j, int64_t now_us, uint64_t digest, uint64_t en
     json_t *state = digest_fields(j, digest, entries);
     json_object_update(h, state);
     json_decref(state);
-    json_object_set_new(h, "journal", json_integer(1));
+    json_object_set_new(h, "journal", json_integer(2));
     json_object_set_new(h, "run", json_string(j->run));
     json_object_set_new(h, "segment", json_integer(j->segment));
     /* The header goes to disk at once: a run killed before its first event still replays. */
@@ -271,11 +271,82 @@ journal *journal_open(const journal_options *o, int64_t now_us, char *error, siz
     return j;
 }
 
-int journal_event(journal *j, int64_t now_us, const char *json, size_t json_len, const void *data, size_t data_len) {
-    if (j->stopped || append(j, 'E', now_us, json, json_len, data, data_len) < 0) return -1;
+int journal_record_event(journal *j, int64_t now_us, const void *event, size_t event_len, const void *data, size_t data_len) {
+    if (j->stopped || append(j, 'E', now_us, event, event_len, data, data_len) < 0) return -1;
     j->events++;
     j->since_digest++;
     return j->since_digest >= (uint64_t)j->digest_every || j->file_bytes >= j->max_bytes;
+}
+
+size_t journal_event_size(const vc_event *e) {
+    return JOURNAL_EVENT_HEAD + e->body_len + e->device_id_len + e->client_id_len;
+}
+
+void journal_encode_event(const vc_event *e, uint8_t *out) {
+    put32(out, (uint32_t)e->kind);
+    put32(out + 4, e->flags);
+    put64(out + 8, e->session);
+    put64(out + 16, e->worker);
+    put64(out + 24, e->job);
+    put64(out + 32, e->turn);
+    put64(out + 40, e->timer);
+    put32(out + 48, (uint32_t)e->protocol_version);
+    put32(out + 52, (uint32_t)e->body_len);
+    out[56] = (uint8_t)e->device_id_len;
+    out[57] = (uint8_t)(e->device_id_len >> 8);
+    out[58] = (uint8_t)e->client_id_len;
+    out[59] = (uint8_t)(e->client_id_len >> 8);
+    uint8_t *p = out + JOURNAL_EVENT_HEAD;
+    if (e->body_len) memcpy(p, e->body, e->body_len);
+    p += e->body_len;
+    if (e->device_id_len) memcpy(p, e->device_id, e->device_id_len);
+    p += e->device_id_len;
+    if (e->client_id_len) memcpy(p, e->client_id, e->client_id_len);
+}
+
+int journal_decode_event(const void *bytes, size_t len, const void *data, size_t data_len, vc_event *out) {
+    const uint8_t *b = bytes;
+    if (len < JOURNAL_EVENT_HEAD) return -1;
+    memset(out, 0, sizeof *out);
+    out->kind = (int32_t)get32(b);
+    out->flags = get32(b + 4);
+    out->session = get64(b + 8);
+    out->worker = get64(b + 16);
+    out->job = get64(b + 24);
+    out->turn = get64(b + 32);
+    out->timer = get64(b + 40);
+    out->protocol_version = (int32_t)get32(b + 48);
+    size_t body = get32(b + 52), device = (size_t)b[56] | (size_t)b[57] << 8, client = (size_t)b[58] | (size_t)b[59] << 8;
+    if (len != JOURNAL_EVENT_HEAD + body + device + client) return -1;
+    const char *p = (const char *)b + JOURNAL_EVENT_HEAD;
+    out->body = body ? p : NULL;
+    out->body_len = body;
+    out->device_id = device ? p + body : NULL;
+    out->device_id_len = device;
+    out->client_id = client ? p + body + device : NULL;
+    out->client_id_len = client;
+    out->data = data_len ? data : NULL;
+    out->data_len = data_len;
+    return 0;
+}
+
+int journal_event(journal *j, int64_t now_us, const vc_event *e) {
+    if (j->stopped) return -1;
+    if (e->device_id_len > 0xffff || e->client_id_len > 0xffff || e->body_len > 0xffffffffu) {
+        stop(j, "an event too large to record");
+        return -1;
+    }
+    uint8_t small[1024];
+    size_t n = journal_event_size(e);
+    uint8_t *buf = n <= sizeof small ? small : malloc(n);
+    if (!buf) {
+        stop(j, "out of memory");
+        return -1;
+    }
+    journal_encode_event(e, buf);
+    int rc = journal_record_event(j, now_us, buf, n, e->data, e->data_len);
+    if (buf != small) free(buf);
+    return rc;
 }
 
 static void end_segment(journal *j, int64_t now_us, const char *reason, uint64_t digest, uint64_t entries) {

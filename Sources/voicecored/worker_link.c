@@ -1,47 +1,26 @@
+/* One dial-in worker on /worker: text frames are handed to the Coordinator as they arrived and
+ * binary job-audio frames unwrapped; the core parses and validates them, checks job ownership and
+ * answers what it rejects. Its messages and ASR audio go back out as it made them. */
 #include "worker_link.h"
 #include "frame_header.h"
 #include "http.h"
 #include "http_request.h"
 #include "monotonic.h"
-#include "worker_message.h"
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct worker_link {
     workers *owner;
     conn *c;
-    uint64_t id;                 /* the worker "w<id>" */
+    uint64_t id;                 /* the worker id, the core's too ("w<id>" in logs) */
 } worker_link;
 
 static void worker_name(uint64_t id, char *out, size_t len) { snprintf(out, len, "w%llu", (unsigned long long)id); }
 
-static void reply_error(conn *c, const char *message, int has_job, uint64_t job) {
-    json_t *j = has_job ? json_pack("{s:s,s:s,s:I}", "type", "error", "message", message, "job", (json_int_t)job)
-                        : json_pack("{s:s,s:s}", "type", "error", "message", message);
-    char *text = json_dumps(j, JSON_COMPACT);
-    if (text) conn_send(c, 0, NULL, 0, text, strlen(text));
-    free(text);
-    json_decref(j);
-}
-
-/* Hands an event to the hub; a rejected worker message is answered to the worker, a rejected
- * event the daemon made up itself is only logged. */
-static int deliver(worker_link *l, const event_origin *origin, json_t *event, const void *data, size_t data_len, int has_job,
-                   uint64_t job, int answer) {
-    workers *w = l->owner;
-    char *text = json_dumps(event, JSON_COMPACT);
-    json_decref(event);
-    if (!text) return -1;
-    char error[512];
-    int rc = event_sink_deliver(&w->sink, origin, text, strlen(text), data, data_len, error, sizeof error);
-    if (rc < 0) {
-        w->metrics->errors[ERR_CORE_REJECTED]++;
-        if (answer && !l->c->closed) reply_error(l->c, error, has_job, job);
-        else
-            log_event(w->log, LOG_ERROR, "core.rejected", json_pack("{s:s,s:s}", "event", text, "error", error));
-    }
-    free(text);
-    return rc;
+/* Hands an event to the hub (which counts and logs a rejection; the core answers the worker). */
+static int deliver(worker_link *l, const event_origin *origin, vc_event e) {
+    e.worker = l->id;
+    return event_sink_deliver(&l->owner->sink, origin, &e);
 }
 
 /* The upgrade request of a worker: 0 admitted, else the HTTP status refusing it, with why. */
@@ -76,44 +55,29 @@ static void *worker_open(void *ctx, conn *c) {
     worker_name(l->id, name, sizeof name);
     log_event(w->log, LOG_INFO, "worker.connected", json_pack("{s:s}", "worker", name));
     event_origin origin = {monotonic_us(), 0};
-    deliver(l, &origin, json_pack("{s:s,s:s}", "type", "worker.connected", "worker", name), NULL, 0, 0, 0, 0);
+    deliver(l, &origin, (vc_event){.kind = VC_EVENT_WORKER_CONNECTED});
     return l;
 }
 
 static void worker_message_in(void *user, const uint8_t *data, size_t len, int binary, int64_t read_us) {
     worker_link *l = user;
     workers *w = l->owner;
-    conn *c = l->c;
     event_origin origin = {read_us, 0};
-    char name[32];
-    worker_name(l->id, name, sizeof name);
     if (binary) {
         worker_frame f;
         const char *error = NULL;
         if (worker_frame_parse(data, len, &f, &error) != 0) {
             w->metrics->errors[ERR_BAD_FRAME]++;
-            reply_error(c, error, 0, 0);
+            conn_send_error(l->c, error);   /* the binary framing is the daemon's: answered here */
             return;
         }
         deliver(l, &origin,
-                json_pack("{s:s,s:s,s:I,s:b}", "type", "worker.audio", "worker", name, "job", (json_int_t)f.job, "last",
-                          (f.flags & WORKER_FRAME_FLAG_LAST) != 0),
-                f.payload, f.payload_len, 1, f.job, 1);
+                (vc_event){.kind = VC_EVENT_WORKER_AUDIO, .job = f.job,
+                           .flags = (f.flags & WORKER_FRAME_FLAG_LAST) ? VC_EVENT_LAST : 0u, .data = f.payload,
+                           .data_len = f.payload_len});
         return;
     }
-    worker_message m;
-    char error[256];
-    if (worker_message_parse((const char *)data, len, &m, error, sizeof error) != 0) {
-        w->metrics->errors[ERR_MALFORMED_JSON]++;
-        log_event(w->log, LOG_WARN, "worker.bad_message", json_pack("{s:s,s:s}", "worker", name, "error", error));
-        reply_error(c, error, 0, 0);
-        return;
-    }
-    json_t *job = json_object_get(m.root, "job");  /* for the answer to a rejected message only */
-    int has_job = json_is_integer(job) && json_integer_value(job) >= 0;
-    uint64_t job_id = has_job ? (uint64_t)json_integer_value(job) : 0;
-    deliver(l, &origin, json_pack("{s:s,s:s,s:o}", "type", "worker.message", "worker", name, "message", m.root), NULL, 0, has_job,
-            job_id, 1);
+    deliver(l, &origin, (vc_event){.kind = VC_EVENT_WORKER_MESSAGE, .body = (const char *)data, .body_len = len});
 }
 
 static void worker_closed(void *user) {
@@ -124,57 +88,39 @@ static void worker_closed(void *user) {
     char name[32];
     worker_name(l->id, name, sizeof name);
     log_event(w->log, LOG_INFO, "worker.disconnected", json_pack("{s:s}", "worker", name));
-    json_t *event = json_pack("{s:s,s:s}", "type", "worker.disconnected", "worker", name);
-    char *text = json_dumps(event, JSON_COMPACT);
-    json_decref(event);
-    char error[256];
     event_origin origin = {monotonic_us(), 0};
-    if (text) event_sink_deliver(&w->sink, &origin, text, strlen(text), NULL, 0, error, sizeof error);
-    free(text);
+    deliver(l, &origin, (vc_event){.kind = VC_EVENT_WORKER_DISCONNECTED});
     free(l);
 }
 
-/* A reply's assistant job and its first TTS job are hops of the turn's critical path. */
-static void trace_job(conn *c, json_t *message, int64_t origin_us) {
-    const char *kind = json_string_value(json_object_get(message, "kind"));
-    const char *session = json_string_value(json_object_get(message, "session"));
-    json_int_t turn = json_integer_value(json_object_get(message, "turn"));
-    if (!kind || !session || session[0] != 's') return;
-    uint64_t id = strtoull(session + 1, NULL, 10);
-    if (!strcmp(kind, "assistant")) {
-        conn_trace_last(c, HUB_HOP_ASSISTANT_JOB, id, turn, origin_us);
-    } else if (!strcmp(kind, "tts")) {
-        json_t *segment = json_object_get(json_object_get(message, "params"), "segment");
-        if (json_is_integer(segment) && json_integer_value(segment) == 0)
-            conn_trace_last(c, HUB_HOP_TTS_JOB, id, turn, origin_us);
-    }
-}
-
-void worker_send(workers *w, uint64_t worker, json_t *message, const void *audio, size_t audio_len, const event_origin *cause) {
+static worker_link *find(workers *w, uint64_t worker) {
     worker_link *l = idmap_get(&w->links, worker);
     if (!l || l->c->closed) {
         w->metrics->errors[ERR_UNKNOWN_PEER]++;
-        return;
+        return NULL;
     }
-    conn *c = l->c;
-    const char *type = json_string_value(json_object_get(message, "type"));
-    json_t *job = json_object_get(message, "job");
-    if (type && !strcmp(type, "audio") && json_is_integer(job)) {
-        uint8_t header[WORKER_FRAME_HEADER];
-        worker_frame_header((uint64_t)json_integer_value(job), json_is_true(json_object_get(message, "last")), header);
-        if (conn_send(c, 1, header, sizeof header, audio, audio_len) == 0 && cause->session)
-            conn_trace_last(c, HUB_HOP_UPLINK, cause->session, 0, cause->read_us);
-        return;
-    }
-    char *text = json_dumps(message, JSON_COMPACT);
-    int sent = text ? conn_send(c, 0, NULL, 0, text, strlen(text)) : -1;
-    free(text);
-    if (sent == 0 && type && !strcmp(type, "job")) trace_job(c, message, cause->read_us);
+    return l;
 }
 
-void worker_close(workers *w, uint64_t worker, const char *reason) {
+void worker_send_text(workers *w, uint64_t worker, const char *text, size_t len, hub_hop hop, uint64_t session, int64_t turn,
+                      const event_origin *cause) {
+    worker_link *l = find(w, worker);
+    if (!l || !text) return;
+    if (conn_send(l->c, 0, NULL, 0, text, len) == 0 && hop != HUB_HOP_NONE) conn_trace_last(l->c, hop, session, turn, cause->read_us);
+}
+
+void worker_send_audio(workers *w, uint64_t worker, uint64_t job, const void *pcm, size_t len, const event_origin *cause) {
+    worker_link *l = find(w, worker);
+    if (!l) return;
+    uint8_t header[WORKER_FRAME_HEADER];
+    worker_frame_header(job, 0, header);
+    if (conn_send(l->c, 1, header, sizeof header, pcm, len) == 0 && cause->session)
+        conn_trace_last(l->c, HUB_HOP_UPLINK, cause->session, 0, cause->read_us);
+}
+
+void worker_close(workers *w, uint64_t worker, int code, const char *reason) {
     worker_link *l = idmap_get(&w->links, worker);
-    if (l) conn_close(l->c, LWS_CLOSE_STATUS_POLICY_VIOLATION, reason);
+    if (l) conn_close(l->c, code > 0 ? code : LWS_CLOSE_STATUS_POLICY_VIOLATION, reason);
 }
 
 void workers_init(workers *w, transport *t, const config *cfg, logger *log, metrics *m) {

@@ -1,9 +1,9 @@
-/* Workers: one dial-in worker per WebSocket on /worker (an endpoint of the transport). Its JSON
- * control messages are parsed and its binary job-audio frames unwrapped and handed to the hub as
- * events; the Coordinator validates them and checks job ownership (a rejection is answered to the
- * worker with the core's message). The hub's effects come back as worker_send and worker_close. A
+/* Workers: one dial-in worker per WebSocket on /worker (an endpoint of the transport). Its text
+ * frames are handed to the hub as they arrived and its binary job-audio frames unwrapped, as typed
+ * events; the Coordinator parses and validates them, checks job ownership and answers what it
+ * rejects. The hub's effects come back as worker_send_text, worker_send_audio and worker_close. A
  * link's state lives in its worker_link (worker_link.c), created when its WebSocket opens and
- * freed when it closes. */
+ * freed when it closes; its id is the worker id the core knows it by. */
 #ifndef VOICECORED_WORKER_LINK_H
 #define VOICECORED_WORKER_LINK_H
 #include "config.h"
@@ -12,7 +12,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "transport.h"
-#include <jansson.h>
 
 typedef struct workers {
     transport *t;
@@ -31,9 +30,13 @@ void workers_set_sink(workers *w, event_sink sink);
 void workers_free(workers *w);
 size_t workers_count(const workers *w);
 
-/* A JSON message; or, for an `audio` message with a payload, one binary frame with the job header.
- * cause: the event whose effect it is (the hops it completes are traced from it). */
-void worker_send(workers *w, uint64_t worker, json_t *message, const void *audio, size_t audio_len, const event_origin *cause);
-void worker_close(workers *w, uint64_t worker, const char *reason);
+/* A text frame the core made, sent as it is. hop tags it as a traced hop of session's turn
+ * (hub_latency.h; HUB_HOP_NONE: none); cause: the event whose effect it is. */
+void worker_send_text(workers *w, uint64_t worker, const char *text, size_t len, hub_hop hop, uint64_t session, int64_t turn,
+                      const event_origin *cause);
+/* A job's ASR input: one binary frame with the job header. */
+void worker_send_audio(workers *w, uint64_t worker, uint64_t job, const void *pcm, size_t len, const event_origin *cause);
+/* code: the WebSocket close code the core chose (0: 1008). */
+void worker_close(workers *w, uint64_t worker, int code, const char *reason);
 
 #endif

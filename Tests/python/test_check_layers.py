@@ -66,3 +66,17 @@ def test_a_file_in_no_layer_fails(tmp_path: Path) -> None:
     result = run("--sources", str(src))
     assert result.returncode == 1
     assert "server: in no layer" in result.stderr
+
+
+def test_a_module_calling_the_coordinator_fails(tmp_path: Path) -> None:
+    # Only the hub calls vc_coordinator_*; a module below hands it events through its sink.
+    src = tree(tmp_path, {
+        "device_session.h": "void device_in(void);\n",
+        "device_session.c": '#include "device_session.h"\nvoid device_in(void) {\n    vc_coordinator_handle(0, 0, 0);\n}\n',
+        "hub.h": "void hub_run(void);\n",
+        "hub.c": '#include "hub.h"\nvoid hub_run(void) {\n    vc_coordinator_handle(0, 0, 0);\n}\n',
+    })
+    result = run("--sources", str(src))
+    assert result.returncode == 1
+    assert "device_session.c: calls vc_coordinator_handle (only hub.c calls the Coordinator)" in result.stderr
+    assert "hub.c:" not in result.stderr

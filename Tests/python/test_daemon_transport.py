@@ -262,6 +262,25 @@ def test_bad_worker_input_is_answered() -> None:
         asyncio.run(run())
 
 
+def test_a_rejected_worker_message_is_answered_once_by_the_core() -> None:
+    """The core answers what it rejects (the daemon composes no answer): a message before register
+    gets one error with the core's reason, and the next answer is about the next message."""
+    with Daemon() as d:
+        async def run() -> None:
+            w = await connect_worker(d)
+            await w.send(json.dumps({"type": "heartbeat"}))
+            assert (await next_json(w))["message"] == "not registered"
+            await w.send(json.dumps({"type": "done", "job": 41}))
+            answer = await next_json(w)
+            assert answer["message"] == "not registered" and "job" not in answer
+            await w.send('{"type":"done","type":"done"}')
+            answer = await next_json(w)
+            assert answer["type"] == "error" and "duplicate key" in answer["message"]
+            await w.close()
+        asyncio.run(run())
+        assert any(e.get("event") == "worker.bad_message" for e in d.log)
+
+
 def hello_timeout_close(d: Daemon, still_open_after: float, closed_within: float) -> float:
     """Connects a device that never says hello; checks it is still open after `still_open_after`
     seconds and closed (1008, the core's reason) within `closed_within`; returns when it closed."""

@@ -31,8 +31,8 @@ public struct Simulation: Sendable {
     var workerIndex: [WorkerID: Int] = [:]
     var playback: [SessionID: HostPlayback] = [:]
     var armedTimers: [TimerID: Int64] = [:]
-    var nextSession: UInt32 = 1
-    var nextWorker: UInt32 = 1
+    var nextSession: UInt64 = 1
+    var nextWorker: UInt64 = 1
     var outageUntil: Int64 = 0
     var latencyFactor = 1.0
     var activeFaults = 0
@@ -211,12 +211,12 @@ public struct Simulation: Sendable {
                 playback[s] = p
             }
             sentAudio[s] = nil
-        case let .deviceClose(s, _):
+        case let .deviceClose(s, _, _):
             closeSession(s, fromCore: true)
         case let .workerSend(w, message, audio):
             guard let i = workerIndex[w] else { return }
             batchWorkerSends.append((i, message, audio))
-        case let .workerClose(w, _):
+        case let .workerClose(w, _, _):
             guard let i = workerIndex[w] else { return }
             workerIndex[w] = nil
             workerLost(i, tellCore: false)
