@@ -176,11 +176,16 @@ typedef enum vc_event_kind {
     VC_EVENT_WORKER_AUDIO = 9,         /* worker, job; data: PCM16LE at the job's rate; flags VC_EVENT_LAST */
     VC_EVENT_WORKER_DISCONNECTED = 10, /* worker */
     VC_EVENT_TIMER_FIRED = 11,         /* timer: the id of a VC_EFFECT_TIMER_SET, at or after its at_us */
-    VC_EVENT_CONFIG = 12               /* body: a JSON object of options to change (docs/coordinator.md) */
+    VC_EVENT_CONFIG = 12,              /* body: a JSON object of options to change (docs/coordinator.md) */
+    VC_EVENT_ADMIN_REQUEST = 13        /* request (the host's id for it), path, flags VC_EVENT_POST; body:
+                                          the request body as it arrived (JSON, may be empty). The host
+                                          has authenticated it (docs/admin-api.md); the core answers it
+                                          with one VC_EFFECT_HTTP_RESPOND */
 } vc_event_kind;
 
 #define VC_EVENT_AUTHENTICATED 1u /* VC_EVENT_DEVICE_CONNECTED: the device presented a valid token */
 #define VC_EVENT_LAST 2u          /* VC_EVENT_WORKER_AUDIO: the job's last audio */
+#define VC_EVENT_POST 4u          /* VC_EVENT_ADMIN_REQUEST: the method is POST (else GET) */
 
 /* One event. Fields a kind does not use are ignored (zero them). Every (pointer, length) pair may
  * be (NULL, 0); the bytes are the caller's and only read during the call. */
@@ -202,6 +207,9 @@ typedef struct vc_event {
     size_t client_id_len;
     const void *data;          /* PCM16LE */
     size_t data_len;
+    uint64_t request;          /* VC_EVENT_ADMIN_REQUEST: the host's id for it, 1..2^63-1 */
+    const char *path;          /* VC_EVENT_ADMIN_REQUEST: the request path (UTF-8, no query string) */
+    size_t path_len;
 } vc_event;
 
 /* Handles one event at now_us, the host's monotonic clock in microseconds (it never decreases).
@@ -235,7 +243,9 @@ typedef enum vc_effect_kind {
     VC_EFFECT_WORKER_CLOSE = 8,     /* worker, code (a WebSocket close code); body: the reason */
     VC_EFFECT_TIMER_SET = 9,        /* timer, at_us: report VC_EVENT_TIMER_FIRED at (not before) at_us;
                                        setting a timer id again moves it */
-    VC_EFFECT_TIMER_CANCEL = 10     /* timer */
+    VC_EFFECT_TIMER_CANCEL = 10,    /* timer */
+    VC_EFFECT_HTTP_RESPOND = 11     /* request, code (the HTTP status); body: the JSON response body,
+                                       sent unchanged. The answer to a VC_EVENT_ADMIN_REQUEST */
 } vc_effect_kind;
 
 #define VC_EFFECT_HELLO 1u     /* VC_EFFECT_DEVICE_SEND: the server hello */
@@ -253,12 +263,13 @@ typedef struct vc_effect {
     int64_t at_us;         /* VC_EFFECT_TIMER_SET */
     int32_t segment;       /* the reply segment of audio or of a TTS job */
     int32_t sample_rate;   /* VC_EFFECT_DEVICE_AUDIO: of data, Hz */
-    int32_t code;          /* VC_EFFECT_*_CLOSE: the WebSocket close code */
+    int32_t code;          /* VC_EFFECT_*_CLOSE: the WebSocket close code; VC_EFFECT_HTTP_RESPOND: the HTTP status */
     int32_t job_kind;      /* VC_KIND_* of a job message, else -1 */
     const char *body;      /* NUL-terminated (body_len excludes the NUL), or NULL */
     size_t body_len;
     const void *data;      /* PCM16LE, or NULL */
     size_t data_len;
+    uint64_t request;      /* VC_EFFECT_HTTP_RESPOND: the VC_EVENT_ADMIN_REQUEST it answers */
 } vc_effect;
 
 /* Drains the next pending effect in order: returns 1 and fills *out, 0 when none is pending, <0 on

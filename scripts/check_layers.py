@@ -30,7 +30,7 @@ LAYERS = [
         "opus_codec", "resample", "playout", "uplink_budget", "journal", "hub_latency", "event_sink",
     ]),
     ("transport", ["admission", "http", "transport"]),
-    ("modules", ["device_session", "worker_link", "http_routes"]),
+    ("modules", ["device_session", "worker_link", "http_routes", "admin_api"]),
     ("hub", ["hub", "status"]),
     ("main", ["main"]),
 ]

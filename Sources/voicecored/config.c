@@ -27,6 +27,7 @@ static const option options[] = {
     STR(device_tokens, "", "comma-separated device tokens; empty = DEV MODE: devices connect without a token"),
     STR(ota_token, "", "token OTA hands to devices (empty: the first device token)"),
     STR(worker_token, "", "bearer token workers must present on /worker (required)"),
+    STR(admin_token, "", "bearer token operators present on /api/v1/ (docs/admin-api.md); empty: the admin API is disabled"),
     STR(tls_cert, "", "PEM certificate file; with tls_key, serves https/wss"),
     STR(tls_key, "", "PEM private key file"),
     STR(web_root, "web", "directory served at / (the browser test page)"),

@@ -15,6 +15,7 @@ typedef struct config {
     char *device_tokens;        /* comma-separated; empty: dev mode, devices need no token */
     char *ota_token;            /* the token OTA hands out; empty: the first device token */
     char *worker_token;         /* required */
+    char *admin_token;          /* operators' bearer token for /api/v1/; empty: the admin API is disabled */
     char *tls_cert;
     char *tls_key;
     char *web_root;

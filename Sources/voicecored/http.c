@@ -17,23 +17,30 @@ static const http_route *route_of(const http_router *r, const char *path) {
     for (int i = 0; i < r->count; i++) {
         const http_route *route = &r->routes[i];
         if (!strcmp(path, route->path) || (route->alt_path && !strcmp(path, route->alt_path))) return route;
+        size_t n = strlen(route->path);
+        if (route->prefix && !strncmp(path, route->path, n) && path[n] == '/') return route;
     }
     return &r->fallback;
 }
 
 int http_respond(http_exchange *x, int status, const char *content_type, char *body, size_t len) {
     if (!body) return -1;
-    uint8_t headers[LWS_PRE + 1024];
-    uint8_t *start = headers + LWS_PRE, *p = start, *end = headers + sizeof headers - 1;
     free(x->response);
     x->response = body;
     x->response_len = len;
-    if (lws_add_http_common_headers(x->wsi, (unsigned int)status, content_type, len, &p, end)) return -1;
-    if (lws_add_http_header_by_token(x->wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p, end))
-        return -1;
-    if (lws_finalize_write_http_header(x->wsi, start, &p, end)) return -1;
-    lws_callback_on_writable(x->wsi);
+    x->status = status;
+    x->content_type = content_type;
+    x->waiting = 0;
+    /* A POST is answered once its whole body is read, even when refused before it. */
+    if (!x->body_pending) lws_callback_on_writable(x->wsi);
     return 0;
+}
+
+static int refuse(http_exchange *x, int status, const char *why) {
+    if (x->route && x->route->on_refuse) return x->route->on_refuse(x->route->ctx, x, status, why);
+    char text[160];
+    snprintf(text, sizeof text, "%s\n", why);
+    return http_respond_text(x, status, text);
 }
 
 int http_respond_text(http_exchange *x, int status, const char *text) {
@@ -90,36 +97,93 @@ int http_presented_token(struct lws *wsi, char *out, size_t len) {
     return -1;
 }
 
+static void body_free(http_exchange *x) {
+    free(x->body);
+    x->body = NULL;
+    x->body_len = x->body_cap = 0;
+}
+
 int http_on_request(http_router *r, http_exchange *x, struct lws *wsi, const char *path) {
     x->wsi = wsi;
     x->route = NULL;
     x->body_in = 0;
+    x->too_large = 0;
+    x->close_after = 0;
+    x->waiting = 0;
+    body_free(x);
     int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    /* A POST without a body (no or a zero Content-Length) gets no body callbacks. */
+    char length[24];
+    int declared = http_header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, length, sizeof length) > 0;
+    int chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+    x->body_pending = is_post && !chunked && declared && strtoull(length, NULL, 10) > 0;
     const http_route *route = route_of(r, path);
-    if (is_post && !route->on_body) return http_respond_text(x, 405, "method not allowed\n");
-    if (!route->on_request) return http_respond_text(x, 404, "not found\n");
     x->route = route;
-    return route->on_request(route->ctx, x, path, is_post);
+    if (is_post && chunked) {
+        /* lws 4.1 does not hand a server chunked request bodies: refused, and the connection
+         * closed (its body would be read as the next request). */
+        x->close_after = 1;
+        return refuse(x, 411, "a Content-Length is required (chunked request bodies are not supported)");
+    }
+    if (is_post && !route->on_body) return refuse(x, 405, "method not allowed");
+    if (!route->on_request) {
+        x->route = NULL;
+        return http_respond_text(x, 404, "not found\n");
+    }
+    int rc = route->on_request(route->ctx, x, path, is_post);
+    if (rc < 0 || !is_post || x->body_pending || x->response || x->waiting) return rc;
+    return route->on_body(route->ctx, x);   /* a POST without a body */
 }
 
-int http_on_body(http_exchange *x, size_t len) {
+int http_on_body(http_exchange *x, const void *in, size_t len) {
     x->body_in += len;
+    if (x->response || x->too_large || !x->route) return 0;   /* answered or refused already: read and dropped */
     if (x->body_in > HTTP_MAX_BODY) {
-        x->route = NULL;
-        lws_return_http_status(x->wsi, 413, "request body too large");
-        return -1;
+        x->too_large = 1;
+        body_free(x);
+        return 0;
     }
+    if (x->body_len + len > x->body_cap) {
+        size_t cap = x->body_cap ? x->body_cap : 1024;
+        while (cap < x->body_len + len) cap *= 2;
+        char *b = realloc(x->body, cap);
+        if (!b) return -1;
+        x->body = b;
+        x->body_cap = cap;
+    }
+    memcpy(x->body + x->body_len, in, len);
+    x->body_len += len;
     return 0;
 }
 
 int http_on_body_done(http_router *r, http_exchange *x) {
     (void)r;
-    if (!x->route || !x->route->on_body) return http_respond_text(x, 405, "method not allowed\n");
+    x->body_pending = 0;
+    if (x->response) {
+        lws_callback_on_writable(x->wsi);
+        return 0;
+    }
+    if (x->waiting) return 0;
+    if (x->too_large) {
+        char why[96];
+        snprintf(why, sizeof why, "request body too large (at most %d bytes)", HTTP_MAX_BODY);
+        return refuse(x, 413, why);
+    }
+    if (!x->route || !x->route->on_body) return refuse(x, 405, "method not allowed");
     return x->route->on_body(x->route->ctx, x);
 }
 
 int http_on_writeable(http_router *r, http_exchange *x) {
-    if (!x->response) return 0;
+    if (!x->response || x->body_pending) return 0;
+    uint8_t headers[LWS_PRE + 1024];
+    uint8_t *start = headers + LWS_PRE, *p = start, *end = headers + sizeof headers - 1;
+    if (lws_add_http_common_headers(x->wsi, (unsigned int)x->status, x->content_type, x->response_len, &p, end)) return -1;
+    if (lws_add_http_header_by_token(x->wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p, end))
+        return -1;
+    if (x->status == 401 &&
+        lws_add_http_header_by_token(x->wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE, (const unsigned char *)"Bearer", 6, &p, end))
+        return -1;
+    if (lws_finalize_write_http_header(x->wsi, start, &p, end)) return -1;
     /* lws_write needs LWS_PRE bytes of headroom before the body. */
     uint8_t *buf = malloc(LWS_PRE + x->response_len + 1);
     if (!buf) return -1;
@@ -128,13 +192,17 @@ int http_on_writeable(http_router *r, http_exchange *x) {
     free(buf);
     free(x->response);
     x->response = NULL;
-    if (n < 0) return -1;
+    body_free(x);
+    if (n < 0 || x->close_after) return -1;
     return r->completed(r->completed_ctx, x->wsi);
 }
 
 void http_exchange_free(http_exchange *x) {
+    if (x->waiting && x->route && x->route->on_gone) x->route->on_gone(x->route->ctx, x);
+    x->waiting = 0;
     free(x->response);
     x->response = NULL;
+    body_free(x);
 }
 
 int http_refuse_upgrade(struct lws *wsi, int status, const char *why) {

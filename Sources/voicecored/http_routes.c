@@ -71,6 +71,7 @@ static int ota_body_done(void *ctx, http_exchange *x) {
 }
 
 void http_routes_register(transport *t) {
-    transport_add_route(t, &(http_route){"/xiaozhi/ota/", "/xiaozhi/ota", ota_request, ota_body_done, t});
-    transport_add_route(t, &(http_route){NULL, NULL, serve_file, NULL, t});
+    transport_add_route(t, &(http_route){.path = "/xiaozhi/ota/", .alt_path = "/xiaozhi/ota", .on_request = ota_request,
+                                         .on_body = ota_body_done, .ctx = t});
+    transport_add_route(t, &(http_route){.on_request = serve_file, .ctx = t});
 }

@@ -1,4 +1,5 @@
 #include "hub.h"
+#include "admin_api.h"
 #include "device_session.h"
 #include "journal.h"
 #include "monotonic.h"
@@ -133,6 +134,7 @@ hub *hub_new(const hub_env *env, const char *coordinator_config, char *error, si
     free(merged);
     if (env->devices) devices_set_sink(env->devices, (event_sink){sink, h});
     if (env->workers) workers_set_sink(env->workers, (event_sink){sink, h});
+    if (env->admin) admin_api_set_sink(env->admin, (event_sink){sink, h});
     return h;
 }
 
@@ -147,6 +149,7 @@ void hub_free(hub *h) {
     /* Devices and workers that close from here on find no hub. */
     if (h->env.devices) devices_set_sink(h->env.devices, (event_sink){0});
     if (h->env.workers) workers_set_sink(h->env.workers, (event_sink){0});
+    if (h->env.admin) admin_api_set_sink(h->env.admin, (event_sink){0});
     if (h->journal) {
         uint64_t digest = 0, entries = 0;
         vc_coordinator_digest(h->core, &digest, &entries);
@@ -257,6 +260,9 @@ static void carry_out(hub *h, const vc_effect *e, const event_origin *origin) {
     case VC_EFFECT_TIMER_CANCEL:
         timers_cancel(&h->timers, e->timer);
         break;
+    case VC_EFFECT_HTTP_RESPOND:
+        if (s->admin) admin_api_respond(s->admin, e->request, e->code, e->body, e->body_len);
+        break;
     default:
         log_event(s->log, LOG_WARN, "effect.unknown", json_pack("{s:i}", "kind", e->kind));
     }
@@ -265,7 +271,7 @@ static void carry_out(hub *h, const vc_effect *e, const event_origin *origin) {
 static const char *event_name(int kind) {
     static const char *const names[] = {"?", "device.connected", "device.message", "device.audio", "device.playback_done",
                                         "device.disconnected", "text.input", "worker.connected", "worker.message",
-                                        "worker.audio", "worker.disconnected", "timer.fired", "config"};
+                                        "worker.audio", "worker.disconnected", "timer.fired", "config", "admin.request"};
     return kind > 0 && kind < (int)(sizeof names / sizeof *names) ? names[kind] : "?";
 }
 
@@ -274,7 +280,10 @@ static const char *event_name(int kind) {
  * daemon makes up itself is logged, since it means the daemon and the core disagree. */
 static void rejected(hub *h, const vc_event *e, int rc) {
     const hub_env *s = &h->env;
-    if (e->kind == VC_EVENT_DEVICE_DISCONNECTED || e->kind == VC_EVENT_WORKER_DISCONNECTED || e->kind == VC_EVENT_TIMER_FIRED) return;
+    /* A rejected admin request is answered by the core (400 with the reason) like any other. */
+    if (e->kind == VC_EVENT_DEVICE_DISCONNECTED || e->kind == VC_EVENT_WORKER_DISCONNECTED || e->kind == VC_EVENT_TIMER_FIRED ||
+        e->kind == VC_EVENT_ADMIN_REQUEST)
+        return;
     const char *error = vc_coordinator_errmsg(h->core);
     if (rc == VC_ERR_CORRUPT) {
         s->metrics->errors[ERR_MALFORMED_JSON]++;
@@ -314,7 +323,7 @@ static int run_one(hub *h, const event_origin *origin, const vc_event *ev) {
 
 /* A copy of an event and its origin whose bytes live in the copy. */
 static pending_event *copy_event(const event_origin *origin, const vc_event *e) {
-    size_t n = e->body_len + e->device_id_len + e->client_id_len + e->data_len;
+    size_t n = e->body_len + e->device_id_len + e->client_id_len + e->data_len + e->path_len;
     pending_event *p = malloc(sizeof *p + n);
     if (!p) return NULL;
     p->next = NULL;
@@ -332,6 +341,9 @@ static pending_event *copy_event(const event_origin *origin, const vc_event *e) 
     at += e->client_id_len;
     if (e->data_len) memcpy(at, e->data, e->data_len);
     p->e.data = e->data_len ? at : NULL;
+    at += e->data_len;
+    if (e->path_len) memcpy(at, e->path, e->path_len);
+    p->e.path = e->path_len ? at : NULL;
     return p;
 }
 

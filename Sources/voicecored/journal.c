@@ -279,7 +279,7 @@ int journal_record_event(journal *j, int64_t now_us, const void *event, size_t e
 }
 
 size_t journal_event_size(const vc_event *e) {
-    return JOURNAL_EVENT_HEAD + e->body_len + e->device_id_len + e->client_id_len;
+    return JOURNAL_EVENT_HEAD + e->body_len + e->device_id_len + e->client_id_len + e->path_len;
 }
 
 void journal_encode_event(const vc_event *e, uint8_t *out) {
@@ -296,12 +296,16 @@ void journal_encode_event(const vc_event *e, uint8_t *out) {
     out[57] = (uint8_t)(e->device_id_len >> 8);
     out[58] = (uint8_t)e->client_id_len;
     out[59] = (uint8_t)(e->client_id_len >> 8);
+    put64(out + 60, e->request);
+    put32(out + 68, (uint32_t)e->path_len);
     uint8_t *p = out + JOURNAL_EVENT_HEAD;
     if (e->body_len) memcpy(p, e->body, e->body_len);
     p += e->body_len;
     if (e->device_id_len) memcpy(p, e->device_id, e->device_id_len);
     p += e->device_id_len;
     if (e->client_id_len) memcpy(p, e->client_id, e->client_id_len);
+    p += e->client_id_len;
+    if (e->path_len) memcpy(p, e->path, e->path_len);
 }
 
 int journal_decode_event(const void *bytes, size_t len, const void *data, size_t data_len, vc_event *out) {
@@ -317,7 +321,9 @@ int journal_decode_event(const void *bytes, size_t len, const void *data, size_t
     out->timer = get64(b + 40);
     out->protocol_version = (int32_t)get32(b + 48);
     size_t body = get32(b + 52), device = (size_t)b[56] | (size_t)b[57] << 8, client = (size_t)b[58] | (size_t)b[59] << 8;
-    if (len != JOURNAL_EVENT_HEAD + body + device + client) return -1;
+    out->request = get64(b + 60);
+    size_t path = get32(b + 68);
+    if (len != JOURNAL_EVENT_HEAD + body + device + client + path) return -1;
     const char *p = (const char *)b + JOURNAL_EVENT_HEAD;
     out->body = body ? p : NULL;
     out->body_len = body;
@@ -325,6 +331,8 @@ int journal_decode_event(const void *bytes, size_t len, const void *data, size_t
     out->device_id_len = device;
     out->client_id = client ? p + body + device : NULL;
     out->client_id_len = client;
+    out->path = path ? p + body + device + client : NULL;
+    out->path_len = path;
     out->data = data_len ? data : NULL;
     out->data_len = data_len;
     return 0;
@@ -332,7 +340,7 @@ int journal_decode_event(const void *bytes, size_t len, const void *data, size_t
 
 int journal_event(journal *j, int64_t now_us, const vc_event *e) {
     if (j->stopped) return -1;
-    if (e->device_id_len > 0xffff || e->client_id_len > 0xffff || e->body_len > 0xffffffffu) {
+    if (e->device_id_len > 0xffff || e->client_id_len > 0xffff || e->body_len > 0xffffffffu || e->path_len > 0xffffffffu) {
         stop(j, "an event too large to record");
         return -1;
     }

@@ -3,6 +3,7 @@
  * and an orderly exit after a drain. */
 #include "config.h"
 #include "device_session.h"
+#include "admin_api.h"
 #include "http_routes.h"
 #include "hub.h"
 #include "log.h"
@@ -54,12 +55,14 @@ int main(int argc, char **argv) {
     static transport t;
     static devices d;
     static workers w;
+    static admin_api admin;
     static status st;
     transport_init(&t, &loop, &cfg, &log, &m);
     devices_init(&d, &t, &cfg, &log, &m);
     workers_init(&w, &t, &cfg, &log, &m);
     http_routes_register(&t);
-    hub *h = hub_new(&(hub_env){&loop, &cfg, &log, &m, &d, &w}, cfg.coordinator, error, sizeof error);
+    admin_api_init(&admin, &t, &cfg, &log, &m);
+    hub *h = hub_new(&(hub_env){&loop, &cfg, &log, &m, &d, &w, &admin}, cfg.coordinator, error, sizeof error);
     if (!h) log_event(&log, LOG_ERROR, "coordinator.config_rejected", json_pack("{s:s}", "message", error));
     else status_register(&st, &t, h, &d, &w);
     if (!h || transport_listen(&t) != 0) {
@@ -77,6 +80,7 @@ int main(int argc, char **argv) {
         uv_loop_close(&loop);
         devices_free(&d);
         workers_free(&w);
+        admin_api_free(&admin);
         logger_close(&log);
         config_free(&cfg);
         return 1;
@@ -94,6 +98,7 @@ int main(int argc, char **argv) {
     rc = uv_loop_close(&loop);
     devices_free(&d);
     workers_free(&w);
+    admin_api_free(&admin);
     log_event(&log, LOG_INFO, "exit", json_pack("{s:i}", "loop_close", rc));
     logger_close(&log);
     config_free(&cfg);

@@ -49,6 +49,6 @@ static int metrics_page(void *ctx, http_exchange *x, const char *path, int is_po
 
 void status_register(status *st, transport *t, hub *h, devices *d, workers *w) {
     *st = (status){t, h, d, w};
-    transport_add_route(t, &(http_route){"/healthz", NULL, healthz, NULL, st});
-    transport_add_route(t, &(http_route){"/metrics", NULL, metrics_page, NULL, st});
+    transport_add_route(t, &(http_route){.path = "/healthz", .on_request = healthz, .ctx = st});
+    transport_add_route(t, &(http_route){.path = "/metrics", .on_request = metrics_page, .ctx = st});
 }

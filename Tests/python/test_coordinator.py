@@ -366,7 +366,7 @@ def test_typed_events_and_effects_cross_the_abi_with_the_callers_ids() -> None:
 
     from voicecore.coordinator import CEvent
 
-    assert ctypes.sizeof(CEvent) == 120
+    assert ctypes.sizeof(CEvent) == 144
     c = voicecore.Coordinator({"heartbeat_ms": 60000})
     session, worker = 2**40 + 7, 2**33
     register(c, worker, "asr")
@@ -396,3 +396,20 @@ def test_typed_events_and_effects_cross_the_abi_with_the_callers_ids() -> None:
     assert c.counters(60)["placement_failures"]["asr"] == 0
     c.handle({"type": "worker.disconnected", "worker": worker}, 80)
     assert c.tally("events")["worker.gone"] == 1
+
+
+def test_admin_requests_cross_the_abi_typed_and_are_answered_by_the_core():
+    # VC_EVENT_ADMIN_REQUEST carries the host's request id, the method flag, the path and the body
+    # as it arrived; the core parses it and answers with one VC_EFFECT_HTTP_RESPOND.
+    c = voicecore.Coordinator({"heartbeat_ms": 60000})
+    effects = c.handle({"type": "admin.request", "request": 2**40, "method": "GET", "path": "/api/v1/devices"}, 1000)
+    assert effects == [{"type": "http.respond", "request": 2**40, "status": 200, "body": {"devices": []}}]
+    effects = c.handle({"type": "admin.request", "request": 5, "method": "POST", "path": "/api/v1/devices"}, 2000)
+    assert [(e["request"], e["status"]) for e in effects] == [(5, 405)]
+    # A body that is not JSON is the core's to refuse: rejected, and answered 400 with the reason.
+    with pytest.raises(voicecore.RejectedEvent) as rejected:
+        c.handle({"type": "admin.request", "request": 6, "method": "POST", "path": "/api/v1/devices/x/say",
+                  "body": b'{"text": "unterminated'}, 3000)
+    [answer] = rejected.value.effects
+    assert answer["type"] == "http.respond" and answer["request"] == 6 and answer["status"] == 400
+    assert answer["body"]["error"].startswith("malformed JSON body:")

@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -233,3 +234,47 @@ def test_daemon_killed_under_up_leaves_a_replayable_journal_and_a_new_run(tmp_pa
     newest = subprocess.run([sys.executable, "-m", "voicecore", "replay", str(state / "journal")],
                             capture_output=True, text=True, env=dict(os.environ), timeout=60)
     assert newest.returncode == 0 and "ends cleanly" in newest.stdout, newest.stdout + newest.stderr
+
+
+def test_up_admin_token_opens_the_admin_api_and_stays_off_the_command_line(tmp_path):
+    """`voicecore up --admin-token T` (or VOICECORE_ADMIN_TOKEN): the real daemon answers /api/v1/
+    to that bearer token only; the token reaches it in its environment, not in its argv."""
+    import http.client
+    import os
+    import subprocess
+
+    def get(port: int, token: str | None) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/api/v1/devices", headers={"Authorization": f"Bearer {token}"} if token else {})
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    for how in ("flag", "env"):
+        state = tmp_path / how
+        argv = [sys.executable, "-m", "voicecore", "up", "--host", "127.0.0.1", "--port", "0", "--workers", "none", "--no-llm",
+                "--no-journal", "--state-dir", str(state)]
+        env = dict(os.environ)
+        env.pop("VOICECORE_ADMIN_TOKEN", None)
+        if how == "flag":
+            argv += ["--admin-token", "op-secret"]
+        else:
+            env["VOICECORE_ADMIN_TOKEN"] = "op-secret"
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        try:
+            lines = []
+            for line in proc.stdout:  # type: ignore[union-attr]
+                lines.append(line)
+                if "Ctrl-C stops everything" in line:  # the banner's last line
+                    break
+            assert any("admin API" in line and "/api/v1/devices" in line for line in lines), "".join(lines)
+            status = json.loads((state / "up.json").read_text())
+            port = int(status["http"].rsplit(":", 1)[1])
+            assert get(port, "op-secret") == 200
+            assert get(port, "wrong") == 403 and get(port, None) == 401
+            daemon_pid = status["pids"]["voicecored"]
+            cmdline = Path(f"/proc/{daemon_pid}/cmdline").read_bytes().decode(errors="replace")
+            assert "op-secret" not in cmdline
+        finally:
+            proc.terminate()
+            proc.wait(30)

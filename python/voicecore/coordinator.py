@@ -43,6 +43,7 @@ class EventKind(enum.IntEnum):
     WORKER_DISCONNECTED = 10
     TIMER_FIRED = 11
     CONFIG = 12
+    ADMIN_REQUEST = 13
 
 
 class EffectKind(enum.IntEnum):
@@ -58,12 +59,15 @@ class EffectKind(enum.IntEnum):
     WORKER_CLOSE = 8
     TIMER_SET = 9
     TIMER_CANCEL = 10
+    HTTP_RESPOND = 11
 
 
 EVENT_AUTHENTICATED = 1
 """``VC_EVENT_AUTHENTICATED``."""
 EVENT_LAST = 2
 """``VC_EVENT_LAST``."""
+EVENT_POST = 4
+"""``VC_EVENT_POST``."""
 EFFECT_HELLO = 1
 """``VC_EFFECT_HELLO``."""
 EFFECT_TTS_START = 2
@@ -77,7 +81,7 @@ _EVENT_NAMES = {
     "device.disconnected": EventKind.DEVICE_DISCONNECTED, "text.input": EventKind.TEXT_INPUT,
     "worker.connected": EventKind.WORKER_CONNECTED, "worker.message": EventKind.WORKER_MESSAGE,
     "worker.audio": EventKind.WORKER_AUDIO, "worker.disconnected": EventKind.WORKER_DISCONNECTED,
-    "timer.fired": EventKind.TIMER_FIRED, "config": EventKind.CONFIG,
+    "timer.fired": EventKind.TIMER_FIRED, "config": EventKind.CONFIG, "admin.request": EventKind.ADMIN_REQUEST,
 }
 _EFFECT_NAMES = {
     EffectKind.DEVICE_SEND: "device.send", EffectKind.DEVICE_AUDIO: "device.audio",
@@ -85,6 +89,7 @@ _EFFECT_NAMES = {
     EffectKind.DEVICE_CLOSE: "device.close", EffectKind.WORKER_SEND: "worker.send",
     EffectKind.WORKER_AUDIO: "worker.audio", EffectKind.WORKER_CLOSE: "worker.close",
     EffectKind.TIMER_SET: "timer.set", EffectKind.TIMER_CANCEL: "timer.cancel",
+    EffectKind.HTTP_RESPOND: "http.respond",
 }
 
 
@@ -100,6 +105,7 @@ class CEvent(ctypes.Structure):
         ("device_id", ctypes.c_char_p), ("device_id_len", ctypes.c_size_t),
         ("client_id", ctypes.c_char_p), ("client_id_len", ctypes.c_size_t),
         ("data", ctypes.c_char_p), ("data_len", ctypes.c_size_t),
+        ("request", ctypes.c_uint64), ("path", ctypes.c_char_p), ("path_len", ctypes.c_size_t),
     ]
 
 
@@ -112,6 +118,7 @@ class _CEffect(ctypes.Structure):
         ("job_kind", ctypes.c_int32),
         ("body", ctypes.c_void_p), ("body_len", ctypes.c_size_t),
         ("data", ctypes.c_void_p), ("data_len", ctypes.c_size_t),
+        ("request", ctypes.c_uint64),
     ]
 
 
@@ -169,8 +176,12 @@ def event_struct(event: Mapping[str, Any], data: bytes = b"") -> tuple[CEvent, l
         put("client_id", _bytes(event.get("client_id", "")))
     elif kind == EventKind.WORKER_AUDIO:
         e.flags = EVENT_LAST if event.get("last") is True else 0
+    elif kind == EventKind.ADMIN_REQUEST:
+        e.request = _uint(event.get("request"))
+        e.flags = EVENT_POST if event.get("method") == "POST" else 0
+        put("path", _bytes(event.get("path", "")))
     body = {EventKind.DEVICE_MESSAGE: "message", EventKind.WORKER_MESSAGE: "message", EventKind.DEVICE_DISCONNECTED: "reason",
-            EventKind.TEXT_INPUT: "text", EventKind.CONFIG: "config"}.get(kind)
+            EventKind.TEXT_INPUT: "text", EventKind.CONFIG: "config", EventKind.ADMIN_REQUEST: "body"}.get(kind)
     if body:
         put("body", _bytes(event.get(body)))
     if data:
@@ -404,6 +415,9 @@ def _effect_dict(e: _CEffect) -> Effect:
     kind = EffectKind(e.kind)
     out: Effect = {"type": _EFFECT_NAMES[kind]}
     body = ctypes.string_at(e.body, e.body_len).decode("utf-8") if e.body else None
+    if kind == EffectKind.HTTP_RESPOND:
+        out.update(request=e.request, status=e.code, body=json.loads(body) if body else None)
+        return out
     if kind in (EffectKind.TIMER_SET, EffectKind.TIMER_CANCEL):
         out["timer"] = e.timer
         if kind == EffectKind.TIMER_SET:

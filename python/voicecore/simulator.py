@@ -89,6 +89,7 @@ def simulate(
     inject_bug: str | None = None,
     ttfa_budget_ms: int | None = None,
     last_events: int | None = None,
+    says_per_hour: float | None = None,
 ) -> SimReport:
     """Runs one simulation and returns its report. ``workers`` counts per kind (asr, assistant,
     tts, gpu); durations are strings like ``"30d"``, ``"1h"``, ``"2d03:11:08"``. Raises
@@ -107,6 +108,8 @@ def simulate(
         options["ttfa_budget_ms"] = ttfa_budget_ms
     if last_events is not None:
         options["last_events"] = last_events
+    if says_per_hour is not None:
+        options["says_per_hour"] = says_per_hour
     lib = _native.lib()
     handle = ctypes.c_void_p()
     code = lib.vc_sim_new(ctypes.byref(handle), json.dumps(options).encode())

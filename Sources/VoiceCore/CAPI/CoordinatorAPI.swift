@@ -28,12 +28,14 @@ final class CoordinatorHandle: Handle {
 private enum EventLayout {
     static let kind = 0, flags = 4, session = 8, worker = 16, job = 24, turn = 32, timer = 40, protocolVersion = 48
     static let body = 56, bodyLen = 64, deviceID = 72, deviceIDLen = 80, clientID = 88, clientIDLen = 96, data = 104, dataLen = 112
+    static let request = 120, path = 128, pathLen = 136
 }
 
 /// Byte offsets of the fields of `vc_effect` (include/voicecore.h); they are ABI.
 private enum EffectLayout {
     static let kind = 0, flags = 4, session = 8, worker = 16, job = 24, turn = 32, timer = 40, atUs = 48
     static let segment = 56, sampleRate = 60, code = 64, jobKind = 68, body = 72, bodyLen = 80, data = 88, dataLen = 96
+    static let request = 104
 }
 
 /// Byte offsets of the fields of `vc_counters` (include/voicecore.h); they are ABI.
@@ -93,7 +95,9 @@ public func vc_coordinator_handle(_ c: OpaquePointer?, _ event: UnsafeRawPointer
         wire.turn = e.load(fromByteOffset: EventLayout.turn, as: UInt64.self)
         wire.timer = e.load(fromByteOffset: EventLayout.timer, as: UInt64.self)
         wire.protocolVersion = e.load(fromByteOffset: EventLayout.protocolVersion, as: Int32.self)
+        wire.request = e.load(fromByteOffset: EventLayout.request, as: UInt64.self)
         guard let body = bytesField(e, EventLayout.body, EventLayout.bodyLen),
+              let path = bytesField(e, EventLayout.path, EventLayout.pathLen),
               let deviceID = bytesField(e, EventLayout.deviceID, EventLayout.deviceIDLen),
               let clientID = bytesField(e, EventLayout.clientID, EventLayout.clientIDLen),
               let data = bytesField(e, EventLayout.data, EventLayout.dataLen)
@@ -102,6 +106,7 @@ public func vc_coordinator_handle(_ c: OpaquePointer?, _ event: UnsafeRawPointer
         wire.data = data
         if !deviceID.isEmpty { wire.deviceID = String(decoding: deviceID, as: UTF8.self) }
         if !clientID.isEmpty { wire.clientID = String(decoding: clientID, as: UTF8.self) }
+        if !path.isEmpty { wire.path = String(decoding: path, as: UTF8.self) }
         try h.wire!.handle(wire, nowUs: nowUs)
         return Status.ok.rawValue
     }
@@ -125,6 +130,7 @@ public func vc_coordinator_next_effect(_ c: OpaquePointer?, _ out: UnsafeMutable
         out.storeBytes(of: effect.sampleRate, toByteOffset: EffectLayout.sampleRate, as: Int32.self)
         out.storeBytes(of: effect.code, toByteOffset: EffectLayout.code, as: Int32.self)
         out.storeBytes(of: effect.jobKind, toByteOffset: EffectLayout.jobKind, as: Int32.self)
+        out.storeBytes(of: effect.request, toByteOffset: EffectLayout.request, as: UInt64.self)
         if let body = effect.body {
             h.effectBody = Array(body.utf8CString)
             h.effectBody.withUnsafeBufferPointer { out.storeBytes(of: UnsafeRawPointer($0.baseAddress!), toByteOffset: EffectLayout.body, as: UnsafeRawPointer.self) }

@@ -144,6 +144,7 @@ extension Coordinator {
 
     /// Cancels the utterance and the reply without telling the device (it is going away).
     private mutating func dropTurns(_ s: SessionID, reason: String) {
+        dropSays(s, reason: "device-left")
         discardHeld(s, reason: reason)
         if let u = sessions[s]!.utterance {
             clearTurnTimers(u)

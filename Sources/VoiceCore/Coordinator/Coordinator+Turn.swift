@@ -145,9 +145,11 @@ extension Coordinator {
         guard let reply = sessions[s]!.reply else { return }
         let attempt = reply.assistantAttempts + 1
         sessions[s]!.reply!.assistantAttempts = attempt
+        let params: JobParams = reply.instruction
+            ? .instruction(text: reply.text, language: config.language, deviceID: sessions[s]!.info.deviceID, tools: deviceTools(s))
+            : .assistant(text: reply.text, language: config.language, deviceID: sessions[s]!.info.deviceID, tools: deviceTools(s))
         let job = createJob(kind: .assistant, session: s, turn: reply.turn, segment: -1,
-                            params: .assistant(text: reply.text, language: config.language, deviceID: sessions[s]!.info.deviceID,
-                                               tools: deviceTools(s)),
+                            params: params,
                             priority: .first, attempt: attempt, preferred: nil, avoid: avoid)
         sessions[s]!.reply!.assistantJob = job
         setJobDeadline(job, now + config.assistantTimeoutUs)
@@ -163,6 +165,7 @@ extension Coordinator {
         let m = reply.marks
         record(.turnEnded, session: s, turn: reply.turn, reason: reason,
                value: m.firstAudioSent.flatMap { sent in m.speechEnd.map { sent - $0 } }, timings: m.differences)
+        if let say = reply.say { record(.sayDone, session: s, turn: reply.turn, reason: reason, value: Int64(say)) }
         sessions[s]!.reply = nil
         sessions[s]!.lastActivity = now
         ensureUtterance(s)
@@ -181,6 +184,7 @@ extension Coordinator {
             out.append(.deviceSend(s, .ttsStop))
         }
         record(.turnCancelled, session: s, turn: reply.turn, reason: reason)
+        if let say = reply.say { record(.sayDropped, session: s, turn: reply.turn, reason: reason, value: Int64(say)) }
         sessions[s]!.reply = nil
         touch(s)
     }

@@ -15,6 +15,7 @@ public struct Coordinator: Sendable {
     var workers = IDMap<WorkerID, WorkerConnection>()
     var nextJob: UInt64 = 1
     var nextTimer: UInt64 = 1
+    var nextSay: UInt64 = 1
     var now = Instant(us: 0)
     var out: [Effect] = []
     /// Something changed that may let a queued job be placed.
@@ -52,6 +53,7 @@ public struct Coordinator: Sendable {
         }
         self.now = now
         dispatch(event)
+        if !touched.isEmpty { startDueSays() }
         if placementDirty { placeJobs() }
         if !touched.isEmpty { updatePhases() }
         if healthDirty || healthState.pending {
@@ -90,6 +92,8 @@ public struct Coordinator: Sendable {
         case let .workerDisconnected(w): workerGone(w, reason: "disconnected", close: false)
         case let .timerFired(t): timerFired(t)
         case let .configure(c): configure(c)
+        case let .adminRequest(r): adminRequest(r)
+        case let .workerSay(w, deviceID, content): workerSay(w, deviceID: deviceID, content)
         }
     }
 

@@ -71,6 +71,14 @@ public struct CoordinatorWire: Sendable {
             e.job = job ?? 0
             e.body = WireEncoder.errorMessage(message, job: job)
             effects.push(e)
+        case .adminRequest:
+            // Every admin request is answered: a rejected one with 400 and the reason.
+            guard wire.request > 0 else { return }
+            var e = WireEffect(.httpRespond)
+            e.request = wire.request
+            e.code = 400
+            e.body = JSON.object([("error", .string(message))]).serialized
+            effects.push(e)
         default:
             return
         }
@@ -152,6 +160,19 @@ public struct CoordinatorWire: Sendable {
         case .timerFired:
             guard e.timer > 0, e.timer <= maxID else { throw VCError(.invalidArgument, "timer fired: bad timer id \(e.timer)") }
             return .timerFired(TimerID(e.timer))
+        case .adminRequest:
+            guard e.request > 0, e.request <= maxID else { throw VCError(.invalidArgument, "admin request: id must be in 1...2^63-1, not \(e.request)") }
+            var body: JSON?
+            if !e.body.isEmpty {
+                do {
+                    body = try JSONParser.parse(bytes: e.body)
+                } catch {
+                    throw VCError(.corrupt, "malformed JSON body: \(error.message)")
+                }
+                if let key = body?.duplicateKey { throw VCError(.corrupt, "malformed JSON body: duplicate key \"\(key)\"") }
+                if body == .null { body = nil }
+            }
+            return .adminRequest(AdminRequest(id: e.request, method: e.flags & WireEvent.post != 0 ? "POST" : "GET", path: e.path, body: body))
         }
     }
 }

@@ -16,6 +16,8 @@ public enum Effect: Sendable {
     case workerClose(WorkerID, code: Int, reason: String)
     case timerSet(TimerID, at: Instant)
     case timerCancel(TimerID)
+    /// The answer to the admin request with this id (`Event.adminRequest`).
+    indirect case httpRespond(UInt64, AdminResponse)
 }
 
 /// WebSocket close codes the core decides (RFC 6455 §7.4.1).
@@ -62,4 +64,7 @@ public enum JobParams: Sendable {
     /// `preemptive`: started on a speculative transcript; the hub sends `commit` or `cancel` later.
     /// `tools`: the device's MCP tools as it listed them (absent: none, or not listed yet).
     case assistant(text: String, language: String, deviceID: String, preemptive: Bool = false, tools: [JSON]? = nil)
+    /// An assistant job that phrases an instruction for the device to say first (a say): the
+    /// params of `assistant` with `"instruction": true`.
+    case instruction(text: String, language: String, deviceID: String, tools: [JSON]? = nil)
 }

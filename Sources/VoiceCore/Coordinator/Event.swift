@@ -28,6 +28,10 @@ public enum Event: Sendable {
     /// New configuration at run time (timeouts, texts, scheduler tunables); the PRNG keeps its
     /// state so a run stays reproducible.
     indirect case configure(CoordinatorConfig)
+    /// An authenticated operator request on the admin HTTP API, answered by `Effect.httpRespond`.
+    indirect case adminRequest(AdminRequest)
+    /// The business logic asks a device to speak (worker message `say`; Coordinator+Say.swift).
+    indirect case workerSay(WorkerID, deviceID: String, SayContent)
 }
 
 /// What the daemon learned when the device connected.

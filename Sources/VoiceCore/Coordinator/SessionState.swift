@@ -54,11 +54,15 @@ final class Session: @unchecked Sendable {
     var asrBlocked = false
     var lastASRWorker: WorkerID?
     var phase: SessionPhase = .connecting
+    /// Says waiting for the moment to speak, oldest first (Coordinator+Say.swift).
+    var says: [PendingSay] = []
+    let connectedAt: Instant
 
     init(id: SessionID, info: DeviceInfo, now: Instant) {
         self.id = id
         self.info = info
         lastActivity = now
+        connectedAt = now
     }
 
     var currentPhase: SessionPhase {
@@ -122,6 +126,10 @@ final class Reply: @unchecked Sendable {
     var playbackTimer: TimerID?
     var fallback = false
     var marks = TurnMarks()
+    /// The say this reply speaks (nil: a reply to the user); `instruction`: its assistant job
+    /// phrases an instruction rather than answering an utterance.
+    var say: UInt64?
+    var instruction = false
 
     init(turn: TurnID, text: String, splitter: ReplySplitter) {
         self.turn = turn

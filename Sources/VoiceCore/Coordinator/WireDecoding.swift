@@ -164,6 +164,14 @@ enum WireDecoder {
                                 retryable: try m.optionalBool("retryable") ?? false)
         case "drain":
             return .workerDrain(w)
+        case "say":
+            let device = try m.string("device_id")
+            let text = try m.optionalString("text"), instruction = try m.optionalString("instruction")
+            switch (text, instruction) {
+            case let (t?, nil): return .workerSay(w, deviceID: device, .text(t))
+            case let (nil, i?): return .workerSay(w, deviceID: device, .instruction(i))
+            default: throw VCError(.parse, "say: give \"text\" or \"instruction\" (one of them)")
+            }
         case "output":
             let job = try m.jobID()
             let output: JobOutput

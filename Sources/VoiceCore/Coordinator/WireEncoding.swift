@@ -80,6 +80,12 @@ enum WireEncoder {
             var w = WireEffect(.timerCancel)
             w.timer = t.raw
             return w
+        case let .httpRespond(request, answer):
+            var w = WireEffect(.httpRespond)
+            w.request = request
+            w.code = Int32(truncatingIfNeeded: answer.status)
+            w.body = answer.body.rendered(session: { $0.description }).serialized
+            return w
         }
     }
 
@@ -140,6 +146,11 @@ enum WireEncoder {
             var members: [(String, JSON)] = [("text", .string(text)), ("device_id", .string(device)), ("language", .string(language)),
                                              ("session", .string(session))]
             if preemptive { members.append(("preemptive", .bool(true))) }
+            if let tools { members.append(("tools", .array(tools))) }
+            return .object(members)
+        case let .instruction(text, language, device, tools):
+            var members: [(String, JSON)] = [("text", .string(text)), ("device_id", .string(device)), ("language", .string(language)),
+                                             ("session", .string(session)), ("instruction", .bool(true))]
             if let tools { members.append(("tools", .array(tools))) }
             return .object(members)
         }

@@ -5,13 +5,15 @@ public struct WireEvent: Sendable {
     /// `vc_event_kind`; the raw values are ABI.
     public enum Kind: Int32, Sendable, CaseIterable {
         case deviceConnected = 1, deviceMessage, deviceAudio, devicePlaybackDone, deviceDisconnected, textInput
-        case workerConnected, workerMessage, workerAudio, workerDisconnected, timerFired, config
+        case workerConnected, workerMessage, workerAudio, workerDisconnected, timerFired, config, adminRequest
     }
 
     /// `VC_EVENT_AUTHENTICATED`: the device presented a valid token (device connected).
     public static let authenticated: UInt32 = 1
     /// `VC_EVENT_LAST`: the job's last audio (worker audio).
     public static let last: UInt32 = 2
+    /// `VC_EVENT_POST`: an admin request's method is POST (else GET).
+    public static let post: UInt32 = 4
 
     public var kind: Int32
     public var flags: UInt32 = 0
@@ -25,6 +27,10 @@ public struct WireEvent: Sendable {
     public var deviceID = ""
     public var clientID = ""
     public var data: [UInt8] = []
+    /// The host's id for an admin request (its answer, `WireEffect.request`, names it).
+    public var request: UInt64 = 0
+    /// An admin request's path, e.g. "/api/v1/devices" (no query string).
+    public var path = ""
 
     public init(_ kind: Kind, session: UInt64 = 0, worker: UInt64 = 0, body: [UInt8] = [], data: [UInt8] = []) {
         self.kind = kind.rawValue
@@ -48,7 +54,7 @@ public struct WireEffect: Sendable {
     /// `vc_effect_kind`; the raw values are ABI.
     public enum Kind: Int32, Sendable {
         case deviceSend = 1, deviceAudio, deviceAudioEnd, deviceFlush, deviceClose
-        case workerSend, workerAudio, workerClose, timerSet, timerCancel
+        case workerSend, workerAudio, workerClose, timerSet, timerCancel, httpRespond
     }
 
     /// `VC_EFFECT_HELLO`: a device.send that is the server hello (the device may send audio now).
@@ -71,6 +77,8 @@ public struct WireEffect: Sendable {
     public var jobKind: Int32 = -1
     public var body: String?
     public var data: [UInt8]?
+    /// The admin request an `httpRespond` answers (`code` is its HTTP status, `body` its JSON).
+    public var request: UInt64 = 0
 
     public init(_ kind: Kind) { self.kind = kind }
 }

@@ -12,6 +12,8 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case mcpRequest, mcpAnswer, mcpListed, mcpTimeout, mcpDropped, mcpNotification
     case jobRefused, workerReconciled, healthChanged
     case turnEndpoint, turnBackchannel
+    case adminRequest
+    case sayQueued, sayStarted, sayDone, sayDropped
 
     public var name: String {
         switch self {
@@ -62,6 +64,11 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .healthChanged: return "health.changed"
         case .turnEndpoint: return "turn.endpoint"
         case .turnBackchannel: return "turn.backchannel"
+        case .adminRequest: return "admin.request"
+        case .sayQueued: return "say.queued"
+        case .sayStarted: return "say.started"
+        case .sayDone: return "say.done"
+        case .sayDropped: return "say.dropped"
         }
     }
 

@@ -47,7 +47,7 @@ struct InvariantChecker: Sendable {
                         "first-segment-priority", "fairness", "worker-slots", "no-dispatch-to-unavailable",
                         "retry-budget", "job-conservation", "no-stuck-turn", "liveness-after-heal", "fail-policy",
                         "ttfa-p99", "preempt-held", "preempt-commit-text", "preempt-discard-cancels",
-                        "no-slot-leaked", "health-tells-the-truth"]
+                        "no-slot-leaked", "health-tells-the-truth", "say-not-over-user", "say-behind-reply"]
 
     let config: CoordinatorConfig
     let ttfaBudgetUs: Int64
@@ -71,6 +71,11 @@ struct InvariantChecker: Sendable {
     var openReplies: [SessionID: [(turn: TurnID, since: Int64)]] = [:]
     /// The last turn of each session that heard speech (`speech_start`).
     var heardSpeech: [SessionID: TurnID] = [:]
+    /// The turn in which the user talks or is being recognised: speech heard, no outcome yet.
+    var userTalking: [SessionID: TurnID] = [:]
+    var saysStarted = 0
+    var saysDone = 0
+    var saysDropped = 0
     /// The attempt counts of the job that just failed, for the retry that follows it.
     var failedChain: (errors: Int, losses: Int, lost: Bool)?
     /// The counts a redispatched job carries into its `job.queued`.
@@ -205,6 +210,7 @@ struct InvariantChecker: Sendable {
         case .workerGone:
             if let w = e.worker { workers[w] = nil; workerSlots[w] = nil }
         case .turnTranscript:
+            if let s = e.session, let t = e.turn, userTalking[s] == t { userTalking[s] = nil }
             guard let s = e.session, let t = e.turn else { return }
             if let last = lastTranscript[s], last >= t {
                 fail("no-duplicate-delivery", s, "transcript of turn \(t) sent after that of turn \(last)")
@@ -213,13 +219,15 @@ struct InvariantChecker: Sendable {
             lastTranscriptText[s] = (t, e.text ?? "")
             openReply(s, t)
         case .turnStarted:
-            if e.reason == "text", let s = e.session, let t = e.turn { openReply(s, t) }
+            if e.reason == "text" || e.reason == "say", let s = e.session, let t = e.turn { openReply(s, t) }
         case .turnFallback:
             guard let s = e.session, let t = e.turn else { return }
+            if userTalking[s] == t { userTalking[s] = nil }
             turnsFallback += 1
             batchFallbacks.append(s)
             openReply(s, t)
         case .turnEnded:
+            if let s = e.session, let t = e.turn, userTalking[s] == t { userTalking[s] = nil }
             guard let s = e.session, let t = e.turn else { return }
             if e.reason == "listener-lost" {
                 // Only a listener that heard nothing may end without a fallback, and only while
@@ -237,6 +245,11 @@ struct InvariantChecker: Sendable {
             }
             closeTurn(s, t)
         case .turnCancelled:
+            if let s = e.session, let t = e.turn, userTalking[s] == t {
+                // Only a listening stream that heard nothing may give way to a say.
+                if e.reason == "say" { fail("say-not-over-user", s, "a say cancelled turn \(t), which had heard the user speak") }
+                userTalking[s] = nil
+            }
             guard let s = e.session, let t = e.turn else { return }
             if e.reason == "reply-timeout" { turnsTimedOut += 1 } else if isOpen(s, t) { turnsCancelled += 1 }
             closeTurn(s, t)
@@ -245,7 +258,7 @@ struct InvariantChecker: Sendable {
                 fail("no-audio-after-barge-in", s, "turn \(t) cancelled (\(e.reason ?? "")) but \((p.playEnd - now) / 1000) ms of its audio still play")
             }
         case .turnMark:
-            if e.reason == "speech_start", let s = e.session, let t = e.turn { heardSpeech[s] = t }
+            if e.reason == "speech_start", let s = e.session, let t = e.turn { heardSpeech[s] = t; userTalking[s] = t }
             if e.reason == "first_audio_sent", let v = e.value {
                 ttfa.append(v)
                 if quiet { ttfaQuiet.append(v) }
@@ -278,8 +291,22 @@ struct InvariantChecker: Sendable {
             entry.samples.append(SimContent.samples(for: e.text ?? ""))
             segmentSamples[s] = entry
             if e.text == config.fallbackText || e.text == config.asrFallbackText { batchAnswers.append(s) }
+        case .sayStarted:
+            guard let s = e.session, let t = e.turn else { return }
+            saysStarted += 1
+            if let u = userTalking[s] { fail("say-not-over-user", s, "say \(e.value ?? 0) started as turn \(t) while the user's turn \(u) was heard") }
+            if let other = openReplies[s]?.first(where: { $0.turn != t }) {
+                fail("say-behind-reply", s, "say \(e.value ?? 0) started as turn \(t) while turn \(other.turn)'s reply was in flight")
+            }
+        case .sayDone:
+            saysDone += 1
+        case .sayDropped:
+            saysDropped += 1
+        case .turnBackchannel:
+            if let s = e.session, let t = e.turn, userTalking[s] == t { userTalking[s] = nil }
         case .sessionGone:
             guard let s = e.session else { return }
+            userTalking[s] = nil
             if let h = held[s] { fail("preempt-held", s, "session gone with turn \(h.turn)'s held reply not discarded") }
             lastTranscriptText[s] = nil
             openReplies[s] = nil

@@ -27,6 +27,9 @@ public struct SimOptions: Sendable {
     public var ttfaBudgetUs: Int64 = 2_000_000
     /// Log lines kept per session for the report of a violation.
     public var lastEvents = 12
+    /// Operators' says per connected device per hour (`POST /api/v1/devices/{id}/say`, a text or an
+    /// instruction at random moments); 0: none.
+    public var saysPerHour = 0.0
 
     public init() {}
 
@@ -76,6 +79,11 @@ public struct SimOptions: Sendable {
                 injectBug = bug
             case "ttfa_budget_ms": ttfaBudgetUs = try ConfigValue.ms(key, value)
             case "last_events": lastEvents = try ConfigValue.int(key, value, 0...1000)
+            case "says_per_hour":
+                guard let v = value.doubleValue, v >= 0, v <= 3600 else {
+                    throw VCError(.invalidArgument, "options: says_per_hour must be a number in 0...3600")
+                }
+                saysPerHour = v
             default: throw VCError(.invalidArgument, "options: unknown key \"\(key)\"")
             }
         }
@@ -100,6 +108,7 @@ public struct SimOptions: Sendable {
         if !buggify { c += " --no-buggify" }
         if !preemption { c += " --no-preemption" }
         if let injectBug { c += " --inject-bug " + injectBug.rawValue }
+        if saysPerHour > 0 { c += " --says-per-hour \(saysPerHour)" }
         return c
     }
 }

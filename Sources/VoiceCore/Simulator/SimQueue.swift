@@ -109,6 +109,8 @@ enum SimEvent: Sendable {
     case faultEnd(FaultEnd)
     /// Periodic invariant checks.
     case checkpoint
+    /// An operator asks the device to say something (admin API), at random moments.
+    case operatorSay(Int)
 }
 
 enum FaultEnd: Sendable {

@@ -30,6 +30,10 @@ public struct SimReport: Sendable {
                                     ("cancelled", .number(Double(c.turnsCancelled))),
                                     ("timed_out", .number(Double(c.turnsTimedOut))),
                                     ("empty", .number(Double(c.turnsEmpty)))])))
+        if sim.options.saysPerHour > 0 {
+            o.append(("says", .object([("requested", .number(Double(sim.stats.says))), ("started", .number(Double(c.saysStarted))),
+                                       ("done", .number(Double(c.saysDone))), ("dropped", .number(Double(c.saysDropped)))])))
+        }
         o.append(("jobs", .number(Double(c.created))))
         o.append(("connects", .number(Double(sim.stats.connects))))
         o.append(("reconnects", .number(Double(sim.stats.reconnects))))

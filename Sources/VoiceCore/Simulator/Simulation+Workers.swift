@@ -101,8 +101,8 @@ extension Simulation {
                 job.hubEndpointing = hub
                 job.transcript = SimContent.sentence(&rng.latency, words: rng.latency.int(2...9))
                 if rng.latency.chance(0.03) { job.transcript = " " }  // noise: an empty transcript
-            case let .assistant(_, _, _, preemptive, _):
-                job.preemptive = preemptive
+            case .assistant, .instruction:
+                if case let .assistant(_, _, _, preemptive, _) = params { job.preemptive = preemptive }
                 let sentences = rng.latency.int(1...4)
                 var text = ""
                 for k in 0..<sentences {

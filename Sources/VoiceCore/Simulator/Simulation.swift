@@ -107,6 +107,9 @@ public struct Simulation: Sendable {
             devices[i].turnsLeft = rng.workload.int(1...6)
         }
         if profile.total > 0 { scheduleNextFault() }
+        if options.saysPerHour > 0 {
+            for i in 0..<devices.count { queue.schedule(.operatorSay(i), at: rng.workload.exponential(3_600_000_000 / options.saysPerHour)) }
+        }
         queue.schedule(.checkpoint, at: 10_000_000)
         while let item = queue.pop() {
             if item.time > end { now = end; break }
@@ -135,6 +138,7 @@ public struct Simulation: Sendable {
         case let .workerJobStart(i, job, gen): workerJobStart(i, job, gen: gen)
         case let .workerHeartbeat(i, epoch): workerHeartbeat(i, epoch: epoch)
         case let .workerConnect(i): workerConnect(i)
+        case let .operatorSay(i): operatorSay(i)
         case .fault: injectFault()
         case let .faultEnd(f): endFault(f)
         case .checkpoint:
@@ -158,10 +162,10 @@ public struct Simulation: Sendable {
             break
         case let .workerConnected(w):
             guard workerIndex[w] != nil else { return }
-        case .workerRegister(let w, _), .workerHeartbeat(let w, _), .workerAccepted(let w, _), .workerOutput(let w, _, _),
+        case .workerRegister(let w, _), .workerHeartbeat(let w, _), .workerSay(let w, _, _), .workerAccepted(let w, _), .workerOutput(let w, _, _),
              .workerAudio(let w, _, _, _), .workerDone(let w, _), .workerError(let w, _, _, _), .workerDrain(let w):
             guard workerIndex[w] != nil else { return }
-        case .workerDisconnected, .timerFired, .configure:
+        case .workerDisconnected, .timerFired, .configure, .adminRequest:
             break
         }
         feed(e)
@@ -231,7 +235,21 @@ public struct Simulation: Sendable {
             queue.schedule(.coreTimer(t), at: max(now, at.us))
         case let .timerCancel(t):
             armedTimers[t] = nil
+        case .httpRespond:
+            break
         }
+    }
+
+    /// An operator's say to a connected device: a text or (one in three) an instruction for its
+    /// assistant. The Coordinator decides when it is spoken; the checker watches that moment.
+    private mutating func operatorSay(_ i: Int) {
+        queue.schedule(.operatorSay(i), at: now + rng.workload.exponential(3_600_000_000 / options.saysPerHour))
+        guard devices[i].session != nil else { return }
+        stats.says += 1
+        let words = SimContent.sentence(&rng.workload, words: rng.workload.int(2...8)) + "."
+        let body: JSON = rng.workload.chance(0.33) ? ["instruction": .string(words)] : ["text": .string(words)]
+        queue.schedule(.toCore(.adminRequest(AdminRequest(id: UInt64(stats.says), method: "POST", path: "/api/v1/devices/dev-\(i)/say",
+                                                          body: body))), at: now + rng.workload.us(1_000, 50_000))
     }
 
     /// Paced playback: the host queues the audio and knows when it will have played.
@@ -345,6 +363,7 @@ public struct Simulation: Sendable {
 
 /// Counters of a run.
 struct SimStats: Sendable {
+    var says = 0
     var events: UInt64 = 0
     var coreEvents: UInt64 = 0
     var faults = [Int](repeating: 0, count: FaultProfile.Kind.allCases.count)

@@ -18,6 +18,13 @@
 Each ``assistant`` job is one user utterance; what the handler yields streams back as ``delta``
 events; the exchange is then remembered in the session's history (also when interrupted).
 
+Speaking first: ``await app.say(device_id, text)`` makes a connected device speak (the hub picks
+the moment: never over the user, after a reply in progress), ``app.remind(device_id, text,
+after=seconds)`` (or ``at=``) does it later. ``instruction=`` instead of ``text`` asks the device's
+assistant to phrase it: that job calls the ``@app.on_instruction`` handler (default: the
+``on_utterance`` handler with the instruction as its text) with ``session.instruction`` set.
+Reminders live in this worker process's memory: a restart of the worker forgets them.
+
 A *preemptive* job (``params.preemptive``: the hub started it on a speculative transcript) streams
 its reply the same way, but the hub holds it until the final transcript confirms the text and then
 sends the ``commit`` input; a cancel means the text was wrong. So such a job remembers the exchange
@@ -35,8 +42,10 @@ import inspect
 import logging
 import os
 import sys
+import time
 from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
@@ -95,6 +104,9 @@ class Assistant:
         self.commit_timeout = commit_timeout  # a preemptive job's wait for `commit` (the hub's assistant timeout)
         self.tools = ToolRegistry()
         self._handler: Handler | None = None
+        self._instruction_handler: Handler | None = None
+        self._worker: Worker | None = None
+        self._reminders: set[asyncio.Task[None]] = set()
         self._turn: contextvars.ContextVar[_Turn | None] = contextvars.ContextVar(f"voicecore-turn-{id(self)}", default=None)
         self._store: SessionStore | None = None
         self.llm.tool_source = self._current_tools
@@ -107,6 +119,56 @@ class Assistant:
         returning the whole reply)."""
         self._handler = fn
         return fn
+
+    def on_instruction(self, fn: Handler) -> Handler:
+        """Registers ``fn(session, instruction)`` for the jobs that phrase what the device says first
+        (``say``/``remind`` with ``instruction=``, or the admin API's ``{"instruction": …}``): like
+        ``on_utterance``, it yields the words to speak. Without it, ``on_utterance`` gets the
+        instruction as its text."""
+        self._instruction_handler = fn
+        return fn
+
+    # Speaking first ----------------------------------------------------------------------------
+
+    async def say(self, device_id: str, text: str | None = None, *, instruction: str | None = None) -> None:
+        """Makes the connected device ``device_id`` speak ``text`` (as it is), or what this
+        assistant phrases for ``instruction``. Returns once the hub has the request; the hub
+        speaks it at a good moment and drops it if the device leaves first."""
+        if self._worker is None:
+            raise RuntimeError("say: the assistant is not serving a hub (app.run() / app.serve())")
+        await self._worker.say(device_id, text, instruction=instruction)
+
+    def remind(self, device_id: str, text: str | None = None, *, at: datetime | float | None = None,
+               after: float | None = None, instruction: str | None = None) -> asyncio.Task[None]:
+        """Says ``text`` (or phrases ``instruction``) on ``device_id`` at ``at`` (a datetime, or UNIX
+        seconds) or ``after`` seconds. Returns the asyncio task: ``cancel()`` drops the reminder.
+        Call it from the worker's event loop (a handler or a tool). The reminder lives in this
+        process: if the worker restarts before it is due, it is lost."""
+        if (at is None) == (after is None):
+            raise ValueError("remind: give at or after (one of them)")
+        if (text is None) == (instruction is None):
+            raise ValueError("remind: give text or instruction (one of them)")
+        if after is not None:
+            delay = float(after)
+        else:
+            when = at.timestamp() if isinstance(at, datetime) else float(at)  # type: ignore[union-attr]
+            delay = when - time.time()
+        task = asyncio.get_running_loop().create_task(self._remind(max(0.0, delay), device_id, text, instruction))
+        self._reminders.add(task)
+        task.add_done_callback(self._reminders.discard)
+        return task
+
+    async def _remind(self, delay: float, device_id: str, text: str | None, instruction: str | None) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self.say(device_id, text, instruction=instruction)
+        except Exception as exc:  # a reminder has no caller to raise to
+            log.warning("reminder for %s not sent: %s", device_id, exc)
+
+    @property
+    def reminders(self) -> int:
+        """Reminders set and not yet due."""
+        return len(self._reminders)
 
     def tool(self, fn: Callable[..., Any] | None = None, *, name: str | None = None, timeout: float | None = None) -> Any:
         """Registers a function the LLM may call (``@app.tool`` or ``@app.tool(timeout=3)``)."""
@@ -137,6 +199,7 @@ class Assistant:
     def worker(self) -> Worker:
         worker = Worker(slots={"assistant": self.slots}, name=self.name, models=["assistant"])
         worker.handler("assistant")(self.handle_job)
+        self._worker = worker
         return worker
 
     def run(self, argv: list[str] | None = None) -> None:
@@ -168,6 +231,8 @@ class Assistant:
         if not isinstance(text, str):
             raise JobError("assistant job needs a string `text`")
         session = self.session_for(job)
+        instruction = job.params.get("instruction") is True
+        session.instruction = instruction
         mcp = DeviceMcp()
         mcp.bind(lambda payload: job.output("mcp", payload=payload))
         turn = _Turn(session, job, asyncio.Event(), self.commit_timeout)
@@ -180,7 +245,7 @@ class Assistant:
             self._load_device_tools(job, session, mcp)
             # aclosing: a cancel mid-reply closes the script's generator and the LLM's HTTP stream
             # now (the model stops generating), not when the garbage collector finds them.
-            async with aclosing(self._deltas(session, text)) as deltas:
+            async with aclosing(self._deltas(session, text, instruction)) as deltas:
                 async for delta in deltas:
                     if delta:
                         reply.append(delta)
@@ -192,12 +257,17 @@ class Assistant:
             await asyncio.gather(inputs, return_exceptions=True)
             mcp.bind(None)
             # An uncommitted preemptive reply answered words the user may not have said.
-            if turn.committed.is_set():
+            if instruction:
+                # What the device said first is the conversation's; the instruction is not.
+                if reply:
+                    session.store.append(session.device_id, "assistant", "".join(reply))
+            elif turn.committed.is_set():
                 session.remember(text, "".join(reply))
 
-    async def _deltas(self, session: Session, text: str) -> AsyncIterator[str]:
+    async def _deltas(self, session: Session, text: str, instruction: bool = False) -> AsyncIterator[str]:
         assert self._handler is not None
-        result = self._handler(session, text)
+        handler = self._instruction_handler if instruction and self._instruction_handler is not None else self._handler
+        result = handler(session, text)
         if inspect.isasyncgen(result):
             async with aclosing(result):
                 async for delta in result:

@@ -83,6 +83,7 @@ class Session:
     budget_tokens: int = 2000
     tools: ToolRegistry = field(default_factory=ToolRegistry)
     data: dict[str, Any] = field(default_factory=dict)  # scratch space for the script, per connection
+    instruction: bool = False  # this job phrases what the device says first (say/remind with instruction=)
 
     @property
     def history(self) -> list[dict[str, str]]:

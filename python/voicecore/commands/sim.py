@@ -44,6 +44,8 @@ def _add(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trace", metavar="DEV", help="print one device's events, e.g. dev-17")
     p.add_argument("--until", metavar="TIME", help="stop at this simulated time, e.g. 2d03:11:08")
     p.add_argument("--plot", metavar="PNG", help="write a PNG: latency histogram and fleet timeline")
+    p.add_argument("--says-per-hour", type=float, default=None,
+                   help="operators' says per connected device per hour (admin API): the invariants check their moment")
     p.add_argument("--inject-bug", choices=INJECTABLE_BUGS, help="test only: a deliberate bug the invariants must catch")
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
 
@@ -80,7 +82,7 @@ def summary(r: SimReport) -> str:
 def _options(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     return dict(seed=seed, devices=args.devices, workers=args.workers, duration=args.duration, faults=args.faults,
                 liveness=args.liveness, buggify=not args.no_buggify, preemption=not args.no_preemption, until=args.until, trace=args.trace,
-                inject_bug=args.inject_bug)
+                inject_bug=args.inject_bug, says_per_hour=args.says_per_hour)
 
 
 @command("sim", "simulate a voice fleet on a virtual clock with faults and invariants")(_add)

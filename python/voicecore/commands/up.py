@@ -13,7 +13,7 @@ from ..cli import command
 EPILOG = """\
 settings: defaults < --config FILE (a JSON object with the long option names as keys, '-' as '_',
 plus "daemon": {...} with more voicecored options) < environment (VOICECORE_LLM_URL,
-VOICECORE_LLM_MODEL, VOICECORE_TOKEN, VOICECORE_DEVICE_TOKENS, VOICECORE_STATE_DIR) < flags.
+VOICECORE_LLM_MODEL, VOICECORE_TOKEN, VOICECORE_DEVICE_TOKENS, VOICECORE_ADMIN_TOKEN, VOICECORE_STATE_DIR) < flags.
 
 LLM: --llm-url (any OpenAI-compatible server, e.g. http://gpu-box:8000/v1) > the embedded
 SmolLM2-135M-Instruct on llama.cpp (scripts/install-llm.sh installs it; make run does) > none.
@@ -42,6 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llm-decode-threads", type=int, help="CPU threads of the embedded LLM writing the answer token by token (default 1)")
     p.add_argument("--worker-token", help="token workers present on /worker (default: random per run; env VOICECORE_TOKEN)")
     p.add_argument("--device-tokens", help="comma-separated device tokens (default none: DEV MODE; env VOICECORE_DEVICE_TOKENS)")
+    p.add_argument("--admin-token", help="bearer token operators present on the admin HTTP API /api/v1/ (default none: the API "
+                                         "is disabled; env VOICECORE_ADMIN_TOKEN; docs/admin-api.md)")
     p.add_argument("--workers", help="local workers to start: asr,tts,assistant (default all; 'none' for a bare hub)")
     p.add_argument("--asr-slots", type=int, help="utterances the local ASR worker handles at once (default 2)")
     p.add_argument("--asr-partial-interval", type=float,

@@ -34,6 +34,7 @@ class UpConfig:
     vision_token: str = ""           # the token boards present (given to them in MCP initialize); "" = random per run
     worker_token: str = ""           # "" = a fresh random token per run
     device_tokens: str = ""          # "" = DEV MODE (devices need no token)
+    admin_token: str = ""            # operators' bearer token for /api/v1/ (docs/admin-api.md); "" = the admin API is disabled
     workers: str = "asr,tts,assistant"
     asr_slots: int = 2
     # Seconds of speech between partial transcripts; 0: none. Off by default: on a small CPU a partial
@@ -98,6 +99,8 @@ class UpConfig:
             self.vision_model = env["VOICECORE_VISION_MODEL"]
         if env.get("VOICECORE_TOKEN"):
             self.worker_token = env["VOICECORE_TOKEN"]
+        if env.get("VOICECORE_ADMIN_TOKEN"):
+            self.admin_token = env["VOICECORE_ADMIN_TOKEN"]
         if env.get("VOICECORE_DEVICE_TOKENS"):
             self.device_tokens = env["VOICECORE_DEVICE_TOKENS"]
         if env.get("VOICECORE_STATE_DIR"):

@@ -126,7 +126,10 @@ class Stack:
             daemon_config = self.state / "voicecored.json"
             daemon_config.write_text(json.dumps(daemon_options, indent=2))
             argv[1:1] = ["--config", str(daemon_config)]
-        daemon_spec = ChildSpec("voicecored", argv, self.logs / "voicecored.log", on_line=self._daemon_line, stop_timeout=15)
+        # The admin token goes in the daemon's environment, not on its command line (ps shows that).
+        daemon_env = {"VOICECORED_ADMIN_TOKEN": c.admin_token} if c.admin_token else {}
+        daemon_spec = ChildSpec("voicecored", argv, self.logs / "voicecored.log", env=daemon_env, on_line=self._daemon_line,
+                                stop_timeout=15)
         await self.supervisor.start(daemon_spec)
         try:
             self.port = await asyncio.wait_for(asyncio.shield(self._listening), 20)
@@ -257,6 +260,8 @@ class Stack:
             f"  workers     {', '.join(self.config.worker_kinds) or 'none'} on this machine; more join at {s['worker_url']} "
             f"with --token {self.config.worker_token}",
             "  devices     " + ("token required (--device-tokens)" if self.config.device_tokens else "DEV MODE: any device may connect without a token"),
+            "  admin API   " + (f"{s['http']}/api/v1/devices (Authorization: Bearer <--admin-token>)" if self.config.admin_token
+                                else "disabled (--admin-token enables /api/v1/, docs/admin-api.md)"),
             f"  logs        {self.logs}/  ({', '.join(Path(p).name for p in s['logs'].values())})",
             *([f"  journal     {self.state / 'journal'}/  (voicecore replay {self.state / 'journal'})"] if journal_args(self.config, self.state) else []),
             "Ctrl-C stops everything.",

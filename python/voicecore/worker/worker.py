@@ -152,6 +152,26 @@ class Worker:
         assert self.worker_id is not None
         return self.worker_id
 
+    async def say(self, device_id: str, text: str | None = None, *, instruction: str | None = None,
+                  timeout: float = 10.0) -> None:
+        """Asks the hub to make a connected device speak first (docs/worker-protocol.md, ``say``):
+        ``text`` is spoken as it is, ``instruction`` is phrased by the device's assistant first.
+        The hub picks the moment (never over the user, after a reply in progress) and logs what
+        became of it (``say.queued`` … ``say.done``/``say.dropped``); a device that is not
+        connected is answered with an ``error`` message, which this worker logs. Waits up to
+        ``timeout`` seconds for the hub connection."""
+        if (text is None) == (instruction is None):
+            raise ValueError("say: give text or instruction (one of them)")
+        if self._registered is None:
+            raise RuntimeError("say: the worker is not serving a hub (serve() has not started)")
+        await asyncio.wait_for(self._registered.wait(), timeout)
+        message: dict[str, Any] = {"type": "say", "device_id": device_id}
+        if text is not None:
+            message["text"] = text
+        else:
+            message["instruction"] = instruction
+        await self._send(message)
+
     async def drain(self) -> None:
         """Takes no new jobs, lets running ones finish (up to ``drain_timeout``), then stops."""
         if self._draining:
