@@ -244,8 +244,12 @@ typedef enum vc_effect_kind {
     VC_EFFECT_TIMER_SET = 9,        /* timer, at_us: report VC_EVENT_TIMER_FIRED at (not before) at_us;
                                        setting a timer id again moves it */
     VC_EFFECT_TIMER_CANCEL = 10,    /* timer */
-    VC_EFFECT_HTTP_RESPOND = 11     /* request, code (the HTTP status); body: the JSON response body,
+    VC_EFFECT_HTTP_RESPOND = 11,    /* request, code (the HTTP status); body: the JSON response body,
                                        sent unchanged. The answer to a VC_EVENT_ADMIN_REQUEST */
+    VC_EFFECT_DEVICE_PAUSE = 12,    /* session: send no more of its queued audio (the queue keeps
+                                       filling, its position is kept) until VC_EFFECT_DEVICE_RESUME or
+                                       VC_EFFECT_DEVICE_FLUSH: speech over a playing reply is judged */
+    VC_EFFECT_DEVICE_RESUME = 13    /* session: send its queued audio again from where it paused */
 } vc_effect_kind;
 
 #define VC_EFFECT_HELLO 1u     /* VC_EFFECT_DEVICE_SEND: the server hello */

@@ -19,12 +19,16 @@ evidence:
 Per language: false cut-offs (``pause`` clips ended inside the inner pause), missed ends
 (``finished`` clips that waited the policy's long fallback: today 480 ms, Pipecat 3 s, hub
 ``fallback``/``open``), the mean and p90 endpoint delay of ``finished`` clips (decision time minus
-the true speech end), and backchannels said over a playing reply (realtime mode) that stop it.
-Today's rule and Pipecat's default cut the reply on any speech; the hub's share is measured with the
-Coordinator. With ``--wer``: word error rate of the English finals against faster-whisper's own
-``transcribe()`` (beam 5, 30 s window) on the same clips.
+the true speech end), backchannels said over a playing reply (realtime mode) that cut it, and the
+time from an interruption's onset (a ``finished`` clip said over the reply) to the reply's audio
+stopping. Today's rule and Pipecat's default cut the reply on any speech (at their speech start);
+the hub (the Coordinator, with the session's ``language`` set to the clip's) pauses the reply's
+downlink, then resumes it for a backchannel or cuts it. With ``--wer``: word error rate of the
+English finals against faster-whisper's own ``transcribe()`` (beam 5, 30 s window) on the same
+clips. ``--json`` keeps every clip's evidence; ``--from-json`` decides again on it without
+running the ASR (the delays keep the compute times measured then).
 
-    python3 Benchmarks/turn/bench_turn.py [--languages en,zh,ru,de,ja] [--speeds 150,175,210] [--clean-only] [--wer]
+    python3 Benchmarks/turn/bench_turn.py [--languages en,zh,ru,de,ja] [--speeds 150,175,210] [--clean-only] [--wer] [--json F] [--from-json F]
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ PIPECAT_STOP_S = 0.2
 PIPECAT_CONFIDENCE = 0.7
 PIPECAT_FALLBACK_S = 3.0
 FAR = 1e9
+TURN: dict = {}  # --turn: extra `turn` config for the hub
 LEAD = 0.3  # make_clip's silence before the speech
 
 
@@ -67,6 +72,7 @@ class Evidence:
     speech_start: float | None = None
     pauses: list[dict] = field(default_factory=list)  # at, stop, silence_ms, text, text_at, probability, probability_at, resume
     final: str = ""
+    final_language: str | None = None
     probabilities: list[float] = field(default_factory=list)  # VAD, one per 32 ms window
 
 
@@ -86,13 +92,14 @@ async def gather(engine, model, clip: Clip) -> Evidence:
                               "text": None, "probability": None, "resume": None})
             clock["pause_wall"] = time.perf_counter()
         elif event == "speculative":
-            ev.pauses[-1].update(text=fields["text"], text_at=t + time.perf_counter() - clock["pause_wall"])
+            ev.pauses[-1].update(text=fields["text"], language=fields.get("language"), text_at=t + time.perf_counter() - clock["pause_wall"])
         elif event == "turn":
             ev.pauses[-1].update(probability=fields["probability"], probability_at=t + time.perf_counter() - clock["pause_wall"])
         elif event == "resume":
             ev.pauses[-1]["resume"] = t
         elif event == "final":
             ev.final = fields["text"]
+            ev.final_language = fields.get("language")
 
     rec = StreamingRecognizer(engine, emit, config, language=clip.language, mode="auto", endpointing="hub", turn_model=model)
     pcm = (np.clip(clip.audio, -1, 1) * 32767).astype(np.int16).tobytes()
@@ -171,10 +178,11 @@ def pipecat(ev: Evidence, clip: Clip, model: SmartTurn) -> tuple[float, str, flo
 class Hub:
     """One Coordinator with an ASR, an assistant and a TTS worker and one device session."""
 
-    def __init__(self, mode: str, turn: dict | None = None) -> None:
-        self.c = Coordinator({"heartbeat_ms": 600000, **({"turn": turn} if turn else {})})
+    def __init__(self, mode: str, turn: dict | None = None, language: str = "en") -> None:
+        self.c = Coordinator({"heartbeat_ms": 600000, "language": language, **({"turn": turn} if turn else {})})
         self.timers: dict[int, int] = {}
         self.effects: list[dict] = []
+        self.timed: list[tuple[int, dict]] = []
         for name, kind in (("a", "asr"), ("b", "assistant"), ("t", "tts")):
             self.send({"type": "worker.connected", "worker": name}, 0)
             self.send({"type": "worker.message", "worker": name,
@@ -191,6 +199,7 @@ class Hub:
             elif e["type"] == "timer.cancel":
                 self.timers.pop(e["timer"], None)
         self.effects += fx
+        self.timed += [(now, e) for e in fx]
         return fx
 
     def asr_job(self) -> int:
@@ -233,7 +242,10 @@ def worker_outputs(ev: Evidence, offset_us: int) -> list[tuple[int, str, dict]]:
         resume = p["resume"] if p["resume"] is not None else FAR
         voided = False
         if p["text"] is not None and p["text_at"] < resume:
-            out.append((us(p["text_at"]), "speculative", {"text": p["text"]}))
+            fields = {"text": p["text"]}
+            if p.get("language"):
+                fields["language"] = p["language"]
+            out.append((us(p["text_at"]), "speculative", fields))
             voided = True
         if p["probability"] is not None and p["probability_at"] < resume:
             out.append((us(p["probability_at"]), "turn", {"probability": p["probability"]}))
@@ -248,8 +260,8 @@ def input_end(fx: list[dict], job: int) -> bool:
     return any(e["type"] == "worker.send" and e["message"] == {"type": "input", "job": job, "event": "end"} for e in fx)
 
 
-def hub(ev: Evidence) -> tuple[float, str]:
-    h = Hub("auto")
+def hub(ev: Evidence, language: str) -> tuple[float, str]:
+    h = Hub("auto", TURN or None, language=language)
     job = h.asr_job()
     at = h.run(job, worker_outputs(ev, 0), until=int(30e6), stop=input_end)
     if at is None:
@@ -258,10 +270,12 @@ def hub(ev: Evidence) -> tuple[float, str]:
     return at / 1e6, reasons[-1] if reasons else "?"
 
 
-def reply_stopped(ev: Evidence, clip: Clip, barge_in_ms: int) -> tuple[bool, float | None]:
-    """Realtime mode, a reply in flight, the clip said over it: does the Coordinator stop the reply?
-    (stopped, seconds from the speech onset to the stop)."""
-    h = Hub("realtime", {"barge_in_ms": barge_in_ms})
+def over_reply(ev: Evidence, clip: Clip, barge_in_ms: int) -> dict:
+    """Realtime mode, a reply in flight, the clip said over it: what the Coordinator does to the
+    reply. ``outcome`` "cut" (tts stop: the reply is over), "resumed" (paused, then resumed: a
+    false interruption) or "played" (never paused); ``pause`` / ``cut`` seconds from the speech
+    onset to the downlink's pause / to the cut; ``gap`` seconds the downlink stayed paused."""
+    h = Hub("realtime", {**TURN, "barge_in_ms": barge_in_ms}, language=clip.language)
     job = h.asr_job()
     t = 1_000_000
     h.output(job, t, "speech_start")
@@ -270,16 +284,25 @@ def reply_stopped(ev: Evidence, clip: Clip, barge_in_ms: int) -> tuple[bool, flo
     listener = h.asr_job()
     assert listener != job
     offset = t + 100_000
-    stopped = lambda fx, _job: any(e["type"] == "device.send" and e["message"].get("type") == "tts"  # noqa: E731
-                                   and e["message"].get("state") == "stop" for e in fx)
     outputs = worker_outputs(ev, offset)
     end_of_clip = offset + int(clip.duration * 1e6)
-    # The worker's final (after the hub ended the input, or at the clip's end; empty when it heard no words).
-    outputs.append((end_of_clip, "speech_end", {}))
-    outputs.append((end_of_clip + 1, "final", {"text": ev.final}))
-    at = h.run(listener, outputs, until=end_of_clip + 1, stop=stopped)
+    # The worker's final follows the hub's `input end` at once (the pause's speculative transcript),
+    # or comes at the clip's end (its own silence limit); empty when it heard no words.
+    at = h.run(listener, outputs, until=end_of_clip, stop=input_end)
+    final_at = at if at is not None else end_of_clip
+    final = {"text": ev.final, **({"language": ev.final_language} if ev.final_language else {})}
+    h.run(listener, [(final_at, "speech_end", {}), (final_at + 1, "final", final)], until=final_at + 1,
+          stop=lambda fx, _job: False)
     onset = offset + int(LEAD * 1e6)
-    return at is not None, (at - onset) / 1e6 if at is not None else None
+    first = lambda kind, test=lambda e: True: next((n for n, e in h.timed if e["type"] == kind and n >= t + 3000 and test(e)), None)  # noqa: E731
+    paused = first("device.pause")
+    resumed = first("device.resume")
+    cut = first("device.send", lambda e: e["message"].get("type") == "tts" and e["message"].get("state") == "stop")
+    outcome = "cut" if cut is not None else "resumed" if resumed is not None else "played" if paused is None else "paused"
+    secs = lambda n: (n - onset) / 1e6 if n is not None else None  # noqa: E731
+    stop = min(x for x in (paused, cut) if x is not None) if (paused or cut) else None
+    return {"outcome": outcome, "pause": secs(paused), "cut": secs(cut), "stop": secs(stop),
+            "gap": (resumed - paused) / 1e6 if resumed is not None and paused is not None else None}
 
 
 # Report ---------------------------------------------------------------------------------------
@@ -294,35 +317,47 @@ def main() -> int:
     ap.add_argument("--speeds", default=",".join(map(str, SPEEDS)))
     ap.add_argument("--clean-only", action="store_true")
     ap.add_argument("--wer", action="store_true", help="also the word error rate of the English finals vs faster-whisper transcribe() beam 5")
-    ap.add_argument("--barge-in", default="200,400,600", help="turn.barge_in_ms values for the realtime rows (the first is the default's)")
+    ap.add_argument("--barge-in", default="0,100,200", help="turn.barge_in_ms values for the realtime rows (the first is the default's)")
+    ap.add_argument("--turn", default="{}", help='extra Coordinator `turn` config for the hub, JSON, e.g. {"backchannel_ms": 700}')
+    ap.add_argument("--from-json", help="decide on the evidence of an earlier --json run instead of running the ASR again")
     ap.add_argument("--json", help="write every clip's result here")
     args = ap.parse_args()
     barge_ins = [int(b) for b in args.barge_in.split(",")]
+    TURN.update(json.loads(args.turn))
     languages = tuple(args.languages.split(","))
     clips = evaluation_set(languages=languages, speeds=tuple(int(s) for s in args.speeds.split(",")),
                            noise=(None,) if args.clean_only else (None, 20.0))
-    engine = FasterWhisperEngine()
+    prior = {r["id"]: r for r in json.loads(Path(args.from_json).read_text())} if args.from_json else None
+    engine = None if prior else FasterWhisperEngine()
     model = SmartTurn()
     rows = []
     started = time.time()
     for n, clip in enumerate(clips):
-        ev = asyncio.run(gather(engine, model, clip))
+        if prior is not None:
+            r = prior[clip.id]
+            language = r.get("final_language") or next((p["language"] for p in r["pauses"] if p.get("language")), None)
+            ev = Evidence(speech_start=r["speech_start"], pauses=r["pauses"], final=r["final"], final_language=language,
+                          probabilities=r["probabilities"])
+        else:
+            ev = asyncio.run(gather(engine, model, clip))
         row = {"id": clip.id, "language": clip.language, "kind": clip.kind, "speech_end": clip.speech_end, "final": ev.final,
-               "text": clip.text, "pauses": [{k: v for k, v in p.items()} for p in ev.pauses]}
+               "text": clip.text, "pauses": [{k: v for k, v in p.items()} for p in ev.pauses],
+               "speech_start": ev.speech_start, "final_language": ev.final_language, "probabilities": [round(float(x), 4) for x in ev.probabilities]}
         if clip.kind == "backchannel":
-            row["hub_stops"] = {b: reply_stopped(ev, clip, b)[0] for b in barge_ins}
+            row["over_reply"] = {b: over_reply(ev, clip, b) for b in barge_ins}
         else:
             row["today"] = today(ev)
             d, reason, compute = pipecat(ev, clip, model)
             row["pipecat"] = (d, reason)
             row["pipecat_compute"] = compute
-            row["hub"] = hub(ev)
+            row["hub"] = hub(ev, clip.language)
+            row["vad_onset"] = vad_onset(ev)
             if clip.kind == "finished":  # an interruption over a playing reply must still cut it
-                row["hub_interrupts"] = {b: reply_stopped(ev, clip, b) for b in barge_ins}
+                row["over_reply"] = {b: over_reply(ev, clip, b) for b in barge_ins}
         rows.append(row)
         print(f"  [{n + 1}/{len(clips)} {time.time() - started:.0f} s] {clip.id}: "
               + " ".join(f"{k}={row[k][0] - clip.speech_end:+.2f}/{row[k][1]}" for k in ("today", "pipecat", "hub") if k in row)
-              + (f" stops={row['hub_stops'][barge_ins[0]]}" if "hub_stops" in row else ""), file=sys.stderr, flush=True)
+              + (f" over_reply={row['over_reply'][barge_ins[0]]['outcome']}" if "over_reply" in row else ""), file=sys.stderr, flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1, default=str))
     report(rows, languages, barge_ins)
@@ -334,9 +369,30 @@ def main() -> int:
 LONG = {"today": ("silence",), "pipecat": ("fallback",), "hub": ("fallback", "open")}
 
 
+def vad_onset(ev: Evidence) -> float | None:
+    """When Pipecat's VAD (confidence 0.7 for 0.2 s) reports speech start: its interruption."""
+    run = 0
+    for i, p in enumerate(ev.probabilities):
+        run = run + 1 if p >= PIPECAT_CONFIDENCE else 0
+        if run >= int(round(0.2 / WIN_S)):
+            return (i + 1) * WIN_S
+    return None
+
+
+def onset_to_stop(row: dict, policy: str, barge_in: int) -> float | None:
+    """Seconds from an interruption's onset to the reply's audio stopping (the downlink paused or
+    cut): today's worker rule and Pipecat cut at their speech start, the hub pauses (or cuts)."""
+    if policy == "hub":
+        return row["over_reply"][barge_in]["stop"]
+    start = row["speech_start"] if policy == "today" else row.get("vad_onset")
+    return start - LEAD if start is not None else None
+
+
 def report(rows: list[dict], languages: tuple[str, ...], barge_ins: list[int]) -> None:
-    print(f"endpointing (auto mode); backchannels said over a playing reply with turn.barge_in_ms = {barge_ins[0]}")
-    print(f"{'lang':5} {'policy':8} {'false cut-offs':>15} {'missed ends':>12} {'mean delay':>11} {'p90 delay':>10} {'unfinished held':>16} {'backchannels stop reply':>24}")
+    b0 = barge_ins[0]
+    print(f"endpointing (auto mode) and speech over a playing reply (realtime mode, hub: turn.barge_in_ms = {b0})")
+    print(f"{'lang':5} {'policy':8} {'false cut-offs':>15} {'missed ends':>12} {'mean delay':>11} {'p90 delay':>10} {'unfinished held':>16}"
+          f" {'backchannels cut reply':>23} {'interruption onset->stop p90':>29}")
     for language in languages + ("all",):
         mine = [r for r in rows if language in ("all", r["language"])]
         pauses = [r for r in mine if r["kind"] == "pause"]
@@ -349,23 +405,39 @@ def report(rows: list[dict], languages: tuple[str, ...], barge_ins: list[int]) -
             delays = [r[policy][0] - r["speech_end"] for r in finished if r[policy][0] < FAR]
             held = sum(1 for r in unfinished if r[policy][0] - r["speech_end"] >= 0.7)
             if policy == "hub":
-                n = sum(r["hub_stops"][barge_ins[0]] for r in backchannels)
+                n = sum(r["over_reply"][b0]["outcome"] == "cut" for r in backchannels)
                 stop = f"{n}/{len(backchannels)} {pct(n, len(backchannels))}"
             else:
                 stop = f"{len(backchannels)}/{len(backchannels)} (any speech)"
+            stops = [x for x in (onset_to_stop(r, policy, b0) for r in finished) if x is not None]
             print(f"{language:5} {policy:8} {cut:>6}/{len(pauses):<3} {pct(cut, len(pauses)):>5} {missed:>3}/{len(finished):<3}{pct(missed, len(finished)):>5}"
-                  f" {ms(statistics.fmean(delays) if delays else float('nan')):>11} {ms(p90(delays)):>10} {held:>6}/{len(unfinished):<3}{pct(held, len(unfinished)):>6} {stop:>24}")
+                  f" {ms(statistics.fmean(delays) if delays else float('nan')):>11} {ms(p90(delays)):>10} {held:>6}/{len(unfinished):<3}{pct(held, len(unfinished)):>6}"
+                  f" {stop:>23} {ms(p90(stops)):>29}")
     print()
-    print("hub, realtime mode, speech over a playing reply, by turn.barge_in_ms:")
-    print(f"{'barge_in_ms':>11} {'backchannels that stop it':>26} {'interruptions that cut it':>26} {'onset -> tts stop mean':>23} {'p90':>8}")
+    print("hub, realtime mode, speech over a playing reply, by turn.barge_in_ms (the reply's downlink pauses, then")
+    print("resumes for a backchannel or is cut for an interruption; 'stop' is the pause, or the cut when it came first):")
+    print(f"{'barge_in_ms':>11} {'backchannels cut':>17} {'resumed':>12} {'mean gap':>9} {'interruptions cut':>18} {'resumed':>8}"
+          f" {'onset->stop mean':>17} {'p90':>7} {'onset->cut p90':>15}")
     backchannels = [r for r in rows if r["kind"] == "backchannel"]
     interrupts = [r for r in rows if r["kind"] == "finished"]
     for b in barge_ins:
-        n = sum(r["hub_stops"][b] for r in backchannels)
-        cut = [r["hub_interrupts"][b][1] for r in interrupts if r["hub_interrupts"][b][0]]
-        print(f"{b:>11} {n:>15}/{len(backchannels):<4} {pct(n, len(backchannels)):>5} {len(cut):>15}/{len(interrupts):<4} "
-              f"{pct(len(cut), len(interrupts)):>5} {ms(statistics.fmean(cut)) if cut else '-':>23} {ms(p90(cut)) if cut else '-':>8}")
-    spent = [r["pipecat_compute"] for r in rows if "pipecat_compute" in r]
+        bo = [r["over_reply"][b] for r in backchannels]
+        io = [r["over_reply"][b] for r in interrupts]
+        bcut = sum(o["outcome"] == "cut" for o in bo)
+        bres = sum(o["outcome"] == "resumed" for o in bo)
+        gaps = [o["gap"] for o in bo if o["gap"] is not None]
+        icut = sum(o["outcome"] == "cut" for o in io)
+        ires = sum(o["outcome"] == "resumed" for o in io)
+        stops = [o["stop"] for o in io if o["stop"] is not None]
+        cuts = [o["cut"] for o in io if o["cut"] is not None]
+        print(f"{b:>11} {bcut:>6}/{len(bo):<3} {pct(bcut, len(bo)):>5} {bres:>4} {pct(bres, len(bo)):>5}"
+              f" {ms(statistics.fmean(gaps)) if gaps else '-':>9} {icut:>7}/{len(io):<3} {pct(icut, len(io)):>5} {ires:>8}"
+              f" {ms(statistics.fmean(stops)) if stops else '-':>17} {ms(p90(stops)) if stops else '-':>7} {ms(p90(cuts)) if cuts else '-':>15}")
+    rules: dict[str, int] = {}
+    for r in rows:
+        if "hub" in r and r["kind"] == "finished":
+            rules[r["hub"][1]] = rules.get(r["hub"][1], 0) + 1
+    print("hub end-of-turn rule on the finished clips: " + ", ".join(f"{k} {v}" for k, v in sorted(rules.items())))
     st = [p["probability_at"] - p["at"] for r in rows for p in r["pauses"] if p.get("probability_at")]
     asr = [p["text_at"] - p["at"] for r in rows for p in r["pauses"] if p.get("text_at")]
     print(f"evidence compute (per pause, measured, in the delays): speculative transcript mean {ms(statistics.fmean(asr))}, "

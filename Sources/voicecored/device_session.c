@@ -34,6 +34,7 @@ typedef struct device_session {
     uint64_t bad_opus;
     uint64_t uplink_dropped;
     int frame_in_flight;         /* a frame waits in the send queue: the next is encoded once it is written */
+    int paused;                  /* device_pause: no frame goes out until it is resumed or flushed */
     int budget_ready;
     uplink_budget budget;
     hub_turn_trace trace;
@@ -282,7 +283,7 @@ static void pace(device_session *d) {
     for (;;) {
         /* One frame in the send queue at a time: the next is encoded after this one is written,
          * so a reply's first frame leaves after one encode and an abort finds little to drop. */
-        if (d->frame_in_flight) return;
+        if (d->frame_in_flight || d->paused) return;
         int64_t wait_us = 0;
         playout_item *item = playout_next(&d->playout, monotonic_us(), &wait_us);
         if (!item) {
@@ -356,6 +357,15 @@ void device_flush(devices *ds, uint64_t session) {
     d->trace.first_frame_origin_us = 0;
     conn_drop_binary(d->c);
     d->frame_in_flight = 0;
+    d->paused = 0;
+}
+
+void device_pause(devices *ds, uint64_t session, int paused) {
+    device_session *d = find(ds, session);
+    if (!d) return;
+    d->paused = paused;
+    if (paused) uv_timer_stop(d->pace_timer);
+    else pace(d);
 }
 
 void device_close_session(devices *ds, uint64_t session, int code, const char *reason) {

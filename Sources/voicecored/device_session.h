@@ -46,6 +46,9 @@ void device_queue_audio(devices *d, uint64_t session, int64_t turn, const int16_
 /* After turn's queued audio: send frame (NUL-terminated, or NULL), report the playback done. */
 void device_audio_end(devices *d, uint64_t session, int64_t turn, const char *frame);
 void device_flush(devices *d, uint64_t session);
+/* paused 1: no frame goes out (the queue keeps filling and its position is kept; the device plays
+ * out the frames it holds, then nothing); 0: pacing goes on from there. A flush also ends a pause. */
+void device_pause(devices *d, uint64_t session, int paused);
 /* code: the WebSocket close code the core chose (0: 1000). */
 void device_close_session(devices *d, uint64_t session, int code, const char *reason);
 

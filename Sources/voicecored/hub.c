@@ -237,6 +237,12 @@ static void carry_out(hub *h, const vc_effect *e, const event_origin *origin) {
     case VC_EFFECT_DEVICE_FLUSH:
         device_flush(s->devices, e->session);
         break;
+    case VC_EFFECT_DEVICE_PAUSE:
+        device_pause(s->devices, e->session, 1);
+        break;
+    case VC_EFFECT_DEVICE_RESUME:
+        device_pause(s->devices, e->session, 0);
+        break;
     case VC_EFFECT_DEVICE_CLOSE:
         device_close_session(s->devices, e->session, e->code, e->body ? e->body : "");
         break;

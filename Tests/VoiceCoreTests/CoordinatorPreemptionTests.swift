@@ -317,7 +317,10 @@ import Testing
     @Test func wireDecodingOfTheNewOutputEvents() throws {
         let spec = try WireDecoder.workerMessage(WorkerID(1), WireFields(JSONParser.parse(
             #"{"type":"output","job":3,"event":"speculative","text":"hi."}"#), "worker"))
-        guard case .workerOutput(_, _, .speculative("hi.")) = spec else { Issue.record("not speculative"); return }
+        guard case .workerOutput(_, _, .speculative("hi.", nil)) = spec else { Issue.record("not speculative"); return }
+        let tagged = try WireDecoder.workerMessage(WorkerID(1), WireFields(JSONParser.parse(
+            #"{"type":"output","job":3,"event":"speculative","text":"hi.","language":"en"}"#), "worker"))
+        guard case .workerOutput(_, _, .speculative("hi.", "en")) = tagged else { Issue.record("no language"); return }
         let void = try WireDecoder.workerMessage(WorkerID(1), WireFields(JSONParser.parse(
             #"{"type":"output","job":3,"event":"speculation_void"}"#), "worker"))
         guard case .workerOutput(_, _, .speculationVoid) = void else { Issue.record("not speculation_void"); return }

@@ -131,10 +131,11 @@ import Testing
         let (asr2, aw) = t.asrJob(1)!
         let before = t.log.count
         t.feed(.workerOutput(aw, asr2, .speechStart))
-        // Speech over the reply is an interruption once it lasts turn.barge_in_ms (a backchannel
-        // would pause before: CoordinatorEndOfTurnTests).
+        // Speech over the reply pauses its downlink at once and is an interruption once it lasts
+        // turn.interrupt_ms (a backchannel would pause before: CoordinatorEndOfTurnTests).
+        #expect(t.last.contains { if case .devicePause = $0 { return true } else { return false } })
         #expect(t.forbids(["turn.cancelled turn=1"], since: before))
-        t.advanceMs(200)
+        t.advanceMs(1000)
         #expect(t.last.contains { if case .deviceFlush = $0 { return true } else { return false } })
         #expect(t.deviceMessages(SessionID(1), in: t.last) == [.ttsStop])
         #expect(t.hasSubsequence(["turn.cancelled turn=1 reason=barge-in"], since: before))

@@ -305,6 +305,7 @@ def test_a_long_utterance_reported_on_does_not_time_out():
     fx = step(14_000_000, "pause", silence_ms=64)
     fx += step(14_300_000, "turn", probability=0.9)
     fx += step(14_400_000, "speculative", text="And that is the whole long story.")
+    fx += step(14_900_000, "speech_end")  # past hold_ms (a confident model on a statement): the hub's timer ended it
     assert _input_end(fx, job)
     kinds = [e["kind"] for e in c.log()]
     assert "turn.fallback" not in kinds and "turn.endpoint" in kinds
@@ -343,6 +344,21 @@ def test_speech_over_the_reply_without_words_does_not_cut_it():
     listener = job_of(fx, "asr")
     fx = out(3_000_000, "speech_start") + out(3_400_000, "pause", silence_ms=64) + out(3_600_000, "speculative", text="Stop that.")
     assert _stopped(fx)
+
+def test_speech_over_the_reply_pauses_its_downlink_and_a_backchannel_resumes_it():
+    """Realtime, default `turn` config: speech over the reply pauses the downlink at once
+    (`device.pause`, no message to the device); "Uh-huh." resumes it (`device.resume`), nothing cut."""
+    c = voicecore.Coordinator({"heartbeat_ms": 60000})
+    listener = _reply_in_flight(c)
+    out = lambda now, event, **f: c.handle({"type": "worker.message", "worker": 1,  # noqa: E731
+                                            "message": {"type": "output", "job": listener["job"], "event": event, **f}}, now)
+    fx = out(1_000_000, "speech_start")
+    assert [e["type"] for e in fx if e["type"].startswith("device.")] == ["device.pause"]
+    fx = out(1_400_000, "pause", silence_ms=64) + out(1_700_000, "speculative", text="Uh-huh.", language="en")
+    assert "device.resume" in [e["type"] for e in fx] and not _stopped(fx)
+    kinds = [e["kind"] for e in c.log()]
+    assert kinds.index("turn.paused") < kinds.index("turn.backchannel") < kinds.index("turn.resumed")
+
 
 def test_tally_counts_the_log_without_parsing_it() -> None:
     """Coordinator.tally reads the counts the core keeps (vc_coordinator_tally): they match the log."""

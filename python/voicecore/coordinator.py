@@ -60,6 +60,8 @@ class EffectKind(enum.IntEnum):
     TIMER_SET = 9
     TIMER_CANCEL = 10
     HTTP_RESPOND = 11
+    DEVICE_PAUSE = 12
+    DEVICE_RESUME = 13
 
 
 EVENT_AUTHENTICATED = 1
@@ -89,7 +91,8 @@ _EFFECT_NAMES = {
     EffectKind.DEVICE_CLOSE: "device.close", EffectKind.WORKER_SEND: "worker.send",
     EffectKind.WORKER_AUDIO: "worker.audio", EffectKind.WORKER_CLOSE: "worker.close",
     EffectKind.TIMER_SET: "timer.set", EffectKind.TIMER_CANCEL: "timer.cancel",
-    EffectKind.HTTP_RESPOND: "http.respond",
+    EffectKind.HTTP_RESPOND: "http.respond", EffectKind.DEVICE_PAUSE: "device.pause",
+    EffectKind.DEVICE_RESUME: "device.resume",
 }
 
 

@@ -84,6 +84,7 @@ def simulate(
     liveness: bool = False,
     buggify: bool = True,
     preemption: bool = True,
+    backchannels: float = 0.0,
     until: str | None = None,
     trace: str | None = None,
     inject_bug: str | None = None,
@@ -96,6 +97,8 @@ def simulate(
     ``voicecore.Error`` for bad options."""
     options: dict[str, Any] = {"seed": seed, "devices": devices, "duration": duration, "faults": faults,
                                "liveness": liveness, "buggify": buggify, "preemption": preemption}
+    if backchannels:
+        options["backchannels"] = backchannels
     if workers is not None:
         options["workers"] = dict(workers)
     if until is not None:

@@ -47,7 +47,7 @@ extension Coordinator {
             sessions[s]!.listening = true
             // A stream opened in another mode that has heard nothing yet is reopened in this one.
             if let u = sessions[s]!.utterance, u.mode != mode, !u.speech, !u.ended {
-                clearTurnTimers(u)
+                clearTurnTimers(s, u)
                 cancelJob(u.job, reason: "mode-change")
                 discardHeld(s, reason: "mode-change")
                 sessions[s]!.utterance = nil
@@ -147,7 +147,7 @@ extension Coordinator {
         dropSays(s, reason: "device-left")
         discardHeld(s, reason: reason)
         if let u = sessions[s]!.utterance {
-            clearTurnTimers(u)
+            clearTurnTimers(s, u)
             cancelJob(u.job, reason: reason)
             sessions[s]!.utterance = nil
             record(.turnCancelled, session: s, turn: u.turn, reason: reason)

@@ -1,9 +1,12 @@
 /// Turn-taking: the end of an utterance decided on the ASR worker's evidence (EndOfTurn.swift),
-/// and speech over a playing reply judged as an interruption or a backchannel.
+/// and speech over a playing reply (realtime mode): the reply's downlink pauses at once, then the
+/// speech proves a backchannel — the reply resumes where it paused, no turn starts — or an
+/// interruption — the reply is cut and the user's turn goes on.
 extension Coordinator {
-    /// `pause`: silence began `silenceMs` of audio ago. Without hub endpointing it is only a mark.
+    /// `pause`: silence began `silenceMs` of audio ago. Without hub endpointing it only dates the
+    /// end of the speech (a backchannel's length).
     mutating func paused(_ s: SessionID, _ u: Utterance, silenceMs: Int) {
-        guard config.turn.hubEndpointing, u.mode != .manual, !u.ended else { return }
+        guard !u.ended else { return }
         u.pause = PauseEvidence(since: now + Int64(-silenceMs) * 1000)
         decideEndOfTurn(s)
     }
@@ -15,18 +18,28 @@ extension Coordinator {
         if u.speech, !u.ended { setJobDeadline(job, now + config.asrTimeoutUs) }
     }
 
+    /// The speculative transcript of the pause, with its language: in another language than the
+    /// session's, its words are no evidence of where the sentence stands.
+    mutating func transcriptArrived(_ s: SessionID, _ u: Utterance, text: String, language: String?) {
+        guard u.pause != nil else { return }
+        u.pause!.text = text
+        u.pause!.textTrusted = TurnText.sameLanguage(language, config.language)
+        decideEndOfTurn(s)
+    }
+
     /// Speech again (`resume`, `speech_start`): the pause's evidence is void.
     mutating func resumed(_ s: SessionID, _ u: Utterance) {
         u.pause = nil
         cancelTimer(u.endTimer)
         u.endTimer = nil
-        // A backchannel's pause was a candidate; more speech makes it an interruption.
+        // Speech over the reply that paused past `interrupt_ms` and goes on: an interruption.
         if u.overReply, u.bargeInTimer == nil { interrupt(s, u) }
     }
 
     /// Ends the utterance now, or arms the timer for the deadline the evidence gives.
     mutating func decideEndOfTurn(_ s: SessionID) {
-        guard let u = sessions[s]!.utterance, !u.ended, let evidence = u.pause else { return }
+        guard config.turn.hubEndpointing, let u = sessions[s]!.utterance, u.mode != .manual, !u.ended,
+              let evidence = u.pause else { return }
         let deadline = EndOfTurn.deadline(evidence, config: config.turn)
         cancelTimer(u.endTimer)
         u.endTimer = nil
@@ -39,23 +52,54 @@ extension Coordinator {
         endUtteranceInput(s)
     }
 
-    /// Speech started while a reply plays: wait `barge_in_ms` before cutting it.
+    // MARK: speech over a playing reply
+
+    /// Speech started while a reply plays: its downlink pauses `barge_in_ms` later (at once by
+    /// default) and the speech is judged.
     mutating func overReply(_ s: SessionID, _ u: Utterance) {
-        guard config.turn.bargeInUs > 0 else {
-            cancelReply(s, reason: "barge-in", tellDevice: true)
+        u.overReply = true
+        u.speechStartedAt = now
+        cancelTimer(u.bargeInTimer)
+        u.bargeInTimer = nil
+        if config.turn.bargeInUs > 0 {
+            u.bargeInTimer = setTimer(.bargeIn(s, u.turn), at: now + config.turn.bargeInUs)
+        } else {
+            pauseReply(s, u)
+        }
+    }
+
+    /// `device.pause` (the device plays out the few frames it holds, then nothing; no message tells
+    /// it, it stays in its speaking state) and the interruption deadline.
+    mutating func pauseReply(_ s: SessionID, _ u: Utterance) {
+        if let reply = sessions[s]!.reply, reply.turn < u.turn, reply.pausedAt == nil {
+            reply.pausedAt = now
+            cancelTimer(reply.playbackTimer)
+            reply.playbackTimer = nil
+            out.append(.devicePause(s))
+            record(.turnPaused, session: s, turn: reply.turn, value: u.speechStartedAt.map { (now - $0) / 1000 })
+        }
+        cancelTimer(u.bargeInTimer)
+        u.bargeInTimer = setTimer(.bargeIn(s, u.turn), at: max(now, (u.speechStartedAt ?? now) + config.turn.interruptUs))
+    }
+
+    /// `barge_in_ms` passed: pause the downlink if the speech goes on. `interrupt_ms` passed: still
+    /// speaking is an interruption; in a pause the transcript decides (or more speech: `resumed`).
+    mutating func bargeInTimerFired(_ s: SessionID, _ u: Utterance) {
+        guard u.overReply else { return }
+        let start = u.speechStartedAt ?? now
+        if now < start + config.turn.interruptUs {
+            if u.pause == nil {
+                pauseReply(s, u)
+            } else {
+                u.bargeInTimer = setTimer(.bargeIn(s, u.turn), at: start + config.turn.interruptUs)
+            }
             return
         }
-        u.overReply = true
-        cancelTimer(u.bargeInTimer)
-        u.bargeInTimer = setTimer(.bargeIn(s, u.turn), at: now + config.turn.bargeInUs)
+        if u.pause == nil { interrupt(s, u) }
     }
 
-    /// Still speaking after `barge_in_ms`: an interruption. Already in a pause: the transcript decides.
-    mutating func bargeInTimerFired(_ s: SessionID, _ u: Utterance) {
-        guard u.overReply, u.pause == nil else { return }
-        interrupt(s, u)
-    }
-
+    /// An interruption: the reply is cut (`device.flush`, `tts stop`) and the utterance is the
+    /// user's next turn.
     mutating func interrupt(_ s: SessionID, _ u: Utterance) {
         u.overReply = false
         cancelTimer(u.bargeInTimer)
@@ -65,28 +109,69 @@ extension Coordinator {
         }
     }
 
-    /// A transcript of speech over the reply: a backchannel — or no words at all (an empty final:
-    /// noise, a cough) — ends the utterance without a turn and leaves the reply playing (true);
-    /// anything else is an interruption (false, go on as usual).
-    mutating func backchannel(_ s: SessionID, _ u: Utterance, text: String) -> Bool {
-        guard TurnText.isBackchannel(text) || Self.trimmed(text).isEmpty else {
+    /// A transcript of speech over the reply. A backchannel — every word one ("uh-huh", "yeah,
+    /// yeah", "嗯", "ага"), no words at all (an empty final: noise, a cough), no content words in
+    /// speech that ended before `interrupt_ms` ("And m m": Whisper's "mm-hmm"), or speech no longer
+    /// than `backchannel_ms` whose transcript is in another language than the session's — ends the
+    /// utterance without a turn and the reply resumes (true); anything else is an interruption
+    /// (false: the reply is cut, the utterance goes on as usual).
+    mutating func backchannel(_ s: SessionID, _ u: Utterance, text: String, language: String?) -> Bool {
+        let words = Self.trimmed(text)
+        let spokeUs = (u.pause?.since ?? now) - (u.speechStartedAt ?? u.startedAt)
+        let foreign = !TurnText.sameLanguage(language, config.language)
+        let reason: String
+        if words.isEmpty || TurnText.isBackchannel(words) {
+            reason = "words"
+        } else if !foreign, spokeUs <= config.turn.interruptUs, !TurnText.hasContentWords(words) {
+            reason = "no-content"
+        } else if foreign, spokeUs <= config.turn.backchannelUs {
+            reason = "short"
+        } else {
             interrupt(s, u)
             return false
         }
-        clearTurnTimers(u)
+        clearTurnTimers(s, u)
         discardHeld(s, reason: "backchannel")
         if jobs[u.job] != nil { cancelJob(u.job, reason: "backchannel") }
         sessions[s]!.utterance = nil
-        record(.turnBackchannel, session: s, turn: u.turn, text: Self.trimmed(text))
+        record(.turnBackchannel, session: s, turn: u.turn, reason: reason, value: spokeUs / 1000, text: words)
         ensureUtterance(s)
-        touch(s)
         return true
     }
 
-    mutating func clearTurnTimers(_ u: Utterance) {
+    /// The utterance is over (ended, cancelled, failed, a backchannel): its timers go, and a reply
+    /// it paused is settled when the event has been handled (`settleReplyPause`).
+    mutating func clearTurnTimers(_ s: SessionID, _ u: Utterance) {
         cancelTimer(u.endTimer)
         cancelTimer(u.bargeInTimer)
         u.endTimer = nil
         u.bargeInTimer = nil
+        u.overReply = false
+        touch(s)
+    }
+
+    /// A reply that ends normally while its downlink is paused (it had no audio yet: nothing to
+    /// say): the host's queue must not stay held for the next reply.
+    mutating func releasePause(_ s: SessionID, _ reply: Reply) {
+        guard reply.pausedAt != nil else { return }
+        reply.pausedAt = nil
+        out.append(.deviceResume(s))
+    }
+
+    /// After each event: a reply whose downlink is paused while no speech over it is being judged
+    /// any more (a backchannel, or its utterance ended another way) resumes where it paused
+    /// (`device.resume`); its playback deadline moves on by the pause.
+    mutating func settleReplyPause(_ s: SessionID) {
+        guard let reply = sessions[s]?.reply, let at = reply.pausedAt else { return }
+        if let u = sessions[s]!.utterance, u.overReply { return }
+        reply.pausedAt = nil
+        reply.pausedUs += now - at
+        out.append(.deviceResume(s))
+        record(.turnResumed, session: s, turn: reply.turn, value: (now - at) / 1000)
+        if let deadline = reply.playbackAt {
+            let moved = deadline + (now - at)
+            reply.playbackAt = moved
+            reply.playbackTimer = setTimer(.playback(s, reply.turn), at: max(now, moved))
+        }
     }
 }

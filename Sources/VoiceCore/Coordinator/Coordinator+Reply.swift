@@ -171,8 +171,10 @@ extension Coordinator {
         out.append(.deviceAudioEnd(s, turn: reply.turn))
         let playUs = reply.audioSentBytes * 1_000_000 / Int64(2 * config.ttsSampleRate)
         let started = reply.marks.firstAudioSent ?? now
-        let at = max(now, started + playUs) + config.playbackMarginUs
-        sessions[s]!.reply!.playbackTimer = setTimer(.playback(s, reply.turn), at: at)
+        let at = max(now, started + playUs + reply.pausedUs) + config.playbackMarginUs
+        reply.playbackAt = at
+        // A paused downlink plays nothing: the timer is armed when it resumes (settleReplyPause).
+        if reply.pausedAt == nil { reply.playbackTimer = setTimer(.playback(s, reply.turn), at: at) }
     }
 
     /// A timing mark of the reply, relative to the hub's speech end; `at` is when it happened (a

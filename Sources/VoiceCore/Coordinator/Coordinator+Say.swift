@@ -85,7 +85,7 @@ extension Coordinator {
         sessions[s]!.lastActivity = now
         // The device was only listening: that stream reopens after the say (realtime: at once).
         if let u = sessions[s]!.utterance {
-            clearTurnTimers(u)
+            clearTurnTimers(s, u)
             cancelJob(u.job, reason: "say")
             sessions[s]!.utterance = nil
             record(.turnCancelled, session: s, turn: u.turn, reason: "say")

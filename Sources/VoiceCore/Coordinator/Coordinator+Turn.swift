@@ -37,7 +37,7 @@ extension Coordinator {
     mutating func abortTurns(_ s: SessionID, reason: String, cancelSpeech: Bool, reopen: Bool = true) {
         if cancelSpeech { discardHeld(s, reason: reason) }
         if cancelSpeech, let u = sessions[s]!.utterance, u.speech || !reopen {
-            clearTurnTimers(u)
+            clearTurnTimers(s, u)
             cancelJob(u.job, reason: reason)
             sessions[s]!.utterance = nil
             record(.turnCancelled, session: s, turn: u.turn, reason: reason)
@@ -83,16 +83,15 @@ extension Coordinator {
         case .speechEnd:
             sessions[s]!.utterance!.speechEndAt = now
             record(.turnMark, session: s, turn: u.turn, reason: "speech_end")
-        case let .final(text, _):
+        case let .final(text, language):
             finishJob(job, success: true)
-            if u.overReply, backchannel(s, u, text: text) { return }
+            if u.overReply, backchannel(s, u, text: text, language: language) { return }
             utteranceFinal(s, text: text)
-        case let .speculative(text):
+        case let .speculative(text, language):
             evidenceArrived(s, job: job, u)
-            if u.overReply, backchannel(s, u, text: text) { return }
+            if u.overReply, backchannel(s, u, text: text, language: language) { return }
             speculation(s, text: text)
-            u.pause?.text = text
-            decideEndOfTurn(s)
+            transcriptArrived(s, u, text: text, language: language)
         case .speculationVoid:
             discardHeld(s, reason: "void")
         default:
@@ -103,7 +102,7 @@ extension Coordinator {
 
     mutating func utteranceFinal(_ s: SessionID, text: String) {
         guard let u = sessions[s]!.utterance else { return }
-        clearTurnTimers(u)
+        clearTurnTimers(s, u)
         sessions[s]!.utterance = nil
         sessions[s]!.lastActivity = now
         if let worker = jobs[u.job]?.worker { sessions[s]!.lastASRWorker = worker }
@@ -166,6 +165,7 @@ extension Coordinator {
         record(.turnEnded, session: s, turn: reply.turn, reason: reason,
                value: m.firstAudioSent.flatMap { sent in m.speechEnd.map { sent - $0 } }, timings: m.differences)
         if let say = reply.say { record(.sayDone, session: s, turn: reply.turn, reason: reason, value: Int64(say)) }
+        releasePause(s, reply)
         sessions[s]!.reply = nil
         sessions[s]!.lastActivity = now
         ensureUtterance(s)
@@ -195,7 +195,7 @@ extension Coordinator {
     mutating func utteranceFailed(_ s: SessionID, reason: String) {
         guard let u = sessions[s]!.utterance else { return }
         discardHeld(s, reason: "asr:" + reason)
-        clearTurnTimers(u)
+        clearTurnTimers(s, u)
         sessions[s]!.utterance = nil
         if let reply = sessions[s]!.reply, reply.turn != u.turn, !u.speech {
             // Realtime: the listener that runs while another turn's reply is in flight failed before

@@ -125,6 +125,7 @@ public struct Coordinator: Sendable {
 
     private mutating func updatePhases() {
         for s in touched {
+            settleReplyPause(s)
             guard let session = sessions[s] else { continue }
             let next = session.currentPhase
             if next != session.phase {

@@ -9,6 +9,11 @@ public enum Effect: Sendable {
     case deviceAudioEnd(SessionID, turn: TurnID)
     /// Drop all queued audio now (barge-in, abort).
     case deviceFlush(SessionID)
+    /// Hold the queued audio: send no more frames (the device plays out what it holds and then
+    /// nothing) until `deviceResume` or `deviceFlush`. Speech over a reply, not yet judged.
+    case devicePause(SessionID)
+    /// Send the queued audio again from where `devicePause` held it.
+    case deviceResume(SessionID)
     /// Close the device's WebSocket with this close code (RFC 6455 §7.4) and reason.
     case deviceClose(SessionID, code: Int, reason: String)
     /// A message to a worker; `audio` is ASR input (the daemon adds the binary job header).

@@ -1,16 +1,23 @@
 /// The end-of-turn decision: when has the user finished speaking? The ASR worker reports evidence —
 /// a pause began (`pause`), the turn model's probability that the audio so far is a finished turn
-/// (`turn`), the speculative transcript of the pause (`speculative`), speech again (`resume`) — and
-/// the core decides, so one rule serves every worker and the Simulator covers it.
+/// (`turn`), the speculative transcript of the pause and its language (`speculative`), speech again
+/// (`resume`) — and the core decides, so one rule serves every worker and the Simulator covers it.
 ///
-/// The rule, for the silence heard since the pause began:
-/// - the transcript ends on a word a sentence does not end on ("and", "the", "和", "и", "und" …):
-///   wait `open_ms` (the speaker is mid-sentence; a 0.6 s pause inside a turn must not cut it);
-/// - else the turn model is confident (`probability ≥ threshold`) and the transcript is there:
-///   end now (after `min_silence_ms`, the debounce of a breath);
-/// - else the transcript reads as finished (`.`, `?`, `!`) but no model spoke: end at `text_ms`;
-/// - else (the model thinks it unfinished, or no evidence at all): end at `fallback_ms`.
-/// The worker's own silence limit stays as a safety net for a hub that never decides.
+/// The rule, for the silence heard since the pause began (a transcript counts as words only when it
+/// is in the session's language: an English-only ASR's reading of Chinese speech says nothing about
+/// where the sentence stands):
+/// - the words end on one a sentence does not end on ("and", "the", "和", "и", "und", "て" …), or on
+///   a comma or an ellipsis: wait `open_ms` (the speaker is mid-sentence);
+/// - else the turn model is confident (`probability ≥ threshold`) and the words are a finished
+///   question (`?`, `？`): end now (after `min_silence_ms`, the debounce of a breath);
+/// - else no model spoke and the words read as finished (`.`, `?`, `!`, `。`): end at `text_ms`;
+/// - else one of the two says finished — the model is confident (the words are a statement, have no
+///   final punctuation, are in another language or have not arrived), or the words read as finished
+///   but the model doubts it: end at `hold_ms`, past a pause inside a sentence (Whisper writes
+///   "Remind me to call." for the first half of "Remind me to call … my mother at six");
+/// - else (neither): end at `fallback_ms`.
+/// Evidence arriving later moves the deadline. The worker's own silence limit stays as a safety
+/// net for a hub that never decides.
 public struct TurnTakingConfig: Sendable, Equatable {
     /// Whether the core ends utterances (`endpointing: "hub"` in the ASR job's params) or leaves it
     /// to the ASR worker's own silence rule.
@@ -18,12 +25,18 @@ public struct TurnTakingConfig: Sendable, Equatable {
     public var minSilenceUs: Int64 = 150_000
     public var threshold = 0.5
     public var textUs: Int64 = 350_000
+    public var holdUs: Int64 = 750_000
     public var fallbackUs: Int64 = 900_000
     public var openUs: Int64 = 1_600_000
-    /// Realtime mode, while a reply plays: speech shorter than this after its start is judged by
-    /// its transcript (a backchannel such as "uh-huh" neither cuts the reply nor starts a turn);
-    /// speech still going on after it is an interruption.
-    public var bargeInUs: Int64 = 200_000
+    /// Realtime mode, speech over a playing reply: this long after the speech starts, the reply's
+    /// downlink pauses (no audio goes to the device, the position is kept) until the speech proves
+    /// a backchannel (the reply resumes where it paused) or an interruption (the reply is cut).
+    public var bargeInUs: Int64 = 0
+    /// Speech over the reply still going this long after its start is an interruption.
+    public var interruptUs: Int64 = 1_000_000
+    /// Speech over the reply no longer than this whose transcript has no words of the session's
+    /// language (an English-only ASR hearing "嗯", "ага") is a backchannel.
+    public var backchannelUs: Int64 = 700_000
 
     public init() {}
 
@@ -41,9 +54,12 @@ public struct TurnTakingConfig: Sendable, Equatable {
             case "min_silence_ms": minSilenceUs = try ConfigValue.ms(path, value)
             case "threshold": threshold = try ConfigValue.double(path, value, 0...1)
             case "text_ms": textUs = try ConfigValue.ms(path, value)
+            case "hold_ms": holdUs = try ConfigValue.ms(path, value)
             case "fallback_ms": fallbackUs = try ConfigValue.ms(path, value)
             case "open_ms": openUs = try ConfigValue.ms(path, value)
-            case "barge_in_ms": bargeInUs = try ConfigValue.ms(path, value)
+            case "barge_in_ms": bargeInUs = Int64(try ConfigValue.int(path, value, 0...86_400_000)) * 1000
+            case "interrupt_ms": interruptUs = try ConfigValue.ms(path, value)
+            case "backchannel_ms": backchannelUs = try ConfigValue.ms(path, value)
             default: throw VCError(.invalidArgument, "config: unknown key \"\(path)\"")
             }
         }
@@ -56,23 +72,31 @@ struct PauseEvidence: Sendable, Equatable {
     var since: Instant
     var probability: Double?
     var text: String?
+    /// The transcript is in the session's language (or either is unknown): its words are evidence.
+    var textTrusted = true
 }
 
 enum EndOfTurn {
     /// The time at which the turn ends, given what is known now (evidence arriving later may move it).
     static func deadline(_ e: PauseEvidence, config c: TurnTakingConfig) -> Instant {
-        let earliest = e.since + c.minSilenceUs
-        if let text = e.text, TurnText.readsOpen(text) { return e.since + c.openUs }
-        if let p = e.probability, e.text != nil, p >= c.threshold { return earliest }
-        if e.probability == nil, let text = e.text, TurnText.readsFinished(text) { return max(earliest, e.since + c.textUs) }
-        return e.since + c.fallbackUs
+        switch rule(e, config: c) {
+        case "open": return e.since + c.openUs
+        case "model": return e.since + c.minSilenceUs
+        case "text": return e.since + max(c.minSilenceUs, c.textUs)
+        case "hold": return e.since + c.holdUs
+        default: return e.since + c.fallbackUs
+        }
     }
 
-    /// Which rule set the deadline, for the event log (`turn.endpoint` reason).
+    /// Which rule sets the deadline (the `turn.endpoint` reason): open, model, text, hold, fallback.
     static func rule(_ e: PauseEvidence, config c: TurnTakingConfig) -> String {
-        if let text = e.text, TurnText.readsOpen(text) { return "open" }
-        if let p = e.probability, e.text != nil, p >= c.threshold { return "model" }
-        if e.probability == nil, let text = e.text, TurnText.readsFinished(text) { return "text" }
+        let words = e.textTrusted ? e.text : nil
+        if let words, TurnText.readsOpen(words) { return "open" }
+        let confident = e.probability.map { $0 >= c.threshold } ?? false
+        let finished = words.map(TurnText.readsFinished) ?? false
+        if confident, let words, TurnText.readsQuestion(words) { return "model" }
+        if e.probability == nil, finished { return "text" }
+        if confident || finished { return "hold" }
         return "fallback"
     }
 }
@@ -87,13 +111,15 @@ enum TurnText {
         und oder aber denn weil dass wenn als ob der die das den dem des ein eine einen einem einer zu von mit für auf \
         an in im über unter nach bei aus um wie mein meine dein deine \
         и или но а что чтобы потому если как в во на с со к ко о об про по за из от для у мой моя мое мои какой какая \
-        какое какие который которая
+        какое какие который которая \
+        um uh er erm hmm äh ähm öhm ehm э ээ эм ну
         """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
     /// Chinese and Japanese endings that leave the sentence open (particles, conjunctions).
     static let openSuffixes = ["和", "的", "跟", "或者", "还有", "关于", "因为", "所以", "但是", "而且", "然后", "把", "在", "给",
-                               "て", "で", "と", "が", "の", "に", "を", "は", "から", "けど", "それから"]
+                               "呃", "那个", "就是",
+                               "て", "で", "と", "が", "の", "に", "を", "は", "から", "けど", "それから", "えっと", "あの"]
     static let backchannels: Set<String> = [
-        "uh-huh", "uh huh", "mm-hmm", "mm hmm", "mhm", "mm", "hmm", "yeah", "yep", "yes", "right", "okay", "ok", "sure",
+        "uh-huh", "uh huh", "uh-uh", "mm-hmm", "mm hmm", "mhm", "mm", "hmm", "yeah", "yep", "yes", "right", "okay", "ok", "sure",
         "got it", "i see", "uh", "um", "ah", "oh",
         "嗯", "对", "好", "好的", "是的", "是", "嗯嗯", "哦", "对对",
         "ага", "угу", "да", "понятно", "ну", "ясно", "так",
@@ -127,6 +153,33 @@ enum TurnText {
     static func readsFinished(_ text: String) -> Bool {
         guard let last = text.trimmingTrailingSpaces.last else { return false }
         return "．.?!。？！".contains(last) && !readsOpen(text)
+    }
+
+    static func readsQuestion(_ text: String) -> Bool {
+        guard let last = text.trimmingTrailingSpaces.last else { return false }
+        return "?？".contains(last) && !readsOpen(text)
+    }
+
+    /// Whether a transcript's language is the session's: both known and different is a mismatch
+    /// ("en" from an English-only ASR in a "zh" session); "zh-CN" matches "zh".
+    static func sameLanguage(_ transcript: String?, _ session: String) -> Bool {
+        guard let transcript, !transcript.isEmpty, !session.isEmpty else { return true }
+        func base(_ s: String) -> Substring { s.lowercased().split(whereSeparator: { $0 == "-" || $0 == "_" }).first ?? "" }
+        return base(transcript) == base(session)
+    }
+
+    /// Words that carry no content of their own: the open words (articles, conjunctions,
+    /// prepositions, fillers), backchannels, pronouns, single letters. Whisper hears eSpeak's
+    /// "mm-hmm" as "And m m" or "And then then.": no content words.
+    static let emptyWords: Set<String> = openWords.union(backchannels).union([
+        "then", "i", "me", "you", "he", "she", "it", "we", "they", "them", "him", "her", "us", "hm", "mmm", "uh-uh",
+    ])
+
+    /// Whether any word of the transcript is a content word (not in `emptyWords`, longer than one letter).
+    static func hasContentWords(_ text: String) -> Bool {
+        let body = core(text)
+        let words = body.split(whereSeparator: { " ,，、.!?;:…\"“”".contains($0) })
+        return words.contains { $0.count > 1 && !emptyWords.contains(String($0)) }
     }
 
     static func isBackchannel(_ text: String) -> Bool {

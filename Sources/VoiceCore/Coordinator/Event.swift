@@ -98,7 +98,8 @@ public enum JobOutput: Sendable {
     case partial(String)
     case final(String, language: String?)
     /// A transcript of the utterance so far, made during a pause: the final if no speech follows.
-    case speculative(String)
+    /// `language`: the transcript's language as the worker reports it (an English-only ASR: "en").
+    case speculative(String, language: String? = nil)
     /// New speech voided the last `speculative` transcript.
     case speculationVoid
     case speechEnd

@@ -96,7 +96,10 @@ final class Utterance: @unchecked Sendable {
     /// Realtime mode: the utterance began while a reply played; it cuts the reply only if it
     /// proves an interruption (speech past `turn.barge_in_ms`, or a transcript that is no backchannel).
     var overReply = false
+    /// While `overReply`: pauses the reply's downlink (`barge_in_ms` after the speech start), then
+    /// cuts the reply if the speech still goes on (`interrupt_ms`).
     var bargeInTimer: TimerID?
+    var speechStartedAt: Instant?
 
     init(turn: TurnID, job: JobID, mode: ListenMode, startedAt: Instant) {
         self.turn = turn
@@ -124,6 +127,12 @@ final class Reply: @unchecked Sendable {
     var audioSentBytes: Int64 = 0
     var watchdog: TimerID?
     var playbackTimer: TimerID?
+    /// The playback timer's deadline, moved on by the time the downlink was paused.
+    var playbackAt: Instant?
+    /// Speech over the reply paused its downlink at this time (`device.pause`), not yet judged.
+    var pausedAt: Instant?
+    /// The time the downlink spent paused so far (playback ends that much later).
+    var pausedUs: Int64 = 0
     var fallback = false
     var marks = TurnMarks()
     /// The say this reply speaks (nil: a reply to the user); `instruction`: its assistant job

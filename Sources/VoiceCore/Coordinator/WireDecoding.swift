@@ -190,7 +190,7 @@ enum WireDecoder {
                 output = .turnProbability(p)
             case "partial": output = .partial(try m.string("text"))
             case "final": output = .final(try m.string("text"), language: try m.optionalString("language"))
-            case "speculative": output = .speculative(try m.string("text"))
+            case "speculative": output = .speculative(try m.string("text"), language: try m.optionalString("language"))
             case "speculation_void": output = .speculationVoid
             case "delta": output = .delta(try m.string("text"))
             case "tool_call": output = .toolCall(m.json)

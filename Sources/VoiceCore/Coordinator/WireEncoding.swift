@@ -33,6 +33,14 @@ enum WireEncoder {
             var w = WireEffect(.deviceFlush)
             w.session = s.raw
             return w
+        case let .devicePause(s):
+            var w = WireEffect(.devicePause)
+            w.session = s.raw
+            return w
+        case let .deviceResume(s):
+            var w = WireEffect(.deviceResume)
+            w.session = s.raw
+            return w
         case let .deviceClose(s, code, reason):
             var w = WireEffect(.deviceClose)
             w.session = s.raw

@@ -54,7 +54,7 @@ public struct WireEffect: Sendable {
     /// `vc_effect_kind`; the raw values are ABI.
     public enum Kind: Int32, Sendable {
         case deviceSend = 1, deviceAudio, deviceAudioEnd, deviceFlush, deviceClose
-        case workerSend, workerAudio, workerClose, timerSet, timerCancel, httpRespond
+        case workerSend, workerAudio, workerClose, timerSet, timerCancel, httpRespond, devicePause, deviceResume
     }
 
     /// `VC_EFFECT_HELLO`: a device.send that is the server hello (the device may send audio now).

@@ -14,6 +14,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case turnEndpoint, turnBackchannel
     case adminRequest
     case sayQueued, sayStarted, sayDone, sayDropped
+    case turnPaused, turnResumed
 
     public var name: String {
         switch self {
@@ -69,6 +70,8 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .sayStarted: return "say.started"
         case .sayDone: return "say.done"
         case .sayDropped: return "say.dropped"
+        case .turnPaused: return "turn.paused"
+        case .turnResumed: return "turn.resumed"
         }
     }
 

@@ -86,7 +86,10 @@ struct InvariantChecker: Sendable {
     var held: [SessionID: (turn: TurnID, text: String)] = [:]
     /// Jobs of replies discarded in this batch: each must be terminated by its end.
     var discardedJobs: [JobID] = []
+    var pausedSessions: Set<SessionID> = []
     var preemptsStarted = 0
+    var backchannels = 0
+    var resumes = 0
     var preemptsCommitted = 0
     var segmentSamples: [SessionID: (turn: TurnID, samples: [Int])] = [:]
     var tracks: [SessionID: AudioTrack] = [:]
@@ -263,6 +266,10 @@ struct InvariantChecker: Sendable {
                 ttfa.append(v)
                 if quiet { ttfaQuiet.append(v) }
             }
+        case .turnBackchannel:
+            backchannels += 1
+        case .turnResumed:
+            resumes += 1
         case .preemptStarted:
             guard let s = e.session, let t = e.turn else { return }
             if let h = held[s] { fail("preempt-held", s, "turn \(t) held while turn \(h.turn)'s held reply was neither committed nor discarded") }
@@ -486,7 +493,17 @@ struct InvariantChecker: Sendable {
         tracks[s] = track
     }
 
-    mutating func deviceFlush(_ s: SessionID) {}
+    mutating func deviceFlush(_ s: SessionID) { pausedSessions.remove(s) }
+
+    /// `device.pause` / `device.resume` come in pairs: a session is never paused twice, and a
+    /// resume follows a pause (a flush ends a pause too).
+    mutating func devicePause(_ s: SessionID) {
+        if !pausedSessions.insert(s).inserted { fail("pause-resume-paired", s, "device.pause while already paused") }
+    }
+
+    mutating func deviceResume(_ s: SessionID) {
+        if pausedSessions.remove(s) == nil { fail("pause-resume-paired", s, "device.resume without a pause") }
+    }
 
     /// After each Coordinator step: the fail-open / fail-closed policy held for it.
     mutating func endBatch() {

@@ -106,6 +106,8 @@ enum SimContent {
                         "the", "city", "turn", "on", "lights", "play", "some", "music", "what", "time", "please",
                         "remind", "me", "to", "call", "mom", "at", "five", "a", "clock", "good", "morning"]
 
+    static let backchannels = ["Uh-huh.", "Yeah.", "Mm-hmm", "right", "嗯", "对。", "Ага.", "угу", "Ja.", "genau", "うん"]
+
     static func sentence(_ rng: inout SimRandom, words n: Int) -> String {
         var s = ""
         for i in 0..<n {

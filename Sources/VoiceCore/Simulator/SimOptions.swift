@@ -18,6 +18,9 @@ public struct SimOptions: Sendable {
     /// The Coordinator's preemptive generation (`preemptive_generation`); off: the simulated ASR's
     /// speculative transcripts are ignored, as by a hub without it.
     public var preemption = true
+    /// The share of simulated ASR transcripts that are a backchannel ("uh-huh", "嗯", "ага"): said
+    /// over a playing reply (realtime), the reply pauses and resumes instead of being cut.
+    public var backchannels = 0.0
     /// Stop at this simulated time (nil: at `durationUs`).
     public var untilUs: Int64?
     /// Device index whose events are collected into the report's trace (-1: none).
@@ -66,6 +69,7 @@ public struct SimOptions: Sendable {
             case "liveness": liveness = try ConfigValue.bool(key, value)
             case "buggify": buggify = try ConfigValue.bool(key, value)
             case "preemption": preemption = try ConfigValue.bool(key, value)
+            case "backchannels": backchannels = try ConfigValue.double(key, value, 0...1)
             case "trace":
                 guard let name = value.stringValue, let index = SimOptions.deviceIndex(name) else {
                     throw VCError(.invalidArgument, "options: trace must name a device like \"dev-17\"")
@@ -107,6 +111,7 @@ public struct SimOptions: Sendable {
         if liveness { c += " --liveness" }
         if !buggify { c += " --no-buggify" }
         if !preemption { c += " --no-preemption" }
+        if backchannels > 0 { c += " --backchannels \(backchannels)" }
         if let injectBug { c += " --inject-bug " + injectBug.rawValue }
         if saysPerHour > 0 { c += " --says-per-hour \(saysPerHour)" }
         return c

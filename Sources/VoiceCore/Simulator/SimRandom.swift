@@ -47,6 +47,8 @@ struct SimStreams: Sendable {
     var knobs: SimRandom
     /// The simulated ASR's speculative transcripts (its own stream: the other streams stay as they were).
     var speculation: SimRandom
+    /// Which transcripts are backchannels (`SimOptions.backchannels`; its own stream too).
+    var backchannel: SimRandom
     /// Seeds the Scheduler's own PRNG (placement ties, backoff jitter).
     var schedulerSeed: UInt64
 
@@ -57,6 +59,7 @@ struct SimStreams: Sendable {
         latency = SimRandom(seed: seed, stream: "latency")
         knobs = SimRandom(seed: seed, stream: "knobs")
         speculation = SimRandom(seed: seed, stream: "speculation")
+        backchannel = SimRandom(seed: seed, stream: "backchannel")
         var s = SimRandom(seed: seed, stream: "scheduler")
         schedulerSeed = s.next() >> 1
     }

@@ -101,7 +101,8 @@ extension Simulation {
             guard devices[i].phase == .waiting || devices[i].phase == .listening else { return }
             devices[i].phase = .playing
             let r = rng.workload.unit()
-            if r < 0.12 {
+            // With backchannels simulated, half the replies are talked over (a backchannel or not).
+            if r < (options.backchannels > 0 ? 0.5 : 0.12) {
                 // Barge-in: the user talks over the reply.
                 step(i, after: rng.workload.us(300_000, 3_000_000))
                 devices[i].bargeIn = true
@@ -169,6 +170,10 @@ extension Simulation {
                 if devices[i].mode == .realtime {
                     devices[i].phase = .listening
                     beginUtterance(i)
+                    // A backchannel is short (at most 0.6 s of speech); its own stream keeps the others.
+                    if options.backchannels > 0, rng.backchannel.chance(options.backchannels) {
+                        devices[i].speechFrames = rng.backchannel.int(1...3)
+                    }
                 } else {
                     sendToCore(device: i, .deviceAbort(s, reason: "wake_word_detected"))
                     startSpeaking(i, s)

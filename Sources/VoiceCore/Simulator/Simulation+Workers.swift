@@ -101,6 +101,9 @@ extension Simulation {
                 job.hubEndpointing = hub
                 job.transcript = SimContent.sentence(&rng.latency, words: rng.latency.int(2...9))
                 if rng.latency.chance(0.03) { job.transcript = " " }  // noise: an empty transcript
+                if options.backchannels > 0, rng.backchannel.chance(options.backchannels) {
+                    job.transcript = SimContent.backchannels[rng.backchannel.below(SimContent.backchannels.count)]
+                }
             case .assistant, .instruction:
                 if case let .assistant(_, _, _, preemptive, _) = params { job.preemptive = preemptive }
                 let sentences = rng.latency.int(1...4)

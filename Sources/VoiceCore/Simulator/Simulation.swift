@@ -49,6 +49,9 @@ public struct Simulation: Sendable {
     var timeline: SimTimeline
     var healsNext = 0
 
+    /// `device.pause` held the session's queue at this time: nothing plays until `device.resume`.
+    var hostPausedAt: [SessionID: Int64] = [:]
+
     struct HostPlayback: Sendable {
         var turn: TurnID
         var playEnd: Int64
@@ -214,7 +217,19 @@ public struct Simulation: Sendable {
                 p.flushed = true
                 playback[s] = p
             }
+            hostPausedAt[s] = nil
             sentAudio[s] = nil
+        case let .devicePause(s):
+            checker.devicePause(s)
+            if hostPausedAt[s] == nil { hostPausedAt[s] = now }
+        case let .deviceResume(s):
+            checker.deviceResume(s)
+            if let at = hostPausedAt.removeValue(forKey: s), var p = playback[s] {
+                // What was left to play at the pause plays from now on.
+                if p.playEnd > at { p.playEnd += now - at }
+                playback[s] = p
+                if let t = p.endTurn { queue.schedule(.hostPlaybackDone(s, t), at: max(now, p.playEnd)) }
+            }
         case let .deviceClose(s, _, _):
             closeSession(s, fromCore: true)
         case let .workerSend(w, message, audio):
@@ -258,7 +273,8 @@ public struct Simulation: Sendable {
         let durationUs = Int64(pcm.count / 2) * 1_000_000 / Int64(config.ttsSampleRate)
         var p = playback[s] ?? HostPlayback(turn: turn, playEnd: now)
         if p.turn != turn { p = HostPlayback(turn: turn, playEnd: now) }
-        p.playEnd = max(p.playEnd, now) + durationUs
+        // Paused: it queues behind what was left at the pause (the resume shifts it all).
+        p.playEnd = max(p.playEnd, hostPausedAt[s] ?? now) + durationUs
         playback[s] = p
         if options.injectBug == .ttsSegmentTwice {
             sentAudio[s, default: []].append((turn, segment, pcm))
@@ -275,7 +291,7 @@ public struct Simulation: Sendable {
     }
 
     private mutating func hostPlaybackDone(_ s: SessionID, _ turn: TurnID) {
-        guard let p = playback[s], p.turn == turn, p.endTurn == turn, !p.flushed, sessionDevice[s] != nil else { return }
+        guard let p = playback[s], p.turn == turn, p.endTurn == turn, !p.flushed, hostPausedAt[s] == nil, sessionDevice[s] != nil else { return }
         if p.playEnd > now {
             queue.schedule(.hostPlaybackDone(s, turn), at: p.playEnd)
             return

@@ -16,7 +16,8 @@ voids a transcript already sent, ``speculation_void`` follows. The final is then
 
 Hub endpointing (the ASR job's ``endpointing: "hub"`` param): the hub decides when the utterance
 ends, on this worker's evidence. At each pause the recognizer sends ``pause`` {silence_ms}, its
-speculative transcript (always, as ``speculative``) and the turn model's probability that the audio
+speculative transcript (always, as ``speculative`` with its ``language``; empty when it heard no
+words) and the turn model's probability that the audio
 so far is a finished turn (``turn`` {probability}, when a model is loaded); speech again sends
 ``resume``. It never ends the utterance early itself: the utterance ends when the hub closes the
 audio (``input end``), or after ``hub_silence_ms`` of silence as a safety net.
@@ -180,12 +181,23 @@ class StreamingRecognizer:
 
     async def _speculate(self, start: int, end: int) -> Transcript:
         """A speculative pass; its text goes to the hub while it is still the utterance's likely final
-        (not voided, the utterance not already ending: then the final itself follows at once)."""
+        (not voided, the utterance not already ending: then the final itself follows at once). With
+        hub endpointing an empty text goes too (the ASR heard no words: evidence as well), and the
+        transcript's language with it (an English-only model says "en" whatever was spoken). With a turn
+        model it waits for the pause's ``turn`` to be sent first."""
         transcript = await self._transcribe(start, end)
+        turn = self.turn_task
+        if turn is not None and not turn.done():
+            # The pause's `turn` goes first: a `speculative` without one tells the hub the worker has
+            # no turn model (its `text` rule), so the transcript must not overtake the probability.
+            await asyncio.wait({turn})
         if ((self.config.speculative_events or self.hub) and asyncio.current_task() is self.speculation and not self.finalizing
-                and not self.final_sent and transcript.text.strip()):
+                and not self.final_sent and (self.hub or transcript.text.strip())):
             self.speculation_sent = True
-            await self.emit("speculative", text=transcript.text)
+            fields: dict[str, Any] = {"text": transcript.text}
+            if transcript.language:
+                fields["language"] = transcript.language
+            await self.emit("speculative", **fields)
         return transcript
 
     async def _judge_turn(self, start: int, end: int) -> None:

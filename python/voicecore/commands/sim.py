@@ -41,6 +41,8 @@ def _add(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-buggify", action="store_true", help="keep the Coordinator's default knobs")
     p.add_argument("--no-preemption", action="store_true",
                    help="the Coordinator ignores the simulated ASR's speculative transcripts (preemptive_generation false)")
+    p.add_argument("--backchannels", type=float, default=0.0, metavar="SHARE",
+                   help="share of simulated transcripts that are backchannels (uh-huh, 嗯, ага), e.g. 0.3")
     p.add_argument("--trace", metavar="DEV", help="print one device's events, e.g. dev-17")
     p.add_argument("--until", metavar="TIME", help="stop at this simulated time, e.g. 2d03:11:08")
     p.add_argument("--plot", metavar="PNG", help="write a PNG: latency histogram and fleet timeline")
@@ -81,8 +83,8 @@ def summary(r: SimReport) -> str:
 
 def _options(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     return dict(seed=seed, devices=args.devices, workers=args.workers, duration=args.duration, faults=args.faults,
-                liveness=args.liveness, buggify=not args.no_buggify, preemption=not args.no_preemption, until=args.until, trace=args.trace,
-                inject_bug=args.inject_bug, says_per_hour=args.says_per_hour)
+                liveness=args.liveness, buggify=not args.no_buggify, preemption=not args.no_preemption, backchannels=args.backchannels,
+                until=args.until, trace=args.trace, inject_bug=args.inject_bug, says_per_hour=args.says_per_hour)
 
 
 @command("sim", "simulate a voice fleet on a virtual clock with faults and invariants")(_add)

@@ -1,0 +1,26 @@
+import Testing
+@testable import VoiceCore
+
+/// Randomized runs with backchannels: a share of the simulated transcripts are "uh-huh", "嗯",
+/// "ага"… Said over a playing reply (realtime devices talk over half the replies then), the downlink
+/// pauses and the reply resumes; every other barge-in cuts it. Every invariant holds alongside,
+/// including `pause-resume-paired` and `no-audio-after-barge-in`.
+@Suite struct SimulatorBackchannelTests {
+    @Test(arguments: ["none", "harsh"])
+    func backchannelsPauseAndResumeTheReply(faults: String) throws {
+        for seed in [1, 2] {
+            var sim = try Simulation(options: SimOptions(json: JSONParser.parse(
+                #"{"seed": \#(seed), "devices": 60, "duration": "1h", "faults": "\#(faults)", "backchannels": 0.5}"#)))
+            let r = try JSONParser.parse(sim.run().json)
+            #expect(r["violation"] == .null, "seed \(seed): \(r["violation"]?.serialized ?? "")")
+            #expect(sim.checker.backchannels > 3, "seed \(seed)")
+            #expect(sim.checker.resumes > 3, "seed \(seed)")
+            #expect((r["turns"]?["completed"]?.int64Value ?? 0) > 10)
+        }
+    }
+
+    @Test func theOptionIsInTheCommand() throws {
+        let o = try SimOptions(json: JSONParser.parse(#"{"backchannels": 0.25}"#))
+        #expect(o.backchannels == 0.25 && o.command.hasSuffix("--backchannels 0.25"))
+    }
+}
