@@ -34,7 +34,7 @@ extern "C" {
 
 /* Bumped when a signature or struct layout changes incompatibly. Compare with vc_abi_version()
  * at run time to detect a header/library mismatch. */
-#define VC_ABI_VERSION 2
+#define VC_ABI_VERSION 3
 
 #define VC_OK 0
 #define VC_ERR_INVALID_ARGUMENT (-1) /* NULL pointer, out-of-range value, unknown option */
@@ -141,21 +141,139 @@ void vc_coordinator_free(vc_coordinator *c);
 /* The handle's last error message. Owned by the handle, valid until the next call on it. */
 const char *vc_coordinator_errmsg(const vc_coordinator *c);
 
-/* Handles one event: a JSON object (json, json_len bytes, not necessarily NUL-terminated) with a
- * "type" (docs/events.md), plus an optional binary payload (data, data_len; NULL/0 for none):
- * PCM16LE mono, device audio at 16 kHz, TTS audio at the job's rate. now_us: the host's monotonic
- * clock in microseconds; it never decreases. Invalid events return an error (VC_ERR_PARSE,
- * VC_ERR_NOT_FOUND, VC_ERR_UNSUPPORTED, ...) AND are logged as an `input.rejected` event; the state
- * is unchanged, but drain the effects anyway: a rejected worker message is answered with an
- * `error` message to that worker. The caller keeps ownership of json and data. */
-int vc_coordinator_handle(vc_coordinator *c, const char *json, size_t json_len, const void *data,
-                          size_t data_len, int64_t now_us);
+/* Events and effects cross this boundary as typed structs: a kind, the host's integer ids, the
+ * numeric fields, and bytes. JSON appears only in bodies that travel a socket unchanged: a text
+ * frame a device or a worker sent (handed in as it arrived; the core parses it once) and a text
+ * frame the core made for a peer (handed out to be sent as it is) — besides configuration, which
+ * is JSON as for vc_coordinator_new (VC_EVENT_CONFIG), and the /healthz report
+ * (vc_coordinator_health). There is no JSON event entry point: the Python binding
+ * (python/voicecore/coordinator.py) builds these structs from the dicts of docs/events.md itself,
+ * and `voicecore replay` reads them from the daemon's journal as they were handed over.
+ *
+ * Ids. A session id and a worker id are integers in 1..2^63-1 that the host chooses for a device
+ * or worker connection (voicecored: its connection number) and does not reuse while the core may
+ * know it; the core uses them as they are and prints them as "s12" / "w3" in its event log and in
+ * the session_id of the messages it makes for devices. Job, turn and timer ids are the core's. */
 
+/* Worker kinds: the indexes of the per-kind arrays (vc_counters) and vc_effect.job_kind. */
+#define VC_KIND_ASR 0
+#define VC_KIND_TTS 1
+#define VC_KIND_ASSISTANT 2
+#define VC_KIND_LLM 3
+#define VC_KINDS 4
+
+typedef enum vc_event_kind {
+    VC_EVENT_DEVICE_CONNECTED = 1,     /* session; device_id, client_id (may be empty), protocol_version
+                                          (1..3; 0 means 1); flags VC_EVENT_AUTHENTICATED */
+    VC_EVENT_DEVICE_MESSAGE = 2,       /* session; body: the device's text frame as it arrived */
+    VC_EVENT_DEVICE_AUDIO = 3,         /* session; data: PCM16LE mono 16 kHz (decoded uplink Opus) */
+    VC_EVENT_DEVICE_PLAYBACK_DONE = 4, /* session, turn: that turn's queued audio has played
+                                          (after a VC_EFFECT_DEVICE_AUDIO_END) */
+    VC_EVENT_DEVICE_DISCONNECTED = 5,  /* session; body: the reason (text, may be empty) */
+    VC_EVENT_TEXT_INPUT = 6,           /* session; body: typed text instead of speech (UTF-8) */
+    VC_EVENT_WORKER_CONNECTED = 7,     /* worker */
+    VC_EVENT_WORKER_MESSAGE = 8,       /* worker; body: the worker's text frame as it arrived */
+    VC_EVENT_WORKER_AUDIO = 9,         /* worker, job; data: PCM16LE at the job's rate; flags VC_EVENT_LAST */
+    VC_EVENT_WORKER_DISCONNECTED = 10, /* worker */
+    VC_EVENT_TIMER_FIRED = 11,         /* timer: the id of a VC_EFFECT_TIMER_SET, at or after its at_us */
+    VC_EVENT_CONFIG = 12,              /* body: a JSON object of options to change (docs/coordinator.md) */
+    VC_EVENT_ADMIN_REQUEST = 13        /* request (the host's id for it), path, flags VC_EVENT_POST; body:
+                                          the request body as it arrived (JSON, may be empty). The host
+                                          has authenticated it (docs/admin-api.md); the core answers it
+                                          with one VC_EFFECT_HTTP_RESPOND */
+} vc_event_kind;
+
+#define VC_EVENT_AUTHENTICATED 1u /* VC_EVENT_DEVICE_CONNECTED: the device presented a valid token */
+#define VC_EVENT_LAST 2u          /* VC_EVENT_WORKER_AUDIO: the job's last audio */
+#define VC_EVENT_POST 4u          /* VC_EVENT_ADMIN_REQUEST: the method is POST (else GET) */
+
+/* One event. Fields a kind does not use are ignored (zero them). Every (pointer, length) pair may
+ * be (NULL, 0); the bytes are the caller's and only read during the call. */
+typedef struct vc_event {
+    int32_t kind;              /* vc_event_kind */
+    uint32_t flags;            /* VC_EVENT_* flags */
+    uint64_t session;          /* device kinds */
+    uint64_t worker;           /* worker kinds */
+    uint64_t job;              /* VC_EVENT_WORKER_AUDIO */
+    uint64_t turn;             /* VC_EVENT_DEVICE_PLAYBACK_DONE */
+    uint64_t timer;            /* VC_EVENT_TIMER_FIRED */
+    int32_t protocol_version;  /* VC_EVENT_DEVICE_CONNECTED */
+    int32_t reserved;          /* zero */
+    const char *body;          /* a peer's text frame, a reason, typed text, a config patch */
+    size_t body_len;
+    const char *device_id;     /* VC_EVENT_DEVICE_CONNECTED: UTF-8 */
+    size_t device_id_len;
+    const char *client_id;     /* VC_EVENT_DEVICE_CONNECTED: UTF-8 */
+    size_t client_id_len;
+    const void *data;          /* PCM16LE */
+    size_t data_len;
+    uint64_t request;          /* VC_EVENT_ADMIN_REQUEST: the host's id for it, 1..2^63-1 */
+    const char *path;          /* VC_EVENT_ADMIN_REQUEST: the request path (UTF-8, no query string) */
+    size_t path_len;
+} vc_event;
+
+/* Handles one event at now_us, the host's monotonic clock in microseconds (it never decreases).
+ * An invalid event returns an error and is logged as an `input.rejected` event; the state is
+ * unchanged, but drain the effects anyway: a rejected message or audio from a device or a worker
+ * is answered with an `error` message to that peer (a VC_EFFECT_DEVICE_SEND or
+ * VC_EFFECT_WORKER_SEND), so the host never composes one. Statuses: VC_ERR_CORRUPT when a body
+ * that must be a JSON message is not well-formed JSON (bad syntax, invalid UTF-8, a duplicate
+ * key); VC_ERR_PARSE / VC_ERR_UNSUPPORTED for a message that breaks the protocol;
+ * VC_ERR_NOT_FOUND for an unknown session, worker, job or timer; VC_ERR_INVALID_ARGUMENT for an
+ * unknown kind, an id out of range or a NULL pointer with a length. */
+int vc_coordinator_handle(vc_coordinator *c, const vc_event *event, int64_t now_us);
+
+typedef enum vc_effect_kind {
+    VC_EFFECT_DEVICE_SEND = 1,      /* session; body: a text frame for the device, sent unchanged.
+                                       flags: VC_EFFECT_HELLO (the server hello: the device may send
+                                       audio from now on), VC_EFFECT_TTS_START (a reply's audio follows) */
+    VC_EFFECT_DEVICE_AUDIO = 2,     /* session, turn, segment, sample_rate; data: PCM16LE to queue for
+                                       paced playback; body: a text frame (tts sentence_start) to send
+                                       when this audio reaches the head of the queue, or NULL */
+    VC_EFFECT_DEVICE_AUDIO_END = 3, /* session, turn; body: the text frame (tts stop) to send once the
+                                       turn's queued audio has played; then report
+                                       VC_EVENT_DEVICE_PLAYBACK_DONE with the turn */
+    VC_EFFECT_DEVICE_FLUSH = 4,     /* session: drop all of its queued audio now */
+    VC_EFFECT_DEVICE_CLOSE = 5,     /* session, code (a WebSocket close code); body: the reason */
+    VC_EFFECT_WORKER_SEND = 6,      /* worker; body: a text frame for the worker, sent unchanged. job
+                                       for a message about a job; a job message also sets job_kind,
+                                       session, turn and (TTS) segment */
+    VC_EFFECT_WORKER_AUDIO = 7,     /* worker, job; data: PCM16LE ASR input, one binary frame with the
+                                       job header (docs/worker-protocol.md) */
+    VC_EFFECT_WORKER_CLOSE = 8,     /* worker, code (a WebSocket close code); body: the reason */
+    VC_EFFECT_TIMER_SET = 9,        /* timer, at_us: report VC_EVENT_TIMER_FIRED at (not before) at_us;
+                                       setting a timer id again moves it */
+    VC_EFFECT_TIMER_CANCEL = 10,    /* timer */
+    VC_EFFECT_HTTP_RESPOND = 11,    /* request, code (the HTTP status); body: the JSON response body,
+                                       sent unchanged. The answer to a VC_EVENT_ADMIN_REQUEST */
+    VC_EFFECT_DEVICE_PAUSE = 12,    /* session: send no more of its queued audio (the queue keeps
+                                       filling, its position is kept) until VC_EFFECT_DEVICE_RESUME or
+                                       VC_EFFECT_DEVICE_FLUSH: speech over a playing reply is judged */
+    VC_EFFECT_DEVICE_RESUME = 13    /* session: send its queued audio again from where it paused */
+} vc_effect_kind;
+
+#define VC_EFFECT_HELLO 1u     /* VC_EFFECT_DEVICE_SEND: the server hello */
+#define VC_EFFECT_TTS_START 2u /* VC_EFFECT_DEVICE_SEND: tts start, a reply's first audio follows */
+
+/* One effect. Fields a kind does not use are zero (job_kind -1). */
 typedef struct vc_effect {
-    const char *json; /* the effect, a NUL-terminated JSON object with "type" */
-    size_t json_len;  /* its length in bytes, without the NUL */
-    const void *data; /* binary payload (PCM16LE) or NULL */
-    size_t data_len;  /* its length in bytes, 0 when none */
+    int32_t kind;          /* vc_effect_kind */
+    uint32_t flags;        /* VC_EFFECT_* flags */
+    uint64_t session;
+    uint64_t worker;
+    uint64_t job;
+    uint64_t turn;
+    uint64_t timer;
+    int64_t at_us;         /* VC_EFFECT_TIMER_SET */
+    int32_t segment;       /* the reply segment of audio or of a TTS job */
+    int32_t sample_rate;   /* VC_EFFECT_DEVICE_AUDIO: of data, Hz */
+    int32_t code;          /* VC_EFFECT_*_CLOSE: the WebSocket close code; VC_EFFECT_HTTP_RESPOND: the HTTP status */
+    int32_t job_kind;      /* VC_KIND_* of a job message, else -1 */
+    const char *body;      /* NUL-terminated (body_len excludes the NUL), or NULL */
+    size_t body_len;
+    const void *data;      /* PCM16LE, or NULL */
+    size_t data_len;
+    uint64_t request;      /* VC_EFFECT_HTTP_RESPOND: the VC_EVENT_ADMIN_REQUEST it answers */
 } vc_effect;
 
 /* Drains the next pending effect in order: returns 1 and fills *out, 0 when none is pending, <0 on
@@ -182,6 +300,22 @@ int vc_coordinator_digest(vc_coordinator *c, uint64_t *digest, uint64_t *entries
  * A query: the state and the event log are unchanged. The text is owned by the handle and valid
  * until the next call on it. */
 int vc_coordinator_health(vc_coordinator *c, int64_t now_us, const char **json, size_t *len);
+
+/* The counters the core keeps for a host's metrics, and each kind's health verdict at now_us
+ * (as vc_coordinator_health, without the JSON). Returns 1 when a kind is degraded, 0 when all are
+ * ok, <0 on error. A query: the state and the event log are unchanged. */
+typedef struct vc_counters {
+    uint64_t placement_failures[VC_KINDS]; /* jobs no worker could take within queue_timeout_ms */
+    uint64_t refusals[VC_KINDS];           /* retryable refusals of jobs a worker never accepted */
+    int32_t degraded[VC_KINDS];            /* 1: the kind is degraded at now_us */
+    uint64_t jobs_reconciled;              /* jobs moved because heartbeats did not report them */
+    uint64_t leaks_marked;                 /* leaked slots counted as occupied */
+    uint64_t recycles;                     /* workers closed for persistent leaked slots */
+    uint64_t progress_timeouts;            /* running jobs that made no progress in time */
+    uint64_t heartbeat_timeouts;           /* workers gone after missing heartbeats */
+} vc_counters;
+
+int vc_coordinator_counters(vc_coordinator *c, int64_t now_us, vc_counters *out);
 
 /* Counts the core keeps over every event-log entry (drained or not), for a host's metrics without
  * parsing log lines. Four tables, each read one row at a time by index (0, 1, ...):

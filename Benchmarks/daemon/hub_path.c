@@ -1,28 +1,16 @@
 /* The Coordinator through the C ABI exactly as voicecored's hub.c drives it, on a recorded
- * journal: vc_coordinator_handle, then every effect drained and parsed (jansson, as carry_out
- * does), then every log line drained; and what /metrics costs on top. Built against a header
- * with vc_coordinator_tally (VC_ABI_VERSION >= 2), /metrics reads the core's counts once per
- * scrape; built against an older one, every log line is parsed again to count it (the former
- * count_log_line). Prints CPU time per event and events/s, the least over the passes (the
- * machine may be shared).
+ * journal: vc_coordinator_handle with the typed vc_event the daemon builds, then every effect
+ * drained and read as carry_out reads it (its kind, ids, numbers and body), then every log line
+ * drained, and a /metrics scrape (vc_coordinator_counters + vc_coordinator_tally) every 10,000
+ * events. A VCJRNL1 journal (recorded by the daemon of ABI 2, JSON events) is converted to typed
+ * events before timing (recorded_events.h), so the same recording measures the ABI 2 path (with
+ * the benchmark of that commit) and this one. Prints CPU time per event and events/s, the least
+ * over the passes (the machine may be shared), and whether the recorded digest was reproduced.
  *
  *     voicecored_bench_hub JOURNAL_FILE [passes]
  */
-#include "journal.h"
-#include <jansson.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "recorded_events.h"
 #include <time.h>
-#include <voicecore.h>
-
-typedef struct event {
-    int64_t time_us;
-    const char *json;
-    size_t json_len;
-    const void *data;
-    size_t data_len;
-} event;
 
 static double cpu_now(void) {
     struct timespec ts;
@@ -32,53 +20,53 @@ static double cpu_now(void) {
 
 static uint64_t sink;
 
-#ifdef VC_TALLY_EVENTS
-/* One /metrics scrape's worth of reading the core's counts. */
-static void scrape(vc_coordinator *c) {
+/* One /metrics scrape's worth of reading the core's counters and counts. */
+static void scrape(vc_coordinator *c, int64_t now) {
+    vc_counters counters;
+    vc_coordinator_counters(c, now, &counters);
+    sink += counters.jobs_reconciled;
     vc_tally row;
     for (int table = VC_TALLY_EVENTS; table <= VC_TALLY_STAGES; table++)
         for (size_t i = 0; vc_coordinator_tally(c, table, i, &row) == 1; i++) sink += row.count;
 }
-#define METRICS_PER_LINE(line, len) ((void)0)
-#else
-static void scrape(vc_coordinator *c) { (void)c; }
-/* What count_log_line did for every line: parse it and read kind, reason, value. */
-static void count_line(const char *line, size_t len) {
-    json_t *j = json_loadb(line, len, 0, NULL);
-    if (!j) return;
-    const char *kind = json_string_value(json_object_get(j, "kind"));
-    const char *reason = json_string_value(json_object_get(j, "reason"));
-    sink += (kind ? strlen(kind) : 0) + (reason ? strlen(reason) : 0) + (uint64_t)json_integer_value(json_object_get(j, "value"));
-    json_decref(j);
-}
-#define METRICS_PER_LINE(line, len) count_line(line, len)
-#endif
 
-static double pass(const char *config, const event *events, size_t n, size_t *lines_out) {
+/* What carry_out reads of an effect before handing it on. */
+static void carry_out(const vc_effect *e) {
+    switch (e->kind) {
+    case VC_EFFECT_DEVICE_SEND:
+    case VC_EFFECT_DEVICE_AUDIO_END:
+    case VC_EFFECT_DEVICE_CLOSE:
+    case VC_EFFECT_WORKER_SEND:
+        sink += e->session + e->worker + e->body_len + (uint64_t)e->job_kind + e->flags;
+        break;
+    case VC_EFFECT_DEVICE_AUDIO:
+    case VC_EFFECT_WORKER_AUDIO:
+        sink += e->session + e->worker + e->turn + e->data_len + e->body_len;
+        break;
+    default:
+        sink += e->timer + (uint64_t)e->at_us;
+    }
+}
+
+static double pass(const recording *rec, size_t *lines_out, uint64_t *digest) {
     vc_coordinator *c = NULL;
-    if (vc_coordinator_new(&c, config) != VC_OK) {
+    if (vc_coordinator_new(&c, rec->config) != VC_OK) {
         fprintf(stderr, "config rejected: %s\n", vc_coordinator_errmsg(c));
         exit(1);
     }
     size_t lines = 0;
     double t0 = cpu_now();
-    for (size_t i = 0; i < n; i++) {
-        vc_coordinator_handle(c, events[i].json, events[i].json_len, events[i].data, events[i].data_len, events[i].time_us);
+    for (size_t i = 0; i < rec->n; i++) {
+        vc_coordinator_handle(c, &rec->events[i].e, rec->events[i].time_us);
         vc_effect e;
-        while (vc_coordinator_next_effect(c, &e) == 1) {
-            json_t *effect = json_loadb(e.json, e.json_len, 0, NULL);
-            sink += json_string_length(json_object_get(effect, "type"));
-            json_decref(effect);
-        }
+        while (vc_coordinator_next_effect(c, &e) == 1) carry_out(&e);
         const char *line;
         size_t len;
-        while (vc_coordinator_next_log(c, &line, &len) == 1) {
-            lines++;
-            METRICS_PER_LINE(line, len);
-        }
-        if (i % 10000 == 9999) scrape(c);  /* a scrape every 10,000 events: far more often than a real one */
+        while (vc_coordinator_next_log(c, &line, &len) == 1) lines++;
+        if (i % 10000 == 9999) scrape(c, rec->events[i].time_us);  /* far more often than a real scrape */
     }
     double t = cpu_now() - t0;
+    vc_coordinator_digest(c, digest, NULL);
     vc_coordinator_free(c);
     *lines_out = lines;
     return t;
@@ -90,52 +78,18 @@ int main(int argc, char **argv) {
         return 2;
     }
     int passes = argc > 2 ? atoi(argv[2]) : 5;
-    FILE *f = fopen(argv[1], "rb");
-    if (!f) {
-        perror(argv[1]);
-        return 1;
-    }
-    fseek(f, 0, SEEK_END);
-    size_t len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(len);
-    if (fread(buf, 1, len, f) != len) return 1;
-    fclose(f);
-    size_t at = JOURNAL_MAGIC_LEN, n = 0, cap = 1024;
-    event *events = malloc(cap * sizeof *events);
-    char *config = NULL;
-    journal_record r;
-    while (journal_parse(buf, len, &at, &r) == JOURNAL_READ_RECORD) {
-        if (r.type == 'H' && !config) {
-            json_t *h = json_loads(r.json, 0, NULL);
-            config = json_dumps(json_object_get(h, "config"), JSON_COMPACT);
-            json_decref(h);
-        }
-        if (r.type == 'E') {
-            if (n == cap) events = realloc(events, (cap *= 2) * sizeof *events);
-            events[n++] = (event){r.time_us, r.json, r.json_len, r.data, r.data_len};
-        }
-    }
-    if (!n) {
-        fprintf(stderr, "no events in %s\n", argv[1]);
-        return 1;
-    }
+    recording rec;
+    if (recording_load(argv[1], &rec) != 0) return 1;
     double best = 1e9;
     size_t lines = 0;
+    uint64_t digest = 0;
     for (int i = 0; i < passes; i++) {
-        double t = pass(config, events, n, &lines);
+        double t = pass(&rec, &lines, &digest);
         if (t < best) best = t;
     }
-    printf("{\"abi\":%d,\"metrics\":\"%s\",\"events\":%zu,\"log_lines\":%zu,\"passes\":%d,\"ns_per_event\":%.0f,\"events_per_s\":%.0f}\n",
-           VC_ABI_VERSION,
-#ifdef VC_TALLY_EVENTS
-           "vc_coordinator_tally per scrape",
-#else
-           "every log line parsed",
-#endif
-           n, lines, passes, best / (double)n * 1e9, (double)n / best);
-    free(config);
-    free(events);
-    free(buf);
+    printf("{\"abi\":%d,\"journal\":%d,\"events\":%zu,\"log_lines\":%zu,\"passes\":%d,\"ns_per_event\":%.0f,\"events_per_s\":%.0f,"
+           "\"digest_reproduced\":%s}\n",
+           VC_ABI_VERSION, rec.version, rec.n, lines, passes, best / (double)rec.n * 1e9, (double)rec.n / best,
+           digest == rec.digest ? "true" : "false");
     return (int)(sink & 0);
 }

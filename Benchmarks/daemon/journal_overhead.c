@@ -9,21 +9,11 @@
  *
  *     voicecored_bench_journal JOURNAL_FILE [passes]
  */
-#include "journal.h"
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "recorded_events.h"
 #include <time.h>
 #include <unistd.h>
-#include <voicecore.h>
 
-typedef struct event {
-    int64_t time_us;
-    const char *json;
-    size_t json_len;
-    const void *data;
-    size_t data_len;
-} event;
+typedef recorded event;
 
 static double cpu_now(void) {
     struct timespec ts;
@@ -47,7 +37,7 @@ static double core_pass(const char *config, const event *events, size_t n, uint6
     }
     double t0 = cpu_now();
     for (size_t i = 0; i < n; i++) {
-        vc_coordinator_handle(c, events[i].json, events[i].json_len, events[i].data, events[i].data_len, events[i].time_us);
+        vc_coordinator_handle(c, &events[i].e, events[i].time_us);
         drain(c);
     }
     double t = cpu_now() - t0;
@@ -70,7 +60,7 @@ static double journal_pass(const event *events, size_t n, const char *dir, int f
     double t0 = cpu_now();
     for (size_t i = 0; i < n; i++) {
         const event *e = &events[i];
-        if (journal_event(j, e->time_us, e->json, e->json_len, e->data, e->data_len) > 0) journal_digest(j, e->time_us, i, i);
+        if (journal_event(j, e->time_us, &e->e) > 0) journal_digest(j, e->time_us, i, i);
         if (flush_each) journal_flush(j);
     }
     journal_close(j, events[n - 1].time_us, 0, 0);
@@ -92,49 +82,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     int passes = argc > 2 ? atoi(argv[2]) : 5;
-    FILE *f = fopen(argv[1], "rb");
-    if (!f) {
-        perror(argv[1]);
-        return 1;
-    }
-    fseek(f, 0, SEEK_END);
-    size_t len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(len);
-    if (fread(buf, 1, len, f) != len) return 1;
-    fclose(f);
-    size_t at = JOURNAL_MAGIC_LEN, n = 0, cap = 1024;
-    event *events = malloc(cap * sizeof *events);
-    char *config = NULL;
-    uint64_t recorded_digest = 0, payload = 0;
-    journal_record r;
-    while (journal_parse(buf, len, &at, &r) == JOURNAL_READ_RECORD) {
-        if (r.type == 'H' && !config) {
-            /* the "config" object of the header, found textually (the bench has no JSON parser) */
-            const char *p = strstr(r.json, "\"config\":");
-            const char *start = p ? p + 9 : "{}";
-            int depth = 0;
-            size_t k = 0;
-            for (; start[k]; k++) {
-                if (start[k] == '{') depth++;
-                if (start[k] == '}' && --depth == 0) break;
-            }
-            config = strndup(start, k + 1);
-        }
-        if (r.type == 'E') {
-            if (n == cap) events = realloc(events, (cap *= 2) * sizeof *events);
-            events[n++] = (event){r.time_us, r.json, r.json_len, r.data, r.data_len};
-            payload += r.json_len + r.data_len;
-        }
-        if (r.type == 'D' || r.type == 'Z') {
-            const char *p = strstr(r.json, "\"digest\":\"");
-            if (p) recorded_digest = strtoull(p + 10, NULL, 16);
-        }
-    }
-    if (!n) {
-        fprintf(stderr, "no events in %s\n", argv[1]);
-        return 1;
-    }
+    recording rec;
+    if (recording_load(argv[1], &rec) != 0) return 1;
+    event *events = rec.events;
+    size_t n = rec.n;
+    char *config = rec.config;
+    uint64_t recorded_digest = rec.digest, payload = rec.bytes;
     char dir[] = "/tmp/vcjournal-bench-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     double core = 1e9, each = 1e9, buffered = 1e9;
@@ -157,6 +110,6 @@ int main(int argc, char **argv) {
            buffered / (double)n * 1e9, each / core * 100, buffered / core * 100, reproduced ? "true" : "false");
     free(config);
     free(events);
-    free(buf);
+    free(rec.file);
     return 0;
 }

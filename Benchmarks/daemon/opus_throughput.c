@@ -56,7 +56,7 @@ int main(int argc, char **argv) {
     long encoded = 0;
     t0 = now_s();
     while (now_s() - t0 < seconds) {
-        if (playout_push(&p, 1, down, 24000 * SECONDS_OF_AUDIO, 24000, NULL) != 0 || playout_end(&p, 1) != 0) {
+        if (playout_push(&p, 1, down, 24000 * SECONDS_OF_AUDIO, 24000, NULL) != 0 || playout_end(&p, 1, NULL) != 0) {
             fprintf(stderr, "queueing failed\n");
             return 1;
         }

@@ -1,38 +1,34 @@
-/* The operators' admin HTTP API on /api/v1/ (docs/admin-api.md). The daemon only moves bytes:
- * it authenticates a request (Authorization: Bearer <admin_token>), reads its body (at most
- * ADMIN_MAX_BODY bytes) and parses it as JSON, then hands it to the Coordinator as one
- * `admin.request` event {request, method, path, body}; the core's `http.respond` effect
- * {request, status, body} is the answer. A request whose connection closed before its answer is
+/* The operators' admin HTTP API on /api/v1/ (docs/admin-api.md), a route of the transport. The
+ * daemon only moves bytes: it authenticates a request (Authorization: Bearer <admin_token>) and
+ * reads its body (at most HTTP_MAX_BODY bytes), then hands it to the hub as one typed event
+ * (VC_EVENT_ADMIN_REQUEST: its id, method, path and the body as it arrived); the core parses and
+ * validates it and answers with a VC_EFFECT_HTTP_RESPOND (status, JSON body), which the hub
+ * carries out as admin_api_respond. A request whose connection closed before its answer is
  * forgotten, and its answer dropped. Every answer is JSON; every refusal is {"error": "..."}. */
 #ifndef VOICECORED_ADMIN_API_H
 #define VOICECORED_ADMIN_API_H
-#include <jansson.h>
-#include <stddef.h>
+#include "config.h"
+#include "event_sink.h"
+#include "idmap.h"
+#include "log.h"
+#include "metrics.h"
+#include "transport.h"
 
-#define ADMIN_MAX_BODY 65536
+typedef struct admin_api {
+    const config *cfg;
+    logger *log;
+    metrics *metrics;
+    idmap waiting;               /* request id → its http_exchange, from the event until the answer */
+    uint64_t next_id;
+    event_sink sink;             /* where its events go (the hub) */
+} admin_api;
 
-typedef struct server server;
-typedef struct conn conn;
-typedef struct admin_api admin_api;   /* the requests waiting for the core's answer */
-typedef struct admin_call admin_call; /* one request on its HTTP connection */
+/* Registers the /api/v1 route with t. */
+void admin_api_init(admin_api *a, transport *t, const config *cfg, logger *log, metrics *m);
+void admin_api_set_sink(admin_api *a, event_sink sink);
+void admin_api_free(admin_api *a);
 
-/* 1 when path belongs to the admin API ("/api/v1" or below). */
-int admin_api_is_path(const char *path);
-
-/* LWS_CALLBACK_HTTP on an admin path: authenticates, then hands a GET to the core at once and
- * reads a POST's body first. Returns what the lws callback returns. */
-int admin_api_request(server *s, conn *c, const char *path, int is_post);
-/* LWS_CALLBACK_HTTP_BODY / _BODY_COMPLETION / HTTP_WRITEABLE of a connection with c->admin set. */
-int admin_api_body(server *s, conn *c, const void *in, size_t len);
-int admin_api_body_done(server *s, conn *c);
-int admin_api_writeable(server *s, conn *c);
-
-/* The core's `http.respond` effect (hub.c). */
-void admin_api_respond(server *s, json_t *effect);
-
-/* The connection is going: its request, if any, is forgotten (server.c, conn_free). */
-void admin_api_forget(conn *c);
-/* Frees what is left at shutdown. */
-void admin_api_free(server *s);
+/* The hub's VC_EFFECT_HTTP_RESPOND: the answer (status, a JSON body of len bytes) to request. */
+void admin_api_respond(admin_api *a, uint64_t request, int status, const char *body, size_t len);
 
 #endif

@@ -15,7 +15,7 @@
  *
  * So slow or silent clients cannot starve the port: a new request always finds room, and
  * /healthz, /metrics, devices and workers are answered while they are held. No lws types leak
- * past struct lws *: the caller maps lws callbacks onto these calls (server.c). */
+ * past struct lws *: the caller maps lws callbacks onto these calls (transport.c). */
 #ifndef VOICECORED_ADMISSION_H
 #define VOICECORED_ADMISSION_H
 #include "idmap.h"

@@ -1,8 +1,10 @@
 #include "hub.h"
 #include "admin_api.h"
+#include "device_session.h"
 #include "journal.h"
-#include "server.h"
+#include "monotonic.h"
 #include "timers.h"
+#include "worker_link.h"
 #include <stdlib.h>
 #include <string.h>
 #include <voicecore.h>
@@ -11,12 +13,13 @@
  * something synchronously); it runs after the current one, so the core never re-enters. */
 typedef struct pending_event {
     struct pending_event *next;
-    size_t json_len, data_len;
+    event_origin origin;
+    vc_event e;          /* its pointers point into bytes */
     char bytes[];
 } pending_event;
 
 struct hub {
-    server *srv;
+    hub_env env;
     vc_coordinator *core;
     timers timers;
     int busy;
@@ -25,22 +28,11 @@ struct hub {
     uv_timer_t *flush_timer;    /* writes the journal's buffer JOURNAL_FLUSH_MS after it was dirtied */
 };
 
-static uint64_t peer_id(json_t *effect, const char *key, char prefix) {
-    const char *s = json_string_value(json_object_get(effect, key));
-    if (!s || s[0] != prefix || !s[1]) return 0;
-    char *end = NULL;
-    unsigned long long v = strtoull(s + 1, &end, 10);
-    return (end && *end == 0) ? (uint64_t)v : 0;
-}
-
 static void on_timer(void *context, uint64_t id) {
     hub *h = context;
-    char event[96];
-    int n = snprintf(event, sizeof event, "{\"type\":\"timer.fired\",\"timer\":%llu}", (unsigned long long)id);
-    h->srv->event_origin_us = monotonic_us();
-    h->srv->event_session = 0;
-    char error[256];
-    hub_event(h, event, (size_t)n, NULL, 0, error, sizeof error);
+    event_origin origin = {monotonic_us(), 0};
+    vc_event e = {.kind = VC_EVENT_TIMER_FIRED, .timer = id};
+    hub_event(h, &origin, &e);
 }
 
 /* Records reach the file at most this long after the event (and at once when the 1 MiB buffer
@@ -57,7 +49,7 @@ static void free_handle(uv_handle_t *handle) { free(handle); }
 /* The journal records every event the core is handed (docs/journal.md). One that cannot be
  * opened is logged and the daemon runs without it. */
 static void open_journal(hub *h, const char *coordinator_config) {
-    const config *cfg = h->srv->cfg;
+    const config *cfg = h->env.cfg;
     json_t *header = json_pack("{s:s,s:s,s:o}", "daemon", "voicecored", "library", vc_version(), "config",
                                json_loads(coordinator_config && *coordinator_config ? coordinator_config : "{}", 0, NULL));
     char *header_json = header ? json_dumps(header, JSON_COMPACT) : NULL;
@@ -67,24 +59,24 @@ static void open_journal(hub *h, const char *coordinator_config) {
     h->journal = journal_open(&o, monotonic_us(), error, sizeof error);
     free(header_json);
     if (!h->journal) {
-        log_event(&h->srv->log, LOG_ERROR, "journal.failed", json_pack("{s:s}", "message", error));
+        log_event(h->env.log, LOG_ERROR, "journal.failed", json_pack("{s:s}", "message", error));
         return;
     }
     h->flush_timer = malloc(sizeof *h->flush_timer);
     if (!h->flush_timer) {
         journal_close(h->journal, 0, 0, 0);
         h->journal = NULL;
-        log_event(&h->srv->log, LOG_ERROR, "journal.failed", json_pack("{s:s}", "message", "out of memory"));
+        log_event(h->env.log, LOG_ERROR, "journal.failed", json_pack("{s:s}", "message", "out of memory"));
         return;
     }
-    uv_timer_init(h->srv->loop, h->flush_timer);
+    uv_timer_init(h->env.loop, h->flush_timer);
     h->flush_timer->data = h;
-    log_event(&h->srv->log, LOG_INFO, "journal.started",
+    log_event(h->env.log, LOG_INFO, "journal.started",
               json_pack("{s:s,s:i,s:i}", "path", journal_path(h->journal), "max_mb", cfg->journal_max_mb, "keep", cfg->journal_keep));
 }
 
 static void journal_stopped(hub *h) {
-    log_event(&h->srv->log, LOG_WARN, "journal.stopped",
+    log_event(h->env.log, LOG_WARN, "journal.stopped",
               json_pack("{s:s,s:I}", "message", journal_error(h->journal), "events", (json_int_t)journal_events(h->journal)));
     journal_close(h->journal, 0, 0, 0);
     h->journal = NULL;
@@ -118,14 +110,16 @@ static char *core_config(const config *cfg, const char *coordinator_config) {
     return text;
 }
 
-hub *hub_new(server *s, const char *coordinator_config, char *error, size_t error_len) {
+static int sink(void *ctx, const event_origin *origin, const vc_event *event) { return hub_event(ctx, origin, event); }
+
+hub *hub_new(const hub_env *env, const char *coordinator_config, char *error, size_t error_len) {
     hub *h = calloc(1, sizeof *h);
     if (!h) {
         snprintf(error, error_len, "out of memory");
         return NULL;
     }
-    h->srv = s;
-    char *merged = core_config(s->cfg, coordinator_config);
+    h->env = *env;
+    char *merged = core_config(env->cfg, coordinator_config);
     if (merged) coordinator_config = merged;
     int rc = vc_coordinator_new(&h->core, coordinator_config);
     if (rc != VC_OK) {
@@ -135,9 +129,12 @@ hub *hub_new(server *s, const char *coordinator_config, char *error, size_t erro
         free(h);
         return NULL;
     }
-    timers_init(&h->timers, s->loop, monotonic_us, on_timer, h);
-    if (s->cfg && s->cfg->journal && *s->cfg->journal) open_journal(h, coordinator_config);
+    timers_init(&h->timers, env->loop, monotonic_us, on_timer, h);
+    if (env->cfg && env->cfg->journal && *env->cfg->journal) open_journal(h, coordinator_config);
     free(merged);
+    if (env->devices) devices_set_sink(env->devices, (event_sink){sink, h});
+    if (env->workers) workers_set_sink(env->workers, (event_sink){sink, h});
+    if (env->admin) admin_api_set_sink(env->admin, (event_sink){sink, h});
     return h;
 }
 
@@ -149,10 +146,14 @@ static void free_timers(uv_handle_t *handle) {
 
 void hub_free(hub *h) {
     if (!h) return;
+    /* Devices and workers that close from here on find no hub. */
+    if (h->env.devices) devices_set_sink(h->env.devices, (event_sink){0});
+    if (h->env.workers) workers_set_sink(h->env.workers, (event_sink){0});
+    if (h->env.admin) admin_api_set_sink(h->env.admin, (event_sink){0});
     if (h->journal) {
         uint64_t digest = 0, entries = 0;
         vc_coordinator_digest(h->core, &digest, &entries);
-        log_event(&h->srv->log, LOG_INFO, "journal.closed",
+        log_event(h->env.log, LOG_INFO, "journal.closed",
                   json_pack("{s:s,s:I}", "path", journal_path(h->journal), "events", (json_int_t)journal_events(h->journal)));
         journal_close(h->journal, monotonic_us(), digest, entries);
         h->journal = NULL;
@@ -182,8 +183,22 @@ int hub_health(hub *h, const char **json, size_t *len) {
     return rc < 0 ? -1 : rc;
 }
 
-int hub_tallies(hub *h, metrics_core *m) {
+int hub_core_metrics(hub *h, metrics_core *m) {
+    memset(m, 0, sizeof *m);
     if (!h || !h->core) return -1;
+    vc_counters c;
+    if (vc_coordinator_counters(h->core, monotonic_us(), &c) < 0) return -1;
+    m->present = 1;
+    for (int k = 0; k < METRICS_KINDS && k < VC_KINDS; k++) {
+        m->placement_failures[k] = c.placement_failures[k];
+        m->refusals[k] = c.refusals[k];
+        m->degraded[k] = c.degraded[k];
+    }
+    m->jobs_reconciled = c.jobs_reconciled;
+    m->leaks_marked = c.leaks_marked;
+    m->recycles = c.recycles;
+    m->progress_timeouts = c.progress_timeouts;
+    m->heartbeat_timeouts = c.heartbeat_timeouts;
     vc_tally row;
     for (size_t i = 0; vc_coordinator_tally(h->core, VC_TALLY_EVENTS, i, &row) == 1; i++) {
         if (!row.count) continue;
@@ -213,101 +228,158 @@ int hub_tallies(hub *h, metrics_core *m) {
     return 0;
 }
 
-static void carry_out(hub *h, const vc_effect *e) {
-    server *s = h->srv;
-    json_t *effect = json_loadb(e->json, e->json_len, 0, NULL);
-    const char *type = json_string_value(json_object_get(effect, "type"));
-    if (!type) {
-        log_event(&s->log, LOG_ERROR, "effect.malformed", json_pack("{s:s%}", "effect", e->json, e->json_len));
-        json_decref(effect);
-        return;
+/* One effect, carried out after the core's handle has returned: what it makes a device or worker
+ * report at once comes back through the sink while the hub is busy and runs after this event.
+ * Bodies are text frames the core made for the peer: sent as they are. */
+static void carry_out(hub *h, const vc_effect *e, const event_origin *origin) {
+    const hub_env *s = &h->env;
+    switch (e->kind) {
+    case VC_EFFECT_DEVICE_SEND:
+        device_send_text(s->devices, e->session, e->body, e->body_len, (e->flags & VC_EFFECT_HELLO) != 0,
+                         (e->flags & VC_EFFECT_TTS_START) != 0, origin->read_us);
+        break;
+    case VC_EFFECT_DEVICE_AUDIO:
+        device_queue_audio(s->devices, e->session, (int64_t)e->turn, (const int16_t *)e->data, e->data_len / 2, e->sample_rate,
+                           e->body);
+        break;
+    case VC_EFFECT_DEVICE_AUDIO_END:
+        device_audio_end(s->devices, e->session, (int64_t)e->turn, e->body);
+        break;
+    case VC_EFFECT_DEVICE_FLUSH:
+        device_flush(s->devices, e->session);
+        break;
+    case VC_EFFECT_DEVICE_PAUSE:
+        device_pause(s->devices, e->session, 1);
+        break;
+    case VC_EFFECT_DEVICE_RESUME:
+        device_pause(s->devices, e->session, 0);
+        break;
+    case VC_EFFECT_DEVICE_CLOSE:
+        device_close_session(s->devices, e->session, e->code, e->body ? e->body : "");
+        break;
+    case VC_EFFECT_WORKER_SEND: {
+        /* A reply's assistant job and its first TTS job are hops of the turn's critical path. */
+        hub_hop hop = e->job_kind == VC_KIND_ASSISTANT                ? HUB_HOP_ASSISTANT_JOB
+                      : e->job_kind == VC_KIND_TTS && e->segment == 0 ? HUB_HOP_TTS_JOB
+                                                                        : HUB_HOP_NONE;
+        worker_send_text(s->workers, e->worker, e->body, e->body_len, hop, e->session, (int64_t)e->turn, origin);
+        break;
     }
-    json_t *message = json_object_get(effect, "message");
-    if (!strcmp(type, "device.send") && json_is_object(message)) {
-        device_send_message(s, peer_id(effect, "session", 's'), message);
-    } else if (!strcmp(type, "device.audio")) {
-        json_t *rate = json_object_get(effect, "sample_rate");
-        device_queue_audio(s, peer_id(effect, "session", 's'), json_integer_value(json_object_get(effect, "turn")),
-                           (const int16_t *)e->data, e->data_len / 2, json_is_integer(rate) ? (int)json_integer_value(rate) : 24000,
-                           json_string_value(json_object_get(effect, "sentence_start")));
-    } else if (!strcmp(type, "device.audio_end")) {
-        device_audio_end(s, peer_id(effect, "session", 's'), json_integer_value(json_object_get(effect, "turn")));
-    } else if (!strcmp(type, "device.flush")) {
-        device_flush(s, peer_id(effect, "session", 's'));
-    } else if (!strcmp(type, "device.pause")) {
-        device_pause(s, peer_id(effect, "session", 's'), 1);
-    } else if (!strcmp(type, "device.resume")) {
-        device_pause(s, peer_id(effect, "session", 's'), 0);
-    } else if (!strcmp(type, "device.close")) {
-        const char *reason = json_string_value(json_object_get(effect, "reason"));
-        device_close_session(s, peer_id(effect, "session", 's'), reason ? reason : "closed by the server");
-    } else if (!strcmp(type, "worker.send") && json_is_object(message)) {
-        worker_send(s, peer_id(effect, "worker", 'w'), message, e->data, e->data_len);
-    } else if (!strcmp(type, "worker.close")) {
-        const char *reason = json_string_value(json_object_get(effect, "reason"));
-        worker_close(s, peer_id(effect, "worker", 'w'), reason ? reason : "closed by the server");
-    } else if (!strcmp(type, "timer.set")) {
-        timers_set(&h->timers, (uint64_t)json_integer_value(json_object_get(effect, "timer")),
-                   json_integer_value(json_object_get(effect, "at_us")));
-    } else if (!strcmp(type, "timer.cancel")) {
-        timers_cancel(&h->timers, (uint64_t)json_integer_value(json_object_get(effect, "timer")));
-    } else if (!strcmp(type, "http.respond")) {
-        admin_api_respond(s, effect);
-    } else if (!strcmp(type, "metric")) {
-        /* /metrics reads the core's counts (hub_tallies); nothing to do. */
-    } else {
-        log_event(&s->log, LOG_WARN, "effect.unknown", json_pack("{s:s}", "type", type));
+    case VC_EFFECT_WORKER_AUDIO:
+        worker_send_audio(s->workers, e->worker, e->job, e->data, e->data_len, origin);
+        break;
+    case VC_EFFECT_WORKER_CLOSE:
+        worker_close(s->workers, e->worker, e->code, e->body ? e->body : "");
+        break;
+    case VC_EFFECT_TIMER_SET:
+        timers_set(&h->timers, e->timer, e->at_us);
+        break;
+    case VC_EFFECT_TIMER_CANCEL:
+        timers_cancel(&h->timers, e->timer);
+        break;
+    case VC_EFFECT_HTTP_RESPOND:
+        if (s->admin) admin_api_respond(s->admin, e->request, e->code, e->body, e->body_len);
+        break;
+    default:
+        log_event(s->log, LOG_WARN, "effect.unknown", json_pack("{s:i}", "kind", e->kind));
     }
-    json_decref(effect);
 }
 
-static int run_one(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {
-    server *s = h->srv;
+static const char *event_name(int kind) {
+    static const char *const names[] = {"?", "device.connected", "device.message", "device.audio", "device.playback_done",
+                                        "device.disconnected", "text.input", "worker.connected", "worker.message",
+                                        "worker.audio", "worker.disconnected", "timer.fired", "config", "admin.request"};
+    return kind > 0 && kind < (int)(sizeof names / sizeof *names) ? names[kind] : "?";
+}
+
+/* What the daemon notes of a rejection (the core logged it as input.rejected and answered the
+ * peer): malformed text frames and other rejections are counted; a rejection of an event the
+ * daemon makes up itself is logged, since it means the daemon and the core disagree. */
+static void rejected(hub *h, const vc_event *e, int rc) {
+    const hub_env *s = &h->env;
+    /* A rejected admin request is answered by the core (400 with the reason) like any other. */
+    if (e->kind == VC_EVENT_DEVICE_DISCONNECTED || e->kind == VC_EVENT_WORKER_DISCONNECTED || e->kind == VC_EVENT_TIMER_FIRED ||
+        e->kind == VC_EVENT_ADMIN_REQUEST)
+        return;
+    const char *error = vc_coordinator_errmsg(h->core);
+    if (rc == VC_ERR_CORRUPT) {
+        s->metrics->errors[ERR_MALFORMED_JSON]++;
+        int device = e->kind == VC_EVENT_DEVICE_MESSAGE;
+        log_event(s->log, LOG_WARN, device ? "device.bad_message" : "worker.bad_message",
+                  json_pack("{s:I,s:s}", device ? "session" : "worker", (json_int_t)(device ? e->session : e->worker), "error", error));
+        return;
+    }
+    s->metrics->errors[ERR_CORE_REJECTED]++;
+    if (e->kind == VC_EVENT_DEVICE_CONNECTED || e->kind == VC_EVENT_DEVICE_PLAYBACK_DONE || e->kind == VC_EVENT_WORKER_CONNECTED)
+        log_event(s->log, LOG_ERROR, "core.rejected",
+                  json_pack("{s:s,s:I,s:I,s:s}", "event", event_name(e->kind), "session", (json_int_t)e->session, "worker",
+                            (json_int_t)e->worker, "error", error));
+}
+
+static int run_one(hub *h, const event_origin *origin, const vc_event *ev) {
+    const hub_env *s = &h->env;
     int64_t start = monotonic_us();
     int digest_due = 0;
     if (h->journal) {
-        if ((digest_due = journal_event(h->journal, start, json, len, data, data_len)) < 0) journal_stopped(h);
+        if ((digest_due = journal_event(h->journal, start, ev)) < 0) journal_stopped(h);
         else if (!uv_is_active((uv_handle_t *)h->flush_timer)) uv_timer_start(h->flush_timer, flush_journal, JOURNAL_FLUSH_MS, 0);
     }
-    int rc = vc_coordinator_handle(h->core, json, len, data, data_len, start);
-    if (rc < 0) snprintf(error, error_len, "%s", vc_coordinator_errmsg(h->core));
+    int rc = vc_coordinator_handle(h->core, ev, start);
+    if (rc < 0) rejected(h, ev, rc);
     vc_effect e;
-    while (vc_coordinator_next_effect(h->core, &e) == 1) carry_out(h, &e);
+    while (vc_coordinator_next_effect(h->core, &e) == 1) carry_out(h, &e, origin);
     const char *line;
     size_t line_len;
     while (vc_coordinator_next_log(h->core, &line, &line_len) == 1) {
-        log_line(&s->log, line, line_len);
+        log_line(s->log, line, line_len);
     }
     if (digest_due > 0 && h->journal) journal_digest_now(h, start);
-    histogram_observe(&s->metrics.hub_seconds, (double)(monotonic_us() - start) / 1e6);
+    histogram_observe(&s->metrics->hub_seconds, (double)(monotonic_us() - start) / 1e6);
     return rc;
 }
 
-int hub_event(hub *h, const char *json, size_t len, const void *data, size_t data_len, char *error, size_t error_len) {
-    if (!h || !h->core) {
-        snprintf(error, error_len, "the daemon is shutting down");
-        return VC_ERR_STATE;
-    }
+/* A copy of an event and its origin whose bytes live in the copy. */
+static pending_event *copy_event(const event_origin *origin, const vc_event *e) {
+    size_t n = e->body_len + e->device_id_len + e->client_id_len + e->data_len + e->path_len;
+    pending_event *p = malloc(sizeof *p + n);
+    if (!p) return NULL;
+    p->next = NULL;
+    p->origin = *origin;
+    p->e = *e;
+    char *at = p->bytes;
+    if (e->body_len) memcpy(at, e->body, e->body_len);
+    p->e.body = e->body_len ? at : NULL;
+    at += e->body_len;
+    if (e->device_id_len) memcpy(at, e->device_id, e->device_id_len);
+    p->e.device_id = e->device_id_len ? at : NULL;
+    at += e->device_id_len;
+    if (e->client_id_len) memcpy(at, e->client_id, e->client_id_len);
+    p->e.client_id = e->client_id_len ? at : NULL;
+    at += e->client_id_len;
+    if (e->data_len) memcpy(at, e->data, e->data_len);
+    p->e.data = e->data_len ? at : NULL;
+    at += e->data_len;
+    if (e->path_len) memcpy(at, e->path, e->path_len);
+    p->e.path = e->path_len ? at : NULL;
+    return p;
+}
+
+int hub_event(hub *h, const event_origin *origin, const vc_event *e) {
+    if (!h || !h->core) return VC_ERR_STATE;
     if (h->busy) {
-        pending_event *p = malloc(sizeof *p + len + data_len);
+        pending_event *p = copy_event(origin, e);
         if (!p) return VC_ERR_NOMEM;
-        p->next = NULL;
-        p->json_len = len;
-        p->data_len = data_len;
-        memcpy(p->bytes, json, len);
-        if (data_len) memcpy(p->bytes + len, data, data_len);
         if (h->pending_tail) h->pending_tail->next = p; else h->pending_head = p;
         h->pending_tail = p;
         return VC_OK;   /* its verdict is logged by the core when it runs */
     }
     h->busy = 1;
-    int rc = run_one(h, json, len, data, data_len, error, error_len);
+    int rc = run_one(h, origin, e);
     while (h->pending_head) {
         pending_event *p = h->pending_head;
         h->pending_head = p->next;
         if (!h->pending_head) h->pending_tail = NULL;
-        char ignored[256];
-        run_one(h, p->bytes, p->json_len, p->data_len ? p->bytes + p->json_len : NULL, p->data_len, ignored, sizeof ignored);
+        run_one(h, &p->origin, &p->e);
         free(p);
     }
     h->busy = 0;

@@ -1,18 +1,12 @@
 #include "hub_latency.h"
-#include "server.h"
 
-static const char *const hop_names[HUB_HOP_COUNT] = {"total", "uplink", "assistant_job", "tts_job", "first_frame"};
-
-const char *hub_hop_name(hub_hop hop) { return hop < HUB_HOP_COUNT ? hop_names[hop] : "none"; }
-
-void hub_hop_written(server *s, hub_hop hop, uint64_t session, int64_t turn, int64_t origin_us, int64_t now_us) {
+void hub_hop_written(metrics *m, logger *log, hub_turn_trace *t, hub_hop hop, uint64_t session, int64_t turn,
+                     int64_t origin_us, int64_t now_us) {
     if (hop == HUB_HOP_NONE || hop >= HUB_HOP_COUNT || origin_us <= 0) return;
     int64_t took = now_us - origin_us;
     if (took < 0) took = 0;
-    histogram_observe(&s->metrics.hub_hops[hop], (double)took / 1e6);
-    conn *c = session ? idmap_get(&s->devices, session) : NULL;
-    if (!c || !c->device) return;
-    hub_turn_trace *t = &c->device->trace;
+    histogram_observe(&m->hub_hops[hop], (double)took / 1e6);
+    if (!t) return;
     switch (hop) {
     case HUB_HOP_UPLINK:
         t->uplink_us = took;
@@ -32,10 +26,10 @@ void hub_hop_written(server *s, hub_hop hop, uint64_t session, int64_t turn, int
     case HUB_HOP_FIRST_FRAME:
         if (t->have_assistant_job && t->have_tts_job) {
             int64_t total = t->turn_uplink_us + t->assistant_job_us + t->tts_job_us + took;
-            histogram_observe(&s->metrics.hub_hops[HUB_HOP_NONE], (double)total / 1e6);
+            histogram_observe(&m->hub_hops[HUB_HOP_NONE], (double)total / 1e6);
             char name[32];
             snprintf(name, sizeof name, "s%llu", (unsigned long long)session);
-            log_event(&s->log, LOG_INFO, "turn.hub_latency",
+            log_event(log, LOG_INFO, "turn.hub_latency",
                       json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "session", name, "turn", (json_int_t)t->turn, "uplink_us",
                                 (json_int_t)t->turn_uplink_us, "assistant_job_us", (json_int_t)t->assistant_job_us, "tts_job_us",
                                 (json_int_t)t->tts_job_us, "first_frame_us", (json_int_t)took, "total_us", (json_int_t)total));

@@ -14,9 +14,9 @@
  */
 #ifndef VOICECORED_HUB_LATENCY_H
 #define VOICECORED_HUB_LATENCY_H
+#include "log.h"
+#include "metrics.h"
 #include <stdint.h>
-
-typedef enum { HUB_HOP_NONE, HUB_HOP_UPLINK, HUB_HOP_ASSISTANT_JOB, HUB_HOP_TTS_JOB, HUB_HOP_FIRST_FRAME, HUB_HOP_COUNT } hub_hop;
 
 typedef struct hub_turn_trace {
     int64_t uplink_us;              /* the latest uplink hop */
@@ -26,10 +26,10 @@ typedef struct hub_turn_trace {
     int64_t first_frame_origin_us;   /* nonzero: the next frame sent is the reply's first */
 } hub_turn_trace;
 
-typedef struct server server;
-
-const char *hub_hop_name(hub_hop hop);
-/* A message tagged with `hop` has just been written; origin_us is when its cause was read. */
-void hub_hop_written(server *s, hub_hop hop, uint64_t session, int64_t turn, int64_t origin_us, int64_t now_us);
+/* A message tagged with `hop` has just been written; origin_us is when its cause was read. The
+ * hop's time goes into m; t is the trace of the session it belongs to (NULL: none open), whose
+ * turn total is logged to log once the first frame of the reply is out. */
+void hub_hop_written(metrics *m, logger *log, hub_turn_trace *t, hub_hop hop, uint64_t session, int64_t turn,
+                     int64_t origin_us, int64_t now_us);
 
 #endif

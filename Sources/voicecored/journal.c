@@ -222,7 +222,7 @@ static int open_segment(journal *j, int64_t now_us, uint64_t digest, uint64_t en
     json_t *state = digest_fields(j, digest, entries);
     json_object_update(h, state);
     json_decref(state);
-    json_object_set_new(h, "journal", json_integer(1));
+    json_object_set_new(h, "journal", json_integer(2));
     json_object_set_new(h, "run", json_string(j->run));
     json_object_set_new(h, "segment", json_integer(j->segment));
     /* The header goes to disk at once: a run killed before its first event still replays. */
@@ -271,11 +271,90 @@ journal *journal_open(const journal_options *o, int64_t now_us, char *error, siz
     return j;
 }
 
-int journal_event(journal *j, int64_t now_us, const char *json, size_t json_len, const void *data, size_t data_len) {
-    if (j->stopped || append(j, 'E', now_us, json, json_len, data, data_len) < 0) return -1;
+int journal_record_event(journal *j, int64_t now_us, const void *event, size_t event_len, const void *data, size_t data_len) {
+    if (j->stopped || append(j, 'E', now_us, event, event_len, data, data_len) < 0) return -1;
     j->events++;
     j->since_digest++;
     return j->since_digest >= (uint64_t)j->digest_every || j->file_bytes >= j->max_bytes;
+}
+
+size_t journal_event_size(const vc_event *e) {
+    return JOURNAL_EVENT_HEAD + e->body_len + e->device_id_len + e->client_id_len + e->path_len;
+}
+
+void journal_encode_event(const vc_event *e, uint8_t *out) {
+    put32(out, (uint32_t)e->kind);
+    put32(out + 4, e->flags);
+    put64(out + 8, e->session);
+    put64(out + 16, e->worker);
+    put64(out + 24, e->job);
+    put64(out + 32, e->turn);
+    put64(out + 40, e->timer);
+    put32(out + 48, (uint32_t)e->protocol_version);
+    put32(out + 52, (uint32_t)e->body_len);
+    out[56] = (uint8_t)e->device_id_len;
+    out[57] = (uint8_t)(e->device_id_len >> 8);
+    out[58] = (uint8_t)e->client_id_len;
+    out[59] = (uint8_t)(e->client_id_len >> 8);
+    put64(out + 60, e->request);
+    put32(out + 68, (uint32_t)e->path_len);
+    uint8_t *p = out + JOURNAL_EVENT_HEAD;
+    if (e->body_len) memcpy(p, e->body, e->body_len);
+    p += e->body_len;
+    if (e->device_id_len) memcpy(p, e->device_id, e->device_id_len);
+    p += e->device_id_len;
+    if (e->client_id_len) memcpy(p, e->client_id, e->client_id_len);
+    p += e->client_id_len;
+    if (e->path_len) memcpy(p, e->path, e->path_len);
+}
+
+int journal_decode_event(const void *bytes, size_t len, const void *data, size_t data_len, vc_event *out) {
+    const uint8_t *b = bytes;
+    if (len < JOURNAL_EVENT_HEAD) return -1;
+    memset(out, 0, sizeof *out);
+    out->kind = (int32_t)get32(b);
+    out->flags = get32(b + 4);
+    out->session = get64(b + 8);
+    out->worker = get64(b + 16);
+    out->job = get64(b + 24);
+    out->turn = get64(b + 32);
+    out->timer = get64(b + 40);
+    out->protocol_version = (int32_t)get32(b + 48);
+    size_t body = get32(b + 52), device = (size_t)b[56] | (size_t)b[57] << 8, client = (size_t)b[58] | (size_t)b[59] << 8;
+    out->request = get64(b + 60);
+    size_t path = get32(b + 68);
+    if (len != JOURNAL_EVENT_HEAD + body + device + client + path) return -1;
+    const char *p = (const char *)b + JOURNAL_EVENT_HEAD;
+    out->body = body ? p : NULL;
+    out->body_len = body;
+    out->device_id = device ? p + body : NULL;
+    out->device_id_len = device;
+    out->client_id = client ? p + body + device : NULL;
+    out->client_id_len = client;
+    out->path = path ? p + body + device + client : NULL;
+    out->path_len = path;
+    out->data = data_len ? data : NULL;
+    out->data_len = data_len;
+    return 0;
+}
+
+int journal_event(journal *j, int64_t now_us, const vc_event *e) {
+    if (j->stopped) return -1;
+    if (e->device_id_len > 0xffff || e->client_id_len > 0xffff || e->body_len > 0xffffffffu || e->path_len > 0xffffffffu) {
+        stop(j, "an event too large to record");
+        return -1;
+    }
+    uint8_t small[1024];
+    size_t n = journal_event_size(e);
+    uint8_t *buf = n <= sizeof small ? small : malloc(n);
+    if (!buf) {
+        stop(j, "out of memory");
+        return -1;
+    }
+    journal_encode_event(e, buf);
+    int rc = journal_record_event(j, now_us, buf, n, e->data, e->data_len);
+    if (buf != small) free(buf);
+    return rc;
 }
 
 static void end_segment(journal *j, int64_t now_us, const char *reason, uint64_t digest, uint64_t entries) {
@@ -345,4 +424,64 @@ int journal_parse(const uint8_t *buf, size_t len, size_t *offset, journal_record
     out->data_len = (size_t)data_len;
     *offset = at + JOURNAL_RECORD_HEADER + (size_t)(json_len + data_len);
     return JOURNAL_READ_RECORD;
+}
+
+int journal_load(const char *path, journal_file *out, char *error, size_t error_len) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(error, error_len, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    out->buf = size > 0 ? malloc((size_t)size) : NULL;
+    if (!out->buf || fread(out->buf, 1, (size_t)size, f) != (size_t)size) {
+        fclose(f);
+        journal_file_free(out);
+        snprintf(error, error_len, "%s: cannot read it", path);
+        return -1;
+    }
+    fclose(f);
+    out->len = (size_t)size;
+    size_t at = JOURNAL_MAGIC_LEN, cap = 0;
+    journal_record r;
+    while (out->len >= JOURNAL_MAGIC_LEN && journal_parse(out->buf, out->len, &at, &r) == JOURNAL_READ_RECORD) {
+        if (r.type == 'H' && !out->config) {
+            json_t *h = json_loadb(r.json, r.json_len, 0, NULL);
+            json_t *config = json_object_get(h, "config");
+            out->config = config ? json_dumps(config, JSON_COMPACT) : NULL;
+            json_decref(h);
+        }
+        if (r.type == 'E') {
+            if (out->count == cap) {
+                cap = cap ? cap * 2 : 1024;
+                journal_record *grown = realloc(out->events, cap * sizeof *grown);
+                if (!grown) break;
+                out->events = grown;
+            }
+            out->events[out->count++] = r;
+            out->payload_bytes += r.json_len + r.data_len;
+        }
+        if (r.type == 'D' || r.type == 'Z') {
+            json_t *d = json_loadb(r.json, r.json_len, 0, NULL);
+            const char *hex = json_string_value(json_object_get(d, "digest"));
+            if (hex) out->digest = strtoull(hex, NULL, 16);
+            json_decref(d);
+        }
+    }
+    if (!out->count) {
+        journal_file_free(out);
+        snprintf(error, error_len, "no events in %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+void journal_file_free(journal_file *f) {
+    free(f->buf);
+    free(f->events);
+    free(f->config);
+    memset(f, 0, sizeof *f);
 }

@@ -1,6 +1,16 @@
-/* voicecored: configuration, logging, the libuv loop, and an orderly exit after a drain. */
+/* voicecored: configuration, logging, the libuv loop, the layers put together (the transport;
+ * devices, workers and the HTTP routes on it; the hub over devices and workers; the status routes),
+ * and an orderly exit after a drain. */
 #include "config.h"
-#include "server.h"
+#include "device_session.h"
+#include "admin_api.h"
+#include "http_routes.h"
+#include "hub.h"
+#include "log.h"
+#include "metrics.h"
+#include "status.h"
+#include "transport.h"
+#include "worker_link.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -33,42 +43,64 @@ int main(int argc, char **argv) {
         return 2;
     }
     raise_fd_limit();
-    server s;
-    memset(&s, 0, sizeof s);
-    if (logger_open(&s.log, cfg.log_file, cfg.log_level) != 0) {
+    logger log;
+    static metrics m;
+    if (logger_open(&log, cfg.log_file, cfg.log_level) != 0) {
         fprintf(stderr, "voicecored: cannot open log file %s\n", cfg.log_file);
         config_free(&cfg);
         return 2;
     }
     uv_loop_t loop;
     uv_loop_init(&loop);
-    if (server_start(&s, &loop, &cfg) != 0) {
-        if (s.lws) {
+    static transport t;
+    static devices d;
+    static workers w;
+    static admin_api admin;
+    static status st;
+    transport_init(&t, &loop, &cfg, &log, &m);
+    devices_init(&d, &t, &cfg, &log, &m);
+    workers_init(&w, &t, &cfg, &log, &m);
+    http_routes_register(&t);
+    admin_api_init(&admin, &t, &cfg, &log, &m);
+    hub *h = hub_new(&(hub_env){&loop, &cfg, &log, &m, &d, &w, &admin}, cfg.coordinator, error, sizeof error);
+    if (!h) log_event(&log, LOG_ERROR, "coordinator.config_rejected", json_pack("{s:s}", "message", error));
+    else status_register(&st, &t, h, &d, &w);
+    if (!h || transport_listen(&t) != 0) {
+        if (t.lws) {
             /* lws 4.1 made a context but no listening vhost (a certificate it could not load, a
              * port in use); destroying such a context on a foreign loop crashes it, so the
              * process just ends, the reason logged. */
-            logger_close(&s.log);
+            logger_close(&log);
             exit(1);
         }
-        server_destroy(&s);
+        transport_destroy(&t);
+        hub_free(h);
         uv_walk(&loop, close_walk, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
-        logger_close(&s.log);
+        devices_free(&d);
+        workers_free(&w);
+        admin_api_free(&admin);
+        logger_close(&log);
         config_free(&cfg);
         return 1;
     }
     uv_run(&loop, UV_RUN_DEFAULT);
-    server_destroy(&s);
+    transport_destroy(&t);
+    hub_free(h);
     /* lws closes its handles asynchronously on our (to it, foreign) loop; once they are closed a
-     * second lws_context_destroy() completes the destruction and clears s.lws. */
+     * second lws_context_destroy() completes the destruction and clears t.lws. The devices and
+     * workers closed meanwhile find no hub (hub_free unregistered it). */
     uv_run(&loop, UV_RUN_DEFAULT);
-    if (s.lws) lws_context_destroy(s.lws);
+    if (t.lws) lws_context_destroy(t.lws);
     uv_walk(&loop, close_walk, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(&loop);
-    log_event(&s.log, LOG_INFO, "exit", json_pack("{s:i}", "loop_close", rc));
-    logger_close(&s.log);
+    devices_free(&d);
+    workers_free(&w);
+    admin_api_free(&admin);
+    log_event(&log, LOG_INFO, "exit", json_pack("{s:i}", "loop_close", rc));
+    logger_close(&log);
     config_free(&cfg);
     return 0;
 }

@@ -12,6 +12,10 @@ static const char *const error_names[ERR_KIND_COUNT] = {
 static const char *const peer_names[PEER_KIND_COUNT] = {"device", "worker"};
 const char *const metrics_kind_names[METRICS_KINDS] = {"asr", "tts", "assistant", "llm"};
 
+static const char *const hop_names[HUB_HOP_COUNT] = {"total", "uplink", "assistant_job", "tts_job", "first_frame"};
+
+const char *hub_hop_name(hub_hop hop) { return hop < HUB_HOP_COUNT ? hop_names[hop] : "none"; }
+
 void histogram_observe(histogram *h, double seconds) {
     int i = 0;
     while (i < HISTOGRAM_BUCKETS && seconds > bucket_bounds[i]) i++;

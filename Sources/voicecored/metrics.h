@@ -6,7 +6,6 @@
 #ifndef VOICECORED_METRICS_H
 #define VOICECORED_METRICS_H
 #include <stddef.h>
-#include "hub_latency.h"
 #include <stdint.h>
 
 typedef enum {
@@ -16,6 +15,10 @@ typedef enum {
 } error_kind;
 
 typedef enum { PEER_DEVICE, PEER_WORKER, PEER_KIND_COUNT } peer_kind;
+
+/* The hops of hub latency (hub_latency.h); HUB_HOP_NONE's row is the per-turn total. */
+typedef enum { HUB_HOP_NONE, HUB_HOP_UPLINK, HUB_HOP_ASSISTANT_JOB, HUB_HOP_TTS_JOB, HUB_HOP_FIRST_FRAME, HUB_HOP_COUNT } hub_hop;
+const char *hub_hop_name(hub_hop hop);
 
 #define HISTOGRAM_BUCKETS 14
 typedef struct histogram {

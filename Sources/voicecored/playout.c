@@ -46,11 +46,11 @@ static int append_marker(playout *p, playout_kind kind, int64_t turn, const char
     return 0;
 }
 
-int playout_push(playout *p, int64_t turn, const int16_t *pcm, size_t n, int rate, const char *sentence) {
+int playout_push(playout *p, int64_t turn, const int16_t *pcm, size_t n, int rate, const char *marker) {
     size_t m = rate == p->encoder.sample_rate ? n : resample_output_length(n, rate, p->encoder.sample_rate);
     size_t frame = (size_t)p->encoder.frame_samples;
     if (p->max_frames && (p->samples + m) / frame > p->max_frames) return -1;
-    if (sentence && append_marker(p, PLAYOUT_SENTENCE, turn, sentence) != 0) return -1;
+    if (marker && append_marker(p, PLAYOUT_SENTENCE, turn, marker) != 0) return -1;
     if (m == 0) return 0;
     playout_item *item = malloc(sizeof *item + m * sizeof(int16_t));
     if (!item) return -1;
@@ -66,8 +66,8 @@ int playout_push(playout *p, int64_t turn, const int16_t *pcm, size_t n, int rat
     return 0;
 }
 
-int playout_end(playout *p, int64_t turn) {
-    if (append_marker(p, PLAYOUT_END, turn, NULL) != 0) return -1;
+int playout_end(playout *p, int64_t turn, const char *marker) {
+    if (append_marker(p, PLAYOUT_END, turn, marker) != 0) return -1;
     p->ends++;
     count_frames(p);
     return 0;

@@ -3,9 +3,10 @@
  * Pacing: `play_clock` is the moment the audio already sent finishes playing on the device. A
  * frame may go out while the device holds less than `prebuffer_frames` frames of unplayed
  * audio, so the device never starves yet never holds more than a few frames — an abort is
- * heard within about prebuffer × frame duration. Markers travel in band with the frames: a
- * `sentence_start` text goes out when the first frame of its sentence reaches the head of the
- * queue; an `end` marker (the turn's last audio) comes due right after its last frame.
+ * heard within about prebuffer × frame duration. Markers travel in band with the frames, each
+ * with its text (the frame the core made for that point: sentence_start, tts stop): a sentence
+ * marker comes due when the first frame of its sentence reaches the head of the queue; an `end`
+ * marker (the turn's last audio) right after its last frame.
  *
  * Encoding is lazy: PCM waits in the queue and a frame is encoded only when it comes due, so the
  * first frame of a reply goes out after one encode however long the TTS chunk is, the encoder's
@@ -23,7 +24,7 @@ typedef struct playout_item {
     struct playout_item *next;
     playout_kind kind;
     int64_t turn;
-    size_t len;          /* frame: Opus bytes; sentence: text bytes (NUL-terminated too); pcm: bytes */
+    size_t len;          /* frame: Opus bytes; markers: text bytes (NUL-terminated too); pcm: bytes */
     size_t taken;        /* pcm: samples already moved into the residual */
     uint8_t data[];
 } playout_item;
@@ -49,12 +50,13 @@ int playout_init(playout *p, int sample_rate, int frame_ms, int prebuffer_frames
                  int complexity, int bitrate);
 void playout_free(playout *p);
 
-/* Queues PCM16 mono of `rate` Hz for `turn`; when sentence is not NULL its marker is placed
- * before the first frame holding these samples. Returns 0, or -1 when the queue bound is hit
- * (nothing further is queued) or encoding fails. */
-int playout_push(playout *p, int64_t turn, const int16_t *pcm, size_t n, int rate, const char *sentence);
-/* The turn's audio is complete: queues the end marker (the last partial frame is padded). */
-int playout_end(playout *p, int64_t turn);
+/* Queues PCM16 mono of `rate` Hz for `turn`; when marker (a NUL-terminated text) is not NULL a
+ * sentence marker with it is placed before the first frame holding these samples. Returns 0, or
+ * -1 when the queue bound is hit (nothing further is queued) or encoding fails. */
+int playout_push(playout *p, int64_t turn, const int16_t *pcm, size_t n, int rate, const char *marker);
+/* The turn's audio is complete: queues the end marker with its text (NULL: none); the last
+ * partial frame is padded. */
+int playout_end(playout *p, int64_t turn, const char *marker);
 /* Audio or markers still to go out. */
 int playout_pending(const playout *p);
 /* Drops everything queued and resets the encoder (barge-in / abort). Returns frames dropped. */

@@ -11,8 +11,8 @@ import Testing
         var rng = SplitMix64(seed: seed)
         var violations: [String] = []
         var live: [JobID: Live] = [:]
-        var devices: [UInt32] = [], workers: [UInt32] = []
-        var nextDevice: UInt32 = 1, nextWorker: UInt32 = 1
+        var devices: [UInt64] = [], workers: [UInt64] = []
+        var nextDevice: UInt64 = 1, nextWorker: UInt64 = 1
         var cancelledTurns = Set<String>()
         var lastSegment: [String: Int] = [:]
         let texts = ["Hello there. ", "How are you today? ", "Fine, thanks! ", "", "A b c d e f g. "]

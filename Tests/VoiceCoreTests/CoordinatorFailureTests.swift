@@ -163,7 +163,7 @@ import Testing
             t.feed(.workerHeartbeat(other, load: [:]))
         }
         #expect(t.hasSubsequence(["worker.gone worker=\(w) reason=heartbeat-timeout", "job.dispatched job_kind=asr worker=\(other)"]))
-        #expect(t.effects.contains { if case let .workerClose(x, _) = $0 { return x == w } else { return false } })
+        #expect(t.effects.contains { if case let .workerClose(x, _, _) = $0 { return x == w } else { return false } })
         #expect(t.c.scheduler.worker(other) != nil)
     }
 
@@ -267,7 +267,7 @@ import Testing
         var t = CoordinatorScript()
         t.feed(.deviceConnected(SessionID(1), DeviceInfo()))
         t.advanceMs(10_001)
-        #expect(t.effects.contains { if case let .deviceClose(_, r) = $0 { return r == "hello-timeout" } else { return false } })
+        #expect(t.effects.contains { if case let .deviceClose(_, code, r) = $0 { return r == "hello-timeout" && code == 1008 } else { return false } })
         t.feed(.deviceDisconnected(SessionID(1), reason: ""))
         #expect(t.c.sessionCount == 0)
     }
@@ -290,7 +290,7 @@ import Testing
         t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(5, [.assistant]); t.worker(3, [.tts])
         t.device(1)
         t.utter(1, "hello")
-        for _ in 0..<6 { t.advanceMs(5_000); for w in [1, 2, 3, 5] { t.feed(.workerHeartbeat(WorkerID(UInt32(w)), load: [:])) } }
+        for _ in 0..<6 { t.advanceMs(5_000); for w in [1, 2, 3, 5] { t.feed(.workerHeartbeat(WorkerID(UInt64(w)), load: [:])) } }
         #expect(t.hasSubsequence(["job.timeout job_kind=assistant reason=progress", "job.retry job_kind=assistant",
                                   "job.timeout job_kind=assistant reason=progress", "turn.fallback turn=1"]))
     }

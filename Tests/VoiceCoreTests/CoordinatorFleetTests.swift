@@ -17,7 +17,7 @@ import Testing
     }
 
     /// Advances `ms` in steps of one heartbeat interval, each worker in `loads` sending its load.
-    static func beat(_ t: inout CoordinatorScript, _ loads: [(UInt32, [WorkerKind: Int])], times: Int, everyMs: Int64 = 1000) {
+    static func beat(_ t: inout CoordinatorScript, _ loads: [(UInt64, [WorkerKind: Int])], times: Int, everyMs: Int64 = 1000) {
         for _ in 0..<times {
             t.advanceMs(everyMs)
             for (w, load) in loads where t.c.scheduler.worker(WorkerID(w)) != nil { t.feed(.workerHeartbeat(WorkerID(w), load: load)) }
@@ -140,7 +140,7 @@ import Testing
         // Persisting: recycled (closed) after recycle_heartbeats.
         Self.beat(&t, [(leaky.raw, [.tts: 2]), (good.raw, [.tts: 0]), (1, [:]), (2, [:])], times: 3)
         #expect(t.hasSubsequence(["worker.reconciled worker=\(leaky) reason=recycle", "worker.gone worker=\(leaky) reason=recycled"], since: mark))
-        #expect(t.effects.contains { if case let .workerClose(x, _) = $0 { return x == leaky } else { return false } })
+        #expect(t.effects.contains { if case let .workerClose(x, code, _) = $0 { return x == leaky && code == 1008 } else { return false } })
         #expect(t.c.counters.recycles == 1)
     }
 
@@ -234,7 +234,7 @@ import Testing
         for _ in 0..<40 {
             t.advanceMs(100)
             if t.now % 1_000_000 < 100_000 {
-                for x: UInt32 in [1, 2] { t.feed(.workerHeartbeat(WorkerID(x), load: [:])) }
+                for x: UInt64 in [1, 2] { t.feed(.workerHeartbeat(WorkerID(x), load: [:])) }
                 t.feed(.workerHeartbeat(other, load: [:]))
             }
             if moved == nil, let (_, now) = t.ttsJob(1, segment: 0), now == other { moved = t.now }

@@ -130,48 +130,85 @@ import Testing
 
     @Test func wireRejectsMalformedEventsWithReasons() throws {
         var wire = try CoordinatorWire(config: CoordinatorConfig())
-        let cases: [(String, String)] = [
-            (#"[1]"#, "event must be a JSON object"),
-            (#"{"session":"x"}"#, "event: missing \"type\""),
-            (#"{"type":"device.bogus"}"#, "unknown event type \"device.bogus\""),
-            (#"{"type":"device.connected"}"#, "event: missing \"session\""),
-            (#"{"type":"device.connected","session":""}"#, "event: \"session\" must not be empty"),
-            (#"{"type":"device.connected","session":"a","protocol_version":"x"}"#, "event: \"protocol_version\" must be an integer"),
-            (#"{"type":"device.message","session":"nobody","message":{"type":"hello"}}"#, "unknown session \"nobody\""),
-            (#"{"type":"worker.message","worker":"nobody","message":{"type":"drain"}}"#, "unknown worker \"nobody\""),
-            (#"{"type":"timer.fired","timer":-1}"#, "timer.fired: bad timer id"),
+        func event(_ kind: WireEvent.Kind, session: UInt64 = 0, worker: UInt64 = 0, _ body: String = "") -> WireEvent {
+            WireEvent(kind, session: session, worker: worker, text: body)
+        }
+        var timer = WireEvent(.timerFired)
+        timer.timer = 0
+        let cases: [(WireEvent, String)] = [
+            (WireEvent(kind: 99), "unknown event kind 99"),
+            (event(.deviceConnected), "session id must be in 1...2^63-1, not 0"),
+            (event(.deviceMessage, session: 7, #"{"type":"hello"}"#), "unknown session"),
+            (event(.workerMessage, worker: 7, #"{"type":"drain"}"#), "unknown worker"),
+            (timer, "timer fired: bad timer id 0"),
         ]
-        for (text, reason) in cases {
-            #expect(throws: VCError.self) { try wire.handle(json: JSONParser.parse(text), data: [], nowUs: 0) }
+        for (e, reason) in cases {
+            #expect(throws: VCError.self) { try wire.handle(e, nowUs: 0) }
             var last: String?
             while let line = wire.nextLogLine() { last = line }
             #expect(last?.contains(#""kind":"input.rejected""#) == true)
             #expect(try JSONParser.parse(last ?? "{}")["reason"]?.stringValue == reason)
         }
-        try wire.handle(json: JSONParser.parse(#"{"type":"device.connected","session":"a"}"#), data: [], nowUs: 0)
-        let deviceCases: [(String, String)] = [
-            (#"{"type":"hello","transport":"udp"}"#, "hello: transport \"udp\" is not supported (websocket)"),
-            (#"{"type":"listen","state":"start","mode":"psychic"}"#, "listen: unknown mode \"psychic\""),
-            (#"{"type":"listen"}"#, "event.message: missing \"state\""),
-            (#"{"type":"teleport"}"#, "unknown device message type \"teleport\""),
+        while wire.nextEffect() != nil {}
+        try wire.handle(event(.deviceConnected, session: 1), nowUs: 0)
+        while wire.nextEffect() != nil {}  // the hello timer
+        let deviceCases: [(String, String, Status)] = [
+            (#"{"type":"hello","transport":"udp"}"#, "hello: transport \"udp\" is not supported (websocket)", .unsupported),
+            (#"{"type":"listen","state":"start","mode":"psychic"}"#, "listen: unknown mode \"psychic\"", .parse),
+            (#"{"type":"listen"}"#, "message: missing \"state\"", .parse),
+            (#"{"type":"teleport"}"#, "unknown device message type \"teleport\"", .parse),
+            (#"[1]"#, "message must be a JSON object", .parse),
+            (#"{"type":"#, "malformed JSON: JSON: unexpected end of input at byte 8", .corrupt),
+            (#"{"type":"hello","type":"abort"}"#, "malformed JSON: duplicate key \"type\"", .corrupt),
         ]
-        for (message, reason) in deviceCases {
-            let event = #"{"type":"device.message","session":"a","message":"# + message + "}"
+        for (message, reason, status) in deviceCases {
             do {
-                try wire.handle(json: JSONParser.parse(event), data: [], nowUs: 0)
+                try wire.handle(event(.deviceMessage, session: 1, message), nowUs: 0)
                 Issue.record("accepted \(message)")
             } catch {
                 #expect(error.message == reason)
+                #expect(error.status == status)
             }
+            // The device is answered with the reason, in an error message for it.
+            var answers: [WireEffect] = []
+            while let e = wire.nextEffect() { answers.append(e) }
+            #expect(answers.count == 1 && answers[0].kind == .deviceSend && answers[0].session == 1)
+            #expect(try JSONParser.parse(answers[0].body ?? "")["message"]?.stringValue == reason)
         }
         #expect(wire.core.sessionCount == 1)
+    }
+
+    @Test func wireIdsAreTheHostsAndEffectsAreTyped() throws {
+        var wire = try CoordinatorWire(config: CoordinatorConfig())
+        try wire.handle(WireEvent(.deviceConnected, session: 12), nowUs: 0)
+        var timer: WireEffect?
+        while let e = wire.nextEffect() { if e.kind == .timerSet { timer = e } }
+        #expect(timer != nil && timer!.atUs == 10_000_000)
+        try wire.handle(WireEvent(.deviceMessage, session: 12, text: #"{"type":"hello"}"#), nowUs: 1)
+        var hello: WireEffect?
+        while let e = wire.nextEffect() { if e.kind == .deviceSend { hello = e } }
+        #expect(hello?.session == 12 && hello?.flags == WireEffect.hello)
+        #expect(try JSONParser.parse(hello?.body ?? "")["session_id"]?.stringValue == "s12")
+        var lines: [String] = []
+        while let l = wire.nextLogLine() { lines.append(l) }
+        #expect(lines.contains { $0.contains(#""session":"s12""#) })
+        // A session that says nothing is closed by the core with the policy-violation code.
+        try wire.handle(WireEvent(.deviceConnected, session: 13), nowUs: 2)
+        var t13: UInt64 = 0
+        while let e = wire.nextEffect() { if e.kind == .timerSet { t13 = e.timer } }
+        var fired = WireEvent(.timerFired)
+        fired.timer = t13
+        try wire.handle(fired, nowUs: 20_000_000)
+        var close: WireEffect?
+        while let e = wire.nextEffect() { if e.kind == .deviceClose { close = e } }
+        #expect(close?.session == 13 && close?.code == 1008 && close?.body == "hello-timeout")
     }
 }
 
 @Suite struct CoordinatorConfigTests {
     @Test func configurationChangesAtRunTime() throws {
         var wire = try CoordinatorWire(config: CoordinatorConfig())
-        try wire.handle(json: JSONParser.parse(#"{"type":"config","config":{"fallback_text":"Oops.","queue_timeout_ms":500}}"#), data: [], nowUs: 0)
+        try wire.handle(WireEvent(.config, text: #"{"fallback_text":"Oops.","queue_timeout_ms":500}"#), nowUs: 0)
         #expect(wire.core.config.fallbackText == "Oops.")
         #expect(wire.core.config.queueTimeoutUs == 500_000)
         #expect(wire.core.config.idleTimeoutUs == 120_000_000)  // untouched keys keep their values
@@ -179,7 +216,7 @@ import Testing
         while let l = wire.nextLogLine() { lines.append(l) }
         #expect(lines.last?.contains(#""kind":"config.applied""#) == true)
         #expect(throws: VCError.self) {
-            try wire.handle(json: JSONParser.parse(#"{"type":"config","config":{"queue_timeout":1}}"#), data: [], nowUs: 1)
+            try wire.handle(WireEvent(.config, text: #"{"queue_timeout":1}"#), nowUs: 1)
         }
         #expect(wire.core.config.queueTimeoutUs == 500_000)
     }

@@ -327,7 +327,7 @@ import Testing
         #expect(throws: VCError.self) {
             try WireDecoder.workerMessage(WorkerID(1), WireFields(JSONParser.parse(#"{"type":"output","job":3,"event":"speculative"}"#), "worker"))
         }
-        let commit = WireEncoder.workerMessage(.inputCommit(JobID(7)), worker: "w", session: { _ in "s" })
+        let commit = WireEncoder.workerMessage(.inputCommit(JobID(7)), worker: WorkerID(1))
         #expect(commit.serialized == #"{"type":"input","job":7,"event":"commit"}"#)
         let plain = WireEncoder.jobParams(.assistant(text: "a", language: "en", deviceID: "d"), session: "s")
         #expect(plain["preemptive"] == nil)

@@ -18,7 +18,7 @@ import Testing
         return (0, .null)
     }
 
-    func ttsStarts(_ t: CoordinatorScript, _ s: UInt32, since: Int = 0) -> Int {
+    func ttsStarts(_ t: CoordinatorScript, _ s: UInt64, since: Int = 0) -> Int {
         t.effects[since...].filter { if case let .deviceSend(x, .ttsStart) = $0 { return x == SessionID(s) } else { return false } }.count
     }
 

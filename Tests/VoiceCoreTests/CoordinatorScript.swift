@@ -163,7 +163,7 @@ struct CoordinatorScript {
         return t
     }
 
-    mutating func worker(_ w: UInt32, _ kinds: [WorkerKind], slots: Int = 4) {
+    mutating func worker(_ w: UInt64, _ kinds: [WorkerKind], slots: Int = 4) {
         feed(.workerConnected(WorkerID(w)))
         var s: [WorkerKind: Int] = [:]
         for k in kinds { s[k] = slots }
@@ -171,7 +171,7 @@ struct CoordinatorScript {
     }
 
     /// Connects a device, says hello and starts listening.
-    mutating func device(_ s: UInt32, mode: ListenMode = .auto, mcp: Bool = false) {
+    mutating func device(_ s: UInt64, mode: ListenMode = .auto, mcp: Bool = false) {
         feed(.deviceConnected(SessionID(s), DeviceInfo(deviceID: "dev\(s)", protocolVersion: 1)))
         feed(.deviceHello(SessionID(s), DeviceHello(mcp: mcp)))
         feed(.deviceListen(SessionID(s), .start(mode)))
@@ -181,24 +181,24 @@ struct CoordinatorScript {
     static let frame = [UInt8](repeating: 1, count: 1920)
 
     /// The ASR job of the session's current utterance and its worker.
-    func asrJob(_ s: UInt32) -> (JobID, WorkerID)? {
+    func asrJob(_ s: UInt64) -> (JobID, WorkerID)? {
         guard let turn = c.sessions[SessionID(s)]?.utterance, let w = c.jobs[turn.job]?.worker else { return nil }
         return (turn.job, w)
     }
 
-    func assistantJob(_ s: UInt32) -> (JobID, WorkerID)? {
+    func assistantJob(_ s: UInt64) -> (JobID, WorkerID)? {
         guard let j = c.sessions[SessionID(s)]?.reply?.assistantJob, let w = c.jobs[j]?.worker else { return nil }
         return (j, w)
     }
 
-    func ttsJob(_ s: UInt32, segment: Int) -> (JobID, WorkerID)? {
+    func ttsJob(_ s: UInt64, segment: Int) -> (JobID, WorkerID)? {
         guard let r = c.sessions[SessionID(s)]?.reply, segment < r.segments.count, let j = r.segments[segment].job,
               let w = c.jobs[j]?.worker else { return nil }
         return (j, w)
     }
 
     /// The user says `text`: speech start, a few frames, speech end, final.
-    mutating func utter(_ s: UInt32, _ text: String) {
+    mutating func utter(_ s: UInt64, _ text: String) {
         let (job, w) = asrJob(s)!
         feed(.workerOutput(w, job, .speechStart))
         for _ in 0..<3 { feed(.deviceAudio(SessionID(s), Self.frame)); advanceMs(60) }
@@ -209,7 +209,7 @@ struct CoordinatorScript {
     }
 
     /// The assistant answers with `deltas`, then is done.
-    mutating func answer(_ s: UInt32, _ deltas: [String], done: Bool = true) {
+    mutating func answer(_ s: UInt64, _ deltas: [String], done: Bool = true) {
         let (job, w) = assistantJob(s)!
         for d in deltas { feed(.workerOutput(w, job, .delta(d))); advanceMs(20) }
         if done { feed(.workerDone(w, job)) }
@@ -217,7 +217,7 @@ struct CoordinatorScript {
 
     /// Every running TTS job of the session produces `chunks` chunks of audio and finishes,
     /// segment by segment in order.
-    mutating func speakAll(_ s: UInt32, chunks: Int = 2) {
+    mutating func speakAll(_ s: UInt64, chunks: Int = 2) {
         var k = 0
         while let r = c.sessions[SessionID(s)]?.reply, k < r.segments.count {
             if let (job, w) = ttsJob(s, segment: k) {

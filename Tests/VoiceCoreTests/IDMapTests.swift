@@ -26,8 +26,8 @@ import Testing
 
     @Test func slotTableKeepsValuesInPlaceAcrossRemovals() {
         var table = SlotTable<SessionID, [Int]>()
-        for i in 0..<100 { table[SessionID(UInt32(i))] = [i] }
-        for i in stride(from: 0, to: 100, by: 2) { table[SessionID(UInt32(i))] = nil }
+        for i in 0..<100 { table[SessionID(UInt64(i))] = [i] }
+        for i in stride(from: 0, to: 100, by: 2) { table[SessionID(UInt64(i))] = nil }
         table[SessionID(7)]!.append(70)
         #expect(table[SessionID(7)] == [7, 70])
         let slot = table.slot(SessionID(9))!

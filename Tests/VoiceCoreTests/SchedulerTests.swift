@@ -4,14 +4,14 @@ import Testing
 @Suite struct SchedulerTests {
     let t0 = Instant(us: 0)
 
-    func job(_ id: UInt64, _ kind: WorkerKind = .tts, session: UInt32 = 1, _ p: JobPriority = .later,
+    func job(_ id: UInt64, _ kind: WorkerKind = .tts, session: UInt64 = 1, _ p: JobPriority = .later,
              preferred: WorkerID? = nil, avoid: WorkerID? = nil) -> QueuedJob {
         QueuedJob(job: JobID(id), kind: kind, session: SessionID(session), priority: p, preferred: preferred, avoid: avoid, enqueuedAt: t0)
     }
 
     func scheduler(workers: Int, kind: WorkerKind = .tts, slots: Int = 1, config: SchedulerConfig = SchedulerConfig()) -> Scheduler {
         var s = Scheduler(config: config)
-        for i in 1...workers { s.register(WorkerID(UInt32(i)), WorkerRegistration(kinds: KindSet([kind]), slots: [kind: slots]), now: t0) }
+        for i in 1...workers { s.register(WorkerID(UInt64(i)), WorkerRegistration(kinds: KindSet([kind]), slots: [kind: slots]), now: t0) }
         return s
     }
 
@@ -34,7 +34,7 @@ import Testing
         for i in 1...4 { s.enqueue(job(UInt64(i), session: 1)) }
         s.enqueue(job(10, session: 2))
         s.enqueue(job(11, session: 3))
-        var order: [UInt32] = []
+        var order: [UInt64] = []
         while let p = s.nextPlacement(now: t0) {
             order.append(p.job.session.raw)
             s.finish(p.job.job, success: true, now: t0)
@@ -124,7 +124,7 @@ import Testing
 
     @Test func ejectsAfterFiveConsecutiveFailuresForAGrowingInterval() {
         var s = scheduler(workers: 4, slots: 10)
-        func fail(_ w: UInt32, _ n: Int, at now: Instant) {
+        func fail(_ w: UInt64, _ n: Int, at now: Instant) {
             for i in 0..<n {
                 let id = JobID(UInt64(w) * 1000 + UInt64(i) + UInt64(now.us / 1000))
                 s.enqueue(QueuedJob(job: id, kind: .tts, session: SessionID(1), priority: .first, preferred: WorkerID(w), enqueuedAt: now))
@@ -159,7 +159,7 @@ import Testing
         var config = SchedulerConfig()
         config.maxEjectedShare = 0.5
         var s = scheduler(workers: 2, slots: 10, config: config)
-        for w in [UInt32(1), 2] {
+        for w in [UInt64(1), 2] {
             for i in 0..<5 {
                 let id = JobID(UInt64(w) * 100 + UInt64(i))
                 s.enqueue(QueuedJob(job: id, kind: .tts, session: SessionID(1), priority: .first, preferred: WorkerID(w), enqueuedAt: t0))
@@ -210,13 +210,13 @@ import Testing
     }
 
     @Test func sameSeedSameChoices() {
-        func run(seed: UInt64) -> [UInt32] {
+        func run(seed: UInt64) -> [UInt64] {
             var config = SchedulerConfig()
             config.seed = seed
             var s = scheduler(workers: 20, slots: 3, config: config)
-            var out: [UInt32] = []
+            var out: [UInt64] = []
             for i in 0..<40 {
-                s.enqueue(job(UInt64(i), session: UInt32(i % 7)))
+                s.enqueue(job(UInt64(i), session: UInt64(i % 7)))
                 if let p = s.nextPlacement(now: t0) { out.append(p.worker.raw) }
             }
             return out
@@ -260,7 +260,7 @@ import Testing
         t.worker(1, [.tts], slots: 1)
         t.worker(2, [.asr], slots: 1)
         t.worker(3, [.assistant])
-        for s in UInt32(1)...4 {
+        for s in UInt64(1)...4 {
             t.feed(.deviceConnected(SessionID(s), DeviceInfo()))
             t.feed(.deviceHello(SessionID(s), DeviceHello()))
             t.feed(.textInput(SessionID(s), "hi"))

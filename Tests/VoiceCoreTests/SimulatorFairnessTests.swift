@@ -16,7 +16,7 @@ import Testing
     }
 
     /// Queues `jobs` (session per job, in order), then dispatches them in `order` (indices).
-    func replay(_ sessions: [UInt32], dispatch order: [Int]) throws -> InvariantChecker.Violation? {
+    func replay(_ sessions: [UInt64], dispatch order: [Int]) throws -> InvariantChecker.Violation? {
         var c = try checker()
         var t: Int64 = 1
         for (i, s) in sessions.enumerated() {
@@ -34,7 +34,7 @@ import Testing
 
     @Test func theRealFairQueueOrderPasses() throws {
         // Session 1 queues four segments, 2 and 3 two each, interleaved as a Coordinator would.
-        let sessions: [UInt32] = [1, 1, 2, 1, 3, 1, 2, 3]
+        let sessions: [UInt64] = [1, 1, 2, 1, 3, 1, 2, 3]
         var q = FairQueue()
         for (i, s) in sessions.enumerated() {
             q.push(QueuedJob(job: JobID(UInt64(i + 1)), kind: .tts, session: SessionID(s), priority: .later, enqueuedAt: Instant(us: 0)))
@@ -55,10 +55,10 @@ import Testing
     @Test func aSessionThatStartsWaitingLaterIsNotOvertakenTwice() throws {
         // Session 1 was served once before session 2 queued: one more is fine, a third is not.
         var c = try checker()
-        func queued(_ job: UInt64, _ s: UInt32) {
+        func queued(_ job: UInt64, _ s: UInt64) {
             c.observe(LogEntry(time: Instant(us: 1), kind: .jobQueued, session: SessionID(s), job: JobID(job), jobKind: .tts, reason: "later"), playback: [:], open: [:])
         }
-        func dispatched(_ job: UInt64, _ s: UInt32) {
+        func dispatched(_ job: UInt64, _ s: UInt64) {
             c.observe(LogEntry(time: Instant(us: 2), kind: .jobDispatched, session: SessionID(s), job: JobID(job), jobKind: .tts, worker: worker), playback: [:], open: [:])
         }
         queued(1, 1); queued(2, 1); queued(3, 1)

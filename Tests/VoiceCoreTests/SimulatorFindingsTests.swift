@@ -101,7 +101,7 @@ import Testing
     @Test func lostTTSWorkerRedispatchesUpToTheBound() {
         var t = try! CoordinatorScript(json: #"{"max_attempts": 1, "max_redispatches": 2}"#)
         t.worker(1, [.asr]); t.worker(2, [.assistant])
-        for w: UInt32 in 10...13 { t.worker(w, [.tts]) }
+        for w: UInt64 in 10...13 { t.worker(w, [.tts]) }
         t.device(1)
         t.utter(1, "hello")
         t.answer(1, ["Hi there."])

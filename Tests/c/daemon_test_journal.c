@@ -66,9 +66,21 @@ static void round_trip(void) {
     const uint8_t pcm[] = {0, 1, 0, 0, 255, 0, 'x'};
     int due[5];
     for (int i = 0; i < 5; i++) {
-        char json[64];
-        int n = snprintf(json, sizeof json, "{\"type\":\"device.audio\",\"session\":\"s%d\"}", i);
-        due[i] = journal_event(j, 1000 + i, json, (size_t)n, i % 2 ? pcm : NULL, i % 2 ? sizeof pcm : 0);
+        /* Typed events as the hub records them: a device's audio, or its text frame and identity. */
+        char body[64];
+        int n = snprintf(body, sizeof body, "{\"type\":\"listen\",\"n\":%d}", i);
+        vc_event e = {.kind = i % 2 ? VC_EVENT_DEVICE_AUDIO : VC_EVENT_DEVICE_MESSAGE, .session = 10 + (uint64_t)i,
+                      .flags = (uint32_t)i, .turn = 7, .protocol_version = 3};
+        if (i % 2) {
+            e.data = pcm;
+            e.data_len = sizeof pcm;
+        } else {
+            e.body = body;
+            e.body_len = (size_t)n;
+            e.device_id = "esp";
+            e.device_id_len = 3;
+        }
+        due[i] = journal_event(j, 1000 + i, &e);
         if (due[i] == 1) journal_digest(j, 1000 + i, 0xabcdef0123456789ull, 10 + (uint64_t)i);
     }
     CHECK(due[0] == 0 && due[1] == 0 && due[2] == 1 && due[3] == 0 && due[4] == 0);
@@ -89,12 +101,21 @@ static void round_trip(void) {
             CHECK(has(&r, "\"library\":\"test\"") && has(&r, "\"heartbeat_ms\":1000") && has(&r, "\"segment\":0"));
         }
         if (r.type == 'E') {
-            char want[64];
-            int k = snprintf(want, sizeof want, "{\"type\":\"device.audio\",\"session\":\"s%d\"}", events);
+            vc_event e;
             CHECK(r.time_us == 1000 + events);
-            CHECK(r.json_len == (size_t)k && memcmp(r.json, want, (size_t)k) == 0);
-            if (events % 2) CHECK(r.data_len == sizeof pcm && memcmp(r.data, pcm, sizeof pcm) == 0);
-            else CHECK(r.data_len == 0 && r.data == NULL);
+            CHECK(journal_decode_event(r.json, r.json_len, r.data, r.data_len, &e) == 0);
+            CHECK(e.session == 10 + (uint64_t)events && e.flags == (uint32_t)events && e.turn == 7 && e.protocol_version == 3);
+            if (events % 2) {
+                CHECK(e.kind == VC_EVENT_DEVICE_AUDIO && e.body_len == 0 && e.device_id_len == 0);
+                CHECK(r.data_len == sizeof pcm && memcmp(r.data, pcm, sizeof pcm) == 0 && e.data == r.data);
+            } else {
+                char want[64];
+                int k = snprintf(want, sizeof want, "{\"type\":\"listen\",\"n\":%d}", events);
+                CHECK(e.kind == VC_EVENT_DEVICE_MESSAGE && e.body_len == (size_t)k && memcmp(e.body, want, (size_t)k) == 0);
+                CHECK(e.device_id_len == 3 && memcmp(e.device_id, "esp", 3) == 0 && e.client_id_len == 0);
+                CHECK(r.data_len == 0 && r.data == NULL);
+            }
+            CHECK(journal_decode_event(r.json, r.json_len - 1, r.data, r.data_len, &e) == -1);
             events++;
         }
         if (r.type == 'D' && n == 5) CHECK(has(&r, "\"digest\":\"abcdef0123456789\"") && has(&r, "\"entries\":12") && has(&r, "\"events\":3"));
@@ -103,6 +124,15 @@ static void round_trip(void) {
     CHECK_STREQ(types, "HEEEDEEDZ");
     CHECK(at == len);
 
+    /* journal_load (the benchmarks' reader): the events in order, the config, the last digest. */
+    journal_file jf;
+    CHECK(journal_load(path, &jf, error, sizeof error) == 0);
+    CHECK(jf.count == 5 && jf.events[4].time_us == 1004 && jf.events[3].data_len == sizeof pcm);
+    CHECK(jf.config && strcmp(jf.config, "{\"heartbeat_ms\":1000}") == 0);
+    CHECK(jf.digest == 0x1111);
+    journal_file_free(&jf);
+    CHECK(journal_load("/nonexistent/journal.vcj", &jf, error, sizeof error) == -1 && jf.events == NULL);
+
     /* Cut inside the last record: the complete ones still read, then "truncated". */
     for (size_t cut = len - 1; cut > len - 30; cut--) {
         size_t p = JOURNAL_MAGIC_LEN;
@@ -110,14 +140,14 @@ static void round_trip(void) {
         while ((rc = journal_parse(buf, cut, &p, &r)) == JOURNAL_READ_RECORD) records++;
         CHECK(rc == JOURNAL_READ_TRUNCATED && records == 8);
     }
-    /* A flipped byte in an event's JSON: "corrupt" at that record. */
-    uint8_t *hit = memmem(buf, len, "\"s3\"", 4);
+    /* A flipped byte in an event's body: "corrupt" at that record (H E E E D E, then this one). */
+    uint8_t *hit = memmem(buf, len, "\"n\":4", 5);
     CHECK(hit != NULL);
-    hit[2] = '4';
+    if (hit) hit[4] = '5';
     at = JOURNAL_MAGIC_LEN;
     int rc, records = 0;
     while ((rc = journal_parse(buf, len, &at, &r)) == JOURNAL_READ_RECORD) records++;
-    CHECK(rc == JOURNAL_READ_CORRUPT && records == 5);
+    CHECK(rc == JOURNAL_READ_CORRUPT && records == 6);
     free(buf);
     remove_all();
 }
@@ -140,7 +170,7 @@ static void rotation(void) {
     memset(payload, 'a', sizeof payload);
     int stopped_at = -1;
     for (int i = 0; i < 40 && stopped_at < 0; i++) {
-        int due = journal_event(j, i, "{\"type\":\"x\"}", 12, payload, sizeof payload);
+        int due = journal_record_event(j, i, "{\"type\":\"x\"}", 12, payload, sizeof payload);
         if (due < 0) stopped_at = i;
         else if (due) journal_digest(j, i, (uint64_t)i, (uint64_t)i);
     }

@@ -1,10 +1,8 @@
 /* The daemon's network-input parsers: device frame headers (protocols 1-3), worker job
- * headers, device and worker JSON messages, bearer tokens and identifiers. */
+ * headers, bearer tokens and identifiers (text frames go to the Coordinator unparsed). */
 #include "check.h"
-#include "device_message.h"
 #include "frame_header.h"
 #include "http_request.h"
-#include "worker_message.h"
 #include <stdint.h>
 
 static void device_frames(void) {
@@ -54,32 +52,6 @@ static void worker_frames(void) {
     CHECK(worker_frame_parse(buf, 16, &f, &err) < 0);
 }
 
-static void device_messages(void) {
-    /* The daemon only parses; the Coordinator validates fields (hello's audio_params, type). */
-    device_message m;
-    char err[256];
-    const char *hello = "{\"type\":\"hello\",\"version\":3,\"transport\":\"websocket\",\"audio_params\":{\"format\":\"opus\",\"sample_rate\":16000,\"channels\":1,\"frame_duration\":20}}";
-    CHECK(device_message_parse(hello, strlen(hello), &m, err, sizeof err) == 0 && json_is_object(m.root));
-    json_decref(m.root);
-    CHECK(device_message_parse("{\"type\":", 8, &m, err, sizeof err) < 0 && strstr(err, "malformed"));
-    const char *dup = "{\"type\":\"listen\",\"type\":\"abort\"}";
-    CHECK(device_message_parse(dup, strlen(dup), &m, err, sizeof err) < 0);
-    const char *bad_utf8 = "{\"type\":\"listen\",\"text\":\"\xff\"}";
-    CHECK(device_message_parse(bad_utf8, strlen(bad_utf8), &m, err, sizeof err) < 0);
-}
-
-static void worker_messages(void) {
-    /* The daemon only parses; the Coordinator validates the type, job ids and ownership. */
-    worker_message m;
-    char err[256];
-    const char *reg = "{\"type\":\"register\",\"protocol\":1,\"kinds\":[\"tts\"]}";
-    CHECK(worker_message_parse(reg, strlen(reg), &m, err, sizeof err) == 0 && json_is_object(m.root));
-    json_decref(m.root);
-    CHECK(worker_message_parse("nope", 4, &m, err, sizeof err) < 0 && strstr(err, "malformed"));
-    const char *dup = "{\"type\":\"done\",\"type\":\"error\"}";
-    CHECK(worker_message_parse(dup, strlen(dup), &m, err, sizeof err) < 0);
-}
-
 static void requests(void) {
     char tok[64];
     CHECK(bearer_token("Bearer abc", 10, tok, sizeof tok) == 3 && !strcmp(tok, "abc"));
@@ -100,8 +72,6 @@ static void requests(void) {
 int main(void) {
     device_frames();
     worker_frames();
-    device_messages();
-    worker_messages();
     requests();
     return CHECK_DONE();
 }

@@ -20,7 +20,7 @@ int main(void) {
     /* One second and a bit: 16 whole frames + a 100-sample residual. */
     CHECK(playout_push(&p, 1, pcm, 1440 * 16 + 100, 24000, "Hello there.") == 0);
     CHECK(p.frames == 16);
-    CHECK(playout_end(&p, 1) == 0);
+    CHECK(playout_end(&p, 1, "{\"type\":\"tts\",\"state\":\"stop\"}") == 0);
     CHECK(p.frames == 17);  /* the residual, padded */
 
     int64_t now = 1000000, wait = 0;
@@ -58,7 +58,7 @@ int main(void) {
         it = playout_next(&p, t, &wait);
         if (!it) { t += wait; continue; }
         if (it->kind == PLAYOUT_FRAME) frames++;
-        if (it->kind == PLAYOUT_END) { ends++; CHECK(it->turn == 1 && p.head == NULL); }
+        if (it->kind == PLAYOUT_END) { ends++; CHECK(it->turn == 1 && p.head == NULL && !strcmp((char *)it->data, "{\"type\":\"tts\",\"state\":\"stop\"}")); }
         free(it);
     }
     CHECK(frames == 17 - 5 && ends == 1);
@@ -118,12 +118,12 @@ int main(void) {
         m = playout_next(&l, 6000000, &w);
         CHECK(m && m->kind == PLAYOUT_FRAME);   /* 1440 of the 2000 samples */
         free(m);
-        CHECK(playout_end(&l, 8) == 0 && l.frames == 1);
+        CHECK(playout_end(&l, 8, NULL) == 0 && l.frames == 1);
         m = playout_next(&l, 6000000, &w);
         CHECK(m && m->kind == PLAYOUT_FRAME);   /* the other 560, padded */
         free(m);
         m = playout_next(&l, 6000000, &w);
-        CHECK(m && m->kind == PLAYOUT_END && m->turn == 8 && !playout_pending(&l) && l.frames == 0);
+        CHECK(m && m->kind == PLAYOUT_END && m->turn == 8 && m->len == 0 && !playout_pending(&l) && l.frames == 0);
         free(m);
         playout_free(&l);
     }

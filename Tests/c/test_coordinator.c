@@ -1,30 +1,47 @@
-/* The Coordinator through the C ABI: one full turn driven by JSON events, effects drained with
- * their binary payloads, the event log, and invalid input rejected without a trap. */
+/* The Coordinator through the typed C ABI: one full turn driven by vc_event structs with integer
+ * ids, the typed effects drained (kinds, ids, numbers, the peers' text frames, binary payloads),
+ * the close code the core decides, the counters, the event log, and invalid input rejected —
+ * and answered to its peer — without a trap. */
 #include "check.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <voicecore.h>
 
-static int handle(vc_coordinator *c, const char *json, const void *data, size_t len, int64_t now) {
-    return vc_coordinator_handle(c, json, strlen(json), data, len, now);
+static vc_event ev(int kind, uint64_t session, uint64_t worker, const char *body) {
+    vc_event e = {.kind = kind, .session = session, .worker = worker, .body = body, .body_len = body ? strlen(body) : 0};
+    return e;
 }
 
-/* Drains every effect; returns how many there were and copies the first one whose JSON contains
- * `needle` into found (if any). Also counts bytes of binary payloads. */
-static int drain(vc_coordinator *c, const char *needle, char *found, size_t cap, size_t *payload) {
+static int handle(vc_coordinator *c, vc_event e, int64_t now) { return vc_coordinator_handle(c, &e, now); }
+
+/* The effects of the last call, copied (their buffers live until the next call). */
+typedef struct fx {
+    vc_effect e;
+    char body[2048];
+} fx;
+
+static int drain(vc_coordinator *c, fx *out, int cap) {
     vc_effect e;
     int n = 0, rc;
-    if (found) found[0] = 0;
     while ((rc = vc_coordinator_next_effect(c, &e)) == 1) {
-        n++;
-        CHECK(e.json != NULL && strlen(e.json) == e.json_len && e.json[0] == '{');
-        if (payload) *payload += e.data_len;
-        if (needle && found && !found[0] && strstr(e.json, needle)) {
-            snprintf(found, cap, "%s", e.json);
+        CHECK(e.kind >= VC_EFFECT_DEVICE_SEND && e.kind <= VC_EFFECT_TIMER_CANCEL);
+        CHECK(e.body == NULL ? e.body_len == 0 : strlen(e.body) == e.body_len);
+        CHECK((e.data == NULL) == (e.data_len == 0));
+        if (n < cap) {
+            out[n].e = e;
+            snprintf(out[n].body, sizeof out[n].body, "%s", e.body ? e.body : "");
         }
+        n++;
     }
     CHECK(rc == 0);
-    return n;
+    return n < cap ? n : cap;
+}
+
+/* The first effect of `kind` whose body contains needle (NULL: any), or NULL. */
+static const fx *find(const fx *f, int n, int kind, const char *needle) {
+    for (int i = 0; i < n; i++)
+        if (f[i].e.kind == kind && (!needle || strstr(f[i].body, needle))) return &f[i];
+    return NULL;
 }
 
 static int log_contains(vc_coordinator *c, const char *needle) {
@@ -38,51 +55,51 @@ static int log_contains(vc_coordinator *c, const char *needle) {
     return hit;
 }
 
-/* The integer after `"key":` in json, or -1. */
-static long long field(const char *json, const char *key) {
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":", key);
-    const char *p = strstr(json, pattern);
-    return p ? atoll(p + strlen(pattern)) : -1;
-}
-
 int main(void) {
     vc_coordinator *c = NULL;
-    char buf[4096], ev[512];
-    size_t bytes = 0;
+    static fx f[64];
+    int n;
+    char body[512];
     int64_t now = 1000;
+
+    CHECK(vc_abi_version() == VC_ABI_VERSION && VC_ABI_VERSION == 3);
+    /* The structs' layouts are ABI (the library reads and writes them by offset). */
+    CHECK(sizeof(vc_event) == 144 && sizeof(vc_effect) == 112 && sizeof(vc_counters) == 120);
 
     /* Config errors still give a handle with a message. */
     CHECK(vc_coordinator_new(NULL, NULL) == VC_ERR_INVALID_ARGUMENT);
     CHECK(vc_coordinator_new(&c, "{\"no_such_key\":1}") == VC_ERR_INVALID_ARGUMENT);
     CHECK(c != NULL && strstr(vc_coordinator_errmsg(c), "no_such_key") != NULL);
-    CHECK(handle(c, "{\"type\":\"worker.connected\",\"worker\":\"a\"}", NULL, 0, now) == VC_ERR_STATE);
+    CHECK(handle(c, ev(VC_EVENT_WORKER_CONNECTED, 0, 1, NULL), now) == VC_ERR_STATE);
     vc_coordinator_free(c);
     vc_coordinator_free(NULL);
 
     CHECK(vc_coordinator_new(&c, "{\"heartbeat_ms\":1000}") == VC_OK);
 
-    /* Workers: asr, assistant, tts. */
+    /* Workers 1 asr, 2 assistant, 3 tts: the host's ids are the core's. */
     const char *kinds[] = {"asr", "assistant", "tts"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(ev, sizeof ev, "{\"type\":\"worker.connected\",\"worker\":\"%s-w\"}", kinds[i]);
-        CHECK(handle(c, ev, NULL, 0, now) == VC_OK);
-        snprintf(ev, sizeof ev,
-                 "{\"type\":\"worker.message\",\"worker\":\"%s-w\",\"message\":{\"type\":\"register\",\"protocol\":1,"
-                 "\"kinds\":[\"%s\"],\"slots\":{\"%s\":2}}}", kinds[i], kinds[i], kinds[i]);
-        CHECK(handle(c, ev, NULL, 0, now) == VC_OK);
-        drain(c, "registered", buf, sizeof buf, NULL);
-        CHECK(strstr(buf, "\"heartbeat_ms\":1000") != NULL);
+    for (uint64_t w = 1; w <= 3; w++) {
+        CHECK(handle(c, ev(VC_EVENT_WORKER_CONNECTED, 0, w, NULL), now) == VC_OK);
+        snprintf(body, sizeof body, "{\"type\":\"register\",\"protocol\":1,\"kinds\":[\"%s\"],\"slots\":{\"%s\":2}}", kinds[w - 1], kinds[w - 1]);
+        CHECK(handle(c, ev(VC_EVENT_WORKER_MESSAGE, 0, w, body), now) == VC_OK);
+        n = drain(c, f, 64);
+        const fx *reg = find(f, n, VC_EFFECT_WORKER_SEND, "\"registered\"");
+        CHECK(reg && reg->e.worker == w && strstr(reg->body, "\"heartbeat_ms\":1000") && reg->e.job_kind == -1);
     }
-
     /* Health: a query that changes nothing; every kind with a worker is ok. */
     const char *health = NULL;
     size_t health_len = 0;
     CHECK(vc_coordinator_health(c, now, &health, &health_len) == 0);
     CHECK(health && health_len == strlen(health) && strstr(health, "\"status\":\"ok\"") && strstr(health, "\"counters\""));
-    CHECK(strstr(health, "\"tts\":{\"status\":\"ok\""));
     CHECK(vc_coordinator_health(c, now, NULL, &health_len) == VC_ERR_INVALID_ARGUMENT);
-    CHECK(vc_coordinator_health(NULL, now, &health, &health_len) == VC_ERR_INVALID_ARGUMENT);
+    /* Counters, typed: nothing has failed yet, no kind is degraded. */
+    vc_counters counters;
+    memset(&counters, 0xff, sizeof counters);
+    CHECK(vc_coordinator_counters(c, now, &counters) == 0);
+    for (int k = 0; k < VC_KINDS; k++) CHECK(counters.placement_failures[k] == 0 && counters.refusals[k] == 0 && counters.degraded[k] == 0);
+    CHECK(counters.jobs_reconciled == 0 && counters.heartbeat_timeouts == 0 && counters.recycles == 0);
+    CHECK(vc_coordinator_counters(c, now, NULL) == VC_ERR_INVALID_ARGUMENT);
+    CHECK(vc_coordinator_counters(NULL, now, &counters) == VC_ERR_INVALID_ARGUMENT);
 
     /* Tally: the core's counts of its log, by kind; 3 workers connected and registered. */
     vc_tally row;
@@ -93,103 +110,154 @@ int main(void) {
         if (!strcmp(row.name, "worker.registered")) registered = (int)row.count;
     }
     CHECK(rows > 40 && connected == 3 && registered == 3);
-    CHECK(vc_coordinator_tally(c, VC_TALLY_OUTCOMES, 0, &row) == 0);  /* no turn has ended */
-    CHECK(vc_coordinator_tally(c, VC_TALLY_STAGES, 0, &row) == 0);
+    CHECK(vc_coordinator_tally(c, VC_TALLY_OUTCOMES, 0, &row) == 0);
     CHECK(vc_coordinator_tally(c, 7, 0, &row) == VC_ERR_INVALID_ARGUMENT);
-    CHECK(vc_coordinator_tally(c, VC_TALLY_EVENTS, 0, NULL) == VC_ERR_INVALID_ARGUMENT);
-    CHECK(vc_coordinator_tally(NULL, VC_TALLY_EVENTS, 0, &row) == VC_ERR_INVALID_ARGUMENT);
 
-    /* A device connects, says hello, listens. */
-    CHECK(handle(c, "{\"type\":\"device.connected\",\"session\":\"dev-1\",\"device_id\":\"aa:bb\",\"protocol_version\":3}", NULL, 0, now) == VC_OK);
-    CHECK(handle(c, "{\"type\":\"device.message\",\"session\":\"dev-1\",\"message\":{\"type\":\"hello\",\"version\":3,"
-                    "\"transport\":\"websocket\",\"audio_params\":{\"format\":\"opus\",\"sample_rate\":16000,\"channels\":1,\"frame_duration\":60}}}",
-                 NULL, 0, now) == VC_OK);
-    drain(c, "\"type\":\"hello\"", buf, sizeof buf, NULL);
-    CHECK(strstr(buf, "\"transport\":\"websocket\"") && strstr(buf, "\"session_id\":\"dev-1\"") && strstr(buf, "\"sample_rate\":24000"));
-    CHECK(handle(c, "{\"type\":\"device.message\",\"session\":\"dev-1\",\"message\":{\"type\":\"listen\",\"state\":\"start\",\"mode\":\"auto\"}}", NULL, 0, now) == VC_OK);
-    drain(c, "\"kind\":\"asr\"", buf, sizeof buf, NULL);
-    long long asr = field(buf, "job");
-    CHECK(asr > 0 && strstr(buf, "\"worker\":\"asr-w\""));
+    /* Device 12 connects with its identity, says hello (its text frame as sent), listens. */
+    vc_event conn = ev(VC_EVENT_DEVICE_CONNECTED, 12, 0, NULL);
+    conn.device_id = "aa:bb";
+    conn.device_id_len = 5;
+    conn.protocol_version = 3;
+    conn.flags = VC_EVENT_AUTHENTICATED;
+    CHECK(handle(c, conn, now) == VC_OK);
+    n = drain(c, f, 64);
+    const fx *hello_timer = find(f, n, VC_EFFECT_TIMER_SET, NULL);
+    CHECK(hello_timer && hello_timer->e.timer > 0 && hello_timer->e.at_us == now + 10000000);
+    CHECK(log_contains(c, "\"kind\":\"session.connected\",\"session\":\"s12\""));
+    CHECK(handle(c, ev(VC_EVENT_DEVICE_MESSAGE, 12, 0, "{\"type\":\"hello\",\"version\":3,\"transport\":\"websocket\",\"audio_params\":"
+                                                       "{\"format\":\"opus\",\"sample_rate\":16000,\"channels\":1,\"frame_duration\":60}}"), now) == VC_OK);
+    n = drain(c, f, 64);
+    const fx *hello = find(f, n, VC_EFFECT_DEVICE_SEND, "\"type\":\"hello\"");
+    CHECK(hello && hello->e.session == 12 && (hello->e.flags & VC_EFFECT_HELLO));
+    CHECK(strstr(hello->body, "\"session_id\":\"s12\"") && strstr(hello->body, "\"sample_rate\":24000"));
+    CHECK(find(f, n, VC_EFFECT_TIMER_CANCEL, NULL) && find(f, n, VC_EFFECT_TIMER_CANCEL, NULL)->e.timer == hello_timer->e.timer);
+    CHECK(handle(c, ev(VC_EVENT_DEVICE_MESSAGE, 12, 0, "{\"type\":\"listen\",\"state\":\"start\",\"mode\":\"auto\"}"), now) == VC_OK);
+    n = drain(c, f, 64);
+    const fx *asr_job = find(f, n, VC_EFFECT_WORKER_SEND, "\"kind\":\"asr\"");
+    CHECK(asr_job && asr_job->e.worker == 1 && asr_job->e.job > 0 && asr_job->e.job_kind == VC_KIND_ASR && asr_job->e.session == 12);
+    uint64_t asr = asr_job->e.job;
 
-    /* Audio goes to the ASR worker with its payload. */
-    int16_t pcm[960] = {0};
+    /* Audio goes in and out as bytes: to the ASR worker as a typed audio effect. */
+    int16_t pcm[960];
+    for (int i = 0; i < 960; i++) pcm[i] = (int16_t)i;
     now += 60000;
-    CHECK(handle(c, "{\"type\":\"device.audio\",\"session\":\"dev-1\"}", pcm, sizeof pcm, now) == VC_OK);
-    bytes = 0;
-    drain(c, "\"type\":\"audio\"", buf, sizeof buf, &bytes);
-    CHECK(bytes == sizeof pcm && buf[0]);
+    vc_event audio = ev(VC_EVENT_DEVICE_AUDIO, 12, 0, NULL);
+    audio.data = pcm;
+    audio.data_len = sizeof pcm;
+    CHECK(handle(c, audio, now) == VC_OK);
+    n = drain(c, f, 64);
+    CHECK(n == 1 && f[0].e.kind == VC_EFFECT_WORKER_AUDIO && f[0].e.worker == 1 && f[0].e.job == asr);
+    CHECK(f[0].e.data_len == sizeof pcm && f[0].e.body == NULL);
+    audio.data_len = 3;  /* odd PCM16 */
+    CHECK(handle(c, audio, now) == VC_ERR_PARSE);
+    drain(c, f, 64);
 
-    /* Final → stt + assistant job. */
-    snprintf(ev, sizeof ev, "{\"type\":\"worker.message\",\"worker\":\"asr-w\",\"message\":{\"type\":\"output\",\"job\":%lld,\"event\":\"final\",\"text\":\"hello\"}}", asr);
+    /* Final → stt + assistant job (job_kind, session, turn set). */
+    snprintf(body, sizeof body, "{\"type\":\"output\",\"job\":%llu,\"event\":\"final\",\"text\":\"hello\"}", (unsigned long long)asr);
     now += 1000;
-    CHECK(handle(c, ev, NULL, 0, now) == VC_OK);
-    drain(c, "\"kind\":\"assistant\"", buf, sizeof buf, NULL);
-    long long assistant = field(buf, "job");
-    CHECK(assistant > 0 && strstr(buf, "\"text\":\"hello\""));
-    snprintf(ev, sizeof ev, "{\"type\":\"worker.message\",\"worker\":\"assistant-w\",\"message\":{\"type\":\"output\",\"job\":%lld,\"event\":\"delta\",\"text\":\"Hi there my friend.\"}}", assistant);
-    CHECK(handle(c, ev, NULL, 0, now) == VC_OK);
-    snprintf(ev, sizeof ev, "{\"type\":\"worker.message\",\"worker\":\"assistant-w\",\"message\":{\"type\":\"done\",\"job\":%lld}}", assistant);
-    CHECK(handle(c, ev, NULL, 0, now) == VC_OK);
-    drain(c, "\"kind\":\"tts\"", buf, sizeof buf, NULL);
-    long long tts = field(buf, "job");
-    CHECK(tts > 0 && strstr(buf, "\"segment\":0"));
+    CHECK(handle(c, ev(VC_EVENT_WORKER_MESSAGE, 0, 1, body), now) == VC_OK);
+    n = drain(c, f, 64);
+    CHECK(find(f, n, VC_EFFECT_DEVICE_SEND, "\"type\":\"stt\"") != NULL);
+    const fx *assistant_job = find(f, n, VC_EFFECT_WORKER_SEND, "\"kind\":\"assistant\"");
+    CHECK(assistant_job && assistant_job->e.worker == 2 && assistant_job->e.job_kind == VC_KIND_ASSISTANT);
+    CHECK(assistant_job->e.session == 12 && assistant_job->e.turn == 1 && strstr(assistant_job->body, "\"text\":\"hello\""));
+    uint64_t assistant = assistant_job->e.job;
+    snprintf(body, sizeof body, "{\"type\":\"output\",\"job\":%llu,\"event\":\"delta\",\"text\":\"Hi there my friend.\"}",
+             (unsigned long long)assistant);
+    CHECK(handle(c, ev(VC_EVENT_WORKER_MESSAGE, 0, 2, body), now) == VC_OK);
+    snprintf(body, sizeof body, "{\"type\":\"done\",\"job\":%llu}", (unsigned long long)assistant);
+    CHECK(handle(c, ev(VC_EVENT_WORKER_MESSAGE, 0, 2, body), now) == VC_OK);
+    n = drain(c, f, 64);
+    const fx *tts_job = find(f, n, VC_EFFECT_WORKER_SEND, "\"kind\":\"tts\"");
+    CHECK(tts_job && tts_job->e.worker == 3 && tts_job->e.job_kind == VC_KIND_TTS && tts_job->e.segment == 0);
+    uint64_t tts = tts_job->e.job;
 
-    /* TTS audio → tts start, then device.audio with sentence_start and the payload. */
+    /* TTS audio (the job's last) → tts start, device audio with its sentence_start frame, end. */
     int16_t out[2400] = {0};
-    snprintf(ev, sizeof ev, "{\"type\":\"worker.audio\",\"worker\":\"tts-w\",\"job\":%lld,\"last\":true}", tts);
-    CHECK(handle(c, ev, out, sizeof out, now) == VC_OK);
-    vc_effect e;
-    int saw_start = 0, saw_audio = 0, saw_end = 0;
-    while (vc_coordinator_next_effect(c, &e) == 1) {
-        if (strstr(e.json, "\"state\":\"start\"")) saw_start = !saw_audio;
-        if (strstr(e.json, "\"type\":\"device.audio\"")) {
-            saw_audio = 1;
-            CHECK(e.data_len == sizeof out && e.data != NULL);
-            CHECK(strstr(e.json, "\"sentence_start\":") != NULL);
-        }
-        if (strstr(e.json, "\"type\":\"device.audio_end\"")) saw_end = saw_audio;
-    }
-    CHECK(saw_start && saw_audio && saw_end);
-    CHECK(handle(c, "{\"type\":\"device.playback_done\",\"session\":\"dev-1\",\"turn\":1}", NULL, 0, now) == VC_OK);
-    CHECK(log_contains(c, "\"kind\":\"turn.ended\",\"session\":\"dev-1\",\"turn\":1,\"reason\":\"done\""));
+    vc_event tts_audio = ev(VC_EVENT_WORKER_AUDIO, 0, 3, NULL);
+    tts_audio.job = tts;
+    tts_audio.flags = VC_EVENT_LAST;
+    tts_audio.data = out;
+    tts_audio.data_len = sizeof out;
+    CHECK(handle(c, tts_audio, now) == VC_OK);
+    n = drain(c, f, 64);
+    CHECK(n == 5);  /* and the TTS job's deadline timer is cancelled, the playback's set */
+    CHECK(f[0].e.kind == VC_EFFECT_DEVICE_SEND && (f[0].e.flags & VC_EFFECT_TTS_START) && strstr(f[0].body, "\"state\":\"start\""));
+    CHECK(f[1].e.kind == VC_EFFECT_DEVICE_AUDIO && f[1].e.session == 12 && f[1].e.turn == 1 && f[1].e.sample_rate == 24000);
+    CHECK(f[1].e.data_len == sizeof out && strstr(f[1].body, "\"state\":\"sentence_start\"") && strstr(f[1].body, "Hi there my friend."));
+    CHECK(f[2].e.kind == VC_EFFECT_TIMER_CANCEL && f[4].e.kind == VC_EFFECT_TIMER_SET);
+    CHECK(f[3].e.kind == VC_EFFECT_DEVICE_AUDIO_END && f[3].e.turn == 1 && strstr(f[3].body, "\"state\":\"stop\""));
+    vc_event done = ev(VC_EVENT_DEVICE_PLAYBACK_DONE, 12, 0, NULL);
+    done.turn = 1;
+    CHECK(handle(c, done, now) == VC_OK);
+    CHECK(log_contains(c, "\"kind\":\"turn.ended\",\"session\":\"s12\",\"turn\":1,\"reason\":\"done\""));
     CHECK(vc_coordinator_tally(c, VC_TALLY_OUTCOMES, 0, &row) == 1 && !strcmp(row.name, "done") && row.count == 1);
-    CHECK(vc_coordinator_tally(c, VC_TALLY_OUTCOMES, 1, &row) == 0);
 
-    /* Invalid input: an error, a message, an input.rejected line, never a trap. */
-    CHECK(handle(c, "{not json", NULL, 0, now) == VC_ERR_PARSE);
-    CHECK(strstr(vc_coordinator_errmsg(c), "JSON") != NULL);
-    CHECK(handle(c, "{\"type\":\"device.frobnicate\",\"session\":\"dev-1\"}", NULL, 0, now) == VC_ERR_PARSE);
-    CHECK(strstr(vc_coordinator_errmsg(c), "device.frobnicate") != NULL);
-    CHECK(handle(c, "{\"type\":\"device.audio\",\"session\":\"nobody\"}", pcm, 4, now) == VC_ERR_NOT_FOUND);
-    CHECK(handle(c, "{\"type\":\"device.message\",\"session\":\"dev-1\"}", NULL, 0, now) == VC_ERR_PARSE);
-    CHECK(strstr(vc_coordinator_errmsg(c), "message") != NULL);
-    CHECK(handle(c, "{\"type\":\"worker.message\",\"worker\":\"tts-w\",\"message\":{\"type\":\"done\",\"job\":99999}}", NULL, 0, now) == VC_ERR_NOT_FOUND);
-    drain(c, "\"type\":\"error\"", buf, sizeof buf, NULL);
-    CHECK(strstr(buf, "unknown job") != NULL);
-    CHECK(handle(c, "{\"type\":\"timer.fired\",\"timer\":1}", NULL, 0, now - 1) != VC_OK);  /* time went backwards */
+    /* Invalid input: an error, a message, an input.rejected line, an answer to the peer. */
+    drain(c, f, 64);
+    CHECK(handle(c, ev(VC_EVENT_DEVICE_MESSAGE, 12, 0, "{not json"), now) == VC_ERR_CORRUPT);
+    CHECK(strstr(vc_coordinator_errmsg(c), "malformed JSON") != NULL);
+    n = drain(c, f, 64);
+    CHECK(n == 1 && f[0].e.kind == VC_EFFECT_DEVICE_SEND && f[0].e.session == 12 && strstr(f[0].body, "\"type\":\"error\"") &&
+          strstr(f[0].body, "malformed JSON"));
+    CHECK(handle(c, ev(VC_EVENT_DEVICE_MESSAGE, 12, 0, "{\"type\":\"abort\",\"type\":\"abort\"}"), now) == VC_ERR_CORRUPT);
+    CHECK(handle(c, ev(VC_EVENT_DEVICE_MESSAGE, 12, 0, "{\"type\":\"listen\",\"state\":\"detect\",\"text\":\"\xff\"}"), now) == VC_ERR_CORRUPT);
+    CHECK(handle(c, ev(VC_EVENT_DEVICE_MESSAGE, 12, 0, "{\"type\":\"frobnicate\"}"), now) == VC_ERR_PARSE);
+    CHECK(strstr(vc_coordinator_errmsg(c), "frobnicate") != NULL);
+    drain(c, f, 64);
+    audio.data_len = 4;
+    audio.session = 99;
+    CHECK(handle(c, audio, now) == VC_ERR_NOT_FOUND);
+    CHECK(handle(c, ev(VC_EVENT_DEVICE_CONNECTED, 0, 0, NULL), now) == VC_ERR_INVALID_ARGUMENT);  /* ids start at 1 */
+    CHECK(handle(c, ev(42, 12, 0, NULL), now) == VC_ERR_INVALID_ARGUMENT);                        /* no such kind */
+    drain(c, f, 64);
+    CHECK(handle(c, ev(VC_EVENT_WORKER_MESSAGE, 0, 3, "{\"type\":\"done\",\"job\":99999}"), now) == VC_ERR_NOT_FOUND);
+    n = drain(c, f, 64);
+    CHECK(n == 1 && f[0].e.kind == VC_EFFECT_WORKER_SEND && f[0].e.worker == 3 && strstr(f[0].body, "unknown job"));
+    CHECK(handle(c, ev(VC_EVENT_WORKER_MESSAGE, 0, 3, "{\"type\":\"teleport\",\"job\":7}"), now) == VC_ERR_PARSE);
+    n = drain(c, f, 64);
+    CHECK(n == 1 && f[0].e.job == 7 && strstr(f[0].body, "unknown worker message type") && strstr(f[0].body, "\"job\":7"));
+    vc_event fired = ev(VC_EVENT_TIMER_FIRED, 0, 0, NULL);
+    fired.timer = 1;
+    CHECK(handle(c, fired, now - 1) != VC_OK);  /* time went backwards */
     CHECK(log_contains(c, "\"kind\":\"input.rejected\""));
-    CHECK(vc_coordinator_handle(c, NULL, 0, NULL, 0, now) == VC_ERR_INVALID_ARGUMENT);
-    CHECK(vc_coordinator_handle(NULL, "{}", 2, NULL, 0, now) == VC_ERR_INVALID_ARGUMENT);
+    vc_event null_body = ev(VC_EVENT_DEVICE_MESSAGE, 12, 0, NULL);
+    null_body.body_len = 5;
+    CHECK(handle(c, null_body, now) == VC_ERR_INVALID_ARGUMENT);
+    CHECK(vc_coordinator_handle(c, NULL, now) == VC_ERR_INVALID_ARGUMENT);
+    CHECK(vc_coordinator_handle(NULL, &fired, now) == VC_ERR_INVALID_ARGUMENT);
     CHECK(vc_coordinator_next_effect(c, NULL) == VC_ERR_INVALID_ARGUMENT);
     CHECK(vc_coordinator_next_log(c, NULL, NULL) == VC_ERR_INVALID_ARGUMENT);
     CHECK(strcmp(vc_coordinator_errmsg(NULL), "invalid coordinator handle (NULL)") == 0);
 
     /* Disconnect: the session's jobs are cancelled. */
-    CHECK(handle(c, "{\"type\":\"device.disconnected\",\"session\":\"dev-1\",\"reason\":\"bye\"}", NULL, 0, now) == VC_OK);
-    drain(c, NULL, NULL, 0, NULL);
+    CHECK(handle(c, ev(VC_EVENT_DEVICE_DISCONNECTED, 12, 0, "bye"), now) == VC_OK);
+    drain(c, f, 64);
     CHECK(log_contains(c, "\"kind\":\"session.gone\""));
-    CHECK(handle(c, "{\"type\":\"device.audio\",\"session\":\"dev-1\"}", pcm, 4, now) == VC_ERR_NOT_FOUND);
+    audio.session = 12;
+    CHECK(handle(c, audio, now) == VC_ERR_NOT_FOUND);
 
+    /* A device that never says hello is closed by the core, with the close code it decides. */
+    CHECK(handle(c, ev(VC_EVENT_DEVICE_CONNECTED, 13, 0, NULL), now) == VC_OK);
+    n = drain(c, f, 64);
+    const fx *t13 = find(f, n, VC_EFFECT_TIMER_SET, NULL);
+    CHECK(t13 != NULL);
+    fired.timer = t13->e.timer;
+    CHECK(handle(c, fired, t13->e.at_us) == VC_OK);
+    n = drain(c, f, 64);
+    const fx *close = find(f, n, VC_EFFECT_DEVICE_CLOSE, NULL);
+    CHECK(close && close->e.session == 13 && close->e.code == 1008 && !strcmp(close->body, "hello-timeout"));
     vc_coordinator_free(c);
+
     /* The digest: equal for equal runs, different when a time differs; NULL entries is allowed. */
     uint64_t digests[3], counts[3];
     for (int run = 0; run < 3; run++) {
         vc_coordinator *d = NULL;
         CHECK(vc_coordinator_new(&d, NULL) == VC_OK);
         CHECK(vc_coordinator_digest(d, &digests[run], &counts[run]) == VC_OK && counts[run] == 0);
-        handle(d, "{\"type\":\"worker.connected\",\"worker\":\"w\"}", NULL, 0, 5);
-        handle(d, "{\"type\":\"device.connected\",\"session\":\"s\"}", NULL, 0, run == 2 ? 11 : 10);
-        drain(d, NULL, NULL, 0, NULL);
+        handle(d, ev(VC_EVENT_WORKER_CONNECTED, 0, 1, NULL), 5);
+        handle(d, ev(VC_EVENT_DEVICE_CONNECTED, 1, 0, NULL), run == 2 ? 11 : 10);
+        drain(d, f, 64);
         CHECK(vc_coordinator_digest(d, &digests[run], NULL) == VC_OK);
         CHECK(vc_coordinator_digest(d, &digests[run], &counts[run]) == VC_OK && counts[run] >= 2);
         CHECK(vc_coordinator_digest(d, NULL, NULL) == VC_ERR_INVALID_ARGUMENT);

@@ -11,8 +11,8 @@ for c in "$CLANG" /opt/swift/usr/bin/clang clang; do
 done
 mkdir -p "$OUT"
 SRC=$ROOT/Sources/voicecored
-PARSERS="$SRC/frame_header.c $SRC/device_message.c $SRC/worker_message.c $SRC/http_request.c $SRC/frame_guard.c -DFRAME_GUARD_NO_INTERPOSE"
-for target in device_frame worker_frame device_message worker_message http_request frame_guard; do
+PARSERS="$SRC/frame_header.c $SRC/http_request.c $SRC/frame_guard.c -DFRAME_GUARD_NO_INTERPOSE"
+for target in device_frame worker_frame http_request frame_guard; do
   bin=$OUT/fuzz_$target
   if [[ ! -x $bin || $ROOT/Tests/fuzz/fuzz_$target.c -nt $bin || -n $(find $SRC -name '*.c' -newer "$bin" | head -1) ]]; then
     "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$SRC" \

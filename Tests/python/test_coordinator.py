@@ -5,6 +5,7 @@ import json
 import pytest
 
 import voicecore
+from voicecore.coordinator import EventKind, event_struct
 
 
 def register(c, name, kind, now=0):
@@ -29,40 +30,42 @@ def job_of(effects, kind):
 
 def test_full_turn_from_python():
     c = voicecore.Coordinator({"heartbeat_ms": 60000})
-    for name, kind in [("a", "asr"), ("b", "assistant"), ("t", "tts")]:
+    for name, kind in [(1, "asr"), (2, "assistant"), (3, "tts")]:
         assert sent(register(c, name, kind), type="worker.send")[0]["message"]["type"] == "registered"
-    c.handle({"type": "device.connected", "session": "s1", "device_id": "esp32", "protocol_version": 1}, 1000)
-    hello = c.handle({"type": "device.message", "session": "s1",
+    c.handle({"type": "device.connected", "session": 1, "device_id": "esp32", "protocol_version": 1}, 1000)
+    hello = c.handle({"type": "device.message", "session": 1,
                       "message": {"type": "hello", "version": 1, "transport": "websocket"}}, 1000)
     reply = sent(hello, type="device.send")[0]["message"]
     assert reply == {"type": "hello", "transport": "websocket", "session_id": "s1",
                      "audio_params": {"format": "opus", "sample_rate": 24000, "channels": 1, "frame_duration": 60}}
-    asr = job_of(c.handle({"type": "device.message", "session": "s1",
+    asr = job_of(c.handle({"type": "device.message", "session": 1,
                            "message": {"type": "listen", "state": "start", "mode": "manual"}}, 2000), "asr")
     assert asr["params"]["mode"] == "manual"
-    fx = c.handle({"type": "device.audio", "session": "s1"}, 3000, data=b"\x01\x00" * 960)
-    audio = sent(fx, type="worker.send")
-    assert audio[0]["message"] == {"type": "audio", "job": asr["job"]} and audio[0]["data"] == b"\x01\x00" * 960
-    fx = c.handle({"type": "device.message", "session": "s1", "message": {"type": "listen", "state": "stop"}}, 4000)
+    fx = c.handle({"type": "device.audio", "session": 1}, 3000, data=b"\x01\x00" * 960)
+    audio = sent(fx, type="worker.audio")  # the PCM as bytes, for the job's binary frame
+    assert audio[0]["worker"] == 1 and audio[0]["job"] == asr["job"] and audio[0]["data"] == b"\x01\x00" * 960
+    fx = c.handle({"type": "device.message", "session": 1, "message": {"type": "listen", "state": "stop"}}, 4000)
     assert sent(fx, type="worker.send")[0]["message"] == {"type": "input", "job": asr["job"], "event": "end"}
-    fx = c.handle({"type": "worker.message", "worker": "a",
+    fx = c.handle({"type": "worker.message", "worker": 1,
                    "message": {"type": "output", "job": asr["job"], "event": "final", "text": "what time is it"}}, 5000)
     assert {"type": "stt", "text": "what time is it", "session_id": "s1"} in [e["message"] for e in sent(fx, type="device.send")]
     assistant = job_of(fx, "assistant")
     assert assistant["params"]["text"] == "what time is it" and assistant["params"]["device_id"] == "esp32"
-    c.handle({"type": "worker.message", "worker": "b",
+    c.handle({"type": "worker.message", "worker": 2,
               "message": {"type": "output", "job": assistant["job"], "event": "delta", "text": "It is noon now."}}, 6000)
-    tts = job_of(c.handle({"type": "worker.message", "worker": "b",
+    tts = job_of(c.handle({"type": "worker.message", "worker": 2,
                            "message": {"type": "done", "job": assistant["job"]}}, 7000), "tts")
     assert tts["params"]["text"] == "It is noon now." and tts["params"]["segment"] == 0
     pcm = b"\x00\x01" * 2400
-    fx = c.handle({"type": "worker.audio", "worker": "t", "job": tts["job"], "last": True}, 8000, data=pcm)
+    fx = c.handle({"type": "worker.audio", "worker": 3, "job": tts["job"], "last": True}, 8000, data=pcm)
     kinds = [e["type"] if e["type"] != "device.send" else e["message"]["type"] + ":" + e["message"].get("state", "")
              for e in fx if e["type"].startswith("device.")]
     assert kinds == ["tts:start", "device.audio", "device.audio_end"]
     audio = sent(fx, type="device.audio")[0]
-    assert audio["data"] == pcm and audio["sentence_start"] == "It is noon now." and audio["turn"] == 1
-    c.handle({"type": "device.playback_done", "session": "s1", "turn": 1}, 9000)
+    assert audio["data"] == pcm and audio["turn"] == 1 and audio["sample_rate"] == 24000
+    assert audio["message"] == {"type": "tts", "state": "sentence_start", "session_id": "s1", "text": "It is noon now."}
+    assert sent(fx, type="device.audio_end")[0]["message"] == {"type": "tts", "state": "stop", "session_id": "s1"}
+    c.handle({"type": "device.playback_done", "session": 1, "turn": 1}, 9000)
     log = c.log()
     kinds = [e["kind"] for e in log]
     assert "turn.ended" in kinds and kinds.index("turn.transcript") < kinds.index("turn.ended")
@@ -74,27 +77,28 @@ def test_full_turn_from_python():
 
 def test_timers_are_effects_and_firing_them_is_an_event():
     c = voicecore.Coordinator()
-    fx = c.handle({"type": "device.connected", "session": "s"}, 0)
+    fx = c.handle({"type": "device.connected", "session": 1}, 0)
     timer = sent(fx, type="timer.set")[0]
     assert timer["at_us"] == 10_000_000  # hello timeout
     fx = c.handle({"type": "timer.fired", "timer": timer["timer"]}, timer["at_us"])
-    assert sent(fx, type="device.close")[0]["reason"] == "hello-timeout"
+    close = sent(fx, type="device.close")[0]
+    assert close["reason"] == "hello-timeout" and close["code"] == 1008  # the core decides the close code
 
 
 def test_invalid_events_are_rejected_and_logged():
     c = voicecore.Coordinator()
-    with pytest.raises(voicecore.RejectedEvent, match="unknown event type"):
+    with pytest.raises(voicecore.RejectedEvent, match="unknown event kind"):
         c.handle({"type": "nope"}, 0)
     with pytest.raises(voicecore.RejectedEvent, match="unknown session"):
-        c.handle({"type": "device.audio", "session": "ghost"}, 0, data=b"\x00\x00")
-    with pytest.raises(voicecore.RejectedEvent, match="missing \"session\""):
+        c.handle({"type": "device.audio", "session": 99}, 0, data=b"\x00\x00")
+    with pytest.raises(voicecore.RejectedEvent, match="session id must be in 1"):
         c.handle({"type": "device.disconnected"}, 0)
-    c.handle({"type": "worker.connected", "worker": "w"}, 0)
+    c.handle({"type": "worker.connected", "worker": 1}, 0)
     with pytest.raises(voicecore.RejectedEvent) as info:
-        c.handle({"type": "worker.message", "worker": "w", "message": {"type": "heartbeat"}}, 0)
+        c.handle({"type": "worker.message", "worker": 1, "message": {"type": "heartbeat"}}, 0)
     assert info.value.effects[0]["message"]["type"] == "error"  # the worker is told
     with pytest.raises(voicecore.RejectedEvent, match="went backwards"):
-        c.handle({"type": "worker.disconnected", "worker": "w"}, -5)
+        c.handle({"type": "worker.disconnected", "worker": 1}, -5)
     rejected = [e for e in c.log() if e["kind"] == "input.rejected"]
     assert len(rejected) == 5 and all(e["reason"] for e in rejected)
 
@@ -109,7 +113,7 @@ def test_config_errors_name_the_key():
 def test_config_event_and_log_iterator():
     c = voicecore.Coordinator()
     c.handle({"type": "config", "config": {"hello_timeout_ms": 2000}}, 0)
-    fx = c.handle({"type": "device.connected", "session": "s"}, 10)
+    fx = c.handle({"type": "device.connected", "session": 1}, 10)
     assert sent(fx, type="timer.set")[0]["at_us"] == 2_000_010
     kinds = [e["kind"] for e in c.logs()]
     assert kinds == ["config.applied", "session.connected"]
@@ -120,16 +124,17 @@ def test_config_event_and_log_iterator():
 def test_digest_is_the_determinism_fingerprint():
     """Equal configs and equal events at equal times: equal digests (voicecore replay relies on it);
     any difference in an event or its time: another digest."""
-    events = [({"type": "worker.connected", "worker": "w"}, 0), ({"type": "device.connected", "session": "s"}, 10),
-              ({"type": "device.message", "session": "s", "message": {"type": "hello", "version": 1}}, 20),
-              ({"type": "text.input", "session": "s", "text": "hi"}, 30), ({"type": "no.such.event"}, 40)]
+    events = [({"type": "worker.connected", "worker": 1}, 0), ({"type": "device.connected", "session": 1}, 10),
+              ({"type": "device.message", "session": 1, "message": {"type": "hello", "version": 1}}, 20),
+              ({"type": "text.input", "session": 1, "text": "hi"}, 30), ({"type": "no.such.event"}, 40)]
 
     def run(changed: int | None = None) -> tuple[int, int]:
         c = voicecore.Coordinator({"heartbeat_ms": 1000})
         fresh = c.digest()
         assert fresh[1] == 0
         for i, (event, t) in enumerate(events):
-            c.feed(json.dumps(event).encode(), t + (5 if i == changed else 0))
+            struct, keep = event_struct(event)
+            c.feed(struct, t + (5 if i == changed else 0))
         return c.digest()
 
     a, b = run(), run()
@@ -173,9 +178,9 @@ def test_coordinate_command_runs_a_script(tmp_path, capsys):
 
     script = tmp_path / "events.jsonl"
     lines = [
-        {"now_us": 0, "event": {"type": "device.connected", "session": "s1"}},
-        {"event": {"type": "device.message", "session": "s1", "message": {"type": "hello"}}},
-        {"now_us": 5, "event": {"type": "device.audio", "session": "s1"}, "data_hex": "0000"},
+        {"now_us": 0, "event": {"type": "device.connected", "session": 1}},
+        {"event": {"type": "device.message", "session": 1, "message": {"type": "hello"}}},
+        {"now_us": 5, "event": {"type": "device.audio", "session": 1}, "data_hex": "0000"},
     ]
     script.write_text("\n".join(_json.dumps(x) for x in lines) + "\n")
     assert main(["coordinate", str(script), "--log"]) == 0
@@ -183,27 +188,27 @@ def test_coordinate_command_runs_a_script(tmp_path, capsys):
     hello = [o["effect"]["message"] for o in out if "effect" in o and o["effect"]["type"] == "device.send"]
     assert hello[0]["type"] == "hello" and hello[0]["session_id"] == "s1"
     assert [o["log"]["kind"] for o in out if "log" in o][:2] == ["session.connected", "session.hello"]
-    script.write_text(_json.dumps({"event": {"type": "device.audio", "session": "ghost"}}) + "\n")
+    script.write_text(_json.dumps({"event": {"type": "device.audio", "session": 99}}) + "\n")
     assert main(["coordinate", str(script)]) == 1
     assert "unknown session" in capsys.readouterr().out
 
 
 def test_health_from_python_refusal_and_leak():
     c = voicecore.Coordinator({"heartbeat_ms": 1000, "health_grace_ms": 2000})
-    for name, kind in [("b", "assistant"), ("t", "tts")]:
+    for name, kind in [(2, "assistant"), (3, "tts")]:
         register(c, name, kind)
     h = c.health(0)
     assert h["status"] == "ok" and h["kinds"]["tts"]["status"] == "ok" and h["kinds"]["asr"]["status"] == "absent"
     # The TTS worker reports a slot busy that the hub does not know, heartbeat after heartbeat.
     for t in range(1, 4):
-        c.handle({"type": "worker.message", "worker": "t", "message": {"type": "heartbeat", "load": {"tts": 4}}}, t * 1_000_000)
+        c.handle({"type": "worker.message", "worker": 3, "message": {"type": "heartbeat", "load": {"tts": 4}}}, t * 1_000_000)
     log = c.log()
     assert [e for e in log if e["kind"] == "worker.reconciled" and e["reason"] == "leaked-slots"]
     assert c.health(3_000_000)["kinds"]["tts"]["status"] == "ok"  # full, not yet for the grace period
     h = c.health(5_500_000)
     assert h["status"] == "degraded" and h["kinds"]["tts"]["reason"] == "leaked" and h["reasons"][0].startswith("tts:")
     assert h["counters"]["leaks_marked"] == 1
-    c.handle({"type": "worker.message", "worker": "t", "message": {"type": "heartbeat", "load": {"tts": 0}}}, 8_000_000)
+    c.handle({"type": "worker.message", "worker": 3, "message": {"type": "heartbeat", "load": {"tts": 0}}}, 8_000_000)
     assert c.health(8_000_000)["status"] == "ok"
     c.log()
     c.health(60_000_000)
@@ -211,16 +216,16 @@ def test_health_from_python_refusal_and_leak():
 
 
 def _hub_session(c, mode="auto"):
-    for name, kind in [("a", "asr"), ("b", "assistant"), ("t", "tts")]:
+    for name, kind in [(1, "asr"), (2, "assistant"), (3, "tts")]:
         register(c, name, kind)
-    c.handle({"type": "device.connected", "session": "s1", "device_id": "esp32", "protocol_version": 1}, 1000)
-    c.handle({"type": "device.message", "session": "s1", "message": {"type": "hello", "version": 1, "transport": "websocket"}}, 1000)
-    return job_of(c.handle({"type": "device.message", "session": "s1",
+    c.handle({"type": "device.connected", "session": 1, "device_id": "esp32", "protocol_version": 1}, 1000)
+    c.handle({"type": "device.message", "session": 1, "message": {"type": "hello", "version": 1, "transport": "websocket"}}, 1000)
+    return job_of(c.handle({"type": "device.message", "session": 1,
                             "message": {"type": "listen", "state": "start", "mode": mode}}, 2000), "asr")
 
 
 def _asr(c, job, now, event, **fields):
-    return c.handle({"type": "worker.message", "worker": "a",
+    return c.handle({"type": "worker.message", "worker": 1,
                      "message": {"type": "output", "job": job["job"], "event": event, **fields}}, now)
 
 
@@ -291,7 +296,7 @@ def test_a_long_utterance_reported_on_does_not_time_out():
     job = _hub_session(c)
     clock = _Clock(c)
     def step(now, event, **fields):
-        return clock.at(now, {"type": "worker.message", "worker": "a",
+        return clock.at(now, {"type": "worker.message", "worker": 1,
                               "message": {"type": "output", "job": job["job"], "event": event, **fields}})
     step(10_000, "speech_start")
     for t in range(1, 14):  # a 14 s utterance, a short pause every second
@@ -328,7 +333,7 @@ def test_speech_over_the_reply_without_words_does_not_cut_it():
     c = voicecore.Coordinator({"heartbeat_ms": 60000, "turn": {"barge_in_ms": 600}})
     listener = _reply_in_flight(c)
     clock = _Clock(c)
-    out = lambda now, event, **f: clock.at(now, {"type": "worker.message", "worker": "a",  # noqa: E731
+    out = lambda now, event, **f: clock.at(now, {"type": "worker.message", "worker": 1,  # noqa: E731
                                                  "message": {"type": "output", "job": listener["job"], "event": event, **f}})
     fx = out(1_000_000, "speech_start") + out(1_400_000, "pause", silence_ms=64)
     fx += out(2_400_000, "speech_end") + out(2_500_000, "final", text="")
@@ -345,7 +350,7 @@ def test_speech_over_the_reply_pauses_its_downlink_and_a_backchannel_resumes_it(
     (`device.pause`, no message to the device); "Uh-huh." resumes it (`device.resume`), nothing cut."""
     c = voicecore.Coordinator({"heartbeat_ms": 60000})
     listener = _reply_in_flight(c)
-    out = lambda now, event, **f: c.handle({"type": "worker.message", "worker": "a",  # noqa: E731
+    out = lambda now, event, **f: c.handle({"type": "worker.message", "worker": 1,  # noqa: E731
                                             "message": {"type": "output", "job": listener["job"], "event": event, **f}}, now)
     fx = out(1_000_000, "speech_start")
     assert [e["type"] for e in fx if e["type"].startswith("device.")] == ["device.pause"]
@@ -358,8 +363,8 @@ def test_speech_over_the_reply_pauses_its_downlink_and_a_backchannel_resumes_it(
 def test_tally_counts_the_log_without_parsing_it() -> None:
     """Coordinator.tally reads the counts the core keeps (vc_coordinator_tally): they match the log."""
     c = voicecore.Coordinator()
-    c.handle({"type": "worker.connected", "worker": "w1"}, now_us=0)
-    c.handle({"type": "worker.connected", "worker": "w2"}, now_us=1)
+    c.handle({"type": "worker.connected", "worker": 1}, now_us=0)
+    c.handle({"type": "worker.connected", "worker": 2}, now_us=1)
     entries = c.log()
     events = c.tally("events")
     assert events["worker.connected"] == 2
@@ -367,3 +372,60 @@ def test_tally_counts_the_log_without_parsing_it() -> None:
     assert c.tally("outcomes") == {} and c.tally("stages") == {}
     with pytest.raises(ValueError):
         c.tally("nope")
+
+
+def test_typed_events_and_effects_cross_the_abi_with_the_callers_ids() -> None:
+    """vc_event / vc_effect through ctypes: the structs have the C layout, a peer's text frame goes
+    in unchanged and is parsed once by the core, large host ids are kept as they are, a malformed
+    frame is VC_ERR_CORRUPT and answered to its device by the core, close codes come from the core."""
+    import ctypes
+
+    from voicecore.coordinator import CEvent
+
+    assert ctypes.sizeof(CEvent) == 144
+    c = voicecore.Coordinator({"heartbeat_ms": 60000})
+    session, worker = 2**40 + 7, 2**33
+    register(c, worker, "asr")
+    connected = CEvent(kind=EventKind.DEVICE_CONNECTED, session=session, protocol_version=2, flags=1)
+    fx = c.handle_event(connected, 10)
+    assert [e["type"] for e in fx] == ["timer.set"]
+    hello = b'{"type":"hello","version":2,"transport":"websocket"}'  # the device's frame, as sent
+    struct, keep = event_struct({"type": "device.message", "session": session, "message": hello})
+    fx = c.handle_event(struct, 20)
+    answer = sent(fx, type="device.send")[0]
+    assert answer["session"] == session and answer["flags"] == 1 and answer["message"]["session_id"] == f"s{session}"
+    assert any(e["kind"] == "session.hello" and e["session"] == f"s{session}" for e in c.log())
+    with pytest.raises(voicecore.RejectedEvent) as bad:
+        c.handle({"type": "device.message", "session": session, "message": '{"type":"listen",'}, 30)
+    assert bad.value.code == -7 and "malformed JSON" in bad.value.message
+    assert bad.value.effects == [{"type": "device.send", "session": session,
+                                  "message": {"type": "error", "message": bad.value.message}}]
+    with pytest.raises(voicecore.RejectedEvent) as dup:
+        c.handle({"type": "device.message", "session": session, "message": '{"type":"abort","type":"abort"}'}, 30)
+    assert dup.value.code == -7 and "duplicate key" in dup.value.message
+    fx = c.handle({"type": "device.message", "session": session, "message": {"type": "listen", "state": "start", "mode": "manual"}}, 40)
+    job = [e for e in fx if e["type"] == "worker.send" and e.get("job_kind") == "asr"][0]
+    assert job["worker"] == worker and job["message"]["session"] == f"s{session}"
+    fx = c.handle({"type": "device.audio", "session": session}, 50, data=b"\x02\x00" * 320)
+    assert fx == [{"type": "worker.audio", "worker": worker, "job": job["job"], "data": b"\x02\x00" * 320}]
+    assert c.counters(60)["degraded"] == {"asr": False, "tts": False, "assistant": False, "llm": False}
+    assert c.counters(60)["placement_failures"]["asr"] == 0
+    c.handle({"type": "worker.disconnected", "worker": worker}, 80)
+    assert c.tally("events")["worker.gone"] == 1
+
+
+def test_admin_requests_cross_the_abi_typed_and_are_answered_by_the_core():
+    # VC_EVENT_ADMIN_REQUEST carries the host's request id, the method flag, the path and the body
+    # as it arrived; the core parses it and answers with one VC_EFFECT_HTTP_RESPOND.
+    c = voicecore.Coordinator({"heartbeat_ms": 60000})
+    effects = c.handle({"type": "admin.request", "request": 2**40, "method": "GET", "path": "/api/v1/devices"}, 1000)
+    assert effects == [{"type": "http.respond", "request": 2**40, "status": 200, "body": {"devices": []}}]
+    effects = c.handle({"type": "admin.request", "request": 5, "method": "POST", "path": "/api/v1/devices"}, 2000)
+    assert [(e["request"], e["status"]) for e in effects] == [(5, 405)]
+    # A body that is not JSON is the core's to refuse: rejected, and answered 400 with the reason.
+    with pytest.raises(voicecore.RejectedEvent) as rejected:
+        c.handle({"type": "admin.request", "request": 6, "method": "POST", "path": "/api/v1/devices/x/say",
+                  "body": b'{"text": "unterminated'}, 3000)
+    [answer] = rejected.value.effects
+    assert answer["type"] == "http.respond" and answer["request"] == 6 and answer["status"] == 400
+    assert answer["body"]["error"].startswith("malformed JSON body:")

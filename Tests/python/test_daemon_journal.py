@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 from daemon_harness import ROOT, Daemon, connect_device, hello, next_json
 from test_daemon_turns import asr_job, assistant_job, scripted_worker, speak, tts_job
 
-from voicecore.journal import Record, read_segment, run_files, write_record
+from voicecore.journal import MAGIC, Record, read_segment, run_files, write_record
 
 
 def replay(*args: str) -> subprocess.CompletedProcess[str]:
@@ -68,7 +69,7 @@ def events_of(path: Path) -> list[Record]:
     return read_segment(path)[0]
 
 
-def rewrite(path: Path, records: list[Record], magic: bytes = b"VCJRNL1\n") -> None:
+def rewrite(path: Path, records: list[Record], magic: bytes = MAGIC) -> None:
     with open(path, "wb") as out:
         out.write(magic)
         for r in records:
@@ -102,8 +103,8 @@ def test_replay_of_real_turns_gives_the_recorded_digest(tmp_path: Path) -> None:
     assert logged.returncode == 0, logged.stdout + logged.stderr
     assert f"{end['entries']:,} event-log entries equal those in voicecored's log" in logged.stdout, logged.stdout
 
-    # --trace follows one device (by its session name) up to a time.
-    session = next(e["session"] for e in events if e["type"] == "device.connected")
+    # --trace follows one device (by its session name, "s" and the daemon's id) up to a time.
+    session = "s%d" % next(e["session"] for e in events if e["type"] == "device.connected")
     traced = replay(str(files[0]), "--trace", session, "--until", "600s")
     assert traced.returncode == 0, traced.stdout + traced.stderr
     lines = traced.stdout.splitlines()
@@ -120,10 +121,13 @@ def test_tampered_journal_is_a_clear_mismatch(tmp_path: Path) -> None:
     path = run_files(journal)[0]
     records = events_of(path)
     # Turn the second listen start into a listen stop: the framing stays valid, the run does not.
-    starts = [i for i, r in enumerate(records) if r.type == "E" and b'"state":"start"' in r.json and b"listen" in r.json]
-    assert len(starts) == 2, [r.json[:120] for r in records if r.type == "E" and b"listen" in r.json]
+    # The record holds the device's frame as it sent it; the altered one keeps its length.
+    starts = [i for i, r in enumerate(records) if r.type == "E" and r.obj().get("type") == "device.message"
+              and r.obj()["message"].get("type") == "listen" and r.obj()["message"].get("state") == "start"]
+    assert len(starts) == 2, [r.obj() for r in records if r.type == "E" and b"listen" in r.json]
     victim = records[starts[1]]
-    victim.json = victim.json.replace(b'"state":"start"', b'"state":"stop"')
+    victim.json = re.sub(rb'"state":\s*"start"', lambda m: m.group(0)[:-7] + b' "stop"', victim.json)
+    assert victim.obj()["message"]["state"] == "stop"
     rewrite(path, records)
     out = replay(str(journal))
     assert out.returncode == 1, out.stdout + out.stderr

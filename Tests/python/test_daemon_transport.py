@@ -125,6 +125,24 @@ def test_device_tokens_are_checked_before_the_upgrade() -> None:
         assert 'voicecored_errors_total{kind="unauthorized"} 2' in get(d.http + "/metrics")[1].decode()
 
 
+def test_an_upgrade_on_no_endpoint_is_refused_naming_the_endpoints() -> None:
+    # The transport answers from the endpoints the device and worker modules registered.
+    async def refusal(url: str) -> tuple[int, bytes]:
+        try:
+            ws = await websockets.connect(url)
+        except websockets.InvalidStatus as e:
+            return e.response.status_code, e.response.body or b""
+        await ws.close()
+        return 101, b""
+
+    with Daemon() as d:
+        status, body = asyncio.run(refusal(d.ws + "/nowhere"))
+        assert status == 404
+        assert body == b"no WebSocket endpoint here (devices: /xiaozhi/v1/, workers: /worker)\n"
+        assert asyncio.run(refusal(d.ws + "/xiaozhi/v1"))[0] == 101   # an endpoint's other spelling
+        assert d.wait_for("upgrade.refused")["status"] == 404
+
+
 def test_dev_mode_is_announced_and_open() -> None:
     with Daemon() as d:
         assert any(e.get("event") == "dev_mode" and e.get("level") == "warn" for e in d.log)
@@ -242,6 +260,25 @@ def test_bad_worker_input_is_answered() -> None:
             assert "version" in (await next_json(w))["message"]
             await w.close()
         asyncio.run(run())
+
+
+def test_a_rejected_worker_message_is_answered_once_by_the_core() -> None:
+    """The core answers what it rejects (the daemon composes no answer): a message before register
+    gets one error with the core's reason, and the next answer is about the next message."""
+    with Daemon() as d:
+        async def run() -> None:
+            w = await connect_worker(d)
+            await w.send(json.dumps({"type": "heartbeat"}))
+            assert (await next_json(w))["message"] == "not registered"
+            await w.send(json.dumps({"type": "done", "job": 41}))
+            answer = await next_json(w)
+            assert answer["message"] == "not registered" and "job" not in answer
+            await w.send('{"type":"done","type":"done"}')
+            answer = await next_json(w)
+            assert answer["type"] == "error" and "duplicate key" in answer["message"]
+            await w.close()
+        asyncio.run(run())
+        assert any(e.get("event") == "worker.bad_message" for e in d.log)
 
 
 def hello_timeout_close(d: Daemon, still_open_after: float, closed_within: float) -> float:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 """The ``VC_ABI_VERSION`` this binding was written against."""
 
 _HERE = Path(__file__).resolve().parent

@@ -1,18 +1,25 @@
 """The Coordinator (libvoicecore): the deterministic state machine behind every turn.
 
-Drive it with the same JSON events the daemon sends (docs/events.md) and a monotonic time in
-microseconds; it answers with effects (``device.send``, ``device.audio`` with PCM under ``"data"``,
-``worker.send``, ``timer.set`` ...) and writes every transition to its event log::
+Drive it with events and a monotonic time in microseconds; it answers with effects and writes
+every transition to its event log. Events and effects cross the C ABI as typed structs
+(``vc_event`` / ``vc_effect``, include/voicecore.h) with integer ids; this binding builds them from
+dicts shaped like docs/events.md and turns effects back into dicts::
 
     c = Coordinator({"heartbeat_ms": 1000})
-    effects = c.handle({"type": "worker.connected", "worker": "w1"}, now_us=0)
+    c.handle({"type": "worker.connected", "worker": 1}, now_us=0)
+    effects = c.handle({"type": "worker.message", "worker": 1,
+                        "message": {"type": "register", "kinds": ["asr"]}}, now_us=0)
     for entry in c.log():
         print(entry["kind"])
+
+Session and worker ids are the caller's integers (1..2**63-1), the core's ids too; the core prints
+them as ``"s12"`` / ``"w3"`` in its log and in the messages it makes for devices.
 """
 
 from __future__ import annotations
 
 import ctypes
+import enum
 import json
 from typing import Any, Iterator, Mapping
 
@@ -21,13 +28,168 @@ from . import _native
 Effect = dict[str, Any]
 
 
+class EventKind(enum.IntEnum):
+    """``vc_event_kind``."""
+
+    DEVICE_CONNECTED = 1
+    DEVICE_MESSAGE = 2
+    DEVICE_AUDIO = 3
+    DEVICE_PLAYBACK_DONE = 4
+    DEVICE_DISCONNECTED = 5
+    TEXT_INPUT = 6
+    WORKER_CONNECTED = 7
+    WORKER_MESSAGE = 8
+    WORKER_AUDIO = 9
+    WORKER_DISCONNECTED = 10
+    TIMER_FIRED = 11
+    CONFIG = 12
+    ADMIN_REQUEST = 13
+
+
+class EffectKind(enum.IntEnum):
+    """``vc_effect_kind``."""
+
+    DEVICE_SEND = 1
+    DEVICE_AUDIO = 2
+    DEVICE_AUDIO_END = 3
+    DEVICE_FLUSH = 4
+    DEVICE_CLOSE = 5
+    WORKER_SEND = 6
+    WORKER_AUDIO = 7
+    WORKER_CLOSE = 8
+    TIMER_SET = 9
+    TIMER_CANCEL = 10
+    HTTP_RESPOND = 11
+    DEVICE_PAUSE = 12
+    DEVICE_RESUME = 13
+
+
+EVENT_AUTHENTICATED = 1
+"""``VC_EVENT_AUTHENTICATED``."""
+EVENT_LAST = 2
+"""``VC_EVENT_LAST``."""
+EVENT_POST = 4
+"""``VC_EVENT_POST``."""
+EFFECT_HELLO = 1
+"""``VC_EFFECT_HELLO``."""
+EFFECT_TTS_START = 2
+"""``VC_EFFECT_TTS_START``."""
+KINDS = ("asr", "tts", "assistant", "llm")
+"""``VC_KIND_*``: worker kinds by index."""
+
+_EVENT_NAMES = {
+    "device.connected": EventKind.DEVICE_CONNECTED, "device.message": EventKind.DEVICE_MESSAGE,
+    "device.audio": EventKind.DEVICE_AUDIO, "device.playback_done": EventKind.DEVICE_PLAYBACK_DONE,
+    "device.disconnected": EventKind.DEVICE_DISCONNECTED, "text.input": EventKind.TEXT_INPUT,
+    "worker.connected": EventKind.WORKER_CONNECTED, "worker.message": EventKind.WORKER_MESSAGE,
+    "worker.audio": EventKind.WORKER_AUDIO, "worker.disconnected": EventKind.WORKER_DISCONNECTED,
+    "timer.fired": EventKind.TIMER_FIRED, "config": EventKind.CONFIG, "admin.request": EventKind.ADMIN_REQUEST,
+}
+_EFFECT_NAMES = {
+    EffectKind.DEVICE_SEND: "device.send", EffectKind.DEVICE_AUDIO: "device.audio",
+    EffectKind.DEVICE_AUDIO_END: "device.audio_end", EffectKind.DEVICE_FLUSH: "device.flush",
+    EffectKind.DEVICE_CLOSE: "device.close", EffectKind.WORKER_SEND: "worker.send",
+    EffectKind.WORKER_AUDIO: "worker.audio", EffectKind.WORKER_CLOSE: "worker.close",
+    EffectKind.TIMER_SET: "timer.set", EffectKind.TIMER_CANCEL: "timer.cancel",
+    EffectKind.HTTP_RESPOND: "http.respond", EffectKind.DEVICE_PAUSE: "device.pause",
+    EffectKind.DEVICE_RESUME: "device.resume",
+}
+
+
+class CEvent(ctypes.Structure):
+    """``vc_event``."""
+
+    _fields_ = [
+        ("kind", ctypes.c_int32), ("flags", ctypes.c_uint32),
+        ("session", ctypes.c_uint64), ("worker", ctypes.c_uint64), ("job", ctypes.c_uint64),
+        ("turn", ctypes.c_uint64), ("timer", ctypes.c_uint64),
+        ("protocol_version", ctypes.c_int32), ("reserved", ctypes.c_int32),
+        ("body", ctypes.c_char_p), ("body_len", ctypes.c_size_t),
+        ("device_id", ctypes.c_char_p), ("device_id_len", ctypes.c_size_t),
+        ("client_id", ctypes.c_char_p), ("client_id_len", ctypes.c_size_t),
+        ("data", ctypes.c_char_p), ("data_len", ctypes.c_size_t),
+        ("request", ctypes.c_uint64), ("path", ctypes.c_char_p), ("path_len", ctypes.c_size_t),
+    ]
+
+
 class _CEffect(ctypes.Structure):
     _fields_ = [
-        ("json", ctypes.c_void_p),
-        ("json_len", ctypes.c_size_t),
-        ("data", ctypes.c_void_p),
-        ("data_len", ctypes.c_size_t),
+        ("kind", ctypes.c_int32), ("flags", ctypes.c_uint32),
+        ("session", ctypes.c_uint64), ("worker", ctypes.c_uint64), ("job", ctypes.c_uint64),
+        ("turn", ctypes.c_uint64), ("timer", ctypes.c_uint64), ("at_us", ctypes.c_int64),
+        ("segment", ctypes.c_int32), ("sample_rate", ctypes.c_int32), ("code", ctypes.c_int32),
+        ("job_kind", ctypes.c_int32),
+        ("body", ctypes.c_void_p), ("body_len", ctypes.c_size_t),
+        ("data", ctypes.c_void_p), ("data_len", ctypes.c_size_t),
+        ("request", ctypes.c_uint64),
     ]
+
+
+class _CCounters(ctypes.Structure):
+    _fields_ = [
+        ("placement_failures", ctypes.c_uint64 * 4), ("refusals", ctypes.c_uint64 * 4), ("degraded", ctypes.c_int32 * 4),
+        ("jobs_reconciled", ctypes.c_uint64), ("leaks_marked", ctypes.c_uint64), ("recycles", ctypes.c_uint64),
+        ("progress_timeouts", ctypes.c_uint64), ("heartbeat_timeouts", ctypes.c_uint64),
+    ]
+
+
+def _uint(value: Any) -> int:
+    """An id or number for a struct field; what cannot be one becomes 0, which the core rejects
+    where the field is required (so a bad dict is an ``input.rejected`` like any bad event)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value >= 2**64:
+        return 0
+    return value
+
+
+def _bytes(value: Any) -> bytes:
+    """A body: text as UTF-8, bytes as they are, anything else as its JSON."""
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def event_struct(event: Mapping[str, Any], data: bytes = b"") -> tuple[CEvent, list[bytes]]:
+    """The ``vc_event`` for a dict of docs/events.md (and the buffers it points to, which must
+    outlive the call). Ids are integers: ``session``, ``worker``; ``message`` (a peer's message:
+    a dict, or its text as str/bytes), ``reason``, ``text`` and ``config`` become the body."""
+    kind = _EVENT_NAMES.get(event.get("type"), 0) if isinstance(event.get("type"), str) else 0
+    e = CEvent()
+    e.kind = int(kind)
+    e.session = _uint(event.get("session"))
+    e.worker = _uint(event.get("worker"))
+    e.job = _uint(event.get("job"))
+    e.turn = _uint(event.get("turn"))
+    e.timer = _uint(event.get("timer"))
+    keep: list[bytes] = []
+
+    def put(name: str, value: bytes) -> None:
+        keep.append(value)
+        setattr(e, name, value)
+        setattr(e, name + "_len", len(value))
+
+    if kind == EventKind.DEVICE_CONNECTED:
+        version = event.get("protocol_version", 1)
+        e.protocol_version = version if isinstance(version, int) and not isinstance(version, bool) and -2**31 <= version < 2**31 else -1
+        e.flags = 0 if event.get("authenticated", True) is False else EVENT_AUTHENTICATED
+        put("device_id", _bytes(event.get("device_id", "")))
+        put("client_id", _bytes(event.get("client_id", "")))
+    elif kind == EventKind.WORKER_AUDIO:
+        e.flags = EVENT_LAST if event.get("last") is True else 0
+    elif kind == EventKind.ADMIN_REQUEST:
+        e.request = _uint(event.get("request"))
+        e.flags = EVENT_POST if event.get("method") == "POST" else 0
+        put("path", _bytes(event.get("path", "")))
+    body = {EventKind.DEVICE_MESSAGE: "message", EventKind.WORKER_MESSAGE: "message", EventKind.DEVICE_DISCONNECTED: "reason",
+            EventKind.TEXT_INPUT: "text", EventKind.CONFIG: "config", EventKind.ADMIN_REQUEST: "body"}.get(kind)
+    if body:
+        put("body", _bytes(event.get(body)))
+    if data:
+        put("data", bytes(data))
+    return e, keep
 
 
 TALLY_BUCKETS = 14
@@ -54,9 +216,7 @@ def _declare(l: ctypes.CDLL) -> None:
     l.vc_coordinator_free.restype = None
     l.vc_coordinator_errmsg.argtypes = [ctypes.c_void_p]
     l.vc_coordinator_errmsg.restype = ctypes.c_char_p
-    l.vc_coordinator_handle.argtypes = [
-        ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int64,
-    ]
+    l.vc_coordinator_handle.argtypes = [ctypes.c_void_p, ctypes.POINTER(CEvent), ctypes.c_int64]
     l.vc_coordinator_handle.restype = ctypes.c_int
     l.vc_coordinator_next_effect.argtypes = [ctypes.c_void_p, ctypes.POINTER(_CEffect)]
     l.vc_coordinator_next_effect.restype = ctypes.c_int
@@ -72,6 +232,8 @@ def _declare(l: ctypes.CDLL) -> None:
     l.vc_coordinator_health.restype = ctypes.c_int
     l.vc_coordinator_tally.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t, ctypes.POINTER(_CTally)]
     l.vc_coordinator_tally.restype = ctypes.c_int
+    l.vc_coordinator_counters.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(_CCounters)]
+    l.vc_coordinator_counters.restype = ctypes.c_int
 
 
 class RejectedEvent(_native.Error):
@@ -121,29 +283,34 @@ class Coordinator:
             raise _native.Error(-4, "the coordinator is closed")
         return self._handle
 
-    def handle(self, event: Mapping[str, Any] | str | bytes, now_us: int, data: bytes = b"") -> list[Effect]:
-        """Handles one event (a dict, or its JSON as str or bytes) at host time ``now_us`` and
-        returns its effects, in order. A binary payload of an effect (PCM16LE) is under ``"data"``
-        as ``bytes``. Raises ``RejectedEvent`` when the event is invalid (the state is then
-        unchanged)."""
+    def handle(self, event: Mapping[str, Any], now_us: int, data: bytes = b"") -> list[Effect]:
+        """Handles one event, a dict of docs/events.md (integer ``session`` / ``worker`` ids; a
+        peer's ``message`` as a dict or as the text it sent), with its binary payload ``data``
+        (PCM16LE) at host time ``now_us``, and returns its effects, in order, as dicts. Raises
+        ``RejectedEvent`` when the event is invalid (the state is then unchanged; its ``effects``
+        hold the core's answer to the peer)."""
+        struct, keep = event_struct(event, data)
+        return self.handle_event(struct, now_us)
+
+    def handle_event(self, event: CEvent, now_us: int) -> list[Effect]:
+        """Handles one ``vc_event`` as it is (see :func:`event_struct`) and returns its effects."""
         lib = _native.lib()
         h = self._h()
-        raw = event if isinstance(event, bytes) else (event if isinstance(event, str) else json.dumps(event, ensure_ascii=False)).encode()
-        code = lib.vc_coordinator_handle(h, raw, len(raw), bytes(data) if data else None, len(data), int(now_us))
+        code = lib.vc_coordinator_handle(h, ctypes.byref(event), int(now_us))
         message = lib.vc_coordinator_errmsg(h) if code < 0 else None
         effects = self._drain_effects()
         if code < 0:
             raise RejectedEvent(code, (message or b"").decode("utf-8", "replace") or _native.strerror(code), effects)
         return effects
 
-    def feed(self, event_json: bytes, now_us: int, data: bytes = b"", log_lines: list[bytes] | None = None) -> int:
-        """Handles one event given as raw JSON bytes, exactly as the daemon hands it over, and
-        discards its effects (and its log lines, unless ``log_lines`` is given: they are appended
-        to it, undecoded): the fast path of ``voicecore replay``. Returns the status (negative
-        when the event was rejected; the state is then unchanged)."""
+    def feed(self, event: CEvent, now_us: int, log_lines: list[bytes] | None = None) -> int:
+        """Handles one ``vc_event`` exactly as the daemon handed it over and discards its effects
+        (and its log lines, unless ``log_lines`` is given: they are appended to it, undecoded):
+        the fast path of ``voicecore replay``. Returns the status (negative when the event was
+        rejected; the state is then unchanged)."""
         lib = _native.lib()
         h = self._h()
-        code = lib.vc_coordinator_handle(h, event_json, len(event_json), data if data else None, len(data), int(now_us))
+        code = lib.vc_coordinator_handle(h, ctypes.byref(event), int(now_us))
         e = _CEffect()
         while lib.vc_coordinator_next_effect(h, ctypes.byref(e)) == 1:
             pass
@@ -162,10 +329,7 @@ class Coordinator:
             code = _native.check(lib.vc_coordinator_next_effect(h, ctypes.byref(e)), lambda: lib.vc_coordinator_errmsg(h))
             if code == 0:
                 return out
-            effect: Effect = json.loads(ctypes.string_at(e.json, e.json_len).decode("utf-8"))
-            if e.data_len:
-                effect["data"] = ctypes.string_at(e.data, e.data_len)
-            out.append(effect)
+            out.append(_effect_dict(e))
 
     def logs(self) -> Iterator[dict[str, Any]]:
         """Drains the event log lazily, one entry (a dict, docs/events.md) at a time."""
@@ -209,6 +373,22 @@ class Coordinator:
         result: dict[str, Any] = json.loads(ctypes.string_at(text.value, size.value).decode("utf-8"))
         return result
 
+    def counters(self, now_us: int) -> dict[str, Any]:
+        """The counters the core keeps and each kind's verdict at ``now_us``
+        (``vc_coordinator_counters``): ``placement_failures`` / ``refusals`` / ``degraded`` by
+        kind, ``jobs_reconciled``, ``leaks_marked``, ``recycles``, ``progress_timeouts``,
+        ``heartbeat_timeouts``. A query: the state and the log are unchanged."""
+        lib = _native.lib()
+        h = self._h()
+        c = _CCounters()
+        _native.check(lib.vc_coordinator_counters(h, int(now_us), ctypes.byref(c)), lambda: lib.vc_coordinator_errmsg(h))
+        return {
+            "placement_failures": dict(zip(KINDS, c.placement_failures)), "refusals": dict(zip(KINDS, c.refusals)),
+            "degraded": {k: bool(d) for k, d in zip(KINDS, c.degraded)}, "jobs_reconciled": c.jobs_reconciled,
+            "leaks_marked": c.leaks_marked, "recycles": c.recycles, "progress_timeouts": c.progress_timeouts,
+            "heartbeat_timeouts": c.heartbeat_timeouts,
+        }
+
     def tally(self, table: str) -> dict[str, Any]:
         """The counts the core keeps over every log entry (``vc_coordinator_tally``). ``table``:
         ``"events"`` ({kind: entries}, every kind), ``"outcomes"`` ({turn.ended reason: turns}) or
@@ -233,3 +413,43 @@ class Coordinator:
                 out[name] = row.count
             index += 1
         return out
+
+
+def _effect_dict(e: _CEffect) -> Effect:
+    """A ``vc_effect`` as a dict: ``type`` (``device.send``, ``device.audio``, ...), the ids and
+    numbers the kind carries, ``message`` (a text frame for a peer, parsed), ``reason`` (a close's),
+    ``data`` (PCM16LE bytes)."""
+    kind = EffectKind(e.kind)
+    out: Effect = {"type": _EFFECT_NAMES[kind]}
+    body = ctypes.string_at(e.body, e.body_len).decode("utf-8") if e.body else None
+    if kind == EffectKind.HTTP_RESPOND:
+        out.update(request=e.request, status=e.code, body=json.loads(body) if body else None)
+        return out
+    if kind in (EffectKind.TIMER_SET, EffectKind.TIMER_CANCEL):
+        out["timer"] = e.timer
+        if kind == EffectKind.TIMER_SET:
+            out["at_us"] = e.at_us
+        return out
+    if kind in (EffectKind.WORKER_SEND, EffectKind.WORKER_AUDIO, EffectKind.WORKER_CLOSE):
+        out["worker"] = e.worker
+        if e.job:
+            out["job"] = e.job
+    else:
+        out["session"] = e.session
+    if kind in (EffectKind.DEVICE_AUDIO, EffectKind.DEVICE_AUDIO_END):
+        out["turn"] = e.turn
+    if kind == EffectKind.DEVICE_AUDIO:
+        out["segment"] = e.segment
+        out["sample_rate"] = e.sample_rate
+    if kind in (EffectKind.DEVICE_CLOSE, EffectKind.WORKER_CLOSE):
+        out["code"] = e.code
+        out["reason"] = body or ""
+    elif body is not None:
+        out["message"] = json.loads(body)
+    if e.flags:
+        out["flags"] = e.flags
+    if e.job_kind >= 0:
+        out["job_kind"] = KINDS[e.job_kind]
+    if e.data_len:
+        out["data"] = ctypes.string_at(e.data, e.data_len)
+    return out

@@ -5,10 +5,14 @@ time it handed it and its binary payload, so a run can be reproduced exactly: th
 deterministic. :func:`replay` runs a recorded run again and compares the event-log digest with the
 digests the daemon recorded along the way.
 
-File format (also in ``Sources/voicecored/journal.h``): the magic ``VCJRNL1\\n``, then records of a
+File format (also in ``Sources/voicecored/journal.h``): the magic ``VCJRNL2\\n``, then records of a
 24-byte little-endian header ``type:u8, 0:u8×3, json_len:u32, data_len:u32, time_us:i64,
-crc32:u32`` (CRC-32 of header bytes 0..19, the JSON and the data), the JSON and the data. Types:
-``H`` a segment's header, ``E`` an event, ``D`` a digest, ``Z`` a segment's end.
+crc32:u32`` (CRC-32 of header bytes 0..19 and both parts), then the two parts. Types: ``H`` a
+segment's header, ``E`` an event, ``D`` a digest, ``Z`` a segment's end. The first part of ``H``,
+``D`` and ``Z`` is a JSON object; of ``E`` the typed event the core was handed (``vc_event``: a
+72-byte head of kind, flags, ids and numbers, then the body, device id, client id and path), its PCM
+the second part. Journals of the JSON-event daemon (``VCJRNL1``) are read too: their events are
+converted to the typed events that daemon would hand the core today.
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
-MAGIC = b"VCJRNL1\n"
+MAGIC = b"VCJRNL2\n"
+MAGIC_V1 = b"VCJRNL1\n"
+_EVENT_HEAD = struct.Struct("<iIQQQQQiIHHQI")  # vc_event's kind .. client_id_len, request, path_len (journal.h)
+_EVENT_TYPES = {1: "device.connected", 2: "device.message", 3: "device.audio", 4: "device.playback_done",
+                5: "device.disconnected", 6: "text.input", 7: "worker.connected", 8: "worker.message",
+                9: "worker.audio", 10: "worker.disconnected", 11: "timer.fired", 12: "config", 13: "admin.request"}
+_BODY_KEYS = {"device.message": "message", "worker.message": "message", "device.disconnected": "reason",
+              "text.input": "text", "config": "config", "admin.request": "body"}
 _HEAD = struct.Struct("<B3xIIqI")
 _NAME = re.compile(r"^journal-(?P<run>.+)-(?P<segment>\d{4,})\.vcj$")
 
@@ -35,13 +46,72 @@ class JournalError(Exception):
 class Record:
     type: str
     time_us: int
-    json: bytes
+    json: bytes  # the first part: JSON, or an 'E' record's encoded event
     data: bytes
     path: Path
     offset: int
+    version: int = 2
 
     def obj(self) -> dict[str, Any]:
-        return json.loads(self.json)
+        """The record as a dict: its JSON, or for an 'E' record the event in the shape of
+        docs/events.md (integer ids; a peer's message parsed when it is JSON)."""
+        if self.type != "E":
+            return json.loads(self.json)
+        event = self.event()
+        body = _BODY_KEYS.get(event.get("type", ""))
+        if body and isinstance(event.get(body), bytes):
+            raw = event[body]
+            try:
+                event[body] = json.loads(raw) if body in ("message", "config", "body") else raw.decode("utf-8")
+            except ValueError:
+                event[body] = raw.decode("utf-8", "replace")
+        return event
+
+    def event(self) -> dict[str, Any]:
+        """An 'E' record as the dict :func:`voicecore.coordinator.event_struct` turns back into the
+        exact ``vc_event`` the daemon handed the core (bodies as the bytes recorded)."""
+        if self.version == 1:
+            return _event_of_v1(json.loads(self.json))
+        (kind, flags, session, worker, job, turn, timer, version, body_len, device_len, client_len, request,
+         path_len) = _EVENT_HEAD.unpack_from(self.json)
+        at = _EVENT_HEAD.size
+        body = self.json[at:at + body_len]
+        device_id = self.json[at + body_len:at + body_len + device_len].decode("utf-8", "replace")
+        client_id = self.json[at + body_len + device_len:at + body_len + device_len + client_len].decode("utf-8", "replace")
+        at_path = at + body_len + device_len + client_len
+        path = self.json[at_path:at_path + path_len].decode("utf-8", "replace")
+        event: dict[str, Any] = {"type": _EVENT_TYPES.get(kind, f"kind-{kind}")}
+        if session:
+            event["session"] = session
+        if worker:
+            event["worker"] = worker
+        if job:
+            event["job"] = job
+        if turn:
+            event["turn"] = turn
+        if timer:
+            event["timer"] = timer
+        if kind == 1:
+            event.update(device_id=device_id, client_id=client_id, protocol_version=version,
+                         authenticated=bool(flags & 1))
+        if kind == 9:
+            event["last"] = bool(flags & 2)
+        if kind == 13:
+            event.update(request=request, method="POST" if flags & 4 else "GET", path=path)
+        key = _BODY_KEYS.get(event["type"])
+        if key:
+            event[key] = bytes(body)
+        return event
+
+
+def _event_of_v1(e: dict[str, Any]) -> dict[str, Any]:
+    """A JSON event of a VCJRNL1 journal as the typed daemon would give it: "s12" is session 12."""
+    out = dict(e)
+    for key in ("session", "worker"):
+        value = out.get(key)
+        if isinstance(value, str) and len(value) > 1 and value[1:].isdigit():
+            out[key] = int(value[1:])
+    return out
 
 
 @dataclass
@@ -63,7 +133,8 @@ def write_record(out: BinaryIO, type: str, time_us: int, json_bytes: bytes, data
 def read_segment(path: Path) -> tuple[list[Record], Tail]:
     """The complete records of one file, and how it ends."""
     buf = Path(path).read_bytes()
-    if not buf.startswith(MAGIC):
+    version = 1 if buf.startswith(MAGIC_V1) else 2
+    if not buf.startswith(MAGIC) and version == 2:
         if MAGIC.startswith(buf):
             return [], Tail("truncated", Path(path), 0)
         raise JournalError(f"{path} is not a voicecored journal (no {MAGIC!r} magic)")
@@ -83,7 +154,7 @@ def read_segment(path: Path) -> tuple[list[Record], Tail]:
         d = bytes(view[body + json_len:body + json_len + data_len])
         if zlib.crc32(d, zlib.crc32(j, zlib.crc32(view[at:at + 20]))) != crc:
             return records, Tail("corrupt", Path(path), at)
-        records.append(Record(chr(kind), time_us, j, d, Path(path), at))
+        records.append(Record(chr(kind), time_us, j, d, Path(path), at, version))
         at = body + json_len + data_len
     return records, Tail("end", Path(path), at)
 
@@ -186,12 +257,22 @@ class ReplayResult:
         return self.mismatch is None and self.corrupt is None
 
 
-def _summary_of(raw: bytes, data_len: int) -> str:
+def _text_of(r: Record) -> str:
+    """An 'E' record as readable text: its event's JSON (binary parts as lengths)."""
     try:
-        e = json.loads(raw)
-    except ValueError:
-        return raw[:80].decode("utf-8", "replace")
-    who = e.get("session") or e.get("worker") or (f"timer {e['timer']}" if "timer" in e else "")
+        return json.dumps(r.obj(), ensure_ascii=False)
+    except (ValueError, struct.error):
+        return r.json.decode("utf-8", "replace")
+
+
+def _summary_of(r: Record) -> str:
+    try:
+        e = r.obj()
+    except (ValueError, struct.error):
+        return r.json[:80].decode("utf-8", "replace")
+    data_len = len(r.data)
+    who = (f"s{e['session']}" if "session" in e else f"w{e['worker']}" if "worker" in e
+           else f"timer {e['timer']}" if "timer" in e else "")
     what = e.get("type", "?")
     message = e.get("message")
     if isinstance(message, dict) and "type" in message:
@@ -233,15 +314,20 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
     With ``log`` (voicecored's JSON-lines log of the run), every replayed event-log entry is also
     compared with the one the daemon logged, so a divergence is named at the exact event."""
     from . import _native
-    from .coordinator import Coordinator, RejectedEvent
+    from .coordinator import Coordinator, RejectedEvent, event_struct
 
     files = run_files(target, run)
     coordinator: Coordinator | None = None
     result: ReplayResult | None = None
     start_us: int | None = None
-    recent: list[tuple[int, int, bytes, int]] = []  # events since the last check: (index, time, json, data_len)
+    recent: list[tuple[int, int, Record]] = []  # events since the last check: (index, time, record)
     last_ok: tuple[int, int] | None = None  # (event index, time) of the last passed check
-    traced: set[str] = {trace} if trace else set()
+    # A traced peer by its name ("s12", "w3"), its id (12) or a device's device_id / client_id.
+    traced: set[Any] = set()
+    if trace:
+        traced.add(trace)
+        if len(trace) > 1 and trace[0] in "sw" and trace[1:].isdigit():
+            traced.add((trace[0], int(trace[1:])))
     logged: list[tuple[int, dict[str, Any]]] | None = None
     log_at = 0  # the next logged entry to compare
     began = time.perf_counter()
@@ -259,7 +345,7 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
                     f"the replayed event log first differs from voicecored's log at entry #{want.get('seq')} "
                     f"(line {number} of {Path(log).name if log else '?'}), written while handling event #{result.events} "
                     f"(t={format_time(r.time_us - (start_us or 0))}, {r.path.name} at byte {r.offset}):",
-                    f"    {_summary_of(r.json, len(r.data))}  {r.json.decode('utf-8', 'replace')[:300]}",
+                    f"    {_summary_of(r)}  {_text_of(r)[:300]}",
                     f"  logged:   {json.dumps(want, ensure_ascii=False)[:300]}",
                     f"  replayed: {json.dumps(entry, ensure_ascii=False)[:300]}"])
                 return False
@@ -289,8 +375,8 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
         else:
             lines.append(f"  the last agreeing check was after event #{last_ok[0]} (t={format_time(last_ok[1] - (start_us or 0))}): "
                          f"the first divergence is in events #{last_ok[0] + 1}..#{result.events}:")
-        for index, t, raw, data_len in recent[:12]:
-            lines.append(f"    #{index} t={format_time(t - (start_us or 0))} {_summary_of(raw, data_len)}")
+        for index, t, rec in recent[:12]:
+            lines.append(f"    #{index} t={format_time(t - (start_us or 0))} {_summary_of(rec)}")
         if len(recent) > 12:
             lines.append(f"    ... {len(recent) - 12} more")
         result.mismatch = "\n".join(lines)
@@ -300,7 +386,10 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
         say(f"{format_time(t - (start_us or 0))}  {arrow} {text}")
 
     def involves(obj: dict[str, Any]) -> bool:
-        return bool(traced) and (obj.get("session") in traced or obj.get("worker") in traced)
+        if not traced:
+            return False
+        session, worker = obj.get("session"), obj.get("worker")
+        return (session in traced or worker in traced or ("s", session) in traced or ("w", worker) in traced)
 
     records_total = 0
     for index, path in enumerate(files):
@@ -333,16 +422,16 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
             if r.type == "E":
                 result.events += 1
                 result.span_us = r.time_us - (start_us or 0)
-                recent.append((result.events, r.time_us, r.json, len(r.data)))
+                recent.append((result.events, r.time_us, r))
+                event = r.event()
                 if traced:
-                    event = r.obj()
                     if event.get("type") == "device.connected" and trace in (event.get("device_id"), event.get("client_id")):
-                        traced.add(event["session"])
+                        traced.update({("s", event["session"]), f"s{event['session']}"})
                     show_it = involves(event)
                     if show_it:
-                        show(r.time_us, "→", _summary_of(r.json, len(r.data)) + "  " + r.json.decode("utf-8", "replace")[:200])
+                        show(r.time_us, "→", _summary_of(r) + "  " + _text_of(r)[:200])
                     try:
-                        effects = coordinator.handle(r.json, r.time_us, r.data)  # the bytes as recorded
+                        effects = coordinator.handle(event, r.time_us, r.data)  # the event as recorded
                     except RejectedEvent as exc:
                         effects = exc.effects
                         result.rejected += 1
@@ -360,12 +449,15 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
                         break
                 elif logged is not None:
                     lines: list[bytes] = []
-                    if coordinator.feed(r.json, r.time_us, r.data, lines) < 0:
+                    struct_, keep = event_struct(event, r.data)
+                    if coordinator.feed(struct_, r.time_us, lines) < 0:
                         result.rejected += 1
                     if not compare([json.loads(line) for line in lines], r):
                         break
-                elif coordinator.feed(r.json, r.time_us, r.data) < 0:
-                    result.rejected += 1
+                else:
+                    struct_, keep = event_struct(event, r.data)
+                    if coordinator.feed(struct_, r.time_us) < 0:
+                        result.rejected += 1
             elif r.type == "D":
                 if not check(r, f"digest check #{result.checks + 1}"):
                     break

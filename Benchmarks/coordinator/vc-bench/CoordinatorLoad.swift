@@ -34,7 +34,7 @@ struct CoordinatorLoad {
         config.heartbeatMs = 3_600_000
         c = try! Coordinator(config: config)
         drivers = [Driver](repeating: Driver(), count: sessions)
-        var w: UInt32 = 1
+        var w: UInt64 = 1
         for (kind, count, slots) in [(WorkerKind.asr, 100, 16), (.assistant, 50, 32), (.tts, 100, 32)] {
             for _ in 0..<count {
                 apply(.workerConnected(WorkerID(w)))
@@ -43,7 +43,7 @@ struct CoordinatorLoad {
             }
         }
         for s in 0..<sessions {
-            let id = SessionID(UInt32(s + 1))
+            let id = SessionID(UInt64(s + 1))
             apply(.deviceConnected(id, DeviceInfo(deviceID: "dev\(s)")))
             apply(.deviceHello(id, DeviceHello()))
             apply(.deviceListen(id, .start(.auto)))
@@ -75,7 +75,7 @@ struct CoordinatorLoad {
 
     /// Advances session i by one event.
     mutating func stepSession(_ i: Int) {
-        let s = SessionID(UInt32(i + 1))
+        let s = SessionID(UInt64(i + 1))
         switch drivers[i].step {
         case .speak:
             guard let (j, w) = drivers[i].asr else { return }

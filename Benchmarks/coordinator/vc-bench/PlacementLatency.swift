@@ -7,13 +7,13 @@ enum PlacementLatency {
     static func run(placements: Int) -> (p50: Double, p99: Double, max: Double) {
         var s = Scheduler()
         let t0 = Instant(us: 0)
-        for w in 1...1000 { s.register(WorkerID(UInt32(w)), WorkerRegistration(kinds: KindSet([.tts]), slots: [.tts: 4]), now: t0) }
+        for w in 1...1000 { s.register(WorkerID(UInt64(w)), WorkerRegistration(kinds: KindSet([.tts]), slots: [.tts: 4]), now: t0) }
         var next: UInt64 = 1
         var rng = SplitMix64(seed: 99)
         func job() -> QueuedJob {
             defer { next += 1 }
             let p: JobPriority = rng.below(10) == 0 ? .first : (rng.below(10) == 0 ? .background : .later)
-            return QueuedJob(job: JobID(next), kind: .tts, session: SessionID(UInt32(rng.below(500))), priority: p, enqueuedAt: t0)
+            return QueuedJob(job: JobID(next), kind: .tts, session: SessionID(UInt64(rng.below(500))), priority: p, enqueuedAt: t0)
         }
         for _ in 0..<14_000 { s.enqueue(job()) }
         var running: [JobID] = []

@@ -83,7 +83,7 @@ enum QueueingDelay {
         config.seed = seed
         var s = Scheduler(config: config)
         for w in 0..<workers {
-            s.register(WorkerID(UInt32(w + 1)), WorkerRegistration(kinds: KindSet([.tts]), slots: [.tts: slots]), now: Instant(us: 0))
+            s.register(WorkerID(UInt64(w + 1)), WorkerRegistration(kinds: KindSet([.tts]), slots: [.tts: slots]), now: Instant(us: 0))
         }
         var done = Heap()
         var delays = [Double](repeating: 0, count: jobs.count)
@@ -99,7 +99,7 @@ enum QueueingDelay {
         while next < jobs.count || !done.isEmpty {
             if next < jobs.count, done.isEmpty || jobs[next].arrival <= done.min!.0 {
                 let t = jobs[next].arrival
-                s.enqueue(QueuedJob(job: JobID(UInt64(next + 1)), kind: .tts, session: SessionID(UInt32(next % 1000)),
+                s.enqueue(QueuedJob(job: JobID(UInt64(next + 1)), kind: .tts, session: SessionID(UInt64(next % 1000)),
                                     priority: .later, enqueuedAt: us(t)))
                 next += 1
                 place(t, &s, &done)

@@ -21,7 +21,7 @@ for (name, store) in [("log stored and drained", true), ("log digest only", fals
     print("| \(name) | \(total) | \(fmt(rates[rates.count / 2] / 1e6)) M | \(fmt(rates.last! / 1e6)) M | \(fmt(walls[walls.count / 2] / 1e6)) M | ≥ 2.00 M | \(r.turns) | \(r.logEntries) |")
 }
 let wireEvents = quick ? 50_000 : 500_000
-print("| anchor: JSON edge (CoordinatorWire), audio frames only | \(wireEvents) | \(fmt(WireLoad.run(events: wireEvents) / 1e6)) M | | | | | |")
+print("| anchor: the C edge (CoordinatorWire, typed), audio frames only | \(wireEvents) | \(fmt(WireLoad.run(events: wireEvents) / 1e6)) M | | | | | |")
 }
 
 if only == nil || only == "placement" {

@@ -122,7 +122,7 @@ extension Coordinator {
 
     /// Closes a session from the core's side (idle, hello timeout): cancel everything, ask the
     /// host to close, forget it when the host reports the disconnect (or after a grace period).
-    func closeSession(_ s: SessionID, reason: String) {
+    func closeSession(_ s: SessionID, code: Int, reason: String) {
         guard let session = sessions[s], !session.closing else { return }
         dropTurns(s, reason: reason)
         cancelTimer(session.helloTimer)
@@ -132,7 +132,7 @@ extension Coordinator {
         sessions[s]!.closing = true
         sessions[s]!.listening = false
         sessions[s]!.closeTimer = setTimer(.close(s), at: now + config.closeTimeoutUs)
-        out.append(.deviceClose(s, reason: reason))
+        out.append(.deviceClose(s, code: code, reason: reason))
         record(.sessionClosed, session: s, reason: reason)
         touch(s)
     }

@@ -9,7 +9,7 @@ extension Coordinator {
         switch purpose {
         case let .hello(s):
             sessions[s]?.helloTimer = nil
-            closeSession(s, reason: "hello-timeout")
+            closeSession(s, code: CloseCode.policyViolation, reason: "hello-timeout")
         case let .idle(s):
             guard let session = sessions[s] else { return }
             sessions[s]!.idleTimer = nil
@@ -17,7 +17,7 @@ extension Coordinator {
             if now < due || session.reply != nil {
                 sessions[s]!.idleTimer = setTimer(.idle(s), at: max(due, now + 1_000_000))
             } else {
-                closeSession(s, reason: "idle")
+                closeSession(s, code: CloseCode.normal, reason: "idle")
             }
         case let .close(s):
             removeSession(s, reason: "close-timeout")

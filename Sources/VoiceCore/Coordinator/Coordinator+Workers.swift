@@ -168,7 +168,7 @@ extension Coordinator {
     func workerGone(_ w: WorkerID, reason: String, close: Bool) {
         guard let conn = workers.removeValue(forKey: w) else { return reject("unknown worker", worker: w) }
         cancelTimer(conn.timer)
-        if close { out.append(.workerClose(w, reason: reason)) }
+        if close { out.append(.workerClose(w, code: CloseCode.policyViolation, reason: reason)) }
         let lost = scheduler.remove(w)
         if reason == "heartbeat-timeout" { counters.heartbeatTimeouts += 1 }
         record(.workerGone, worker: w, reason: reason, value: Int64(lost.count))

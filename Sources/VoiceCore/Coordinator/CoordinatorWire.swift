@@ -1,163 +1,198 @@
-/// The Coordinator as the C ABI and Python see it: JSON events in (with the daemon's string ids),
-/// JSON effects and JSON log lines out. The string ids are interned to typed ids here and
-/// released when the Coordinator forgets the session or worker. A reference type, like the
-/// Coordinator it owns (the C handle holds the one instance).
+/// The Coordinator as the C ABI and Python see it: typed events in (`WireEvent`, with the host's
+/// integer ids, which are the core's ids), typed effects out (`WireEffect`, their message bodies
+/// serialised to the JSON text frames the peers read) and JSON log lines out.
+///
+/// A peer's message arrives as the text frame it sent and is parsed here once. A rejected message
+/// from a device or a worker is answered here: the effects gain an `error` message to that peer
+/// (unless the core already answered it), so the host only moves bytes.
 public final class CoordinatorWire {
-    public struct Output: Sendable {
-        public var json: String
-        public var data: [UInt8]?
-    }
-
-    public let core: Coordinator
-    private var sessionIDs: [String: SessionID] = [:]
-    private var sessionNames: [SessionID: String] = [:]
-    private var workerIDs: [String: WorkerID] = [:]
-    private var workerNames: [WorkerID: String] = [:]
-    private var nextSession: UInt32 = 1
-    private var nextWorker: UInt32 = 1
-    private var effects = Ring<Output>()
+    public private(set) var core: Coordinator
+    private var effects = Ring<WireEffect>()
     private var logLines = Ring<String>()
 
     public init(config: CoordinatorConfig) throws(VCError) {
         core = try Coordinator(config: config)
     }
 
-    public convenience init(configJSON: JSON) throws(VCError) {
+    public init(configJSON: JSON) throws(VCError) {
         try self.init(config: CoordinatorConfig(json: configJSON))
     }
 
-    /// Handles one JSON event. Throws (after logging `input.rejected`) when it is invalid; the
-    /// effects it produced (an `error` answer to a worker) are queued either way.
-    public func handle(json: JSON, data: [UInt8], nowUs: Int64) throws(VCError) {
+    /// Handles one event. Throws (after logging `input.rejected`) when it is invalid; the effects
+    /// it produced (an `error` answer to the peer) are queued either way.
+    public func handle(_ wire: WireEvent, nowUs: Int64) throws(VCError) {
         let now = Instant(us: nowUs)
         let event: Event
         do {
-            event = try decode(json, data)
+            event = try Self.decode(wire, config: core.config)
         } catch {
-            core.rejectInput(error.message, now: now)
+            core.rejectInput(error.message, session: wire.session > 0 && wire.session <= Self.maxID ? SessionID(wire.session) : nil,
+                             worker: wire.worker > 0 && wire.worker <= Self.maxID ? WorkerID(wire.worker) : nil, now: now)
+            answer(wire, error.message, answered: false)
             drainLog()
             throw error
         }
-        let out = core.handle(event, now: now)
-        for e in out {
-            let (j, d) = WireEncoder.effect(e, session: { sessionNames[$0] ?? $0.description }, worker: { workerNames[$0] ?? $0.description },
-                                            downlink: (core.config.downlinkSampleRate, core.config.downlinkFrameMs))
-            effects.push(Output(json: j.serialized, data: d))
+        var answered = false
+        for e in core.handle(event, now: now) {
+            if case let .workerSend(w, .error, _) = e, w.raw == wire.worker { answered = true }
+            effects.push(WireEncoder.effect(e, downlink: (core.config.downlinkSampleRate, core.config.downlinkFrameMs)))
         }
         let rejection = core.lastRejection
+        if let rejection { answer(wire, rejection.message, answered: answered) }
         drainLog()
-        // A refused connection leaves no name behind.
-        if case let .deviceConnected(s, _) = event, core.sessions[s] == nil, let name = sessionNames.removeValue(forKey: s) {
-            sessionIDs[name] = nil
-        }
-        if case let .workerConnected(w) = event, core.workers[w] == nil, let name = workerNames.removeValue(forKey: w) {
-            workerIDs[name] = nil
-        }
         if let rejection { throw rejection }
     }
 
-    /// Records an event that is not even JSON as rejected (the C edge parses the bytes).
-    public func rejectUnparsable(_ error: VCError, nowUs: Int64) {
-        core.rejectInput(error.message, now: Instant(us: nowUs))
-        drainLog()
-    }
-
-    public func nextEffect() -> Output? { effects.pop() }
+    public func nextEffect() -> WireEffect? { effects.pop() }
     public func nextLogLine() -> String? { logLines.pop() }
 
     private func drainLog() {
-        var goneSessions: [SessionID] = []
-        var goneWorkers: [WorkerID] = []
         core.log.drain { entry in
-            logLines.push(entry.jsonLine(sessionName: { sessionNames[$0] ?? $0.description },
-                                         workerName: { workerNames[$0] ?? $0.description }))
-            if entry.kind == .sessionGone, let s = entry.session { goneSessions.append(s) }
-            if entry.kind == .workerGone, let w = entry.worker { goneWorkers.append(w) }
+            logLines.push(entry.jsonLine(sessionName: { $0.description }, workerName: { $0.description }))
         }
-        for s in goneSessions { if let name = sessionNames.removeValue(forKey: s) { sessionIDs[name] = nil } }
-        for w in goneWorkers { if let name = workerNames.removeValue(forKey: w) { workerIDs[name] = nil } }
     }
 
-    private func session(_ f: WireFields, create: Bool = false) throws(VCError) -> SessionID {
-        let name = try f.string("session")
-        guard !name.isEmpty else { throw VCError(.parse, "\(f.path): \"session\" must not be empty") }
-        if let id = sessionIDs[name] { return id }
-        guard create else { throw VCError(.notFound, "unknown session \"\(name)\"") }
-        let id = SessionID(nextSession)
-        nextSession &+= 1
-        sessionIDs[name] = id
-        sessionNames[id] = name
-        return id
-    }
-
-    private func worker(_ f: WireFields, create: Bool = false) throws(VCError) -> WorkerID {
-        let name = try f.string("worker")
-        guard !name.isEmpty else { throw VCError(.parse, "\(f.path): \"worker\" must not be empty") }
-        if let id = workerIDs[name] { return id }
-        guard create else { throw VCError(.notFound, "unknown worker \"\(name)\"") }
-        let id = WorkerID(nextWorker)
-        nextWorker &+= 1
-        workerIDs[name] = id
-        workerNames[id] = name
-        return id
-    }
-
-    private func decode(_ json: JSON, _ data: [UInt8]) throws(VCError) -> Event {
-        let f = try WireFields(json, "event")
-        let type = try f.string("type")
-        switch type {
-        case "device.connected":
-            let info = DeviceInfo(deviceID: try f.optionalString("device_id") ?? "", clientID: try f.optionalString("client_id") ?? "",
-                                  protocolVersion: Int(try f.optionalInt("protocol_version") ?? 1),
-                                  authenticated: try f.optionalBool("authenticated") ?? true,
-                                  token: try f.optionalString("token") ?? "")
-            return .deviceConnected(try session(f, create: true), info)
-        case "device.message":
-            let s = try session(f)
-            return try WireDecoder.deviceMessage(s, try f.object("message"))
-        case "device.audio":
-            let s = try session(f)
-            guard data.count % 2 == 0 else { throw VCError(.parse, "device.audio: odd PCM16 length \(data.count)") }
-            return .deviceAudio(s, data)
-        case "device.playback_done":
-            let s = try session(f)
-            let turn = try f.int("turn")
-            guard turn > 0, turn <= Int64(UInt32.max) else { throw VCError(.parse, "device.playback_done: bad turn") }
-            return .devicePlaybackDone(s, TurnID(UInt32(turn)))
-        case "device.disconnected":
-            return .deviceDisconnected(try session(f), reason: try f.optionalString("reason") ?? "")
-        case "text.input":
-            let s = try session(f)
-            return .textInput(s, try f.string("text"))
-        case "worker.connected":
-            return .workerConnected(try worker(f, create: true))
-        case "worker.message":
-            let w = try worker(f)
-            return try WireDecoder.workerMessage(w, try f.object("message"))
-        case "worker.audio":
-            let w = try worker(f)
-            guard data.count % 2 == 0 else { throw VCError(.parse, "worker.audio: odd PCM16 length \(data.count)") }
-            return .workerAudio(w, try f.jobID(), last: try f.optionalBool("last") ?? false, data)
-        case "worker.disconnected":
-            return .workerDisconnected(try worker(f))
-        case "config":
-            var config = core.config
-            guard let patch = json["config"] else { throw VCError(.parse, "event: missing \"config\"") }
-            try config.apply(json: patch)
-            return .configure(config)
-        case "admin.request":
-            let id = try f.int("request")
-            guard id > 0 else { throw VCError(.parse, "admin.request: \"request\" must be a positive integer") }
-            let method = try f.string("method")
-            let path = try f.string("path")
-            let body = json["body"].flatMap { $0 == .null ? nil : $0 }
-            return .adminRequest(AdminRequest(id: UInt64(id), method: method, path: path, body: body))
-        case "timer.fired":
-            let t = try f.int("timer")
-            guard t > 0 else { throw VCError(.parse, "timer.fired: bad timer id") }
-            return .timerFired(TimerID(UInt64(t)))
+    /// A rejected message from a peer is answered to that peer with the reason; events the host
+    /// made up itself (connected, playback done, disconnected, timers) are not.
+    private func answer(_ wire: WireEvent, _ message: String, answered: Bool) {
+        guard let kind = WireEvent.Kind(rawValue: wire.kind) else { return }
+        switch kind {
+        case .deviceMessage, .deviceAudio, .textInput:
+            guard wire.session > 0 else { return }
+            var e = WireEffect(.deviceSend)
+            e.session = wire.session
+            e.body = WireEncoder.errorMessage(message)
+            effects.push(e)
+        case .workerMessage, .workerAudio:
+            guard wire.worker > 0, !answered else { return }
+            var e = WireEffect(.workerSend)
+            e.worker = wire.worker
+            let job: UInt64? = kind == .workerAudio ? wire.job : Self.jobOf(wire.body)
+            e.job = job ?? 0
+            e.body = WireEncoder.errorMessage(message, job: job)
+            effects.push(e)
+        case .adminRequest:
+            // Every admin request is answered: a rejected one with 400 and the reason.
+            guard wire.request > 0 else { return }
+            var e = WireEffect(.httpRespond)
+            e.request = wire.request
+            e.code = 400
+            e.body = JSON.object([("error", .string(message))]).serialized
+            effects.push(e)
         default:
-            throw VCError(.parse, "unknown event type \"\(type)\"")
+            return
+        }
+    }
+
+    /// Ids are integers in 1...2^63-1 (they fit a signed 64-bit integer in every language).
+    static let maxID = UInt64(Int64.max)
+
+    /// The "job" of a worker message the core could not take, for its answer; nil when it has none.
+    private static func jobOf(_ body: [UInt8]) -> UInt64? {
+        guard let json = try? JSONParser.parse(bytes: body), let n = json["job"]?.int64Value, n >= 0 else { return nil }
+        return UInt64(n)
+    }
+
+    private static func id(_ raw: UInt64, _ name: String) throws(VCError) -> UInt64 {
+        guard raw > 0, raw <= maxID else { throw VCError(.invalidArgument, "\(name) id must be in 1...2^63-1, not \(raw)") }
+        return raw
+    }
+
+    /// A peer's text frame: well-formed JSON (UTF-8, no duplicate keys) or VC_ERR_CORRUPT.
+    static func message(_ body: [UInt8]) throws(VCError) -> WireFields {
+        let json: JSON
+        do {
+            json = try JSONParser.parse(bytes: body)
+        } catch {
+            throw VCError(.corrupt, "malformed JSON: \(error.message)")
+        }
+        if let key = json.duplicateKey { throw VCError(.corrupt, "malformed JSON: duplicate key \"\(key)\"") }
+        return try WireFields(json, "message")
+    }
+
+    static func text(_ body: [UInt8], _ what: String) throws(VCError) -> String {
+        guard let s = String(validating: body, as: UTF8.self) else { throw VCError(.invalidUTF8, "\(what) is not valid UTF-8") }
+        return s
+    }
+
+    static func decode(_ e: WireEvent, config: CoordinatorConfig) throws(VCError) -> Event {
+        guard let kind = WireEvent.Kind(rawValue: e.kind) else { throw VCError(.invalidArgument, "unknown event kind \(e.kind)") }
+        switch kind {
+        case .deviceConnected:
+            let info = DeviceInfo(deviceID: e.deviceID, clientID: e.clientID,
+                                  protocolVersion: e.protocolVersion == 0 ? 1 : Int(e.protocolVersion),
+                                  authenticated: e.flags & WireEvent.authenticated != 0)
+            return .deviceConnected(SessionID(try id(e.session, "session")), info)
+        case .deviceMessage:
+            let s = SessionID(try id(e.session, "session"))
+            return try WireDecoder.deviceMessage(s, try message(e.body))
+        case .deviceAudio:
+            let s = SessionID(try id(e.session, "session"))
+            guard e.data.count % 2 == 0 else { throw VCError(.parse, "device audio: odd PCM16 length \(e.data.count)") }
+            return .deviceAudio(s, e.data)
+        case .devicePlaybackDone:
+            let s = SessionID(try id(e.session, "session"))
+            guard e.turn > 0, e.turn <= UInt64(UInt32.max) else { throw VCError(.invalidArgument, "device playback done: bad turn \(e.turn)") }
+            return .devicePlaybackDone(s, TurnID(UInt32(e.turn)))
+        case .deviceDisconnected:
+            return .deviceDisconnected(SessionID(try id(e.session, "session")), reason: try text(e.body, "the reason"))
+        case .textInput:
+            let s = SessionID(try id(e.session, "session"))
+            return .textInput(s, try text(e.body, "text input"))
+        case .workerConnected:
+            return .workerConnected(WorkerID(try id(e.worker, "worker")))
+        case .workerMessage:
+            let w = WorkerID(try id(e.worker, "worker"))
+            return try WireDecoder.workerMessage(w, try message(e.body))
+        case .workerAudio:
+            let w = WorkerID(try id(e.worker, "worker"))
+            guard e.job > 0, e.job <= maxID else { throw VCError(.parse, "worker audio: \"job\" must be a positive integer") }
+            guard e.data.count % 2 == 0 else { throw VCError(.parse, "worker audio: odd PCM16 length \(e.data.count)") }
+            return .workerAudio(w, JobID(e.job), last: e.flags & WireEvent.last != 0, e.data)
+        case .workerDisconnected:
+            return .workerDisconnected(WorkerID(try id(e.worker, "worker")))
+        case .config:
+            var patched = config
+            let patch: JSON
+            do { patch = try JSONParser.parse(bytes: e.body) } catch { throw VCError(.parse, "config: \(error.message)") }
+            try patched.apply(json: patch)
+            return .configure(patched)
+        case .timerFired:
+            guard e.timer > 0, e.timer <= maxID else { throw VCError(.invalidArgument, "timer fired: bad timer id \(e.timer)") }
+            return .timerFired(TimerID(e.timer))
+        case .adminRequest:
+            guard e.request > 0, e.request <= maxID else { throw VCError(.invalidArgument, "admin request: id must be in 1...2^63-1, not \(e.request)") }
+            var body: JSON?
+            if !e.body.isEmpty {
+                do {
+                    body = try JSONParser.parse(bytes: e.body)
+                } catch {
+                    throw VCError(.corrupt, "malformed JSON body: \(error.message)")
+                }
+                if let key = body?.duplicateKey { throw VCError(.corrupt, "malformed JSON body: duplicate key \"\(key)\"") }
+                if body == .null { body = nil }
+            }
+            return .adminRequest(AdminRequest(id: e.request, method: e.flags & WireEvent.post != 0 ? "POST" : "GET", path: e.path, body: body))
+        }
+    }
+}
+
+extension JSON {
+    /// The first key that an object (at any depth) holds twice, or nil.
+    var duplicateKey: String? {
+        switch self {
+        case let .object(members):
+            if members.count > 1 {
+                var seen = Set<String>()
+                for (k, _) in members where !seen.insert(k).inserted { return k }
+            }
+            for (_, v) in members { if let k = v.duplicateKey { return k } }
+            return nil
+        case let .array(items):
+            for v in items { if let k = v.duplicateKey { return k } }
+            return nil
+        default:
+            return nil
         }
     }
 }

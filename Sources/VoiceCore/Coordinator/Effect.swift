@@ -1,5 +1,5 @@
-/// An output of the Coordinator, carried out by the host. The C edge encodes these as the JSON
-/// effects of docs/coordinator.md.
+/// An output of the Coordinator, carried out by the host. The C edge hands them over as typed
+/// `vc_effect`s (CoordinatorWire, docs/coordinator.md).
 public enum Effect: Sendable {
     case deviceSend(SessionID, DeviceMessage)
     /// Queue PCM16LE for paced playback; `sentenceStart` is sent in band when this audio reaches
@@ -14,14 +14,23 @@ public enum Effect: Sendable {
     case devicePause(SessionID)
     /// Send the queued audio again from where `devicePause` held it.
     case deviceResume(SessionID)
-    case deviceClose(SessionID, reason: String)
+    /// Close the device's WebSocket with this close code (RFC 6455 §7.4) and reason.
+    case deviceClose(SessionID, code: Int, reason: String)
     /// A message to a worker; `audio` is ASR input (the daemon adds the binary job header).
     case workerSend(WorkerID, WorkerMessage, audio: [UInt8]?)
-    case workerClose(WorkerID, reason: String)
+    case workerClose(WorkerID, code: Int, reason: String)
     case timerSet(TimerID, at: Instant)
     case timerCancel(TimerID)
     /// The answer to the admin request with this id (`Event.adminRequest`).
     indirect case httpRespond(UInt64, AdminResponse)
+}
+
+/// WebSocket close codes the core decides (RFC 6455 §7.4.1).
+public enum CloseCode {
+    public static let normal = 1000
+    /// The peer broke a rule (no hello in time, a worker that never registered or stopped
+    /// answering, leaked slots).
+    public static let policyViolation = 1008
 }
 
 /// A JSON text message for a device (XiaoZhi protocol). `session_id` is added by the encoder.

@@ -1,41 +1,107 @@
-/// Encoding of effects as the JSON objects of docs/coordinator.md.
+/// Encoding of effects as the typed `vc_effect`s of include/voicecore.h; the messages for peers
+/// as the JSON text frames of docs/device-protocol.md and docs/worker-protocol.md.
 enum WireEncoder {
     /// `downlink`: the Opus the host sends devices (sample rate, frame duration in ms), which the
     /// server hello announces (config `downlink_sample_rate`, `downlink_frame_ms`).
-    static func effect(_ e: Effect, session: (SessionID) -> String, worker: (WorkerID) -> String,
-                       downlink: (rate: Int, frameMs: Int) = (24_000, 60)) -> (JSON, [UInt8]?) {
+    static func effect(_ e: Effect, downlink: (rate: Int, frameMs: Int) = (24_000, 60)) -> WireEffect {
         switch e {
         case let .deviceSend(s, m):
-            let name = session(s)
-            return (["type": "device.send", "session": .string(name), "message": deviceMessage(m, sessionName: name, downlink: downlink)], nil)
+            var w = WireEffect(.deviceSend)
+            w.session = s.raw
+            w.body = deviceMessage(m, sessionName: s.description, downlink: downlink).serialized
+            if m == .hello { w.flags = WireEffect.hello } else if m == .ttsStart { w.flags = WireEffect.ttsStart }
+            return w
         case let .deviceAudio(s, turn, segment, rate, start, pcm):
-            var members: [(String, JSON)] = [("type", "device.audio"), ("session", .string(session(s))),
-                                             ("turn", .number(Double(turn.raw))), ("segment", .number(Double(segment))),
-                                             ("sample_rate", .number(Double(rate)))]
-            if let start { members.append(("sentence_start", .string(start))) }
-            return (.object(members), pcm)
+            var w = WireEffect(.deviceAudio)
+            w.session = s.raw
+            w.turn = UInt64(turn.raw)
+            w.segment = Int32(truncatingIfNeeded: segment)
+            w.sampleRate = Int32(truncatingIfNeeded: rate)
+            if let start {
+                let frame: JSON = ["type": "tts", "state": "sentence_start", "session_id": .string(s.description), "text": .string(start)]
+                w.body = frame.serialized
+            }
+            w.data = pcm
+            return w
         case let .deviceAudioEnd(s, turn):
-            return (["type": "device.audio_end", "session": .string(session(s)), "turn": .number(Double(turn.raw))], nil)
+            var w = WireEffect(.deviceAudioEnd)
+            w.session = s.raw
+            w.turn = UInt64(turn.raw)
+            w.body = deviceMessage(.ttsStop, sessionName: s.description).serialized
+            return w
         case let .deviceFlush(s):
-            return (["type": "device.flush", "session": .string(session(s))], nil)
+            var w = WireEffect(.deviceFlush)
+            w.session = s.raw
+            return w
         case let .devicePause(s):
-            return (["type": "device.pause", "session": .string(session(s))], nil)
+            var w = WireEffect(.devicePause)
+            w.session = s.raw
+            return w
         case let .deviceResume(s):
-            return (["type": "device.resume", "session": .string(session(s))], nil)
-        case let .deviceClose(s, reason):
-            return (["type": "device.close", "session": .string(session(s)), "reason": .string(reason)], nil)
-        case let .workerSend(w, m, audio):
-            return (["type": "worker.send", "worker": .string(worker(w)), "message": workerMessage(m, worker: worker(w), session: session)], audio)
-        case let .workerClose(w, reason):
-            return (["type": "worker.close", "worker": .string(worker(w)), "reason": .string(reason)], nil)
+            var w = WireEffect(.deviceResume)
+            w.session = s.raw
+            return w
+        case let .deviceClose(s, code, reason):
+            var w = WireEffect(.deviceClose)
+            w.session = s.raw
+            w.code = Int32(truncatingIfNeeded: code)
+            w.body = reason
+            return w
+        case let .workerSend(worker, m, audio):
+            if case let .audio(job) = m {
+                var w = WireEffect(.workerAudio)
+                w.worker = worker.raw
+                w.job = job.raw
+                w.data = audio ?? []
+                return w
+            }
+            var w = WireEffect(.workerSend)
+            w.worker = worker.raw
+            w.body = workerMessage(m, worker: worker).serialized
+            switch m {
+            case let .job(id, kind, s, turn, params):
+                w.job = id.raw
+                w.jobKind = Int32(kind.rawValue)
+                w.session = s.raw
+                w.turn = UInt64(turn.raw)
+                if case let .tts(_, segment, _, _, _) = params { w.segment = Int32(truncatingIfNeeded: segment) }
+            case let .audio(id), let .inputEnd(id), let .inputCommit(id), let .inputMCP(id, _), let .cancel(id, _):
+                w.job = id.raw
+            case let .error(_, job):
+                w.job = job?.raw ?? 0
+            case .registered, .roles:
+                break
+            }
+            return w
+        case let .workerClose(worker, code, reason):
+            var w = WireEffect(.workerClose)
+            w.worker = worker.raw
+            w.code = Int32(truncatingIfNeeded: code)
+            w.body = reason
+            return w
         case let .timerSet(t, at):
-            return (["type": "timer.set", "timer": .number(Double(t.raw)), "at_us": .number(Double(at.us))], nil)
+            var w = WireEffect(.timerSet)
+            w.timer = t.raw
+            w.atUs = at.us
+            return w
         case let .timerCancel(t):
-            return (["type": "timer.cancel", "timer": .number(Double(t.raw))], nil)
+            var w = WireEffect(.timerCancel)
+            w.timer = t.raw
+            return w
         case let .httpRespond(request, answer):
-            return (["type": "http.respond", "request": .number(Double(request)), "status": .number(Double(answer.status)),
-                     "body": answer.body.rendered(session: session)], nil)
+            var w = WireEffect(.httpRespond)
+            w.request = request
+            w.code = Int32(truncatingIfNeeded: answer.status)
+            w.body = answer.body.rendered(session: { $0.description }).serialized
+            return w
         }
+    }
+
+    /// The `error` message that answers a device's or a worker's rejected message.
+    static func errorMessage(_ message: String, job: UInt64? = nil) -> String {
+        var members: [(String, JSON)] = [("type", "error"), ("message", .string(message))]
+        if let job { members.append(("job", .number(Double(job)))) }
+        return JSON.object(members).serialized
     }
 
     static func deviceMessage(_ m: DeviceMessage, sessionName: String, downlink: (rate: Int, frameMs: Int) = (24_000, 60)) -> JSON {
@@ -55,12 +121,12 @@ enum WireEncoder {
         }
     }
 
-    static func workerMessage(_ m: WorkerMessage, worker: String, session: (SessionID) -> String) -> JSON {
+    static func workerMessage(_ m: WorkerMessage, worker: WorkerID) -> JSON {
         switch m {
-        case let .registered(hb): return ["type": "registered", "worker": .string(worker), "heartbeat_ms": .number(Double(hb))]
+        case let .registered(hb): return ["type": "registered", "worker": .string(worker.description), "heartbeat_ms": .number(Double(hb))]
         case let .job(id, kind, s, turn, params):
-            return ["type": "job", "job": .number(Double(id.raw)), "kind": .string(kind.name), "session": .string(session(s)),
-                    "turn": .number(Double(turn.raw)), "params": jobParams(params, session: session(s))]
+            return ["type": "job", "job": .number(Double(id.raw)), "kind": .string(kind.name), "session": .string(s.description),
+                    "turn": .number(Double(turn.raw)), "params": jobParams(params, session: s.description)]
         case let .audio(id): return ["type": "audio", "job": .number(Double(id.raw))]
         case let .inputEnd(id): return ["type": "input", "job": .number(Double(id.raw)), "event": "end"]
         case let .inputCommit(id): return ["type": "input", "job": .number(Double(id.raw)), "event": "commit"]

@@ -6,13 +6,13 @@ protocol DenseKey: Hashable, Sendable {
 }
 
 extension SessionID: DenseKey {
-    var bits: UInt64 { UInt64(raw) }
-    init(bits: UInt64) { self.init(UInt32(truncatingIfNeeded: bits)) }
+    var bits: UInt64 { raw }
+    init(bits: UInt64) { self.init(bits) }
 }
 
 extension WorkerID: DenseKey {
-    var bits: UInt64 { UInt64(raw) }
-    init(bits: UInt64) { self.init(UInt32(truncatingIfNeeded: bits)) }
+    var bits: UInt64 { raw }
+    init(bits: UInt64) { self.init(bits) }
 }
 
 extension JobID: DenseKey {

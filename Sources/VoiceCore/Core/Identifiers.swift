@@ -1,19 +1,20 @@
 /// Typed identifiers shared by the Coordinator, the Scheduler, the EventLog and the Simulator.
-/// They are plain integers so that tables keyed by them are cheap; the C edge maps the daemon's
-/// string ids to them (see `CoordinatorWire`).
+/// They are plain integers so that tables keyed by them are cheap. A session id and a worker id
+/// are the host's own (the daemon's connection number, `vc_event.session` / `vc_event.worker`):
+/// one id per connection on both sides of the C ABI, printed as "s12" / "w3" in logs.
 
-/// A device connection. Assigned by the host (the daemon's string id is interned at the C edge).
+/// A device connection. Assigned by the host.
 public struct SessionID: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var raw: UInt32
-    public init(_ raw: UInt32) { self.raw = raw }
+    public var raw: UInt64
+    public init(_ raw: UInt64) { self.raw = raw }
     public static func < (a: SessionID, b: SessionID) -> Bool { a.raw < b.raw }
     public var description: String { "s\(raw)" }
 }
 
 /// A worker connection. Assigned by the host.
 public struct WorkerID: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var raw: UInt32
-    public init(_ raw: UInt32) { self.raw = raw }
+    public var raw: UInt64
+    public init(_ raw: UInt64) { self.raw = raw }
     public static func < (a: WorkerID, b: WorkerID) -> Bool { a.raw < b.raw }
     public var description: String { "w\(raw)" }
 }

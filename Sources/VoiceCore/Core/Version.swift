@@ -4,6 +4,6 @@ public enum Version {
     public static let major = 0
     public static let minor = 1
     public static let patch = 0
-    public static let abi: Int32 = 2
+    public static let abi: Int32 = 3
     public static let string = "\(major).\(minor).\(patch)"
 }

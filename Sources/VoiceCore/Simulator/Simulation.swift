@@ -31,8 +31,8 @@ public final class Simulation {
     var workerIndex: [WorkerID: Int] = [:]
     var playback: [SessionID: HostPlayback] = [:]
     var armedTimers: [TimerID: Int64] = [:]
-    var nextSession: UInt32 = 1
-    var nextWorker: UInt32 = 1
+    var nextSession: UInt64 = 1
+    var nextWorker: UInt64 = 1
     var outageUntil: Int64 = 0
     var latencyFactor = 1.0
     var activeFaults = 0
@@ -234,12 +234,12 @@ public final class Simulation {
                 playback[s] = p
                 if let t = p.endTurn { queue.schedule(.hostPlaybackDone(s, t), at: max(now, p.playEnd)) }
             }
-        case let .deviceClose(s, _):
+        case let .deviceClose(s, _, _):
             closeSession(s, fromCore: true)
         case let .workerSend(w, message, audio):
             guard let i = workerIndex[w] else { return }
             batchWorkerSends.append((i, message, audio))
-        case let .workerClose(w, _):
+        case let .workerClose(w, _, _):
             guard let i = workerIndex[w] else { return }
             workerIndex[w] = nil
             workerLost(i, tellCore: false)

@@ -1,7 +1,8 @@
 """``voicecore coordinate``: drive a Coordinator from a JSON-lines script of events.
 
 Each input line is ``{"now_us": T, "event": {...}, "data_hex": "..."}`` (``data_hex`` optional;
-``now_us`` defaults to the previous line's). Each output line is ``{"effect": {...}}`` (binary
+``now_us`` defaults to the previous line's); an event is a dict of docs/events.md with integer
+``session`` / ``worker`` ids, turned into the ``vc_event`` the daemon hands the core. Each output line is ``{"effect": {...}}`` (binary
 payloads as ``data_len``) or, with ``--log``, ``{"log": {...}}``; a rejected event prints
 ``{"rejected": "reason"}``. Handy to reproduce what the daemon saw.
 """

@@ -1,27 +1,20 @@
-#include "server.h"
-#include "admin_api.h"
+#include "transport.h"
 #include "frame_guard.h"
-#include "hub.h"
+#include "monotonic.h"
 #include "utf8_trim.h"
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
-#include <time.h>
 #include <unistd.h>
 
-int64_t monotonic_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+static const char *peer_name(const conn *c) { return c->ep && c->ep->peer == PEER_WORKER ? "worker" : "device"; }
 
-conn *conn_new(server *s, struct lws *wsi, conn_kind kind, size_t rx_limit, size_t send_limit) {
+static conn *conn_new(transport *s, struct lws *wsi, size_t rx_limit, size_t send_limit) {
     conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
-    c->kind = kind;
     c->wsi = wsi;
-    c->srv = s;
+    c->t = s;
     c->rx_limit = rx_limit;
     c->guard_fd = -1;
     outqueue_init(&c->out, send_limit);
@@ -31,12 +24,11 @@ conn *conn_new(server *s, struct lws *wsi, conn_kind kind, size_t rx_limit, size
 
 static void conn_free(conn *c) {
     frame_guard_forget(c->guard_fd, c);
-    for (int i = 0; c->touched && i < c->srv->touched_len; i++)
-        if (c->srv->touched[i] == c) c->srv->touched[i] = NULL;
+    for (int i = 0; c->touched && i < c->t->touched_len; i++)
+        if (c->t->touched[i] == c) c->t->touched[i] = NULL;
     outqueue_clear(&c->out);
-    admin_api_forget(c);
     free(c->rx);
-    free(c->http_response);
+    http_exchange_free(&c->http);
     free(c);
 }
 
@@ -52,10 +44,9 @@ int conn_send(conn *c, int binary, const void *header, size_t header_len, const 
     if (c->close_code || c->closed) return -1;
     int rc = outqueue_push(&c->out, binary, header, header_len, body, body_len);
     if (rc == -1) {
-        c->srv->metrics.errors[ERR_SEND_QUEUE_OVERFLOW]++;
-        log_event(&c->srv->log, LOG_WARN, "send_queue.overflow",
-                  json_pack("{s:s,s:I,s:I}", "peer", c->kind == CONN_DEVICE ? "device" : "worker", "id",
-                            (json_int_t)c->id, "queued_bytes", (json_int_t)c->out.bytes));
+        c->t->metrics->errors[ERR_SEND_QUEUE_OVERFLOW]++;
+        log_event(c->t->log, LOG_WARN, "send_queue.overflow",
+                  json_pack("{s:s,s:I,s:I}", "peer", peer_name(c), "id", (json_int_t)c->id, "queued_bytes", (json_int_t)c->out.bytes));
         /* The peer reads slower than we produce: drop what it has not taken and let it go. */
         outqueue_clear(&c->out);
         conn_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "send queue overflow: the peer reads too slowly");
@@ -63,8 +54,8 @@ int conn_send(conn *c, int binary, const void *header, size_t header_len, const 
     }
     if (rc < 0) return -1;
     lws_callback_on_writable(c->wsi);
-    server *s = c->srv;
-    if (!c->touched && (c->kind == CONN_DEVICE || c->kind == CONN_WORKER) && s->touched_len < (int)(sizeof s->touched / sizeof *s->touched)) {
+    transport *s = c->t;
+    if (!c->touched && c->ep && s->touched_len < (int)(sizeof s->touched / sizeof *s->touched)) {
         c->touched = 1;
         s->touched[s->touched_len++] = c;
     }
@@ -88,6 +79,30 @@ void conn_send_error(conn *c, const char *message) {
     json_decref(j);
 }
 
+void conn_drop_binary(conn *c) {
+    /* Frames already handed to the send queue but not yet written go too. */
+    outqueue kept;
+    outqueue_init(&kept, c->out.limit);
+    out_message *m;
+    while ((m = outqueue_pop(&c->out))) {
+        if (m->binary) {
+            free(m);
+            continue;
+        }
+        m->next = NULL;
+        if (kept.tail) kept.tail->next = m; else kept.head = m;
+        kept.tail = m;
+        kept.bytes += m->len;
+        kept.count++;
+    }
+    c->out = kept;
+}
+
+void transport_on_traced_write(transport *t, traced_write_fn fn, void *ctx) {
+    t->traced_written = fn;
+    t->traced_ctx = ctx;
+}
+
 /* Messages written per writable callback at most: a worker link carries hundreds of sessions'
  * audio, and one message per loop iteration would cap it at the loop's iteration rate. */
 #define WRITES_PER_CALLBACK 32
@@ -99,14 +114,15 @@ static int write_next(conn *c) {
             if (i > 0 && lws_send_pipe_choked(c->wsi)) break;
             out_message *m = outqueue_pop(&c->out);
             int n = lws_write(c->wsi, m->buf + LWS_PRE, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-            peer_kind p = c->kind == CONN_WORKER ? PEER_WORKER : PEER_DEVICE;
-            c->srv->metrics.bytes_out[p] += m->len;
-            c->srv->metrics.messages_out[p]++;
-            if (m->hop && n >= 0) hub_hop_written(c->srv, (hub_hop)m->hop, m->session, m->turn, m->origin_us, monotonic_us());
-            int frame = m->binary && c->kind == CONN_DEVICE;
+            peer_kind p = c->ep->peer;
+            c->t->metrics->bytes_out[p] += m->len;
+            c->t->metrics->messages_out[p]++;
+            if (m->hop && n >= 0 && c->t->traced_written) c->t->traced_written(c->t->traced_ctx, m, monotonic_us());
+            int frame = m->binary && c->ep->binary_written;
             free(m);
             if (n < 0) return -1;
-            if (frame) device_frame_written(c);
+            /* The module may queue its next frame now (device audio is paced by these). */
+            if (frame && c->user && !c->closed) c->ep->binary_written(c->user);
         }
         if (c->out.head || c->close_code) lws_callback_on_writable(c->wsi);
         return 0;
@@ -133,7 +149,7 @@ static int write_next(conn *c) {
  * would come only after lws has served every other connection that was ready in this loop
  * iteration — at 500 talking sessions several milliseconds on each hop of a turn. The writable
  * request conn_send made stays, so whatever is not written here is written from it as before. */
-void server_write_touched(server *s) {
+void transport_write_touched(transport *s) {
     for (int i = 0; i < s->touched_len; i++) {
         conn *c = s->touched[i];
         if (!c) continue;
@@ -152,13 +168,13 @@ static int receive(conn *c, const void *in, size_t len) {
         c->rx_binary = lws_frame_is_binary(wsi);
         c->rx_discard = 0;
         c->rx_first_us = monotonic_us();
-        c->rx_first_iteration = c->srv->loop_iteration;
+        c->rx_first_iteration = c->t->loop_iteration;
     }
     if (c->rx_discard) return 0;
     if (c->rx_len + len > c->rx_limit) {
-        c->srv->metrics.errors[ERR_OVERSIZED]++;
-        log_event(&c->srv->log, LOG_WARN, "message.oversized",
-                  json_pack("{s:s,s:I,s:I}", "peer", c->kind == CONN_DEVICE ? "device" : "worker", "id", (json_int_t)c->id,
+        c->t->metrics->errors[ERR_OVERSIZED]++;
+        log_event(c->t->log, LOG_WARN, "message.oversized",
+                  json_pack("{s:s,s:I,s:I}", "peer", peer_name(c), "id", (json_int_t)c->id,
                             "limit", (json_int_t)c->rx_limit));
         c->rx_discard = 1;
         outqueue_clear(&c->out);
@@ -176,16 +192,13 @@ static int receive(conn *c, const void *in, size_t len) {
     memcpy(c->rx + c->rx_len, in, len);
     c->rx_len += len;
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi) > 0) return 0;
-    peer_kind p = c->kind == CONN_WORKER ? PEER_WORKER : PEER_DEVICE;
-    c->srv->metrics.bytes_in[p] += c->rx_len;
-    c->srv->metrics.messages_in[p]++;
-    if (c->rx_first_iteration != c->srv->loop_iteration) c->srv->metrics.messages_split[p]++;
+    peer_kind p = c->ep->peer;
+    c->t->metrics->bytes_in[p] += c->rx_len;
+    c->t->metrics->messages_in[p]++;
+    if (c->rx_first_iteration != c->t->loop_iteration) c->t->metrics->messages_split[p]++;
     c->rx[c->rx_len] = 0;
-    c->srv->event_origin_us = c->rx_first_us;
-    c->srv->event_session = c->kind == CONN_DEVICE ? c->id : 0;
-    if (c->kind == CONN_DEVICE) device_message_in(c, c->rx, c->rx_len, c->rx_binary);
-    else if (c->kind == CONN_WORKER) worker_message_in(c, c->rx, c->rx_len, c->rx_binary);
-    server_write_touched(c->srv);
+    if (c->user) c->ep->message(c->user, c->rx, c->rx_len, c->rx_binary, c->rx_first_us);
+    transport_write_touched(c->t);
     c->rx_len = 0;
     /* Idle connections hold no receive buffer; a malloc per message is cheap beside that. */
     {
@@ -196,24 +209,25 @@ static int receive(conn *c, const void *in, size_t len) {
     return 0;
 }
 
-/* A worker message whose first part was read but not its remainder (the sender's write reached
- * the socket in pieces) would wait for the next loop iteration: its remainder is usually there by
- * the end of this one, so it is read now, as lws's own poll callback would read it. A worker link
- * carries many sessions' audio: a TTS reply waiting an iteration is the first_frame hop's tail. */
+/* A message of a read_whole endpoint (workers) whose first part was read but not its remainder
+ * (the sender's write reached the socket in pieces) would wait for the next loop iteration: its
+ * remainder is usually there by the end of this one, so it is read now, as lws's own poll callback
+ * would read it. A worker link carries many sessions' audio: a TTS reply waiting an iteration is
+ * the first_frame hop's tail. */
 #define PARTIAL_READ_TRIES 4
 
-static void finish_partial_reads(server *s) {
-    for (size_t i = 0; i < s->workers.cap; i++) {
-        conn *c = s->workers.keys[i] ? s->workers.values[i] : NULL;
+static void finish_partial_reads(transport *s) {
+    for (size_t i = 0; i < s->read_whole.cap; i++) {
+        conn *c = s->read_whole.keys[i] ? s->read_whole.values[i] : NULL;
         if (!c || c->rx_len == 0 || c->closed || c->close_code) continue;
-        uint64_t id = c->id;
+        uint64_t serial = c->serial;
         for (int tries = 0; tries < PARTIAL_READ_TRIES; tries++) {
             size_t had = c->rx_len;
             struct lws_pollfd pfd = {.fd = lws_get_socket_fd(c->wsi), .events = LWS_POLLIN, .revents = LWS_POLLIN};
             if (pfd.fd < 0) break;
             lws_service_fd(s->lws, &pfd);
             /* The service may have completed the message, read nothing more, or closed the link. */
-            c = idmap_get(&s->workers, id);
+            c = idmap_get(&s->read_whole, serial);
             if (!c || c->rx_len == 0 || c->rx_len == had || c->closed || c->close_code) break;
         }
     }
@@ -221,13 +235,12 @@ static void finish_partial_reads(server *s) {
 
 /* RFC 6455 §5.1: a WebSocket that sent an unmasked frame is failed (frame_guard.h). Called
  * before any message is handed on, and once per loop iteration for control frames. */
-static void fail_unmasked(server *s) {
+static void fail_unmasked(transport *s) {
     conn *c;
     while ((c = frame_guard_take_violation()) != NULL) {
         if (c->closed || c->close_code) continue;
-        s->metrics.errors[ERR_BAD_FRAME]++;
-        log_event(&s->log, LOG_WARN, "frame.unmasked", json_pack("{s:s,s:I}", "peer", c->kind == CONN_DEVICE ? "device" : "worker",
-                                                                  "id", (json_int_t)c->id));
+        s->metrics->errors[ERR_BAD_FRAME]++;
+        log_event(s->log, LOG_WARN, "frame.unmasked", json_pack("{s:s,s:I}", "peer", peer_name(c), "id", (json_int_t)c->id));
         c->rx_discard = 1;
         outqueue_clear(&c->out);
         conn_close(c, LWS_CLOSE_STATUS_PROTOCOL_ERR, "client frames must be masked");
@@ -238,32 +251,104 @@ static void fail_unmasked(server *s) {
  * polls again (a message that is not gets its writable callback, as ever). One iteration ends
  * here: its work is the time since the last one ended, less the time spent waiting in poll. */
 static void on_prepare(uv_prepare_t *h) {
-    server *s = h->data;
+    transport *s = h->data;
     fail_unmasked(s);
     finish_partial_reads(s);
-    server_write_touched(s);
+    transport_write_touched(s);
     int64_t now = monotonic_us();
     uint64_t idle_ns = uv_metrics_idle_time(s->loop);
     if (s->loop_mark_us) {
         int64_t busy_us = now - s->loop_mark_us - (int64_t)((idle_ns - s->loop_idle_mark_ns) / 1000);
-        histogram_observe(&s->metrics.loop_busy, (double)(busy_us > 0 ? busy_us : 0) / 1e6);
+        histogram_observe(&s->metrics->loop_busy, (double)(busy_us > 0 ? busy_us : 0) / 1e6);
     }
     s->loop_mark_us = now;
     s->loop_idle_mark_ns = idle_ns;
     s->loop_iteration++;
 }
 
-static int ws_path_kind(struct lws *wsi) {
+static int http_completed(void *ctx, struct lws *wsi);
+
+/* Takes an open WebSocket out of the transport's tables. */
+static void forget(conn *c) {
+    transport *s = c->t;
+    if (!idmap_remove(&s->conns, c->serial)) return;
+    idmap_remove(&s->read_whole, c->serial);
+    s->open[c->ep->peer]--;
+}
+
+static const ws_endpoint *endpoint_of(transport *s, struct lws *wsi) {
     char uri[256];
-    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) return -1;
-    if (strcmp(uri, "/xiaozhi/v1/") == 0 || strcmp(uri, "/xiaozhi/v1") == 0) return CONN_DEVICE;
-    if (strcmp(uri, "/worker") == 0 || strcmp(uri, "/worker/") == 0) return CONN_WORKER;
-    return -1;
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) return NULL;
+    for (int i = 0; i < s->endpoint_count; i++) {
+        const ws_endpoint *ep = &s->endpoints[i];
+        if (!strcmp(uri, ep->path) || (ep->alt_path && !strcmp(uri, ep->alt_path))) return ep;
+    }
+    return NULL;
+}
+
+/* Whether a WebSocket upgrade may proceed: 0 yes, else the HTTP status refusing it, with why. */
+static int upgrade_status(transport *s, struct lws *wsi, const char **why) {
+    const ws_endpoint *ep = endpoint_of(s, wsi);
+    if (!ep) {
+        *why = s->no_endpoint;
+        return 404;
+    }
+    if (s->draining) {
+        *why = "server is draining";
+        return 503;
+    }
+    return ep->check(ep->ctx, wsi, why);
+}
+
+static int refuse_upgrade(transport *s, struct lws *wsi) {
+    const char *why = NULL;
+    int status = upgrade_status(s, wsi, &why);
+    if (status == 0) return 0;
+    s->metrics->errors[status == 401 ? ERR_UNAUTHORIZED : status == 503 ? ERR_CONNECTION_LIMIT : ERR_BAD_MESSAGE]++;
+    log_event(s->log, LOG_WARN, "upgrade.refused", json_pack("{s:i,s:s}", "status", status, "why", why));
+    return http_refuse_upgrade(wsi, status, why);
+}
+
+/* The WebSocket is established: the endpoint's module takes it, or it is closed. */
+static int open_websocket(transport *s, struct lws *wsi) {
+    const ws_endpoint *ep = endpoint_of(s, wsi);
+    if (!ep || s->draining) return -1;
+    conn *c = conn_new(s, wsi, ep->max_message_bytes, ep->send_queue_bytes);
+    if (!c) return -1;
+    c->ep = ep;
+    c->serial = ++s->next_serial;
+    idmap_put(&s->conns, c->serial, c);
+    if (ep->read_whole) idmap_put(&s->read_whole, c->serial, c);
+    s->open[ep->peer]++;
+    c->user = ep->open(ep->ctx, c);
+    if (!c->user) {
+        forget(c);
+        c->ep = NULL;   /* not a WebSocket of any module: WSI_DESTROY only frees it */
+        return -1;
+    }
+    /* Only a WebSocket that is the whole connection: one carried in an HTTP/2 stream shares
+     * its socket with other streams' framing. */
+    if (lws_get_network_wsi(wsi) == wsi) {
+        c->guard_fd = lws_get_socket_fd(wsi);
+        frame_guard_watch(c->guard_fd, c);
+    }
+    return 0;
+}
+
+/* The connection is closed: its module is told once. */
+static void closed(conn *c) {
+    if (c->closed) return;
+    c->closed = 1;
+    if (!c->ep) return;
+    forget(c);
+    void *user = c->user;
+    c->user = NULL;
+    if (user) c->ep->closed(user);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
     struct lws_context *ctx = lws_get_context(wsi);
-    server *s = ctx ? lws_context_user(ctx) : NULL;
+    transport *s = ctx ? lws_context_user(ctx) : NULL;
     conn *c = lws_get_opaque_user_data(wsi);
     switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
@@ -272,7 +357,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!s || !f) return 0;
         admit_result r = admission_accept(&s->admission, (const struct sockaddr *)&f->cli_addr, monotonic_us());
         if (r == ADMIT_OK) return 0;
-        s->metrics.errors[ERR_CONNECTION_LIMIT]++;
+        s->metrics->errors[ERR_CONNECTION_LIMIT]++;
         return 1;
     }
     case LWS_CALLBACK_WSI_CREATE:
@@ -281,52 +366,37 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP:
         /* An HTTP/2 stream's request completes its connection's (the network wsi's) too. */
         admission_request(&s->admission, lws_get_network_wsi(wsi));
-        return http_route_request(s, wsi, (const char *)in);
+        if (!c) c = conn_new(s, wsi, 0, 0);
+        if (!c) return -1;
+        s->metrics->http_requests++;
+        return http_on_request(&s->router, &c->http, wsi, (const char *)in);
     case LWS_CALLBACK_HTTP_BODY:
-        return c ? http_route_body(s, c, in, len) : -1;
+        return c ? http_on_body(&c->http, in, len) : -1;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        return c ? http_route_body_done(s, c) : -1;
+        return c ? http_on_body_done(&s->router, &c->http) : -1;
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        return c ? http_route_writeable(s, c) : 0;
+        return c ? http_on_writeable(&s->router, &c->http) : 0;
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-        return server_http_completed(s, wsi);
+        return http_completed(s, wsi);
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         admission_request(&s->admission, lws_get_network_wsi(wsi));
-        return http_route_upgrade(s, wsi);
-    case LWS_CALLBACK_ESTABLISHED: {
-        s->event_origin_us = monotonic_us();
-        s->event_session = 0;
-        int kind = ws_path_kind(wsi);
-        conn *opened = kind == CONN_DEVICE ? device_open(s, wsi) : kind == CONN_WORKER ? worker_open(s, wsi) : NULL;
-        if (!opened) return -1;
-        /* Only a WebSocket that is the whole connection: one carried in an HTTP/2 stream shares
-         * its socket with other streams' framing. */
-        if (lws_get_network_wsi(wsi) == wsi) {
-            opened->guard_fd = lws_get_socket_fd(wsi);
-            frame_guard_watch(opened->guard_fd, opened);
-        }
-        return 0;
-    }
+        return refuse_upgrade(s, wsi);
+    case LWS_CALLBACK_ESTABLISHED:
+        return open_websocket(s, wsi);
     case LWS_CALLBACK_RECEIVE:
-        if (!c || c->closed) return -1;
+        if (!c || !c->ep || c->closed) return -1;
         fail_unmasked(s);
         if (c->close_sent || c->close_code == LWS_CLOSE_STATUS_PROTOCOL_ERR) return 0;
         return receive(c, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        if (!c) return 0;
+        if (!c || !c->ep) return 0;
         return write_next(c);
     case LWS_CALLBACK_CLOSED:
         if (c) {
             frame_guard_forget(c->guard_fd, c);
             c->guard_fd = -1;
         }
-        if (c && !c->closed) {
-            s->event_origin_us = monotonic_us();
-            s->event_session = 0;
-            c->closed = 1;
-            if (c->kind == CONN_DEVICE) device_closed(c);
-            else if (c->kind == CONN_WORKER) worker_closed(c);
-        }
+        if (c) closed(c);
         break;
     case LWS_CALLBACK_WSI_DESTROY:
         if (s) {
@@ -334,8 +404,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             s->closed_since_trim++;
         }
         if (c) {
-            if (!c->closed && c->kind == CONN_DEVICE) { c->closed = 1; device_closed(c); }
-            if (!c->closed && c->kind == CONN_WORKER) { c->closed = 1; worker_closed(c); }
+            closed(c);
             lws_set_opaque_user_data(wsi, NULL);
             conn_free(c);
         }
@@ -365,70 +434,72 @@ static void lws_log_to_ours(int level, const char *line) {
     fputs(line, stderr);
 }
 
-metrics_gauges server_gauges(server *s) {
-    metrics_gauges g = {0};
-    g.draining = s->draining;
-    g.timers_pending = s->hub ? hub_timers_pending(s->hub) : 0;
-    g.pending_connections = (uint64_t)s->admission.pending;
-    g.admission_refused = s->admission.refused;
-    g.admission_evicted = s->admission.evicted;
-    g.header_timeouts = s->admission.timed_out;
-    g.memory_trims = s->memory_trims;
-    for (size_t i = 0; i < s->devices.cap; i++) {
-        conn *c = s->devices.keys[i] ? s->devices.values[i] : NULL;
-        if (!c) continue;
-        g.send_queue_bytes += c->out.bytes;
-        if (c->device && c->device->playout_ready) g.playout_frames_queued += c->device->playout.frames;
+void transport_gauges(transport *s, metrics_gauges *g) {
+    g->draining = s->draining;
+    g->pending_connections = (uint64_t)s->admission.pending;
+    g->admission_refused = s->admission.refused;
+    g->admission_evicted = s->admission.evicted;
+    g->header_timeouts = s->admission.timed_out;
+    g->memory_trims = s->memory_trims;
+    for (size_t i = 0; i < s->conns.cap; i++) {
+        conn *c = s->conns.keys[i] ? s->conns.values[i] : NULL;
+        if (c) g->send_queue_bytes += c->out.bytes;
     }
-    for (size_t i = 0; i < s->workers.cap; i++) {
-        conn *c = s->workers.keys[i] ? s->workers.values[i] : NULL;
-        if (c) g.send_queue_bytes += c->out.bytes;
-    }
-    return g;
 }
 
-static void close_all(idmap *m, const char *reason) {
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->keys[i]) conn_close(m->values[i], LWS_CLOSE_STATUS_GOINGAWAY, reason);
+static void close_all(transport *s, const char *reason) {
+    for (size_t i = 0; i < s->conns.cap; i++)
+        if (s->conns.keys[i]) conn_close(s->conns.values[i], LWS_CLOSE_STATUS_GOINGAWAY, reason);
 }
 
-static int any_playout_pending(server *s) {
-    for (size_t i = 0; i < s->devices.cap; i++) {
-        conn *c = s->devices.keys[i] ? s->devices.values[i] : NULL;
-        if (c && c->device && ((c->device->playout_ready && playout_pending(&c->device->playout)) || c->out.head)) return 1;
+/* A connection its endpoint drains first (ws_endpoint drain_pending) that still has something to send. */
+static int drain_pending(conn *c) {
+    return c->ep->drain_pending && (c->out.head || (c->user && c->ep->drain_pending(c->user)));
+}
+
+static int any_drain_pending(transport *s) {
+    for (size_t i = 0; i < s->conns.cap; i++) {
+        conn *c = s->conns.keys[i] ? s->conns.values[i] : NULL;
+        if (c && drain_pending(c)) return 1;
     }
     return 0;
 }
 
 static void on_drain_tick(uv_timer_t *t) {
-    server *s = t->data;
+    transport *s = t->data;
     int64_t now = monotonic_us();
-    if (any_playout_pending(s) && now < s->drain_deadline_us) return;
-    close_all(&s->devices, "server shutting down");
-    close_all(&s->workers, "server shutting down");
-    if (s->devices.count == 0 && s->workers.count == 0) {
+    if (any_drain_pending(s) && now < s->drain_deadline_us) return;
+    close_all(s, "server shutting down");
+    if (s->conns.count == 0) {
         uv_timer_stop(t);
-        log_event(&s->log, LOG_INFO, "drain.done", NULL);
+        log_event(s->log, LOG_INFO, "drain.done", NULL);
         uv_stop(s->loop);
     } else if (now > s->drain_deadline_us + 2000000) {
         uv_timer_stop(t);
-        log_event(&s->log, LOG_WARN, "drain.forced", json_pack("{s:I,s:I}", "devices", (json_int_t)s->devices.count,
-                                                               "workers", (json_int_t)s->workers.count));
+        log_event(s->log, LOG_WARN, "drain.forced", json_pack("{s:I,s:I}", "devices", (json_int_t)s->open[PEER_DEVICE],
+                                                               "workers", (json_int_t)s->open[PEER_WORKER]));
         uv_stop(s->loop);
     }
 }
 
-void server_begin_drain(server *s, const char *reason) {
+void transport_begin_drain(transport *s, const char *reason) {
     if (s->draining) return;
     s->draining = 1;
     s->drain_deadline_us = monotonic_us() + (int64_t)s->cfg->drain_timeout_ms * 1000;
-    log_event(&s->log, LOG_INFO, "drain.start", json_pack("{s:s,s:I,s:I}", "reason", reason, "devices",
-                                                          (json_int_t)s->devices.count, "workers", (json_int_t)s->workers.count));
-    device_drain(s);
+    log_event(s->log, LOG_INFO, "drain.start", json_pack("{s:s,s:I,s:I}", "reason", reason, "devices",
+                                                          (json_int_t)s->open[PEER_DEVICE], "workers", (json_int_t)s->open[PEER_WORKER]));
+    /* Connections with nothing to send are told at once; the drain tick closes the rest when
+     * theirs is out or the drain deadline passes. */
+    for (size_t i = 0; i < s->conns.cap; i++) {
+        conn *c = s->conns.keys[i] ? s->conns.values[i] : NULL;
+        if (c && c->ep->drain_pending && !drain_pending(c)) conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+    }
     uv_timer_start(&s->drain_timer, on_drain_tick, 0, 20);
 }
 
-int server_http_completed(server *s, struct lws *wsi) {
+/* An HTTP response is complete: -1 closes the connection, 0 keeps it for its next request. */
+static int http_completed(void *ctx, struct lws *wsi) {
+    transport *s = ctx;
     if (lws_http_transaction_completed(wsi)) return -1;
     /* Kept alive: it waits for its next request, under the same header timeout as a new one. */
     admission_idle(&s->admission, wsi, monotonic_us());
@@ -451,7 +522,7 @@ static long rss_kb(void) {
 #define TRIM_AT_MOST_EVERY_US 10000000
 
 static void on_housekeeping(uv_timer_t *t) {
-    server *s = t->data;
+    transport *s = t->data;
     int64_t now = monotonic_us();
     admission_expire(&s->admission, now);
     admission *a = &s->admission;
@@ -460,7 +531,7 @@ static void on_housekeeping(uv_timer_t *t) {
     /* Once a second: what admission closed, and whether a burst of connections has ended. */
     if (acted != s->admission_logged) {
         s->admission_logged = acted;
-        log_event(&s->log, LOG_WARN, "admission.closed",
+        log_event(s->log, LOG_WARN, "admission.closed",
                   json_pack("{s:I,s:I,s:I,s:I}", "refused", (json_int_t)a->refused, "evicted", (json_int_t)a->evicted,
                             "header_timeout", (json_int_t)a->timed_out, "pending", (json_int_t)a->pending));
     }
@@ -471,7 +542,7 @@ static void on_housekeeping(uv_timer_t *t) {
         malloc_trim(0);
         long after = rss_kb();
         s->memory_trims++;
-        log_event(&s->log, LOG_INFO, "memory.trimmed",
+        log_event(s->log, LOG_INFO, "memory.trimmed",
                   json_pack("{s:I,s:I,s:I}", "closed", (json_int_t)s->closed_since_trim, "rss_kb_before", (json_int_t)before,
                             "rss_kb_after", (json_int_t)after));
         s->closed_since_trim = s->closed_at_last_tick = 0;
@@ -480,14 +551,17 @@ static void on_housekeeping(uv_timer_t *t) {
 }
 
 static void on_signal(uv_signal_t *handle, int signum) {
-    server *s = handle->data;
-    server_begin_drain(s, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    transport *s = handle->data;
+    transport_begin_drain(s, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-int server_start(server *s, uv_loop_t *loop, config *cfg) {
+void transport_init(transport *s, uv_loop_t *loop, const config *cfg, logger *log, metrics *m) {
+    memset(s, 0, sizeof *s);
     s->loop = loop;
     s->cfg = cfg;
-    /* The handles exist before anything can fail, so server_destroy always closes valid ones. */
+    s->log = log;
+    s->metrics = m;
+    /* The handles exist before anything can fail, so transport_destroy always closes valid ones. */
     uv_signal_init(loop, &s->sigterm);
     uv_signal_init(loop, &s->sigint);
     s->sigterm.data = s->sigint.data = s;
@@ -506,16 +580,30 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
     uv_prepare_init(loop, &s->write_touched);
     s->write_touched.data = s;
     uv_prepare_start(&s->write_touched, on_prepare);
-    idmap_init(&s->devices);
-    idmap_init(&s->workers);
-    s->next_device_id = s->next_worker_id = 1;
-    char error[512];
-    s->hub = hub_new(s, cfg->coordinator, error, sizeof error);
-    if (!s->hub) {
-        log_event(&s->log, LOG_ERROR, "coordinator.config_rejected", json_pack("{s:s}", "message", error));
-        return -1;
-    }
+    s->router.completed = http_completed;
+    s->router.completed_ctx = s;
+    idmap_init(&s->conns);
+    idmap_init(&s->read_whole);
+}
 
+int transport_add_route(transport *t, const http_route *route) { return http_router_add(&t->router, route); }
+
+int transport_add_endpoint(transport *t, const ws_endpoint *ep) {
+    if (t->endpoint_count >= TRANSPORT_MAX_ENDPOINTS) return -1;
+    t->endpoints[t->endpoint_count++] = *ep;
+    /* The answer to an upgrade on no endpoint names them all. */
+    size_t n = 0;
+    n += (size_t)snprintf(t->no_endpoint + n, sizeof t->no_endpoint - n, "no WebSocket endpoint here (");
+    for (int i = 0; i < t->endpoint_count && n < sizeof t->no_endpoint; i++)
+        n += (size_t)snprintf(t->no_endpoint + n, sizeof t->no_endpoint - n, "%s%s: %s", i ? ", " : "", t->endpoints[i].label,
+                              t->endpoints[i].path);
+    if (n < sizeof t->no_endpoint) snprintf(t->no_endpoint + n, sizeof t->no_endpoint - n, ")");
+    return 0;
+}
+
+int transport_listen(transport *s) {
+    const config *cfg = s->cfg;
+    uv_loop_t *loop = s->loop;
     lws_set_log_level(getenv("VOICECORED_LWS_LOG") ? atoi(getenv("VOICECORED_LWS_LOG")) : LLL_ERR, lws_log_to_ours);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -552,7 +640,7 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
         const char *files[2] = {cfg->tls_cert, cfg->tls_key};
         for (int i = 0; i < 2; i++)
             if (access(files[i], R_OK) != 0) {
-                log_event(&s->log, LOG_ERROR, "tls.unreadable", json_pack("{s:s,s:s}", "file", files[i], "error", strerror(errno)));
+                log_event(s->log, LOG_ERROR, "tls.unreadable", json_pack("{s:s,s:s}", "file", files[i], "error", strerror(errno)));
                 return -1;
             }
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
@@ -561,14 +649,14 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
     }
     s->lws = lws_create_context(&info);
     if (!s->lws) {
-        log_event(&s->log, LOG_ERROR, "listen.failed", json_pack("{s:s,s:i}", "host", cfg->host, "port", cfg->port));
+        log_event(s->log, LOG_ERROR, "listen.failed", json_pack("{s:s,s:i}", "host", cfg->host, "port", cfg->port));
         return -1;
     }
     s->vhost = lws_get_vhost_by_name(s->lws, "voicecored");
     s->port = s->vhost ? lws_get_vhost_listen_port(s->vhost) : -1;
     if (s->port <= 0) {
         /* A context without a listening vhost (a bad certificate, a port in use) serves nothing. */
-        log_event(&s->log, LOG_ERROR, "listen.failed",
+        log_event(s->log, LOG_ERROR, "listen.failed",
                   json_pack("{s:s,s:i,s:b}", "host", cfg->host, "port", cfg->port, "tls", *cfg->tls_cert != 0));
         return -1;
     }
@@ -577,16 +665,13 @@ int server_start(server *s, uv_loop_t *loop, config *cfg) {
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
 
-    if (cfg->device_token_count == 0)
-        log_event(&s->log, LOG_WARN, "dev_mode",
-                  json_pack("{s:s}", "message", "DEV MODE: no device_tokens configured, any device may connect without a token"));
-    log_event(&s->log, LOG_INFO, "listening",
+    log_event(s->log, LOG_INFO, "listening",
               json_pack("{s:s,s:i,s:b,s:s}", "host", cfg->host, "port", s->port, "tls", *cfg->tls_cert != 0,
                         "web_root", cfg->web_root));
     return 0;
 }
 
-void server_destroy(server *s) {
+void transport_destroy(transport *s) {
     uv_signal_stop(&s->sigterm);
     uv_signal_stop(&s->sigint);
     uv_timer_stop(&s->drain_timer);
@@ -598,10 +683,7 @@ void server_destroy(server *s) {
     uv_prepare_stop(&s->write_touched);
     uv_close((uv_handle_t *)&s->write_touched, NULL);
     if (s->lws) lws_context_destroy(s->lws);
-    hub_free(s->hub);
-    s->hub = NULL;
-    admin_api_free(s);
-    idmap_free(&s->devices);
-    idmap_free(&s->workers);
+    idmap_free(&s->conns);
+    idmap_free(&s->read_whole);
     admission_free(&s->admission);
 }
