@@ -199,7 +199,7 @@ import Testing
     """
 
     /// One finished text turn of the session (assistant answer, spoken, played).
-    static func turn(_ t: inout CoordinatorScript, _ s: UInt32, usage: Int64? = nil) {
+    static func turn(_ t: inout CoordinatorScript, _ s: UInt64, usage: Int64? = nil) {
         t.feed(.textInput(SessionID(s), "hello"))
         guard let (job, w) = t.assistantJob(s) else { return }
         if let usage { t.feed(.workerOutput(w, job, .usage(model: "m1", prompt: usage - 5, completion: 5, total: usage))) }
@@ -297,16 +297,16 @@ import Testing
 }
 
 extension CoordinatorScript {
-    mutating func assistant(_ w: UInt32, agents: [String], slots: Int = 4) {
+    mutating func assistant(_ w: UInt64, agents: [String], slots: Int = 4) {
         feed(.workerConnected(WorkerID(w)))
         feed(.workerRegister(WorkerID(w), WorkerRegistration(name: "w\(w)", kinds: KindSet([.assistant]), slots: [.assistant: slots],
                                                               agents: agents)))
     }
 
-    mutating func connect(_ s: UInt32, deviceID: String, token: String) {
+    mutating func connect(_ s: UInt64, deviceID: String, token: String) {
         feed(.deviceConnected(SessionID(s), DeviceInfo(deviceID: deviceID, protocolVersion: 1, token: token)))
         feed(.deviceHello(SessionID(s), DeviceHello()))
     }
 
-    mutating func listen(_ s: UInt32) { feed(.deviceListen(SessionID(s), .start(.auto))) }
+    mutating func listen(_ s: UInt64) { feed(.deviceListen(SessionID(s), .start(.auto))) }
 }

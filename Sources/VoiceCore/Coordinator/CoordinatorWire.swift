@@ -14,7 +14,7 @@ public final class CoordinatorWire {
         core = try Coordinator(config: config)
     }
 
-    public init(configJSON: JSON) throws(VCError) {
+    public convenience init(configJSON: JSON) throws(VCError) {
         try self.init(config: CoordinatorConfig(json: configJSON))
     }
 
