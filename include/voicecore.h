@@ -176,7 +176,10 @@ typedef enum vc_event_kind {
     VC_EVENT_WORKER_AUDIO = 9,         /* worker, job; data: PCM16LE at the job's rate; flags VC_EVENT_LAST */
     VC_EVENT_WORKER_DISCONNECTED = 10, /* worker */
     VC_EVENT_TIMER_FIRED = 11,         /* timer: the id of a VC_EFFECT_TIMER_SET, at or after its at_us */
-    VC_EVENT_CONFIG = 12               /* body: a JSON object of options to change (docs/coordinator.md) */
+    VC_EVENT_CONFIG = 12,              /* body: a JSON object of options to change (docs/coordinator.md) */
+    VC_EVENT_DEVICE_LANGUAGE = 13      /* device_id; body: the language tag the device reported over OTA
+                                          (BCP 47, e.g. "zh-CN"; at most 16 bytes), used for the jobs of
+                                          that device's sessions; no session */
 } vc_event_kind;
 
 #define VC_EVENT_AUTHENTICATED 1u /* VC_EVENT_DEVICE_CONNECTED: the device presented a valid token */
@@ -194,9 +197,9 @@ typedef struct vc_event {
     uint64_t timer;            /* VC_EVENT_TIMER_FIRED */
     int32_t protocol_version;  /* VC_EVENT_DEVICE_CONNECTED */
     int32_t reserved;          /* zero */
-    const char *body;          /* a peer's text frame, a reason, typed text, a config patch */
+    const char *body;          /* a peer's text frame, a reason, typed text, a config patch, a language */
     size_t body_len;
-    const char *device_id;     /* VC_EVENT_DEVICE_CONNECTED: UTF-8 */
+    const char *device_id;     /* VC_EVENT_DEVICE_CONNECTED, VC_EVENT_DEVICE_LANGUAGE: UTF-8 */
     size_t device_id_len;
     const char *client_id;     /* VC_EVENT_DEVICE_CONNECTED: UTF-8 */
     size_t client_id_len;

@@ -94,6 +94,8 @@ int http_on_request(http_router *r, http_exchange *x, struct lws *wsi, const cha
     x->wsi = wsi;
     x->route = NULL;
     x->body_in = 0;
+    free(x->body);
+    x->body = NULL;
     int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
     const http_route *route = route_of(r, path);
     if (is_post && !route->on_body) return http_respond_text(x, 405, "method not allowed\n");
@@ -102,13 +104,18 @@ int http_on_request(http_router *r, http_exchange *x, struct lws *wsi, const cha
     return route->on_request(route->ctx, x, path, is_post);
 }
 
-int http_on_body(http_exchange *x, size_t len) {
-    x->body_in += len;
-    if (x->body_in > HTTP_MAX_BODY) {
+int http_on_body(http_exchange *x, const void *in, size_t len) {
+    if (len > HTTP_MAX_BODY - x->body_in) {
         x->route = NULL;
         lws_return_http_status(x->wsi, 413, "request body too large");
         return -1;
     }
+    char *grown = realloc(x->body, x->body_in + len + 1);
+    if (!grown) return -1;
+    x->body = grown;
+    if (len) memcpy(x->body + x->body_in, in, len);
+    x->body_in += len;
+    x->body[x->body_in] = 0;
     return 0;
 }
 
@@ -135,6 +142,9 @@ int http_on_writeable(http_router *r, http_exchange *x) {
 void http_exchange_free(http_exchange *x) {
     free(x->response);
     x->response = NULL;
+    free(x->body);
+    x->body = NULL;
+    x->body_in = 0;
 }
 
 int http_refuse_upgrade(struct lws *wsi, int status, const char *why) {

@@ -12,13 +12,14 @@ typedef struct http_exchange {
     struct lws *wsi;
     const struct http_route *route;   /* the route the request went to, or NULL */
     size_t body_in;                    /* bytes of request body read so far */
+    char *body;                        /* those bytes, NUL-terminated (malloc'd), or NULL */
     char *response;                    /* the body being written (malloc'd), or NULL */
     size_t response_len;
 } http_exchange;
 
 /* A path a module serves. on_request is called once the request's headers are complete: it
  * answers (http_respond, http_serve_file) or, for a POST, returns 0 and answers from on_body once
- * the body is in. A route without on_body refuses POST (405). Handlers return 0, or -1 to close
+ * the body is in (x->body, x->body_in bytes, at most HTTP_MAX_BODY). A route without on_body refuses POST (405). Handlers return 0, or -1 to close
  * the connection; what http_respond and http_serve_file return is such a value. */
 typedef struct http_route {
     const char *path;                  /* exact; NULL: the route for every path no other takes */
@@ -61,7 +62,7 @@ int http_presented_token(struct lws *wsi, char *out, size_t len);
 
 /* The transport's side: the lws callbacks of one connection. */
 int http_on_request(http_router *r, http_exchange *x, struct lws *wsi, const char *path);
-int http_on_body(http_exchange *x, size_t len);
+int http_on_body(http_exchange *x, const void *in, size_t len);
 int http_on_body_done(http_router *r, http_exchange *x);
 int http_on_writeable(http_router *r, http_exchange *x);
 void http_exchange_free(http_exchange *x);

@@ -1,5 +1,6 @@
 #include "hub.h"
 #include "device_session.h"
+#include "http_routes.h"
 #include "journal.h"
 #include "monotonic.h"
 #include "timers.h"
@@ -133,6 +134,7 @@ hub *hub_new(const hub_env *env, const char *coordinator_config, char *error, si
     free(merged);
     if (env->devices) devices_set_sink(env->devices, (event_sink){sink, h});
     if (env->workers) workers_set_sink(env->workers, (event_sink){sink, h});
+    if (env->routes) http_routes_set_sink(env->routes, (event_sink){sink, h});
     return h;
 }
 
@@ -147,6 +149,7 @@ void hub_free(hub *h) {
     /* Devices and workers that close from here on find no hub. */
     if (h->env.devices) devices_set_sink(h->env.devices, (event_sink){0});
     if (h->env.workers) workers_set_sink(h->env.workers, (event_sink){0});
+    if (h->env.routes) http_routes_set_sink(h->env.routes, (event_sink){0});
     if (h->journal) {
         uint64_t digest = 0, entries = 0;
         vc_coordinator_digest(h->core, &digest, &entries);
@@ -265,7 +268,8 @@ static void carry_out(hub *h, const vc_effect *e, const event_origin *origin) {
 static const char *event_name(int kind) {
     static const char *const names[] = {"?", "device.connected", "device.message", "device.audio", "device.playback_done",
                                         "device.disconnected", "text.input", "worker.connected", "worker.message",
-                                        "worker.audio", "worker.disconnected", "timer.fired", "config"};
+                                        "worker.audio", "worker.disconnected", "timer.fired", "config",
+                                        "device.language"};
     return kind > 0 && kind < (int)(sizeof names / sizeof *names) ? names[kind] : "?";
 }
 

@@ -55,11 +55,12 @@ int main(int argc, char **argv) {
     static devices d;
     static workers w;
     static status st;
+    static http_routes routes;
     transport_init(&t, &loop, &cfg, &log, &m);
     devices_init(&d, &t, &cfg, &log, &m);
     workers_init(&w, &t, &cfg, &log, &m);
-    http_routes_register(&t);
-    hub *h = hub_new(&(hub_env){&loop, &cfg, &log, &m, &d, &w}, cfg.coordinator, error, sizeof error);
+    http_routes_register(&routes, &t);
+    hub *h = hub_new(&(hub_env){&loop, &cfg, &log, &m, &d, &w, &routes}, cfg.coordinator, error, sizeof error);
     if (!h) log_event(&log, LOG_ERROR, "coordinator.config_rejected", json_pack("{s:s}", "message", error));
     else status_register(&st, &t, h, &d, &w);
     if (!h || transport_listen(&t) != 0) {

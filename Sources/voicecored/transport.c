@@ -371,7 +371,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         s->metrics->http_requests++;
         return http_on_request(&s->router, &c->http, wsi, (const char *)in);
     case LWS_CALLBACK_HTTP_BODY:
-        return c ? http_on_body(&c->http, len) : -1;
+        return c ? http_on_body(&c->http, in, len) : -1;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         return c ? http_on_body_done(&s->router, &c->http) : -1;
     case LWS_CALLBACK_HTTP_WRITEABLE:

@@ -31,9 +31,10 @@ MAGIC_V1 = b"VCJRNL1\n"
 _EVENT_HEAD = struct.Struct("<iIQQQQQiIHH")  # vc_event's kind .. client_id_len (journal.h)
 _EVENT_TYPES = {1: "device.connected", 2: "device.message", 3: "device.audio", 4: "device.playback_done",
                 5: "device.disconnected", 6: "text.input", 7: "worker.connected", 8: "worker.message",
-                9: "worker.audio", 10: "worker.disconnected", 11: "timer.fired", 12: "config"}
+                9: "worker.audio", 10: "worker.disconnected", 11: "timer.fired", 12: "config",
+                13: "device.language"}
 _BODY_KEYS = {"device.message": "message", "worker.message": "message", "device.disconnected": "reason",
-              "text.input": "text", "config": "config"}
+              "text.input": "text", "config": "config", "device.language": "language"}
 _HEAD = struct.Struct("<B3xIIqI")
 _NAME = re.compile(r"^journal-(?P<run>.+)-(?P<segment>\d{4,})\.vcj$")
 
@@ -93,6 +94,8 @@ class Record:
                          authenticated=bool(flags & 1))
         if kind == 9:
             event["last"] = bool(flags & 2)
+        if kind == 13:
+            event["device_id"] = device_id
         key = _BODY_KEYS.get(event["type"])
         if key:
             event[key] = bytes(body)

@@ -17,7 +17,7 @@ extension Coordinator {
         held.watchdog = setTimer(.preemption(s, u.turn), at: now + config.replyTimeoutUs)
         sessions[s]!.held = held
         let job = createJob(kind: .assistant, session: s, turn: u.turn, segment: -1,
-                            params: .assistant(text: trimmed, language: config.language, deviceID: sessions[s]!.info.deviceID,
+                            params: .assistant(text: trimmed, language: configuredLanguage(session: s), deviceID: sessions[s]!.info.deviceID,
                                                preemptive: true, tools: deviceTools(s)),
                             priority: .first, attempt: 1, preferred: nil, avoid: nil)
         held.job = job
@@ -82,7 +82,7 @@ extension Coordinator {
                 out.append(.workerSend(w, .inputCommit(job), audio: nil))
             } else {
                 // Not dispatched yet: it goes out as an ordinary job.
-                record.params = .assistant(text: held.text, language: config.language, deviceID: sessions[s]!.info.deviceID,
+                record.params = .assistant(text: held.text, language: configuredLanguage(session: s), deviceID: sessions[s]!.info.deviceID,
                                            tools: deviceTools(s))
             }
         }

@@ -68,7 +68,7 @@ extension Coordinator {
         let attempt = reply.segments[index].attempts + 1
         let job = createJob(kind: .tts, session: s, turn: reply.turn, segment: index,
                             params: .tts(text: reply.segments[index].text, segment: index, sampleRate: config.ttsSampleRate,
-                                         language: config.language, voice: config.voice),
+                                         language: configuredLanguage(session: s), voice: config.voice),
                             priority: index == 0 ? .first : .later, attempt: attempt, preferred: nil, avoid: avoid)
         sessions[s]!.reply!.segments[index].attempts = attempt
         sessions[s]!.reply!.segments[index].job = job

@@ -10,7 +10,7 @@ extension Coordinator {
         sessions[s]!.nextTurn += 1
         record(.turnStarted, session: s, turn: turn, reason: session.mode.description)
         let job = createJob(kind: .asr, session: s, turn: turn, segment: -1,
-                            params: .asr(mode: session.mode, sampleRate: config.asrSampleRate, language: config.language,
+                            params: .asr(mode: session.mode, sampleRate: config.asrSampleRate, language: configuredLanguage(session: s),
                                          hubEndpointing: config.turn.hubEndpointing && session.mode != .manual),
                             priority: .first, attempt: 1, preferred: session.lastASRWorker, avoid: nil)
         let utterance = Utterance(turn: turn, job: job, mode: session.mode, startedAt: now)
@@ -146,7 +146,7 @@ extension Coordinator {
         let attempt = reply.assistantAttempts + 1
         sessions[s]!.reply!.assistantAttempts = attempt
         let job = createJob(kind: .assistant, session: s, turn: reply.turn, segment: -1,
-                            params: .assistant(text: reply.text, language: config.language, deviceID: sessions[s]!.info.deviceID,
+                            params: .assistant(text: reply.text, language: configuredLanguage(session: s), deviceID: sessions[s]!.info.deviceID,
                                                tools: deviceTools(s)),
                             priority: .first, attempt: attempt, preferred: nil, avoid: avoid)
         sessions[s]!.reply!.assistantJob = job

@@ -7,11 +7,13 @@ public struct Coordinator: Sendable {
     public internal(set) var scheduler: Scheduler
     public var log = EventLog()
     /// Set when the last event was rejected (and logged as `input.rejected`); nil otherwise.
-    public private(set) var lastRejection: VCError?
+    public internal(set) var lastRejection: VCError?
 
     var sessions = SlotTable<SessionID, Session>()
     var jobs = SlotTable<JobID, JobRecord>()
     var timers = IDMap<TimerID, TimerPurpose>()
+    /// The languages devices reported over OTA (Coordinator+DeviceLanguage.swift).
+    var deviceLanguages = DeviceLanguages()
     var workers = IDMap<WorkerID, WorkerConnection>()
     var nextJob: UInt64 = 1
     var nextTimer: UInt64 = 1
@@ -90,6 +92,7 @@ public struct Coordinator: Sendable {
         case let .workerDisconnected(w): workerGone(w, reason: "disconnected", close: false)
         case let .timerFired(t): timerFired(t)
         case let .configure(c): configure(c)
+        case let .deviceLanguage(deviceID, language): deviceLanguage(deviceID, language)
         }
     }
 

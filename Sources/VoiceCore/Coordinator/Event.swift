@@ -28,6 +28,10 @@ public enum Event: Sendable {
     /// New configuration at run time (timeouts, texts, scheduler tunables); the PRNG keeps its
     /// state so a run stays reproducible.
     indirect case configure(CoordinatorConfig)
+    /// The language tag a device reported over OTA (its system info's `language`, else its
+    /// `Accept-Language`), for the jobs of that device's sessions. No session: it arrives before
+    /// the device connects.
+    case deviceLanguage(deviceID: String, language: String)
 }
 
 /// What the daemon learned when the device connected.

@@ -12,6 +12,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case mcpRequest, mcpAnswer, mcpListed, mcpTimeout, mcpDropped, mcpNotification
     case jobRefused, workerReconciled, healthChanged
     case turnEndpoint, turnBackchannel
+    case deviceLanguage
 
     public var name: String {
         switch self {
@@ -62,6 +63,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .healthChanged: return "health.changed"
         case .turnEndpoint: return "turn.endpoint"
         case .turnBackchannel: return "turn.backchannel"
+        case .deviceLanguage: return "device.language"
         }
     }
 

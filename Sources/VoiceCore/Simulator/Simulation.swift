@@ -161,7 +161,7 @@ public struct Simulation: Sendable {
         case .workerRegister(let w, _), .workerHeartbeat(let w, _), .workerAccepted(let w, _), .workerOutput(let w, _, _),
              .workerAudio(let w, _, _, _), .workerDone(let w, _), .workerError(let w, _, _, _), .workerDrain(let w):
             guard workerIndex[w] != nil else { return }
-        case .workerDisconnected, .timerFired, .configure:
+        case .workerDisconnected, .timerFired, .configure, .deviceLanguage:
             break
         }
         feed(e)
