@@ -117,3 +117,8 @@ def test_the_hub_language_is_the_fallback_and_a_journal_of_ota_replays(tmp_path:
     out = replay(str(journal))
     assert out.returncode == 0, out.stdout + out.stderr
     assert "OK: digest" in out.stdout and "equals the recorded one" in out.stdout, out.stdout
+    # --trace by device id shows its OTA report and what the core made of it.
+    traced = replay(str(journal), "--trace", "aa:bb:cc:dd:ee:02")
+    assert traced.returncode == 0, traced.stdout + traced.stderr
+    assert any("→ device.language" in line for line in traced.stdout.splitlines()), traced.stdout[:3000]
+    assert any("· " in line and '"device.language"' in line and "ru-RU" in line for line in traced.stdout.splitlines())

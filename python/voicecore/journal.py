@@ -387,6 +387,8 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
         if not traced:
             return False
         session, worker = obj.get("session"), obj.get("worker")
+        if obj.get("type") == "device.language" or obj.get("kind") == "device.language":  # no session: by device id
+            return obj.get("device_id", obj.get("text")) in traced
         return (session in traced or worker in traced or ("s", session) in traced or ("w", worker) in traced)
 
     records_total = 0
