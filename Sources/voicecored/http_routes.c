@@ -84,10 +84,9 @@ static void ota_report_language(http_routes *r, http_exchange *x) {
     vc_event e = {.kind = VC_EVENT_DEVICE_LANGUAGE, .device_id = device, .device_id_len = strlen(device),
                   .body = language, .body_len = strlen(language)};
     int rc = event_sink_deliver(&r->sink, &origin, &e);
-    if (rc < 0)  /* the core logged why (input.rejected); nobody's language changed */
+    if (rc < 0)  /* the core logged why (input.rejected, with the tag); nobody's language changed */
         log_event(r->transport->log, LOG_WARN, "ota.language_rejected",
-                  json_pack("{s:s%,s:s%,s:i}", "device_id", device, strnlen(device, 64), "language", language,
-                            strnlen(language, 64), "status", rc));
+                  json_pack("{s:s%,s:i}", "device_id", device, strnlen(device, 64), "status", rc));
 }
 
 static int ota_request(void *ctx, http_exchange *x, const char *path, int is_post) {
