@@ -180,7 +180,10 @@ typedef enum vc_event_kind {
     VC_EVENT_ADMIN_REQUEST = 13        /* request (the host's id for it), path, flags VC_EVENT_POST; body:
                                           the request body as it arrived (JSON, may be empty). The host
                                           has authenticated it (docs/admin-api.md); the core answers it
-                                          with one VC_EFFECT_HTTP_RESPOND */
+                                          with one VC_EFFECT_HTTP_RESPOND */,
+    VC_EVENT_DEVICE_LANGUAGE = 14      /* device_id; body: the language tag the device reported over OTA
+                                          (BCP 47, e.g. "zh-CN"; at most 16 bytes), used for the jobs of
+                                          that device's sessions; no session */
 } vc_event_kind;
 
 #define VC_EVENT_AUTHENTICATED 1u /* VC_EVENT_DEVICE_CONNECTED: the device presented a valid token */
@@ -199,9 +202,9 @@ typedef struct vc_event {
     uint64_t timer;            /* VC_EVENT_TIMER_FIRED */
     int32_t protocol_version;  /* VC_EVENT_DEVICE_CONNECTED */
     int32_t reserved;          /* zero */
-    const char *body;          /* a peer's text frame, a reason, typed text, a config patch */
+    const char *body;          /* a peer's text frame, a reason, typed text, a config patch, a language */
     size_t body_len;
-    const char *device_id;     /* VC_EVENT_DEVICE_CONNECTED: UTF-8 */
+    const char *device_id;     /* VC_EVENT_DEVICE_CONNECTED, VC_EVENT_DEVICE_LANGUAGE: UTF-8 */
     size_t device_id_len;
     const char *client_id;     /* VC_EVENT_DEVICE_CONNECTED: UTF-8 */
     size_t client_id_len;

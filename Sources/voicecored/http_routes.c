@@ -1,5 +1,6 @@
 #include "http_routes.h"
 #include "http.h"
+#include "monotonic.h"
 #include "transport.h"
 #include <stdlib.h>
 #include <string.h>
@@ -52,26 +53,69 @@ static int serve_file(void *ctx, http_exchange *x, const char *path, int is_post
     return http_serve_file(&s->router, x, file, mime_of(file));
 }
 
+/* The language an OTA request reports: the POSTed system info's "language" (the firmware's
+ * GetSystemInfoJson), else the first tag of Accept-Language; "" when neither. Only moved here: the
+ * core validates it. */
+static void ota_language(http_exchange *x, char *out, size_t len) {
+    *out = 0;
+    if (x->body && x->body_len) {
+        json_t *info = json_loadb(x->body, x->body_len, 0, NULL);
+        json_t *language = json_object_get(info, "language");
+        if (json_is_string(language) && json_string_length(language) > 0)
+            snprintf(out, len, "%.*s", (int)json_string_length(language), json_string_value(language));
+        json_decref(info);
+        if (*out) return;
+    }
+    char accept[256];
+    if (http_header(x->wsi, WSI_TOKEN_HTTP_ACCEPT_LANGUAGE, accept, sizeof accept) <= 0) return;
+    const char *tag = accept + strspn(accept, " \t");
+    snprintf(out, len, "%.*s", (int)strcspn(tag, ",; \t"), tag);
+}
+
+/* Hands the hub the device's language, when the request names both. */
+static void ota_report_language(http_routes *r, http_exchange *x) {
+    char device[80] = "";
+    static const char *const args[] = {"device_id=", NULL};
+    if (http_field(x->wsi, "device-id:", args, device, sizeof device) <= 0) return;
+    char language[128];
+    ota_language(x, language, sizeof language);
+    if (!*language) return;
+    event_origin origin = {monotonic_us(), 0};
+    vc_event e = {.kind = VC_EVENT_DEVICE_LANGUAGE, .device_id = device, .device_id_len = strlen(device),
+                  .body = language, .body_len = strlen(language)};
+    int rc = event_sink_deliver(&r->sink, &origin, &e);
+    if (rc < 0)  /* the core logged why (input.rejected, with the tag); nobody's language changed */
+        log_event(r->transport->log, LOG_WARN, "ota.language_rejected",
+                  json_pack("{s:s%,s:i}", "device_id", device, strnlen(device, 64), "status", rc));
+}
+
 static int ota_request(void *ctx, http_exchange *x, const char *path, int is_post) {
     (void)path;
-    transport *s = ctx;
+    http_routes *r = ctx;
+    transport *s = r->transport;
     char device[80] = "";
     static const char *const args[] = {"device_id=", NULL};
     http_field(x->wsi, "device-id:", args, device, sizeof device);
     log_event(s->log, LOG_INFO, "ota.request", json_pack("{s:s,s:s%}", "method", is_post ? "POST" : "GET", "device_id",
                                                           device, strnlen(device, 64)));
     if (is_post) return 0;  /* answer once the body is in */
+    ota_report_language(r, x);
     char *body = ota_body(s, x->wsi);
     return body ? http_respond(x, 200, "application/json", body, strlen(body)) : -1;
 }
 
 static int ota_body_done(void *ctx, http_exchange *x) {
-    char *body = ota_body(ctx, x->wsi);
+    http_routes *r = ctx;
+    ota_report_language(r, x);
+    char *body = ota_body(r->transport, x->wsi);
     return body ? http_respond(x, 200, "application/json", body, strlen(body)) : -1;
 }
 
-void http_routes_register(transport *t) {
+void http_routes_register(http_routes *r, transport *t) {
+    r->transport = t;
     transport_add_route(t, &(http_route){.path = "/xiaozhi/ota/", .alt_path = "/xiaozhi/ota", .on_request = ota_request,
-                                         .on_body = ota_body_done, .ctx = t});
+                                         .on_body = ota_body_done, .ctx = r});
     transport_add_route(t, &(http_route){.on_request = serve_file, .ctx = t});
 }
+
+void http_routes_set_sink(http_routes *r, event_sink sink) { r->sink = sink; }

@@ -1,6 +1,7 @@
 #include "hub.h"
 #include "admin_api.h"
 #include "device_session.h"
+#include "http_routes.h"
 #include "journal.h"
 #include "monotonic.h"
 #include "timers.h"
@@ -135,6 +136,7 @@ hub *hub_new(const hub_env *env, const char *coordinator_config, char *error, si
     if (env->devices) devices_set_sink(env->devices, (event_sink){sink, h});
     if (env->workers) workers_set_sink(env->workers, (event_sink){sink, h});
     if (env->admin) admin_api_set_sink(env->admin, (event_sink){sink, h});
+    if (env->routes) http_routes_set_sink(env->routes, (event_sink){sink, h});
     return h;
 }
 
@@ -150,6 +152,7 @@ void hub_free(hub *h) {
     if (h->env.devices) devices_set_sink(h->env.devices, (event_sink){0});
     if (h->env.workers) workers_set_sink(h->env.workers, (event_sink){0});
     if (h->env.admin) admin_api_set_sink(h->env.admin, (event_sink){0});
+    if (h->env.routes) http_routes_set_sink(h->env.routes, (event_sink){0});
     if (h->journal) {
         uint64_t digest = 0, entries = 0;
         vc_coordinator_digest(h->core, &digest, &entries);
@@ -288,7 +291,8 @@ static void carry_out(hub *h, const vc_effect *e, const event_origin *origin) {
 static const char *event_name(int kind) {
     static const char *const names[] = {"?", "device.connected", "device.message", "device.audio", "device.playback_done",
                                         "device.disconnected", "text.input", "worker.connected", "worker.message",
-                                        "worker.audio", "worker.disconnected", "timer.fired", "config", "admin.request"};
+                                        "worker.audio", "worker.disconnected", "timer.fired", "config", "admin.request",
+                                        "device.language"};
     return kind > 0 && kind < (int)(sizeof names / sizeof *names) ? names[kind] : "?";
 }
 

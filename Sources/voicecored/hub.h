@@ -20,6 +20,7 @@ typedef struct hub hub;
 typedef struct devices devices;     /* device_session.h */
 typedef struct workers workers;     /* worker_link.h */
 typedef struct admin_api admin_api; /* admin_api.h */
+typedef struct http_routes http_routes; /* http_routes.h */
 
 /* What the hub works with; all outlive it. */
 typedef struct hub_env {
@@ -30,10 +31,11 @@ typedef struct hub_env {
     devices *devices;
     workers *workers;
     admin_api *admin;           /* the admin HTTP API, or NULL */
+    http_routes *routes;            /* OTA: the languages devices report; may be NULL */
 } hub_env;
 
 /* NULL with a message in error when the Coordinator refuses its config. Registers the hub as the
- * event sink of env's devices, workers and admin API; hub_free unregisters it. */
+ * event sink of env's devices, workers, admin API and HTTP routes; hub_free unregisters it. */
 hub *hub_new(const hub_env *env, const char *coordinator_config, char *error, size_t error_len);
 void hub_free(hub *h);
 /* One event and what caused it (the sink's entry point; the hub's own timers call it too).

@@ -57,12 +57,13 @@ int main(int argc, char **argv) {
     static workers w;
     static admin_api admin;
     static status st;
+    static http_routes routes;
     transport_init(&t, &loop, &cfg, &log, &m);
     devices_init(&d, &t, &cfg, &log, &m);
     workers_init(&w, &t, &cfg, &log, &m);
-    http_routes_register(&t);
+    http_routes_register(&routes, &t);
     admin_api_init(&admin, &t, &cfg, &log, &m);
-    hub *h = hub_new(&(hub_env){&loop, &cfg, &log, &m, &d, &w, &admin}, cfg.coordinator, error, sizeof error);
+    hub *h = hub_new(&(hub_env){&loop, &cfg, &log, &m, &d, &w, &admin, &routes}, cfg.coordinator, error, sizeof error);
     if (!h) log_event(&log, LOG_ERROR, "coordinator.config_rejected", json_pack("{s:s}", "message", error));
     else status_register(&st, &t, h, &d, &w);
     if (!h || transport_listen(&t) != 0) {

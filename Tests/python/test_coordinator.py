@@ -429,3 +429,23 @@ def test_admin_requests_cross_the_abi_typed_and_are_answered_by_the_core():
     [answer] = rejected.value.effects
     assert answer["type"] == "http.respond" and answer["request"] == 6 and answer["status"] == 400
     assert answer["body"]["error"].startswith("malformed JSON body:")
+
+
+def test_device_language_from_python():
+    """device.language (OTA) through the binding: the device's next session's jobs carry it; a
+    malformed tag is rejected and changes nothing."""
+    c = voicecore.Coordinator({"heartbeat_ms": 60000, "language": "en"})
+    register(c, 1, "asr")
+    assert c.handle({"type": "device.language", "device_id": "esp32", "language": "zh-CN"}, 100) == []
+    with pytest.raises(voicecore.RejectedEvent):
+        c.handle({"type": "device.language", "device_id": "esp32", "language": "zh_CN; q=1"}, 200)
+    entries = [e for e in c.log() if e["kind"] in ("device.language", "input.rejected")]
+    assert entries[0]["kind"] == "device.language" and entries[0]["text"] == "esp32" and entries[0]["to"] == "zh-CN"
+    assert entries[1]["kind"] == "input.rejected" and "not a language tag" in entries[1]["reason"]
+    for session, device in [(1, "esp32"), (2, "other")]:
+        now = session * 1000
+        c.handle({"type": "device.connected", "session": session, "device_id": device}, now)
+        c.handle({"type": "device.message", "session": session, "message": {"type": "hello", "version": 1}}, now)
+        asr = job_of(c.handle({"type": "device.message", "session": session,
+                               "message": {"type": "listen", "state": "start", "mode": "manual"}}, now), "asr")
+        assert asr["params"]["language"] == ("zh-CN" if device == "esp32" else "en")

@@ -44,6 +44,7 @@ class EventKind(enum.IntEnum):
     TIMER_FIRED = 11
     CONFIG = 12
     ADMIN_REQUEST = 13
+    DEVICE_LANGUAGE = 14
 
 
 class EffectKind(enum.IntEnum):
@@ -84,6 +85,8 @@ _EVENT_NAMES = {
     "worker.connected": EventKind.WORKER_CONNECTED, "worker.message": EventKind.WORKER_MESSAGE,
     "worker.audio": EventKind.WORKER_AUDIO, "worker.disconnected": EventKind.WORKER_DISCONNECTED,
     "timer.fired": EventKind.TIMER_FIRED, "config": EventKind.CONFIG, "admin.request": EventKind.ADMIN_REQUEST,
+    "timer.fired": EventKind.TIMER_FIRED, "config": EventKind.CONFIG,
+    "device.language": EventKind.DEVICE_LANGUAGE,
 }
 _EFFECT_NAMES = {
     EffectKind.DEVICE_SEND: "device.send", EffectKind.DEVICE_AUDIO: "device.audio",
@@ -155,7 +158,8 @@ def _bytes(value: Any) -> bytes:
 def event_struct(event: Mapping[str, Any], data: bytes = b"") -> tuple[CEvent, list[bytes]]:
     """The ``vc_event`` for a dict of docs/events.md (and the buffers it points to, which must
     outlive the call). Ids are integers: ``session``, ``worker``; ``message`` (a peer's message:
-    a dict, or its text as str/bytes), ``reason``, ``text`` and ``config`` become the body."""
+    a dict, or its text as str/bytes), ``reason``, ``text``, ``config`` and ``language`` (of a
+    ``device.language``, with its ``device_id``) become the body."""
     kind = _EVENT_NAMES.get(event.get("type"), 0) if isinstance(event.get("type"), str) else 0
     e = CEvent()
     e.kind = int(kind)
@@ -177,6 +181,8 @@ def event_struct(event: Mapping[str, Any], data: bytes = b"") -> tuple[CEvent, l
         e.flags = 0 if event.get("authenticated", True) is False else EVENT_AUTHENTICATED
         put("device_id", _bytes(event.get("device_id", "")))
         put("client_id", _bytes(event.get("client_id", "")))
+    elif kind == EventKind.DEVICE_LANGUAGE:
+        put("device_id", _bytes(event.get("device_id", "")))
     elif kind == EventKind.WORKER_AUDIO:
         e.flags = EVENT_LAST if event.get("last") is True else 0
     elif kind == EventKind.ADMIN_REQUEST:
@@ -185,6 +191,7 @@ def event_struct(event: Mapping[str, Any], data: bytes = b"") -> tuple[CEvent, l
         put("path", _bytes(event.get("path", "")))
     body = {EventKind.DEVICE_MESSAGE: "message", EventKind.WORKER_MESSAGE: "message", EventKind.DEVICE_DISCONNECTED: "reason",
             EventKind.TEXT_INPUT: "text", EventKind.CONFIG: "config", EventKind.ADMIN_REQUEST: "body"}.get(kind)
+            EventKind.TEXT_INPUT: "text", EventKind.CONFIG: "config", EventKind.DEVICE_LANGUAGE: "language"}.get(kind)
     if body:
         put("body", _bytes(event.get(body)))
     if data:

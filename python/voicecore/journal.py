@@ -31,9 +31,11 @@ MAGIC_V1 = b"VCJRNL1\n"
 _EVENT_HEAD = struct.Struct("<iIQQQQQiIHHQI")  # vc_event's kind .. client_id_len, request, path_len (journal.h)
 _EVENT_TYPES = {1: "device.connected", 2: "device.message", 3: "device.audio", 4: "device.playback_done",
                 5: "device.disconnected", 6: "text.input", 7: "worker.connected", 8: "worker.message",
-                9: "worker.audio", 10: "worker.disconnected", 11: "timer.fired", 12: "config", 13: "admin.request"}
+                9: "worker.audio", 10: "worker.disconnected", 11: "timer.fired", 12: "config", 13: "admin.request",
+                14: "device.language"}
 _BODY_KEYS = {"device.message": "message", "worker.message": "message", "device.disconnected": "reason",
-              "text.input": "text", "config": "config", "admin.request": "body"}
+              "text.input": "text", "config": "config", "admin.request": "body",
+              "device.language": "language"}
 _HEAD = struct.Struct("<B3xIIqI")
 _NAME = re.compile(r"^journal-(?P<run>.+)-(?P<segment>\d{4,})\.vcj$")
 
@@ -98,6 +100,8 @@ class Record:
             event["last"] = bool(flags & 2)
         if kind == 13:
             event.update(request=request, method="POST" if flags & 4 else "GET", path=path)
+        if kind == 14:
+            event["device_id"] = device_id
         key = _BODY_KEYS.get(event["type"])
         if key:
             event[key] = bytes(body)
@@ -389,6 +393,8 @@ def replay(target: str | Path, *, run: str | None = None, until_us: int | None =
         if not traced:
             return False
         session, worker = obj.get("session"), obj.get("worker")
+        if obj.get("type") == "device.language" or obj.get("kind") == "device.language":  # no session: by device id
+            return obj.get("device_id", obj.get("text")) in traced
         return (session in traced or worker in traced or ("s", session) in traced or ("w", worker) in traced)
 
     records_total = 0

@@ -7,7 +7,7 @@ extension Coordinator {
     /// uses the language heard before; the final discards it when the language changed
     /// (`languageDetected`).
     func replyLanguage(_ s: SessionID, agent: String) -> String {
-        let configured = config.language(agent: agent)
+        let configured = configuredLanguage(session: s, agent: agent)
         guard configured == "auto" else { return configured }
         return sessions[s]?.detectedLanguage ?? "en"
     }

@@ -10,7 +10,7 @@ extension Coordinator {
         sessions[s]!.nextTurn += 1
         record(.turnStarted, session: s, turn: turn, reason: session.mode.description)
         let job = createJob(kind: .asr, session: s, turn: turn, segment: -1,
-                            params: .asr(mode: session.mode, sampleRate: config.asrSampleRate, language: config.language(agent: session.agent),
+                            params: .asr(mode: session.mode, sampleRate: config.asrSampleRate, language: configuredLanguage(session: s),
                                          hubEndpointing: config.turn.hubEndpointing && session.mode != .manual),
                             priority: .first, attempt: 1, preferred: session.lastASRWorker, avoid: nil)
         let utterance = Utterance(turn: turn, job: job, mode: session.mode, startedAt: now)

@@ -14,11 +14,13 @@ public final class Coordinator {
     @exclusivity(unchecked) public internal(set) var scheduler: Scheduler
     @exclusivity(unchecked) public var log = EventLog()
     /// Set when the last event was rejected (and logged as `input.rejected`); nil otherwise.
-    @exclusivity(unchecked) public private(set) var lastRejection: VCError?
+    @exclusivity(unchecked) public internal(set) var lastRejection: VCError?
 
     @exclusivity(unchecked) var sessions = SlotTable<SessionID, Session>()
     @exclusivity(unchecked) var jobs = SlotTable<JobID, JobRecord>()
     @exclusivity(unchecked) var timers = IDMap<TimerID, TimerPurpose>()
+    /// The languages devices reported over OTA (Coordinator+DeviceLanguage.swift).
+    @exclusivity(unchecked) var deviceLanguages = DeviceLanguages()
     @exclusivity(unchecked) var workers = IDMap<WorkerID, WorkerConnection>()
     @exclusivity(unchecked) var nextJob: UInt64 = 1
     @exclusivity(unchecked) var nextTimer: UInt64 = 1
@@ -116,6 +118,7 @@ public final class Coordinator {
         case let .configure(c): configure(c)
         case let .adminRequest(r): adminRequest(r)
         case let .workerSay(w, deviceID, content): workerSay(w, deviceID: deviceID, content)
+        case let .deviceLanguage(deviceID, language): deviceLanguage(deviceID, language)
         }
     }
 

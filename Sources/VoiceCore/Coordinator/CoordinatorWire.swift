@@ -157,6 +157,8 @@ public final class CoordinatorWire {
             do { patch = try JSONParser.parse(bytes: e.body) } catch { throw VCError(.parse, "config: \(error.message)") }
             try patched.apply(json: patch)
             return .configure(patched)
+        case .deviceLanguage:
+            return .deviceLanguage(deviceID: e.deviceID, language: try text(e.body, "the language"))
         case .timerFired:
             guard e.timer > 0, e.timer <= maxID else { throw VCError(.invalidArgument, "timer fired: bad timer id \(e.timer)") }
             return .timerFired(TimerID(e.timer))

@@ -32,6 +32,10 @@ public enum Event: Sendable {
     indirect case adminRequest(AdminRequest)
     /// The business logic asks a device to speak (worker message `say`; Coordinator+Say.swift).
     indirect case workerSay(WorkerID, deviceID: String, SayContent)
+    /// The language tag a device reported over OTA (its system info's `language`, else its
+    /// `Accept-Language`), for the jobs of that device's sessions. No session: it arrives before
+    /// the device connects.
+    case deviceLanguage(deviceID: String, language: String)
 }
 
 /// What the daemon learned when the device connected.

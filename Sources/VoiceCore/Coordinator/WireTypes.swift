@@ -5,7 +5,7 @@ public struct WireEvent: Sendable {
     /// `vc_event_kind`; the raw values are ABI.
     public enum Kind: Int32, Sendable, CaseIterable {
         case deviceConnected = 1, deviceMessage, deviceAudio, devicePlaybackDone, deviceDisconnected, textInput
-        case workerConnected, workerMessage, workerAudio, workerDisconnected, timerFired, config, adminRequest
+        case workerConnected, workerMessage, workerAudio, workerDisconnected, timerFired, config, adminRequest, deviceLanguage
     }
 
     /// `VC_EVENT_AUTHENTICATED`: the device presented a valid token (device connected).

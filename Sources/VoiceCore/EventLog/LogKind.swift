@@ -17,6 +17,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case sessionLanguage
     case sayQueued, sayStarted, sayDone, sayDropped
     case turnPaused, turnResumed
+    case deviceLanguage
 
     public var name: String {
         switch self {
@@ -78,6 +79,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .sayDropped: return "say.dropped"
         case .turnPaused: return "turn.paused"
         case .turnResumed: return "turn.resumed"
+        case .deviceLanguage: return "device.language"
         }
     }
 

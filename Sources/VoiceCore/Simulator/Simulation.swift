@@ -172,7 +172,7 @@ public final class Simulation {
         case .workerRegister(let w, _), .workerHeartbeat(let w, _), .workerSay(let w, _, _), .workerAccepted(let w, _), .workerOutput(let w, _, _),
              .workerAudio(let w, _, _, _), .workerDone(let w, _), .workerError(let w, _, _, _), .workerDrain(let w):
             guard workerIndex[w] != nil else { return }
-        case .workerDisconnected, .timerFired, .configure, .adminRequest:
+        case .workerDisconnected, .timerFired, .configure, .adminRequest, .deviceLanguage:
             break
         }
         feed(e)
