@@ -7,7 +7,7 @@ import Testing
         switch params {
         case let .asr(_, _, language, _)?: return language
         case let .tts(_, _, _, language, _)?: return language
-        case let .assistant(_, language, _, _, _)?: return language
+        case let .assistant(_, language, _, _, _, _)?: return language
         default: return nil
         }
     }
