@@ -85,7 +85,6 @@ _EVENT_NAMES = {
     "worker.connected": EventKind.WORKER_CONNECTED, "worker.message": EventKind.WORKER_MESSAGE,
     "worker.audio": EventKind.WORKER_AUDIO, "worker.disconnected": EventKind.WORKER_DISCONNECTED,
     "timer.fired": EventKind.TIMER_FIRED, "config": EventKind.CONFIG, "admin.request": EventKind.ADMIN_REQUEST,
-    "timer.fired": EventKind.TIMER_FIRED, "config": EventKind.CONFIG,
     "device.language": EventKind.DEVICE_LANGUAGE,
 }
 _EFFECT_NAMES = {
@@ -190,8 +189,8 @@ def event_struct(event: Mapping[str, Any], data: bytes = b"") -> tuple[CEvent, l
         e.flags = EVENT_POST if event.get("method") == "POST" else 0
         put("path", _bytes(event.get("path", "")))
     body = {EventKind.DEVICE_MESSAGE: "message", EventKind.WORKER_MESSAGE: "message", EventKind.DEVICE_DISCONNECTED: "reason",
-            EventKind.TEXT_INPUT: "text", EventKind.CONFIG: "config", EventKind.ADMIN_REQUEST: "body"}.get(kind)
-            EventKind.TEXT_INPUT: "text", EventKind.CONFIG: "config", EventKind.DEVICE_LANGUAGE: "language"}.get(kind)
+            EventKind.TEXT_INPUT: "text", EventKind.CONFIG: "config", EventKind.ADMIN_REQUEST: "body",
+            EventKind.DEVICE_LANGUAGE: "language"}.get(kind)
     if body:
         put("body", _bytes(event.get(body)))
     if data:
