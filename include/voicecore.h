@@ -164,7 +164,9 @@ const char *vc_coordinator_errmsg(const vc_coordinator *c);
 
 typedef enum vc_event_kind {
     VC_EVENT_DEVICE_CONNECTED = 1,     /* session; device_id, client_id (may be empty), protocol_version
-                                          (1..3; 0 means 1); flags VC_EVENT_AUTHENTICATED */
+                                          (1..3; 0 means 1); flags VC_EVENT_AUTHENTICATED; token: the
+                                          device token it presented (for the agents' token bindings,
+                                          docs/agents.md; may be empty) */
     VC_EVENT_DEVICE_MESSAGE = 2,       /* session; body: the device's text frame as it arrived */
     VC_EVENT_DEVICE_AUDIO = 3,         /* session; data: PCM16LE mono 16 kHz (decoded uplink Opus) */
     VC_EVENT_DEVICE_PLAYBACK_DONE = 4, /* session, turn: that turn's queued audio has played
@@ -210,6 +212,8 @@ typedef struct vc_event {
     uint64_t request;          /* VC_EVENT_ADMIN_REQUEST: the host's id for it, 1..2^63-1 */
     const char *path;          /* VC_EVENT_ADMIN_REQUEST: the request path (UTF-8, no query string) */
     size_t path_len;
+    const char *token;         /* VC_EVENT_DEVICE_CONNECTED: the device token it presented (UTF-8) */
+    size_t token_len;
 } vc_event;
 
 /* Handles one event at now_us, the host's monotonic clock in microseconds (it never decreases).
@@ -318,7 +322,7 @@ typedef struct vc_counters {
 int vc_coordinator_counters(vc_coordinator *c, int64_t now_us, vc_counters *out);
 
 /* Counts the core keeps over every event-log entry (drained or not), for a host's metrics without
- * parsing log lines. Three tables, each read one row at a time by index (0, 1, ...):
+ * parsing log lines. Four tables, each read one row at a time by index (0, 1, ...):
  *   VC_TALLY_EVENTS    one row per log kind of docs/events.md ("turn.ended", "worker.gone", ...),
  *                      every kind, in a fixed order; count = entries of that kind so far.
  *   VC_TALLY_OUTCOMES  one row per turn outcome seen (the "reason" of turn.ended: "completed",
@@ -331,6 +335,12 @@ int vc_coordinator_counters(vc_coordinator *c, int64_t now_us, vc_counters *out)
 #define VC_TALLY_EVENTS 0
 #define VC_TALLY_OUTCOMES 1
 #define VC_TALLY_STAGES 2
+/*   VC_TALLY_USAGE     one row per agent and LLM model seen in turn.usage, in order of first
+ *                      appearance: name is the agent, a tab, the model ("unknown" when the worker
+ *                      did not say; the agent "" for sessions without one); count = LLM tokens;
+ *                      buckets[0] = turns counted, buckets[1] = of those, turns whose tokens were
+ *                      estimated from the text (docs/agents.md, "Budgets"). */
+#define VC_TALLY_USAGE 3
 /* Upper bounds (µs) of the stage buckets: a mark counts in the first bucket whose bound is >= its
  * value; buckets[VC_TALLY_BUCKETS] holds the marks above the last bound. */
 #define VC_TALLY_BUCKETS 14

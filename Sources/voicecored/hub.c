@@ -214,6 +214,17 @@ int hub_core_metrics(hub *h, metrics_core *m) {
         st->h.count = row.count;
         st->h.sum = (double)row.sum_us / 1e6;
     }
+    m->usage_rows = 0;
+    for (size_t i = 0; i < METRICS_MAX_USAGE && vc_coordinator_tally(h->core, VC_TALLY_USAGE, i, &row) == 1; i++) {
+        usage_row *u = &m->usage[m->usage_rows++];
+        const char *tab = strchr(row.name, '\t');
+        size_t agent_len = tab ? (size_t)(tab - row.name) : strlen(row.name);
+        snprintf(u->agent, sizeof u->agent, "%.*s", (int)agent_len, row.name);
+        snprintf(u->model, sizeof u->model, "%s", tab ? tab + 1 : "unknown");
+        u->tokens = row.count;
+        u->turns = row.buckets[0];
+        u->estimated = row.buckets[1];
+    }
     return 0;
 }
 
@@ -329,7 +340,7 @@ static int run_one(hub *h, const event_origin *origin, const vc_event *ev) {
 
 /* A copy of an event and its origin whose bytes live in the copy. */
 static pending_event *copy_event(const event_origin *origin, const vc_event *e) {
-    size_t n = e->body_len + e->device_id_len + e->client_id_len + e->data_len + e->path_len;
+    size_t n = e->body_len + e->device_id_len + e->client_id_len + e->data_len + e->path_len + e->token_len;
     pending_event *p = malloc(sizeof *p + n);
     if (!p) return NULL;
     p->next = NULL;
@@ -350,6 +361,9 @@ static pending_event *copy_event(const event_origin *origin, const vc_event *e) 
     at += e->data_len;
     if (e->path_len) memcpy(at, e->path, e->path_len);
     p->e.path = e->path_len ? at : NULL;
+    at += e->path_len;
+    if (e->token_len) memcpy(at, e->token, e->token_len);
+    p->e.token = e->token_len ? at : NULL;
     return p;
 }
 

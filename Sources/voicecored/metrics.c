@@ -176,6 +176,22 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len) {
             "# TYPE voicecored_memory_trims_total counter\nvoicecored_memory_trims_total %llu\n", (unsigned long long)g->memory_trims);
     const metrics_core *c = &g->core;
     if (c->present) {
+        put(&t, "# HELP voicecored_llm_tokens_total LLM tokens of assistant turns, by agent and model (reported by the LLM, else estimated).\n"
+                "# TYPE voicecored_llm_tokens_total counter\n");
+        char agent[80], model[144];
+        for (int i = 0; i < c->usage_rows; i++)
+            put(&t, "voicecored_llm_tokens_total{agent=\"%s\",model=\"%s\"} %llu\n", label(c->usage[i].agent, agent, sizeof agent),
+                label(c->usage[i].model, model, sizeof model), (unsigned long long)c->usage[i].tokens);
+        put(&t, "# HELP voicecored_llm_turns_total Assistant turns whose tokens were counted, by agent, model and source "
+                "(reported: the LLM's usage; estimated: from the text).\n# TYPE voicecored_llm_turns_total counter\n");
+        for (int i = 0; i < c->usage_rows; i++) {
+            label(c->usage[i].agent, agent, sizeof agent);
+            label(c->usage[i].model, model, sizeof model);
+            put(&t, "voicecored_llm_turns_total{agent=\"%s\",model=\"%s\",source=\"reported\"} %llu\n", agent, model,
+                (unsigned long long)(c->usage[i].turns - c->usage[i].estimated));
+            put(&t, "voicecored_llm_turns_total{agent=\"%s\",model=\"%s\",source=\"estimated\"} %llu\n", agent, model,
+                (unsigned long long)c->usage[i].estimated);
+        }
         put(&t, "# HELP voicecored_placement_failures_total Jobs no worker could take within queue_timeout_ms (they failed open), by kind.\n"
                 "# TYPE voicecored_placement_failures_total counter\n");
         for (int k = 0; k < METRICS_KINDS; k++)

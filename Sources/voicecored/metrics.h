@@ -33,6 +33,14 @@ typedef struct named_counter {
     uint64_t value;
 } named_counter;
 
+/* LLM usage per agent and model (vc_coordinator_tally VC_TALLY_USAGE). */
+#define METRICS_MAX_USAGE 64
+typedef struct usage_row {
+    char agent[72];
+    char model[136];
+    uint64_t tokens, turns, estimated;
+} usage_row;
+
 #define METRICS_MAX_STAGES 16
 typedef struct stage_histogram {
     char name[32];
@@ -70,6 +78,8 @@ typedef struct metrics_core {
     named_counter workers_by_kind[METRICS_MAX_NAMES];  /* worker.* entries by the part after "worker." */
     /* turn.mark: seconds from the user falling silent to each mark (asr_final, first_delta, ...). */
     stage_histogram stages[METRICS_MAX_STAGES];
+    usage_row usage[METRICS_MAX_USAGE];
+    int usage_rows;
 } metrics_core;
 extern const char *const metrics_kind_names[METRICS_KINDS];
 

@@ -40,7 +40,7 @@ import Testing
 
     func assistantTools(_ t: CoordinatorScript) -> [JSON]?? {
         for e in t.effects.reversed() {
-            if case let .workerSend(_, .job(_, .assistant, _, _, .assistant(_, _, _, _, tools)), _) = e { return .some(tools) }
+            if case let .workerSend(_, .job(_, .assistant, _, _, .assistant(_, _, _, _, tools, _)), _) = e { return .some(tools) }
         }
         return nil
     }

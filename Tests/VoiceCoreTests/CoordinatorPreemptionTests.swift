@@ -39,7 +39,7 @@ import Testing
 
     func assistantJobs(_ t: CoordinatorScript) -> [(JobID, String, Bool)] {
         t.effects.compactMap {
-            if case let .workerSend(_, .job(id, _, _, _, .assistant(text, _, _, preemptive, _)), _) = $0 { return (id, text, preemptive) }
+            if case let .workerSend(_, .job(id, _, _, _, .assistant(text, _, _, preemptive, _, _)), _) = $0 { return (id, text, preemptive) }
             return nil
         }
     }

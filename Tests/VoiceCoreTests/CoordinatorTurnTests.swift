@@ -101,7 +101,7 @@ import Testing
         t.feed(.textInput(SessionID(1), "tell me a joke"))
         #expect(t.assistantJob(1) != nil)
         #expect(t.hasSubsequence(["turn.cancelled turn=1", "turn.started turn=2 reason=text", "job.dispatched job_kind=assistant"]))
-        if case let .workerSend(_, .job(_, _, _, _, .assistant(text, _, device, _, _)), _)? =
+        if case let .workerSend(_, .job(_, _, _, _, .assistant(text, _, device, _, _, _)), _)? =
             t.effects.last(where: { if case .workerSend(_, .job(_, .assistant, _, _, _), _) = $0 { return true } else { return false } }) {
             #expect(text == "tell me a joke")
             #expect(device == "dev1")

@@ -42,6 +42,32 @@ import Testing
         #expect(order == [1, 2, 3, 1, 1, 1])
     }
 
+    @Test func agentJobsGoOnlyToTheirAgentsWorkersAndWaitWithoutBlockingOthers() {
+        var s = Scheduler()
+        s.register(WorkerID(1), WorkerRegistration(kinds: KindSet([.assistant]), slots: [.assistant: 1], agents: ["kitchen"]), now: t0)
+        s.register(WorkerID(2), WorkerRegistration(kinds: KindSet([.assistant]), slots: [.assistant: 1], agents: ["story"]), now: t0)
+        func agentJob(_ id: UInt64, _ agent: String, session: UInt64) -> QueuedJob {
+            QueuedJob(job: JobID(id), kind: .assistant, session: SessionID(session), priority: .first, enqueuedAt: t0, agent: agent)
+        }
+        s.enqueue(agentJob(1, "story", session: 1))
+        s.enqueue(agentJob(2, "story", session: 2))   // waits: the story worker is busy with job 1
+        s.enqueue(agentJob(3, "kitchen", session: 3))
+        s.enqueue(agentJob(4, "cartoons", session: 4)) // no worker serves it
+        var placed: [(UInt64, UInt64)] = []
+        while let p = s.nextPlacement(now: t0) { placed.append((p.job.job.raw, p.worker.raw)) }
+        #expect(placed.map(\.0) == [1, 3] && placed.map(\.1) == [2, 1])
+        #expect(s.queuedCount(.assistant) == 2)
+        #expect(s.canServe(.assistant, agent: "story") && !s.canServe(.assistant, agent: "cartoons"))
+        s.finish(JobID(1), success: true, now: t0)
+        let next = s.nextPlacement(now: t0)
+        #expect(next?.job.job == JobID(2) && next?.worker == WorkerID(2))
+        #expect(s.nextPlacement(now: t0) == nil)
+        // A worker that names no agent serves every agent.
+        s.register(WorkerID(3), WorkerRegistration(kinds: KindSet([.assistant]), slots: [.assistant: 1]), now: t0)
+        #expect(s.nextPlacement(now: t0)?.job.job == JobID(4))
+        #expect(s.servedAgents(.assistant) == ["kitchen", "story"])
+    }
+
     @Test func cancelledQueuedJobsAreSkipped() {
         var s = scheduler(workers: 1)
         s.enqueue(job(1)); s.enqueue(job(2))

@@ -75,6 +75,7 @@ import Testing
         case .toolResult: "tool_result"
         case .mcp: "mcp"
         case .segmentDone: "segment_done"
+        case .usage: "usage"
         }
     }
 

@@ -26,6 +26,16 @@ import Testing
         #expect((r["ttfa_ms"]?["count"]?.int64Value ?? 0) > 20)
     }
 
+    @Test func budgetRefusalsKeepEveryInvariant() throws {
+        let options = #"{"seed": 5, "devices": 6, "duration": "20m", "faults": "moderate", "turns_per_minute": 1}"#
+        let r = try run(options)
+        #expect(r["violation"] == .null)
+        #expect((r["turns"]?["refused"]?.int64Value ?? 0) > 0)
+        #expect((r["turns"]?["completed"]?.int64Value ?? 0) > 5)
+        #expect(try run(options)["hash"] == r["hash"])
+        #expect(try SimOptions(json: JSONParser.parse(options)).command.hasSuffix("--turns-per-minute 1"))
+    }
+
     @Test func injectedLeakIsCaughtWithItsInvariantAndRepro() throws {
         let r = try run(#"{"seed": 3, "devices": 20, "duration": "30m", "faults": "harsh", "inject_bug": "leaked-slot"}"#)
         #expect(r["violation"]?["invariant"] == "worker-slots")

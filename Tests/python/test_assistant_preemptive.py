@@ -58,8 +58,10 @@ def test_preemptive_reply_streams_at_once_and_is_remembered_only_after_commit(tm
             return before, history_before, outputs, end, history_after
 
     before, history_before, outputs, end, history_after = run(main())
-    assert [m["event"] for m in before] == ["delta"] * len(before) and before
-    assert "".join(m["text"] for m in before) == "Paris is the capital of France."
+    # The reply's deltas, then the LLM's token usage for the hub's budgets.
+    assert [m["event"] for m in before] == ["delta"] * (len(before) - 1) + ["usage"] and len(before) > 1
+    assert before[-1]["model"] == "scripted-llm" and before[-1]["completion_tokens"] == len(before) - 1
+    assert "".join(m["text"] for m in before[:-1]) == "Paris is the capital of France."
     assert history_before == []
     assert outputs == [] and end["type"] == "done"
     assert history_after == [{"role": "user", "content": "What is the capital of France?"},

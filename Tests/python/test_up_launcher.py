@@ -278,3 +278,45 @@ def test_up_admin_token_opens_the_admin_api_and_stays_off_the_command_line(tmp_p
         finally:
             proc.terminate()
             proc.wait(30)
+
+
+def test_agents_become_the_cores_config_and_binding_tokens_become_device_tokens(tmp_path):
+    (tmp_path / "story.py").write_text("")
+    path = tmp_path / "agents.json"
+    path.write_text(json.dumps({
+        "device_tokens": "t1",
+        "agents": {"kitchen": {"language": "en", "voice": "en-gb", "system_prompt": "Cook."},
+                   "story": {"script": "story.py", "language": "ru", "budgets": {"device": {"turns_per_minute": 0}}}},
+        "bindings": {"devices": {"aa:01": "story"}, "tokens": {"t2": "story"}},
+        "budgets": {"device": {"turns_per_minute": 4}, "refusal_text": "Later."},
+    }))
+    c = UpConfig()
+    c.load_file(str(path))
+    c.finish()
+    agents = c.agent_list()
+    assert [a.name for a in agents] == ["kitchen", "story"] and agents[1].script == str((tmp_path / "story.py").resolve())
+    assert c.core_agents() == {
+        "agents": {"kitchen": {"language": "en", "voice": "en-gb"}, "story": {"language": "ru", "budgets": {"device": {"turns_per_minute": 0}}}},
+        "bindings": {"devices": {"aa:01": "story"}, "tokens": {"t2": "story"}, "default": "kitchen"},  # the first agent
+        "budgets": {"device": {"turns_per_minute": 4}, "refusal_text": "Later."},
+    }
+    assert c.device_tokens == "t1,t2"
+    from voicecore.launcher.stack import daemon_settings
+
+    assert daemon_settings(c)["coordinator"]["bindings"]["tokens"] == {"t2": "story"}
+
+
+@pytest.mark.parametrize("content,error", [
+    ({"agents": {"a": {}}, "bindings": {"tokens": {"t": "b"}}}, "a token is bound to unknown agent 'b'"),
+    ({"agents": {"a": {"kb_dir": "nowhere"}}}, "kb_dir .* is not a folder"),
+    ({"agents": {"a b": {}}}, "agent name 'a b'"),
+    ({"agents": {"a": {"slots": "4"}}}, "slots must be int"),
+    ({"agents": {"a": {}}, "bindings": {"device": {}}}, "unknown key 'device'"),
+])
+def test_bad_agents_are_clear_errors(tmp_path, content, error):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(content))
+    c = UpConfig()
+    c.load_file(str(path))
+    with pytest.raises(ValueError, match=error):
+        c.finish()

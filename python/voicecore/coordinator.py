@@ -109,6 +109,7 @@ class CEvent(ctypes.Structure):
         ("client_id", ctypes.c_char_p), ("client_id_len", ctypes.c_size_t),
         ("data", ctypes.c_char_p), ("data_len", ctypes.c_size_t),
         ("request", ctypes.c_uint64), ("path", ctypes.c_char_p), ("path_len", ctypes.c_size_t),
+        ("token", ctypes.c_char_p), ("token_len", ctypes.c_size_t),
     ]
 
 
@@ -177,6 +178,7 @@ def event_struct(event: Mapping[str, Any], data: bytes = b"") -> tuple[CEvent, l
         e.flags = 0 if event.get("authenticated", True) is False else EVENT_AUTHENTICATED
         put("device_id", _bytes(event.get("device_id", "")))
         put("client_id", _bytes(event.get("client_id", "")))
+        put("token", _bytes(event.get("token", "")))
     elif kind == EventKind.WORKER_AUDIO:
         e.flags = EVENT_LAST if event.get("last") is True else 0
     elif kind == EventKind.ADMIN_REQUEST:
@@ -196,7 +198,7 @@ TALLY_BUCKETS = 14
 """``VC_TALLY_BUCKETS``: the stage histograms have this many bounded buckets plus one above."""
 TALLY_BOUNDS_US = (10, 50, 100, 500, 1000, 5000, 10000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000)
 """``VC_TALLY_BOUNDS_US``: the stage buckets' upper bounds in microseconds."""
-_TALLY_TABLES = {"events": 0, "outcomes": 1, "stages": 2}
+_TALLY_TABLES = {"events": 0, "outcomes": 1, "stages": 2, "usage": 3}
 
 
 class _CTally(ctypes.Structure):
@@ -393,7 +395,8 @@ class Coordinator:
         """The counts the core keeps over every log entry (``vc_coordinator_tally``). ``table``:
         ``"events"`` ({kind: entries}, every kind), ``"outcomes"`` ({turn.ended reason: turns}) or
         ``"stages"`` ({turn.mark stage: {"count", "sum_us", "buckets"}}, buckets per
-        ``TALLY_BOUNDS_US`` plus one above). A query: the state and the log are unchanged."""
+        ``TALLY_BOUNDS_US`` plus one above) or ``"usage"`` ({(agent, model): {"tokens", "turns",
+        "estimated"}}, LLM usage of assistant turns). A query: the state and the log are unchanged."""
         lib = _native.lib()
         h = self._h()
         if table not in _TALLY_TABLES:
@@ -405,6 +408,9 @@ class Coordinator:
             name = (row.name or b"").decode("utf-8")
             if table == "stages":
                 out[name] = {"count": row.count, "sum_us": row.sum_us, "buckets": list(row.buckets)}
+            elif table == "usage":
+                agent, _, model = name.partition("\t")
+                out[(agent, model)] = {"tokens": row.count, "turns": row.buckets[0], "estimated": row.buckets[1]}
             else:
                 out[name] = row.count
             index += 1

@@ -91,6 +91,7 @@ def simulate(
     ttfa_budget_ms: int | None = None,
     last_events: int | None = None,
     says_per_hour: float | None = None,
+    turns_per_minute: int = 0,
 ) -> SimReport:
     """Runs one simulation and returns its report. ``workers`` counts per kind (asr, assistant,
     tts, gpu); durations are strings like ``"30d"``, ``"1h"``, ``"2d03:11:08"``. Raises
@@ -113,6 +114,8 @@ def simulate(
         options["last_events"] = last_events
     if says_per_hour is not None:
         options["says_per_hour"] = says_per_hour
+    if turns_per_minute:
+        options["turns_per_minute"] = turns_per_minute
     lib = _native.lib()
     handle = ctypes.c_void_p()
     code = lib.vc_sim_new(ctypes.byref(handle), json.dumps(options).encode())

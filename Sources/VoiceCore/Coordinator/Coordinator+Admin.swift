@@ -47,6 +47,8 @@ extension Coordinator {
         AdminRoute("GET", "devices") { c, _ in c.adminListDevices() },
         AdminRoute("GET", "devices/{device}") { c, call in c.adminDevice(call.param("device")) },
         AdminRoute("POST", "devices/{device}/say") { c, call in c.adminSay(call) },
+        AdminRoute("POST", "devices/{device}/agent") { c, call in c.adminSetAgent(call) },
+        AdminRoute("GET", "agents") { c, _ in c.adminListAgents() },
     ]
 
     mutating func adminRequest(_ r: AdminRequest) {
@@ -89,6 +91,7 @@ extension Coordinator {
         return .object([("device_id", .json(.string(session.info.deviceID))), ("session", .session(s)),
                         ("state", .json(.string(session.currentPhase.description))),
                         ("protocol_version", .json(.number(Double(session.info.protocolVersion)))),
+                        ("agent", .json(session.agent.isEmpty ? .null : .string(session.agent))),
                         ("connected_for_ms", .json(.number(Double((now - session.connectedAt) / 1000))))])
     }
 

@@ -9,6 +9,10 @@ extension Coordinator {
         session.helloTimer = setTimer(.hello(s), at: now + config.helloTimeoutUs)
         sessions[s] = session
         record(.sessionConnected, session: s, value: Int64(info.protocolVersion), text: info.deviceID)
+        if let (agent, by) = agentBinding(deviceID: info.deviceID, token: info.token) {
+            session.agent = agent
+            record(.sessionAgent, session: s, to: agent, reason: by)
+        }
     }
 
     mutating func deviceHello(_ s: SessionID, _ hello: DeviceHello) {
@@ -93,7 +97,7 @@ extension Coordinator {
         guard readySession(s) else { return }
         guard let reply = sessions[s]!.reply, reply.turn == turn, reply.audioEndSent else { return }  // stale
         sessions[s]!.lastActivity = now
-        endReply(s, reason: reply.fallback ? "fallback" : "done")
+        endReply(s, reason: reply.refused ? "refused" : reply.fallback ? "fallback" : "done")
     }
 
     mutating func deviceDisconnected(_ s: SessionID, reason: String) {
@@ -108,7 +112,9 @@ extension Coordinator {
         let turn = TurnID(sessions[s]!.nextTurn)
         sessions[s]!.nextTurn += 1
         record(.turnStarted, session: s, turn: turn, reason: "text")
-        startReply(s, turn: turn, text: text, marks: TurnMarks(speechEnd: now, asrFinal: now))
+        if admitTurn(s, turn: turn) {
+            startReply(s, turn: turn, text: text, marks: TurnMarks(speechEnd: now, asrFinal: now))
+        }
         ensureUtterance(s)
         touch(s)
     }

@@ -1,11 +1,12 @@
 /// Job lifecycle: queue → place → run → done / failed / cancelled, retries and re-dispatch.
 extension Coordinator {
     mutating func createJob(kind: WorkerKind, session s: SessionID, turn: TurnID, segment: Int, params: JobParams,
-                            priority: JobPriority, attempt: Int, preferred: WorkerID?, avoid: WorkerID?) -> JobID {
+                            priority: JobPriority, attempt: Int, preferred: WorkerID?, avoid: WorkerID?, agent: String = "") -> JobID {
         let id = JobID(nextJob)
         nextJob += 1
         jobs[id] = JobRecord(kind: kind, session: s, turn: turn, segment: segment, params: params, priority: priority,
                              attempt: attempt, avoid: avoid, preferred: preferred, queuedAt: now)
+        jobs[id]!.agent = agent
         enqueue(id)
         return id
     }
@@ -15,8 +16,8 @@ extension Coordinator {
         jobs[id]!.phase = .queued
         jobs[id]!.queuedAt = now
         scheduler.enqueue(QueuedJob(job: id, kind: j.kind, session: j.session, priority: j.priority,
-                                    preferred: j.preferred, avoid: j.avoid, enqueuedAt: now))
-        record(.jobQueued, session: j.session, turn: j.turn, job: id, jobKind: j.kind,
+                                    preferred: j.preferred, avoid: j.avoid, enqueuedAt: now, agent: j.agent))
+        record(.jobQueued, session: j.session, turn: j.turn, job: id, jobKind: j.kind, to: j.agent.isEmpty ? nil : j.agent,
                reason: j.priority.description, value: j.attempt > 1 ? Int64(j.attempt) : nil)
         placementDirty = true
         justQueued.append(id)
@@ -227,7 +228,9 @@ extension Coordinator {
             enqueue(id)
         case .queued:
             guard now >= j.queuedAt + config.queueTimeoutUs else { return armJobTimer(id, at: j.queuedAt + config.queueTimeoutUs) }
-            record(.jobTimeout, session: j.session, turn: j.turn, job: id, jobKind: j.kind, reason: "queue")
+            // `to`: the agent an assistant job waited for (no worker of it could take the job).
+            record(.jobTimeout, session: j.session, turn: j.turn, job: id, jobKind: j.kind, to: j.agent.isEmpty ? nil : j.agent,
+                   reason: "queue")
             queueTimeout(id)
         case .running:
             guard let d = j.deadline else { return }

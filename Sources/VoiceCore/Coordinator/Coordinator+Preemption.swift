@@ -12,14 +12,14 @@ extension Coordinator {
             if held.turn == u.turn && held.text == trimmed { return }
             discardHeld(s, reason: "respeculated")
         }
-        guard !trimmed.isEmpty else { return }
+        // Over a budget the final will be refused: no LLM call on speculation.
+        guard !trimmed.isEmpty, budgetExceeded(s) == nil else { return }
         let held = HeldReply(turn: u.turn, text: trimmed, splitter: ReplySplitter(options: config.splitter))
         held.watchdog = setTimer(.preemption(s, u.turn), at: now + config.replyTimeoutUs)
         sessions[s]!.held = held
         let job = createJob(kind: .assistant, session: s, turn: u.turn, segment: -1,
-                            params: .assistant(text: trimmed, language: config.language, deviceID: sessions[s]!.info.deviceID,
-                                               preemptive: true, tools: deviceTools(s)),
-                            priority: .first, attempt: 1, preferred: nil, avoid: nil)
+                            params: assistantParams(s, text: trimmed, preemptive: true),
+                            priority: .first, attempt: 1, preferred: nil, avoid: nil, agent: sessions[s]!.agent)
         held.job = job
         record(.preemptStarted, session: s, turn: u.turn, job: job, text: trimmed)
         setJobDeadline(job, now + config.assistantTimeoutUs)
@@ -73,6 +73,7 @@ extension Coordinator {
         reply.marks = TurnMarks(speechEnd: speechEnd, asrFinal: now, firstDelta: held.firstDelta)
         reply.watchdog = setTimer(.reply(s, held.turn), at: now + config.replyTimeoutUs)
         reply.assistantAttempts = 1
+        reply.agent = sessions[s]!.agent
         reply.assistantJob = held.job
         reply.assistantDone = held.assistantDone
         reply.gotText = held.firstDelta != nil
@@ -82,8 +83,7 @@ extension Coordinator {
                 out.append(.workerSend(w, .inputCommit(job), audio: nil))
             } else {
                 // Not dispatched yet: it goes out as an ordinary job.
-                record.params = .assistant(text: held.text, language: config.language, deviceID: sessions[s]!.info.deviceID,
-                                           tools: deviceTools(s))
+                record.params = assistantParams(s, text: held.text)
             }
         }
         if let t = held.firstDelta { mark(s, "first_delta", at: t) }

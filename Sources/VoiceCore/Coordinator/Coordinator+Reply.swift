@@ -68,7 +68,7 @@ extension Coordinator {
         let attempt = reply.segments[index].attempts + 1
         let job = createJob(kind: .tts, session: s, turn: reply.turn, segment: index,
                             params: .tts(text: reply.segments[index].text, segment: index, sampleRate: config.ttsSampleRate,
-                                         language: config.language, voice: config.voice),
+                                         language: config.language(agent: replyAgent(s)), voice: config.voice(agent: replyAgent(s))),
                             priority: index == 0 ? .first : .later, attempt: attempt, preferred: nil, avoid: avoid)
         sessions[s]!.reply!.segments[index].attempts = attempt
         sessions[s]!.reply!.segments[index].job = job
@@ -166,7 +166,7 @@ extension Coordinator {
         guard let reply = sessions[s]!.reply, reply.assistantDone, reply.head >= reply.segments.count,
               !reply.audioEndSent
         else { return }
-        guard reply.ttsStarted else { return endReply(s, reason: reply.fallback ? "fallback" : "silent") }
+        guard reply.ttsStarted else { return endReply(s, reason: reply.refused ? "refused" : reply.fallback ? "fallback" : "silent") }
         sessions[s]!.reply!.audioEndSent = true
         out.append(.deviceAudioEnd(s, turn: reply.turn))
         let playUs = reply.audioSentBytes * 1_000_000 / Int64(2 * config.ttsSampleRate)

@@ -10,7 +10,7 @@ extension Coordinator {
         sessions[s]!.nextTurn += 1
         record(.turnStarted, session: s, turn: turn, reason: session.mode.description)
         let job = createJob(kind: .asr, session: s, turn: turn, segment: -1,
-                            params: .asr(mode: session.mode, sampleRate: config.asrSampleRate, language: config.language,
+                            params: .asr(mode: session.mode, sampleRate: config.asrSampleRate, language: config.language(agent: session.agent),
                                          hubEndpointing: config.turn.hubEndpointing && session.mode != .manual),
                             priority: .first, attempt: 1, preferred: session.lastASRWorker, avoid: nil)
         let utterance = Utterance(turn: turn, job: job, mode: session.mode, startedAt: now)
@@ -118,6 +118,10 @@ extension Coordinator {
         record(.turnTranscript, session: s, turn: u.turn, text: trimmed)
         out.append(.deviceSend(s, .stt(trimmed)))
         if sessions[s]!.reply != nil { cancelReply(s, reason: "superseded", tellDevice: true) }
+        guard admitTurn(s, turn: u.turn) else {
+            discardHeld(s, reason: "budget")
+            return ensureUtterance(s)
+        }
         // Exact after trimming: a held reply answers the words it was given, case and punctuation
         // included (Whisper's "?" vs "." can change the answer); anything else starts afresh.
         if let held = sessions[s]!.held, held.turn == u.turn, held.text == trimmed {
@@ -135,6 +139,7 @@ extension Coordinator {
         let reply = Reply(turn: turn, text: text, splitter: ReplySplitter(options: config.splitter))
         reply.marks = marks
         reply.watchdog = setTimer(.reply(s, turn), at: now + config.replyTimeoutUs)
+        reply.agent = sessions[s]!.agent
         sessions[s]!.reply = reply
         startAssistant(s, avoid: nil)
         touch(s)
@@ -144,12 +149,14 @@ extension Coordinator {
         guard let reply = sessions[s]!.reply else { return }
         let attempt = reply.assistantAttempts + 1
         sessions[s]!.reply!.assistantAttempts = attempt
+        let agent = replyAgent(s)
         let params: JobParams = reply.instruction
-            ? .instruction(text: reply.text, language: config.language, deviceID: sessions[s]!.info.deviceID, tools: deviceTools(s))
-            : .assistant(text: reply.text, language: config.language, deviceID: sessions[s]!.info.deviceID, tools: deviceTools(s))
+            ? .instruction(text: reply.text, language: config.language(agent: agent), deviceID: sessions[s]!.info.deviceID,
+                           tools: deviceTools(s), agent: agent)
+            : assistantParams(s, text: reply.text)
         let job = createJob(kind: .assistant, session: s, turn: reply.turn, segment: -1,
                             params: params,
-                            priority: .first, attempt: attempt, preferred: nil, avoid: avoid)
+                            priority: .first, attempt: attempt, preferred: nil, avoid: avoid, agent: replyAgent(s))
         sessions[s]!.reply!.assistantJob = job
         setJobDeadline(job, now + config.assistantTimeoutUs)
     }

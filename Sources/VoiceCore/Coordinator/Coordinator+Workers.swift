@@ -30,7 +30,9 @@ extension Coordinator {
                 rebalanceTimer = setTimer(.rebalance, at: now + config.scheduler.rebalanceIntervalUs)
             }
         }
-        record(.workerRegistered, worker: w, to: state.kinds.names.joined(separator: ","), text: registration.name.isEmpty ? nil : registration.name)
+        record(.workerRegistered, worker: w, to: state.kinds.names.joined(separator: ","),
+               reason: registration.agents.isEmpty ? nil : "agents=" + registration.agents.joined(separator: ","),
+               text: registration.name.isEmpty ? nil : registration.name)
         placementDirty = true
         if state.kinds.contains(.asr) { unblockASR() }
     }
@@ -102,6 +104,11 @@ extension Coordinator {
         guard let j = workerJob(w, id, quietIfLate: quiet) else { return }
         guard sessions[j.session] != nil else { return }
         switch (j.kind, output) {
+        case let (.assistant, .usage(model, prompt, completion, total)):
+            assistantUsage(j.session, job: id, model: model, prompt: prompt, completion: completion, total: total)
+        case let (.assistant, .delta(text)):
+            j.outputChars += text.utf8.count
+            assistantOutput(j.session, job: id, output)
         case (.asr, .speechStart), (.asr, .partial), (.asr, .final), (.asr, .speechEnd), (.asr, .speculative), (.asr, .speculationVoid),
              (.asr, .pause), (.asr, .resume), (.asr, .turnProbability):
             asrOutput(j.session, job: id, output)
@@ -138,6 +145,7 @@ extension Coordinator {
             finishJob(id, success: true)
             if sessions[s]?.utterance?.job == id { utteranceFinal(s, text: "") }
         case .assistant:
+            if sessions[s] != nil { estimateUsage(s, job: id) }
             assistantDone(s, job: id)
         case .tts:
             segmentComplete(s, job: id, segment: j.segment)

@@ -30,6 +30,13 @@ public struct Coordinator: Sendable {
     var healthState = HealthTracker()
     /// Placement ran during this event: the health conditions are recomputed.
     var healthDirty = false
+    /// Devices moved to another agent at run time (device id → agent), over `config.bindings`.
+    var movedDevices: [String: String] = [:]
+    /// Turns and tokens spent per device and per agent (Coordinator+Agents.swift).
+    var budgets = BudgetLedger()
+    var budgetTurns = 0
+    /// LLM tokens and turns per agent and model, for `/metrics`.
+    public internal(set) var usage = UsageTally()
 
     public init(config: CoordinatorConfig = CoordinatorConfig()) throws(VCError) {
         self.config = config
@@ -99,6 +106,7 @@ public struct Coordinator: Sendable {
 
     private mutating func configure(_ c: CoordinatorConfig) {
         config = c
+        movedDevices = movedDevices.filter { c.agents[$0.value] != nil }
         replayLimitBytes = Int(c.asrReplayUs * Int64(c.asrSampleRate) * 2 / 1_000_000)
         scheduler.reconfigure(c.scheduler)
         log.storing = c.log

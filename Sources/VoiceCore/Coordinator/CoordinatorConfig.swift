@@ -83,6 +83,12 @@ public struct CoordinatorConfig: Sendable {
     public var visionToken = ""
     /// The end-of-turn decision and backchannels (JSON key `turn`; EndOfTurn.swift).
     public var turn = TurnTakingConfig()
+    /// Named agents (JSON key `agents`; AgentConfig.swift, docs/agents.md) and the table binding
+    /// devices to them (`bindings`). No agents: every session runs with the hub's settings.
+    public var agents: [String: AgentConfig] = [:]
+    public var bindings = AgentBindings()
+    /// Turns per minute and LLM tokens per day, per device and per agent (`budgets`).
+    public var budgets = BudgetConfig()
 
     public init() {}
 
@@ -144,9 +150,16 @@ public struct CoordinatorConfig: Sendable {
             case "scheduler": try scheduler.apply(json: value)
             case "turn": try turn.apply(json: value)
             case "seed": scheduler.seed = UInt64(try ConfigValue.int(key, value, 0...Int(Int64.max)))
+            case "agents": try applyAgents(value)
+            case "bindings":
+                var b = AgentBindings()
+                try b.apply(json: value)
+                bindings = b
+            case "budgets": try budgets.apply(json: value, path: "budgets")
             default: throw VCError(.invalidArgument, "config: unknown key \"\(key)\"")
             }
         }
+        try validateBindings()
     }
 }
 

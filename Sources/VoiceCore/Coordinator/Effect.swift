@@ -68,8 +68,9 @@ public enum JobParams: Sendable {
     case tts(text: String, segment: Int, sampleRate: Int, language: String, voice: String)
     /// `preemptive`: started on a speculative transcript; the hub sends `commit` or `cancel` later.
     /// `tools`: the device's MCP tools as it listed them (absent: none, or not listed yet).
-    case assistant(text: String, language: String, deviceID: String, preemptive: Bool = false, tools: [JSON]? = nil)
+    /// `agent`: the session's agent ("" = none), which the worker's business logic serves.
+    case assistant(text: String, language: String, deviceID: String, preemptive: Bool = false, tools: [JSON]? = nil, agent: String = "")
     /// An assistant job that phrases an instruction for the device to say first (a say): the
     /// params of `assistant` with `"instruction": true`.
-    case instruction(text: String, language: String, deviceID: String, tools: [JSON]? = nil)
+    case instruction(text: String, language: String, deviceID: String, tools: [JSON]? = nil, agent: String = "")
 }

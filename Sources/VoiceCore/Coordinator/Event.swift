@@ -40,12 +40,16 @@ public struct DeviceInfo: Sendable {
     public var clientID: String
     public var protocolVersion: Int
     public var authenticated: Bool
+    /// The device token the device connected with (for the token bindings of agents); "" = none.
+    public var token: String
 
-    public init(deviceID: String = "", clientID: String = "", protocolVersion: Int = 1, authenticated: Bool = true) {
+    public init(deviceID: String = "", clientID: String = "", protocolVersion: Int = 1, authenticated: Bool = true,
+                token: String = "") {
         self.deviceID = deviceID
         self.clientID = clientID
         self.protocolVersion = protocolVersion
         self.authenticated = authenticated
+        self.token = token
     }
 }
 
@@ -113,6 +117,8 @@ public enum JobOutput: Sendable {
     case toolResult(JSON)
     case mcp(JSON)
     case segmentDone
+    /// An assistant job's LLM token usage as the LLM reported it (`model` "" = not known).
+    case usage(model: String, prompt: Int64, completion: Int64, total: Int64)
 }
 
 extension JobOutput {

@@ -27,6 +27,12 @@ final class JobRecord: @unchecked Sendable {
     var deadline: Instant?
     var timer: TimerID?
     var timerAt: Instant = Instant(us: 0)
+    /// The agent whose workers may run the job ("" = any worker of the kind).
+    var agent = ""
+    /// Assistant jobs: the worker reported the LLM's token usage (else it is estimated at `done`),
+    /// and the characters of text it produced so far.
+    var usageReported = false
+    var outputChars = 0
 
     init(kind: WorkerKind, session: SessionID, turn: TurnID, segment: Int, params: JobParams, priority: JobPriority,
          attempt: Int, avoid: WorkerID?, preferred: WorkerID?, queuedAt: Instant) {
@@ -49,6 +55,7 @@ final class JobRecord: @unchecked Sendable {
         r.deadline = deadline
         r.losses = losses
         r.refusals = refusals
+        r.agent = agent
         return r
     }
 }

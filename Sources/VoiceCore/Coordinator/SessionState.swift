@@ -57,6 +57,8 @@ final class Session: @unchecked Sendable {
     /// Says waiting for the moment to speak, oldest first (Coordinator+Say.swift).
     var says: [PendingSay] = []
     let connectedAt: Instant
+    /// The agent serving the session ("" = none: the hub's settings, any assistant worker).
+    var agent = ""
 
     init(id: SessionID, info: DeviceInfo, now: Instant) {
         self.id = id
@@ -134,6 +136,11 @@ final class Reply: @unchecked Sendable {
     /// The time the downlink spent paused so far (playback ends that much later).
     var pausedUs: Int64 = 0
     var fallback = false
+    /// The turn was refused by a budget: its reply is the refusal text.
+    var refused = false
+    /// The session's agent when the turn started: its retries and TTS segments keep it, even if
+    /// the device is moved meanwhile (nil: the session's agent).
+    var agent: String?
     var marks = TurnMarks()
     /// The say this reply speaks (nil: a reply to the user); `instruction`: its assistant job
     /// phrases an instruction rather than answering an utterance.

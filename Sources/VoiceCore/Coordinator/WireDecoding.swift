@@ -150,9 +150,19 @@ enum WireDecoder {
                     models.append(s)
                 }
             }
+            var agents: [String] = []
+            if let list = m.json["agents"], list != .null {
+                guard let items = list.arrayValue else { throw VCError(.parse, "register: \"agents\" must be an array of agent names") }
+                for item in items {
+                    guard let s = item.stringValue, AgentConfig.validName(s) else {
+                        throw VCError(.parse, "register: agent \(item.serialized) must be 1-64 letters, digits, '-', '_' or '.'")
+                    }
+                    agents.append(s)
+                }
+            }
             return .workerRegister(w, WorkerRegistration(name: try m.optionalString("name") ?? "", kinds: try m.kinds("kinds"),
                                                          roles: try m.kinds("roles"), slots: try m.kindCounts("slots"),
-                                                         models: models, labels: labels))
+                                                         models: models, labels: labels, agents: agents))
         case "heartbeat":
             return .workerHeartbeat(w, load: try m.kindCounts("load"))
         case "accepted":
@@ -200,6 +210,15 @@ enum WireDecoder {
                 guard payload.objectValue != nil else { throw VCError(.parse, "output mcp: \"payload\" must be a JSON object") }
                 output = .mcp(payload)
             case "segment_done": output = .segmentDone
+            case "usage":
+                func count(_ key: String) throws(VCError) -> Int64? {
+                    guard let n = try m.optionalInt(key) else { return nil }
+                    guard n >= 0 && n <= 1_000_000_000 else { throw VCError(.parse, "\(m.path): \"\(key)\" must be in 0...1000000000") }
+                    return n
+                }
+                let prompt = try count("prompt_tokens") ?? 0, completion = try count("completion_tokens") ?? 0
+                output = .usage(model: String((try m.optionalString("model") ?? "").prefix(128)), prompt: prompt, completion: completion,
+                                total: try count("total_tokens") ?? prompt + completion)
             case let other: throw VCError(.parse, "output: unknown event \"\(other)\"")
             }
             return .workerOutput(w, job, output)

@@ -150,15 +150,17 @@ enum WireEncoder {
         case let .tts(text, segment, rate, language, voice):
             return ["text": .string(text), "sample_rate": .number(Double(rate)), "language": .string(language),
                     "voice": .string(voice), "segment": .number(Double(segment))]
-        case let .assistant(text, language, device, preemptive, tools):
+        case let .assistant(text, language, device, preemptive, tools, agent):
             var members: [(String, JSON)] = [("text", .string(text)), ("device_id", .string(device)), ("language", .string(language)),
                                              ("session", .string(session))]
+            if !agent.isEmpty { members.append(("agent", .string(agent))) }
             if preemptive { members.append(("preemptive", .bool(true))) }
             if let tools { members.append(("tools", .array(tools))) }
             return .object(members)
-        case let .instruction(text, language, device, tools):
+        case let .instruction(text, language, device, tools, agent):
             var members: [(String, JSON)] = [("text", .string(text)), ("device_id", .string(device)), ("language", .string(language)),
                                              ("session", .string(session)), ("instruction", .bool(true))]
+            if !agent.isEmpty { members.append(("agent", .string(agent))) }
             if let tools { members.append(("tools", .array(tools))) }
             return .object(members)
         }

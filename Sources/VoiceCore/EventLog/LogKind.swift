@@ -15,6 +15,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case adminRequest
     case sayQueued, sayStarted, sayDone, sayDropped
     case turnPaused, turnResumed
+    case sessionAgent, budgetExceeded, turnUsage
 
     public var name: String {
         switch self {
@@ -72,6 +73,9 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .sayDropped: return "say.dropped"
         case .turnPaused: return "turn.paused"
         case .turnResumed: return "turn.resumed"
+        case .sessionAgent: return "session.agent"
+        case .budgetExceeded: return "budget.exceeded"
+        case .turnUsage: return "turn.usage"
         }
     }
 

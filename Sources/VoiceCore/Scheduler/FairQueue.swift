@@ -29,17 +29,24 @@ struct FairQueue: Sendable {
     }
 
     /// The next job by class, then session round robin, skipping removed ones.
-    mutating func pop() -> QueuedJob? {
+    mutating func pop() -> QueuedJob? { pop(where: { _ in true }) }
+
+    /// The next job, in the same order, that `placeable` accepts: a session whose next job it
+    /// refuses keeps that job at its head and goes to the back of its class's round robin.
+    mutating func pop(where placeable: (QueuedJob) -> Bool) -> QueuedJob? {
         guard !live.isEmpty else { return nil }
         for c in 0..<classes.count {
-            while let session = classes[c].sessions.pop() {
+            var refused = 0
+            while refused < classes[c].sessions.count, let session = classes[c].sessions.pop() {
                 var job: QueuedJob?
                 var more = false
                 if var ring = classes[c].perSession.removeValue(forKey: session) {
-                    while let j = ring.pop() {
-                        if live[j.job] != nil { job = j; break }
+                    while let j = ring.first {
+                        if live[j.job] == nil { _ = ring.pop(); continue }
+                        if placeable(j) { job = ring.pop() } else { refused += 1; more = true }
+                        break
                     }
-                    more = !ring.isEmpty
+                    if job != nil { more = !ring.isEmpty }
                     if more { classes[c].perSession[session] = ring }
                 }
                 if more { classes[c].sessions.push(session) }

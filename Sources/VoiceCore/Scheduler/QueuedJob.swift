@@ -9,9 +9,11 @@ public struct QueuedJob: Sendable {
     /// Placed elsewhere when any other worker can take the job (a retry after a failure there).
     public var avoid: WorkerID?
     public var enqueuedAt: Instant
+    /// Placed only on a worker that serves this agent ("": any worker of the kind).
+    public var agent: String
 
     public init(job: JobID, kind: WorkerKind, session: SessionID, priority: JobPriority,
-                preferred: WorkerID? = nil, avoid: WorkerID? = nil, enqueuedAt: Instant) {
+                preferred: WorkerID? = nil, avoid: WorkerID? = nil, enqueuedAt: Instant, agent: String = "") {
         self.job = job
         self.kind = kind
         self.session = session
@@ -19,5 +21,6 @@ public struct QueuedJob: Sendable {
         self.preferred = preferred
         self.avoid = avoid
         self.enqueuedAt = enqueuedAt
+        self.agent = agent
     }
 }

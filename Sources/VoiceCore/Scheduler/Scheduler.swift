@@ -65,11 +65,12 @@ public struct Scheduler: Sendable {
             if kinds.isEmpty { kinds.insert(roles.first(where: { _ in true })!) }
             for k in kinds { roles.insert(k) }
         }
-        let state = WorkerState(
+        var state = WorkerState(
             id: id, name: registration.name, kinds: kinds, roles: roles, slots: registration.slots,
             running: [Int](repeating: 0, count: WorkerKind.allCases.count), labels: registration.labels,
             models: registration.models, reportedLoad: [Int](repeating: 0, count: WorkerKind.allCases.count),
             lastHeartbeat: now)
+        state.agents = Set(registration.agents)
         let index: Int32
         if let reused = freeIndices.popLast() {
             index = reused
@@ -141,11 +142,21 @@ public struct Scheduler: Sendable {
         return lost
     }
 
-    /// Whether some registered worker serves `kind` now and is not draining (ejected ones count:
-    /// when all are ejected they are used anyway).
-    public func canServe(_ kind: WorkerKind) -> Bool {
-        for i in members[kind.rawValue].members where !(workers[Int(i)]!.draining) { return true }
+    /// Whether some registered worker serves `kind` (and `agent`, when given) now and is not
+    /// draining (ejected ones count: when all are ejected they are used anyway).
+    public func canServe(_ kind: WorkerKind, agent: String = "") -> Bool {
+        for i in members[kind.rawValue].members where !(workers[Int(i)]!.draining) && workers[Int(i)]!.serves(agent: agent) {
+            return true
+        }
         return false
+    }
+
+    /// The agents named by the registered workers of `kind` (a worker that names none serves all
+    /// and adds nothing here), sorted.
+    public func servedAgents(_ kind: WorkerKind) -> [String] {
+        var names = Set<String>()
+        for i in members[kind.rawValue].members { names.formUnion(workers[Int(i)]!.agents) }
+        return names.sorted()
     }
 
     /// Recomputes which per-kind sets a worker belongs to.
@@ -254,8 +265,16 @@ public struct Scheduler: Sendable {
     public mutating func nextPlacement(now: Instant) -> Placement? {
         if !ejected.isEmpty { restoreEjected(now: now) }
         for k in 0..<queues.count where !queues[k].isEmpty {
-            if available[k].isEmpty && !hasEjectedFallback(k) { continue }
-            guard let job = queues[k].pop() else { continue }
+            if available[k].isEmpty && ejected.isEmpty { continue }
+            // A job that requires an agent waits (without holding up the others) until a worker
+            // serving that agent can take it.
+            let any = !available[k].isEmpty || hasEjectedFallback(k)
+            let (pool, all, states, someEjected) = (available[k], members[k], workers, !ejected.isEmpty)
+            let placeable = { (job: QueuedJob) -> Bool in
+                job.agent.isEmpty ? any : Self.hasCandidate(k, agent: job.agent, available: pool, members: all, workers: states,
+                                                            someEjected: someEjected)
+            }
+            guard let job = queues[k].pop(where: placeable) else { continue }
             guard let i = chooseWorker(for: job) else {
                 queues[k].push(job)  // cannot happen: a worker was available
                 continue
@@ -285,14 +304,44 @@ public struct Scheduler: Sendable {
         return sa.0 < sb.0 || (sa.0 == sb.0 && sa.1 < sb.1)
     }
 
+    /// Whether an available (or, when all are ejected, an ejected) worker of kind `k` serves `agent`.
+    static func hasCandidate(_ k: Int, agent: String, available: IndexedSet, members: IndexedSet, workers: [WorkerState?],
+                             someEjected: Bool) -> Bool {
+        for i in available.members where workers[Int(i)]!.serves(agent: agent) { return true }
+        return someEjected && ejectedFallback(k, avoid: nil, agent: agent, workers: workers, members: members) != nil
+    }
+
     mutating func chooseWorker(for job: QueuedJob) -> Int32? {
         let k = job.kind.rawValue
+        if !job.agent.isEmpty { return chooseWorker(for: job, among: available[k].members.filter { workers[Int($0)]!.serves(agent: job.agent) }) }
         let pool = available[k]
         if let p = job.preferred, let i = indexOf[p], pool.contains(i) { return i }
         let avoid = job.avoid.flatMap { indexOf[$0] }
         switch pool.count {
         case 0:
             return ejectedFallback(k, avoid: avoid)
+        case 1:
+            return pool[0]
+        default:
+            let n = pool.count
+            let x = rng.below(n)
+            var y = rng.below(n - 1)
+            if y >= x { y += 1 }
+            let a = pool[x], b = pool[y]
+            if a == avoid { return b }
+            if b == avoid { return a }
+            return less(b, a, k) ? b : a
+        }
+    }
+
+    /// Power of two choices among the workers of an agent (`pool`: available, serving the agent).
+    private mutating func chooseWorker(for job: QueuedJob, among pool: [Int32]) -> Int32? {
+        let k = job.kind.rawValue
+        if let p = job.preferred, let i = indexOf[p], pool.contains(i) { return i }
+        let avoid = job.avoid.flatMap { indexOf[$0] }
+        switch pool.count {
+        case 0:
+            return ejectedFallback(k, avoid: avoid, agent: job.agent)
         case 1:
             return pool[0]
         default:

@@ -10,6 +10,8 @@ public struct WorkerState: Sendable {
     public var running: [Int]
     public var labels: [(String, String)]
     public var models: [String]
+    /// The agents whose assistant jobs the worker runs (empty: every agent's).
+    public var agents: Set<String> = []
     /// The last load the worker reported, per kind.
     public var reportedLoad: [Int]
     public var lastHeartbeat: Instant
@@ -38,6 +40,9 @@ public struct WorkerState: Sendable {
     }
 
     func hasFreeSlot(_ k: WorkerKind) -> Bool { freeSlots(k) > 0 }
+
+    /// Whether the worker may run a job that requires `agent` ("" requires none).
+    public func serves(agent: String) -> Bool { agent.isEmpty || agents.isEmpty || agents.contains(agent) }
 }
 
 /// A worker's registration, as parsed from its `register` message.
@@ -48,14 +53,17 @@ public struct WorkerRegistration: Sendable {
     public var slots: [Int]
     public var models: [String]
     public var labels: [(String, String)]
+    /// The agents the worker serves (`register.agents`; empty: every agent).
+    public var agents: [String]
 
     public init(name: String = "", kinds: KindSet, roles: KindSet = KindSet(), slots: [WorkerKind: Int] = [:],
-                models: [String] = [], labels: [(String, String)] = []) {
+                models: [String] = [], labels: [(String, String)] = [], agents: [String] = []) {
         self.name = name
         self.kinds = kinds
         self.roles = roles
         self.slots = WorkerKind.allCases.map { slots[$0] ?? 1 }
         self.models = models
         self.labels = labels
+        self.agents = agents
     }
 }

@@ -103,6 +103,8 @@ struct InvariantChecker: Sendable {
     var ttfaQuiet: [Int64] = []
     var turnsCompleted = 0
     var turnsFallback = 0
+    /// Turns refused by a budget (their refusal was spoken).
+    var turnsRefused = 0
     var turnsCancelled = 0
     var turnsTimedOut = 0
     var turnsEmpty = 0
@@ -244,6 +246,7 @@ struct InvariantChecker: Sendable {
             case "done": turnsCompleted += 1
             case "playback-timeout": turnsTimedOut += 1
             case "empty": turnsEmpty += 1
+            case "refused": turnsRefused += 1
             default: break
             }
             closeTurn(s, t)

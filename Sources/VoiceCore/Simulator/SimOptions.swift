@@ -33,6 +33,9 @@ public struct SimOptions: Sendable {
     /// Operators' says per connected device per hour (`POST /api/v1/devices/{id}/say`, a text or an
     /// instruction at random moments); 0: none.
     public var saysPerHour = 0.0
+    /// A per-device budget of turns per minute (the Coordinator's `budgets.device`; 0: none): turns
+    /// over it are refused with the spoken refusal (docs/agents.md).
+    public var turnsPerMinute = 0
 
     public init() {}
 
@@ -88,6 +91,7 @@ public struct SimOptions: Sendable {
                     throw VCError(.invalidArgument, "options: says_per_hour must be a number in 0...3600")
                 }
                 saysPerHour = v
+            case "turns_per_minute": turnsPerMinute = try ConfigValue.int(key, value, 0...1_000_000)
             default: throw VCError(.invalidArgument, "options: unknown key \"\(key)\"")
             }
         }
@@ -112,6 +116,7 @@ public struct SimOptions: Sendable {
         if !buggify { c += " --no-buggify" }
         if !preemption { c += " --no-preemption" }
         if backchannels > 0 { c += " --backchannels \(backchannels)" }
+        if turnsPerMinute > 0 { c += " --turns-per-minute \(turnsPerMinute)" }
         if let injectBug { c += " --inject-bug " + injectBug.rawValue }
         if saysPerHour > 0 { c += " --says-per-hour \(saysPerHour)" }
         return c

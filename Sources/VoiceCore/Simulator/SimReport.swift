@@ -29,7 +29,8 @@ public struct SimReport: Sendable {
                                     ("fallback", .number(Double(c.turnsFallback))),
                                     ("cancelled", .number(Double(c.turnsCancelled))),
                                     ("timed_out", .number(Double(c.turnsTimedOut))),
-                                    ("empty", .number(Double(c.turnsEmpty)))])))
+                                    ("empty", .number(Double(c.turnsEmpty)))]
+                                   + (c.turnsRefused > 0 ? [("refused", .number(Double(c.turnsRefused)))] : []))))
         if sim.options.saysPerHour > 0 {
             o.append(("says", .object([("requested", .number(Double(sim.stats.says))), ("started", .number(Double(c.saysStarted))),
                                        ("done", .number(Double(c.saysDone))), ("dropped", .number(Double(c.saysDropped)))])))

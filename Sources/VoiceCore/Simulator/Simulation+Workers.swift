@@ -105,7 +105,7 @@ extension Simulation {
                     job.transcript = SimContent.backchannels[rng.backchannel.below(SimContent.backchannels.count)]
                 }
             case .assistant, .instruction:
-                if case let .assistant(_, _, _, preemptive, _) = params { job.preemptive = preemptive }
+                if case let .assistant(_, _, _, preemptive, _, _) = params { job.preemptive = preemptive }
                 let sentences = rng.latency.int(1...4)
                 var text = ""
                 for k in 0..<sentences {

@@ -65,6 +65,7 @@ public struct Simulation: Sendable {
         bugRandom = SimRandom(seed: options.seed, stream: "bugs")
         var config = SimKnobs.config(buggify: options.buggify, rng: &rng.knobs, schedulerSeed: rng.schedulerSeed)
         config.preemptiveGeneration = options.preemption
+        if options.turnsPerMinute > 0 { config.budgets.device.turnsPerMinute = options.turnsPerMinute }
         self.config = config
         coordinator = try Coordinator(config: config)
         end = min(options.durationUs, options.untilUs ?? Int64.max)

@@ -66,6 +66,22 @@ class _Turn:
     job: Job
     committed: asyncio.Event  # set from the start unless the job is preemptive
     commit_timeout: float
+    # The LLM's token usage over the turn's requests (tool rounds add up), and the model.
+    model: str = ""
+    usage: dict[str, int] | None = None
+
+    def add_usage(self, model: str, usage: dict[str, Any]) -> None:
+        def count(key: str) -> int:
+            value = usage.get(key)
+            return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else 0
+
+        total = self.usage or {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+        prompt, completion = count("prompt_tokens"), count("completion_tokens")
+        total["prompt_tokens"] += prompt
+        total["completion_tokens"] += completion
+        total["total_tokens"] += count("total_tokens") or prompt + completion
+        self.usage = total
+        self.model = model or self.model
 
     async def wait_commit(self) -> None:
         if not self.committed.is_set():
@@ -93,7 +109,13 @@ class Assistant:
         device_tools: bool = True,
         commit_timeout: float = 10.0,
     ) -> None:
-        self.system = system
+        # An agent's system prompt (`voicecore up` sets it from the agent's config) replaces the script's.
+        self.system = os.environ.get("VOICECORE_SYSTEM_PROMPT") or system
+        # The agents this worker serves (`register.agents`): `voicecore up` sets VOICECORE_AGENTS.
+        self.agents = [a.strip() for a in os.environ.get("VOICECORE_AGENTS", "").split(",") if a.strip()]
+        # The tools the agent may use (its `tools` list; VOICECORE_TOOLS); None: every tool.
+        allowed = os.environ.get("VOICECORE_TOOLS")
+        self.allowed_tools: set[str] | None = None if allowed is None else {t.strip() for t in allowed.split(",") if t.strip()}
         self.llm = llm or LLM.from_env()
         self.db_path = Path(os.environ.get("VOICECORE_SESSION_DB") or db or default_db_path())
         self.history_tokens = history_tokens
@@ -111,6 +133,7 @@ class Assistant:
         self._store: SessionStore | None = None
         self.llm.tool_source = self._current_tools
         self.llm.on_tool_event = self._tool_event
+        self.llm.on_usage = self._llm_usage
 
     # Declaring the logic -----------------------------------------------------------------------
 
@@ -197,7 +220,8 @@ class Assistant:
         return self._store
 
     def worker(self) -> Worker:
-        worker = Worker(slots={"assistant": self.slots}, name=self.name, models=["assistant"])
+        worker = Worker(slots={"assistant": self.slots}, name=os.environ.get("VOICECORE_ASSISTANT_NAME") or self.name,
+                        models=["assistant"], agents=list(self.agents))
         worker.handler("assistant")(self.handle_job)
         self._worker = worker
         return worker
@@ -222,7 +246,7 @@ class Assistant:
         p = job.params
         device_id = str(p.get("device_id") or job.session or "anonymous")
         return Session(device_id=device_id, id=str(p.get("session") or job.session), language=str(p.get("language") or "en"),
-                       store=self.store, budget_tokens=self.history_tokens)
+                       store=self.store, budget_tokens=self.history_tokens, agent=str(p.get("agent") or ""))
 
     async def handle_job(self, job: Job) -> None:
         if self._handler is None:
@@ -250,6 +274,9 @@ class Assistant:
                     if delta:
                         reply.append(delta)
                         await job.output("delta", text=delta)
+            if turn.usage is not None:
+                # Before `done`: the hub counts the tokens against the budgets (else it estimates them).
+                await job.output("usage", model=turn.model, **turn.usage)
             await turn.wait_commit()
         finally:
             self._turn.reset(token)
@@ -296,9 +323,17 @@ class Assistant:
         listed = job.params.get("tools")
         session.tools = mcp.registry(listed) if self.device_tools and isinstance(listed, list) else ToolRegistry()
 
+    def _llm_usage(self, model: str, usage: dict[str, Any]) -> None:
+        turn = self._turn.get()
+        if turn is not None:
+            turn.add_usage(model, usage)
+
     def _current_tools(self) -> ToolRegistry | None:
         turn = self._turn.get()
-        return self.tools.merged(turn.session.tools if turn else None)
+        tools = self.tools.merged(turn.session.tools if turn else None)
+        if self.allowed_tools is not None:
+            tools = ToolRegistry({name: t for name, t in tools.tools.items() if name in self.allowed_tools})
+        return tools
 
     async def _tool_event(self, event: str, fields: dict[str, Any]) -> None:
         turn = self._turn.get()

@@ -48,6 +48,11 @@ class LLM:
     # Set by Assistant: the tools of the turn in progress, and where tool events go.
     tool_source: Callable[[], ToolRegistry | None] | None = None
     on_tool_event: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+    # Asks a streaming server for the tokens a request used (``stream_options.include_usage``);
+    # each request's ``usage`` (and the model that answered) goes to ``on_usage``. Assistant
+    # reports them to the hub, which counts them against the budgets (docs/agents.md).
+    include_usage: bool = True
+    on_usage: Callable[[str, dict[str, Any]], None] | None = None
     _preferred: int = 0
     _models: dict[str, str] = field(default_factory=dict)
 
@@ -163,6 +168,8 @@ class LLM:
         try:
             async with aiohttp.ClientSession(timeout=timeout) as http:
                 body: dict[str, Any] = {"model": await self._model_for(http, endpoint), "messages": messages, "stream": True, **options}
+                if self.include_usage and "stream_options" not in body:
+                    body["stream_options"] = {"include_usage": True}
                 if registry is not None:
                     body["tools"] = registry.openai_schema()
                 try:
@@ -194,6 +201,9 @@ class LLM:
                         except ValueError:
                             raise _Retryable("malformed SSE data") from None
                         wait = self.idle_timeout
+                        usage = chunk.get("usage")
+                        if isinstance(usage, dict) and self.on_usage is not None:
+                            self.on_usage(str(chunk.get("model") or body["model"]), usage)
                         for choice in chunk.get("choices") or []:
                             delta = choice.get("delta") or {}
                             if delta.get("content"):

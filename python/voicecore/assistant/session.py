@@ -82,6 +82,7 @@ class Session:
     store: SessionStore
     budget_tokens: int = 2000
     tools: ToolRegistry = field(default_factory=ToolRegistry)
+    agent: str = ""  # the agent the hub bound the device to (docs/agents.md); "" = none
     data: dict[str, Any] = field(default_factory=dict)  # scratch space for the script, per connection
     instruction: bool = False  # this job phrases what the device says first (say/remind with instruction=)
 

@@ -43,6 +43,8 @@ def _add(p: argparse.ArgumentParser) -> None:
                    help="the Coordinator ignores the simulated ASR's speculative transcripts (preemptive_generation false)")
     p.add_argument("--backchannels", type=float, default=0.0, metavar="SHARE",
                    help="share of simulated transcripts that are backchannels (uh-huh, 嗯, ага), e.g. 0.3")
+    p.add_argument("--turns-per-minute", type=int, default=0, metavar="N",
+                   help="a per-device budget of N turns per minute: turns over it are refused with the spoken refusal (docs/agents.md)")
     p.add_argument("--trace", metavar="DEV", help="print one device's events, e.g. dev-17")
     p.add_argument("--until", metavar="TIME", help="stop at this simulated time, e.g. 2d03:11:08")
     p.add_argument("--plot", metavar="PNG", help="write a PNG: latency histogram and fleet timeline")
@@ -64,7 +66,7 @@ def summary(r: SimReport) -> str:
         f"  events {r['events']:,} ({r['core_events']:,} Coordinator steps, {r['log_entries']:,} log entries)",
         f"  faults injected: {faults}",
         f"  turns: completed {t['completed']}, fallback {t['fallback']}, cancelled {t['cancelled']}, "
-        f"timed out {t['timed_out']}, empty {t['empty']}",
+        f"timed out {t['timed_out']}, empty {t['empty']}" + (f", refused {t['refused']} (budget)" if t.get("refused") else ""),
         f"  time to first audio (virtual): p50 {q['p50']:.0f} ms, p99 {q['p99']:.0f} ms over {q['count']} turns; "
         f"fault-free windows p99 {q['quiet_p99']:.0f} ms over {q['quiet_count']} (budget {q['budget']} ms)",
         f"  invariants: {len(r['invariants'])} checked; event-log hash {r['hash']}",
@@ -84,7 +86,8 @@ def summary(r: SimReport) -> str:
 def _options(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     return dict(seed=seed, devices=args.devices, workers=args.workers, duration=args.duration, faults=args.faults,
                 liveness=args.liveness, buggify=not args.no_buggify, preemption=not args.no_preemption, backchannels=args.backchannels,
-                until=args.until, trace=args.trace, inject_bug=args.inject_bug, says_per_hour=args.says_per_hour)
+                until=args.until, trace=args.trace, inject_bug=args.inject_bug, says_per_hour=args.says_per_hour,
+                turns_per_minute=args.turns_per_minute)
 
 
 @command("sim", "simulate a voice fleet on a virtual clock with faults and invariants")(_add)

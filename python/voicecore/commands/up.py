@@ -15,6 +15,12 @@ settings: defaults < --config FILE (a JSON object with the long option names as 
 plus "daemon": {...} with more voicecored options) < environment (VOICECORE_LLM_URL,
 VOICECORE_LLM_MODEL, VOICECORE_TOKEN, VOICECORE_DEVICE_TOKENS, VOICECORE_ADMIN_TOKEN, VOICECORE_STATE_DIR) < flags.
 
+Agents: the file may name several agents, each served by its own assistant worker, and bind devices
+to them: "agents": {"kitchen": {"system_prompt": ..., "script": ..., "llm_url": ..., "language": "en",
+"voice": ..., "kb_dir": ..., "tools": [...]}, ...}, "bindings": {"devices": {"<device id>": "kitchen"},
+"tokens": {"<token>": "story"}, "default": "kitchen"}, "budgets": {"device": {"turns_per_minute": 6,
+"tokens_per_day": 20000}, "agent": {...}, "refusal_text": ...} (docs/agents.md).
+
 LLM: --llm-url (any OpenAI-compatible server, e.g. http://gpu-box:8000/v1) > the embedded
 SmolLM2-135M-Instruct on llama.cpp (scripts/install-llm.sh installs it; make run does) > none.
 Without an LLM the default assistant answers with the best passage of its knowledge base.

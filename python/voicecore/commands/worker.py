@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--script", help="assistant: the business-logic script (calls app.run())")
     p.add_argument("--slots", type=int, default=0, help="jobs run at once (default: asr 2, tts 2, assistant 4)")
     p.add_argument("--name", default="", help="worker name for the hub's logs")
+    p.add_argument("--agent", action="append", default=[], metavar="NAME",
+                   help="assistant: serve only this agent's jobs (repeatable; default: every agent's; docs/agents.md)")
     p.add_argument("--engine", choices=["default", "openai", "instant"], default="default",
                    help="asr: faster-whisper tiny.en (default) or an OpenAI-compatible /v1/audio/transcriptions; "
                         "tts: eSpeak NG (default) or an OpenAI-compatible /v1/audio/speech; "
@@ -57,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
             return 2
         os.environ["VOICECORE_HUB"] = args.hub
         os.environ["VOICECORE_TOKEN"] = args.token
+        if args.agent:
+            os.environ["VOICECORE_AGENTS"] = ",".join(args.agent)
+        if args.name:
+            os.environ["VOICECORE_ASSISTANT_NAME"] = args.name
         sys.argv = [args.script]
         sys.path.insert(0, os.path.dirname(os.path.abspath(args.script)))
         runpy.run_path(args.script, run_name="__main__")

@@ -4,10 +4,82 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+AGENT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+# An agent's settings (docs/agents.md): the core's part (language, voice, budgets, greeting is the
+# workers') and its assistant worker's part (prompt, script, LLM, knowledge, tools).
+AGENT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "system_prompt": str, "script": str, "llm_url": str, "llm_model": str, "kb_dir": str, "voice": str,
+    "language": str, "greeting": str, "tools": list, "slots": int, "budgets": dict,
+}
+BINDING_KEYS = {"devices", "tokens", "default"}
+BUDGET_KEYS = {"device", "agent", "refusal_text"}
+LIMIT_KEYS = {"turns_per_minute", "tokens_per_day"}
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r} (a device, token or agent is named twice)")
+        out[key] = value
+    return out
+
+
+@dataclass
+class Agent:
+    """One agent as `voicecore up` runs it: an assistant worker process serving it, and its part of
+    the core's config."""
+
+    name: str
+    system_prompt: str = ""
+    script: str = ""
+    llm_url: str = ""
+    llm_model: str = ""
+    kb_dir: str = ""
+    voice: str = ""
+    language: str = ""
+    greeting: str = ""
+    tools: list[str] | None = None
+    slots: int = 0
+    budgets: dict[str, Any] = field(default_factory=dict)
+
+    def core(self) -> dict[str, Any]:
+        """The agent as the Coordinator's config names it (docs/agents.md)."""
+        out: dict[str, Any] = {}
+        if self.language:
+            out["language"] = self.language
+        if self.voice:
+            out["voice"] = self.voice
+        if self.budgets:
+            out["budgets"] = self.budgets
+        return out
+
+
+def _check_budgets(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be an object")
+    for key, item in value.items():
+        if key not in BUDGET_KEYS:
+            raise ValueError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(BUDGET_KEYS))})")
+        if key == "refusal_text":
+            if not isinstance(item, str):
+                raise ValueError(f"{where}.refusal_text must be a string")
+            continue
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}.{key} must be an object")
+        for limit, n in item.items():
+            if limit not in LIMIT_KEYS:
+                raise ValueError(f"{where}.{key}: unknown limit {limit!r} (known: {', '.join(sorted(LIMIT_KEYS))})")
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise ValueError(f"{where}.{key}.{limit} must be a non-negative integer (0: no limit)")
+    return value
 
 
 def default_state_dir() -> Path:
@@ -55,13 +127,20 @@ class UpConfig:
     daemon_bin: str = ""
     ready_timeout: float = 180.0
     daemon: dict[str, Any] = field(default_factory=dict)  # more voicecored options (see voicecored --help)
+    # Several agents from one file (docs/agents.md): {"name": {system_prompt, script, llm_url, ...}},
+    # the devices bound to them ({"devices": {id: agent}, "tokens": {token: agent}, "default": agent})
+    # and the budgets ({"device": {...}, "agent": {...}, "refusal_text": ...}).
+    agents: dict[str, Any] = field(default_factory=dict)
+    bindings: dict[str, Any] = field(default_factory=dict)
+    budgets: dict[str, Any] = field(default_factory=dict)
+    config_dir: str = field(default="", repr=False)  # relative paths of the config file are read from here
 
     @staticmethod
     def keys() -> list[str]:
-        return [f.name for f in fields(UpConfig)]
+        return [f.name for f in fields(UpConfig) if f.name != "config_dir"]
 
     def update(self, values: dict[str, Any], source: str) -> None:
-        known = {f.name: f for f in fields(UpConfig)}
+        known = {f.name: f for f in fields(UpConfig) if f.name != "config_dir"}
         for key, value in values.items():
             if key not in known:
                 raise ValueError(f"{source}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
@@ -81,12 +160,13 @@ class UpConfig:
 
     def load_file(self, path: str) -> None:
         try:
-            values = json.loads(Path(path).read_text(encoding="utf-8"))
+            values = json.loads(Path(path).read_text(encoding="utf-8"), object_pairs_hook=_no_duplicate_keys)
         except (OSError, ValueError) as exc:
             raise ValueError(f"config file {path}: {exc}") from exc
         if not isinstance(values, dict):
             raise ValueError(f"config file {path}: a JSON object is expected")
         self.update(values, path)
+        self.config_dir = str(Path(path).resolve().parent)
 
     def load_env(self, env: dict[str, str]) -> None:
         if env.get("VOICECORE_LLM_URL"):
@@ -118,6 +198,90 @@ class UpConfig:
         unknown = set(self.worker_kinds) - {"asr", "tts", "assistant"}
         if unknown:
             raise ValueError(f"--workers: unknown kinds {sorted(unknown)} (asr, tts, assistant, or none)")
+        self.agent_list()  # the agents, bindings and budgets are checked now: a bad file stops `up` at once
+        if self.budgets:
+            _check_budgets(self.budgets, "budgets")
+        if self.device_tokens:
+            # A token that binds an agent is a device token: it must let the device in.
+            known = [t.strip() for t in self.device_tokens.split(",") if t.strip()]
+            extra = [t for t in (self.bindings.get("tokens") or {}) if t not in known]
+            if extra:
+                self.device_tokens = ",".join(known + extra)
+
+    def path(self, value: str) -> Path:
+        """A path from the config file, relative to the file's folder."""
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() or not self.config_dir else Path(self.config_dir) / p
+
+    def agent_list(self) -> list[Agent]:
+        """The configured agents, checked: names, keys and types, scripts and knowledge folders that
+        exist, bindings that name configured agents."""
+        if not isinstance(self.agents, dict):
+            raise ValueError("agents must be an object of named agents")
+        out: list[Agent] = []
+        for name, spec in self.agents.items():
+            if not AGENT_NAME.match(name):
+                raise ValueError(f"agent name {name!r}: 1-64 letters, digits, '-', '_' or '.'")
+            if not isinstance(spec, dict):
+                raise ValueError(f"agent {name!r} must be an object")
+            agent = Agent(name)
+            for key, value in spec.items():
+                kind = AGENT_KEYS.get(key)
+                if kind is None:
+                    raise ValueError(f"agent {name!r}: unknown setting {key!r} (known: {', '.join(sorted(AGENT_KEYS))})")
+                if not isinstance(value, kind) or isinstance(value, bool):
+                    raise ValueError(f"agent {name!r}: {key} must be {kind.__name__ if isinstance(kind, type) else kind}, got {value!r}")
+                setattr(agent, key, value)
+            if agent.tools is not None and not all(isinstance(t, str) for t in agent.tools):
+                raise ValueError(f"agent {name!r}: tools must be a list of tool names")
+            if agent.script:
+                script = self.path(agent.script)
+                if not script.is_file():
+                    raise ValueError(f"agent {name!r}: script {script} not found")
+                agent.script = str(script.resolve())
+            if agent.kb_dir:
+                kb = self.path(agent.kb_dir)
+                if not kb.is_dir():
+                    raise ValueError(f"agent {name!r}: kb_dir {kb} is not a folder")
+                agent.kb_dir = str(kb.resolve())
+            if agent.budgets:
+                _check_budgets(agent.budgets, f"agent {name!r}: budgets")
+            out.append(agent)
+        names = {a.name for a in out}
+        b = self.bindings
+        if not isinstance(b, dict):
+            raise ValueError("bindings must be an object")
+        if b and not names:
+            raise ValueError("bindings name agents, but no agents are configured")
+        for key in b:
+            if key not in BINDING_KEYS:
+                raise ValueError(f"bindings: unknown key {key!r} (known: devices, tokens, default)")
+        for table in ("devices", "tokens"):
+            entries = b.get(table) or {}
+            if not isinstance(entries, dict):
+                raise ValueError(f"bindings.{table} must be an object")
+            for key, agent_name in entries.items():
+                what = f"device {key!r}" if table == "devices" else "a token"
+                if not isinstance(agent_name, str) or agent_name not in names:
+                    raise ValueError(f"bindings.{table}: {what} is bound to unknown agent {agent_name!r} (agents: {', '.join(sorted(names))})")
+        default = b.get("default")
+        if default is not None and default not in names:
+            raise ValueError(f"bindings.default: unknown agent {default!r} (agents: {', '.join(sorted(names))})")
+        return out
+
+    def core_agents(self) -> dict[str, Any]:
+        """The Coordinator's config keys for the agents (`agents`, `bindings`, `budgets`); {} when
+        there are none. Without a `default`, the first agent is the default."""
+        agents = self.agent_list()
+        out: dict[str, Any] = {}
+        if agents:
+            out["agents"] = {a.name: a.core() for a in agents}
+            bindings = {k: v for k, v in self.bindings.items() if k in ("devices", "tokens")}
+            bindings["default"] = self.bindings.get("default") or agents[0].name
+            out["bindings"] = bindings
+        if self.budgets:
+            out["budgets"] = self.budgets
+        return out
 
     @property
     def worker_kinds(self) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from . import embedded_llm
 from .addresses import free_port, lan_address
-from .config import UpConfig
+from .config import Agent, UpConfig
 from .daemon_binary import default_knowledge, default_script, find_daemon, web_root
 from .supervisor import ChildSpec, Supervisor
 from ..vision import VisionService
@@ -32,6 +32,9 @@ def daemon_settings(c: UpConfig, vision_url: str = "") -> dict:
     """voicecored's --config object: the `daemon` settings, plus the Coordinator's switch for
     preemption and the vision endpoint it advertises to camera boards."""
     options = dict(c.daemon)
+    agents = c.core_agents()
+    if agents:
+        options["coordinator"] = dict(options.get("coordinator") or {}, **agents)
     if not c.preemption:
         options["coordinator"] = dict(options.get("coordinator") or {}, preemptive_generation=False)
     if vision_url:
@@ -68,6 +71,7 @@ class Stack:
         self.llm_note = ""
         self._listening: asyncio.Future[int] | None = None
         self._registered: set[str] = set()
+        self._registered_agents: set[str] = set()
         self._registered_changed = asyncio.Event()
         self.vision: VisionService | None = None
         self.vision_url = ""
@@ -86,6 +90,9 @@ class Stack:
         if entry.get("kind") == "worker.registered":
             kinds = entry.get("to", "")
             self._registered.update(k for k in str(kinds).replace(" ", ",").split(",") if k)
+            reason = str(entry.get("reason") or "")
+            if reason.startswith("agents="):
+                self._registered_agents.update(a for a in reason[len("agents="):].split(",") if a)
             self._registered_changed.set()
 
     def _python(self, *args: str) -> list[str]:
@@ -103,7 +110,9 @@ class Stack:
         if daemon is None:
             raise StartupError("voicecored not found: run `make build` (or set --daemon-bin / VOICECORED_BIN)")
         script = Path(c.script) if c.script else default_script()
-        if "assistant" in c.worker_kinds and not script.is_file():
+        agents = c.agent_list()
+        uses_default_script = not agents or any(not a.script for a in agents)
+        if "assistant" in c.worker_kinds and uses_default_script and not script.is_file():
             raise StartupError(f"assistant script {script} not found (--script)")
         self.logs.mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
@@ -143,6 +152,10 @@ class Stack:
             await turn_task
         hub = f"ws://{self.local_host}:{self.port}/worker"
         for kind in c.worker_kinds:
+            if kind == "assistant" and agents:
+                for agent in agents:
+                    await self._start_agent_worker(agent, hub, script)
+                continue
             # "--token=" keeps a user-given token that starts with "-" from reading as an option.
             args = ["worker", kind, "--hub", hub, f"--token={c.worker_token}", "--name", f"{kind}-local"]
             env = self._env()
@@ -159,6 +172,26 @@ class Stack:
         await self._wait_registered()
         self.ready = True
         self._write_status()
+
+    async def _start_agent_worker(self, agent: Agent, hub: str, script: Path) -> None:
+        """One assistant worker process per agent: its script, prompt, LLM, knowledge and tools,
+        registered as serving only that agent (docs/agents.md)."""
+        c = self.config
+        agent_script = Path(agent.script) if agent.script else script
+        args = ["worker", "assistant", "--hub", hub, f"--token={c.worker_token}", "--name", f"assistant-{agent.name}",
+                "--agent", agent.name, "--script", str(agent_script.resolve()), "--slots", str(agent.slots or c.assistant_slots)]
+        env = self._env()
+        env.update(VOICECORE_LLM_URL=agent.llm_url or self.llm_url, VOICECORE_LLM_MODEL=agent.llm_model or c.llm_model,
+                   KB_DIR=agent.kb_dir or str(Path(c.kb_dir).resolve() if c.kb_dir else default_knowledge()),
+                   KB_INDEX=str(self.state / f"kb-{agent.name}.vcidx"), VOICECORE_SESSION_DB=str(self.state / "sessions.sqlite3"),
+                   VOICECORE_ASSISTANT_SLOTS=str(agent.slots or c.assistant_slots))
+        if agent.system_prompt:
+            env["VOICECORE_SYSTEM_PROMPT"] = agent.system_prompt
+        if agent.tools is not None:
+            env["VOICECORE_TOOLS"] = ",".join(agent.tools)
+        if agent.greeting:
+            env["VOICECORE_GREETING"] = agent.greeting
+        await self.supervisor.start(ChildSpec(f"assistant {agent.name}", self._python(*args), self.logs / f"assistant-{agent.name}.log", env=env))
 
     async def _install_turn_model(self) -> None:
         """The ASR worker's end-of-turn model (Smart Turn, from the pipecat-ai wheel), once."""
@@ -206,12 +239,13 @@ class Stack:
 
     async def _wait_registered(self) -> None:
         wanted = set(self.config.worker_kinds)
+        agents = {a.name for a in self.config.agent_list()} if "assistant" in wanted else set()
         deadline = time.monotonic() + self.config.ready_timeout
-        while not wanted <= self._registered:
+        while not (wanted <= self._registered and agents <= self._registered_agents):
             self._registered_changed.clear()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                missing = ", ".join(sorted(wanted - self._registered))
+                missing = ", ".join(sorted(wanted - self._registered) + [f"assistant for agent {a}" for a in sorted(agents - self._registered_agents)])
                 raise StartupError(f"workers not registered after {self.config.ready_timeout:.0f} s: {missing}; see {self.logs}/")
             try:
                 await asyncio.wait_for(self._registered_changed.wait(), remaining)
@@ -257,6 +291,8 @@ class Stack:
             f"  LLM         {self.llm_note}",
             f"  vision      " + (f"{self.config.vision_url} ({self.config.vision_model or 'its first model'}); camera boards upload to {self.vision_url}"
                                  if self.vision_url else "none (--vision-url: camera boards' photos explained by a model that takes images)"),
+            *([f"  agents      " + ", ".join(f"{a.name} ({a.language or 'hub language'})" for a in self.config.agent_list())
+               + f"; default {self.config.core_agents()['bindings']['default']}"] if self.config.agents else []),
             f"  workers     {', '.join(self.config.worker_kinds) or 'none'} on this machine; more join at {s['worker_url']} "
             f"with --token {self.config.worker_token}",
             "  devices     " + ("token required (--device-tokens)" if self.config.device_tokens else "DEV MODE: any device may connect without a token"),

@@ -84,6 +84,8 @@ class ScriptedLLM:
         self.port = 0
         self.streams_open = 0  # streamed replies still being written
         self._ids = itertools.count(1)
+        self._body_options: dict[str, dict[str, Any]] = {}
+        self._prompt_words: dict[str, int] = {}
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -198,6 +200,8 @@ class ScriptedLLM:
                  "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                  "usage": {"prompt_tokens": 0, "completion_tokens": len(_chunks(text)), "total_tokens": 0}}
             )
+        self._body_options[ident] = body.get("stream_options") if isinstance(body.get("stream_options"), dict) else {}
+        self._prompt_words[ident] = sum(len(str(m.get("content") or "").split()) for m in messages if isinstance(m, dict))
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
         self.streams_open += 1
@@ -229,6 +233,14 @@ class ScriptedLLM:
             for j in range(0, len(args), 8):  # arguments arrive in fragments
                 await event({"tool_calls": [{"index": i, "function": {"arguments": args[j : j + 8]}}]})
         await event({}, "tool_calls" if rule.tool_calls else "stop")
+        if (self._body_options.get(ident) or {}).get("include_usage"):
+            # As OpenAI streams it: a last chunk with no choices and the request's usage (prompt
+            # tokens counted here as words of every message, completion tokens as the deltas sent).
+            prompt, completion = self._prompt_words.pop(ident, 0), sent
+            usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+            chunk = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": self.model, "choices": [], "usage": usage}
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        self._body_options.pop(ident, None)
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response

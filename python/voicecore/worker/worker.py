@@ -72,6 +72,8 @@ class Worker:
     name: str = ""
     models: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    # The agents whose assistant jobs this worker runs (docs/agents.md); empty: every agent's.
+    agents: list[str] = field(default_factory=list)
     max_message_size: int = 1 << 20
     drain_timeout: float = 30.0
     cancel_grace: float = 5.0  # a cancelled job still running after this is logged (its handler ignores cancellation)
@@ -221,17 +223,18 @@ class Worker:
         ) as ws:
             self._ws = ws
             self.connections += 1
-            await self._send(
-                {
-                    "type": "register",
-                    "protocol": PROTOCOL,
-                    "name": self.name,
-                    "kinds": sorted(self.slots),
-                    "slots": dict(self.slots),
-                    "models": list(self.models),
-                    "labels": dict(self.labels),
-                }
-            )
+            register: dict[str, Any] = {
+                "type": "register",
+                "protocol": PROTOCOL,
+                "name": self.name,
+                "kinds": sorted(self.slots),
+                "slots": dict(self.slots),
+                "models": list(self.models),
+                "labels": dict(self.labels),
+            }
+            if self.agents:
+                register["agents"] = list(self.agents)
+            await self._send(register)
             heartbeat: asyncio.Task[None] | None = None
             try:
                 async for raw in ws:
