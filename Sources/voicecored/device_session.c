@@ -71,7 +71,8 @@ static void device_request_read(devices *ds, struct lws *wsi, device_request *r)
         r->why = "a valid device token is required (Authorization: Bearer <token>)";
         return;
     }
-    if (have_token && strlen(token) < sizeof r->token) snprintf(r->token, sizeof r->token, "%s", token);
+    size_t token_len = have_token ? strlen(token) : 0;
+    if (token_len && token_len < sizeof r->token) memcpy(r->token, token, token_len + 1);
     static const char *const version_args[] = {"protocol_version=", "protocol-version=", "version=", NULL};
     static const char *const device_args[] = {"device_id=", "device-id=", NULL};
     static const char *const client_args[] = {"client_id=", "client-id=", NULL};
