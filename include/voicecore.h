@@ -164,7 +164,9 @@ const char *vc_coordinator_errmsg(const vc_coordinator *c);
 
 typedef enum vc_event_kind {
     VC_EVENT_DEVICE_CONNECTED = 1,     /* session; device_id, client_id (may be empty), protocol_version
-                                          (1..3; 0 means 1); flags VC_EVENT_AUTHENTICATED */
+                                          (1..3; 0 means 1); flags VC_EVENT_AUTHENTICATED; token: the
+                                          device token it presented (for the agents' token bindings,
+                                          docs/agents.md; may be empty) */
     VC_EVENT_DEVICE_MESSAGE = 2,       /* session; body: the device's text frame as it arrived */
     VC_EVENT_DEVICE_AUDIO = 3,         /* session; data: PCM16LE mono 16 kHz (decoded uplink Opus) */
     VC_EVENT_DEVICE_PLAYBACK_DONE = 4, /* session, turn: that turn's queued audio has played
@@ -213,6 +215,8 @@ typedef struct vc_event {
     uint64_t request;          /* VC_EVENT_ADMIN_REQUEST: the host's id for it, 1..2^63-1 */
     const char *path;          /* VC_EVENT_ADMIN_REQUEST: the request path (UTF-8, no query string) */
     size_t path_len;
+    const char *token;         /* VC_EVENT_DEVICE_CONNECTED: the device token it presented (UTF-8) */
+    size_t token_len;
 } vc_event;
 
 /* Handles one event at now_us, the host's monotonic clock in microseconds (it never decreases).

@@ -48,6 +48,9 @@ typedef struct device_request {
     char device_id[65];
     char client_id[65];
     int authenticated;           /* the device presented a configured token */
+    /* The token it presented, when it is a configured one (or any, in DEV MODE): the core binds
+     * devices to agents by token (docs/agents.md); never logged. "" = none. */
+    char token[129];
     int status;                  /* 0: admitted; else the HTTP status refusing it */
     const char *why;
 } device_request;
@@ -68,6 +71,8 @@ static void device_request_read(devices *ds, struct lws *wsi, device_request *r)
         r->why = "a valid device token is required (Authorization: Bearer <token>)";
         return;
     }
+    size_t token_len = have_token ? strlen(token) : 0;
+    if (token_len && token_len < sizeof r->token) memcpy(r->token, token, token_len + 1);
     static const char *const version_args[] = {"protocol_version=", "protocol-version=", "version=", NULL};
     static const char *const device_args[] = {"device_id=", "device-id=", NULL};
     static const char *const client_args[] = {"client_id=", "client-id=", NULL};
@@ -154,7 +159,8 @@ static void *device_open(void *ctx, conn *c) {
     deliver(d, &origin,
             (vc_event){.kind = VC_EVENT_DEVICE_CONNECTED, .protocol_version = d->protocol_version,
                        .flags = d->authenticated ? VC_EVENT_AUTHENTICATED : 0u, .device_id = d->device_id,
-                       .device_id_len = strlen(d->device_id), .client_id = d->client_id, .client_id_len = strlen(d->client_id)});
+                       .device_id_len = strlen(d->device_id), .client_id = d->client_id, .client_id_len = strlen(d->client_id),
+                       .token = r.token, .token_len = strlen(r.token)});   /* for the core's token bindings of agents */
     return d;
 }
 

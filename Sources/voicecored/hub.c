@@ -344,7 +344,7 @@ static int run_one(hub *h, const event_origin *origin, const vc_event *ev) {
 
 /* A copy of an event and its origin whose bytes live in the copy. */
 static pending_event *copy_event(const event_origin *origin, const vc_event *e) {
-    size_t n = e->body_len + e->device_id_len + e->client_id_len + e->data_len + e->path_len;
+    size_t n = e->body_len + e->device_id_len + e->client_id_len + e->data_len + e->path_len + e->token_len;
     pending_event *p = malloc(sizeof *p + n);
     if (!p) return NULL;
     p->next = NULL;
@@ -365,6 +365,9 @@ static pending_event *copy_event(const event_origin *origin, const vc_event *e) 
     at += e->data_len;
     if (e->path_len) memcpy(at, e->path, e->path_len);
     p->e.path = e->path_len ? at : NULL;
+    at += e->path_len;
+    if (e->token_len) memcpy(at, e->token, e->token_len);
+    p->e.token = e->token_len ? at : NULL;
     return p;
 }
 

@@ -279,7 +279,7 @@ int journal_record_event(journal *j, int64_t now_us, const void *event, size_t e
 }
 
 size_t journal_event_size(const vc_event *e) {
-    return JOURNAL_EVENT_HEAD + e->body_len + e->device_id_len + e->client_id_len + e->path_len;
+    return JOURNAL_EVENT_HEAD + e->body_len + e->device_id_len + e->client_id_len + e->path_len + e->token_len;
 }
 
 void journal_encode_event(const vc_event *e, uint8_t *out) {
@@ -298,6 +298,7 @@ void journal_encode_event(const vc_event *e, uint8_t *out) {
     out[59] = (uint8_t)(e->client_id_len >> 8);
     put64(out + 60, e->request);
     put32(out + 68, (uint32_t)e->path_len);
+    put32(out + 72, (uint32_t)e->token_len);
     uint8_t *p = out + JOURNAL_EVENT_HEAD;
     if (e->body_len) memcpy(p, e->body, e->body_len);
     p += e->body_len;
@@ -306,6 +307,8 @@ void journal_encode_event(const vc_event *e, uint8_t *out) {
     if (e->client_id_len) memcpy(p, e->client_id, e->client_id_len);
     p += e->client_id_len;
     if (e->path_len) memcpy(p, e->path, e->path_len);
+    p += e->path_len;
+    if (e->token_len) memcpy(p, e->token, e->token_len);
 }
 
 int journal_decode_event(const void *bytes, size_t len, const void *data, size_t data_len, vc_event *out) {
@@ -322,8 +325,8 @@ int journal_decode_event(const void *bytes, size_t len, const void *data, size_t
     out->protocol_version = (int32_t)get32(b + 48);
     size_t body = get32(b + 52), device = (size_t)b[56] | (size_t)b[57] << 8, client = (size_t)b[58] | (size_t)b[59] << 8;
     out->request = get64(b + 60);
-    size_t path = get32(b + 68);
-    if (len != JOURNAL_EVENT_HEAD + body + device + client + path) return -1;
+    size_t path = get32(b + 68), token = get32(b + 72);
+    if (len != JOURNAL_EVENT_HEAD + body + device + client + path + token) return -1;
     const char *p = (const char *)b + JOURNAL_EVENT_HEAD;
     out->body = body ? p : NULL;
     out->body_len = body;
@@ -333,6 +336,8 @@ int journal_decode_event(const void *bytes, size_t len, const void *data, size_t
     out->client_id_len = client;
     out->path = path ? p + body + device + client : NULL;
     out->path_len = path;
+    out->token = token ? p + body + device + client + path : NULL;
+    out->token_len = token;
     out->data = data_len ? data : NULL;
     out->data_len = data_len;
     return 0;
@@ -340,7 +345,7 @@ int journal_decode_event(const void *bytes, size_t len, const void *data, size_t
 
 int journal_event(journal *j, int64_t now_us, const vc_event *e) {
     if (j->stopped) return -1;
-    if (e->device_id_len > 0xffff || e->client_id_len > 0xffff || e->body_len > 0xffffffffu || e->path_len > 0xffffffffu) {
+    if (e->device_id_len > 0xffff || e->client_id_len > 0xffff || e->body_len > 0xffffffffu || e->path_len > 0xffffffffu || e->token_len > 0xffffffffu) {
         stop(j, "an event too large to record");
         return -1;
     }

@@ -15,9 +15,9 @@
  *     0  i32 kind     4  u32 flags     8  u64 session   16 u64 worker   24 u64 job
  *     32 u64 turn     40 u64 timer     48 i32 protocol_version           52 u32 body_len
  *     56 u16 device_id_len             58 u16 client_id_len              60 u64 request
- *     68 u32 path_len
- * then the body, the device id, the client id and the path; the event's PCM is the record's data
- * part.
+ *     68 u32 path_len                  72 u32 token_len
+ * then the body, the device id, the client id, the path and the token; the event's PCM is the
+ * record's data part.
  *
  * A run (one daemon process) is a sequence of segments DIR/journal-<run>-<NNNN>.vcj. Each starts
  * with an 'H' record (library version, the Coordinator's config, the segment number and the
@@ -40,7 +40,7 @@
 #define JOURNAL_MAGIC "VCJRNL2\n"
 #define JOURNAL_MAGIC_LEN 8
 #define JOURNAL_RECORD_HEADER 24
-#define JOURNAL_EVENT_HEAD 72
+#define JOURNAL_EVENT_HEAD 76
 
 typedef struct journal journal;
 

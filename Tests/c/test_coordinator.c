@@ -64,7 +64,7 @@ int main(void) {
 
     CHECK(vc_abi_version() == VC_ABI_VERSION && VC_ABI_VERSION == 3);
     /* The structs' layouts are ABI (the library reads and writes them by offset). */
-    CHECK(sizeof(vc_event) == 144 && sizeof(vc_effect) == 112 && sizeof(vc_counters) == 120);
+    CHECK(sizeof(vc_event) == 160 && sizeof(vc_effect) == 112 && sizeof(vc_counters) == 120);
 
     /* Config errors still give a handle with a message. */
     CHECK(vc_coordinator_new(NULL, NULL) == VC_ERR_INVALID_ARGUMENT);

@@ -382,7 +382,7 @@ def test_typed_events_and_effects_cross_the_abi_with_the_callers_ids() -> None:
 
     from voicecore.coordinator import CEvent
 
-    assert ctypes.sizeof(CEvent) == 144
+    assert ctypes.sizeof(CEvent) == 160
     c = voicecore.Coordinator({"heartbeat_ms": 60000})
     session, worker = 2**40 + 7, 2**33
     register(c, worker, "asr")

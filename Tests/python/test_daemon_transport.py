@@ -278,6 +278,10 @@ def test_a_rejected_worker_message_is_answered_once_by_the_core() -> None:
             assert answer["type"] == "error" and "duplicate key" in answer["message"]
             await w.close()
         asyncio.run(run())
+        # The log line is read by the harness's reader thread: give it a moment on a loaded machine.
+        deadline = time.monotonic() + 5
+        while not any(e.get("event") == "worker.bad_message" for e in d.log) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert any(e.get("event") == "worker.bad_message" for e in d.log)
 
 

@@ -29,15 +29,16 @@ EVENTS = [  # (time, typed event, its JSON as the ABI 2 daemon recorded it, payl
 
 
 def encode(event: dict, data: bytes) -> bytes:
-    """The 'E' record's first part for a typed event (journal.h): the 72-byte head, then the bytes."""
+    """The 'E' record's first part for a typed event (journal.h): the 76-byte head, then the bytes."""
     s, _ = event_struct(event, data)
     body = bytes(s.body[:s.body_len]) if s.body_len else b""
     device = bytes(s.device_id[:s.device_id_len]) if s.device_id_len else b""
     client = bytes(s.client_id[:s.client_id_len]) if s.client_id_len else b""
     path = bytes(s.path[:s.path_len]) if s.path_len else b""
-    head = struct.pack("<iIQQQQQiIHHQI", s.kind, s.flags, s.session, s.worker, s.job, s.turn, s.timer, s.protocol_version,
-                       len(body), len(device), len(client), s.request, len(path))
-    return head + body + device + client + path
+    token = bytes(s.token[:s.token_len]) if s.token_len else b""
+    head = struct.pack("<iIQQQQQiIHHQII", s.kind, s.flags, s.session, s.worker, s.job, s.turn, s.timer, s.protocol_version,
+                       len(body), len(device), len(client), s.request, len(path), len(token))
+    return head + body + device + client + path + token
 
 
 def write(path: Path, magic: bytes, records: list[tuple[int, bytes, bytes]], digest: int, entries: int) -> None:

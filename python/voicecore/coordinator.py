@@ -111,6 +111,7 @@ class CEvent(ctypes.Structure):
         ("client_id", ctypes.c_char_p), ("client_id_len", ctypes.c_size_t),
         ("data", ctypes.c_char_p), ("data_len", ctypes.c_size_t),
         ("request", ctypes.c_uint64), ("path", ctypes.c_char_p), ("path_len", ctypes.c_size_t),
+        ("token", ctypes.c_char_p), ("token_len", ctypes.c_size_t),
     ]
 
 
@@ -180,6 +181,7 @@ def event_struct(event: Mapping[str, Any], data: bytes = b"") -> tuple[CEvent, l
         e.flags = 0 if event.get("authenticated", True) is False else EVENT_AUTHENTICATED
         put("device_id", _bytes(event.get("device_id", "")))
         put("client_id", _bytes(event.get("client_id", "")))
+        put("token", _bytes(event.get("token", "")))
     elif kind == EventKind.DEVICE_LANGUAGE:
         put("device_id", _bytes(event.get("device_id", "")))
     elif kind == EventKind.WORKER_AUDIO:

@@ -10,7 +10,7 @@ File format (also in ``Sources/voicecored/journal.h``): the magic ``VCJRNL2\\n``
 crc32:u32`` (CRC-32 of header bytes 0..19 and both parts), then the two parts. Types: ``H`` a
 segment's header, ``E`` an event, ``D`` a digest, ``Z`` a segment's end. The first part of ``H``,
 ``D`` and ``Z`` is a JSON object; of ``E`` the typed event the core was handed (``vc_event``: a
-72-byte head of kind, flags, ids and numbers, then the body, device id, client id and path), its PCM
+76-byte head of kind, flags, ids and numbers, then the body, device id, client id, path and token), its PCM
 the second part. Journals of the JSON-event daemon (``VCJRNL1``) are read too: their events are
 converted to the typed events that daemon would hand the core today.
 """
@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, Callable
 
 MAGIC = b"VCJRNL2\n"
 MAGIC_V1 = b"VCJRNL1\n"
-_EVENT_HEAD = struct.Struct("<iIQQQQQiIHHQI")  # vc_event's kind .. client_id_len, request, path_len (journal.h)
+_EVENT_HEAD = struct.Struct("<iIQQQQQiIHHQII")  # vc_event's kind .. client_id_len, request, path_len, token_len (journal.h)
 _EVENT_TYPES = {1: "device.connected", 2: "device.message", 3: "device.audio", 4: "device.playback_done",
                 5: "device.disconnected", 6: "text.input", 7: "worker.connected", 8: "worker.message",
                 9: "worker.audio", 10: "worker.disconnected", 11: "timer.fired", 12: "config", 13: "admin.request",
@@ -75,13 +75,14 @@ class Record:
         if self.version == 1:
             return _event_of_v1(json.loads(self.json))
         (kind, flags, session, worker, job, turn, timer, version, body_len, device_len, client_len, request,
-         path_len) = _EVENT_HEAD.unpack_from(self.json)
+         path_len, token_len) = _EVENT_HEAD.unpack_from(self.json)
         at = _EVENT_HEAD.size
         body = self.json[at:at + body_len]
         device_id = self.json[at + body_len:at + body_len + device_len].decode("utf-8", "replace")
         client_id = self.json[at + body_len + device_len:at + body_len + device_len + client_len].decode("utf-8", "replace")
         at_path = at + body_len + device_len + client_len
         path = self.json[at_path:at_path + path_len].decode("utf-8", "replace")
+        token = self.json[at_path + path_len:at_path + path_len + token_len].decode("utf-8", "replace")
         event: dict[str, Any] = {"type": _EVENT_TYPES.get(kind, f"kind-{kind}")}
         if session:
             event["session"] = session
@@ -96,6 +97,8 @@ class Record:
         if kind == 1:
             event.update(device_id=device_id, client_id=client_id, protocol_version=version,
                          authenticated=bool(flags & 1))
+            if token:
+                event["token"] = token
         if kind == 9:
             event["last"] = bool(flags & 2)
         if kind == 13:

@@ -28,7 +28,7 @@ final class CoordinatorHandle: Handle {
 private enum EventLayout {
     static let kind = 0, flags = 4, session = 8, worker = 16, job = 24, turn = 32, timer = 40, protocolVersion = 48
     static let body = 56, bodyLen = 64, deviceID = 72, deviceIDLen = 80, clientID = 88, clientIDLen = 96, data = 104, dataLen = 112
-    static let request = 120, path = 128, pathLen = 136
+    static let request = 120, path = 128, pathLen = 136, token = 144, tokenLen = 152
 }
 
 /// Byte offsets of the fields of `vc_effect` (include/voicecore.h); they are ABI.
@@ -98,6 +98,7 @@ public func vc_coordinator_handle(_ c: OpaquePointer?, _ event: UnsafeRawPointer
         wire.request = e.load(fromByteOffset: EventLayout.request, as: UInt64.self)
         guard let body = bytesField(e, EventLayout.body, EventLayout.bodyLen),
               let path = bytesField(e, EventLayout.path, EventLayout.pathLen),
+              let token = bytesField(e, EventLayout.token, EventLayout.tokenLen),
               let deviceID = bytesField(e, EventLayout.deviceID, EventLayout.deviceIDLen),
               let clientID = bytesField(e, EventLayout.clientID, EventLayout.clientIDLen),
               let data = bytesField(e, EventLayout.data, EventLayout.dataLen)
@@ -107,6 +108,7 @@ public func vc_coordinator_handle(_ c: OpaquePointer?, _ event: UnsafeRawPointer
         if !deviceID.isEmpty { wire.deviceID = String(decoding: deviceID, as: UTF8.self) }
         if !clientID.isEmpty { wire.clientID = String(decoding: clientID, as: UTF8.self) }
         if !path.isEmpty { wire.path = String(decoding: path, as: UTF8.self) }
+        if !token.isEmpty { wire.token = String(decoding: token, as: UTF8.self) }
         try h.wire!.handle(wire, nowUs: nowUs)
         return Status.ok.rawValue
     }

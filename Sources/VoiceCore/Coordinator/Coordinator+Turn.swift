@@ -151,6 +151,7 @@ extension Coordinator {
         guard let reply = sessions[s]!.reply else { return }
         let attempt = reply.assistantAttempts + 1
         sessions[s]!.reply!.assistantAttempts = attempt
+        let agent = replyAgent(s)
         let params: JobParams = reply.instruction
             ? .instruction(text: reply.text, language: replyLanguage(s, agent: replyAgent(s)), deviceID: sessions[s]!.info.deviceID,
                            tools: deviceTools(s), agent: replyAgent(s))

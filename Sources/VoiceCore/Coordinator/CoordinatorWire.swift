@@ -121,7 +121,7 @@ public final class CoordinatorWire {
         case .deviceConnected:
             let info = DeviceInfo(deviceID: e.deviceID, clientID: e.clientID,
                                   protocolVersion: e.protocolVersion == 0 ? 1 : Int(e.protocolVersion),
-                                  authenticated: e.flags & WireEvent.authenticated != 0)
+                                  authenticated: e.flags & WireEvent.authenticated != 0, token: e.token)
             return .deviceConnected(SessionID(try id(e.session, "session")), info)
         case .deviceMessage:
             let s = SessionID(try id(e.session, "session"))

@@ -31,6 +31,8 @@ public struct WireEvent: Sendable {
     public var request: UInt64 = 0
     /// An admin request's path, e.g. "/api/v1/devices" (no query string).
     public var path = ""
+    /// The device token a device connected with, for the agents' token bindings ("" = none).
+    public var token = ""
 
     public init(_ kind: Kind, session: UInt64 = 0, worker: UInt64 = 0, body: [UInt8] = [], data: [UInt8] = []) {
         self.kind = kind.rawValue
