@@ -230,7 +230,7 @@ def test_two_devices_get_their_agents_scripts_prompts_languages_and_voices(hub):
     k = kitchen_llm.requests[-1]
     s = story_llm.requests[-1]
     assert k["messages"][0]["content"] == "You are the kitchen helper." and "max_tokens" not in k
-    assert s["messages"][0]["content"] == "You tell stories to children. Language: ru. Agent: story." and s["max_tokens"] == 77
+    assert s["messages"][0]["content"] == "You tell stories to children. Always answer in Russian. Language: ru. Agent: story." and s["max_tokens"] == 77
     assert all("dinner" not in json.dumps(r) for r in story_llm.requests)
     # The agents' languages and voices travel in the ASR and TTS jobs.
     tts = {p["text"]: p for p in recorder.params("tts")}
@@ -272,7 +272,7 @@ def test_an_operator_moves_a_device_to_another_agent_at_run_time(hub):
     # The same connection's next turn is the story agent's: its script, prompt, LLM and language.
     assert second["sentences"] == ["Once upon a time there was a cat."]
     assert len(story_llm.requests) == before + 1
-    assert story_llm.requests[-1]["messages"][0]["content"] == "You tell stories to children. Language: ru. Agent: story."
+    assert story_llm.requests[-1]["messages"][0]["content"] == "You tell stories to children. Always answer in Russian. Language: ru. Agent: story."
     assert ("story", "moved") in {(e["to"], e["reason"]) for e in events(up, "session.agent")}
     # The move outlives the connection.
     assert typed_turn(up, device, "another story please")["sentences"] == ["Once upon a time there was a cat."]
