@@ -72,6 +72,7 @@ from pipecat.services.whisper.stt import WhisperSTTService  # noqa: E402
 from pipecat.transports.websocket.server import SingleClientWebsocketServerParams, SingleClientWebsocketServerTransport  # noqa: E402
 
 from voicecore.asr.faster_whisper_engine import bundled_model_path  # noqa: E402
+from voicecore.assistant.session import Session  # noqa: E402
 from voicecore.launcher.embedded_llm import MODEL_NAME  # noqa: E402
 from voicecore.tts.engine import SpeechRequest  # noqa: E402
 from voicecore.tts.espeak import EspeakEngine  # noqa: E402
@@ -128,7 +129,8 @@ class DefaultAssistantPrompt(FrameProcessor):
     def __init__(self) -> None:
         super().__init__()
         self._script = default_script()
-        self._session = type("Session", (), {"history": []})()
+        # The default assistant's session of a first turn: English, no memory yet.
+        self._session = Session(device_id="pipecat-peer", id="pipecat-peer", language="en")
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
