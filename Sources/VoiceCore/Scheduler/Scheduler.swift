@@ -312,29 +312,11 @@ public struct Scheduler: Sendable {
     }
 
     mutating func chooseWorker(for job: QueuedJob) -> Int32? {
-        let k = job.kind.rawValue
-        if !job.agent.isEmpty { return chooseWorker(for: job, among: available[k].members.filter { workers[Int($0)]!.serves(agent: job.agent) }) }
-        let pool = available[k]
-        if let p = job.preferred, let i = indexOf[p], pool.contains(i) { return i }
-        let avoid = job.avoid.flatMap { indexOf[$0] }
-        switch pool.count {
-        case 0:
-            return ejectedFallback(k, avoid: avoid)
-        case 1:
-            return pool[0]
-        default:
-            let n = pool.count
-            let x = rng.below(n)
-            var y = rng.below(n - 1)
-            if y >= x { y += 1 }
-            let a = pool[x], b = pool[y]
-            if a == avoid { return b }
-            if b == avoid { return a }
-            return less(b, a, k) ? b : a
-        }
+        let pool = available[job.kind.rawValue].members
+        return chooseWorker(for: job, among: job.agent.isEmpty ? pool : pool.filter { workers[Int($0)]!.serves(agent: job.agent) })
     }
 
-    /// Power of two choices among the workers of an agent (`pool`: available, serving the agent).
+    /// Power of two choices (`pool`: the available workers of the kind, serving the job's agent).
     private mutating func chooseWorker(for job: QueuedJob, among pool: [Int32]) -> Int32? {
         let k = job.kind.rawValue
         if let p = job.preferred, let i = indexOf[p], pool.contains(i) { return i }

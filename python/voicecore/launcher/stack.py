@@ -60,6 +60,17 @@ def asr_worker_args(c: UpConfig) -> list[str]:
         args.append("--speculative")  # the hub's preemptive generation starts on these transcripts
     return args
 
+def json_line(line: str) -> dict | None:
+    """A child's JSON-lines log entry, or None for any other line."""
+    if not line.startswith("{"):
+        return None
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
 class Stack:
     def __init__(self, config: UpConfig, say: Callable[[str], None] = print) -> None:
         self.config = config
@@ -84,11 +95,8 @@ class Stack:
     # The daemon's JSON-lines log tells the port and which workers registered ----------------------
 
     def _daemon_line(self, line: str) -> None:
-        if not line.startswith("{"):
-            return
-        try:
-            entry = json.loads(line)
-        except ValueError:
+        entry = json_line(line)
+        if entry is None:
             return
         if entry.get("event") == "listening" and self._listening is not None and not self._listening.done():
             self._listening.set_result(int(entry["port"]))
@@ -101,11 +109,8 @@ class Stack:
             self._registered_changed.set()
 
     def _memory_line(self, line: str) -> None:
-        if not line.startswith("{"):
-            return
-        try:
-            entry = json.loads(line)
-        except ValueError:
+        entry = json_line(line)
+        if entry is None:
             return
         if entry.get("event") == "listening" and self._memory_listening is not None and not self._memory_listening.done():
             self._memory_listening.set_result(int(entry["port"]))
