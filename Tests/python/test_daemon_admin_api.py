@@ -14,6 +14,17 @@ from typing import Any
 
 from daemon_harness import Daemon, connect_device, hello, next_json
 
+
+def logged(d: Daemon, pick: Any, enough: Any, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """The daemon log's entries ``pick`` accepts, once ``enough(entries)`` holds (or ``timeout``
+    passed): the harness reads the log on a thread, so a line the daemon wrote may not be in yet."""
+    deadline = time.monotonic() + timeout
+    while True:
+        entries = [e for e in d.log if pick(e)]
+        if enough(entries) or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.05)
+
 ADMIN = "operator-secret"
 
 
@@ -60,7 +71,7 @@ def test_auth_matrix() -> None:
         assert status == 403
         status, body, _ = call(d, "GET", "/api/v1/devices")
         assert status == 200 and body == {"devices": []}
-        refused = [e for e in d.log if e.get("event") == "admin.refused"]
+        refused = logged(d, lambda e: e.get("event") == "admin.refused", lambda r: len(r) >= 4)
         assert len(refused) >= 4 and {e["status"] for e in refused} == {401, 403}
         assert "not-the-token" not in json.dumps(d.log)
 
@@ -93,9 +104,9 @@ def test_bad_requests_get_json_reasons() -> None:
         assert status in (400, 404), (status, body)
         # After all that the daemon still serves, and the core logged each request it was handed.
         assert call(d, "GET", "/api/v1/devices")[0] == 200
-        logged = [e for e in d.log if e.get("kind") == "admin.request"]
-        assert {e["value"] for e in logged} >= {404, 405, 200}
-        assert all(e["text"].startswith(("GET /api/v1/", "POST /api/v1/")) for e in logged)
+        requests = logged(d, lambda e: e.get("kind") == "admin.request", lambda r: {e["value"] for e in r} >= {404, 405, 200})
+        assert {e["value"] for e in requests} >= {404, 405, 200}
+        assert all(e["text"].startswith(("GET /api/v1/", "POST /api/v1/")) for e in requests)
 
 
 def test_keep_alive_connection_serves_admin_and_plain_requests_in_turn() -> None:

@@ -89,7 +89,8 @@ def test_ota_language_reaches_the_asr_job_of_the_devices_session() -> None:
         # A malformed tag is rejected (the core logs why, the daemon notes it) and changes nothing.
         ota(d, "aa:bb:cc:dd:ee:05", system_info("russian please"))
         ota(d, "aa:bb:cc:dd:ee:05", system_info("zh-Hans-CN-x-private-long"))
-        wait_until(lambda: len(core_entries(d, "input.rejected")) >= 2)
+        wait_until(lambda: len(core_entries(d, "input.rejected")) >= 2
+                   and len([e for e in d.log if e.get("event") == "ota.language_rejected"]) >= 2)
         learned = core_entries(d, "device.language")
         assert [(e["text"], e["to"]) for e in learned] == [("aa:bb:cc:dd:ee:02", "ru-RU"), ("aa:bb:cc:dd:ee:04", "de-DE")], learned
         rejected = core_entries(d, "input.rejected")
