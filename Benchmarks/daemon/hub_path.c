@@ -73,13 +73,9 @@ static double pass(const recording *rec, size_t *lines_out, uint64_t *digest) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s JOURNAL_FILE [passes]\n", argv[0]);
-        return 2;
-    }
-    int passes = argc > 2 ? atoi(argv[2]) : 5;
     recording rec;
-    if (recording_load(argv[1], &rec) != 0) return 1;
+    int passes, status = recording_from_args(argc, argv, &rec, &passes);
+    if (status) return status;
     double best = 1e9;
     size_t lines = 0;
     uint64_t digest = 0;

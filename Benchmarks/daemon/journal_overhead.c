@@ -77,13 +77,9 @@ static double journal_pass(const event *events, size_t n, const char *dir, int f
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s JOURNAL_FILE [passes]\n", argv[0]);
-        return 2;
-    }
-    int passes = argc > 2 ? atoi(argv[2]) : 5;
     recording rec;
-    if (recording_load(argv[1], &rec) != 0) return 1;
+    int passes, status = recording_from_args(argc, argv, &rec, &passes);
+    if (status) return status;
     event *events = rec.events;
     size_t n = rec.n;
     char *config = rec.config;

@@ -155,4 +155,15 @@ static int recording_load(const char *path, recording *out) {
     return 0;
 }
 
+/* The benchmarks' command line, JOURNAL_FILE [passes]: loads the recording into *rec and sets
+ * *passes (default 5). 0, or the exit status: 2 for a usage error, 1 when the journal cannot be read. */
+static int recording_from_args(int argc, char **argv, recording *rec, int *passes) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s JOURNAL_FILE [passes]\n", argv[0]);
+        return 2;
+    }
+    *passes = argc > 2 ? atoi(argv[2]) : 5;
+    return recording_load(argv[1], rec) != 0 ? 1 : 0;
+}
+
 #endif
