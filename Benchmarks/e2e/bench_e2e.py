@@ -248,7 +248,7 @@ class Peer:
         try:
             if llm_url is None:
                 llm_port = free_port()
-                self.llm = subprocess.Popen(embedded_llm.server_argv(embedded_llm.gguf_path(), llm_port), stdout=subprocess.DEVNULL,
+                self.llm = subprocess.Popen(embedded_llm.server_argv(embedded_llm.serving_model(), llm_port), stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL, env=dict(env, **embedded_llm.SERVER_ENV))
                 llm_url = f"http://127.0.0.1:{llm_port}/v1"
                 if not asyncio.run(embedded_llm.wait_ready(llm_url, 120)):
@@ -452,9 +452,10 @@ def default_script():
 async def llm_first_token(url: str, question: str, script) -> float:
     """The default script's own request (its system prompt, the passages it retrieves) to the LLM."""
     from voicecore.assistant.llm import LLM
+    from voicecore.assistant.session import Session
 
     passages = script.facts(question)
-    messages = script.app.messages(type("Session", (), {"history": []})(), question, context="Facts:\n" + "\n".join(passages) if passages else "")
+    messages = script.app.messages(Session(device_id="anchor", id="anchor", language="en"), question, context="Facts:\n" + "\n".join(passages) if passages else "")
     llm = LLM(endpoints=[url])
     start = time.perf_counter()
     async for _ in llm.stream(messages, tools=False, max_tokens=60):
@@ -551,7 +552,7 @@ def main() -> int:
             from voicecore.launcher.addresses import free_port
 
             port_llm = free_port()
-            server = subprocess.Popen(embedded_llm.server_argv(embedded_llm.gguf_path(), port_llm), stdout=subprocess.DEVNULL,
+            server = subprocess.Popen(embedded_llm.server_argv(embedded_llm.serving_model(), port_llm), stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL, env=dict(os.environ, **embedded_llm.SERVER_ENV))
             try:
                 url = f"http://127.0.0.1:{port_llm}/v1"

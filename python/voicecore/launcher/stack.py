@@ -284,7 +284,7 @@ class Stack:
                              f"{embedded_llm.INSTALL_HINT}. Answering with the best passage of the knowledge base (--no-llm behaviour).")
             self.say(f"voicecore up: {self.llm_note}")
             return
-        model = embedded_llm.gguf_path()
+        model = await asyncio.to_thread(embedded_llm.serving_model)
         assert model is not None
         port = free_port()
         spec = ChildSpec("llm", embedded_llm.server_argv(model, port, c.llm_threads, c.llm_decode_threads), self.logs / "llm.log", env=embedded_llm.SERVER_ENV)
