@@ -77,7 +77,8 @@ def _pipecat_version() -> str:
 
 
 PIPECAT_VERSION = _pipecat_version()
-ENDPOINT = EndpointConfig()  # the ASR worker's endpointing defaults, as voicecore up runs them
+ENDPOINT = EndpointConfig()
+VERBOSE = False  # the ASR worker's endpointing defaults, as voicecore up runs them
 
 
 async def synthesize(text: str, rate: int) -> bytes:
@@ -144,6 +145,17 @@ class Up:
                         committed.append(turn)
         return counts, [(finals[t] - started[t]) / 1e6 for t in committed if t in finals and t in started]
 
+    def endpoint_of(self, session: str) -> str:
+        """The hub's end-of-turn rule for the session's turns, and the silence it had heard (ms)."""
+        rules = []
+        with open(self.status["logs"]["voicecored"], encoding="utf-8") as f:
+            for line in f:
+                if '"turn.endpoint"' in line:
+                    e = json.loads(line)
+                    if str(e.get("session")) == session:
+                        rules.append(f"{e.get('reason', '?')}@{e.get('value', '?')}ms")
+        return ",".join(rules)
+
     def early_ends(self) -> int:
         """Utterances the ASR worker ended early (its own semantic endpointer), from its log."""
         with open(self.status["logs"]["asr worker"], encoding="utf-8") as f:
@@ -189,11 +201,14 @@ def voicecore_turn(up: Up, mic: bytes, i: int) -> dict | None:
     endpointing = latency - marks.get("first_audio_sent", latency)
     marks["speech_end"] = 0.0  # the hub's zero point: its marks count from there
     stages = {key: endpointing + marks[key] for key, _ in STAGES if key in marks}
+    if VERBOSE:
+        print(f"  turn {i:2d}: {latency:.3f} s  {up.endpoint_of(r.session_id):<18} "
+              + " ".join(f"{key} {value:.3f}" for key, value in stages.items() if key != "first_frame_sent") + f"  {r.stt!r}", file=sys.stderr)
     return {"latency": latency, "stages": stages, "hub_path": path, "transcript": r.stt}
 
 
 def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup: int = 2) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_STATE_PARENT")) as tmp:
         up = Up(Path(tmp), *args)
         try:
             latencies: list[float] = []
@@ -496,6 +511,7 @@ def anchor(mics: list[bytes], llm_url: str | None, rounds: int = 5) -> list[floa
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--verbose", action="store_true", help="print each VoiceCore turn (its end-of-turn rule, stages, transcript) as it ends")
     parser.add_argument("--only", choices=["scripted", "smollm2"])
     parser.add_argument("--preemption", choices=["both", "on", "off"], default="both",
                         help="SmolLM2 with preemptive generation, without (voicecore up --no-preemption), or both, in that order")
@@ -504,6 +520,8 @@ def main() -> int:
                         help="VoiceCore's embedded defaults against the Pipecat peer (Benchmarks/e2e/pipecat_peer.py) on the same "
                              "engines, turns alternating, instead of the configurations above")
     args = parser.parse_args()
+    global VERBOSE
+    VERBOSE = args.verbose
     mics = [asyncio.run(synthesize(q, 16000)) for q in QUESTIONS]
     if args.vs_pipecat:
         why = "pipecat-ai is not installed" if PIPECAT_VERSION == "(not installed)" else "" if args.only == "scripted" else embedded_llm.missing()

@@ -19,7 +19,7 @@ MODEL_NAME = "SmolLM2-135M-Instruct"
 # barriers in one prompt evaluation. A short spin (GOMP_SPINCOUNT, ~10 µs) catches the barriers and
 # still yields the CPU: the default assistant's prompt (~40 tokens) in 67 ms against 100 ms passive
 # when idle, and no slower than passive beside two busy processes (Benchmarks/e2e/RESULTS.md).
-SERVER_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "10000"}
+SERVER_ENV = {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "10000"}
 INSTALL_HINT = "scripts/install-llm.sh (what `make run` does: builds llama-cpp-python once, ~12 minutes)"
 
 
@@ -117,9 +117,10 @@ def server_argv(model: Path, port: int, threads: int = 2, decode_threads: int = 
     token at a time, too little work per step to share across threads that must sleep and wake
     between steps (passive waits): measured on this 2-core machine, one decode thread wrote SmolLM2's
     tokens in 16 ms against 25-29 ms with two, and in 20-30 ms against 47-50 ms under load."""
-    return [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", MODEL_NAME,
+    # The server file runs as a script: it needs llama_cpp only, not voicecore on the path.
+    return [sys.executable, str(Path(__file__).with_name("llm_server.py")), "--model", str(model), "--model_alias", MODEL_NAME,
             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context),
-            "--n_threads", str(decode_threads), "--n_threads_batch", str(threads)]
+            "--n_threads", str(decode_threads), "--n_threads_batch", str(threads), "--logits_all", "false"]
 
 
 async def wait_ready(base_url: str, timeout: float) -> bool:
