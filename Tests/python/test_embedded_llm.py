@@ -65,3 +65,31 @@ def test_when_the_quantizer_fails_the_package_file_is_served_and_nothing_half_wr
 def test_no_package_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(embedded_llm, "gguf_path", lambda: None)
     assert embedded_llm.serving_model() is None
+
+
+def test_the_server_makes_every_model_call_on_one_thread() -> None:
+    # llama-cpp-python's server hops between pool threads per step; ours keeps one (llm_server.py).
+    import asyncio
+    import threading
+
+    from voicecore.launcher import llm_server
+
+    def steps():
+        for i in range(5):
+            yield i, threading.get_ident()
+
+    async def main() -> tuple[int, list[tuple[int, int]]]:
+        first = await llm_server.run_in_threadpool(threading.get_ident)
+        return first, [item async for item in llm_server.iterate_in_threadpool(steps())]
+
+    first, items = asyncio.run(main())
+    assert [i for i, _ in items] == [0, 1, 2, 3, 4]
+    assert {thread for _, thread in items} == {first} != {threading.get_ident()}
+
+
+def test_the_server_command_runs_the_wrapper_with_the_measured_flags(tmp_path: Path) -> None:
+    argv = embedded_llm.server_argv(tmp_path / "m.gguf", 8123, threads=2, decode_threads=1)
+    assert Path(argv[1]).name == "llm_server.py" and Path(argv[1]).is_file()
+    flags = dict(zip(argv[2::2], argv[3::2]))
+    assert flags["--n_threads_batch"] == "2" and flags["--n_threads"] == "1" and flags["--logits_all"] == "false"
+    assert embedded_llm.SERVER_ENV["OMP_WAIT_POLICY"] == "ACTIVE" and int(embedded_llm.SERVER_ENV["GOMP_SPINCOUNT"]) <= 100_000

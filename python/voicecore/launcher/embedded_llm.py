@@ -16,9 +16,10 @@ MODEL_NAME = "SmolLM2-135M-Instruct"
 # OpenMP threads that spin while waiting turn a shared CPU into a crawl (measured on this 2-core
 # machine beside the ASR worker: 630 ms a token with libgomp's default spinning against 20-50 ms
 # with passive waits), but threads that sleep at once pay a wake-up at each of the hundreds of
-# barriers in one prompt evaluation. A short spin (GOMP_SPINCOUNT, ~10 µs) catches the barriers and
-# still yields the CPU: the default assistant's prompt (~40 tokens) in 67 ms against 100 ms passive
-# when idle, and no slower than passive beside two busy processes (Benchmarks/e2e/RESULTS.md).
+# barriers in one prompt evaluation. A bounded spin (GOMP_SPINCOUNT, ~10-30 µs) catches the barriers
+# and still yields the CPU: the default assistant's prompt (~40 tokens) in 65 ms against 100 ms
+# passive when idle, and no slower than passive beside two busy processes. ACTIVE, because libgomp
+# cuts the spin to nothing under PASSIVE once it runs more threads than CPUs (docs/turn-latency.md).
 SERVER_ENV = {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "10000"}
 INSTALL_HINT = "scripts/install-llm.sh (what `make run` does: builds llama-cpp-python once, ~12 minutes)"
 
