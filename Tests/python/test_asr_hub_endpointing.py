@@ -54,7 +54,7 @@ def test_finished_question_reports_pause_transcript_and_turn_probability_and_wai
     assert sorted(names(events)[2:4]) == ["speculative", "turn"], events
     assert recognizer.end_reason == "audio end" and recognizer.used_speculation
     pause = events[1][1]
-    assert 64 <= pause["silence_ms"] < 200, pause
+    assert CONFIG.endpoint.speculate_ms <= pause["silence_ms"] < 200, pause
     speculative = dict(events[2:4])["speculative"]["text"]
     assert word_error_rate(clip.text, speculative) <= WER_BOUND, speculative
     assert events[-1][1]["text"] == speculative  # the final reuses the pause's transcription
@@ -69,9 +69,9 @@ def test_inner_pause_reports_resume_and_voids_the_sent_transcript(engine, turn_m
     assert n.count("speech_end") == 1 and n[-2:] == ["speech_end", "final"], events
     assert "resume" in n
     for i, name in enumerate(n):
-        if name == "resume":  # speech again: the pause before it was reported, its transcript voided
-            assert "pause" in n[:i]
-            assert n[i + 1] == "speculation_void", events
+        if name == "resume":  # speech again: the pause before it was reported, its transcript (if sent) voided
+            last_pause = max(j for j in range(i) if n[j] == "pause")
+            assert (n[i + 1] == "speculation_void") == ("speculative" in n[last_pause:i]), events
         if name == "turn":  # a probability only for a pause not voided before it was computed
             last_pause = max(j for j in range(i) if n[j] == "pause")
             assert "resume" not in n[last_pause:i], events

@@ -53,7 +53,7 @@ def test_endpointer_events_with_hysteresis():
     e = Endpointer(EndpointConfig(min_speech_ms=64, speculate_ms=96, min_silence_ms=192))
     seq = [0.1, 0.9, 0.9, 0.9, 0.1, 0.1, 0.1, 0.9, 0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]
     events = [(i, ev) for i, p in enumerate(seq) for ev in e.push(p)]
-    assert events == [(2, Event.SPEECH_START), (6, Event.PAUSE), (7, Event.RESUME), (11, Event.PAUSE), (14, Event.END)]
+    assert events == [(2, Event.SPEECH_START), (6, Event.PAUSE), (6, Event.JUDGE), (7, Event.RESUME), (11, Event.PAUSE), (11, Event.JUDGE), (14, Event.END)]
     assert e.speech_start == 1 and e.speech_stop == 9
 
 

@@ -106,6 +106,7 @@ class StreamingRecognizer:
         self.speculation: asyncio.Task[Transcript] | None = None
         self.early_task: asyncio.Task[None] | None = None  # an early end started by the speculation's completion
         self.turn_task: asyncio.Task[None] | None = None  # the turn model judging the current pause (hub mode)
+        self.judging = asyncio.Event()  # the current pause has reached judge_ms (or the utterance is ending)
         self.used_speculation = False
         self.speculation_sent = False  # the current speculation's text went out as `speculative`
         self.early_reached = False  # the pause is long enough to end early (Event.EARLY, no RESUME since)
@@ -163,8 +164,10 @@ class StreamingRecognizer:
             speculation = asyncio.create_task(self._speculate(self._start_sample(), end))
             speculation.add_done_callback(self._speculation_done)
             self.speculation = speculation
+        elif event is Event.JUDGE and self.auto_endpoint:
             if self.turn_model is not None:
                 self.turn_task = asyncio.create_task(self._judge_turn(self._start_sample(), self.samples))
+            self.judging.set()
         elif event is Event.RESUME:
             voided = self.speculation_sent
             self._drop_speculation()
@@ -186,6 +189,8 @@ class StreamingRecognizer:
         transcript's language with it (an English-only model says "en" whatever was spoken). With a turn
         model it waits for the pause's ``turn`` to be sent first."""
         transcript = await self._transcribe(start, end)
+        if self.turn_model is not None:
+            await self.judging.wait()  # the model judges later in the pause (judge_ms) than the pass starts
         turn = self.turn_task
         if turn is not None and not turn.done():
             # The pause's `turn` goes first: a `speculative` without one tells the hub the worker has
@@ -225,6 +230,7 @@ class StreamingRecognizer:
             return
         self.finalizing = True
         self.end_reason = reason
+        self.judging.set()  # a speculation waiting for the turn model's moment goes on to be the final
         await self.emit("speech_end")
         if self.partial_task is not None:
             self.partial_task.cancel()
@@ -263,6 +269,7 @@ class StreamingRecognizer:
     def _drop_speculation(self) -> None:
         self.early_reached = False
         self.speculation_sent = False
+        self.judging.clear()
         if self.turn_task is not None:
             self.turn_task.cancel()  # its thread finishes; the probability is not sent
             self.turn_task = None
