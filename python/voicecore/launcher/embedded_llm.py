@@ -13,14 +13,16 @@ import urllib.request
 from pathlib import Path
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
-# OpenMP threads that spin while waiting turn a shared CPU into a crawl (measured on this 2-core
-# machine beside the ASR worker: 630 ms a token with libgomp's default spinning against 20-50 ms
-# with passive waits), but threads that sleep at once pay a wake-up at each of the hundreds of
-# barriers in one prompt evaluation. A bounded spin (GOMP_SPINCOUNT, ~10-30 µs) catches the barriers
-# and still yields the CPU: the default assistant's prompt (~40 tokens) in 65 ms against 100 ms
-# passive when idle, and no slower than passive beside two busy processes. ACTIVE, because libgomp
-# cuts the spin to nothing under PASSIVE once it runs more threads than CPUs (docs/turn-latency.md).
-SERVER_ENV = {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "10000"}
+# How llama.cpp's OpenMP threads wait and where they run (docs/turn-latency.md, "The embedded
+# server"). Threads that spin while waiting turn a shared CPU into a crawl (libgomp's default spin:
+# 630 ms a token beside the ASR worker), threads that sleep at once pay a wake-up at each of the
+# hundreds of barriers of one prompt evaluation (100 ms against 65 ms for the default assistant's
+# prompt): a bounded spin (GOMP_SPINCOUNT, ~10-30 µs) catches the barriers and still yields the CPU
+# (ACTIVE, because libgomp cuts the spin to nothing under PASSIVE once it runs more threads than
+# CPUs). Unbound, the scheduler now and then puts both prompt threads on one CPU, and every barrier
+# waits for a time slice: first tokens 70-350 ms in the e2e benchmark against 67-147 ms bound one
+# to a CPU (OMP_PROC_BIND), and 1 s against 0.2 s beside two busy processes.
+SERVER_ENV = {"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "10000", "OMP_PROC_BIND": "spread", "OMP_PLACES": "threads"}
 INSTALL_HINT = "scripts/install-llm.sh (what `make run` does: builds llama-cpp-python once, ~12 minutes)"
 
 
