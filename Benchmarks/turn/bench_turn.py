@@ -191,13 +191,13 @@ class Hub:
         self.timers: dict[int, int] = {}
         self.effects: list[dict] = []
         self.timed: list[tuple[int, dict]] = []
-        for name, kind in (("a", "asr"), ("b", "assistant"), ("t", "tts")):
+        for name, kind in ((1, "asr"), (2, "assistant"), (3, "tts")):  # worker ids are integers
             self.send({"type": "worker.connected", "worker": name}, 0)
             self.send({"type": "worker.message", "worker": name,
                        "message": {"type": "register", "protocol": 1, "kinds": [kind], "slots": {kind: 4}}}, 0)
-        self.send({"type": "device.connected", "session": "s1", "device_id": "bench", "protocol_version": 1}, 0)
-        self.send({"type": "device.message", "session": "s1", "message": {"type": "hello", "version": 1, "transport": "websocket"}}, 0)
-        self.send({"type": "device.message", "session": "s1", "message": {"type": "listen", "state": "start", "mode": mode}}, 0)
+        self.send({"type": "device.connected", "session": 1, "device_id": "bench", "protocol_version": 1}, 0)
+        self.send({"type": "device.message", "session": 1, "message": {"type": "hello", "version": 1, "transport": "websocket"}}, 0)
+        self.send({"type": "device.message", "session": 1, "message": {"type": "listen", "state": "start", "mode": mode}}, 0)
 
     def send(self, event: dict, now: int, data: bytes | None = None) -> list[dict]:
         fx = self.c.handle(event, now, data=data) if data is not None else self.c.handle(event, now)
@@ -216,7 +216,7 @@ class Hub:
         return jobs[-1]
 
     def output(self, job: int, now: int, event: str, **fields) -> list[dict]:
-        return self.send({"type": "worker.message", "worker": "a", "message": {"type": "output", "job": job, "event": event, **fields}}, now)
+        return self.send({"type": "worker.message", "worker": 1, "message": {"type": "output", "job": job, "event": event, **fields}}, now)
 
     def run(self, job: int, outputs: list[tuple[int, str, dict]], until: int, stop) -> int | None:
         """Feeds the outputs at their times, firing due timers between them; the time at which
