@@ -20,6 +20,15 @@ import Testing
         }
         #expect(TurnText.readsFinished("What time is it?"))
         #expect(!TurnText.readsFinished("Which ocean is the largest"))
+        // A German verb particle ending a command (Whisper base: "Mach das Licht in der Küche aus.")
+        // finishes it; without final punctuation, or after an ellipsis, the sentence stays open.
+        for text in ["Mach das Licht in der Küche aus.", "Mach bitte das Licht an!", "Machst du die Tür zu?"] {
+            #expect(TurnText.readsFinished(text), "\(text)")
+            #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.96, text: text), config: c) != "open", "\(text)")
+        }
+        for text in ["Mach bitte das Licht in der Küche an", "Ich rufe dich an...", "Ich warte auf", "Ich warte auf,"] {
+            #expect(TurnText.readsOpen(text), "\(text)")
+        }
         #expect(!TurnText.readsFinished("Turn on the light and."))
     }
 

@@ -6,8 +6,9 @@
 /// The rule, for the silence heard since the pause began (a transcript counts as words only when it
 /// is in the session's language: an English-only ASR's reading of Chinese speech says nothing about
 /// where the sentence stands):
-/// - the words end on one a sentence does not end on ("and", "the", "和", "и", "und", "て" …), or on
-///   a comma or an ellipsis: wait `open_ms` (the speaker is mid-sentence);
+/// - the words end on one a sentence does not end on ("and", "the", "和", "и", "und", "て" …; a German
+///   verb particle such as "aus" only without final punctuation), or on a comma or an ellipsis: wait
+///   `open_ms` (the speaker is mid-sentence);
 /// - else the turn model is confident (`probability ≥ threshold`) and the words are a finished
 ///   question (`?`, `？`): end now (after `min_silence_ms`, the debounce of a breath);
 /// - else no model spoke and the words read as finished (`.`, `?`, `!`, `。`): end at `text_ms`;
@@ -136,13 +137,20 @@ enum TurnText {
         return t
     }
 
+    /// German separable-verb particles that are also prepositions: "Mach das Licht in der Küche
+    /// aus.", "Mach bitte das Licht an." end on them. Open without final punctuation, finished with
+    /// it (Whisper writes "…, wie das..." or no stop at all for a sentence that breaks off).
+    static let particles: Set<String> = ["an", "auf", "aus", "zu", "mit", "nach", "um"]
+
     static func readsOpen(_ text: String) -> Bool {
         let raw = text.trimmingTrailingSpaces
         if raw.hasSuffix(",") || raw.hasSuffix("，") || raw.hasSuffix("、") || raw.hasSuffix("...") || raw.hasSuffix("…") { return true }
         let body = core(text)
         guard !body.isEmpty else { return false }
         if let space = body.lastIndex(of: " ") {
-            return openWords.contains(String(body[body.index(after: space)...]))
+            let last = String(body[body.index(after: space)...])
+            if particles.contains(last), let stop = raw.last, ".!?".contains(stop) { return false }
+            return openWords.contains(last)
         }
         if body.unicodeScalars.contains(where: { $0.value >= 0x3000 }) {
             return openSuffixes.contains { body.hasSuffix($0) }
