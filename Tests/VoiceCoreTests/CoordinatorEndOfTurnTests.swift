@@ -78,6 +78,15 @@ import Testing
         }
     }
 
+    @Test func oneWord() {
+        for text in ["Подать", "А-ка!", "Ciao.", "おう", "是大範", "beautiful"] {
+            #expect(TurnText.isOneWord(text), "\(text)")
+        }
+        for text in ["Stop.", "стоп", "Nein!", "停", "待って", "Катоги, час!", "die Schäte ist es", "现在几点了", ""] {
+            #expect(!TurnText.isOneWord(text), "\(text)")
+        }
+    }
+
     @Test func transcriptLanguages() {
         #expect(TurnText.sameLanguage("en", "en") && TurnText.sameLanguage("zh", "zh-CN") && TurnText.sameLanguage(nil, "de"))
         #expect(TurnText.sameLanguage("en", ""))
@@ -374,6 +383,33 @@ import Testing
             } else {
                 #expect(t.hasSubsequence(["turn.cancelled turn=1 reason=barge-in"], since: before))
                 #expect(t.forbids(["turn.backchannel", "turn.resumed"], since: before))
+            }
+        }
+    }
+
+    @Test func oneShortWordIsABackchannelInTheSessionsLanguage() throws {
+        // Whisper base with the session's language hears eSpeak's "понятно" as "Подать", "угу" as
+        // "Ог", "genau" as "Ciao": words of the session's language, yet one short word. "Стоп." and
+        // two words ("Катоги, час!": its "Который час?") are interruptions, and so is one word
+        // spoken longer than backchannel_ms.
+        for (language, text, spokeMs, backchannel) in [("ru", "Подать", 300, true), ("ru", "Ог", 160, true), ("de", "Ciao", 300, true),
+                                                         ("ja", "おう", 160, true), ("zh", "是大範", 480, true),
+                                                         ("ru", "Стоп.", 300, false), ("ru", "Катоги, час!", 500, false),
+                                                         ("de", "Listasmeterhoiter", 1000, false), ("en", "Stop!", 300, false)] {
+            var t = try CoordinatorScript(json: #"{"language": "\#(language)"}"#)
+            t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
+            let (job, w) = replying(&t)
+            let before = t.log.count
+            t.feed(.workerOutput(w, job, .speechStart))
+            t.advanceMs(Int64(spokeMs) + 64)
+            t.feed(.workerOutput(w, job, .pause(silenceMs: 64)))
+            t.advanceMs(300)
+            t.feed(.workerOutput(w, job, .speculative(text, language: language)))
+            if backchannel {
+                #expect(t.hasSubsequence(["turn.backchannel turn=2 reason=one-word", "turn.resumed turn=1"], since: before), "\(text)")
+            } else {
+                #expect(t.hasSubsequence(["turn.cancelled turn=1 reason=barge-in"], since: before), "\(text)")
+                #expect(t.forbids(["turn.backchannel", "turn.resumed"], since: before), "\(text)")
             }
         }
     }

@@ -190,6 +190,25 @@ enum TurnText {
         return words.contains { $0.count > 1 && !emptyWords.contains(String($0)) }
     }
 
+    /// Words that stop a reply however short: a listener's "stop", "wait", "no", in every language.
+    static let interruptions: Set<String> = [
+        "stop", "wait", "no", "cancel", "pause", "enough", "quiet", "hold", "what", "why", "hello", "hey", "sorry",
+        "停", "停下", "等等", "等一下", "不", "不对", "不是", "别说了", "什么", "为什么", "喂",
+        "стоп", "стой", "хватит", "подожди", "погоди", "нет", "что", "почему", "алло", "эй",
+        "stopp", "halt", "warte", "moment", "nein", "was", "warum", "hallo",
+        "待って", "ストップ", "やめて", "いいえ", "違う", "なに", "何", "え", "もしもし",
+    ]
+
+    /// One word ("Подать", "Ciao", "おう", "是大範": Whisper base's readings of eSpeak's "понятно",
+    /// "genau", "うん", "是的"): a single word, or at most three Chinese or Japanese characters, that
+    /// is not one of the `interruptions`.
+    static func isOneWord(_ text: String) -> Bool {
+        let words = core(text).split(whereSeparator: { " ,，、.!?;:…\"“”。？！".contains($0) })
+        guard words.count == 1, let word = words.first, !interruptions.contains(String(word)) else { return false }
+        let wide = word.unicodeScalars.contains { $0.value >= 0x3000 }
+        return !wide || word.count <= 3
+    }
+
     static func isBackchannel(_ text: String) -> Bool {
         let body = core(text)
         if body.isEmpty { return false }
