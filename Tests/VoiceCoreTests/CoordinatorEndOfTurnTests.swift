@@ -29,6 +29,20 @@ import Testing
         for text in ["Mach bitte das Licht in der Küche an", "Ich rufe dich an...", "Ich warte auf", "Ich warte auf,"] {
             #expect(TurnText.readsOpen(text), "\(text)")
         }
+        // Chinese and Japanese particles that end sentences as well as leave them open: finished
+        // before "？" / "。", open without; conjunctions stay open whatever follows.
+        for text in ["你是怎么来的？", "何してるの？", "ちょっと待って。", "雨だから。", "是的。"] {
+            #expect(!TurnText.readsOpen(text) && TurnText.readsFinished(text), "\(text)")
+        }
+        for text in ["明天北京的", "台所の電気をつけて", "请打开厨房的灯和。", "それから。", "因为。"] {
+            #expect(TurnText.readsOpen(text), "\(text)")
+        }
+        // A question particle is a question with or without its "？".
+        for text in ["今日の天気はどうですか", "イタリアの首都はどこですか。", "你好吗", "现在几点了？"] {
+            #expect(TurnText.readsQuestion(text), "\(text)")
+            #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.8, text: text), config: c) == "model", "\(text)")
+        }
+        #expect(!TurnText.readsQuestion("何か") && !TurnText.readsQuestion("请把客厅的灯关掉。"))
         #expect(!TurnText.readsFinished("Turn on the light and."))
     }
 

@@ -7,10 +7,12 @@
 /// is in the session's language: an English-only ASR's reading of Chinese speech says nothing about
 /// where the sentence stands):
 /// - the words end on one a sentence does not end on ("and", "the", "和", "и", "und", "て" …; a German
-///   verb particle such as "aus" only without final punctuation), or on a comma or an ellipsis: wait
-///   `open_ms` (the speaker is mid-sentence);
+///   verb particle such as "aus", or a Chinese or Japanese particle that can end a sentence such as
+///   "的", "の", "て", only without final punctuation), or on a comma or an ellipsis: wait `open_ms`
+///   (the speaker is mid-sentence);
 /// - else the turn model is confident (`probability ≥ threshold`) and the words are a finished
-///   question (`?`, `？`): end now (after `min_silence_ms`, the debounce of a breath);
+///   question (`?`, `？`, or a question particle last: "ですか", "吗"): end now (after
+///   `min_silence_ms`, the debounce of a breath);
 /// - else no model spoke and the words read as finished (`.`, `?`, `!`, `。`): end at `text_ms`;
 /// - else one of the two says finished — the model is confident (the words are a statement, have no
 ///   final punctuation, are in another language or have not arrived), or the words read as finished
@@ -141,6 +143,11 @@ enum TurnText {
     /// aus.", "Mach bitte das Licht an." end on them. Open without final punctuation, finished with
     /// it (Whisper writes "…, wie das..." or no stop at all for a sentence that breaks off).
     static let particles: Set<String> = ["an", "auf", "aus", "zu", "mit", "nach", "um"]
+    /// Chinese and Japanese endings of `openSuffixes` that also end sentences — "你是怎么来的？",
+    /// "何してるの？", "ちょっと待って。", "雨だから。" — open without final punctuation, finished with it.
+    static let finalSuffixes = ["的", "て", "で", "と", "が", "の", "に", "は", "から", "けど"]
+    /// Question particles that end a question whether or not the ASR wrote its "？".
+    static let questionSuffixes = ["吗", "嗎", "ですか", "ますか", "でしょうか", "のか"]
 
     static func readsOpen(_ text: String) -> Bool {
         let raw = text.trimmingTrailingSpaces
@@ -153,6 +160,10 @@ enum TurnText {
             return openWords.contains(last)
         }
         if body.unicodeScalars.contains(where: { $0.value >= 0x3000 }) {
+            if let stop = raw.last, "。？！.?!".contains(stop), finalSuffixes.contains(where: { body.hasSuffix($0) }),
+               !openSuffixes.contains(where: { body.hasSuffix($0) && !finalSuffixes.contains($0) }) {
+                return false
+            }
             return openSuffixes.contains { body.hasSuffix($0) }
         }
         return openWords.contains(String(body))
@@ -160,12 +171,18 @@ enum TurnText {
 
     static func readsFinished(_ text: String) -> Bool {
         guard let last = text.trimmingTrailingSpaces.last else { return false }
-        return "．.?!。？！".contains(last) && !readsOpen(text)
+        return ("．.?!。？！".contains(last) || endsOnQuestionParticle(text)) && !readsOpen(text)
     }
 
     static func readsQuestion(_ text: String) -> Bool {
         guard let last = text.trimmingTrailingSpaces.last else { return false }
-        return "?？".contains(last) && !readsOpen(text)
+        return ("?？".contains(last) || endsOnQuestionParticle(text)) && !readsOpen(text)
+    }
+
+    /// "今日の天気はどうですか", "现在几点了吗": a question particle last, with or without "？" / "。".
+    static func endsOnQuestionParticle(_ text: String) -> Bool {
+        let body = core(text)
+        return questionSuffixes.contains { body.hasSuffix($0) }
     }
 
     /// Whether a transcript's language is the session's: both known and different is a mismatch
