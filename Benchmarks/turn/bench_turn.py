@@ -32,8 +32,10 @@ The ASR: ``--asr-model`` names the Whisper for the non-English clips, ``--asr-mo
 the English clips (both default ``tiny.en``, the default deployment; ``base`` is the multilingual
 Whisper base a deployment serving other languages runs, ``voicecore up --asr-model base``, given the
 clip's language as the device's job would). The engine is the one ``voicecore worker asr --model``
-builds (``voicecore.asr.models.load_engine``); every row says which model heard it. ``--json`` keeps every clip's evidence; ``--from-json`` decides again on it without
-running the ASR (the delays keep the compute times measured then).
+builds (``voicecore.asr.models.load_engine``); every row says which model heard it.
+
+``--json`` keeps every clip's evidence; ``--from-json`` decides again on it without running the ASR
+(the delays keep the compute times measured then).
 
     python3 Benchmarks/turn/bench_turn.py [--languages en,zh,ru,de,ja] [--speeds 150,175,210] [--clean-only]
         [--asr-model tiny.en|base|DIR] [--asr-model-en tiny.en|base|DIR] [--wer] [--json F] [--from-json F]
