@@ -1,7 +1,7 @@
 """End-of-turn policies on the shared evaluation set (voicecore.testing.turn_clips).
 
 Every clip is streamed once through the real ASR worker's recognizer in hub-endpointing mode (Silero
-VAD, faster-whisper tiny.en, Smart Turn v3.2), recording the evidence it sends and when: the audio
+VAD, faster-whisper, Smart Turn v3.2), recording the evidence it sends and when: the audio
 time of each ``pause`` / ``resume``, and the speculative transcript and turn probability at the
 pause's audio time plus the measured compute time of each. Three policies then decide on the same
 evidence:
@@ -24,11 +24,21 @@ time from an interruption's onset (a ``finished`` clip said over the reply) to t
 stopping. Today's rule and Pipecat's default cut the reply on any speech (at their speech start);
 the hub (the Coordinator, with the session's ``language`` set to the clip's) pauses the reply's
 downlink, then resumes it for a backchannel or cuts it. With ``--wer``: word error rate of the
-English finals against faster-whisper's own ``transcribe()`` (beam 5, 30 s window) on the same
-clips. ``--json`` keeps every clip's evidence; ``--from-json`` decides again on it without
-running the ASR (the delays keep the compute times measured then).
+finals against faster-whisper's own ``transcribe()`` (beam 5, 30 s window, the same weights and
+language) on the same clips, per language (Chinese and Japanese by character, as
+``voicecore.testing.wer`` scores them).
 
-    python3 Benchmarks/turn/bench_turn.py [--languages en,zh,ru,de,ja] [--speeds 150,175,210] [--clean-only] [--wer] [--json F] [--from-json F]
+The ASR: ``--asr-model`` names the Whisper for the non-English clips, ``--asr-model-en`` the one for
+the English clips (both default ``tiny.en``, the default deployment; ``base`` is the multilingual
+Whisper base a deployment serving other languages runs, ``voicecore up --asr-model base``, given the
+clip's language as the device's job would). The engine is the one ``voicecore worker asr --model``
+builds (``voicecore.asr.models.load_engine``); every row says which model heard it.
+
+``--json`` keeps every clip's evidence; ``--from-json`` decides again on it without running the ASR
+(the delays keep the compute times measured then).
+
+    python3 Benchmarks/turn/bench_turn.py [--languages en,zh,ru,de,ja] [--speeds 150,175,210] [--clean-only]
+        [--asr-model tiny.en|base|DIR] [--asr-model-en tiny.en|base|DIR] [--wer] [--json F] [--from-json F]
 """
 
 from __future__ import annotations
@@ -48,8 +58,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
 
 from voicecore import Coordinator  # noqa: E402
+from voicecore.asr import models  # noqa: E402
 from voicecore.asr.endpointer import EndpointConfig  # noqa: E402
-from voicecore.asr.faster_whisper_engine import FasterWhisperEngine  # noqa: E402
 from voicecore.asr.recognizer import RecognizerConfig, StreamingRecognizer, reads_complete  # noqa: E402
 from voicecore.asr.turn_model import SmartTurn  # noqa: E402
 from voicecore.asr.vad import WINDOW  # noqa: E402
@@ -183,13 +193,13 @@ class Hub:
         self.timers: dict[int, int] = {}
         self.effects: list[dict] = []
         self.timed: list[tuple[int, dict]] = []
-        for name, kind in (("a", "asr"), ("b", "assistant"), ("t", "tts")):
+        for name, kind in ((1, "asr"), (2, "assistant"), (3, "tts")):  # worker ids are integers
             self.send({"type": "worker.connected", "worker": name}, 0)
             self.send({"type": "worker.message", "worker": name,
                        "message": {"type": "register", "protocol": 1, "kinds": [kind], "slots": {kind: 4}}}, 0)
-        self.send({"type": "device.connected", "session": "s1", "device_id": "bench", "protocol_version": 1}, 0)
-        self.send({"type": "device.message", "session": "s1", "message": {"type": "hello", "version": 1, "transport": "websocket"}}, 0)
-        self.send({"type": "device.message", "session": "s1", "message": {"type": "listen", "state": "start", "mode": mode}}, 0)
+        self.send({"type": "device.connected", "session": 1, "device_id": "bench", "protocol_version": 1}, 0)
+        self.send({"type": "device.message", "session": 1, "message": {"type": "hello", "version": 1, "transport": "websocket"}}, 0)
+        self.send({"type": "device.message", "session": 1, "message": {"type": "listen", "state": "start", "mode": mode}}, 0)
 
     def send(self, event: dict, now: int, data: bytes | None = None) -> list[dict]:
         fx = self.c.handle(event, now, data=data) if data is not None else self.c.handle(event, now)
@@ -208,7 +218,7 @@ class Hub:
         return jobs[-1]
 
     def output(self, job: int, now: int, event: str, **fields) -> list[dict]:
-        return self.send({"type": "worker.message", "worker": "a", "message": {"type": "output", "job": job, "event": event, **fields}}, now)
+        return self.send({"type": "worker.message", "worker": 1, "message": {"type": "output", "job": job, "event": event, **fields}}, now)
 
     def run(self, job: int, outputs: list[tuple[int, str, dict]], until: int, stop) -> int | None:
         """Feeds the outputs at their times, firing due timers between them; the time at which
@@ -316,7 +326,10 @@ def main() -> int:
     ap.add_argument("--languages", default="en,zh,ru,de,ja")
     ap.add_argument("--speeds", default=",".join(map(str, SPEEDS)))
     ap.add_argument("--clean-only", action="store_true")
-    ap.add_argument("--wer", action="store_true", help="also the word error rate of the English finals vs faster-whisper transcribe() beam 5")
+    ap.add_argument("--asr-model", default="tiny.en", help="Whisper for the non-English clips: tiny.en (default), base (multilingual, "
+                    "the clip's language as the hint) or a CTranslate2 directory, as `voicecore worker asr --model`")
+    ap.add_argument("--asr-model-en", default="tiny.en", help="Whisper for the English clips (default tiny.en, the default deployment)")
+    ap.add_argument("--wer", action="store_true", help="also the word error rate of the finals vs faster-whisper transcribe() beam 5, per language")
     ap.add_argument("--barge-in", default="0,100,200", help="turn.barge_in_ms values for the realtime rows (the first is the default's)")
     ap.add_argument("--turn", default="{}", help='extra Coordinator `turn` config for the hub, JSON, e.g. {"backchannel_ms": 700}')
     ap.add_argument("--from-json", help="decide on the evidence of an earlier --json run instead of running the ASR again")
@@ -328,7 +341,15 @@ def main() -> int:
     clips = evaluation_set(languages=languages, speeds=tuple(int(s) for s in args.speeds.split(",")),
                            noise=(None,) if args.clean_only else (None, 20.0))
     prior = {r["id"]: r for r in json.loads(Path(args.from_json).read_text())} if args.from_json else None
-    engine = None if prior else FasterWhisperEngine()
+    asr_model = lambda language: args.asr_model_en if language == "en" else args.asr_model  # noqa: E731
+    engines: dict[str, object] = {}
+    if prior is None:
+        try:
+            for name in sorted({asr_model(c.language) for c in clips}):
+                engines[name] = models.load_engine(name)
+        except models.ModelMissing as e:
+            print(f"bench_turn: {e}", file=sys.stderr)
+            return 2
     model = SmartTurn()
     rows = []
     started = time.time()
@@ -338,9 +359,11 @@ def main() -> int:
             language = r.get("final_language") or next((p["language"] for p in r["pauses"] if p.get("language")), None)
             ev = Evidence(speech_start=r["speech_start"], pauses=r["pauses"], final=r["final"], final_language=language,
                           probabilities=r["probabilities"])
+            heard_by = r.get("asr_model", "tiny.en")
         else:
-            ev = asyncio.run(gather(engine, model, clip))
-        row = {"id": clip.id, "language": clip.language, "kind": clip.kind, "speech_end": clip.speech_end, "final": ev.final,
+            heard_by = asr_model(clip.language)
+            ev = asyncio.run(gather(engines[heard_by], model, clip))
+        row = {"id": clip.id, "language": clip.language, "asr_model": heard_by, "kind": clip.kind, "speech_end": clip.speech_end, "final": ev.final,
                "text": clip.text, "pauses": [{k: v for k, v in p.items()} for p in ev.pauses],
                "speech_start": ev.speech_start, "final_language": ev.final_language, "probabilities": [round(float(x), 4) for x in ev.probabilities]}
         if clip.kind == "backchannel":
@@ -357,7 +380,8 @@ def main() -> int:
         rows.append(row)
         print(f"  [{n + 1}/{len(clips)} {time.time() - started:.0f} s] {clip.id}: "
               + " ".join(f"{k}={row[k][0] - clip.speech_end:+.2f}/{row[k][1]}" for k in ("today", "pipecat", "hub") if k in row)
-              + (f" over_reply={row['over_reply'][barge_ins[0]]['outcome']}" if "over_reply" in row else ""), file=sys.stderr, flush=True)
+              + (f" over_reply={row['over_reply'][barge_ins[0]]['outcome']}" if "over_reply" in row else "")
+              + f" [{heard_by}] {ev.final!r}", file=sys.stderr, flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1, default=str))
     report(rows, languages, barge_ins)
@@ -391,7 +415,7 @@ def onset_to_stop(row: dict, policy: str, barge_in: int) -> float | None:
 def report(rows: list[dict], languages: tuple[str, ...], barge_ins: list[int]) -> None:
     b0 = barge_ins[0]
     print(f"endpointing (auto mode) and speech over a playing reply (realtime mode, hub: turn.barge_in_ms = {b0})")
-    print(f"{'lang':5} {'policy':8} {'false cut-offs':>15} {'missed ends':>12} {'mean delay':>11} {'p90 delay':>10} {'unfinished held':>16}"
+    print(f"{'lang':5} {'asr':8} {'policy':8} {'false cut-offs':>15} {'missed ends':>12} {'mean delay':>11} {'p90 delay':>10} {'unfinished held':>16}"
           f" {'backchannels cut reply':>23} {'interruption onset->stop p90':>29}")
     for language in languages + ("all",):
         mine = [r for r in rows if language in ("all", r["language"])]
@@ -399,6 +423,7 @@ def report(rows: list[dict], languages: tuple[str, ...], barge_ins: list[int]) -
         finished = [r for r in mine if r["kind"] == "finished"]
         unfinished = [r for r in mine if r["kind"] == "unfinished"]
         backchannels = [r for r in mine if r["kind"] == "backchannel"]
+        heard_by = ",".join(sorted({r.get("asr_model", "tiny.en") for r in mine}))
         for policy in ("today", "pipecat", "hub"):
             cut = sum(1 for r in pauses if r[policy][0] < r["speech_end"] - 0.05)
             missed = sum(1 for r in finished if r[policy][1] in LONG[policy] or r[policy][0] >= FAR)
@@ -410,7 +435,7 @@ def report(rows: list[dict], languages: tuple[str, ...], barge_ins: list[int]) -
             else:
                 stop = f"{len(backchannels)}/{len(backchannels)} (any speech)"
             stops = [x for x in (onset_to_stop(r, policy, b0) for r in finished) if x is not None]
-            print(f"{language:5} {policy:8} {cut:>6}/{len(pauses):<3} {pct(cut, len(pauses)):>5} {missed:>3}/{len(finished):<3}{pct(missed, len(finished)):>5}"
+            print(f"{language:5} {heard_by:8} {policy:8} {cut:>6}/{len(pauses):<3} {pct(cut, len(pauses)):>5} {missed:>3}/{len(finished):<3}{pct(missed, len(finished)):>5}"
                   f" {ms(statistics.fmean(delays) if delays else float('nan')):>11} {ms(p90(delays)):>10} {held:>6}/{len(unfinished):<3}{pct(held, len(unfinished)):>6}"
                   f" {stop:>23} {ms(p90(stops)):>29}")
     print()
@@ -445,20 +470,33 @@ def report(rows: list[dict], languages: tuple[str, ...], barge_ins: list[int]) -
 
 
 def report_wer(clips: list[Clip], rows: list[dict]) -> None:
+    """Per language: the error rate of the worker's finals (the model that heard the row) against
+    faster-whisper's own ``transcribe()`` with the same weights, the clip's language, beam 5 and
+    the 30 s window, on the same clips (backchannels left out)."""
     from faster_whisper import WhisperModel
     from voicecore.asr.faster_whisper_engine import bundled_model_path
 
-    model = WhisperModel(str(bundled_model_path()), device="cpu", compute_type="int8", cpu_threads=2, local_files_only=True)
-    ours, theirs = [], []
+    loaded: dict[str, WhisperModel] = {}
+    scores: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
     for clip, row in zip(clips, rows):
-        if clip.language != "en" or clip.kind == "backchannel":
+        if clip.kind == "backchannel":
             continue
+        name = row.get("asr_model", "tiny.en")
+        if name not in loaded:
+            path = models.resolve(name) or bundled_model_path()
+            loaded[name] = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=2, local_files_only=True)
         reference = clip.text.replace(" … ", " ")
-        segments, _ = model.transcribe(clip.audio, language="en", beam_size=5)
+        segments, _ = loaded[name].transcribe(clip.audio, language=clip.language, beam_size=5)
+        ours, theirs = scores.setdefault((clip.language, name), ([], []))
         ours.append(word_error_rate(reference, row["final"]))
         theirs.append(word_error_rate(reference, "".join(s.text for s in segments)))
-    print(f"word error rate, English clips (n={len(ours)}): VoiceCore final (the pause's speculative pass, tiny.en greedy, "
-          f"short window) mean {statistics.fmean(ours):.3f}; faster-whisper transcribe() beam 5, 30 s window mean {statistics.fmean(theirs):.3f}")
+    print("error rate of the finals (word; character for zh/ja): VoiceCore's final (the pause's speculative pass, greedy, "
+          "short window) against faster-whisper transcribe() (beam 5, 30 s window), same weights and language")
+    print(f"{'lang':5} {'asr':8} {'metric':6} {'n':>4} {'VoiceCore':>10} {'transcribe()':>13} {'over 0.2':>9}")
+    for (language, name), (ours, theirs) in scores.items():
+        metric = "CER" if language in ("zh", "ja") else "WER"
+        print(f"{language:5} {name:8} {metric:6} {len(ours):>4} {statistics.fmean(ours):>10.3f} {statistics.fmean(theirs):>13.3f}"
+              f" {sum(e > 0.2 for e in ours):>4}/{sum(e > 0.2 for e in theirs):<4}")
 
 
 def pct(a: int, b: int) -> str:

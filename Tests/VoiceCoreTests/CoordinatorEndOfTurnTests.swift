@@ -20,6 +20,29 @@ import Testing
         }
         #expect(TurnText.readsFinished("What time is it?"))
         #expect(!TurnText.readsFinished("Which ocean is the largest"))
+        // A German verb particle ending a command (Whisper base: "Mach das Licht in der Küche aus.")
+        // finishes it; without final punctuation, or after an ellipsis, the sentence stays open.
+        for text in ["Mach das Licht in der Küche aus.", "Mach bitte das Licht an!", "Machst du die Tür zu?"] {
+            #expect(TurnText.readsFinished(text), "\(text)")
+            #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.96, text: text), config: c) != "open", "\(text)")
+        }
+        for text in ["Mach bitte das Licht in der Küche an", "Ich rufe dich an...", "Ich warte auf", "Ich warte auf,"] {
+            #expect(TurnText.readsOpen(text), "\(text)")
+        }
+        // Chinese and Japanese particles that end sentences as well as leave them open: finished
+        // before "？" / "。", open without; conjunctions stay open whatever follows.
+        for text in ["你是怎么来的？", "何してるの？", "ちょっと待って。", "雨だから。", "是的。"] {
+            #expect(!TurnText.readsOpen(text) && TurnText.readsFinished(text), "\(text)")
+        }
+        for text in ["明天北京的", "台所の電気をつけて", "请打开厨房的灯和。", "それから。", "因为。"] {
+            #expect(TurnText.readsOpen(text), "\(text)")
+        }
+        // A question particle is a question with or without its "？".
+        for text in ["今日の天気はどうですか", "イタリアの首都はどこですか。", "你好吗", "现在几点了？"] {
+            #expect(TurnText.readsQuestion(text), "\(text)")
+            #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.8, text: text), config: c) == "model", "\(text)")
+        }
+        #expect(!TurnText.readsQuestion("何か") && !TurnText.readsQuestion("请把客厅的灯关掉。"))
         #expect(!TurnText.readsFinished("Turn on the light and."))
     }
 
@@ -66,6 +89,15 @@ import Testing
         }
         for text in ["Stop.", "No.", "Wait", "and mamptons", "in high end", "停下"] {
             #expect(TurnText.hasContentWords(text), "\(text)")
+        }
+    }
+
+    @Test func oneWord() {
+        for text in ["Подать", "А-ка!", "Ciao.", "おう", "是大範", "beautiful"] {
+            #expect(TurnText.isOneWord(text), "\(text)")
+        }
+        for text in ["Stop.", "стоп", "Nein!", "停", "待って", "Катоги, час!", "die Schäte ist es", "现在几点了", ""] {
+            #expect(!TurnText.isOneWord(text), "\(text)")
         }
     }
 
@@ -365,6 +397,33 @@ import Testing
             } else {
                 #expect(t.hasSubsequence(["turn.cancelled turn=1 reason=barge-in"], since: before))
                 #expect(t.forbids(["turn.backchannel", "turn.resumed"], since: before))
+            }
+        }
+    }
+
+    @Test func oneShortWordIsABackchannelInTheSessionsLanguage() throws {
+        // Whisper base with the session's language hears eSpeak's "понятно" as "Подать", "угу" as
+        // "Ог", "genau" as "Ciao": words of the session's language, yet one short word. "Стоп." and
+        // two words ("Катоги, час!": its "Который час?") are interruptions, and so is one word
+        // spoken longer than backchannel_ms.
+        for (language, text, spokeMs, backchannel) in [("ru", "Подать", 300, true), ("ru", "Ог", 160, true), ("de", "Ciao", 300, true),
+                                                         ("ja", "おう", 160, true), ("zh", "是大範", 480, true),
+                                                         ("ru", "Стоп.", 300, false), ("ru", "Катоги, час!", 500, false),
+                                                         ("de", "Listasmeterhoiter", 1000, false), ("en", "Stop!", 300, false)] {
+            var t = try CoordinatorScript(json: #"{"language": "\#(language)"}"#)
+            t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
+            let (job, w) = replying(&t)
+            let before = t.log.count
+            t.feed(.workerOutput(w, job, .speechStart))
+            t.advanceMs(Int64(spokeMs) + 64)
+            t.feed(.workerOutput(w, job, .pause(silenceMs: 64)))
+            t.advanceMs(300)
+            t.feed(.workerOutput(w, job, .speculative(text, language: language)))
+            if backchannel {
+                #expect(t.hasSubsequence(["turn.backchannel turn=2 reason=one-word", "turn.resumed turn=1"], since: before), "\(text)")
+            } else {
+                #expect(t.hasSubsequence(["turn.cancelled turn=1 reason=barge-in"], since: before), "\(text)")
+                #expect(t.forbids(["turn.backchannel", "turn.resumed"], since: before), "\(text)")
             }
         }
     }

@@ -43,3 +43,12 @@ def test_model_names_resolve_or_say_how_to_install(tmp_path, monkeypatch):
     assert models.install("base") == base  # installed: no download
     with pytest.raises(ValueError):
         models.install("tiny.en", dest=Path(tmp_path / "t"))
+
+
+def test_the_engine_of_a_model_name_is_the_one_the_worker_runs(tmp_path, monkeypatch):
+    """`voicecore worker asr --model` and Benchmarks/turn build their engine with load_engine."""
+    tiny = models.load_engine("tiny.en", cpu_threads=1, window_s=10)
+    assert tiny.name == "faster-whisper:tiny.en" and tiny.english_only and tiny.window_s == 10
+    monkeypatch.setenv("VOICECORE_WHISPER_BASE", str(tmp_path / "none"))
+    with pytest.raises(models.ModelMissing, match="install-whisper-base.sh"):
+        models.load_engine("base")

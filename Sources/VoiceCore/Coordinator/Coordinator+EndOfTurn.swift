@@ -112,7 +112,8 @@ extension Coordinator {
     /// A transcript of speech over the reply. A backchannel — every word one ("uh-huh", "yeah,
     /// yeah", "嗯", "ага"), no words at all (an empty final: noise, a cough), no content words in
     /// speech that ended before `interrupt_ms` ("And m m": Whisper's "mm-hmm"), or speech no longer
-    /// than `backchannel_ms` whose transcript is in another language than the session's — ends the
+    /// than `backchannel_ms` whose transcript is in another language than the session's or is one
+    /// word that is not an interruption ("Подать": Whisper base's "понятно"; not "Stop.") — ends the
     /// utterance without a turn and the reply resumes (true); anything else is an interruption
     /// (false: the reply is cut, the utterance goes on as usual).
     func backchannel(_ s: SessionID, _ u: Utterance, text: String, language: String?) -> Bool {
@@ -126,6 +127,8 @@ extension Coordinator {
             reason = "no-content"
         } else if foreign, spokeUs <= config.turn.backchannelUs {
             reason = "short"
+        } else if !foreign, spokeUs <= config.turn.backchannelUs, TurnText.isOneWord(words) {
+            reason = "one-word"
         } else {
             interrupt(s, u)
             return false

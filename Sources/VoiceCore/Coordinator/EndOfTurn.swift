@@ -6,10 +6,13 @@
 /// The rule, for the silence heard since the pause began (a transcript counts as words only when it
 /// is in the session's language: an English-only ASR's reading of Chinese speech says nothing about
 /// where the sentence stands):
-/// - the words end on one a sentence does not end on ("and", "the", "和", "и", "und", "て" …), or on
-///   a comma or an ellipsis: wait `open_ms` (the speaker is mid-sentence);
+/// - the words end on one a sentence does not end on ("and", "the", "和", "и", "und", "て" …; a German
+///   verb particle such as "aus", or a Chinese or Japanese particle that can end a sentence such as
+///   "的", "の", "て", only without final punctuation), or on a comma or an ellipsis: wait `open_ms`
+///   (the speaker is mid-sentence);
 /// - else the turn model is confident (`probability ≥ threshold`) and the words are a finished
-///   question (`?`, `？`): end now (after `min_silence_ms`, the debounce of a breath);
+///   question (`?`, `？`, or a question particle last: "ですか", "吗"): end now (after
+///   `min_silence_ms`, the debounce of a breath);
 /// - else no model spoke and the words read as finished (`.`, `?`, `!`, `。`): end at `text_ms`;
 /// - else one of the two says finished — the model is confident (the words are a statement, have no
 ///   final punctuation, are in another language or have not arrived), or the words read as finished
@@ -136,15 +139,31 @@ enum TurnText {
         return t
     }
 
+    /// German separable-verb particles that are also prepositions: "Mach das Licht in der Küche
+    /// aus.", "Mach bitte das Licht an." end on them. Open without final punctuation, finished with
+    /// it (Whisper writes "…, wie das..." or no stop at all for a sentence that breaks off).
+    static let particles: Set<String> = ["an", "auf", "aus", "zu", "mit", "nach", "um"]
+    /// Chinese and Japanese endings of `openSuffixes` that also end sentences — "你是怎么来的？",
+    /// "何してるの？", "ちょっと待って。", "雨だから。" — open without final punctuation, finished with it.
+    static let finalSuffixes = ["的", "て", "で", "と", "が", "の", "に", "は", "から", "けど"]
+    /// Question particles that end a question whether or not the ASR wrote its "？".
+    static let questionSuffixes = ["吗", "嗎", "ですか", "ますか", "でしょうか", "のか"]
+
     static func readsOpen(_ text: String) -> Bool {
         let raw = text.trimmingTrailingSpaces
         if raw.hasSuffix(",") || raw.hasSuffix("，") || raw.hasSuffix("、") || raw.hasSuffix("...") || raw.hasSuffix("…") { return true }
         let body = core(text)
         guard !body.isEmpty else { return false }
         if let space = body.lastIndex(of: " ") {
-            return openWords.contains(String(body[body.index(after: space)...]))
+            let last = String(body[body.index(after: space)...])
+            if particles.contains(last), let stop = raw.last, ".!?".contains(stop) { return false }
+            return openWords.contains(last)
         }
         if body.unicodeScalars.contains(where: { $0.value >= 0x3000 }) {
+            if let stop = raw.last, "。？！.?!".contains(stop), finalSuffixes.contains(where: { body.hasSuffix($0) }),
+               !openSuffixes.contains(where: { body.hasSuffix($0) && !finalSuffixes.contains($0) }) {
+                return false
+            }
             return openSuffixes.contains { body.hasSuffix($0) }
         }
         return openWords.contains(String(body))
@@ -152,12 +171,18 @@ enum TurnText {
 
     static func readsFinished(_ text: String) -> Bool {
         guard let last = text.trimmingTrailingSpaces.last else { return false }
-        return "．.?!。？！".contains(last) && !readsOpen(text)
+        return ("．.?!。？！".contains(last) || endsOnQuestionParticle(text)) && !readsOpen(text)
     }
 
     static func readsQuestion(_ text: String) -> Bool {
         guard let last = text.trimmingTrailingSpaces.last else { return false }
-        return "?？".contains(last) && !readsOpen(text)
+        return ("?？".contains(last) || endsOnQuestionParticle(text)) && !readsOpen(text)
+    }
+
+    /// "今日の天気はどうですか", "现在几点了吗": a question particle last, with or without "？" / "。".
+    static func endsOnQuestionParticle(_ text: String) -> Bool {
+        let body = core(text)
+        return questionSuffixes.contains { body.hasSuffix($0) }
     }
 
     /// Whether a transcript's language is the session's: both known and different is a mismatch
@@ -180,6 +205,25 @@ enum TurnText {
         let body = core(text)
         let words = body.split(whereSeparator: { " ,，、.!?;:…\"“”".contains($0) })
         return words.contains { $0.count > 1 && !emptyWords.contains(String($0)) }
+    }
+
+    /// Words that stop a reply however short: a listener's "stop", "wait", "no", in every language.
+    static let interruptions: Set<String> = [
+        "stop", "wait", "no", "cancel", "pause", "enough", "quiet", "hold", "what", "why", "hello", "hey", "sorry",
+        "停", "停下", "等等", "等一下", "不", "不对", "不是", "别说了", "什么", "为什么", "喂",
+        "стоп", "стой", "хватит", "подожди", "погоди", "нет", "что", "почему", "алло", "эй",
+        "stopp", "halt", "warte", "moment", "nein", "was", "warum", "hallo",
+        "待って", "ストップ", "やめて", "いいえ", "違う", "なに", "何", "え", "もしもし",
+    ]
+
+    /// One word ("Подать", "Ciao", "おう", "是大範": Whisper base's readings of eSpeak's "понятно",
+    /// "genau", "うん", "是的"): a single word, or at most three Chinese or Japanese characters, that
+    /// is not one of the `interruptions`.
+    static func isOneWord(_ text: String) -> Bool {
+        let words = core(text).split(whereSeparator: { " ,，、.!?;:…\"“”。？！".contains($0) })
+        guard words.count == 1, let word = words.first, !interruptions.contains(String(word)) else { return false }
+        let wide = word.unicodeScalars.contains { $0.value >= 0x3000 }
+        return !wide || word.count <= 3
     }
 
     static func isBackchannel(_ text: String) -> Bool {

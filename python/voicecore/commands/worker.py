@@ -89,16 +89,13 @@ def run(args: argparse.Namespace) -> int:
 
             engine = OpenAITranscriptionEngine(args.engine_url, model=args.model or "whisper-1", api_key=os.environ.get("VOICECORE_ENGINE_API_KEY", ""))
         else:
-            from ..asr.faster_whisper_engine import FasterWhisperEngine
-
             from ..asr import models
 
             try:
-                model_dir = models.resolve(args.model)
+                engine = models.load_engine(args.model, cpu_threads=args.cpu_threads, window_s=args.asr_window)
             except models.ModelMissing as e:
                 print(f"voicecore worker asr: {e}", file=sys.stderr)
                 return 2
-            engine = FasterWhisperEngine(model=model_dir, cpu_threads=args.cpu_threads, window_s=args.asr_window)
         from ..asr.recognizer import RecognizerConfig
         from ..asr.worker import load_turn_model
 
