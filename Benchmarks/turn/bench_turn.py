@@ -50,6 +50,7 @@ import json
 import statistics
 import sys
 import time
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,7 +92,7 @@ async def gather(engine, model, clip: Clip) -> Evidence:
     config = RecognizerConfig.default()
     config.partial_interval = 0
     rec: StreamingRecognizer
-    clock = {"audio": 0.0, "pause_wall": 0.0}
+    clock: dict[str, Any] = {"audio": 0.0, "pause_wall": 0.0, "pause_at": 0.0, "judge_at": 0.0, "judge_wall": 0.0}
 
     async def emit(event: str, **fields) -> None:
         t = clock["audio"]
@@ -100,11 +101,13 @@ async def gather(engine, model, clip: Clip) -> Evidence:
         elif event == "pause":
             ev.pauses.append({"at": t, "stop": t - fields["silence_ms"] / 1000, "silence_ms": fields["silence_ms"],
                               "text": None, "probability": None, "resume": None})
-            clock["pause_wall"] = time.perf_counter()
-        elif event == "speculative":
-            ev.pauses[-1].update(text=fields["text"], language=fields.get("language"), text_at=t + time.perf_counter() - clock["pause_wall"])
-        elif event == "turn":
-            ev.pauses[-1].update(probability=fields["probability"], probability_at=t + time.perf_counter() - clock["pause_wall"])
+            clock["pause_at"], clock["pause_wall"] = t, time.perf_counter()
+        elif event == "speculative":  # the pass started at the pause
+            ev.pauses[-1].update(text=fields["text"], language=fields.get("language"),
+                                 text_at=clock["pause_at"] + time.perf_counter() - clock["pause_wall"])
+        elif event == "turn":  # the model started when the pause reached judge_ms
+            ev.pauses[-1].update(probability=fields["probability"],
+                                 probability_at=clock["judge_at"] + time.perf_counter() - clock["judge_wall"])
         elif event == "resume":
             ev.pauses[-1]["resume"] = t
         elif event == "final":
@@ -118,8 +121,14 @@ async def gather(engine, model, clip: Clip) -> Evidence:
         clock["audio"] = (i + step) / 2 / SAMPLE_RATE
         if await rec.feed(pcm[i : i + step]):
             break
-        pending = {t for t in (rec.speculation, rec.turn_task) if t is not None and not t.done()}
-        if pending:  # the evidence of this pause is computed before more audio arrives; its time is measured
+        if rec.turn_task is not None and rec.turn_task is not clock.get("turn_task"):
+            clock["turn_task"], clock["judge_at"], clock["judge_wall"] = rec.turn_task, clock["audio"], time.perf_counter()
+        # The evidence of this pause is computed before more audio arrives; its time is measured. The
+        # transcript, started at the pause, reports after the turn model's verdict (judge_ms): until
+        # the pause reaches that, the audio goes on while the pass runs.
+        judged = rec.turn_model is None or rec.judging.is_set()
+        pending = {t for t in (rec.speculation if judged else None, rec.turn_task) if t is not None and not t.done()}
+        if pending:
             await asyncio.wait(pending)
     else:
         await rec.finish()

@@ -44,6 +44,17 @@ import Testing
         }
         #expect(!TurnText.readsQuestion("何か") && !TurnText.readsQuestion("请把客厅的灯关掉。"))
         #expect(!TurnText.readsFinished("Turn on the light and."))
+        // tiny.en writes short questions without capital or mark: a question word first says it;
+        // with a confident model it ends as a question. A mark other than "?" says it is none, and
+        // an open ending still waits.
+        for text in ["which ocean is the largest", "What is the capital of Italy", "Wo ist der Bahnhof", "где мой телефон"] {
+            #expect(TurnText.readsQuestion(text), "\(text)")
+            #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.8, text: text), config: c) == "model", "\(text)")
+            #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.3, text: text), config: c) == "fallback", "\(text)")
+        }
+        for text in ["What a day.", "what is the weather like in", "which ocean is the", "the ocean is the largest", "Turn it on", "what's up!"] {
+            #expect(!TurnText.readsQuestion(text), "\(text)")
+        }
     }
 
     @Test func aConfidentModelOnAFinishedQuestionEndsAfterTheDebounce() {
@@ -58,9 +69,10 @@ import Testing
         let hold = t0 + c.holdUs
         #expect(c.holdUs > 600_000)  // longer than the evaluation set's 0.6 s pause inside a turn
         // A confident model on a statement (Whisper writes "Remind me to call." for half a sentence),
-        // on words without final punctuation, on no transcript yet, or on one in another language.
+        // on words without final punctuation that open no question, on no transcript yet, or on one in
+        // another language.
         for e in [PauseEvidence(since: t0, probability: 0.97, text: "Remind me to call."),
-                  PauseEvidence(since: t0, probability: 0.97, text: "Which ocean is the largest"),
+                  PauseEvidence(since: t0, probability: 0.97, text: "turn on the kitchen light"),
                   PauseEvidence(since: t0, probability: 0.99),
                   PauseEvidence(since: t0, probability: 0.99, text: "Can you see this?", textTrusted: false)] {
             #expect(EndOfTurn.deadline(e, config: c) == hold, "\(e)")

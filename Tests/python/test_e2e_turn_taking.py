@@ -213,7 +213,7 @@ def run(stack: Stack, body) -> Any:
 
 
 def test_a_finished_question_is_one_turn_ended_by_the_hub(stack):
-    question = "What is the capital of Italy?"
+    question = "What is the capital of France?"  # tiny.en hears "… of Italy?" as "… immediately?"
 
     async def body():
         async with Device(stack, "auto", "turn:00:00:00:00:01") as device:

@@ -11,7 +11,8 @@
 ///   "的", "の", "て", only without final punctuation), or on a comma or an ellipsis: wait `open_ms`
 ///   (the speaker is mid-sentence);
 /// - else the turn model is confident (`probability ≥ threshold`) and the words are a finished
-///   question (`?`, `？`, or a question particle last: "ですか", "吗"): end now (after
+///   question (`?`, `？`, a question particle last: "ですか", "吗", or a question word first and no
+///   final punctuation: "which ocean is the largest"): end now (after
 ///   `min_silence_ms`, the debounce of a breath);
 /// - else no model spoke and the words read as finished (`.`, `?`, `!`, `。`): end at `text_ms`;
 /// - else one of the two says finished — the model is confident (the words are a statement, have no
@@ -176,7 +177,25 @@ enum TurnText {
 
     static func readsQuestion(_ text: String) -> Bool {
         guard let last = text.trimmingTrailingSpaces.last else { return false }
-        return ("?？".contains(last) || endsOnQuestionParticle(text)) && !readsOpen(text)
+        return ("?？".contains(last) || endsOnQuestionParticle(text) || opensAsUnpunctuatedQuestion(text)) && !readsOpen(text)
+    }
+
+    /// Question words that open a question in en, de and ru. Whisper tiny.en often writes a short
+    /// question with no capital and no final mark ("which ocean is the largest"); its first word
+    /// still says what it is. ("что", "wie" and the auxiliaries open statements too: left out.)
+    static let questionWords: Set<String> = [
+        "what", "which", "who", "whom", "whose", "where", "when", "why", "how",
+        "was", "wer", "wo", "wann", "warum", "wieso", "weshalb", "welche", "welcher", "welches", "wieviel",
+        "какой", "какая", "какое", "какие", "где", "когда", "почему", "зачем", "кто", "сколько", "куда", "откуда",
+    ]
+
+    /// "which ocean is the largest": a question word first and no final punctuation at all (an
+    /// ASR that wrote "." or "!" said it is no question).
+    static func opensAsUnpunctuatedQuestion(_ text: String) -> Bool {
+        let raw = text.trimmingTrailingSpaces
+        guard let last = raw.last, last.isLetter || last.isNumber else { return false }
+        guard let first = raw.lowercased().split(separator: " ").first else { return false }
+        return questionWords.contains(String(first.filter { $0.isLetter }))
     }
 
     /// "今日の天気はどうですか", "现在几点了吗": a question particle last, with or without "？" / "。".

@@ -21,14 +21,6 @@ WHISPER_WINDOW_S = 30.0  # the window Whisper was trained on; faster-whisper alw
 # of 16 eSpeak questions; windows of 10-15 s on none).
 WINDOW_SPEECH_SHARE = 2 / 3
 FRAMES_PER_S = 100  # log-mel frames (10 ms hop)
-# Whisper writes in the style of the text before it. With nothing before it, tiny.en often leaves a
-# short question uncapitalised and unpunctuated ("which ocean is the largest"), and the end-of-turn
-# rules then cannot see that it is a finished question. One short punctuated sentence as the
-# previous text fixes that: on Benchmarks/asr's eSpeak questions and the evaluation set's finished
-# English clips, 90 of 90 transcripts end in their punctuation with it against 79 without, at the
-# same word error rate (docs/turn-latency.md). English only: in another language it would pull
-# Whisper towards English.
-STYLE_PROMPT = {"en": "Hello."}
 
 
 def encoder_window_s(duration_s: float, shortest_s: float) -> float | None:
@@ -120,7 +112,7 @@ class FasterWhisperEngine:
     def _run_full(self, audio: np.ndarray, lang: str | None) -> Transcript:
         segments, info = self._model.transcribe(
             audio, language=lang, beam_size=self._beam_size, without_timestamps=True,
-            condition_on_previous_text=False, vad_filter=False, initial_prompt=STYLE_PROMPT.get(lang or ""),
+            condition_on_previous_text=False, vad_filter=False,
         )
         text = "".join(s.text for s in segments).strip()
         return Transcript(text=text, language=info.language or lang or "")
@@ -136,9 +128,6 @@ class FasterWhisperEngine:
         tokenizer, suppressed = self._decoding_for(lang)
         features = pad_or_trim(model.feature_extractor(audio), int(round(window_s * FRAMES_PER_S)))
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        style = STYLE_PROMPT.get(lang)
-        if style:
-            prompt = [tokenizer.sot_prev, *tokenizer.encode(" " + style), *prompt]
         # Speech has well under 8 tokens per second (English ~3-4); a run that hits the cap was
         # looping, and the full window decodes it again.
         cap = min(model.max_length - len(prompt), int(len(audio) / SAMPLE_RATE * 8) + 10)
