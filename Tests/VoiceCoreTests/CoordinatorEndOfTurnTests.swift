@@ -279,6 +279,21 @@ import Testing
         #expect(t.count("turn.endpoint") == 0)
     }
 
+    /// A session in `session` language with a reply playing; the user speaks for `spokeMs` over it,
+    /// pauses, and the ASR reads `heard` (in `language`). The script, and its log's length before the speech.
+    func speakOverTheReply(session: String, spokeMs: Int, heard: String, language: String) throws -> (CoordinatorScript, Int) {
+        var t = try CoordinatorScript(json: #"{"language": "\#(session)"}"#)
+        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
+        let (job, w) = replying(&t)
+        let before = t.log.count
+        t.feed(.workerOutput(w, job, .speechStart))
+        t.advanceMs(Int64(spokeMs) + 64)
+        t.feed(.workerOutput(w, job, .pause(silenceMs: 64)))
+        t.advanceMs(300)
+        t.feed(.workerOutput(w, job, .speculative(heard, language: language)))
+        return (t, before)
+    }
+
     /// A realtime device with a reply playing; returns the new utterance's ASR job.
     func replying(_ t: inout CoordinatorScript) -> (JobID, WorkerID) {
         t.device(1, mode: .realtime)
@@ -394,16 +409,8 @@ import Testing
 
     @Test func shortForeignSpeechIsABackchannelLongIsAnInterruption() throws {
         for (spokeMs, backchannel) in [(300, true), (900, false)] {
-            var t = try CoordinatorScript(json: #"{"language": "ru"}"#)
-            t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
-            let (job, w) = replying(&t)
-            let before = t.log.count
-            t.feed(.workerOutput(w, job, .speechStart))
-            t.advanceMs(Int64(spokeMs) + 64)
-            t.feed(.workerOutput(w, job, .pause(silenceMs: 64)))
-            t.advanceMs(300)
             // tiny.en's reading of "ага" / of "Который час?".
-            t.feed(.workerOutput(w, job, .speculative("I'm gone.", language: "en")))
+            let (t, before) = try speakOverTheReply(session: "ru", spokeMs: spokeMs, heard: "I'm gone.", language: "en")
             if backchannel {
                 #expect(t.hasSubsequence(["turn.backchannel turn=2 reason=short", "turn.resumed turn=1"], since: before))
             } else {
@@ -422,15 +429,7 @@ import Testing
                                                          ("ja", "おう", 160, true), ("zh", "是大範", 480, true),
                                                          ("ru", "Стоп.", 300, false), ("ru", "Катоги, час!", 500, false),
                                                          ("de", "Listasmeterhoiter", 1000, false), ("en", "Stop!", 300, false)] {
-            var t = try CoordinatorScript(json: #"{"language": "\#(language)"}"#)
-            t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
-            let (job, w) = replying(&t)
-            let before = t.log.count
-            t.feed(.workerOutput(w, job, .speechStart))
-            t.advanceMs(Int64(spokeMs) + 64)
-            t.feed(.workerOutput(w, job, .pause(silenceMs: 64)))
-            t.advanceMs(300)
-            t.feed(.workerOutput(w, job, .speculative(text, language: language)))
+            let (t, before) = try speakOverTheReply(session: language, spokeMs: spokeMs, heard: text, language: language)
             if backchannel {
                 #expect(t.hasSubsequence(["turn.backchannel turn=2 reason=one-word", "turn.resumed turn=1"], since: before), "\(text)")
             } else {
