@@ -102,10 +102,10 @@ def test_worker_job_ends_on_an_early_final_without_more_audio(engine):
     assert word_error_rate("how far away is the moon", outputs[-1]["text"]) <= WER_BOUND, outputs[-1]
 
 
-def test_the_transcription_starts_before_the_turn_model_judges():
-    # Defaults: the speculative pass at 32 ms of silence (one window), the turn model at 64 ms (two);
-    # speech in between voids the pause before the model ran.
-    e = Endpointer(EndpointConfig(min_speech_ms=64))
+def test_the_transcription_can_start_before_the_turn_model_judges():
+    # The speculative pass at 32 ms of silence (one window), the turn model at 64 ms (two); speech
+    # in between voids the pause before the model ran.
+    e = Endpointer(EndpointConfig(min_speech_ms=64, speculate_ms=32, judge_ms=64))
     seq = [0.9, 0.9, 0.1, 0.9, 0.1, 0.1, 0.1]
     events = [(i, ev) for i, p in enumerate(seq) for ev in e.push(p)]
     assert events == [(1, Event.SPEECH_START), (2, Event.PAUSE), (3, Event.RESUME), (4, Event.PAUSE), (5, Event.JUDGE)]

@@ -22,11 +22,11 @@ class EndpointConfig:
     neg_threshold: float = 0.35
     min_speech_ms: float = 90.0
     # The speculative transcription starts after speculate_ms of silence, the turn model judges the
-    # pause after judge_ms: Whisper's text is as good after 32 ms (the evaluation clips through Opus
-    # end in their punctuation as often), Smart Turn's verdict is not (it judged two of the five
-    # benchmark questions unfinished at 32 ms, none at 64). The pass (~0.13 s) starts first and the
-    # model (~0.05 s) overlaps its end. Sooner costs voided passes between words (docs/turn-latency.md).
-    speculate_ms: float = 32.0
+    # pause after judge_ms (not before speculate_ms). Both need the silence: Smart Turn judged two of
+    # the five e2e benchmark questions unfinished at 32 ms, none at 64; and with the pass at 32 ms
+    # tiny.en heard the e2e test's "What is the capital of France?" as "… and friends?" (right at
+    # 64). Sooner costs voided passes between words too (docs/turn-latency.md).
+    speculate_ms: float = 64.0
     judge_ms: float = 64.0
     # Longer than the ~0.3 s pause a speaker makes inside a sentence (Silero hears a 0.3 s gap
     # between words as 256-288 ms of silence), shorter than min_silence_ms; 0 = never early.
