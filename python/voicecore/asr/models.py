@@ -66,10 +66,7 @@ def load_engine(model: str = "", cpu_threads: int = 2, window_s: float | None = 
     (``window_s`` None: the engine's default shortest encoder window). Raises ModelMissing."""
     from .faster_whisper_engine import FasterWhisperEngine
 
-    path = resolve(model)
-    if window_s is None:
-        return FasterWhisperEngine(model=path, cpu_threads=cpu_threads)
-    return FasterWhisperEngine(model=path, cpu_threads=cpu_threads, window_s=window_s)
+    return FasterWhisperEngine(model=resolve(model), cpu_threads=cpu_threads, window_s=window_s or FasterWhisperEngine.DEFAULT_WINDOW_S)
 
 
 def install(model: str = "base", dest: Path | None = None, progress=print) -> Path:

@@ -117,9 +117,8 @@ def missing() -> str:
 
 def server_argv(model: Path, port: int, threads: int = 2, decode_threads: int = 1, context: int = 2048) -> list[str]:
     """``threads`` read the prompt (a batch: worth sharing); ``decode_threads`` write the answer a
-    token at a time, too little work per step to share across threads that must sleep and wake
-    between steps (passive waits): measured on this 2-core machine, one decode thread wrote SmolLM2's
-    tokens in 16 ms against 25-29 ms with two, and in 20-30 ms against 47-50 ms under load."""
+    token at a time, too little work per step to share: measured on this 2-core machine, a second
+    decode thread spinning beside the TTS and ASR workers made the e2e p99 2.6 s (SERVER_ENV)."""
     # The server file runs as a script: it needs llama_cpp only, not voicecore on the path.
     return [sys.executable, str(Path(__file__).with_name("llm_server.py")), "--model", str(model), "--model_alias", MODEL_NAME,
             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context),
