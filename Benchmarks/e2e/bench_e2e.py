@@ -203,7 +203,8 @@ def voicecore_turn(up: Up, mic: bytes, i: int) -> dict | None:
     stages = {key: endpointing + marks[key] for key, _ in STAGES if key in marks}
     if VERBOSE:
         print(f"  turn {i:2d}: {latency:.3f} s  {up.endpoint_of(r.session_id):<18} "
-              + " ".join(f"{key} {value:.3f}" for key, value in stages.items() if key != "first_frame_sent") + f"  {r.stt!r}", file=sys.stderr)
+              + " ".join(f"{key} {value:.3f}" for key, value in stages.items() if key != "first_frame_sent")
+              + f"  {r.stt!r} -> {(r.sentences or [''])[0]!r}", file=sys.stderr)
     return {"latency": latency, "stages": stages, "hub_path": path, "transcript": r.stt}
 
 

@@ -88,8 +88,125 @@ def test_the_server_makes_every_model_call_on_one_thread() -> None:
 
 
 def test_the_server_command_runs_the_wrapper_with_the_measured_flags(tmp_path: Path) -> None:
-    argv = embedded_llm.server_argv(tmp_path / "m.gguf", 8123, threads=2, decode_threads=1)
+    argv = embedded_llm.server_argv(tmp_path / "m.gguf", 8123)
     assert Path(argv[1]).name == "llm_server.py" and Path(argv[1]).is_file()
     flags = dict(zip(argv[2::2], argv[3::2]))
-    assert flags["--n_threads_batch"] == "2" and flags["--n_threads"] == "1" and flags["--logits_all"] == "false"
+    assert flags["--n_threads_batch"] == "2" and flags["--n_threads"] == "2" and flags["--logits_all"] == "false"
     assert embedded_llm.SERVER_ENV["OMP_WAIT_POLICY"] == "ACTIVE" and int(embedded_llm.SERVER_ENV["GOMP_SPINCOUNT"]) <= 100_000
+
+
+class Machine:
+    """A clock and a CPU-pressure counter the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.stalled_us: int | None = 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def stall(self) -> int | None:
+        return self.stalled_us
+
+    def run(self, seconds: float, pressure: float) -> None:
+        self.now += seconds
+        assert self.stalled_us is not None
+        self.stalled_us += int(seconds * pressure * 1e6)
+
+
+def decode_threads(machine: Machine, most: int = 2) -> "llm_server.DecodeThreads":
+    from voicecore.launcher import llm_server
+
+    return llm_server.DecodeThreads(most, stall=machine.stall, clock=machine.clock)
+
+
+def test_an_idle_cpu_gets_every_decode_thread() -> None:
+    machine = Machine()
+    policy = decode_threads(machine)
+    policy.prompt()
+    machine.run(0.06, pressure=0.05)  # the prompt: only the server's own threads
+    assert [policy.step() for _ in range(3)] == [2, 2, 2]
+    machine.run(0.04, pressure=0.0)
+    assert policy.step() == 2
+
+
+def test_a_busy_cpu_gets_one_decode_thread_and_two_again_when_it_is_free() -> None:
+    machine = Machine()
+    policy = decode_threads(machine)
+    policy.prompt()
+    machine.run(0.06, pressure=0.5)  # another process wanted the CPU during the prompt
+    assert policy.step() == 1
+    machine.run(0.04, pressure=0.0)  # one thread beside it: nobody waits, but the retry is not due
+    assert policy.step() == 1
+    machine.run(0.5, pressure=0.0)
+    assert policy.step() == 2  # the retry
+    machine.run(0.04, pressure=0.6)  # still busy: back to one
+    assert policy.step() == 1
+    machine.run(0.6, pressure=0.0)
+    assert policy.step() == 2
+    machine.run(0.04, pressure=0.0)  # free now: two stay
+    assert policy.step() == 2
+
+
+def test_the_window_before_a_prompt_does_not_count() -> None:
+    # The ASR's pass that made the question kept the CPU busy just before the prompt.
+    machine = Machine()
+    policy = decode_threads(machine)
+    machine.run(0.2, pressure=0.9)
+    policy.prompt()
+    machine.run(0.05, pressure=0.0)
+    assert policy.step() == 2
+
+
+def test_steps_inside_one_window_keep_the_threads() -> None:
+    machine = Machine()
+    policy = decode_threads(machine)
+    policy.prompt()
+    machine.run(0.01, pressure=1.0)
+    assert policy.step() == 2  # 10 ms is too short a window to judge
+    machine.run(0.03, pressure=1.0)
+    assert policy.step() == 1
+
+
+def test_without_pressure_information_one_decode_thread() -> None:
+    machine = Machine()
+    machine.stalled_us = None
+    policy = decode_threads(machine)
+    policy.prompt()
+    machine.now += 1.0
+    assert policy.step() == 1
+    assert decode_threads(Machine(), most=1).step() == 1
+
+
+def test_the_server_sets_the_threads_on_the_model_only_when_they_change() -> None:
+    from voicecore.launcher import llm_server
+
+    machine = Machine()
+
+    class Context:
+        def __init__(self) -> None:
+            self.calls: list[tuple[int, int]] = []
+
+        def set_n_threads(self, threads: int, batch: int) -> None:
+            self.calls.append((threads, batch))
+
+    class Model:
+        n_threads, n_threads_batch = 2, 2
+
+        def __init__(self) -> None:
+            self._ctx = Context()
+            self.evaluated: list[int] = []
+
+        def eval(self, tokens: list[int]) -> None:
+            self.evaluated.append(len(tokens))
+
+    llm_server.adapt_decode_threads(Model, lambda most: decode_threads(machine, most))
+    model = Model()
+    model.eval([1, 2, 3])  # the prompt
+    machine.run(0.05, pressure=0.8)
+    model.eval([4])
+    machine.run(0.01, pressure=0.8)
+    model.eval([5])
+    assert model.evaluated == [3, 1, 1]
+    assert model._ctx.calls == [(1, 2)]  # once, to one decode thread; the prompt keeps two
+

@@ -99,7 +99,7 @@ class UpConfig:
     llm_url: str = ""                # any OpenAI-compatible server(s), comma-separated; "" = the embedded SmolLM2
     llm_model: str = ""
     llm_threads: int = 2             # the embedded LLM's threads reading the prompt
-    llm_decode_threads: int = 1      # … and writing the answer, token by token (embedded_llm.server_argv)
+    llm_decode_threads: int = 2      # … and at most this many writing the answer (one while the CPU is busy: llm_server.DecodeThreads)
     llm_start_timeout: float = 120.0
     # Camera boards: an OpenAI-compatible model that takes images; "" = no vision endpoint.
     vision_url: str = ""

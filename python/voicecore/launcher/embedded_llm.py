@@ -115,10 +115,11 @@ def missing() -> str:
     return "; ".join(reasons)
 
 
-def server_argv(model: Path, port: int, threads: int = 2, decode_threads: int = 1, context: int = 2048) -> list[str]:
-    """``threads`` read the prompt (a batch: worth sharing); ``decode_threads`` write the answer a
-    token at a time, too little work per step to share: measured on this 2-core machine, a second
-    decode thread spinning beside the TTS and ASR workers made the e2e p99 2.6 s (SERVER_ENV)."""
+def server_argv(model: Path, port: int, threads: int = 2, decode_threads: int = 2, context: int = 2048) -> list[str]:
+    """``threads`` read the prompt (a batch: worth sharing); up to ``decode_threads`` write the answer
+    a token at a time: the server (llm_server.py) drops to one while other tasks wait for a CPU,
+    since a token's work is too small to share with a busy machine (measured here: a second decode
+    thread spinning beside the TTS and ASR workers made the e2e p99 2.6 s, SERVER_ENV)."""
     # The server file runs as a script: it needs llama_cpp only, not voicecore on the path.
     return [sys.executable, str(Path(__file__).with_name("llm_server.py")), "--model", str(model), "--model_alias", MODEL_NAME,
             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context),
