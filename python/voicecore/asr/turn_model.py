@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import models_dir
+
 SAMPLE_RATE = 16000
 WINDOW_SECONDS = 8
 MODEL_FILE = "smart-turn-v3.2-cpu.onnx"
@@ -33,8 +35,7 @@ def model_path() -> Path:
     configured = os.environ.get("VOICECORE_TURN_MODEL")
     if configured:
         return Path(configured)
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return cache / "voicecore" / "models" / MODEL_FILE
+    return models_dir() / MODEL_FILE
 
 
 def install(path: Path | None = None) -> Path:

@@ -12,6 +12,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from ..cache import models_dir
+
 MODEL_NAME = "SmolLM2-135M-Instruct"
 # How llama.cpp's OpenMP threads wait and where they run (docs/turn-latency.md, "The embedded
 # server"). Threads that spin while waiting turn a shared CPU into a crawl (libgomp's default spin:
@@ -50,8 +52,7 @@ def served_path() -> Path:
     configured = os.environ.get("VOICECORE_LLM_GGUF")
     if configured:
         return Path(configured)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "voicecore" / "models" / f"{MODEL_NAME}.{SERVED_TYPE}.gguf"
+    return models_dir() / f"{MODEL_NAME}.{SERVED_TYPE}.gguf"
 
 
 def serving_model() -> Path | None:
