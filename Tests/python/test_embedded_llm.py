@@ -27,30 +27,43 @@ def test_the_serving_copy_lives_in_the_cache(source: Path, tmp_path: Path) -> No
     assert embedded_llm.served_path() == tmp_path / "cache" / "voicecore" / "models" / "SmolLM2-135M-Instruct.Q8_0.gguf"
 
 
+def _requantize_into(made: list[tuple[Path, Path]]):
+    def requantize(src: Path, dest: Path) -> Path:
+        made.append((src, dest))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(b"new")
+        return dest
+
+    return requantize
+
+
 def test_a_fresh_copy_is_reused_without_running_the_quantizer(source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    copy = embedded_llm.served_path()
-    copy.parent.mkdir(parents=True)
-    copy.write_bytes(b"converted")
+    made: list[tuple[Path, Path]] = []
+    monkeypatch.setattr(embedded_llm, "requantize", _requantize_into(made))
+    copy = embedded_llm.serving_model()
+    assert copy == embedded_llm.served_path() and len(made) == 1
     monkeypatch.setattr(embedded_llm, "requantize", lambda *_: pytest.fail("the quantizer ran again"))
     assert embedded_llm.serving_model() == copy
 
 
-def test_a_copy_older_than_the_package_file_is_made_again(source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_package_file_replaced_by_an_older_dated_one_is_converted_again(source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[tuple[Path, Path]] = []
+    monkeypatch.setattr(embedded_llm, "requantize", _requantize_into(made))
+    embedded_llm.serving_model()
+    source.write_bytes(b"GGUF" + b"\1" * 80)  # another version of the package...
+    old = time.time() - 3600
+    os.utime(source, (old, old))  # ...dated before the copy was made
+    assert embedded_llm.serving_model() == embedded_llm.served_path()
+    assert len(made) == 2
+
+
+def test_a_copy_without_its_stamp_is_made_again(source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     copy = embedded_llm.served_path()
     copy.parent.mkdir(parents=True)
-    copy.write_bytes(b"old")
-    old = time.time() - 3600
-    os.utime(copy, (old, old))
+    copy.write_bytes(b"of unknown origin")
     made: list[tuple[Path, Path]] = []
-
-    def requantize(src: Path, dest: Path) -> Path:
-        made.append((src, dest))
-        dest.write_bytes(b"new")
-        return dest
-
-    monkeypatch.setattr(embedded_llm, "requantize", requantize)
-    assert embedded_llm.serving_model() == copy
-    assert made == [(source, copy)] and copy.read_bytes() == b"new"
+    monkeypatch.setattr(embedded_llm, "requantize", _requantize_into(made))
+    assert embedded_llm.serving_model() == copy and made == [(source, copy)] and copy.read_bytes() == b"new"
 
 
 def test_when_the_quantizer_fails_the_package_file_is_served_and_nothing_half_written_stays(

@@ -63,13 +63,26 @@ def serving_model() -> Path | None:
     if source is None:
         return None
     dest = served_path()
-    if dest.is_file() and dest.stat().st_size > 0 and dest.stat().st_mtime >= source.stat().st_mtime:
-        return dest
+    stamp = dest.with_name(dest.name + ".source")  # which package file the copy was made from
     try:
-        return requantize(source, dest)
+        if dest.is_file() and dest.stat().st_size > 0 and stamp.read_text() == source_stamp(source):
+            return dest
+    except OSError:
+        pass  # no stamp: a copy of unknown origin is made again
+    try:
+        made = requantize(source, dest)
+        stamp.write_text(source_stamp(source))
+        return made
     except (OSError, RuntimeError) as exc:
         print(f"voicecore: serving {source.name} as it is ({exc})", file=sys.stderr)
         return source
+
+
+def source_stamp(source: Path) -> str:
+    """The package file's path, size and modification time: any change (a new version of the
+    package, even one dated earlier than the copy) makes the copy again."""
+    st = source.stat()
+    return f"{source.resolve()} {st.st_size} {st.st_mtime_ns}\n"
 
 
 def requantize(source: Path, dest: Path) -> Path:
