@@ -93,13 +93,13 @@ class LocalWhisperSTTService(WhisperSTTService):
 
 
 class EspeakTTSService(TTSService):
-    """eSpeak NG through VoiceCore's engine (the TTS worker's): one espeak-ng process per sentence,
-    its audio streamed out as it is read."""
+    """eSpeak NG through VoiceCore's engine as the TTS worker runs it: one espeak-ng process per
+    sentence, started ahead of the sentence (``prespawn``), its audio streamed out as it is read."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(push_start_frame=True, push_stop_frames=True, sample_rate=OUT_RATE,
                          settings=TTSSettings(model=None, voice=None, language=None), **kwargs)
-        self._engine = EspeakEngine()
+        self._engine = EspeakEngine(prespawn=True)
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -218,7 +218,10 @@ async def serve(port: int, llm_url: str, host: str = "127.0.0.1") -> None:
                      "reply": marks.reply.strip()}))
 
     marks.on_bot_stopped = send_marks
-    await PipelineRunner(handle_sigint=True).run(task)
+    try:
+        await PipelineRunner(handle_sigint=True).run(task)
+    finally:
+        await tts._engine.aclose()
 
 
 def main() -> int:

@@ -65,9 +65,35 @@ def test_espeak_languages_and_voices():
         assert voiced(samples, 16000) > 0.5
 
 
+def test_a_prespawned_espeak_speaks_the_same_and_its_spare_ends_with_the_engine():
+    # The TTS worker's engine starts the process for a voice's next segment after this one's first
+    # audio; the next segment is read by that process, and aclose() ends the one left waiting.
+    text = "The capital of Germany is Berlin."
+
+    async def main():
+        plain, spare = EspeakEngine(), EspeakEngine(prespawn=True)
+        reference = b"".join([c async for c in plain.synthesize(SpeechRequest(text, sample_rate=16000))])
+        first = b"".join([c async for c in spare.synthesize(SpeechRequest(text, sample_rate=16000))])
+        _, waiting = spare._spares["en-us"]
+        assert waiting.returncode is None  # started, waiting for its text
+        second = b"".join([c async for c in spare.synthesize(SpeechRequest(text, sample_rate=16000))])
+        assert spare._spares["en-us"][1] is not waiting  # the waiting one spoke it; another waits now
+        russian = b"".join([c async for c in spare.synthesize(SpeechRequest("Привет.", sample_rate=16000, language="ru"))])
+        assert set(spare._spares) == {"en-us", "ru"}  # one per voice
+        left = [proc for _, proc in spare._spares.values()]
+        await spare.aclose()
+        assert spare._spares == {} and all(proc.returncode is not None for proc in left)
+        return reference, first, second, russian
+
+    reference, first, second, russian = run(main())
+    assert first == reference and second == reference  # eSpeak is deterministic: the same samples
+    assert voiced(np.frombuffer(russian, dtype="<i2"), 16000) > 0.3
+
+
 def test_tts_worker_over_the_protocol_and_bad_params():
     async def main():
-        worker = tts_worker(EspeakEngine(), slots=2)
+        engine = EspeakEngine(prespawn=True)  # as `voicecore worker tts` runs it
+        worker = tts_worker(engine, slots=2)
         async with ScriptedHub() as hub:
             task = asyncio.create_task(worker.serve(hub.url, hub.token))
             w = await hub.next_worker()
@@ -104,8 +130,11 @@ def test_tts_worker_over_the_protocol_and_bad_params():
             await w.job(4, "tts", {"sample_rate": 24000})
             _, _, end = await w.until_end(4)
             assert end["type"] == "error" and "text" in end["message"]
+            waiting = [proc for _, proc in engine._spares.values()]
+            assert waiting and all(proc.returncode is None for proc in waiting)  # the next segment's process
             await worker.stop()
             await task
+            assert engine._spares == {} and all(proc.returncode is not None for proc in waiting)  # ended with the worker
 
     run(main())
 

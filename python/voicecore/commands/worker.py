@@ -119,6 +119,6 @@ def run(args: argparse.Namespace) -> int:
         else:
             from ..tts.espeak import EspeakEngine
 
-            worker = tts_worker(EspeakEngine(), slots=args.slots or 2, name=args.name or "tts")
+            worker = tts_worker(EspeakEngine(prespawn=True), slots=args.slots or 2, name=args.name or "tts")
     worker.run(args.hub, args.token)
     return 0

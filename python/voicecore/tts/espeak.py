@@ -23,27 +23,81 @@ def voice_for(language: str, voice: str = "") -> str:
 
 
 class EspeakEngine:
+    """One espeak-ng process per segment. With ``prespawn`` (the TTS worker's), the process for a
+    voice's next segment is started as soon as this one has its text, and waits on its stdin: its
+    start-up (loading the voice, ~10 ms of the first audio on this machine) is then done before the
+    text arrives. The waiting processes belong to the event loop that started them: ``aclose()``
+    ends them before that loop ends (the TTS worker does, ``Worker.on_stop``); a process whose
+    parent exits reads the end of its stdin and exits too."""
+
     name = "espeak-ng"
 
-    def __init__(self, binary: str = "espeak-ng", speed_wpm: int = 175, read_size: int = 4096) -> None:
+    def __init__(self, binary: str = "espeak-ng", speed_wpm: int = 175, read_size: int = 4096, prespawn: bool = False) -> None:
         path = shutil.which(binary)
         if path is None:
             raise RuntimeError(f"{binary} not found: install the Debian package espeak-ng")
         self.binary = path
         self.speed_wpm = speed_wpm
         self.read_size = read_size
+        self.prespawn = prespawn
+        self._spares: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.subprocess.Process]] = {}
+        self._starting: dict[str, asyncio.Task[None]] = {}  # spares being started, by voice
+
+    async def _spawn(self, voice: str) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            self.binary, "--stdout", "-b", "1", "-s", str(self.speed_wpm), "-v", voice,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+
+    async def _process(self, voice: str) -> asyncio.subprocess.Process:
+        """The voice's waiting process when there is a live one on this loop, else a new one."""
+        loop, spare = self._spares.pop(voice, (None, None))
+        if spare is not None:
+            if loop is not asyncio.get_running_loop():
+                spare.kill()  # of another loop (one that ended without aclose()): unusable here
+            elif spare.returncode is None:
+                return spare
+            else:
+                await _reap(spare)
+        return await self._spawn(voice)
+
+    def _keep_spare(self, voice: str) -> None:
+        """Starts the voice's next process in the background (a task: a segment cancelled right
+        after its first audio, as a barge-in does, still leaves one for the next)."""
+        if voice in self._spares or voice in self._starting:
+            return
+
+        async def start() -> None:
+            try:
+                self._spares[voice] = (asyncio.get_running_loop(), await self._spawn(voice))
+            finally:
+                self._starting.pop(voice, None)
+
+        self._starting[voice] = asyncio.get_running_loop().create_task(start())
+
+    async def aclose(self) -> None:
+        """Ends the processes waiting for a next segment."""
+        starting = list(self._starting.values())
+        if starting:
+            await asyncio.gather(*starting, return_exceptions=True)
+        spares, self._spares = self._spares, {}
+        for loop, proc in spares.values():
+            if loop is asyncio.get_running_loop():
+                await _reap(proc)
+            else:
+                proc.kill()
 
     async def synthesize(self, request: SpeechRequest) -> AsyncIterator[bytes]:
         import soxr
 
-        proc = await asyncio.create_subprocess_exec(
-            self.binary, "--stdout", "-b", "1", "-s", str(self.speed_wpm), "-v", voice_for(request.language, request.voice),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )
+        voice = voice_for(request.language, request.voice)
+        proc = await self._process(voice)
         assert proc.stdin and proc.stdout and proc.stderr
         try:
             proc.stdin.write(request.text.replace("\n", " ").encode() + b"\n")
             proc.stdin.close()
+            if self.prespawn:
+                self._keep_spare(voice)
             head = b""
             layout = None
             while layout is None:
@@ -75,9 +129,14 @@ class EspeakEngine:
             if code != 0:
                 raise RuntimeError(f"espeak-ng exited with status {code}")
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                # Not proc.wait(): since CPython 3.11.7 it returns only once the pipes are closed,
-                # and a stdout pipe paused by flow control (we stopped reading a fast eSpeak)
-                # never sees its EOF. communicate() drains both pipes, then waits.
-                await proc.communicate()
+            await _reap(proc)
+
+
+async def _reap(proc: asyncio.subprocess.Process) -> None:
+    """Kills ``proc`` if it still runs and waits for it."""
+    if proc.returncode is None:
+        proc.kill()
+        # Not proc.wait(): since CPython 3.11.7 it returns only once the pipes are closed,
+        # and a stdout pipe paused by flow control (we stopped reading a fast eSpeak)
+        # never sees its EOF. communicate() drains both pipes, then waits.
+        await proc.communicate()

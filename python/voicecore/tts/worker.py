@@ -42,6 +42,7 @@ def tts_handler(engine: TtsEngine):
 
 
 def tts_worker(engine: TtsEngine, slots: int = 2, name: str = "tts") -> Worker:
-    worker = Worker(slots={"tts": slots}, name=name, models=[engine.name])
+    # An engine that keeps processes for the next segment (EspeakEngine(prespawn=True)) ends them with the worker.
+    worker = Worker(slots={"tts": slots}, name=name, models=[engine.name], on_stop=getattr(engine, "aclose", None))
     worker.handler("tts")(tts_handler(engine))
     return worker

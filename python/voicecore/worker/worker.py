@@ -80,6 +80,7 @@ class Worker:
     trim_every: int = 50  # jobs between returns of the heap's free memory to the OS (memory.trim); 0: never
     backoff: Backoff = field(default_factory=Backoff)
     on_roles: Callable[[list[str]], Awaitable[None]] | None = None
+    on_stop: Callable[[], Awaitable[None]] | None = None  # awaited when serve() ends (an engine's clean-up)
 
     _handlers: dict[str, Handler] = field(default_factory=dict, init=False)
     _running: dict[int, _Running] = field(default_factory=dict, init=False)  # jobs holding a slot, by id
@@ -147,6 +148,8 @@ class Worker:
             if handle_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
+            if self.on_stop is not None:
+                await self.on_stop()
 
     async def wait_registered(self) -> str:
         assert self._registered is not None, "serve() has not started"
