@@ -74,11 +74,13 @@ def test_a_prespawned_espeak_speaks_the_same_and_its_spare_ends_with_the_engine(
         plain, spare = EspeakEngine(), EspeakEngine(prespawn=True)
         reference = b"".join([c async for c in plain.synthesize(SpeechRequest(text, sample_rate=16000))])
         first = b"".join([c async for c in spare.synthesize(SpeechRequest(text, sample_rate=16000))])
+        await asyncio.gather(*spare._starting.values())  # started in the background
         _, waiting = spare._spares["en-us"]
         assert waiting.returncode is None  # started, waiting for its text
         second = b"".join([c async for c in spare.synthesize(SpeechRequest(text, sample_rate=16000))])
         assert spare._spares["en-us"][1] is not waiting  # the waiting one spoke it; another waits now
         russian = b"".join([c async for c in spare.synthesize(SpeechRequest("Привет.", sample_rate=16000, language="ru"))])
+        await asyncio.gather(*spare._starting.values())
         assert set(spare._spares) == {"en-us", "ru"}  # one per voice
         left = [proc for _, proc in spare._spares.values()]
         await spare.aclose()
@@ -130,6 +132,7 @@ def test_tts_worker_over_the_protocol_and_bad_params():
             await w.job(4, "tts", {"sample_rate": 24000})
             _, _, end = await w.until_end(4)
             assert end["type"] == "error" and "text" in end["message"]
+            await asyncio.gather(*engine._starting.values())
             waiting = [proc for _, proc in engine._spares.values()]
             assert waiting and all(proc.returncode is None for proc in waiting)  # the next segment's process
             await worker.stop()
