@@ -92,6 +92,26 @@ def test_a_prespawned_espeak_speaks_the_same_and_its_spare_ends_with_the_engine(
     assert voiced(np.frombuffer(russian, dtype="<i2"), 16000) > 0.3
 
 
+def test_a_segment_cut_after_its_first_audio_still_leaves_the_next_process_waiting():
+    # A barge-in cancels the TTS job right after its first audio; the next segment must not pay
+    # for starting eSpeak again.
+    from contextlib import aclosing
+
+    async def main():
+        engine = EspeakEngine(prespawn=True)
+        async with aclosing(engine.synthesize(SpeechRequest("A long answer that the user cuts short.", sample_rate=16000))) as stream:
+            async for _ in stream:
+                break
+        await asyncio.gather(*engine._starting.values())
+        _, waiting = engine._spares["en-us"]
+        alive = waiting.returncode is None
+        await engine.aclose()
+        return alive, waiting.returncode
+
+    alive, code = run(main())
+    assert alive and code is not None
+
+
 def test_tts_worker_over_the_protocol_and_bad_params():
     async def main():
         engine = EspeakEngine(prespawn=True)  # as `voicecore worker tts` runs it
