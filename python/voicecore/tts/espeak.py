@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from typing import AsyncIterator
 
@@ -54,7 +55,7 @@ class EspeakEngine:
         loop, spare = self._spares.pop(voice, (None, None))
         if spare is not None:
             if loop is not asyncio.get_running_loop():
-                spare.kill()  # of another loop (one that ended without aclose()): unusable here
+                _kill(spare)  # of another loop (one that ended without aclose()): unusable here
             elif spare.returncode is None:
                 return spare
             else:
@@ -85,7 +86,7 @@ class EspeakEngine:
             if loop is asyncio.get_running_loop():
                 await _reap(proc)
             else:
-                proc.kill()
+                _kill(proc)
 
     async def synthesize(self, request: SpeechRequest) -> AsyncIterator[bytes]:
         import soxr
@@ -130,6 +131,11 @@ class EspeakEngine:
                 raise RuntimeError(f"espeak-ng exited with status {code}")
         finally:
             await _reap(proc)
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        proc.kill()
 
 
 async def _reap(proc: asyncio.subprocess.Process) -> None:
