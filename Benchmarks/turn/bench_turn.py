@@ -123,11 +123,8 @@ async def gather(engine, model, clip: Clip) -> Evidence:
             break
         if rec.turn_task is not None and rec.turn_task is not clock.get("turn_task"):
             clock["turn_task"], clock["judge_at"], clock["judge_wall"] = rec.turn_task, clock["audio"], time.perf_counter()
-        # The evidence of this pause is computed before more audio arrives; its time is measured. The
-        # transcript, started at the pause, reports after the turn model's verdict (judge_ms): until
-        # the pause reaches that, the audio goes on while the pass runs.
-        judged = rec.turn_model is None or rec.judging.is_set()
-        pending = {t for t in (rec.speculation if judged else None, rec.turn_task) if t is not None and not t.done()}
+        # The evidence of this pause is computed before more audio arrives; its time is measured.
+        pending = rec.pending_evidence()
         if pending:
             await asyncio.wait(pending)
     else:

@@ -27,10 +27,7 @@ async def recognize(engine, pcm: bytes, config: RecognizerConfig, language: str 
     for i in range(0, len(pcm), CHUNK):
         if await recognizer.feed(pcm[i : i + CHUNK]):
             break
-        # A speculation with a turn model waits for the pause to reach judge_ms (more audio) before it
-        # reports: it is not waited for before then.
-        ready = recognizer.turn_model is None or recognizer.judging.is_set()
-        pending = {t for t in (recognizer.speculation if ready else None, recognizer.turn_task) if t is not None and not t.done()}
+        pending = recognizer.pending_evidence()
         if pending:
             await asyncio.wait(pending)
     else:

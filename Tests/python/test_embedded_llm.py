@@ -133,10 +133,16 @@ def decode_threads(machine: Machine, most: int = 2) -> "llm_server.DecodeThreads
     return llm_server.DecodeThreads(most, stall=machine.stall, clock=machine.clock)
 
 
-def test_an_idle_cpu_gets_every_decode_thread() -> None:
-    machine = Machine()
+def prompted(machine: Machine) -> "llm_server.DecodeThreads":
+    """A policy whose prompt's evaluation has just started."""
     policy = decode_threads(machine)
     policy.prompt()
+    return policy
+
+
+def test_an_idle_cpu_gets_every_decode_thread() -> None:
+    machine = Machine()
+    policy = prompted(machine)
     machine.run(0.06, pressure=0.05)  # the prompt: only the server's own threads
     assert [policy.step() for _ in range(3)] == [2, 2, 2]
     machine.run(0.04, pressure=0.0)
@@ -145,8 +151,7 @@ def test_an_idle_cpu_gets_every_decode_thread() -> None:
 
 def test_a_busy_cpu_gets_one_decode_thread_and_two_again_when_it_is_free() -> None:
     machine = Machine()
-    policy = decode_threads(machine)
-    policy.prompt()
+    policy = prompted(machine)
     machine.run(0.06, pressure=0.5)  # another process wanted the CPU during the prompt
     assert policy.step() == 1
     machine.run(0.04, pressure=0.0)  # one thread beside it: nobody waits, but the retry is not due
@@ -173,8 +178,7 @@ def test_the_window_before_a_prompt_does_not_count() -> None:
 
 def test_steps_inside_one_window_keep_the_threads() -> None:
     machine = Machine()
-    policy = decode_threads(machine)
-    policy.prompt()
+    policy = prompted(machine)
     machine.run(0.01, pressure=1.0)
     assert policy.step() == 2  # 10 ms is too short a window to judge
     machine.run(0.03, pressure=1.0)
@@ -191,10 +195,9 @@ def test_without_pressure_information_one_decode_thread() -> None:
     assert decode_threads(Machine(), most=1).step() == 1
 
 
-def test_the_server_sets_the_threads_on_the_model_only_when_they_change() -> None:
-    from voicecore.launcher import llm_server
-
-    machine = Machine()
+def llama_like() -> type:
+    """A stand-in for llama_cpp.Llama with what adapt_decode_threads touches: its thread counts, its
+    context's set_n_threads (recorded) and eval (the token counts it was given)."""
 
     class Context:
         def __init__(self) -> None:
@@ -213,6 +216,14 @@ def test_the_server_sets_the_threads_on_the_model_only_when_they_change() -> Non
         def eval(self, tokens: list[int]) -> None:
             self.evaluated.append(len(tokens))
 
+    return Model
+
+
+def test_the_server_sets_the_threads_on_the_model_only_when_they_change() -> None:
+    from voicecore.launcher import llm_server
+
+    machine = Machine()
+    Model = llama_like()
     llm_server.adapt_decode_threads(Model, lambda most: decode_threads(machine, most))
     model = Model()
     model.eval([1, 2, 3])  # the prompt
@@ -223,6 +234,19 @@ def test_the_server_sets_the_threads_on_the_model_only_when_they_change() -> Non
     assert model.evaluated == [3, 1, 1]
     assert model._ctx.calls == [(1, 2)]  # once, to one decode thread; the prompt keeps two
 
+
+def test_without_pressure_information_the_model_decodes_with_one_thread_from_the_start() -> None:
+    from voicecore.launcher import llm_server
+
+    machine = Machine()
+    machine.stalled_us = None
+    Model = llama_like()
+    llm_server.adapt_decode_threads(Model, lambda most: decode_threads(machine, most))
+    model = Model()
+    model.eval([1, 2])
+    model.eval([3])
+    model.eval([4])
+    assert model._ctx.calls == [(1, 2)] and model.evaluated == [2, 1, 1]
 
 
 def test_every_model_file_lives_in_one_cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -136,6 +136,14 @@ class StreamingRecognizer:
             self._maybe_partial()
         return self.final_sent
 
+    def pending_evidence(self) -> set[asyncio.Task[Any]]:
+        """The current pause's evidence still being computed that would report without more audio:
+        the turn model's call, and the speculative pass once the pause has reached ``judge_ms``
+        (before that its text waits for the model's verdict, which waits for more silence). A
+        caller that feeds audio faster than real time waits for these to see what a fast engine would."""
+        judged = self.turn_model is None or self.judging.is_set()
+        return {t for t in (self.speculation if judged else None, self.turn_task) if t is not None and not t.done()}
+
     async def _final_of_early_end(self) -> bool:
         if self.early_task is not None:
             await asyncio.shield(self.early_task)

@@ -108,14 +108,14 @@ def adapt_decode_threads(llama_class: Any, policy_for: Callable[[int], DecodeThr
         policy = self.__dict__.get("_decode_threads")
         if policy is None:
             policy = self._decode_threads = policy_for(self.n_threads)
-            self._decode_threads_set = self.n_threads
+            if policy.threads != self.n_threads:
+                self._ctx.set_n_threads(policy.threads, self.n_threads_batch)
         if len(tokens) > 1:
             policy.prompt()
         else:
-            threads = policy.step()
-            if threads != self._decode_threads_set:
-                self._ctx.set_n_threads(threads, self.n_threads_batch)
-                self._decode_threads_set = threads
+            before = policy.threads
+            if policy.step() != before:
+                self._ctx.set_n_threads(policy.threads, self.n_threads_batch)
         evaluate(self, tokens)
 
     llama_class.eval = eval
