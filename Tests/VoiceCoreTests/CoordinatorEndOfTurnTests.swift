@@ -89,6 +89,37 @@ import Testing
         #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.9, text: "I can go and", textTrusted: false), config: c) == "hold")
     }
 
+    @Test func chineseAsksInPlaceAndInEitherScript() {
+        // The question word stands where the answer goes, and Whisper often writes no "？" and
+        // traditional characters: a question, finished; with a confident model it ends at once,
+        // with a doubting one it holds rather than waiting the fallback.
+        for text in ["今天天气怎么样", "今天天氣怎麼樣", "现在几点了", "現在幾點了", "意大利的首都是哪裡", "你叫什么名字？", "这是不是你的书"] {
+            #expect(TurnText.readsQuestion(text) && TurnText.readsFinished(text), "\(text)")
+            #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.8, text: text), config: c) == "model", "\(text)")
+            #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.05, text: text), config: c) == "hold", "\(text)")
+        }
+        // A mark other than "？" says it is no question; no question word, no question; an open
+        // ending still waits, in either script.
+        for text in ["我不知道是谁。", "请把客厅的灯关掉", "請把客廳的燈關掉", "明天北京的", "你能告訴我關於什麼的"] {
+            #expect(!TurnText.readsQuestion(text), "\(text)")
+        }
+        for text in ["你能告訴我關於", "請幫我打開廚房的燈和", "還有"] {
+            #expect(TurnText.readsOpen(text), "\(text)")
+        }
+        // A sentence-final particle or a request opened with "请" finishes a sentence Whisper left
+        // unpunctuated: a doubting model then holds instead of waiting the fallback. No question.
+        for text in ["現在去點了", "我们走吧", "请把客厅的灯关掉", "請把客廳的燈關掉"] {
+            #expect(TurnText.readsFinished(text) && !TurnText.readsQuestion(text), "\(text)")
+            #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.05, text: text), config: c) == "hold", "\(text)")
+            #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.9, text: text), config: c) == "hold", "\(text)")
+        }
+        for text in ["请把客厅的", "请打开厨房的灯和", "请问", "我吃了。我", "Turn it on"] {
+            #expect(!TurnText.readsFinished(text), "\(text)")
+        }
+        #expect(TurnText.isBackchannel("對") && TurnText.isBackchannel("對對") && !TurnText.isOneWord("別說了"))
+        #expect(TurnText.simplified("Wie spät ist es?") == "Wie spät ist es?")
+    }
+
     @Test func fillersLeaveTheSentenceOpen() {
         for text in ["I would like, um", "Ich möchte ähm", "Я хочу э", "我想要那个", "それから、えっと"] {
             #expect(TurnText.readsOpen(text), "\(text)")

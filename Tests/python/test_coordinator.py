@@ -251,6 +251,22 @@ def test_hub_endpointing_takes_the_asr_workers_pause_turn_and_resume_evidence():
     assert [e["reason"] for e in endpoint] == ["model"]
 
 
+def test_hub_endpointing_reads_chinese_in_either_script():
+    """A Chinese session: Whisper writes "今天天氣怎麼樣" (traditional, no "？") and the turn model
+    doubts it; the question in place reads finished, so the turn ends at hold_ms, not the fallback."""
+    c = voicecore.Coordinator({"heartbeat_ms": 60000, "language": "zh"})
+    job = _hub_session(c)
+    _asr(c, job, 10_000, "speech_start")
+    _asr(c, job, 1_000_000, "pause", silence_ms=64)
+    _asr(c, job, 1_100_000, "turn", probability=0.05)
+    fx = _asr(c, job, 1_200_000, "speculative", text="今天天氣怎麼樣", language="zh")
+    assert not _input_end(fx, job)
+    timer = [e for e in fx if e["type"] == "timer.set" and e["at_us"] < 5_000_000][-1]
+    assert timer["at_us"] == 1_000_000 - 64_000 + 750_000  # hold_ms, not fallback_ms (900)
+    assert _input_end(c.handle({"type": "timer.fired", "timer": timer["timer"]}, timer["at_us"]), job)
+    assert [e["reason"] for e in c.log() if e["kind"] == "turn.endpoint"] == ["hold"]
+
+
 def test_hub_endpointing_waits_on_an_open_transcript_and_ends_it_by_timer():
     c = voicecore.Coordinator({"heartbeat_ms": 60000, "turn": {"open_ms": 1600}})
     job = _hub_session(c)

@@ -11,10 +11,11 @@
 ///   "的", "の", "て", only without final punctuation), or on a comma or an ellipsis: wait `open_ms`
 ///   (the speaker is mid-sentence);
 /// - else the turn model is confident (`probability ≥ threshold`) and the words are a finished
-///   question (`?`, `？`, a question particle last: "ですか", "吗", or a question word first and no
-///   final punctuation: "which ocean is the largest"): end now (after
-///   `min_silence_ms`, the debounce of a breath);
-/// - else no model spoke and the words read as finished (`.`, `?`, `!`, `。`): end at `text_ms`;
+///   question (`?`, `？`, a question particle last: "ですか", "吗", a question word first and no
+///   final punctuation: "which ocean is the largest", or a Chinese question word in place and no
+///   final punctuation: "今天天气怎么样"): end now (after `min_silence_ms`, the debounce of a breath);
+/// - else no model spoke and the words read as finished (`.`, `?`, `!`, `。`, a question particle,
+///   a Chinese question in place, sentence-final particle or "请" request): end at `text_ms`;
 /// - else one of the two says finished — the model is confident (the words are a statement, have no
 ///   final punctuation, are in another language or have not arrived), or the words read as finished
 ///   but the model doubts it: end at `hold_ms`, past a pause inside a sentence (Whisper writes
@@ -131,10 +132,11 @@ enum TurnText {
         "うん", "はい", "ええ", "そう",
     ]
 
-    /// The transcript without trailing punctuation, spaces and quotes, lowercased.
+    /// The transcript without trailing punctuation, spaces and quotes, lowercased, its Chinese in
+    /// simplified characters (`simplified`).
     static func core(_ text: String) -> Substring {
         let trailing: Set<Character> = [" ", ".", ",", "!", "?", "…", "。", "，", "！", "？", "、", "\"", "'", "»", "”", "’", "-", ";", ":"]
-        var t = Substring(text.lowercased())
+        var t = Substring(simplified(text.lowercased()))
         while let last = t.last, trailing.contains(last) { t = t.dropLast() }
         while let first = t.first, first == " " { t = t.dropFirst() }
         return t
@@ -172,12 +174,12 @@ enum TurnText {
 
     static func readsFinished(_ text: String) -> Bool {
         guard let last = text.trimmingTrailingSpaces.last else { return false }
-        return ("．.?!。？！".contains(last) || endsOnQuestionParticle(text)) && !readsOpen(text)
+        return ("．.?!。？！".contains(last) || endsOnQuestionParticle(text) || asksInPlace(text) || endsChineseSentence(text)) && !readsOpen(text)
     }
 
     static func readsQuestion(_ text: String) -> Bool {
         guard let last = text.trimmingTrailingSpaces.last else { return false }
-        return ("?？".contains(last) || endsOnQuestionParticle(text) || opensAsUnpunctuatedQuestion(text)) && !readsOpen(text)
+        return ("?？".contains(last) || endsOnQuestionParticle(text) || opensAsUnpunctuatedQuestion(text) || asksInPlace(text)) && !readsOpen(text)
     }
 
     /// Question words that open a question in en, de and ru. Whisper tiny.en often writes a short
@@ -196,6 +198,45 @@ enum TurnText {
         guard let last = raw.last, last.isLetter || last.isNumber else { return false }
         guard let first = raw.lowercased().split(separator: " ").first else { return false }
         return questionWords.contains(String(first.filter { $0.isLetter }))
+    }
+
+    /// Traditional characters of the Chinese words these rules know, and their simplified forms:
+    /// Whisper writes Mandarin in either ("今天天氣怎麼樣", "請把客廳的燈關掉"), the lists hold simplified.
+    static let simplifiedForms: [Character: Character] = [
+        "還": "还", "關": "关", "於": "于", "為": "为", "後": "后", "給": "给", "個": "个", "對": "对", "別": "别",
+        "說": "说", "麼": "么", "樣": "样", "裡": "里", "裏": "里", "兒": "儿", "誰": "谁", "幾": "几", "嗎": "吗",
+        "點": "点", "沒": "没", "難": "难", "請": "请", "問": "问", "這": "这", "們": "们", "會": "会", "長": "长",
+    ]
+
+    static func simplified(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value >= 0x3000 }) else { return text }
+        return String(text.map { simplifiedForms[$0] ?? $0 })
+    }
+
+    /// Chinese asks in place: the question word stands where the answer goes ("今天天气怎么样",
+    /// "意大利的首都是哪里", "现在几点了"), and Whisper often writes no "？" after it.
+    static let chineseQuestionWords = ["什么", "怎么", "哪里", "哪儿", "哪个", "哪些", "谁", "几点", "几个", "多少", "为什么",
+                                       "是不是", "有没有", "能不能", "可不可以", "好不好", "对不对", "要不要"]
+
+    /// Chinese sentence-final particles: after them the sentence is over ("现在几点了", "走吧",
+    /// "好啊"), punctuated or not.
+    static let chineseFinalParticles = ["了", "吧", "啊", "呀", "啦", "呢", "嘛"]
+
+    /// Chinese that reads finished without final punctuation (Whisper base rarely writes it after
+    /// Mandarin): a sentence-final particle last, or a request opened with "请" ("请把客厅的灯关掉").
+    static func endsChineseSentence(_ text: String) -> Bool {
+        guard let last = text.trimmingTrailingSpaces.last, last.isLetter else { return false }
+        let body = core(text)
+        guard let first = body.first, first.unicodeScalars.first.map({ $0.value >= 0x3000 }) == true else { return false }
+        return chineseFinalParticles.contains { body.hasSuffix($0) } || (body.hasPrefix("请") && body.count >= 4)
+    }
+
+    /// "今天天气怎么样", "现在几点了": Chinese with a question word and no final punctuation other than
+    /// "？" (an ASR that wrote "。" or "！" said it is no question).
+    static func asksInPlace(_ text: String) -> Bool {
+        guard let last = text.trimmingTrailingSpaces.last, last.isLetter || "?？".contains(last) else { return false }
+        let body = core(text)
+        return body.unicodeScalars.contains(where: { $0.value >= 0x3000 }) && chineseQuestionWords.contains { body.contains($0) }
     }
 
     /// "今日の天気はどうですか", "现在几点了吗": a question particle last, with or without "？" / "。".
