@@ -37,8 +37,12 @@ builds (``voicecore.asr.models.load_engine``); every row says which model heard 
 ``--json`` keeps every clip's evidence; ``--from-json`` decides again on it without running the ASR
 (the delays keep the compute times measured then).
 
+``--voice neural`` speaks the zh and ja clips with neural voices (``Benchmarks/turn/neural_voice.py``;
+``Benchmarks/turn/install-neural-voices.sh`` installs them) instead of eSpeak NG, whose Mandarin and
+Japanese no local Whisper hears.
+
     python3 Benchmarks/turn/bench_turn.py [--languages en,zh,ru,de,ja] [--speeds 150,175,210] [--clean-only]
-        [--asr-model tiny.en|base|DIR] [--asr-model-en tiny.en|base|DIR] [--wer] [--json F] [--from-json F]
+        [--asr-model tiny.en|base|DIR] [--asr-model-en tiny.en|base|DIR] [--voice espeak|neural] [--wer] [--json F] [--from-json F]
 """
 
 from __future__ import annotations
