@@ -1,0 +1,94 @@
+"""The evaluation set's voices: eSpeak NG by default; ``voice="neural"`` speaks zh and ja through
+the neural-voice helper's protocol (JSON lines in, 16 kHz .npy files out) in its own interpreter,
+once per line, and says how to install it when it is missing.
+
+The helper's real voices need the 2 GB venv of Benchmarks/turn/install-neural-voices.sh (not part
+of the tests); a stand-in interpreter speaking the same protocol drives the plumbing here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicecore.testing import turn_clips
+from voicecore.testing.turn_clips import SAMPLE_RATE, evaluation_set, make_clip
+
+STAND_IN = """#!{python}
+import json, sys
+import numpy as np
+calls = {calls!r}
+for line in sys.stdin:
+    request = json.loads(line)
+    with open(calls, "a") as f:
+        f.write(json.dumps(request) + "\\n")
+    if request["text"] == "坏":
+        print(json.dumps({{"ok": False, "error": "ValueError: no reading"}}), flush=True)
+        continue
+    n = int(16000 * 0.5 / request["rate"])
+    tone = 0.3 * np.sin(np.arange(n) * 2 * np.pi * 220 / 16000)
+    np.save(request["out"], np.concatenate([np.zeros(800), tone, np.zeros(800)]).astype(np.float32))
+    print(json.dumps({{"ok": True}}), flush=True)
+"""
+
+
+@pytest.fixture
+def neural(tmp_path, monkeypatch):
+    """A stand-in neural-voices venv; the cache in tmp_path; returns the log of the requests it got."""
+    venv, calls = tmp_path / "venv", tmp_path / "calls.jsonl"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text(STAND_IN.format(python=sys.executable, calls=str(calls)))
+    python.chmod(0o755)
+    monkeypatch.setattr(turn_clips, "NEURAL_HELPER", Path("/dev/null"))  # the stand-in is the whole helper
+    monkeypatch.setenv("VOICECORE_NEURAL_VOICES", str(venv))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    turn_clips._spoken.cache_clear()
+    yield calls
+    turn_clips._spoken.cache_clear()
+
+
+def requests(calls: Path) -> list[dict]:
+    return [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
+
+
+def test_neural_voice_speaks_chinese_and_japanese_once_per_line(neural):
+    clip = make_clip("zh", "finished", "现在几点了？", speed=210, voice="neural")
+    assert clip.voice == "neural" and clip.id == "zh/finished/210/clean/neural/现在几点了？"
+    # The helper's speech, trimmed at both ends, between the clip's lead and tail.
+    speech = clip.speech_end - 0.3
+    assert abs(speech - 0.5 * 175 / 210) < 0.01, speech
+    assert len(clip.audio) == int(round(0.3 * SAMPLE_RATE)) + int(round(speech * SAMPLE_RATE)) + int(round(2.5 * SAMPLE_RATE))
+    assert requests(neural) == [{"language": "zh", "text": "现在几点了？", "rate": 1.2, "out": requests(neural)[0]["out"]}]
+    # Kept on disk: a new process (the in-memory cache cleared) asks the helper nothing again.
+    turn_clips._spoken.cache_clear()
+    again = make_clip("zh", "finished", "现在几点了？", speed=210, voice="neural")
+    assert np.array_equal(again.audio, clip.audio) and len(requests(neural)) == 1
+
+
+def test_a_neural_set_asks_the_helper_once_for_every_line(neural):
+    clips = evaluation_set(languages=("en", "ja"), speeds=(175,), noise=(None,), kinds=("finished", "pause"), voice="neural")
+    lines = [(r["language"], r["text"]) for r in requests(neural)]
+    assert lines == [("ja", "今日の天気はどうですか？"), ("ja", "イタリアの首都はどこですか？"), ("ja", "台所の電気をつけて"), ("ja", "それから扇風機も。")]
+    # English has no neural voice here: eSpeak speaks it, and its ids are the usual ones.
+    assert {c.voice for c in clips if c.language == "en"} == {"espeak"}
+    assert "en/finished/175/clean/What is the capital of Italy?" in {c.id for c in clips}
+    assert all("/neural/" in c.id for c in clips if c.language == "ja")
+
+
+def test_a_line_the_helper_cannot_speak_is_an_error_naming_it(neural):
+    with pytest.raises(RuntimeError, match="could not speak zh '坏': ValueError: no reading"):
+        make_clip("zh", "finished", "坏", voice="neural")
+
+
+def test_missing_neural_voices_say_how_to_install_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOICECORE_NEURAL_VOICES", str(tmp_path / "none"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    turn_clips._spoken.cache_clear()
+    with pytest.raises(FileNotFoundError, match="install-neural-voices.sh"):
+        make_clip("ja", "finished", "はい", voice="neural")
+    with pytest.raises(ValueError, match="voice must be"):
+        make_clip("ja", "finished", "はい", voice="piper")
