@@ -208,7 +208,7 @@ static void prune(journal *j) {
 
 static int open_segment(journal *j, int64_t now_us, uint64_t digest, uint64_t entries) {
     snprintf(j->path, sizeof j->path, "%s/journal-%s-%04d.vcj", j->dir, j->run, j->segment);
-    j->fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    j->fd = open(j->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (j->fd < 0) {
         char why[sizeof j->error];
         snprintf(why, sizeof why, "open %s: %s", j->path, strerror(errno));
@@ -232,7 +232,7 @@ static int open_segment(journal *j, int64_t now_us, uint64_t digest, uint64_t en
 }
 
 journal *journal_open(const journal_options *o, int64_t now_us, char *error, size_t error_len) {
-    if (mkdir(o->dir, 0755) != 0 && errno != EEXIST) {
+    if (mkdir(o->dir, 0700) != 0 && errno != EEXIST) {
         snprintf(error, error_len, "journal directory %s: %s", o->dir, strerror(errno));
         return NULL;
     }

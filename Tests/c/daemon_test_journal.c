@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/vcjournal-test-XXXXXX";
@@ -63,6 +64,9 @@ static void round_trip(void) {
     CHECK(j != NULL);
     char path[1024];
     snprintf(path, sizeof path, "%s", journal_path(j));
+    /* Users' audio and the device tokens they presented: readable by the daemon's user only. */
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
     const uint8_t pcm[] = {0, 1, 0, 0, 255, 0, 'x'};
     int due[5];
     for (int i = 0; i < 5; i++) {
@@ -247,8 +251,25 @@ static void request_path_token(void) {
     }
 }
 
+static void private_directory(void) {
+    char sub[sizeof dir + 16];
+    snprintf(sub, sizeof sub, "%s/new", dir);
+    journal_options o = {sub, 1 << 20, 4, 3, NULL};
+    char error[256];
+    journal *j = journal_open(&o, 0, error, sizeof error);
+    CHECK(j != NULL);
+    struct stat st;
+    CHECK(stat(sub, &st) == 0 && (st.st_mode & 0777) == 0700);
+    char path[1024];
+    snprintf(path, sizeof path, "%s", journal_path(j));
+    journal_close(j, 1, 0, 0);
+    unlink(path);
+    rmdir(sub);
+}
+
 int main(void) {
     if (!mkdtemp(dir)) return 1;
+    private_directory();
     round_trip();
     request_path_token();
     rotation();
