@@ -1,6 +1,8 @@
 """The TTS worker with real eSpeak NG: real audio, at the rate asked, streamed over the protocol."""
 
 import asyncio
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -110,6 +112,27 @@ def test_a_segment_cut_after_its_first_audio_still_leaves_the_next_process_waiti
 
     alive, code = run(main())
     assert alive and code is not None
+
+
+def test_a_waiting_process_killed_from_outside_costs_the_segment_nothing():
+    # An operator's pkill, the OOM killer: the waiting espeak-ng is gone before its text comes (the
+    # loop may not have noticed yet). The segment is spoken by a new process, as if none waited.
+    text = "The capital of Germany is Berlin."
+
+    async def main():
+        engine = EspeakEngine(prespawn=True)
+        reference = b"".join([c async for c in engine.synthesize(SpeechRequest(text, sample_rate=16000))])
+        await asyncio.gather(*engine._starting.values())
+        _, waiting = engine._spares["en-us"]
+        os.kill(waiting.pid, signal.SIGKILL)
+        again = b"".join([c async for c in engine.synthesize(SpeechRequest(text, sample_rate=16000))])
+        await asyncio.gather(*engine._starting.values())
+        spare_alive = engine._spares["en-us"][1].returncode is None  # and the next one waits again
+        await engine.aclose()
+        return reference, again, waiting.returncode, spare_alive
+
+    reference, again, code, spare_alive = run(main())
+    assert again == reference and code == -signal.SIGKILL and spare_alive
 
 
 def test_tts_worker_over_the_protocol_and_bad_params():

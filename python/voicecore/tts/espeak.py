@@ -50,17 +50,48 @@ class EspeakEngine:
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )
 
-    async def _process(self, voice: str) -> asyncio.subprocess.Process:
-        """The voice's waiting process when there is a live one on this loop, else a new one."""
+    async def _process(self, voice: str) -> tuple[asyncio.subprocess.Process, bool]:
+        """The voice's waiting process when there is a live one on this loop (True), else a new one."""
         loop, spare = self._spares.pop(voice, (None, None))
         if spare is not None:
             if loop is not asyncio.get_running_loop():
                 _kill(spare)  # of another loop (one that ended without aclose()): unusable here
             elif spare.returncode is None:
-                return spare
+                return spare, True
             else:
                 await _reap(spare)
-        return await self._spawn(voice)
+        return await self._spawn(voice), False
+
+    async def _begin(self, voice: str, text: str) -> tuple[asyncio.subprocess.Process, bytes, tuple[int, int, int]]:
+        """A process speaking ``text``, with the output read so far and its WAV layout. A waiting
+        process that died while it waited (killed from outside; the loop may not know yet) is
+        replaced once by a new one: the segment does not fail for it."""
+        proc, waited = await self._process(voice)
+        while True:
+            assert proc.stdin and proc.stdout and proc.stderr
+            try:
+                proc.stdin.write(text.replace("\n", " ").encode() + b"\n")
+                proc.stdin.close()
+                if self.prespawn:
+                    self._keep_spare(voice)
+                head = b""
+                layout = None
+                while layout is None:
+                    more = await proc.stdout.read(self.read_size)
+                    if not more:
+                        err = (await proc.stderr.read()).decode(errors="replace").strip()
+                        raise RuntimeError(f"espeak-ng produced no audio: {err or 'empty output'}")
+                    head += more
+                    layout = parse_wav_header(head)
+                return proc, head, layout
+            except (RuntimeError, ConnectionError):
+                await _reap(proc)
+                if not waited:
+                    raise
+                proc, waited = await self._spawn(voice), False
+            except BaseException:
+                await _reap(proc)
+                raise
 
     def _keep_spare(self, voice: str) -> None:
         """Starts the voice's next process in the background (a task: a segment cancelled right
@@ -92,22 +123,9 @@ class EspeakEngine:
         import soxr
 
         voice = voice_for(request.language, request.voice)
-        proc = await self._process(voice)
-        assert proc.stdin and proc.stdout and proc.stderr
+        proc, head, layout = await self._begin(voice, request.text)
+        assert proc.stdout
         try:
-            proc.stdin.write(request.text.replace("\n", " ").encode() + b"\n")
-            proc.stdin.close()
-            if self.prespawn:
-                self._keep_spare(voice)
-            head = b""
-            layout = None
-            while layout is None:
-                more = await proc.stdout.read(self.read_size)
-                if not more:
-                    err = (await proc.stderr.read()).decode(errors="replace").strip()
-                    raise RuntimeError(f"espeak-ng produced no audio: {err or 'empty output'}")
-                head += more
-                layout = parse_wav_header(head)
             rate, channels, offset = layout
             if channels != 1:
                 raise RuntimeError(f"espeak-ng produced {channels} channels")
