@@ -67,7 +67,8 @@ def load_engine(model: str = "", cpu_threads: int = 2, window_s: float | None = 
     (``window_s`` None: the engine's default shortest encoder window). Raises ModelMissing."""
     from .faster_whisper_engine import FasterWhisperEngine
 
-    return FasterWhisperEngine(model=resolve(model), cpu_threads=cpu_threads, window_s=window_s or FasterWhisperEngine.DEFAULT_WINDOW_S)
+    window = {} if window_s is None else {"window_s": window_s}
+    return FasterWhisperEngine(model=resolve(model), cpu_threads=cpu_threads, **window)
 
 
 def install(model: str = "base", dest: Path | None = None, progress=print) -> Path:
