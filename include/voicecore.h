@@ -241,7 +241,9 @@ typedef enum vc_effect_kind {
                                        turn's queued audio has played; then report
                                        VC_EVENT_DEVICE_PLAYBACK_DONE with the turn */
     VC_EFFECT_DEVICE_FLUSH = 4,     /* session: drop all of its queued audio now */
-    VC_EFFECT_DEVICE_CLOSE = 5,     /* session, code (a WebSocket close code); body: the reason */
+    VC_EFFECT_DEVICE_CLOSE = 5,     /* session, code (a WebSocket close code); body: the reason,
+                                       one of "hello-timeout" (no hello within hello_timeout_ms,
+                                       code 1008) and "idle" (idle_timeout_ms without a turn, 1000) */
     VC_EFFECT_WORKER_SEND = 6,      /* worker; body: a text frame for the worker, sent unchanged. job
                                        for a message about a job; a job message also sets job_kind,
                                        session, turn and (TTS) segment */
