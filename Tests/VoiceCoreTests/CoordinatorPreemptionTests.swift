@@ -176,6 +176,34 @@ import Testing
         #expect(t.dispatched(kind: .tts).count == 1)
     }
 
+    @Test func aRefinedTranscriptRestartsTheHeldReplyButNotTheEvidence() {
+        // Whisper base: the greedy pass "Какая симодия погода" is the pause's evidence, its beam
+        // search "Какая сегодня погода?" the final's text; the held reply starts over on the latter.
+        var t = fleet()
+        speakAndPause(&t, speculative: "Какая симодия погода")
+        let (first, _) = heldJob(t)!
+        let (asr, aw) = t.asrJob(1)!
+        t.feed(.workerOutput(aw, asr, .refined("Какая сегодня погода?")))
+        #expect(t.cancelled().contains(first))
+        #expect(t.hasSubsequence(["preempt.started", "preempt.discarded reason=respeculated", "preempt.started"]))
+        #expect(t.c.sessions[SessionID(1)]?.utterance?.pause?.text == nil)  // no pause evidence came from it
+        #expect(assistantJobs(t).map(\.1) == ["Какая симодия погода", "Какая сегодня погода?"])
+        // The same refined text again changes nothing; the final confirms it.
+        t.feed(.workerOutput(aw, asr, .refined("Какая сегодня погода?")))
+        let (second, w) = heldJob(t)!
+        t.feed(.workerOutput(w, second, .delta("Сегодня солнечно.")))
+        endUtterance(&t, final: "Какая сегодня погода?")
+        #expect(commits(t) == [second] && assistantJobs(t).count == 2)
+    }
+
+    @Test func aRefinedTranscriptWithoutAHeldReplyStartsNone() {
+        var t = fleet()
+        let (asr, aw) = t.asrJob(1)!
+        t.feed(.workerOutput(aw, asr, .speechStart))
+        t.feed(.workerOutput(aw, asr, .refined("Hello there.")))
+        #expect(assistantJobs(t).isEmpty && heldJob(t) == nil)
+    }
+
     @Test func disabledPreemptionIgnoresSpeculationExactlyAsBefore() {
         func run(_ json: String, speculate: Bool) -> [String] {
             var t = fleet(json)

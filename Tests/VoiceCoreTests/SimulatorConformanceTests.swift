@@ -66,6 +66,7 @@ import Testing
         case .final: "final"
         case .speculative: "speculative"
         case .speculationVoid: "speculation_void"
+        case .refined: "refined"
         case .speechEnd: "speech_end"
         case .pause: "pause"
         case .resume: "resume"

@@ -95,6 +95,11 @@ extension Coordinator {
             transcriptArrived(s, u, text: text, language: language)
         case .speculationVoid:
             discardHeld(s, reason: "void")
+        case let .refined(text):
+            evidenceArrived(s, job: job, u)
+            // Only a preemptive reply already started on this pause's `speculative` starts over
+            // (speech over the reply judged a backchannel started none).
+            if sessions[s]!.held?.turn == u.turn { speculation(s, text: text) }
         default:
             break
         }

@@ -109,7 +109,7 @@ extension Coordinator {
         case let (.assistant, .delta(text)):
             j.outputChars += text.utf8.count
             assistantOutput(j.session, job: id, output)
-        case (.asr, .speechStart), (.asr, .partial), (.asr, .final), (.asr, .speechEnd), (.asr, .speculative), (.asr, .speculationVoid),
+        case (.asr, .speechStart), (.asr, .partial), (.asr, .final), (.asr, .speechEnd), (.asr, .speculative), (.asr, .speculationVoid), (.asr, .refined),
              (.asr, .pause), (.asr, .resume), (.asr, .turnProbability):
             asrOutput(j.session, job: id, output)
         case (.assistant, .delta), (.assistant, .mcp), (.assistant, .toolCall), (.assistant, .toolResult):

@@ -110,6 +110,9 @@ public enum JobOutput: Sendable {
     case speculative(String, language: String? = nil)
     /// New speech voided the last `speculative` transcript.
     case speculationVoid
+    /// The last `speculative` pass decoded again (beam search): the final's text if no speech
+    /// follows. For preemptive generation only; the pause's evidence stays the `speculative` text.
+    case refined(String)
     case speechEnd
     /// End-of-turn evidence (hub endpointing): a pause began `silenceMs` of audio ago; speech
     /// resumed; the turn model's probability that the utterance so far is a finished turn.

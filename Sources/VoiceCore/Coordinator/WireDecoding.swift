@@ -202,6 +202,7 @@ enum WireDecoder {
             case "final": output = .final(try m.string("text"), language: try m.optionalString("language"))
             case "speculative": output = .speculative(try m.string("text"), language: try m.optionalString("language"))
             case "speculation_void": output = .speculationVoid
+            case "refined": output = .refined(try m.string("text"))
             case "delta": output = .delta(try m.string("text"))
             case "tool_call": output = .toolCall(m.json)
             case "tool_result": output = .toolResult(m.json)

@@ -8,8 +8,9 @@ import math
 import os
 import threading
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import numpy as np
 
@@ -21,6 +22,7 @@ WHISPER_WINDOW_S = 30.0  # the window Whisper was trained on; faster-whisper alw
 # of 16 eSpeak questions; windows of 10-15 s on none).
 WINDOW_SPEECH_SHARE = 2 / 3
 FRAMES_PER_S = 100  # log-mel frames (10 ms hop)
+MULTILINGUAL_FINAL_BEAM = 5  # transcribe()'s beam
 
 
 def encoder_window_s(duration_s: float, shortest_s: float) -> float | None:
@@ -48,6 +50,15 @@ def looks_repetitive(text: str) -> bool:
             seen.add(four)
     data = text.encode("utf-8")
     return len(data) > 0 and len(data) / len(zlib.compress(data)) > 2.4
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """A windowed pass's encoder output, to decode again."""
+
+    encoded: Any
+    lang: str
+    cap: int  # the decoder's output limit, in tokens
 
 
 def bundled_model_path() -> Path:
@@ -82,7 +93,13 @@ class FasterWhisperEngine:
     # utterance's length). Under heavy load (load average 4-5 on 2 cores) one thread is faster
     # (0.58-0.72 s wall against 0.82-0.98 s: two threads' OpenMP barriers wait for a parked thread);
     # at load 1.5-3 two were faster in the e2e benchmark's p50 (docs/turn-latency.md), so two stay.
-    def __init__(self, model: str | Path | None = None, compute_type: str = "int8", cpu_threads: int = 2, beam_size: int = 1, concurrency: int = 1, window_s: float = DEFAULT_WINDOW_S) -> None:
+    # final_beam_size > 1: ``transcribe_refinable`` also offers the pass decoded again with beam
+    # search from the same encoder output, for the final text. Greedy decoding is the pause's
+    # evidence (beam search prefers a fluent completion and wrote the inner pause of "Wie wird
+    # das Wetter morgen in … Berlin?" as the finished "Wie wird das Wetter morgen?"); beam search
+    # is what transcribe() owes its accuracy to with base in ru / de (Benchmarks/turn/RESULTS.md).
+    def __init__(self, model: str | Path | None = None, compute_type: str = "int8", cpu_threads: int = 2, beam_size: int = 1, concurrency: int = 1,
+                 window_s: float = DEFAULT_WINDOW_S, final_beam_size: int | None = None) -> None:
         if not 1.0 <= window_s <= WHISPER_WINDOW_S:
             raise ValueError(f"window_s must be between 1 and {WHISPER_WINDOW_S:g} seconds, not {window_s}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -94,11 +111,19 @@ class FasterWhisperEngine:
         self.english_only = model is None or path.name.endswith(".en")
         self._model = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads, num_workers=concurrency, local_files_only=True)
         self._beam_size = beam_size
+        # None: beam search for the finals of a multilingual model, greedy ones for an English-only
+        # one (tiny.en's greedy passes match transcribe()'s error rate on English; base's lose to
+        # its beam search in ru / de by 0.1-0.3 WER).
+        self.final_beam_size = final_beam_size if final_beam_size is not None else (1 if self.english_only else MULTILINGUAL_FINAL_BEAM)
         self.window_s = window_s
         self._decoding: dict[str, tuple[Any, list[int]]] = {}  # per language: tokenizer, suppressed tokens
         self._slots = threading.BoundedSemaphore(concurrency)  # not asyncio's: usable from any loop
 
     def _run(self, audio: np.ndarray, language: str) -> Transcript:
+        return self._run_keeping(audio, language)[0]
+
+    def _run_keeping(self, audio: np.ndarray, language: str) -> tuple[Transcript, _Pass | None]:
+        """The pass, and what a beam search of it needs (None: nothing to refine)."""
         # "" or "auto": the model detects the language (a multilingual model only; on the full window).
         tag = language.split("-")[0].lower()
         lang = "en" if self.english_only else (None if tag in ("", "auto") else tag)
@@ -107,7 +132,7 @@ class FasterWhisperEngine:
             short = self._run_windowed(audio, lang, window)
             if short is not None:
                 return short
-        return self._run_full(audio, lang)
+        return self._run_full(audio, lang), None
 
     def _run_full(self, audio: np.ndarray, lang: str | None) -> Transcript:
         segments, info = self._model.transcribe(
@@ -117,7 +142,7 @@ class FasterWhisperEngine:
         text = "".join(s.text for s in segments).strip()
         return Transcript(text=text, language=info.language or lang or "")
 
-    def _run_windowed(self, audio: np.ndarray, lang: str, window_s: float) -> Transcript | None:
+    def _run_windowed(self, audio: np.ndarray, lang: str, window_s: float) -> tuple[Transcript, _Pass | None] | None:
         """One greedy (or beam) pass over a ``window_s`` encoder window, with faster-whisper's
         settings (no timestamps, blank and non-speech tokens suppressed, its no-speech rule); None
         when the result looks like a decoding loop, for the full window to decide."""
@@ -125,28 +150,36 @@ class FasterWhisperEngine:
         from faster_whisper.audio import pad_or_trim
 
         model = self._model
-        tokenizer, suppressed = self._decoding_for(lang)
         features = pad_or_trim(model.feature_extractor(audio), int(round(window_s * FRAMES_PER_S)))
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])), to_cpu=True)
         # Speech has well under 8 tokens per second (English ~3-4); a run that hits the cap was
         # looping, and the full window decodes it again.
-        cap = min(model.max_length - len(prompt), int(len(audio) / SAMPLE_RATE * 8) + 10)
+        pass_ = _Pass(encoded, lang, int(len(audio) / SAMPLE_RATE * 8) + 10)
+        transcript = self._decode(pass_, self._beam_size)
+        if transcript is None:
+            return None
+        return transcript, (pass_ if transcript.text and self.final_beam_size > self._beam_size else None)
+
+    def _decode(self, pass_: _Pass, beam_size: int) -> Transcript | None:
+        model = self._model
+        tokenizer, suppressed = self._decoding_for(pass_.lang)
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        cap = min(model.max_length - len(prompt), pass_.cap)
         result = model.model.generate(
-            ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])), [prompt],
-            beam_size=self._beam_size, max_length=len(prompt) + cap, return_scores=True,
+            pass_.encoded, [prompt], beam_size=beam_size, max_length=len(prompt) + cap, return_scores=True,
             return_no_speech_prob=True, suppress_blank=True, suppress_tokens=suppressed,
         )[0]
         tokens = result.sequences_ids[0]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         # faster-whisper's silence rule: likely no speech, and not decoded with confidence.
         if result.no_speech_prob > 0.6 and avg_logprob < -1.0:
-            return Transcript("", lang)
+            return Transcript("", pass_.lang)
         text = tokenizer.decode(tokens).strip()
         if len(tokens) >= cap or looks_repetitive(text):
             return None
         if not any(ch.isalnum() for ch in text):
             text = ""  # the short window reads silence as a lone "." rather than as nothing
-        return Transcript(text=text, language=lang)
+        return Transcript(text=text, language=pass_.lang)
 
     def _decoding_for(self, lang: str) -> tuple[Any, list[int]]:
         """faster-whisper's tokenizer for ``lang`` and the tokens its default (``suppress_tokens=[-1]``)
@@ -160,6 +193,35 @@ class FasterWhisperEngine:
             decoding = (tokenizer, list(get_suppressed_tokens(tokenizer, [-1])))
             self._decoding[lang] = decoding
         return decoding
+
+    async def transcribe_refinable(self, audio: np.ndarray, language: str = "") -> tuple[Transcript, Callable[[], Awaitable[Transcript]] | None]:
+        """The pass, and (with ``final_beam_size`` above the pass's own) a call that decodes the
+        same encoder output again with beam search: the text to prefer for the final. None when
+        there is nothing to refine (no words, the full-window path, no beam configured)."""
+        abandoned = threading.Event()
+        try:
+            transcript, pass_ = await asyncio.to_thread(self._run_slot_keeping, audio.astype(np.float32), language, abandoned)
+        except asyncio.CancelledError:
+            abandoned.set()
+            raise
+        if pass_ is None:
+            return transcript, None
+
+        async def refine() -> Transcript:
+            refined = await asyncio.to_thread(self._refine_slot, pass_)
+            return refined if refined is not None else transcript  # a beam loop: the greedy text stands
+
+        return transcript, refine
+
+    def _run_slot_keeping(self, audio: np.ndarray, language: str, abandoned: threading.Event) -> tuple[Transcript, _Pass | None]:
+        with self._slots:
+            if abandoned.is_set():
+                return Transcript("", ""), None
+            return self._run_keeping(audio, language)
+
+    def _refine_slot(self, pass_: _Pass) -> Transcript | None:
+        with self._slots:
+            return self._decode(pass_, self.final_beam_size)
 
     async def transcribe(self, audio: np.ndarray, language: str = "") -> Transcript:
         # A cancelled call (a speculation voided by new speech) cannot stop CTranslate2 once it runs,

@@ -62,13 +62,14 @@ def resolve(model: str) -> Path | None:
     return path
 
 
-def load_engine(model: str = "", cpu_threads: int = 2, window_s: float | None = None):
+def load_engine(model: str = "", cpu_threads: int = 2, window_s: float | None = None, final_beam: int | None = None):
     """The engine ``voicecore worker asr --model MODEL`` runs: faster-whisper with ``resolve(model)``
-    (``window_s`` None: the engine's default shortest encoder window). Raises ModelMissing."""
+    (``window_s`` None: the engine's default shortest encoder window; ``final_beam`` None: the
+    engine's default beam for finals, 5 for a multilingual model, none for tiny.en). Raises ModelMissing."""
     from .faster_whisper_engine import FasterWhisperEngine
 
     window = {} if window_s is None else {"window_s": window_s}
-    return FasterWhisperEngine(model=resolve(model), cpu_threads=cpu_threads, **window)
+    return FasterWhisperEngine(model=resolve(model), cpu_threads=cpu_threads, final_beam_size=final_beam, **window)
 
 
 def install(model: str = "base", dest: Path | None = None, progress=print) -> Path:

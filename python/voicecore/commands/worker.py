@@ -44,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpu-threads", type=int, default=2, help="asr: CPU threads of one faster-whisper transcription (default 2)")
     p.add_argument("--asr-window", type=float, default=12.0, metavar="SECONDS",
                    help="asr: shortest Whisper encoder window (default 12; 30 = faster-whisper's full window, ~2-3x the CPU per pass; docs/turn-latency.md)")
+    p.add_argument("--asr-final-beam", type=int, metavar="N",
+                   help="asr: decode each pause's pass again with beam search of N for the final text (the pause's evidence "
+                        "stays greedy); default 5 for a multilingual model, 1 (off) for tiny.en")
     p.add_argument("--log-level", default=os.environ.get("VOICECORE_LOG_LEVEL", "INFO"))
 
 
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             from ..asr import models
 
             try:
-                engine = models.load_engine(args.model, cpu_threads=args.cpu_threads, window_s=args.asr_window)
+                engine = models.load_engine(args.model, cpu_threads=args.cpu_threads, window_s=args.asr_window, final_beam=args.asr_final_beam)
             except models.ModelMissing as e:
                 print(f"voicecore worker asr: {e}", file=sys.stderr)
                 return 2

@@ -56,6 +56,8 @@ def asr_worker_args(c: UpConfig) -> list[str]:
             "--asr-window", str(c.asr_window)]
     if c.asr_model:
         args += ["--model", c.asr_model]
+    if c.asr_final_beam:
+        args += ["--asr-final-beam", str(c.asr_final_beam)]
     if c.preemption:
         args.append("--speculative")  # the hub's preemptive generation starts on these transcripts
     return args
