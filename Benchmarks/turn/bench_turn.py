@@ -129,8 +129,9 @@ async def gather(engine, model, clip: Clip) -> Evidence:
             clock["turn_task"], clock["judge_at"], clock["judge_wall"] = rec.turn_task, clock["audio"], time.perf_counter()
         # The evidence of this pause is computed before more audio arrives; its time is measured.
         pending = rec.pending_evidence()
-        if pending:
+        while pending:  # a finished pass may have started its beam search
             await asyncio.wait(pending)
+            pending = rec.pending_evidence()
     else:
         await rec.finish()
     await rec.close()

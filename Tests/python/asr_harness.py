@@ -28,8 +28,9 @@ async def recognize(engine, pcm: bytes, config: RecognizerConfig, language: str 
         if await recognizer.feed(pcm[i : i + CHUNK]):
             break
         pending = recognizer.pending_evidence()
-        if pending:
+        while pending:  # a finished pass may have started its beam search
             await asyncio.wait(pending)
+            pending = recognizer.pending_evidence()
     else:
         await recognizer.finish()
     await recognizer.close()

@@ -64,3 +64,78 @@ def test_speculative_events_are_off_unless_asked(engine):
     config = RecognizerConfig(endpoint=EndpointConfig(), partial_interval=0)
     events = asyncio.run(recognize(engine, silence(0.3) + speak("What is the capital of France?") + silence(1.0), config))
     assert [e for e, _ in events] == ["speech_start", "speech_end", "final"]
+
+
+class Refining:
+    """A stand-in engine with ``transcribe_refinable``: each pass reads ``greedy`` and offers a beam
+    search that reads ``beam`` (faster-whisper's with ``final_beam_size``)."""
+
+    name = "refining"
+
+    def __init__(self, greedy: str, beam: str, endless: bool = False) -> None:
+        self.greedy, self.beam, self.endless, self.refines = greedy, beam, endless, 0
+
+    async def transcribe(self, audio, language=""):
+        from voicecore.asr.engine import Transcript
+
+        return Transcript(self.greedy, "ru")
+
+    async def transcribe_refinable(self, audio, language=""):
+        from voicecore.asr.engine import Transcript
+
+        async def refine():
+            self.refines += 1
+            await (asyncio.Event().wait() if self.endless else asyncio.sleep(0.01))
+            return Transcript(self.beam, "ru")
+
+        return Transcript(self.greedy, "ru"), refine
+
+
+HUB = RecognizerConfig(endpoint=EndpointConfig(), partial_interval=0)
+
+
+def test_a_refining_engine_keeps_the_greedy_evidence_and_gives_the_final_its_beam_text():
+    # Whisper base on eSpeak's Russian: greedy "Какая симодия погода", beam "Какая сегодня погода?".
+    engine = Refining("Какая симодия погода", "Какая сегодня погода?")
+    pcm = silence(0.3) + speak("Какая сегодня погода?", language="ru") + silence(4.0)
+    events = asyncio.run(run_recognizer(engine, pcm, HUB, language="ru", endpointing="hub"))[0]
+    names = [e for e, _ in events]
+    assert names == ["speech_start", "pause", "speculative", "refined", "speech_end", "final"], events
+    assert events[2][1]["text"] == "Какая симодия погода"  # the pause's evidence
+    assert events[3][1] == {"text": "Какая сегодня погода?"} and events[-1][1]["text"] == "Какая сегодня погода?"
+
+
+def test_the_same_beam_text_sends_no_refined_and_new_speech_cancels_the_beam_search():
+    engine = Refining("Turn on the lights.", "Turn on the lights.")
+    pcm = silence(0.3) + speak("Turn on the lights.") + silence(4.0)
+    events = asyncio.run(run_recognizer(engine, pcm, HUB, endpointing="hub"))[0]
+    assert [e for e, _ in events] == ["speech_start", "pause", "speculative", "speech_end", "final"], events
+
+    async def voided():
+        engine = Refining("Please turn on", "Please turn on the", endless=True)  # ends only by cancellation
+        sent: list[str] = []
+
+        async def emit(event: str, **fields) -> None:
+            sent.append(event)
+
+        from voicecore.asr.recognizer import StreamingRecognizer
+
+        rec = StreamingRecognizer(engine, emit, HUB, mode="auto", endpointing="hub")
+        speech = silence(0.3) + speak("Please turn on", trim=True)
+        for i in range(0, len(speech), 1920):
+            await rec.feed(speech[i : i + 1920])
+        while rec.speculation is None:  # the pause: its pass starts
+            await rec.feed(silence(0.06))
+        await rec.speculation
+        refining = rec.refining
+        assert refining is not None
+        more = speak("the kitchen", trim=True)
+        for i in range(0, 16000, 1920):  # speech again before the beam search is done
+            await rec.feed(more[i : i + 1920])
+        await asyncio.gather(refining, return_exceptions=True)
+        assert rec.refining is None and refining.cancelled()
+        await rec.close()
+        return sent
+
+    sent = asyncio.run(voided())
+    assert "refined" not in sent and "speculation_void" in sent, sent

@@ -144,11 +144,12 @@ class StreamingRecognizer:
 
     def pending_evidence(self) -> set[asyncio.Task[Any]]:
         """The current pause's evidence still being computed that would report without more audio:
-        the turn model's call, and the speculative pass once the pause has reached ``judge_ms``
-        (before that its text waits for the model's verdict, which waits for more silence). A
+        the turn model's call, the speculative pass once the pause has reached ``judge_ms``
+        (before that its text waits for the model's verdict, which waits for more silence), and
+        the pass's beam search once the pass has started it. A
         caller that feeds audio faster than real time waits for these to see what a fast engine would."""
         judged = self.turn_model is None or self.judging.is_set()
-        return {t for t in (self.speculation if judged else None, self.turn_task) if t is not None and not t.done()}
+        return {t for t in (self.speculation if judged else None, self.turn_task, self.refining) if t is not None and not t.done()}
 
     async def _final_of_early_end(self) -> bool:
         if self.early_task is not None:
