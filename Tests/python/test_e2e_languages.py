@@ -64,6 +64,10 @@ def test_a_russian_question_is_heard_answered_and_spoken_in_russian(stack):
     system, user = chats[-1]["messages"][0]["content"], chats[-1]["messages"][-1]["content"]
     assert "Always answer in Russian." in system, system
     assert user == result.stt
+    # Base's final is the beam search of the pause's pass; where it differed from the greedy text
+    # the worker sent it ahead (`refined`) and the preemptive reply started over on it: any earlier
+    # request was for another text.
+    assert all(c["messages"][-1]["content"] != user for c in chats[:-1]), [c["messages"][-1]["content"] for c in chats]
     # The reply was spoken with eSpeak's Russian voice: its audio reads back as the reply text.
     assert result.complete and result.sentences == [REPLY], result.sentences
     heard = read_back(result.reply_pcm, result.reply_rate)
@@ -80,3 +84,28 @@ def test_an_unknown_asr_model_name_stops_the_worker_with_the_reason(tmp_path):
                           capture_output=True, text=True, timeout=60, env={"PYTHONPATH": str(ROOT / "python"), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 2
     assert "is not a CTranslate2 Whisper directory" in done.stderr and "tiny.en, base" in done.stderr, done.stderr
+
+
+def test_base_gives_the_final_a_beam_search_of_the_pause_pass():
+    """Whisper base decodes the pause's pass greedily (the end-of-turn evidence) and offers the same
+    encoder output decoded with beam search for the final: on eSpeak's "Какая сегодня погода?"
+    greedy decoding writes "Какая севодная погода", beam search the question. tiny.en offers none
+    (its greedy passes match transcribe() on English)."""
+    from voicecore.audio import pcm16_to_float
+    from voicecore.testing import silence
+
+    models.install("base")
+    question = "Какая сегодня погода?"
+    audio = pcm16_to_float(silence(0.2) + speak(question, language="ru", trim=True) + silence(0.064))
+
+    async def passes():
+        base, tiny = models.load_engine("base"), models.load_engine("tiny.en")
+        greedy, refine = await base.transcribe_refinable(audio, "ru")
+        assert refine is not None
+        beam = await refine()
+        _, none = await tiny.transcribe_refinable(pcm16_to_float(speak("What time is it?")), "en")
+        return greedy, beam, none
+
+    greedy, beam, none = asyncio.run(passes())
+    assert word_error_rate(question, beam.text) < word_error_rate(question, greedy.text), (greedy, beam)
+    assert beam.language == "ru" and none is None

@@ -146,12 +146,7 @@ class FasterWhisperEngine:
         """One greedy (or beam) pass over a ``window_s`` encoder window, with faster-whisper's
         settings (no timestamps, blank and non-speech tokens suppressed, its no-speech rule); None
         when the result looks like a decoding loop, for the full window to decide."""
-        import ctranslate2
-        from faster_whisper.audio import pad_or_trim
-
-        model = self._model
-        features = pad_or_trim(model.feature_extractor(audio), int(round(window_s * FRAMES_PER_S)))
-        encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])), to_cpu=True)
+        encoded = self._encode(audio, window_s)
         # Speech has well under 8 tokens per second (English ~3-4); a run that hits the cap was
         # looping, and the full window decodes it again.
         pass_ = _Pass(encoded, lang, int(len(audio) / SAMPLE_RATE * 8) + 10)
@@ -159,6 +154,14 @@ class FasterWhisperEngine:
         if transcript is None:
             return None
         return transcript, (pass_ if transcript.text and self.final_beam_size > self._beam_size else None)
+
+    def _encode(self, audio: np.ndarray, window_s: float) -> Any:
+        import ctranslate2
+        from faster_whisper.audio import pad_or_trim
+
+        model = self._model
+        features = pad_or_trim(model.feature_extractor(audio), int(round(window_s * FRAMES_PER_S)))
+        return model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])), to_cpu=True)
 
     def _decode(self, pass_: _Pass, beam_size: int) -> Transcript | None:
         model = self._model
