@@ -119,10 +119,7 @@ class FasterWhisperEngine:
         self._decoding: dict[str, tuple[Any, list[int]]] = {}  # per language: tokenizer, suppressed tokens
         self._slots = threading.BoundedSemaphore(concurrency)  # not asyncio's: usable from any loop
 
-    def _run(self, audio: np.ndarray, language: str) -> Transcript:
-        return self._run_keeping(audio, language)[0]
-
-    def _run_keeping(self, audio: np.ndarray, language: str) -> tuple[Transcript, _Pass | None]:
+    def _run(self, audio: np.ndarray, language: str) -> tuple[Transcript, _Pass | None]:
         """The pass, and what a beam search of it needs (None: nothing to refine)."""
         # "" or "auto": the model detects the language (a multilingual model only; on the full window).
         tag = language.split("-")[0].lower()
@@ -201,9 +198,11 @@ class FasterWhisperEngine:
         """The pass, and (with ``final_beam_size`` above the pass's own) a call that decodes the
         same encoder output again with beam search: the text to prefer for the final. None when
         there is nothing to refine (no words, the full-window path, no beam configured)."""
+        # A cancelled call (a speculation voided by new speech) cannot stop CTranslate2 once it runs,
+        # but one still waiting for the engine is skipped: it would hold up the next utterance's text.
         abandoned = threading.Event()
         try:
-            transcript, pass_ = await asyncio.to_thread(self._run_slot_keeping, audio.astype(np.float32), language, abandoned)
+            transcript, pass_ = await asyncio.to_thread(self._run_slot, audio.astype(np.float32), language, abandoned)
         except asyncio.CancelledError:
             abandoned.set()
             raise
@@ -216,28 +215,15 @@ class FasterWhisperEngine:
 
         return transcript, refine
 
-    def _run_slot_keeping(self, audio: np.ndarray, language: str, abandoned: threading.Event) -> tuple[Transcript, _Pass | None]:
+    def _run_slot(self, audio: np.ndarray, language: str, abandoned: threading.Event) -> tuple[Transcript, _Pass | None]:
         with self._slots:
             if abandoned.is_set():
                 return Transcript("", ""), None
-            return self._run_keeping(audio, language)
+            return self._run(audio, language)
 
     def _refine_slot(self, pass_: _Pass) -> Transcript | None:
         with self._slots:
             return self._decode(pass_, self.final_beam_size)
 
     async def transcribe(self, audio: np.ndarray, language: str = "") -> Transcript:
-        # A cancelled call (a speculation voided by new speech) cannot stop CTranslate2 once it runs,
-        # but one still waiting for the engine is skipped: it would hold up the next utterance's text.
-        abandoned = threading.Event()
-        try:
-            return await asyncio.to_thread(self._run_slot, audio.astype(np.float32), language, abandoned)
-        except asyncio.CancelledError:
-            abandoned.set()
-            raise
-
-    def _run_slot(self, audio: np.ndarray, language: str, abandoned: threading.Event) -> Transcript:
-        with self._slots:
-            if abandoned.is_set():
-                return Transcript("", "")
-            return self._run(audio, language)
+        return (await self.transcribe_refinable(audio, language))[0]
