@@ -77,14 +77,14 @@ def test_a_prespawned_espeak_speaks_the_same_and_its_spare_ends_with_the_engine(
         reference = b"".join([c async for c in plain.synthesize(SpeechRequest(text, sample_rate=16000))])
         first = b"".join([c async for c in spare.synthesize(SpeechRequest(text, sample_rate=16000))])
         await asyncio.gather(*spare._starting.values())  # started in the background
-        _, waiting = spare._spares["en-us"]
+        waiting = spare._spares["en-us"]
         assert waiting.returncode is None  # started, waiting for its text
         second = b"".join([c async for c in spare.synthesize(SpeechRequest(text, sample_rate=16000))])
-        assert spare._spares["en-us"][1] is not waiting  # the waiting one spoke it; another waits now
+        assert spare._spares["en-us"] is not waiting  # the waiting one spoke it; another waits now
         russian = b"".join([c async for c in spare.synthesize(SpeechRequest("Привет.", sample_rate=16000, language="ru"))])
         await asyncio.gather(*spare._starting.values())
         assert set(spare._spares) == {"en-us", "ru"}  # one per voice
-        left = [proc for _, proc in spare._spares.values()]
+        left = list(spare._spares.values())
         await spare.aclose()
         assert spare._spares == {} and all(proc.returncode is not None for proc in left)
         return reference, first, second, russian
@@ -105,7 +105,7 @@ def test_a_segment_cut_after_its_first_audio_still_leaves_the_next_process_waiti
             async for _ in stream:
                 break
         await asyncio.gather(*engine._starting.values())
-        _, waiting = engine._spares["en-us"]
+        waiting = engine._spares["en-us"]
         alive = waiting.returncode is None
         await engine.aclose()
         return alive, waiting.returncode
@@ -123,11 +123,11 @@ def test_a_waiting_process_killed_from_outside_costs_the_segment_nothing():
         engine = EspeakEngine(prespawn=True)
         reference = b"".join([c async for c in engine.synthesize(SpeechRequest(text, sample_rate=16000))])
         await asyncio.gather(*engine._starting.values())
-        _, waiting = engine._spares["en-us"]
+        waiting = engine._spares["en-us"]
         os.kill(waiting.pid, signal.SIGKILL)
         again = b"".join([c async for c in engine.synthesize(SpeechRequest(text, sample_rate=16000))])
         await asyncio.gather(*engine._starting.values())
-        spare_alive = engine._spares["en-us"][1].returncode is None  # and the next one waits again
+        spare_alive = engine._spares["en-us"].returncode is None  # and the next one waits again
         await engine.aclose()
         return reference, again, waiting.returncode, spare_alive
 
@@ -176,7 +176,7 @@ def test_tts_worker_over_the_protocol_and_bad_params():
             _, _, end = await w.until_end(4)
             assert end["type"] == "error" and "text" in end["message"]
             await asyncio.gather(*engine._starting.values())
-            waiting = [proc for _, proc in engine._spares.values()]
+            waiting = list(engine._spares.values())
             assert waiting and all(proc.returncode is None for proc in waiting)  # the next segment's process
             await worker.stop()
             await task

@@ -41,7 +41,8 @@ class EspeakEngine:
         self.speed_wpm = speed_wpm
         self.read_size = read_size
         self.prespawn = prespawn
-        self._spares: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.subprocess.Process]] = {}
+        self._spares: dict[str, asyncio.subprocess.Process] = {}  # waiting processes, by voice
+        self._spares_loop: asyncio.AbstractEventLoop | None = None  # the loop they belong to
         self._starting: dict[str, asyncio.Task[None]] = {}  # spares being started, by voice
 
     async def _spawn(self, voice: str) -> asyncio.subprocess.Process:
@@ -52,14 +53,16 @@ class EspeakEngine:
 
     async def _process(self, voice: str) -> tuple[asyncio.subprocess.Process, bool]:
         """The voice's waiting process when there is a live one on this loop (True), else a new one."""
-        loop, spare = self._spares.pop(voice, (None, None))
+        if self._spares_loop is not asyncio.get_running_loop():
+            # Of another loop (one that ended without aclose()): unusable here.
+            for proc in self._spares.values():
+                _kill(proc)
+            self._spares, self._starting, self._spares_loop = {}, {}, asyncio.get_running_loop()
+        spare = self._spares.pop(voice, None)
         if spare is not None:
-            if loop is not asyncio.get_running_loop():
-                _kill(spare)  # of another loop (one that ended without aclose()): unusable here
-            elif spare.returncode is None:
+            if spare.returncode is None:
                 return spare, True
-            else:
-                await _reap(spare)
+            await _reap(spare)
         return await self._spawn(voice), False
 
     async def _begin(self, voice: str, text: str) -> tuple[asyncio.subprocess.Process, bytes, tuple[int, int, int]]:
@@ -101,7 +104,7 @@ class EspeakEngine:
 
         async def start() -> None:
             try:
-                self._spares[voice] = (asyncio.get_running_loop(), await self._spawn(voice))
+                self._spares[voice] = await self._spawn(voice)
             finally:
                 self._starting.pop(voice, None)
 
@@ -109,12 +112,13 @@ class EspeakEngine:
 
     async def aclose(self) -> None:
         """Ends the processes waiting for a next segment."""
+        ours = self._spares_loop is asyncio.get_running_loop()
         starting = list(self._starting.values())
-        if starting:
+        if starting and ours:
             await asyncio.gather(*starting, return_exceptions=True)
-        spares, self._spares = self._spares, {}
-        for loop, proc in spares.values():
-            if loop is asyncio.get_running_loop():
+        spares, self._spares, self._starting = self._spares, {}, {}
+        for proc in spares.values():
+            if ours:
                 await _reap(proc)
             else:
                 _kill(proc)
