@@ -162,7 +162,7 @@ enum TurnText {
             if particles.contains(last), let stop = raw.last, ".!?".contains(stop) { return false }
             return openWords.contains(last)
         }
-        if body.unicodeScalars.contains(where: { $0.value >= 0x3000 }) {
+        if isWide(body) {
             if let stop = raw.last, "。？！.?!".contains(stop), finalSuffixes.contains(where: { body.hasSuffix($0) }),
                !openSuffixes.contains(where: { body.hasSuffix($0) && !finalSuffixes.contains($0) }) {
                 return false
@@ -200,6 +200,11 @@ enum TurnText {
         return questionWords.contains(String(first.filter { $0.isLetter }))
     }
 
+    /// Whether the text has Chinese or Japanese in it (CJK punctuation, kana, ideographs: U+3000 up).
+    static func isWide(_ text: some StringProtocol) -> Bool {
+        text.unicodeScalars.contains { $0.value >= 0x3000 }
+    }
+
     /// Traditional characters of the Chinese words these rules know, and their simplified forms:
     /// Whisper writes Mandarin in either ("今天天氣怎麼樣", "請把客廳的燈關掉"), the lists hold simplified.
     static let simplifiedForms: [Character: Character] = [
@@ -209,7 +214,7 @@ enum TurnText {
     ]
 
     static func simplified(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.value >= 0x3000 }) else { return text }
+        guard isWide(text) else { return text }
         return String(text.map { simplifiedForms[$0] ?? $0 })
     }
 
@@ -227,7 +232,8 @@ enum TurnText {
     static func endsChineseSentence(_ text: String) -> Bool {
         guard let last = text.trimmingTrailingSpaces.last, last.isLetter else { return false }
         let body = core(text)
-        guard let first = body.first, first.unicodeScalars.first.map({ $0.value >= 0x3000 }) == true else { return false }
+        guard let first = body.first, isWide(String(first)) else { return false }
+        // "请" and three more characters at least: "请问" alone opens a question, it is no request.
         return chineseFinalParticles.contains { body.hasSuffix($0) } || (body.hasPrefix("请") && body.count >= 4)
     }
 
@@ -236,7 +242,7 @@ enum TurnText {
     static func asksInPlace(_ text: String) -> Bool {
         guard let last = text.trimmingTrailingSpaces.last, last.isLetter || "?？".contains(last) else { return false }
         let body = core(text)
-        return body.unicodeScalars.contains(where: { $0.value >= 0x3000 }) && chineseQuestionWords.contains { body.contains($0) }
+        return isWide(body) && chineseQuestionWords.contains { body.contains($0) }
     }
 
     /// "今日の天気はどうですか", "现在几点了吗": a question particle last, with or without "？" / "。".
@@ -282,7 +288,7 @@ enum TurnText {
     static func isOneWord(_ text: String) -> Bool {
         let words = core(text).split(whereSeparator: { " ,，、.!?;:…\"“”。？！".contains($0) })
         guard words.count == 1, let word = words.first, !interruptions.contains(String(word)) else { return false }
-        let wide = word.unicodeScalars.contains { $0.value >= 0x3000 }
+        let wide = isWide(word)
         return !wide || word.count <= 3
     }
 
