@@ -128,10 +128,7 @@ async def gather(engine, model, clip: Clip) -> Evidence:
         if rec.turn_task is not None and rec.turn_task is not clock.get("turn_task"):
             clock["turn_task"], clock["judge_at"], clock["judge_wall"] = rec.turn_task, clock["audio"], time.perf_counter()
         # The evidence of this pause is computed before more audio arrives; its time is measured.
-        pending = rec.pending_evidence()
-        while pending:  # a finished pass may have started its beam search
-            await asyncio.wait(pending)
-            pending = rec.pending_evidence()
+        await rec.settle()
     else:
         await rec.finish()
     await rec.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from voicecore.asr.recognizer import RecognizerConfig, StreamingRecognizer
 
 CHUNK = 960 * 2  # 60 ms of PCM16 at 16 kHz
@@ -27,10 +25,7 @@ async def recognize(engine, pcm: bytes, config: RecognizerConfig, language: str 
     for i in range(0, len(pcm), CHUNK):
         if await recognizer.feed(pcm[i : i + CHUNK]):
             break
-        pending = recognizer.pending_evidence()
-        while pending:  # a finished pass may have started its beam search
-            await asyncio.wait(pending)
-            pending = recognizer.pending_evidence()
+        await recognizer.settle()
     else:
         await recognizer.finish()
     await recognizer.close()

@@ -151,6 +151,14 @@ class StreamingRecognizer:
         judged = self.turn_model is None or self.judging.is_set()
         return {t for t in (self.speculation if judged else None, self.turn_task, self.refining) if t is not None and not t.done()}
 
+    async def settle(self) -> None:
+        """Waits until the pending evidence is in, including work it starts (a finished pass starts
+        its beam search): what a caller feeding audio faster than real time does before more audio."""
+        pending = self.pending_evidence()
+        while pending:
+            await asyncio.wait(pending)
+            pending = self.pending_evidence()
+
     async def _final_of_early_end(self) -> bool:
         if self.early_task is not None:
             await asyncio.shield(self.early_task)
