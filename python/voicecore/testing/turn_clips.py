@@ -181,14 +181,9 @@ def evaluation_set(languages: tuple[str, ...] = LANGUAGES, speeds: tuple[int, ..
                    voice: str = "espeak") -> list[Clip]:
     """Every clip of the set, in a fixed order (the benchmark's full run; tests take a slice)."""
     sources = {"finished": FINISHED, "unfinished": UNFINISHED, "pause": PAUSED, "backchannel": BACKCHANNELS}
+    lines = [(language, kind, text, speed) for language in languages for kind in kinds
+             for text in sources[kind].get(language, []) for speed in speeds]
     if voice == "neural":  # every neural line in one helper process rather than one per line
-        neural_speech([(language, line, speed) for language in languages if language in NEURAL_LANGUAGES for kind in kinds
-                       for text in sources[kind].get(language, []) for line in (text if isinstance(text, tuple) else (text,)) for speed in speeds])
-    clips = []
-    for language in languages:
-        for kind in kinds:
-            for text in sources[kind].get(language, []):
-                for speed in speeds:
-                    for snr in noise:
-                        clips.append(make_clip(language, kind, text, speed, snr, voice=voice))
-    return clips
+        neural_speech([(language, part, speed) for language, _, text, speed in lines if language in NEURAL_LANGUAGES
+                       for part in (text if isinstance(text, tuple) else (text,))])
+    return [make_clip(language, kind, text, speed, snr, voice=voice) for language, kind, text, speed in lines for snr in noise]
