@@ -375,7 +375,8 @@ typedef struct vc_retriever vc_retriever;
 /* Opens the index file at `path`, or creates an empty index when the file does not exist (it is
  * written by vc_retriever_save). `path` NULL makes an in-memory index. `options_json` (NULL or
  * "" for defaults) applies when creating: {"k1":1.2, "b":0.75, "stemming":"auto"|"en"|"ru"|"none",
- * "stopwords":false, "min_token_length":1, "chunk_size":1000 (characters, 0 = whole document),
+ * "stopwords":false|true|"spoken" (true: function words; "spoken": also the question words,
+ * requests and fillers of spoken queries), "min_token_length":1, "chunk_size":1000 (characters, 0 = whole document),
  * "chunk_overlap":0.15, "metric":"cosine"|"dot", "hnsw":false|true|{"m":16,"ef_construction":200,
  * "ef_search":64}}; on open only hnsw.ef_search is taken, the rest comes from the file.
  * Like sqlite3_open, *out receives a handle even on failure (except a NULL `out`): read the

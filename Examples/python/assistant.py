@@ -28,7 +28,9 @@ FOLDER = Path(os.environ.get("KB_DIR") or Path(__file__).with_name("kb"))
 # a token). 300-character chunks mixed three unrelated facts (~140 tokens for k=2) and put the
 # answer's TTFT at p50 0.885 s; 120-character chunks keep the right fact in the top two at ~40 tokens
 # (TTFT p50 0.438 s, first sentence 1.062 -> 0.648 s).
-kb = Retriever(None, options={"chunk_size": 120, "chunk_overlap": 0, "stemming": "en", "stopwords": True})
+# "spoken" stop words: the question's "which", "what", "tell me about" name no topic (with function
+# words only, "Which ocean is the largest?" ranked "…, which is the largest city." first).
+kb = Retriever(None, options={"chunk_size": 120, "chunk_overlap": 0, "stemming": "en", "stopwords": "spoken"})
 if FOLDER.is_dir():
     for path in sorted(FOLDER.rglob("*")):
         if path.suffix.lower() in (".md", ".txt") and path.is_file():
@@ -39,7 +41,7 @@ if FOLDER.is_dir():
 def facts(text):
     """The passages worth the LLM's reading. One far weaker than the best is noise it must read
     before its first word (~20 tokens, 0.1-0.25 s for SmolLM2 on 2 cores); a close second stays
-    ("Which ocean is the largest?" ranks Canberra's "largest city" above the Pacific)."""
+    (a question that names two things, or one the ranking gets wrong)."""
     hits = kb.search(text, k=2)
     return [" ".join(hit.text.split()) for hit in hits if hit.score >= 0.5 * hits[0].score]
 

@@ -56,8 +56,13 @@ struct SplitMix: RandomNumberGenerator {
     }
 
     @Test func stopWordsAndMinimumLength() {
-        let a = Analyzer(stemming: .none, stopWords: true, minLength: 2)
+        let a = Analyzer(stemming: .none, stopWords: .function, minLength: 2)
         #expect(a.terms("The cat is on a mat, x") == ["cat", "mat"])
+        #expect(a.terms("Which ocean is the largest?") == ["which", "ocean", "largest"])
+        let spoken = Analyzer(stemming: .none, stopWords: .spoken)
+        #expect(spoken.terms("Which ocean is the largest?") == ["ocean", "largest"])
+        #expect(spoken.terms("Um, do you know what's the capital of France, please?") == ["do", "you", "capital", "france"])
+        #expect(spoken.terms("Скажи, какая столица Франции?") == ["столица", "франции"])
     }
 }
 
@@ -99,6 +104,24 @@ func expectSameRanking(_ got: [Retriever.Hit], _ want: [(Int32, Float)]) {
 
 @Suite struct RetrieverTests {
     func options(_ json: JSON) -> RetrieverOptions { try! RetrieverOptions(json: json) }
+
+    @Test func spokenStopWordsRankTheTopicNotTheQuestionWord() throws {
+        func best(_ stopwords: JSON) throws -> String? {
+            var kb = Retriever(options: options(["chunk_size": 0, "stemming": "en", "stopwords": stopwords]))
+            try kb.add(id: "canberra", text: "Canberra is the capital of Australia, not Sydney, which is the largest city.")
+            try kb.add(id: "pacific", text: "The Pacific is the largest ocean on Earth. It covers about a third of the planet's surface.")
+            try kb.add(id: "help", text: "You can ask me questions about capitals, oceans and mountains.")
+            var req = SearchRequest(); req.k = 1; req.mode = .bm25
+            return try kb.search(text: "which ocean is the largest", vector: nil, request: req).first.map { kb.chunk(slot: $0.slot)!.id }
+        }
+        #expect(try best(true) == "canberra")  // "which" is rare in the corpus, so it weighs most
+        #expect(try best("spoken") == "pacific")
+        let spoken = options(["stopwords": "spoken"])
+        let reread = try RetrieverOptions(json: spoken.json)
+        #expect(spoken.stopWords == .spoken && reread == spoken)
+        #expect(options(["stopwords": true]).json.objectValue?.first { $0.0 == "stopwords" }?.1 == .bool(true))
+        #expect(throws: VCError.self) { try RetrieverOptions(json: ["stopwords": "all"]) }
+    }
 
     @Test func bm25MatchesBruteForceOnRandomCorpora() throws {
         var rng = SplitMix(state: 42)

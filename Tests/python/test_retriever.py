@@ -107,6 +107,31 @@ def test_corrupt_and_truncated_files(tmp_path):
     assert len(Retriever(path)) == 50
 
 
+def test_spoken_stop_words_in_the_default_assistant_and_a_saved_index(tmp_path):
+    """The default assistant's knowledge base (Examples/python/assistant.py, loaded as `voicecore up`
+    does) finds the fact a spoken question asks for, not the passage that shares its question word;
+    an index made with the option keeps it in its file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("default_assistant", ROOT / "Examples" / "python" / "assistant.py")
+    assistant = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(assistant)
+    assert assistant.facts("which ocean is the largest")[0].startswith("The Pacific is the largest ocean")
+    assert assistant.facts("What is the capital of France?") == [
+        "Paris is the capital of France. It lies on the river Seine and has about two million inhabitants."]
+
+    path = tmp_path / "kb.vcidx"
+    kb = Retriever(path, {"stopwords": "spoken", "chunk_size": 0})
+    kb.add("canberra", "Canberra is the capital of Australia, not Sydney, which is the largest city.")
+    kb.add("pacific", "The Pacific is the largest ocean on Earth.")
+    kb.save()
+    again = Retriever(path)
+    assert [h.id for h in again.search("Which ocean is the largest?", k=2)] == ["pacific", "canberra"]
+    assert [h.id for h in again.search("Please, what is it?", k=2)] == []  # nothing but spoken stop words
+    with pytest.raises(voicecore.Error, match='"spoken"'):
+        Retriever(None, {"stopwords": "some"})
+
+
 def test_cjk_search():
     kb = Retriever()
     kb.add("bj", "北京大学是中国著名的大学")

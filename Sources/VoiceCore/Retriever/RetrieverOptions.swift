@@ -4,7 +4,7 @@ public struct RetrieverOptions: Sendable, Equatable {
     public var k1 = 1.2
     public var b = 0.75
     public var stemming = "auto"
-    public var stopWords = false
+    public var stopWords = StopWords.none
     public var minTokenLength = 1
     public var chunkSize = 1000
     public var chunkOverlap = 0.15
@@ -30,8 +30,11 @@ public struct RetrieverOptions: Sendable, Equatable {
                 }
                 stemming = s
             case "stopwords":
-                guard let v = value.boolValue else { throw VCError(.invalidArgument, "option \"stopwords\" must be true or false") }
-                stopWords = v
+                switch value {
+                case .bool(let v): stopWords = v ? .function : .none
+                case .string("spoken"): stopWords = .spoken
+                default: throw VCError(.invalidArgument, "option \"stopwords\" must be true, false or \"spoken\"")
+                }
             case "min_token_length": minTokenLength = Int(try Self.number(value, key, 1...100))
             case "chunk_size": chunkSize = Int(try Self.number(value, key, 0...10_000_000))
             case "chunk_overlap": chunkOverlap = try Self.number(value, key, 0...0.5)
@@ -70,7 +73,7 @@ public struct RetrieverOptions: Sendable, Equatable {
         var hnsw: JSON = .null
         if let m = hnswM { hnsw = .object([("m", .number(Double(m))), ("ef_construction", .number(Double(efConstruction))), ("ef_search", .number(Double(efSearch)))]) }
         return .object([
-            ("k1", .number(k1)), ("b", .number(b)), ("stemming", .string(stemming)), ("stopwords", .bool(stopWords)),
+            ("k1", .number(k1)), ("b", .number(b)), ("stemming", .string(stemming)), ("stopwords", stopWords == .spoken ? .string("spoken") : .bool(stopWords == .function)),
             ("min_token_length", .number(Double(minTokenLength))), ("chunk_size", .number(Double(chunkSize))),
             ("chunk_overlap", .number(chunkOverlap)), ("metric", .string(metric)), ("hnsw", hnsw),
         ])

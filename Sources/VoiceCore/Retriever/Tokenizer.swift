@@ -87,11 +87,11 @@ struct Analyzer: Sendable {
 
     var tokenizer: Tokenizer
     var stemming: Stemming
-    var stopWords: Bool
+    var stopWords: StopWords
     private let english = EnglishStemmer()
     private let russian = RussianStemmer()
 
-    init(stemming: Stemming = .auto, stopWords: Bool = false, minLength: Int = 1) {
+    init(stemming: Stemming = .auto, stopWords: StopWords = .none, minLength: Int = 1) {
         self.tokenizer = Tokenizer(minLength: minLength)
         self.stemming = stemming
         self.stopWords = stopWords
@@ -100,7 +100,7 @@ struct Analyzer: Sendable {
     /// Lower-cased surface words minus stop words, before stemming (`isGram` as in Tokenizer).
     func forEachSurface(_ text: String, _ body: (String, Bool) -> Void) {
         tokenizer.forEachToken(text) { token, isGram in
-            if stopWords && !isGram && (StopWords.english.contains(token) || StopWords.russian.contains(token)) { return }
+            if !isGram && stopWords.drops(token) { return }
             body(token, isGram)
         }
     }
