@@ -297,13 +297,13 @@ def test_a_device_over_its_budget_hears_the_refusal(hub):
 
 
 @pytest.mark.parametrize("config,error", [
-    ({"agents": {"a": {}}, "bindings": {"devices": {"d1": "b"}}}, "bound to unknown agent 'b'"),
+    ({"agents": {"a": {}}, "bindings": {"devices": {"d1": "b"}}}, 'bound to unknown agent "b"'),
     ({"agents": {"a": {"script": "missing.py"}}}, "script .*missing.py not found"),
     ('{"agents": {"a": {}}, "bindings": {"devices": {"d1": "a", "d1": "a"}}}', "duplicate key 'd1'"),
-    ({"agents": {"a": {}}, "bindings": {"default": "zz"}}, "bindings.default: unknown agent 'zz'"),
+    ({"agents": {"a": {}}, "bindings": {"default": "zz"}}, 'bindings.default is bound to unknown agent "zz"'),
     ({"agents": {"a": {"prompt": "x"}}}, "unknown setting 'prompt'"),
     ({"bindings": {"default": "a"}}, "no agents are configured"),
-    ({"agents": {"a": {}}, "budgets": {"device": {"turns_per_minute": -1}}}, "non-negative integer"),
+    ({"agents": {"a": {}}, "budgets": {"device": {"turns_per_minute": -1}}}, r"turns_per_minute must be an integer in 0\.\.\.1000000"),
 ])
 def test_config_errors_stop_voicecore_up_with_the_reason(tmp_path, config, error):
     path = tmp_path / "bad.json"

@@ -279,11 +279,15 @@ def test_agents_become_the_cores_config_and_binding_tokens_become_device_tokens(
 
 
 @pytest.mark.parametrize("content,error", [
-    ({"agents": {"a": {}}, "bindings": {"tokens": {"t": "b"}}}, "a token is bound to unknown agent 'b'"),
+    ({"agents": {"a": {}}, "bindings": {"tokens": {"t": "b"}}}, 'a token is bound to unknown agent "b"'),
     ({"agents": {"a": {"kb_dir": "nowhere"}}}, "kb_dir .* is not a folder"),
     ({"agents": {"a b": {}}}, "agent name 'a b'"),
     ({"agents": {"a": {"slots": "4"}}}, "slots must be int"),
-    ({"agents": {"a": {}}, "bindings": {"device": {}}}, "unknown key 'device'"),
+    ({"agents": {"a": {}}, "bindings": {"device": {}}}, 'unknown key "bindings.device"'),
+    ({"agents": {"a": {"budgets": {"devce": {}}}}}, 'unknown key "agents.a.budgets.devce"'),
+    ({"budgets": {"device": {"turns_per_minute": 1.5}}}, "budgets.device.turns_per_minute must be an integer"),
+    ({"daemon": {"coordinator": {"turn": {"min_silence_ms": "x"}}}}, "turn.min_silence_ms must be an integer"),
+    ({"daemon": {"coordinator": []}}, "daemon.coordinator must be an object"),
 ])
 def test_bad_agents_are_clear_errors(tmp_path, content, error):
     path = tmp_path / "bad.json"

@@ -18,9 +18,6 @@ AGENT_KEYS: dict[str, type | tuple[type, ...]] = {
     "system_prompt": str, "script": str, "llm_url": str, "llm_model": str, "kb_dir": str, "voice": str,
     "language": str, "greeting": str, "tools": list, "slots": int, "budgets": dict,
 }
-BINDING_KEYS = {"devices", "tokens", "default"}
-BUDGET_KEYS = {"device", "agent", "refusal_text"}
-LIMIT_KEYS = {"turns_per_minute", "tokens_per_day"}
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -62,26 +59,6 @@ class Agent:
         if self.budgets:
             out["budgets"] = self.budgets
         return out
-
-
-def _check_budgets(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ValueError(f"{where} must be an object")
-    for key, item in value.items():
-        if key not in BUDGET_KEYS:
-            raise ValueError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(BUDGET_KEYS))})")
-        if key == "refusal_text":
-            if not isinstance(item, str):
-                raise ValueError(f"{where}.refusal_text must be a string")
-            continue
-        if not isinstance(item, dict):
-            raise ValueError(f"{where}.{key} must be an object")
-        for limit, n in item.items():
-            if limit not in LIMIT_KEYS:
-                raise ValueError(f"{where}.{key}: unknown limit {limit!r} (known: {', '.join(sorted(LIMIT_KEYS))})")
-            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-                raise ValueError(f"{where}.{key}.{limit} must be a non-negative integer (0: no limit)")
-    return value
 
 
 def default_state_dir() -> Path:
@@ -219,9 +196,8 @@ class UpConfig:
         unknown = set(self.worker_kinds) - {"asr", "tts", "assistant"}
         if unknown:
             raise ValueError(f"--workers: unknown kinds {sorted(unknown)} (asr, tts, assistant, or none)")
-        self.agent_list()  # the agents, bindings and budgets are checked now: a bad file stops `up` at once
-        if self.budgets:
-            _check_budgets(self.budgets, "budgets")
+        self.agent_list()  # the launcher's part of the agents (scripts, folders, settings) is checked now,
+        self.check_core()  # and the core's: a bad file stops `up` at once, before any process starts
         if self.device_tokens:
             # A token that binds an agent is a device token: it must let the device in.
             known = [t.strip() for t in self.device_tokens.split(",") if t.strip()]
@@ -235,8 +211,8 @@ class UpConfig:
         return p if p.is_absolute() or not self.config_dir else Path(self.config_dir) / p
 
     def agent_list(self) -> list[Agent]:
-        """The configured agents, checked: names, keys and types, scripts and knowledge folders that
-        exist, bindings that name configured agents."""
+        """The configured agents, checked for what the launcher uses: names, keys and types, scripts
+        and knowledge folders that exist (the core's part is ``check_core``'s)."""
         if not isinstance(self.agents, dict):
             raise ValueError("agents must be an object of named agents")
         out: list[Agent] = []
@@ -265,30 +241,27 @@ class UpConfig:
                 if not kb.is_dir():
                     raise ValueError(f"agent {name!r}: kb_dir {kb} is not a folder")
                 agent.kb_dir = str(kb.resolve())
-            if agent.budgets:
-                _check_budgets(agent.budgets, f"agent {name!r}: budgets")
             out.append(agent)
-        names = {a.name for a in out}
-        b = self.bindings
-        if not isinstance(b, dict):
+        if not isinstance(self.bindings, dict):
             raise ValueError("bindings must be an object")
-        if b and not names:
+        if self.bindings and not out:
             raise ValueError("bindings name agents, but no agents are configured")
-        for key in b:
-            if key not in BINDING_KEYS:
-                raise ValueError(f"bindings: unknown key {key!r} (known: devices, tokens, default)")
-        for table in ("devices", "tokens"):
-            entries = b.get(table) or {}
-            if not isinstance(entries, dict):
-                raise ValueError(f"bindings.{table} must be an object")
-            for key, agent_name in entries.items():
-                what = f"device {key!r}" if table == "devices" else "a token"
-                if not isinstance(agent_name, str) or agent_name not in names:
-                    raise ValueError(f"bindings.{table}: {what} is bound to unknown agent {agent_name!r} (agents: {', '.join(sorted(names))})")
-        default = b.get("default")
-        if default is not None and default not in names:
-            raise ValueError(f"bindings.default: unknown agent {default!r} (agents: {', '.join(sorted(names))})")
         return out
+
+    def check_core(self) -> None:
+        """The Coordinator's part of the settings (the `daemon` file's `coordinator` object with the
+        agents, bindings and budgets), checked by libvoicecore itself: the daemon would refuse it
+        with the same message, later and in its log."""
+        from .. import Error
+        from ..coordinator import Coordinator
+
+        coordinator = self.daemon.get("coordinator", {})
+        if not isinstance(coordinator, dict):
+            raise ValueError("daemon.coordinator must be an object")
+        try:
+            Coordinator(dict(coordinator, **self.core_agents())).close()
+        except Error as exc:
+            raise ValueError(str(exc)) from None
 
     def core_agents(self) -> dict[str, Any]:
         """The Coordinator's config keys for the agents (`agents`, `bindings`, `budgets`); {} when
@@ -297,7 +270,7 @@ class UpConfig:
         out: dict[str, Any] = {}
         if agents:
             out["agents"] = {a.name: a.core() for a in agents}
-            bindings = {k: v for k, v in self.bindings.items() if k in ("devices", "tokens")}
+            bindings = dict(self.bindings)  # an unknown key too: the core names it
             bindings["default"] = self.bindings.get("default") or agents[0].name
             out["bindings"] = bindings
         if self.budgets:
