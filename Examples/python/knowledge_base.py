@@ -14,7 +14,9 @@ from voicecore import Assistant, Retriever
 
 app = Assistant(system="Answer the question from the passages below, in one or two spoken sentences. "
                        "If they do not contain the answer, say you do not know.")
-kb = Retriever(os.environ.get("KB_INDEX", "kb.vcidx"))
+# A new index leaves out the words of spoken questions that name no topic ("what", "which", "tell me
+# about"), as `voicecore index` does by default; an existing one keeps the options it was made with.
+kb = Retriever(os.environ.get("KB_INDEX", "kb.vcidx"), {"stopwords": "spoken"})
 
 folder = os.environ.get("KB_DIR")
 if folder:  # (re)index the folder's text files; add() replaces a document with the same id

@@ -146,7 +146,7 @@ def test_cli_index_and_search(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("The warranty lasts two years from the date of purchase.")
-    (docs / "b.md").write_text("# Returns\n\nYou can return the speaker within 30 days.")
+    (docs / "b.md").write_text("# Returns\n\nTell us within 30 days and you can return the speaker.")
     (docs / "c.html").write_text("<html><script>var x=1;</script><body><p>Battery life is 12 hours.</p></body></html>")
     (docs / "skip.bin").write_bytes(b"\x00\x01")
     out = tmp_path / "kb.vcidx"
@@ -163,6 +163,13 @@ def test_cli_index_and_search(tmp_path):
                        capture_output=True, text=True, env=env)
     ids = [json.loads(line)["id"] for line in r.stdout.splitlines()]
     assert r.returncode == 0 and sorted(ids) == ["a.txt", "b.md"], r.stderr
+    # The index leaves out the question words of spoken queries by default; --stopwords none keeps them.
+    for stopwords, found in (("spoken", []), ("none", ["b.md"])):
+        kept = tmp_path / f"{stopwords}.vcidx"
+        r = subprocess.run([sys.executable, "-m", "voicecore", "index", str(docs), "--out", str(kept), "--quiet", "--stopwords", stopwords],
+                           capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        assert [h.id for h in Retriever(kept).search("please tell", k=3)] == found
     assert cli_main(["search", str(tmp_path / "missing.vcidx"), "q"]) == 2
 
 

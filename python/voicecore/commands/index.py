@@ -32,11 +32,17 @@ def _progress(done: int, total: int, name: str) -> None:
     sys.stderr.flush()
 
 
+STOPWORDS = {"spoken": "spoken", "function": True, "none": False}  # the Retriever's "stopwords" option
+
+
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", type=Path, help="folder to index (recursively)")
     p.add_argument("--out", required=True, type=Path, help="index file to create or update")
     p.add_argument("--chunk-size", type=int, default=1000, help="target chunk size in characters (new index)")
     p.add_argument("--overlap", type=float, default=0.15, help="chunk overlap fraction (new index)")
+    p.add_argument("--stopwords", choices=tuple(STOPWORDS), default="spoken",
+                   help="words left out of the index and its queries (new index): spoken (the default: function words and "
+                        "the question words of spoken queries, for an assistant's knowledge), function, or none")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -46,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"voicecore index: {args.dir} is not a folder", file=sys.stderr)
         return 2
     files = sorted(f for f in args.dir.rglob("*") if f.is_file() and f.suffix.lower() in EXTENSIONS)
-    kb = Retriever(args.out, {"chunk_size": args.chunk_size, "chunk_overlap": args.overlap})
+    kb = Retriever(args.out, {"chunk_size": args.chunk_size, "chunk_overlap": args.overlap, "stopwords": STOPWORDS[args.stopwords]})
     for n, f in enumerate(files, 1):
         raw = f.read_text(encoding="utf-8", errors="replace")
         text = html_to_text(raw) if f.suffix.lower() in {".html", ".htm"} else raw
