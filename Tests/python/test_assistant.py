@@ -285,6 +285,46 @@ def test_history_survives_reconnects_and_restarts(tmp_path):
     assert [m["role"] for m in requests[2]["messages"]] == ["system", "user"]  # another device's history is its own
 
 
+def test_each_turns_prompt_starts_with_the_previous_turns_so_the_llm_reuses_its_cache(tmp_path):
+    """Through the assistant worker and a real HTTP LLM: the retrieved context goes into the last
+    message, so a conversation's next prompt is the previous one with the last message as stored
+    (the utterance alone), the reply and the new message appended — llama.cpp then reads only those,
+    not the whole history again. The history keeps the utterances, not their passages."""
+    async def main():
+        rules = [Rule(when="capital of France", reply="Paris."), Rule(when="capital of Japan", reply="Tokyo."),
+                 Rule(when="highest mountain", reply="Mount Everest.")]
+        async with ScriptedLLM(rules) as server, ScriptedHub() as hub:
+            app = Assistant(system="Answer from the facts.", llm=LLM([server.url]), db=tmp_path / "s.db")
+            facts = {"France": "Paris is the capital of France.", "Japan": "Tokyo is the capital of Japan.",
+                     "mountain": "Mount Everest is the highest mountain."}
+
+            @app.on_utterance
+            async def answer(session, text):
+                context = "Facts:\n" + next(fact for key, fact in facts.items() if key in text)
+                async for delta in app.llm.stream(messages=app.messages(session, text, context=context)):
+                    yield delta
+
+            worker, task, w = await serve_app(app, hub)
+            questions = ["What is the capital of France?", "And the capital of Japan?", "What is the highest mountain?"]
+            for job, question in enumerate(questions, 1):
+                await w.job(job, "assistant", {"text": question, "device_id": "dev-1", "session": "s1", "language": "en"})
+                assert (await w.until_end(job))[2]["type"] == "done"
+            stored = await recent(app, "dev-1")
+            await worker.stop()
+            await task
+            return [r["messages"] for r in server.requests], stored
+
+    prompts, stored = run(main())
+    assert prompts[0] == [{"role": "system", "content": "Answer from the facts."},
+                          {"role": "user", "content": "Facts:\nParis is the capital of France.\n\nWhat is the capital of France?"}]
+    replies = ["Paris.", "Tokyo."]
+    for before, after, question, reply in zip(prompts, prompts[1:], ["What is the capital of France?", "And the capital of Japan?"], replies):
+        assert after[: len(before) - 1] == before[:-1]  # the shared prefix: all but the last message
+        assert after[len(before) - 1 : len(before) + 1] == [{"role": "user", "content": question}, {"role": "assistant", "content": reply}]
+    assert prompts[2][-1]["content"] == "Facts:\nMount Everest is the highest mountain.\n\nWhat is the highest mountain?"
+    assert stored[0] == {"role": "user", "content": "What is the capital of France?"} and not any("Facts" in m["content"] for m in stored)
+
+
 def test_device_mcp_tools_join_the_registry(tmp_path):
     """The hub lists the device's tools and hands them to each job (`tools`); a call goes out as
     output `mcp` and its answer comes back as input `mcp` with the job's id."""
