@@ -105,6 +105,7 @@ def test_the_server_command_runs_the_wrapper_with_the_measured_flags(tmp_path: P
     assert Path(argv[1]).name == "llm_server.py" and Path(argv[1]).is_file()
     flags = dict(zip(argv[2::2], argv[3::2]))
     assert flags["--n_threads_batch"] == "2" and flags["--n_threads"] == "2" and flags["--logits_all"] == "false"
+    assert flags["--interrupt_requests"] == "false"  # a second request must not end the one streaming
     assert embedded_llm.SERVER_ENV["OMP_WAIT_POLICY"] == "ACTIVE" and int(embedded_llm.SERVER_ENV["GOMP_SPINCOUNT"]) <= 100_000
 
 

@@ -135,9 +135,16 @@ def server_argv(model: Path, port: int, threads: int = 2, decode_threads: int = 
     since a token's work is too small to share with a busy machine (measured here: a second decode
     thread spinning beside the TTS and ASR workers made the e2e p99 2.6 s, SERVER_ENV)."""
     # The server file runs as a script: it needs llama_cpp only, not voicecore on the path.
+    # --interrupt_requests false: by default a request that arrives while another streams ends that
+    # one at once with a regular [DONE] (measured: a story cut after 4 of its 60 tokens when a second
+    # question came), so two devices talking at once, or a summary beside a reply, would cut each
+    # other's answers short without an error. Requests queue instead; a reply its client abandons
+    # (a cancelled turn closes its stream) frees the model as before: the next question's first
+    # token came 35 ms after the abandoned one, as alone.
     return [sys.executable, str(Path(__file__).with_name("llm_server.py")), "--model", str(model), "--model_alias", MODEL_NAME,
             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context),
-            "--n_threads", str(decode_threads), "--n_threads_batch", str(threads), "--logits_all", "false"]
+            "--n_threads", str(decode_threads), "--n_threads_batch", str(threads), "--logits_all", "false",
+            "--interrupt_requests", "false"]
 
 
 async def wait_ready(base_url: str, timeout: float) -> bool:
