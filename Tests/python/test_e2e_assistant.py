@@ -64,7 +64,9 @@ def test_a_spoken_question_is_answered_with_speech(stack):
     assert word_error_rate(QUESTION, result.stt) <= 0.2, result.stt
     # The default script retrieved its passage about Paris and handed it to the LLM with the question.
     chat = llm.requests[-1]["messages"]
-    assert "Paris is the capital of France" in chat[0]["content"] and chat[-1]["content"] == result.stt
+    # The retrieved facts go with the utterance, in the last message (the history's prefix stays cached).
+    assert chat[-1]["content"].startswith("Facts:\nParis is the capital of France") and chat[-1]["content"].endswith("\n\n" + result.stt)
+    assert "Facts" not in chat[0]["content"]
     assert result.sentences == ["Paris is the capital of France.", "It lies on the river Seine."]
     order = [m["type"] + "." + m.get("state", "") for m in result.messages]
     assert order[0] == "stt." and order[-1] == "tts.stop", order
