@@ -21,8 +21,8 @@ events; the exchange is then remembered in the session's history (also when inte
 Memory (docs/memory.md) is keyed by (agent, device): the agent is the job's ``params.agent``
 ("default" when absent). Before the script runs, the turn loads the device's memory from the memory
 service (``--memory-url``/``VOICECORE_MEMORY_URL``; without one, a local SQLite file only this
-worker sees); ``app.messages`` puts its facts and summary into the system prompt and its recent
-turns after it. If the service cannot be reached, the turn answers without history and a warning is
+worker sees); ``app.messages`` puts its facts and summary into the system prompt, its recent
+turns after it, and the script's ``context`` (e.g. retrieved passages) with the utterance last. If the service cannot be reached, the turn answers without history and a warning is
 logged; writes are queued and retried. When the stored history outgrows ``history_tokens``, the
 older turns are summarised by the LLM in the background after the reply (nothing waits on it), and
 the LLM is offered a ``remember`` tool that keeps a fact the user states.
