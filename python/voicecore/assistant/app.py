@@ -22,8 +22,9 @@ Memory (docs/memory.md) is keyed by (agent, device): the agent is the job's ``pa
 ("default" when absent). Before the script runs, the turn loads the device's memory from the memory
 service (``--memory-url``/``VOICECORE_MEMORY_URL``; without one, a local SQLite file only this
 worker sees); ``app.messages`` puts its facts and summary into the system prompt, its recent
-turns after it, and the script's ``context`` (e.g. retrieved passages) with the utterance last. If the service cannot be reached, the turn answers without history and a warning is
-logged; writes are queued and retried. When the stored history outgrows ``history_tokens``, the
+turns after it, and the script's ``context`` (e.g. retrieved passages) with the utterance last. If
+the service cannot be reached, the turn answers without history and a warning is logged; writes
+are queued and retried. When the stored history outgrows ``history_tokens``, the
 older turns are summarised by the LLM in the background after the reply (nothing waits on it), and
 the LLM is offered a ``remember`` tool that keeps a fact the user states.
 
