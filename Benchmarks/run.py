@@ -14,6 +14,7 @@ BENCHMARKS = [
     "simulator/bench.py",
     "asr/bench_asr.py",
     "e2e/bench_e2e.py",
+    "e2e/bench_conversation.py",
     "turn/bench_turn.py",
 ]
 
