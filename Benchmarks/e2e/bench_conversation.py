@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
-import importlib.util
 import json
 import os
 import statistics
@@ -29,18 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 
+from bench_e2e import default_script  # noqa: E402  (this folder: the default assistant as a module)
 from voicecore.assistant.session import Session  # noqa: E402
 from voicecore.launcher import embedded_llm  # noqa: E402
+from voicecore.launcher.addresses import free_port  # noqa: E402
 
 QUESTIONS = ["What is the capital of France?", "What is the capital of Germany?", "What is the highest mountain?",
              "Which ocean is the largest?", "What is the capital of Japan?"]
-
-
-def default_script():
-    spec = importlib.util.spec_from_file_location("default_assistant", ROOT / "Examples" / "python" / "assistant.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def first_token(port: int, messages: list[dict]) -> tuple[float, str]:
@@ -67,20 +61,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--port", type=int, default=18777)
     args = parser.parse_args()
     if why := embedded_llm.missing():
         print(f"first token in a conversation: not measured — {why} (make llm installs it)")
         return 0
     script = default_script()
     app = script.app
-    server = subprocess.Popen(embedded_llm.server_argv(embedded_llm.serving_model(), args.port),
+    port = free_port()
+    server = subprocess.Popen(embedded_llm.server_argv(embedded_llm.serving_model(), port),
                               env=dict(os.environ, **embedded_llm.SERVER_ENV), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        if not asyncio.run(embedded_llm.wait_ready(f"http://127.0.0.1:{args.port}/v1", 120)):
+        if not asyncio.run(embedded_llm.wait_ready(f"http://127.0.0.1:{port}/v1", 120)):
             print("bench_conversation: the embedded server did not start", file=sys.stderr)
             return 1
-        first_token(args.port, app.messages(Session(device_id="warm", id="warm", language="en"), "Hello."))
+        first_token(port, app.messages(Session(device_id="warm", id="warm", language="en"), "Hello."))
         times: dict[str, list[list[float]]] = {"today": [[] for _ in range(args.turns)], "anchor": [[] for _ in range(args.turns)]}
         for r in range(args.rounds):
             # One whole conversation per layout, the order alternated by round: the server keeps one
@@ -96,7 +90,7 @@ def main() -> int:
                     else:  # the facts in the system message, before the history
                         messages = app.messages(session, question)
                         messages[0] = dict(messages[0], content=messages[0]["content"] + (f"\n\n{context}" if context else ""))
-                    seconds, answer = first_token(args.port, messages)
+                    seconds, answer = first_token(port, messages)
                     times[name][turn].append(seconds)
                     session.memory.messages.extend([{"role": "user", "content": question}, {"role": "assistant", "content": answer}])
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)

@@ -196,8 +196,9 @@ class UpConfig:
         unknown = set(self.worker_kinds) - {"asr", "tts", "assistant"}
         if unknown:
             raise ValueError(f"--workers: unknown kinds {sorted(unknown)} (asr, tts, assistant, or none)")
-        self.agent_list()  # the launcher's part of the agents (scripts, folders, settings) is checked now,
-        self.check_core()  # and the core's: a bad file stops `up` at once, before any process starts
+        # The agents (the launcher's part: scripts, folders, settings, via core_agents) and the core's
+        # settings are checked now: a bad file stops `up` at once, before any process starts.
+        self.check_core()
         if self.device_tokens:
             # A token that binds an agent is a device token: it must let the device in.
             known = [t.strip() for t in self.device_tokens.split(",") if t.strip()]
