@@ -1,9 +1,11 @@
 """First LLM token as a conversation grows: the embedded server (SmolLM2 on llama.cpp, `voicecore
 up`'s flags), the default assistant's questions asked one after the other in one conversation,
 each prompt built by ``Assistant.messages`` with the retrieved facts as the default script passes
-them, the history growing by each question and its answer. Beside it, the anchor: the same
-conversation with the facts in the system message (where they were before), which makes the
-server read the whole history again every turn.
+them, the history growing by each question and its answer. Three layouts, each its own
+conversation: VoiceCore as `voicecore up` runs it (after each reply the assistant primes the
+server with the conversation as the next turn sends it, ``Assistant.prime``, through its memory),
+the same without the prime, and the anchor: the facts in the system message (where they were
+before), which makes the server read the whole history again every turn.
 
     python3 Benchmarks/e2e/bench_conversation.py [--turns 10] [--rounds 2]
 
@@ -22,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 
 from bench_e2e import default_script  # noqa: E402  (this folder: the default assistant as a module)
+from voicecore.assistant import LLM  # noqa: E402
 from voicecore.assistant.session import Session  # noqa: E402
 from voicecore.launcher import embedded_llm  # noqa: E402
 from voicecore.launcher.addresses import free_port  # noqa: E402
@@ -65,9 +69,11 @@ def main() -> int:
     if why := embedded_llm.missing():
         print(f"first token in a conversation: not measured — {why} (make llm installs it)")
         return 0
+    os.environ["VOICECORE_SESSION_DB"] = str(Path(tempfile.mkdtemp(prefix="bench-conversation-")) / "sessions.db")
     script = default_script()
     app = script.app
     port = free_port()
+    app.llm = LLM([f"http://127.0.0.1:{port}/v1"])
     server = subprocess.Popen(embedded_llm.server_argv(embedded_llm.serving_model(), port),
                               env=dict(os.environ, **embedded_llm.SERVER_ENV), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -75,37 +81,55 @@ def main() -> int:
             print("bench_conversation: the embedded server did not start", file=sys.stderr)
             return 1
         first_token(port, app.messages(Session(device_id="warm", id="warm", language="en"), "Hello."))
-        times: dict[str, list[list[float]]] = {"today": [[] for _ in range(args.turns)], "anchor": [[] for _ in range(args.turns)]}
-        for r in range(args.rounds):
-            # One whole conversation per layout, the order alternated by round: the server keeps one
-            # prompt's cache, so conversations interleaved turn by turn would evict each other's.
-            for name in (("today", "anchor") if r % 2 == 0 else ("anchor", "today")):
-                session = Session(device_id=f"bench-{name}", id=name, language="en")
-                for turn in range(args.turns):
-                    question = QUESTIONS[turn % len(QUESTIONS)]
-                    passages = script.facts(question)
-                    context = "Facts:\n" + "\n".join(passages) if passages else ""
-                    if name == "today":
-                        messages = app.messages(session, question, context=context)
-                    else:  # the facts in the system message, before the history
-                        messages = app.messages(session, question)
-                        messages[0] = dict(messages[0], content=messages[0]["content"] + (f"\n\n{context}" if context else ""))
-                    seconds, answer = first_token(port, messages)
-                    times[name][turn].append(seconds)
-                    session.memory.messages.extend([{"role": "user", "content": question}, {"role": "assistant", "content": answer}])
-            print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
+        times = asyncio.run(conversations(script, port, args.turns, args.rounds))
     finally:
         server.terminate()
         server.wait()
     print(f"first LLM token (ms, median of {args.rounds}) by turn of one conversation, SmolLM2 on the embedded server")
-    print(f"{'turn':>4} {'VoiceCore (facts with the utterance)':>38} {'anchor (facts in the system message)':>38}")
+    print(f"{'turn':>4} {'VoiceCore (primed)':>19} {'not primed':>11} {'anchor (facts in the system message)':>37}")
     for turn in range(args.turns):
-        today, anchor = (statistics.median(times[name][turn]) * 1000 for name in ("today", "anchor"))
-        print(f"{turn + 1:>4} {today:>38.0f} {anchor:>38.0f}")
+        row = [statistics.median(times[name][turn]) * 1000 for name in LAYOUTS]
+        print(f"{turn + 1:>4} {row[0]:>19.0f} {row[1]:>11.0f} {row[2]:>37.0f}")
     last = slice(args.turns // 2, None)
-    today, anchor = (statistics.fmean(statistics.median(t) for t in times[name][last]) * 1000 for name in ("today", "anchor"))
-    print(f"turns {args.turns // 2 + 1}-{args.turns}: mean {today:.0f} ms against {anchor:.0f} ms ({anchor / today:.2f}x)")
+    primed, unprimed, anchor = (statistics.fmean(statistics.median(t) for t in times[name][last]) * 1000 for name in LAYOUTS)
+    print(f"turns {args.turns // 2 + 1}-{args.turns}: mean {primed:.0f} ms primed, {unprimed:.0f} ms not primed, "
+          f"{anchor:.0f} ms the anchor ({anchor / primed:.2f}x)")
     return 0
+
+
+LAYOUTS = ("primed", "not primed", "anchor")
+
+
+async def conversations(script, port: int, turns: int, rounds: int) -> dict[str, list[list[float]]]:
+    """First-token seconds by layout and turn. The requests block the loop (nothing else runs on
+    it); the prime is the assistant's own, through its memory, as after a turn in `voicecore up`."""
+    app = script.app
+    times: dict[str, list[list[float]]] = {name: [[] for _ in range(turns)] for name in LAYOUTS}
+    for r in range(rounds):
+        # One whole conversation per layout, the order turned by round: the server keeps one
+        # prompt's cache, so conversations interleaved turn by turn would evict each other's.
+        for name in LAYOUTS[r % 3:] + LAYOUTS[: r % 3]:
+            session = Session(device_id=f"bench-{name}-{r}", id=name, language="en", backend=app.memory)
+            for turn in range(turns):
+                question = QUESTIONS[turn % len(QUESTIONS)]
+                passages = script.facts(question)
+                context = "Facts:\n" + "\n".join(passages) if passages else ""
+                if name != "anchor":
+                    messages = app.messages(session, question, context=context)
+                else:  # the facts in the system message, before the history
+                    messages = app.messages(session, question)
+                    messages[0] = dict(messages[0], content=messages[0]["content"] + (f"\n\n{context}" if context else ""))
+                seconds, answer = first_token(port, messages)
+                times[name][turn].append(seconds)
+                exchange = [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+                session.memory.messages.extend(exchange)
+                if name == "primed":
+                    await app.memory.append(session.agent, session.device_id, exchange)
+                    if not await app.prime(session):
+                        raise RuntimeError("the prime failed")
+        print(f"round {r + 1}/{rounds} done", file=sys.stderr)
+    await app.close()
+    return times
 
 
 if __name__ == "__main__":

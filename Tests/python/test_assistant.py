@@ -444,12 +444,76 @@ def test_serving_primes_the_llm_with_the_system_prompt_once_before_the_first_job
             outputs, _, end = await w.until_end(1)
             assert end["type"] == "done"
             assert "".join(o["text"] for o in outputs if o["event"] == "delta") == "It is sunny in Paris."
-            assert len(server.requests) == 3  # the warm-up, then the job's tool round and its answer
             assert server.requests[1]["messages"][0] == {"role": "system", "content": "Be brief."}
+            assert server.requests[2]["messages"][-1]["role"] == "tool"  # the job's tool round and its answer
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
     run(main())
+
+
+def test_after_each_reply_the_llm_is_primed_with_the_conversation_as_the_next_turn_sends_it(tmp_path):
+    """With the warm-up on, after a reply the worker sends the LLM the conversation as the device's
+    next turn will send it (one token, no tools; the last message is the next utterance's place,
+    empty): that turn's prompt then starts with everything the prime read. A turn that starts
+    while a prime is in flight closes the prime's stream (the reply needs the LLM), and with the
+    warm-up off there is no prime."""
+
+    async def main(warm: bool):
+        rules = [Rule(when="^Hello", reply="Hi."), Rule(when="^$", reply="Ok.", times=1), Rule(when="^$", reply="slow " * 400, chunk_delay=0.05, times=1),
+                 Rule(when="^$", reply="Ok."), Rule(when="France", reply="Paris."), Rule(when="Japan", reply="Tokyo."),
+                 Rule(when="mountain", reply="Everest.")]
+        async with ScriptedLLM(rules) as server, ScriptedHub() as hub:
+            app = Assistant(system="Be brief.", llm=LLM([server.url]), db=tmp_path / f"{warm}.db", remember_tool=False, llm_warm_up=warm)
+
+            @app.on_utterance
+            async def answer(session, text):
+                async for delta in app.llm.stream(messages=app.messages(session, text, context="Facts: none.")):
+                    yield delta
+
+            task = asyncio.create_task(app.serve(hub.url, hub.token))
+            w = await hub.next_worker()
+            loop = asyncio.get_running_loop()
+
+            async def until(predicate, seconds=5.0):
+                deadline = loop.time() + seconds
+                while not predicate() and loop.time() < deadline:
+                    await asyncio.sleep(0.01)
+                return predicate()
+
+            def primes():
+                return [r for r in server.requests if r["messages"][-1]["content"] == ""]
+
+            await w.job(1, "assistant", {"text": "What is the capital of France?", "device_id": "dev-1", "session": "s1"})
+            assert (await w.until_end(1))[2]["type"] == "done"
+            if not warm:
+                await asyncio.sleep(0.3)
+                assert primes() == [] and len(server.requests) == 1
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                return
+            assert await until(lambda: len(primes()) == 1)
+            prime = primes()[0]
+            assert prime["messages"] == [{"role": "system", "content": "Be brief."},
+                                         {"role": "user", "content": "What is the capital of France?"},
+                                         {"role": "assistant", "content": "Paris."}, {"role": "user", "content": ""}]
+            assert prime["max_tokens"] == 1 and "tools" not in prime
+            await w.job(2, "assistant", {"text": "And of Japan?", "device_id": "dev-1", "session": "s1"})
+            assert (await w.until_end(2))[2]["type"] == "done"
+            turn2 = next(r["messages"] for r in server.requests if r["messages"][-1]["content"].endswith("And of Japan?"))
+            assert turn2[:-1] == prime["messages"][:-1] and turn2[-1]["content"] == "Facts: none.\n\nAnd of Japan?"
+            # The next prime streams slowly; a turn that starts meanwhile closes it.
+            assert await until(lambda: len(primes()) == 2 and server.streams_open == 1)
+            await w.job(3, "assistant", {"text": "The highest mountain?", "device_id": "dev-1", "session": "s1"})
+            assert (await w.until_end(3))[2]["type"] == "done"
+            assert await until(lambda: server.streams_open == 0, 3.0)  # the slow prime had 20 s left
+            assert await until(lambda: len(primes()) == 3)  # and after this reply, the conversation is primed again
+            assert primes()[2]["messages"][-3:-1] == [{"role": "user", "content": "The highest mountain?"}, {"role": "assistant", "content": "Everest."}]
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    run(main(True))
+    run(main(False))
 
 
 def test_warm_up_is_off_by_default_and_a_dead_llm_does_not_stop_the_worker(tmp_path, monkeypatch):

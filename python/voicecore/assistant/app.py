@@ -152,8 +152,9 @@ class Assistant:
         # The tools the agent may use (its `tools` list; VOICECORE_TOOLS); None: every tool.
         allowed = os.environ.get("VOICECORE_TOOLS")
         self.allowed_tools: set[str] | None = None if allowed is None else {t.strip() for t in allowed.split(",") if t.strip()}
-        # Prime the LLM with the system prompt when serving starts; by default when
-        # VOICECORE_LLM_WARM_UP=1, which `voicecore up` sets for its embedded llama.cpp server.
+        # Prime the LLM with the system prompt when serving starts, and with each conversation after
+        # its reply (``prime``); by default when VOICECORE_LLM_WARM_UP=1, which `voicecore up` sets
+        # for its embedded llama.cpp server.
         self.llm_warm_up = os.environ.get("VOICECORE_LLM_WARM_UP") == "1" if llm_warm_up is None else llm_warm_up
         self.llm = llm or LLM.from_env()
         self.db_path = Path(os.environ.get("VOICECORE_SESSION_DB") or db or default_db_path())
@@ -163,13 +164,14 @@ class Assistant:
         self._memory = memory
         self._background: set[asyncio.Task[None]] = set()
         self._summarising: set[tuple[str, str]] = set()
-        # Summaries give way to turns: one runs only while no turn is in progress here, and a turn
-        # that starts cancels it (retried after a later reply). A small LLM server that serves one
-        # request at a time (llama.cpp) is then never busy summarising when a reply needs it.
+        # Background LLM calls (summaries, primes) give way to turns: one runs only while no turn is
+        # in progress here, and a turn that starts cancels it (a summary is retried after a later
+        # reply). A small LLM server that serves one request at a time (llama.cpp) is then never
+        # busy with them when a reply needs it.
         self._turns_running = 0
         self._no_turns = asyncio.Event()
         self._no_turns.set()
-        self._summary_calls: set[asyncio.Task[str]] = set()
+        self._yielding_calls: set[asyncio.Task[str]] = set()
         self.slots = slots
         self.name = os.environ.get("VOICECORE_ASSISTANT_NAME") or name  # `voicecore worker assistant --name` wins
         self.tool_timeout = tool_timeout
@@ -390,7 +392,7 @@ class Assistant:
     def _turn_started(self) -> None:
         self._turns_running += 1
         self._no_turns.clear()
-        for call in list(self._summary_calls):
+        for call in list(self._yielding_calls):
             call.cancel()  # the reply needs the LLM now
 
     async def _handle_turn(self, job: Job, text: str) -> None:
@@ -444,8 +446,51 @@ class Assistant:
         except Exception as exc:  # noqa: BLE001
             log.warning("the turn of %s/%s was not stored: %s: %s", session.agent, session.device_id, type(exc).__name__, exc)
             return
-        if stored_tokens is not None and stored_tokens > session.budget_tokens and self.llm.available:
-            self.background(self._summarise(session.agent, session.device_id))
+        summarise = stored_tokens is not None and stored_tokens > session.budget_tokens
+        if self.llm.available and (summarise or self.llm_warm_up):
+            self.background(self._after_reply(session, summarise))
+
+    async def _after_reply(self, session: Session, summarise: bool) -> None:
+        if summarise:
+            await self._summarise(session.agent, session.device_id)
+        if self.llm_warm_up:
+            await self.prime(session)
+
+    async def prime(self, session: Session) -> bool:
+        """Primes the LLM with ``session``'s conversation as its next turn will send it: the prompt
+        of ``messages`` up to the next utterance, from the memory as stored (one request, one token,
+        no tools), once no turn is in progress here; a turn that starts cancels it. The server
+        keeps that prefix's KV cache, so the next turn reads only its context and words: without
+        the prime it read the last exchange again, since the turn's prompt had the context before
+        the utterance and the history keeps the utterance alone, and a reply as text can tokenize
+        otherwise than as it was generated. The assistant primes after each reply when
+        ``llm_warm_up`` is on. Measured: Benchmarks/e2e/bench_conversation.py. True when the LLM
+        answered; a failure is logged, never raised."""
+        await self._no_turns.wait()
+        try:
+            memory = await self.memory.load(session.agent, session.device_id, session.budget_tokens)
+        except Exception as exc:  # noqa: BLE001 - the next turn loads it again
+            log.info("no prime for %s/%s: its memory did not load: %s", session.agent, session.device_id, exc)
+            return False
+        if self._turns_running or not memory.available:
+            return False  # a turn started while the memory loaded: it has the LLM now
+        next_turn = Session(device_id=session.device_id, id=session.id, language=session.language, agent=session.agent,
+                            memory=memory, backend=self.memory, budget_tokens=session.budget_tokens)
+        call = asyncio.ensure_future(self.llm.complete(self.messages(next_turn, ""), max_tokens=1))
+        self._yielding_calls.add(call)
+        try:
+            await call
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # this task itself is cancelled (the worker stops)
+            return False  # a turn started: its own request reads the conversation
+        except Exception as exc:  # noqa: BLE001 - a prime must never stop the worker
+            log.info("priming the LLM with %s/%s failed: %s", session.agent, session.device_id, exc)
+            return False
+        finally:
+            self._yielding_calls.discard(call)
+        return True
 
     def background(self, coro: Any) -> asyncio.Task[None]:
         """Runs ``coro`` beside the turns; ``close`` cancels it."""
@@ -471,8 +516,10 @@ class Assistant:
                 old = await self.memory.transcript(agent, device, keep.summary_upto, upto)
                 if not old:
                     return
+                if self._turns_running:
+                    continue  # a turn started while the history loaded
                 call = asyncio.ensure_future(self.llm.complete(self.summary_messages(keep.summary, old), max_tokens=self.summary_tokens))
-                self._summary_calls.add(call)
+                self._yielding_calls.add(call)
                 try:
                     summary = (await call).strip()
                 except asyncio.CancelledError:
@@ -482,7 +529,7 @@ class Assistant:
                     log.info("summary of %s/%s gave way to a turn; it runs again once no turn is in progress", agent, device)
                     continue
                 finally:
-                    self._summary_calls.discard(call)
+                    self._yielding_calls.discard(call)
                 if summary and await self.memory.put_summary(agent, device, summary, old[-1]["id"], keep.summary_upto):
                     log.info("summarised %d message(s) of %s/%s", len(old), agent, device)
                 return

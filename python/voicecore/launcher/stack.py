@@ -217,7 +217,7 @@ class Stack:
                            KB_INDEX=str(self.state / "kb.vcidx"), VOICECORE_MEMORY_URL=self.memory_url,
                            VOICECORE_MEMORY_TOKEN=c.memory_token)
                 if self.llm_embedded:
-                    env["VOICECORE_LLM_WARM_UP"] = "1"  # the assistant primes the embedded server with its system prompt
+                    env["VOICECORE_LLM_WARM_UP"] = "1"  # the assistant primes the embedded server (warm_up, prime)
             else:
                 args += ["--slots", str(c.asr_slots if kind == "asr" else c.tts_slots)]
                 if kind == "asr":
@@ -252,7 +252,7 @@ class Stack:
                    KB_INDEX=str(self.state / f"kb-{agent.name}.vcidx"), VOICECORE_MEMORY_URL=self.memory_url, VOICECORE_MEMORY_TOKEN=c.memory_token,
                    VOICECORE_ASSISTANT_SLOTS=str(agent.slots or c.assistant_slots))
         if self.llm_embedded and not agent.llm_url:
-            env["VOICECORE_LLM_WARM_UP"] = "1"  # the assistant primes the embedded server with its system prompt
+            env["VOICECORE_LLM_WARM_UP"] = "1"  # the assistant primes the embedded server (warm_up, prime)
         if agent.system_prompt:
             env["VOICECORE_SYSTEM_PROMPT"] = agent.system_prompt
         if agent.tools is not None:
