@@ -45,8 +45,11 @@ class Brain:
         if str(messages[0].get("content", "")).startswith(SUMMARY_PROMPT):
             self.seen.append((time.monotonic(), "summary", messages))
             return Rule(reply=SUMMARY, first_token_delay=SUMMARY_DELAY)
-        self.seen.append((time.monotonic(), "reply", messages))
         question = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+        if question in ("", "Hello."):  # the assistant's prime of a conversation, its warm-up at start
+            self.seen.append((time.monotonic(), "prime" if question == "" else "warm-up", messages))
+            return Rule(reply="Ok.")
+        self.seen.append((time.monotonic(), "reply", messages))
         n = int(re.search(r"\d+", question).group())  # type: ignore[union-attr]
         if n == 5 and messages[-1]["role"] == "user":
             return Rule(tool_calls=[ToolCall("remember", {"fact": FACT})])
@@ -54,6 +57,9 @@ class Brain:
 
     def replies(self) -> list[list[dict[str, Any]]]:
         return [m for _, kind, m in self.seen if kind == "reply"]
+
+    def primes(self) -> list[list[dict[str, Any]]]:
+        return [m for _, kind, m in self.seen if kind == "prime"]
 
     def summaries(self) -> list[float]:
         return [t for t, kind, _ in self.seen if kind == "summary"]
@@ -345,5 +351,30 @@ def test_two_hubs_share_one_memory_service(tmp_path: Path, llm: ScriptedLLM, mem
         finally:
             await east.stop()
             await west.stop()
+
+    asyncio.run(main())
+
+
+def test_with_the_warm_up_on_the_llm_is_primed_with_the_conversation_between_turns(tmp_path: Path, llm: ScriptedLLM, memory: MemoryProcess) -> None:
+    """`voicecore up` turns the warm-up on for its embedded llama.cpp server: after each reply the
+    assistant worker sends the LLM the conversation as the device's next turn will send it (from
+    the memory service), so that turn's prompt starts with everything the server just read."""
+    brain: Brain = llm.brain  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        stack = await start(tmp_path, llm, memory, assistants=1, VOICECORE_LLM_WARM_UP="1")
+        try:
+            await ask(stack, 1)
+            deadline = time.monotonic() + 10
+            while not brain.primes():
+                assert time.monotonic() < deadline, "the conversation was not primed after the reply"
+                await asyncio.sleep(0.05)
+            await ask(stack, 2)  # a new connection of the same device
+            prime, second = brain.primes()[0], brain.replies()[-1]
+            assert prime[-1] == {"role": "user", "content": ""} and chat(prime) == turns(1)
+            assert second[:-1] == prime[:-1] and second[-1] == {"role": "user", "content": "question 2"}
+            assert [kind for _, kind, _ in brain.seen][:2] == ["warm-up", "reply"]
+        finally:
+            await stack.stop()
 
     asyncio.run(main())
