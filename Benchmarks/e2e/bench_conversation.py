@@ -31,11 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 
-from bench_e2e import default_script  # noqa: E402  (this folder: the default assistant as a module)
 from voicecore.assistant import LLM  # noqa: E402
 from voicecore.assistant.session import Session  # noqa: E402
 from voicecore.launcher import embedded_llm  # noqa: E402
 from voicecore.launcher.addresses import free_port  # noqa: E402
+from voicecore.testing.default_assistant import load_default_assistant  # noqa: E402
 
 QUESTIONS = ["What is the capital of France?", "What is the capital of Germany?", "What is the highest mountain?",
              "Which ocean is the largest?", "What is the capital of Japan?"]
@@ -70,7 +70,7 @@ def main() -> int:
         print(f"first token in a conversation: not measured — {why} (make llm installs it)")
         return 0
     os.environ["VOICECORE_SESSION_DB"] = str(Path(tempfile.mkdtemp(prefix="bench-conversation-")) / "sessions.db")
-    script = default_script()
+    script = load_default_assistant()
     app = script.app
     port = free_port()
     app.llm = LLM([f"http://127.0.0.1:{port}/v1"])

@@ -56,6 +56,7 @@ from voicecore.asr.recognizer import reads_complete  # noqa: E402
 from voicecore.client import converse, speech_end_seconds  # noqa: E402
 from voicecore.client.device import MIC_RATE  # noqa: E402
 from voicecore.launcher import embedded_llm  # noqa: E402
+from voicecore.testing.default_assistant import load_default_assistant  # noqa: E402
 from voicecore.testing import Rule, ScriptedLLM  # noqa: E402
 from voicecore.tts.engine import SpeechRequest  # noqa: E402
 from voicecore.tts.espeak import EspeakEngine  # noqa: E402
@@ -455,16 +456,6 @@ def scripted_reply(messages):
     return Rule(reply=next((r for k, r in REPLIES.items() if k in text), "I do not know."))
 
 
-def default_script():
-    """Examples/python/assistant.py as a module: its knowledge base and its prompt."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("default_assistant", ROOT / "Examples" / "python" / "assistant.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 async def llm_first_token(url: str, question: str, script) -> float:
     """The default script's own request (its system prompt, the passages it retrieves) to the LLM."""
     from voicecore.assistant.llm import LLM
@@ -486,7 +477,7 @@ def anchor(mics: list[bytes], llm_url: str | None, rounds: int = 5) -> list[floa
     from voicecore.asr.faster_whisper_engine import FasterWhisperEngine
 
     asr = FasterWhisperEngine()
-    script = default_script() if llm_url else None
+    script = load_default_assistant() if llm_url else None
     totals = []
 
     async def once(i: int) -> float:

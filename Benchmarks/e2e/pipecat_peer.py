@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import sys
 import time
@@ -75,6 +74,7 @@ from voicecore.asr.faster_whisper_engine import bundled_model_path  # noqa: E402
 from voicecore.assistant.session import Session  # noqa: E402
 from voicecore.launcher.embedded_llm import MODEL_NAME  # noqa: E402
 from voicecore.tts.engine import SpeechRequest  # noqa: E402
+from voicecore.testing.default_assistant import load_default_assistant  # noqa: E402
 from voicecore.tts.espeak import EspeakEngine  # noqa: E402
 
 IN_RATE = 16000
@@ -115,20 +115,13 @@ class EspeakTTSService(TTSService):
             await self.stop_ttfb_metrics()
 
 
-def default_script():
-    spec = importlib.util.spec_from_file_location("default_assistant", ROOT / "Examples" / "python" / "assistant.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 class DefaultAssistantPrompt(FrameProcessor):
     """Between the user aggregator and the LLM: turns the turn's transcript into the default
     assistant's request (system prompt + retrieved facts + the utterance, no history)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._script = default_script()
+        self._script = load_default_assistant()
         # The default assistant's session of a first turn: English, no memory yet.
         self._session = Session(device_id="pipecat-peer", id="pipecat-peer", language="en")
 

@@ -111,11 +111,9 @@ def test_spoken_stop_words_in_the_default_assistant_and_a_saved_index(tmp_path):
     """The default assistant's knowledge base (Examples/python/assistant.py, loaded as `voicecore up`
     does) finds the fact a spoken question asks for, not the passage that shares its question word;
     an index made with the option keeps it in its file."""
-    import importlib.util
+    from voicecore.testing.default_assistant import load_default_assistant
 
-    spec = importlib.util.spec_from_file_location("default_assistant", ROOT / "Examples" / "python" / "assistant.py")
-    assistant = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(assistant)
+    assistant = load_default_assistant()
     assert assistant.facts("which ocean is the largest")[0].startswith("The Pacific is the largest ocean")
     assert assistant.facts("What is the capital of France?") == [
         "Paris is the capital of France. It lies on the river Seine and has about two million inhabitants."]
