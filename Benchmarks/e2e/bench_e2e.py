@@ -465,7 +465,7 @@ async def llm_first_token(url: str, question: str, script) -> float:
     messages = script.app.messages(Session(device_id="anchor", id="anchor", language="en"), question, context="Facts:\n" + "\n".join(passages) if passages else "")
     llm = LLM(endpoints=[url])
     start = time.perf_counter()
-    async for _ in llm.stream(messages, tools=False, max_tokens=60):
+    async for _ in llm.stream(messages, tools=False, max_tokens=60, temperature=0):
         return time.perf_counter() - start
     return time.perf_counter() - start
 

@@ -12,7 +12,7 @@
 - LLM: OpenAILLMService against its own llama.cpp server (SmolLM2-135M-Instruct), which the
   benchmark starts with `voicecore up`'s flags (embedded_llm.server_argv). The prompt is the default
   assistant's (Examples/python/assistant.py): its system prompt with the passages its retriever
-  finds for the transcript, the same bytes VoiceCore's assistant sends, and max_tokens 60.
+  finds for the transcript, the same bytes VoiceCore's assistant sends, max_tokens 60 and temperature 0.
 - Text to speech: `EspeakTTSService`, a TTSService that speaks each sentence with VoiceCore's
   eSpeak NG engine (voicecore.tts.espeak, 175 wpm, resampled to 24 kHz).
 
@@ -187,7 +187,7 @@ async def serve(port: int, llm_url: str, host: str = "127.0.0.1") -> None:
         params=SingleClientWebsocketServerParams(audio_in_enabled=True, audio_in_sample_rate=IN_RATE, audio_out_enabled=True,
                                      audio_out_sample_rate=OUT_RATE, serializer=ProtobufFrameSerializer()))
     stt = LocalWhisperSTTService(settings=WhisperSTTService.Settings(model=str(bundled_model_path())), device="cpu", compute_type="int8")
-    llm = OpenAILLMService(api_key="none", base_url=llm_url, settings=OpenAILLMService.Settings(model=MODEL_NAME, max_tokens=60))
+    llm = OpenAILLMService(api_key="none", base_url=llm_url, settings=OpenAILLMService.Settings(model=MODEL_NAME, max_tokens=60, temperature=0))
     tts = EspeakTTSService()
     context = LLMContext()
     user, assistant = LLMContextAggregatorPair(context, user_params=LLMUserAggregatorParams(vad_analyzer=SileroVADAnalyzer()))

@@ -53,7 +53,10 @@ async def answer(session, text):
         yield passages[0] if passages else "Sorry, I know nothing about that."
         return
     context = "Facts:\n" + "\n".join(passages) if passages else ""
-    async for delta in app.llm.stream(messages=app.messages(session, text, context=context), tools=False, max_tokens=60):
+    # Greedy (temperature 0): the model's most likely words, the same every time for the same
+    # prompt. The servers' default (0.8 for llama.cpp's) made SmolLM2-135M answer "What is the
+    # capital of Japan?" with "You're a language tutor. I'm here to help you practice your Japanese."
+    async for delta in app.llm.stream(messages=app.messages(session, text, context=context), tools=False, max_tokens=60, temperature=0):
         yield delta
 
 

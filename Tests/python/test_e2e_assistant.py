@@ -67,6 +67,7 @@ def test_a_spoken_question_is_answered_with_speech(stack):
     # The retrieved facts go with the utterance, in the last message (the history's prefix stays cached).
     assert chat[-1]["content"].startswith("Facts:\nParis is the capital of France") and chat[-1]["content"].endswith("\n\n" + result.stt)
     assert "Facts" not in chat[0]["content"]
+    assert llm.requests[-1]["temperature"] == 0 and llm.requests[-1]["max_tokens"] == 60  # greedy, one short answer
     assert result.sentences == ["Paris is the capital of France.", "It lies on the river Seine."]
     order = [m["type"] + "." + m.get("state", "") for m in result.messages]
     assert order[0] == "stt." and order[-1] == "tts.stop", order
