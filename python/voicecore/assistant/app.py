@@ -57,7 +57,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from ..memory import HttpMemory, LocalMemory, Memory, MemoryBackend
 from ..worker import Job, JobError, Worker
@@ -476,21 +476,28 @@ class Assistant:
             return False  # a turn started while the memory loaded: it has the LLM now
         next_turn = Session(device_id=session.device_id, id=session.id, language=session.language, agent=session.agent,
                             memory=memory, backend=self.memory, budget_tokens=session.budget_tokens)
-        call = asyncio.ensure_future(self.llm.complete(self.messages(next_turn, ""), max_tokens=1))
+        try:
+            # None: a turn started, and its own request reads the conversation.
+            return await self._give_way(self.llm.complete(self.messages(next_turn, ""), max_tokens=1)) is not None
+        except Exception as exc:  # noqa: BLE001 - a prime must never stop the worker
+            log.info("priming the LLM with %s/%s failed: %s", session.agent, session.device_id, exc)
+            return False
+
+    async def _give_way(self, request: Awaitable[str]) -> str | None:
+        """Runs a background LLM call that a turn starting here cancels (``_turn_started``): its
+        text, or None when a turn took its place. Call it with no ``await`` after checking that no
+        turn is in progress."""
+        call = asyncio.ensure_future(request)
         self._yielding_calls.add(call)
         try:
-            await call
+            return await call
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise  # this task itself is cancelled (the worker stops)
-            return False  # a turn started: its own request reads the conversation
-        except Exception as exc:  # noqa: BLE001 - a prime must never stop the worker
-            log.info("priming the LLM with %s/%s failed: %s", session.agent, session.device_id, exc)
-            return False
+            return None
         finally:
             self._yielding_calls.discard(call)
-        return True
 
     def background(self, coro: Any) -> asyncio.Task[None]:
         """Runs ``coro`` beside the turns; ``close`` cancels it."""
@@ -518,18 +525,11 @@ class Assistant:
                     return
                 if self._turns_running:
                     continue  # a turn started while the history loaded
-                call = asyncio.ensure_future(self.llm.complete(self.summary_messages(keep.summary, old), max_tokens=self.summary_tokens))
-                self._yielding_calls.add(call)
-                try:
-                    summary = (await call).strip()
-                except asyncio.CancelledError:
-                    current = asyncio.current_task()
-                    if current is not None and current.cancelling():
-                        raise  # this task itself is cancelled (the worker stops)
+                summary = await self._give_way(self.llm.complete(self.summary_messages(keep.summary, old), max_tokens=self.summary_tokens))
+                if summary is None:
                     log.info("summary of %s/%s gave way to a turn; it runs again once no turn is in progress", agent, device)
                     continue
-                finally:
-                    self._yielding_calls.discard(call)
+                summary = summary.strip()
                 if summary and await self.memory.put_summary(agent, device, summary, old[-1]["id"], keep.summary_upto):
                     log.info("summarised %d message(s) of %s/%s", len(old), agent, device)
                 return
