@@ -124,32 +124,41 @@ def test_sigterm_stops_every_child(tmp_path):
     assert not (tmp_path / "state" / "up.json").exists()
 
 
-def test_browser_page_served_by_voicecored_through_voicecore_up(stack, tmp_path):
-    """Headless Chromium (Debian `chromium`) with a WAV as its microphone, on the page the daemon
-    serves at `/`, hands-free: the page must show the recognized question and play the reply."""
+def spoken48k(text: str) -> bytes:
+    async def synth() -> bytes:
+        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(text, sample_rate=48000))])
+    return asyncio.run(synth())
+
+
+def run_page(up, tmp_path: Path, microphone: bytes, query: str) -> dict:
+    """Headless Chromium (Debian `chromium`) on the page the daemon serves at `/`, ``microphone``
+    (48 kHz PCM) as its microphone: window.voicecore once a reply has played."""
     from voicecore.audio import write_wav
     from test_web_page import CHROMIUM, free_port, page_state
 
     assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
-    up, _ = stack
-    async def synth() -> bytes:
-        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(QUESTION, sample_rate=48000))])
-    speech = asyncio.run(synth())
     wav = tmp_path / "mic.wav"
-    # Chromium loops the file: the long silence lets the reply play out before the question repeats.
-    wav.write_bytes(write_wav(b"\0\0" * 24000 + speech + b"\0\0" * 48000 * 12, 48000))
+    wav.write_bytes(write_wav(microphone, 48000))
     debug_port = free_port()
     browser = subprocess.Popen(
         [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
          "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}",
          "--autoplay-policy=no-user-gesture-required", f"--remote-debugging-port={debug_port}",
-         up.status["http"] + "/?mode=handsfree&autostart=1&device=web:00:00:00:00:01"],
+         up.status["http"] + "/?" + query],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        state = asyncio.run(asyncio.wait_for(page_state(debug_port, timeout=60), 90))
+        return asyncio.run(asyncio.wait_for(page_state(debug_port, timeout=60), 90))
     finally:
         browser.terminate()
         browser.wait(10)
+
+
+def test_browser_page_served_by_voicecored_through_voicecore_up(stack, tmp_path):
+    """Hands-free: the page must show the recognized question and play the reply."""
+    up, _ = stack
+    # Chromium loops the file: the long silence lets the reply play out before the question repeats.
+    state = run_page(up, tmp_path, b"\0\0" * 24000 + spoken48k(QUESTION) + b"\0\0" * 48000 * 12,
+                     "mode=handsfree&autostart=1&device=web:00:00:00:00:01")
     assert state is not None and state["errors"] == [], state
     users = [t["text"] for t in state["transcript"] if t["role"] == "user"]
     assert users and word_error_rate(QUESTION, users[0]) <= 0.2, state["transcript"]
@@ -157,3 +166,30 @@ def test_browser_page_served_by_voicecored_through_voicecore_up(stack, tmp_path)
     assert state["replyFrames"] > 30 and state["playedSeconds"] > 2.0, state
     turn = state["turns"][0]
     assert turn["stt"] is not None and turn["firstAudio"] >= turn["ttsStart"] >= turn["stt"]
+
+
+def test_browser_page_talking_over_the_reply_with_a_backchannel(stack, tmp_path):
+    """"Talk over replies" (realtime mode): the microphone stays open while the reply plays; a
+    "yeah" said over it pauses the reply's audio, which then goes on to its end (`turn.backchannel`
+    in the daemon's log), and no second turn starts."""
+    up, _ = stack
+    log = Path(up.status["logs"]["voicecored"])
+
+    def backchannels() -> int:
+        return log.read_text(encoding="utf-8").count('"turn.backchannel"')
+
+    before = backchannels()
+    # The reply starts ~0.5 s after the question and plays ~3.5 s: "yeah" 1.2 s after the question.
+    microphone = (b"\0\0" * 24000 + spoken48k(QUESTION) + b"\0\0" * int(48000 * 1.2) + spoken48k("yeah")
+                  + b"\0\0" * 48000 * 12)
+    state = run_page(up, tmp_path, microphone, "mode=realtime&autostart=1&device=web:00:00:00:00:02")
+    assert state is not None and state["errors"] == [], state
+    users = [t["text"] for t in state["transcript"] if t["role"] == "user"]
+    assert len(users) == 1 and word_error_rate(QUESTION, users[0]) <= 0.2, state["transcript"]
+    replies = [t["text"] for t in state["transcript"] if t["role"] == "assistant"]
+    assert replies == ["Paris is the capital of France.", "It lies on the river Seine."], state["transcript"]
+    assert state["state"] == "listening" and state["playedSeconds"] > 2.5, state  # the whole reply, still listening
+    deadline = time.monotonic() + 5  # the daemon's log reaches its file through voicecore up's pipe
+    while backchannels() == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert backchannels() == before + 1
