@@ -437,9 +437,10 @@ class Assistant:
     # Memory --------------------------------------------------------------------------------------
 
     async def _remember(self, session: Session, text: str | None, reply: str) -> None:
-        """Stores the exchange (waiting briefly; the backend queues what it cannot store now), then,
-        when the unsummarised history outgrew the budget, summarises it in the background. ``text``
-        None: the device spoke first (a say), only its words are the conversation's."""
+        """Stores the exchange (waiting briefly; the backend queues what it cannot store now), then in
+        the background summarises the history when it outgrew the budget, and primes the LLM with
+        the conversation (``prime``) when the warm-up is on. ``text`` None: the device spoke first
+        (a say), only its words are the conversation's."""
         messages = ([{"role": "user", "content": text}] if text is not None else []) + ([{"role": "assistant", "content": reply}] if reply else [])
         try:
             stored_tokens = await self.memory.append(session.agent, session.device_id, messages)
