@@ -54,7 +54,7 @@ import os
 import sys
 import time
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -475,11 +475,10 @@ class Assistant:
             return False
         if self._turns_running or not memory.available:
             return False  # a turn started while the memory loaded: it has the LLM now
-        next_turn = Session(device_id=session.device_id, id=session.id, language=session.language, agent=session.agent,
-                            memory=memory, backend=self.memory, budget_tokens=session.budget_tokens)
         try:
             # None: a turn started, and its own request reads the conversation.
-            return await self._give_way(self.llm.complete(self.messages(next_turn, ""), max_tokens=1)) is not None
+            prompt = self.messages(replace(session, memory=memory), "")
+            return await self._give_way(self.llm.complete(prompt, max_tokens=1)) is not None
         except Exception as exc:  # noqa: BLE001 - a prime must never stop the worker
             log.info("priming the LLM with %s/%s failed: %s", session.agent, session.device_id, exc)
             return False
