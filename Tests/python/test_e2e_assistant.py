@@ -134,18 +134,13 @@ def run_page(up, tmp_path: Path, microphone: bytes, query: str) -> dict:
     """Headless Chromium (Debian `chromium`) on the page the daemon serves at `/`, ``microphone``
     (48 kHz PCM) as its microphone: window.voicecore once a reply has played."""
     from voicecore.audio import write_wav
-    from test_web_page import CHROMIUM, free_port, page_state
+    from test_web_page import CHROMIUM, free_port, open_chromium, page_state
 
     assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
     wav = tmp_path / "mic.wav"
     wav.write_bytes(write_wav(microphone, 48000))
     debug_port = free_port()
-    browser = subprocess.Popen(
-        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}",
-         "--autoplay-policy=no-user-gesture-required", f"--remote-debugging-port={debug_port}",
-         up.status["http"] + "/?" + query],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    browser = open_chromium(tmp_path / "profile", wav, debug_port, up.status["http"] + "/?" + query)
     try:
         return asyncio.run(asyncio.wait_for(page_state(debug_port, timeout=60), 90))
     finally:

@@ -106,6 +106,17 @@ def free_port() -> int:
     return port
 
 
+def open_chromium(profile: Path, microphone_wav: Path, debug_port: int, url: str) -> subprocess.Popen:
+    """Headless Chromium on ``url`` with ``microphone_wav`` as its microphone and DevTools on
+    ``debug_port`` (read with ``page_state``)."""
+    return subprocess.Popen(
+        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={profile}",
+         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={microphone_wav}",
+         "--autoplay-policy=no-user-gesture-required", f"--remote-debugging-port={debug_port}", url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
 def test_page_streams_the_microphone_as_opus_and_plays_the_reply(tmp_path):
     assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
 
@@ -123,13 +134,8 @@ def test_page_streams_the_microphone_as_opus_and_plays_the_reply(tmp_path):
         await site.start()
         port = site._server.sockets[0].getsockname()[1]
         debug_port = free_port()
-        browser = subprocess.Popen(
-            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-             "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}",
-             "--autoplay-policy=no-user-gesture-required", f"--remote-debugging-port={debug_port}",
-             f"http://127.0.0.1:{port}/?mode=handsfree&autostart=1&token=devtoken&device=aa:bb:cc:dd:ee:ff"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        browser = open_chromium(tmp_path / "profile", wav, debug_port,
+                                f"http://127.0.0.1:{port}/?mode=handsfree&autostart=1&token=devtoken&device=aa:bb:cc:dd:ee:ff")
         try:
             state = await page_state(debug_port)
         finally:
