@@ -457,16 +457,18 @@ def scripted_reply(messages):
 
 
 async def llm_first_token(url: str, question: str, script) -> float:
-    """The default script's own request (its system prompt, the passages it retrieves) to the LLM."""
+    """The default script's own handler (its prompt, the passages it retrieves, its options) against
+    the LLM at ``url``: seconds to its first words."""
     from voicecore.assistant.llm import LLM
     from voicecore.assistant.session import Session
 
-    passages = script.facts(question)
-    messages = script.app.messages(Session(device_id="anchor", id="anchor", language="en"), question, context="Facts:\n" + "\n".join(passages) if passages else "")
-    llm = LLM(endpoints=[url])
+    from contextlib import aclosing
+
+    script.app.llm = LLM(endpoints=[url])
     start = time.perf_counter()
-    async for _ in llm.stream(messages, tools=False, max_tokens=60, temperature=0):
-        return time.perf_counter() - start
+    async with aclosing(script.answer(Session(device_id="anchor", id="anchor", language="en"), question)) as words:
+        async for _ in words:
+            break  # closing the handler closes its LLM stream
     return time.perf_counter() - start
 
 
