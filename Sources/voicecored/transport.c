@@ -565,6 +565,11 @@ void transport_init(transport *s, uv_loop_t *loop, const config *cfg, logger *lo
     uv_signal_init(loop, &s->sigterm);
     uv_signal_init(loop, &s->sigint);
     s->sigterm.data = s->sigint.data = s;
+    /* Watched from the start: the hub opens its journal before the port listens, and a SIGTERM in
+     * between (a supervisor stopping a daemon it just restarted) must still drain and close the
+     * journal. libuv delivers a signal caught here once the loop runs, after transport_listen. */
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_timer_init(loop, &s->drain_timer);
     s->drain_timer.data = s;
     uv_timer_init(loop, &s->housekeeping);
@@ -662,8 +667,6 @@ int transport_listen(transport *s) {
     }
 
     uv_timer_start(&s->housekeeping, on_housekeeping, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
-    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&s->sigint, on_signal, SIGINT);
 
     log_event(s->log, LOG_INFO, "listening",
               json_pack("{s:s,s:i,s:b,s:s}", "host", cfg->host, "port", s->port, "tls", *cfg->tls_cert != 0,

@@ -181,6 +181,28 @@ def test_journal_of_a_killed_daemon_replays_to_its_last_complete_record(tmp_path
     assert "OK: digest" in out.stdout
 
 
+def test_sigterm_while_the_daemon_starts_still_closes_its_journal(tmp_path: Path) -> None:
+    """A supervisor may stop a daemon it has just (re)started: a SIGTERM that lands once the journal
+    is open but before the port listens still drains, and the journal ends with its closing record."""
+    from daemon_harness import daemon_binary
+    for attempt in range(3):
+        journal = tmp_path / f"journal-{attempt}"
+        proc = subprocess.Popen([str(daemon_binary()), "--port", "0", "--worker-token", "t", "--journal", str(journal)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while not (journal.is_dir() and any(journal.glob("*.vcj"))):  # the hub opened it: SIGTERM now
+                assert time.monotonic() < deadline and proc.poll() is None, "the daemon never opened its journal"
+                time.sleep(0.0005)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        out = replay(str(journal))
+        assert out.returncode == 0 and "ends cleanly" in out.stdout, out.stdout + out.stderr
+
+
 def test_rotation_splits_a_run_and_replay_follows_its_segments(tmp_path: Path) -> None:
     journal = tmp_path / "journal"
     with Daemon("--journal", str(journal), "--journal-digest-every", "16", "--journal-max-mb", "1",
