@@ -64,6 +64,29 @@ import Testing
         #expect(t.hasSubsequence(["turn.started turn=2", "job.dispatched job_kind=asr"]))
     }
 
+    /// A reply with nothing to say (the script answered nothing, or its text made no audio) still
+    /// ends with `tts stop`, without a `tts start`: clients that stop listening while the assistant
+    /// answers wait for it.
+    @Test func aReplyWithoutAudioEndsWithTTSStopAlone() {
+        var t = fleet()
+        t.device(1)
+        t.utter(1, "never mind")
+        let mark = t.effects.count
+        t.answer(1, [])
+        let messages = t.deviceMessages(SessionID(1), in: Array(t.effects[mark...]))
+        #expect(messages == [.ttsStop])
+        #expect(t.hasSubsequence(["turn.ended turn=1 reason=silent"]))
+        // A sentence whose synthesis made no audio: the same.
+        t.feed(.deviceListen(SessionID(1), .start(.auto)))
+        t.utter(1, "say nothing")
+        let second = t.effects.count
+        t.answer(1, ["..."])
+        t.speakAll(1, chunks: 0)
+        #expect(t.deviceMessages(SessionID(1), in: Array(t.effects[second...])) == [.ttsStop])
+        #expect(t.hasSubsequence(["turn.ended turn=2 reason=silent"]))
+        #expect(t.c.jobs(of: SessionID(1)).allSatisfy { t.c.jobs[$0]?.kind == .asr })
+    }
+
     @Test func firstSegmentIsQueuedAtTopPriority() {
         var t = fleet()
         t.device(1)

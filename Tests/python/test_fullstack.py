@@ -248,6 +248,79 @@ def test_abort_at_first_audio_stops_the_reply(tmp_path: Path) -> None:
     run(main())
 
 
+QUIET_SCRIPT = """
+from voicecore import Assistant
+
+app = Assistant()
+
+
+@app.on_utterance
+async def answer(session, text):
+    if text == "question 2":
+        return  # nothing to say
+    yield f"You said {text}."
+
+
+if __name__ == "__main__":
+    app.run()
+"""
+
+
+def test_a_reply_with_nothing_to_say_ends_with_tts_stop(tmp_path: Path) -> None:
+    """A script that answers nothing: the device still hears that the reply is over (`tts stop`,
+    no `tts start`, no audio) at once, and the same connection asks its next question. Clients that
+    stop listening while the assistant answers (the browser page, `voicecore talk`) wait for it."""
+    from voicecore.asr.instant import question_tone
+    from voicecore.client.device import Device
+
+    script = tmp_path / "quiet.py"
+    script.write_text(QUIET_SCRIPT)
+
+    async def turn(device: Device, question: int) -> tuple[list[Any], float]:
+        """Says question n; every message until `tts stop` (audio as its byte count), and the seconds
+        from the transcript to `tts stop`."""
+        await device.listen("auto")
+        heard: list[Any] = []
+        stt_at = 0.0
+        done = asyncio.Event()
+        async with device.microphone(b"\0" * device.frame_bytes * 2 + question_tone(question, 0.42), done, 200):
+            while True:
+                m = await device.recv(10)
+                if isinstance(m, bytes):
+                    heard.append(len(m))
+                    continue
+                if m.get("type") == "mcp":  # the hub asks for the board's tools: it has none
+                    await device.answer_mcp(m.get("payload"))
+                    continue
+                heard.append((m.get("type"), m.get("state") or m.get("text")))
+                if m.get("type") == "stt":
+                    stt_at = time.monotonic()
+                if (m.get("type"), m.get("state")) == ("tts", "stop"):
+                    return heard, time.monotonic() - stt_at
+
+    async def main() -> None:
+        stack = await started(tmp_path / "stack", workers={"asr": (1, 2), "tts": (1, 2)})
+        try:
+            stack.start_worker("assistant", 2, "quiet", extra=["--script", str(script)])
+            await stack.wait_registered(3, 60)
+            device = await Device.open(stack.ws_url, device_id="quiet:00:00:00:00:01", client_id="fullstack", timeout=10)
+            try:
+                await device.hello(10)
+                heard, seconds = await turn(device, 2)
+                assert heard == [("stt", "question 2"), ("tts", "stop")], heard
+                assert seconds < 2.0, seconds
+                heard, _ = await turn(device, 1)
+                assert heard[:3] == [("stt", "question 1"), ("tts", "start"), ("tts", "sentence_start")], heard
+                assert heard[-1] == ("tts", "stop") and sum(x for x in heard if isinstance(x, int)) > 0, heard
+            finally:
+                await device.close()
+        finally:
+            await finish(stack)
+        assert stack.checker.counts.get("turn.ended", 0) == 2
+
+    run(main())
+
+
 # --- Workers killed and frozen mid-job --------------------------------------------------------------
 
 

@@ -161,12 +161,18 @@ extension Coordinator {
     }
 
     /// When the assistant is done and every segment delivered: `device.audio_end` (the daemon
-    /// sends `tts stop` after playback), or the end of the turn when nothing was said.
+    /// sends `tts stop` after playback), or, when nothing was said, `tts stop` at once and the end
+    /// of the turn: every turn's reply ends with `tts stop`, which clients that stop listening
+    /// while the assistant answers (the browser page, `voicecore talk`) wait for. The firmware
+    /// ignores a `tts stop` that follows no `tts start` (it acts on one only while speaking).
     func checkReplyComplete(_ s: SessionID) {
         guard let reply = sessions[s]!.reply, reply.assistantDone, reply.head >= reply.segments.count,
               !reply.audioEndSent
         else { return }
-        guard reply.ttsStarted else { return endReply(s, reason: reply.refused ? "refused" : reply.fallback ? "fallback" : "silent") }
+        guard reply.ttsStarted else {
+            out.append(.deviceSend(s, .ttsStop))
+            return endReply(s, reason: reply.refused ? "refused" : reply.fallback ? "fallback" : "silent")
+        }
         sessions[s]!.reply!.audioEndSent = true
         out.append(.deviceAudioEnd(s, turn: reply.turn))
         let playUs = reply.audioSentBytes * 1_000_000 / Int64(2 * config.ttsSampleRate)
