@@ -3,6 +3,7 @@
 import asyncio
 import os
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -137,6 +138,31 @@ def test_a_waiting_process_killed_from_outside_costs_the_segment_nothing():
 
     reference, again, code, spare_alive = run(main())
     assert again == reference and code == -signal.SIGKILL and spare_alive
+
+
+def test_a_prespawned_espeak_ends_its_waiting_process_with_its_event_loop():
+    # A script that runs the engine under asyncio.run() twice without aclose(): the process left
+    # waiting belongs to the first loop, and ends with it (reaped while that loop still runs, so no
+    # transport is left for the garbage collector to close on a closed loop); the second loop
+    # speaks the same with a process of its own.
+    text = "The capital of Germany is Berlin."
+    engine = EspeakEngine(prespawn=True)
+
+    async def speak():
+        audio = b"".join([c async for c in engine.synthesize(SpeechRequest(text, sample_rate=16000))])
+        await asyncio.gather(*engine._starting.values())
+        waiting = engine._spares["en-us"]
+        assert waiting.returncode is None  # started, waiting for its text
+        return audio, waiting
+
+    first, left_waiting = run(speak())  # no aclose()
+    assert left_waiting.returncode == -signal.SIGKILL and engine._spares == {}
+    try:
+        second, waiting_now = run(speak())
+    finally:
+        run(engine.aclose())  # a failed check must not leave a waiting process behind
+    assert second == first and waiting_now is not left_waiting  # eSpeak is deterministic: the same samples
+    assert waiting_now.returncode == -signal.SIGKILL
 
 
 def test_tts_worker_over_the_protocol_and_bad_params():

@@ -27,9 +27,10 @@ class EspeakEngine:
     """One espeak-ng process per segment. With ``prespawn`` (the TTS worker's), the process for a
     voice's next segment is started as soon as this one has its text, and waits on its stdin: its
     start-up (loading the voice, ~10 ms of the first audio on this machine) is then done before the
-    text arrives. The waiting processes belong to the event loop that started them: ``aclose()``
-    ends them before that loop ends (the TTS worker does, ``Worker.on_stop``); a process whose
-    parent exits reads the end of its stdin and exits too."""
+    text arrives. The waiting processes belong to the event loop that started them and end with
+    it: ``aclose()`` ends them (the TTS worker calls it, ``Worker.on_stop``), and so does the end
+    of ``asyncio.run()`` without it (a guard task reaps them when the run cancels what is left);
+    a process whose parent exits reads the end of its stdin and exits too."""
 
     name = "espeak-ng"
 
@@ -44,6 +45,7 @@ class EspeakEngine:
         self._spares: dict[str, asyncio.subprocess.Process] = {}  # waiting processes, by voice
         self._spares_loop: asyncio.AbstractEventLoop | None = None  # the loop they belong to
         self._starting: dict[str, asyncio.Task[None]] = {}  # spares being started, by voice
+        self._guard: asyncio.Task[None] | None = None  # reaps the spares when their loop's run ends
 
     async def _spawn(self, voice: str) -> asyncio.subprocess.Process:
         return await asyncio.create_subprocess_exec(
@@ -53,11 +55,14 @@ class EspeakEngine:
 
     async def _process(self, voice: str) -> tuple[asyncio.subprocess.Process, bool]:
         """The voice's waiting process when there is a live one on this loop (True), else a new one."""
-        if self._spares_loop is not asyncio.get_running_loop():
-            # Of another loop (one that ended without aclose()): unusable here.
+        loop = asyncio.get_running_loop()
+        if self._spares_loop is not loop:
+            # Of another loop (one closed while its tasks still waited): unusable here.
             for proc in self._spares.values():
                 _kill(proc)
-            self._spares, self._starting, self._spares_loop = {}, {}, asyncio.get_running_loop()
+            self._spares, self._starting, self._spares_loop, self._guard = {}, {}, loop, None
+        if self.prespawn and self._guard is None:
+            self._guard = loop.create_task(self._end_with_loop())
         spare = self._spares.pop(voice, None)
         if spare is not None:
             if spare.returncode is None:
@@ -112,6 +117,23 @@ class EspeakEngine:
 
     async def aclose(self) -> None:
         """Ends the processes waiting for a next segment."""
+        guard, self._guard = self._guard, None
+        if guard is not None and guard is not asyncio.current_task() and guard.get_loop() is asyncio.get_running_loop():
+            guard.cancel()
+        await self._end_spares()
+
+    async def _end_with_loop(self) -> None:
+        """Waits for its loop's end: ``asyncio.run()`` cancels the tasks left as it finishes, and the
+        loop still runs to reap the spares; without it their transports would be closed later by the
+        garbage collector, on a closed loop."""
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            if self._guard is asyncio.current_task():
+                self._guard = None
+                await self._end_spares()
+
+    async def _end_spares(self) -> None:
         ours = self._spares_loop is asyncio.get_running_loop()
         starting = list(self._starting.values())
         if starting and ours:
