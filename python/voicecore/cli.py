@@ -1,38 +1,21 @@
-"""The ``voicecore`` command. Each sub-command lives in its own module and registers itself here."""
+"""The ``voicecore`` command. Each sub-command lives in its own module of ``voicecore.commands``,
+which registers it (``commands.registry``)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Sequence
-
-Command = Callable[[argparse.Namespace], int]
-
-# (name, help, add_arguments, run), filled by the sub-command modules imported below.
-_COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Command]] = []
-
-
-def command(name: str, help: str) -> Callable[[Callable[[argparse.ArgumentParser], None]], Callable]:
-    """Decorator for a sub-command's ``add_arguments``; the parser's ``run`` default is the runner."""
-
-    def register(add_arguments: Callable[[argparse.ArgumentParser], None]) -> Callable:
-        def attach(run: Command) -> Command:
-            _COMMANDS.append((name, help, add_arguments, run))
-            return run
-
-        return attach
-
-    return register
+from typing import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import commands  # noqa: F401  (registers the sub-commands)
     from ._native import version
+    from .commands import COMMANDS
 
     parser = argparse.ArgumentParser(prog="voicecore", description="VoiceCore: a streaming voice-assistant core.")
     parser.add_argument("--version", action="store_true", help="print the library version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, help_text, add_arguments, run in sorted(_COMMANDS, key=lambda c: c[0]):
+    for name, help_text, add_arguments, run in sorted(COMMANDS, key=lambda c: c[0]):
         p = sub.add_parser(name, help=help_text, description=help_text)
         add_arguments(p)
         p.set_defaults(run=run)

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from ..cli import command
+from .registry import command
 from ..coordinator import Coordinator, RejectedEvent
 
 

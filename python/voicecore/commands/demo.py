@@ -9,7 +9,7 @@ import random
 import sys
 import time
 
-from ..cli import command
+from .registry import command
 from ..splitter import SentenceSplitter
 
 REPLIES: list[tuple[str, str]] = [

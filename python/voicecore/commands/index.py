@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..cli import command
+from .registry import command
 from ..retriever import Retriever
 
 EXTENSIONS = {".txt", ".md", ".markdown", ".html", ".htm"}

@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 
-from ..cli import command
+from .registry import command
 
 
 def default_db() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import command
+from .registry import command
 from ..journal import JournalError, ReplayResult, format_time, parse_time, replay
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..cli import command
+from .registry import command
 from ..retriever import Retriever
 
 

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ..cli import command
+from .registry import command
 from ..simulator import INJECTABLE_BUGS, SimReport, simulate
 from .sim_plot import write_plot
 

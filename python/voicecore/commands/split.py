@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import command
+from .registry import command
 from ..splitter import SentenceSplitter
 
 

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..cli import command
+from .registry import command
 
 
 def _status(state_dir: str) -> dict:

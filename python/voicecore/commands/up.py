@@ -8,7 +8,7 @@ import asyncio
 import os
 import sys
 
-from ..cli import command
+from .registry import command
 
 EPILOG = """\
 settings: defaults < --config FILE (a JSON object with the long option names as keys, '-' as '_',

@@ -8,7 +8,7 @@ import os
 import runpy
 import sys
 
-from ..cli import command
+from .registry import command
 
 
 @command("worker", "run an ASR, TTS or assistant worker that dials a VoiceCore hub")
