@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"stt   {result.stt!r}")
     for sentence in result.sentences:
         print(f"tts   {sentence!r}")
+    if result.complete and not result.frames:
+        print("tts   (nothing: the assistant answered without words)")
     print("timings, seconds after you stopped speaking (measured here, at the device):")
     for key, label in (("stt", "stt (endpoint + ASR final)"), ("tts_start", "tts start"), ("first_sentence", "first sentence"),
                        ("first_audio", "first audio frame"), ("tts_stop", "tts stop (reply played)")):
