@@ -118,8 +118,8 @@ class EspeakEngine:
     async def aclose(self) -> None:
         """Ends the processes waiting for a next segment."""
         guard, self._guard = self._guard, None
-        if guard is not None and guard is not asyncio.current_task() and guard.get_loop() is asyncio.get_running_loop():
-            guard.cancel()
+        if guard is not None and guard.get_loop() is asyncio.get_running_loop():
+            guard.cancel()  # with _guard cleared first, it leaves the spares to _end_spares below
         await self._end_spares()
 
     async def _end_with_loop(self) -> None:
