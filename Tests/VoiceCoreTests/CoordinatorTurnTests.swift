@@ -87,6 +87,24 @@ import Testing
         #expect(t.c.jobs(of: SessionID(1)).allSatisfy { t.c.jobs[$0]?.kind == .asr })
     }
 
+    /// Push-to-talk with nothing heard (released without speaking, or only noise): the device
+    /// waits for a reply after `listen stop`, and `tts stop` tells it there is none. An auto-mode
+    /// device is still listening, and hears nothing.
+    @Test func anEmptyPushToTalkTurnEndsWithTTSStopAndAnAutoOneSilently() {
+        for mode in [ListenMode.manual, .auto] {
+            var t = fleet()
+            t.device(1, mode: mode)
+            let (job, w) = t.asrJob(1)!
+            let mark = t.effects.count
+            if mode == .manual { t.feed(.deviceListen(SessionID(1), .stop)) }
+            t.feed(.workerOutput(w, job, .final("", language: nil)))
+            t.feed(.workerDone(w, job))
+            #expect(t.hasSubsequence(["turn.ended turn=1 reason=empty"]))
+            #expect(t.deviceMessages(SessionID(1), in: Array(t.effects[mark...])) == (mode == .manual ? [.ttsStop] : []), "\(mode)")
+            #expect(t.assistantJob(1) == nil)
+        }
+    }
+
     @Test func firstSegmentIsQueuedAtTopPriority() {
         var t = fleet()
         t.device(1)

@@ -268,10 +268,11 @@ if __name__ == "__main__":
 
 def test_a_reply_with_nothing_to_say_ends_with_tts_stop(tmp_path: Path) -> None:
     """A script that answers nothing: the device still hears that the reply is over (`tts stop`,
-    no `tts start`, no audio) at once, and the same connection asks its next question. Clients that
-    stop listening while the assistant answers (the browser page, `voicecore talk`) wait for it."""
+    no `tts start`, no audio) at once, and the same connection asks its next question; so does a
+    push-to-talk turn with no words in it. Clients that stop listening while the assistant answers
+    (the browser page, `voicecore talk`) wait for it."""
     from voicecore.asr.instant import question_tone
-    from voicecore.client.device import Device
+    from voicecore.client.device import Device, frame
 
     script = tmp_path / "quiet.py"
     script.write_text(QUIET_SCRIPT)
@@ -312,11 +313,20 @@ def test_a_reply_with_nothing_to_say_ends_with_tts_stop(tmp_path: Path) -> None:
                 heard, _ = await turn(device, 1)
                 assert heard[:3] == [("stt", "question 1"), ("tts", "start"), ("tts", "sentence_start")], heard
                 assert heard[-1] == ("tts", "stop") and sum(x for x in heard if isinstance(x, int)) > 0, heard
+                # Push-to-talk released with nothing said: no words, no reply, and `tts stop` ends the turn.
+                await device.listen("manual")
+                for i in range(8):
+                    await device.ws.send(frame(device.version, device.encoder.encode(b"\0" * device.frame_bytes), i * device.frame_ms))
+                await device.send({"type": "listen", "state": "stop"})
+                m = await device.recv(10)
+                while isinstance(m, dict) and m.get("type") == "mcp":
+                    m = await device.recv(10)
+                assert isinstance(m, dict) and (m.get("type"), m.get("state")) == ("tts", "stop"), m
             finally:
                 await device.close()
         finally:
             await finish(stack)
-        assert stack.checker.counts.get("turn.ended", 0) == 2
+        assert stack.checker.counts.get("turn.ended", 0) == 3  # silent, done, empty
 
     run(main())
 

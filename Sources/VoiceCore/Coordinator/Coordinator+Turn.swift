@@ -116,6 +116,10 @@ extension Coordinator {
         if trimmed.isEmpty {
             discardHeld(s, reason: "empty")
             record(.turnEnded, session: s, turn: u.turn, reason: "empty")
+            // Push-to-talk: the device ended the turn (`listen stop`) and waits for its reply; with
+            // no words there is none, and `tts stop` says the turn is over (as after a reply with
+            // no audio). Auto and realtime devices are still listening: nothing to tell them.
+            if sessions[s]!.mode == .manual, sessions[s]!.reply == nil { out.append(.deviceSend(s, .ttsStop)) }
             ensureUtterance(s)
             return
         }
