@@ -272,7 +272,7 @@ def test_a_reply_with_nothing_to_say_ends_with_tts_stop(tmp_path: Path) -> None:
     push-to-talk turn with no words in it. Clients that stop listening while the assistant answers
     (the browser page, `voicecore talk`) wait for it."""
     from voicecore.asr.instant import question_tone
-    from voicecore.client.device import Device, frame
+    from voicecore.client.device import Device, converse, frame
 
     script = tmp_path / "quiet.py"
     script.write_text(QUIET_SCRIPT)
@@ -324,6 +324,12 @@ def test_a_reply_with_nothing_to_say_ends_with_tts_stop(tmp_path: Path) -> None:
                 assert isinstance(m, dict) and (m.get("type"), m.get("state")) == ("tts", "stop"), m
             finally:
                 await device.close()
+            # `voicecore talk` with a recording of silence (auto mode: nothing ends the turn): it
+            # stops waiting once its microphone has closed, and says that no words were heard.
+            began = time.monotonic()
+            silent = await converse(stack.ws_url, b"\0" * 32000, device_id="quiet:00:00:00:00:02", max_listen=1.0, timeout=60)
+            assert silent.stt == "" and not silent.complete and silent.frames == 0, silent
+            assert time.monotonic() - began < 10, time.monotonic() - began
         finally:
             await finish(stack)
         assert stack.checker.counts.get("turn.ended", 0) == 3  # silent, done, empty

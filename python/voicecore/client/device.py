@@ -182,7 +182,9 @@ async def converse(url: str, pcm: bytes, token: str = "", device_id: str = "cli:
                    abort_after_first_audio: bool = False) -> TurnResult:
     """Speaks ``pcm`` (16 kHz mono PCM16LE) to the server at ``url`` (``ws://host:port``) and
     collects the reply until ``tts stop`` (or ``timeout``). The microphone keeps sending silence
-    after the speech, as a device does, until the server answers or ``max_listen`` passes."""
+    after the speech, as a device does, until the server answers or ``max_listen`` passes; a
+    server that has heard no words by then (no ``stt``, 2 s later) ends the turn: the result has
+    no transcript and is not complete."""
     result = TurnResult()
     loop = asyncio.get_running_loop()
     device = await Device.open(url, token=token, device_id=device_id, protocol_version=protocol_version, frame_ms=frame_ms)
@@ -198,8 +200,15 @@ async def converse(url: str, pcm: bytes, token: str = "", device_id: str = "cli:
         reply = bytearray()
         async with device.microphone(audio, answered, max_frames):
             deadline = loop.time() + timeout
+            heard_by = loop.time() + max_frames * frame_ms / 1000 + 2.0  # the microphone's end, and the final's
             while True:
-                m = await device.recv(max(0.01, deadline - loop.time()))
+                limit = deadline if answered.is_set() else min(deadline, heard_by)
+                try:
+                    m = await device.recv(max(0.01, limit - loop.time()))
+                except asyncio.TimeoutError:
+                    if answered.is_set() or loop.time() < heard_by:
+                        raise
+                    break  # no words heard
                 now = loop.time() - speech_end
                 if isinstance(m, bytes):
                     if result.frames == 0:
