@@ -160,3 +160,89 @@ def test_page_streams_the_microphone_as_opus_and_plays_the_reply(tmp_path):
     assert 2.2 < state["playedSeconds"] < 2.6  # 40 decoded 60 ms frames were scheduled for playback
     turn = state["turns"][0]
     assert turn["stt"] is not None and turn["firstAudio"] >= turn["ttsStart"] >= turn["stt"]
+
+
+class EmptyPushToTalkPeer(ScriptedDevicePeer):
+    """The server side of a push-to-talk turn with no words in it: `listen stop` is answered by a
+    lone `tts stop`, as the hub does (no transcript, no reply)."""
+
+    async def device(self, request):
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type == web.WSMsgType.TEXT:
+                m = json.loads(msg.data)
+                if m["type"] == "hello":
+                    self.hello = m
+                    await ws.send_json({"type": "hello", "transport": "websocket", "session_id": "web-1",
+                                        "audio_params": {"format": "opus", "sample_rate": 16000, "channels": 1, "frame_duration": 60}})
+                elif m["type"] == "listen":
+                    self.listen.append(m)
+                    if m["state"] == "stop":
+                        await ws.send_json({"type": "tts", "state": "stop", "session_id": "web-1"})
+            elif msg.type == web.WSMsgType.BINARY:
+                self.frames.append(msg.data)
+        return ws
+
+
+async def evaluate(debug_port: int, expressions: list[tuple[str, float]]) -> list:
+    """Each JavaScript expression evaluated in the page in turn, after its delay in seconds; their values."""
+    async with ClientSession() as http:
+        for _ in range(100):
+            try:
+                async with http.get(f"http://127.0.0.1:{debug_port}/json") as r:
+                    targets = [t for t in await r.json() if t.get("type") == "page"]
+                if targets:
+                    break
+            except OSError:
+                pass
+            await asyncio.sleep(0.2)
+    values = []
+    async with connect(targets[0]["webSocketDebuggerUrl"], max_size=None) as cdp:
+        for ident, (expression, delay) in enumerate(expressions, 1):
+            await asyncio.sleep(delay)
+            await cdp.send(json.dumps({"id": ident, "method": "Runtime.evaluate", "params": {"expression": expression, "returnByValue": True}}))
+            while True:
+                reply = json.loads(await cdp.recv())
+                if reply.get("id") == ident:
+                    break
+            values.append(reply.get("result", {}).get("result", {}).get("value"))
+    return values
+
+
+def test_push_to_talk_with_no_words_ends_on_the_servers_tts_stop(tmp_path):
+    """Held and released with nothing said: the page waits ("Thinking…") until the server's lone
+    `tts stop`, then says that no words were heard, ready for the next press."""
+    assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
+
+    async def main():
+        wav = tmp_path / "mic.wav"
+        wav.write_bytes(write_wav(b"\0\0" * 48000 * 4, 48000))
+        peer = EmptyPushToTalkPeer()
+        app = web.Application()
+        app.router.add_get("/", peer.page)
+        app.router.add_get("/xiaozhi/v1/", peer.device)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        debug_port = free_port()
+        browser = open_chromium(tmp_path / "profile", wav, debug_port, f"http://127.0.0.1:{port}/?mode=ptt&autostart=1")
+        status = "document.getElementById('status').textContent"
+        try:
+            for _ in range(50):  # connected: the talk button is enabled
+                if await evaluate(debug_port, [("!document.getElementById('talk').disabled", 0.2)]) == [True]:
+                    break
+            values = await evaluate(debug_port, [("press(), " + status, 0.0), (status, 1.0), ("release(), " + status, 0.0),
+                                                 (status, 1.0), ("JSON.stringify(window.voicecore.errors)", 0.0)])
+        finally:
+            browser.terminate()
+            browser.wait(10)
+            await runner.cleanup()
+        return peer, values
+
+    peer, (pressed, held, released, after, errors) = asyncio.run(asyncio.wait_for(main(), 90))
+    assert [m["state"] for m in peer.listen] == ["start", "stop"] and peer.listen[0]["mode"] == "manual", peer.listen
+    assert held.startswith("Listening") and released == "Thinking…", (pressed, held, released)
+    assert after == "No words heard." and errors == "[]", (after, errors)
