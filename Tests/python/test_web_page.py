@@ -32,6 +32,17 @@ class ScriptedDevicePeer:
         self.frames: list[bytes] = []
         self.done = asyncio.Event()
 
+    async def serve(self) -> tuple[web.AppRunner, int]:
+        """The page at / and the device endpoint, on a free port of 127.0.0.1."""
+        app = web.Application()
+        app.router.add_get("/", self.page)
+        app.router.add_get("/xiaozhi/v1/", self.device)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return runner, site._server.sockets[0].getsockname()[1]
+
     async def page(self, request):
         return web.FileResponse(PAGE)
 
@@ -48,22 +59,43 @@ class ScriptedDevicePeer:
                                         "audio_params": {"format": "opus", "sample_rate": 16000, "channels": 1, "frame_duration": 60}})
                 elif m["type"] == "listen":
                     self.listen.append(m)
-            elif msg.type == web.WSMsgType.BINARY and len(self.frames) < 40:
-                self.frames.append(msg.data)
-                if len(self.frames) == 40:  # 2.4 s of microphone: the "utterance"
-                    await ws.send_json({"type": "stt", "text": "what is the capital of France", "session_id": "web-1"})
-                    await ws.send_json({"type": "tts", "state": "start", "session_id": "web-1"})
-                    await ws.send_json({"type": "tts", "state": "sentence_start", "text": "Paris.", "session_id": "web-1"})
-                    for frame in self.frames:
-                        await ws.send_bytes(frame)
-                        await asyncio.sleep(0.01)
-                    await ws.send_json({"type": "tts", "state": "stop", "session_id": "web-1"})
-                    self.done.set()
+                    await self.on_listen(ws, m)
+            elif msg.type == web.WSMsgType.BINARY:
+                await self.on_frame(ws, msg.data)
         return ws
 
+    async def on_listen(self, ws, message) -> None:
+        pass
 
-async def page_state(debug_port: int, timeout: float = 40.0):
-    """window.voicecore of the page, once its turn has played (read through the DevTools protocol)."""
+    async def on_frame(self, ws, frame: bytes) -> None:
+        if len(self.frames) >= 40:
+            return
+        self.frames.append(frame)
+        if len(self.frames) == 40:  # 2.4 s of microphone: the "utterance"
+            await ws.send_json({"type": "stt", "text": "what is the capital of France", "session_id": "web-1"})
+            await ws.send_json({"type": "tts", "state": "start", "session_id": "web-1"})
+            await ws.send_json({"type": "tts", "state": "sentence_start", "text": "Paris.", "session_id": "web-1"})
+            for frame in self.frames:
+                await ws.send_bytes(frame)
+                await asyncio.sleep(0.01)
+            await ws.send_json({"type": "tts", "state": "stop", "session_id": "web-1"})
+            self.done.set()
+
+
+class EmptyPushToTalkPeer(ScriptedDevicePeer):
+    """The server side of a push-to-talk turn with no words in it: `listen stop` is answered by a
+    lone `tts stop`, as the hub does (no transcript, no reply)."""
+
+    async def on_listen(self, ws, message) -> None:
+        if message["state"] == "stop":
+            await ws.send_json({"type": "tts", "state": "stop", "session_id": "web-1"})
+
+    async def on_frame(self, ws, frame: bytes) -> None:
+        self.frames.append(frame)
+
+
+async def page_target(debug_port: int, timeout: float = 40.0) -> str:
+    """The DevTools WebSocket URL of Chromium's page, once its endpoint is up."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     async with ClientSession() as http:
@@ -72,22 +104,42 @@ async def page_state(debug_port: int, timeout: float = 40.0):
                 async with http.get(f"http://127.0.0.1:{debug_port}/json") as r:
                     targets = [t for t in await r.json() if t.get("type") == "page"]
                 if targets:
-                    break
+                    return str(targets[0]["webSocketDebuggerUrl"])
             except OSError:
                 pass
             if loop.time() > deadline:
                 raise TimeoutError("Chromium's DevTools endpoint did not come up")
             await asyncio.sleep(0.2)
-    async with connect(targets[0]["webSocketDebuggerUrl"], max_size=None) as cdp:
+
+
+async def evaluate_in(cdp, ident: int, expression: str):
+    """The value of a JavaScript expression evaluated in the page (``ident``: the request's id)."""
+    await cdp.send(json.dumps({"id": ident, "method": "Runtime.evaluate", "params": {"expression": expression, "returnByValue": True}}))
+    while True:
+        reply = json.loads(await cdp.recv())
+        if reply.get("id") == ident:
+            return reply.get("result", {}).get("result", {}).get("value")
+
+
+async def evaluate(debug_port: int, expressions: list[tuple[str, float]]) -> list:
+    """Each JavaScript expression evaluated in the page in turn, after its delay in seconds; their values."""
+    values = []
+    async with connect(await page_target(debug_port), max_size=None) as cdp:
+        for ident, (expression, delay) in enumerate(expressions, 1):
+            await asyncio.sleep(delay)
+            values.append(await evaluate_in(cdp, ident, expression))
+    return values
+
+
+async def page_state(debug_port: int, timeout: float = 40.0):
+    """window.voicecore of the page, once its turn has played (read through the DevTools protocol)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with connect(await page_target(debug_port, timeout), max_size=None) as cdp:
         ident = 0
         while True:
             ident += 1
-            await cdp.send(json.dumps({"id": ident, "method": "Runtime.evaluate", "params": {"expression": "JSON.stringify(window.voicecore || null)", "returnByValue": True}}))
-            while True:
-                reply = json.loads(await cdp.recv())
-                if reply.get("id") == ident:
-                    break
-            value = reply.get("result", {}).get("result", {}).get("value")
+            value = await evaluate_in(cdp, ident, "JSON.stringify(window.voicecore || null)")
             state = json.loads(value) if value else None
             if state and (state["errors"] or (state["playedSeconds"] > 1.0 and state["state"] in ("ready", "listening"))):
                 return state
@@ -125,14 +177,7 @@ def test_page_streams_the_microphone_as_opus_and_plays_the_reply(tmp_path):
         wav = tmp_path / "mic.wav"
         wav.write_bytes(write_wav(b"\0\0" * 24000 + pcm + b"\0\0" * 96000, 48000))
         peer = ScriptedDevicePeer()
-        app = web.Application()
-        app.router.add_get("/", peer.page)
-        app.router.add_get("/xiaozhi/v1/", peer.device)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
+        runner, port = await peer.serve()
         debug_port = free_port()
         browser = open_chromium(tmp_path / "profile", wav, debug_port,
                                 f"http://127.0.0.1:{port}/?mode=handsfree&autostart=1&token=devtoken&device=aa:bb:cc:dd:ee:ff")
@@ -162,54 +207,6 @@ def test_page_streams_the_microphone_as_opus_and_plays_the_reply(tmp_path):
     assert turn["stt"] is not None and turn["firstAudio"] >= turn["ttsStart"] >= turn["stt"]
 
 
-class EmptyPushToTalkPeer(ScriptedDevicePeer):
-    """The server side of a push-to-talk turn with no words in it: `listen stop` is answered by a
-    lone `tts stop`, as the hub does (no transcript, no reply)."""
-
-    async def device(self, request):
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        async for msg in ws:
-            if msg.type == web.WSMsgType.TEXT:
-                m = json.loads(msg.data)
-                if m["type"] == "hello":
-                    self.hello = m
-                    await ws.send_json({"type": "hello", "transport": "websocket", "session_id": "web-1",
-                                        "audio_params": {"format": "opus", "sample_rate": 16000, "channels": 1, "frame_duration": 60}})
-                elif m["type"] == "listen":
-                    self.listen.append(m)
-                    if m["state"] == "stop":
-                        await ws.send_json({"type": "tts", "state": "stop", "session_id": "web-1"})
-            elif msg.type == web.WSMsgType.BINARY:
-                self.frames.append(msg.data)
-        return ws
-
-
-async def evaluate(debug_port: int, expressions: list[tuple[str, float]]) -> list:
-    """Each JavaScript expression evaluated in the page in turn, after its delay in seconds; their values."""
-    async with ClientSession() as http:
-        for _ in range(100):
-            try:
-                async with http.get(f"http://127.0.0.1:{debug_port}/json") as r:
-                    targets = [t for t in await r.json() if t.get("type") == "page"]
-                if targets:
-                    break
-            except OSError:
-                pass
-            await asyncio.sleep(0.2)
-    values = []
-    async with connect(targets[0]["webSocketDebuggerUrl"], max_size=None) as cdp:
-        for ident, (expression, delay) in enumerate(expressions, 1):
-            await asyncio.sleep(delay)
-            await cdp.send(json.dumps({"id": ident, "method": "Runtime.evaluate", "params": {"expression": expression, "returnByValue": True}}))
-            while True:
-                reply = json.loads(await cdp.recv())
-                if reply.get("id") == ident:
-                    break
-            values.append(reply.get("result", {}).get("result", {}).get("value"))
-    return values
-
-
 def test_push_to_talk_with_no_words_ends_on_the_servers_tts_stop(tmp_path):
     """Held and released with nothing said: the page waits ("Thinking…") until the server's lone
     `tts stop`, then says that no words were heard, ready for the next press."""
@@ -219,14 +216,7 @@ def test_push_to_talk_with_no_words_ends_on_the_servers_tts_stop(tmp_path):
         wav = tmp_path / "mic.wav"
         wav.write_bytes(write_wav(b"\0\0" * 48000 * 4, 48000))
         peer = EmptyPushToTalkPeer()
-        app = web.Application()
-        app.router.add_get("/", peer.page)
-        app.router.add_get("/xiaozhi/v1/", peer.device)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
+        runner, port = await peer.serve()
         debug_port = free_port()
         browser = open_chromium(tmp_path / "profile", wav, debug_port, f"http://127.0.0.1:{port}/?mode=ptt&autostart=1")
         status = "document.getElementById('status').textContent"
