@@ -177,8 +177,12 @@ class Device:
             await asyncio.wait_for(self.ws.close(), 5)
 
 
+# How long the microphone stays open after the speech, as a device's would.
+MAX_LISTEN_S = 15.0
+
+
 async def converse(url: str, pcm: bytes, token: str = "", device_id: str = "cli:00:00:00:00:01", protocol_version: int = 1,
-                   frame_ms: int = 60, lead_silence: float = 0.3, max_listen: float = 15.0, timeout: float = 60.0,
+                   frame_ms: int = 60, lead_silence: float = 0.3, max_listen: float = MAX_LISTEN_S, timeout: float = 60.0,
                    abort_after_first_audio: bool = False) -> TurnResult:
     """Speaks ``pcm`` (16 kHz mono PCM16LE) to the server at ``url`` (``ws://host:port``) and
     collects the reply until ``tts stop`` (or ``timeout``). The microphone keeps sending silence

@@ -11,8 +11,6 @@ from pathlib import Path
 
 from .registry import command
 
-LISTEN_SECONDS = 15.0  # how long the microphone stays open after the speech, as a device's would
-
 
 def _status(state_dir: str) -> dict:
     from ..launcher.config import default_state_dir
@@ -42,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 @add_arguments
 def run(args: argparse.Namespace) -> int:
     from ..audio import read_wav, resample, write_wav
-    from ..client import converse
+    from ..client.device import MAX_LISTEN_S, converse
 
     if bool(args.text) == bool(args.wav):
         print("voicecore talk: give either TEXT or --wav FILE", file=sys.stderr)
@@ -61,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         mic = asyncio.run(_speak(args.text))
     try:
         result = asyncio.run(converse(url, mic, token=token, device_id=args.device_id, protocol_version=args.protocol_version,
-                                      frame_ms=args.frame_ms, max_listen=LISTEN_SECONDS, timeout=args.timeout))
+                                      frame_ms=args.frame_ms, timeout=args.timeout))
     except (OSError, asyncio.TimeoutError) as exc:
         print(f"voicecore talk: no answer from {url}: {exc or type(exc).__name__} (is `voicecore up` running?)", file=sys.stderr)
         return 1
@@ -69,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"voicecore talk: {url}: {exc}", file=sys.stderr)
         return 1
     if not result.stt and not result.complete:
-        print(f"voicecore talk: {url} heard no words (it listened {LISTEN_SECONDS:g} s after the speech)", file=sys.stderr)
+        print(f"voicecore talk: {url} heard no words (it listened {MAX_LISTEN_S:g} s after the speech)", file=sys.stderr)
         return 1
     marks = _daemon_marks(status, result.session_id)
     if args.out and result.reply_pcm:
