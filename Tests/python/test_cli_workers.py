@@ -5,6 +5,7 @@ import asyncio
 import os
 import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -98,3 +99,27 @@ def test_missing_token_and_script_are_usage_errors():
     finally:
         if env_token is not None:
             os.environ["VOICECORE_TOKEN"] = env_token
+
+
+BLAS_THREADS = """
+import ctypes, sys
+if sys.argv[1] == "worker":
+    from voicecore.cli import main
+    assert main(["worker", "asr", "--token", "t", "--engine", "openai"]) == 2  # a usage error, after the worker's start-up
+import numpy
+lib = next(line.split()[-1] for line in open("/proc/self/maps") if "openblas" in line.lower())
+print(ctypes.CDLL(lib).scipy_openblas_get_num_threads64_())
+"""
+
+
+def test_a_worker_process_runs_numpys_blas_on_one_thread():
+    """OpenBLAS's idle threads busy-wait after each small product and take the encoder's core."""
+    def threads(how: str) -> int:
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        env["PYTHONPATH"] = str(ROOT / "python")
+        out = subprocess.run([sys.executable, "-c", BLAS_THREADS, how], env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return int(out.stdout.split()[-1])
+
+    assert threads("worker") == 1
+    assert threads("plain") == os.cpu_count()  # numpy's own default, which the worker changes

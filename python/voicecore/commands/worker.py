@@ -50,8 +50,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", default=os.environ.get("VOICECORE_LOG_LEVEL", "INFO"))
 
 
+def one_blas_thread() -> None:
+    """Makes numpy's BLAS (OpenBLAS) single-threaded in this process unless the operator chose
+    otherwise; it must run before numpy is imported, which reads the setting once. A worker's only
+    matrix products are small (the mel filter bank of a Whisper pass and of Smart Turn), and
+    OpenBLAS's threads busy-wait after each one, holding a core that the CTranslate2 encoder
+    running next needs: on 2 cores the pause's pass and Smart Turn took 169-185 ms with the default
+    threads, 144-148 ms with one (docs/turn-latency.md)."""
+    if "numpy" not in sys.modules:  # too late otherwise (a caller in-process): leave its environment alone
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 @add_arguments
 def run(args: argparse.Namespace) -> int:
+    one_blas_thread()
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not args.token:
         print("voicecore worker: no token (--token or VOICECORE_TOKEN)", file=sys.stderr)
