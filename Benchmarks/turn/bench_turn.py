@@ -58,9 +58,13 @@ from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
+
+from voicecore.commands.worker import one_blas_thread  # noqa: E402
+
+one_blas_thread()  # as in the ASR worker's process, whose evidence compute this measures; before numpy loads
+
+import numpy as np  # noqa: E402
 
 from voicecore import Coordinator  # noqa: E402
 from voicecore.asr import models  # noqa: E402
