@@ -60,7 +60,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
 
-from voicecore.commands.worker import one_blas_thread  # noqa: E402
+from voicecore.worker.threads import one_blas_thread  # noqa: E402
 
 one_blas_thread()  # as in the ASR worker's process, whose evidence compute this measures; before numpy loads
 

@@ -50,21 +50,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", default=os.environ.get("VOICECORE_LOG_LEVEL", "INFO"))
 
 
-def one_blas_thread() -> None:
-    """Makes numpy's BLAS (OpenBLAS) single-threaded in this process unless the environment already
-    says (an assistant script with large matrix products sets ``OPENBLAS_NUM_THREADS`` itself); it
-    must run before numpy is imported, which reads the setting once. The default workers' matrix
-    products are small (the mel filter bank of a Whisper pass and of Smart Turn), and OpenBLAS's
-    idle threads busy-wait after each one, holding a core that the CTranslate2 encoder running next
-    needs, or the LLM server beside the worker: on 2 cores the pause's pass beside Smart Turn took
-    169-185 ms with OpenBLAS's default threads, 144-148 ms with one (docs/turn-latency.md)."""
-    if "numpy" not in sys.modules:  # too late otherwise (a caller in-process): leave its environment alone
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-
 @add_arguments
 def run(args: argparse.Namespace) -> int:
-    one_blas_thread()
+    from ..worker.threads import one_blas_thread
+
+    one_blas_thread()  # first: numpy reads the setting when it loads
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not args.token:
         print("voicecore worker: no token (--token or VOICECORE_TOKEN)", file=sys.stderr)
