@@ -127,10 +127,10 @@ import Testing
     }
 
     @Test func contentWords() {
-        for text in ["And m m", "And then then.", "and am then", "Uh-uh.", "Oh, I", ""] {
+        for text in ["And m m", "And then then.", "and am then", "Uh-uh.", "Oh, I", "Ам, да.", "Хм, ну да", "Ähm, ja.", "Naja, gut", ""] {
             #expect(!TurnText.hasContentWords(text), "\(text)")
         }
-        for text in ["Stop.", "No.", "Wait", "and mamptons", "in high end", "停下"] {
+        for text in ["Stop.", "No.", "Wait", "and mamptons", "in high end", "停下", "Ам, стоп.", "Ähm, warte"] {
             #expect(TurnText.hasContentWords(text), "\(text)")
         }
     }

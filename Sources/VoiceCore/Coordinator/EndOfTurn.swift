@@ -260,10 +260,13 @@ enum TurnText {
     }
 
     /// Words that carry no content of their own: the open words (articles, conjunctions,
-    /// prepositions, fillers), backchannels, pronouns, single letters. Whisper hears eSpeak's
-    /// "mm-hmm" as "And m m" or "And then then.": no content words.
+    /// prepositions, fillers), backchannels, pronouns, single letters, and the hesitation sounds
+    /// as Whisper spells them in each language (base writes a Russian "ам, да" and a German "ähm,
+    /// ja"). Whisper hears eSpeak's "mm-hmm" as "And m m" or "And then then.": no content words.
     static let emptyWords: Set<String> = openWords.union(backchannels).union([
         "then", "i", "me", "you", "he", "she", "it", "we", "they", "them", "him", "her", "us", "hm", "mmm", "uh-uh",
+        "ам", "мм", "ммм", "хм", "ой", "ах", "ох",
+        "hmm", "öhm", "ach", "na", "naja", "achso",
     ])
 
     /// Whether any word of the transcript is a content word (not in `emptyWords`, longer than one letter).
