@@ -486,7 +486,8 @@ def report(rows: list[dict], languages: tuple[str, ...], barge_ins: list[int]) -
 def report_wer(clips: list[Clip], rows: list[dict]) -> None:
     """Per language: the error rate of the worker's finals (the model that heard the row) against
     faster-whisper's own ``transcribe()`` with the same weights, the clip's language, beam 5 and
-    the 30 s window, on the same clips (backchannels left out)."""
+    the 30 s window, on the same clips (backchannels left out, and other languages than English
+    heard by an English-only model: both sides would write English words for them)."""
     from faster_whisper import WhisperModel
     from voicecore.asr.faster_whisper_engine import bundled_model_path
 
@@ -496,6 +497,8 @@ def report_wer(clips: list[Clip], rows: list[dict]) -> None:
         if clip.kind == "backchannel":
             continue
         name = row.get("asr_model", "tiny.en")
+        if clip.language != "en" and name.endswith(".en"):
+            continue
         if name not in loaded:
             path = models.resolve(name) or bundled_model_path()
             loaded[name] = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=2, local_files_only=True)
