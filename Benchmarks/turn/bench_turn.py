@@ -26,7 +26,8 @@ the hub (the Coordinator, with the session's ``language`` set to the clip's) pau
 downlink, then resumes it for a backchannel or cuts it. With ``--wer``: word error rate of the
 finals against faster-whisper's own ``transcribe()`` (beam 5, 30 s window, the same weights and
 language) on the same clips, per language (Chinese and Japanese by character, as
-``voicecore.testing.wer`` scores them).
+``voicecore.testing.wer`` scores them; not for other languages than English heard by an
+English-only model).
 
 The ASR: ``--asr-model`` names the Whisper for the non-English clips, ``--asr-model-en`` the one for
 the English clips (both default ``tiny.en``, the default deployment; ``base`` is the multilingual
