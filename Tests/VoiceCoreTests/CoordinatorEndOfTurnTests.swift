@@ -121,7 +121,7 @@ import Testing
     }
 
     @Test func fillersLeaveTheSentenceOpen() {
-        for text in ["I would like, um", "Ich möchte ähm", "Я хочу э", "我想要那个", "それから、えっと"] {
+        for text in ["I would like, um", "Ich möchte ähm", "Я хочу э", "Я хочу, хм", "我想要那个", "それから、えっと"] {
             #expect(TurnText.readsOpen(text), "\(text)")
         }
     }

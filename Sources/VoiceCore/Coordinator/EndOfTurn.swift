@@ -117,7 +117,7 @@ enum TurnText {
         an in im über unter nach bei aus um wie mein meine dein deine \
         и или но а что чтобы потому если как в во на с со к ко о об про по за из от для у мой моя мое мои какой какая \
         какое какие который которая \
-        um uh er erm hmm äh ähm öhm ehm э ээ эм ну
+        um uh er erm hmm äh ähm öhm ehm э ээ эм ам мм ммм хм ну
         """.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
     /// Chinese and Japanese endings that leave the sentence open (particles, conjunctions).
     static let openSuffixes = ["和", "的", "跟", "或者", "还有", "关于", "因为", "所以", "但是", "而且", "然后", "把", "在", "给",
@@ -260,13 +260,12 @@ enum TurnText {
     }
 
     /// Words that carry no content of their own: the open words (articles, conjunctions,
-    /// prepositions, fillers), backchannels, pronouns, single letters, and the hesitation sounds
-    /// as Whisper spells them in each language (base writes a Russian "ам, да" and a German "ähm,
-    /// ja"). Whisper hears eSpeak's "mm-hmm" as "And m m" or "And then then.": no content words.
+    /// prepositions, fillers), backchannels, pronouns, single letters, interjections ("ой", "naja").
+    /// Whisper base writes a Russian hesitation as "ам" or "хм" (fillers, in `openWords`), and
+    /// Whisper hears eSpeak's "mm-hmm" as "And m m" or "And then then.": no content words.
     static let emptyWords: Set<String> = openWords.union(backchannels).union([
         "then", "i", "me", "you", "he", "she", "it", "we", "they", "them", "him", "her", "us", "hm", "mmm", "uh-uh",
-        "ам", "мм", "ммм", "хм", "ой", "ах", "ох",
-        "hmm", "öhm", "ach", "na", "naja", "achso",
+        "ой", "ах", "ох", "ach", "na", "naja", "achso",
     ])
 
     /// Whether any word of the transcript is a content word (not in `emptyWords`, longer than one letter).
