@@ -356,6 +356,10 @@ def main() -> int:
     clips = evaluation_set(languages=languages, speeds=tuple(int(s) for s in args.speeds.split(",")),
                            noise=(None,) if args.clean_only else (None, 20.0), voice=args.voice)
     prior = {r["id"]: r for r in json.loads(Path(args.from_json).read_text())} if args.from_json else None
+    if prior is not None and (missing := [c.id for c in clips if c.id not in prior]):
+        print(f"bench_turn: {args.from_json} has no evidence for {len(missing)} of the {len(clips)} clips (first: {missing[0]}); "
+              "give the --languages, --speeds, --clean-only and --voice of the run that wrote it", file=sys.stderr)
+        return 2
     asr_model = lambda language: args.asr_model_en if language == "en" else args.asr_model  # noqa: E731
     engines: dict[str, object] = {}
     if prior is None:
