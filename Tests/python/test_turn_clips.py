@@ -92,3 +92,18 @@ def test_missing_neural_voices_say_how_to_install_them(tmp_path, monkeypatch):
         make_clip("ja", "finished", "はい", voice="neural")
     with pytest.raises(ValueError, match="voice must be"):
         make_clip("ja", "finished", "はい", voice="piper")
+
+
+def test_the_turn_benchmark_says_which_clips_a_recorded_run_lacks(tmp_path):
+    """``bench_turn.py --from-json`` decides again on recorded evidence; a file recorded for other
+    clips than the ones asked (another --languages) is a clear error, not a KeyError."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    recorded = tmp_path / "turn.json"
+    recorded.write_text("[]")
+    done = subprocess.run([sys.executable, str(root / "Benchmarks/turn/bench_turn.py"), "--languages", "en", "--speeds", "175",
+                           "--clean-only", "--from-json", str(recorded)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert f"{recorded} has no evidence for" in done.stderr and "en/finished/175/clean/" in done.stderr
+    assert "Traceback" not in done.stderr
