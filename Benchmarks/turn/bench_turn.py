@@ -513,7 +513,7 @@ def report_wer(clips: list[Clip], rows: list[dict]) -> None:
         ours.append(word_error_rate(reference, row["final"]))
         theirs.append(word_error_rate(reference, "".join(s.text for s in segments)))
     print("error rate of the finals (word; character for zh/ja): VoiceCore's final (the pause's speculative pass, greedy, "
-          "short window) against faster-whisper transcribe() (beam 5, 30 s window), same weights and language")
+          "beam 5 where unsure, short window) against faster-whisper transcribe() (beam 5, 30 s window), same weights and language")
     print(f"{'lang':5} {'asr':8} {'metric':6} {'n':>4} {'VoiceCore':>10} {'transcribe()':>13} {'over 0.2':>9}")
     for (language, name), (ours, theirs) in scores.items():
         metric = "CER" if language in ("zh", "ja") else "WER"

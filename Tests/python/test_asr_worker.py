@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from voicecore.asr.endpointer import EndpointConfig, Endpointer, Event
-from voicecore.asr.faster_whisper_engine import FasterWhisperEngine, bundled_model_path, encoder_window_s, looks_repetitive
+from voicecore.asr.faster_whisper_engine import UNSURE_LOGPROB, FasterWhisperEngine, bundled_model_path, encoder_window_s, looks_repetitive
 from voicecore.asr.openai_engine import OpenAITranscriptionEngine
 from voicecore.asr.vad import StreamingVad
 from voicecore.asr.worker import asr_worker
@@ -227,3 +227,28 @@ def test_a_looping_short_window_falls_back_to_the_full_window(engine):
 def test_short_window_hears_no_words_in_silence(engine):
     out, full_runs = transcribe_with(engine, FasterWhisperEngine.DEFAULT_WINDOW_S, np.zeros(2 * 16000, dtype=np.float32))
     assert (out, full_runs) == ("", 0)
+
+
+# --- beam search for the final where the greedy pass was unsure (FasterWhisperEngine.unsure_logprob) ---
+
+def test_an_unsure_pass_is_decoded_again_with_beam_search(engine):
+    """tiny.en greedily hears the evaluation set's "Turn off the lights in the kitchen." at 150 wpm
+    as "Turn off my life, Simba Kitchen" (its tokens' mean log-probability about -0.8): the pass
+    offers the same encoder output decoded with beam search, which hears the sentence. A sure pass
+    ("What time is it?") offers none: the final is its greedy text, and no beam search takes the CPU
+    beside the reply's LLM. With ``unsure_logprob=None`` every pass offers one."""
+    from voicecore.testing.turn_clips import make_clip
+
+    sentence = "Turn off the lights in the kitchen."
+    greedy, refine = run(engine.transcribe_refinable(make_clip("en", "finished", sentence, speed=150).audio, "en"))
+    assert refine is not None, greedy
+    beam = run(refine())
+    assert word_error_rate(sentence, beam.text) < word_error_rate(sentence, greedy.text), (greedy, beam)
+    sure = clip("What time is it?")
+    text, none = run(engine.transcribe_refinable(sure, "en"))
+    assert none is None and word_error_rate("What time is it?", text.text) <= WER_BOUND, text
+    engine.unsure_logprob = None
+    try:
+        assert run(engine.transcribe_refinable(sure, "en"))[1] is not None
+    finally:
+        engine.unsure_logprob = UNSURE_LOGPROB

@@ -89,8 +89,8 @@ def test_an_unknown_asr_model_name_stops_the_worker_with_the_reason(tmp_path):
 def test_base_gives_the_final_a_beam_search_of_the_pause_pass():
     """Whisper base decodes the pause's pass greedily (the end-of-turn evidence) and offers the same
     encoder output decoded with beam search for the final: on eSpeak's "Какая сегодня погода?"
-    greedy decoding writes "Какая севодная погода", beam search the question. tiny.en offers none
-    (its greedy passes match transcribe() on English)."""
+    greedy decoding writes "Какая севодная погода" (unsure), beam search the question. tiny.en's
+    sure pass of "What time is it?" offers none."""
     from voicecore.audio import pcm16_to_float
     from voicecore.testing import silence
 

@@ -22,7 +22,14 @@ WHISPER_WINDOW_S = 30.0  # the window Whisper was trained on; faster-whisper alw
 # of 16 eSpeak questions; windows of 10-15 s on none).
 WINDOW_SPEECH_SHARE = 2 / 3
 FRAMES_PER_S = 100  # log-mel frames (10 ms hop)
-MULTILINGUAL_FINAL_BEAM = 5  # transcribe()'s beam
+FINAL_BEAM = 5  # transcribe()'s beam
+# A pass whose tokens average a log-probability below this is decoded again with beam search for
+# the final; a surer one stands. The evaluation set's 80 English clips that tiny.en decodes without
+# a loop, in-process: beam search changed the words of 5 of the 60 surer passes (1 better, 4 worse)
+# and of 12 of the 20 others (9 better, 3 worse). The beam's gains are where greedy decoding was
+# unsure, and a sure pass leaves the CPU to the reply's LLM (beam search after every pass: first
+# audio p50 +50 ms in Benchmarks/e2e).
+UNSURE_LOGPROB = -0.5
 
 
 def encoder_window_s(duration_s: float, shortest_s: float) -> float | None:
@@ -100,12 +107,13 @@ class FasterWhisperEngine:
     # (0.58-0.72 s wall against 0.82-0.98 s: two threads' OpenMP barriers wait for a parked thread);
     # at load 1.5-3 two were faster in the e2e benchmark's p50 (docs/turn-latency.md), so two stay.
     # final_beam_size > 1: ``transcribe_refinable`` also offers the pass decoded again with beam
-    # search from the same encoder output, for the final text. Greedy decoding is the pause's
-    # evidence (beam search prefers a fluent completion and wrote the inner pause of "Wie wird
-    # das Wetter morgen in … Berlin?" as the finished "Wie wird das Wetter morgen?"); beam search
-    # is what transcribe() owes its accuracy to with base in ru / de (Benchmarks/turn/RESULTS.md).
+    # search from the same encoder output, for the final text, when the pass was unsure (its mean
+    # token log-probability below ``unsure_logprob``; None: every pass). Greedy decoding is the
+    # pause's evidence (beam search prefers a fluent completion and wrote the inner pause of "Wie
+    # wird das Wetter morgen in … Berlin?" as the finished "Wie wird das Wetter morgen?"); beam
+    # search is what transcribe() owes its accuracy to (Benchmarks/turn/RESULTS.md).
     def __init__(self, model: str | Path | None = None, compute_type: str = "int8", cpu_threads: int = 2, beam_size: int = 1, concurrency: int = 1,
-                 window_s: float = DEFAULT_WINDOW_S, final_beam_size: int | None = None) -> None:
+                 window_s: float = DEFAULT_WINDOW_S, final_beam_size: int | None = None, unsure_logprob: float | None = UNSURE_LOGPROB) -> None:
         if not 1.0 <= window_s <= WHISPER_WINDOW_S:
             raise ValueError(f"window_s must be between 1 and {WHISPER_WINDOW_S:g} seconds, not {window_s}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -117,10 +125,8 @@ class FasterWhisperEngine:
         self.english_only = english_only(None if model is None else path)
         self._model = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads, num_workers=concurrency, local_files_only=True)
         self._beam_size = beam_size
-        # None: beam search for the finals of a multilingual model, greedy ones for an English-only
-        # one (tiny.en's greedy passes match transcribe()'s error rate on English; base's lose to
-        # its beam search in ru / de by 0.1-0.3 WER).
-        self.final_beam_size = final_beam_size if final_beam_size is not None else (1 if self.english_only else MULTILINGUAL_FINAL_BEAM)
+        self.final_beam_size = final_beam_size if final_beam_size is not None else FINAL_BEAM
+        self.unsure_logprob = unsure_logprob
         self.window_s = window_s
         self._decoding: dict[str, tuple[Any, list[int]]] = {}  # per language: tokenizer, suppressed tokens
         self._slots = threading.BoundedSemaphore(concurrency)  # not asyncio's: usable from any loop
@@ -153,10 +159,12 @@ class FasterWhisperEngine:
         # Speech has well under 8 tokens per second (English ~3-4); a run that hits the cap was
         # looping, and the full window decodes it again.
         pass_ = _Pass(encoded, lang, int(len(audio) / SAMPLE_RATE * 8) + 10)
-        transcript = self._decode(pass_, self._beam_size)
-        if transcript is None:
+        decoded = self._decode(pass_, self._beam_size)
+        if decoded is None:
             return None
-        return transcript, (pass_ if transcript.text and self.final_beam_size > self._beam_size else None)
+        transcript, logprob = decoded
+        unsure = self.unsure_logprob is None or logprob < self.unsure_logprob
+        return transcript, (pass_ if transcript.text and unsure and self.final_beam_size > self._beam_size else None)
 
     def _encode(self, audio: np.ndarray, window_s: float) -> Any:
         import ctranslate2
@@ -166,7 +174,8 @@ class FasterWhisperEngine:
         features = pad_or_trim(model.feature_extractor(audio), int(round(window_s * FRAMES_PER_S)))
         return model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None])), to_cpu=True)
 
-    def _decode(self, pass_: _Pass, beam_size: int) -> Transcript | None:
+    def _decode(self, pass_: _Pass, beam_size: int) -> tuple[Transcript, float] | None:
+        """The text and its tokens' mean log-probability; None for a decoding loop."""
         model = self._model
         tokenizer, suppressed = self._decoding_for(pass_.lang)
         prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
@@ -179,13 +188,13 @@ class FasterWhisperEngine:
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         # faster-whisper's silence rule: likely no speech, and not decoded with confidence.
         if result.no_speech_prob > 0.6 and avg_logprob < -1.0:
-            return Transcript("", pass_.lang)
+            return Transcript("", pass_.lang), avg_logprob
         text = tokenizer.decode(tokens).strip()
         if len(tokens) >= cap or looks_repetitive(text):
             return None
         if not any(ch.isalnum() for ch in text):
             text = ""  # the short window reads silence as a lone "." rather than as nothing
-        return Transcript(text=text, language=pass_.lang)
+        return Transcript(text=text, language=pass_.lang), avg_logprob
 
     def _decoding_for(self, lang: str) -> tuple[Any, list[int]]:
         """faster-whisper's tokenizer for ``lang`` and the tokens its default (``suppress_tokens=[-1]``)
@@ -229,7 +238,8 @@ class FasterWhisperEngine:
 
     def _refine_slot(self, pass_: _Pass) -> Transcript | None:
         with self._slots:
-            return self._decode(pass_, self.final_beam_size)
+            decoded = self._decode(pass_, self.final_beam_size)
+            return None if decoded is None else decoded[0]
 
     async def transcribe(self, audio: np.ndarray, language: str = "") -> Transcript:
         return (await self.transcribe_refinable(audio, language))[0]

@@ -23,8 +23,8 @@ so far is a finished turn (``turn`` {probability}, when a model is loaded); spee
 audio (``input end``), or after ``hub_silence_ms`` of silence as a safety net.
 
 An engine with ``transcribe_refinable`` (faster-whisper with ``final_beam_size``) also decodes each
-speculative pass again with beam search, in the background: the pause's evidence stays the greedy
-text, and the final is the beam text. When that differs from the ``speculative`` sent, it goes to
+speculative pass it was unsure of again with beam search, in the background: the pause's evidence
+stays the greedy text, and the final is the beam text. When that differs from the ``speculative`` sent, it goes to
 the hub as ``refined`` {text}, so a preemptive reply starts over on the words the final will have.
 """
 

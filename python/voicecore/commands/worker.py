@@ -45,8 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--asr-window", type=float, default=12.0, metavar="SECONDS",
                    help="asr: shortest Whisper encoder window (default 12; 30 = faster-whisper's full window, ~2-3x the CPU per pass; docs/turn-latency.md)")
     p.add_argument("--asr-final-beam", type=int, metavar="N",
-                   help="asr: decode each pause's pass again with beam search of N for the final text (the pause's evidence "
-                        "stays greedy); default 5 for a multilingual model, 1 (off) for tiny.en")
+                   help="asr: decode each pause's pass that the model was unsure of again with beam search of N for the "
+                        "final text (the pause's evidence stays greedy); default 5 (transcribe()'s), 1 turns it off")
     p.add_argument("--log-level", default=os.environ.get("VOICECORE_LOG_LEVEL", "INFO"))
 
 

