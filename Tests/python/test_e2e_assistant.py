@@ -81,6 +81,25 @@ def test_a_spoken_question_is_answered_with_speech(stack):
     assert result.timings["stt"] < result.timings["first_audio"] < result.timings["tts_stop"]
 
 
+def test_an_unsure_transcript_is_replaced_by_its_beam_search_before_the_reply(stack):
+    """Speech tiny.en is unsure of (the evaluation set's "Which ocean is the largest?" at 175 words a
+    minute): the worker's greedy pass, the pause's evidence, hears "With social is the largest."; the
+    beam search of the same encoder output hears the question, goes to the hub as `refined`, and the
+    preemptive reply started on the greedy words starts over on it."""
+    from voicecore.testing.turn_clips import make_clip
+
+    up, llm = stack
+    sentence = "Which ocean is the largest?"
+    pcm = (np.clip(make_clip("en", "finished", sentence, tail=0.3).audio, -1, 1) * 32767).astype(np.int16).tobytes()
+    before = len(llm.requests)
+    result = asyncio.run(converse(up.status["ws"], pcm, device_id="e2e:00:00:00:00:05", timeout=60))
+    assert word_error_rate(sentence, result.stt) <= 0.2, result.stt
+    asked = [r["messages"][-1]["content"].rsplit("\n\n", 1)[-1] for r in llm.requests[before:] if "messages" in r]
+    assert len(asked) >= 2 and asked[-1] == result.stt, asked
+    assert word_error_rate(sentence, asked[0]) > 0.2, asked  # the held reply on the greedy words, discarded
+    assert result.complete and result.sentences
+
+
 def test_voicecore_talk_prints_the_turn_and_saves_the_reply(stack, tmp_path):
     up, _ = stack
     out = tmp_path / "reply.wav"
