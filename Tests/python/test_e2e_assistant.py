@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicecore.audio import resample
+from voicecore.audio import float_to_pcm16, resample
 from voicecore.client import converse
 from voicecore.testing import Rule, ScriptedLLM
 from voicecore.testing.wer import word_error_rate, words
@@ -90,7 +90,7 @@ def test_an_unsure_transcript_is_replaced_by_its_beam_search_before_the_reply(st
 
     up, llm = stack
     sentence = "Which ocean is the largest?"
-    pcm = (np.clip(make_clip("en", "finished", sentence, tail=0.3).audio, -1, 1) * 32767).astype(np.int16).tobytes()
+    pcm = float_to_pcm16(make_clip("en", "finished", sentence, tail=0.3).audio)
     before = len(llm.requests)
     result = asyncio.run(converse(up.status["ws"], pcm, device_id="e2e:00:00:00:00:05", timeout=60))
     assert word_error_rate(sentence, result.stt) <= 0.2, result.stt
