@@ -204,6 +204,36 @@ import Testing
         #expect(assistantJobs(t).isEmpty && heldJob(t) == nil)
     }
 
+    /// A pass the worker decodes again (`refining`): its `refined` starts the held reply, whatever
+    /// its text; without one the final starts an ordinary reply.
+    @Test func aRefiningSpeculativeWaitsForItsRefinedText() {
+        var t = fleet()
+        let (asr, aw) = t.asrJob(1)!
+        t.feed(.workerOutput(aw, asr, .speechStart))
+        for _ in 0..<3 { t.feed(.deviceAudio(SessionID(1), CoordinatorScript.frame)); t.advanceMs(60) }
+        t.feed(.workerOutput(aw, asr, .speculative("With social is the largest.", refining: true)))
+        #expect(assistantJobs(t).isEmpty && heldJob(t) == nil)
+        #expect(t.hasSubsequence(["preempt.deferred reason=refining"]) && t.forbids(["preempt.started"]))
+        t.feed(.workerOutput(aw, asr, .refined("Which ocean is the largest?")))
+        let (held, w) = heldJob(t)!
+        #expect(assistantJobs(t).map(\.1) == ["Which ocean is the largest?"] && assistantJobs(t).map(\.2) == [true])
+        t.feed(.workerOutput(aw, asr, .refined("Which ocean is the largest?")))  // again: nothing new
+        t.feed(.workerOutput(w, held, .delta("The Pacific.")))
+        endUtterance(&t, final: "Which ocean is the largest?")
+        #expect(commits(t) == [held] && assistantJobs(t).count == 1)
+
+        var u = fleet()
+        let (asr2, aw2) = u.asrJob(1)!
+        u.feed(.workerOutput(aw2, asr2, .speechStart))
+        for _ in 0..<3 { u.feed(.deviceAudio(SessionID(1), CoordinatorScript.frame)); u.advanceMs(60) }
+        u.feed(.workerOutput(aw2, asr2, .speculative("With social is the largest.", refining: true)))
+        u.feed(.workerOutput(aw2, asr2, .speculationVoid))  // speech again: that pass's refined never comes
+        u.feed(.workerOutput(aw2, asr2, .refined("Which ocean is the largest?")))  // a stray one starts nothing
+        #expect(assistantJobs(u).isEmpty)
+        endUtterance(&u, final: "Which ocean is the largest?")
+        #expect(assistantJobs(u).map(\.2) == [false] && commits(u).isEmpty)
+    }
+
     @Test func disabledPreemptionIgnoresSpeculationExactlyAsBefore() {
         func run(_ json: String, speculate: Bool) -> [String] {
             var t = fleet(json)
@@ -345,10 +375,17 @@ import Testing
     @Test func wireDecodingOfTheNewOutputEvents() throws {
         let spec = try WireDecoder.workerMessage(WorkerID(1), WireFields(JSONParser.parse(
             #"{"type":"output","job":3,"event":"speculative","text":"hi."}"#), "worker"))
-        guard case .workerOutput(_, _, .speculative("hi.", nil)) = spec else { Issue.record("not speculative"); return }
+        guard case .workerOutput(_, _, .speculative("hi.", nil, false)) = spec else { Issue.record("not speculative"); return }
         let tagged = try WireDecoder.workerMessage(WorkerID(1), WireFields(JSONParser.parse(
             #"{"type":"output","job":3,"event":"speculative","text":"hi.","language":"en"}"#), "worker"))
-        guard case .workerOutput(_, _, .speculative("hi.", "en")) = tagged else { Issue.record("no language"); return }
+        guard case .workerOutput(_, _, .speculative("hi.", "en", false)) = tagged else { Issue.record("no language"); return }
+        let refining = try WireDecoder.workerMessage(WorkerID(1), WireFields(JSONParser.parse(
+            #"{"type":"output","job":3,"event":"speculative","text":"hi.","refining":true}"#), "worker"))
+        guard case .workerOutput(_, _, .speculative("hi.", nil, true)) = refining else { Issue.record("not refining"); return }
+        #expect(throws: VCError.self) {
+            try WireDecoder.workerMessage(WorkerID(1), WireFields(JSONParser.parse(
+                #"{"type":"output","job":3,"event":"speculative","text":"hi.","refining":"yes"}"#), "worker"))
+        }
         let void = try WireDecoder.workerMessage(WorkerID(1), WireFields(JSONParser.parse(
             #"{"type":"output","job":3,"event":"speculation_void"}"#), "worker"))
         guard case .workerOutput(_, _, .speculationVoid) = void else { Issue.record("not speculation_void"); return }

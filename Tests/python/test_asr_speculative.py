@@ -101,15 +101,17 @@ def test_a_refining_engine_keeps_the_greedy_evidence_and_gives_the_final_its_bea
     events = asyncio.run(run_recognizer(engine, pcm, HUB, language="ru", endpointing="hub"))[0]
     names = [e for e, _ in events]
     assert names == ["speech_start", "pause", "speculative", "refined", "speech_end", "final"], events
-    assert events[2][1]["text"] == "Какая симодия погода"  # the pause's evidence
+    assert events[2][1] == {"text": "Какая симодия погода", "language": "ru", "refining": True}  # the pause's evidence
     assert events[3][1] == {"text": "Какая сегодня погода?"} and events[-1][1]["text"] == "Какая сегодня погода?"
 
 
-def test_the_same_beam_text_sends_no_refined_and_new_speech_cancels_the_beam_search():
+def test_the_same_beam_text_is_sent_too_and_new_speech_cancels_the_beam_search():
+    # The hub waits for `refined` to start its preemptive reply: it comes whatever its text.
     engine = Refining("Turn on the lights.", "Turn on the lights.")
     pcm = silence(0.3) + speak("Turn on the lights.") + silence(4.0)
     events = asyncio.run(run_recognizer(engine, pcm, HUB, endpointing="hub"))[0]
-    assert [e for e, _ in events] == ["speech_start", "pause", "speculative", "speech_end", "final"], events
+    assert [e for e, _ in events] == ["speech_start", "pause", "speculative", "refined", "speech_end", "final"], events
+    assert events[2][1]["refining"] and events[3][1] == {"text": "Turn on the lights."}
 
     async def voided():
         engine = Refining("Please turn on", "Please turn on the", endless=True)  # ends only by cancellation

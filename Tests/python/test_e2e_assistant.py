@@ -83,9 +83,10 @@ def test_a_spoken_question_is_answered_with_speech(stack):
 
 def test_an_unsure_transcript_is_replaced_by_its_beam_search_before_the_reply(stack):
     """Speech tiny.en is unsure of (the evaluation set's "Which ocean is the largest?" at 175 words a
-    minute): the worker's greedy pass, the pause's evidence, hears "With social is the largest."; the
-    beam search of the same encoder output hears the question, goes to the hub as `refined`, and the
-    preemptive reply started on the greedy words starts over on it."""
+    minute): the worker's greedy pass, the pause's evidence, hears "With social is the largest.";
+    it says so (`speculative` with `refining`), and the hub starts no reply on those words
+    (`preempt.deferred`). The beam search of the same encoder output hears the question, and the
+    LLM is asked only that."""
     from voicecore.testing.turn_clips import make_clip
 
     up, llm = stack
@@ -95,8 +96,11 @@ def test_an_unsure_transcript_is_replaced_by_its_beam_search_before_the_reply(st
     result = asyncio.run(converse(up.status["ws"], pcm, device_id="e2e:00:00:00:00:05", timeout=60))
     assert word_error_rate(sentence, result.stt) <= 0.2, result.stt
     asked = [r["messages"][-1]["content"].rsplit("\n\n", 1)[-1] for r in llm.requests[before:] if "messages" in r]
-    assert len(asked) >= 2 and asked[-1] == result.stt, asked
-    assert word_error_rate(sentence, asked[0]) > 0.2, asked  # the held reply on the greedy words, discarded
+    assert asked == [result.stt], asked
+    log = (up.state / "logs" / "voicecored.log").read_text(errors="replace").splitlines()
+    deferred = [json.loads(line) for line in log if '"preempt.deferred"' in line and line.startswith("{")]
+    assert deferred and deferred[-1]["reason"] == "refining", deferred
+    assert word_error_rate(sentence, deferred[-1]["text"]) > 0.2, deferred  # the greedy words, not asked
     assert result.complete and result.sentences
 
 

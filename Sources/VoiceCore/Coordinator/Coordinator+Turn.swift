@@ -88,18 +88,30 @@ extension Coordinator {
             if u.overReply, backchannel(s, u, text: text, language: language) { return }
             if let language { languageDetected(s, u, language) }
             utteranceFinal(s, text: text)
-        case let .speculative(text, language):
+        case let .speculative(text, language, refining):
             evidenceArrived(s, job: job, u)
             if u.overReply, backchannel(s, u, text: text, language: language) { return }
-            speculation(s, text: text)
+            u.refining = refining
+            if refining {
+                // The worker was unsure of these words and decodes them again: the reply waits for
+                // that text rather than share the CPU with the decoding for words it may discard.
+                discardHeld(s, reason: "respeculated")
+                if config.preemptiveGeneration { record(.preemptDeferred, session: s, turn: u.turn, reason: "refining", text: Self.trimmed(text)) }
+            } else {
+                speculation(s, text: text)
+            }
             transcriptArrived(s, u, text: text, language: language)
         case .speculationVoid:
+            u.refining = false
             discardHeld(s, reason: "void")
         case let .refined(text):
             evidenceArrived(s, job: job, u)
-            // Only a preemptive reply already started on this pause's `speculative` starts over
-            // (speech over the reply judged a backchannel started none).
-            if sessions[s]!.held?.turn == u.turn { speculation(s, text: text) }
+            // A preemptive reply already started on this pause's `speculative` starts over, one
+            // deferred for it starts (speech over the reply judged a backchannel started neither).
+            if sessions[s]!.held?.turn == u.turn || u.refining {
+                u.refining = false
+                speculation(s, text: text)
+            }
         default:
             break
         }

@@ -107,7 +107,9 @@ public enum JobOutput: Sendable {
     case final(String, language: String?)
     /// A transcript of the utterance so far, made during a pause: the final if no speech follows.
     /// `language`: the transcript's language as the worker reports it (an English-only ASR: "en").
-    case speculative(String, language: String? = nil)
+    /// `refining`: the worker decodes this pass again and sends that text as `refined`; a
+    /// preemptive reply waits for it.
+    case speculative(String, language: String? = nil, refining: Bool = false)
     /// New speech voided the last `speculative` transcript.
     case speculationVoid
     /// The last `speculative` pass decoded again (beam search): the final's text if no speech

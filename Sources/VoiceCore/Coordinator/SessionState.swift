@@ -105,6 +105,9 @@ final class Utterance {
     /// cuts the reply if the speech still goes on (`interrupt_ms`).
     var bargeInTimer: TimerID?
     var speechStartedAt: Instant?
+    /// The last `speculative` is being decoded again (`refining`): its `refined` starts the
+    /// preemptive reply.
+    var refining = false
 
     init(turn: TurnID, job: JobID, mode: ListenMode, startedAt: Instant) {
         self.turn = turn

@@ -200,7 +200,9 @@ enum WireDecoder {
                 output = .turnProbability(p)
             case "partial": output = .partial(try m.string("text"))
             case "final": output = .final(try m.string("text"), language: try m.optionalString("language"))
-            case "speculative": output = .speculative(try m.string("text"), language: try m.optionalString("language"))
+            case "speculative":
+                output = .speculative(try m.string("text"), language: try m.optionalString("language"),
+                                      refining: try m.optionalBool("refining") ?? false)
             case "speculation_void": output = .speculationVoid
             case "refined": output = .refined(try m.string("text"))
             case "delta": output = .delta(try m.string("text"))

@@ -18,6 +18,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case sayQueued, sayStarted, sayDone, sayDropped
     case turnPaused, turnResumed
     case deviceLanguage
+    case preemptDeferred
 
     public var name: String {
         switch self {
@@ -80,6 +81,7 @@ public enum LogKind: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .turnPaused: return "turn.paused"
         case .turnResumed: return "turn.resumed"
         case .deviceLanguage: return "device.language"
+        case .preemptDeferred: return "preempt.deferred"
         }
     }
 

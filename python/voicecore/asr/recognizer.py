@@ -24,8 +24,9 @@ audio (``input end``), or after ``hub_silence_ms`` of silence as a safety net.
 
 An engine with ``transcribe_refinable`` (faster-whisper with ``final_beam_size``) also decodes each
 speculative pass it was unsure of again with beam search, in the background: the pause's evidence
-stays the greedy text, and the final is the beam text. When that differs from the ``speculative`` sent, it goes to
-the hub as ``refined`` {text}, so a preemptive reply starts over on the words the final will have.
+stays the greedy text, and the final is the beam text. That ``speculative`` says ``refining``, and the
+beam text follows it to the hub as ``refined`` {text}: a preemptive reply starts on the words the
+final will have.
 """
 
 from __future__ import annotations
@@ -212,8 +213,9 @@ class StreamingRecognizer:
         transcript's language with it (an English-only model says "en" whatever was spoken). With a turn
         model it waits for the pause's ``turn`` to be sent first."""
         transcript, refine = await self._transcribe_refinable(start, end)
+        refining = None
         if refine is not None and asyncio.current_task() is self.speculation:
-            self.refining = asyncio.create_task(self._refine(refine, transcript))
+            refining = self.refining = asyncio.create_task(self._refine(refine, asyncio.current_task()))
         if self.turn_model is not None:
             await self.judging.wait()  # the model judges later in the pause (judge_ms) than the pass starts
         turn = self.turn_task
@@ -227,17 +229,21 @@ class StreamingRecognizer:
             fields: dict[str, Any] = {"text": transcript.text}
             if transcript.language:
                 fields["language"] = transcript.language
+            if refining is not None:
+                fields["refining"] = True
             await self.emit("speculative", **fields)
         return transcript
 
-    async def _refine(self, refine: Callable[[], Awaitable[Transcript]], greedy: Transcript) -> Transcript:
+    async def _refine(self, refine: Callable[[], Awaitable[Transcript]], speculation: "asyncio.Task[Transcript]") -> Transcript:
         """The speculation decoded again with beam search (an engine's ``transcribe_refinable``):
-        the final's text if the utterance ends at this pause. Sent as ``refined`` when it differs
-        from the ``speculative`` already sent, so the hub's preemptive reply starts over on it; the
-        pause's evidence stays the greedy text."""
+        the final's text if the utterance ends at this pause. Sent as ``refined`` after the
+        ``speculative`` (which said ``refining``), so the hub starts its preemptive reply on it; the
+        pause's evidence stays the greedy text. Not sent once the utterance is ending: the final,
+        which waits for it, has the text then."""
         refined = await refine()
-        if (asyncio.current_task() is self.refining and self.speculation_sent and not self.finalizing and not self.final_sent
-                and refined.text.strip() != greedy.text.strip()):
+        if not speculation.done():
+            await asyncio.wait({speculation})  # the `speculative` goes first
+        if asyncio.current_task() is self.refining and self.speculation_sent and not self.finalizing and not self.final_sent:
             await self.emit("refined", text=refined.text)
         return refined
 
