@@ -92,6 +92,7 @@ struct InvariantChecker: Sendable {
     var backchannels = 0
     var resumes = 0
     var preemptsCommitted = 0
+    var preemptsDeferred = 0
     var segmentSamples: [SessionID: (turn: TurnID, samples: [Int])] = [:]
     var tracks: [SessionID: AudioTrack] = [:]
     var batchFallbacks: [SessionID] = []
@@ -289,6 +290,8 @@ struct InvariantChecker: Sendable {
             }
             held[s] = nil
             preemptsCommitted += 1
+        case .preemptDeferred:
+            preemptsDeferred += 1
         case .preemptDiscarded:
             guard let s = e.session else { return }
             held[s] = nil

@@ -49,6 +49,8 @@ struct SimJob: Sendable {
     /// ASR: a speculative transcript is out and not voided. Assistant: started on one (`preemptive`),
     /// committed by the hub, its answer complete and waiting for the commit.
     var speculated = false
+    /// ASR: the speculative transcript out said `refining`; its `refined` (the final's text) is due.
+    var refining = false
     var preemptive = false
     var committed = false
     var awaitingCommit = false

@@ -49,6 +49,8 @@ struct SimStreams: Sendable {
     var speculation: SimRandom
     /// Which transcripts are backchannels (`SimOptions.backchannels`; its own stream too).
     var backchannel: SimRandom
+    /// Which wrong speculative transcripts the ASR decodes again (`refining`; its own stream too).
+    var refining: SimRandom
     /// Seeds the Scheduler's own PRNG (placement ties, backoff jitter).
     var schedulerSeed: UInt64
 
@@ -60,6 +62,7 @@ struct SimStreams: Sendable {
         knobs = SimRandom(seed: seed, stream: "knobs")
         speculation = SimRandom(seed: seed, stream: "speculation")
         backchannel = SimRandom(seed: seed, stream: "backchannel")
+        refining = SimRandom(seed: seed, stream: "refining")
         var s = SimRandom(seed: seed, stream: "scheduler")
         schedulerSeed = s.next() >> 1
     }

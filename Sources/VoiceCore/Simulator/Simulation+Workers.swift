@@ -186,15 +186,21 @@ extension Simulation {
     }
 
     /// Speculative transcripts during the trailing silence, as the real ASR worker sends them: mostly
-    /// the final's text, sometimes another (Whisper read the pause differently), sometimes voided
-    /// as if speech went on, sometimes replaced by a newer one.
+    /// the final's text, sometimes another (Whisper read the pause differently) — half of those
+    /// decoded again (`refining`, then `refined` with the final's text at the next silent frame) —,
+    /// sometimes voided as if speech went on, sometimes replaced by a newer one.
     private func speculate(_ i: Int, _ w: WorkerID, _ id: JobID, _ job: inout SimJob) {
         if job.silence == 1, rng.speculation.chance(0.8) {
             job.speculated = true
-            let text = rng.speculation.chance(0.7) ? job.transcript
-                : SimContent.sentence(&rng.speculation, words: rng.speculation.int(2...9))
-            sendToCore(worker: i, .workerOutput(w, id, .speculative(text)))
+            let heard = rng.speculation.chance(0.7)
+            let text = heard ? job.transcript : SimContent.sentence(&rng.speculation, words: rng.speculation.int(2...9))
+            job.refining = !heard && rng.refining.chance(0.5)
+            sendToCore(worker: i, .workerOutput(w, id, .speculative(text, refining: job.refining)))
         } else if job.silence == 2, job.speculated {
+            if job.refining {
+                job.refining = false
+                sendToCore(worker: i, .workerOutput(w, id, .refined(job.transcript)))
+            }
             if rng.speculation.chance(0.15) {
                 job.speculated = false
                 sendToCore(worker: i, .workerOutput(w, id, .speculationVoid))
