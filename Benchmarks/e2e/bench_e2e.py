@@ -444,7 +444,8 @@ def print_versus(vc: dict, pc: dict, turns: int, load_before: tuple[float, float
             print("  the hub's end-of-turn decisions (turn.endpoint, by rule): " + ", ".join(f"{k} {v}" for k, v in sorted(r["endpoint_rules"].items())))
         if r.get("preempt"):
             p, h = r["preempt"], r["head_start"]
-            print(f"  held replies (preemptive generation): {p.get('started', 0)} started, {p.get('committed', 0)} committed; "
+            print(f"  held replies (preemptive generation): {p.get('started', 0)} started, {p.get('committed', 0)} committed, "
+                  f"{p.get('deferred:refining', 0)} deferred to the ASR's beam search; "
                   f"the LLM's head start when committed (speculative → final): p50 {pct(h, 50):.3f} s")
         print("  heard (transcript: turns):")
         for question, heard in r["transcripts"].items():
@@ -605,8 +606,8 @@ def main() -> int:
         p = r["preempt"]
         if p:
             discarded = ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in sorted(p.items()) if k.startswith("discarded:"))
-            print(f"  held replies (preemptive generation): {p.get('started', 0)} started, {p.get('committed', 0)} committed"
-                  + (f", discarded: {discarded}" if discarded else ""))
+            print(f"  held replies (preemptive generation): {p.get('started', 0)} started, {p.get('committed', 0)} committed, "
+                  f"{p.get('deferred:refining', 0)} deferred to the ASR's beam search" + (f", discarded: {discarded}" if discarded else ""))
             h = r["head_start"]
             print(f"  the LLM's head start when committed (speculative → final, s): p50 {pct(h, 50):.3f}, max {max(h, default=float('nan')):.3f}")
         else:
