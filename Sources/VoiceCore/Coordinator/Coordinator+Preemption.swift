@@ -26,6 +26,15 @@ extension Coordinator {
         setJobDeadline(job, now + config.assistantTimeoutUs)
     }
 
+    /// `speculative` with `refining`: the worker was unsure of these words and decodes them again.
+    /// No held reply on them (one on an earlier text goes): the reply waits for that `refined` text
+    /// rather than share the CPU with the decoding for words it may discard.
+    func deferSpeculation(_ s: SessionID, text: String) {
+        guard config.preemptiveGeneration, let u = sessions[s]!.utterance else { return }
+        discardHeld(s, reason: "respeculated")
+        record(.preemptDeferred, session: s, turn: u.turn, reason: "refining", text: Self.trimmed(text))
+    }
+
     /// Output of the held reply's assistant job: text through the splitter, segments and MCP kept.
     func heldAssistantOutput(_ s: SessionID, _ held: HeldReply, job: JobID, _ output: JobOutput) {
         setJobDeadline(job, now + config.assistantTimeoutUs)

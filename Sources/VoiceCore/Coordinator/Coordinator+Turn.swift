@@ -92,14 +92,7 @@ extension Coordinator {
             evidenceArrived(s, job: job, u)
             if u.overReply, backchannel(s, u, text: text, language: language) { return }
             u.refining = refining
-            if refining {
-                // The worker was unsure of these words and decodes them again: the reply waits for
-                // that text rather than share the CPU with the decoding for words it may discard.
-                discardHeld(s, reason: "respeculated")
-                if config.preemptiveGeneration { record(.preemptDeferred, session: s, turn: u.turn, reason: "refining", text: Self.trimmed(text)) }
-            } else {
-                speculation(s, text: text)
-            }
+            if refining { deferSpeculation(s, text: text) } else { speculation(s, text: text) }
             transcriptArrived(s, u, text: text, language: language)
         case .speculationVoid:
             u.refining = false

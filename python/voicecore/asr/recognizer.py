@@ -213,9 +213,10 @@ class StreamingRecognizer:
         transcript's language with it (an English-only model says "en" whatever was spoken). With a turn
         model it waits for the pause's ``turn`` to be sent first."""
         transcript, refine = await self._transcribe_refinable(start, end)
-        refining = None
+        refining = False  # this pass is decoded again: its `speculative` says so
         if refine is not None and asyncio.current_task() is self.speculation:
-            refining = self.refining = asyncio.create_task(self._refine(refine, asyncio.current_task()))
+            self.refining = asyncio.create_task(self._refine(refine, asyncio.current_task()))
+            refining = True
         if self.turn_model is not None:
             await self.judging.wait()  # the model judges later in the pause (judge_ms) than the pass starts
         turn = self.turn_task
@@ -229,7 +230,7 @@ class StreamingRecognizer:
             fields: dict[str, Any] = {"text": transcript.text}
             if transcript.language:
                 fields["language"] = transcript.language
-            if refining is not None:
+            if refining:
                 fields["refining"] = True
             await self.emit("speculative", **fields)
         return transcript
