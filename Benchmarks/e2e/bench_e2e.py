@@ -218,6 +218,7 @@ def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup
             incomplete = 0
             hub_before = 0.0
             hub_path: list[float] = []
+            transcripts: dict[str, dict[str, int]] = {}
             for i in range(warmup + turns):
                 if i == warmup:
                     hub_before = up.hub_seconds()
@@ -227,6 +228,7 @@ def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup
                 if t is None:
                     incomplete += 1
                     continue
+                count_heard(transcripts, QUESTIONS[i % len(QUESTIONS)], t["transcript"])
                 latencies.append(t["latency"])
                 if t["hub_path"] is not None:
                     hub_path.append(t["hub_path"])
@@ -243,7 +245,18 @@ def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup
             "hub_path_share": sum(hub_path) / sum(latencies) if latencies and len(hub_path) == len(latencies) else float("nan"),
             "hub_path": hub_path,
             "hub_seconds": hub, "incomplete": incomplete, "early": early, "endpoints": endpoints, "utterances": warmup + turns, "preempt": preempt,
-            "head_start": head_start}
+            "head_start": head_start, "transcripts": transcripts}
+
+
+def count_heard(transcripts: dict[str, dict[str, int]], question: str, heard: str) -> None:
+    counts = transcripts.setdefault(question, {})
+    counts[heard.strip()] = counts.get(heard.strip(), 0) + 1
+
+
+def print_heard(transcripts: dict[str, dict[str, int]]) -> None:
+    print("  heard (transcript: turns):")
+    for question, heard in transcripts.items():
+        print(f"    {question!r}: " + "; ".join(f"{text!r} {n}" for text, n in sorted(heard.items(), key=lambda kv: -kv[1])))
 
 
 PEER_STAGES = [("vad_stop", "Silero VAD stop"), ("turn_end", "end of turn (Smart Turn)"), ("transcript", "transcript"),
@@ -400,8 +413,7 @@ def run_versus(mics: list[bytes], turns: int, up_args: list[str], llm_url: str |
                                 side["stages"].setdefault(key, []).append(value)
                             if t.get("hub_path") is not None:
                                 side["hub_path"].append(t["hub_path"])
-                            heard = side["transcripts"].setdefault(question, {})
-                            heard[t["transcript"].strip()] = heard.get(t["transcript"].strip(), 0) + 1
+                            count_heard(side["transcripts"], question, t["transcript"])
                     lat = "no audio" if t is None else f"{t['latency']:.3f} s"
                     print(f"  turn {i:2d}{' (warm-up)' if i < warmup else ''} {name:<9} {lat:>9}  heard {t and t['transcript']!r}",
                           file=sys.stderr, flush=True)
@@ -447,9 +459,7 @@ def print_versus(vc: dict, pc: dict, turns: int, load_before: tuple[float, float
             print(f"  held replies (preemptive generation): {p.get('started', 0)} started, {p.get('committed', 0)} committed, "
                   f"{p.get('deferred:refining', 0)} deferred to the ASR's beam search; "
                   f"the LLM's head start when committed (speculative → final): p50 {pct(h, 50):.3f} s")
-        print("  heard (transcript: turns):")
-        for question, heard in r["transcripts"].items():
-            print(f"    {question!r}: " + "; ".join(f"{text!r} {n}" for text, n in sorted(heard.items(), key=lambda kv: -kv[1])))
+        print_heard(r["transcripts"])
 
 
 def scripted_reply(messages):
@@ -612,6 +622,7 @@ def main() -> int:
             print(f"  the LLM's head start when committed (speculative → final, s): p50 {pct(h, 50):.3f}, max {max(h, default=float('nan')):.3f}")
         else:
             print("  held replies (preemptive generation): none")
+        print_heard(r["transcripts"])
     print("\nanchor: the same engines called directly and sequentially (the endpointer's silence for the text, "
           f"{ENDPOINT.early_silence_ms / 1000:.3f} s early or {ENDPOINT.min_silence_ms / 1000:.2f} s, + whisper on the utterance "
           "+ LLM first token for the default script's prompt + eSpeak first chunk), 5 rounds")

@@ -65,15 +65,16 @@ def reads_complete(text: str) -> bool:
     return word is None or word.group(1).lower() not in _OPEN_ENDED
 
 
+DEFAULT_LEAD_SECONDS = 0.2
+
+
 @dataclass
 class RecognizerConfig:
     endpoint: EndpointConfig
     partial_interval: float = 1.0  # seconds of new speech between partial transcriptions; 0 = none
-    # Audio before the speech's onset that the passes include. Whisper hears the first word better
-    # with silence before it: the evaluation set's German finals with base, word error rate 0.454
-    # with 0.2 s, 0.397 with 0.5 s (transcribe() on the whole clips 0.39-0.41); English with tiny.en
-    # 0.130 / 0.137 (transcribe() 0.165) (Benchmarks/turn/RESULTS.md).
-    lead_seconds: float = 0.5
+    # Audio before the speech's onset that the passes include; None: the engine's ``lead_seconds``
+    # (the models differ), else DEFAULT_LEAD_SECONDS.
+    lead_seconds: float | None = None
     pad_seconds: float = 0.2  # audio after the speech's stop that the final includes
     max_pause_seconds: float = 0.4  # longer pauses inside an utterance are shortened to this
     max_utterance_seconds: float = 28.0  # Whisper's window is 30 s
@@ -374,7 +375,10 @@ class StreamingRecognizer:
 
     def _start_sample(self) -> int:
         start = self.endpointer.speech_start or 0
-        return max(0, start * WINDOW - int(self.config.lead_seconds * SAMPLE_RATE))
+        lead = self.config.lead_seconds
+        if lead is None:
+            lead = getattr(self.engine, "lead_seconds", DEFAULT_LEAD_SECONDS)
+        return max(0, start * WINDOW - int(lead * SAMPLE_RATE))
 
     def _stop_sample(self) -> int:
         stop = self.endpointer.speech_stop
