@@ -17,9 +17,6 @@ class Transcript:
 
 
 class AsrEngine(Protocol):
-    """An engine may also say how much audio before the speech's onset it wants (``lead_seconds``,
-    read by the recognizer; 0.2 s when it does not)."""
-
     name: str
 
     async def transcribe(self, audio: np.ndarray, language: str = "") -> Transcript:

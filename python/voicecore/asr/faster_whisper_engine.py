@@ -30,14 +30,6 @@ FINAL_BEAM = 5  # transcribe()'s beam
 # unsure, and a sure pass leaves the CPU to the reply's LLM (beam search after every pass: first
 # audio p50 +50 ms in Benchmarks/e2e).
 UNSURE_LOGPROB = -0.5
-# Audio before the speech's onset that a pass hears (the recognizer's lead). The models differ: on
-# the evaluation set, base's German finals had a word error rate of 0.454 with 0.2 s and 0.397 with
-# 0.5 s (transcribe() on the whole clips 0.39-0.41; Russian 0.758 / 0.751 against 0.72), while
-# tiny.en's English finals had 0.130 with 0.2 s, 0.138 / 0.137 with 0.3 / 0.5 s, and through Opus
-# heard "What is the capital of France?" as "What is the capital and friends?" in 4 of 4 turns with
-# 0.3 or 0.5 s, 0 of 4 with 0.2 s (Benchmarks/turn/RESULTS.md).
-LEAD_S_ENGLISH_ONLY = 0.2
-LEAD_S_MULTILINGUAL = 0.5
 
 
 def encoder_window_s(duration_s: float, shortest_s: float) -> float | None:
@@ -131,7 +123,6 @@ class FasterWhisperEngine:
         self.model_path = path
         self.name = f"faster-whisper:{path.name if model is not None else 'tiny.en'}"
         self.english_only = english_only(None if model is None else path)
-        self.lead_seconds = LEAD_S_ENGLISH_ONLY if self.english_only else LEAD_S_MULTILINGUAL
         self._model = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads, num_workers=concurrency, local_files_only=True)
         self._beam_size = beam_size
         self.final_beam_size = final_beam_size if final_beam_size is not None else FINAL_BEAM
