@@ -23,9 +23,10 @@ class EndpointConfig:
     neg_threshold: float = 0.35
     min_speech_ms: float = 90.0
     # Speech is confirmed by min_speech_ms of windows at ``threshold`` in a row, but it often began
-    # earlier: eSpeak's Russian "Какая" scores 0.73 0.52 0.33 0.47 0.52 before its run, and a pass
-    # starting 0.2 s before the run lost the "Ка". The utterance starts at the first window at
-    # ``threshold`` up to onset_lookback_ms before the run, unless a dip under ``neg_threshold``
+    # earlier: eSpeak's Russian "Какая" (as raw PCM; through Opus it has no dip) scores 0.73 0.52 0.33
+    # 0.47 0.52 before its run, and a pass starting 0.2 s before the run lost the "Ка". As in Silero's
+    # own get_speech_timestamps (speech from its first window at the threshold), the utterance
+    # starts at the first window at ``threshold`` up to onset_lookback_ms before the run, unless a dip under ``neg_threshold``
     # longer than onset_gap_ms separates the two (a breath, a click before speaking).
     onset_lookback_ms: float = 320.0
     onset_gap_ms: float = 64.0
@@ -54,11 +55,10 @@ class Endpointer:
     judged: bool = False
     speech_start: int | None = None  # window index
     speech_stop: int | None = None  # window index where the trailing silence began
-    _before: deque[float] = field(default_factory=deque)  # the probabilities before speech, newest last
+    _before: deque[float] = field(init=False, repr=False)  # the probabilities before speech, newest last
 
     def __post_init__(self) -> None:
-        c = self.config
-        self._before = deque(maxlen=self._windows(c.onset_lookback_ms + c.min_speech_ms))
+        self._before = deque(maxlen=self._windows(self.config.onset_lookback_ms + self.config.min_speech_ms))
 
     def push(self, probability: float) -> list[Event]:
         c = self.config
