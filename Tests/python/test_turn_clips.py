@@ -107,3 +107,19 @@ def test_the_turn_benchmark_says_which_clips_a_recorded_run_lacks(tmp_path):
     assert done.returncode == 2, done.stderr
     assert f"{recorded} has no evidence for" in done.stderr and "en/finished/175/clean/" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_turn_benchmark_compares_error_rates_clip_by_clip(monkeypatch):
+    """The difference to transcribe() is paired: a side that is better on every clip by the same
+    amount has that amount as its whole interval, however hard the clips are; differences that go
+    either way give an interval around 0."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "Benchmarks/turn"))
+    bench = importlib.import_module("bench_turn")
+    theirs = [0.0, 0.9, 0.3, 1.0, 0.5, 0.2]
+    low, high = bench.paired_interval([e - 0.1 for e in theirs], theirs)
+    assert low == pytest.approx(-0.1) and high == pytest.approx(-0.1)
+    low, high = bench.paired_interval([0.2, 0.0, 0.4, 0.1, 0.3, 0.0], [0.0, 0.2, 0.1, 0.4, 0.0, 0.3])
+    assert low < 0 < high
+    assert bench.paired_interval([0.2, 0.0], [0.0, 0.2]) == bench.paired_interval([0.2, 0.0], [0.0, 0.2])  # seeded
