@@ -209,7 +209,8 @@ def voicecore_turn(up: Up, mic: bytes, i: int) -> dict | None:
     return {"latency": latency, "stages": stages, "hub_path": path, "transcript": r.stt}
 
 
-def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup: int = 2) -> dict:
+def run_config(name: str, args: list[str], spoken: list[tuple[str, bytes]], turns: int, warmup: int = 2) -> dict:
+    """``spoken``: each question and its audio, asked in turn."""
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_STATE_PARENT")) as tmp:
         up = Up(Path(tmp), *args)
         try:
@@ -222,13 +223,14 @@ def run_config(name: str, args: list[str], mics: list[bytes], turns: int, warmup
             for i in range(warmup + turns):
                 if i == warmup:
                     hub_before = up.hub_seconds()
-                t = voicecore_turn(up, mics[i % len(mics)], i)
+                question, mic = spoken[i % len(spoken)]
+                t = voicecore_turn(up, mic, i)
                 if i < warmup:
                     continue
                 if t is None:
                     incomplete += 1
                     continue
-                count_heard(transcripts, QUESTIONS[i % len(QUESTIONS)], t["transcript"])
+                count_heard(transcripts, question, t["transcript"])
                 latencies.append(t["latency"])
                 if t["hub_path"] is not None:
                     hub_path.append(t["hub_path"])
@@ -385,7 +387,7 @@ def pipecat_turn(peer: Peer, mic: bytes) -> dict | None:
             "endpoint": marks.get("turn_end"), "transcript": r["transcript"], "reply": r["reply"]}
 
 
-def run_versus(mics: list[bytes], turns: int, up_args: list[str], llm_url: str | None = None, warmup: int = 2) -> tuple[dict, dict]:
+def run_versus(spoken: list[tuple[str, bytes]], turns: int, up_args: list[str], llm_url: str | None = None, warmup: int = 2) -> tuple[dict, dict]:
     """VoiceCore (`voicecore up`, embedded SmolLM2) and the Pipecat peer (its own llama.cpp
     server), both running, the same questions in alternating turns: VoiceCore's turn i, then
     Pipecat's turn i. With ``llm_url`` both use that server instead (the scripted LLM)."""
@@ -397,9 +399,9 @@ def run_versus(mics: list[bytes], turns: int, up_args: list[str], llm_url: str |
         try:
             peer = Peer(llm_url)
             for i in range(warmup + turns):
-                question = QUESTIONS[i % len(QUESTIONS)]
+                question, mic = spoken[i % len(spoken)]
                 for name in ("voicecore", "pipecat"):
-                    t = voicecore_turn(up, mics[i % len(mics)], i) if name == "voicecore" else pipecat_turn(peer, mics[i % len(mics)])
+                    t = voicecore_turn(up, mic, i) if name == "voicecore" else pipecat_turn(peer, mic)
                     side = sides[name]
                     if i >= warmup:
                         if t is None:
@@ -527,7 +529,7 @@ def main() -> int:
     args = parser.parse_args()
     global VERBOSE
     VERBOSE = args.verbose
-    mics = [asyncio.run(synthesize(q, 16000)) for q in QUESTIONS]
+    spoken = [(q, asyncio.run(synthesize(q, 16000))) for q in QUESTIONS]
     if args.vs_pipecat:
         why = "pipecat-ai is not installed" if PIPECAT_VERSION == "(not installed)" else "" if args.only == "scripted" else embedded_llm.missing()
         if why:
@@ -537,11 +539,11 @@ def main() -> int:
         if args.only == "scripted":  # both sides on the instant scripted LLM: endpointing, ASR and TTS alone
             llm = ScriptedLLM(scripted_reply).start_in_thread()
             try:
-                vc, pc = run_versus(mics, args.turns, args.up_arg, llm_url=llm.url)
+                vc, pc = run_versus(spoken, args.turns, args.up_arg, llm_url=llm.url)
             finally:
                 llm.stop_thread()
         else:
-            vc, pc = run_versus(mics, args.turns, args.up_arg)
+            vc, pc = run_versus(spoken, args.turns, args.up_arg)
         print_versus(vc, pc, args.turns, load_before, args.up_arg, "the scripted LLM (instant answers)" if args.only == "scripted"
                      else f"{embedded_llm.MODEL_NAME} on llama.cpp, each its own server")
         return 0
@@ -550,11 +552,11 @@ def main() -> int:
     if args.only in (None, "scripted"):
         llm = ScriptedLLM(scripted_reply).start_in_thread()
         try:
-            r = run_config("scripted LLM", ["--llm-url", llm.url, *args.up_arg], mics, args.turns)
-            r["anchor"] = anchor(mics, llm.url)
+            r = run_config("scripted LLM", ["--llm-url", llm.url, *args.up_arg], spoken, args.turns)
+            r["anchor"] = anchor([mic for _, mic in spoken], llm.url)
             results.append(r)
             # Partial transcripts share the one Whisper engine with the speculative final.
-            r2 = run_config("scripted LLM, 1 s partials", ["--llm-url", llm.url, "--asr-partial-interval", "1", *args.up_arg], mics, args.turns)
+            r2 = run_config("scripted LLM, 1 s partials", ["--llm-url", llm.url, "--asr-partial-interval", "1", *args.up_arg], spoken, args.turns)
             r2["anchor"] = r["anchor"]
             results.append(r2)
         finally:
@@ -566,9 +568,9 @@ def main() -> int:
         else:
             runs = []
             if args.preemption in ("both", "on"):
-                runs.append(run_config("SmolLM2-135M (llama.cpp)", list(args.up_arg), mics, args.turns))
+                runs.append(run_config("SmolLM2-135M (llama.cpp)", list(args.up_arg), spoken, args.turns))
             if args.preemption in ("both", "off"):
-                runs.append(run_config("SmolLM2, --no-preemption", ["--no-preemption", *args.up_arg], mics, args.turns))
+                runs.append(run_config("SmolLM2, --no-preemption", ["--no-preemption", *args.up_arg], spoken, args.turns))
             r = runs[0]
             port_llm = None
             # The anchor talks to its own llama.cpp server, started the way voicecore up starts it.
@@ -580,7 +582,7 @@ def main() -> int:
             try:
                 url = f"http://127.0.0.1:{port_llm}/v1"
                 if asyncio.run(embedded_llm.wait_ready(url, 120)):
-                    r["anchor"] = anchor(mics, url)
+                    r["anchor"] = anchor([mic for _, mic in spoken], url)
             finally:
                 server.terminate()
                 server.wait(30)
