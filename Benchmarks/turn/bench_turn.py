@@ -2,9 +2,9 @@
 
 Every clip is streamed once through the real ASR worker's recognizer in hub-endpointing mode (Silero
 VAD, faster-whisper, Smart Turn v3.2), recording the evidence it sends and when: the audio
-time of each ``pause`` / ``resume``, and the speculative transcript and turn probability at the
-pause's audio time plus the measured compute time of each. Three policies then decide on the same
-evidence:
+time of each ``pause`` / ``resume``, and the speculative transcript, its beam-search ``refined``
+text (an unsure pass) and the turn probability at the pause's audio time plus the measured compute
+time of each. Three policies then decide on the same evidence:
 
 - ``today``  the worker's own rule: end at 352 ms of silence when the speculative transcript reads
              complete (``reads_complete``) and has arrived, else at 480 ms.
@@ -91,7 +91,8 @@ LEAD = 0.3  # make_clip's silence before the speech
 class Evidence:
     """What the hub-mode worker sent for one clip, in seconds of audio time."""
     speech_start: float | None = None
-    pauses: list[dict] = field(default_factory=list)  # at, stop, silence_ms, text, text_at, probability, probability_at, resume
+    # at, stop, silence_ms, text, text_at, refining, refined, refined_at, probability, probability_at, resume
+    pauses: list[dict] = field(default_factory=list)
     final: str = ""
     final_language: str | None = None
     probabilities: list[float] = field(default_factory=list)  # VAD, one per 32 ms window
@@ -113,8 +114,10 @@ async def gather(engine, model, clip: Clip) -> Evidence:
                               "text": None, "probability": None, "resume": None})
             clock["pause_at"], clock["pause_wall"] = t, time.perf_counter()
         elif event == "speculative":  # the pass started at the pause
-            ev.pauses[-1].update(text=fields["text"], language=fields.get("language"),
+            ev.pauses[-1].update(text=fields["text"], language=fields.get("language"), refining=bool(fields.get("refining")),
                                  text_at=clock["pause_at"] + time.perf_counter() - clock["pause_wall"])
+        elif event == "refined":  # the same pass decoded again with beam search, after it
+            ev.pauses[-1].update(refined=fields["text"], refined_at=clock["pause_at"] + time.perf_counter() - clock["pause_wall"])
         elif event == "turn":  # the model started when the pause reached judge_ms
             ev.pauses[-1].update(probability=fields["probability"],
                                  probability_at=clock["judge_at"] + time.perf_counter() - clock["judge_wall"])
@@ -269,8 +272,12 @@ def worker_outputs(ev: Evidence, offset_us: int) -> list[tuple[int, str, dict]]:
             fields = {"text": p["text"]}
             if p.get("language"):
                 fields["language"] = p["language"]
+            if p.get("refining"):
+                fields["refining"] = True
             out.append((us(p["text_at"]), "speculative", fields))
             voided = True
+            if p.get("refined") is not None and p["refined_at"] < resume:
+                out.append((us(p["refined_at"]), "refined", {"text": p["refined"]}))
         if p["probability"] is not None and p["probability_at"] < resume:
             out.append((us(p["probability_at"]), "turn", {"probability": p["probability"]}))
         if p["resume"] is not None:

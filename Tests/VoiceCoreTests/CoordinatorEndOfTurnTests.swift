@@ -57,6 +57,23 @@ import Testing
         }
     }
 
+    @Test func theBeamSearchsWordsDecideWhereTheGreedyOnesEndOpenNoSoonerThanTheHold() {
+        // Whisper base at 210 wpm: the greedy pass of "Который час?" reads "Кополлика с" (open on
+        // "с"), its beam search "Который час." — a finished statement: the hold, not open_ms.
+        #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.97, text: "Кополлика с", refined: "Который час."), config: c) == "hold")
+        // Beam search completes a sentence fluently, an inner pause's too: a question it writes waits
+        // the hold, with or without a model, never the debounce or the text rule.
+        #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.9, text: "Wie wird das Wetter morgen in",
+                                             refined: "Wie wird das Wetter morgen?"), config: c) == "hold")
+        #expect(EndOfTurn.rule(PauseEvidence(since: t0, text: "What is the weather in", refined: "What is the weather today?"), config: c) == "hold")
+        // Beam words that neither end open nor read finished, with a doubting model: the fallback.
+        #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.2, text: "Turn on the light and", refined: "Turn on the light"), config: c) == "fallback")
+        // Beam words that end open too, greedy words that do not, or words in another language: as before.
+        #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.97, text: "Turn on the light and", refined: "Turn on the light and the"), config: c) == "open")
+        #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.9, text: "What time is it?", refined: "What time is it and"), config: c) == "model")
+        #expect(EndOfTurn.rule(PauseEvidence(since: t0, probability: 0.97, text: "Can you see the", textTrusted: false, refined: "Can you see?"), config: c) == "hold")
+    }
+
     @Test func aConfidentModelOnAFinishedQuestionEndsAfterTheDebounce() {
         for text in ["Which ocean is the largest?", "Какая сегодня погода?", "Wie spät ist es?", "现在几点了？"] {
             let e = PauseEvidence(since: t0, probability: 0.8, text: text)
@@ -243,6 +260,36 @@ import Testing
         #expect(inputEnds(t, job) == 1)
         #expect(t.count("turn.endpoint") == 1)
         #expect(t.hasSubsequence(["turn.endpoint reason=hold value=750"]))
+    }
+
+    @Test func aRefinedTextThatDoesNotEndOpenEndsAnOpenPauseAtTheHold() throws {
+        var t = try CoordinatorScript(json: #"{"language": "ru"}"#)
+        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
+        t.device(1)
+        let (job, w) = t.asrJob(1)!
+        t.feed(.workerOutput(w, job, .speechStart))
+        t.feed(.workerOutput(w, job, .pause(silenceMs: 64)))
+        t.feed(.workerOutput(w, job, .turnProbability(0.97)))
+        t.advanceMs(160)
+        t.feed(.workerOutput(w, job, .speculative("Кополлика с", language: "ru", refining: true)))
+        t.advanceMs(100)
+        #expect(t.forbids(["turn.endpoint"]))
+        t.feed(.workerOutput(w, job, .refined("Который час.")))
+        t.advanceMs(424)
+        #expect(inputEnds(t, job) == 0)
+        t.advanceMs(2)  // 750 ms of silence
+        #expect(inputEnds(t, job) == 1)
+        #expect(t.hasSubsequence(["turn.endpoint reason=hold value=750"]))
+        // A `refined` of a pause that speech has voided changes nothing.
+        var u = fleet()
+        u.device(1)
+        let (job2, w2) = u.asrJob(1)!
+        u.feed(.workerOutput(w2, job2, .speechStart))
+        u.feed(.workerOutput(w2, job2, .pause(silenceMs: 64)))
+        u.feed(.workerOutput(w2, job2, .resume))
+        u.feed(.workerOutput(w2, job2, .refined("Turn it on.")))
+        u.advanceMs(3000)
+        #expect(inputEnds(u, job2) == 0)
     }
 
     @Test func aConfidentModelOnAStatementIsHeldThroughA600MsPause() {

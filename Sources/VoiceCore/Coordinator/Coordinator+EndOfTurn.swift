@@ -27,6 +27,14 @@ extension Coordinator {
         decideEndOfTurn(s)
     }
 
+    /// The pause's transcript decoded again with beam search: where the greedy words end open, the
+    /// beam's may decide (EndOfTurn.rule).
+    func refinedArrived(_ s: SessionID, _ u: Utterance, text: String) {
+        guard u.pause?.text != nil else { return }
+        u.pause!.refined = text
+        decideEndOfTurn(s)
+    }
+
     /// Speech again (`resume`, `speech_start`): the pause's evidence is void.
     func resumed(_ s: SessionID, _ u: Utterance) {
         u.pause = nil

@@ -105,6 +105,7 @@ extension Coordinator {
                 u.refining = false
                 speculation(s, text: text)
             }
+            refinedArrived(s, u, text: text)
         default:
             break
         }

@@ -21,6 +21,10 @@
 ///   but the model doubts it: end at `hold_ms`, past a pause inside a sentence (Whisper writes
 ///   "Remind me to call." for the first half of "Remind me to call … my mother at six");
 /// - else (neither): end at `fallback_ms`.
+/// When the worker decodes an unsure pass again with beam search (`refined`) and the greedy words
+/// end open but the beam's do not ("Кополлика с" → "Который час."), the beam's words decide, never
+/// sooner than `hold_ms`: beam search prefers a fluent completion ("Wie wird das Wetter morgen in …"
+/// → "Wie wird das Wetter morgen?"), and the hold outlasts a pause inside a sentence.
 /// Evidence arriving later moves the deadline. The worker's own silence limit stays as a safety
 /// net for a hub that never decides.
 public struct TurnTakingConfig: Sendable, Equatable {
@@ -79,6 +83,8 @@ struct PauseEvidence: Sendable, Equatable {
     var text: String?
     /// The transcript is in the session's language (or either is unknown): its words are evidence.
     var textTrusted = true
+    /// The same pass decoded again with beam search (`refined`), in the transcript's language.
+    var refined: String?
 }
 
 enum EndOfTurn {
@@ -96,7 +102,11 @@ enum EndOfTurn {
     /// Which rule sets the deadline (the `turn.endpoint` reason): open, model, text, hold, fallback.
     static func rule(_ e: PauseEvidence, config c: TurnTakingConfig) -> String {
         let words = e.textTrusted ? e.text : nil
-        if let words, TurnText.readsOpen(words) { return "open" }
+        if let words, TurnText.readsOpen(words) {
+            guard let refined = e.refined, !TurnText.readsOpen(refined) else { return "open" }
+            let beam = rule(PauseEvidence(since: e.since, probability: e.probability, text: refined), config: c)
+            return beam == "model" || beam == "text" ? "hold" : beam
+        }
         let confident = e.probability.map { $0 >= c.threshold } ?? false
         let finished = words.map(TurnText.readsFinished) ?? false
         if confident, let words, TurnText.readsQuestion(words) { return "model" }
