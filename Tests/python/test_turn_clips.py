@@ -123,3 +123,23 @@ def test_the_turn_benchmark_compares_error_rates_clip_by_clip(monkeypatch):
     low, high = bench.paired_interval([0.2, 0.0, 0.4, 0.1, 0.3, 0.0], [0.0, 0.2, 0.1, 0.4, 0.0, 0.3])
     assert low < 0 < high
     assert bench.paired_interval([0.2, 0.0], [0.0, 0.2]) == bench.paired_interval([0.2, 0.0], [0.0, 0.2])  # seeded
+
+
+def test_the_turn_benchmark_replays_the_beam_search_text_to_the_hub(monkeypatch):
+    """A pause's recorded ``refined`` text reaches the real Coordinator after its ``speculative``:
+    Whisper base's greedy "Кополлика с" ends open (1.6 s), its beam search's "Который час." is a
+    finished statement the confident model agrees with — the hold, 750 ms after the silence began."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "Benchmarks/turn"))
+    bench = importlib.import_module("bench_turn")
+    pause = {"at": 1.0, "stop": 0.936, "silence_ms": 64, "text": "Кополлика с", "language": "ru", "refining": True,
+             "text_at": 1.2, "probability": 0.97, "probability_at": 1.05, "resume": None}
+    greedy = bench.Evidence(speech_start=0.5, pauses=[dict(pause)])
+    at, rule = bench.hub(greedy, "ru")
+    assert rule == "open" and at == pytest.approx(0.936 + 1.6, abs=0.002)
+    refined = bench.Evidence(speech_start=0.5, pauses=[{**pause, "refined": "Который час.", "refined_at": 1.3}])
+    outputs = [event for _, event, _ in sorted(bench.worker_outputs(refined, 0))]
+    assert outputs.index("speculative") < outputs.index("refined")
+    at, rule = bench.hub(refined, "ru")
+    assert rule == "hold" and at == pytest.approx(0.936 + 0.75, abs=0.002)
