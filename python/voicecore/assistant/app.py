@@ -341,7 +341,7 @@ class Assistant:
         the KV cache of the prompt prefix the next request shares (the system prompt: ``messages``
         keeps it first and byte-identical), so the first turn evaluates only its own context and
         words, and the server has read its weights in before anyone waits for it. Measured with the
-        embedded SmolLM2 on 2 cores: Benchmarks/e2e/RESULTS.md. A failure is logged, never raised;
+        embedded SmolLM2 on 2 cores: docs/turn-latency.md. A failure is logged, never raised;
         True when the LLM answered."""
         if not self.llm.available:
             return False
