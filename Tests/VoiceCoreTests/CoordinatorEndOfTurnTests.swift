@@ -192,6 +192,15 @@ import Testing
 @Suite struct CoordinatorEndOfTurnTests {
     func fleet() -> CoordinatorScript { .oneOfEach() }
 
+    /// One of each worker, the hub's `language`, one auto-mode device: the script and its ASR job.
+    func session(language: String) throws -> (CoordinatorScript, JobID, WorkerID) {
+        var t = try CoordinatorScript(json: #"{"language": "\#(language)"}"#)
+        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
+        t.device(1)
+        let (job, w) = t.asrJob(1)!
+        return (t, job, w)
+    }
+
     func inputEnds(_ t: CoordinatorScript, _ job: JobID) -> Int {
         t.effects.filter { if case let .workerSend(_, .inputEnd(j), _) = $0 { return j == job } else { return false } }.count
     }
@@ -263,10 +272,7 @@ import Testing
     }
 
     @Test func aRefinedTextThatDoesNotEndOpenEndsAnOpenPauseAtTheHold() throws {
-        var t = try CoordinatorScript(json: #"{"language": "ru"}"#)
-        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
-        t.device(1)
-        let (job, w) = t.asrJob(1)!
+        var (t, job, w) = try session(language: "ru")
         t.feed(.workerOutput(w, job, .speechStart))
         t.feed(.workerOutput(w, job, .pause(silenceMs: 64)))
         t.feed(.workerOutput(w, job, .turnProbability(0.97)))
@@ -314,10 +320,7 @@ import Testing
     }
 
     @Test func aTranscriptInAnotherLanguageLeavesTheModelToDecide() throws {
-        var t = try CoordinatorScript(json: #"{"language": "zh"}"#)
-        t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
-        t.device(1)
-        let (job, w) = t.asrJob(1)!
+        var (t, job, w) = try session(language: "zh")
         t.feed(.workerOutput(w, job, .speechStart))
         t.feed(.workerOutput(w, job, .pause(silenceMs: 64)))
         // tiny.en's reading of "今天天气怎么样？": finished-looking English, no evidence in a zh session.
