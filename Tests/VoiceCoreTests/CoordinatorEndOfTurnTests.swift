@@ -286,6 +286,17 @@ import Testing
         t.advanceMs(2)  // 750 ms of silence
         #expect(inputEnds(t, job) == 1)
         #expect(t.hasSubsequence(["turn.endpoint reason=hold value=750"]))
+        // A newer transcript of the same pause that ends open again: the earlier pass's beam text
+        // no longer speaks for it.
+        var (v, job3, w3) = try session(language: "ru")
+        v.feed(.workerOutput(w3, job3, .speechStart))
+        v.feed(.workerOutput(w3, job3, .pause(silenceMs: 64)))
+        v.feed(.workerOutput(w3, job3, .turnProbability(0.97)))
+        v.feed(.workerOutput(w3, job3, .speculative("Кополлика с", language: "ru", refining: true)))
+        v.feed(.workerOutput(w3, job3, .refined("Который час.")))
+        v.feed(.workerOutput(w3, job3, .speculative("Который час и", language: "ru")))
+        v.advanceMs(1600)
+        #expect(v.hasSubsequence(["turn.endpoint reason=open value=1600"]))
         // A `refined` of a pause that speech has voided changes nothing.
         var u = fleet()
         u.device(1)

@@ -24,6 +24,7 @@ extension Coordinator {
         guard u.pause != nil else { return }
         u.pause!.text = text
         u.pause!.textTrusted = TurnText.sameLanguage(language, sessionLanguage(s))
+        u.pause!.refined = nil  // a `refined` belongs to the pass before this one
         decideEndOfTurn(s)
     }
 
