@@ -215,6 +215,19 @@ async def connect_device(daemon: Daemon, version: int = 1, token: str | None = N
     return await websockets.connect(f"{daemon.ws}/xiaozhi/v1/{query}", additional_headers=headers, max_size=2**22)
 
 
+async def speaking_device(daemon: Daemon, mode: str = "auto", frames: int = 5) -> Any:
+    """A device that said hello, started listening in ``mode`` and sent ``frames`` 60 ms Opus
+    frames of a tone (the Coordinator's utterance and its ASR job exist then)."""
+    device = await connect_device(daemon)
+    await device.send(hello(60))
+    server_hello = await next_json(device)
+    await device.send(json.dumps({"session_id": server_hello.get("session_id", ""), "type": "listen", "state": "start", "mode": mode}))
+    enc = OpusEncoder(16000, 60)
+    for _ in range(frames):
+        await device.send(frame(1, enc.encode(tone(enc.frame_samples, 16000, 300))))
+    return device
+
+
 async def connect_worker(daemon: Daemon, token: str = WORKER_TOKEN) -> Any:
     return await websockets.connect(f"{daemon.ws}/worker", additional_headers={"Authorization": f"Bearer {token}"})
 

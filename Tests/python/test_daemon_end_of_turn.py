@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any
 
-from daemon_harness import Daemon, OpusEncoder, connect_device, connect_worker, frame, hello, next_json, tone
+from daemon_harness import Daemon, speaking_device
 from test_daemon_turns import assistant_job, scripted_worker, tts_job
 
 SILENCE_MS = 64  # heard when the worker reports the pause
@@ -26,14 +26,12 @@ def endpoint_after_pause(refined: str | None) -> tuple[float, list[dict[str, Any
 
     async def main(d: Daemon) -> None:
         ended = asyncio.Event()
-        ws = await connect_worker(d)
-        await ws.send(json.dumps({"type": "register", "protocol": 1, "name": "scripted-asr", "kinds": ["asr"],
-                                  "slots": {"asr": 4}, "models": [], "labels": {}}))
-        assert (await next_json(ws))["type"] == "registered"
 
-        async def utterance(job: dict[str, Any]) -> None:
+        async def utterance(ws: Any, job: dict[str, Any]) -> None:
             j = job["job"]
             assert job["params"].get("endpointing") == "hub", job["params"]
+            if "pause_at" in seen:
+                return  # the next turn's utterance: no speech in this test
 
             async def out(event: str, **fields: Any) -> None:
                 await ws.send(json.dumps({"type": "output", "job": j, "event": event, **fields}))
@@ -53,39 +51,22 @@ def endpoint_after_pause(refined: str | None) -> tuple[float, list[dict[str, Any
             await out("final", text=refined or "Кополлика с", language="ru")
             await ws.send(json.dumps({"type": "done", "job": j}))
 
-        async def serve() -> None:
-            async for msg in ws:
-                if isinstance(msg, bytes):
-                    continue
-                m = json.loads(msg)
-                if m["type"] == "job":
-                    await ws.send(json.dumps({"type": "accepted", "job": m["job"]}))
-                    if "pause_at" not in seen:
-                        asyncio.create_task(utterance(m))
-                elif m["type"] == "input" and m.get("event") == "end" and "end_at" not in seen:
-                    seen["end_at"] = time.monotonic()
-                    ended.set()
+        def hub_message(m: dict[str, Any]) -> None:
+            if m["type"] == "input" and m.get("event") == "end" and "end_at" not in seen:
+                seen["end_at"] = time.monotonic()
+                ended.set()
 
-        asr_task = asyncio.create_task(serve())
-        assistant_w = await scripted_worker(d, "assistant", assistant_job)
-        tts_w = await scripted_worker(d, "tts", tts_job(0.2))
-        device = await connect_device(d)
-        await device.send(hello(60))
-        server_hello = await next_json(device)
-        await device.send(json.dumps({"session_id": server_hello.get("session_id", ""), "type": "listen", "state": "start", "mode": "auto"}))
-        enc = OpusEncoder(16000, 60)
-        for _ in range(5):
-            await device.send(frame(1, enc.encode(tone(enc.frame_samples, 16000, 300))))
+        workers = [await scripted_worker(d, "asr", utterance, hub_message), await scripted_worker(d, "assistant", assistant_job),
+                   await scripted_worker(d, "tts", tts_job(0.2))]
+        device = await speaking_device(d)
         while True:  # the answer's audio ends the turn at the device
             msg = await asyncio.wait_for(device.recv(), 15)
             if isinstance(msg, str) and json.loads(msg).get("type") == "tts" and json.loads(msg).get("state") == "stop":
                 break
         await device.close()
-        for sock, task in (assistant_w, tts_w):
+        for ws, task in workers:
             task.cancel()
-            await sock.close()
-        asr_task.cancel()
-        await ws.close()
+            await ws.close()
 
     with Daemon("--coordinator", json.dumps({"language": "ru"})) as d:
         asyncio.run(main(d))

@@ -10,7 +10,7 @@ import json
 import time
 from typing import Any
 
-from daemon_harness import Daemon, OpusEncoder, connect_device, frame, hello, next_json, tone
+from daemon_harness import Daemon, speaking_device
 from test_daemon_turns import scripted_worker, tts_job
 
 QUESTION = "What time is it?"
@@ -70,13 +70,7 @@ def run_turn(final_text: str) -> dict[str, Any]:
                 return msg
             ws_assistant.recv = recv_and_note  # type: ignore[method-assign]
 
-            device = await connect_device(d)
-            await device.send(hello(60))
-            server_hello = await next_json(device)
-            await device.send(json.dumps({"session_id": server_hello.get("session_id", ""), "type": "listen", "state": "start", "mode": "auto"}))
-            enc = OpusEncoder(16000, 60)
-            for _ in range(5):
-                await device.send(frame(1, enc.encode(tone(enc.frame_samples, 16000, 300))))
+            device = await speaking_device(d)
             while True:
                 msg = await asyncio.wait_for(device.recv(), 15)
                 if isinstance(msg, bytes):

@@ -15,7 +15,9 @@ from daemon_harness import (Daemon, OpusDecoder, OpusEncoder, connect_device, co
                             parse_worker_frame, tone, unframe, worker_frame)
 
 
-async def scripted_worker(d: Daemon, kind: str, on_job: Any) -> Any:
+async def scripted_worker(d: Daemon, kind: str, on_job: Any, on_message: Any = None) -> Any:
+    """A worker of ``kind`` that accepts every job and runs ``on_job(ws, job)`` for it;
+    ``on_message(message)`` sees the hub's other messages (input, cancel)."""
     ws = await connect_worker(d)
     await ws.send(json.dumps({"type": "register", "protocol": 1, "name": f"scripted-{kind}", "kinds": [kind],
                               "slots": {kind: 4}, "models": [], "labels": {}}))
@@ -30,6 +32,8 @@ async def scripted_worker(d: Daemon, kind: str, on_job: Any) -> Any:
             if m["type"] == "job":
                 await ws.send(json.dumps({"type": "accepted", "job": m["job"]}))
                 asyncio.create_task(on_job(ws, m))
+            elif on_message is not None:
+                on_message(m)
     return ws, asyncio.create_task(serve())
 
 
