@@ -286,6 +286,8 @@ import Testing
         t.advanceMs(2)  // 750 ms of silence
         #expect(inputEnds(t, job) == 1)
         #expect(t.hasSubsequence(["turn.endpoint reason=hold value=750"]))
+        // The log says which words decided.
+        #expect(t.log.last { $0["kind"]?.stringValue == "turn.endpoint" }?["text"]?.stringValue == "Который час.")
         // A newer transcript of the same pause that ends open again: the earlier pass's beam text
         // no longer speaks for it.
         var (v, job3, w3) = try session(language: "ru")
@@ -297,6 +299,7 @@ import Testing
         v.feed(.workerOutput(w3, job3, .speculative("Который час и", language: "ru")))
         v.advanceMs(1600)
         #expect(v.hasSubsequence(["turn.endpoint reason=open value=1600"]))
+        #expect(v.log.last { $0["kind"]?.stringValue == "turn.endpoint" }?["text"]?.stringValue == "Который час и")
         // A `refined` of a pause that speech has voided changes nothing.
         var u = fleet()
         u.device(1)

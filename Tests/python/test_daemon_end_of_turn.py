@@ -81,6 +81,7 @@ def endpoints(log: list[dict[str, Any]]) -> list[str]:
 def test_a_refined_text_that_does_not_end_open_ends_the_turn_at_the_hold() -> None:
     after, log = endpoint_after_pause("Который час.")
     assert endpoints(log) == ["hold"], endpoints(log)
+    assert [e.get("text") for e in log if e.get("kind") == "turn.endpoint"] == ["Который час."]  # the words that decided
     hold = 0.750 - SILENCE_MS / 1000
     assert hold - 0.02 <= after < hold + 0.4, after
 

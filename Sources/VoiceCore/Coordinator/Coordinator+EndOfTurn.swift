@@ -57,7 +57,7 @@ extension Coordinator {
             return
         }
         record(.turnEndpoint, session: s, turn: u.turn, reason: EndOfTurn.rule(evidence, config: config.turn),
-               value: (now - evidence.since) / 1000)
+               value: (now - evidence.since) / 1000, text: EndOfTurn.words(evidence))
         endUtteranceInput(s)
     }
 

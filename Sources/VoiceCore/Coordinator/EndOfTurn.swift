@@ -99,6 +99,14 @@ enum EndOfTurn {
         }
     }
 
+    /// The words the rule reads (the `turn.endpoint` text): the pause's transcript when it is in the
+    /// session's language, or its beam-search text where that decides (`rule`); nil for none.
+    static func words(_ e: PauseEvidence) -> String? {
+        guard e.textTrusted, let text = e.text else { return nil }
+        if TurnText.readsOpen(text), let refined = e.refined, !TurnText.readsOpen(refined) { return refined }
+        return text
+    }
+
     /// Which rule sets the deadline (the `turn.endpoint` reason): open, model, text, hold, fallback.
     static func rule(_ e: PauseEvidence, config c: TurnTakingConfig) -> String {
         let words = e.textTrusted ? e.text : nil
