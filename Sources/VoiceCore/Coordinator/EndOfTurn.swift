@@ -99,22 +99,28 @@ enum EndOfTurn {
         }
     }
 
+    /// The beam search's words where they decide: the pause's words (in the session's language)
+    /// end open and these do not.
+    static func deciding(refinedOf e: PauseEvidence) -> String? {
+        guard e.textTrusted, let text = e.text, TurnText.readsOpen(text), let refined = e.refined,
+              !TurnText.readsOpen(refined) else { return nil }
+        return refined
+    }
+
     /// The words the rule reads (the `turn.endpoint` text): the pause's transcript when it is in the
-    /// session's language, or its beam-search text where that decides (`rule`); nil for none.
+    /// session's language, or its beam-search text where that decides; nil for none.
     static func words(_ e: PauseEvidence) -> String? {
-        guard e.textTrusted, let text = e.text else { return nil }
-        if TurnText.readsOpen(text), let refined = e.refined, !TurnText.readsOpen(refined) { return refined }
-        return text
+        e.textTrusted ? deciding(refinedOf: e) ?? e.text : nil
     }
 
     /// Which rule sets the deadline (the `turn.endpoint` reason): open, model, text, hold, fallback.
     static func rule(_ e: PauseEvidence, config c: TurnTakingConfig) -> String {
-        let words = e.textTrusted ? e.text : nil
-        if let words, TurnText.readsOpen(words) {
-            guard let refined = e.refined, !TurnText.readsOpen(refined) else { return "open" }
+        if let refined = deciding(refinedOf: e) {
             let beam = rule(PauseEvidence(since: e.since, probability: e.probability, text: refined), config: c)
             return beam == "model" || beam == "text" ? "hold" : beam
         }
+        let words = e.textTrusted ? e.text : nil
+        if let words, TurnText.readsOpen(words) { return "open" }
         let confident = e.probability.map { $0 >= c.threshold } ?? false
         let finished = words.map(TurnText.readsFinished) ?? false
         if confident, let words, TurnText.readsQuestion(words) { return "model" }

@@ -23,11 +23,12 @@ class EndpointConfig:
     neg_threshold: float = 0.35
     min_speech_ms: float = 90.0
     # Speech is confirmed by min_speech_ms of windows at ``threshold`` in a row, but it often began
-    # earlier: eSpeak's Russian "Какая" (as raw PCM; through Opus it has no dip) scores 0.73 0.52 0.33
-    # 0.47 0.52 before its run, and a pass starting 0.2 s before the run lost the "Ка". As in Silero's
-    # own get_speech_timestamps (speech from its first window at the threshold), the utterance
-    # starts at the first window at ``threshold`` up to onset_lookback_ms before the run, unless a dip under ``neg_threshold``
-    # longer than onset_gap_ms separates the two (a breath, a click before speaking).
+    # earlier: eSpeak's Russian "Какая" (as raw PCM; through Opus it has no dip) scores 0.73 0.52
+    # 0.33 0.47 0.52 before its run, and a pass starting 0.2 s before the run lost the "Ка". As in
+    # Silero's own get_speech_timestamps (speech from its first window at the threshold), the
+    # utterance starts at the first window at ``threshold`` up to onset_lookback_ms before the run,
+    # unless a dip under ``neg_threshold`` longer than onset_gap_ms separates the two (a breath, a
+    # click before speaking).
     onset_lookback_ms: float = 320.0
     onset_gap_ms: float = 64.0
     # The speculative transcription starts after speculate_ms of silence, the turn model judges the
