@@ -15,6 +15,7 @@ BENCHMARKS = [
     "asr/bench_asr.py",
     "e2e/bench_e2e.py",
     "e2e/bench_conversation.py",
+    "e2e/bench_barge_in.py",
     "turn/bench_turn.py",
 ]
 

@@ -257,12 +257,16 @@ typedef enum vc_effect_kind {
                                        sent unchanged. The answer to a VC_EVENT_ADMIN_REQUEST */
     VC_EFFECT_DEVICE_PAUSE = 12,    /* session: send no more of its queued audio (the queue keeps
                                        filling, its position is kept) until VC_EFFECT_DEVICE_RESUME or
-                                       VC_EFFECT_DEVICE_FLUSH: speech over a playing reply is judged */
+                                       VC_EFFECT_DEVICE_FLUSH: speech over a playing reply is judged.
+                                       flags: VC_EFFECT_DEVICE_DROPS */
     VC_EFFECT_DEVICE_RESUME = 13    /* session: send its queued audio again from where it paused */
 } vc_effect_kind;
 
 #define VC_EFFECT_HELLO 1u     /* VC_EFFECT_DEVICE_SEND: the server hello */
 #define VC_EFFECT_TTS_START 2u /* VC_EFFECT_DEVICE_SEND: tts start, a reply's first audio follows */
+#define VC_EFFECT_DEVICE_DROPS 4u /* VC_EFFECT_DEVICE_PAUSE: the device is told to drop the audio it
+                                     holds (the two device sends after this effect); the frames it may
+                                     not have played yet go out again first on VC_EFFECT_DEVICE_RESUME */
 
 /* One effect. Fields a kind does not use are zero (job_kind -1). */
 typedef struct vc_effect {

@@ -328,7 +328,8 @@ def over_reply(ev: Evidence, clip: Clip, barge_in_ms: int) -> dict:
     first = lambda kind, test=lambda e: True: next((n for n, e in h.timed if e["type"] == kind and n >= t + 3000 and test(e)), None)  # noqa: E731
     paused = first("device.pause")
     resumed = first("device.resume")
-    cut = first("device.send", lambda e: e["message"].get("type") == "tts" and e["message"].get("state") == "stop")
+    cut = first("device.send", lambda e: e["message"].get("type") == "tts" and e["message"].get("state") == "stop"
+                and not e["message"].get("pause"))
     outcome = "cut" if cut is not None else "resumed" if resumed is not None else "played" if paused is None else "paused"
     secs = lambda n: (n - onset) / 1e6 if n is not None else None  # noqa: E731
     stop = min(x for x in (paused, cut) if x is not None) if (paused or cut) else None

@@ -291,7 +291,9 @@ static void pace(device_session *d) {
          * so a reply's first frame leaves after one encode and an abort finds little to drop. */
         if (d->frame_in_flight || d->paused) return;
         int64_t wait_us = 0;
+        uint64_t encoded = d->playout.frames_encoded;
         playout_item *item = playout_next(&d->playout, monotonic_us(), &wait_us);
+        d->owner->metrics->opus_encoded += d->playout.frames_encoded - encoded;   /* not a rewound frame again */
         if (!item) {
             if (wait_us > 0) uv_timer_start(d->pace_timer, on_pace_timer, (uint64_t)((wait_us + 999) / 1000), 0);
             return;
@@ -299,7 +301,6 @@ static void pace(device_session *d) {
         if (item->kind == PLAYOUT_FRAME) {
             uint8_t header[DEVICE_FRAME_MAX_HEADER];
             int hlen = device_frame_header(d->protocol_version, item->len, 0, header);
-            d->owner->metrics->opus_encoded++;
             if (hlen >= 0 && conn_send(c, 1, header, (size_t)hlen, item->data, item->len) == 0) {
                 d->frame_in_flight = 1;
                 if (d->trace.first_frame_origin_us) {
@@ -366,12 +367,16 @@ void device_flush(devices *ds, uint64_t session) {
     d->paused = 0;
 }
 
-void device_pause(devices *ds, uint64_t session, int paused) {
+void device_pause(devices *ds, uint64_t session, int paused, int device_drops) {
     device_session *d = find(ds, session);
     if (!d) return;
     d->paused = paused;
     if (paused) uv_timer_stop(d->pace_timer);
     else pace(d);
+    /* Every frame handed to the connection reaches the device before the text frames that tell it
+     * to drop what it holds: those it may not have played go out again on resume. */
+    if (paused && device_drops && d->playout_ready)
+        ds->metrics->frames_rewound += playout_rewind(&d->playout, monotonic_us());
 }
 
 void device_close_session(devices *ds, uint64_t session, int code, const char *reason) {

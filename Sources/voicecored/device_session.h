@@ -47,8 +47,10 @@ void device_queue_audio(devices *d, uint64_t session, int64_t turn, const int16_
 void device_audio_end(devices *d, uint64_t session, int64_t turn, const char *frame);
 void device_flush(devices *d, uint64_t session);
 /* paused 1: no frame goes out (the queue keeps filling and its position is kept; the device plays
- * out the frames it holds, then nothing); 0: pacing goes on from there. A flush also ends a pause. */
-void device_pause(devices *d, uint64_t session, int paused);
+ * out the frames it holds, then nothing); 0: pacing goes on from there. A flush also ends a pause.
+ * device_drops (with paused 1): the device is told to drop the frames it holds, so the ones it may
+ * not have played are queued again first (playout_rewind). */
+void device_pause(devices *d, uint64_t session, int paused, int device_drops);
 /* code: the WebSocket close code the core chose (0: 1000). */
 void device_close_session(devices *d, uint64_t session, int code, const char *reason);
 

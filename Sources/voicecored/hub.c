@@ -252,10 +252,10 @@ static void carry_out(hub *h, const vc_effect *e, const event_origin *origin) {
         device_flush(s->devices, e->session);
         break;
     case VC_EFFECT_DEVICE_PAUSE:
-        device_pause(s->devices, e->session, 1);
+        device_pause(s->devices, e->session, 1, (e->flags & VC_EFFECT_DEVICE_DROPS) != 0);
         break;
     case VC_EFFECT_DEVICE_RESUME:
-        device_pause(s->devices, e->session, 0);
+        device_pause(s->devices, e->session, 0, 0);
         break;
     case VC_EFFECT_DEVICE_CLOSE:
         device_close_session(s->devices, e->session, e->code, e->body ? e->body : "");

@@ -131,6 +131,8 @@ char *metrics_render(const metrics *m, const metrics_gauges *g, size_t *len) {
         (unsigned long long)m->opus_decoded, (unsigned long long)m->opus_encoded);
     put(&t, "# HELP voicecored_frames_flushed_total Queued downlink frames dropped by a flush (abort, barge-in).\n# TYPE voicecored_frames_flushed_total counter\nvoicecored_frames_flushed_total %llu\n",
         (unsigned long long)m->frames_dropped_on_flush);
+    put(&t, "# HELP voicecored_frames_rewound_total Downlink frames a paused reply's device was told to drop, queued to go out again if the reply resumes.\n# TYPE voicecored_frames_rewound_total counter\nvoicecored_frames_rewound_total %llu\n",
+        (unsigned long long)m->frames_rewound);
     put(&t, "# HELP voicecored_errors_total Rejected input and refused work, by kind.\n# TYPE voicecored_errors_total counter\n");
     for (int e = 0; e < ERR_KIND_COUNT; e++) put(&t, "voicecored_errors_total{kind=\"%s\"} %llu\n", error_names[e], (unsigned long long)m->errors[e]);
     put(&t, "# HELP voicecored_http_requests_total HTTP requests served.\n# TYPE voicecored_http_requests_total counter\nvoicecored_http_requests_total %llu\n",

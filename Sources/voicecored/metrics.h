@@ -52,7 +52,7 @@ typedef struct metrics {
     int64_t connected[PEER_KIND_COUNT];
     uint64_t bytes_in[PEER_KIND_COUNT], bytes_out[PEER_KIND_COUNT];
     uint64_t messages_in[PEER_KIND_COUNT], messages_out[PEER_KIND_COUNT];
-    uint64_t opus_decoded, opus_encoded, frames_dropped_on_flush;
+    uint64_t opus_decoded, opus_encoded, frames_dropped_on_flush, frames_rewound;
     uint64_t errors[ERR_KIND_COUNT];
     uint64_t http_requests;
     histogram hub_seconds;            /* one event through the Coordinator, effects included */

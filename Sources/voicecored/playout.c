@@ -12,7 +12,14 @@ int playout_init(playout *p, int sample_rate, int frame_ms, int prebuffer_frames
     p->frame_us = (int64_t)frame_ms * 1000;
     p->max_frames = max_frames;
     p->residual = calloc((size_t)p->encoder.frame_samples, sizeof(int16_t));
-    if (!p->residual) {
+    /* The device holds at most prebuffer_frames unplayed frames; one more for its own lag. */
+    p->sent_max = p->prebuffer_frames + 1;
+    p->sent = calloc((size_t)p->sent_max, sizeof *p->sent);
+    p->sent_end_us = calloc((size_t)p->sent_max, sizeof *p->sent_end_us);
+    if (!p->residual || !p->sent || !p->sent_end_us) {
+        free(p->residual);
+        free(p->sent);
+        free(p->sent_end_us);
         downlink_encoder_free(&p->encoder);
         return -1;
     }
@@ -22,7 +29,7 @@ int playout_init(playout *p, int sample_rate, int frame_ms, int prebuffer_frames
 /* Frames the queued PCM will make: whole frames, plus a padded one where an end marker waits. */
 static void count_frames(playout *p) {
     size_t frame = (size_t)p->encoder.frame_samples;
-    p->frames = p->ends ? (p->samples + frame - 1) / frame : p->samples / frame;
+    p->frames = p->rewound + (p->ends ? (p->samples + frame - 1) / frame : p->samples / frame);
 }
 
 static void append(playout *p, playout_item *item) {
@@ -83,10 +90,16 @@ static void free_items(playout *p) {
     p->head = p->tail = NULL;
 }
 
+static void forget_sent(playout *p) {
+    for (int i = 0; i < p->sent_n; i++) free(p->sent[i]);
+    p->sent_n = 0;
+}
+
 size_t playout_flush(playout *p) {
     size_t dropped = p->frames;
     free_items(p);
-    p->frames = p->bytes = p->samples = p->ends = 0;
+    forget_sent(p);
+    p->frames = p->bytes = p->samples = p->ends = p->rewound = 0;
     p->residual_n = 0;
     downlink_encoder_reset(&p->encoder);
     return dropped;
@@ -147,9 +160,66 @@ static int fill_residual(playout *p) {
     return 0;
 }
 
+/* A copy of the frame just sent, ending at play_clock (the oldest one goes when full). */
+static void remember_sent(playout *p, const playout_item *frame) {
+    playout_item *copy = malloc(sizeof *copy + frame->len);
+    if (!copy) return;   /* a frame that cannot be rewound is only lost if the device drops it */
+    memcpy(copy, frame, sizeof *copy + frame->len);
+    copy->next = NULL;
+    if (p->sent_n == p->sent_max) {
+        free(p->sent[0]);
+        memmove(p->sent, p->sent + 1, (size_t)(p->sent_n - 1) * sizeof *p->sent);
+        memmove(p->sent_end_us, p->sent_end_us + 1, (size_t)(p->sent_n - 1) * sizeof *p->sent_end_us);
+        p->sent_n--;
+    }
+    p->sent[p->sent_n] = copy;
+    p->sent_end_us[p->sent_n] = p->play_clock_us;
+    p->sent_n++;
+}
+
+/* A frame goes out at now_us: the device's play clock moves on by one frame. */
+static playout_item *send_frame(playout *p, playout_item *frame, int64_t now_us) {
+    p->play_clock_us = (p->play_clock_us > now_us ? p->play_clock_us : now_us) + p->frame_us;
+    remember_sent(p, frame);
+    return frame;
+}
+
+size_t playout_rewind(playout *p, int64_t now_us) {
+    if (p->sent_n == 0) return 0;
+    int64_t turn = p->sent[p->sent_n - 1]->turn;
+    int first = p->sent_n;
+    while (first > 0 && p->sent[first - 1]->turn == turn && p->sent_end_us[first - 1] > now_us - p->frame_us) first--;
+    for (int i = 0; i < first; i++) free(p->sent[i]);
+    for (int i = p->sent_n - 1; i >= first; i--) {   /* newest first onto the head: oldest ends first */
+        playout_item *item = p->sent[i];
+        item->next = p->head;
+        p->head = item;
+        if (!p->tail) p->tail = item;
+        p->bytes += item->len;
+    }
+    size_t n = (size_t)(p->sent_n - first);
+    p->sent_n = 0;
+    p->rewound += n;
+    count_frames(p);
+    p->play_clock_us = now_us;   /* the device holds nothing now */
+    return n;
+}
+
 playout_item *playout_next(playout *p, int64_t now_us, int64_t *wait_us) {
     *wait_us = 0;
     for (;;) {
+        /* Frames queued again by a rewind: earlier audio than anything behind them. */
+        if (p->head && p->head->kind == PLAYOUT_FRAME) {
+            int64_t due = p->play_clock_us - (int64_t)(p->prebuffer_frames - 1) * p->frame_us;
+            if (now_us < due) {
+                *wait_us = due - now_us;
+                return NULL;
+            }
+            playout_item *frame = pop(p);
+            p->rewound--;
+            count_frames(p);
+            return send_frame(p, frame, now_us);
+        }
         if (p->head && p->head->kind == PLAYOUT_PCM) fill_residual(p);
         playout_item *item = p->head;
         int frame_ready = (size_t)p->residual_n == (size_t)p->encoder.frame_samples;
@@ -170,8 +240,7 @@ playout_item *playout_next(playout *p, int64_t now_us, int64_t *wait_us) {
             }
             playout_item *frame = encode_residual(p);
             if (!frame) continue;   /* an encoder error loses the frame, not the queue */
-            p->play_clock_us = (p->play_clock_us > now_us ? p->play_clock_us : now_us) + p->frame_us;
-            return frame;
+            return send_frame(p, frame, now_us);
         }
         /* Nothing queued, or a partial frame waiting for more PCM or its turn's end. */
         if (!item || item->kind == PLAYOUT_PCM) return NULL;
@@ -188,6 +257,10 @@ int playout_pending(const playout *p) { return p->head != NULL || p->residual_n 
 
 void playout_free(playout *p) {
     playout_flush(p);
+    free(p->sent);
+    free(p->sent_end_us);
+    p->sent = NULL;
+    p->sent_end_us = NULL;
     downlink_encoder_free(&p->encoder);
     free(p->residual);
     p->residual = NULL;

@@ -10,7 +10,11 @@
  *
  * Encoding is lazy: PCM waits in the queue and a frame is encoded only when it comes due, so the
  * first frame of a reply goes out after one encode however long the TTS chunk is, the encoder's
- * work is spread over the playback, and an abort throws away PCM nobody encoded. */
+ * work is spread over the playback, and an abort throws away PCM nobody encoded.
+ *
+ * Rewind: the last frames sent are kept (as many as the device can hold, and the one it may be
+ * playing), so that a device told to drop what it holds (a paused reply) gets them again first
+ * when the reply resumes. */
 #ifndef VOICECORED_PLAYOUT_H
 #define VOICECORED_PLAYOUT_H
 #include "opus_codec.h"
@@ -44,6 +48,12 @@ typedef struct playout {
     int residual_n;
     int64_t residual_turn;
     uint64_t frames_encoded;
+    /* The frames sent last, oldest first, each with the moment it finishes playing on the
+     * device (play_clock after it): what a rewind sends again. */
+    playout_item **sent;
+    int64_t *sent_end_us;
+    int sent_n, sent_max;
+    size_t rewound;          /* sent frames queued again by playout_rewind, not sent yet */
 } playout;
 
 int playout_init(playout *p, int sample_rate, int frame_ms, int prebuffer_frames, size_t max_frames,
@@ -61,6 +71,10 @@ int playout_end(playout *p, int64_t turn, const char *marker);
 int playout_pending(const playout *p);
 /* Drops everything queued and resets the encoder (barge-in / abort). Returns frames dropped. */
 size_t playout_flush(playout *p);
+/* The device dropped the audio it held at now_us: the frames of the last turn sent that it may not
+ * have played by then (one frame of margin for its own buffering) are queued again ahead of
+ * everything else, and the device counts as empty. Returns the frames queued again. */
+size_t playout_rewind(playout *p, int64_t now_us);
 
 /* The next item due at now_us, removed from the queue (free() it), or NULL; when NULL and the
  * queue is not empty, *wait_us says how long until the next frame comes due (0: nothing will

@@ -417,9 +417,24 @@ import Testing
         let before = t.log.count
         t.feed(.workerOutput(w, job, .speechStart))
         #expect(pauses(t, in: t.last) == 1)
-        #expect(t.deviceMessages(SessionID(1), in: t.last).isEmpty)  // the device is not told: it stays speaking
+        // The device drops the frames it holds and stays in its speaking state (`tts stop` then
+        // `tts start`, both marked `pause`); the host sends those frames again if the reply resumes.
+        #expect(t.deviceMessages(SessionID(1), in: t.last) == [.ttsPauseStop, .ttsPauseStart])
         #expect(t.hasSubsequence(["turn.paused turn=1 value=0"], since: before))
         #expect(t.forbids(["turn.cancelled"], since: before))
+    }
+
+    @Test func speechOverAReplyWithoutAudioYetTellsTheDeviceNothing() {
+        var t = fleet()
+        t.device(1, mode: .realtime)
+        t.utter(1, "tell me a story")
+        #expect(t.c.phase(of: SessionID(1)) == .thinking)
+        let (job, w) = t.asrJob(1)!
+        t.feed(.workerOutput(w, job, .speechStart))
+        // Nothing plays yet: the device holds nothing to drop and has no `tts start` to undo.
+        let paused = t.last.compactMap { e -> Bool? in if case let .devicePause(_, drops) = e { return drops } else { return nil } }
+        #expect(paused == [false])
+        #expect(t.deviceMessages(SessionID(1), in: t.last).isEmpty)
     }
 
     @Test func aBackchannelResumesTheReplyAndStartsNoTurn() {

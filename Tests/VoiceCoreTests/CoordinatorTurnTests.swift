@@ -173,8 +173,17 @@ import Testing
         let before = t.log.count
         t.feed(.workerOutput(aw, asr2, .speechStart))
         // Speech over the reply pauses its downlink at once and is an interruption once it lasts
-        // turn.interrupt_ms (a backchannel would pause before: CoordinatorEndOfTurnTests).
-        #expect(t.last.contains { if case .devicePause = $0 { return true } else { return false } })
+        // turn.interrupt_ms (a backchannel would pause before: CoordinatorEndOfTurnTests). The
+        // device, playing, is told to drop what it holds (`tts stop` + `tts start`, each marked
+        // `pause`), and the host to send that again if the reply resumes.
+        let paused = t.last.compactMap { e -> Bool? in if case let .devicePause(_, drops) = e { return drops } else { return nil } }
+        #expect(paused == [true])
+        #expect(t.deviceMessages(SessionID(1), in: t.last) == [.ttsPauseStop, .ttsPauseStart])
+        let wire = t.last.map { WireEncoder.effect($0) }.filter { $0.kind == .devicePause || $0.kind == .deviceSend }
+        #expect(wire.map(\.kind) == [.devicePause, .deviceSend, .deviceSend])
+        #expect(wire.first?.flags == WireEffect.deviceDrops)
+        #expect(wire.dropFirst().map { $0.body ?? "" } == [#"{"type":"tts","state":"stop","pause":true,"session_id":"s1"}"#,
+                                                           #"{"type":"tts","state":"start","pause":true,"session_id":"s1"}"#])
         #expect(t.forbids(["turn.cancelled turn=1"], since: before))
         t.advanceMs(1000)
         #expect(t.last.contains { if case .deviceFlush = $0 { return true } else { return false } })

@@ -127,5 +127,63 @@ int main(void) {
         free(m);
         playout_free(&l);
     }
+    {
+        /* Rewind (a paused reply whose device dropped what it held): the frames it may not have
+         * played go out again first, byte for byte, then the queue goes on where it was; the end
+         * marker still follows the last frame. */
+        playout r;
+        CHECK(playout_init(&r, 24000, 60, 3, 1000, 5, 0) == 0);
+        CHECK(playout_push(&r, 4, pcm, 1440 * 10, 24000, NULL) == 0);
+        CHECK(playout_end(&r, 4, NULL) == 0);
+        uint8_t sent[10][OPUS_MAX_PACKET];
+        size_t sent_len[10];
+        int64_t t0 = 7000000, w = 0;
+        int n = 0;
+        /* Six frames out in real time: at t0 + 180 ms the device has played three (0-2), plays the
+         * fourth, holds two. */
+        for (int64_t t = t0; n < 6;) {
+            playout_item *m = playout_next(&r, t, &w);
+            if (!m) { t += w; continue; }
+            CHECK(m->kind == PLAYOUT_FRAME && m->len <= OPUS_MAX_PACKET);
+            memcpy(sent[n], m->data, m->len);
+            sent_len[n++] = m->len;
+            free(m);
+        }
+        int64_t pause_at = t0 + 190000;
+        CHECK(r.frames == 4);
+        /* Frames 2-5: the one playing, the two held, and one of margin for the device's lag. */
+        CHECK(playout_rewind(&r, pause_at) == 4);
+        CHECK(r.frames == 8 && r.rewound == 4);
+        CHECK(playout_rewind(&r, pause_at) == 0);   /* twice: nothing more to send again */
+        CHECK(r.frames == 8);
+        /* Resumed half a second later: the device is empty, so three go at once. */
+        int64_t t = pause_at + 500000;
+        int again = 0, fresh = 0, ends = 0;
+        while (playout_pending(&r)) {
+            playout_item *m = playout_next(&r, t, &w);
+            if (!m) { CHECK(w > 0); t += w; continue; }
+            if (m->kind == PLAYOUT_FRAME && again < 4) {
+                CHECK(m->len == sent_len[2 + again] && !memcmp(m->data, sent[2 + again], m->len));
+                if (again < 3) CHECK(t == pause_at + 500000);
+                again++;
+            } else if (m->kind == PLAYOUT_FRAME) {
+                fresh++;
+            } else if (m->kind == PLAYOUT_END) {
+                CHECK(fresh == 4);
+                ends++;
+            }
+            free(m);
+        }
+        CHECK(again == 4 && fresh == 4 && ends == 1 && r.frames == 0 && r.rewound == 0);
+        CHECK(r.frames_encoded == 10);   /* rewound frames are not encoded again */
+        /* Only the last turn is sent again, and a flush forgets what was sent. */
+        CHECK(playout_push(&r, 5, pcm, 1440 * 2, 24000, NULL) == 0);
+        t += 1000000;   /* turn 4 has played out */
+        playout_item *m;
+        while ((m = playout_next(&r, t, &w)) != NULL) free(m);
+        CHECK(playout_rewind(&r, t) == 2 && r.frames == 2);
+        CHECK(playout_flush(&r) == 2 && playout_rewind(&r, t) == 0 && !playout_pending(&r));
+        playout_free(&r);
+    }
     return CHECK_DONE();
 }

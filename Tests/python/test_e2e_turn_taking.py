@@ -12,10 +12,12 @@ The Coordinator runs its default `turn` config.
   average 12-18) — by the fallback, which is the rule too. The rule's choices on given evidence are
   the Coordinator tests' (CoordinatorEndOfTurnTests); the timing is Benchmarks/turn's.
 - "Turn on the kitchen light and … the fan." with a 0.6 s pause is one turn.
-- Realtime mode, while the reply plays: "yeah" pauses the reply's downlink (`turn.paused`), which
-  then resumes where it paused (`turn.resumed`, `turn.backchannel`): the device gets every frame of
-  the reply once, no `tts stop` before its end, and no turn starts; a real interruption stops the
-  frames at once and cuts the reply (`tts stop`).
+- Realtime mode, while the reply plays: "yeah" pauses the reply (`turn.paused`): the device is told
+  to drop the frames it holds (`tts stop` + `tts start`, both marked `pause`), which the hub sends
+  again when the reply resumes where it paused (`turn.resumed`, `turn.backchannel`): the device's
+  speaker (the firmware's, modelled by `voicecore.client.Speaker`) plays every frame of the reply,
+  none lost, no turn starts, and no other `tts stop` comes before the reply's end; a real
+  interruption stops the speaker at once and cuts the reply (`tts stop`).
 
 Word error rate bound: 0.25 per utterance (tiny.en on eSpeak NG).
 """
@@ -35,6 +37,7 @@ import numpy as np
 import pytest
 
 from daemon_harness import WORKER_TOKEN, Daemon, OpusEncoder, connect_device, frame, hello, next_json, tone
+from voicecore.client import Speaker
 from voicecore.worker import Job, Worker
 from voicecore.asr.turn_model import model_path
 from voicecore.testing import word_error_rate
@@ -59,9 +62,8 @@ def speech(kind: str, text: str | tuple[str, str], language: str = "en") -> byte
 
 
 # Timing bounds with generous margins for this shared CPU (Benchmarks/turn measures the timing):
-# the frames stop arriving at the device this soon after an interruption is said (the benchmark's
-# bound is 300 ms from the speech onset to the downlink's pause, then the device plays out the
-# <= 180 ms it holds).
+# the device's speaker falls silent this soon after an interruption is said (the benchmark's bound
+# is 300 ms from the speech onset to the pause, when the device drops what it holds).
 STOP_BOUND_S = 1.0
 
 
@@ -140,6 +142,7 @@ class Device:
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.messages: list[tuple[float, dict[str, Any]]] = []
         self.audio_frames: list[float] = []
+        self.speaker: Speaker[int] = Speaker(FRAME_MS / 1000)  # plays the frames' arrival indexes
 
     async def __aenter__(self) -> "Device":
         self.ws = await connect_device(self.stack.daemon, device_id=self.device_id)
@@ -177,18 +180,28 @@ class Device:
 
     async def _read(self) -> None:
         async for msg in self.ws:
+            now = time.monotonic()
             if isinstance(msg, bytes):
-                self.audio_frames.append(time.monotonic())
+                self.speaker.receive(now, len(self.audio_frames))
+                self.audio_frames.append(now)
             else:
-                self.messages.append((time.monotonic(), json.loads(msg)))
+                m = json.loads(msg)
+                self.messages.append((now, m))
+                if m.get("type") == "tts" and m.get("state") == "start" and m.get("pause"):
+                    self.speaker.drop(now)  # the firmware empties its playback queue
+
+    @staticmethod
+    def tag(m: dict[str, Any]) -> str:
+        """``tts.stop``, ``tts.start`` …; a paused reply's pair is ``tts.stop.pause``, ``tts.start.pause``."""
+        return m["type"] + ("." + m["state"] if "state" in m else "") + (".pause" if m.get("pause") else "")
 
     def tagged(self) -> list[str]:
-        return [m["type"] + ("." + m["state"] if "state" in m else "") for _, m in self.messages]
+        return [self.tag(m) for _, m in self.messages]
 
     async def wait(self, tag: str, count: int = 1, timeout: float = 60) -> float:
         deadline = time.monotonic() + timeout
         while True:
-            times = [t for t, m in self.messages if m["type"] + ("." + m["state"] if "state" in m else "") == tag]
+            times = [t for t, m in self.messages if self.tag(m) == tag]
             if len(times) >= count:
                 return times[count - 1]
             assert time.monotonic() < deadline, f"no {tag} (×{count}) in {self.tagged()}"
@@ -256,7 +269,8 @@ def test_realtime_backchannel_resumes_the_reply_and_an_interruption_cuts_it(stac
             await asyncio.sleep(1.0)
             said = device.say(speech("backchannel", "yeah"))  # tiny.en hears eSpeak's "uh-huh" as "Uh-uh."
             stop = await device.wait("tts.stop", timeout=REPLY_SECONDS + 30)
-            first = {"start": start, "stop": stop, "said": said, "frames": [t for t in device.audio_frames if start <= t <= stop]}
+            first = {"start": start, "stop": stop, "said": said, "frames": [t for t in device.audio_frames if start <= t <= stop],
+                     "heard": [p for p in device.speaker.played if start <= p.start <= stop]}
             # Second turn: a real interruption, said 1 s into the next reply.
             device.say(speech("finished", "What is the weather like in Berlin tomorrow?"))
             start2 = await device.wait("tts.start", count=2, timeout=60)
@@ -272,20 +286,30 @@ def test_realtime_backchannel_resumes_the_reply_and_an_interruption_cuts_it(stac
     device, first, (start2, said2, stop2, frames2) = run(stack, body)
     new = {k: stack.log(k)[before[k]:] for k in kinds}
     reply_frames = int(REPLY_SECONDS * 1000 / FRAME_MS)
-    # The backchannel paused the first reply and resumed it where it paused: the device got every
-    # frame of it once (none dropped, none repeated), with a gap, and `tts stop` only at its end.
+    # The backchannel paused the first reply and resumed it where it paused, `tts stop` only at its
+    # end: the device was told to drop what it held (the pause's pair), got those frames again
+    # (at most the 3 it holds and one of margin), and its speaker played every frame of the reply,
+    # none lost, with a gap, the one playing at the pause and the margin's heard twice at most.
     assert len(new["turn.backchannel"]) == 1, new
     assert [e["turn"] for e in new["turn.paused"]][:1] == [e["turn"] for e in new["turn.resumed"]][:1], new
-    assert reply_frames - 1 <= len(first["frames"]) <= reply_frames + 1, (len(first["frames"]), device.tagged())
-    gaps = np.diff(first["frames"])
-    assert gaps.max() > 0.3, gaps.max()  # the pause: no frames while the backchannel was judged
+    tags = device.tagged()
+    assert tags.count("tts.stop.pause") == tags.count("tts.start.pause") >= 1, tags
+    assert tags.index("tts.start.pause") == tags.index("tts.stop.pause") + 1, tags
+    resent = len(first["frames"]) - reply_frames
+    assert 1 <= resent <= 4, (len(first["frames"]), tags)
+    assert 1 <= len(first["frames"]) - len(first["heard"]) <= resent  # dropped by the speaker
+    played = sum(p.end - p.start for p in first["heard"])
+    assert REPLY_SECONDS - 0.1 <= played <= REPLY_SECONDS + 0.2, played  # every frame, the repeat at most two frames
+    gaps = np.diff([p.start for p in first["heard"]])
+    assert gaps.max() > 0.3, gaps.max()  # the pause: nothing played while the backchannel was judged
     assert first["stop"] - first["start"] >= REPLY_SECONDS - 0.5
     stt = [m["text"] for _, m in device.messages if m["type"] == "stt"]
     assert not any(word_error_rate("yeah", s) <= 0.5 for s in stt), stt  # the backchannel started no turn
-    # The interruption stopped the second reply's frames at once and cut it (`tts stop`), long
+    # The interruption silenced the second reply's speaker at once and cut it (`tts stop`), long
     # before its end.
     later = [t for t in frames2 if t > said2 + STOP_BOUND_S]
     assert not later, (len(later), later[:3], said2)
+    assert said2 < device.speaker.silent_from <= said2 + STOP_BOUND_S, (device.speaker.silent_from - said2, device.tagged())
     assert stop2 - said2 < 3.0, (stop2 - said2, device.tagged())
     assert stop2 - start2 < REPLY_SECONDS - 2.0
     cancelled = [e.get("reason") for e in new["turn.cancelled"]]

@@ -82,6 +82,29 @@ class ScriptedDevicePeer:
             self.done.set()
 
 
+class PausedReplyPeer(ScriptedDevicePeer):
+    """A reply paused half-way, as the hub pauses one the user talks over in realtime mode: `tts
+    stop` then `tts start`, both marked `pause`, then the dropped frames and the rest."""
+
+    async def on_frame(self, ws, frame: bytes) -> None:
+        if len(self.frames) >= 40:
+            return
+        self.frames.append(frame)
+        if len(self.frames) == 40:
+            await ws.send_json({"type": "stt", "text": "tell me a story", "session_id": "web-1"})
+            await ws.send_json({"type": "tts", "state": "start", "session_id": "web-1"})
+            await ws.send_json({"type": "tts", "state": "sentence_start", "text": "Once upon a time.", "session_id": "web-1"})
+            for i, f in enumerate(self.frames):
+                if i == 20:
+                    await ws.send_json({"type": "tts", "state": "stop", "pause": True, "session_id": "web-1"})
+                    await ws.send_json({"type": "tts", "state": "start", "pause": True, "session_id": "web-1"})
+                    await asyncio.sleep(0.5)
+                await ws.send_bytes(f)
+                await asyncio.sleep(0.01)
+            await ws.send_json({"type": "tts", "state": "stop", "session_id": "web-1"})
+            self.done.set()
+
+
 class EmptyPushToTalkPeer(ScriptedDevicePeer):
     """The server side of a push-to-talk turn with no words in it: `listen stop` is answered by a
     lone `tts stop`, as the hub does (no transcript, no reply)."""
@@ -205,6 +228,33 @@ def test_page_streams_the_microphone_as_opus_and_plays_the_reply(tmp_path):
     assert 2.2 < state["playedSeconds"] < 2.6  # 40 decoded 60 ms frames were scheduled for playback
     turn = state["turns"][0]
     assert turn["stt"] is not None and turn["firstAudio"] >= turn["ttsStart"] >= turn["stt"]
+
+
+def test_a_paused_reply_drops_the_queued_audio_and_goes_on_as_one_turn(tmp_path):
+    assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
+
+    async def main():
+        wav = tmp_path / "mic.wav"
+        wav.write_bytes(write_wav(b"\0\0" * 48000 * 4, 48000))
+        peer = PausedReplyPeer()
+        runner, port = await peer.serve()
+        debug_port = free_port()
+        browser = open_chromium(tmp_path / "profile", wav, debug_port, f"http://127.0.0.1:{port}/?mode=handsfree&autostart=1")
+        try:
+            state = await page_state(debug_port)
+        finally:
+            browser.terminate()
+            browser.wait(10)
+            await runner.cleanup()
+        return state
+
+    state = asyncio.run(asyncio.wait_for(main(), 90))
+    assert state is not None and state["errors"] == [], state
+    # The pause's `tts stop` did not end the reply (all of its audio in its turn; the next turn is
+    # hands-free listening again) and its `tts start` dropped the audio the page had queued.
+    assert 2.3 < state["turns"][0]["audioSeconds"] < 2.5 and state["drops"] == 1, state
+    assert state["replyFrames"] == 40
+    assert {"role": "assistant", "text": "Once upon a time."} in state["transcript"]
 
 
 def test_push_to_talk_with_no_words_ends_on_the_servers_tts_stop(tmp_path):

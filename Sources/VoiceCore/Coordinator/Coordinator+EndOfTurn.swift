@@ -77,14 +77,19 @@ extension Coordinator {
         }
     }
 
-    /// `device.pause` (the device plays out the few frames it holds, then nothing; no message tells
-    /// it, it stays in its speaking state) and the interruption deadline.
+    /// `device.pause` and the interruption deadline. A device already playing the reply is told to
+    /// drop the frames it holds (up to `prebuffer_frames`, 180 ms), which the host sends again if
+    /// the reply resumes: the reply falls silent as the pause is decided, not after them.
     func pauseReply(_ s: SessionID, _ u: Utterance) {
         if let reply = sessions[s]!.reply, reply.turn < u.turn, reply.pausedAt == nil {
             reply.pausedAt = now
             cancelTimer(reply.playbackTimer)
             reply.playbackTimer = nil
-            out.append(.devicePause(s))
+            out.append(.devicePause(s, deviceDrops: reply.ttsStarted))
+            if reply.ttsStarted {
+                out.append(.deviceSend(s, .ttsPauseStop))
+                out.append(.deviceSend(s, .ttsPauseStart))
+            }
             record(.turnPaused, session: s, turn: reply.turn, value: u.speechStartedAt.map { (now - $0) / 1000 })
         }
         cancelTimer(u.bargeInTimer)

@@ -9,9 +9,11 @@ public enum Effect: Sendable {
     case deviceAudioEnd(SessionID, turn: TurnID)
     /// Drop all queued audio now (barge-in, abort).
     case deviceFlush(SessionID)
-    /// Hold the queued audio: send no more frames (the device plays out what it holds and then
-    /// nothing) until `deviceResume` or `deviceFlush`. Speech over a reply, not yet judged.
-    case devicePause(SessionID)
+    /// Hold the queued audio: send no more frames until `deviceResume` or `deviceFlush`. Speech
+    /// over a reply, not yet judged. `deviceDrops`: the device was told to drop the few frames it
+    /// holds (`ttsPauseStop`, `ttsPauseStart`), so the host sends those frames again on resume;
+    /// otherwise it plays them out and then nothing.
+    case devicePause(SessionID, deviceDrops: Bool)
     /// Send the queued audio again from where `devicePause` held it.
     case deviceResume(SessionID)
     /// Close the device's WebSocket with this close code (RFC 6455 §7.4) and reason.
@@ -43,6 +45,13 @@ public enum DeviceMessage: Sendable, Equatable {
     /// Sent directly only when no audio is queued (abort, flush); otherwise the daemon sends it
     /// after `device.audio_end`.
     case ttsStop
+    /// `tts stop` then `tts start`, each with `"pause": true`, sent together when a playing reply
+    /// pauses: the XiaoZhi firmware drops the audio it holds on entering its speaking state
+    /// (application.cc, `ResetDecoder`), so the reply falls silent at once instead of after the
+    /// frames it holds, and the device stays in its speaking state. Our clients read `pause` and
+    /// drop their queued audio, keeping the reply open.
+    case ttsPauseStop
+    case ttsPauseStart
     indirect case alert(status: String, message: String, emotion: String)
     case mcp(JSON)
 }

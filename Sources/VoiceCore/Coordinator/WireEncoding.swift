@@ -33,9 +33,10 @@ enum WireEncoder {
             var w = WireEffect(.deviceFlush)
             w.session = s.raw
             return w
-        case let .devicePause(s):
+        case let .devicePause(s, deviceDrops):
             var w = WireEffect(.devicePause)
             w.session = s.raw
+            if deviceDrops { w.flags = WireEffect.deviceDrops }
             return w
         case let .deviceResume(s):
             var w = WireEffect(.deviceResume)
@@ -115,6 +116,8 @@ enum WireEncoder {
         case let .llmEmotion(emoji, emotion): return ["type": "llm", "text": .string(emoji), "emotion": .string(emotion), "session_id": sid]
         case .ttsStart: return ["type": "tts", "state": "start", "session_id": sid]
         case .ttsStop: return ["type": "tts", "state": "stop", "session_id": sid]
+        case .ttsPauseStop: return ["type": "tts", "state": "stop", "pause": true, "session_id": sid]
+        case .ttsPauseStart: return ["type": "tts", "state": "start", "pause": true, "session_id": sid]
         case let .alert(status, message, emotion):
             return ["type": "alert", "status": .string(status), "message": .string(message), "emotion": .string(emotion), "session_id": sid]
         case let .mcp(payload): return ["type": "mcp", "payload": payload, "session_id": sid]

@@ -63,6 +63,9 @@ public struct WireEffect: Sendable {
     public static let hello: UInt32 = 1
     /// `VC_EFFECT_TTS_START`: a device.send that announces a reply's audio.
     public static let ttsStart: UInt32 = 2
+    /// `VC_EFFECT_DEVICE_DROPS`: a device.pause after which the device drops the frames it holds;
+    /// the host sends them again on resume.
+    public static let deviceDrops: UInt32 = 4
 
     public var kind: Kind
     public var flags: UInt32 = 0

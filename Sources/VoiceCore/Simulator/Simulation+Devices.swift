@@ -117,7 +117,7 @@ extension Simulation {
             guard devices[i].phase == .waiting || devices[i].phase == .listening else { return }
             devices[i].phase = .idle
             step(i, after: rng.workload.us(1_000_000, 8_000_000))
-        case .llmEmotion, .mcp:
+        case .llmEmotion, .mcp, .ttsPauseStop, .ttsPauseStart:
             break
         }
     }

@@ -223,7 +223,7 @@ public final class Simulation {
             }
             hostPausedAt[s] = nil
             sentAudio[s] = nil
-        case let .devicePause(s):
+        case let .devicePause(s, _):
             checker.devicePause(s)
             if hostPausedAt[s] == nil { hostPausedAt[s] = now }
         case let .deviceResume(s):

@@ -3,5 +3,6 @@ the end-to-end tests and benchmarks)."""
 
 from .device import Device, TurnResult, converse, speech_end_seconds
 from .opus import OpusDecoder, OpusEncoder
+from .speaker import Speaker
 
-__all__ = ["Device", "OpusDecoder", "OpusEncoder", "TurnResult", "converse", "speech_end_seconds"]
+__all__ = ["Device", "OpusDecoder", "OpusEncoder", "Speaker", "TurnResult", "converse", "speech_end_seconds"]

@@ -16,6 +16,7 @@ import numpy as np
 import websockets
 
 from .opus import OpusDecoder, OpusEncoder
+from .speaker import Speaker
 
 MIC_RATE = 16000
 
@@ -201,7 +202,7 @@ async def converse(url: str, pcm: bytes, token: str = "", device_id: str = "cli:
         answered = asyncio.Event()
         max_frames = int((lead_silence + speech_end_seconds(pcm) + max_listen) * 1000 / frame_ms) + 1
         max_frames = max(max_frames, -(-len(audio) // device.frame_bytes))
-        reply = bytearray()
+        speaker: Speaker[bytes] = Speaker(frame_ms / 1000)
         async with device.microphone(audio, answered, max_frames):
             deadline = loop.time() + timeout
             heard_by = loop.time() + max_frames * frame_ms / 1000 + 2.0  # the microphone's end, and the final's
@@ -220,13 +221,19 @@ async def converse(url: str, pcm: bytes, token: str = "", device_id: str = "cli:
                         if abort_after_first_audio:
                             await device.abort()
                     result.frames += 1
-                    reply += m
+                    speaker.receive(loop.time(), m)
                     continue
                 if m.get("type") == "mcp":
                     await device.answer_mcp(m.get("payload"))
                     continue
                 result.messages.append(m)
                 kind, state = m.get("type"), m.get("state")
+                if kind == "tts" and m.get("pause"):
+                    # A paused reply (speech over it) drops what the speaker holds; the hub sends
+                    # those frames again if the reply resumes.
+                    if state == "start":
+                        speaker.drop(loop.time())
+                    continue
                 if kind == "stt":
                     result.stt = str(m.get("text", ""))
                     result.timings.setdefault("stt", now)
@@ -241,7 +248,7 @@ async def converse(url: str, pcm: bytes, token: str = "", device_id: str = "cli:
                     result.timings["tts_stop"] = now
                     result.complete = True
                     break
-        result.reply_pcm = bytes(reply)
+        result.reply_pcm = b"".join(speaker.heard())
     finally:
         await device.close()
     return result

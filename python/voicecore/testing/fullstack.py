@@ -452,7 +452,7 @@ async def _one_turn(device: Device, question: int, hangup: str | None, abort_at_
                     return ""
             elif kind == "tts" and state == "sentence_start":
                 out.sentences.append(str(m.get("text", "")).strip())
-            elif kind == "tts" and state == "stop":
+            elif kind == "tts" and state == "stop" and not m.get("pause"):
                 out.complete = True
                 out.ended_at = time.monotonic()
                 break
