@@ -5,7 +5,8 @@ speaker falls silent, through the real processes.
 eSpeak NG, the default assistant script) answers on a scripted OpenAI-compatible LLM whose story
 is long enough to talk over. A device in realtime mode speaks the XiaoZhi protocol with real Opus:
 it asks for the story, and 1.0-1.3 s into the reply's audio it says an interruption ("Stop. What
-is the capital of France?") or a backchannel ("yeah"), alternately, a new session each time. Its
+is the capital of France?") or a backchannel ("yeah"), alternately, starting anywhere in a 60 ms
+microphone frame, a new session each time. Its
 speaker is the firmware's as `voicecore.client.Speaker` models it: frames play back to back as
 they arrive, and a paused reply's `tts start` (`"pause": true`) empties the queue.
 
@@ -160,7 +161,9 @@ def main() -> int:
             for i in range(args.trials + 2):  # two warm-up trials
                 kind = "interruption" if i % 2 == 0 else "backchannel"
                 before = rewound(up)
-                r = asyncio.run(trial(up, i, kind, question, said[kind], 1.0 + 0.3 * ((i * 7) % 10) / 10))
+                # The speech starts anywhere in a microphone frame (0-57 ms of silence before it).
+                lead = b"\0\0" * (MIC_RATE * ((i * 19) % 20) * 3 // 1000)
+                r = asyncio.run(trial(up, i, kind, question, lead + said[kind], 1.0 + 0.3 * ((i * 7) % 10) / 10))
                 time.sleep(0.3)
                 r["rewound"] = rewound(up) - before
                 if i >= 2:
