@@ -79,14 +79,17 @@ extension Coordinator {
 
     /// `device.pause` and the interruption deadline. A device already playing the reply is told to
     /// drop the frames it holds (up to `prebuffer_frames`, 180 ms), which the host sends again if
-    /// the reply resumes: the reply falls silent as the pause is decided, not after them.
+    /// the reply resumes: the reply falls silent as the pause is decided, not after them. Only in
+    /// realtime mode: there the firmware's `tts stop` keeps it listening with its microphone on
+    /// (in auto mode it would send `listen start`, in manual mode go idle).
     func pauseReply(_ s: SessionID, _ u: Utterance) {
         if let reply = sessions[s]!.reply, reply.turn < u.turn, reply.pausedAt == nil {
             reply.pausedAt = now
             cancelTimer(reply.playbackTimer)
             reply.playbackTimer = nil
-            out.append(.devicePause(s, deviceDrops: reply.ttsStarted))
-            if reply.ttsStarted {
+            let drops = reply.ttsStarted && sessions[s]!.mode == .realtime
+            out.append(.devicePause(s, deviceDrops: drops))
+            if drops {
                 out.append(.deviceSend(s, .ttsPauseStop))
                 out.append(.deviceSend(s, .ttsPauseStart))
             }
