@@ -25,6 +25,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 class ScriptedDevicePeer:
     """Serves the page and speaks the server side of the XiaoZhi protocol for one turn."""
 
+    heard, answer = "what is the capital of France", "Paris."
+    pause_at: int | None = None  # the reply pauses before this frame (`tts stop` + `tts start`, marked pause)
+
     def __init__(self) -> None:
         self.hello = None
         self.listen = []
@@ -72,10 +75,14 @@ class ScriptedDevicePeer:
             return
         self.frames.append(frame)
         if len(self.frames) == 40:  # 2.4 s of microphone: the "utterance"
-            await ws.send_json({"type": "stt", "text": "what is the capital of France", "session_id": "web-1"})
+            await ws.send_json({"type": "stt", "text": self.heard, "session_id": "web-1"})
             await ws.send_json({"type": "tts", "state": "start", "session_id": "web-1"})
-            await ws.send_json({"type": "tts", "state": "sentence_start", "text": "Paris.", "session_id": "web-1"})
-            for frame in self.frames:
+            await ws.send_json({"type": "tts", "state": "sentence_start", "text": self.answer, "session_id": "web-1"})
+            for i, frame in enumerate(self.frames):
+                if i == self.pause_at:
+                    await ws.send_json({"type": "tts", "state": "stop", "pause": True, "session_id": "web-1"})
+                    await ws.send_json({"type": "tts", "state": "start", "pause": True, "session_id": "web-1"})
+                    await asyncio.sleep(0.5)
                 await ws.send_bytes(frame)
                 await asyncio.sleep(0.01)
             await ws.send_json({"type": "tts", "state": "stop", "session_id": "web-1"})
@@ -84,25 +91,10 @@ class ScriptedDevicePeer:
 
 class PausedReplyPeer(ScriptedDevicePeer):
     """A reply paused half-way, as the hub pauses one the user talks over in realtime mode: `tts
-    stop` then `tts start`, both marked `pause`, then the dropped frames and the rest."""
+    stop` then `tts start`, both marked `pause`, then the rest."""
 
-    async def on_frame(self, ws, frame: bytes) -> None:
-        if len(self.frames) >= 40:
-            return
-        self.frames.append(frame)
-        if len(self.frames) == 40:
-            await ws.send_json({"type": "stt", "text": "tell me a story", "session_id": "web-1"})
-            await ws.send_json({"type": "tts", "state": "start", "session_id": "web-1"})
-            await ws.send_json({"type": "tts", "state": "sentence_start", "text": "Once upon a time.", "session_id": "web-1"})
-            for i, f in enumerate(self.frames):
-                if i == 20:
-                    await ws.send_json({"type": "tts", "state": "stop", "pause": True, "session_id": "web-1"})
-                    await ws.send_json({"type": "tts", "state": "start", "pause": True, "session_id": "web-1"})
-                    await asyncio.sleep(0.5)
-                await ws.send_bytes(f)
-                await asyncio.sleep(0.01)
-            await ws.send_json({"type": "tts", "state": "stop", "session_id": "web-1"})
-            self.done.set()
+    heard, answer = "tell me a story", "Once upon a time."
+    pause_at = 20
 
 
 class EmptyPushToTalkPeer(ScriptedDevicePeer):
@@ -192,27 +184,36 @@ def open_chromium(profile: Path, microphone_wav: Path, debug_port: int, url: str
     )
 
 
-def test_page_streams_the_microphone_as_opus_and_plays_the_reply(tmp_path):
-    assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
+def one_turn(tmp_path: Path, peer: ScriptedDevicePeer, microphone: bytes, query: str) -> dict | None:
+    """The page at ``/?query`` with ``microphone`` (48 kHz PCM16) as its microphone, against
+    ``peer``: its window.voicecore once the turn has played."""
 
     async def main():
-        pcm = b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest("What is the capital of France?", sample_rate=48000))])
         wav = tmp_path / "mic.wav"
-        wav.write_bytes(write_wav(b"\0\0" * 24000 + pcm + b"\0\0" * 96000, 48000))
-        peer = ScriptedDevicePeer()
+        wav.write_bytes(write_wav(microphone, 48000))
         runner, port = await peer.serve()
         debug_port = free_port()
-        browser = open_chromium(tmp_path / "profile", wav, debug_port,
-                                f"http://127.0.0.1:{port}/?mode=handsfree&autostart=1&token=devtoken&device=aa:bb:cc:dd:ee:ff")
+        browser = open_chromium(tmp_path / "profile", wav, debug_port, f"http://127.0.0.1:{port}/?{query}")
         try:
-            state = await page_state(debug_port)
+            return await page_state(debug_port)
         finally:
             browser.terminate()
             browser.wait(10)
             await runner.cleanup()
-        return peer, state
 
-    peer, state = asyncio.run(asyncio.wait_for(main(), 90))
+    return asyncio.run(asyncio.wait_for(main(), 90))
+
+
+def test_page_streams_the_microphone_as_opus_and_plays_the_reply(tmp_path):
+    assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
+
+    async def speech() -> bytes:
+        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest("What is the capital of France?", sample_rate=48000))])
+
+    pcm = asyncio.run(speech())
+    peer = ScriptedDevicePeer()
+    state = one_turn(tmp_path, peer, b"\0\0" * 24000 + pcm + b"\0\0" * 96000,
+                     "mode=handsfree&autostart=1&token=devtoken&device=aa:bb:cc:dd:ee:ff")
     assert peer.query["device-id"] == "aa:bb:cc:dd:ee:ff" and peer.query["protocol-version"] == "1" and peer.query["token"] == "devtoken"
     assert peer.hello["audio_params"] == {"format": "opus", "sample_rate": 16000, "channels": 1, "frame_duration": 60}
     assert peer.listen[0] == {"session_id": "web-1", "type": "listen", "state": "start", "mode": "auto"}
@@ -232,23 +233,7 @@ def test_page_streams_the_microphone_as_opus_and_plays_the_reply(tmp_path):
 
 def test_a_paused_reply_drops_the_queued_audio_and_goes_on_as_one_turn(tmp_path):
     assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
-
-    async def main():
-        wav = tmp_path / "mic.wav"
-        wav.write_bytes(write_wav(b"\0\0" * 48000 * 4, 48000))
-        peer = PausedReplyPeer()
-        runner, port = await peer.serve()
-        debug_port = free_port()
-        browser = open_chromium(tmp_path / "profile", wav, debug_port, f"http://127.0.0.1:{port}/?mode=handsfree&autostart=1")
-        try:
-            state = await page_state(debug_port)
-        finally:
-            browser.terminate()
-            browser.wait(10)
-            await runner.cleanup()
-        return state
-
-    state = asyncio.run(asyncio.wait_for(main(), 90))
+    state = one_turn(tmp_path, PausedReplyPeer(), b"\0\0" * 48000 * 4, "mode=handsfree&autostart=1")
     assert state is not None and state["errors"] == [], state
     # The pause's `tts stop` did not end the reply (all of its audio in its turn; the next turn is
     # hands-free listening again) and its `tts start` dropped the audio the page had queued.
