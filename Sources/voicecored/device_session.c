@@ -375,8 +375,13 @@ void device_pause(devices *ds, uint64_t session, int paused, int device_drops) {
     else pace(d);
     /* Every frame handed to the connection reaches the device before the text frames that tell it
      * to drop what it holds: those it may not have played go out again on resume. */
-    if (paused && device_drops && d->playout_ready)
-        ds->metrics->frames_rewound += playout_rewind(&d->playout, monotonic_us());
+    if (paused && device_drops && d->playout_ready) {
+        size_t n = playout_rewind(&d->playout, monotonic_us());
+        ds->metrics->frames_rewound += n;
+        char name[32];
+        session_name(d->id, name, sizeof name);
+        log_event(ds->log, LOG_INFO, "playout.rewound", json_pack("{s:s,s:I}", "session", name, "frames", (json_int_t)n));
+    }
 }
 
 void device_close_session(devices *ds, uint64_t session, int code, const char *reason) {

@@ -283,6 +283,7 @@ def test_realtime_backchannel_resumes_the_reply_and_an_interruption_cuts_it(stac
 
     kinds = ("turn.backchannel", "turn.paused", "turn.resumed", "turn.cancelled")
     before = {k: len(stack.log(k)) for k in kinds}
+    rewound_before = len([e for e in list(stack.daemon.log) if e.get("event") == "playout.rewound"])
     device, first, (start2, said2, stop2, frames2) = run(stack, body)
     new = {k: stack.log(k)[before[k]:] for k in kinds}
     reply_frames = int(REPLY_SECONDS * 1000 / FRAME_MS)
@@ -297,6 +298,8 @@ def test_realtime_backchannel_resumes_the_reply_and_an_interruption_cuts_it(stac
     assert tags.index("tts.start.pause") == tags.index("tts.stop.pause") + 1, tags
     resent = len(first["frames"]) - reply_frames
     assert 1 <= resent <= 4, (len(first["frames"]), tags)
+    rewinds = [e for e in list(stack.daemon.log) if e.get("event") == "playout.rewound"][rewound_before:]
+    assert rewinds and rewinds[0]["frames"] == resent, rewinds  # the daemon's log says what it sent again
     assert 1 <= len(first["frames"]) - len(first["heard"]) <= resent  # dropped by the speaker
     played = sum(p.end - p.start for p in first["heard"])
     assert REPLY_SECONDS - 0.1 <= played <= REPLY_SECONDS + 0.2, played  # every frame, the repeat at most two frames
