@@ -9,7 +9,7 @@ import Testing
     @Test(arguments: ["none", "harsh"])
     func backchannelsPauseAndResumeTheReply(faults: String) throws {
         // Counted over both seeds: an hour of 60 devices has 1-16 backchannels over a playing reply.
-        var backchannels = 0, resumes = 0
+        var backchannels = 0, resumes = 0, dropped = 0
         for seed in [1, 2] {
             var sim = try Simulation(options: SimOptions(json: JSONParser.parse(
                 #"{"seed": \#(seed), "devices": 60, "duration": "1h", "faults": "\#(faults)", "backchannels": 0.5}"#)))
@@ -18,9 +18,32 @@ import Testing
             #expect((r["turns"]?["completed"]?.int64Value ?? 0) > 10)
             backchannels += sim.checker.backchannels
             resumes += sim.checker.resumes
+            dropped += sim.checker.devicesDropped
         }
         #expect(backchannels > 6)
         #expect(resumes > 6)
+        #expect(dropped >= resumes)  // every resumed reply was playing: its device dropped what it held
+    }
+
+    @Test func theCheckerCatchesAPauseWithoutItsDropPairAndAPairWithoutAPause() {
+        let s = SessionID(1)
+        var checker = InvariantChecker(config: CoordinatorConfig(), options: SimOptions())
+        checker.devicePause(s, deviceDrops: true)
+        checker.deviceSend(s, .ttsPauseStop)
+        checker.deviceSend(s, .ttsPauseStart)
+        checker.endBatch()
+        #expect(checker.violation == nil && checker.devicesDropped == 1)
+
+        var unpaired = InvariantChecker(config: CoordinatorConfig(), options: SimOptions())
+        unpaired.devicePause(s, deviceDrops: true)
+        unpaired.deviceSend(s, .ttsPauseStop)
+        unpaired.endBatch()
+        #expect(unpaired.violation?.invariant == "pause-resume-paired")
+
+        var stray = InvariantChecker(config: CoordinatorConfig(), options: SimOptions())
+        stray.devicePause(s, deviceDrops: false)
+        stray.deviceSend(s, .ttsPauseStart)
+        #expect(stray.violation?.invariant == "pause-resume-paired")
     }
 
     @Test func theOptionIsInTheCommand() throws {

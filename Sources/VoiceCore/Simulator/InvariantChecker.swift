@@ -88,6 +88,11 @@ struct InvariantChecker: Sendable {
     /// Jobs of replies discarded in this batch: each must be terminated by its end.
     var discardedJobs: [JobID] = []
     var pausedSessions: Set<SessionID> = []
+    /// Sessions whose pause told the device to drop what it holds, and how much of the pause
+    /// pair has followed in this step (0: `tts stop` is next, 1: `tts start`).
+    var dropPairs: [SessionID: Int] = [:]
+    /// Pauses whose device was told to drop what it held (their pair complete).
+    var devicesDropped = 0
     var preemptsStarted = 0
     var backchannels = 0
     var resumes = 0
@@ -461,6 +466,16 @@ struct InvariantChecker: Sendable {
 
     mutating func deviceSend(_ s: SessionID, _ message: DeviceMessage) {
         if case .alert = message { batchAnswers.append(s) }
+        switch message {
+        case .ttsPauseStop where dropPairs[s] == 0: dropPairs[s] = 1
+        case .ttsPauseStart where dropPairs[s] == 1:
+            dropPairs[s] = nil
+            devicesDropped += 1
+        case .ttsPauseStop, .ttsPauseStart:
+            fail("pause-resume-paired", s, "\(message) without the device.pause that tells the device to drop what it holds")
+        default:
+            if dropPairs[s] != nil { fail("pause-resume-paired", s, "\(message) inside a pause's tts stop + start") }
+        }
     }
 
     mutating func deviceAudio(_ s: SessionID, turn: TurnID, segment k: Int, _ pcm: [UInt8], now: Int64) {
@@ -503,9 +518,12 @@ struct InvariantChecker: Sendable {
     mutating func deviceFlush(_ s: SessionID) { pausedSessions.remove(s) }
 
     /// `device.pause` / `device.resume` come in pairs: a session is never paused twice, and a
-    /// resume follows a pause (a flush ends a pause too).
-    mutating func devicePause(_ s: SessionID) {
+    /// resume follows a pause (a flush ends a pause too). A pause that tells the device to drop
+    /// what it holds is followed in the same step by `tts stop` and `tts start` marked `pause`,
+    /// and those are sent only then.
+    mutating func devicePause(_ s: SessionID, deviceDrops: Bool) {
         if !pausedSessions.insert(s).inserted { fail("pause-resume-paired", s, "device.pause while already paused") }
+        if deviceDrops { dropPairs[s] = 0 }
     }
 
     mutating func deviceResume(_ s: SessionID) {
@@ -514,6 +532,10 @@ struct InvariantChecker: Sendable {
 
     /// After each Coordinator step: the fail-open / fail-closed policy held for it.
     mutating func endBatch() {
+        for s in dropPairs.keys.sorted() {
+            fail("pause-resume-paired", s, "a device.pause that drops without its tts stop + start")
+        }
+        dropPairs.removeAll(keepingCapacity: true)
         for j in discardedJobs where !isTerminated(j) {
             fail("preempt-discard-cancels", jobs[j]?.session, "job \(j) of a discarded held reply was not cancelled")
         }

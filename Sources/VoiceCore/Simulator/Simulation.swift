@@ -223,8 +223,8 @@ public final class Simulation {
             }
             hostPausedAt[s] = nil
             sentAudio[s] = nil
-        case let .devicePause(s, _):
-            checker.devicePause(s)
+        case let .devicePause(s, deviceDrops):
+            checker.devicePause(s, deviceDrops: deviceDrops)
             if hostPausedAt[s] == nil { hostPausedAt[s] = now }
         case let .deviceResume(s):
             checker.deviceResume(s)
