@@ -23,7 +23,6 @@ class Played(Generic[T]):
 class Speaker(Generic[T]):
     frame_seconds: float = 0.06
     played: list[Played[T]] = field(default_factory=list)  # in playing order, cut ones included
-    dropped: int = 0  # frames dropped before they began to play
 
     @property
     def silent_from(self) -> float:
@@ -35,16 +34,12 @@ class Speaker(Generic[T]):
         start = max(at, self.silent_from)
         self.played.append(Played(frame, start, start + self.frame_seconds))
 
-    def drop(self, at: float) -> int:
+    def drop(self, at: float) -> None:
         """Everything queued at ``at`` goes: frames not begun are forgotten, the one playing stops
-        there. Returns the frames forgotten."""
-        kept = [p for p in self.played if p.start < at]
-        gone = len(self.played) - len(kept)
-        if kept and kept[-1].end > at:
-            kept[-1].end = at
-        self.played = kept
-        self.dropped += gone
-        return gone
+        there."""
+        self.played = [p for p in self.played if p.start < at]
+        if self.played and self.played[-1].end > at:
+            self.played[-1].end = at
 
     def heard(self) -> list[T]:
         """The frames that played, in order (a cut one counts)."""
