@@ -300,7 +300,10 @@ def test_realtime_backchannel_resumes_the_reply_and_an_interruption_cuts_it(stac
     assert 1 <= resent <= 4, (len(first["frames"]), tags)
     rewinds = [e for e in list(stack.daemon.log) if e.get("event") == "playout.rewound"][rewound_before:]
     assert rewinds and rewinds[0]["frames"] == resent, rewinds  # the daemon's log says what it sent again
-    assert 1 <= len(first["frames"]) - len(first["heard"]) <= resent  # dropped by the speaker
+    # Dropped by the speaker: what it held, which the hub sent again. This client stamps a frame
+    # when its reader gets the CPU; on a loaded machine it plays later than the hub's clock by more
+    # than the one frame of margin, and drops one frame more than came again (≤ 60 ms lost).
+    assert 1 <= len(first["frames"]) - len(first["heard"]) <= resent + 1
     played = sum(p.end - p.start for p in first["heard"])
     assert REPLY_SECONDS - 0.1 <= played <= REPLY_SECONDS + 0.2, played  # every frame, the repeat at most two frames
     gaps = np.diff([p.start for p in first["heard"]])
