@@ -68,32 +68,15 @@ async def trial(up: Up, i: int, kind: str, question: bytes, said: bytes, delay: 
     device = await Device.open(up.status["ws"], device_id=f"barge:{i:02d}", frame_ms=FRAME_MS)
     speaker: Speaker[int] = Speaker(FRAME_MS / 1000)
     loop = asyncio.get_running_loop()
-    queue: list[bytes] = [question]
-    onset: list[float] = []
+    microphone = device.open_microphone()
+    microphone.say(question)
     out: dict = {"kind": kind}
     frames = 0
-
-    async def microphone() -> None:
-        step = device.frame_bytes
-        t = loop.time()
-        pending = b""
-        while True:
-            start = t
-            if not pending and queue:
-                pending = queue.pop(0)
-                pending += b"\0" * (-len(pending) % step)
-                if len(onset) < 2:
-                    loud = np.nonzero(np.abs(np.frombuffer(pending, "<i2").astype(np.int32)) > 400)[0]
-                    onset.append(start + (int(loud[0]) / MIC_RATE if len(loud) else 0.0))
-            chunk, pending = (pending[:step], pending[step:]) if pending else (b"\0" * step, b"")
-            t += FRAME_MS / 1000
-            await asyncio.sleep(max(0.0, t - loop.time()))  # a frame leaves once it was captured
-            await device.ws.send(device.encoder.encode(chunk))
 
     try:
         await device.hello()
         await device.listen("realtime")
-        mic = asyncio.create_task(microphone())
+        mic = asyncio.create_task(microphone.run())
         first_audio = None
         said_at = None
         deadline = loop.time() + 40
@@ -104,7 +87,7 @@ async def trial(up: Up, i: int, kind: str, question: bytes, said: bytes, delay: 
                 m = None
             now = loop.time()
             if said_at is None and first_audio is not None and now >= first_audio + delay:
-                queue.append(said)
+                microphone.say(said)
                 said_at = now
             if m is None:
                 continue
@@ -129,7 +112,7 @@ async def trial(up: Up, i: int, kind: str, question: bytes, said: bytes, delay: 
         mic.cancel()
     finally:
         await device.close()
-    out["onset"] = onset[1] if len(onset) > 1 else None
+    out["onset"] = microphone.onsets[1] if len(microphone.onsets) > 1 else None
     out["frames"] = frames
     out["heard"] = sum(p.end - p.start for p in speaker.played)
     return out

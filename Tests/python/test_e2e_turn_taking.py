@@ -37,7 +37,7 @@ import numpy as np
 import pytest
 
 from daemon_harness import WORKER_TOKEN, Daemon, OpusEncoder, connect_device, frame, hello, next_json, tone
-from voicecore.client import Speaker
+from voicecore.client import Microphone, Speaker
 from voicecore.worker import Job, Worker
 from voicecore.asr.turn_model import model_path
 from voicecore.testing import word_error_rate
@@ -139,7 +139,6 @@ class Device:
 
     def __init__(self, stack: Stack, mode: str, device_id: str) -> None:
         self.stack, self.mode, self.device_id = stack, mode, device_id
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.messages: list[tuple[float, dict[str, Any]]] = []
         self.audio_frames: list[float] = []
         self.speaker: Speaker[int] = Speaker(FRAME_MS / 1000)  # plays the frames' arrival indexes
@@ -149,7 +148,9 @@ class Device:
         await self.ws.send(hello(FRAME_MS))
         h = await next_json(self.ws)
         await self.ws.send(json.dumps({"session_id": h.get("session_id", ""), "type": "listen", "state": "start", "mode": self.mode}))
-        self.mic = asyncio.create_task(self._microphone())
+        enc = OpusEncoder(SAMPLE_RATE, FRAME_MS)
+        self.microphone = Microphone(lambda opus, _ms: self.ws.send(frame(1, opus)), enc.encode, FRAME_MS)
+        self.mic = asyncio.create_task(self.microphone.run())
         self.reader = asyncio.create_task(self._read())
         return self
 
@@ -160,23 +161,8 @@ class Device:
 
     def say(self, pcm: bytes) -> float:
         """Queues speech for the microphone (its next frame); returns the time it was queued."""
-        self.queue.put_nowait(pcm)
+        self.microphone.say(pcm)
         return time.monotonic()
-
-    async def _microphone(self) -> None:
-        enc = OpusEncoder(SAMPLE_RATE, FRAME_MS)
-        step = enc.frame_samples * 2
-        loop = asyncio.get_running_loop()
-        t = loop.time()
-        pending = b""
-        while True:
-            if not pending and not self.queue.empty():
-                pending = self.queue.get_nowait()
-                pending += b"\0" * (-len(pending) % step)
-            chunk, pending = (pending[:step], pending[step:]) if pending else (b"\0" * step, b"")
-            t += FRAME_MS / 1000
-            await asyncio.sleep(max(0.0, t - loop.time()))
-            await self.ws.send(frame(1, enc.encode(chunk)))
 
     async def _read(self) -> None:
         async for msg in self.ws:

@@ -64,6 +64,44 @@ def unframe(version: int, data: bytes) -> bytes:
     return data[4:]
 
 
+class Microphone:
+    """A microphone that never stops, as a device's in realtime mode: one Opus frame every
+    ``frame_ms`` in real time — the speech queued with ``say``, else silence — each frame sent once
+    it has been captured (frame i leaves at its end). ``onsets`` holds, for each clip said, the loop
+    time at which its first loud sample was captured. ``run`` until cancelled."""
+
+    def __init__(self, send: Callable[[bytes, int], Awaitable[None]], encode: Callable[[bytes], bytes], frame_ms: int,
+                 rate: int = MIC_RATE) -> None:
+        self.send = send  # (Opus frame, its timestamp in ms)
+        self.encode = encode
+        self.frame_ms = frame_ms
+        self.rate = rate
+        self.step = rate * frame_ms // 1000 * 2
+        self.queue: list[bytes] = []
+        self.onsets: list[float] = []
+
+    def say(self, pcm: bytes) -> None:
+        """Queues 16 kHz mono PCM16LE speech; it starts with the next frame the microphone captures."""
+        self.queue.append(pcm)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        t = loop.time()
+        pending = b""
+        i = 0
+        while True:
+            if not pending and self.queue:
+                pending = self.queue.pop(0)
+                pending += b"\0" * (-len(pending) % self.step)
+                loud = np.nonzero(np.abs(np.frombuffer(pending, "<i2").astype(np.int32)) > 400)[0]
+                self.onsets.append(t + (int(loud[0]) / self.rate if len(loud) else 0.0))
+            chunk, pending = (pending[:self.step], pending[self.step:]) if pending else (b"\0" * self.step, b"")
+            t += self.frame_ms / 1000
+            await asyncio.sleep(max(0.0, t - loop.time()))
+            await self.send(self.encode(chunk), i * self.frame_ms)
+            i += 1
+
+
 class Device:
     """One device connection: ``open`` connects (the hello not yet sent), ``hello`` says hello and
     reads the server's; then ``listen``, ``speak`` (the microphone in real time), ``recv`` (a JSON
@@ -136,6 +174,12 @@ class Device:
             i += 1
             if after_frame is not None and await after_frame(i):
                 return
+
+    def open_microphone(self) -> Microphone:
+        """A microphone that never stops (``Microphone``), sending on this connection; run it as a task."""
+        async def send(opus: bytes, timestamp_ms: int) -> None:
+            await self.ws.send(frame(self.version, opus, timestamp_ms))
+        return Microphone(send, self.encoder.encode, self.frame_ms)
 
     @contextlib.asynccontextmanager
     async def microphone(self, audio: bytes, stop: asyncio.Event, max_frames: int,
