@@ -3,6 +3,7 @@
 import asyncio
 import os
 import signal
+import subprocess
 import time
 
 import numpy as np
@@ -52,8 +53,18 @@ def test_espeak_streams_real_speech_at_the_asked_rate(rate):
     assert dominant_frequency_ceiling(samples, rate) < 11025  # espeak's own band, not aliasing
 
 
+def test_the_mandarin_voice_speaks_hanzi_as_mandarin_syllables_and_english_words_as_english():
+    def phonemes(text: str) -> str:
+        return subprocess.run(["espeak-ng", "-q", "-x", "-v", voice_for("zh"), text], capture_output=True, text=True, check=True).stdout
+
+    # eSpeak's `cmn` voice read the pinyin's tone digits as English numbers: "(en)dZI55nw'055n" ("jin one").
+    today = phonemes("今天天气很好")
+    assert "(en)" not in today and len(today.split("_|")) >= 6, today
+    assert "(en)" in phonemes("OK")
+
+
 def test_espeak_languages_and_voices():
-    assert voice_for("en-US") == "en-us" and voice_for("zh-CN") == "cmn" and voice_for("ru") == "ru"
+    assert voice_for("en-US") == "en-us" and voice_for("zh-CN") == "cmn-latn-pinyin" and voice_for("ru") == "ru"
     assert voice_for("en", voice="en-gb") == "en-gb"
 
     async def main():

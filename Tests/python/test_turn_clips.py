@@ -8,13 +8,16 @@ of the tests); a stand-in interpreter speaking the same protocol drives the plum
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from voicecore.audio import pcm16_to_float
 from voicecore.testing import turn_clips
+from voicecore.testing.speech import speak
 from voicecore.testing.turn_clips import SAMPLE_RATE, evaluation_set, make_clip
 
 STAND_IN = """#!{python}
@@ -79,6 +82,22 @@ def test_a_neural_set_asks_the_helper_once_for_every_line(neural):
     assert all("/neural/" in c.id for c in clips if c.language == "ja")
 
 
+def test_espeak_speaks_every_japanese_line_from_its_kana_reading():
+    """eSpeak's Japanese voice reads a kanji as the English "Chinese letter" (an `(en)` switch in its
+    phonemes); the set gives it a reading of every Japanese line that has one, and the clip is that
+    reading's speech under the line's own text."""
+    lines = [part for source in (turn_clips.FINISHED, turn_clips.UNFINISHED, turn_clips.PAUSED, turn_clips.BACKCHANNELS)
+             for line in source["ja"] for part in (line if isinstance(line, tuple) else (line,))]
+    for line in lines:
+        spoken = turn_clips.ESPEAK_READINGS.get(line, line)
+        phonemes = subprocess.run(["espeak-ng", "-q", "-x", "-v", "ja", spoken], capture_output=True, text=True, check=True).stdout
+        assert "(en)" not in phonemes, (line, phonemes)
+    clip = make_clip("ja", "finished", "イタリアの首都はどこですか？", lead=0.0, tail=0.0)
+    assert clip.text == "イタリアの首都はどこですか？"
+    reading = pcm16_to_float(speak("イタリアのしゅとわどこですか？", SAMPLE_RATE, trim=True, language="ja"))
+    assert np.array_equal(clip.audio, reading[int(np.nonzero(np.abs(reading) > 0.01)[0][0]):])
+
+
 def test_a_line_the_helper_cannot_speak_is_an_error_naming_it(neural):
     with pytest.raises(RuntimeError, match="could not speak zh '坏': ValueError: no reading"):
         make_clip("zh", "finished", "坏", voice="neural")
@@ -97,8 +116,6 @@ def test_missing_neural_voices_say_how_to_install_them(tmp_path, monkeypatch):
 def test_the_turn_benchmark_says_which_clips_a_recorded_run_lacks(tmp_path):
     """``bench_turn.py --from-json`` decides again on recorded evidence; a file recorded for other
     clips than the ones asked (another --languages) is a clear error, not a KeyError."""
-    import subprocess
-
     root = Path(__file__).resolve().parents[2]
     recorded = tmp_path / "turn.json"
     recorded.write_text("[]")

@@ -12,8 +12,12 @@ import numpy as np
 from ..audio import parse_wav_header
 from .engine import SpeechRequest
 
-# Language tags a device sends → eSpeak NG voice names.
-VOICES = {"en": "en-us", "zh": "cmn", "zh-cn": "cmn", "ja": "ja", "ru": "ru", "de": "de", "fr": "fr", "es": "es"}
+# Language tags a device sends → eSpeak NG voice names. Mandarin is `cmn-latn-pinyin`, not `cmn`:
+# both turn hanzi into pinyin with tone numbers, and `cmn` ("latin as English") then reads that
+# pinyin as English, tone digits included: "今天" comes out as "jin one tian one", which Whisper base
+# writes as "盡幻,盡幻,盡幻,4-3-5-4". `cmn-latn-pinyin` speaks the syllables with their tones and
+# still switches to English for words that are no pinyin ("OK", "Python").
+VOICES = {"en": "en-us", "zh": "cmn-latn-pinyin", "zh-cn": "cmn-latn-pinyin", "ja": "ja", "ru": "ru", "de": "de", "fr": "fr", "es": "es"}
 
 
 def voice_for(language: str, voice: str = "") -> str:
