@@ -85,6 +85,17 @@ def test_japanese_is_spoken_from_its_reading():
     assert "(en)" not in phonemes(reading("今日の天気はどうですか？"))
 
 
+def test_without_janome_japanese_goes_as_written_with_one_warning(monkeypatch, caplog):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "janome.tokenizer", None)  # import fails as if not installed
+    reading = JapaneseReading()
+    with caplog.at_level("WARNING", logger="voicecore.tts.japanese"):
+        assert reading("今日の天気") == "今日の天気" and reading("東京") == "東京"
+    assert [r.getMessage() for r in caplog.records].count(
+        "janome is not installed: eSpeak reads Japanese kanji as 'Chinese letter' (pip install janome)") == 1
+
+
 def test_espeak_languages_and_voices():
     assert voice_for("en-US") == "en-us" and voice_for("zh-CN") == "cmn-latn-pinyin" and voice_for("ru") == "ru"
     assert voice_for("en", voice="en-gb") == "en-gb"

@@ -48,4 +48,5 @@ class JapaneseReading:
         tokenizer = self._load()
         if tokenizer is None:
             return text
-        return "".join(t.phonetic if t.phonetic != "*" else t.surface for t in tokenizer.tokenize(text))
+        with self._lock:  # one analysis at a time: the TTS worker's segments call from threads
+            return "".join(t.phonetic if t.phonetic != "*" else t.surface for t in tokenizer.tokenize(text))
