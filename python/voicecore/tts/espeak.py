@@ -158,7 +158,7 @@ class EspeakEngine:
 
         voice = voice_for(request.language, request.voice)
         text = request.text
-        if voice == "ja" and has_kanji(text):
+        if voice == "ja" and has_kanji(text):  # kana alone needs no reading, nor a thread
             text = await asyncio.to_thread(self._japanese, text)
         proc, head, layout = await self._begin(voice, text)
         assert proc.stdout
