@@ -17,7 +17,7 @@ import pytest
 
 from voicecore.audio import pcm16_to_float
 from voicecore.testing import turn_clips
-from voicecore.testing.speech import speak
+from voicecore.testing.speech import HUMS, speak
 from voicecore.tts.japanese import JapaneseReading
 from voicecore.testing.turn_clips import SAMPLE_RATE, evaluation_set, make_clip
 
@@ -96,6 +96,19 @@ def test_espeak_speaks_every_japanese_line_of_the_set_as_japanese():
     assert clip.text == "イタリアの首都はどこですか？"
     spoken = pcm16_to_float(speak("イタリアノシュトワドコデスカ？", SAMPLE_RATE, trim=True, language="ja"))
     assert np.array_equal(clip.audio, spoken[int(np.nonzero(np.abs(spoken) > 0.01)[0][0]):])
+
+
+def test_hummed_backchannels_are_hummed_not_spelled():
+    """eSpeak spells "mhm" letter by letter ("Em Ha Em"); the set's "mhm" and "mm-hmm" are said
+    from the phonemes of a hum, syllabic m, h, syllabic m."""
+    def phonemes(text: str, voice: str) -> str:
+        return subprocess.run(["espeak-ng", "-q", "-x", "-v", voice, text], capture_output=True, text=True, check=True).stdout.strip()
+
+    assert phonemes("mhm", "de") == "_!,Emh,A:'Em"  # the letters' names
+    for line, language, voice in (("mhm", "de", "de"), ("mm-hmm", "en", "en-us")):
+        assert line in turn_clips.BACKCHANNELS[language]
+        assert phonemes(HUMS[line], voice) == "m-h'm-"
+        assert speak(line, language=language) == speak("[[m-'hm-]]", language=language)
 
 
 def test_a_line_the_helper_cannot_speak_is_an_error_naming_it(neural):

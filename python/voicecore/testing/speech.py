@@ -15,11 +15,16 @@ from ..tts.japanese import JapaneseReading
 # One analyser for every call (its dictionary loads once per process).
 _JAPANESE = JapaneseReading()
 
+# Acknowledgements that eSpeak does not know and spells letter by letter ("mhm" → "Em Ha Em",
+# "mm-hmm" → "Em Em-hum"): a listener hums them, [m̩ˈhm̩], which eSpeak says from its phonemes.
+HUMS = {"mhm": "[[m-'hm-]]", "mm-hmm": "[[m-'hm-]]"}
+
 
 def speak(text: str, sample_rate: int = 16000, trim: bool = False, language: str = "en", speed_wpm: int = 175) -> bytes:
-    """eSpeak's speech of ``text`` as PCM16LE (the TTS worker's engine: Japanese from its reading);
-    ``trim`` cuts its trailing silence (~0.3 s) so that a pause placed after it is the pause a
-    listener hears. Callable from inside a running loop too."""
+    """eSpeak's speech of ``text`` as PCM16LE (the TTS worker's engine: Japanese from its reading;
+    a hum for ``HUMS``); ``trim`` cuts its trailing silence (~0.3 s) so that a pause placed after it
+    is the pause a listener hears. Callable from inside a running loop too."""
+    text = HUMS.get(text, text)
 
     async def main() -> bytes:
         engine = EspeakEngine(speed_wpm=speed_wpm, japanese=_JAPANESE)
