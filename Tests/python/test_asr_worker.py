@@ -164,6 +164,19 @@ def test_openai_transcription_adapter_posts_a_wav(engine):
 
 # --- the short encoder window (FasterWhisperEngine.window_s) ---
 
+def test_an_english_only_model_asked_for_another_language_warns_once_per_language(engine, caplog):
+    """tiny.en writes English words for any speech: a job hinting Chinese gets a warning in the
+    worker's log (`voicecore up`: logs/asr.log) naming the way out, once per language."""
+    quiet = np.zeros(16000, dtype=np.float32)
+    with caplog.at_level("WARNING", logger="voicecore.asr.faster_whisper_engine"):
+        for language in ("zh-CN", "zh-CN", "zh", "ru", "en", "auto", "en-US"):
+            run(engine.transcribe(quiet, language=language))
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith("asked for 'zh-CN' speech, but faster-whisper:tiny.en writes English only")
+    assert "--asr-model base" in warnings[0] and warnings[1].startswith("asked for 'ru' speech")
+
+
 def test_encoder_window_fits_the_utterance():
     assert encoder_window_s(2.0, 10.0) == 10.0  # a question: the shortest window
     assert encoder_window_s(12.0, 10.0) == 18.0  # speech fills at most two thirds of it

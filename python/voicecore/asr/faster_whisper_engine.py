@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 import threading
@@ -21,6 +22,8 @@ WHISPER_WINDOW_S = 30.0  # the window Whisper was trained on; faster-whisper alw
 # does, Whisper tends to loop (measured: windows of the utterance + 1 s or + 2 s looped on 5 and 4
 # of 16 eSpeak questions; windows of 10-15 s on none).
 WINDOW_SPEECH_SHARE = 2 / 3
+log = logging.getLogger(__name__)
+
 FRAMES_PER_S = 100  # log-mel frames (10 ms hop)
 FINAL_BEAM = 5  # transcribe()'s beam
 # A pass whose tokens average a log-probability below this is decoded again with beam search for
@@ -129,12 +132,18 @@ class FasterWhisperEngine:
         self.unsure_logprob = unsure_logprob
         self.window_s = window_s
         self._decoding: dict[str, tuple[Any, list[int]]] = {}  # per language: tokenizer, suppressed tokens
+        self._unheard: set[str] = set()  # languages an English-only model was asked for (warned once)
         self._slots = threading.BoundedSemaphore(concurrency)  # not asyncio's: usable from any loop
 
     def _run(self, audio: np.ndarray, language: str) -> tuple[Transcript, _Pass | None]:
         """The pass, and what a beam search of it needs (None: nothing to refine)."""
         # "" or "auto": the model detects the language (a multilingual model only; on the full window).
         tag = language.split("-")[0].lower()
+        if self.english_only and tag not in ("", "auto", "en") and tag not in self._unheard:
+            self._unheard.add(tag)
+            log.warning("asked for %r speech, but %s writes English only: the transcripts will be English words; "
+                        "serve other languages with a multilingual model (voicecore up --asr-model base, docs/languages.md)",
+                        language, self.name)
         lang = "en" if self.english_only else (None if tag in ("", "auto") else tag)
         window = encoder_window_s(len(audio) / SAMPLE_RATE, self.window_s)
         if window is not None and lang is not None:
