@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,20 @@ def transcribe(pcm: bytes, rate: int) -> str:
 
     samples = resample(np.frombuffer(pcm, dtype="<i2"), rate, 16000)
     return asyncio.run(FasterWhisperEngine().transcribe(samples.astype(np.float32) / 32768.0, language="en")).text
+
+
+def test_a_chinese_device_on_the_english_only_asr_is_told_on_the_console(stack):
+    """A device that says it speaks Chinese, on `voicecore up`'s default tiny.en: its turn goes on
+    (in English words), and the ASR worker's warning naming the way out reaches up's console."""
+    up, _ = stack
+    device = "zh:00:00:00:00:02"
+    request = urllib.request.Request(up.status["http"] + "/xiaozhi/ota/", data=json.dumps({"language": "zh-CN"}).encode(),
+                                     method="POST", headers={"Device-Id": device, "Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=5).close()
+    asyncio.run(converse(up.status["ws"], spoken(QUESTION), device_id=device, timeout=60))
+    up.wait_output("[asr worker] warning: asked for 'zh-CN' speech, but faster-whisper:tiny.en writes English only", 10)
+    warned = [line for line in up.output if "asked for 'zh-CN' speech" in line]
+    assert len(warned) == 1 and "--asr-model base" in warned[0], warned
 
 
 def test_a_spoken_question_is_answered_with_speech(stack):

@@ -110,6 +110,16 @@ class Stack:
                 self._registered_agents.update(a for a in reason[len("agents="):].split(",") if a)
             self._registered_changed.set()
 
+    def _worker_line(self, name: str) -> Callable[[str], None]:
+        """Puts a worker's warnings and errors (its logging's `LEVEL message` lines) on the console
+        too; its whole log stays in its file."""
+        def seen(line: str) -> None:
+            for level in (" WARNING ", " ERROR ", " CRITICAL "):
+                if level in line:
+                    self.supervisor.report(f"[{name}] {level.strip().lower()}: {line.split(level, 1)[1]}")
+                    return
+        return seen
+
     def _memory_line(self, line: str) -> None:
         entry = json_line(line)
         if entry is None:
@@ -222,7 +232,8 @@ class Stack:
                 args += ["--slots", str(c.asr_slots if kind == "asr" else c.tts_slots)]
                 if kind == "asr":
                     args += asr_worker_args(c)
-            await self.supervisor.start(ChildSpec(f"{kind} worker", self._python(*args), self.logs / f"{kind}.log", env=env))
+            await self.supervisor.start(ChildSpec(f"{kind} worker", self._python(*args), self.logs / f"{kind}.log", env=env,
+                                                  on_line=self._worker_line(f"{kind} worker")))
         await self._wait_registered()
         self.ready = True
         self._write_status()
@@ -257,7 +268,8 @@ class Stack:
             env["VOICECORE_SYSTEM_PROMPT"] = agent.system_prompt
         if agent.tools is not None:
             env["VOICECORE_TOOLS"] = ",".join(agent.tools)
-        await self.supervisor.start(ChildSpec(f"assistant {agent.name}", self._python(*args), self.logs / f"assistant-{agent.name}.log", env=env))
+        await self.supervisor.start(ChildSpec(f"assistant {agent.name}", self._python(*args), self.logs / f"assistant-{agent.name}.log", env=env,
+                                              on_line=self._worker_line(f"assistant {agent.name}")))
 
     async def _install_turn_model(self) -> None:
         """The ASR worker's end-of-turn model (Smart Turn, from the pipecat-ai wheel), once."""
