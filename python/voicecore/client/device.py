@@ -68,7 +68,7 @@ class Microphone:
     """A microphone that never stops, as a device's in realtime mode: one Opus frame every
     ``frame_ms`` in real time — the speech queued with ``say``, else silence — each frame sent once
     it has been captured (frame i leaves at its end). ``onsets`` holds, for each clip said, the loop
-    time at which its first loud sample was captured. ``run`` until cancelled."""
+    time at which its first loud sample was captured. ``Device.speak`` is one clip on it."""
 
     def __init__(self, send: Callable[[bytes, int], Awaitable[None]], encode: Callable[[bytes], bytes], frame_ms: int,
                  rate: int = MIC_RATE) -> None:
@@ -84,12 +84,15 @@ class Microphone:
         """Queues 16 kHz mono PCM16LE speech; it starts with the next frame the microphone captures."""
         self.queue.append(pcm)
 
-    async def run(self) -> None:
+    async def run(self, stop: asyncio.Event | None = None, max_frames: int | None = None,
+                  after_frame: Callable[[int], Awaitable[bool]] | None = None) -> None:
+        """Sends frames until cancelled, ``stop`` is set, ``max_frames`` went, or ``after_frame(frames
+        sent)`` returns True."""
         loop = asyncio.get_running_loop()
         t = loop.time()
         pending = b""
         i = 0
-        while True:
+        while not (stop is not None and stop.is_set()) and (max_frames is None or i < max_frames):
             if not pending and self.queue:
                 pending = self.queue.pop(0)
                 pending += b"\0" * (-len(pending) % self.step)
@@ -100,6 +103,8 @@ class Microphone:
             await asyncio.sleep(max(0.0, t - loop.time()))
             await self.send(self.encode(chunk), i * self.frame_ms)
             i += 1
+            if after_frame is not None and await after_frame(i):
+                return
 
 
 class Device:
@@ -162,18 +167,9 @@ class Device:
         """Streams ``audio`` (16 kHz mono PCM16LE), then silence, as Opus frames in real time — a
         device sends a frame once it has been captured: frame i leaves at its end — until ``stop`` is
         set, ``max_frames`` went, or ``after_frame(frames sent)`` returns True."""
-        loop = asyncio.get_running_loop()
-        step = self.frame_bytes
-        audio += b"\0" * (-len(audio) % step)
-        start = loop.time()
-        i = 0
-        while not stop.is_set() and i < max_frames:
-            chunk = audio[i * step:(i + 1) * step] if i * step < len(audio) else b"\0" * step
-            await asyncio.sleep(max(0.0, start + (i + 1) * self.frame_ms / 1000 - loop.time()))
-            await self.ws.send(frame(self.version, self.encoder.encode(chunk), i * self.frame_ms))
-            i += 1
-            if after_frame is not None and await after_frame(i):
-                return
+        microphone = self.open_microphone()
+        microphone.say(audio)
+        await microphone.run(stop, max_frames, after_frame)
 
     def open_microphone(self) -> Microphone:
         """A microphone that never stops (``Microphone``), sending on this connection; run it as a task."""
