@@ -24,10 +24,8 @@ import pytest
 
 from voicecore.audio import float_to_pcm16, resample
 from voicecore.client import converse
-from voicecore.testing import Rule, ScriptedLLM
+from voicecore.testing import Rule, ScriptedLLM, speak
 from voicecore.testing.wer import word_error_rate, words
-from voicecore.tts.engine import SpeechRequest
-from voicecore.tts.espeak import EspeakEngine
 
 from up_harness import Up
 
@@ -46,12 +44,6 @@ def stack(tmp_path_factory):
     llm.stop_thread()
 
 
-def spoken(text: str) -> bytes:
-    async def synth() -> bytes:
-        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(text, sample_rate=16000))])
-    return asyncio.run(synth())
-
-
 def transcribe(pcm: bytes, rate: int) -> str:
     from voicecore.asr.faster_whisper_engine import FasterWhisperEngine
 
@@ -67,7 +59,7 @@ def test_a_chinese_device_on_the_english_only_asr_is_told_on_the_console(stack):
     request = urllib.request.Request(up.status["http"] + "/xiaozhi/ota/", data=json.dumps({"language": "zh-CN"}).encode(),
                                      method="POST", headers={"Device-Id": device, "Content-Type": "application/json"})
     urllib.request.urlopen(request, timeout=5).close()
-    asyncio.run(converse(up.status["ws"], spoken(QUESTION), device_id=device, timeout=60))
+    asyncio.run(converse(up.status["ws"], speak(QUESTION), device_id=device, timeout=60))
     up.wait_output("[asr worker] warning: asked for 'zh-CN' speech, but faster-whisper:tiny.en writes English only", 10)
     warned = [line for line in up.output if "asked for 'zh-CN' speech" in line]
     assert len(warned) == 1 and "--asr-model base" in warned[0], warned
@@ -75,7 +67,7 @@ def test_a_chinese_device_on_the_english_only_asr_is_told_on_the_console(stack):
 
 def test_a_spoken_question_is_answered_with_speech(stack):
     up, llm = stack
-    result = asyncio.run(converse(up.status["ws"], spoken(QUESTION), device_id="e2e:00:00:00:00:01", timeout=60))
+    result = asyncio.run(converse(up.status["ws"], speak(QUESTION), device_id="e2e:00:00:00:00:01", timeout=60))
     assert word_error_rate(QUESTION, result.stt) <= 0.2, result.stt
     # The default script retrieved its passage about Paris and handed it to the LLM with the question.
     chat = llm.requests[-1]["messages"]
@@ -147,7 +139,7 @@ def test_a_crashed_worker_is_restarted_and_the_next_turn_works(stack):
     while up.pids()["tts worker"] == old:
         assert time.monotonic() < deadline, "the tts worker was not restarted"
         time.sleep(0.2)
-    result = asyncio.run(converse(up.status["ws"], spoken(QUESTION), device_id="e2e:00:00:00:00:03", timeout=60))
+    result = asyncio.run(converse(up.status["ws"], speak(QUESTION), device_id="e2e:00:00:00:00:03", timeout=60))
     assert result.complete and result.sentences[0] == "Paris is the capital of France." and result.frames > 20
 
 
@@ -160,12 +152,6 @@ def test_sigterm_stops_every_child(tmp_path):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert not (tmp_path / "state" / "up.json").exists()
-
-
-def spoken48k(text: str) -> bytes:
-    async def synth() -> bytes:
-        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest(text, sample_rate=48000))])
-    return asyncio.run(synth())
 
 
 def run_page(up, tmp_path: Path, microphone: bytes, query: str) -> dict:
@@ -190,7 +176,7 @@ def test_browser_page_served_by_voicecored_through_voicecore_up(stack, tmp_path)
     """Hands-free: the page must show the recognized question and play the reply."""
     up, _ = stack
     # Chromium loops the file: the long silence lets the reply play out before the question repeats.
-    state = run_page(up, tmp_path, b"\0\0" * 24000 + spoken48k(QUESTION) + b"\0\0" * 48000 * 12,
+    state = run_page(up, tmp_path, b"\0\0" * 24000 + speak(QUESTION, 48000) + b"\0\0" * 48000 * 12,
                      "mode=handsfree&autostart=1&device=web:00:00:00:00:01")
     assert state is not None and state["errors"] == [], state
     users = [t["text"] for t in state["transcript"] if t["role"] == "user"]
@@ -213,7 +199,7 @@ def test_browser_page_talking_over_the_reply_with_a_backchannel(stack, tmp_path)
 
     before = backchannels()
     # The reply starts ~0.5 s after the question and plays ~3.5 s: "yeah" 1.2 s after the question.
-    microphone = (b"\0\0" * 24000 + spoken48k(QUESTION) + b"\0\0" * int(48000 * 1.2) + spoken48k("yeah")
+    microphone = (b"\0\0" * 24000 + speak(QUESTION, 48000) + b"\0\0" * int(48000 * 1.2) + speak("yeah", 48000)
                   + b"\0\0" * 48000 * 12)
     state = run_page(up, tmp_path, microphone, "mode=realtime&autostart=1&device=web:00:00:00:00:02")
     assert state is not None and state["errors"] == [], state

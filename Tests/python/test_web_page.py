@@ -15,8 +15,7 @@ from aiohttp import ClientSession, web
 from websockets.asyncio.client import connect
 
 from voicecore.audio import write_wav
-from voicecore.tts.engine import SpeechRequest
-from voicecore.tts.espeak import EspeakEngine
+from voicecore.testing import speak
 
 PAGE = Path(__file__).resolve().parents[2] / "python" / "voicecore" / "web" / "index.html"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -207,10 +206,7 @@ def one_turn(tmp_path: Path, peer: ScriptedDevicePeer, microphone: bytes, query:
 def test_page_streams_the_microphone_as_opus_and_plays_the_reply(tmp_path):
     assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
 
-    async def speech() -> bytes:
-        return b"".join([c async for c in EspeakEngine().synthesize(SpeechRequest("What is the capital of France?", sample_rate=48000))])
-
-    pcm = asyncio.run(speech())
+    pcm = speak("What is the capital of France?", 48000)
     peer = ScriptedDevicePeer()
     state = one_turn(tmp_path, peer, b"\0\0" * 24000 + pcm + b"\0\0" * 96000,
                      "mode=handsfree&autostart=1&token=devtoken&device=aa:bb:cc:dd:ee:ff")
