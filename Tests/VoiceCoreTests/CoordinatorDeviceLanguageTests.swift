@@ -88,6 +88,34 @@ import Testing
         #expect(rejected.contains("input.rejected"))
     }
 
+    @Test func aDevicesUtterancesGoToTheASRWorkerThatHearsItsLanguage() throws {
+        var t = CoordinatorScript()
+        func register(_ w: UInt64, _ json: String) throws {
+            t.feed(.workerConnected(WorkerID(w)))
+            t.feed(try WireDecoder.workerMessage(WorkerID(w), WireFields(JSONParser.parse(json), "worker")))
+        }
+        try register(1, #"{"type":"register","name":"asr-tiny.en","kinds":["asr"],"slots":{"asr":4},"languages":["en"]}"#)
+        try register(2, #"{"type":"register","name":"asr-base","kinds":["asr"],"slots":{"asr":4}}"#)
+        t.worker(3, [.assistant])
+        t.worker(4, [.tts])
+        #expect(t.hasSubsequence(["worker.registered worker=w1 to=asr reason=languages=en text=asr-tiny.en"]))
+        t.feed(.deviceLanguage(deviceID: "dev1", language: "zh-CN"))
+        t.device(1, mode: .realtime)
+        t.device(2, mode: .realtime)
+        #expect(t.asrJob(1)?.1 == WorkerID(2) && t.asrJob(2)?.1 == WorkerID(1))
+        // Each next utterance (realtime: opened as the last one ends) goes to the same worker.
+        t.utter(1, "今天天气怎么样")
+        t.utter(2, "What time is it?")
+        #expect(t.asrJob(1)?.1 == WorkerID(2) && t.asrJob(2)?.1 == WorkerID(1))
+        #expect(t.count("job.dispatched") >= 6)
+        #expect(t.rejections == 0)
+        for bad in [#""languages":"en""#, #""languages":["en",1]"#, #""languages":["english!"]"#] {
+            #expect(throws: VCError.self) {
+                try WireDecoder.workerMessage(WorkerID(9), WireFields(JSONParser.parse(#"{"type":"register","kinds":["asr"],\#(bad)}"#), "worker"))
+            }
+        }
+    }
+
     @Test func theMemoryIsBoundedAndForgetsTheLeastRecentlyReported() {
         var m = DeviceLanguages(capacity: 3)
         m.learn("a", "en")

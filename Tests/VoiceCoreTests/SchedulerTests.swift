@@ -68,6 +68,68 @@ import Testing
         #expect(s.servedAgents(.assistant) == ["kitchen", "story"])
     }
 
+    func asrJob(_ id: UInt64, _ language: String, session: UInt64, preferred: WorkerID? = nil) -> QueuedJob {
+        QueuedJob(job: JobID(id), kind: .asr, session: SessionID(session), priority: .first, preferred: preferred, enqueuedAt: t0,
+                  language: language)
+    }
+
+    func asrWorker(_ s: inout Scheduler, _ id: UInt64, slots: Int = 2, languages: [String] = []) {
+        s.register(WorkerID(id), WorkerRegistration(kinds: KindSet([.asr]), slots: [.asr: slots], languages: languages), now: t0)
+    }
+
+    @Test func jobsGoToAWorkerNamingTheirLanguageThenToOneHearingEveryLanguage() {
+        var s = Scheduler()
+        asrWorker(&s, 1, languages: ["en"])  // tiny.en
+        asrWorker(&s, 2)                     // multilingual base
+        s.enqueue(asrJob(1, "en-US", session: 1))
+        s.enqueue(asrJob(2, "zh-CN", session: 2))
+        s.enqueue(asrJob(3, "auto", session: 3))  // detection: only a multilingual model tells languages apart
+        s.enqueue(asrJob(4, "en", session: 4))
+        var placed: [UInt64: UInt64] = [:]
+        while let p = s.nextPlacement(now: t0) { placed[p.job.job.raw] = p.worker.raw }
+        #expect(placed == [1: 1, 2: 2, 3: 2, 4: 1])
+        // The English worker is full: the next English job goes to the multilingual one.
+        s.finish(JobID(2), success: true, now: t0)
+        s.enqueue(asrJob(5, "en", session: 5))
+        #expect(s.nextPlacement(now: t0)?.worker == WorkerID(2))
+    }
+
+    @Test func aJobWaitsForAWorkerThatHearsItsLanguageRatherThanGoToOneThatDoesNot() {
+        var s = Scheduler()
+        asrWorker(&s, 1, slots: 4, languages: ["en"])
+        asrWorker(&s, 2, slots: 1)
+        s.enqueue(asrJob(1, "zh", session: 1))
+        s.enqueue(asrJob(2, "ru", session: 2))  // waits: the multilingual worker is busy
+        s.enqueue(asrJob(3, "en", session: 3))  // and does not hold up an English job
+        var placed: [UInt64: UInt64] = [:]
+        while let p = s.nextPlacement(now: t0) { placed[p.job.job.raw] = p.worker.raw }
+        #expect(placed == [1: 2, 3: 1])
+        #expect(s.queuedCount(.asr) == 1)
+        // Affinity to the worker that heard the session last yields to the language.
+        s.finish(JobID(1), success: true, now: t0)
+        _ = s.cancel(JobID(2), kind: .asr)
+        s.enqueue(asrJob(4, "zh", session: 1, preferred: WorkerID(1)))
+        #expect(s.nextPlacement(now: t0)?.worker == WorkerID(2))
+        // With no worker that hears it registered (or one draining), a job goes to any: heard badly beats not heard.
+        s.drain(WorkerID(2))
+        s.enqueue(asrJob(5, "ja", session: 5))
+        #expect(s.nextPlacement(now: t0)?.worker == WorkerID(1))
+    }
+
+    @Test func languagesDoNotEnterPlacementUntilAWorkerNamesThem() {
+        // Workers that name no language: the same placements, in the same order, as jobs without one.
+        func placements(_ language: String) -> [UInt64] {
+            var s = Scheduler()
+            for i in 1...4 { asrWorker(&s, UInt64(i), slots: 3) }
+            for j in 1...10 { s.enqueue(asrJob(UInt64(j), language, session: UInt64(j))) }
+            var out: [UInt64] = []
+            while let p = s.nextPlacement(now: t0) { out.append(p.worker.raw) }
+            return out
+        }
+        #expect(placements("zh") == placements(""))
+        #expect(Set(placements("zh")).count == 4)
+    }
+
     @Test func cancelledQueuedJobsAreSkipped() {
         var s = scheduler(workers: 1)
         s.enqueue(job(1)); s.enqueue(job(2))

@@ -174,7 +174,7 @@ def test_an_english_only_model_asked_for_another_language_warns_once_per_languag
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 2, warnings
     assert warnings[0].startswith("asked for 'zh-CN' speech, but faster-whisper:tiny.en writes English only")
-    assert "--asr-model base" in warnings[0] and warnings[1].startswith("asked for 'ru' speech")
+    assert "--asr-model tiny.en,base" in warnings[0] and warnings[1].startswith("asked for 'ru' speech")
 
 
 def test_encoder_window_fits_the_utterance():

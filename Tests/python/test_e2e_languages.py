@@ -1,7 +1,9 @@
-"""A language end to end, as a user meets it: `voicecore up --asr-model base` (real voicecored, a real
-ASR worker running multilingual Whisper base, a real eSpeak NG TTS worker, the default assistant
-script) with the hub's language set to Russian, a scripted OpenAI-compatible LLM over real HTTP, and a
-device speaking the real XiaoZhi protocol with real Opus.
+"""A language end to end, as a user meets it: `voicecore up --asr-model tiny.en,base` (real voicecored,
+two real ASR workers — English-only Whisper tiny.en and multilingual Whisper base —, a real eSpeak NG
+TTS worker, the default assistant script) with the hub's language set to Russian, a scripted
+OpenAI-compatible LLM over real HTTP, and devices speaking the real XiaoZhi protocol with real Opus.
+tiny.en registers as hearing English only; the hub sends each utterance to the worker that hears
+its session's language: English to tiny.en, the rest to base.
 
 The language travels: the ASR job hints Russian (base transcribes eSpeak's Russian, imperfectly:
 Benchmarks/asr/RESULTS.md), the assistant asks the LLM for Russian, and the TTS speaks the reply with
@@ -56,7 +58,7 @@ def stack(tmp_path_factory):
     state = tmp_path_factory.mktemp("up")
     config = state / "config.json"
     config.write_text(json.dumps({"daemon": {"coordinator": {"language": "ru"}}}))
-    up = Up(state, "--config", str(config), "--asr-model", "base", "--llm-url", llm.url)
+    up = Up(state, "--config", str(config), "--asr-model", "tiny.en,base", "--llm-url", llm.url)
     yield up, llm
     up.stop()
     llm.stop_thread()
@@ -82,9 +84,26 @@ def say_language(http: str, device_id: str, language: str) -> None:
         assert answer.status == 200
 
 
+class HeardBy:
+    """Which local ASR worker ended utterances while the block ran (each logs "utterance ended")."""
+
+    def __init__(self, up: Up) -> None:
+        self.logs = {name: up.status["logs"][f"asr worker {name}"] for name in ("tiny.en", "base")}
+        self.before = self._counts()
+
+    def _counts(self) -> dict[str, int]:
+        return {name: open(path, encoding="utf-8").read().count("utterance ended") for name, path in self.logs.items()}
+
+    def workers(self) -> set[str]:
+        now = self._counts()
+        return {name for name in now if now[name] > self.before[name]}
+
+
 def test_a_russian_question_is_heard_answered_and_spoken_in_russian(stack):
     up, llm = stack
+    heard_by = HeardBy(up)
     result = asyncio.run(converse(up.status["ws"], speak(QUESTION, language="ru"), device_id="ru:00:00:00:00:01", timeout=90))
+    assert heard_by.workers() == {"base"}
     assert word_error_rate(QUESTION, result.stt) <= 0.5, result.stt
     assert any(ch in "абвгдеёжзийклмнопрстуфхцчшщъыьэюя" for ch in result.stt.lower()), result.stt
     # The assistant asked the LLM for Russian, with the Russian transcript as the utterance.
@@ -107,7 +126,9 @@ def test_a_chinese_device_is_heard_answered_and_spoken_in_mandarin(stack):
     up, llm = stack
     device = "zh:00:00:00:00:01"
     say_language(up.status["http"], device, "zh-CN")
+    heard_by = HeardBy(up)
     result = asyncio.run(converse(up.status["ws"], speak(QUESTION_ZH[0], language="zh"), device_id=device, timeout=90))
+    assert heard_by.workers() == {"base"}
     assert chinese_error_rate(QUESTION_ZH, result.stt) <= 0.3, result.stt
     chats = [r for r in llm.requests if "messages" in r and r["messages"][-1]["content"] == result.stt]
     assert chats, f"the LLM was never asked about {result.stt!r}"
@@ -115,6 +136,23 @@ def test_a_chinese_device_is_heard_answered_and_spoken_in_mandarin(stack):
     assert result.complete and "".join(result.sentences) == REPLY_ZH[0], result.sentences
     heard = read_back(result.reply_pcm, result.reply_rate, "zh")
     assert chinese_error_rate(REPLY_ZH, heard) <= 0.5, heard
+
+
+def test_an_english_device_in_the_same_hub_is_heard_by_tiny_en(stack):
+    """The English-only worker registered `languages: ["en"]`: an English device's utterance goes
+    to it (the faster model, Benchmarks/asr), not to base; and no warning about a language it
+    cannot hear was printed, since no other language reached it."""
+    up, llm = stack
+    device = "en:00:00:00:00:01"
+    say_language(up.status["http"], device, "en-US")
+    heard_by = HeardBy(up)
+    result = asyncio.run(converse(up.status["ws"], speak("What is the capital of France?"), device_id=device, timeout=90))
+    assert heard_by.workers() == {"tiny.en"}
+    assert word_error_rate("What is the capital of France?", result.stt) == 0, result.stt
+    # (the default assistant puts the knowledge base's facts about France before the question)
+    chats = [r for r in llm.requests if "messages" in r and r["messages"][-1]["content"].endswith(result.stt)]
+    assert chats and "Always answer in" not in chats[-1]["messages"][0]["content"], chats
+    assert "writes English only" not in open(heard_by.logs["tiny.en"], encoding="utf-8").read()
 
 
 def test_a_japanese_reply_is_spoken_from_its_reading(stack):

@@ -46,6 +46,17 @@ def test_unknown_worker_kind_is_an_error():
         c.finish()
 
 
+def test_asr_model_lists_start_one_worker_per_model():
+    from voicecore.launcher.stack import asr_worker_args
+
+    assert UpConfig().asr_models() == [""] and UpConfig(asr_model="base").asr_models() == ["base"]
+    assert UpConfig(asr_model=" tiny.en , base ").asr_models() == ["tiny.en", "base"]
+    assert "--model" not in asr_worker_args(UpConfig(), "") and asr_worker_args(UpConfig(), "base")[-3:-1] == ["--model", "base"]
+    for bad, error in (("tiny.en,,base", "empty name"), ("base,base", "named twice"), (",tiny.en", "empty name"), ("tiny.en,", "empty name")):
+        with pytest.raises(ValueError, match=error):
+            UpConfig(asr_model=bad).finish()
+
+
 def test_restart_delay_doubles_and_is_capped():
     sup = Supervisor(report=lambda m: None, backoff_base=0.5, backoff_max=4.0, rng=random.Random(1))
     from voicecore.launcher.supervisor import Child

@@ -19,7 +19,8 @@ extension Coordinator {
         jobs[id]!.phase = .queued
         jobs[id]!.queuedAt = now
         scheduler.enqueue(QueuedJob(job: id, kind: j.kind, session: j.session, priority: j.priority,
-                                    preferred: j.preferred, avoid: j.avoid, enqueuedAt: now, agent: j.agent))
+                                    preferred: j.preferred, avoid: j.avoid, enqueuedAt: now, agent: j.agent,
+                                    language: j.params.modelLanguage))
         record(.jobQueued, session: j.session, turn: j.turn, job: id, jobKind: j.kind, to: j.agent.isEmpty ? nil : j.agent,
                reason: j.priority.description, value: j.attempt > 1 ? Int64(j.attempt) : nil)
         placementDirty = true

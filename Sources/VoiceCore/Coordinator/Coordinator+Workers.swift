@@ -30,8 +30,9 @@ extension Coordinator {
                 rebalanceTimer = setTimer(.rebalance, at: now + config.scheduler.rebalanceIntervalUs)
             }
         }
+        let serves = [("agents", registration.agents), ("languages", state.languages.sorted())].filter { !$0.1.isEmpty }
         record(.workerRegistered, worker: w, to: state.kinds.names.joined(separator: ","),
-               reason: registration.agents.isEmpty ? nil : "agents=" + registration.agents.joined(separator: ","),
+               reason: serves.isEmpty ? nil : serves.map { $0.0 + "=" + $0.1.joined(separator: ",") }.joined(separator: " "),
                text: registration.name.isEmpty ? nil : registration.name)
         placementDirty = true
         if state.kinds.contains(.asr) { unblockASR() }

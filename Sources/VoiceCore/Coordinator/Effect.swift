@@ -82,4 +82,14 @@ public enum JobParams: Sendable {
     /// An assistant job that phrases an instruction for the device to say first (a say): the
     /// params of `assistant` with `"instruction": true`.
     case instruction(text: String, language: String, deviceID: String, tools: [JSON]? = nil, agent: String = "")
+
+    /// The language a worker's model must handle for the job ("" for assistant jobs: the business
+    /// logic answers in the job's language whatever the worker): placement prefers a worker that
+    /// names it (`QueuedJob.language`).
+    var modelLanguage: String {
+        switch self {
+        case let .asr(_, _, language, _), let .tts(_, _, _, language, _): return language
+        case .assistant, .instruction: return ""
+        }
+    }
 }

@@ -279,8 +279,7 @@ enum TurnText {
     /// ("en" from an English-only ASR in a "zh" session); "zh-CN" matches "zh".
     static func sameLanguage(_ transcript: String?, _ session: String) -> Bool {
         guard let transcript, !transcript.isEmpty, !session.isEmpty else { return true }
-        func base(_ s: String) -> Substring { s.lowercased().split(whereSeparator: { $0 == "-" || $0 == "_" }).first ?? "" }
-        return base(transcript) == base(session)
+        return LanguageTag.primary(transcript) == LanguageTag.primary(session)
     }
 
     /// Words that carry no content of their own: the open words (articles, conjunctions,

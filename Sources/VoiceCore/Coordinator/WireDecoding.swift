@@ -160,9 +160,19 @@ enum WireDecoder {
                     agents.append(s)
                 }
             }
+            var languages: [String] = []
+            if let list = m.json["languages"], list != .null {
+                guard let items = list.arrayValue else { throw VCError(.parse, "register: \"languages\" must be an array of language tags") }
+                for item in items {
+                    guard let s = item.stringValue, Coordinator.isLanguageTag(s) else {
+                        throw VCError(.parse, "register: language \(item.serialized) must be a tag such as \"en\" or \"zh-CN\"")
+                    }
+                    languages.append(s)
+                }
+            }
             return .workerRegister(w, WorkerRegistration(name: try m.optionalString("name") ?? "", kinds: try m.kinds("kinds"),
                                                          roles: try m.kinds("roles"), slots: try m.kindCounts("slots"),
-                                                         models: models, labels: labels, agents: agents))
+                                                         models: models, labels: labels, agents: agents, languages: languages))
         case "heartbeat":
             return .workerHeartbeat(w, load: try m.kindCounts("load"))
         case "accepted":

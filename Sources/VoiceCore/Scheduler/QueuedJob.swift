@@ -11,9 +11,13 @@ public struct QueuedJob: Sendable {
     public var enqueuedAt: Instant
     /// Placed only on a worker that serves this agent ("": any worker of the kind).
     public var agent: String
+    /// The job's language, its primary subtag ("": any worker; "auto": the ASR detects it):
+    /// placed on a worker that names it, else on one that hears every language; on one that
+    /// hears neither only when no registered worker of the kind hears it.
+    public var language: String
 
     public init(job: JobID, kind: WorkerKind, session: SessionID, priority: JobPriority,
-                preferred: WorkerID? = nil, avoid: WorkerID? = nil, enqueuedAt: Instant, agent: String = "") {
+                preferred: WorkerID? = nil, avoid: WorkerID? = nil, enqueuedAt: Instant, agent: String = "", language: String = "") {
         self.job = job
         self.kind = kind
         self.session = session
@@ -22,5 +26,6 @@ public struct QueuedJob: Sendable {
         self.avoid = avoid
         self.enqueuedAt = enqueuedAt
         self.agent = agent
+        self.language = LanguageTag.primary(language)
     }
 }

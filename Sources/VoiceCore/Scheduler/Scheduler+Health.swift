@@ -54,20 +54,22 @@ extension Scheduler {
 
     /// When no worker of a kind is available but all non-draining ones with a free slot are
     /// ejected, the least loaded ejected one.
-    func ejectedFallback(_ k: Int, avoid: Int32?, agent: String = "") -> Int32? {
-        Self.ejectedFallback(k, avoid: avoid, agent: agent, workers: workers, members: members[k])
+    func ejectedFallback(_ k: Int, avoid: Int32?, accepts: (WorkerState) -> Bool = { _ in true }) -> Int32? {
+        Self.ejectedFallback(k, avoid: avoid, accepts: accepts, workers: workers, members: members[k])
     }
 
-    static func ejectedFallback(_ k: Int, avoid: Int32?, agent: String, workers: [WorkerState?], members: IndexedSet) -> Int32? {
+    /// The same, among the workers `accepts` lets the job run on.
+    static func ejectedFallback(_ k: Int, avoid: Int32?, accepts: (WorkerState) -> Bool, workers: [WorkerState?],
+                                members: IndexedSet) -> Int32? {
         for i in members.members {
             let w = workers[Int(i)]!
-            if !w.serves(agent: agent) { continue }
+            if !accepts(w) { continue }
             if !w.draining && w.ejectedUntil == nil { return nil }  // a healthy worker exists, just busy
         }
         var best: Int32?
         for i in members.members {
             let w = workers[Int(i)]!
-            if w.draining || !w.serves(agent: agent) || !w.hasFreeSlot(WorkerKind(rawValue: k)!) { continue }
+            if w.draining || !accepts(w) || !w.hasFreeSlot(WorkerKind(rawValue: k)!) { continue }
             if let b = best {
                 if i != avoid && (b == avoid || workers[Int(b)]!.running[k] > w.running[k]) { best = i }
             } else {

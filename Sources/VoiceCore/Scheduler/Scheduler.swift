@@ -3,7 +3,9 @@
 ///
 /// Placement takes the next job of a kind (priority class, then per-session round robin) and puts
 /// it on the least loaded of two randomly sampled workers that have a free slot of that kind
-/// (power of two choices), honouring ASR stream affinity and "retry elsewhere".
+/// (power of two choices), honouring ASR stream affinity and "retry elsewhere". A job for an agent
+/// goes only to a worker serving that agent; a job in a language to a worker that hears it
+/// (`QueuedJob.language`), once any worker names its languages.
 public struct Scheduler: Sendable {
     public struct Placement: Sendable {
         public var job: QueuedJob
@@ -30,6 +32,9 @@ public struct Scheduler: Sendable {
     var retryTokens: [Double]
     var lastEjection: (WorkerID, Instant)?
     var restored: [WorkerID] = []
+    /// Registered workers that name their languages: while there are none, a job's language does
+    /// not enter placement.
+    var languageWorkers = 0
 
     public init(config: SchedulerConfig = SchedulerConfig()) {
         self.config = config
@@ -71,6 +76,8 @@ public struct Scheduler: Sendable {
             models: registration.models, reportedLoad: [Int](repeating: 0, count: WorkerKind.allCases.count),
             lastHeartbeat: now)
         state.agents = Set(registration.agents)
+        state.languages = Set(registration.languages.map { LanguageTag.primary($0) })
+        if !state.languages.isEmpty { languageWorkers += 1 }
         let index: Int32
         if let reused = freeIndices.popLast() {
             index = reused
@@ -137,6 +144,8 @@ public struct Scheduler: Sendable {
             available[k.rawValue].remove(i)
         }
         ejected.removeAll { $0 == i }
+        if !workers[Int(i)]!.languages.isEmpty { languageWorkers -= 1 }
+        assert(languageWorkers >= 0, "language-workers: more removed than registered")
         workers[Int(i)] = nil
         freeIndices.append(i)
         return lost
@@ -268,11 +277,13 @@ public struct Scheduler: Sendable {
             if available[k].isEmpty && ejected.isEmpty { continue }
             // A job that requires an agent waits (without holding up the others) until a worker
             // serving that agent can take it.
+            // So does a job in a language while some worker that hears it is registered.
             let any = !available[k].isEmpty || hasEjectedFallback(k)
-            let (pool, all, states, someEjected) = (available[k], members[k], workers, !ejected.isEmpty)
+            let (pool, all, states, someEjected, languages) = (available[k], members[k], workers, !ejected.isEmpty, languageWorkers > 0)
             let placeable = { (job: QueuedJob) -> Bool in
-                job.agent.isEmpty ? any : Self.hasCandidate(k, agent: job.agent, available: pool, members: all, workers: states,
-                                                            someEjected: someEjected)
+                guard Self.restricts(job, languages: languages) else { return any }
+                let accepts = Self.acceptance(job, members: all, workers: states, languages: languages)
+                return Self.hasCandidate(k, accepts: accepts, available: pool, members: all, workers: states, someEjected: someEjected)
             }
             guard let job = queues[k].pop(where: placeable) else { continue }
             guard let i = chooseWorker(for: job) else {
@@ -304,26 +315,58 @@ public struct Scheduler: Sendable {
         return sa.0 < sb.0 || (sa.0 == sb.0 && sa.1 < sb.1)
     }
 
-    /// Whether an available (or, when all are ejected, an ejected) worker of kind `k` serves `agent`.
-    static func hasCandidate(_ k: Int, agent: String, available: IndexedSet, members: IndexedSet, workers: [WorkerState?],
-                             someEjected: Bool) -> Bool {
-        for i in available.members where workers[Int(i)]!.serves(agent: agent) { return true }
-        return someEjected && ejectedFallback(k, avoid: nil, agent: agent, workers: workers, members: members) != nil
+    /// Whether an available (or, when all are ejected, an ejected) worker of kind `k` passes `accepts`.
+    static func hasCandidate(_ k: Int, accepts: (WorkerState) -> Bool, available: IndexedSet, members: IndexedSet,
+                             workers: [WorkerState?], someEjected: Bool) -> Bool {
+        for i in available.members where accepts(workers[Int(i)]!) { return true }
+        return someEjected && ejectedFallback(k, avoid: nil, accepts: accepts, workers: workers, members: members) != nil
+    }
+
+    /// Whether the job may not go to just any worker of its kind: it requires an agent, or it has a
+    /// language and some worker names its languages.
+    static func restricts(_ job: QueuedJob, languages: Bool) -> Bool {
+        !job.agent.isEmpty || (languages && !job.language.isEmpty)
+    }
+
+    /// The workers `job` may run on (`members`: the workers of its kind): those serving its agent
+    /// and, when one of those that is not draining hears its language, those that hear it. With
+    /// none that hears it, any: a Chinese utterance heard by an English-only model beats one
+    /// heard by nobody.
+    static func acceptance(_ job: QueuedJob, members: IndexedSet, workers: [WorkerState?], languages: Bool) -> (WorkerState) -> Bool {
+        let agent = job.agent, language = job.language
+        guard languages, !language.isEmpty else { return { $0.serves(agent: agent) } }
+        let heard = members.members.contains { i in
+            let w = workers[Int(i)]!
+            return !w.draining && w.serves(agent: agent) && w.fit(language: language) > 0
+        }
+        return { $0.serves(agent: agent) && (!heard || $0.fit(language: language) > 0) }
     }
 
     mutating func chooseWorker(for job: QueuedJob) -> Int32? {
-        let pool = available[job.kind.rawValue].members
-        return chooseWorker(for: job, among: job.agent.isEmpty ? pool : pool.filter { workers[Int($0)]!.serves(agent: job.agent) })
+        let k = job.kind.rawValue
+        let languages = languageWorkers > 0
+        guard Self.restricts(job, languages: languages) else {
+            return chooseWorker(for: job, among: available[k].members) { _ in true }
+        }
+        let accepts = Self.acceptance(job, members: members[k], workers: workers, languages: languages)
+        var pool = available[k].members.filter { accepts(workers[Int($0)]!) }
+        if languages, !job.language.isEmpty {
+            let states = workers, language = job.language
+            let best = pool.reduce(0) { max($0, states[Int($1)]!.fit(language: language)) }
+            pool.removeAll { states[Int($0)]!.fit(language: language) < best }  // a worker naming the language first
+        }
+        return chooseWorker(for: job, among: pool, accepts: accepts)
     }
 
-    /// Power of two choices (`pool`: the available workers of the kind, serving the job's agent).
-    private mutating func chooseWorker(for job: QueuedJob, among pool: [Int32]) -> Int32? {
+    /// Power of two choices (`pool`: the available workers of the kind the job may run on; `accepts`
+    /// says which ejected ones it may fall back to).
+    private mutating func chooseWorker(for job: QueuedJob, among pool: [Int32], accepts: (WorkerState) -> Bool) -> Int32? {
         let k = job.kind.rawValue
         if let p = job.preferred, let i = indexOf[p], pool.contains(i) { return i }
         let avoid = job.avoid.flatMap { indexOf[$0] }
         switch pool.count {
         case 0:
-            return ejectedFallback(k, avoid: avoid, agent: job.agent)
+            return ejectedFallback(k, avoid: avoid, accepts: accepts)
         case 1:
             return pool[0]
         default:

@@ -12,6 +12,8 @@ public struct WorkerState: Sendable {
     public var models: [String]
     /// The agents whose assistant jobs the worker runs (empty: every agent's).
     public var agents: Set<String> = []
+    /// The languages the worker's model hears or speaks, primary subtags (empty: every language).
+    public var languages: Set<String> = []
     /// The last load the worker reported, per kind.
     public var reportedLoad: [Int]
     public var lastHeartbeat: Instant
@@ -43,6 +45,14 @@ public struct WorkerState: Sendable {
 
     /// Whether the worker may run a job that requires `agent` ("" requires none).
     public func serves(agent: String) -> Bool { agent.isEmpty || agents.isEmpty || agents.contains(agent) }
+
+    /// How well the worker fits a job in `language` (its primary subtag; "auto": the ASR detects
+    /// it): 2 the worker names the language, 1 it names none (it hears every language and can tell
+    /// them apart), 0 it does not hear it (an English-only Whisper writes English words for any speech).
+    public func fit(language: String) -> Int {
+        if languages.isEmpty { return 1 }
+        return languages.contains(language) ? 2 : 0
+    }
 }
 
 /// A worker's registration, as parsed from its `register` message.
@@ -55,9 +65,11 @@ public struct WorkerRegistration: Sendable {
     public var labels: [(String, String)]
     /// The agents the worker serves (`register.agents`; empty: every agent).
     public var agents: [String]
+    /// The languages its model handles (`register.languages`; empty: every language).
+    public var languages: [String]
 
     public init(name: String = "", kinds: KindSet, roles: KindSet = KindSet(), slots: [WorkerKind: Int] = [:],
-                models: [String] = [], labels: [(String, String)] = [], agents: [String] = []) {
+                models: [String] = [], labels: [(String, String)] = [], agents: [String] = [], languages: [String] = []) {
         self.name = name
         self.kinds = kinds
         self.roles = roles
@@ -65,5 +77,6 @@ public struct WorkerRegistration: Sendable {
         self.models = models
         self.labels = labels
         self.agents = agents
+        self.languages = languages
     }
 }

@@ -17,6 +17,10 @@ class Transcript:
 
 
 class AsrEngine(Protocol):
+    """An engine may also have ``languages``: the language tags its model hears (``("en",)`` for an
+    English-only Whisper); absent or empty, every language. The worker registers them, and the hub
+    places each utterance on a worker that hears its session's language."""
+
     name: str
 
     async def transcribe(self, audio: np.ndarray, language: str = "") -> Transcript:

