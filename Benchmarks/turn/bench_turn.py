@@ -31,8 +31,8 @@ English-only model).
 
 The ASR: ``--asr-model`` names the Whisper for the non-English clips, ``--asr-model-en`` the one for
 the English clips (both default ``tiny.en``, the default deployment; ``base`` is the multilingual
-Whisper base a deployment serving other languages runs, ``voicecore up --asr-model base``, given the
-clip's language as the device's job would). The engine is the one ``voicecore worker asr --model``
+Whisper base a deployment serving other languages runs beside tiny.en, ``voicecore up --asr-model
+tiny.en,base``, given the clip's language as the device's job would). The engine is the one ``voicecore worker asr --model``
 builds (``voicecore.asr.models.load_engine``); every row says which model heard it.
 
 ``--json`` keeps every clip's evidence; ``--from-json`` decides again on it without running the ASR
