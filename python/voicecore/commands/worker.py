@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import runpy
 import sys
 
 from .registry import command
+
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")  # as the hub checks one (BCP 47's shape, ≤ 16 bytes)
 
 
 @command("worker", "run an ASR, TTS or assistant worker that dials a VoiceCore hub")
@@ -26,6 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="", help="worker name for the hub's logs")
     p.add_argument("--agent", action="append", default=[], metavar="NAME",
                    help="assistant: serve only this agent's jobs (repeatable; default: every agent's; docs/agents.md)")
+    p.add_argument("--language", action="append", default=[], metavar="TAG", dest="languages",
+                   help="asr, tts: a language the engine handles, e.g. zh (repeatable); the hub places a job on a worker "
+                        "that names its language first (default: what the engine says — tiny.en: en — else every language; "
+                        "docs/languages.md)")
     p.add_argument("--engine", choices=["default", "openai", "instant"], default="default",
                    help="asr: faster-whisper tiny.en (default) or an OpenAI-compatible /v1/audio/transcriptions; "
                         "tts: eSpeak NG (default) or an OpenAI-compatible /v1/audio/speech; "
@@ -58,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not args.token:
         print("voicecore worker: no token (--token or VOICECORE_TOKEN)", file=sys.stderr)
+        return 2
+    bad = [tag for tag in args.languages if not (len(tag) <= 16 and LANGUAGE_TAG.fullmatch(tag))]
+    if bad:  # the hub would refuse the registration: say so here, before a model loads
+        print(f"voicecore worker: --language {bad[0]!r} is not a language tag such as en or zh-CN", file=sys.stderr)
         return 2
     if args.kind == "assistant":
         if not args.script and args.engine == "instant":
@@ -126,5 +137,7 @@ def run(args: argparse.Namespace) -> int:
             from ..tts.espeak import EspeakEngine
 
             worker = tts_worker(EspeakEngine(prespawn=True), slots=args.slots or 2, name=args.name or "tts")
+    if args.languages:
+        worker.languages = list(args.languages)
     worker.run(args.hub, args.token)
     return 0
