@@ -55,6 +55,19 @@ struct WireFields {
         return JobID(UInt64(n))
     }
 
+    /// An optional array of strings (absent or null: empty), each passing `valid`; `what` says in
+    /// the errors what one must be ("an agent name").
+    func strings(_ key: String, _ what: String, valid: (String) -> Bool = { _ in true }) throws(VCError) -> [String] {
+        guard let v = json[key], v != .null else { return [] }
+        guard let items = v.arrayValue else { throw VCError(.parse, "\(path): \"\(key)\" must be an array of strings") }
+        var out: [String] = []
+        for item in items {
+            guard let s = item.stringValue, valid(s) else { throw VCError(.parse, "\(path): \(item.serialized) in \"\(key)\" is not \(what)") }
+            out.append(s)
+        }
+        return out
+    }
+
     func kinds(_ key: String) throws(VCError) -> KindSet {
         guard let v = json[key], v != .null else { return KindSet() }
         guard let items = v.arrayValue else { throw VCError(.parse, "\(path): \"\(key)\" must be an array of kinds") }
@@ -142,34 +155,10 @@ enum WireDecoder {
                     labels.append((k, s))
                 }
             }
-            var models: [String] = []
-            if let ms = m.json["models"], ms != .null {
-                guard let items = ms.arrayValue else { throw VCError(.parse, "register: \"models\" must be an array") }
-                for item in items {
-                    guard let s = item.stringValue else { throw VCError(.parse, "register: models must be strings") }
-                    models.append(s)
-                }
-            }
-            var agents: [String] = []
-            if let list = m.json["agents"], list != .null {
-                guard let items = list.arrayValue else { throw VCError(.parse, "register: \"agents\" must be an array of agent names") }
-                for item in items {
-                    guard let s = item.stringValue, AgentConfig.validName(s) else {
-                        throw VCError(.parse, "register: agent \(item.serialized) must be 1-64 letters, digits, '-', '_' or '.'")
-                    }
-                    agents.append(s)
-                }
-            }
-            var languages: [String] = []
-            if let list = m.json["languages"], list != .null {
-                guard let items = list.arrayValue else { throw VCError(.parse, "register: \"languages\" must be an array of language tags") }
-                for item in items {
-                    guard let s = item.stringValue, Coordinator.isLanguageTag(s) else {
-                        throw VCError(.parse, "register: language \(item.serialized) must be a tag such as \"en\" or \"zh-CN\"")
-                    }
-                    languages.append(s)
-                }
-            }
+            let r = try WireFields(m.json, "register")
+            let models = try r.strings("models", "a model name")
+            let agents = try r.strings("agents", "an agent name (1-64 letters, digits, '-', '_' or '.')", valid: AgentConfig.validName)
+            let languages = try r.strings("languages", "a language tag such as \"en\" or \"zh-CN\"", valid: Coordinator.isLanguageTag)
             return .workerRegister(w, WorkerRegistration(name: try m.optionalString("name") ?? "", kinds: try m.kinds("kinds"),
                                                          roles: try m.kinds("roles"), slots: try m.kindCounts("slots"),
                                                          models: models, labels: labels, agents: agents, languages: languages))
