@@ -157,19 +157,9 @@ def test_sigterm_stops_every_child(tmp_path):
 def run_page(up, tmp_path: Path, microphone: bytes, query: str) -> dict:
     """Headless Chromium (Debian `chromium`) on the page the daemon serves at `/`, ``microphone``
     (48 kHz PCM) as its microphone: window.voicecore once a reply has played."""
-    from voicecore.audio import write_wav
-    from test_web_page import CHROMIUM, free_port, open_chromium, page_state
+    from test_web_page import page_at
 
-    assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
-    wav = tmp_path / "mic.wav"
-    wav.write_bytes(write_wav(microphone, 48000))
-    debug_port = free_port()
-    browser = open_chromium(tmp_path / "profile", wav, debug_port, up.status["http"] + "/?" + query)
-    try:
-        return asyncio.run(asyncio.wait_for(page_state(debug_port, timeout=60), 90))
-    finally:
-        browser.terminate()
-        browser.wait(10)
+    return asyncio.run(asyncio.wait_for(page_at(tmp_path, up.status["http"] + "/?" + query, microphone, timeout=60), 90))
 
 
 def test_browser_page_served_by_voicecored_through_voicecore_up(stack, tmp_path):

@@ -183,21 +183,29 @@ def open_chromium(profile: Path, microphone_wav: Path, debug_port: int, url: str
     )
 
 
+async def page_at(tmp_path: Path, url: str, microphone: bytes, timeout: float = 40.0) -> dict | None:
+    """Headless Chromium on the page at ``url`` with ``microphone`` (48 kHz PCM16) as its
+    microphone: its window.voicecore once a turn has played (``page_state``)."""
+    assert CHROMIUM, "Debian chromium is missing: scripts/ensure-deps.sh apt installs it"
+    wav = tmp_path / "mic.wav"
+    wav.write_bytes(write_wav(microphone, 48000))
+    debug_port = free_port()
+    browser = open_chromium(tmp_path / "profile", wav, debug_port, url)
+    try:
+        return await page_state(debug_port, timeout)
+    finally:
+        browser.terminate()
+        browser.wait(10)
+
+
 def one_turn(tmp_path: Path, peer: ScriptedDevicePeer, microphone: bytes, query: str) -> dict | None:
-    """The page at ``/?query`` with ``microphone`` (48 kHz PCM16) as its microphone, against
-    ``peer``: its window.voicecore once the turn has played."""
+    """The page at ``/?query`` against ``peer``, with ``microphone`` as its microphone."""
 
     async def main():
-        wav = tmp_path / "mic.wav"
-        wav.write_bytes(write_wav(microphone, 48000))
         runner, port = await peer.serve()
-        debug_port = free_port()
-        browser = open_chromium(tmp_path / "profile", wav, debug_port, f"http://127.0.0.1:{port}/?{query}")
         try:
-            return await page_state(debug_port)
+            return await page_at(tmp_path, f"http://127.0.0.1:{port}/?{query}", microphone)
         finally:
-            browser.terminate()
-            browser.wait(10)
             await runner.cleanup()
 
     return asyncio.run(asyncio.wait_for(main(), 90))
