@@ -25,7 +25,6 @@ Word error rate bound: 0.25 per utterance (tiny.en on eSpeak NG).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -36,19 +35,22 @@ from typing import Any
 import numpy as np
 import pytest
 
-from daemon_harness import WORKER_TOKEN, Daemon, OpusEncoder, connect_device, frame, hello, next_json, tone
-from voicecore.client import Microphone, Speaker
+from daemon_harness import WORKER_TOKEN, Daemon, tone
+from voicecore.client import Device as ClientDevice, Speaker
 from voicecore.worker import Job, Worker
 from voicecore.asr.turn_model import model_path
 from voicecore.testing import word_error_rate
-from voicecore.testing.turn_clips import SAMPLE_RATE, make_clip
+from voicecore.testing.turn_clips import make_clip
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAME_MS = 60
 REPLY_SECONDS = 6.0
 WER_BOUND = 0.25
 
-pytestmark = pytest.mark.skipif(not model_path().is_file(), reason="Smart Turn not installed: scripts/install-turn-model.sh")
+@pytest.fixture(autouse=True, scope="module")
+def smart_turn_installed() -> None:
+    """These tests need the turn model (`make test` installs it): fail saying so, never skip."""
+    assert model_path().is_file(), f"Smart Turn is not installed at {model_path()}: run scripts/install-turn-model.sh"
 
 
 def pcm16(audio: np.ndarray) -> bytes:
@@ -144,12 +146,10 @@ class Device:
         self.speaker: Speaker[int] = Speaker(FRAME_MS / 1000)  # plays the frames' arrival indexes
 
     async def __aenter__(self) -> "Device":
-        self.ws = await connect_device(self.stack.daemon, device_id=self.device_id)
-        await self.ws.send(hello(FRAME_MS))
-        h = await next_json(self.ws)
-        await self.ws.send(json.dumps({"session_id": h.get("session_id", ""), "type": "listen", "state": "start", "mode": self.mode}))
-        enc = OpusEncoder(SAMPLE_RATE, FRAME_MS)
-        self.microphone = Microphone(lambda opus, _ms: self.ws.send(frame(1, opus)), enc.encode, FRAME_MS)
+        self.device = await ClientDevice.open(self.stack.daemon.ws, device_id=self.device_id, frame_ms=FRAME_MS)
+        await self.device.hello()
+        await self.device.listen(self.mode)
+        self.microphone = self.device.open_microphone()
         self.mic = asyncio.create_task(self.microphone.run())
         self.reader = asyncio.create_task(self._read())
         return self
@@ -157,7 +157,7 @@ class Device:
     async def __aexit__(self, *exc: object) -> None:
         self.mic.cancel()
         self.reader.cancel()
-        await self.ws.close()
+        await self.device.close()
 
     def say(self, pcm: bytes) -> float:
         """Queues speech for the microphone (its next frame); returns the time it was queued."""
@@ -165,13 +165,15 @@ class Device:
         return time.monotonic()
 
     async def _read(self) -> None:
-        async for msg in self.ws:
+        while True:
+            m = await self.device.recv()
             now = time.monotonic()
-            if isinstance(msg, bytes):
+            if isinstance(m, bytes):
                 self.speaker.receive(now, len(self.audio_frames))
                 self.audio_frames.append(now)
+            elif m.get("type") == "mcp":  # the client's hello announced MCP: answered as a board without tools
+                await self.device.answer_mcp(m.get("payload"))
             else:
-                m = json.loads(msg)
                 self.messages.append((now, m))
                 if m.get("type") == "tts" and m.get("state") == "start" and m.get("pause"):
                     self.speaker.drop(now)  # the firmware empties its playback queue
