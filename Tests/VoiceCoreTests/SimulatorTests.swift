@@ -44,12 +44,30 @@ import Testing
         #expect(command.contains("--inject-bug leaked-slot"))
     }
 
+    @Test func chineseDevicesAreHeardByWorkersThatHearChineseUnderFaults() throws {
+        // Two of three ASR workers hear English only; the third and the GPU boxes hear every
+        // language. With faults (crashes, drains, joins), no Chinese utterance may go to an
+        // English-only worker while one that hears Chinese is registered.
+        let options = #"{"seed": 4, "devices": 20, "duration": "30m", "faults": "harsh", "chinese": 0.4, "english_only_asr": 2}"#
+        let r = try run(options)
+        #expect(r["violation"] == .null)
+        #expect((r["turns"]?["completed"]?.int64Value ?? 0) > 20)
+        #expect(try SimOptions(json: JSONParser.parse(options)).command.hasSuffix("--chinese 0.4 --english-only-asr 2"))
+        // The invariant bites: English-only workers that do not say so get Chinese utterances.
+        let bug = try run(#"{"seed": 4, "devices": 20, "duration": "30m", "faults": "none", "chinese": 0.4, "english_only_asr": 2, "inject_bug": "undeclared-languages"}"#)
+        #expect(bug["violation"]?["invariant"] == "asr-language-placement")
+        let command = bug["violation"]?["command"]?.stringValue ?? ""
+        #expect(command.contains("--inject-bug undeclared-languages") && command.contains("--chinese 0.4 --english-only-asr 2"))
+    }
+
     @Test func optionsAreValidated() {
         #expect(throws: VCError.self) { try SimOptions(json: JSONParser.parse(#"{"devicez": 3}"#)) }
         #expect(throws: VCError.self) { try SimOptions(json: JSONParser.parse(#"{"faults": "extreme"}"#)) }
         #expect(throws: VCError.self) { try SimOptions(json: JSONParser.parse(#"{"duration": "3 weeks"}"#)) }
         #expect(throws: VCError.self) { try SimOptions(json: JSONParser.parse(#"{"inject_bug": "nope"}"#)) }
         #expect(throws: VCError.self) { try SimOptions(json: JSONParser.parse(#"{"workers": {"assistant": 0}}"#)) }
+        #expect(throws: VCError.self) { try SimOptions(json: JSONParser.parse(#"{"english_only_asr": 4}"#)) }
+        #expect(throws: VCError.self) { try SimOptions(json: JSONParser.parse(#"{"chinese": 1.5}"#)) }
     }
 
     @Test func durationsParseAndFormat() throws {

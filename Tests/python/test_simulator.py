@@ -126,6 +126,21 @@ def test_cli_sweep_stops_at_first_failure_with_repro():
     assert again.returncode == 1 and "FAIL: no-stuck-turn" in again.stdout
 
 
+def test_cli_languages_chinese_devices_and_english_only_asr_workers():
+    """--chinese / --english-only-asr: a Chinese device's utterances never reach an English-only
+    worker while one that hears Chinese is registered; with the workers' languages undeclared
+    (injected bug) they do, and the repro line says how to see it again."""
+    args = ["--seed", "4", "--devices", "20", "--duration", "30m", "--chinese", "0.4", "--english-only-asr", "2"]
+    ok = subprocess.run(CLI + args + ["--faults", "harsh"], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and "PASS" in ok.stdout, ok.stdout[-2000:]
+    bad = subprocess.run(CLI + args + ["--faults", "none", "--inject-bug", "undeclared-languages"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 1 and "FAIL: asr-language-placement" in bad.stdout and "hears en only" in bad.stdout, bad.stdout[-2000:]
+    repro = bad.stdout.split("reproduce with:")[1].strip().splitlines()[0].split()
+    assert "--chinese" in repro and "--english-only-asr" in repro
+    again = subprocess.run([sys.executable, "-m"] + repro, capture_output=True, text=True, check=False)
+    assert again.returncode == 1 and "FAIL: asr-language-placement" in again.stdout
+
+
 def test_bad_options_raise():
     with pytest.raises(voicecore.Error, match="faults"):
         voicecore.simulate(faults="extreme")

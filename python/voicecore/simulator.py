@@ -18,7 +18,8 @@ from typing import Any, Iterator, Mapping
 
 from . import _native
 
-INJECTABLE_BUGS = ("audio-after-barge-in", "tts-segment-twice", "leaked-slot", "stuck-speaking", "lost-reconnect")
+INJECTABLE_BUGS = ("audio-after-barge-in", "tts-segment-twice", "leaked-slot", "stuck-speaking", "lost-reconnect",
+                   "heartbeat-without-load", "undeclared-languages")
 
 
 @_native.declares
@@ -92,6 +93,8 @@ def simulate(
     last_events: int | None = None,
     turns_per_minute: int = 0,
     says_per_hour: float | None = None,
+    chinese: float = 0.0,
+    english_only_asr: int = 0,
 ) -> SimReport:
     """Runs one simulation and returns its report. ``workers`` counts per kind (asr, assistant,
     tts, gpu); durations are strings like ``"30d"``, ``"1h"``, ``"2d03:11:08"``. Raises
@@ -116,6 +119,10 @@ def simulate(
         options["turns_per_minute"] = turns_per_minute
     if says_per_hour is not None:
         options["says_per_hour"] = says_per_hour
+    if chinese:
+        options["chinese"] = chinese
+    if english_only_asr:
+        options["english_only_asr"] = english_only_asr
     lib = _native.lib()
     handle = ctypes.c_void_p()
     code = lib.vc_sim_new(ctypes.byref(handle), json.dumps(options).encode())

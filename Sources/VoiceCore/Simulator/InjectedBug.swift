@@ -15,4 +15,6 @@ public enum InjectedBug: String, CaseIterable, Sendable {
     case lostReconnect = "lost-reconnect"
     /// Workers' heartbeats carry no `load`: the hub cannot reconcile leaked or lost jobs.
     case heartbeatWithoutLoad = "heartbeat-without-load"
+    /// English-only ASR workers register without `languages`: the hub cannot tell they hear no Chinese.
+    case undeclaredLanguages = "undeclared-languages"
 }

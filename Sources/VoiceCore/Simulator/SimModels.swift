@@ -68,6 +68,8 @@ struct SimWorker: Sendable {
     var kinds: KindSet
     var roles: KindSet
     var slots: [WorkerKind: Int]
+    /// The languages its model really hears (empty: every language); registered as such.
+    var languages: [String] = []
     /// Whether it is part of the fleet now (spares join later; leavers come back).
     var online: Bool
     var epoch: UInt32 = 0

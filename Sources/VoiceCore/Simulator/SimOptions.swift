@@ -36,6 +36,12 @@ public struct SimOptions: Sendable {
     /// Operators' says per connected device per hour (`POST /api/v1/devices/{id}/say`, a text or an
     /// instruction at random moments); 0: none.
     public var saysPerHour = 0.0
+    /// The share of devices that speak Chinese: each reports `zh-CN` at its OTA check before it
+    /// first connects, so its ASR jobs ask for Chinese (docs/languages.md).
+    public var chinese = 0.0
+    /// Of the fixed ASR workers, how many hear English only (registered `languages: ["en"]`, as
+    /// Whisper tiny.en's worker does); the others and the GPU boxes hear every language.
+    public var englishOnlyASR = 0
 
     public init() {}
 
@@ -92,8 +98,13 @@ public struct SimOptions: Sendable {
                     throw VCError(.invalidArgument, "options: says_per_hour must be a number in 0...3600")
                 }
                 saysPerHour = v
+            case "chinese": chinese = try ConfigValue.double(key, value, 0...1)
+            case "english_only_asr": englishOnlyASR = try ConfigValue.int(key, value, 0...10_000)
             default: throw VCError(.invalidArgument, "options: unknown key \"\(key)\"")
             }
+        }
+        if englishOnlyASR > asrWorkers {
+            throw VCError(.invalidArgument, "options: english_only_asr is \(englishOnlyASR) but there are \(asrWorkers) asr workers")
         }
         if traceDevice >= devices { throw VCError(.invalidArgument, "options: trace names dev-\(traceDevice) but there are \(devices) devices") }
         if asrWorkers + gpuWorkers == 0 || ttsWorkers + gpuWorkers == 0 || assistantWorkers == 0 {
@@ -119,6 +130,8 @@ public struct SimOptions: Sendable {
         if backchannels > 0 { c += " --backchannels \(backchannels)" }
         if let injectBug { c += " --inject-bug " + injectBug.rawValue }
         if saysPerHour > 0 { c += " --says-per-hour \(saysPerHour)" }
+        if chinese > 0 { c += " --chinese \(chinese)" }
+        if englishOnlyASR > 0 { c += " --english-only-asr \(englishOnlyASR)" }
         return c
     }
 }

@@ -87,7 +87,10 @@ public final class Simulation {
         }
         // ASR streams hold a slot while a device listens: size ASR for the awake share of devices.
         let asrSlots = max(4, options.devices / max(1, options.asrWorkers + options.gpuWorkers) / 2 + 2)
-        for i in 0..<options.asrWorkers { add("asr-\(i)", kinds: [.asr], slots: [.asr: asrSlots], online: true) }
+        for i in 0..<options.asrWorkers {
+            add("asr-\(i)", kinds: [.asr], slots: [.asr: asrSlots], online: true)
+            if i < options.englishOnlyASR { workers[workers.count - 1].languages = ["en"] }
+        }
         for i in 0..<options.assistantWorkers { add("assistant-\(i)", kinds: [.assistant], slots: [.assistant: 8], online: true) }
         for i in 0..<options.ttsWorkers { add("tts-\(i)", kinds: [.tts], slots: [.tts: 4], online: true) }
         for i in 0..<options.gpuWorkers {
@@ -112,6 +115,9 @@ public final class Simulation {
             devices[i].wantsConnection = true
             devices[i].disconnectedSince = at
             devices[i].turnsLeft = rng.workload.int(1...6)
+        }
+        for i in 0..<devices.count where speaksChinese(i) {
+            queue.schedule(.toCore(.deviceLanguage(deviceID: "dev-\(i)", language: "zh-CN")), at: 0)
         }
         if profile.total > 0 { scheduleNextFault() }
         if options.saysPerHour > 0 {
@@ -238,6 +244,7 @@ public final class Simulation {
             closeSession(s, fromCore: true)
         case let .workerSend(w, message, audio):
             guard let i = workerIndex[w] else { return }
+            if case let .job(id, .asr, s, _, params) = message { checkLanguagePlacement(id, s, on: i, params) }
             batchWorkerSends.append((i, message, audio))
         case let .workerClose(w, _, _):
             guard let i = workerIndex[w] else { return }

@@ -45,6 +45,10 @@ def _add(p: argparse.ArgumentParser) -> None:
                    help="a per-device budget of N turns per minute: turns over it are refused with the spoken refusal (docs/agents.md)")
     p.add_argument("--backchannels", type=float, default=0.0, metavar="SHARE",
                    help="share of simulated transcripts that are backchannels (uh-huh, 嗯, ага), e.g. 0.3")
+    p.add_argument("--chinese", type=float, default=0.0, metavar="SHARE",
+                   help="share of devices that speak Chinese (they report zh-CN over OTA; their ASR jobs ask for zh), e.g. 0.3")
+    p.add_argument("--english-only-asr", type=int, default=0, metavar="N",
+                   help="that many of the asr workers hear English only (register languages [\"en\"], as tiny.en's worker)")
     p.add_argument("--trace", metavar="DEV", help="print one device's events, e.g. dev-17")
     p.add_argument("--until", metavar="TIME", help="stop at this simulated time, e.g. 2d03:11:08")
     p.add_argument("--plot", metavar="PNG", help="write a PNG: latency histogram and fleet timeline")
@@ -87,7 +91,7 @@ def _options(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     return dict(seed=seed, devices=args.devices, workers=args.workers, duration=args.duration, faults=args.faults,
                 liveness=args.liveness, buggify=not args.no_buggify, preemption=not args.no_preemption, backchannels=args.backchannels, until=args.until, trace=args.trace,
                 inject_bug=args.inject_bug, turns_per_minute=args.turns_per_minute,
-                says_per_hour=args.says_per_hour)
+                says_per_hour=args.says_per_hour, chinese=args.chinese, english_only_asr=args.english_only_asr)
 
 
 @command("sim", "simulate a voice fleet on a virtual clock with faults and invariants")(_add)
