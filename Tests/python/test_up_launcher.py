@@ -47,8 +47,10 @@ def test_unknown_worker_kind_is_an_error():
 
 
 def test_asr_model_lists_start_one_worker_per_model():
-    from voicecore.launcher.stack import asr_worker_args
+    from voicecore.launcher.stack import asr_note, asr_worker_args
 
+    assert "English only (other languages too: --asr-model tiny.en,base" in asr_note(UpConfig())
+    assert asr_note(UpConfig(asr_model="tiny.en,base")).startswith("Whisper tiny.en, base: each utterance to a model that hears")
     assert UpConfig().asr_models() == [""] and UpConfig(asr_model="base").asr_models() == ["base"]
     assert UpConfig(asr_model=" tiny.en , base ").asr_models() == ["tiny.en", "base"]
     assert "--model" not in asr_worker_args(UpConfig(), "") and asr_worker_args(UpConfig(), "base")[-3:-1] == ["--model", "base"]

@@ -62,6 +62,16 @@ def asr_worker_args(c: UpConfig, model: str = "") -> list[str]:
         args.append("--speculative")  # the hub's preemptive generation starts on these transcripts
     return args
 
+def asr_note(c: UpConfig) -> str:
+    """What the local ASR workers hear, for the banner."""
+    names = [Path(m).name if "/" in m else m or "tiny.en" for m in c.asr_models()]
+    if names == ["tiny.en"]:
+        return "Whisper tiny.en: English only (other languages too: --asr-model tiny.en,base; docs/languages.md)"
+    if len(names) == 1:
+        return f"Whisper {names[0]}"
+    return f"Whisper {', '.join(names)}: each utterance to a model that hears the device's language"
+
+
 def json_line(line: str) -> dict | None:
     """A child's JSON-lines log entry, or None for any other line."""
     if not line.startswith("{"):
@@ -387,6 +397,7 @@ class Stack:
             f"              (from another machine: http://{self.public_host}:{self.port}/)",
             f"  device      OTA URL for a XiaoZhi device: {s['ota']}",
             f"  CLI         voicecore talk \"what is the capital of France\"      (or: voicecore talk --wav question.wav)",
+            *([f"  speech      {asr_note(self.config)}"] if "asr" in self.config.worker_kinds else []),
             f"  LLM         {self.llm_note}",
             f"  vision      " + (f"{self.config.vision_url} ({self.config.vision_model or 'its first model'}); camera boards upload to {self.vision_url}"
                                  if self.vision_url else "none (--vision-url: camera boards' photos explained by a model that takes images)"),
