@@ -19,6 +19,7 @@ extension Simulation {
         for j in workers.indices where j != i && hears(j, language) {
             guard let id = workers[j].id, let state = coordinator.scheduler.worker(id), state.kinds.contains(.asr),
                   state.slots[WorkerKind.asr.rawValue] > 0, !state.draining else { continue }
+            checker.now = now  // the step's log entries are observed after its effects
             return checker.fail("asr-language-placement", s, "job \(job) in \"\(language)\" went to \(workers[i].name), which hears "
                                 + "\(workers[i].languages.joined(separator: ",")) only, while \(workers[j].name) (\(id)) hears it")
         }
