@@ -116,6 +116,25 @@ import Testing
         }
     }
 
+    @Test func aChineseReplyIsSpokenByTheTTSWorkerThatSpeaksChinese() throws {
+        var t = CoordinatorScript()
+        t.worker(1, [.asr])
+        t.worker(2, [.assistant])
+        t.worker(3, [.tts])  // eSpeak: every language
+        t.feed(.workerConnected(WorkerID(4)))
+        t.feed(try WireDecoder.workerMessage(WorkerID(4), WireFields(JSONParser.parse(
+            #"{"type":"register","name":"tts-zh","kinds":["tts"],"slots":{"tts":4},"languages":["zh"]}"#), "worker")))
+        t.feed(.deviceLanguage(deviceID: "dev1", language: "zh-CN"))
+        for s: UInt64 in [1, 2] {
+            t.device(s)
+            t.utter(s, s == 1 ? "讲个故事" : "Tell me a story")
+            t.answer(s, s == 1 ? ["从前有座山。", "山里有座庙。"] : ["Once upon a time. ", "The end."])
+        }
+        #expect(t.ttsJob(1, segment: 0)?.1 == WorkerID(4) && t.ttsJob(1, segment: 1)?.1 == WorkerID(4))
+        #expect(t.ttsJob(2, segment: 0)?.1 == WorkerID(3) && t.ttsJob(2, segment: 1)?.1 == WorkerID(3))
+        #expect(t.rejections == 0)
+    }
+
     @Test func theMemoryIsBoundedAndForgetsTheLeastRecentlyReported() {
         var m = DeviceLanguages(capacity: 3)
         m.learn("a", "en")
