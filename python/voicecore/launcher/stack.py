@@ -62,9 +62,15 @@ def asr_worker_args(c: UpConfig, model: str = "") -> list[str]:
         args.append("--speculative")  # the hub's preemptive generation starts on these transcripts
     return args
 
+
+def asr_label(model: str) -> str:
+    """A Whisper model's short name: ``tiny.en`` for "", a directory's last part."""
+    return Path(model).name if "/" in model else model or "tiny.en"
+
+
 def asr_note(c: UpConfig) -> str:
     """What the local ASR workers hear, for the banner."""
-    names = [Path(m).name if "/" in m else m or "tiny.en" for m in c.asr_models()]
+    names = [asr_label(m) for m in c.asr_models()]
     if names == ["tiny.en"]:
         return "Whisper tiny.en: English only (other languages too: --asr-model tiny.en,base; docs/languages.md)"
     if len(names) == 1:
@@ -258,7 +264,7 @@ class Stack:
         """One ASR worker process for Whisper ``model``; with several models each is named by its
         model (``asr-base-local``, log ``asr-base.log``) and registers the languages it hears."""
         c = self.config
-        label = "" if len(c.asr_models()) == 1 else "-" + (Path(model).name if "/" in model else model or "tiny.en")
+        label = "" if len(c.asr_models()) == 1 else "-" + asr_label(model)
         args = ["worker", "asr", "--hub", hub, f"--token={c.worker_token}", "--name", f"asr{label}-local",
                 "--slots", str(c.asr_slots), *asr_worker_args(c, model)]
         name = f"asr worker{label.replace('-', ' ', 1)}"
