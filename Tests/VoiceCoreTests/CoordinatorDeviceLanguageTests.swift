@@ -108,6 +108,13 @@ import Testing
         t.utter(2, "What time is it?")
         #expect(t.asrJob(1)?.1 == WorkerID(2) && t.asrJob(2)?.1 == WorkerID(1))
         #expect(t.count("job.dispatched") >= 6)
+        #expect(t.forbids(["job.dispatched reason=unheard-language=zh"]))
+        // Without a worker that hears Chinese, the English-only one takes the utterance, and the
+        // log says so.
+        t.feed(.workerDisconnected(WorkerID(2)))
+        t.utter(1, "今天天气怎么样")
+        #expect(t.asrJob(1)?.1 == WorkerID(1))
+        #expect(t.hasSubsequence(["job.dispatched job_kind=asr worker=w1 reason=unheard-language=zh"]))
         #expect(t.rejections == 0)
         for bad in [#""languages":"en""#, #""languages":["en",1]"#, #""languages":["english!"]"#] {
             #expect(throws: VCError.self) {

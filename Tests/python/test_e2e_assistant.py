@@ -63,6 +63,12 @@ def test_a_chinese_device_on_the_english_only_asr_is_told_on_the_console(stack):
     up.wait_output("[asr worker] warning: asked for 'zh-CN' speech, but faster-whisper:tiny.en writes English only", 10)
     warned = [line for line in up.output if "asked for 'zh-CN' speech" in line]
     assert len(warned) == 1 and "--asr-model tiny.en,base" in warned[0], warned
+    # The hub's log says why that transcript is English words: no worker that hears Chinese.
+    log = Path(up.status["logs"]["voicecored"])
+    deadline = time.monotonic() + 5  # the daemon's log reaches its file through voicecore up's pipe
+    while '"reason":"unheard-language=zh"' not in log.read_text(encoding="utf-8") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert '"reason":"unheard-language=zh"' in log.read_text(encoding="utf-8")
 
 
 def test_a_spoken_question_is_answered_with_speech(stack):

@@ -27,6 +27,14 @@ extension Coordinator {
         justQueued.append(id)
     }
 
+    /// The job's language when the worker names its languages and not this one (no worker that
+    /// hears it was there: the Scheduler's last resort), for the log to explain the transcript.
+    func unheardLanguage(_ params: JobParams, on worker: WorkerID) -> String? {
+        let language = LanguageTag.primary(params.modelLanguage)
+        guard !language.isEmpty, let w = scheduler.worker(worker), w.fit(language: language) == 0 else { return nil }
+        return language
+    }
+
     /// Places every job that can be placed now and dispatches it; jobs left queued get a queue
     /// deadline.
     func placeJobs() {
@@ -52,7 +60,7 @@ extension Coordinator {
         jobs[id]!.dispatchedAt = now
         out.append(.workerSend(worker, .job(id, kind: j.kind, session: j.session, turn: j.turn, params: j.params), audio: nil))
         record(.jobDispatched, session: j.session, turn: j.turn, job: id, jobKind: j.kind, worker: worker,
-               value: now - j.queuedAt)
+               reason: unheardLanguage(j.params, on: worker).map { "unheard-language=" + $0 }, value: now - j.queuedAt)
         // The queue deadline no longer applies; the progress deadline (if any) starts now.
         cancelTimer(j.timer)
         jobs[id]!.timer = nil
