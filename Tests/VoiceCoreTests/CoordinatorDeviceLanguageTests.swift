@@ -116,7 +116,8 @@ import Testing
         #expect(t.asrJob(1)?.1 == WorkerID(1))
         #expect(t.hasSubsequence(["job.dispatched job_kind=asr worker=w1 reason=unheard-language=zh"]))
         #expect(t.rejections == 0)
-        for bad in [#""languages":"en""#, #""languages":["en",1]"#, #""languages":["english!"]"#] {
+        let many = "[" + Array(repeating: "\"en\"", count: 129).joined(separator: ",") + "]"
+        for bad in [#""languages":"en""#, #""languages":["en",1]"#, #""languages":["english!"]"#, #""languages":"# + many] {
             #expect(throws: VCError.self) {
                 try WireDecoder.workerMessage(WorkerID(9), WireFields(JSONParser.parse(#"{"type":"register","kinds":["asr"],\#(bad)}"#), "worker"))
             }

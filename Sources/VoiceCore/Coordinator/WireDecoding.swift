@@ -55,11 +55,13 @@ struct WireFields {
         return JobID(UInt64(n))
     }
 
-    /// An optional array of strings (absent or null: empty), each passing `valid`; `what` says in
-    /// the errors what one must be ("an agent name").
-    func strings(_ key: String, _ what: String, valid: (String) -> Bool = { _ in true }) throws(VCError) -> [String] {
+    /// An optional array of at most `limit` strings (absent or null: empty), each passing `valid`;
+    /// `what` says in the errors what one must be ("an agent name"). The limit keeps a worker's
+    /// registration (and the log line that reports it) small.
+    func strings(_ key: String, _ what: String, limit: Int = 128, valid: (String) -> Bool = { _ in true }) throws(VCError) -> [String] {
         guard let v = json[key], v != .null else { return [] }
         guard let items = v.arrayValue else { throw VCError(.parse, "\(path): \"\(key)\" must be an array of strings") }
+        guard items.count <= limit else { throw VCError(.parse, "\(path): \"\(key)\" has \(items.count) entries (at most \(limit))") }
         var out: [String] = []
         for item in items {
             guard let s = item.stringValue, valid(s) else { throw VCError(.parse, "\(path): \(item.serialized) in \"\(key)\" is not \(what)") }
