@@ -158,9 +158,14 @@ class Up:
         return ",".join(rules)
 
     def early_ends(self) -> int:
-        """Utterances the ASR worker ended early (its own semantic endpointer), from its log."""
-        with open(self.status["logs"]["asr worker"], encoding="utf-8") as f:
-            return sum("utterance ended: early" in line for line in f)
+        """Utterances the ASR workers ended early (their own semantic endpointer), from their logs
+        (`asr worker`, or one per model with `--asr-model tiny.en,base`)."""
+        count = 0
+        for name, path in self.status["logs"].items():
+            if name.startswith("asr worker"):
+                with open(path, encoding="utf-8") as f:
+                    count += sum("utterance ended: early" in line for line in f)
+        return count
 
     def endpoints(self) -> dict[str, int]:
         """The hub's end-of-turn decisions (`turn.endpoint`, hub endpointing) by rule."""
