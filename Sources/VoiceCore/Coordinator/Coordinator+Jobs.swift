@@ -30,6 +30,7 @@ extension Coordinator {
     /// The job's language when the worker names its languages and not this one (no worker that
     /// hears it was there: the Scheduler's last resort), for the log to explain the transcript.
     func unheardLanguage(_ params: JobParams, on worker: WorkerID) -> String? {
+        guard scheduler.languageWorkers > 0 else { return nil }  // every dispatch passes here
         let language = LanguageTag.primary(params.modelLanguage)
         guard !language.isEmpty, let w = scheduler.worker(worker), w.fit(language: language) == 0 else { return nil }
         return language

@@ -46,13 +46,8 @@ public struct WorkerState: Sendable {
     /// Whether the worker may run a job that requires `agent` ("" requires none).
     public func serves(agent: String) -> Bool { agent.isEmpty || agents.isEmpty || agents.contains(agent) }
 
-    /// How well the worker fits a job in `language` (its primary subtag; "auto": the ASR detects
-    /// it): 2 the worker names the language, 1 it names none (it hears every language and can tell
-    /// them apart), 0 it does not hear it (an English-only Whisper writes English words for any speech).
-    public func fit(language: String) -> Int {
-        if languages.isEmpty { return 1 }
-        return languages.contains(language) ? 2 : 0
-    }
+    /// How well the worker fits a job in `language` (`LanguageTag.fit`).
+    public func fit(language: String) -> Int { LanguageTag.fit(languages, language) }
 }
 
 /// A worker's registration, as parsed from its `register` message.

@@ -69,7 +69,7 @@ struct SimWorker: Sendable {
     var roles: KindSet
     var slots: [WorkerKind: Int]
     /// The languages its model really hears (empty: every language); registered as such.
-    var languages: [String] = []
+    var languages: Set<String> = []
     /// Whether it is part of the fleet now (spares join later; leavers come back).
     var online: Bool
     var epoch: UInt32 = 0

@@ -9,11 +9,10 @@ extension Simulation {
         Int(Double(i + 1) * options.chinese) > Int(Double(i) * options.chinese)
     }
 
-    func hears(_ i: Int, _ language: String) -> Bool {
-        workers[i].languages.isEmpty || workers[i].languages.contains(language)
-    }
+    func hears(_ i: Int, _ language: String) -> Bool { LanguageTag.fit(workers[i].languages, language) > 0 }
 
     func checkLanguagePlacement(_ job: JobID, _ s: SessionID, on i: Int, _ params: JobParams) {
+        guard !workers[i].languages.isEmpty else { return }  // it hears every language
         let language = LanguageTag.primary(params.modelLanguage)
         guard !language.isEmpty, !hears(i, language) else { return }
         for j in workers.indices where j != i && hears(j, language) {
@@ -21,7 +20,7 @@ extension Simulation {
                   state.slots[WorkerKind.asr.rawValue] > 0, !state.draining else { continue }
             checker.now = now  // the step's log entries are observed after its effects
             return checker.fail("asr-language-placement", s, "job \(job) in \"\(language)\" went to \(workers[i].name), which hears "
-                                + "\(workers[i].languages.joined(separator: ",")) only, while \(workers[j].name) (\(id)) hears it")
+                                + "\(workers[i].languages.sorted().joined(separator: ",")) only, while \(workers[j].name) (\(id)) hears it")
         }
     }
 }

@@ -26,7 +26,7 @@ extension Simulation {
         workers[i].lastDown = now
         workerIndex[w] = i
         checker.workerSlots[w] = workers[i].slots
-        let languages = options.injectBug == .undeclaredLanguages ? [] : workers[i].languages
+        let languages = options.injectBug == .undeclaredLanguages ? [] : workers[i].languages.sorted()
         let reg = WorkerRegistration(name: workers[i].name, kinds: workers[i].kinds, roles: workers[i].roles, slots: workers[i].slots,
                                      languages: languages)
         sendToCore(worker: i, .workerConnected(w))
