@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable
 
 import numpy as np
 
+from ..languages import primary
 from .engine import SAMPLE_RATE, Transcript
 
 WHISPER_WINDOW_S = 30.0  # the window Whisper was trained on; faster-whisper always encodes all of it
@@ -139,7 +140,7 @@ class FasterWhisperEngine:
     def _run(self, audio: np.ndarray, language: str) -> tuple[Transcript, _Pass | None]:
         """The pass, and what a beam search of it needs (None: nothing to refine)."""
         # "" or "auto": the model detects the language (a multilingual model only; on the full window).
-        tag = language.split("-")[0].lower()
+        tag = primary(language)
         if self.english_only and tag not in ("", "auto", "en") and tag not in self._unheard:
             self._unheard.add(tag)
             log.warning("asked for %r speech, but %s writes English only: the transcripts will be English words; "

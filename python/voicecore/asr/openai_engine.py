@@ -7,6 +7,7 @@ import aiohttp
 import numpy as np
 
 from ..audio import float_to_pcm16, write_wav
+from ..languages import primary
 from .engine import SAMPLE_RATE, Transcript
 
 
@@ -25,7 +26,7 @@ class OpenAITranscriptionEngine:
         form.add_field("model", self.model)
         form.add_field("response_format", "json")
         if language and language.lower() != "auto":  # auto: the server detects it
-            form.add_field("language", language.split("-")[0])
+            form.add_field("language", primary(language))
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as http:
             async with http.post(f"{self.base_url}/audio/transcriptions", data=form, headers=headers) as response:

@@ -59,6 +59,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+from ..languages import primary
 from ..memory import HttpMemory, LocalMemory, Memory, MemoryBackend
 from ..worker import Job, JobError, Worker
 from .llm import LLM
@@ -121,7 +122,7 @@ LANGUAGE_NAMES = {"en": "English", "zh": "Chinese", "ja": "Japanese", "ko": "Kor
 def reply_language(language: str) -> str:
     """The system prompt's line asking for the device's language; none for English (the prompts are
     written in English, and a small model answers in the prompt's language unless told)."""
-    tag = (language or "en").lower().replace("_", "-").split("-")[0]
+    tag = primary(language or "en")
     if tag in ("en", "auto", ""):
         return ""
     return f" Always answer in {LANGUAGE_NAMES.get(tag, tag)}."

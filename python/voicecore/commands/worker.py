@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import runpy
 import sys
 
+from ..languages import is_tag
 from .registry import command
-
-LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*")  # as the hub checks one (BCP 47's shape, ≤ 16 bytes)
 
 
 @command("worker", "run an ASR, TTS or assistant worker that dials a VoiceCore hub")
@@ -66,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.token:
         print("voicecore worker: no token (--token or VOICECORE_TOKEN)", file=sys.stderr)
         return 2
-    bad = [tag for tag in args.languages if not (len(tag) <= 16 and LANGUAGE_TAG.fullmatch(tag))]
+    bad = [tag for tag in args.languages if not is_tag(tag)]
     if bad:  # the hub would refuse the registration: say so here, before a model loads
         print(f"voicecore worker: --language {bad[0]!r} is not a language tag such as en or zh-CN", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ from typing import AsyncIterator
 import numpy as np
 
 from ..audio import parse_wav_header
+from ..languages import primary
 from .engine import SpeechRequest
 from .japanese import JapaneseReading, has_kanji
 
@@ -25,7 +26,7 @@ def voice_for(language: str, voice: str = "") -> str:
     if voice:
         return voice
     tag = (language or "en").lower().replace("_", "-")
-    return VOICES.get(tag) or VOICES.get(tag.split("-")[0]) or tag
+    return VOICES.get(tag) or VOICES.get(primary(tag)) or tag
 
 
 class EspeakEngine:
