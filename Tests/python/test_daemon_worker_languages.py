@@ -10,9 +10,10 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from voicecore.client import ota_check
 
 from daemon_harness import WORKER_TOKEN, Daemon, OpusEncoder, connect_device, connect_worker, frame, hello, next_json, tone
 
@@ -55,12 +56,6 @@ async def first_job(ws: Any, timeout: float = 5.0) -> dict[str, Any] | None:
         return None
 
 
-def say_language(d: Daemon, device_id: str, language: str) -> None:
-    request = urllib.request.Request(d.http + "/xiaozhi/ota/", data=json.dumps({"language": language}).encode(), method="POST",
-                                     headers={"Device-Id": device_id, "Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=5).close()
-
-
 async def listening_device(d: Daemon, device_id: str) -> Any:
     device = await connect_device(d, device_id=device_id)
     await device.send(hello(60))
@@ -76,8 +71,8 @@ def test_each_device_is_heard_by_the_asr_worker_that_hears_its_language() -> Non
         english = await register(d, "tiny-en", ["en"])
         multilingual = await register(d, "base", None)
         chinese = await register(d, "sensevoice", ["zh-CN"])
-        say_language(d, "dev:zh", "zh-CN")
-        say_language(d, "dev:ru", "ru-RU")
+        ota_check(d.http, "dev:zh", "zh-CN")
+        ota_check(d.http, "dev:ru", "ru-RU")
         for device_id, worker, language in (("dev:zh", chinese, "zh-CN"), ("dev:en", english, "en"), ("dev:ru", multilingual, "ru-RU")):
             device = await listening_device(d, device_id)
             job = await first_job(worker)

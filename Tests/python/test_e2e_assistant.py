@@ -16,14 +16,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from voicecore.audio import float_to_pcm16, resample
-from voicecore.client import converse
+from voicecore.client import converse, ota_check
 from voicecore.testing import Rule, ScriptedLLM, speak
 from voicecore.testing.wer import word_error_rate, words
 
@@ -56,9 +55,7 @@ def test_a_chinese_device_on_the_english_only_asr_is_told_on_the_console(stack):
     (in English words), and the ASR worker's warning naming the way out reaches up's console."""
     up, _ = stack
     device = "zh:00:00:00:00:02"
-    request = urllib.request.Request(up.status["http"] + "/xiaozhi/ota/", data=json.dumps({"language": "zh-CN"}).encode(),
-                                     method="POST", headers={"Device-Id": device, "Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=5).close()
+    ota_check(up.status["http"], device, "zh-CN")
     asyncio.run(converse(up.status["ws"], speak(QUESTION), device_id=device, timeout=60))
     up.wait_output("[asr worker] warning: asked for 'zh-CN' speech, but faster-whisper:tiny.en writes English only", 10)
     warned = [line for line in up.output if "asked for 'zh-CN' speech" in line]

@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
 
 import numpy as np
 import pytest
 
 from voicecore.asr import models
 from voicecore.audio import resample
-from voicecore.client import converse
+from voicecore.client import converse, ota_check
 from voicecore.testing import Rule, ScriptedLLM, speak
 from voicecore.testing.wer import word_error_rate
 
@@ -74,14 +73,6 @@ def read_back(pcm: bytes, rate: int, language: str = "ru") -> str:
 def chinese_error_rate(text: tuple[str, str], heard: str) -> float:
     """The character error rate against the simplified or the traditional text, whichever is lower."""
     return min(word_error_rate(script, heard) for script in text)
-
-
-def say_language(http: str, device_id: str, language: str) -> None:
-    """The firmware's OTA check: its system info, with its language, under its Device-Id."""
-    request = urllib.request.Request(http + "/xiaozhi/ota/", data=json.dumps({"language": language}).encode(), method="POST",
-                                     headers={"Device-Id": device_id, "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as answer:
-        assert answer.status == 200
 
 
 class HeardBy:
@@ -125,7 +116,7 @@ def test_a_russian_question_is_heard_answered_and_spoken_in_russian(stack):
 def test_a_chinese_device_is_heard_answered_and_spoken_in_mandarin(stack):
     up, llm = stack
     device = "zh:00:00:00:00:01"
-    say_language(up.status["http"], device, "zh-CN")
+    ota_check(up.status["http"], device, "zh-CN")
     heard_by = HeardBy(up)
     result = asyncio.run(converse(up.status["ws"], speak(QUESTION_ZH[0], language="zh"), device_id=device, timeout=90))
     assert heard_by.workers() == {"base"}
@@ -144,7 +135,7 @@ def test_an_english_device_in_the_same_hub_is_heard_by_tiny_en(stack):
     cannot hear was printed, since no other language reached it."""
     up, llm = stack
     device = "en:00:00:00:00:01"
-    say_language(up.status["http"], device, "en-US")
+    ota_check(up.status["http"], device, "en-US")
     heard_by = HeardBy(up)
     result = asyncio.run(converse(up.status["ws"], speak("What is the capital of France?"), device_id=device, timeout=90))
     assert heard_by.workers() == {"tiny.en"}
@@ -162,7 +153,7 @@ def test_a_japanese_reply_is_spoken_from_its_reading(stack):
     ください") 0.38."""
     up, llm = stack
     device = "ja:00:00:00:00:01"
-    say_language(up.status["http"], device, "ja-JP")
+    ota_check(up.status["http"], device, "ja-JP")
     result = asyncio.run(converse(up.status["ws"], speak(QUESTION_JA, language="ja"), device_id=device, timeout=90))
     assert "ください" in result.stt, result.stt
     chats = [r for r in llm.requests if "messages" in r and r["messages"][-1]["content"] == result.stt]

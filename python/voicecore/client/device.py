@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import struct
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -37,6 +38,17 @@ class TurnResult:
     @property
     def reply_seconds(self) -> float:
         return len(self.reply_pcm) / 2 / self.reply_rate
+
+
+def ota_check(http: str, device_id: str, language: str = "", timeout: float = 5.0) -> dict[str, Any]:
+    """The firmware's OTA check before it connects: its system info (with its ``language``, as
+    XiaoZhi's `Lang::CODE`, e.g. "zh-CN") POSTed to ``http``/xiaozhi/ota/ under its Device-Id; the
+    hub keeps the language for the device's sessions. Returns the hub's answer (websocket URL…)."""
+    body = json.dumps({"language": language} if language else {}).encode()
+    request = urllib.request.Request(http.rstrip("/") + "/xiaozhi/ota/", data=body, method="POST",
+                                     headers={"Device-Id": device_id, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as answer:
+        return dict(json.loads(answer.read()))
 
 
 def speech_end_seconds(pcm: bytes, rate: int = MIC_RATE, threshold: int = 400) -> float:
