@@ -238,8 +238,9 @@ class Stack:
                     await self._start_agent_worker(agent, hub, script)
                 continue
             if kind == "asr":
-                for model in c.asr_models():
-                    await self._start_asr_worker(model, hub)
+                models = c.asr_models()
+                for model in models:
+                    await self._start_asr_worker(model, hub, named=len(models) > 1)
                 continue
             # "--token=" keeps a user-given token that starts with "-" from reading as an option.
             args = ["worker", kind, "--hub", hub, f"--token={c.worker_token}", "--name", f"{kind}-local"]
@@ -260,11 +261,11 @@ class Stack:
         self.ready = True
         self._write_status()
 
-    async def _start_asr_worker(self, model: str, hub: str) -> None:
-        """One ASR worker process for Whisper ``model``; with several models each is named by its
-        model (``asr-base-local``, log ``asr-base.log``) and registers the languages it hears."""
+    async def _start_asr_worker(self, model: str, hub: str, named: bool) -> None:
+        """One ASR worker process for Whisper ``model``; ``named`` (one of several models): named by
+        its model (``asr-base-local``, log ``asr-base.log``). It registers the languages it hears."""
         c = self.config
-        label = "" if len(c.asr_models()) == 1 else "-" + asr_label(model)
+        label = "-" + asr_label(model) if named else ""
         args = ["worker", "asr", "--hub", hub, f"--token={c.worker_token}", "--name", f"asr{label}-local",
                 "--slots", str(c.asr_slots), *asr_worker_args(c, model)]
         name = f"asr worker{label.replace('-', ' ', 1)}"
