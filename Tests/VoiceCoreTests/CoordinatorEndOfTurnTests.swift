@@ -144,7 +144,7 @@ import Testing
     }
 
     @Test func contentWords() {
-        for text in ["And m m", "And then then.", "and am then", "Uh-uh.", "Oh, I", "Ам, да.", "Хм, ну да", "Ähm, ja.", "Naja, gut", ""] {
+        for text in ["And m m", "And then then.", "and am then", "Uh-uh.", "Oh, I", "Ам, да.", "Хм, ну да", "Ähm, ja.", "Naja, gut", "Und dann...", ""] {
             #expect(!TurnText.hasContentWords(text), "\(text)")
         }
         for text in ["Stop.", "No.", "Wait", "and mamptons", "in high end", "停下", "Ам, стоп.", "Ähm, warte"] {
@@ -153,10 +153,11 @@ import Testing
     }
 
     @Test func oneWord() {
-        for text in ["Подать", "А-ка!", "Ciao.", "おう", "是大範", "beautiful"] {
+        for text in ["Подать", "А-ка!", "Ciao.", "おう", "是大範", "beautiful", "Da... Da...", "help help.", "Ja, ja"] {
             #expect(TurnText.isOneWord(text), "\(text)")
         }
-        for text in ["Stop.", "стоп", "Nein!", "停", "待って", "Катоги, час!", "die Schäte ist es", "现在几点了", ""] {
+        for text in ["Stop.", "стоп", "Nein!", "停", "待って", "Катоги, час!", "die Schäte ist es", "现在几点了", "",
+                     "Stop, stop!", "Nein, nein.", "help me"] {
             #expect(!TurnText.isOneWord(text), "\(text)")
         }
     }
@@ -168,7 +169,8 @@ import Testing
     }
 
     @Test func backchannelsInEveryLanguage() {
-        for text in ["uh-huh", "Yeah.", "Right!", "Mm-hmm.", "yeah, yeah", "Mm mm", "嗯", "对。", "Ага.", "угу", "Ja.", "genau", "うん"] {
+        for text in ["uh-huh", "Yeah.", "Right!", "Mm-hmm.", "yeah, yeah", "Mm mm", "嗯", "对。", "Ага.", "угу", "Ja.", "genau", "うん",
+                     "Yeah. Yeah.", "Ja... ja."] {
             #expect(TurnText.isBackchannel(text), "\(text)")
         }
         for text in ["stop", "Wait, what about tomorrow?", "No.", "Yes, turn it off", "", "停"] {
@@ -376,7 +378,7 @@ import Testing
 
     /// A session in `session` language with a reply playing; the user speaks for `spokeMs` over it,
     /// pauses, and the ASR reads `heard` (in `language`). The script, and its log's length before the speech.
-    func speakOverTheReply(session: String, spokeMs: Int, heard: String, language: String) throws -> (CoordinatorScript, Int) {
+    func speakOverTheReply(session: String, spokeMs: Int, heard: String, language: String, refining: Bool = false) throws -> (CoordinatorScript, Int) {
         var t = try CoordinatorScript(json: #"{"language": "\#(session)"}"#)
         t.worker(1, [.asr]); t.worker(2, [.assistant]); t.worker(3, [.tts])
         let (job, w) = replying(&t)
@@ -385,8 +387,36 @@ import Testing
         t.advanceMs(Int64(spokeMs) + 64)
         t.feed(.workerOutput(w, job, .pause(silenceMs: 64)))
         t.advanceMs(300)
-        t.feed(.workerOutput(w, job, .speculative(heard, language: language)))
+        t.feed(.workerOutput(w, job, .speculative(heard, language: language, refining: refining)))
         return (t, before)
+    }
+
+    @Test func wordsDecodedAgainDecideWhetherSpeechOverTheReplyIsABackchannel() throws {
+        // Whisper base's greedy "Gute Auf!" for a noisy "genau" has a content word; decoded again it
+        // is "Gut auf!", no content word: a backchannel. The greedy words cut nothing while the
+        // worker decodes them again; the beam's decide, or the final's when it comes first.
+        for (refined, backchannel) in [("Gut auf!", true), ("Was ist das?", false)] {
+            var (t, before) = try speakOverTheReply(session: "de", spokeMs: 300, heard: "Gute Auf!", language: "de", refining: true)
+            #expect(t.forbids(["turn.cancelled turn=1", "turn.backchannel"], since: before), "\(refined)")
+            let (job, w) = t.asrJob(1)!
+            t.advanceMs(80)
+            t.feed(.workerOutput(w, job, .refined(refined)))
+            if backchannel {
+                #expect(t.hasSubsequence(["turn.backchannel turn=2 reason=no-content", "turn.resumed turn=1"], since: before))
+                #expect(t.forbids(["turn.cancelled turn=1"], since: before))
+            } else {
+                #expect(t.hasSubsequence(["turn.cancelled turn=1 reason=barge-in"], since: before))
+                #expect(t.forbids(["turn.backchannel", "turn.resumed"], since: before))
+            }
+        }
+        // No `refined` (the utterance ended first): its final decides.
+        var (t, before) = try speakOverTheReply(session: "de", spokeMs: 300, heard: "Gute Auf!", language: "de", refining: true)
+        let (job, w) = t.asrJob(1)!
+        t.feed(.workerOutput(w, job, .final("Gut auf!", language: "de")))
+        #expect(t.hasSubsequence(["turn.backchannel turn=2 reason=no-content", "turn.resumed turn=1"], since: before))
+        // Greedy words that prove a backchannel need not wait for the beam's.
+        (t, before) = try speakOverTheReply(session: "de", spokeMs: 300, heard: "Ja.", language: "de", refining: true)
+        #expect(t.hasSubsequence(["turn.backchannel turn=2 reason=words", "turn.resumed turn=1"], since: before))
     }
 
     /// A realtime device with a reply playing; returns the new utterance's ASR job.
@@ -535,9 +565,13 @@ import Testing
         // "Ог", "genau" as "Ciao": words of the session's language, yet one short word. "Стоп." and
         // two words ("Катоги, час!": its "Который час?") are interruptions, and so is one word
         // spoken longer than backchannel_ms.
+        // A word said again is still one ("Da... Da...": base's noisy German "mhm"; "help help.":
+        // tiny.en's noisy "mm-hmm"); an interruption said twice still cuts.
         for (language, text, spokeMs, backchannel) in [("ru", "Подать", 300, true), ("ru", "Ог", 160, true), ("de", "Ciao", 300, true),
                                                          ("ja", "おう", 160, true), ("zh", "是大範", 480, true),
+                                                         ("de", "Da... Da...", 240, true), ("en", "help help.", 260, true),
                                                          ("ru", "Стоп.", 300, false), ("ru", "Катоги, час!", 500, false),
+                                                         ("en", "Stop, stop!", 300, false),
                                                          ("de", "Listasmeterhoiter", 1000, false), ("en", "Stop!", 300, false)] {
             let (t, before) = try speakOverTheReply(session: language, spokeMs: spokeMs, heard: text, language: language)
             if backchannel {

@@ -36,6 +36,11 @@ extension Coordinator {
         decideEndOfTurn(s)
     }
 
+    /// True when a transcript in `language` is in another language than the session's.
+    func foreign(_ s: SessionID, _ language: String?) -> Bool {
+        !TurnText.sameLanguage(language, sessionLanguage(s))
+    }
+
     /// Speech again (`resume`, `speech_start`): the pause's evidence is void.
     func resumed(_ s: SessionID, _ u: Utterance) {
         u.pause = nil
@@ -132,11 +137,12 @@ extension Coordinator {
     /// than `backchannel_ms` whose transcript is in another language than the session's or is one
     /// word that is not an interruption ("Подать": Whisper base's "понятно"; not "Stop.") — ends the
     /// utterance without a turn and the reply resumes (true); anything else is an interruption
-    /// (false: the reply is cut, the utterance goes on as usual).
-    func backchannel(_ s: SessionID, _ u: Utterance, text: String, language: String?) -> Bool {
+    /// (false: the reply is cut, the utterance goes on as usual) — unless not `decisive` (words the
+    /// worker is decoding again, whose `refined` or final decides): then nothing changes yet.
+    /// `foreign`: the words are in another language than the session's.
+    func backchannel(_ s: SessionID, _ u: Utterance, text: String, foreign: Bool, decisive: Bool = true) -> Bool {
         let words = Self.trimmed(text)
         let spokeUs = (u.pause?.since ?? now) - (u.speechStartedAt ?? u.startedAt)
-        let foreign = !TurnText.sameLanguage(language, sessionLanguage(s))
         let reason: String
         if words.isEmpty || TurnText.isBackchannel(words) {
             reason = "words"
@@ -147,7 +153,7 @@ extension Coordinator {
         } else if !foreign, spokeUs <= config.turn.backchannelUs, TurnText.isOneWord(words) {
             reason = "one-word"
         } else {
-            interrupt(s, u)
+            if decisive { interrupt(s, u) }
             return false
         }
         clearTurnTimers(s, u)

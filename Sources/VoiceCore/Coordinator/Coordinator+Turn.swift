@@ -85,12 +85,14 @@ extension Coordinator {
             record(.turnMark, session: s, turn: u.turn, reason: "speech_end")
         case let .final(text, language):
             finishJob(job, success: true)
-            if u.overReply, backchannel(s, u, text: text, language: language) { return }
+            if u.overReply, backchannel(s, u, text: text, foreign: foreign(s, language)) { return }
             if let language { languageDetected(s, u, language) }
             utteranceFinal(s, text: text)
         case let .speculative(text, language, refining):
             evidenceArrived(s, job: job, u)
-            if u.overReply, backchannel(s, u, text: text, language: language) { return }
+            // Greedy words that prove no backchannel wait for the beam's when the pass is decoded
+            // again: base's greedy "Gute Auf!" for a noisy "genau" is "Gut auf!" decoded again.
+            if u.overReply, backchannel(s, u, text: text, foreign: foreign(s, language), decisive: !refining) { return }
             u.refining = refining
             if refining { deferSpeculation(s, text: text) } else { speculation(s, text: text) }
             transcriptArrived(s, u, text: text, language: language)
@@ -99,6 +101,7 @@ extension Coordinator {
             discardHeld(s, reason: "void")
         case let .refined(text):
             evidenceArrived(s, job: job, u)
+            if u.overReply, u.pause?.text != nil, backchannel(s, u, text: text, foreign: !u.pause!.textTrusted) { return }
             // A preemptive reply already started on this pause's `speculative` starts over, one
             // deferred for it starts (speech over the reply judged a backchannel started neither).
             if sessions[s]!.held?.turn == u.turn || u.refining {

@@ -285,10 +285,11 @@ enum TurnText {
     /// Words that carry no content of their own: the open words (articles, conjunctions,
     /// prepositions, fillers), backchannels, pronouns, single letters, interjections ("ой", "naja").
     /// Whisper base writes a Russian hesitation as "ам" or "хм" (fillers, in `openWords`), and
-    /// Whisper hears eSpeak's "mm-hmm" as "And m m" or "And then then.": no content words.
+    /// Whisper hears eSpeak's "mm-hmm" as "And m m" or "And then then.", and base a noisy German
+    /// "mhm" as "Und dann...": no content words.
     static let emptyWords: Set<String> = openWords.union(backchannels).union([
         "then", "i", "me", "you", "he", "she", "it", "we", "they", "them", "him", "her", "us", "hm", "mmm", "uh-uh",
-        "ой", "ах", "ох", "ach", "na", "naja", "achso",
+        "ой", "ах", "ох", "потом", "ach", "na", "naja", "achso", "dann",
     ])
 
     /// Whether any word of the transcript is a content word (not in `emptyWords`, longer than one letter).
@@ -308,10 +309,11 @@ enum TurnText {
     ]
 
     /// One word ("Подать", "Ciao", "おう", "是大範": Whisper base's readings of eSpeak's "понятно",
-    /// "genau", "うん", "是的"): a single word, or at most three Chinese or Japanese characters, that
-    /// is not one of the `interruptions`.
+    /// "genau", "うん", "是的"), said once or repeated ("Da... Da...", "help help.": base's and
+    /// tiny.en's readings of a noisy "mhm" and "mm-hmm"): a single word, or at most three Chinese
+    /// or Japanese characters, that is not one of the `interruptions` ("Stop, stop!" cuts).
     static func isOneWord(_ text: String) -> Bool {
-        let words = core(text).split(whereSeparator: { " ,，、.!?;:…\"“”。？！".contains($0) })
+        let words = Set(wordsOf(core(text)))
         guard words.count == 1, let word = words.first, !interruptions.contains(String(word)) else { return false }
         let wide = isWide(word)
         return !wide || word.count <= 3
@@ -321,9 +323,15 @@ enum TurnText {
         let body = core(text)
         if body.isEmpty { return false }
         if backchannels.contains(String(body)) { return true }
-        // "yeah, yeah", "uh-huh, okay": every word a backchannel.
-        let words = body.split(whereSeparator: { " ,，、".contains($0) })
+        // "yeah, yeah", "uh-huh, okay", "Ja... ja.": every word a backchannel.
+        let words = wordsOf(body)
         return words.count <= 3 && words.allSatisfy { backchannels.contains(String($0)) }
+    }
+
+    /// The words of a `core` transcript, split at spaces and punctuation ("mm-hmm" and "uh-huh"
+    /// stay one word).
+    private static func wordsOf(_ body: Substring) -> [Substring] {
+        body.split(whereSeparator: { " ,，、.!?;:…\"“”。？！".contains($0) })
     }
 }
 
