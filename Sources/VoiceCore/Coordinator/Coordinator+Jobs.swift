@@ -178,11 +178,7 @@ extension Coordinator {
                 sessions[s]!.reply!.segments[j.segment].attempts += 1
                 sessions[s]!.reply!.segments[j.segment].attemptBytes = 0
             } else {
-                sessions[s]!.reply!.segments[j.segment].job = nil
-                record(.turnFallback, session: s, turn: j.turn, reason: "tts:" + reason)
-                if config.failOpen { out.append(.deviceSend(s, .alert(status: "error", message: config.fallbackText, emotion: "sad"))) }
-                sessions[s]!.reply!.fallback = true
-                finishReplyEarly(s)
+                segmentLost(s, turn: j.turn, segment: j.segment, reason: reason)
             }
         case .llm:
             break
@@ -280,14 +276,20 @@ extension Coordinator {
         case .tts:
             guard let reply = sessions[s]!.reply, j.segment < reply.segments.count, reply.segments[j.segment].job == id
             else { return }
-            sessions[s]!.reply!.segments[j.segment].job = nil
-            record(.turnFallback, session: s, turn: j.turn, reason: "tts:no-worker")
-            if config.failOpen { out.append(.deviceSend(s, .alert(status: "error", message: config.fallbackText, emotion: "sad"))) }
-            sessions[s]!.reply!.fallback = true
-            finishReplyEarly(s)
+            segmentLost(s, turn: j.turn, segment: j.segment, reason: "no-worker")
         case .llm:
             break
         }
         touch(s)
+    }
+
+    /// A reply's sentence will not be spoken (its TTS job failed for good): the reply ends after
+    /// what was sent before it, and the device shows the fallback text when failing open.
+    private func segmentLost(_ s: SessionID, turn: TurnID, segment: Int, reason: String) {
+        sessions[s]!.reply!.segments[segment].job = nil
+        record(.turnFallback, session: s, turn: turn, reason: "tts:" + reason)
+        if config.failOpen { out.append(.deviceSend(s, .alert(status: "error", message: config.fallbackText, emotion: "sad"))) }
+        sessions[s]!.reply!.fallback = true
+        finishReplyEarly(s)
     }
 }
