@@ -294,9 +294,7 @@ enum TurnText {
 
     /// Whether any word of the transcript is a content word (not in `emptyWords`, longer than one letter).
     static func hasContentWords(_ text: String) -> Bool {
-        let body = core(text)
-        let words = body.split(whereSeparator: { " ,，、.!?;:…\"“”".contains($0) })
-        return words.contains { $0.count > 1 && !emptyWords.contains(String($0)) }
+        wordsOf(core(text)).contains { $0.count > 1 && !emptyWords.contains(String($0)) }
     }
 
     /// Words that stop a reply however short: a listener's "stop", "wait", "no", in every language.
