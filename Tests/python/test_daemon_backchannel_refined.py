@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from daemon_harness import Daemon, speaking_device
-from test_daemon_turns import scripted_worker, tts_job
+from test_daemon_turns import scripted_worker, stop_workers, tts_job
 
 REPLY = ["Es war einmal ein Fuchs. ", "Er lebte in einem Wald. ", "Eines Tages kam ein Hase vorbei."]
 
@@ -84,9 +84,7 @@ def talk_over_the_reply(refined: str) -> list[dict[str, Any]]:
             if isinstance(msg, bytes):
                 playing.set()
         await device.close()
-        for ws, task in workers:
-            task.cancel()
-            await ws.close()
+        await stop_workers(workers)
 
     with Daemon("--coordinator", json.dumps({"language": "de"})) as d:
         asyncio.run(main(d))

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from daemon_harness import Daemon, speaking_device
-from test_daemon_turns import assistant_job, scripted_worker, tts_job
+from test_daemon_turns import assistant_job, scripted_worker, stop_workers, tts_job
 
 SILENCE_MS = 64  # heard when the worker reports the pause
 
@@ -64,9 +64,7 @@ def endpoint_after_pause(refined: str | None) -> tuple[float, list[dict[str, Any
             if isinstance(msg, str) and json.loads(msg).get("type") == "tts" and json.loads(msg).get("state") == "stop":
                 break
         await device.close()
-        for ws, task in workers:
-            task.cancel()
-            await ws.close()
+        await stop_workers(workers)
 
     with Daemon("--coordinator", json.dumps({"language": "ru"})) as d:
         asyncio.run(main(d))

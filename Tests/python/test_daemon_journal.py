@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from daemon_harness import ROOT, Daemon, connect_device, hello, next_json
-from test_daemon_turns import asr_job, assistant_job, scripted_worker, speak, tts_job
+from test_daemon_turns import asr_job, assistant_job, scripted_worker, speak, stop_workers, tts_job
 
 from voicecore.journal import MAGIC, Record, read_segment, run_files, write_record
 
@@ -46,9 +46,7 @@ async def turns(d: Daemon, count: int, tts_seconds: float = 0.3, wait_for_end: b
     await device.send(json.dumps({"type": "listen", "state": "detect", "text": "hello there"}))
     await asyncio.sleep(0.3)
     await device.close()
-    for ws, task in workers:
-        task.cancel()
-        await ws.close()
+    await stop_workers(workers)
 
 
 def record(tmp_path: Path, count: int = 3, *flags: str) -> Path:

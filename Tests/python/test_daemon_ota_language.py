@@ -17,7 +17,7 @@ from typing import Any
 
 from daemon_harness import Daemon, connect_device, hello, next_json
 from test_daemon_journal import replay
-from test_daemon_turns import assistant_job, scripted_worker, tts_job
+from test_daemon_turns import assistant_job, scripted_worker, stop_workers, tts_job
 
 from voicecore.journal import read_segment, run_files
 
@@ -63,9 +63,7 @@ async def asr_languages(d: Daemon, devices: list[str]) -> dict[str, str]:
         assert job["kind"] == "asr", job
         seen[device_id] = job["params"]["language"]
         await device.close()
-    for ws, task in workers:
-        task.cancel()
-        await ws.close()
+    await stop_workers(workers)
     return seen
 
 

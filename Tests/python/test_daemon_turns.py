@@ -37,6 +37,13 @@ async def scripted_worker(d: Daemon, kind: str, on_job: Any, on_message: Any = N
     return ws, asyncio.create_task(serve())
 
 
+async def stop_workers(workers: list[Any]) -> None:
+    """Stops the ``scripted_worker``s: their serving tasks, then their connections."""
+    for ws, task in workers:
+        task.cancel()
+        await ws.close()
+
+
 async def asr_job(ws: Any, job: dict[str, Any]) -> None:
     await ws.send(json.dumps({"type": "output", "job": job["job"], "event": "speech_start"}))
     await asyncio.sleep(0.2)
@@ -112,9 +119,7 @@ def test_full_turn(version: int, frame_ms: int) -> None:
             assert 'voicecored_hub_hop_seconds_count{hop="total"} 1' in metrics
             assert 'voicecored_hub_hop_seconds_count{hop="first_frame"} 1' in metrics
             await device.close()
-            for ws, task in workers:
-                task.cancel()
-                await ws.close()
+            await stop_workers(workers)
         asyncio.run(run())
         # The log reaches the harness through a pipe and a reader thread: turn.ended may still be on its way.
         deadline = time.monotonic() + 5
@@ -209,9 +214,7 @@ def test_abort_mid_speech_stops_audio_fast() -> None:
             metrics = (await asyncio.to_thread(lambda: __import__("urllib.request").request.urlopen(d.http + "/metrics").read())).decode()
             assert "voicecored_frames_flushed_total 0" not in metrics
             await device.close()
-            for ws, task in workers:
-                task.cancel()
-                await ws.close()
+            await stop_workers(workers)
         asyncio.run(run())
 
 
@@ -233,9 +236,7 @@ def test_device_killed_mid_turn_leaves_the_daemon_serving() -> None:
             await other.send(hello(60))
             assert (await next_json(other))["type"] == "hello"
             await other.close()
-            for ws, task in workers:
-                task.cancel()
-                await ws.close()
+            await stop_workers(workers)
         asyncio.run(run())
         assert any(e.get("event") == "device.disconnected" for e in d.log)
 
@@ -292,7 +293,5 @@ def test_tts_reply_larger_than_a_read_and_written_in_parts() -> None:
             iterations = int(metrics.split("voicecored_loop_busy_seconds_count ")[1].split()[0])
             assert iterations > 0
             await device.close()
-            for ws, task in workers:
-                task.cancel()
-                await ws.close()
+            await stop_workers(workers)
         asyncio.run(run())
