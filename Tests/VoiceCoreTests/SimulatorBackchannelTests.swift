@@ -25,6 +25,22 @@ import Testing
         #expect(dropped >= resumes)  // every resumed reply was playing: its device dropped what it held
     }
 
+    @Test func aBackchannelIsNeverCutOnWordsItsWorkerDecodesAgain() throws {
+        // 200 devices for a quarter of an hour: among the backchannels said over a reply are ones
+        // whose greedy words were wrong and decoded again. The hub waits for the beam's words and
+        // resumes the reply; a worker that does not say it decodes them again gets the reply cut
+        // on the greedy words, which `backchannel-not-cut` catches.
+        let options = #"{"seed": 1, "devices": 200, "duration": "15m", "faults": "none", "backchannels": 0.5"#
+        var sim = try Simulation(options: SimOptions(json: JSONParser.parse(options + "}")))
+        let r = try JSONParser.parse(sim.run().json)
+        #expect(r["violation"] == .null, "\(r["violation"]?.serialized ?? "")")
+        #expect(sim.checker.backchannels >= 3, "\(sim.checker.backchannels)")
+        var bug = try Simulation(options: SimOptions(json: JSONParser.parse(options + #", "inject_bug": "undeclared-refining"}"#)))
+        let caught = try JSONParser.parse(bug.run().json)
+        #expect(caught["violation"]?["invariant"] == "backchannel-not-cut")
+        #expect(caught["violation"]?["command"]?.stringValue?.contains("--inject-bug undeclared-refining") == true)
+    }
+
     @Test func theCheckerCatchesAPauseWithoutItsDropPairAndAPairWithoutAPause() {
         let s = SessionID(1)
         var checker = InvariantChecker(config: CoordinatorConfig(), options: SimOptions())

@@ -141,6 +141,16 @@ def test_cli_languages_chinese_devices_and_english_only_asr_workers():
     assert again.returncode == 1 and "FAIL: asr-language-placement" in again.stdout
 
 
+def test_cli_backchannels_decoded_again_are_not_cut():
+    """--backchannels: a backchannel said over a reply is never cut on greedy words its worker
+    decodes again; a worker that hides the second decoding (injected bug) gets it cut."""
+    args = ["--seed", "1", "--devices", "200", "--duration", "15m", "--faults", "none", "--backchannels", "0.5"]
+    ok = subprocess.run(CLI + args, capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and "PASS" in ok.stdout, ok.stdout[-2000:]
+    bad = subprocess.run(CLI + args + ["--inject-bug", "undeclared-refining"], capture_output=True, text=True, check=False)
+    assert bad.returncode == 1 and "FAIL: backchannel-not-cut" in bad.stdout, bad.stdout[-2000:]
+
+
 def test_bad_options_raise():
     with pytest.raises(voicecore.Error, match="faults"):
         voicecore.simulate(faults="extreme")

@@ -19,7 +19,7 @@ from typing import Any, Iterator, Mapping
 from . import _native
 
 INJECTABLE_BUGS = ("audio-after-barge-in", "tts-segment-twice", "leaked-slot", "stuck-speaking", "lost-reconnect",
-                   "heartbeat-without-load", "undeclared-languages")
+                   "heartbeat-without-load", "undeclared-languages", "undeclared-refining")
 
 
 @_native.declares

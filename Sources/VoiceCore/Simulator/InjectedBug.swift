@@ -17,4 +17,7 @@ public enum InjectedBug: String, CaseIterable, Sendable {
     case heartbeatWithoutLoad = "heartbeat-without-load"
     /// English-only ASR workers register without `languages`: the hub cannot tell they hear no Chinese.
     case undeclaredLanguages = "undeclared-languages"
+    /// ASR workers that decode a pass again send its `speculative` without `refining`: the hub
+    /// takes the greedy words of a backchannel for an interruption.
+    case undeclaredRefining = "undeclared-refining"
 }

@@ -48,7 +48,7 @@ struct InvariantChecker: Sendable {
                         "retry-budget", "job-conservation", "no-stuck-turn", "liveness-after-heal", "fail-policy",
                         "ttfa-p99", "preempt-held", "preempt-commit-text", "preempt-discard-cancels",
                         "no-slot-leaked", "health-tells-the-truth", "say-not-over-user",
-                        "say-behind-reply", "asr-language-placement"] + InvariantViolation.names.filter { $0 != "worker-slots" }
+                        "say-behind-reply", "asr-language-placement", "backchannel-not-cut"] + InvariantViolation.names.filter { $0 != "worker-slots" }
 
     let config: CoordinatorConfig
     let ttfaBudgetUs: Int64

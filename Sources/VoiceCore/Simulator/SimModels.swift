@@ -51,6 +51,9 @@ struct SimJob: Sendable {
     var speculated = false
     /// ASR: the speculative transcript out said `refining`; its `refined` (the final's text) is due.
     var refining = false
+    /// ASR: a speculative transcript with other words than the final's went out without `refining`:
+    /// the hub was told wrong words it had no reason to doubt.
+    var misheard = false
     var preemptive = false
     var committed = false
     var awaitingCommit = false

@@ -197,7 +197,9 @@ extension Simulation {
             let heard = rng.speculation.chance(0.7)
             let text = heard ? job.transcript : SimContent.sentence(&rng.speculation, words: rng.speculation.int(2...9))
             job.refining = !heard && rng.refining.chance(0.5)
-            sendToCore(worker: i, .workerOutput(w, id, .speculative(text, refining: job.refining)))
+            if !heard && !job.refining { job.misheard = true }
+            let refining = job.refining && options.injectBug != .undeclaredRefining
+            sendToCore(worker: i, .workerOutput(w, id, .speculative(text, refining: refining)))
         } else if job.silence == 2, job.speculated {
             if job.refining {
                 job.refining = false

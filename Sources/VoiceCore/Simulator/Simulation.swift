@@ -38,6 +38,8 @@ public final class Simulation {
     var activeFaults = 0
     var lastFaultAt: Int64 = 0
     var logBuffer: [LogEntry] = []
+    /// The session whose reply the last Coordinator step cut for speech over it (`backchannel-not-cut`).
+    var cutBySpeech: SessionID?
     var bugRandom: SimRandom
     var batchWorkerSends: [(Int, WorkerMessage, [UInt8]?)] = []
     /// Injected bug `tts-segment-twice`: audio sent per (session, turn, segment), to replay.
@@ -181,12 +183,16 @@ public final class Simulation {
         case .workerDisconnected, .timerFired, .configure, .adminRequest, .deviceLanguage:
             break
         }
+        guard let (w, job) = Self.judgesSpeech(e) else { return feed(e) }
+        let backchannel = heardBackchannel(w, job)
         feed(e)
+        checkBackchannelNotCut(e, backchannel: backchannel, cut: cutBySpeech)
     }
 
     /// One Coordinator step: the event in, its effects carried out, its log checked.
     func feed(_ e: Event) {
         stats.coreEvents += 1
+        cutBySpeech = nil
         checker.quiet = activeFaults == 0 && now - lastFaultAt > 120_000_000
         let effects = coordinator.handle(e, now: Instant(us: now))
         for effect in effects { apply(effect) }
@@ -196,6 +202,7 @@ public final class Simulation {
         coordinator.log.drain { log.append($0) }
         if options.injectBug != nil { injectBugs(log) }
         for entry in log {
+            if entry.kind == .turnCancelled, entry.reason == "barge-in" { cutBySpeech = entry.session }
             checker.observe(entry, playback: playback, open: sessionDevice)
             if options.traceDevice >= 0 { traceEntry(entry) }
         }
