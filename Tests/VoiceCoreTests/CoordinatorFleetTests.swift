@@ -105,6 +105,27 @@ import Testing
         #expect(t.c.scheduler.worker(w)!.running[WorkerKind.tts.rawValue] == 0)
     }
 
+    @Test func aJobNeverAcceptedIsMovedWhileJobsSentSinceHideItInTheCount() {
+        // A busy ASR worker: a device connects between every two heartbeats and its job, just
+        // sent, is not yet settled; the worker reports one job fewer than the hub counts, never
+        // fewer than the settled ones. The first device's job was never accepted: that is the
+        // missing one, moved after three such heartbeats.
+        var t = try! CoordinatorScript(json: #"{"heartbeat_ms": 1000}"#)
+        t.worker(1, [.asr], slots: 8); t.worker(2, [.assistant]); t.worker(3, [.tts]); t.worker(4, [.asr], slots: 8)
+        t.device(1)
+        let (lost, w) = t.asrJob(1)!
+        let mark = t.log.count
+        var held = 0
+        for n in 2...4 {
+            t.advanceMs(1000)
+            t.device(UInt64(n))
+            if let (job, on) = t.asrJob(UInt64(n)), on == w { t.feed(.workerAccepted(w, job)); held += 1 }
+            t.feed(.workerHeartbeat(w, load: [.asr: held]))
+        }
+        #expect(t.hasSubsequence(["worker.reconciled job=\(lost.raw) worker=\(w) reason=job-missing"], since: mark))
+        #expect(t.count("worker.reconciled") == 1)
+    }
+
     @Test func jobsInFlightAreNotMoved() {
         var t = Self.replyScript()
         let (_, w) = t.ttsJob(1, segment: 0)!

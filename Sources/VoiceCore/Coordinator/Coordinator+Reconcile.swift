@@ -2,9 +2,14 @@
 ///
 /// Per kind the worker reports, the load is compared with the hub's count of jobs on it:
 ///   - below the count of jobs dispatched at least one heartbeat interval ago (so in-flight jobs
-///     are not counted) for `reconcile_heartbeats` heartbeats in a row: the jobs the worker does
-///     not run are moved (cancelled there, re-dispatched like after a lost worker), the ones never
-///     accepted first, then the oldest;
+///     are not counted), or below the count while some of those settled jobs were never accepted
+///     (a worker accepts what it reads at once: those are the missing ones), for
+///     `reconcile_heartbeats` heartbeats, none in between reporting exactly the jobs the hub
+///     counts (other reports say nothing of a missing job): the jobs the worker does not run are
+///     moved (cancelled there, re-dispatched like after a lost worker), the ones never accepted
+///     first, then the oldest. With the count alone, and reset by every other report, a busy
+///     worker never had a missing job moved: jobs sent since the last heartbeat hid it (the
+///     Simulator at 200 devices: an unaccepted ASR job held a slot for minutes);
 ///   - above the hub's count for `reconcile_heartbeats` in a row: the surplus are leaked slots on
 ///     the worker; they count as occupied, so no job is sent that would be refused; after
 ///     `recycle_heartbeats` in a row the worker is recycled (closed; the SDK redials clean).
@@ -20,16 +25,27 @@ extension Coordinator {
             var phantom = state.phantom[i]
             let refused = state.refusedFull.contains(k) && reported >= state.slots[i]
             var settled: [JobID] = []
+            var missing = 0
             if reported < counted {
                 settled = settledJobs(on: w, kind: k)
+                // A worker accepts a job as soon as it reads it: a settled job never accepted is
+                // one it does not hold, even where jobs sent since hide it in the count.
+                let unaccepted = settled.prefix { jobs[$0]?.accepted == false }.count
+                missing = max(settled.count - reported, min(counted - reported, unaccepted))
             }
-            if reported < settled.count {
+            if missing > 0 {
                 low += 1
                 high = 0
                 phantom = 0
             } else if reported > counted {
+                // More than counted (a job the hub cancelled may still be running there) says
+                // nothing of a missing one: its streak stands.
                 high += 1
-                low = 0
+            } else if reported < counted {
+                // Fewer than counted, but the jobs sent since the last heartbeat may not have been
+                // in this one (and every settled one was accepted): no verdict, the streak stands.
+                high = 0
+                phantom = 0
             } else {
                 low = 0
                 high = 0
@@ -59,7 +75,7 @@ extension Coordinator {
             }
             if low >= config.reconcileHeartbeats {
                 scheduler.setLoadState(w, k, low: 0, high: 0, phantom: 0, refusedFull: refused)
-                moveMissing(settled, count: settled.count - reported, worker: w, kind: k, counted: counted, reported: reported)
+                moveMissing(settled, count: missing, worker: w, kind: k, counted: counted, reported: reported)
             }
         }
     }
