@@ -7,9 +7,8 @@
 ///     `reconcile_heartbeats` heartbeats, none in between reporting exactly the jobs the hub
 ///     counts (other reports say nothing of a missing job): the jobs the worker does not run are
 ///     moved (cancelled there, re-dispatched like after a lost worker), the ones never accepted
-///     first, then the oldest. With the count alone, and reset by every other report, a busy
-///     worker never had a missing job moved: jobs sent since the last heartbeat hid it (the
-///     Simulator at 200 devices: an unaccepted ASR job held a slot for minutes);
+///     first, then the oldest (on a busy worker, jobs sent since the last heartbeat hide a
+///     missing one in the count);
 ///   - above the hub's count for `reconcile_heartbeats` in a row: the surplus are leaked slots on
 ///     the worker; they count as occupied, so no job is sent that would be refused; after
 ///     `recycle_heartbeats` in a row the worker is recycled (closed; the SDK redials clean).
@@ -33,19 +32,16 @@ extension Coordinator {
                 let unaccepted = settled.prefix { jobs[$0]?.accepted == false }.count
                 missing = max(settled.count - reported, min(counted - reported, unaccepted))
             }
-            if missing > 0 {
-                low += 1
+            if reported < counted {
+                // Without a missing job the jobs sent since the last heartbeat may not have been in
+                // this one: no verdict, the streak stands.
+                if missing > 0 { low += 1 }
                 high = 0
                 phantom = 0
             } else if reported > counted {
                 // More than counted (a job the hub cancelled may still be running there) says
                 // nothing of a missing one: its streak stands.
                 high += 1
-            } else if reported < counted {
-                // Fewer than counted, but the jobs sent since the last heartbeat may not have been
-                // in this one (and every settled one was accepted): no verdict, the streak stands.
-                high = 0
-                phantom = 0
             } else {
                 low = 0
                 high = 0
